@@ -1,0 +1,563 @@
+//! The facade apps and bindings use: open a store for a user, act on tickets, query, subscribe.
+//!
+//! Every action follows one path ([`Client::record`]): load the document, check the action
+//! against the workflow, edit the document, then in one SQLite transaction append the change
+//! and rewrite the ticket's index row. When the call returns, the action is on disk.
+
+use std::collections::{BTreeMap, HashMap};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex, Weak};
+
+use automerge::{ActorId, Automerge, ReadDoc};
+
+use crate::error::Error;
+use crate::model::doc::{self, EventDraft, Stamp};
+use crate::model::{ids, CheckInPlace, Identity, ListFilter, Location, NewTicket, Ticket, TicketSummary};
+use crate::store::tickets::{self, ChunkKind};
+use crate::store::{OpenReport, Store, StoreError};
+use crate::time::{now_ms, Millis};
+use crate::workflow::{self, Action, Actor, EventKind, Status};
+
+/// Tuning for [`Client::open_with`].
+#[derive(Clone, Debug)]
+pub struct OpenOptions {
+    /// Compact a ticket into a snapshot once this many change chunks follow the last one.
+    pub compact_after_changes: usize,
+    /// How many ticket documents to keep loaded in memory.
+    pub doc_cache_capacity: usize,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions { compact_after_changes: 64, doc_cache_capacity: 128 }
+    }
+}
+
+/// A signed-in user's view of their tickets, backed by one store file. Cheap to clone; every
+/// clone shares the same store and subscriptions.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    identity: Identity,
+    actor: ActorId,
+    options: OpenOptions,
+    report: OpenReport,
+    docs: Mutex<DocCache>,
+    subscribers: Arc<Subscribers>,
+    changed: mpsc::Sender<Vec<String>>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client").field("store", &self.inner.store).field("identity", &self.inner.identity).finish()
+    }
+}
+
+const META_USER: &str = "user_id";
+const META_ACTOR: &str = "actor";
+
+impl Client {
+    /// Opens (or creates) the store at `store_path` for `identity`, with default options.
+    pub fn open(store_path: impl AsRef<Path>, identity: Identity) -> Result<Client, Error> {
+        Self::open_with(store_path, identity, OpenOptions::default())
+    }
+
+    /// Opens (or creates) the store at `store_path` for `identity`. A store that belongs to
+    /// another user is refused; a store written by a newer version is refused.
+    pub fn open_with(store_path: impl AsRef<Path>, identity: Identity, options: OpenOptions) -> Result<Client, Error> {
+        if identity.user_id.is_empty() || identity.device_id.is_empty() {
+            return Err(Error::InvalidInput("user id and device id must not be empty".into()));
+        }
+        let (store, report) = Store::open(store_path.as_ref())?;
+        let actor = store.write(|tx| -> Result<ActorId, Error> {
+            match tickets::get_meta(tx, META_USER)? {
+                Some(owner) if owner != identity.user_id => return Err(StoreError::WrongUser.into()),
+                Some(_) => {}
+                None => tickets::set_meta(tx, META_USER, &identity.user_id)?,
+            }
+            let stored = tickets::get_meta(tx, META_ACTOR)?.and_then(|hex| ActorId::try_from(hex.as_str()).ok());
+            Ok(match stored {
+                Some(actor) => actor,
+                None => {
+                    let actor = ids::new_actor();
+                    tickets::set_meta(tx, META_ACTOR, &actor.to_hex_string())?;
+                    actor
+                }
+            })
+        })?;
+        let subscribers = Arc::new(Subscribers::default());
+        let changed = spawn_notifier(Arc::downgrade(&subscribers))?;
+        let docs = Mutex::new(DocCache::new(options.doc_cache_capacity));
+        Ok(Client { inner: Arc::new(Inner { store, identity, actor, options, report, docs, subscribers, changed }) })
+    }
+
+    /// Who this client acts as.
+    pub fn identity(&self) -> &Identity {
+        &self.inner.identity
+    }
+
+    /// What happened while opening (migration, a corrupt file moved aside).
+    pub fn open_report(&self) -> &OpenReport {
+        &self.inner.report
+    }
+
+    /// The underlying store (for the sync engine, tools and benchmarks).
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Dispatcher actions
+
+    /// Creates a ticket (dispatchers and admins); dispatches it at once when `new.assignee` is
+    /// set. Returns its id.
+    pub fn create_ticket(&self, new: &NewTicket) -> Result<String, Error> {
+        validate_new_ticket(new)?;
+        let ticket_id = ids::new_id();
+        let stamp = self.stamp();
+        let created = EventDraft::of(EventKind::Created).to_workflow_event(&stamp);
+        workflow::apply(&workflow::TicketState::default(), &created)?;
+        let mut document = Automerge::new().with_actor(self.inner.actor.clone());
+        let hash = doc::edit(&mut document, stamp.at, "create", |tx| doc::create(tx, &ticket_id, new, &stamp))?;
+        let mut docs = self.lock_docs()?;
+        self.persist(&ticket_id, &mut document, hash, stamp.at)?;
+        docs.insert(ticket_id.clone(), document);
+        drop(docs);
+        self.notify(vec![ticket_id.clone()]);
+        Ok(ticket_id)
+    }
+
+    /// Assigns a new ticket, or reassigns one, to `engineer` (back to dispatched).
+    pub fn assign(&self, ticket_id: &str, engineer: &str) -> Result<(), Error> {
+        require_text(engineer, "engineer")?;
+        self.record(ticket_id, Action::Assign, |state, _| {
+            let kind = if state.status == Status::New { EventKind::Dispatched } else { EventKind::Reassigned };
+            Ok(Edit::Event(EventDraft { assignee: Some(engineer.to_owned()), ..EventDraft::of(kind) }))
+        })
+    }
+
+    /// Cancels a ticket that is not completed or cancelled.
+    pub fn cancel(&self, ticket_id: &str, reason: &str) -> Result<(), Error> {
+        require_text(reason, "reason")?;
+        self.record_event(ticket_id, EventDraft { reason: Some(reason.to_owned()), ..EventDraft::of(EventKind::Cancelled) })
+    }
+
+    /// Reopens a completed or cancelled ticket (back to dispatched, same engineer).
+    pub fn reopen(&self, ticket_id: &str, reason: &str) -> Result<(), Error> {
+        require_text(reason, "reason")?;
+        self.record_event(ticket_id, EventDraft { reason: Some(reason.to_owned()), ..EventDraft::of(EventKind::Reopened) })
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Engineer actions
+
+    /// Accepts a dispatched ticket.
+    pub fn accept(&self, ticket_id: &str) -> Result<(), Error> {
+        self.record_event(ticket_id, EventDraft::of(EventKind::Accepted))
+    }
+
+    /// Rejects a dispatched (or accepted, not yet started) ticket, with a reason.
+    pub fn reject(&self, ticket_id: &str, reason: &str) -> Result<(), Error> {
+        require_text(reason, "reason")?;
+        self.record_event(ticket_id, EventDraft { reason: Some(reason.to_owned()), ..EventDraft::of(EventKind::Rejected) })
+    }
+
+    /// Starts travelling to the site.
+    pub fn start_travel(&self, ticket_id: &str) -> Result<(), Error> {
+        self.record_event(ticket_id, EventDraft::of(EventKind::TravelStarted))
+    }
+
+    /// Checks in on site with a GPS fix; records the distance to the site and whether the fix
+    /// is inside the site radius.
+    pub fn check_in(&self, ticket_id: &str, location: Location) -> Result<(), Error> {
+        if !location.is_valid() {
+            return Err(Error::InvalidInput(format!(
+                "location out of range: lat {}, lon {}, accuracy {} m",
+                location.lat, location.lon, location.accuracy_m
+            )));
+        }
+        self.record(ticket_id, Action::CheckIn, |_, document| {
+            let place = check_in_place(document, location);
+            Ok(Edit::Event(EventDraft { place: Some(place), ..EventDraft::of(EventKind::CheckedIn) }))
+        })
+    }
+
+    /// Starts work once on site.
+    pub fn start_work(&self, ticket_id: &str) -> Result<(), Error> {
+        self.record_event(ticket_id, EventDraft::of(EventKind::WorkStarted))
+    }
+
+    /// Pauses work.
+    pub fn pause(&self, ticket_id: &str) -> Result<(), Error> {
+        self.record_event(ticket_id, EventDraft::of(EventKind::Paused))
+    }
+
+    /// Resumes paused work.
+    pub fn resume(&self, ticket_id: &str) -> Result<(), Error> {
+        self.record_event(ticket_id, EventDraft::of(EventKind::Resumed))
+    }
+
+    /// Completes the job with a summary of the work done. A ticket that requires the
+    /// customer's signature cannot be completed without one.
+    pub fn complete(&self, ticket_id: &str, summary: &str) -> Result<(), Error> {
+        self.record_event(ticket_id, EventDraft { summary: Some(summary.to_owned()), ..EventDraft::of(EventKind::Completed) })
+    }
+
+    /// Adds a note (the assignee while the job is active; dispatchers at any time).
+    pub fn add_note(&self, ticket_id: &str, text: &str) -> Result<(), Error> {
+        require_text(text, "note")?;
+        self.record(ticket_id, Action::AddNote, |_, _| Ok(Edit::Note(text.to_owned())))
+    }
+
+    /// Records a part used.
+    pub fn add_part(&self, ticket_id: &str, sku: &str, qty: u32) -> Result<(), Error> {
+        require_text(sku, "sku")?;
+        if qty == 0 {
+            return Err(Error::InvalidInput("quantity must be at least 1".into()));
+        }
+        self.record(ticket_id, Action::AddPart, |_, _| Ok(Edit::Part { sku: sku.to_owned(), qty }))
+    }
+
+    /// Logs time worked (`kind`: "labour", "travel", ...).
+    pub fn log_time(&self, ticket_id: &str, minutes: u32, kind: &str) -> Result<(), Error> {
+        require_text(kind, "time kind")?;
+        if minutes == 0 || minutes > 24 * 60 {
+            return Err(Error::InvalidInput("minutes must be between 1 and 1440".into()));
+        }
+        self.record(ticket_id, Action::LogTime, |_, _| Ok(Edit::Time { minutes, kind: kind.to_owned() }))
+    }
+
+    /// Ticks or unticks a checklist item.
+    pub fn set_checklist_item(&self, ticket_id: &str, item: &str, done: bool) -> Result<(), Error> {
+        require_text(item, "checklist item")?;
+        self.record(ticket_id, Action::SetChecklistItem, |_, _| Ok(Edit::Checklist { item: item.to_owned(), done }))
+    }
+
+    /// Records the customer's feedback: a rating from 1 to 5 and a comment.
+    pub fn record_feedback(&self, ticket_id: &str, rating: u8, comment: &str) -> Result<(), Error> {
+        if !(1..=5).contains(&rating) {
+            return Err(Error::InvalidInput(format!("rating must be 1 to 5, not {rating}")));
+        }
+        self.record(ticket_id, Action::RecordFeedback, |_, _| Ok(Edit::Feedback { rating, comment: comment.to_owned() }))
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Queries
+
+    /// Ticket summaries matching `filter`, from the index table (no document is loaded).
+    pub fn list(&self, filter: &ListFilter) -> Result<Vec<TicketSummary>, Error> {
+        self.inner.store.read(|tx| Ok(tickets::list(tx, filter)?))
+    }
+
+    /// How many tickets are in each status.
+    pub fn counts(&self) -> Result<Vec<(Status, u64)>, Error> {
+        self.inner.store.read(|tx| Ok(tickets::counts_by_status(tx)?))
+    }
+
+    /// The full view of one ticket.
+    pub fn get(&self, ticket_id: &str) -> Result<Ticket, Error> {
+        let mut docs = self.lock_docs()?;
+        let document = self.loaded(&mut docs, ticket_id)?;
+        Ok(doc::read_ticket(document)?)
+    }
+
+    /// The ticket's whole Automerge document, as bytes (for export and tools).
+    pub fn export(&self, ticket_id: &str) -> Result<Vec<u8>, Error> {
+        let mut docs = self.lock_docs()?;
+        Ok(self.loaded(&mut docs, ticket_id)?.save())
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Subscriptions
+
+    /// Calls `callback` with the ids of tickets that changed, after each change is durable. The
+    /// callback runs on a dedicated thread, so a slow callback never slows an action. Dropping
+    /// the returned handle stops it.
+    pub fn subscribe(&self, callback: impl Fn(&[String]) + Send + Sync + 'static) -> Subscription {
+        let id = self.inner.subscribers.next.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut map) = self.inner.subscribers.callbacks.lock() {
+            map.insert(id, Arc::new(callback));
+        }
+        Subscription { subscribers: Arc::downgrade(&self.inner.subscribers), id }
+    }
+
+    fn notify(&self, ids: Vec<String>) {
+        // The notifier thread only stops when the client is dropped; nothing to do then.
+        let _ = self.inner.changed.send(ids);
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // The one write path
+
+    fn record_event(&self, ticket_id: &str, draft: EventDraft) -> Result<(), Error> {
+        let action = draft.kind.map(EventKind::action).unwrap_or(Action::AddNote);
+        self.record(ticket_id, action, move |_, _| Ok(Edit::Event(draft)))
+    }
+
+    /// Loads the ticket, builds the edit from its current state, checks it against the
+    /// workflow, applies it, and persists it with the new index row in one transaction.
+    fn record(
+        &self,
+        ticket_id: &str,
+        action: Action,
+        build: impl FnOnce(&workflow::TicketState, &Automerge) -> Result<Edit, Error>,
+    ) -> Result<(), Error> {
+        let stamp = self.stamp();
+        let mut docs = self.lock_docs()?;
+        let document = self.loaded(&mut docs, ticket_id)?;
+        let derived = doc::derive(document);
+        let edit = build(&derived.state, document)?;
+        let actor = Actor { user: &self.inner.identity.user_id, role: Some(self.inner.identity.role) };
+        match &edit {
+            Edit::Event(draft) => {
+                workflow::apply(&derived.state, &draft.to_workflow_event(&stamp))?;
+                if draft.kind == Some(EventKind::Completed) {
+                    workflow::check_completion(doc::signature_required(document), doc::has_signature(document))?;
+                }
+            }
+            _ => workflow::check_content(&derived.state, action, &actor)?,
+        }
+        let hash = doc::edit(document, stamp.at, action.verb(), |tx| match &edit {
+            Edit::Event(draft) => doc::append_event(tx, draft, &stamp),
+            Edit::Note(text) => doc::append_note(tx, text, &stamp),
+            Edit::Part { sku, qty } => doc::append_part(tx, sku, *qty, &stamp),
+            Edit::Time { minutes, kind } => doc::append_time(tx, *minutes, kind, &stamp),
+            Edit::Checklist { item, done } => doc::set_checklist_item(tx, item, *done, &stamp),
+            Edit::Feedback { rating, comment } => doc::put_feedback(tx, *rating, comment, &stamp),
+        })?;
+        let persisted = self.persist(ticket_id, document, hash, stamp.at);
+        if persisted.is_err() {
+            // The in-memory document is ahead of the store: forget it, reload next time.
+            docs.remove(ticket_id);
+        }
+        persisted?;
+        drop(docs);
+        self.notify(vec![ticket_id.to_owned()]);
+        Ok(())
+    }
+
+    /// Appends the change `hash` and rewrites the index row in one transaction; compacts the
+    /// ticket afterwards when enough changes have piled up.
+    fn persist(&self, ticket_id: &str, document: &mut Automerge, hash: automerge::ChangeHash, at: Millis) -> Result<(), Error> {
+        let change = document
+            .get_change_by_hash(&hash)
+            .ok_or_else(|| Error::InvalidInput("the edit produced no change".into()))?;
+        let summary = doc::summarize(document, at, true)?;
+        let changes_since_snapshot = self.inner.store.write(|tx| -> Result<i64, Error> {
+            tickets::append_chunk(tx, ticket_id, ChunkKind::Change, change.raw_bytes())?;
+            tickets::upsert_summary(tx, &summary)?;
+            Ok(tickets::changes_since_snapshot(tx, ticket_id)?)
+        })?;
+        if usize::try_from(changes_since_snapshot).unwrap_or(0) > self.inner.options.compact_after_changes {
+            // The action is already durable; a failed compaction is retried after the next one.
+            let _ = self.compact(ticket_id, document);
+        }
+        Ok(())
+    }
+
+    /// Writes a snapshot in one transaction, then deletes the chunks it covers in another.
+    fn compact(&self, ticket_id: &str, document: &Automerge) -> Result<(), Error> {
+        let snapshot = document.save();
+        self.inner.store.write(|tx| -> Result<(), Error> {
+            tickets::append_chunk(tx, ticket_id, ChunkKind::Snapshot, &snapshot)?;
+            Ok(())
+        })?;
+        self.inner.store.write(|tx| -> Result<(), Error> {
+            tickets::delete_chunks_before_snapshot(tx, ticket_id)?;
+            Ok(())
+        })
+    }
+
+    fn stamp(&self) -> Stamp<'_> {
+        Stamp { id: ids::new_id(), at: now_ms(), identity: &self.inner.identity }
+    }
+
+    fn lock_docs(&self) -> Result<std::sync::MutexGuard<'_, DocCache>, Error> {
+        self.inner.docs.lock().map_err(|_| Error::Store(StoreError::Poisoned))
+    }
+
+    /// The ticket's document, from memory or loaded from its chunks in one buffer. A document
+    /// that fails to load is quarantined with the reason.
+    fn loaded<'c>(&self, docs: &'c mut DocCache, ticket_id: &str) -> Result<&'c mut Automerge, Error> {
+        if !docs.contains(ticket_id) {
+            let document = self.load(ticket_id)?;
+            docs.insert(ticket_id.to_owned(), document);
+        }
+        docs.get_mut(ticket_id).ok_or_else(|| Error::NotFound(ticket_id.to_owned()))
+    }
+
+    fn load(&self, ticket_id: &str) -> Result<Automerge, Error> {
+        let (bytes, quarantined) = self.inner.store.read(|tx| -> Result<_, Error> {
+            Ok((tickets::load_bytes(tx, ticket_id)?, tickets::quarantine_reason(tx, ticket_id)?))
+        })?;
+        if let Some(reason) = quarantined {
+            return Err(Error::Quarantined { id: ticket_id.to_owned(), reason });
+        }
+        let bytes = bytes.ok_or_else(|| Error::NotFound(ticket_id.to_owned()))?;
+        let loaded = Automerge::load(&bytes).map_err(|e| e.to_string()).and_then(|document| {
+            match doc::ticket_id(&document) {
+                Ok(id) if id == ticket_id => Ok(document),
+                Ok(other) => Err(format!("document holds ticket {other}")),
+                Err(e) => Err(e.to_string()),
+            }
+        });
+        match loaded {
+            Ok(document) => Ok(document.with_actor(self.inner.actor.clone())),
+            Err(reason) => {
+                let reason = format!("stored document cannot be loaded: {reason}");
+                self.inner.store.write(|tx| -> Result<(), Error> {
+                    Ok(tickets::quarantine(tx, ticket_id, &reason, now_ms())?)
+                })?;
+                Err(Error::Quarantined { id: ticket_id.to_owned(), reason })
+            }
+        }
+    }
+}
+
+/// What an action writes into the document.
+enum Edit {
+    Event(EventDraft),
+    Note(String),
+    Part { sku: String, qty: u32 },
+    Time { minutes: u32, kind: String },
+    Checklist { item: String, done: bool },
+    Feedback { rating: u8, comment: String },
+}
+
+fn check_in_place(document: &Automerge, location: Location) -> CheckInPlace {
+    match doc::read_site(document) {
+        Some(site) => {
+            let distance = location.distance_m(site.lat, site.lon);
+            CheckInPlace { location, distance_m: Some(distance), inside_site: Some(distance <= site.radius_m) }
+        }
+        None => CheckInPlace { location, distance_m: None, inside_site: None },
+    }
+}
+
+fn require_text(value: &str, what: &str) -> Result<(), Error> {
+    if value.trim().is_empty() {
+        Err(Error::InvalidInput(format!("{what} must not be empty")))
+    } else {
+        Ok(())
+    }
+}
+
+fn validate_new_ticket(new: &NewTicket) -> Result<(), Error> {
+    require_text(&new.title, "title")?;
+    if let Some(assignee) = &new.assignee {
+        require_text(assignee, "assignee")?;
+    }
+    if let Some(site) = new.site {
+        let valid = Location { lat: site.lat, lon: site.lon, accuracy_m: 0.0 }.is_valid()
+            && site.radius_m.is_finite()
+            && site.radius_m >= 0.0;
+        if !valid {
+            return Err(Error::InvalidInput(format!("site out of range: {site:?}")));
+        }
+    }
+    for item in &new.checklist {
+        require_text(item, "checklist item")?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Document cache
+
+/// Loaded documents, least recently used evicted first.
+struct DocCache {
+    capacity: usize,
+    tick: u64,
+    docs: HashMap<String, (Automerge, u64)>,
+}
+
+impl DocCache {
+    fn new(capacity: usize) -> Self {
+        DocCache { capacity: capacity.max(1), tick: 0, docs: HashMap::new() }
+    }
+
+    fn contains(&self, id: &str) -> bool {
+        self.docs.contains_key(id)
+    }
+
+    fn get_mut(&mut self, id: &str) -> Option<&mut Automerge> {
+        self.tick += 1;
+        let tick = self.tick;
+        self.docs.get_mut(id).map(|(doc, used)| {
+            *used = tick;
+            doc
+        })
+    }
+
+    fn insert(&mut self, id: String, doc: Automerge) {
+        if self.docs.len() >= self.capacity && !self.docs.contains_key(&id) {
+            if let Some(oldest) = self.docs.iter().min_by_key(|(_, (_, used))| *used).map(|(id, _)| id.clone()) {
+                self.docs.remove(&oldest);
+            }
+        }
+        self.tick += 1;
+        self.docs.insert(id, (doc, self.tick));
+    }
+
+    fn remove(&mut self, id: &str) {
+        self.docs.remove(id);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Subscriptions
+
+type Callback = Arc<dyn Fn(&[String]) + Send + Sync>;
+
+#[derive(Default)]
+struct Subscribers {
+    next: AtomicU64,
+    callbacks: Mutex<BTreeMap<u64, Callback>>,
+}
+
+/// A live subscription; dropping it stops the callback.
+pub struct Subscription {
+    subscribers: Weak<Subscribers>,
+    id: u64,
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        if let Some(subscribers) = self.subscribers.upgrade() {
+            if let Ok(mut map) = subscribers.callbacks.lock() {
+                map.remove(&self.id);
+            }
+        }
+    }
+}
+
+/// One thread delivers change notifications in order; it ends when the client is dropped.
+fn spawn_notifier(subscribers: Weak<Subscribers>) -> Result<mpsc::Sender<Vec<String>>, Error> {
+    let (sender, receiver) = mpsc::channel::<Vec<String>>();
+    std::thread::Builder::new()
+        .name("fieldsync-notify".into())
+        .spawn(move || {
+            for ids in receiver {
+                let Some(subscribers) = subscribers.upgrade() else { return };
+                let callbacks: Vec<Callback> = match subscribers.callbacks.lock() {
+                    Ok(map) => map.values().cloned().collect(),
+                    Err(_) => return,
+                };
+                for callback in callbacks {
+                    // A panicking app callback must not stop notifications for the others.
+                    let _ = catch_unwind(AssertUnwindSafe(|| callback(&ids)));
+                }
+            }
+        })
+        .map_err(StoreError::Io)?;
+    Ok(sender)
+}
+
+#[cfg(test)]
+mod tests;

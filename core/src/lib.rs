@@ -1,0 +1,18 @@
+//! fieldsync-core: everything a field device needs to work on tickets offline.
+//!
+//! - [`model`]: the ticket document (one Automerge document per ticket) and its typed view.
+//! - [`workflow`]: the status state machine, pure and without I/O.
+//! - [`store`]: the durable local store (SQLite): chunks, index table, migrations.
+//! - [`client`]: the facade apps and bindings use: open, act, query, subscribe.
+
+pub mod client;
+pub mod error;
+pub mod model;
+pub mod store;
+pub mod time;
+pub mod workflow;
+
+pub use client::{Client, OpenOptions, Subscription};
+pub use error::Error;
+pub use model::{Identity, Location, NewTicket, Ticket, TicketSummary};
+pub use workflow::{Role, Status};

@@ -1,0 +1,626 @@
+//! The Automerge layout of a ticket, and reading it back into typed views.
+//!
+//! Writes edit the document in place, key by key, so fields written by a newer version (and
+//! unknown keys inside records) are preserved untouched. Every container a ticket ever needs
+//! is created with the ticket, so two replicas never race to create the same list (which would
+//! make one replica's entries disappear in the merge). Reads tolerate missing or mistyped
+//! fields: a wrong type reads as absent, never as a panic.
+
+use automerge::transaction::{CommitOptions, Transactable, Transaction};
+use automerge::{Automerge, AutomergeError, ChangeHash, ObjId, ObjType, ReadDoc, ScalarValue, Value, ROOT};
+
+use super::{
+    CheckInPlace, ChecklistItem, Customer, Feedback, Identity, Location, Milestones, NewTicket, Note, PartUsed,
+    PhotoMeta, Priority, Site, SignatureMeta, Sla, Ticket, TicketEvent, TicketSummary, TimeEntry, SCHEMA_VERSION,
+};
+use crate::time::Millis;
+use crate::workflow::{self, Derived, EventKind, Role, Status};
+
+/// Document keys, in one place.
+mod key {
+    pub const SCHEMA: &str = "schema";
+    pub const ID: &str = "id";
+    pub const CREATED_AT: &str = "created_at";
+    pub const CREATED_BY: &str = "created_by";
+    pub const TITLE: &str = "title";
+    pub const DESCRIPTION: &str = "description";
+    pub const CUSTOMER: &str = "customer";
+    pub const SITE: &str = "site";
+    pub const PRIORITY: &str = "priority";
+    pub const SLA: &str = "sla";
+    pub const COMPLAINT: &str = "complaint";
+    pub const SIGNATURE_REQUIRED: &str = "signature_required";
+    pub const EVENTS: &str = "events";
+    pub const NOTES: &str = "notes";
+    pub const PARTS: &str = "parts";
+    pub const TIME_ENTRIES: &str = "time_entries";
+    pub const CHECKLIST: &str = "checklist";
+    pub const PHOTOS: &str = "photos";
+    pub const SIGNATURE: &str = "signature";
+    pub const FEEDBACK: &str = "feedback";
+}
+
+/// A document that cannot be read as a ticket.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    /// Automerge refused an operation or the bytes.
+    #[error("automerge: {0}")]
+    Automerge(#[from] AutomergeError),
+    /// The document lacks something every ticket has.
+    #[error("not a ticket document: {0}")]
+    NotATicket(&'static str),
+}
+
+/// Who records an entry, and when: stamped on every event and record.
+#[derive(Clone, Debug)]
+pub struct Stamp<'a> {
+    /// The new entry's id.
+    pub id: String,
+    /// Device time.
+    pub at: Millis,
+    /// Who, on which device, in which role.
+    pub identity: &'a Identity,
+}
+
+/// An event about to be recorded.
+#[derive(Clone, Debug, Default)]
+pub struct EventDraft {
+    /// Its kind.
+    pub kind: Option<EventKind>,
+    /// Engineer named by `dispatched` / `reassigned`.
+    pub assignee: Option<String>,
+    /// Reason for `rejected` / `cancelled` / `reopened`.
+    pub reason: Option<String>,
+    /// Where a `checked_in` happened.
+    pub place: Option<CheckInPlace>,
+    /// Summary with `completed`.
+    pub summary: Option<String>,
+}
+
+impl EventDraft {
+    /// A draft of `kind` with nothing else.
+    pub fn of(kind: EventKind) -> Self {
+        EventDraft { kind: Some(kind), ..Default::default() }
+    }
+
+    /// The event as the state machine will see it once written.
+    pub fn to_workflow_event(&self, stamp: &Stamp<'_>) -> workflow::Event {
+        let kind = self.kind;
+        workflow::Event {
+            id: stamp.id.clone(),
+            kind_name: kind.map(EventKind::as_str).unwrap_or_default().to_owned(),
+            kind,
+            by: stamp.identity.user_id.clone(),
+            role: Some(stamp.identity.role),
+            assignee: self.assignee.clone(),
+            at: stamp.at,
+        }
+    }
+}
+
+/// Runs `edit` in one Automerge transaction stamped with the action's time and name; returns
+/// the change's hash.
+pub fn edit<F>(doc: &mut Automerge, at: Millis, message: &str, edit: F) -> Result<ChangeHash, ModelError>
+where
+    F: FnOnce(&mut Transaction<'_>) -> Result<(), ModelError>,
+{
+    let options = CommitOptions::default().with_message(message.to_owned()).with_time(at);
+    let success = doc
+        .transact_with(|_| options, |tx| edit(tx))
+        .map_err(|failure| failure.error)?;
+    // Every edit here writes at least one op, so a hash always exists.
+    success.hash.ok_or(ModelError::NotATicket("edit wrote nothing"))
+}
+
+/// Writes a new ticket into an empty document: dispatcher fields, empty containers, the
+/// `created` event, and `dispatched` when an assignee is named.
+pub fn create(tx: &mut Transaction<'_>, ticket_id: &str, new: &NewTicket, stamp: &Stamp<'_>) -> Result<(), ModelError> {
+    tx.put(ROOT, key::SCHEMA, SCHEMA_VERSION)?;
+    tx.put(ROOT, key::ID, ticket_id)?;
+    tx.put(ROOT, key::CREATED_AT, stamp.at)?;
+    tx.put(ROOT, key::CREATED_BY, stamp.identity.user_id.as_str())?;
+    tx.put(ROOT, key::TITLE, new.title.as_str())?;
+    tx.put(ROOT, key::DESCRIPTION, new.description.as_str())?;
+    let customer = tx.put_object(ROOT, key::CUSTOMER, ObjType::Map)?;
+    put_all(
+        tx,
+        &customer,
+        [
+            ("name", new.customer.name.as_str().into()),
+            ("phone", new.customer.phone.as_str().into()),
+            ("address", new.customer.address.as_str().into()),
+            ("tier", new.customer.tier.as_str().into()),
+        ],
+    )?;
+    if let Some(site) = new.site {
+        let obj = tx.put_object(ROOT, key::SITE, ObjType::Map)?;
+        put_all(
+            tx,
+            &obj,
+            [("lat", site.lat.into()), ("lon", site.lon.into()), ("radius_m", site.radius_m.into())],
+        )?;
+    }
+    tx.put(ROOT, key::PRIORITY, new.priority.as_str())?;
+    let sla = tx.put_object(ROOT, key::SLA, ObjType::Map)?;
+    for (name, deadline) in
+        [("respond_by", new.sla.respond_by), ("arrive_by", new.sla.arrive_by), ("resolve_by", new.sla.resolve_by)]
+    {
+        if let Some(deadline) = deadline {
+            tx.put(&sla, name, deadline)?;
+        }
+    }
+    tx.put(ROOT, key::COMPLAINT, new.complaint)?;
+    tx.put(ROOT, key::SIGNATURE_REQUIRED, new.signature_required)?;
+    for list in [key::EVENTS, key::NOTES, key::PARTS, key::TIME_ENTRIES] {
+        tx.put_object(ROOT, list, ObjType::List)?;
+    }
+    let checklist = tx.put_object(ROOT, key::CHECKLIST, ObjType::Map)?;
+    for item in &new.checklist {
+        let obj = tx.put_object(&checklist, item.as_str(), ObjType::Map)?;
+        tx.put(&obj, "done", false)?;
+    }
+    tx.put_object(ROOT, key::PHOTOS, ObjType::Map)?;
+
+    append_event(tx, &EventDraft::of(EventKind::Created), stamp)?;
+    if let Some(engineer) = &new.assignee {
+        let dispatched = EventDraft { assignee: Some(engineer.clone()), ..EventDraft::of(EventKind::Dispatched) };
+        let dispatch_stamp = Stamp { id: super::ids::new_id(), ..stamp.clone() };
+        append_event(tx, &dispatched, &dispatch_stamp)?;
+    }
+    Ok(())
+}
+
+/// Appends an event to the history.
+pub fn append_event(tx: &mut Transaction<'_>, draft: &EventDraft, stamp: &Stamp<'_>) -> Result<(), ModelError> {
+    let kind = draft.kind.map(EventKind::as_str).unwrap_or_default();
+    let event = append_record(tx, key::EVENTS, stamp, [("kind", kind.into())])?;
+    tx.put(&event, "role", stamp.identity.role.as_str())?;
+    tx.put(&event, "device", stamp.identity.device_id.as_str())?;
+    for (name, value) in [("assignee", &draft.assignee), ("reason", &draft.reason), ("summary", &draft.summary)] {
+        if let Some(value) = value {
+            tx.put(&event, name, value.as_str())?;
+        }
+    }
+    if let Some(place) = &draft.place {
+        let obj = tx.put_object(&event, "location", ObjType::Map)?;
+        let l = place.location;
+        put_all(tx, &obj, [("lat", l.lat.into()), ("lon", l.lon.into()), ("accuracy_m", l.accuracy_m.into())])?;
+        if let Some(distance) = place.distance_m {
+            tx.put(&obj, "distance_m", distance)?;
+        }
+        if let Some(inside) = place.inside_site {
+            tx.put(&obj, "inside_site", inside)?;
+        }
+    }
+    Ok(())
+}
+
+/// Appends a note.
+pub fn append_note(tx: &mut Transaction<'_>, text: &str, stamp: &Stamp<'_>) -> Result<(), ModelError> {
+    let note = append_record(tx, key::NOTES, stamp, [("text", text.into())])?;
+    tx.put(&note, "device", stamp.identity.device_id.as_str())?;
+    Ok(())
+}
+
+/// Appends a part used.
+pub fn append_part(tx: &mut Transaction<'_>, sku: &str, qty: u32, stamp: &Stamp<'_>) -> Result<(), ModelError> {
+    append_record(tx, key::PARTS, stamp, [("sku", sku.into()), ("qty", u64::from(qty).into())])?;
+    Ok(())
+}
+
+/// Appends a time entry.
+pub fn append_time(tx: &mut Transaction<'_>, minutes: u32, kind: &str, stamp: &Stamp<'_>) -> Result<(), ModelError> {
+    append_record(tx, key::TIME_ENTRIES, stamp, [("minutes", u64::from(minutes).into()), ("kind", kind.into())])?;
+    Ok(())
+}
+
+/// Ticks or unticks a checklist item (an item not on the list is added).
+pub fn set_checklist_item(tx: &mut Transaction<'_>, item: &str, done: bool, stamp: &Stamp<'_>) -> Result<(), ModelError> {
+    let checklist = ensure_map(tx, &ROOT, key::CHECKLIST)?;
+    let obj = ensure_map(tx, &checklist, item)?;
+    put_all(
+        tx,
+        &obj,
+        [("done", done.into()), ("at", stamp.at.into()), ("by", stamp.identity.user_id.as_str().into())],
+    )
+}
+
+/// Records the customer's feedback (a later recording replaces an earlier one).
+pub fn put_feedback(tx: &mut Transaction<'_>, rating: u8, comment: &str, stamp: &Stamp<'_>) -> Result<(), ModelError> {
+    let obj = ensure_map(tx, &ROOT, key::FEEDBACK)?;
+    put_all(
+        tx,
+        &obj,
+        [
+            ("rating", u64::from(rating).into()),
+            ("comment", comment.into()),
+            ("at", stamp.at.into()),
+            ("by", stamp.identity.user_id.as_str().into()),
+        ],
+    )
+}
+
+/// Appends a map record {id, at, by, ...fields} to the list at `list_key`.
+fn append_record<const N: usize>(
+    tx: &mut Transaction<'_>,
+    list_key: &str,
+    stamp: &Stamp<'_>,
+    fields: [(&str, ScalarValue); N],
+) -> Result<ObjId, ModelError> {
+    let list = match tx.get(ROOT, list_key)? {
+        Some((Value::Object(ObjType::List), id)) => id,
+        // A document from a version without this list: create it (the only writer that can).
+        _ => tx.put_object(ROOT, list_key, ObjType::List)?,
+    };
+    let index = tx.length(&list);
+    let record = tx.insert_object(&list, index, ObjType::Map)?;
+    put_all(
+        tx,
+        &record,
+        [("id", stamp.id.as_str().into()), ("at", stamp.at.into()), ("by", stamp.identity.user_id.as_str().into())],
+    )?;
+    put_all(tx, &record, fields)?;
+    Ok(record)
+}
+
+fn ensure_map(tx: &mut Transaction<'_>, parent: &ObjId, key: &str) -> Result<ObjId, ModelError> {
+    Ok(match tx.get(parent, key)? {
+        Some((Value::Object(ObjType::Map), id)) => id,
+        _ => tx.put_object(parent, key, ObjType::Map)?,
+    })
+}
+
+fn put_all<const N: usize>(
+    tx: &mut Transaction<'_>,
+    obj: &ObjId,
+    fields: [(&str, ScalarValue); N],
+) -> Result<(), ModelError> {
+    for (name, value) in fields {
+        tx.put(obj, name, value)?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
+
+/// Typed, forgiving reads: a missing or mistyped value is `None`.
+struct Reader<'a> {
+    doc: &'a Automerge,
+}
+
+impl<'a> Reader<'a> {
+    fn scalar(&self, obj: &ObjId, key: &str) -> Option<ScalarValue> {
+        match self.doc.get(obj, key) {
+            Ok(Some((Value::Scalar(value), _))) => Some(value.into_owned()),
+            _ => None,
+        }
+    }
+
+    fn str(&self, obj: &ObjId, key: &str) -> Option<String> {
+        match self.scalar(obj, key)? {
+            ScalarValue::Str(s) => Some(s.to_string()),
+            _ => None,
+        }
+    }
+
+    fn string(&self, obj: &ObjId, key: &str) -> String {
+        self.str(obj, key).unwrap_or_default()
+    }
+
+    fn i64(&self, obj: &ObjId, key: &str) -> Option<i64> {
+        match self.scalar(obj, key)? {
+            ScalarValue::Int(n) | ScalarValue::Timestamp(n) => Some(n),
+            ScalarValue::Uint(n) => i64::try_from(n).ok(),
+            _ => None,
+        }
+    }
+
+    fn u64(&self, obj: &ObjId, key: &str) -> Option<u64> {
+        match self.scalar(obj, key)? {
+            ScalarValue::Uint(n) => Some(n),
+            ScalarValue::Int(n) => u64::try_from(n).ok(),
+            _ => None,
+        }
+    }
+
+    fn u32(&self, obj: &ObjId, key: &str) -> Option<u32> {
+        self.u64(obj, key).and_then(|n| u32::try_from(n).ok())
+    }
+
+    fn f64(&self, obj: &ObjId, key: &str) -> Option<f64> {
+        match self.scalar(obj, key)? {
+            ScalarValue::F64(n) => Some(n),
+            ScalarValue::Int(n) => Some(n as f64),
+            ScalarValue::Uint(n) => Some(n as f64),
+            _ => None,
+        }
+    }
+
+    fn bool(&self, obj: &ObjId, key: &str) -> Option<bool> {
+        match self.scalar(obj, key)? {
+            ScalarValue::Boolean(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    fn object(&self, obj: &ObjId, key: &str, want: ObjType) -> Option<ObjId> {
+        match self.doc.get(obj, key) {
+            Ok(Some((Value::Object(found), id))) if found == want => Some(id),
+            _ => None,
+        }
+    }
+
+    /// The map objects of the list at `key`, in list order (non-map items skipped).
+    fn records(&self, obj: &ObjId, key: &str) -> Vec<ObjId> {
+        let Some(list) = self.object(obj, key, ObjType::List) else {
+            return Vec::new();
+        };
+        self.doc
+            .list_range(&list, ..)
+            .filter(|item| matches!(item.value, automerge::ValueRef::Object(ObjType::Map)))
+            .map(|item| item.id())
+            .collect()
+    }
+
+    /// The (key, map object) entries of the map at `key`, in key order.
+    fn map_entries(&self, obj: &ObjId, key: &str) -> Vec<(String, ObjId)> {
+        let Some(map) = self.object(obj, key, ObjType::Map) else {
+            return Vec::new();
+        };
+        self.doc
+            .map_range(&map, ..)
+            .filter(|item| matches!(item.value, automerge::ValueRef::Object(ObjType::Map)))
+            .map(|item| (item.key.to_string(), item.id()))
+            .collect()
+    }
+
+    fn location(&self, obj: &ObjId) -> Option<Location> {
+        Some(Location {
+            lat: self.f64(obj, "lat")?,
+            lon: self.f64(obj, "lon")?,
+            accuracy_m: self.f64(obj, "accuracy_m").unwrap_or(0.0),
+        })
+    }
+}
+
+/// The ticket id, or an error when the document is not a ticket.
+pub fn ticket_id(doc: &Automerge) -> Result<String, ModelError> {
+    Reader { doc }.str(&ROOT, key::ID).ok_or(ModelError::NotATicket("no id"))
+}
+
+/// The history, in document order.
+pub fn read_events(doc: &Automerge) -> Vec<TicketEvent> {
+    let r = Reader { doc };
+    r.records(&ROOT, key::EVENTS)
+        .into_iter()
+        .map(|event| TicketEvent {
+            id: r.string(&event, "id"),
+            kind: r.string(&event, "kind"),
+            at: r.i64(&event, "at").unwrap_or_default(),
+            by: r.string(&event, "by"),
+            role: r.str(&event, "role").as_deref().and_then(Role::parse),
+            device: r.string(&event, "device"),
+            assignee: r.str(&event, "assignee"),
+            place: r.object(&event, "location", ObjType::Map).and_then(|obj| {
+                Some(CheckInPlace {
+                    location: r.location(&obj)?,
+                    distance_m: r.f64(&obj, "distance_m"),
+                    inside_site: r.bool(&obj, "inside_site"),
+                })
+            }),
+            reason: r.str(&event, "reason"),
+            summary: r.str(&event, "summary"),
+        })
+        .collect()
+}
+
+/// The history as the state machine sees it.
+pub fn workflow_events(events: &[TicketEvent]) -> Vec<workflow::Event> {
+    events
+        .iter()
+        .map(|e| workflow::Event {
+            id: e.id.clone(),
+            kind_name: e.kind.clone(),
+            kind: EventKind::parse(&e.kind),
+            by: e.by.clone(),
+            role: e.role,
+            assignee: e.assignee.clone(),
+            at: e.at,
+        })
+        .collect()
+}
+
+/// Folds the document's history through the state machine.
+pub fn derive(doc: &Automerge) -> Derived {
+    workflow::derive(&workflow_events(&read_events(doc)))
+}
+
+/// The site, if the ticket has a valid one.
+pub fn read_site(doc: &Automerge) -> Option<Site> {
+    let r = Reader { doc };
+    let obj = r.object(&ROOT, key::SITE, ObjType::Map)?;
+    Some(Site { lat: r.f64(&obj, "lat")?, lon: r.f64(&obj, "lon")?, radius_m: r.f64(&obj, "radius_m").unwrap_or(0.0) })
+}
+
+/// Whether completing needs the customer's signature first.
+pub fn signature_required(doc: &Automerge) -> bool {
+    Reader { doc }.bool(&ROOT, key::SIGNATURE_REQUIRED).unwrap_or(false)
+}
+
+/// Whether a signature has been captured.
+pub fn has_signature(doc: &Automerge) -> bool {
+    Reader { doc }.object(&ROOT, key::SIGNATURE, ObjType::Map).is_some()
+}
+
+fn read_sla(r: &Reader<'_>) -> Sla {
+    match r.object(&ROOT, key::SLA, ObjType::Map) {
+        Some(obj) => Sla {
+            respond_by: r.i64(&obj, "respond_by"),
+            arrive_by: r.i64(&obj, "arrive_by"),
+            resolve_by: r.i64(&obj, "resolve_by"),
+        },
+        None => Sla::default(),
+    }
+}
+
+fn read_customer(r: &Reader<'_>) -> Customer {
+    match r.object(&ROOT, key::CUSTOMER, ObjType::Map) {
+        Some(obj) => Customer {
+            name: r.string(&obj, "name"),
+            phone: r.string(&obj, "phone"),
+            address: r.string(&obj, "address"),
+            tier: r.string(&obj, "tier"),
+        },
+        None => Customer::default(),
+    }
+}
+
+fn read_priority(r: &Reader<'_>) -> Priority {
+    r.str(&ROOT, key::PRIORITY).as_deref().and_then(Priority::parse).unwrap_or_default()
+}
+
+fn milestones(derived: &Derived) -> Milestones {
+    Milestones {
+        responded_at: derived.state.responded_at,
+        arrived_at: derived.state.arrived_at,
+        resolved_at: derived.state.resolved_at,
+    }
+}
+
+/// The earliest SLA deadline not yet met; none once the ticket is cancelled or all are met.
+pub fn sla_due_at(sla: &Sla, status: Status, milestones: &Milestones) -> Option<Millis> {
+    if status == Status::Cancelled {
+        return None;
+    }
+    [
+        (sla.respond_by, milestones.responded_at),
+        (sla.arrive_by, milestones.arrived_at),
+        (sla.resolve_by, milestones.resolved_at),
+    ]
+    .into_iter()
+    .filter_map(|(deadline, met)| if met.is_none() { deadline } else { None })
+    .min()
+}
+
+/// The index row of a ticket (what lists show), from its document.
+pub fn summarize(doc: &Automerge, updated_at: Millis, pending: bool) -> Result<TicketSummary, ModelError> {
+    let r = Reader { doc };
+    let id = ticket_id(doc)?;
+    let derived = derive(doc);
+    let customer = read_customer(&r);
+    let sla = read_sla(&r);
+    let milestones = milestones(&derived);
+    Ok(TicketSummary {
+        id,
+        title: r.string(&ROOT, key::TITLE),
+        status: derived.state.status,
+        assignee: derived.state.assignee.clone(),
+        priority: read_priority(&r),
+        customer_name: customer.name,
+        customer_address: customer.address,
+        sla,
+        sla_due_at: sla_due_at(&sla, derived.state.status, &milestones),
+        conflicts: u32::try_from(derived.conflicts.len()).unwrap_or(u32::MAX),
+        updated_at,
+        pending,
+        quarantined: None,
+    })
+}
+
+/// The full typed view of a ticket.
+pub fn read_ticket(doc: &Automerge) -> Result<Ticket, ModelError> {
+    let r = Reader { doc };
+    let id = ticket_id(doc)?;
+    let events = read_events(doc);
+    let derived = workflow::derive(&workflow_events(&events));
+    let records = |list: &str| r.records(&ROOT, list);
+    Ok(Ticket {
+        id,
+        schema: r.u64(&ROOT, key::SCHEMA).unwrap_or(0),
+        created_at: r.i64(&ROOT, key::CREATED_AT).unwrap_or_default(),
+        created_by: r.string(&ROOT, key::CREATED_BY),
+        title: r.string(&ROOT, key::TITLE),
+        description: r.string(&ROOT, key::DESCRIPTION),
+        customer: read_customer(&r),
+        site: read_site(doc),
+        priority: read_priority(&r),
+        sla: read_sla(&r),
+        complaint: r.bool(&ROOT, key::COMPLAINT).unwrap_or(false),
+        signature_required: r.bool(&ROOT, key::SIGNATURE_REQUIRED).unwrap_or(false),
+        status: derived.state.status,
+        assignee: derived.state.assignee.clone(),
+        milestones: milestones(&derived),
+        conflicts: derived.conflicts,
+        events,
+        notes: records(key::NOTES)
+            .iter()
+            .map(|o| Note {
+                id: r.string(o, "id"),
+                text: r.string(o, "text"),
+                at: r.i64(o, "at").unwrap_or_default(),
+                by: r.string(o, "by"),
+                device: r.string(o, "device"),
+            })
+            .collect(),
+        parts: records(key::PARTS)
+            .iter()
+            .map(|o| PartUsed {
+                id: r.string(o, "id"),
+                sku: r.string(o, "sku"),
+                qty: r.u32(o, "qty").unwrap_or_default(),
+                at: r.i64(o, "at").unwrap_or_default(),
+                by: r.string(o, "by"),
+            })
+            .collect(),
+        time_entries: records(key::TIME_ENTRIES)
+            .iter()
+            .map(|o| TimeEntry {
+                id: r.string(o, "id"),
+                minutes: r.u32(o, "minutes").unwrap_or_default(),
+                kind: r.string(o, "kind"),
+                at: r.i64(o, "at").unwrap_or_default(),
+                by: r.string(o, "by"),
+            })
+            .collect(),
+        checklist: r
+            .map_entries(&ROOT, key::CHECKLIST)
+            .into_iter()
+            .map(|(item, o)| ChecklistItem {
+                item,
+                done: r.bool(&o, "done").unwrap_or(false),
+                at: r.i64(&o, "at"),
+                by: r.str(&o, "by"),
+            })
+            .collect(),
+        photos: r
+            .map_entries(&ROOT, key::PHOTOS)
+            .into_iter()
+            .map(|(sha256, o)| PhotoMeta {
+                width: r.u32(&o, "width").unwrap_or_default(),
+                height: r.u32(&o, "height").unwrap_or_default(),
+                bytes: r.u64(&o, "bytes").unwrap_or_default(),
+                caption: r.string(&o, "caption"),
+                taken_at: r.i64(&o, "taken_at"),
+                by: r.string(&o, "by"),
+                location: r.object(&o, "location", ObjType::Map).and_then(|l| r.location(&l)),
+                sha256,
+            })
+            .collect(),
+        signature: r.object(&ROOT, key::SIGNATURE, ObjType::Map).map(|o| SignatureMeta {
+            signer: r.string(&o, "signer"),
+            signed_at: r.i64(&o, "signed_at").unwrap_or_default(),
+            png_sha256: r.string(&o, "png_sha256"),
+            summary_sha256: r.string(&o, "summary_sha256"),
+        }),
+        feedback: r.object(&ROOT, key::FEEDBACK, ObjType::Map).map(|o| Feedback {
+            rating: r.u64(&o, "rating").and_then(|n| u8::try_from(n).ok()).unwrap_or_default(),
+            comment: r.string(&o, "comment"),
+            at: r.i64(&o, "at").unwrap_or_default(),
+            by: r.string(&o, "by"),
+        }),
+    })
+}
+
+#[cfg(test)]
+mod tests;

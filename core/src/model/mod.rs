@@ -1,0 +1,405 @@
+//! The ticket document and its typed views.
+//!
+//! A ticket is one Automerge document (layout in [`doc`] and docs/adr/0002). This module holds
+//! the plain types apps see: what a dispatcher fills in ([`NewTicket`]), the full view of one
+//! ticket ([`Ticket`]) and the one-row summary lists are made of ([`TicketSummary`]).
+
+pub mod doc;
+pub mod ids;
+
+use serde::{Deserialize, Serialize};
+
+use crate::time::Millis;
+use crate::workflow::{Conflict, Role, Status};
+
+/// The document schema version this code writes. Readers accept any version and preserve
+/// fields they do not know.
+pub const SCHEMA_VERSION: u64 = 1;
+
+/// Who is using this store: the signed-in user, on this device, in this role.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    /// The user's id (engineers are assigned by it).
+    pub user_id: String,
+    /// This device's id.
+    pub device_id: String,
+    /// The role the user's token grants.
+    pub role: Role,
+}
+
+/// How urgent a ticket is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Priority {
+    /// Can wait.
+    Low,
+    /// The usual.
+    #[default]
+    Normal,
+    /// Soon.
+    High,
+    /// Now (outage, safety).
+    Urgent,
+}
+
+impl Priority {
+    /// Every priority, lowest first.
+    pub const ALL: [Priority; 4] = [Priority::Low, Priority::Normal, Priority::High, Priority::Urgent];
+
+    /// The name stored in documents.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Priority::Low => "low",
+            Priority::Normal => "normal",
+            Priority::High => "high",
+            Priority::Urgent => "urgent",
+        }
+    }
+
+    /// Parses [`Priority::as_str`]'s output.
+    pub fn parse(s: &str) -> Option<Priority> {
+        Priority::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+}
+
+/// The customer the work is for.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Customer {
+    /// Name shown on the board.
+    pub name: String,
+    /// Phone number to call ahead.
+    pub phone: String,
+    /// Street address.
+    pub address: String,
+    /// Service tier ("gold", "standard", ...), which drives SLA policy.
+    pub tier: String,
+}
+
+/// Where the work is: a point and the radius that counts as "on site".
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Site {
+    /// Latitude in degrees.
+    pub lat: f64,
+    /// Longitude in degrees.
+    pub lon: f64,
+    /// Radius in metres within which a check-in counts as on site.
+    pub radius_m: f64,
+}
+
+/// The service-level deadlines, UTC milliseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sla {
+    /// The engineer must accept by then.
+    pub respond_by: Option<Millis>,
+    /// The engineer must check in on site by then.
+    pub arrive_by: Option<Millis>,
+    /// The job must be completed by then.
+    pub resolve_by: Option<Millis>,
+}
+
+/// What a dispatcher fills in to create a ticket.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct NewTicket {
+    /// Short title.
+    pub title: String,
+    /// What is wrong.
+    pub description: String,
+    /// Who it is for.
+    pub customer: Customer,
+    /// Where it is.
+    pub site: Option<Site>,
+    /// How urgent.
+    pub priority: Priority,
+    /// Deadlines.
+    pub sla: Sla,
+    /// Engineer to dispatch it to at once, if any.
+    pub assignee: Option<String>,
+    /// A customer complaint: never deleted, history never compacted away.
+    pub complaint: bool,
+    /// The customer must sign before the job can be completed.
+    pub signature_required: bool,
+    /// Checklist items (labels), all unticked.
+    pub checklist: Vec<String>,
+}
+
+/// A GPS fix from the device.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Location {
+    /// Latitude in degrees.
+    pub lat: f64,
+    /// Longitude in degrees.
+    pub lon: f64,
+    /// Horizontal accuracy in metres.
+    pub accuracy_m: f64,
+}
+
+impl Location {
+    /// Great-circle distance in metres (haversine, mean Earth radius).
+    pub fn distance_m(&self, lat: f64, lon: f64) -> f64 {
+        const EARTH_RADIUS_M: f64 = 6_371_008.8;
+        let (phi1, phi2) = (self.lat.to_radians(), lat.to_radians());
+        let d_phi = (lat - self.lat).to_radians();
+        let d_lambda = (lon - self.lon).to_radians();
+        let a = (d_phi / 2.0).sin().powi(2) + phi1.cos() * phi2.cos() * (d_lambda / 2.0).sin().powi(2);
+        2.0 * EARTH_RADIUS_M * a.sqrt().atan2((1.0 - a).sqrt())
+    }
+
+    /// Whether the coordinates are real numbers on Earth and the accuracy is not negative.
+    pub fn is_valid(&self) -> bool {
+        self.lat.is_finite()
+            && self.lon.is_finite()
+            && self.accuracy_m.is_finite()
+            && (-90.0..=90.0).contains(&self.lat)
+            && (-180.0..=180.0).contains(&self.lon)
+            && self.accuracy_m >= 0.0
+    }
+}
+
+/// Where a check-in happened and how it relates to the site.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CheckInPlace {
+    /// The GPS fix.
+    pub location: Location,
+    /// Distance to the site centre in metres (when the ticket has a site).
+    pub distance_m: Option<f64>,
+    /// Whether the fix is within the site radius (when the ticket has a site).
+    pub inside_site: Option<bool>,
+}
+
+/// One entry of a ticket's history.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TicketEvent {
+    /// Sortable unique id.
+    pub id: String,
+    /// Kind as stored (see [`crate::workflow::EventKind`]); unknown kinds are kept.
+    pub kind: String,
+    /// Device time, UTC ms.
+    pub at: Millis,
+    /// User who recorded it.
+    pub by: String,
+    /// Their role at the time.
+    pub role: Option<Role>,
+    /// Device it was recorded on.
+    pub device: String,
+    /// Engineer named by `dispatched` / `reassigned`.
+    pub assignee: Option<String>,
+    /// Where a `checked_in` happened.
+    pub place: Option<CheckInPlace>,
+    /// Reason given for `rejected`, `cancelled`, `reopened`.
+    pub reason: Option<String>,
+    /// Work summary given with `completed`.
+    pub summary: Option<String>,
+}
+
+/// A free-text note.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Note {
+    /// Sortable unique id.
+    pub id: String,
+    /// The text.
+    pub text: String,
+    /// Device time.
+    pub at: Millis,
+    /// Author.
+    pub by: String,
+    /// Device.
+    pub device: String,
+}
+
+/// A part used on the job.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartUsed {
+    /// Sortable unique id.
+    pub id: String,
+    /// Stock-keeping unit.
+    pub sku: String,
+    /// Quantity (positive).
+    pub qty: u32,
+    /// Device time.
+    pub at: Millis,
+    /// Who recorded it.
+    pub by: String,
+}
+
+/// Time worked.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimeEntry {
+    /// Sortable unique id.
+    pub id: String,
+    /// Minutes (positive).
+    pub minutes: u32,
+    /// What kind of time ("labour", "travel", ...).
+    pub kind: String,
+    /// Device time.
+    pub at: Millis,
+    /// Who recorded it.
+    pub by: String,
+}
+
+/// One checklist item.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChecklistItem {
+    /// The item's key (its label as created).
+    pub item: String,
+    /// Ticked or not.
+    pub done: bool,
+    /// When it last changed (absent if never).
+    pub at: Option<Millis>,
+    /// Who last changed it.
+    pub by: Option<String>,
+}
+
+/// Metadata of a photo (the image itself is a content-addressed blob).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PhotoMeta {
+    /// SHA-256 of the processed image, hex.
+    pub sha256: String,
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// Caption.
+    pub caption: String,
+    /// When it was taken.
+    pub taken_at: Option<Millis>,
+    /// Who added it.
+    pub by: String,
+    /// Where it was taken, if the app recorded it.
+    pub location: Option<Location>,
+}
+
+/// Metadata of the customer's signature.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignatureMeta {
+    /// Name of the person who signed.
+    pub signer: String,
+    /// When.
+    pub signed_at: Millis,
+    /// SHA-256 of the rendered PNG, hex.
+    pub png_sha256: String,
+    /// SHA-256 of the job summary the customer saw, hex.
+    pub summary_sha256: String,
+}
+
+/// The customer's feedback.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Feedback {
+    /// 1 to 5.
+    pub rating: u8,
+    /// Free text.
+    pub comment: String,
+    /// When it was recorded.
+    pub at: Millis,
+    /// On whose device.
+    pub by: String,
+}
+
+/// SLA milestones as derived from the history.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Milestones {
+    /// First acceptance since the last dispatch.
+    pub responded_at: Option<Millis>,
+    /// First check-in since the last dispatch.
+    pub arrived_at: Option<Millis>,
+    /// Completion (cleared by reopen).
+    pub resolved_at: Option<Millis>,
+}
+
+/// The full view of one ticket.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Ticket {
+    /// Ticket id.
+    pub id: String,
+    /// Document schema version it was created with.
+    pub schema: u64,
+    /// Creation time.
+    pub created_at: Millis,
+    /// Creator (a dispatcher).
+    pub created_by: String,
+    /// Title.
+    pub title: String,
+    /// Description.
+    pub description: String,
+    /// Customer.
+    pub customer: Customer,
+    /// Site.
+    pub site: Option<Site>,
+    /// Priority.
+    pub priority: Priority,
+    /// Deadlines.
+    pub sla: Sla,
+    /// Complaint flag.
+    pub complaint: bool,
+    /// Whether completion needs a signature.
+    pub signature_required: bool,
+    /// Derived status.
+    pub status: Status,
+    /// Derived assignee.
+    pub assignee: Option<String>,
+    /// Derived milestones.
+    pub milestones: Milestones,
+    /// Refused events.
+    pub conflicts: Vec<Conflict>,
+    /// Full history in document order.
+    pub events: Vec<TicketEvent>,
+    /// Notes.
+    pub notes: Vec<Note>,
+    /// Parts.
+    pub parts: Vec<PartUsed>,
+    /// Time entries.
+    pub time_entries: Vec<TimeEntry>,
+    /// Checklist, by item.
+    pub checklist: Vec<ChecklistItem>,
+    /// Photos, by hash.
+    pub photos: Vec<PhotoMeta>,
+    /// Signature, once captured.
+    pub signature: Option<SignatureMeta>,
+    /// Feedback, once recorded.
+    pub feedback: Option<Feedback>,
+}
+
+/// One row of a list: what the index table holds, so lists never load documents.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TicketSummary {
+    /// Ticket id.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// Derived status.
+    pub status: Status,
+    /// Derived assignee.
+    pub assignee: Option<String>,
+    /// Priority.
+    pub priority: Priority,
+    /// Customer name.
+    pub customer_name: String,
+    /// Customer address.
+    pub customer_address: String,
+    /// Deadlines.
+    pub sla: Sla,
+    /// The earliest deadline not yet met (none once all are met or the ticket is cancelled).
+    pub sla_due_at: Option<Millis>,
+    /// Number of refused events.
+    pub conflicts: u32,
+    /// When this device last changed or received the ticket.
+    pub updated_at: Millis,
+    /// Local changes not yet acknowledged by the server.
+    pub pending: bool,
+    /// Why the ticket is set aside, when its stored document cannot be loaded.
+    pub quarantined: Option<String>,
+}
+
+/// Filters for [`crate::Client::list`]; every field left empty matches everything.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ListFilter {
+    /// Only these statuses (empty: all).
+    pub statuses: Vec<Status>,
+    /// Only tickets assigned to this user.
+    pub assignee: Option<String>,
+    /// Only tickets with an unmet SLA deadline before this time.
+    pub sla_due_before: Option<Millis>,
+    /// Only tickets whose title or customer name contains this text (case-insensitive).
+    pub text: Option<String>,
+}

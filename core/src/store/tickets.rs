@@ -1,0 +1,242 @@
+//! Ticket rows: document chunks and the index table lists are read from.
+//!
+//! A document is stored as a sequence of chunks: Automerge change chunks appended one per
+//! action (or per batch received), and now and then a snapshot (`Automerge::save`) that holds
+//! everything before it. Loading reads the newest snapshot and the changes after it into one
+//! buffer and parses it once. Chunks older than the newest snapshot are garbage; they are
+//! deleted in a later transaction than the one that wrote the snapshot, so a crash between the
+//! two leaves a loadable document either way.
+
+use rusqlite::{params, OptionalExtension, Transaction};
+
+use super::StoreError;
+use crate::model::{ListFilter, Priority, Sla, TicketSummary};
+use crate::time::Millis;
+use crate::workflow::Status;
+
+/// What kind of chunk a row holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChunkKind {
+    /// One or more Automerge change chunks.
+    Change,
+    /// A whole saved document.
+    Snapshot,
+}
+
+impl ChunkKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            ChunkKind::Change => "change",
+            ChunkKind::Snapshot => "snapshot",
+        }
+    }
+}
+
+/// Appends a chunk after the ticket's last one; returns its sequence number.
+pub fn append_chunk(tx: &Transaction<'_>, ticket_id: &str, kind: ChunkKind, bytes: &[u8]) -> Result<i64, StoreError> {
+    let seq: i64 = tx.query_row(
+        "SELECT COALESCE(MAX(seq), 0) + 1 FROM doc_chunks WHERE ticket_id = ?1",
+        [ticket_id],
+        |row| row.get(0),
+    )?;
+    tx.prepare_cached("INSERT INTO doc_chunks (ticket_id, seq, kind, bytes) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![ticket_id, seq, kind.as_str(), bytes])?;
+    Ok(seq)
+}
+
+/// The sequence number of the newest snapshot (0 when there is none).
+fn latest_snapshot_seq(tx: &Transaction<'_>, ticket_id: &str) -> Result<i64, StoreError> {
+    Ok(tx
+        .prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM doc_chunks WHERE ticket_id = ?1 AND kind = 'snapshot'")?
+        .query_row([ticket_id], |row| row.get(0))?)
+}
+
+/// How many change chunks follow the newest snapshot: the compaction trigger.
+pub fn changes_since_snapshot(tx: &Transaction<'_>, ticket_id: &str) -> Result<i64, StoreError> {
+    let since = latest_snapshot_seq(tx, ticket_id)?;
+    Ok(tx
+        .prepare_cached("SELECT COUNT(*) FROM doc_chunks WHERE ticket_id = ?1 AND seq > ?2")?
+        .query_row(params![ticket_id, since], |row| row.get(0))?)
+}
+
+/// The bytes to load a ticket from: newest snapshot, then the changes after it, in one buffer.
+/// `None` when the store holds no chunk for the ticket.
+pub fn load_bytes(tx: &Transaction<'_>, ticket_id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    let since = latest_snapshot_seq(tx, ticket_id)?;
+    let mut stmt = tx.prepare_cached("SELECT bytes FROM doc_chunks WHERE ticket_id = ?1 AND seq >= ?2 ORDER BY seq")?;
+    let mut rows = stmt.query(params![ticket_id, since])?;
+    let mut buffer = Vec::new();
+    let mut any = false;
+    while let Some(row) = rows.next()? {
+        any = true;
+        buffer.extend_from_slice(row.get_ref(0)?.as_blob().map_err(rusqlite::Error::from)?);
+    }
+    Ok(any.then_some(buffer))
+}
+
+/// Every chunk of a ticket, oldest first (for tools and the naive-load benchmark).
+pub fn all_chunks(tx: &Transaction<'_>, ticket_id: &str) -> Result<Vec<Vec<u8>>, StoreError> {
+    let mut stmt = tx.prepare_cached("SELECT bytes FROM doc_chunks WHERE ticket_id = ?1 ORDER BY seq")?;
+    let rows = stmt.query_map([ticket_id], |row| row.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Deletes the chunks a committed snapshot made redundant; returns how many.
+pub fn delete_chunks_before_snapshot(tx: &Transaction<'_>, ticket_id: &str) -> Result<usize, StoreError> {
+    let since = latest_snapshot_seq(tx, ticket_id)?;
+    Ok(tx.execute("DELETE FROM doc_chunks WHERE ticket_id = ?1 AND seq < ?2", params![ticket_id, since])?)
+}
+
+/// Writes a ticket's index row (insert or replace), clearing any quarantine.
+pub fn upsert_summary(tx: &Transaction<'_>, s: &TicketSummary) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "INSERT INTO tickets (id, title, status, assignee, priority, customer_name, customer_address,
+                              respond_by, arrive_by, resolve_by, sla_due_at, conflicts, updated_at,
+                              pending, quarantined)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, NULL)
+         ON CONFLICT (id) DO UPDATE SET
+            title = excluded.title, status = excluded.status, assignee = excluded.assignee,
+            priority = excluded.priority, customer_name = excluded.customer_name,
+            customer_address = excluded.customer_address, respond_by = excluded.respond_by,
+            arrive_by = excluded.arrive_by, resolve_by = excluded.resolve_by,
+            sla_due_at = excluded.sla_due_at, conflicts = excluded.conflicts,
+            updated_at = excluded.updated_at, pending = excluded.pending, quarantined = NULL",
+    )?
+    .execute(params![
+        s.id,
+        s.title,
+        s.status.as_str(),
+        s.assignee,
+        s.priority.as_str(),
+        s.customer_name,
+        s.customer_address,
+        s.sla.respond_by,
+        s.sla.arrive_by,
+        s.sla.resolve_by,
+        s.sla_due_at,
+        s.conflicts,
+        s.updated_at,
+        s.pending,
+    ])?;
+    Ok(())
+}
+
+/// Marks a ticket as set aside with a reason (its row stays listed, flagged).
+pub fn quarantine(tx: &Transaction<'_>, ticket_id: &str, reason: &str, now: Millis) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO tickets (id, title, status, priority, customer_name, customer_address, updated_at, quarantined)
+         VALUES (?1, '', 'new', 'normal', '', '', ?3, ?2)
+         ON CONFLICT (id) DO UPDATE SET quarantined = excluded.quarantined",
+        params![ticket_id, reason, now],
+    )?;
+    Ok(())
+}
+
+/// The reason a ticket is set aside, if it is.
+pub fn quarantine_reason(tx: &Transaction<'_>, ticket_id: &str) -> Result<Option<String>, StoreError> {
+    Ok(tx
+        .prepare_cached("SELECT quarantined FROM tickets WHERE id = ?1")?
+        .query_row([ticket_id], |row| row.get::<_, Option<String>>(0))
+        .optional()?
+        .flatten())
+}
+
+/// Whether the store has the ticket at all.
+pub fn exists(tx: &Transaction<'_>, ticket_id: &str) -> Result<bool, StoreError> {
+    Ok(tx
+        .prepare_cached("SELECT 1 FROM doc_chunks WHERE ticket_id = ?1 LIMIT 1")?
+        .query_row([ticket_id], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+const SUMMARY_COLUMNS: &str = "id, title, status, assignee, priority, customer_name, customer_address,
+     respond_by, arrive_by, resolve_by, sla_due_at, conflicts, updated_at, pending, quarantined";
+
+fn summary_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<TicketSummary> {
+    let status: String = row.get(2)?;
+    let priority: String = row.get(4)?;
+    Ok(TicketSummary {
+        id: row.get(0)?,
+        title: row.get(1)?,
+        status: Status::parse(&status).unwrap_or_default(),
+        assignee: row.get(3)?,
+        priority: Priority::parse(&priority).unwrap_or_default(),
+        customer_name: row.get(5)?,
+        customer_address: row.get(6)?,
+        sla: Sla { respond_by: row.get(7)?, arrive_by: row.get(8)?, resolve_by: row.get(9)? },
+        sla_due_at: row.get(10)?,
+        conflicts: row.get(11)?,
+        updated_at: row.get(12)?,
+        pending: row.get(13)?,
+        quarantined: row.get(14)?,
+    })
+}
+
+/// Lists index rows matching `filter`: most urgent deadline first, then newest.
+pub fn list(tx: &Transaction<'_>, filter: &ListFilter) -> Result<Vec<TicketSummary>, StoreError> {
+    let mut sql = format!("SELECT {SUMMARY_COLUMNS} FROM tickets WHERE 1 = 1");
+    let mut args: Vec<rusqlite::types::Value> = Vec::new();
+    if !filter.statuses.is_empty() {
+        let marks = vec!["?"; filter.statuses.len()].join(", ");
+        sql.push_str(&format!(" AND status IN ({marks})"));
+        args.extend(filter.statuses.iter().map(|s| s.as_str().to_owned().into()));
+    }
+    if let Some(assignee) = &filter.assignee {
+        sql.push_str(" AND assignee = ?");
+        args.push(assignee.clone().into());
+    }
+    if let Some(before) = filter.sla_due_before {
+        sql.push_str(" AND sla_due_at < ?");
+        args.push(before.into());
+    }
+    if let Some(text) = filter.text.as_deref().filter(|t| !t.is_empty()) {
+        sql.push_str(r" AND (title LIKE ? ESCAPE '\' OR customer_name LIKE ? ESCAPE '\')");
+        let escaped = text.replace('\\', r"\\").replace('%', r"\%").replace('_', r"\_");
+        let pattern = format!("%{escaped}%");
+        args.push(pattern.clone().into());
+        args.push(pattern.into());
+    }
+    sql.push_str(" ORDER BY sla_due_at IS NULL, sla_due_at, updated_at DESC, id");
+    let mut stmt = tx.prepare_cached(&sql)?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(args), summary_from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// One ticket's index row.
+pub fn summary(tx: &Transaction<'_>, ticket_id: &str) -> Result<Option<TicketSummary>, StoreError> {
+    Ok(tx
+        .prepare_cached(&format!("SELECT {SUMMARY_COLUMNS} FROM tickets WHERE id = ?1"))?
+        .query_row([ticket_id], summary_from_row)
+        .optional()?)
+}
+
+/// How many tickets are in each status (statuses with none are left out).
+pub fn counts_by_status(tx: &Transaction<'_>) -> Result<Vec<(Status, u64)>, StoreError> {
+    let mut stmt = tx.prepare_cached("SELECT status, COUNT(*) FROM tickets GROUP BY status")?;
+    let rows = stmt.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)))?;
+    let mut counts = Vec::new();
+    for row in rows {
+        let (status, count) = row?;
+        if let Some(status) = Status::parse(&status) {
+            counts.push((status, u64::try_from(count).unwrap_or(0)));
+        }
+    }
+    counts.sort();
+    Ok(counts)
+}
+
+/// Reads a metadata value.
+pub fn get_meta(tx: &Transaction<'_>, key: &str) -> Result<Option<String>, StoreError> {
+    Ok(tx
+        .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+        .query_row([key], |row| row.get(0))
+        .optional()?)
+}
+
+/// Writes a metadata value.
+pub fn set_meta(tx: &Transaction<'_>, key: &str, value: &str) -> Result<(), StoreError> {
+    tx.prepare_cached("INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")?
+        .execute([key, value])?;
+    Ok(())
+}

@@ -1,0 +1,593 @@
+//! The ticket workflow: statuses, who may do what, and how status is derived.
+//!
+//! Pure and without I/O. Status is never stored: it is the fold of a ticket's `events` list,
+//! in list order, through [`apply`]. An event the machine refuses is kept in the document and
+//! reported as a [`Conflict`]; it never changes the status. Local actions are checked with the
+//! same [`apply`] (and [`check_content`] for notes, parts and the like) before they are written,
+//! so a device never writes an event it knows will be refused.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+use crate::time::Millis;
+
+/// What a user is allowed to be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Works tickets assigned to them in the field.
+    Engineer,
+    /// Creates, assigns, cancels and reopens tickets.
+    Dispatcher,
+    /// A dispatcher who also manages users and devices.
+    Admin,
+}
+
+impl Role {
+    /// The name used in documents and on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Engineer => "engineer",
+            Role::Dispatcher => "dispatcher",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// Parses [`Role::as_str`]'s output; anything else is `None`.
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "engineer" => Some(Role::Engineer),
+            "dispatcher" => Some(Role::Dispatcher),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+
+    fn dispatches(self) -> bool {
+        matches!(self, Role::Dispatcher | Role::Admin)
+    }
+}
+
+/// A ticket's derived status.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Created, not yet assigned.
+    #[default]
+    New,
+    /// Assigned to an engineer who has not answered yet.
+    Dispatched,
+    /// The engineer accepted it.
+    Accepted,
+    /// The engineer turned it down; the dispatcher must reassign or cancel.
+    Rejected,
+    /// The engineer is on the way.
+    Travelling,
+    /// The engineer checked in at the site.
+    OnSite,
+    /// Work is under way.
+    Working,
+    /// Work is paused (waiting for a part, the customer, ...).
+    Paused,
+    /// The job is done (final until reopened).
+    Completed,
+    /// The dispatcher cancelled it (final until reopened).
+    Cancelled,
+}
+
+impl Status {
+    /// Every status, in workflow order.
+    pub const ALL: [Status; 10] = [
+        Status::New,
+        Status::Dispatched,
+        Status::Accepted,
+        Status::Rejected,
+        Status::Travelling,
+        Status::OnSite,
+        Status::Working,
+        Status::Paused,
+        Status::Completed,
+        Status::Cancelled,
+    ];
+
+    /// The name used in the index table and on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::New => "new",
+            Status::Dispatched => "dispatched",
+            Status::Accepted => "accepted",
+            Status::Rejected => "rejected",
+            Status::Travelling => "travelling",
+            Status::OnSite => "on_site",
+            Status::Working => "working",
+            Status::Paused => "paused",
+            Status::Completed => "completed",
+            Status::Cancelled => "cancelled",
+        }
+    }
+
+    /// Parses [`Status::as_str`]'s output.
+    pub fn parse(s: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|status| status.as_str() == s)
+    }
+
+    /// Completed and cancelled tickets take no more work until reopened.
+    pub fn is_final(self) -> bool {
+        matches!(self, Status::Completed | Status::Cancelled)
+    }
+
+    /// The engineer has taken the job and not finished it.
+    fn is_active(self) -> bool {
+        matches!(
+            self,
+            Status::Accepted | Status::Travelling | Status::OnSite | Status::Working | Status::Paused
+        )
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The kinds of event in a ticket's history that move its status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// Dispatcher created the ticket.
+    Created,
+    /// Dispatcher assigned a new ticket to an engineer.
+    Dispatched,
+    /// Engineer accepted.
+    Accepted,
+    /// Engineer rejected (with a reason).
+    Rejected,
+    /// Engineer set off to the site.
+    TravelStarted,
+    /// Engineer checked in on site (time + GPS).
+    CheckedIn,
+    /// Engineer started the work.
+    WorkStarted,
+    /// Engineer paused the work.
+    Paused,
+    /// Engineer resumed the work.
+    Resumed,
+    /// Engineer completed the job (with a summary).
+    Completed,
+    /// Dispatcher cancelled the ticket.
+    Cancelled,
+    /// Dispatcher gave the ticket to another (or the same) engineer.
+    Reassigned,
+    /// Dispatcher reopened a completed or cancelled ticket.
+    Reopened,
+}
+
+impl EventKind {
+    /// Every kind.
+    pub const ALL: [EventKind; 13] = [
+        EventKind::Created,
+        EventKind::Dispatched,
+        EventKind::Accepted,
+        EventKind::Rejected,
+        EventKind::TravelStarted,
+        EventKind::CheckedIn,
+        EventKind::WorkStarted,
+        EventKind::Paused,
+        EventKind::Resumed,
+        EventKind::Completed,
+        EventKind::Cancelled,
+        EventKind::Reassigned,
+        EventKind::Reopened,
+    ];
+
+    /// The name stored in documents.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Created => "created",
+            EventKind::Dispatched => "dispatched",
+            EventKind::Accepted => "accepted",
+            EventKind::Rejected => "rejected",
+            EventKind::TravelStarted => "travel_started",
+            EventKind::CheckedIn => "checked_in",
+            EventKind::WorkStarted => "work_started",
+            EventKind::Paused => "paused",
+            EventKind::Resumed => "resumed",
+            EventKind::Completed => "completed",
+            EventKind::Cancelled => "cancelled",
+            EventKind::Reassigned => "reassigned",
+            EventKind::Reopened => "reopened",
+        }
+    }
+
+    /// Parses [`EventKind::as_str`]'s output; a kind from a newer version is `None`.
+    pub fn parse(s: &str) -> Option<EventKind> {
+        EventKind::ALL.into_iter().find(|kind| kind.as_str() == s)
+    }
+
+    /// Kinds only the ticket's current assignee may record.
+    pub fn is_engineer_kind(self) -> bool {
+        !self.is_dispatcher_kind()
+    }
+
+    /// Kinds only a dispatcher or admin may record.
+    pub fn is_dispatcher_kind(self) -> bool {
+        matches!(
+            self,
+            EventKind::Created
+                | EventKind::Dispatched
+                | EventKind::Cancelled
+                | EventKind::Reassigned
+                | EventKind::Reopened
+        )
+    }
+
+    /// The action that records this kind, for messages.
+    pub fn action(self) -> Action {
+        match self {
+            EventKind::Created => Action::Create,
+            EventKind::Dispatched | EventKind::Reassigned => Action::Assign,
+            EventKind::Accepted => Action::Accept,
+            EventKind::Rejected => Action::Reject,
+            EventKind::TravelStarted => Action::StartTravel,
+            EventKind::CheckedIn => Action::CheckIn,
+            EventKind::WorkStarted => Action::StartWork,
+            EventKind::Paused => Action::Pause,
+            EventKind::Resumed => Action::Resume,
+            EventKind::Completed => Action::Complete,
+            EventKind::Cancelled => Action::Cancel,
+            EventKind::Reopened => Action::Reopen,
+        }
+    }
+}
+
+/// Everything a user can do to a ticket, for validation and messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Create a ticket.
+    Create,
+    /// Assign or reassign it.
+    Assign,
+    /// Accept it.
+    Accept,
+    /// Reject it.
+    Reject,
+    /// Start travelling.
+    StartTravel,
+    /// Check in on site.
+    CheckIn,
+    /// Start work.
+    StartWork,
+    /// Pause work.
+    Pause,
+    /// Resume work.
+    Resume,
+    /// Complete the job.
+    Complete,
+    /// Cancel the ticket.
+    Cancel,
+    /// Reopen it.
+    Reopen,
+    /// Add a note.
+    AddNote,
+    /// Record a part used.
+    AddPart,
+    /// Log time worked.
+    LogTime,
+    /// Tick or untick a checklist item.
+    SetChecklistItem,
+    /// Record the customer's feedback.
+    RecordFeedback,
+}
+
+impl Action {
+    /// Engineer steps that only make sense once the ticket is accepted.
+    fn needs_acceptance(self) -> bool {
+        matches!(
+            self,
+            Action::StartTravel
+                | Action::CheckIn
+                | Action::StartWork
+                | Action::Pause
+                | Action::Resume
+                | Action::Complete
+                | Action::AddNote
+                | Action::AddPart
+                | Action::LogTime
+                | Action::SetChecklistItem
+                | Action::RecordFeedback
+        )
+    }
+
+    /// The verb, as in "cannot check in: ...".
+    pub fn verb(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Assign => "assign",
+            Action::Accept => "accept",
+            Action::Reject => "reject",
+            Action::StartTravel => "start travel",
+            Action::CheckIn => "check in",
+            Action::StartWork => "start work",
+            Action::Pause => "pause",
+            Action::Resume => "resume",
+            Action::Complete => "complete",
+            Action::Cancel => "cancel",
+            Action::Reopen => "reopen",
+            Action::AddNote => "add a note",
+            Action::AddPart => "add a part",
+            Action::LogTime => "log time",
+            Action::SetChecklistItem => "change the checklist",
+            Action::RecordFeedback => "record feedback",
+        }
+    }
+}
+
+/// Who acts: the user and the role their token grants.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Actor<'a> {
+    /// The user id.
+    pub user: &'a str,
+    /// Their role; `None` when an event names a role this version does not know.
+    pub role: Option<Role>,
+}
+
+/// One event of a ticket's history as the state machine sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    /// Sortable unique id.
+    pub id: String,
+    /// The kind as stored (kept even when this version does not know it).
+    pub kind_name: String,
+    /// The kind, if this version knows it.
+    pub kind: Option<EventKind>,
+    /// The user who recorded it.
+    pub by: String,
+    /// Their role when they recorded it.
+    pub role: Option<Role>,
+    /// The engineer named by `dispatched` and `reassigned`.
+    pub assignee: Option<String>,
+    /// Device time when it was recorded.
+    pub at: Millis,
+}
+
+/// Why the state machine refused an event or an action.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum Reason {
+    /// The ticket's status does not allow it.
+    WrongStatus {
+        /// The status at that point.
+        status: Status,
+    },
+    /// An engineer action by someone who is not the current assignee.
+    NotAssignee {
+        /// The current assignee, if any.
+        assignee: Option<String>,
+    },
+    /// A dispatcher action by someone who is not a dispatcher or admin.
+    NotDispatcher,
+    /// An assignment that names no engineer.
+    NoEngineerNamed,
+    /// A second `created` event (two documents cannot be created into one).
+    AlreadyCreated,
+    /// Completion of a ticket whose policy requires the customer's signature, without one.
+    SignatureRequired,
+}
+
+/// A refused event or action: what was tried and why not.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refusal {
+    /// What was tried.
+    pub action: Action,
+    /// Why it was refused.
+    pub reason: Reason,
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "cannot {}: ", self.action.verb())?;
+        match &self.reason {
+            Reason::WrongStatus { status } => {
+                if matches!(status, Status::New | Status::Dispatched) && self.action.needs_acceptance() {
+                    f.write_str("ticket is not accepted")
+                } else {
+                    write!(f, "ticket is {status}")
+                }
+            }
+            Reason::NotAssignee { assignee: Some(_) } => f.write_str("ticket is assigned to someone else"),
+            Reason::NotAssignee { assignee: None } => f.write_str("ticket is not assigned to anyone"),
+            Reason::NotDispatcher => f.write_str("only a dispatcher or admin may do this"),
+            Reason::NoEngineerNamed => f.write_str("no engineer named"),
+            Reason::AlreadyCreated => f.write_str("ticket already exists"),
+            Reason::SignatureRequired => f.write_str("the customer's signature is required first"),
+        }
+    }
+}
+
+impl std::error::Error for Refusal {}
+
+/// A refused event, kept in the history and shown to people.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conflict {
+    /// The refused event's id.
+    pub event_id: String,
+    /// Its kind as stored.
+    pub kind: String,
+    /// Who recorded it.
+    pub by: String,
+    /// Why it was refused, for people ("cannot complete: ticket is cancelled").
+    pub reason: String,
+}
+
+/// The state reached after folding some events.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct TicketState {
+    /// Whether a `created` event has been applied.
+    pub created: bool,
+    /// Current status.
+    pub status: Status,
+    /// Current assignee.
+    pub assignee: Option<String>,
+    /// When the assignee first accepted since the last (re)dispatch: the SLA "respond" milestone.
+    pub responded_at: Option<Millis>,
+    /// When the assignee first checked in since the last (re)dispatch: the SLA "arrive" milestone.
+    pub arrived_at: Option<Millis>,
+    /// When the ticket was completed (cleared by reopen): the SLA "resolve" milestone.
+    pub resolved_at: Option<Millis>,
+}
+
+/// The whole derived picture of a ticket: its state plus the refused events.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Derived {
+    /// The state after every accepted event.
+    pub state: TicketState,
+    /// Refused events, in history order.
+    pub conflicts: Vec<Conflict>,
+}
+
+/// Applies one event to a state: the new state, or why the event is refused.
+pub fn apply(state: &TicketState, event: &Event) -> Result<TicketState, Refusal> {
+    let Some(kind) = event.kind else {
+        // A kind from a newer version: kept in history, no effect on status here.
+        return Ok(state.clone());
+    };
+    let refuse = |reason| Refusal { action: kind.action(), reason };
+    let actor = Actor { user: &event.by, role: event.role };
+    check_actor(state, kind, &actor).map_err(refuse)?;
+
+    use Status as S;
+    let from = state.status;
+    let allowed = match kind {
+        EventKind::Created => {
+            if state.created {
+                return Err(refuse(Reason::AlreadyCreated));
+            }
+            true
+        }
+        EventKind::Dispatched => from == S::New,
+        EventKind::Reassigned => !from.is_final() && from != S::New,
+        EventKind::Accepted => from == S::Dispatched,
+        EventKind::Rejected => matches!(from, S::Dispatched | S::Accepted),
+        EventKind::TravelStarted => from == S::Accepted,
+        EventKind::CheckedIn => matches!(from, S::Accepted | S::Travelling),
+        EventKind::WorkStarted => from == S::OnSite,
+        EventKind::Paused => matches!(from, S::OnSite | S::Working),
+        EventKind::Resumed => from == S::Paused,
+        EventKind::Completed => matches!(from, S::OnSite | S::Working | S::Paused),
+        EventKind::Cancelled => !from.is_final(),
+        EventKind::Reopened => from.is_final(),
+    };
+    if !allowed {
+        return Err(refuse(Reason::WrongStatus { status: from }));
+    }
+
+    let mut next = state.clone();
+    match kind {
+        EventKind::Created => next.created = true,
+        EventKind::Dispatched | EventKind::Reassigned => {
+            let Some(engineer) = event.assignee.as_deref().filter(|a| !a.is_empty()) else {
+                return Err(refuse(Reason::NoEngineerNamed));
+            };
+            next.status = S::Dispatched;
+            next.assignee = Some(engineer.to_owned());
+            next.responded_at = None;
+            next.arrived_at = None;
+        }
+        EventKind::Accepted => {
+            next.status = S::Accepted;
+            next.responded_at.get_or_insert(event.at);
+        }
+        EventKind::Rejected => next.status = S::Rejected,
+        EventKind::TravelStarted => next.status = S::Travelling,
+        EventKind::CheckedIn => {
+            next.status = S::OnSite;
+            next.arrived_at.get_or_insert(event.at);
+        }
+        EventKind::WorkStarted | EventKind::Resumed => next.status = S::Working,
+        EventKind::Paused => next.status = S::Paused,
+        EventKind::Completed => {
+            next.status = S::Completed;
+            next.resolved_at = Some(event.at);
+        }
+        EventKind::Cancelled => next.status = S::Cancelled,
+        EventKind::Reopened => {
+            next.status = if next.assignee.is_some() { S::Dispatched } else { S::New };
+            next.responded_at = None;
+            next.arrived_at = None;
+            next.resolved_at = None;
+        }
+    }
+    Ok(next)
+}
+
+/// Engineer kinds: only the current assignee. Dispatcher kinds: only dispatchers and admins.
+fn check_actor(state: &TicketState, kind: EventKind, actor: &Actor<'_>) -> Result<(), Reason> {
+    if kind.is_dispatcher_kind() {
+        return match actor.role {
+            Some(role) if role.dispatches() => Ok(()),
+            _ => Err(Reason::NotDispatcher),
+        };
+    }
+    check_assignee(state, actor)
+}
+
+fn check_assignee(state: &TicketState, actor: &Actor<'_>) -> Result<(), Reason> {
+    match state.assignee.as_deref() {
+        Some(assignee) if assignee == actor.user => Ok(()),
+        other => Err(Reason::NotAssignee { assignee: other.map(str::to_owned) }),
+    }
+}
+
+/// Folds events in history order: the final state and every refused event as a conflict.
+pub fn derive<'a>(events: impl IntoIterator<Item = &'a Event>) -> Derived {
+    let mut derived = Derived::default();
+    for event in events {
+        match apply(&derived.state, event) {
+            Ok(next) => derived.state = next,
+            Err(refusal) => derived.conflicts.push(Conflict {
+                event_id: event.id.clone(),
+                kind: event.kind_name.clone(),
+                by: event.by.clone(),
+                reason: refusal.to_string(),
+            }),
+        }
+    }
+    derived
+}
+
+/// Completion needs the customer's signature when the ticket's policy says so.
+pub fn check_completion(signature_required: bool, has_signature: bool) -> Result<(), Refusal> {
+    if signature_required && !has_signature {
+        Err(Refusal { action: Action::Complete, reason: Reason::SignatureRequired })
+    } else {
+        Ok(())
+    }
+}
+
+/// Checks an action that adds content rather than an event (notes, parts, time, checklist,
+/// feedback). Engineer-owned content is for the current assignee while the job is active;
+/// dispatchers and admins may add notes at any time.
+pub fn check_content(state: &TicketState, action: Action, actor: &Actor<'_>) -> Result<(), Refusal> {
+    let refuse = |reason| Refusal { action, reason };
+    if action == Action::AddNote && actor.role.is_some_and(Role::dispatches) {
+        return Ok(());
+    }
+    check_assignee(state, actor).map_err(refuse)?;
+    let status_allows = match action {
+        Action::AddNote | Action::AddPart | Action::LogTime | Action::SetChecklistItem => state.status.is_active(),
+        Action::RecordFeedback => {
+            matches!(state.status, Status::OnSite | Status::Working | Status::Paused | Status::Completed)
+        }
+        _ => false,
+    };
+    if status_allows {
+        Ok(())
+    } else {
+        Err(refuse(Reason::WrongStatus { status: state.status }))
+    }
+}
+
+#[cfg(test)]
+mod tests;
