@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex, Weak};
 
-use automerge::{ActorId, Automerge, ReadDoc};
+use automerge::{ActorId, Automerge, AutomergeError, LoadOptions, OnPartialLoad, ReadDoc, VerificationMode};
 
 use crate::error::Error;
 use crate::model::doc::{self, EventDraft, Stamp};
@@ -248,6 +248,57 @@ impl Client {
     }
 
     // -----------------------------------------------------------------------------------------
+    // Receiving
+
+    /// Merges Automerge changes or a saved document received for `ticket_id` (from the server,
+    /// or an export): the new changes are stored and the index row rewritten in one
+    /// transaction, and subscribers hear of it. Returns whether anything was new. Bytes that do
+    /// not parse, or that hold another ticket, are refused and change nothing.
+    pub fn merge_remote(&self, ticket_id: &str, bytes: &[u8]) -> Result<bool, Error> {
+        check_parses(bytes)?;
+        let mut docs = self.lock_docs()?;
+        let (exists, pending) = self.inner.store.read(|tx| -> Result<_, Error> {
+            let summary = tickets::summary(tx, ticket_id)?;
+            Ok((tickets::exists(tx, ticket_id)?, summary.is_some_and(|s| s.pending)))
+        })?;
+        let mut document = if exists {
+            self.loaded(&mut docs, ticket_id)?.fork().with_actor(self.inner.actor.clone())
+        } else {
+            Automerge::new().with_actor(self.inner.actor.clone())
+        };
+        // Work on a fork so a refused merge leaves the cached document untouched.
+        let before = document.get_heads();
+        document
+            .load_incremental(bytes)
+            .map_err(|e| Error::InvalidInput(format!("received bytes cannot be merged into ticket {ticket_id}: {e}")))?;
+        if document.get_heads() == before {
+            return Ok(false);
+        }
+        let received = document.get_changes(&before);
+        // Every ticket's history grows from its one creation change; a second root means the
+        // bytes belong to another document.
+        let roots = received.iter().filter(|change| change.deps().is_empty()).count();
+        let one_history = if exists { roots == 0 } else { roots == 1 };
+        if !one_history || !doc::ticket_id(&document).is_ok_and(|id| id == ticket_id) {
+            return Err(Error::InvalidInput(format!("received bytes are not ticket {ticket_id}")));
+        }
+        let mut new_changes = Vec::new();
+        for change in &received {
+            new_changes.extend_from_slice(change.raw_bytes());
+        }
+        let summary = doc::summarize(&document, now_ms(), pending)?;
+        self.inner.store.write(|tx| -> Result<(), Error> {
+            tickets::append_chunk(tx, ticket_id, ChunkKind::Change, &new_changes)?;
+            tickets::upsert_summary(tx, &summary)?;
+            Ok(())
+        })?;
+        docs.insert(ticket_id.to_owned(), document);
+        drop(docs);
+        self.notify(vec![ticket_id.to_owned()]);
+        Ok(true)
+    }
+
+    // -----------------------------------------------------------------------------------------
     // Queries
 
     /// Ticket summaries matching `filter`, from the index table (no document is loaded).
@@ -428,6 +479,16 @@ enum Edit {
     Time { minutes: u32, kind: String },
     Checklist { item: String, done: bool },
     Feedback { rating: u8, comment: String },
+}
+
+/// Automerge's incremental load skips what it cannot parse; received bytes must parse whole.
+fn check_parses(bytes: &[u8]) -> Result<(), Error> {
+    let strict = LoadOptions::new().on_partial_load(OnPartialLoad::Error).verification_mode(VerificationMode::DontCheck);
+    match Automerge::load_with_options(bytes, strict) {
+        // Changes whose dependencies live in our copy parse fine on their own.
+        Ok(_) | Err(AutomergeError::MissingDeps) => Ok(()),
+        Err(e) => Err(Error::InvalidInput(format!("received bytes do not parse: {e}"))),
+    }
 }
 
 fn check_in_place(document: &Automerge, location: Location) -> CheckInPlace {

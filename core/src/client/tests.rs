@@ -1,1 +1,367 @@
 use super::*;
+use crate::model::{Customer, Priority, Site, Sla};
+use crate::workflow::{Reason, Refusal, Role};
+use std::time::Duration;
+
+struct World {
+    _dir: tempfile::TempDir,
+    dispatcher: Client,
+    engineer: Client,
+}
+
+fn identity(user: &str, role: Role) -> Identity {
+    Identity { user_id: user.into(), device_id: format!("{user}-device"), role }
+}
+
+fn world() -> World {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dispatcher = Client::open(dir.path().join("disp.sqlite"), identity("disp", Role::Dispatcher)).expect("open");
+    let engineer = Client::open(dir.path().join("eng.sqlite"), identity("eng-1", Role::Engineer)).expect("open");
+    World { _dir: dir, dispatcher, engineer }
+}
+
+fn boiler() -> NewTicket {
+    NewTicket {
+        title: "Boiler leaks".into(),
+        description: "Water under the boiler".into(),
+        customer: Customer { name: "ACME 100% Ltd".into(), address: "1 Main St".into(), tier: "gold".into(), ..Default::default() },
+        site: Some(Site { lat: 52.3676, lon: 4.9041, radius_m: 150.0 }),
+        priority: Priority::High,
+        sla: Sla { respond_by: Some(1_000), arrive_by: Some(2_000), resolve_by: Some(3_000) },
+        assignee: Some("eng-1".into()),
+        checklist: vec!["isolate power".into(), "photograph meter".into()],
+        ..Default::default()
+    }
+}
+
+/// Copies a ticket from one client to another, as sync will.
+fn deliver(from: &Client, to: &Client, id: &str) {
+    to.merge_remote(id, &from.export(id).expect("export")).expect("merge");
+}
+
+fn on_site() -> Location {
+    Location { lat: 52.3680, lon: 4.9045, accuracy_m: 8.0 }
+}
+
+#[test]
+fn the_whole_engineer_flow_is_recorded_and_derived() {
+    let w = world();
+    let id = w.dispatcher.create_ticket(&boiler()).expect("create");
+    deliver(&w.dispatcher, &w.engineer, &id);
+    let e = &w.engineer;
+    e.accept(&id).expect("accept");
+    e.start_travel(&id).expect("travel");
+    e.check_in(&id, on_site()).expect("check in");
+    e.start_work(&id).expect("work");
+    e.add_note(&id, "Valve corroded").expect("note");
+    e.add_part(&id, "VALVE-22", 2).expect("part");
+    e.log_time(&id, 45, "labour").expect("time");
+    e.set_checklist_item(&id, "isolate power", true).expect("checklist");
+    e.pause(&id).expect("pause");
+    e.resume(&id).expect("resume");
+    e.record_feedback(&id, 5, "Quick and tidy").expect("feedback");
+    e.complete(&id, "Replaced valve").expect("complete");
+
+    let t = e.get(&id).expect("get");
+    assert_eq!(t.status, Status::Completed);
+    let kinds: Vec<&str> = t.events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        ["created", "dispatched", "accepted", "travel_started", "checked_in", "work_started", "paused", "resumed", "completed"]
+    );
+    assert!(t.conflicts.is_empty());
+    assert_eq!(t.notes[0].text, "Valve corroded");
+    assert_eq!(t.notes[0].device, "eng-1-device");
+    assert_eq!((t.parts[0].sku.as_str(), t.parts[0].qty), ("VALVE-22", 2));
+    assert_eq!((t.time_entries[0].minutes, t.time_entries[0].kind.as_str()), (45, "labour"));
+    let isolate = t.checklist.iter().find(|c| c.item == "isolate power").expect("item");
+    assert!(isolate.done);
+    assert_eq!(t.feedback.as_ref().map(|f| f.rating), Some(5));
+    assert_eq!(t.events.last().and_then(|e| e.summary.as_deref()), Some("Replaced valve"));
+    assert!(t.milestones.responded_at.is_some() && t.milestones.arrived_at.is_some() && t.milestones.resolved_at.is_some());
+
+    let summary = &e.list(&ListFilter::default()).expect("list")[0];
+    assert_eq!(summary.status, Status::Completed);
+    assert!(summary.pending, "local changes are pending until the server acknowledges them");
+    assert_eq!(summary.sla_due_at, None, "every milestone met");
+}
+
+#[test]
+fn check_in_records_distance_and_whether_inside_the_site() {
+    let w = world();
+    let id = w.dispatcher.create_ticket(&boiler()).expect("create");
+    let id2 = w.dispatcher.create_ticket(&boiler()).expect("create");
+    for id in [&id, &id2] {
+        deliver(&w.dispatcher, &w.engineer, id);
+        w.engineer.accept(id).expect("accept");
+    }
+    w.engineer.check_in(&id, on_site()).expect("near");
+    let far = Location { lat: 52.3800, lon: 4.9041, accuracy_m: 5.0 };
+    w.engineer.check_in(&id2, far).expect("far");
+    let place = |id: &str| w.engineer.get(id).expect("get").events.last().and_then(|e| e.place).expect("place");
+    let near = place(&id);
+    assert!(near.distance_m.expect("distance") < 60.0, "{near:?}");
+    assert_eq!(near.inside_site, Some(true));
+    let far = place(&id2);
+    let d = far.distance_m.expect("distance");
+    assert!((1_300.0..1_400.0).contains(&d), "0.0124 degrees of latitude is about 1379 m, got {d}");
+    assert_eq!(far.inside_site, Some(false));
+}
+
+#[test]
+fn refused_actions_are_typed_errors_and_write_nothing() {
+    let w = world();
+    let id = w.dispatcher.create_ticket(&boiler()).expect("create");
+    deliver(&w.dispatcher, &w.engineer, &id);
+    let before = w.engineer.export(&id).expect("export");
+
+    let err = w.engineer.check_in(&id, on_site()).expect_err("not accepted yet");
+    assert_eq!(err.to_string(), "cannot check in: ticket is not accepted");
+    assert!(matches!(err, Error::Refused(Refusal { action: Action::CheckIn, reason: Reason::WrongStatus { status: Status::Dispatched } })));
+
+    let err = w.engineer.cancel(&id, "no").expect_err("engineers cannot cancel");
+    assert!(matches!(err, Error::Refused(Refusal { reason: Reason::NotDispatcher, .. })), "{err}");
+    let err = w.engineer.create_ticket(&boiler()).expect_err("engineers cannot create");
+    assert!(matches!(err, Error::Refused(Refusal { action: Action::Create, reason: Reason::NotDispatcher })));
+    let err = w.dispatcher.accept(&id).expect_err("dispatcher is not the assignee");
+    assert!(matches!(err, Error::Refused(Refusal { reason: Reason::NotAssignee { .. }, .. })), "{err}");
+    let err = w.engineer.add_part(&id, "X", 1).expect_err("not accepted");
+    assert_eq!(err.to_string(), "cannot add a part: ticket is not accepted");
+
+    for bad in [
+        w.engineer.add_note(&id, "   "),
+        w.engineer.add_part(&id, "X", 0),
+        w.engineer.log_time(&id, 0, "labour"),
+        w.engineer.record_feedback(&id, 6, "great"),
+        w.engineer.reject(&id, ""),
+        w.engineer.check_in(&id, Location { lat: f64::NAN, lon: 0.0, accuracy_m: 1.0 }),
+        w.engineer.check_in(&id, Location { lat: 91.0, lon: 0.0, accuracy_m: 1.0 }),
+    ] {
+        assert!(matches!(bad, Err(Error::InvalidInput(_))), "{bad:?}");
+    }
+    assert!(matches!(w.engineer.accept("no-such-ticket"), Err(Error::NotFound(_))));
+    assert_eq!(w.engineer.export(&id).expect("export"), before, "nothing was written");
+
+    let mut no_title = boiler();
+    no_title.title = " ".into();
+    assert!(matches!(w.dispatcher.create_ticket(&no_title), Err(Error::InvalidInput(_))));
+}
+
+#[test]
+fn completion_needs_the_signature_when_the_policy_says_so() {
+    let w = world();
+    let id = w.dispatcher.create_ticket(&NewTicket { signature_required: true, ..boiler() }).expect("create");
+    deliver(&w.dispatcher, &w.engineer, &id);
+    w.engineer.accept(&id).expect("accept");
+    w.engineer.check_in(&id, on_site()).expect("check in");
+    let err = w.engineer.complete(&id, "done").expect_err("no signature yet");
+    assert!(matches!(err, Error::Refused(Refusal { reason: Reason::SignatureRequired, .. })));
+    assert_eq!(w.engineer.get(&id).expect("get").status, Status::OnSite);
+}
+
+#[test]
+fn cancel_versus_offline_completion_is_a_visible_conflict_on_both_sides() {
+    let w = world();
+    let id = w.dispatcher.create_ticket(&boiler()).expect("create");
+    deliver(&w.dispatcher, &w.engineer, &id);
+    w.engineer.accept(&id).expect("accept");
+    deliver(&w.engineer, &w.dispatcher, &id);
+    // Both act without hearing from each other.
+    w.engineer.check_in(&id, on_site()).expect("check in");
+    w.engineer.complete(&id, "fixed").expect("complete offline");
+    w.dispatcher.cancel(&id, "customer cancelled by phone").expect("cancel");
+    deliver(&w.engineer, &w.dispatcher, &id);
+    deliver(&w.dispatcher, &w.engineer, &id);
+    let (a, b) = (w.engineer.get(&id).expect("get"), w.dispatcher.get(&id).expect("get"));
+    assert_eq!(a.status, b.status);
+    assert_eq!(a.conflicts, b.conflicts);
+    assert_eq!(a.conflicts.len(), 1, "{:?}", a.conflicts);
+    assert_eq!(a.events.len(), 6, "created, dispatched, accepted, checked_in, completed, cancelled: none dropped");
+    let summary = &w.dispatcher.list(&ListFilter::default()).expect("list")[0];
+    assert_eq!(summary.conflicts, 1);
+}
+
+#[test]
+fn lists_filter_on_the_index_without_loading_documents() {
+    let w = world();
+    let d = &w.dispatcher;
+    let a = d.create_ticket(&boiler()).expect("a");
+    let b = d
+        .create_ticket(&NewTicket {
+            title: "Lift stuck".into(),
+            customer: Customer { name: "Tower_Block".into(), ..Default::default() },
+            assignee: Some("eng-2".into()),
+            sla: Sla { respond_by: Some(500), ..Default::default() },
+            ..boiler()
+        })
+        .expect("b");
+    let c = d.create_ticket(&NewTicket { title: "Annual check".into(), assignee: None, sla: Sla::default(), ..boiler() }).expect("c");
+    d.cancel(&c, "duplicate").expect("cancel");
+
+    let ids = |filter: ListFilter| -> Vec<String> {
+        let mut ids: Vec<String> = d.list(&filter).expect("list").into_iter().map(|s| s.id).collect();
+        ids.sort();
+        ids
+    };
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    assert_eq!(ids(ListFilter::default()), sorted(vec![a.clone(), b.clone(), c.clone()]));
+    assert_eq!(ids(ListFilter { statuses: vec![Status::Cancelled], ..Default::default() }), vec![c.clone()]);
+    assert_eq!(
+        ids(ListFilter { statuses: vec![Status::Dispatched, Status::Cancelled], ..Default::default() }),
+        sorted(vec![a.clone(), b.clone(), c.clone()])
+    );
+    assert_eq!(ids(ListFilter { assignee: Some("eng-2".into()), ..Default::default() }), vec![b.clone()]);
+    assert_eq!(ids(ListFilter { sla_due_before: Some(900), ..Default::default() }), vec![b.clone()]);
+    assert_eq!(ids(ListFilter { sla_due_before: Some(1_001), ..Default::default() }), sorted(vec![a.clone(), b.clone()]));
+    assert_eq!(ids(ListFilter { text: Some("lift".into()), ..Default::default() }), vec![b.clone()]);
+    assert_eq!(ids(ListFilter { text: Some("100%".into()), ..Default::default() }).len(), 2, "% is literal");
+    assert_eq!(ids(ListFilter { text: Some("r_b".into()), ..Default::default() }), vec![b.clone()], "_ is literal");
+    assert!(ids(ListFilter { text: Some("ACME_100".into()), ..Default::default() }).is_empty());
+
+    let counts = d.counts().expect("counts");
+    assert_eq!(counts, vec![(Status::Dispatched, 2), (Status::Cancelled, 1)]);
+
+    // Lists read the index table only: with every document chunk gone they still answer.
+    d.store()
+        .write(|tx| -> Result<(), Error> {
+            tx.execute("DELETE FROM doc_chunks", [])?;
+            Ok(())
+        })
+        .expect("delete chunks");
+    assert_eq!(d.list(&ListFilter::default()).expect("list").len(), 3);
+}
+
+#[test]
+fn actions_are_durable_across_reopen_and_the_store_refuses_another_user() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("store.sqlite");
+    let id = {
+        let d = Client::open(&path, identity("disp", Role::Dispatcher)).expect("open");
+        let id = d.create_ticket(&boiler()).expect("create");
+        d.add_note(&id, "call before arriving").expect("note");
+        id
+    };
+    let d = Client::open(&path, identity("disp", Role::Dispatcher)).expect("reopen");
+    assert_eq!(d.get(&id).expect("get").notes.len(), 1);
+    d.add_note(&id, "second").expect("note after reopen");
+    assert_eq!(d.get(&id).expect("get").notes.len(), 2);
+    drop(d);
+    let err = Client::open(&path, identity("someone-else", Role::Dispatcher)).expect_err("another user");
+    assert!(matches!(err, Error::Store(StoreError::WrongUser)));
+}
+
+#[test]
+fn long_histories_are_compacted_and_load_the_same() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("store.sqlite");
+    let options = OpenOptions { compact_after_changes: 8, doc_cache_capacity: 1 };
+    let d = Client::open_with(&path, identity("disp", Role::Dispatcher), options.clone()).expect("open");
+    let id = d.create_ticket(&boiler()).expect("create");
+    let other = d.create_ticket(&boiler()).expect("other evicts the first from the cache");
+    for n in 0..30 {
+        d.add_note(&id, &format!("note {n}")).expect("note");
+        d.get(&other).expect("touch the other ticket so the first is reloaded from disk");
+    }
+    let chunks = d.store().read(|tx| -> Result<_, Error> { Ok(tickets::all_chunks(tx, &id)?.len()) }).expect("chunks");
+    assert!(chunks <= 9, "compacted to a snapshot plus at most 8 changes, found {chunks} chunks");
+    let before = d.get(&id).expect("get");
+    drop(d);
+    let d = Client::open_with(&path, identity("disp", Role::Dispatcher), options).expect("reopen");
+    let after = d.get(&id).expect("get");
+    assert_eq!(before, after);
+    assert_eq!(after.notes.len(), 30);
+    assert_eq!(after.notes[29].text, "note 29");
+}
+
+#[test]
+fn a_corrupt_chunk_quarantines_that_ticket_only() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("store.sqlite");
+    let (bad, good) = {
+        let d = Client::open(&path, identity("disp", Role::Dispatcher)).expect("open");
+        let bad = d.create_ticket(&boiler()).expect("bad");
+        let good = d.create_ticket(&boiler()).expect("good");
+        d.add_note(&bad, "will be damaged").expect("note");
+        d.store()
+            .write(|tx| -> Result<(), Error> {
+                tx.execute(
+                    "UPDATE doc_chunks SET bytes = x'856f4a83deadbeef' WHERE ticket_id = ?1 AND seq = 2",
+                    [&bad],
+                )?;
+                Ok(())
+            })
+            .expect("damage");
+        (bad, good)
+    };
+    let d = Client::open(&path, identity("disp", Role::Dispatcher)).expect("reopen");
+    let err = d.get(&bad).expect_err("quarantined");
+    assert!(matches!(&err, Error::Quarantined { id, .. } if *id == bad), "{err:?}");
+    assert!(matches!(d.add_note(&bad, "more"), Err(Error::Quarantined { .. })));
+    assert_eq!(d.get(&good).expect("the other ticket loads").notes.len(), 0);
+    d.add_note(&good, "still works").expect("other ticket writable");
+    let listed = d.list(&ListFilter::default()).expect("list");
+    let bad_row = listed.iter().find(|s| s.id == bad).expect("still listed");
+    assert!(bad_row.quarantined.as_deref().is_some_and(|r| r.contains("cannot be loaded")), "{bad_row:?}");
+    assert!(listed.iter().find(|s| s.id == good).expect("listed").quarantined.is_none());
+}
+
+#[test]
+fn merge_remote_refuses_garbage_and_other_tickets_without_changing_anything() {
+    let w = world();
+    let id = w.dispatcher.create_ticket(&boiler()).expect("create");
+    let other = w.dispatcher.create_ticket(&boiler()).expect("other");
+    deliver(&w.dispatcher, &w.engineer, &id);
+    let before = w.engineer.export(&id).expect("export");
+    assert!(w.engineer.merge_remote(&id, b"\x85\x6f\x4a\x83garbage").is_err());
+    // Another ticket from the same device: same actor, clashing sequence numbers.
+    let other_bytes = w.dispatcher.export(&other).expect("export");
+    let err = w.engineer.merge_remote(&id, &other_bytes).expect_err("another ticket");
+    assert!(matches!(err, Error::InvalidInput(_)), "{err:?}");
+    // Another ticket from another device: a second history root, refused.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let second = Client::open(dir.path().join("d2.sqlite"), identity("disp-2", Role::Dispatcher)).expect("open");
+    let foreign = second.create_ticket(&boiler()).expect("foreign");
+    let foreign_bytes = second.export(&foreign).expect("export");
+    let err = w.engineer.merge_remote(&id, &foreign_bytes).expect_err("foreign document");
+    assert!(matches!(err, Error::InvalidInput(_)), "{err:?}");
+    assert_eq!(w.engineer.export(&id).expect("export"), before);
+    assert!(!w.engineer.merge_remote(&id, &before).expect("idempotent"), "nothing new the second time");
+}
+
+#[test]
+fn subscribers_hear_of_changes_until_they_drop_the_handle() {
+    let w = world();
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<String>>();
+    let first = w.dispatcher.subscribe(move |ids| {
+        let _ = tx.send(ids.to_vec());
+    });
+    let id = w.dispatcher.create_ticket(&boiler()).expect("create");
+    assert_eq!(rx.recv_timeout(Duration::from_secs(10)).expect("notified of create"), vec![id.clone()]);
+    w.dispatcher.add_note(&id, "hello").expect("note");
+    assert_eq!(rx.recv_timeout(Duration::from_secs(10)).expect("notified of note"), vec![id.clone()]);
+
+    // A panicking subscriber does not stop the others.
+    let _panicky = w.dispatcher.subscribe(|_| panic!("app bug"));
+    drop(first);
+    let (probe_tx, probe_rx) = std::sync::mpsc::channel::<Vec<String>>();
+    let _probe = w.dispatcher.subscribe(move |ids| {
+        let _ = probe_tx.send(ids.to_vec());
+    });
+    w.dispatcher.add_note(&id, "after drop").expect("note");
+    // The probe is called in the same delivery as the dropped one would have been.
+    assert_eq!(probe_rx.recv_timeout(Duration::from_secs(10)).expect("probe notified"), vec![id.clone()]);
+    assert!(rx.try_recv().is_err(), "the dropped subscription was not called");
+
+    // Remote merges notify too.
+    deliver(&w.dispatcher, &w.engineer, &id);
+    let (eng_tx, eng_rx) = std::sync::mpsc::channel::<Vec<String>>();
+    let _eng = w.engineer.subscribe(move |ids| {
+        let _ = eng_tx.send(ids.to_vec());
+    });
+    w.dispatcher.add_note(&id, "news").expect("note");
+    deliver(&w.dispatcher, &w.engineer, &id);
+    assert_eq!(eng_rx.recv_timeout(Duration::from_secs(10)).expect("remote merge notified"), vec![id]);
+}

@@ -1,1 +1,141 @@
 use super::*;
+use crate::model::{Customer, Site};
+use automerge::ActorId;
+
+fn dispatcher() -> Identity {
+    Identity { user_id: "disp".into(), device_id: "console".into(), role: Role::Dispatcher }
+}
+
+fn engineer() -> Identity {
+    Identity { user_id: "eng-1".into(), device_id: "phone-1".into(), role: Role::Engineer }
+}
+
+fn stamp(identity: &Identity, n: i64) -> Stamp<'_> {
+    Stamp { id: format!("id-{n}"), at: 1_700_000_000_000 + n, identity }
+}
+
+fn new_ticket() -> NewTicket {
+    NewTicket {
+        title: "Boiler leaks".into(),
+        customer: Customer { name: "ACME".into(), address: "1 Main St".into(), ..Default::default() },
+        site: Some(Site { lat: 52.0, lon: 4.0, radius_m: 100.0 }),
+        assignee: Some("eng-1".into()),
+        checklist: vec!["isolate power".into()],
+        ..Default::default()
+    }
+}
+
+fn created() -> Automerge {
+    let d = dispatcher();
+    let mut doc = Automerge::new().with_actor(ActorId::from(&[1u8; 16][..]));
+    edit(&mut doc, 1, "create", |tx| create(tx, "t-1", &new_ticket(), &stamp(&d, 1))).expect("create");
+    doc
+}
+
+#[test]
+fn a_created_ticket_reads_back_with_every_field() {
+    let doc = created();
+    let t = read_ticket(&doc).expect("read");
+    assert_eq!(t.id, "t-1");
+    assert_eq!(t.schema, SCHEMA_VERSION);
+    assert_eq!(t.title, "Boiler leaks");
+    assert_eq!(t.customer.name, "ACME");
+    assert_eq!(t.site, Some(Site { lat: 52.0, lon: 4.0, radius_m: 100.0 }));
+    assert_eq!(t.status, Status::Dispatched);
+    assert_eq!(t.assignee.as_deref(), Some("eng-1"));
+    let kinds: Vec<_> = t.events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds, ["created", "dispatched"]);
+    assert_eq!(t.checklist.len(), 1);
+    assert!(!t.checklist[0].done);
+}
+
+/// A newer app version adds fields we do not know, at the root and inside an event; our
+/// edits must leave them exactly as they were.
+#[test]
+fn fields_written_by_a_newer_version_survive_our_edits() {
+    let mut newer = created().fork().with_actor(ActorId::from(&[9u8; 16][..]));
+    newer
+        .transact::<_, _, AutomergeError>(|tx| {
+            tx.put(ROOT, "schema", 7_u64)?;
+            let extra = tx.put_object(ROOT, "drone_survey", ObjType::Map)?;
+            tx.put(&extra, "altitude_m", 120_i64)?;
+            let list = tx.put_object(&extra, "frames", ObjType::List)?;
+            tx.insert(&list, 0, "frame-a")?;
+            let events = match tx.get(ROOT, "events")? {
+                Some((_, id)) => id,
+                None => unreachable!("created doc has events"),
+            };
+            let first = match tx.get(&events, 0)? {
+                Some((_, id)) => id,
+                None => unreachable!("created doc has an event"),
+            };
+            tx.put(&first, "weather", "rain")?;
+            Ok(())
+        })
+        .expect("newer edit");
+
+    let bytes = newer.save();
+    let mut ours = Automerge::load(&bytes).expect("load").with_actor(ActorId::from(&[2u8; 16][..]));
+    let e = engineer();
+    for (n, draft) in [EventDraft::of(EventKind::Accepted), EventDraft::of(EventKind::TravelStarted)].into_iter().enumerate() {
+        edit(&mut ours, 10, "act", |tx| append_event(tx, &draft, &stamp(&e, 10 + n as i64))).expect("event");
+    }
+    edit(&mut ours, 12, "note", |tx| append_note(tx, "on my way", &stamp(&e, 12))).expect("note");
+    edit(&mut ours, 13, "check", |tx| set_checklist_item(tx, "isolate power", true, &stamp(&e, 13))).expect("check");
+
+    let reloaded = Automerge::load(&ours.save()).expect("reload");
+    let before = newer.hydrate(None);
+    let after = reloaded.hydrate(None);
+    let (automerge::hydrate::Value::Map(before), automerge::hydrate::Value::Map(after)) = (before, after) else {
+        panic!("root is a map");
+    };
+    assert_eq!(before.get("drone_survey"), after.get("drone_survey"), "unknown root object kept");
+    assert_eq!(before.get("schema"), after.get("schema"), "newer schema number kept");
+    let t = read_ticket(&reloaded).expect("read");
+    assert_eq!(t.schema, 7);
+    assert_eq!(t.status, Status::Travelling);
+    assert_eq!(t.notes.len(), 1);
+    let r = Reader { doc: &reloaded };
+    let first_event = r.records(&ROOT, "events")[0].clone();
+    assert_eq!(r.str(&first_event, "weather").as_deref(), Some("rain"), "unknown event field kept");
+}
+
+#[test]
+fn mistyped_fields_read_as_absent_not_as_a_panic() {
+    let mut doc = created();
+    doc.transact::<_, _, AutomergeError>(|tx| {
+        tx.put(ROOT, "title", 42_i64)?;
+        tx.put(ROOT, "priority", "galactic")?;
+        tx.put(ROOT, "events", "not a list")?;
+        tx.put_object(ROOT, "customer", ObjType::List)?;
+        Ok(())
+    })
+    .expect("vandalise");
+    let t = read_ticket(&doc).expect("still a ticket: it has an id");
+    assert_eq!(t.title, "");
+    assert_eq!(t.priority, Priority::Normal);
+    assert!(t.events.is_empty());
+    assert_eq!(t.status, Status::New);
+    assert_eq!(t.customer, Customer::default());
+}
+
+#[test]
+fn a_document_without_an_id_is_not_a_ticket() {
+    let doc = Automerge::new();
+    assert!(matches!(read_ticket(&doc), Err(ModelError::NotATicket(_))));
+    assert!(summarize(&doc, 0, false).is_err());
+}
+
+#[test]
+fn sla_due_at_is_the_earliest_unmet_deadline() {
+    let sla = Sla { respond_by: Some(10), arrive_by: Some(20), resolve_by: Some(30) };
+    let none = Milestones::default();
+    assert_eq!(sla_due_at(&sla, Status::Dispatched, &none), Some(10));
+    let responded = Milestones { responded_at: Some(5), ..none };
+    assert_eq!(sla_due_at(&sla, Status::Accepted, &responded), Some(20));
+    let arrived = Milestones { arrived_at: Some(15), ..responded };
+    assert_eq!(sla_due_at(&sla, Status::OnSite, &arrived), Some(30));
+    let resolved = Milestones { resolved_at: Some(25), ..arrived };
+    assert_eq!(sla_due_at(&sla, Status::Completed, &resolved), None);
+    assert_eq!(sla_due_at(&sla, Status::Cancelled, &none), None);
+}
