@@ -16,7 +16,7 @@ use crate::error::Error;
 use crate::model::doc::{self, EventDraft, Stamp};
 use crate::model::{ids, CheckInPlace, Identity, ListFilter, Location, NewTicket, Ticket, TicketSummary};
 use crate::store::tickets::{self, ChunkKind};
-use crate::store::{OpenReport, Store, StoreError};
+use crate::store::{Durability, OpenReport, Store, StoreError};
 use crate::time::{now_ms, Millis};
 use crate::workflow::{self, Action, Actor, EventKind, Status};
 
@@ -27,11 +27,13 @@ pub struct OpenOptions {
     pub compact_after_changes: usize,
     /// How many ticket documents to keep loaded in memory.
     pub doc_cache_capacity: usize,
+    /// What "durable" means when an action returns (docs/adr/0001).
+    pub durability: Durability,
 }
 
 impl Default for OpenOptions {
     fn default() -> Self {
-        OpenOptions { compact_after_changes: 64, doc_cache_capacity: 128 }
+        OpenOptions { compact_after_changes: 64, doc_cache_capacity: 128, durability: Durability::default() }
     }
 }
 
@@ -74,7 +76,7 @@ impl Client {
         if identity.user_id.is_empty() || identity.device_id.is_empty() {
             return Err(Error::InvalidInput("user id and device id must not be empty".into()));
         }
-        let (store, report) = Store::open(store_path.as_ref())?;
+        let (store, report) = Store::open(store_path.as_ref(), options.durability)?;
         let actor = store.write(|tx| -> Result<ActorId, Error> {
             match tickets::get_meta(tx, META_USER)? {
                 Some(owner) if owner != identity.user_id => return Err(StoreError::WrongUser.into()),

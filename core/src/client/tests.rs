@@ -257,7 +257,7 @@ fn actions_are_durable_across_reopen_and_the_store_refuses_another_user() {
 fn long_histories_are_compacted_and_load_the_same() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("store.sqlite");
-    let options = OpenOptions { compact_after_changes: 8, doc_cache_capacity: 1 };
+    let options = OpenOptions { compact_after_changes: 8, doc_cache_capacity: 1, ..OpenOptions::default() };
     let d = Client::open_with(&path, identity("disp", Role::Dispatcher), options.clone()).expect("open");
     let id = d.create_ticket(&boiler()).expect("create");
     let other = d.create_ticket(&boiler()).expect("other evicts the first from the cache");

@@ -284,133 +284,195 @@ fn put_all<const N: usize>(
 // ---------------------------------------------------------------------------------------------
 // Reading
 
-/// Typed, forgiving reads: a missing or mistyped value is `None`.
-struct Reader<'a> {
-    doc: &'a Automerge,
+/// Typed, forgiving reads of one map's fields: a missing or mistyped value is `None`.
+trait Fields {
+    /// The value at `key` (objects as `Value::Object`).
+    fn value(&self, key: &str) -> Option<Value<'static>>;
+    /// The object at `key`, if it is of type `want`.
+    fn object(&self, key: &str, want: ObjType) -> Option<ObjId>;
+
+    fn str(&self, key: &str) -> Option<String> {
+        match self.value(key)? {
+            Value::Scalar(s) => match s.as_ref() {
+                ScalarValue::Str(s) => Some(s.to_string()),
+                _ => None,
+            },
+            Value::Object(_) => None,
+        }
+    }
+
+    fn string(&self, key: &str) -> String {
+        self.str(key).unwrap_or_default()
+    }
+
+    fn i64(&self, key: &str) -> Option<i64> {
+        match self.value(key)? {
+            Value::Scalar(s) => match s.as_ref() {
+                ScalarValue::Int(n) | ScalarValue::Timestamp(n) => Some(*n),
+                ScalarValue::Uint(n) => i64::try_from(*n).ok(),
+                _ => None,
+            },
+            Value::Object(_) => None,
+        }
+    }
+
+    fn u64(&self, key: &str) -> Option<u64> {
+        match self.value(key)? {
+            Value::Scalar(s) => match s.as_ref() {
+                ScalarValue::Uint(n) => Some(*n),
+                ScalarValue::Int(n) => u64::try_from(*n).ok(),
+                _ => None,
+            },
+            Value::Object(_) => None,
+        }
+    }
+
+    fn u32(&self, key: &str) -> Option<u32> {
+        self.u64(key).and_then(|n| u32::try_from(n).ok())
+    }
+
+    fn f64(&self, key: &str) -> Option<f64> {
+        match self.value(key)? {
+            Value::Scalar(s) => match s.as_ref() {
+                ScalarValue::F64(n) => Some(*n),
+                ScalarValue::Int(n) => Some(*n as f64),
+                ScalarValue::Uint(n) => Some(*n as f64),
+                _ => None,
+            },
+            Value::Object(_) => None,
+        }
+    }
+
+    fn bool(&self, key: &str) -> Option<bool> {
+        match self.value(key)? {
+            Value::Scalar(s) => match s.as_ref() {
+                ScalarValue::Boolean(b) => Some(*b),
+                _ => None,
+            },
+            Value::Object(_) => None,
+        }
+    }
+
+    fn location(&self) -> Option<Location> {
+        Some(Location { lat: self.f64("lat")?, lon: self.f64("lon")?, accuracy_m: self.f64("accuracy_m").unwrap_or(0.0) })
+    }
 }
 
-impl<'a> Reader<'a> {
-    fn scalar(&self, obj: &ObjId, key: &str) -> Option<ScalarValue> {
-        match self.doc.get(obj, key) {
-            Ok(Some((Value::Scalar(value), _))) => Some(value.into_owned()),
+/// A map read key by key: for the root and other maps where only a few keys are wanted.
+struct At<'a> {
+    doc: &'a Automerge,
+    obj: ObjId,
+}
+
+impl Fields for At<'_> {
+    fn value(&self, key: &str) -> Option<Value<'static>> {
+        match self.doc.get(&self.obj, key) {
+            Ok(Some((value, _))) => Some(value.to_owned()),
             _ => None,
         }
     }
 
-    fn str(&self, obj: &ObjId, key: &str) -> Option<String> {
-        match self.scalar(obj, key)? {
-            ScalarValue::Str(s) => Some(s.to_string()),
-            _ => None,
-        }
-    }
-
-    fn string(&self, obj: &ObjId, key: &str) -> String {
-        self.str(obj, key).unwrap_or_default()
-    }
-
-    fn i64(&self, obj: &ObjId, key: &str) -> Option<i64> {
-        match self.scalar(obj, key)? {
-            ScalarValue::Int(n) | ScalarValue::Timestamp(n) => Some(n),
-            ScalarValue::Uint(n) => i64::try_from(n).ok(),
-            _ => None,
-        }
-    }
-
-    fn u64(&self, obj: &ObjId, key: &str) -> Option<u64> {
-        match self.scalar(obj, key)? {
-            ScalarValue::Uint(n) => Some(n),
-            ScalarValue::Int(n) => u64::try_from(n).ok(),
-            _ => None,
-        }
-    }
-
-    fn u32(&self, obj: &ObjId, key: &str) -> Option<u32> {
-        self.u64(obj, key).and_then(|n| u32::try_from(n).ok())
-    }
-
-    fn f64(&self, obj: &ObjId, key: &str) -> Option<f64> {
-        match self.scalar(obj, key)? {
-            ScalarValue::F64(n) => Some(n),
-            ScalarValue::Int(n) => Some(n as f64),
-            ScalarValue::Uint(n) => Some(n as f64),
-            _ => None,
-        }
-    }
-
-    fn bool(&self, obj: &ObjId, key: &str) -> Option<bool> {
-        match self.scalar(obj, key)? {
-            ScalarValue::Boolean(b) => Some(b),
-            _ => None,
-        }
-    }
-
-    fn object(&self, obj: &ObjId, key: &str, want: ObjType) -> Option<ObjId> {
-        match self.doc.get(obj, key) {
+    fn object(&self, key: &str, want: ObjType) -> Option<ObjId> {
+        match self.doc.get(&self.obj, key) {
             Ok(Some((Value::Object(found), id))) if found == want => Some(id),
             _ => None,
         }
     }
+}
 
-    /// The map objects of the list at `key`, in list order (non-map items skipped).
-    fn records(&self, obj: &ObjId, key: &str) -> Vec<ObjId> {
-        let Some(list) = self.object(obj, key, ObjType::List) else {
-            return Vec::new();
-        };
-        self.doc
-            .list_range(&list, ..)
-            .filter(|item| matches!(item.value, automerge::ValueRef::Object(ObjType::Map)))
-            .map(|item| item.id())
-            .collect()
+/// A map read in one pass: for list records, where every key is wanted. One `map_range`
+/// instead of a `get` per key is what keeps a 1,000-entry history quick to read.
+struct Record {
+    fields: Vec<(String, Value<'static>, Option<ObjId>)>,
+}
+
+impl Record {
+    fn read(doc: &Automerge, obj: &ObjId) -> Record {
+        let fields = doc
+            .map_range(obj, ..)
+            .map(|item| {
+                let id = matches!(item.value, automerge::ValueRef::Object(_)).then(|| item.id());
+                (item.key.to_string(), item.value.into_value(), id)
+            })
+            .collect();
+        Record { fields }
     }
 
-    /// The (key, map object) entries of the map at `key`, in key order.
-    fn map_entries(&self, obj: &ObjId, key: &str) -> Vec<(String, ObjId)> {
-        let Some(map) = self.object(obj, key, ObjType::Map) else {
-            return Vec::new();
-        };
-        self.doc
-            .map_range(&map, ..)
-            .filter(|item| matches!(item.value, automerge::ValueRef::Object(ObjType::Map)))
-            .map(|item| (item.key.to_string(), item.id()))
-            .collect()
+    fn find(&self, key: &str) -> Option<&(String, Value<'static>, Option<ObjId>)> {
+        self.fields.iter().find(|(k, _, _)| k == key)
+    }
+}
+
+impl Fields for Record {
+    fn value(&self, key: &str) -> Option<Value<'static>> {
+        self.find(key).map(|(_, value, _)| value.clone())
     }
 
-    fn location(&self, obj: &ObjId) -> Option<Location> {
-        Some(Location {
-            lat: self.f64(obj, "lat")?,
-            lon: self.f64(obj, "lon")?,
-            accuracy_m: self.f64(obj, "accuracy_m").unwrap_or(0.0),
-        })
+    fn object(&self, key: &str, want: ObjType) -> Option<ObjId> {
+        match self.find(key)? {
+            (_, Value::Object(found), Some(id)) if *found == want => Some(id.clone()),
+            _ => None,
+        }
     }
+}
+
+fn root(doc: &Automerge) -> At<'_> {
+    At { doc, obj: ROOT }
+}
+
+/// The map records of the list at `key` of the root, in list order (non-map items skipped).
+fn records(doc: &Automerge, key: &str) -> Vec<Record> {
+    let Some(list) = root(doc).object(key, ObjType::List) else {
+        return Vec::new();
+    };
+    doc.list_range(&list, ..)
+        .filter(|item| matches!(item.value, automerge::ValueRef::Object(ObjType::Map)))
+        .map(|item| Record::read(doc, &item.id()))
+        .collect()
+}
+
+/// The (key, record) entries of the map at `key` of the root, in key order.
+fn keyed_records(doc: &Automerge, key: &str) -> Vec<(String, Record)> {
+    let Some(map) = root(doc).object(key, ObjType::Map) else {
+        return Vec::new();
+    };
+    doc.map_range(&map, ..)
+        .filter(|item| matches!(item.value, automerge::ValueRef::Object(ObjType::Map)))
+        .map(|item| (item.key.to_string(), Record::read(doc, &item.id())))
+        .collect()
+}
+
+fn map_at<'a>(doc: &'a Automerge, parent: &At<'_>, key: &str) -> Option<At<'a>> {
+    parent.object(key, ObjType::Map).map(|obj| At { doc, obj })
 }
 
 /// The ticket id, or an error when the document is not a ticket.
 pub fn ticket_id(doc: &Automerge) -> Result<String, ModelError> {
-    Reader { doc }.str(&ROOT, key::ID).ok_or(ModelError::NotATicket("no id"))
+    root(doc).str(key::ID).ok_or(ModelError::NotATicket("no id"))
 }
 
 /// The history, in document order.
 pub fn read_events(doc: &Automerge) -> Vec<TicketEvent> {
-    let r = Reader { doc };
-    r.records(&ROOT, key::EVENTS)
+    records(doc, key::EVENTS)
         .into_iter()
         .map(|event| TicketEvent {
-            id: r.string(&event, "id"),
-            kind: r.string(&event, "kind"),
-            at: r.i64(&event, "at").unwrap_or_default(),
-            by: r.string(&event, "by"),
-            role: r.str(&event, "role").as_deref().and_then(Role::parse),
-            device: r.string(&event, "device"),
-            assignee: r.str(&event, "assignee"),
-            place: r.object(&event, "location", ObjType::Map).and_then(|obj| {
+            id: event.string("id"),
+            kind: event.string("kind"),
+            at: event.i64("at").unwrap_or_default(),
+            by: event.string("by"),
+            role: event.str("role").as_deref().and_then(Role::parse),
+            device: event.string("device"),
+            assignee: event.str("assignee"),
+            place: event.object("location", ObjType::Map).and_then(|obj| {
+                let place = At { doc, obj };
                 Some(CheckInPlace {
-                    location: r.location(&obj)?,
-                    distance_m: r.f64(&obj, "distance_m"),
-                    inside_site: r.bool(&obj, "inside_site"),
+                    location: place.location()?,
+                    distance_m: place.f64("distance_m"),
+                    inside_site: place.bool("inside_site"),
                 })
             }),
-            reason: r.str(&event, "reason"),
-            summary: r.str(&event, "summary"),
+            reason: event.str("reason"),
+            summary: event.str("summary"),
         })
         .collect()
 }
@@ -438,46 +500,36 @@ pub fn derive(doc: &Automerge) -> Derived {
 
 /// The site, if the ticket has a valid one.
 pub fn read_site(doc: &Automerge) -> Option<Site> {
-    let r = Reader { doc };
-    let obj = r.object(&ROOT, key::SITE, ObjType::Map)?;
-    Some(Site { lat: r.f64(&obj, "lat")?, lon: r.f64(&obj, "lon")?, radius_m: r.f64(&obj, "radius_m").unwrap_or(0.0) })
+    let site = map_at(doc, &root(doc), key::SITE)?;
+    Some(Site { lat: site.f64("lat")?, lon: site.f64("lon")?, radius_m: site.f64("radius_m").unwrap_or(0.0) })
 }
 
 /// Whether completing needs the customer's signature first.
 pub fn signature_required(doc: &Automerge) -> bool {
-    Reader { doc }.bool(&ROOT, key::SIGNATURE_REQUIRED).unwrap_or(false)
+    root(doc).bool(key::SIGNATURE_REQUIRED).unwrap_or(false)
 }
 
 /// Whether a signature has been captured.
 pub fn has_signature(doc: &Automerge) -> bool {
-    Reader { doc }.object(&ROOT, key::SIGNATURE, ObjType::Map).is_some()
+    root(doc).object(key::SIGNATURE, ObjType::Map).is_some()
 }
 
-fn read_sla(r: &Reader<'_>) -> Sla {
-    match r.object(&ROOT, key::SLA, ObjType::Map) {
-        Some(obj) => Sla {
-            respond_by: r.i64(&obj, "respond_by"),
-            arrive_by: r.i64(&obj, "arrive_by"),
-            resolve_by: r.i64(&obj, "resolve_by"),
-        },
+fn read_sla(doc: &Automerge) -> Sla {
+    match map_at(doc, &root(doc), key::SLA) {
+        Some(sla) => Sla { respond_by: sla.i64("respond_by"), arrive_by: sla.i64("arrive_by"), resolve_by: sla.i64("resolve_by") },
         None => Sla::default(),
     }
 }
 
-fn read_customer(r: &Reader<'_>) -> Customer {
-    match r.object(&ROOT, key::CUSTOMER, ObjType::Map) {
-        Some(obj) => Customer {
-            name: r.string(&obj, "name"),
-            phone: r.string(&obj, "phone"),
-            address: r.string(&obj, "address"),
-            tier: r.string(&obj, "tier"),
-        },
+fn read_customer(doc: &Automerge) -> Customer {
+    match map_at(doc, &root(doc), key::CUSTOMER) {
+        Some(c) => Customer { name: c.string("name"), phone: c.string("phone"), address: c.string("address"), tier: c.string("tier") },
         None => Customer::default(),
     }
 }
 
-fn read_priority(r: &Reader<'_>) -> Priority {
-    r.str(&ROOT, key::PRIORITY).as_deref().and_then(Priority::parse).unwrap_or_default()
+fn read_priority(doc: &Automerge) -> Priority {
+    root(doc).str(key::PRIORITY).as_deref().and_then(Priority::parse).unwrap_or_default()
 }
 
 fn milestones(derived: &Derived) -> Milestones {
@@ -505,18 +557,17 @@ pub fn sla_due_at(sla: &Sla, status: Status, milestones: &Milestones) -> Option<
 
 /// The index row of a ticket (what lists show), from its document.
 pub fn summarize(doc: &Automerge, updated_at: Millis, pending: bool) -> Result<TicketSummary, ModelError> {
-    let r = Reader { doc };
     let id = ticket_id(doc)?;
     let derived = derive(doc);
-    let customer = read_customer(&r);
-    let sla = read_sla(&r);
+    let customer = read_customer(doc);
+    let sla = read_sla(doc);
     let milestones = milestones(&derived);
     Ok(TicketSummary {
         id,
-        title: r.string(&ROOT, key::TITLE),
+        title: root(doc).string(key::TITLE),
         status: derived.state.status,
         assignee: derived.state.assignee.clone(),
-        priority: read_priority(&r),
+        priority: read_priority(doc),
         customer_name: customer.name,
         customer_address: customer.address,
         sla,
@@ -530,94 +581,86 @@ pub fn summarize(doc: &Automerge, updated_at: Millis, pending: bool) -> Result<T
 
 /// The full typed view of a ticket.
 pub fn read_ticket(doc: &Automerge) -> Result<Ticket, ModelError> {
-    let r = Reader { doc };
+    let r = root(doc);
     let id = ticket_id(doc)?;
     let events = read_events(doc);
     let derived = workflow::derive(&workflow_events(&events));
-    let records = |list: &str| r.records(&ROOT, list);
     Ok(Ticket {
         id,
-        schema: r.u64(&ROOT, key::SCHEMA).unwrap_or(0),
-        created_at: r.i64(&ROOT, key::CREATED_AT).unwrap_or_default(),
-        created_by: r.string(&ROOT, key::CREATED_BY),
-        title: r.string(&ROOT, key::TITLE),
-        description: r.string(&ROOT, key::DESCRIPTION),
-        customer: read_customer(&r),
+        schema: r.u64(key::SCHEMA).unwrap_or(0),
+        created_at: r.i64(key::CREATED_AT).unwrap_or_default(),
+        created_by: r.string(key::CREATED_BY),
+        title: r.string(key::TITLE),
+        description: r.string(key::DESCRIPTION),
+        customer: read_customer(doc),
         site: read_site(doc),
-        priority: read_priority(&r),
-        sla: read_sla(&r),
-        complaint: r.bool(&ROOT, key::COMPLAINT).unwrap_or(false),
-        signature_required: r.bool(&ROOT, key::SIGNATURE_REQUIRED).unwrap_or(false),
+        priority: read_priority(doc),
+        sla: read_sla(doc),
+        complaint: r.bool(key::COMPLAINT).unwrap_or(false),
+        signature_required: r.bool(key::SIGNATURE_REQUIRED).unwrap_or(false),
         status: derived.state.status,
         assignee: derived.state.assignee.clone(),
         milestones: milestones(&derived),
         conflicts: derived.conflicts,
         events,
-        notes: records(key::NOTES)
+        notes: records(doc, key::NOTES)
             .iter()
             .map(|o| Note {
-                id: r.string(o, "id"),
-                text: r.string(o, "text"),
-                at: r.i64(o, "at").unwrap_or_default(),
-                by: r.string(o, "by"),
-                device: r.string(o, "device"),
+                id: o.string("id"),
+                text: o.string("text"),
+                at: o.i64("at").unwrap_or_default(),
+                by: o.string("by"),
+                device: o.string("device"),
             })
             .collect(),
-        parts: records(key::PARTS)
+        parts: records(doc, key::PARTS)
             .iter()
             .map(|o| PartUsed {
-                id: r.string(o, "id"),
-                sku: r.string(o, "sku"),
-                qty: r.u32(o, "qty").unwrap_or_default(),
-                at: r.i64(o, "at").unwrap_or_default(),
-                by: r.string(o, "by"),
+                id: o.string("id"),
+                sku: o.string("sku"),
+                qty: o.u32("qty").unwrap_or_default(),
+                at: o.i64("at").unwrap_or_default(),
+                by: o.string("by"),
             })
             .collect(),
-        time_entries: records(key::TIME_ENTRIES)
+        time_entries: records(doc, key::TIME_ENTRIES)
             .iter()
             .map(|o| TimeEntry {
-                id: r.string(o, "id"),
-                minutes: r.u32(o, "minutes").unwrap_or_default(),
-                kind: r.string(o, "kind"),
-                at: r.i64(o, "at").unwrap_or_default(),
-                by: r.string(o, "by"),
+                id: o.string("id"),
+                minutes: o.u32("minutes").unwrap_or_default(),
+                kind: o.string("kind"),
+                at: o.i64("at").unwrap_or_default(),
+                by: o.string("by"),
             })
             .collect(),
-        checklist: r
-            .map_entries(&ROOT, key::CHECKLIST)
+        checklist: keyed_records(doc, key::CHECKLIST)
             .into_iter()
-            .map(|(item, o)| ChecklistItem {
-                item,
-                done: r.bool(&o, "done").unwrap_or(false),
-                at: r.i64(&o, "at"),
-                by: r.str(&o, "by"),
-            })
+            .map(|(item, o)| ChecklistItem { item, done: o.bool("done").unwrap_or(false), at: o.i64("at"), by: o.str("by") })
             .collect(),
-        photos: r
-            .map_entries(&ROOT, key::PHOTOS)
+        photos: keyed_records(doc, key::PHOTOS)
             .into_iter()
             .map(|(sha256, o)| PhotoMeta {
-                width: r.u32(&o, "width").unwrap_or_default(),
-                height: r.u32(&o, "height").unwrap_or_default(),
-                bytes: r.u64(&o, "bytes").unwrap_or_default(),
-                caption: r.string(&o, "caption"),
-                taken_at: r.i64(&o, "taken_at"),
-                by: r.string(&o, "by"),
-                location: r.object(&o, "location", ObjType::Map).and_then(|l| r.location(&l)),
+                width: o.u32("width").unwrap_or_default(),
+                height: o.u32("height").unwrap_or_default(),
+                bytes: o.u64("bytes").unwrap_or_default(),
+                caption: o.string("caption"),
+                taken_at: o.i64("taken_at"),
+                by: o.string("by"),
+                location: o.object("location", ObjType::Map).and_then(|obj| At { doc, obj }.location()),
                 sha256,
             })
             .collect(),
-        signature: r.object(&ROOT, key::SIGNATURE, ObjType::Map).map(|o| SignatureMeta {
-            signer: r.string(&o, "signer"),
-            signed_at: r.i64(&o, "signed_at").unwrap_or_default(),
-            png_sha256: r.string(&o, "png_sha256"),
-            summary_sha256: r.string(&o, "summary_sha256"),
+        signature: map_at(doc, &r, key::SIGNATURE).map(|o| SignatureMeta {
+            signer: o.string("signer"),
+            signed_at: o.i64("signed_at").unwrap_or_default(),
+            png_sha256: o.string("png_sha256"),
+            summary_sha256: o.string("summary_sha256"),
         }),
-        feedback: r.object(&ROOT, key::FEEDBACK, ObjType::Map).map(|o| Feedback {
-            rating: r.u64(&o, "rating").and_then(|n| u8::try_from(n).ok()).unwrap_or_default(),
-            comment: r.string(&o, "comment"),
-            at: r.i64(&o, "at").unwrap_or_default(),
-            by: r.string(&o, "by"),
+        feedback: map_at(doc, &r, key::FEEDBACK).map(|o| Feedback {
+            rating: o.u64("rating").and_then(|n| u8::try_from(n).ok()).unwrap_or_default(),
+            comment: o.string("comment"),
+            at: o.i64("at").unwrap_or_default(),
+            by: o.string("by"),
         }),
     })
 }

@@ -1,6 +1,6 @@
 //! The durable local store: one SQLite file per signed-in user.
 //!
-//! - One opener ([`Store::open`]): WAL, `synchronous=FULL` (docs/adr/0001), numbered
+//! - One opener ([`Store::open`]): WAL, `synchronous=FULL` by default (docs/adr/0001), numbered
 //!   migrations on `PRAGMA user_version`, a newer schema refused, a file SQLite reports as
 //!   corrupt moved aside (never deleted).
 //! - One writer connection and a few readers; [`Store::write`] and [`Store::read`] hand a
@@ -47,6 +47,27 @@ pub enum StoreError {
     Poisoned,
 }
 
+/// When a committed action is safe.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// On disk before the call returns: survives the app being killed, the OS crashing and the
+    /// battery dying (`synchronous=FULL`: one fsync per action). The default.
+    #[default]
+    PowerLoss,
+    /// Survives the app being killed; the last actions may be lost if the OS crashes or power
+    /// fails before the OS writes them out (`synchronous=NORMAL`: no fsync per action).
+    AppCrash,
+}
+
+impl Durability {
+    fn pragma(self) -> &'static str {
+        match self {
+            Durability::PowerLoss => "FULL",
+            Durability::AppCrash => "NORMAL",
+        }
+    }
+}
+
 /// What happened while opening, for the app to tell the user or log.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct OpenReport {
@@ -73,14 +94,14 @@ impl Store {
     /// Opens (creating, migrating) the store at `path`. A file SQLite reports as corrupt or not
     /// a database is moved aside to `<path>.corrupt-<millis>` and a fresh store is created; the
     /// report says so. Any other error is returned and the file is left as it is.
-    pub fn open(path: &Path) -> Result<(Store, OpenReport), StoreError> {
+    pub fn open(path: &Path, durability: Durability) -> Result<(Store, OpenReport), StoreError> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent)?;
         }
-        match Self::open_once(path) {
+        match Self::open_once(path, durability) {
             Err(StoreError::Sqlite(e)) if is_corruption(&e) => {
                 let moved = move_aside(path)?;
-                let (store, mut report) = Self::open_once(path)?;
+                let (store, mut report) = Self::open_once(path, durability)?;
                 report.moved_aside = Some(moved);
                 Ok((store, report))
             }
@@ -88,9 +109,9 @@ impl Store {
         }
     }
 
-    fn open_once(path: &Path) -> Result<(Store, OpenReport), StoreError> {
+    fn open_once(path: &Path, durability: Durability) -> Result<(Store, OpenReport), StoreError> {
         let mut writer = Connection::open(path)?;
-        configure(&writer)?;
+        configure(&writer, durability)?;
         // journal_mode is persistent and needs no transaction; set it once, on the writer.
         let mode: String = writer.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
         debug_assert_eq!(mode, "wal");
@@ -101,7 +122,7 @@ impl Store {
                     path,
                     OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
                 )?;
-                configure(&reader)?;
+                configure(&reader, durability)?;
                 Ok(Mutex::new(reader))
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
@@ -154,10 +175,9 @@ impl Store {
     }
 }
 
-fn configure(conn: &Connection) -> Result<(), StoreError> {
+fn configure(conn: &Connection, durability: Durability) -> Result<(), StoreError> {
     conn.busy_timeout(Duration::from_secs(5))?;
-    // FULL in WAL mode: every commit is on disk before it returns (docs/adr/0001).
-    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "synchronous", durability.pragma())?;
     conn.pragma_update(None, "foreign_keys", true)?;
     Ok(())
 }

@@ -17,7 +17,7 @@ fn schema_of(conn: &Connection) -> Vec<(String, String, String)> {
 fn every_older_schema_migrates_to_the_fresh_schema() {
     let dir = tempfile::tempdir().expect("tempdir");
     let fresh_path = dir.path().join("fresh.sqlite");
-    let (fresh, report) = Store::open(&fresh_path).expect("open fresh");
+    let (fresh, report) = Store::open(&fresh_path, Durability::default()).expect("open fresh");
     assert_eq!(report.migrated_from, 0);
     let fresh_schema = schema_of(&fresh.writer.lock().expect("lock"));
     assert!(!fresh_schema.is_empty());
@@ -35,7 +35,7 @@ fn every_older_schema_migrates_to_the_fresh_schema() {
                 .expect("old data");
             }
         }
-        let (store, report) = Store::open(&path).expect("migrate");
+        let (store, report) = Store::open(&path, Durability::default()).expect("migrate");
         assert_eq!(report.migrated_from, version as i64);
         let conn = store.writer.lock().expect("lock");
         assert_eq!(schema_of(&conn), fresh_schema, "schema after migrating from v{version}");
@@ -56,7 +56,7 @@ fn a_newer_schema_is_refused_and_left_untouched() {
         let conn = Connection::open(&path).expect("open");
         conn.execute_batch("CREATE TABLE from_the_future (x); PRAGMA user_version = 99;").expect("future");
     }
-    let err = Store::open(&path).expect_err("newer schema must be refused");
+    let err = Store::open(&path, Durability::default()).expect_err("newer schema must be refused");
     assert!(matches!(err, StoreError::NewerSchema { found: 99, supported: LATEST_VERSION }), "{err:?}");
     assert!(err.to_string().contains("update the app"));
     let conn = Connection::open(&path).expect("reopen");
@@ -71,7 +71,7 @@ fn a_file_that_is_not_a_database_is_moved_aside_not_deleted() {
     let path = dir.path().join("store.sqlite");
     let garbage = b"this is not an SQLite database, it is a field engineer's bad day".repeat(100);
     std::fs::write(&path, &garbage).expect("write garbage");
-    let (store, report) = Store::open(&path).expect("open recovers");
+    let (store, report) = Store::open(&path, Durability::default()).expect("open recovers");
     let moved = report.moved_aside.expect("reported as moved aside");
     assert_eq!(std::fs::read(&moved).expect("moved file kept"), garbage);
     store.integrity_check().expect("fresh store is sound");
@@ -82,7 +82,7 @@ fn a_corrupted_page_is_moved_aside() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("store.sqlite");
     {
-        let (store, _) = Store::open(&path).expect("open");
+        let (store, _) = Store::open(&path, Durability::default()).expect("open");
         store
             .write(|tx| -> Result<(), StoreError> {
                 for n in 0..200 {
@@ -100,7 +100,7 @@ fn a_corrupted_page_is_moved_aside() {
         *b = 0xEE;
     }
     std::fs::write(&path, &bytes).expect("corrupt");
-    let (_, report) = Store::open(&path).expect("open recovers");
+    let (_, report) = Store::open(&path, Durability::default()).expect("open recovers");
     let moved = report.moved_aside.expect("moved aside");
     assert_eq!(std::fs::read(moved).expect("kept").len(), bytes.len());
 }
@@ -111,6 +111,6 @@ fn an_unreadable_location_is_an_error_and_nothing_is_moved() {
     // A directory where the file should be: an I/O-level failure, not corruption.
     let path = dir.path().join("store.sqlite");
     std::fs::create_dir(&path).expect("dir");
-    assert!(Store::open(&path).is_err());
+    assert!(Store::open(&path, Durability::default()).is_err());
     assert!(path.is_dir(), "left as it was");
 }

@@ -111,6 +111,14 @@ impl Status {
         Status::ALL.into_iter().find(|status| status.as_str() == s)
     }
 
+    /// The name for people: "on site" rather than "on_site".
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::OnSite => "on site",
+            other => other.as_str(),
+        }
+    }
+
     /// Completed and cancelled tickets take no more work until reopened.
     pub fn is_final(self) -> bool {
         matches!(self, Status::Completed | Status::Cancelled)
@@ -393,7 +401,7 @@ impl fmt::Display for Refusal {
                 if matches!(status, Status::New | Status::Dispatched) && self.action.needs_acceptance() {
                     f.write_str("ticket is not accepted")
                 } else {
-                    write!(f, "ticket is {status}")
+                    write!(f, "ticket is {}", status.label())
                 }
             }
             Reason::NotAssignee { assignee: Some(_) } => f.write_str("ticket is assigned to someone else"),
@@ -499,7 +507,12 @@ pub fn apply(state: &TicketState, event: &Event) -> Result<TicketState, Refusal>
             next.status = S::Accepted;
             next.responded_at.get_or_insert(event.at);
         }
-        EventKind::Rejected => next.status = S::Rejected,
+        EventKind::Rejected => {
+            // The engineer gave the job back: it is nobody's until the dispatcher reassigns it,
+            // and a later reopen does not hand it back to them.
+            next.status = S::Rejected;
+            next.assignee = None;
+        }
         EventKind::TravelStarted => next.status = S::Travelling,
         EventKind::CheckedIn => {
             next.status = S::OnSite;
