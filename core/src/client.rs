@@ -5,19 +5,19 @@
 //! and rewrite the ticket's index row. When the call returns, the action is on disk.
 
 use std::collections::{BTreeMap, HashMap};
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{mpsc, Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, Weak, mpsc};
 
 use automerge::{ActorId, Automerge, AutomergeError, LoadOptions, OnPartialLoad, ReadDoc, VerificationMode};
 
 use crate::error::Error;
 use crate::model::doc::{self, EventDraft, Stamp};
-use crate::model::{ids, CheckInPlace, Identity, ListFilter, Location, NewTicket, Ticket, TicketSummary};
+use crate::model::{CheckInPlace, Identity, ListFilter, Location, NewTicket, Ticket, TicketSummary, ids};
 use crate::store::tickets::{self, ChunkKind};
 use crate::store::{Durability, OpenReport, Store, StoreError};
-use crate::time::{now_ms, Millis};
+use crate::time::{Millis, now_ms};
 use crate::workflow::{self, Action, Actor, EventKind, Status};
 
 /// Tuning for [`Client::open_with`].
@@ -147,13 +147,19 @@ impl Client {
     /// Cancels a ticket that is not completed or cancelled.
     pub fn cancel(&self, ticket_id: &str, reason: &str) -> Result<(), Error> {
         require_text(reason, "reason")?;
-        self.record_event(ticket_id, EventDraft { reason: Some(reason.to_owned()), ..EventDraft::of(EventKind::Cancelled) })
+        self.record_event(
+            ticket_id,
+            EventDraft { reason: Some(reason.to_owned()), ..EventDraft::of(EventKind::Cancelled) },
+        )
     }
 
     /// Reopens a completed or cancelled ticket (back to dispatched, same engineer).
     pub fn reopen(&self, ticket_id: &str, reason: &str) -> Result<(), Error> {
         require_text(reason, "reason")?;
-        self.record_event(ticket_id, EventDraft { reason: Some(reason.to_owned()), ..EventDraft::of(EventKind::Reopened) })
+        self.record_event(
+            ticket_id,
+            EventDraft { reason: Some(reason.to_owned()), ..EventDraft::of(EventKind::Reopened) },
+        )
     }
 
     // -----------------------------------------------------------------------------------------
@@ -167,7 +173,10 @@ impl Client {
     /// Rejects a dispatched (or accepted, not yet started) ticket, with a reason.
     pub fn reject(&self, ticket_id: &str, reason: &str) -> Result<(), Error> {
         require_text(reason, "reason")?;
-        self.record_event(ticket_id, EventDraft { reason: Some(reason.to_owned()), ..EventDraft::of(EventKind::Rejected) })
+        self.record_event(
+            ticket_id,
+            EventDraft { reason: Some(reason.to_owned()), ..EventDraft::of(EventKind::Rejected) },
+        )
     }
 
     /// Starts travelling to the site.
@@ -208,7 +217,10 @@ impl Client {
     /// Completes the job with a summary of the work done. A ticket that requires the
     /// customer's signature cannot be completed without one.
     pub fn complete(&self, ticket_id: &str, summary: &str) -> Result<(), Error> {
-        self.record_event(ticket_id, EventDraft { summary: Some(summary.to_owned()), ..EventDraft::of(EventKind::Completed) })
+        self.record_event(
+            ticket_id,
+            EventDraft { summary: Some(summary.to_owned()), ..EventDraft::of(EventKind::Completed) },
+        )
     }
 
     /// Adds a note (the assignee while the job is active; dispatchers at any time).
@@ -246,7 +258,9 @@ impl Client {
         if !(1..=5).contains(&rating) {
             return Err(Error::InvalidInput(format!("rating must be 1 to 5, not {rating}")));
         }
-        self.record(ticket_id, Action::RecordFeedback, |_, _| Ok(Edit::Feedback { rating, comment: comment.to_owned() }))
+        self.record(ticket_id, Action::RecordFeedback, |_, _| {
+            Ok(Edit::Feedback { rating, comment: comment.to_owned() })
+        })
     }
 
     // -----------------------------------------------------------------------------------------
@@ -270,9 +284,9 @@ impl Client {
         };
         // Work on a fork so a refused merge leaves the cached document untouched.
         let before = document.get_heads();
-        document
-            .load_incremental(bytes)
-            .map_err(|e| Error::InvalidInput(format!("received bytes cannot be merged into ticket {ticket_id}: {e}")))?;
+        document.load_incremental(bytes).map_err(|e| {
+            Error::InvalidInput(format!("received bytes cannot be merged into ticket {ticket_id}: {e}"))
+        })?;
         if document.get_heads() == before {
             return Ok(false);
         }
@@ -397,7 +411,13 @@ impl Client {
 
     /// Appends the change `hash` and rewrites the index row in one transaction; compacts the
     /// ticket afterwards when enough changes have piled up.
-    fn persist(&self, ticket_id: &str, document: &mut Automerge, hash: automerge::ChangeHash, at: Millis) -> Result<(), Error> {
+    fn persist(
+        &self,
+        ticket_id: &str,
+        document: &mut Automerge,
+        hash: automerge::ChangeHash,
+        at: Millis,
+    ) -> Result<(), Error> {
         let change = document
             .get_change_by_hash(&hash)
             .ok_or_else(|| Error::InvalidInput("the edit produced no change".into()))?;
@@ -453,20 +473,19 @@ impl Client {
             return Err(Error::Quarantined { id: ticket_id.to_owned(), reason });
         }
         let bytes = bytes.ok_or_else(|| Error::NotFound(ticket_id.to_owned()))?;
-        let loaded = Automerge::load(&bytes).map_err(|e| e.to_string()).and_then(|document| {
-            match doc::ticket_id(&document) {
+        let loaded =
+            Automerge::load(&bytes).map_err(|e| e.to_string()).and_then(|document| match doc::ticket_id(&document) {
                 Ok(id) if id == ticket_id => Ok(document),
                 Ok(other) => Err(format!("document holds ticket {other}")),
                 Err(e) => Err(e.to_string()),
-            }
-        });
+            });
         match loaded {
             Ok(document) => Ok(document.with_actor(self.inner.actor.clone())),
             Err(reason) => {
                 let reason = format!("stored document cannot be loaded: {reason}");
-                self.inner.store.write(|tx| -> Result<(), Error> {
-                    Ok(tickets::quarantine(tx, ticket_id, &reason, now_ms())?)
-                })?;
+                self.inner
+                    .store
+                    .write(|tx| -> Result<(), Error> { Ok(tickets::quarantine(tx, ticket_id, &reason, now_ms())?) })?;
                 Err(Error::Quarantined { id: ticket_id.to_owned(), reason })
             }
         }
@@ -485,7 +504,8 @@ enum Edit {
 
 /// Automerge's incremental load skips what it cannot parse; received bytes must parse whole.
 fn check_parses(bytes: &[u8]) -> Result<(), Error> {
-    let strict = LoadOptions::new().on_partial_load(OnPartialLoad::Error).verification_mode(VerificationMode::DontCheck);
+    let strict =
+        LoadOptions::new().on_partial_load(OnPartialLoad::Error).verification_mode(VerificationMode::DontCheck);
     match Automerge::load_with_options(bytes, strict) {
         // Changes whose dependencies live in our copy parse fine on their own.
         Ok(_) | Err(AutomergeError::MissingDeps) => Ok(()),
@@ -504,11 +524,7 @@ fn check_in_place(document: &Automerge, location: Location) -> CheckInPlace {
 }
 
 fn require_text(value: &str, what: &str) -> Result<(), Error> {
-    if value.trim().is_empty() {
-        Err(Error::InvalidInput(format!("{what} must not be empty")))
-    } else {
-        Ok(())
-    }
+    if value.trim().is_empty() { Err(Error::InvalidInput(format!("{what} must not be empty"))) } else { Ok(()) }
 }
 
 fn validate_new_ticket(new: &NewTicket) -> Result<(), Error> {

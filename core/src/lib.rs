@@ -13,7 +13,7 @@ pub mod time;
 pub mod workflow;
 
 pub use client::{Client, OpenOptions, Subscription};
-pub use store::Durability;
 pub use error::Error;
 pub use model::{Identity, Location, NewTicket, Ticket, TicketSummary};
+pub use store::Durability;
 pub use workflow::{Role, Status};

@@ -24,7 +24,12 @@ fn boiler() -> NewTicket {
     NewTicket {
         title: "Boiler leaks".into(),
         description: "Water under the boiler".into(),
-        customer: Customer { name: "ACME 100% Ltd".into(), address: "1 Main St".into(), tier: "gold".into(), ..Default::default() },
+        customer: Customer {
+            name: "ACME 100% Ltd".into(),
+            address: "1 Main St".into(),
+            tier: "gold".into(),
+            ..Default::default()
+        },
         site: Some(Site { lat: 52.3676, lon: 4.9041, radius_m: 150.0 }),
         priority: Priority::High,
         sla: Sla { respond_by: Some(1_000), arrive_by: Some(2_000), resolve_by: Some(3_000) },
@@ -67,7 +72,17 @@ fn the_whole_engineer_flow_is_recorded_and_derived() {
     let kinds: Vec<&str> = t.events.iter().map(|e| e.kind.as_str()).collect();
     assert_eq!(
         kinds,
-        ["created", "dispatched", "accepted", "travel_started", "checked_in", "work_started", "paused", "resumed", "completed"]
+        [
+            "created",
+            "dispatched",
+            "accepted",
+            "travel_started",
+            "checked_in",
+            "work_started",
+            "paused",
+            "resumed",
+            "completed"
+        ]
     );
     assert!(t.conflicts.is_empty());
     assert_eq!(t.notes[0].text, "Valve corroded");
@@ -78,7 +93,9 @@ fn the_whole_engineer_flow_is_recorded_and_derived() {
     assert!(isolate.done);
     assert_eq!(t.feedback.as_ref().map(|f| f.rating), Some(5));
     assert_eq!(t.events.last().and_then(|e| e.summary.as_deref()), Some("Replaced valve"));
-    assert!(t.milestones.responded_at.is_some() && t.milestones.arrived_at.is_some() && t.milestones.resolved_at.is_some());
+    assert!(
+        t.milestones.responded_at.is_some() && t.milestones.arrived_at.is_some() && t.milestones.resolved_at.is_some()
+    );
 
     let summary = &e.list(&ListFilter::default()).expect("list")[0];
     assert_eq!(summary.status, Status::Completed);
@@ -117,7 +134,10 @@ fn refused_actions_are_typed_errors_and_write_nothing() {
 
     let err = w.engineer.check_in(&id, on_site()).expect_err("not accepted yet");
     assert_eq!(err.to_string(), "cannot check in: ticket is not accepted");
-    assert!(matches!(err, Error::Refused(Refusal { action: Action::CheckIn, reason: Reason::WrongStatus { status: Status::Dispatched } })));
+    assert!(matches!(
+        err,
+        Error::Refused(Refusal { action: Action::CheckIn, reason: Reason::WrongStatus { status: Status::Dispatched } })
+    ));
 
     let err = w.engineer.cancel(&id, "no").expect_err("engineers cannot cancel");
     assert!(matches!(err, Error::Refused(Refusal { reason: Reason::NotDispatcher, .. })), "{err}");
@@ -195,7 +215,9 @@ fn lists_filter_on_the_index_without_loading_documents() {
             ..boiler()
         })
         .expect("b");
-    let c = d.create_ticket(&NewTicket { title: "Annual check".into(), assignee: None, sla: Sla::default(), ..boiler() }).expect("c");
+    let c = d
+        .create_ticket(&NewTicket { title: "Annual check".into(), assignee: None, sla: Sla::default(), ..boiler() })
+        .expect("c");
     d.cancel(&c, "duplicate").expect("cancel");
 
     let ids = |filter: ListFilter| -> Vec<String> {
@@ -215,7 +237,10 @@ fn lists_filter_on_the_index_without_loading_documents() {
     );
     assert_eq!(ids(ListFilter { assignee: Some("eng-2".into()), ..Default::default() }), vec![b.clone()]);
     assert_eq!(ids(ListFilter { sla_due_before: Some(900), ..Default::default() }), vec![b.clone()]);
-    assert_eq!(ids(ListFilter { sla_due_before: Some(1_001), ..Default::default() }), sorted(vec![a.clone(), b.clone()]));
+    assert_eq!(
+        ids(ListFilter { sla_due_before: Some(1_001), ..Default::default() }),
+        sorted(vec![a.clone(), b.clone()])
+    );
     assert_eq!(ids(ListFilter { text: Some("lift".into()), ..Default::default() }), vec![b.clone()]);
     assert_eq!(ids(ListFilter { text: Some("100%".into()), ..Default::default() }).len(), 2, "% is literal");
     assert_eq!(ids(ListFilter { text: Some("r_b".into()), ..Default::default() }), vec![b.clone()], "_ is literal");

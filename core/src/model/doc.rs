@@ -7,11 +7,11 @@
 //! fields: a wrong type reads as absent, never as a panic.
 
 use automerge::transaction::{CommitOptions, Transactable, Transaction};
-use automerge::{Automerge, AutomergeError, ChangeHash, ObjId, ObjType, ReadDoc, ScalarValue, Value, ROOT};
+use automerge::{Automerge, AutomergeError, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value};
 
 use super::{
     CheckInPlace, ChecklistItem, Customer, Feedback, Identity, Location, Milestones, NewTicket, Note, PartUsed,
-    PhotoMeta, Priority, Site, SignatureMeta, Sla, Ticket, TicketEvent, TicketSummary, TimeEntry, SCHEMA_VERSION,
+    PhotoMeta, Priority, SCHEMA_VERSION, SignatureMeta, Site, Sla, Ticket, TicketEvent, TicketSummary, TimeEntry,
 };
 use crate::time::Millis;
 use crate::workflow::{self, Derived, EventKind, Role, Status};
@@ -105,9 +105,7 @@ where
     F: FnOnce(&mut Transaction<'_>) -> Result<(), ModelError>,
 {
     let options = CommitOptions::default().with_message(message.to_owned()).with_time(at);
-    let success = doc
-        .transact_with(|_| options, |tx| edit(tx))
-        .map_err(|failure| failure.error)?;
+    let success = doc.transact_with(|_| options, |tx| edit(tx)).map_err(|failure| failure.error)?;
     // Every edit here writes at least one op, so a hash always exists.
     success.hash.ok_or(ModelError::NotATicket("edit wrote nothing"))
 }
@@ -134,11 +132,7 @@ pub fn create(tx: &mut Transaction<'_>, ticket_id: &str, new: &NewTicket, stamp:
     )?;
     if let Some(site) = new.site {
         let obj = tx.put_object(ROOT, key::SITE, ObjType::Map)?;
-        put_all(
-            tx,
-            &obj,
-            [("lat", site.lat.into()), ("lon", site.lon.into()), ("radius_m", site.radius_m.into())],
-        )?;
+        put_all(tx, &obj, [("lat", site.lat.into()), ("lon", site.lon.into()), ("radius_m", site.radius_m.into())])?;
     }
     tx.put(ROOT, key::PRIORITY, new.priority.as_str())?;
     let sla = tx.put_object(ROOT, key::SLA, ObjType::Map)?;
@@ -215,14 +209,15 @@ pub fn append_time(tx: &mut Transaction<'_>, minutes: u32, kind: &str, stamp: &S
 }
 
 /// Ticks or unticks a checklist item (an item not on the list is added).
-pub fn set_checklist_item(tx: &mut Transaction<'_>, item: &str, done: bool, stamp: &Stamp<'_>) -> Result<(), ModelError> {
+pub fn set_checklist_item(
+    tx: &mut Transaction<'_>,
+    item: &str,
+    done: bool,
+    stamp: &Stamp<'_>,
+) -> Result<(), ModelError> {
     let checklist = ensure_map(tx, &ROOT, key::CHECKLIST)?;
     let obj = ensure_map(tx, &checklist, item)?;
-    put_all(
-        tx,
-        &obj,
-        [("done", done.into()), ("at", stamp.at.into()), ("by", stamp.identity.user_id.as_str().into())],
-    )
+    put_all(tx, &obj, [("done", done.into()), ("at", stamp.at.into()), ("by", stamp.identity.user_id.as_str().into())])
 }
 
 /// Records the customer's feedback (a later recording replaces an earlier one).
@@ -354,7 +349,11 @@ trait Fields {
     }
 
     fn location(&self) -> Option<Location> {
-        Some(Location { lat: self.f64("lat")?, lon: self.f64("lon")?, accuracy_m: self.f64("accuracy_m").unwrap_or(0.0) })
+        Some(Location {
+            lat: self.f64("lat")?,
+            lon: self.f64("lon")?,
+            accuracy_m: self.f64("accuracy_m").unwrap_or(0.0),
+        })
     }
 }
 
@@ -516,14 +515,23 @@ pub fn has_signature(doc: &Automerge) -> bool {
 
 fn read_sla(doc: &Automerge) -> Sla {
     match map_at(doc, &root(doc), key::SLA) {
-        Some(sla) => Sla { respond_by: sla.i64("respond_by"), arrive_by: sla.i64("arrive_by"), resolve_by: sla.i64("resolve_by") },
+        Some(sla) => Sla {
+            respond_by: sla.i64("respond_by"),
+            arrive_by: sla.i64("arrive_by"),
+            resolve_by: sla.i64("resolve_by"),
+        },
         None => Sla::default(),
     }
 }
 
 fn read_customer(doc: &Automerge) -> Customer {
     match map_at(doc, &root(doc), key::CUSTOMER) {
-        Some(c) => Customer { name: c.string("name"), phone: c.string("phone"), address: c.string("address"), tier: c.string("tier") },
+        Some(c) => Customer {
+            name: c.string("name"),
+            phone: c.string("phone"),
+            address: c.string("address"),
+            tier: c.string("tier"),
+        },
         None => Customer::default(),
     }
 }
@@ -635,7 +643,12 @@ pub fn read_ticket(doc: &Automerge) -> Result<Ticket, ModelError> {
             .collect(),
         checklist: keyed_records(doc, key::CHECKLIST)
             .into_iter()
-            .map(|(item, o)| ChecklistItem { item, done: o.bool("done").unwrap_or(false), at: o.i64("at"), by: o.str("by") })
+            .map(|(item, o)| ChecklistItem {
+                item,
+                done: o.bool("done").unwrap_or(false),
+                at: o.i64("at"),
+                by: o.str("by"),
+            })
             .collect(),
         photos: keyed_records(doc, key::PHOTOS)
             .into_iter()

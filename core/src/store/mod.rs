@@ -26,7 +26,9 @@ const READERS: usize = 2;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The file was written by a newer version of fieldsync; this one will not touch it.
-    #[error("the store was written by a newer fieldsync (schema {found}, this version knows up to {supported}): update the app")]
+    #[error(
+        "the store was written by a newer fieldsync (schema {found}, this version knows up to {supported}): update the app"
+    )]
     NewerSchema {
         /// The file's schema version.
         found: i64,
@@ -168,9 +170,8 @@ impl Store {
     /// Runs SQLite's own integrity check; `Ok(())` when it says "ok".
     pub fn integrity_check(&self) -> Result<(), String> {
         let conn = self.writer.lock().map_err(|_| "store lock poisoned".to_owned())?;
-        let verdict: String = conn
-            .query_row("PRAGMA integrity_check", [], |row| row.get(0))
-            .map_err(|e| e.to_string())?;
+        let verdict: String =
+            conn.query_row("PRAGMA integrity_check", [], |row| row.get(0)).map_err(|e| e.to_string())?;
         if verdict == "ok" { Ok(()) } else { Err(verdict) }
     }
 }
@@ -184,10 +185,7 @@ fn configure(conn: &Connection, durability: Durability) -> Result<(), StoreError
 
 /// SQLite's own words for "this file is damaged": the only errors that move a store aside.
 fn is_corruption(e: &rusqlite::Error) -> bool {
-    matches!(
-        e.sqlite_error_code(),
-        Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase)
-    )
+    matches!(e.sqlite_error_code(), Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase))
 }
 
 fn move_aside(path: &Path) -> Result<PathBuf, StoreError> {

@@ -7,7 +7,7 @@
 //! deleted in a later transaction than the one that wrote the snapshot, so a crash between the
 //! two leaves a loadable document either way.
 
-use rusqlite::{params, OptionalExtension, Transaction};
+use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::StoreError;
 use crate::model::{ListFilter, Priority, Sla, TicketSummary};
@@ -34,11 +34,10 @@ impl ChunkKind {
 
 /// Appends a chunk after the ticket's last one; returns its sequence number.
 pub fn append_chunk(tx: &Transaction<'_>, ticket_id: &str, kind: ChunkKind, bytes: &[u8]) -> Result<i64, StoreError> {
-    let seq: i64 = tx.query_row(
-        "SELECT COALESCE(MAX(seq), 0) + 1 FROM doc_chunks WHERE ticket_id = ?1",
-        [ticket_id],
-        |row| row.get(0),
-    )?;
+    let seq: i64 =
+        tx.query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM doc_chunks WHERE ticket_id = ?1", [ticket_id], |row| {
+            row.get(0)
+        })?;
     tx.prepare_cached("INSERT INTO doc_chunks (ticket_id, seq, kind, bytes) VALUES (?1, ?2, ?3, ?4)")?
         .execute(params![ticket_id, seq, kind.as_str(), bytes])?;
     Ok(seq)
@@ -228,15 +227,14 @@ pub fn counts_by_status(tx: &Transaction<'_>) -> Result<Vec<(Status, u64)>, Stor
 
 /// Reads a metadata value.
 pub fn get_meta(tx: &Transaction<'_>, key: &str) -> Result<Option<String>, StoreError> {
-    Ok(tx
-        .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
-        .query_row([key], |row| row.get(0))
-        .optional()?)
+    Ok(tx.prepare_cached("SELECT value FROM meta WHERE key = ?1")?.query_row([key], |row| row.get(0)).optional()?)
 }
 
 /// Writes a metadata value.
 pub fn set_meta(tx: &Transaction<'_>, key: &str, value: &str) -> Result<(), StoreError> {
-    tx.prepare_cached("INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")?
-        .execute([key, value])?;
+    tx.prepare_cached(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    )?
+    .execute([key, value])?;
     Ok(())
 }

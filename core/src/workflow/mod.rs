@@ -126,10 +126,7 @@ impl Status {
 
     /// The engineer has taken the job and not finished it.
     fn is_active(self) -> bool {
-        matches!(
-            self,
-            Status::Accepted | Status::Travelling | Status::OnSite | Status::Working | Status::Paused
-        )
+        matches!(self, Status::Accepted | Status::Travelling | Status::OnSite | Status::Working | Status::Paused)
     }
 }
 
@@ -595,11 +592,7 @@ pub fn check_content(state: &TicketState, action: Action, actor: &Actor<'_>) -> 
         }
         _ => false,
     };
-    if status_allows {
-        Ok(())
-    } else {
-        Err(refuse(Reason::WrongStatus { status: state.status }))
-    }
+    if status_allows { Ok(()) } else { Err(refuse(Reason::WrongStatus { status: state.status })) }
 }
 
 #[cfg(test)]

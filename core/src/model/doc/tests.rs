@@ -77,7 +77,9 @@ fn fields_written_by_a_newer_version_survive_our_edits() {
     let bytes = newer.save();
     let mut ours = Automerge::load(&bytes).expect("load").with_actor(ActorId::from(&[2u8; 16][..]));
     let e = engineer();
-    for (n, draft) in [EventDraft::of(EventKind::Accepted), EventDraft::of(EventKind::TravelStarted)].into_iter().enumerate() {
+    for (n, draft) in
+        [EventDraft::of(EventKind::Accepted), EventDraft::of(EventKind::TravelStarted)].into_iter().enumerate()
+    {
         edit(&mut ours, 10, "act", |tx| append_event(tx, &draft, &stamp(&e, 10 + n as i64))).expect("event");
     }
     edit(&mut ours, 12, "note", |tx| append_note(tx, "on my way", &stamp(&e, 12))).expect("note");
