@@ -3,11 +3,13 @@
 //! - [`model`]: the ticket document (one Automerge document per ticket) and its typed view.
 //! - [`workflow`]: the status state machine, pure and without I/O.
 //! - [`store`]: the durable local store (SQLite): chunks, index table, migrations.
+//! - [`protocol`]: the sync wire format shared with the server.
 //! - [`client`]: the facade apps and bindings use: open, act, query, subscribe.
 
 pub mod client;
 pub mod error;
 pub mod model;
+pub mod protocol;
 pub mod store;
 pub mod time;
 pub mod workflow;
