@@ -127,8 +127,9 @@ impl Client {
         workflow::apply(&workflow::TicketState::default(), &created)?;
         let mut document = Automerge::new().with_actor(self.inner.actor.clone());
         let hash = doc::edit(&mut document, stamp.at, "create", |tx| doc::create(tx, &ticket_id, new, &stamp))?;
+        let derived = doc::derive(&document);
         let mut docs = self.lock_docs()?;
-        self.persist(&ticket_id, &mut document, hash, stamp.at)?;
+        self.persist(&ticket_id, &mut document, hash, &derived, stamp.at)?;
         docs.insert(ticket_id.clone(), document);
         drop(docs);
         self.notify(vec![ticket_id.clone()]);
@@ -355,8 +356,11 @@ impl Client {
     }
 
     fn notify(&self, ids: Vec<String>) {
-        // The notifier thread only stops when the client is dropped; nothing to do then.
-        let _ = self.inner.changed.send(ids);
+        let listening = self.inner.subscribers.callbacks.lock().map(|map| !map.is_empty()).unwrap_or(false);
+        if listening {
+            // The notifier thread only stops when the client is dropped; nothing to do then.
+            let _ = self.inner.changed.send(ids);
+        }
     }
 
     // -----------------------------------------------------------------------------------------
@@ -381,15 +385,19 @@ impl Client {
         let derived = doc::derive(document);
         let edit = build(&derived.state, document)?;
         let actor = Actor { user: &self.inner.identity.user_id, role: Some(self.inner.identity.role) };
-        match &edit {
+        let next = match &edit {
             Edit::Event(draft) => {
-                workflow::apply(&derived.state, &draft.to_workflow_event(&stamp))?;
+                let next = workflow::apply(&derived.state, &draft.to_workflow_event(&stamp))?;
                 if draft.kind == Some(EventKind::Completed) {
                     workflow::check_completion(doc::signature_required(document), doc::has_signature(document))?;
                 }
+                next
             }
-            _ => workflow::check_content(&derived.state, action, &actor)?,
-        }
+            _ => {
+                workflow::check_content(&derived.state, action, &actor)?;
+                derived.state.clone()
+            }
+        };
         let hash = doc::edit(document, stamp.at, action.verb(), |tx| match &edit {
             Edit::Event(draft) => doc::append_event(tx, draft, &stamp),
             Edit::Note(text) => doc::append_note(tx, text, &stamp),
@@ -398,7 +406,10 @@ impl Client {
             Edit::Checklist { item, done } => doc::set_checklist_item(tx, item, *done, &stamp),
             Edit::Feedback { rating, comment } => doc::put_feedback(tx, *rating, comment, &stamp),
         })?;
-        let persisted = self.persist(ticket_id, document, hash, stamp.at);
+        // A valid local action appends at the end of the history: the fold is the old one
+        // plus this event, with the same conflicts.
+        let derived = workflow::Derived { state: next, conflicts: derived.conflicts };
+        let persisted = self.persist(ticket_id, document, hash, &derived, stamp.at);
         if persisted.is_err() {
             // The in-memory document is ahead of the store: forget it, reload next time.
             docs.remove(ticket_id);
@@ -416,12 +427,13 @@ impl Client {
         ticket_id: &str,
         document: &mut Automerge,
         hash: automerge::ChangeHash,
+        derived: &workflow::Derived,
         at: Millis,
     ) -> Result<(), Error> {
         let change = document
             .get_change_by_hash(&hash)
             .ok_or_else(|| Error::InvalidInput("the edit produced no change".into()))?;
-        let summary = doc::summarize(document, at, true)?;
+        let summary = doc::summarize_derived(document, derived, at, true)?;
         let changes_since_snapshot = self.inner.store.write(|tx| -> Result<i64, Error> {
             tickets::append_chunk(tx, ticket_id, ChunkKind::Change, change.raw_bytes())?;
             tickets::upsert_summary(tx, &summary)?;

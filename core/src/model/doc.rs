@@ -565,11 +565,20 @@ pub fn sla_due_at(sla: &Sla, status: Status, milestones: &Milestones) -> Option<
 
 /// The index row of a ticket (what lists show), from its document.
 pub fn summarize(doc: &Automerge, updated_at: Millis, pending: bool) -> Result<TicketSummary, ModelError> {
+    summarize_derived(doc, &derive(doc), updated_at, pending)
+}
+
+/// [`summarize`] with the history already folded (the write path has just done it).
+pub fn summarize_derived(
+    doc: &Automerge,
+    derived: &Derived,
+    updated_at: Millis,
+    pending: bool,
+) -> Result<TicketSummary, ModelError> {
     let id = ticket_id(doc)?;
-    let derived = derive(doc);
     let customer = read_customer(doc);
     let sla = read_sla(doc);
-    let milestones = milestones(&derived);
+    let milestones = milestones(derived);
     Ok(TicketSummary {
         id,
         title: root(doc).string(key::TITLE),
