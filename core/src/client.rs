@@ -1,6 +1,6 @@
 //! The facade apps and bindings use: open a store for a user, act on tickets, query, subscribe.
 //!
-//! Every action follows one path ([`Client::record`]): load the document, check the action
+//! Every action follows one path ([`Client::run`]): load the document, check the action
 //! against the workflow, edit the document, then in one SQLite transaction append the change
 //! and rewrite the ticket's index row. When the call returns, the action is on disk.
 
@@ -12,13 +12,14 @@ use std::sync::{Arc, Mutex, Weak, mpsc};
 
 use automerge::{ActorId, Automerge, AutomergeError, LoadOptions, OnPartialLoad, ReadDoc, VerificationMode};
 
+use crate::actions::{self, Command, Performed};
 use crate::error::Error;
-use crate::model::doc::{self, EventDraft, Stamp};
-use crate::model::{CheckInPlace, Identity, ListFilter, Location, NewTicket, Ticket, TicketSummary, ids};
+use crate::model::doc;
+use crate::model::{Identity, ListFilter, Location, NewTicket, Ticket, TicketSummary, ids};
 use crate::store::tickets::{self, ChunkKind};
 use crate::store::{Durability, OpenReport, Store, StoreError};
 use crate::time::{Millis, now_ms};
-use crate::workflow::{self, Action, Actor, EventKind, Status};
+use crate::workflow::Status;
 
 /// Tuning for [`Client::open_with`].
 #[derive(Clone, Debug)]
@@ -120,16 +121,11 @@ impl Client {
     /// Creates a ticket (dispatchers and admins); dispatches it at once when `new.assignee` is
     /// set. Returns its id.
     pub fn create_ticket(&self, new: &NewTicket) -> Result<String, Error> {
-        validate_new_ticket(new)?;
-        let ticket_id = ids::new_id();
-        let stamp = self.stamp();
-        let created = EventDraft::of(EventKind::Created).to_workflow_event(&stamp);
-        workflow::apply(&workflow::TicketState::default(), &created)?;
-        let mut document = Automerge::new().with_actor(self.inner.actor.clone());
-        let hash = doc::edit(&mut document, stamp.at, "create", |tx| doc::create(tx, &ticket_id, new, &stamp))?;
-        let derived = doc::derive(&document);
+        let at = now_ms();
+        let (ticket_id, mut document, performed) =
+            actions::create(self.inner.actor.clone(), &self.inner.identity, new, at)?;
         let mut docs = self.lock_docs()?;
-        self.persist(&ticket_id, &mut document, hash, &derived, stamp.at)?;
+        self.persist(&ticket_id, &mut document, &performed, at)?;
         docs.insert(ticket_id.clone(), document);
         drop(docs);
         self.notify(vec![ticket_id.clone()]);
@@ -138,29 +134,17 @@ impl Client {
 
     /// Assigns a new ticket, or reassigns one, to `engineer` (back to dispatched).
     pub fn assign(&self, ticket_id: &str, engineer: &str) -> Result<(), Error> {
-        require_text(engineer, "engineer")?;
-        self.record(ticket_id, Action::Assign, |state, _| {
-            let kind = if state.status == Status::New { EventKind::Dispatched } else { EventKind::Reassigned };
-            Ok(Edit::Event(EventDraft { assignee: Some(engineer.to_owned()), ..EventDraft::of(kind) }))
-        })
+        self.run(ticket_id, Command::Assign { engineer: engineer.to_owned() })
     }
 
     /// Cancels a ticket that is not completed or cancelled.
     pub fn cancel(&self, ticket_id: &str, reason: &str) -> Result<(), Error> {
-        require_text(reason, "reason")?;
-        self.record_event(
-            ticket_id,
-            EventDraft { reason: Some(reason.to_owned()), ..EventDraft::of(EventKind::Cancelled) },
-        )
+        self.run(ticket_id, Command::Cancel { reason: reason.to_owned() })
     }
 
     /// Reopens a completed or cancelled ticket (back to dispatched, same engineer).
     pub fn reopen(&self, ticket_id: &str, reason: &str) -> Result<(), Error> {
-        require_text(reason, "reason")?;
-        self.record_event(
-            ticket_id,
-            EventDraft { reason: Some(reason.to_owned()), ..EventDraft::of(EventKind::Reopened) },
-        )
+        self.run(ticket_id, Command::Reopen { reason: reason.to_owned() })
     }
 
     // -----------------------------------------------------------------------------------------
@@ -168,100 +152,69 @@ impl Client {
 
     /// Accepts a dispatched ticket.
     pub fn accept(&self, ticket_id: &str) -> Result<(), Error> {
-        self.record_event(ticket_id, EventDraft::of(EventKind::Accepted))
+        self.run(ticket_id, Command::Accept)
     }
 
     /// Rejects a dispatched (or accepted, not yet started) ticket, with a reason.
     pub fn reject(&self, ticket_id: &str, reason: &str) -> Result<(), Error> {
-        require_text(reason, "reason")?;
-        self.record_event(
-            ticket_id,
-            EventDraft { reason: Some(reason.to_owned()), ..EventDraft::of(EventKind::Rejected) },
-        )
+        self.run(ticket_id, Command::Reject { reason: reason.to_owned() })
     }
 
     /// Starts travelling to the site.
     pub fn start_travel(&self, ticket_id: &str) -> Result<(), Error> {
-        self.record_event(ticket_id, EventDraft::of(EventKind::TravelStarted))
+        self.run(ticket_id, Command::StartTravel)
     }
 
     /// Checks in on site with a GPS fix; records the distance to the site and whether the fix
     /// is inside the site radius.
     pub fn check_in(&self, ticket_id: &str, location: Location) -> Result<(), Error> {
-        if !location.is_valid() {
-            return Err(Error::InvalidInput(format!(
-                "location out of range: lat {}, lon {}, accuracy {} m",
-                location.lat, location.lon, location.accuracy_m
-            )));
-        }
-        self.record(ticket_id, Action::CheckIn, |_, document| {
-            let place = check_in_place(document, location);
-            Ok(Edit::Event(EventDraft { place: Some(place), ..EventDraft::of(EventKind::CheckedIn) }))
-        })
+        self.run(ticket_id, Command::CheckIn { location })
     }
 
     /// Starts work once on site.
     pub fn start_work(&self, ticket_id: &str) -> Result<(), Error> {
-        self.record_event(ticket_id, EventDraft::of(EventKind::WorkStarted))
+        self.run(ticket_id, Command::StartWork)
     }
 
     /// Pauses work.
     pub fn pause(&self, ticket_id: &str) -> Result<(), Error> {
-        self.record_event(ticket_id, EventDraft::of(EventKind::Paused))
+        self.run(ticket_id, Command::Pause)
     }
 
     /// Resumes paused work.
     pub fn resume(&self, ticket_id: &str) -> Result<(), Error> {
-        self.record_event(ticket_id, EventDraft::of(EventKind::Resumed))
+        self.run(ticket_id, Command::Resume)
     }
 
     /// Completes the job with a summary of the work done. A ticket that requires the
     /// customer's signature cannot be completed without one.
     pub fn complete(&self, ticket_id: &str, summary: &str) -> Result<(), Error> {
-        self.record_event(
-            ticket_id,
-            EventDraft { summary: Some(summary.to_owned()), ..EventDraft::of(EventKind::Completed) },
-        )
+        self.run(ticket_id, Command::Complete { summary: summary.to_owned() })
     }
 
     /// Adds a note (the assignee while the job is active; dispatchers at any time).
     pub fn add_note(&self, ticket_id: &str, text: &str) -> Result<(), Error> {
-        require_text(text, "note")?;
-        self.record(ticket_id, Action::AddNote, |_, _| Ok(Edit::Note(text.to_owned())))
+        self.run(ticket_id, Command::AddNote { text: text.to_owned() })
     }
 
     /// Records a part used.
     pub fn add_part(&self, ticket_id: &str, sku: &str, qty: u32) -> Result<(), Error> {
-        require_text(sku, "sku")?;
-        if qty == 0 {
-            return Err(Error::InvalidInput("quantity must be at least 1".into()));
-        }
-        self.record(ticket_id, Action::AddPart, |_, _| Ok(Edit::Part { sku: sku.to_owned(), qty }))
+        self.run(ticket_id, Command::AddPart { sku: sku.to_owned(), qty })
     }
 
     /// Logs time worked (`kind`: "labour", "travel", ...).
     pub fn log_time(&self, ticket_id: &str, minutes: u32, kind: &str) -> Result<(), Error> {
-        require_text(kind, "time kind")?;
-        if minutes == 0 || minutes > 24 * 60 {
-            return Err(Error::InvalidInput("minutes must be between 1 and 1440".into()));
-        }
-        self.record(ticket_id, Action::LogTime, |_, _| Ok(Edit::Time { minutes, kind: kind.to_owned() }))
+        self.run(ticket_id, Command::LogTime { minutes, kind: kind.to_owned() })
     }
 
     /// Ticks or unticks a checklist item.
     pub fn set_checklist_item(&self, ticket_id: &str, item: &str, done: bool) -> Result<(), Error> {
-        require_text(item, "checklist item")?;
-        self.record(ticket_id, Action::SetChecklistItem, |_, _| Ok(Edit::Checklist { item: item.to_owned(), done }))
+        self.run(ticket_id, Command::SetChecklistItem { item: item.to_owned(), done })
     }
 
     /// Records the customer's feedback: a rating from 1 to 5 and a comment.
     pub fn record_feedback(&self, ticket_id: &str, rating: u8, comment: &str) -> Result<(), Error> {
-        if !(1..=5).contains(&rating) {
-            return Err(Error::InvalidInput(format!("rating must be 1 to 5, not {rating}")));
-        }
-        self.record(ticket_id, Action::RecordFeedback, |_, _| {
-            Ok(Edit::Feedback { rating, comment: comment.to_owned() })
-        })
+        self.run(ticket_id, Command::RecordFeedback { rating, comment: comment.to_owned() })
     }
 
     // -----------------------------------------------------------------------------------------
@@ -366,50 +319,14 @@ impl Client {
     // -----------------------------------------------------------------------------------------
     // The one write path
 
-    fn record_event(&self, ticket_id: &str, draft: EventDraft) -> Result<(), Error> {
-        let action = draft.kind.map(EventKind::action).unwrap_or(Action::AddNote);
-        self.record(ticket_id, action, move |_, _| Ok(Edit::Event(draft)))
-    }
-
-    /// Loads the ticket, builds the edit from its current state, checks it against the
-    /// workflow, applies it, and persists it with the new index row in one transaction.
-    fn record(
-        &self,
-        ticket_id: &str,
-        action: Action,
-        build: impl FnOnce(&workflow::TicketState, &Automerge) -> Result<Edit, Error>,
-    ) -> Result<(), Error> {
-        let stamp = self.stamp();
+    /// The one write path: checks and applies `command` to the ticket's document, then stores
+    /// the change and the new index row in one transaction.
+    pub fn run(&self, ticket_id: &str, command: Command) -> Result<(), Error> {
+        let at = now_ms();
         let mut docs = self.lock_docs()?;
         let document = self.loaded(&mut docs, ticket_id)?;
-        let derived = doc::derive(document);
-        let edit = build(&derived.state, document)?;
-        let actor = Actor { user: &self.inner.identity.user_id, role: Some(self.inner.identity.role) };
-        let next = match &edit {
-            Edit::Event(draft) => {
-                let next = workflow::apply(&derived.state, &draft.to_workflow_event(&stamp))?;
-                if draft.kind == Some(EventKind::Completed) {
-                    workflow::check_completion(doc::signature_required(document), doc::has_signature(document))?;
-                }
-                next
-            }
-            _ => {
-                workflow::check_content(&derived.state, action, &actor)?;
-                derived.state.clone()
-            }
-        };
-        let hash = doc::edit(document, stamp.at, action.verb(), |tx| match &edit {
-            Edit::Event(draft) => doc::append_event(tx, draft, &stamp),
-            Edit::Note(text) => doc::append_note(tx, text, &stamp),
-            Edit::Part { sku, qty } => doc::append_part(tx, sku, *qty, &stamp),
-            Edit::Time { minutes, kind } => doc::append_time(tx, *minutes, kind, &stamp),
-            Edit::Checklist { item, done } => doc::set_checklist_item(tx, item, *done, &stamp),
-            Edit::Feedback { rating, comment } => doc::put_feedback(tx, *rating, comment, &stamp),
-        })?;
-        // A valid local action appends at the end of the history: the fold is the old one
-        // plus this event, with the same conflicts.
-        let derived = workflow::Derived { state: next, conflicts: derived.conflicts };
-        let persisted = self.persist(ticket_id, document, hash, &derived, stamp.at);
+        let performed = actions::perform(document, &self.inner.identity, &command, at)?;
+        let persisted = self.persist(ticket_id, document, &performed, at);
         if persisted.is_err() {
             // The in-memory document is ahead of the store: forget it, reload next time.
             docs.remove(ticket_id);
@@ -426,14 +343,13 @@ impl Client {
         &self,
         ticket_id: &str,
         document: &mut Automerge,
-        hash: automerge::ChangeHash,
-        derived: &workflow::Derived,
+        performed: &Performed,
         at: Millis,
     ) -> Result<(), Error> {
         let change = document
-            .get_change_by_hash(&hash)
+            .get_change_by_hash(&performed.hash)
             .ok_or_else(|| Error::InvalidInput("the edit produced no change".into()))?;
-        let summary = doc::summarize_derived(document, derived, at, true)?;
+        let summary = doc::summarize_derived(document, &performed.derived, at, true)?;
         let changes_since_snapshot = self.inner.store.write(|tx| -> Result<i64, Error> {
             tickets::append_chunk(tx, ticket_id, ChunkKind::Change, change.raw_bytes())?;
             tickets::upsert_summary(tx, &summary)?;
@@ -457,10 +373,6 @@ impl Client {
             tickets::delete_chunks_before_snapshot(tx, ticket_id)?;
             Ok(())
         })
-    }
-
-    fn stamp(&self) -> Stamp<'_> {
-        Stamp { id: ids::new_id(), at: now_ms(), identity: &self.inner.identity }
     }
 
     fn lock_docs(&self) -> Result<std::sync::MutexGuard<'_, DocCache>, Error> {
@@ -504,16 +416,6 @@ impl Client {
     }
 }
 
-/// What an action writes into the document.
-enum Edit {
-    Event(EventDraft),
-    Note(String),
-    Part { sku: String, qty: u32 },
-    Time { minutes: u32, kind: String },
-    Checklist { item: String, done: bool },
-    Feedback { rating: u8, comment: String },
-}
-
 /// Automerge's incremental load skips what it cannot parse; received bytes must parse whole.
 fn check_parses(bytes: &[u8]) -> Result<(), Error> {
     let strict =
@@ -523,39 +425,6 @@ fn check_parses(bytes: &[u8]) -> Result<(), Error> {
         Ok(_) | Err(AutomergeError::MissingDeps) => Ok(()),
         Err(e) => Err(Error::InvalidInput(format!("received bytes do not parse: {e}"))),
     }
-}
-
-fn check_in_place(document: &Automerge, location: Location) -> CheckInPlace {
-    match doc::read_site(document) {
-        Some(site) => {
-            let distance = location.distance_m(site.lat, site.lon);
-            CheckInPlace { location, distance_m: Some(distance), inside_site: Some(distance <= site.radius_m) }
-        }
-        None => CheckInPlace { location, distance_m: None, inside_site: None },
-    }
-}
-
-fn require_text(value: &str, what: &str) -> Result<(), Error> {
-    if value.trim().is_empty() { Err(Error::InvalidInput(format!("{what} must not be empty"))) } else { Ok(()) }
-}
-
-fn validate_new_ticket(new: &NewTicket) -> Result<(), Error> {
-    require_text(&new.title, "title")?;
-    if let Some(assignee) = &new.assignee {
-        require_text(assignee, "assignee")?;
-    }
-    if let Some(site) = new.site {
-        let valid = Location { lat: site.lat, lon: site.lon, accuracy_m: 0.0 }.is_valid()
-            && site.radius_m.is_finite()
-            && site.radius_m >= 0.0;
-        if !valid {
-            return Err(Error::InvalidInput(format!("site out of range: {site:?}")));
-        }
-    }
-    for item in &new.checklist {
-        require_text(item, "checklist item")?;
-    }
-    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------

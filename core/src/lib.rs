@@ -4,8 +4,10 @@
 //! - [`workflow`]: the status state machine, pure and without I/O.
 //! - [`store`]: the durable local store (SQLite): chunks, index table, migrations.
 //! - [`protocol`]: the sync wire format shared with the server.
+//! - [`actions`]: every user action as data, checked and applied by one pure function.
 //! - [`client`]: the facade apps and bindings use: open, act, query, subscribe.
 
+pub mod actions;
 pub mod client;
 pub mod error;
 pub mod model;

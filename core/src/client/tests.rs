@@ -1,6 +1,6 @@
 use super::*;
 use crate::model::{Customer, Priority, Site, Sla};
-use crate::workflow::{Reason, Refusal, Role};
+use crate::workflow::{Action, Reason, Refusal, Role};
 use std::time::Duration;
 
 struct World {

@@ -1,0 +1,282 @@
+//! Every user action as data, and the one pure function that checks and applies it to a
+//! ticket document. Devices (through [`crate::Client`]) and the server (for its dispatcher
+//! API) both act through here, so an action means the same thing everywhere. No I/O.
+
+use automerge::{ActorId, Automerge, ChangeHash};
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+use crate::model::doc::{self, EventDraft, Stamp};
+use crate::model::{CheckInPlace, Identity, Location, NewTicket, ids};
+use crate::time::Millis;
+use crate::workflow::{self, Action, Actor, Derived, EventKind, Status};
+
+/// One action on an existing ticket, with its arguments.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Command {
+    /// Assign a new ticket, or reassign one (dispatcher).
+    Assign {
+        /// The engineer's user id.
+        engineer: String,
+    },
+    /// Cancel (dispatcher).
+    Cancel {
+        /// Why.
+        reason: String,
+    },
+    /// Reopen a completed or cancelled ticket (dispatcher).
+    Reopen {
+        /// Why.
+        reason: String,
+    },
+    /// Accept (assignee).
+    Accept,
+    /// Reject (assignee).
+    Reject {
+        /// Why.
+        reason: String,
+    },
+    /// Start travelling (assignee).
+    StartTravel,
+    /// Check in on site (assignee).
+    CheckIn {
+        /// The GPS fix.
+        location: Location,
+    },
+    /// Start work (assignee).
+    StartWork,
+    /// Pause work (assignee).
+    Pause,
+    /// Resume work (assignee).
+    Resume,
+    /// Complete the job (assignee).
+    Complete {
+        /// What was done.
+        summary: String,
+    },
+    /// Add a note (assignee while active; dispatchers any time).
+    AddNote {
+        /// The text.
+        text: String,
+    },
+    /// Record a part used (assignee).
+    AddPart {
+        /// Stock-keeping unit.
+        sku: String,
+        /// Quantity, at least 1.
+        qty: u32,
+    },
+    /// Log time (assignee).
+    LogTime {
+        /// Minutes, 1 to 1440.
+        minutes: u32,
+        /// "labour", "travel", ...
+        kind: String,
+    },
+    /// Tick or untick a checklist item (assignee).
+    SetChecklistItem {
+        /// The item.
+        item: String,
+        /// Ticked?
+        done: bool,
+    },
+    /// Record the customer's feedback (assignee).
+    RecordFeedback {
+        /// 1 to 5.
+        rating: u8,
+        /// Free text.
+        comment: String,
+    },
+}
+
+/// What an applied action left behind.
+#[derive(Clone, Debug)]
+pub struct Performed {
+    /// The Automerge change it made.
+    pub hash: ChangeHash,
+    /// The ticket's derived state after it.
+    pub derived: Derived,
+}
+
+/// Creates a ticket document (dispatchers and admins); it is dispatched at once when
+/// `new.assignee` is set. Returns the new ticket's id, its document and what was done.
+pub fn create(
+    actor: ActorId,
+    identity: &Identity,
+    new: &NewTicket,
+    at: Millis,
+) -> Result<(String, Automerge, Performed), Error> {
+    validate_new_ticket(new)?;
+    let ticket_id = ids::new_id();
+    let stamp = Stamp { id: ids::new_id(), at, identity };
+    workflow::apply(&workflow::TicketState::default(), &EventDraft::of(EventKind::Created).to_workflow_event(&stamp))?;
+    let mut document = Automerge::new().with_actor(actor);
+    let hash = doc::edit(&mut document, at, "create", |tx| doc::create(tx, &ticket_id, new, &stamp))?;
+    let derived = doc::derive(&document);
+    Ok((ticket_id, document, Performed { hash, derived }))
+}
+
+/// Checks `command` by `identity` against the ticket's current state and, if allowed, applies
+/// it to `document` as one Automerge change. On error the document is unchanged.
+pub fn perform(
+    document: &mut Automerge,
+    identity: &Identity,
+    command: &Command,
+    at: Millis,
+) -> Result<Performed, Error> {
+    validate(command)?;
+    let derived = doc::derive(document);
+    let stamp = Stamp { id: ids::new_id(), at, identity };
+    let edit = plan(document, &derived.state, command);
+    let next = match &edit {
+        Edit::Event(draft) => {
+            let next = workflow::apply(&derived.state, &draft.to_workflow_event(&stamp))?;
+            if draft.kind == Some(EventKind::Completed) {
+                workflow::check_completion(doc::signature_required(document), doc::has_signature(document))?;
+            }
+            next
+        }
+        Edit::Content(action) => {
+            let actor = Actor { user: &identity.user_id, role: Some(identity.role) };
+            workflow::check_content(&derived.state, *action, &actor)?;
+            derived.state.clone()
+        }
+    };
+    let hash = doc::edit(document, at, verb(command), |tx| match (&edit, command) {
+        (Edit::Event(draft), _) => doc::append_event(tx, draft, &stamp),
+        (_, Command::AddNote { text }) => doc::append_note(tx, text, &stamp),
+        (_, Command::AddPart { sku, qty }) => doc::append_part(tx, sku, *qty, &stamp),
+        (_, Command::LogTime { minutes, kind }) => doc::append_time(tx, *minutes, kind, &stamp),
+        (_, Command::SetChecklistItem { item, done }) => doc::set_checklist_item(tx, item, *done, &stamp),
+        (_, Command::RecordFeedback { rating, comment }) => doc::put_feedback(tx, *rating, comment, &stamp),
+        _ => Err(doc::ModelError::NotATicket("event command planned as content")),
+    })?;
+    // A valid action appends at the end of the history: the fold is the old one plus this
+    // event, with the same conflicts.
+    Ok(Performed { hash, derived: Derived { state: next, conflicts: derived.conflicts } })
+}
+
+enum Edit {
+    Event(EventDraft),
+    Content(Action),
+}
+
+fn plan(document: &Automerge, state: &workflow::TicketState, command: &Command) -> Edit {
+    let event = |kind| Edit::Event(EventDraft::of(kind));
+    let with_reason =
+        |kind, reason: &str| Edit::Event(EventDraft { reason: Some(reason.to_owned()), ..EventDraft::of(kind) });
+    match command {
+        Command::Assign { engineer } => {
+            let kind = if state.status == Status::New { EventKind::Dispatched } else { EventKind::Reassigned };
+            Edit::Event(EventDraft { assignee: Some(engineer.clone()), ..EventDraft::of(kind) })
+        }
+        Command::Cancel { reason } => with_reason(EventKind::Cancelled, reason),
+        Command::Reopen { reason } => with_reason(EventKind::Reopened, reason),
+        Command::Reject { reason } => with_reason(EventKind::Rejected, reason),
+        Command::Accept => event(EventKind::Accepted),
+        Command::StartTravel => event(EventKind::TravelStarted),
+        Command::CheckIn { location } => Edit::Event(EventDraft {
+            place: Some(check_in_place(document, *location)),
+            ..EventDraft::of(EventKind::CheckedIn)
+        }),
+        Command::StartWork => event(EventKind::WorkStarted),
+        Command::Pause => event(EventKind::Paused),
+        Command::Resume => event(EventKind::Resumed),
+        Command::Complete { summary } => {
+            Edit::Event(EventDraft { summary: Some(summary.clone()), ..EventDraft::of(EventKind::Completed) })
+        }
+        Command::AddNote { .. } => Edit::Content(Action::AddNote),
+        Command::AddPart { .. } => Edit::Content(Action::AddPart),
+        Command::LogTime { .. } => Edit::Content(Action::LogTime),
+        Command::SetChecklistItem { .. } => Edit::Content(Action::SetChecklistItem),
+        Command::RecordFeedback { .. } => Edit::Content(Action::RecordFeedback),
+    }
+}
+
+fn verb(command: &Command) -> &'static str {
+    match command {
+        Command::Assign { .. } => Action::Assign.verb(),
+        Command::Cancel { .. } => Action::Cancel.verb(),
+        Command::Reopen { .. } => Action::Reopen.verb(),
+        Command::Accept => Action::Accept.verb(),
+        Command::Reject { .. } => Action::Reject.verb(),
+        Command::StartTravel => Action::StartTravel.verb(),
+        Command::CheckIn { .. } => Action::CheckIn.verb(),
+        Command::StartWork => Action::StartWork.verb(),
+        Command::Pause => Action::Pause.verb(),
+        Command::Resume => Action::Resume.verb(),
+        Command::Complete { .. } => Action::Complete.verb(),
+        Command::AddNote { .. } => Action::AddNote.verb(),
+        Command::AddPart { .. } => Action::AddPart.verb(),
+        Command::LogTime { .. } => Action::LogTime.verb(),
+        Command::SetChecklistItem { .. } => Action::SetChecklistItem.verb(),
+        Command::RecordFeedback { .. } => Action::RecordFeedback.verb(),
+    }
+}
+
+/// Arguments out of range are refused before anything is looked at.
+fn validate(command: &Command) -> Result<(), Error> {
+    match command {
+        Command::Assign { engineer } => require_text(engineer, "engineer"),
+        Command::Cancel { reason } | Command::Reopen { reason } | Command::Reject { reason } => {
+            require_text(reason, "reason")
+        }
+        Command::CheckIn { location } if !location.is_valid() => Err(Error::InvalidInput(format!(
+            "location out of range: lat {}, lon {}, accuracy {} m",
+            location.lat, location.lon, location.accuracy_m
+        ))),
+        Command::AddNote { text } => require_text(text, "note"),
+        Command::AddPart { sku, qty } => {
+            require_text(sku, "sku")?;
+            if *qty == 0 { Err(Error::InvalidInput("quantity must be at least 1".into())) } else { Ok(()) }
+        }
+        Command::LogTime { minutes, kind } => {
+            require_text(kind, "time kind")?;
+            if *minutes == 0 || *minutes > 24 * 60 {
+                Err(Error::InvalidInput("minutes must be between 1 and 1440".into()))
+            } else {
+                Ok(())
+            }
+        }
+        Command::SetChecklistItem { item, .. } => require_text(item, "checklist item"),
+        Command::RecordFeedback { rating, .. } if !(1..=5).contains(rating) => {
+            Err(Error::InvalidInput(format!("rating must be 1 to 5, not {rating}")))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn check_in_place(document: &Automerge, location: Location) -> CheckInPlace {
+    match doc::read_site(document) {
+        Some(site) => {
+            let distance = location.distance_m(site.lat, site.lon);
+            CheckInPlace { location, distance_m: Some(distance), inside_site: Some(distance <= site.radius_m) }
+        }
+        None => CheckInPlace { location, distance_m: None, inside_site: None },
+    }
+}
+
+fn require_text(value: &str, what: &str) -> Result<(), Error> {
+    if value.trim().is_empty() { Err(Error::InvalidInput(format!("{what} must not be empty"))) } else { Ok(()) }
+}
+
+/// Checks a new ticket's fields.
+pub fn validate_new_ticket(new: &NewTicket) -> Result<(), Error> {
+    require_text(&new.title, "title")?;
+    if let Some(assignee) = &new.assignee {
+        require_text(assignee, "assignee")?;
+    }
+    if let Some(site) = new.site {
+        let valid = Location { lat: site.lat, lon: site.lon, accuracy_m: 0.0 }.is_valid()
+            && site.radius_m.is_finite()
+            && site.radius_m >= 0.0;
+        if !valid {
+            return Err(Error::InvalidInput(format!("site out of range: {site:?}")));
+        }
+    }
+    for item in &new.checklist {
+        require_text(item, "checklist item")?;
+    }
+    Ok(())
+}
