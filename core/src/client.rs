@@ -16,10 +16,12 @@ use crate::actions::{self, Command, Performed};
 use crate::error::Error;
 use crate::model::doc;
 use crate::model::{Identity, ListFilter, Location, NewTicket, Ticket, TicketSummary, ids};
+use crate::protocol::{self, Push, SyncRequest, SyncResponse};
 use crate::store::tickets::{self, ChunkKind};
 use crate::store::{Durability, OpenReport, Store, StoreError};
 use crate::time::{Millis, now_ms};
 use crate::workflow::Status;
+use serde_bytes::ByteBuf;
 
 /// Tuning for [`Client::open_with`].
 #[derive(Clone, Debug)]
@@ -54,6 +56,7 @@ struct Inner {
     docs: Mutex<DocCache>,
     subscribers: Arc<Subscribers>,
     changed: mpsc::Sender<Vec<String>>,
+    local_changes: Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for Client {
@@ -64,6 +67,7 @@ impl std::fmt::Debug for Client {
 
 const META_USER: &str = "user_id";
 const META_ACTOR: &str = "actor";
+const META_SYNC_CURSOR: &str = "sync_cursor";
 
 impl Client {
     /// Opens (or creates) the store at `store_path` for `identity`, with default options.
@@ -97,7 +101,20 @@ impl Client {
         let subscribers = Arc::new(Subscribers::default());
         let changed = spawn_notifier(Arc::downgrade(&subscribers))?;
         let docs = Mutex::new(DocCache::new(options.doc_cache_capacity));
-        Ok(Client { inner: Arc::new(Inner { store, identity, actor, options, report, docs, subscribers, changed }) })
+        let local_changes = Arc::new(tokio::sync::Notify::new());
+        Ok(Client {
+            inner: Arc::new(Inner {
+                store,
+                identity,
+                actor,
+                options,
+                report,
+                docs,
+                subscribers,
+                changed,
+                local_changes,
+            }),
+        })
     }
 
     /// Who this client acts as.
@@ -128,6 +145,7 @@ impl Client {
         self.persist(&ticket_id, &mut document, &performed, at)?;
         docs.insert(ticket_id.clone(), document);
         drop(docs);
+        self.inner.local_changes.notify_one();
         self.notify(vec![ticket_id.clone()]);
         Ok(ticket_id)
     }
@@ -225,24 +243,42 @@ impl Client {
     /// transaction, and subscribers hear of it. Returns whether anything was new. Bytes that do
     /// not parse, or that hold another ticket, are refused and change nothing.
     pub fn merge_remote(&self, ticket_id: &str, bytes: &[u8]) -> Result<bool, Error> {
-        check_parses(bytes)?;
         let mut docs = self.lock_docs()?;
-        let (exists, pending) = self.inner.store.read(|tx| -> Result<_, Error> {
-            let summary = tickets::summary(tx, ticket_id)?;
-            Ok((tickets::exists(tx, ticket_id)?, summary.is_some_and(|s| s.pending)))
+        let Some(merged) = self.merged(&mut docs, ticket_id, bytes)? else {
+            return Ok(false);
+        };
+        let pending = self
+            .inner
+            .store
+            .read(|tx| -> Result<_, Error> { Ok(tickets::summary(tx, ticket_id)?.is_some_and(|s| s.pending)) })?;
+        let summary = doc::summarize(&merged.document, now_ms(), pending)?;
+        self.inner.store.write(|tx| -> Result<(), Error> {
+            tickets::append_chunk(tx, ticket_id, ChunkKind::Change, &merged.new_changes)?;
+            tickets::upsert_summary(tx, &summary)?;
+            Ok(())
         })?;
+        docs.insert(ticket_id.to_owned(), merged.document);
+        drop(docs);
+        self.notify(vec![ticket_id.to_owned()]);
+        Ok(true)
+    }
+
+    /// The ticket's document with `bytes` merged in, on a copy (the cached document is left as
+    /// it is), with the new changes' bytes; `None` when nothing was new.
+    fn merged(&self, docs: &mut DocCache, ticket_id: &str, bytes: &[u8]) -> Result<Option<Merged>, Error> {
+        check_parses(bytes)?;
+        let exists = self.inner.store.read(|tx| -> Result<_, Error> { Ok(tickets::exists(tx, ticket_id)?) })?;
         let mut document = if exists {
-            self.loaded(&mut docs, ticket_id)?.fork().with_actor(self.inner.actor.clone())
+            self.loaded(docs, ticket_id)?.fork().with_actor(self.inner.actor.clone())
         } else {
             Automerge::new().with_actor(self.inner.actor.clone())
         };
-        // Work on a fork so a refused merge leaves the cached document untouched.
         let before = document.get_heads();
         document.load_incremental(bytes).map_err(|e| {
             Error::InvalidInput(format!("received bytes cannot be merged into ticket {ticket_id}: {e}"))
         })?;
         if document.get_heads() == before {
-            return Ok(false);
+            return Ok(None);
         }
         let received = document.get_changes(&before);
         // Every ticket's history grows from its one creation change; a second root means the
@@ -256,16 +292,127 @@ impl Client {
         for change in &received {
             new_changes.extend_from_slice(change.raw_bytes());
         }
-        let summary = doc::summarize(&document, now_ms(), pending)?;
+        Ok(Some(Merged { document, new_changes }))
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Sync hooks (driven by crate::sync)
+
+    /// Wakes when a local action is stored: the sync engine's trigger.
+    pub(crate) fn local_changes(&self) -> Arc<tokio::sync::Notify> {
+        self.inner.local_changes.clone()
+    }
+
+    /// The next sync request: the cursor, and every pending ticket's changes the server has
+    /// not acknowledged. Reads only; nothing is held while the request travels.
+    pub(crate) fn sync_request(&self) -> Result<SyncRequest, Error> {
+        let (cursor, pending) = self.inner.store.read(|tx| -> Result<_, Error> {
+            let cursor = tickets::get_meta(tx, META_SYNC_CURSOR)?.and_then(|c| c.parse().ok()).unwrap_or(0);
+            Ok((cursor, tickets::pending_ids(tx)?))
+        })?;
+        let mut docs = self.lock_docs()?;
+        let mut pushes = Vec::new();
+        for ticket_id in pending {
+            let server_heads =
+                self.inner.store.read(|tx| -> Result<_, Error> { Ok(tickets::server_heads(tx, &ticket_id)?) })?;
+            // A set-aside ticket cannot be read; the others still sync.
+            let Ok(document) = self.loaded(&mut docs, &ticket_id) else { continue };
+            let changes: Vec<ByteBuf> =
+                document.get_changes(&server_heads).iter().map(|c| ByteBuf::from(c.raw_bytes().to_vec())).collect();
+            if !changes.is_empty() {
+                pushes.push(Push { ticket_id, changes, heads: protocol::to_wire(&document.get_heads()) });
+            }
+        }
+        Ok(SyncRequest { cursor, pushes })
+    }
+
+    /// Applies a server response in one transaction: merges updates, records what the server
+    /// has, marks refusals, evicts, and advances the cursor. A ticket whose update cannot be
+    /// merged is skipped (and reported) without holding back the others.
+    pub(crate) fn apply_sync_response(&self, response: &SyncResponse) -> Result<AppliedSync, Error> {
+        let now = now_ms();
+        let mut docs = self.lock_docs()?;
+        let mut applied = AppliedSync::default();
+        let mut staged = Vec::new();
+        for update in &response.updates {
+            let bytes: Vec<u8> = update.data.iter().flat_map(|d| d.iter().copied()).collect();
+            let merged = if bytes.is_empty() { Ok(None) } else { self.merged(&mut docs, &update.ticket_id, &bytes) };
+            let merged = match merged {
+                Ok(merged) => merged,
+                Err(e) => {
+                    applied.failed.push((update.ticket_id.clone(), e.to_string()));
+                    continue;
+                }
+            };
+            let server_heads = protocol::from_wire(&update.heads);
+            let (summary, changes) = match &merged {
+                Some(m) => (Some(doc::summarize(&m.document, now, false)?), Some(m.new_changes.clone())),
+                None => (None, None),
+            };
+            let local_heads = match &merged {
+                Some(m) => m.document.get_heads(),
+                None => match self.loaded(&mut docs, &update.ticket_id) {
+                    Ok(document) => document.get_heads(),
+                    Err(e) => {
+                        applied.failed.push((update.ticket_id.clone(), e.to_string()));
+                        continue;
+                    }
+                },
+            };
+            let pending = !same_heads(&local_heads, &server_heads);
+            if merged.is_some() {
+                applied.received.push(update.ticket_id.clone());
+            }
+            staged.push((update.ticket_id.clone(), merged, summary, changes, server_heads, pending));
+        }
+        let cursor = response.cursor.to_string();
         self.inner.store.write(|tx| -> Result<(), Error> {
-            tickets::append_chunk(tx, ticket_id, ChunkKind::Change, &new_changes)?;
-            tickets::upsert_summary(tx, &summary)?;
+            for (ticket_id, _, summary, changes, server_heads, pending) in &staged {
+                if let (Some(summary), Some(changes)) = (summary, changes) {
+                    tickets::append_chunk(tx, ticket_id, ChunkKind::Change, changes)?;
+                    tickets::upsert_summary(tx, summary)?;
+                }
+                tickets::set_server_heads(tx, ticket_id, server_heads)?;
+                tickets::set_sync_flags(tx, ticket_id, *pending, None)?;
+            }
+            for rejection in &response.rejections {
+                tickets::set_sync_flags(tx, &rejection.ticket_id, false, Some(&rejection.reason))?;
+            }
+            for ticket_id in &response.evictions {
+                let pending = staged.iter().any(|(id, .., pending)| id == ticket_id && *pending);
+                if !pending {
+                    tickets::evict(tx, ticket_id)?;
+                }
+            }
+            tickets::set_meta(tx, META_SYNC_CURSOR, &cursor)?;
             Ok(())
         })?;
-        docs.insert(ticket_id.to_owned(), document);
+        let mut changed: Vec<String> = Vec::new();
+        for (ticket_id, merged, ..) in staged {
+            if let Some(merged) = merged {
+                docs.insert(ticket_id.clone(), merged.document);
+            }
+            changed.push(ticket_id);
+        }
+        for ticket_id in &response.evictions {
+            docs.remove(ticket_id);
+            changed.push(ticket_id.clone());
+        }
+        changed.extend(response.rejections.iter().map(|r| r.ticket_id.clone()));
+        applied.rejected = response.rejections.iter().map(|r| (r.ticket_id.clone(), r.reason.clone())).collect();
+        applied.evicted = response.evictions.clone();
         drop(docs);
-        self.notify(vec![ticket_id.to_owned()]);
-        Ok(true)
+        changed.sort();
+        changed.dedup();
+        if !changed.is_empty() {
+            self.notify(changed);
+        }
+        Ok(applied)
+    }
+
+    /// How many tickets have local changes the server has not acknowledged.
+    pub fn pending_count(&self) -> Result<u64, Error> {
+        self.inner.store.read(|tx| Ok(tickets::pending_count(tx)?))
     }
 
     // -----------------------------------------------------------------------------------------
@@ -333,6 +480,7 @@ impl Client {
         }
         persisted?;
         drop(docs);
+        self.inner.local_changes.notify_one();
         self.notify(vec![ticket_id.to_owned()]);
         Ok(())
     }
@@ -414,6 +562,32 @@ impl Client {
             }
         }
     }
+}
+
+/// A merge computed but not yet stored.
+struct Merged {
+    document: Automerge,
+    new_changes: Vec<u8>,
+}
+
+/// What applying one sync response did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct AppliedSync {
+    /// Tickets that received new changes.
+    pub received: Vec<String>,
+    /// Tickets the server refused, with the reason.
+    pub rejected: Vec<(String, String)>,
+    /// Tickets removed from this device.
+    pub evicted: Vec<String>,
+    /// Tickets whose update could not be merged, with the reason.
+    pub failed: Vec<(String, String)>,
+}
+
+fn same_heads(a: &[automerge::ChangeHash], b: &[automerge::ChangeHash]) -> bool {
+    let (mut a, mut b) = (a.to_vec(), b.to_vec());
+    a.sort();
+    b.sort();
+    a == b
 }
 
 /// Automerge's incremental load skips what it cannot parse; received bytes must parse whole.

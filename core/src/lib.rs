@@ -5,6 +5,7 @@
 //! - [`store`]: the durable local store (SQLite): chunks, index table, migrations.
 //! - [`protocol`]: the sync wire format shared with the server.
 //! - [`actions`]: every user action as data, checked and applied by one pure function.
+//! - [`sync`]: the device's sync engine (HTTP, background loop, status).
 //! - [`client`]: the facade apps and bindings use: open, act, query, subscribe.
 
 pub mod actions;
@@ -13,6 +14,7 @@ pub mod error;
 pub mod model;
 pub mod protocol;
 pub mod store;
+pub mod sync;
 pub mod time;
 pub mod workflow;
 

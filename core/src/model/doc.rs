@@ -593,6 +593,7 @@ pub fn summarize_derived(
         updated_at,
         pending,
         quarantined: None,
+        rejected: None,
     })
 }
 

@@ -389,6 +389,8 @@ pub struct TicketSummary {
     pub pending: bool,
     /// Why the ticket is set aside, when its stored document cannot be loaded.
     pub quarantined: Option<String>,
+    /// Why the server refused this ticket's local changes, if it did.
+    pub rejected: Option<String>,
 }
 
 /// Filters for [`crate::Client::list`]; every field left empty matches everything.

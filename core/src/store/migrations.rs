@@ -46,6 +46,15 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     CREATE INDEX tickets_by_assignee ON tickets (assignee);
     CREATE INDEX tickets_by_sla_due  ON tickets (sla_due_at) WHERE sla_due_at IS NOT NULL;
     "#,
+    // 2: sync state: what the server is known to have of each ticket, and why the server
+    // refused a ticket's changes.
+    r#"
+    CREATE TABLE sync_state (
+        ticket_id    TEXT PRIMARY KEY,
+        server_heads BLOB NOT NULL
+    ) STRICT;
+    ALTER TABLE tickets ADD COLUMN rejected TEXT;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -150,7 +150,7 @@ pub fn exists(tx: &Transaction<'_>, ticket_id: &str) -> Result<bool, StoreError>
 }
 
 const SUMMARY_COLUMNS: &str = "id, title, status, assignee, priority, customer_name, customer_address,
-     respond_by, arrive_by, resolve_by, sla_due_at, conflicts, updated_at, pending, quarantined";
+     respond_by, arrive_by, resolve_by, sla_due_at, conflicts, updated_at, pending, quarantined, rejected";
 
 fn summary_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<TicketSummary> {
     let status: String = row.get(2)?;
@@ -169,6 +169,7 @@ fn summary_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<TicketSummary> 
         updated_at: row.get(12)?,
         pending: row.get(13)?,
         quarantined: row.get(14)?,
+        rejected: row.get(15)?,
     })
 }
 
@@ -237,4 +238,70 @@ pub fn set_meta(tx: &Transaction<'_>, key: &str, value: &str) -> Result<(), Stor
     )?
     .execute([key, value])?;
     Ok(())
+}
+
+/// Tickets with local changes the server has not acknowledged.
+pub fn pending_ids(tx: &Transaction<'_>) -> Result<Vec<String>, StoreError> {
+    let mut stmt = tx.prepare_cached("SELECT id FROM tickets WHERE pending = 1 AND quarantined IS NULL ORDER BY id")?;
+    let rows = stmt.query_map([], |row| row.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The heads the server is known to have of a ticket (empty when it has none yet).
+pub fn server_heads(tx: &Transaction<'_>, ticket_id: &str) -> Result<Vec<automerge::ChangeHash>, StoreError> {
+    let bytes: Option<Vec<u8>> = tx
+        .prepare_cached("SELECT server_heads FROM sync_state WHERE ticket_id = ?1")?
+        .query_row([ticket_id], |row| row.get(0))
+        .optional()?;
+    Ok(bytes
+        .unwrap_or_default()
+        .chunks_exact(32)
+        .filter_map(|chunk| <[u8; 32]>::try_from(chunk).ok().map(automerge::ChangeHash))
+        .collect())
+}
+
+/// Records the heads the server has of a ticket.
+pub fn set_server_heads(
+    tx: &Transaction<'_>,
+    ticket_id: &str,
+    heads: &[automerge::ChangeHash],
+) -> Result<(), StoreError> {
+    let bytes: Vec<u8> = heads.iter().flat_map(|h| h.0).collect();
+    tx.prepare_cached(
+        "INSERT INTO sync_state (ticket_id, server_heads) VALUES (?1, ?2)
+         ON CONFLICT (ticket_id) DO UPDATE SET server_heads = excluded.server_heads",
+    )?
+    .execute(params![ticket_id, bytes])?;
+    Ok(())
+}
+
+/// Sets or clears a ticket's pending flag and the server's reason for refusing it.
+pub fn set_sync_flags(
+    tx: &Transaction<'_>,
+    ticket_id: &str,
+    pending: bool,
+    rejected: Option<&str>,
+) -> Result<(), StoreError> {
+    tx.prepare_cached("UPDATE tickets SET pending = ?2, rejected = ?3 WHERE id = ?1")?
+        .execute(params![ticket_id, pending, rejected])?;
+    Ok(())
+}
+
+/// Removes every trace of a ticket from the store (the server evicted it).
+pub fn evict(tx: &Transaction<'_>, ticket_id: &str) -> Result<(), StoreError> {
+    for sql in [
+        "DELETE FROM doc_chunks WHERE ticket_id = ?1",
+        "DELETE FROM tickets WHERE id = ?1",
+        "DELETE FROM sync_state WHERE ticket_id = ?1",
+    ] {
+        tx.prepare_cached(sql)?.execute([ticket_id])?;
+    }
+    Ok(())
+}
+
+/// How many tickets have unacknowledged local changes.
+pub fn pending_count(tx: &Transaction<'_>) -> Result<u64, StoreError> {
+    let count: i64 =
+        tx.prepare_cached("SELECT COUNT(*) FROM tickets WHERE pending = 1")?.query_row([], |row| row.get(0))?;
+    Ok(u64::try_from(count).unwrap_or(0))
 }

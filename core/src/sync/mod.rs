@@ -1,0 +1,365 @@
+//! The device's sync engine: one loop that pushes local changes and pulls the server's.
+//!
+//! [`SyncEngine::sync_now`] runs one full sync: build the request from the store (reads
+//! only), send it, apply the response in one write transaction; repeat while the server says
+//! more is waiting. No transaction is open while a request travels. [`SyncEngine::start`] runs
+//! the background loop: it syncs when a local action is stored, when the app reports that the
+//! device is online, and periodically; after a failure it waits with exponential backoff and
+//! jitter. The status (pending changes, last success, last error) is pushed to subscribers.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use backon::{BackoffBuilder, ExponentialBuilder};
+use tokio::sync::{Notify, watch};
+
+use crate::client::Client;
+use crate::error::Error;
+use crate::protocol::{self, ApiError, DecodeError, SyncRequest, SyncResponse, WhoAmI};
+use crate::time::{Millis, now_ms};
+
+/// Where and how to sync.
+#[derive(Clone, Debug)]
+pub struct SyncConfig {
+    /// The server's base URL, e.g. `https://fieldsync.example.com`.
+    pub server_url: String,
+    /// This device's bearer token.
+    pub token: String,
+    /// First wait after a failure.
+    pub min_backoff: Duration,
+    /// Longest wait after repeated failures.
+    pub max_backoff: Duration,
+    /// Sync this often even when nothing happens locally (to hear of dispatcher changes).
+    pub poll_interval: Duration,
+    /// Give up on one request after this long.
+    pub request_timeout: Duration,
+}
+
+impl SyncConfig {
+    /// A configuration with the usual timings.
+    pub fn new(server_url: impl Into<String>, token: impl Into<String>) -> Self {
+        SyncConfig {
+            server_url: server_url.into(),
+            token: token.into(),
+            min_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(300),
+            poll_interval: Duration::from_secs(30),
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Why a sync failed.
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SyncError {
+    /// The app said the device is offline.
+    #[error("offline")]
+    Offline,
+    /// The server could not be reached or the connection broke.
+    #[error("network: {0}")]
+    Network(String),
+    /// The token was refused: sign in again.
+    #[error("the server refused this device's token")]
+    Unauthorized,
+    /// The server answered with an error.
+    #[error("server error {status}: {message}")]
+    Server {
+        /// HTTP status.
+        status: u16,
+        /// The server's message.
+        message: String,
+    },
+    /// The server's answer could not be read.
+    #[error("protocol: {0}")]
+    Protocol(String),
+    /// The local store failed.
+    #[error("local store: {0}")]
+    Local(String),
+}
+
+impl SyncError {
+    /// Worth retrying later by itself (network trouble, server overloaded).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            SyncError::Network(_) | SyncError::Offline => true,
+            SyncError::Server { status, .. } => *status >= 500 || *status == 429 || *status == 408,
+            _ => false,
+        }
+    }
+}
+
+impl From<Error> for SyncError {
+    fn from(e: Error) -> Self {
+        SyncError::Local(e.to_string())
+    }
+}
+
+impl From<DecodeError> for SyncError {
+    fn from(e: DecodeError) -> Self {
+        SyncError::Protocol(e.to_string())
+    }
+}
+
+/// What one [`SyncEngine::sync_now`] moved.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    /// Tickets whose local changes were sent.
+    pub pushed: Vec<String>,
+    /// Tickets that received changes from the server.
+    pub received: Vec<String>,
+    /// Tickets the server refused, with the reason.
+    pub rejected: Vec<(String, String)>,
+    /// Tickets removed from this device.
+    pub evicted: Vec<String>,
+    /// Tickets whose server update could not be merged, with the reason (the rest synced).
+    pub failed: Vec<(String, String)>,
+    /// HTTP round trips.
+    pub round_trips: u32,
+    /// Request body bytes sent.
+    pub bytes_sent: u64,
+    /// Response body bytes received.
+    pub bytes_received: u64,
+}
+
+/// The engine's state, for a status bar.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SyncStatus {
+    /// Whether the app reports connectivity.
+    pub online: bool,
+    /// A sync is running.
+    pub syncing: bool,
+    /// Tickets with local changes the server has not acknowledged.
+    pub pending_tickets: u64,
+    /// When the last sync succeeded.
+    pub last_success_at: Option<Millis>,
+    /// The last failure, cleared by a success.
+    pub last_error: Option<String>,
+}
+
+/// The sync engine of one [`Client`]. Cheap to clone.
+#[derive(Clone)]
+pub struct SyncEngine {
+    inner: Arc<EngineInner>,
+}
+
+struct EngineInner {
+    client: Client,
+    config: SyncConfig,
+    http: reqwest::Client,
+    status: watch::Sender<SyncStatus>,
+    online_changed: Notify,
+    /// One sync at a time: the loop and `sync_now` callers take turns.
+    running: tokio::sync::Mutex<()>,
+    last_report: Mutex<Option<SyncReport>>,
+}
+
+/// The HTTP client every engine uses: rustls with the ring provider, no OpenSSL.
+fn http_client(timeout: Duration) -> Result<reqwest::Client, SyncError> {
+    // Installing twice is harmless: the first one stays.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|e| SyncError::Network(e.to_string()))
+}
+
+/// Asks the server who a token belongs to (`GET /v1/me`): how a device learns its identity
+/// the first time it signs in.
+pub async fn who_am_i(server_url: &str, token: &str) -> Result<WhoAmI, SyncError> {
+    let http = http_client(Duration::from_secs(30))?;
+    let response = http
+        .get(format!("{}/v1/me", server_url.trim_end_matches('/')))
+        .bearer_auth(token)
+        .send()
+        .await
+        .map_err(|e| SyncError::Network(e.to_string()))?;
+    let status = response.status();
+    let body = response.bytes().await.map_err(|e| SyncError::Network(e.to_string()))?;
+    if !status.is_success() {
+        return Err(server_error(status.as_u16(), &body));
+    }
+    serde_json::from_slice(&body).map_err(|e| SyncError::Protocol(e.to_string()))
+}
+
+fn server_error(status: u16, body: &[u8]) -> SyncError {
+    if status == 401 {
+        return SyncError::Unauthorized;
+    }
+    let message = serde_json::from_slice::<ApiError>(body)
+        .map(|e| e.message)
+        .unwrap_or_else(|_| String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned());
+    SyncError::Server { status, message }
+}
+
+impl SyncEngine {
+    /// An engine for `client`, talking to `config.server_url`. Starts offline until the app
+    /// calls [`SyncEngine::set_online`] (or [`SyncEngine::sync_now`], which always tries).
+    pub fn new(client: Client, config: SyncConfig) -> Result<SyncEngine, SyncError> {
+        let http = http_client(config.request_timeout)?;
+        let pending = client.pending_count()?;
+        let (status, _) = watch::channel(SyncStatus { pending_tickets: pending, ..Default::default() });
+        Ok(SyncEngine {
+            inner: Arc::new(EngineInner {
+                client,
+                config,
+                http,
+                status,
+                online_changed: Notify::new(),
+                running: tokio::sync::Mutex::new(()),
+                last_report: Mutex::new(None),
+            }),
+        })
+    }
+
+    /// The client this engine syncs.
+    pub fn client(&self) -> &Client {
+        &self.inner.client
+    }
+
+    /// The current status.
+    pub fn status(&self) -> SyncStatus {
+        self.inner.status.borrow().clone()
+    }
+
+    /// A receiver that sees every status change (the current value first).
+    pub fn watch_status(&self) -> watch::Receiver<SyncStatus> {
+        self.inner.status.subscribe()
+    }
+
+    /// What the last sync moved.
+    pub fn last_report(&self) -> Option<SyncReport> {
+        self.inner.last_report.lock().ok().and_then(|r| r.clone())
+    }
+
+    /// The app's connectivity callback: going online wakes the loop at once.
+    pub fn set_online(&self, online: bool) {
+        self.inner.status.send_modify(|s| s.online = online);
+        self.inner.online_changed.notify_one();
+    }
+
+    /// Runs one full sync now (several round trips only if the server has more than one
+    /// response's worth), and reports what moved.
+    pub async fn sync_now(&self) -> Result<SyncReport, SyncError> {
+        let _turn = self.inner.running.lock().await;
+        self.inner.status.send_modify(|s| s.syncing = true);
+        let result = self.sync_rounds().await;
+        let pending = self.inner.client.pending_count().unwrap_or(0);
+        self.inner.status.send_modify(|s| {
+            s.syncing = false;
+            s.pending_tickets = pending;
+            match &result {
+                Ok(_) => {
+                    s.last_success_at = Some(now_ms());
+                    s.last_error = None;
+                }
+                Err(e) => s.last_error = Some(e.to_string()),
+            }
+        });
+        if let (Ok(report), Ok(mut last)) = (&result, self.inner.last_report.lock()) {
+            *last = Some(report.clone());
+        }
+        result
+    }
+
+    async fn sync_rounds(&self) -> Result<SyncReport, SyncError> {
+        /// A server that keeps saying "more" cannot keep one sync going forever.
+        const MAX_ROUNDS: u32 = 64;
+        let mut report = SyncReport::default();
+        loop {
+            let client = self.inner.client.clone();
+            let request = tokio::task::spawn_blocking(move || client.sync_request())
+                .await
+                .map_err(|e| SyncError::Local(e.to_string()))??;
+            report.pushed.extend(request.pushes.iter().map(|p| p.ticket_id.clone()));
+            let response = self.exchange(&request, &mut report).await?;
+            let client = self.inner.client.clone();
+            let more = response.more;
+            let applied = tokio::task::spawn_blocking(move || client.apply_sync_response(&response))
+                .await
+                .map_err(|e| SyncError::Local(e.to_string()))??;
+            report.received.extend(applied.received);
+            report.rejected.extend(applied.rejected);
+            report.evicted.extend(applied.evicted);
+            report.failed.extend(applied.failed);
+            if !more || report.round_trips >= MAX_ROUNDS {
+                report.pushed.sort();
+                report.pushed.dedup();
+                return Ok(report);
+            }
+        }
+    }
+
+    async fn exchange(&self, request: &SyncRequest, report: &mut SyncReport) -> Result<SyncResponse, SyncError> {
+        let body = request.encode();
+        report.bytes_sent += body.len() as u64;
+        report.round_trips += 1;
+        let url = format!("{}/v1/sync", self.inner.config.server_url.trim_end_matches('/'));
+        let response = self
+            .inner
+            .http
+            .post(url)
+            .bearer_auth(&self.inner.config.token)
+            .header(reqwest::header::CONTENT_TYPE, protocol::CONTENT_TYPE)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| SyncError::Network(e.to_string()))?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(|e| SyncError::Network(e.to_string()))?;
+        report.bytes_received += bytes.len() as u64;
+        if !status.is_success() {
+            return Err(server_error(status.as_u16(), &bytes));
+        }
+        Ok(SyncResponse::decode(&bytes)?)
+    }
+
+    /// Starts the background loop on the current tokio runtime. It runs until the returned
+    /// handle is aborted or dropped with [`SyncLoop`].
+    pub fn start(&self) -> SyncLoop {
+        let engine = self.clone();
+        SyncLoop { task: tokio::spawn(async move { engine.run_loop().await }) }
+    }
+
+    async fn run_loop(self) {
+        let local_changes = self.inner.client.local_changes();
+        let backoff_builder = ExponentialBuilder::default()
+            .with_min_delay(self.inner.config.min_backoff)
+            .with_max_delay(self.inner.config.max_backoff)
+            .with_jitter()
+            .without_max_times();
+        let mut backoff = backoff_builder.build();
+        loop {
+            if !self.status().online {
+                // Offline: wait for the app to say otherwise.
+                self.inner.online_changed.notified().await;
+                continue;
+            }
+            let wait = match self.sync_now().await {
+                Ok(_) => {
+                    backoff = backoff_builder.build();
+                    self.inner.config.poll_interval
+                }
+                Err(e) if e.is_transient() => backoff.next().unwrap_or(self.inner.config.max_backoff),
+                // A refused token or a protocol mismatch will not fix itself by retrying soon.
+                Err(_) => self.inner.config.max_backoff,
+            };
+            tokio::select! {
+                _ = local_changes.notified() => {}
+                _ = self.inner.online_changed.notified() => {}
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+}
+
+/// The running background loop; dropping it stops the loop.
+pub struct SyncLoop {
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for SyncLoop {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
