@@ -1,0 +1,103 @@
+//! The one error type of the HTTP layer, mapped to a status and a [`ApiError`] body in one
+//! place. Internal details are logged, never sent.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use fieldsync_core::protocol::ApiError;
+
+use crate::storage::StorageError;
+
+/// Everything a request can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// No valid bearer token.
+    #[error("a valid device token is required")]
+    Unauthorized,
+    /// The token's role may not do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// No such thing.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request is malformed or its arguments are invalid.
+    #[error("{0}")]
+    BadRequest(String),
+    /// The body is larger than the server accepts.
+    #[error("the request body is too large")]
+    PayloadTooLarge,
+    /// The workflow refuses the action, or a name is taken.
+    #[error("{0}")]
+    Conflict(String),
+    /// Anything else: logged, answered as "internal".
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl From<StorageError> for AppError {
+    fn from(e: StorageError) -> Self {
+        match e {
+            StorageError::Duplicate(what) => AppError::Conflict(format!("{what} already exists")),
+            StorageError::NotFound(what) => AppError::NotFound(format!("{what} not found")),
+            other => AppError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<tokio::task::JoinError> for AppError {
+    fn from(e: tokio::task::JoinError) -> Self {
+        AppError::Internal(format!("blocking task failed: {e}"))
+    }
+}
+
+impl From<fieldsync_core::Error> for AppError {
+    fn from(e: fieldsync_core::Error) -> Self {
+        use fieldsync_core::Error as E;
+        match e {
+            E::Refused(refusal) => AppError::Conflict(refusal.to_string()),
+            E::InvalidInput(message) => AppError::BadRequest(message),
+            E::NotFound(id) => AppError::NotFound(format!("ticket {id} not found")),
+            other => AppError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl AppError {
+    /// The HTTP status and the stable code.
+    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            AppError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            AppError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            AppError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            AppError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            AppError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            AppError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        let message = match &self {
+            AppError::Internal(detail) => {
+                eprintln!("fieldsync-server: internal error: {detail}");
+                "internal server error".to_owned()
+            }
+            other => other.to_string(),
+        };
+        let mut response = (status, Json(ApiError { error: code.to_owned(), message })).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(axum::http::header::WWW_AUTHENTICATE, axum::http::HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+/// Maps a body extractor's rejection: too large is 413, anything else 400.
+pub(crate) fn body_rejection(status: StatusCode, text: String) -> AppError {
+    if status == StatusCode::PAYLOAD_TOO_LARGE { AppError::PayloadTooLarge } else { AppError::BadRequest(text) }
+}

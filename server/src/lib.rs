@@ -1,0 +1,196 @@
+//! fieldsync-server: the hub devices sync with and dispatchers work through.
+//!
+//! - [`storage`]: one [`storage::Storage`] trait (SQLite by default), with a shared
+//!   conformance suite.
+//! - `POST /v1/sync`: the sync endpoint (protocol in `fieldsync_core::protocol`, server state in
+//!   docs/adr/0003): one round trip moves changes both ways; a no-op costs a few bytes.
+//! - The dispatcher REST API (`/v1/tickets...`) and live events (`GET /v1/events`, SSE).
+//! - Bearer tokens per device, bound to a user and a role, stored as SHA-256 only.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use fieldsync_server::{AppState, ServerConfig};
+//! let state = AppState::open(std::path::Path::new("data"), ServerConfig::default())?;
+//! let (_user, _device, token) = state.add_user("dana", fieldsync_core::Role::Dispatcher)?;
+//! println!("token: {token}");
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! fieldsync_server::serve(listener, state, async { let _ = tokio::signal::ctrl_c().await; }).await?;
+//! # Ok(()) }
+//! ```
+
+mod auth;
+mod error;
+mod rules;
+pub mod storage;
+mod sync;
+mod tickets;
+
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use fieldsync_core::workflow::Role;
+use serde::Serialize;
+use tokio::sync::{broadcast, watch};
+
+pub use auth::Caller;
+pub use error::AppError;
+use storage::{DeviceRecord, SqliteStorage, Storage, StorageError, UserRecord};
+
+/// Server tuning.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Largest request body accepted (413 beyond). Default 16 MiB.
+    pub max_body_bytes: usize,
+    /// How long a completed ticket stays on devices after completion. Default 7 days.
+    pub completed_retention: Duration,
+    /// Roughly how many bytes of updates one sync response carries before it is cut and
+    /// `more` is set. Default 4 MiB.
+    pub sync_budget_bytes: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            max_body_bytes: 16 * 1024 * 1024,
+            completed_retention: Duration::from_secs(7 * 24 * 60 * 60),
+            sync_budget_bytes: 4 * 1024 * 1024,
+        }
+    }
+}
+
+/// One ticket change, as published on `GET /v1/events`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TicketChanged {
+    /// The ticket.
+    pub id: String,
+    /// Its derived status after the change.
+    pub status: fieldsync_core::Status,
+    /// Its new `changed_seq`.
+    pub seq: u64,
+}
+
+/// Everything handlers share. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    storage: Arc<dyn Storage>,
+    config: ServerConfig,
+    events: broadcast::Sender<TicketChanged>,
+    shutdown: watch::Sender<bool>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").field("config", &self.inner.config).finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// Opens (creating, migrating) the SQLite storage at `data_dir/server.sqlite`.
+    pub fn open(data_dir: &Path, config: ServerConfig) -> Result<AppState, StorageError> {
+        let storage = SqliteStorage::open(&data_dir.join("server.sqlite"))?;
+        Ok(AppState::with_storage(Arc::new(storage), config))
+    }
+
+    /// A state over any storage implementation.
+    pub fn with_storage(storage: Arc<dyn Storage>, config: ServerConfig) -> AppState {
+        let (events, _) = broadcast::channel(1024);
+        let (shutdown, _) = watch::channel(false);
+        AppState { inner: Arc::new(Inner { storage, config, events, shutdown }) }
+    }
+
+    /// The storage.
+    pub fn storage(&self) -> &dyn Storage {
+        self.inner.storage.as_ref()
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ServerConfig {
+        &self.inner.config
+    }
+
+    /// Live ticket changes (what `GET /v1/events` streams).
+    pub fn subscribe(&self) -> broadcast::Receiver<TicketChanged> {
+        self.inner.events.subscribe()
+    }
+
+    pub(crate) fn publish(&self, change: TicketChanged) {
+        // Nobody listening is fine.
+        let _ = self.inner.events.send(change);
+    }
+
+    /// Creates a user (user id = `name`, refused if taken) and a first device token for them.
+    /// Returns `(user_id, device_id, token)`; the token is shown once and stored only hashed.
+    pub fn add_user(&self, name: &str, role: Role) -> Result<(String, String, String), AppError> {
+        let name = name.trim();
+        if name.is_empty() || name.len() > 128 || name.chars().any(char::is_control) {
+            return Err(AppError::BadRequest("a user name must be 1 to 128 printable characters".into()));
+        }
+        self.storage().create_user(&UserRecord { id: name.to_owned(), name: name.to_owned(), role })?;
+        let (device_id, token) = self.add_device(name)?;
+        Ok((name.to_owned(), device_id, token))
+    }
+
+    /// Issues a new device token for an existing user. Returns `(device_id, token)`.
+    pub fn add_device(&self, user_id: &str) -> Result<(String, String), AppError> {
+        let device_id = fieldsync_core::model::ids::new_id();
+        let token = auth::new_token();
+        self.storage().create_device(&DeviceRecord {
+            id: device_id.clone(),
+            user_id: user_id.to_owned(),
+            token_sha256: auth::token_hash(&token),
+        })?;
+        Ok((device_id, token))
+    }
+
+    /// Revokes a device's token at once; `false` when there is no such device.
+    pub fn revoke_device(&self, device_id: &str) -> Result<bool, AppError> {
+        Ok(self.storage().revoke_device(device_id)?)
+    }
+}
+
+/// The HTTP routes.
+pub fn app(state: AppState) -> Router {
+    let limit = state.inner.config.max_body_bytes;
+    Router::new()
+        .route("/v1/me", get(auth::me))
+        .route("/v1/sync", post(sync::handler))
+        .route("/v1/tickets", post(tickets::create).get(tickets::list))
+        .route("/v1/tickets/{id}", get(tickets::detail))
+        .route("/v1/tickets/{id}/actions", post(tickets::act))
+        .route("/v1/tickets/{id}/document", get(tickets::document))
+        .route("/v1/events", get(tickets::events))
+        .fallback(|| async { AppError::NotFound("no such endpoint".into()) })
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+/// Serves [`app`] on `listener` until `shutdown` completes, then finishes the requests in
+/// flight (live event streams end) and returns.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let stop = state.inner.shutdown.clone();
+    let signal = async move {
+        shutdown.await;
+        let _ = stop.send(true);
+    };
+    axum::serve(listener, app(state)).with_graceful_shutdown(signal).await
+}
+
+/// Runs blocking storage work off the async threads.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, AppError> + Send + 'static,
+) -> Result<T, AppError> {
+    tokio::task::spawn_blocking(f).await?
+}

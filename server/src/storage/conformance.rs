@@ -1,0 +1,256 @@
+//! The conformance suite every [`Storage`] implementation must pass.
+//!
+//! Call [`run`] from a test with a constructor that returns a fresh, empty storage each time:
+//!
+//! ```ignore
+//! fieldsync_server::storage::conformance::run(&|| {
+//!     Box::new(SqliteStorage::open(&dir.path().join(unique_name())).expect("open"))
+//! });
+//! ```
+//!
+//! It panics with a message naming the failed check.
+
+use fieldsync_core::model::{Priority, Sla};
+use fieldsync_core::workflow::{Role, Status};
+
+use super::{
+    ChangeLogRow, DeviceRecord, IndexRow, Scope, Storage, StorageError, SyncState, TicketFilter, TicketWrite,
+    UserRecord,
+};
+
+/// Runs every check, each on a fresh storage from `make`.
+pub fn run(make: &dyn Fn() -> Box<dyn Storage>) {
+    users_and_devices(make().as_ref());
+    actors(make().as_ref());
+    ticket_writes(make().as_ref());
+    snapshots_replace_chunks(make().as_ref());
+    changed_since_and_scopes(make().as_ref());
+    list_filters(make().as_ref());
+    sync_states(make().as_ref());
+    retention(make().as_ref());
+}
+
+fn user(id: &str, role: Role) -> UserRecord {
+    UserRecord { id: id.into(), name: format!("{id} name"), role }
+}
+
+fn device(id: &str, user_id: &str, token: u8) -> DeviceRecord {
+    DeviceRecord { id: id.into(), user_id: user_id.into(), token_sha256: [token; 32] }
+}
+
+/// An index row for tests.
+fn row(id: &str, status: Status, assignee: Option<&str>) -> IndexRow {
+    IndexRow {
+        id: id.into(),
+        title: format!("Title of {id}"),
+        status,
+        assignee: assignee.map(str::to_owned),
+        priority: Priority::Normal,
+        customer_name: format!("Customer {id}"),
+        customer_address: "1 Main St".into(),
+        sla: Sla::default(),
+        sla_due_at: None,
+        conflicts: 0,
+        resolved_at: None,
+        updated_at: 1_000,
+        changed_seq: 0,
+    }
+}
+
+fn write(id: &str, expected: Option<i64>, changes: &[u8], index: IndexRow, log: &[&str]) -> TicketWrite {
+    TicketWrite {
+        ticket_id: id.into(),
+        expected_version: expected,
+        changes: changes.to_vec(),
+        snapshot: None,
+        index,
+        change_log: log
+            .iter()
+            .map(|h| ChangeLogRow { change_hash: (*h).into(), device_id: "d1".into(), received_at: 5 })
+            .collect(),
+    }
+}
+
+fn users_and_devices(s: &dyn Storage) {
+    s.create_user(&user("eli", Role::Engineer)).expect("create user");
+    assert!(
+        matches!(s.create_user(&user("eli", Role::Admin)), Err(StorageError::Duplicate(_))),
+        "a duplicate user id is refused"
+    );
+    assert_eq!(s.user("eli").expect("user"), Some(user("eli", Role::Engineer)));
+    assert_eq!(s.user("nobody").expect("user"), None);
+    assert!(
+        matches!(s.create_device(&device("d0", "nobody", 9)), Err(StorageError::NotFound(_))),
+        "a device of an unknown user is refused"
+    );
+    s.create_device(&device("d1", "eli", 1)).expect("create device");
+    assert!(matches!(s.create_device(&device("d1", "eli", 2)), Err(StorageError::Duplicate(_))), "duplicate device");
+    assert!(matches!(s.create_device(&device("d2", "eli", 1)), Err(StorageError::Duplicate(_))), "duplicate token");
+    let who = s.authenticate(&[1; 32]).expect("authenticate").expect("known token");
+    assert_eq!((who.user_id.as_str(), who.device_id.as_str(), who.role), ("eli", "d1", Role::Engineer));
+    assert_eq!(who.last_sync_at, None);
+    s.record_sync("d1", 77).expect("record sync");
+    assert_eq!(s.authenticate(&[1; 32]).expect("auth").and_then(|p| p.last_sync_at), Some(77));
+    assert_eq!(s.authenticate(&[3; 32]).expect("authenticate"), None, "unknown token");
+    assert!(s.revoke_device("d1").expect("revoke"));
+    assert!(!s.revoke_device("nope").expect("revoke unknown"));
+    assert_eq!(s.authenticate(&[1; 32]).expect("authenticate"), None, "revoked token");
+}
+
+fn actors(s: &dyn Storage) {
+    s.create_user(&user("eli", Role::Engineer)).expect("user");
+    s.create_device(&device("d1", "eli", 1)).expect("device");
+    s.create_device(&device("d2", "eli", 2)).expect("device");
+    assert_eq!(s.register_actor("aa", "d1").expect("register"), "d1");
+    assert_eq!(s.register_actor("aa", "d1").expect("register again"), "d1", "idempotent");
+    assert_eq!(s.register_actor("aa", "d2").expect("register elsewhere"), "d1", "first binding wins");
+    let found = s.actors(&["aa".into(), "bb".into()]).expect("actors");
+    assert_eq!(found.len(), 1);
+    assert_eq!((found[0].actor.as_str(), found[0].device_id.as_str(), found[0].user_id.as_str()), ("aa", "d1", "eli"));
+}
+
+fn ticket_writes(s: &dyn Storage) {
+    assert_eq!(s.current_seq().expect("seq"), 0);
+    assert_eq!(s.load_ticket("t1").expect("load"), None);
+    let first = s.save_ticket(&write("t1", None, b"abc", row("t1", Status::New, None), &["h1"])).expect("create");
+    assert_eq!(first.seq, 1);
+    assert!(
+        matches!(
+            s.save_ticket(&write("t1", None, b"x", row("t1", Status::New, None), &[])),
+            Err(StorageError::VersionConflict(_))
+        ),
+        "creating an existing ticket is a conflict"
+    );
+    let loaded = s.load_ticket("t1").expect("load").expect("exists");
+    assert_eq!(loaded.bytes, b"abc");
+    assert!(
+        matches!(
+            s.save_ticket(&write("t1", Some(loaded.version + 1), b"x", row("t1", Status::New, None), &[])),
+            Err(StorageError::VersionConflict(_))
+        ),
+        "a stale version is a conflict"
+    );
+    let second = s
+        .save_ticket(&write(
+            "t1",
+            Some(loaded.version),
+            b"def",
+            row("t1", Status::Dispatched, Some("eli")),
+            &["h1", "h2"],
+        ))
+        .expect("update");
+    assert!(second.seq > first.seq && second.version > loaded.version);
+    assert_eq!(second.chunks_since_snapshot, 2);
+    let loaded = s.load_ticket("t1").expect("load").expect("exists");
+    assert_eq!(loaded.bytes, b"abcdef", "chunks concatenate in order");
+    assert_eq!(loaded.chunks_since_snapshot, 2);
+    assert_eq!(loaded.version, second.version);
+    let index = s.ticket_row("t1").expect("row").expect("exists");
+    assert_eq!(
+        (index.status, index.assignee.as_deref(), index.changed_seq),
+        (Status::Dispatched, Some("eli"), second.seq)
+    );
+    let log = s.change_log("t1").expect("log");
+    assert_eq!(log.len(), 2, "a hash already logged is not logged twice: {log:?}");
+    assert_eq!(s.current_seq().expect("seq"), second.seq);
+    s.save_ticket(&write("t2", None, b"zz", row("t2", Status::New, None), &["h1"])).expect("other ticket");
+    assert_eq!(s.change_log("t2").expect("log").len(), 1, "the change log is per ticket");
+    assert_eq!(s.ticket_row("t3").expect("row"), None);
+}
+
+fn snapshots_replace_chunks(s: &dyn Storage) {
+    let saved = s.save_ticket(&write("t1", None, b"abc", row("t1", Status::New, None), &[])).expect("create");
+    let saved =
+        s.save_ticket(&write("t1", Some(saved.version), b"def", row("t1", Status::New, None), &[])).expect("more");
+    let mut compact = write("t1", Some(saved.version), b"", row("t1", Status::New, None), &[]);
+    compact.snapshot = Some(b"SNAP".to_vec());
+    let saved = s.save_ticket(&compact).expect("snapshot");
+    assert_eq!(saved.chunks_since_snapshot, 0);
+    assert_eq!(s.load_ticket("t1").expect("load").expect("exists").bytes, b"SNAP");
+    s.save_ticket(&write("t1", Some(saved.version), b"ghi", row("t1", Status::New, None), &[])).expect("after");
+    let loaded = s.load_ticket("t1").expect("load").expect("exists");
+    assert_eq!((loaded.bytes.as_slice(), loaded.chunks_since_snapshot), (&b"SNAPghi"[..], 1));
+}
+
+fn changed_since_and_scopes(s: &dyn Storage) {
+    s.create_user(&user("eli", Role::Engineer)).expect("user");
+    s.create_device(&device("d1", "eli", 1)).expect("device");
+    let a = s.save_ticket(&write("a", None, b"1", row("a", Status::Dispatched, Some("eli")), &[])).expect("a");
+    let b = s.save_ticket(&write("b", None, b"1", row("b", Status::Dispatched, Some("fay")), &[])).expect("b");
+    let c = s.save_ticket(&write("c", None, b"1", row("c", Status::New, None), &[])).expect("c");
+    let ids = |rows: Vec<IndexRow>| rows.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    assert_eq!(ids(s.changed_since(0, &Scope::All).expect("all")), ["a", "b", "c"]);
+    assert_eq!(ids(s.changed_since(a.seq, &Scope::All).expect("all")), ["b", "c"]);
+    assert_eq!(ids(s.changed_since(c.seq, &Scope::All).expect("all")), Vec::<String>::new());
+    let eli = Scope::Engineer { user_id: "eli".into(), device_id: "d1".into() };
+    assert_eq!(ids(s.changed_since(0, &eli).expect("eli")), ["a"]);
+    // A ticket the device was sent stays in scope (to be evicted) after it is reassigned away.
+    s.put_sync_states("d1", &[("b".into(), SyncState::default())]).expect("state");
+    assert_eq!(ids(s.changed_since(0, &eli).expect("eli")), ["a", "b"]);
+    let b2 = s.save_ticket(&write("b", Some(b.version), b"2", row("b", Status::Dispatched, Some("fay")), &[]));
+    let b2 = b2.expect("b again");
+    assert_eq!(ids(s.changed_since(c.seq, &Scope::All).expect("all")), ["b"]);
+    assert!(b2.seq > c.seq);
+}
+
+fn list_filters(s: &dyn Storage) {
+    let mut breach = row("a", Status::Dispatched, Some("eli"));
+    breach.sla_due_at = Some(100);
+    breach.title = "Boiler 50% leak".into();
+    s.save_ticket(&write("a", None, b"1", breach, &[])).expect("a");
+    s.save_ticket(&write("b", None, b"1", row("b", Status::Accepted, Some("fay")), &[])).expect("b");
+    let mut cancelled = row("c", Status::Cancelled, None);
+    cancelled.customer_name = "ACME Boilers".into();
+    s.save_ticket(&write("c", None, b"1", cancelled, &[])).expect("c");
+    let ids = |f: TicketFilter| {
+        let mut ids: Vec<String> = s.list_tickets(&f).expect("list").into_iter().map(|r| r.id).collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(ids(TicketFilter::default()), ["a", "b", "c"]);
+    assert_eq!(
+        ids(TicketFilter { statuses: vec![Status::Accepted, Status::Cancelled], ..Default::default() }),
+        ["b", "c"]
+    );
+    assert_eq!(ids(TicketFilter { assignee: Some("eli".into()), ..Default::default() }), ["a"]);
+    assert_eq!(ids(TicketFilter { sla_due_before: Some(101), ..Default::default() }), ["a"]);
+    assert_eq!(ids(TicketFilter { sla_due_before: Some(100), ..Default::default() }), Vec::<String>::new());
+    assert_eq!(ids(TicketFilter { text: Some("boiler".into()), ..Default::default() }), ["a", "c"]);
+    assert_eq!(ids(TicketFilter { text: Some("50%".into()), ..Default::default() }), ["a"]);
+    assert_eq!(ids(TicketFilter { text: Some("0%".into()), ..Default::default() }), ["a"]);
+    assert_eq!(ids(TicketFilter { text: Some("5_".into()), ..Default::default() }), Vec::<String>::new());
+}
+
+fn sync_states(s: &dyn Storage) {
+    assert!(s.sync_states("d1", &["t".into()]).expect("states").is_empty());
+    let state = SyncState { confirmed: vec![[1; 32], [2; 32]], pending: Some((9, vec![[3; 32]])), evicted_at: Some(4) };
+    s.put_sync_states("d1", &[("t".into(), state.clone()), ("u".into(), SyncState::default())]).expect("put");
+    let got = s.sync_states("d1", &["t".into(), "u".into(), "v".into()]).expect("states");
+    assert_eq!(got, vec![("t".into(), state), ("u".into(), SyncState::default())]);
+    assert!(s.sync_states("d2", &["t".into()]).expect("states").is_empty(), "per device");
+    let cleared = SyncState { confirmed: vec![[5; 32]], pending: None, evicted_at: None };
+    s.put_sync_states("d1", &[("t".into(), cleared.clone())]).expect("overwrite");
+    assert_eq!(s.sync_states("d1", &["t".into()]).expect("states"), vec![("t".into(), cleared)]);
+}
+
+fn retention(s: &dyn Storage) {
+    let mut done = row("old", Status::Completed, Some("eli"));
+    done.resolved_at = Some(1_000);
+    s.save_ticket(&write("old", None, b"1", done.clone(), &[])).expect("old");
+    done.id = "new".into();
+    done.resolved_at = Some(5_000);
+    s.save_ticket(&write("new", None, b"1", done, &[])).expect("new");
+    s.save_ticket(&write("open", None, b"1", row("open", Status::Accepted, Some("eli")), &[])).expect("open");
+    let ids = |cursor| {
+        s.held_completed_before("d1", 2_000, cursor).expect("held").into_iter().map(|r| r.id).collect::<Vec<_>>()
+    };
+    assert!(ids(0).is_empty(), "only tickets the device holds");
+    let held = SyncState::default();
+    s.put_sync_states("d1", &[("old".into(), held.clone()), ("new".into(), held.clone()), ("open".into(), held)])
+        .expect("hold");
+    assert_eq!(ids(0), ["old"]);
+    let evicted = SyncState { evicted_at: Some(10), ..Default::default() };
+    s.put_sync_states("d1", &[("old".into(), evicted)]).expect("evict");
+    assert_eq!(ids(9), ["old"], "an eviction the device has not applied yet is sent again");
+    assert!(ids(10).is_empty(), "an applied eviction is not");
+}

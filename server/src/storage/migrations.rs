@@ -1,0 +1,108 @@
+//! Numbered schema migrations on `PRAGMA user_version` for the SQLite storage.
+//!
+//! `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`. Never edit a migration that
+//! has shipped: add the next one.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use super::StorageError;
+
+/// The schema steps, oldest first.
+pub(crate) const MIGRATIONS: &[&str] = &[
+    // 1: users, devices, actors, ticket chunks and index, sync state, change log.
+    r#"
+    CREATE TABLE users (
+        id   TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        role TEXT NOT NULL
+    ) STRICT;
+
+    CREATE TABLE devices (
+        id           TEXT PRIMARY KEY,
+        user_id      TEXT    NOT NULL REFERENCES users (id),
+        token_sha256 BLOB    NOT NULL UNIQUE,
+        revoked      INTEGER NOT NULL DEFAULT 0,
+        last_sync_at INTEGER
+    ) STRICT;
+
+    CREATE TABLE actors (
+        actor_hex TEXT PRIMARY KEY,
+        device_id TEXT NOT NULL REFERENCES devices (id)
+    ) STRICT;
+
+    CREATE TABLE counters (
+        name  TEXT PRIMARY KEY,
+        value INTEGER NOT NULL
+    ) STRICT;
+    INSERT INTO counters (name, value) VALUES ('change_seq', 0);
+
+    CREATE TABLE doc_chunks (
+        ticket_id TEXT    NOT NULL,
+        seq       INTEGER NOT NULL,
+        kind      TEXT    NOT NULL CHECK (kind IN ('change', 'snapshot')),
+        bytes     BLOB    NOT NULL,
+        PRIMARY KEY (ticket_id, seq)
+    ) STRICT, WITHOUT ROWID;
+
+    CREATE TABLE tickets (
+        id               TEXT PRIMARY KEY,
+        title            TEXT    NOT NULL,
+        status           TEXT    NOT NULL,
+        assignee         TEXT,
+        priority         TEXT    NOT NULL,
+        customer_name    TEXT    NOT NULL,
+        customer_address TEXT    NOT NULL,
+        respond_by       INTEGER,
+        arrive_by        INTEGER,
+        resolve_by       INTEGER,
+        sla_due_at       INTEGER,
+        conflicts        INTEGER NOT NULL DEFAULT 0,
+        resolved_at      INTEGER,
+        updated_at       INTEGER NOT NULL,
+        changed_seq      INTEGER NOT NULL UNIQUE,
+        version          INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX tickets_by_status   ON tickets (status);
+    CREATE INDEX tickets_by_assignee ON tickets (assignee, changed_seq);
+    CREATE INDEX tickets_by_sla_due  ON tickets (sla_due_at) WHERE sla_due_at IS NOT NULL;
+
+    CREATE TABLE sync_state (
+        device_id      TEXT    NOT NULL,
+        ticket_id      TEXT    NOT NULL,
+        confirmed      BLOB    NOT NULL,
+        pending_cursor INTEGER,
+        pending_heads  BLOB,
+        evicted_at     INTEGER,
+        PRIMARY KEY (device_id, ticket_id)
+    ) STRICT, WITHOUT ROWID;
+
+    CREATE TABLE change_log (
+        ticket_id   TEXT    NOT NULL,
+        change_hash TEXT    NOT NULL,
+        device_id   TEXT    NOT NULL,
+        received_at INTEGER NOT NULL,
+        PRIMARY KEY (ticket_id, change_hash)
+    ) STRICT, WITHOUT ROWID;
+    "#,
+];
+
+/// The schema version this build writes.
+pub const LATEST_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Brings the schema up to [`LATEST_VERSION`] in one transaction; returns the version found.
+/// A newer version is refused without touching the file.
+pub(crate) fn migrate(conn: &mut Connection) -> Result<i64, StorageError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let found: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if found > LATEST_VERSION {
+        return Err(StorageError::NewerSchema { found, supported: LATEST_VERSION });
+    }
+    for step in &MIGRATIONS[usize::try_from(found).unwrap_or(0)..] {
+        tx.execute_batch(step)?;
+    }
+    if found < LATEST_VERSION {
+        tx.pragma_update(None, "user_version", LATEST_VERSION)?;
+    }
+    tx.commit()?;
+    Ok(found)
+}

@@ -1,0 +1,272 @@
+//! Server storage behind one trait, so a PostgreSQL implementation can slot in beside SQLite.
+//!
+//! The trait speaks bytes and plain rows, never Automerge documents: the sync and REST layers
+//! load, merge and check documents; storage keeps them durable. Every write of a ticket is one
+//! call ([`Storage::save_ticket`]) that appends the new change bytes, rewrites the index row,
+//! takes the next global change sequence number and records the server receive time of each
+//! change, atomically. Writes are optimistic: a caller passes the document version it loaded
+//! and gets [`StorageError::VersionConflict`] when someone else wrote in between, then reloads,
+//! re-merges and tries again. That works the same on one SQLite file and on several server
+//! instances sharing one PostgreSQL database.
+//!
+//! [`conformance::run`] is the shared test suite every implementation must pass.
+
+pub mod conformance;
+mod migrations;
+pub mod sqlite;
+
+use fieldsync_core::model::{Priority, Sla};
+use fieldsync_core::time::Millis;
+use fieldsync_core::workflow::{Role, Status};
+
+pub use sqlite::SqliteStorage;
+
+/// A change hash as stored: 32 bytes.
+pub type HashBytes = [u8; 32];
+
+/// Why storage could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// A row with this key already exists (a user id, a device id, a token).
+    #[error("{0} already exists")]
+    Duplicate(String),
+    /// The referenced row does not exist (the user of a new device).
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The ticket was written by someone else since it was loaded: reload and retry.
+    #[error("ticket {0} changed concurrently")]
+    VersionConflict(String),
+    /// The database was written by a newer server version.
+    #[error("the database schema is {found}, this server knows up to {supported}")]
+    NewerSchema {
+        /// The file's schema version.
+        found: i64,
+        /// The newest this build knows.
+        supported: i64,
+    },
+    /// The backend failed (I/O, SQL, a poisoned lock).
+    #[error("storage backend: {0}")]
+    Backend(String),
+}
+
+impl From<rusqlite::Error> for StorageError {
+    fn from(e: rusqlite::Error) -> Self {
+        StorageError::Backend(e.to_string())
+    }
+}
+
+/// A user account.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserRecord {
+    /// The user id (engineers are assigned by it).
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Role.
+    pub role: Role,
+}
+
+/// A device token as stored: only its SHA-256.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceRecord {
+    /// The device id.
+    pub id: String,
+    /// Its user.
+    pub user_id: String,
+    /// SHA-256 of the bearer token.
+    pub token_sha256: HashBytes,
+}
+
+/// Who a valid token belongs to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Principal {
+    /// The user id.
+    pub user_id: String,
+    /// The device id.
+    pub device_id: String,
+    /// The user's role.
+    pub role: Role,
+    /// When the device last synced (UTC ms), if ever.
+    pub last_sync_at: Option<Millis>,
+}
+
+/// An Automerge actor and the device (and user) it is bound to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ActorRecord {
+    /// The actor id, hex.
+    pub actor: String,
+    /// The device it belongs to.
+    pub device_id: String,
+    /// That device's user.
+    pub user_id: String,
+}
+
+/// A ticket's stored document.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredTicket {
+    /// Bytes `Automerge::load` reads: the newest snapshot and the change chunks after it.
+    pub bytes: Vec<u8>,
+    /// The write version, for [`TicketWrite::expected_version`].
+    pub version: i64,
+    /// How many change chunks follow the newest snapshot (the compaction trigger).
+    pub chunks_since_snapshot: u64,
+}
+
+/// A ticket's index row: what lists and sync decisions read without loading documents.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IndexRow {
+    /// Ticket id.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// Derived status.
+    pub status: Status,
+    /// Derived assignee.
+    pub assignee: Option<String>,
+    /// Priority.
+    pub priority: Priority,
+    /// Customer name.
+    pub customer_name: String,
+    /// Customer address.
+    pub customer_address: String,
+    /// Deadlines.
+    pub sla: Sla,
+    /// The earliest unmet deadline.
+    pub sla_due_at: Option<Millis>,
+    /// Number of refused events.
+    pub conflicts: u32,
+    /// When the ticket was completed (the `resolved_at` milestone), if it is.
+    pub resolved_at: Option<Millis>,
+    /// When the server last changed the ticket (UTC ms).
+    pub updated_at: Millis,
+    /// The global change sequence number of the ticket's last change (set by storage).
+    pub changed_seq: u64,
+}
+
+/// One change's arrival at the server.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChangeLogRow {
+    /// Change hash, hex.
+    pub change_hash: String,
+    /// The device that sent it (or on whose behalf the server made it).
+    pub device_id: String,
+    /// Server receive time, UTC ms.
+    pub received_at: Millis,
+}
+
+/// One atomic write of a ticket.
+#[derive(Clone, Debug)]
+pub struct TicketWrite {
+    /// The ticket.
+    pub ticket_id: String,
+    /// The version loaded (`None`: the ticket must not exist yet).
+    pub expected_version: Option<i64>,
+    /// New Automerge change chunks, concatenated.
+    pub changes: Vec<u8>,
+    /// A whole saved document that replaces every earlier chunk (compaction), if any.
+    pub snapshot: Option<Vec<u8>>,
+    /// The new index row (`changed_seq` is ignored: storage assigns the next sequence number).
+    pub index: IndexRow,
+    /// Receive records of the new changes; a hash already logged for the ticket is kept as is.
+    pub change_log: Vec<ChangeLogRow>,
+}
+
+/// What [`Storage::save_ticket`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Saved {
+    /// The ticket's new `changed_seq`.
+    pub seq: u64,
+    /// The ticket's new version.
+    pub version: i64,
+    /// How many change chunks follow the newest snapshot now (the compaction trigger).
+    pub chunks_since_snapshot: u64,
+}
+
+/// Which tickets a device may see in [`Storage::changed_since`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// Every ticket (dispatchers and admins).
+    All,
+    /// Tickets assigned to `user_id`, plus tickets `device_id` has been sent and not had
+    /// evicted (candidates for eviction).
+    Engineer {
+        /// The engineer.
+        user_id: String,
+        /// Their device.
+        device_id: String,
+    },
+}
+
+/// List filters for the dispatcher API; empty fields match everything.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TicketFilter {
+    /// Only these statuses.
+    pub statuses: Vec<Status>,
+    /// Only this assignee.
+    pub assignee: Option<String>,
+    /// Only tickets with an unmet SLA deadline before this time.
+    pub sla_due_before: Option<Millis>,
+    /// Title or customer name contains this (case-insensitive).
+    pub text: Option<String>,
+}
+
+/// What the server remembers about one ticket on one device.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SyncState {
+    /// Heads the device is known to have.
+    pub confirmed: Vec<HashBytes>,
+    /// Heads sent in the response with this cursor, confirmed once a request carries a cursor
+    /// at least as high.
+    pub pending: Option<(u64, Vec<HashBytes>)>,
+    /// The ticket was evicted in the response with this cursor.
+    pub evicted_at: Option<u64>,
+}
+
+/// Server storage. Synchronous: async handlers call it inside `spawn_blocking`.
+pub trait Storage: Send + Sync {
+    /// Creates a user; [`StorageError::Duplicate`] if the id is taken.
+    fn create_user(&self, user: &UserRecord) -> Result<(), StorageError>;
+    /// A user by id.
+    fn user(&self, user_id: &str) -> Result<Option<UserRecord>, StorageError>;
+    /// Creates a device token for an existing user.
+    fn create_device(&self, device: &DeviceRecord) -> Result<(), StorageError>;
+    /// Revokes a device's token; `false` when there is no such device.
+    fn revoke_device(&self, device_id: &str) -> Result<bool, StorageError>;
+    /// Who the token with this SHA-256 belongs to, unless unknown or revoked.
+    fn authenticate(&self, token_sha256: &HashBytes) -> Result<Option<Principal>, StorageError>;
+    /// Records that the device synced at `at`.
+    fn record_sync(&self, device_id: &str, at: Millis) -> Result<(), StorageError>;
+
+    /// Binds `actor` to `device_id` unless it is bound already; returns the device it is bound to.
+    fn register_actor(&self, actor: &str, device_id: &str) -> Result<String, StorageError>;
+    /// The bindings of the given actors that exist.
+    fn actors(&self, actors: &[String]) -> Result<Vec<ActorRecord>, StorageError>;
+
+    /// A ticket's document, if it exists.
+    fn load_ticket(&self, ticket_id: &str) -> Result<Option<StoredTicket>, StorageError>;
+    /// Writes a ticket atomically (see [`TicketWrite`]).
+    fn save_ticket(&self, write: &TicketWrite) -> Result<Saved, StorageError>;
+    /// A ticket's index row.
+    fn ticket_row(&self, ticket_id: &str) -> Result<Option<IndexRow>, StorageError>;
+    /// Index rows matching `filter`, most recently changed first.
+    fn list_tickets(&self, filter: &TicketFilter) -> Result<Vec<IndexRow>, StorageError>;
+    /// Index rows in `scope` with `changed_seq > cursor`, lowest `changed_seq` first.
+    fn changed_since(&self, cursor: u64, scope: &Scope) -> Result<Vec<IndexRow>, StorageError>;
+    /// Index rows of completed tickets resolved before `resolved_before` that `device_id` was
+    /// sent and that were not evicted from it in a response with a cursor `<= cursor`.
+    fn held_completed_before(
+        &self,
+        device_id: &str,
+        resolved_before: Millis,
+        cursor: u64,
+    ) -> Result<Vec<IndexRow>, StorageError>;
+    /// The highest change sequence number handed out (0 at first).
+    fn current_seq(&self) -> Result<u64, StorageError>;
+    /// The receive records of a ticket's changes.
+    fn change_log(&self, ticket_id: &str) -> Result<Vec<ChangeLogRow>, StorageError>;
+
+    /// The sync states of `device_id` for the given tickets (absent: never sent).
+    fn sync_states(&self, device_id: &str, ticket_ids: &[String]) -> Result<Vec<(String, SyncState)>, StorageError>;
+    /// Writes sync states of `device_id`, one transaction.
+    fn put_sync_states(&self, device_id: &str, states: &[(String, SyncState)]) -> Result<(), StorageError>;
+}

@@ -1,0 +1,507 @@
+//! The default storage: one SQLite file (WAL, `synchronous=FULL`), one writer connection and a
+//! few readers.
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use fieldsync_core::model::{Priority, Sla};
+use fieldsync_core::time::Millis;
+use fieldsync_core::workflow::{Role, Status};
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, Transaction, TransactionBehavior, params};
+
+use super::{
+    ActorRecord, ChangeLogRow, DeviceRecord, HashBytes, IndexRow, Principal, Saved, Scope, Storage, StorageError,
+    StoredTicket, SyncState, TicketFilter, TicketWrite, UserRecord, migrations,
+};
+
+const READERS: usize = 2;
+
+/// SQLite storage.
+pub struct SqliteStorage {
+    writer: Mutex<Connection>,
+    readers: Vec<Mutex<Connection>>,
+}
+
+impl std::fmt::Debug for SqliteStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStorage").finish_non_exhaustive()
+    }
+}
+
+fn configure(conn: &Connection) -> Result<(), StorageError> {
+    conn.busy_timeout(Duration::from_secs(5))?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    Ok(())
+}
+
+impl SqliteStorage {
+    /// Opens (creating and migrating) the database at `path`; a newer schema is refused.
+    pub fn open(path: &Path) -> Result<SqliteStorage, StorageError> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| StorageError::Backend(e.to_string()))?;
+        }
+        let mut writer = Connection::open(path)?;
+        configure(&writer)?;
+        let _mode: String = writer.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+        migrations::migrate(&mut writer)?;
+        let readers = (0..READERS)
+            .map(|_| {
+                let reader = Connection::open_with_flags(
+                    path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
+                )?;
+                configure(&reader)?;
+                Ok(Mutex::new(reader))
+            })
+            .collect::<Result<Vec<_>, StorageError>>()?;
+        Ok(SqliteStorage { writer: Mutex::new(writer), readers })
+    }
+
+    fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T, StorageError>) -> Result<T, StorageError> {
+        let mut conn = self.writer.lock().map_err(|_| StorageError::Backend("writer lock poisoned".into()))?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let value = f(&tx)?;
+        tx.commit()?;
+        Ok(value)
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T, StorageError>) -> Result<T, StorageError> {
+        let mut conn = match self.readers.iter().find_map(|r| r.try_lock().ok()) {
+            Some(conn) => conn,
+            None => self.readers[0].lock().map_err(|_| StorageError::Backend("reader lock poisoned".into()))?,
+        };
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+        let value = f(&tx)?;
+        tx.finish()?;
+        Ok(value)
+    }
+}
+
+fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(e.sqlite_error_code(), Some(rusqlite::ErrorCode::ConstraintViolation))
+}
+
+fn heads_to_blob(heads: &[HashBytes]) -> Vec<u8> {
+    heads.concat()
+}
+
+fn heads_from_blob(blob: &[u8]) -> Vec<HashBytes> {
+    blob.chunks_exact(32).filter_map(|c| <HashBytes>::try_from(c).ok()).collect()
+}
+
+fn u64_of(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+fn i64_of(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+const ROW_COLUMNS: &str = "t.id, t.title, t.status, t.assignee, t.priority, t.customer_name, t.customer_address,
+    t.respond_by, t.arrive_by, t.resolve_by, t.sla_due_at, t.conflicts, t.resolved_at, t.updated_at, t.changed_seq";
+
+fn index_row(row: &Row<'_>) -> rusqlite::Result<IndexRow> {
+    let status: String = row.get(2)?;
+    let priority: String = row.get(4)?;
+    Ok(IndexRow {
+        id: row.get(0)?,
+        title: row.get(1)?,
+        status: Status::parse(&status).unwrap_or_default(),
+        assignee: row.get(3)?,
+        priority: Priority::parse(&priority).unwrap_or_default(),
+        customer_name: row.get(5)?,
+        customer_address: row.get(6)?,
+        sla: Sla { respond_by: row.get(7)?, arrive_by: row.get(8)?, resolve_by: row.get(9)? },
+        sla_due_at: row.get(10)?,
+        conflicts: row.get(11)?,
+        resolved_at: row.get(12)?,
+        updated_at: row.get(13)?,
+        changed_seq: u64_of(row.get(14)?),
+    })
+}
+
+fn query_rows(tx: &Transaction<'_>, sql: &str, params: &[SqlValue]) -> Result<Vec<IndexRow>, StorageError> {
+    let mut stmt = tx.prepare_cached(sql)?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(params.iter()), index_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+impl Storage for SqliteStorage {
+    fn create_user(&self, user: &UserRecord) -> Result<(), StorageError> {
+        self.write(|tx| {
+            match tx.execute(
+                "INSERT INTO users (id, name, role) VALUES (?1, ?2, ?3)",
+                params![user.id, user.name, user.role.as_str()],
+            ) {
+                Err(e) if is_unique_violation(&e) => Err(StorageError::Duplicate(format!("user {}", user.id))),
+                other => other.map(|_| ()).map_err(StorageError::from),
+            }
+        })
+    }
+
+    fn user(&self, user_id: &str) -> Result<Option<UserRecord>, StorageError> {
+        self.read(|tx| {
+            let row = tx
+                .query_row("SELECT id, name, role FROM users WHERE id = ?1", [user_id], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, String>(2)?))
+                })
+                .optional()?;
+            Ok(row.and_then(|(id, name, role)| Some(UserRecord { id, name, role: Role::parse(&role)? })))
+        })
+    }
+
+    fn create_device(&self, device: &DeviceRecord) -> Result<(), StorageError> {
+        self.write(|tx| {
+            let user_exists: bool =
+                tx.query_row("SELECT EXISTS (SELECT 1 FROM users WHERE id = ?1)", [&device.user_id], |r| r.get(0))?;
+            if !user_exists {
+                return Err(StorageError::NotFound(format!("user {}", device.user_id)));
+            }
+            match tx.execute(
+                "INSERT INTO devices (id, user_id, token_sha256) VALUES (?1, ?2, ?3)",
+                params![device.id, device.user_id, device.token_sha256.as_slice()],
+            ) {
+                Err(e) if is_unique_violation(&e) => Err(StorageError::Duplicate(format!("device {}", device.id))),
+                other => other.map(|_| ()).map_err(StorageError::from),
+            }
+        })
+    }
+
+    fn revoke_device(&self, device_id: &str) -> Result<bool, StorageError> {
+        self.write(|tx| Ok(tx.execute("UPDATE devices SET revoked = 1 WHERE id = ?1", [device_id])? > 0))
+    }
+
+    fn authenticate(&self, token_sha256: &HashBytes) -> Result<Option<Principal>, StorageError> {
+        self.read(|tx| {
+            let row = tx
+                .prepare_cached(
+                    "SELECT d.id, u.id, u.role, d.last_sync_at FROM devices d JOIN users u ON u.id = d.user_id
+                     WHERE d.token_sha256 = ?1 AND d.revoked = 0",
+                )?
+                .query_row([token_sha256.as_slice()], |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, String>(2)?,
+                        row.get::<_, Option<i64>>(3)?,
+                    ))
+                })
+                .optional()?;
+            Ok(row.and_then(|(device_id, user_id, role, last_sync_at)| {
+                Some(Principal { user_id, device_id, role: Role::parse(&role)?, last_sync_at })
+            }))
+        })
+    }
+
+    fn record_sync(&self, device_id: &str, at: Millis) -> Result<(), StorageError> {
+        self.write(|tx| {
+            tx.prepare_cached("UPDATE devices SET last_sync_at = ?2 WHERE id = ?1")?.execute(params![device_id, at])?;
+            Ok(())
+        })
+    }
+
+    fn register_actor(&self, actor: &str, device_id: &str) -> Result<String, StorageError> {
+        self.write(|tx| {
+            tx.prepare_cached("INSERT OR IGNORE INTO actors (actor_hex, device_id) VALUES (?1, ?2)")?
+                .execute(params![actor, device_id])?;
+            Ok(tx.query_row("SELECT device_id FROM actors WHERE actor_hex = ?1", [actor], |row| row.get(0))?)
+        })
+    }
+
+    fn actors(&self, actors: &[String]) -> Result<Vec<ActorRecord>, StorageError> {
+        self.read(|tx| {
+            let mut stmt = tx.prepare_cached(
+                "SELECT a.actor_hex, a.device_id, d.user_id FROM actors a JOIN devices d ON d.id = a.device_id
+                 WHERE a.actor_hex = ?1",
+            )?;
+            let mut found = Vec::new();
+            for actor in actors {
+                if let Some(record) = stmt
+                    .query_row([actor], |row| {
+                        Ok(ActorRecord { actor: row.get(0)?, device_id: row.get(1)?, user_id: row.get(2)? })
+                    })
+                    .optional()?
+                {
+                    found.push(record);
+                }
+            }
+            Ok(found)
+        })
+    }
+
+    fn load_ticket(&self, ticket_id: &str) -> Result<Option<StoredTicket>, StorageError> {
+        self.read(|tx| {
+            let Some(version) = tx
+                .prepare_cached("SELECT version FROM tickets WHERE id = ?1")?
+                .query_row([ticket_id], |row| row.get::<_, i64>(0))
+                .optional()?
+            else {
+                return Ok(None);
+            };
+            let since: i64 = tx
+                .prepare_cached(
+                    "SELECT COALESCE(MAX(seq), 0) FROM doc_chunks WHERE ticket_id = ?1 AND kind = 'snapshot'",
+                )?
+                .query_row([ticket_id], |row| row.get(0))?;
+            let mut stmt =
+                tx.prepare_cached("SELECT bytes FROM doc_chunks WHERE ticket_id = ?1 AND seq >= ?2 ORDER BY seq")?;
+            let mut rows = stmt.query(params![ticket_id, since])?;
+            let mut bytes = Vec::new();
+            let mut chunks: u64 = 0;
+            while let Some(row) = rows.next()? {
+                let chunk = row.get_ref(0)?;
+                bytes.extend_from_slice(chunk.as_blob().map_err(rusqlite::Error::from)?);
+                chunks += 1;
+            }
+            // The snapshot itself (when there is one) is not a change chunk.
+            let chunks_since_snapshot = if since > 0 { chunks.saturating_sub(1) } else { chunks };
+            Ok(Some(StoredTicket { bytes, version, chunks_since_snapshot }))
+        })
+    }
+
+    fn save_ticket(&self, write: &TicketWrite) -> Result<Saved, StorageError> {
+        self.write(|tx| {
+            let id = write.ticket_id.as_str();
+            let current: Option<i64> = tx
+                .prepare_cached("SELECT version FROM tickets WHERE id = ?1")?
+                .query_row([id], |row| row.get(0))
+                .optional()?;
+            if current != write.expected_version {
+                return Err(StorageError::VersionConflict(id.to_owned()));
+            }
+            let version = current.unwrap_or(0) + 1;
+            let seq: i64 = tx
+                .prepare_cached("UPDATE counters SET value = value + 1 WHERE name = 'change_seq' RETURNING value")?
+                .query_row([], |row| row.get(0))?;
+            let next_chunk: i64 = tx
+                .prepare_cached("SELECT COALESCE(MAX(seq), 0) + 1 FROM doc_chunks WHERE ticket_id = ?1")?
+                .query_row([id], |row| row.get(0))?;
+            let mut insert = tx.prepare_cached("INSERT INTO doc_chunks (ticket_id, seq, kind, bytes) VALUES (?1, ?2, ?3, ?4)")?;
+            match &write.snapshot {
+                // One transaction: the snapshot and the removal of what it covers commit together.
+                Some(snapshot) => {
+                    insert.execute(params![id, next_chunk, "snapshot", snapshot])?;
+                    tx.prepare_cached("DELETE FROM doc_chunks WHERE ticket_id = ?1 AND seq < ?2")?
+                        .execute(params![id, next_chunk])?;
+                }
+                None if !write.changes.is_empty() => {
+                    insert.execute(params![id, next_chunk, "change", write.changes])?;
+                }
+                None => {}
+            }
+            let r = &write.index;
+            tx.prepare_cached(
+                "INSERT INTO tickets (id, title, status, assignee, priority, customer_name, customer_address,
+                                      respond_by, arrive_by, resolve_by, sla_due_at, conflicts, resolved_at,
+                                      updated_at, changed_seq, version)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+                 ON CONFLICT (id) DO UPDATE SET
+                    title = excluded.title, status = excluded.status, assignee = excluded.assignee,
+                    priority = excluded.priority, customer_name = excluded.customer_name,
+                    customer_address = excluded.customer_address, respond_by = excluded.respond_by,
+                    arrive_by = excluded.arrive_by, resolve_by = excluded.resolve_by,
+                    sla_due_at = excluded.sla_due_at, conflicts = excluded.conflicts,
+                    resolved_at = excluded.resolved_at, updated_at = excluded.updated_at,
+                    changed_seq = excluded.changed_seq, version = excluded.version",
+            )?
+            .execute(params![
+                id,
+                r.title,
+                r.status.as_str(),
+                r.assignee,
+                r.priority.as_str(),
+                r.customer_name,
+                r.customer_address,
+                r.sla.respond_by,
+                r.sla.arrive_by,
+                r.sla.resolve_by,
+                r.sla_due_at,
+                r.conflicts,
+                r.resolved_at,
+                r.updated_at,
+                seq,
+                version,
+            ])?;
+            let mut log = tx.prepare_cached(
+                "INSERT OR IGNORE INTO change_log (ticket_id, change_hash, device_id, received_at) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            for row in &write.change_log {
+                log.execute(params![id, row.change_hash, row.device_id, row.received_at])?;
+            }
+            let chunks: i64 = tx
+                .prepare_cached(
+                    "SELECT COUNT(*) FROM doc_chunks WHERE ticket_id = ?1 AND seq > (SELECT COALESCE(MAX(seq), 0)
+                     FROM doc_chunks WHERE ticket_id = ?1 AND kind = 'snapshot')",
+                )?
+                .query_row([id], |row| row.get(0))?;
+            Ok(Saved { seq: u64_of(seq), version, chunks_since_snapshot: u64_of(chunks) })
+        })
+    }
+
+    fn ticket_row(&self, ticket_id: &str) -> Result<Option<IndexRow>, StorageError> {
+        self.read(|tx| {
+            let sql = format!("SELECT {ROW_COLUMNS} FROM tickets t WHERE t.id = ?1");
+            Ok(query_rows(tx, &sql, &[SqlValue::Text(ticket_id.to_owned())])?.pop())
+        })
+    }
+
+    fn list_tickets(&self, filter: &TicketFilter) -> Result<Vec<IndexRow>, StorageError> {
+        let mut clauses = Vec::new();
+        let mut values = Vec::new();
+        if !filter.statuses.is_empty() {
+            let marks: Vec<String> = filter
+                .statuses
+                .iter()
+                .map(|s| {
+                    values.push(SqlValue::Text(s.as_str().to_owned()));
+                    format!("?{}", values.len())
+                })
+                .collect();
+            clauses.push(format!("t.status IN ({})", marks.join(", ")));
+        }
+        if let Some(assignee) = &filter.assignee {
+            values.push(SqlValue::Text(assignee.clone()));
+            clauses.push(format!("t.assignee = ?{}", values.len()));
+        }
+        if let Some(before) = filter.sla_due_before {
+            values.push(SqlValue::Integer(before));
+            clauses.push(format!("t.sla_due_at < ?{}", values.len()));
+        }
+        if let Some(text) = filter.text.as_deref().filter(|t| !t.is_empty()) {
+            let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            values.push(SqlValue::Text(format!("%{escaped}%")));
+            let n = values.len();
+            clauses.push(format!("(t.title LIKE ?{n} ESCAPE '\\' OR t.customer_name LIKE ?{n} ESCAPE '\\')"));
+        }
+        let filter_sql = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
+        let sql = format!("SELECT {ROW_COLUMNS} FROM tickets t {filter_sql} ORDER BY t.changed_seq DESC");
+        self.read(|tx| query_rows(tx, &sql, &values))
+    }
+
+    fn changed_since(&self, cursor: u64, scope: &Scope) -> Result<Vec<IndexRow>, StorageError> {
+        self.read(|tx| match scope {
+            Scope::All => query_rows(
+                tx,
+                &format!("SELECT {ROW_COLUMNS} FROM tickets t WHERE t.changed_seq > ?1 ORDER BY t.changed_seq"),
+                &[SqlValue::Integer(i64_of(cursor))],
+            ),
+            Scope::Engineer { user_id, device_id } => query_rows(
+                tx,
+                &format!(
+                    "SELECT {ROW_COLUMNS} FROM tickets t WHERE t.changed_seq > ?1
+                     AND (t.assignee = ?2 OR t.id IN (SELECT ticket_id FROM sync_state WHERE device_id = ?3))
+                     ORDER BY t.changed_seq"
+                ),
+                &[
+                    SqlValue::Integer(i64_of(cursor)),
+                    SqlValue::Text(user_id.clone()),
+                    SqlValue::Text(device_id.clone()),
+                ],
+            ),
+        })
+    }
+
+    fn held_completed_before(
+        &self,
+        device_id: &str,
+        resolved_before: Millis,
+        cursor: u64,
+    ) -> Result<Vec<IndexRow>, StorageError> {
+        self.read(|tx| {
+            query_rows(
+                tx,
+                &format!(
+                    "SELECT {ROW_COLUMNS} FROM sync_state s JOIN tickets t ON t.id = s.ticket_id
+                     WHERE s.device_id = ?1 AND t.status = 'completed' AND t.resolved_at < ?2
+                     AND (s.evicted_at IS NULL OR s.evicted_at > ?3)
+                     ORDER BY t.changed_seq"
+                ),
+                &[
+                    SqlValue::Text(device_id.to_owned()),
+                    SqlValue::Integer(resolved_before),
+                    SqlValue::Integer(i64_of(cursor)),
+                ],
+            )
+        })
+    }
+
+    fn current_seq(&self) -> Result<u64, StorageError> {
+        self.read(|tx| {
+            let value: i64 = tx
+                .prepare_cached("SELECT value FROM counters WHERE name = 'change_seq'")?
+                .query_row([], |row| row.get(0))?;
+            Ok(u64_of(value))
+        })
+    }
+
+    fn change_log(&self, ticket_id: &str) -> Result<Vec<ChangeLogRow>, StorageError> {
+        self.read(|tx| {
+            let mut stmt = tx.prepare_cached(
+                "SELECT change_hash, device_id, received_at FROM change_log WHERE ticket_id = ?1 ORDER BY received_at, change_hash",
+            )?;
+            let rows = stmt.query_map([ticket_id], |row| {
+                Ok(ChangeLogRow { change_hash: row.get(0)?, device_id: row.get(1)?, received_at: row.get(2)? })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    fn sync_states(&self, device_id: &str, ticket_ids: &[String]) -> Result<Vec<(String, SyncState)>, StorageError> {
+        self.read(|tx| {
+            let mut stmt = tx.prepare_cached(
+                "SELECT confirmed, pending_cursor, pending_heads, evicted_at FROM sync_state
+                 WHERE device_id = ?1 AND ticket_id = ?2",
+            )?;
+            let mut found = Vec::new();
+            for id in ticket_ids {
+                let state = stmt
+                    .query_row(params![device_id, id], |row| {
+                        let confirmed: Vec<u8> = row.get(0)?;
+                        let pending_cursor: Option<i64> = row.get(1)?;
+                        let pending_heads: Option<Vec<u8>> = row.get(2)?;
+                        let evicted_at: Option<i64> = row.get(3)?;
+                        Ok(SyncState {
+                            confirmed: heads_from_blob(&confirmed),
+                            pending: pending_cursor
+                                .map(|c| (u64_of(c), heads_from_blob(pending_heads.as_deref().unwrap_or_default()))),
+                            evicted_at: evicted_at.map(u64_of),
+                        })
+                    })
+                    .optional()?;
+                if let Some(state) = state {
+                    found.push((id.clone(), state));
+                }
+            }
+            Ok(found)
+        })
+    }
+
+    fn put_sync_states(&self, device_id: &str, states: &[(String, SyncState)]) -> Result<(), StorageError> {
+        if states.is_empty() {
+            return Ok(());
+        }
+        self.write(|tx| {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO sync_state (device_id, ticket_id, confirmed, pending_cursor, pending_heads, evicted_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (device_id, ticket_id) DO UPDATE SET confirmed = excluded.confirmed,
+                    pending_cursor = excluded.pending_cursor, pending_heads = excluded.pending_heads,
+                    evicted_at = excluded.evicted_at",
+            )?;
+            for (ticket_id, state) in states {
+                stmt.execute(params![
+                    device_id,
+                    ticket_id,
+                    heads_to_blob(&state.confirmed),
+                    state.pending.as_ref().map(|(c, _)| i64_of(*c)),
+                    state.pending.as_ref().map(|(_, h)| heads_to_blob(h)),
+                    state.evicted_at.map(i64_of),
+                ])?;
+            }
+            Ok(())
+        })
+    }
+}

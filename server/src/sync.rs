@@ -1,0 +1,366 @@
+//! `POST /v1/sync`: merge what a device pushes, answer what it lacks (docs/adr/0003).
+//!
+//! Server state per (device, ticket): the heads the device is known to have (`confirmed`),
+//! and the heads sent in the last response (`pending`, with that response's cursor). A request
+//! whose cursor is at least the pending cursor proves the device applied that response, so the
+//! pending heads become confirmed. A device's pushed heads are on the device, so they are
+//! confirmed as soon as the push is merged. What a device lacks is then
+//! `get_changes(confirmed)`, and a ticket nobody changed since the device's cursor is not even
+//! looked at: a no-op sync reads one index range and answers a few bytes.
+
+use std::collections::{HashMap, HashSet};
+
+use automerge::{Automerge, Change, ChangeHash, ReadDoc};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use fieldsync_core::model::doc;
+use fieldsync_core::protocol::{self, Push, Rejection, SyncRequest, SyncResponse, Update};
+use fieldsync_core::time::{Millis, now_ms};
+use fieldsync_core::workflow::{EventKind, Role, Status};
+use serde_bytes::ByteBuf;
+
+use crate::auth::Caller;
+use crate::error::body_rejection;
+use crate::rules;
+use crate::storage::{HashBytes, IndexRow, Principal, Scope, SyncState};
+use crate::tickets::{self, WRITE_ATTEMPTS};
+use crate::{AppError, AppState, blocking};
+
+/// Longest ticket id accepted in a push.
+const MAX_TICKET_ID: usize = 128;
+/// `last_sync_at` is written at most this often per device (no write per no-op sync).
+const RECORD_SYNC_EVERY_MS: Millis = 60_000;
+
+/// `POST /v1/sync`.
+pub(crate) async fn handler(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, AppError> {
+    let body = body.map_err(|r| body_rejection(r.status(), r.body_text()))?;
+    let request = SyncRequest::decode(&body).map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let response = blocking(move || sync(&state, &caller.0, &request)).await?;
+    Ok(([(header::CONTENT_TYPE, protocol::CONTENT_TYPE)], response.encode()).into_response())
+}
+
+/// One sync exchange, blocking.
+pub(crate) fn sync(state: &AppState, who: &Principal, request: &SyncRequest) -> Result<SyncResponse, AppError> {
+    let now = now_ms();
+    let mut rejections = Vec::new();
+    let mut pushed: Vec<(String, Vec<HashBytes>)> = Vec::new();
+    let mut seen = HashSet::new();
+    for push in &request.pushes {
+        if !seen.insert(push.ticket_id.as_str()) {
+            rejections.push(Rejection {
+                ticket_id: push.ticket_id.clone(),
+                reason: "ticket pushed twice in one request".into(),
+            });
+            continue;
+        }
+        match apply_push(state, who, push, now) {
+            Ok(()) => pushed.push((push.ticket_id.clone(), push.heads.iter().map(|h| h.into_array()).collect())),
+            Err(PushError::Rejected(reason)) => {
+                rejections.push(Rejection { ticket_id: push.ticket_id.clone(), reason })
+            }
+            Err(PushError::Internal(e)) => {
+                // One bad ticket never blocks the others; the device retries it next time.
+                eprintln!("fieldsync-server: push of ticket {} failed: {e}", push.ticket_id);
+                rejections.push(Rejection {
+                    ticket_id: push.ticket_id.clone(),
+                    reason: "the server could not store this ticket now; it will be retried".into(),
+                });
+            }
+        }
+    }
+    if who.last_sync_at.is_none_or(|last| now - last >= RECORD_SYNC_EVERY_MS) {
+        state.storage().record_sync(&who.device_id, now)?;
+    }
+    let mut response = updates(state, who, request.cursor, &pushed, now)?;
+    response.rejections = rejections;
+    Ok(response)
+}
+
+enum PushError {
+    Rejected(String),
+    Internal(AppError),
+}
+
+impl From<AppError> for PushError {
+    fn from(e: AppError) -> Self {
+        PushError::Internal(e)
+    }
+}
+
+impl From<crate::storage::StorageError> for PushError {
+    fn from(e: crate::storage::StorageError) -> Self {
+        PushError::Internal(e.into())
+    }
+}
+
+fn reject<T>(reason: impl Into<String>) -> Result<T, PushError> {
+    Err(PushError::Rejected(reason.into()))
+}
+
+/// Checks and merges one push; nothing is stored unless all of it is accepted.
+fn apply_push(state: &AppState, who: &Principal, push: &Push, now: Millis) -> Result<(), PushError> {
+    let id = push.ticket_id.as_str();
+    if id.is_empty() || id.len() > MAX_TICKET_ID {
+        return reject("invalid ticket id");
+    }
+    let mut changes = Vec::with_capacity(push.changes.len());
+    for (n, bytes) in push.changes.iter().enumerate() {
+        match Change::try_from(&bytes[..]) {
+            Ok(change) => changes.push(change),
+            Err(e) => return reject(format!("change {n} does not parse: {e}")),
+        }
+    }
+    for _ in 0..WRITE_ATTEMPTS {
+        let loaded = tickets::load(state, id)?;
+        authorize(who, loaded.as_ref().map(|l| &l.doc))?;
+        let mut document = loaded.as_ref().map(|l| l.doc.fork()).unwrap_or_else(Automerge::new);
+        let before = document.get_heads();
+        let new: Vec<Change> =
+            changes.iter().filter(|c| document.get_change_meta_by_hash(&c.hash()).is_none()).cloned().collect();
+        if new.is_empty() {
+            // A replay, or changes the server already has: nothing to do.
+            return Ok(());
+        }
+        let mut actors: Vec<String> = new.iter().map(|c| c.actor_id().to_hex_string()).collect();
+        actors.sort();
+        actors.dedup();
+        let bound = state.storage().actors(&actors)?;
+        if bound.iter().any(|a| a.device_id != who.device_id) {
+            return reject("change from another device's actor");
+        }
+        if let Err(e) = document.apply_changes(new.clone()) {
+            return reject(format!("changes cannot be applied: {e}"));
+        }
+        if !document.get_missing_deps(&[]).is_empty() {
+            return reject("changes depend on changes the server does not have");
+        }
+        let roots = new.iter().filter(|c| c.deps().is_empty()).count();
+        let one_history = if loaded.is_some() { roots == 0 } else { roots == 1 };
+        if !one_history || !doc::ticket_id(&document).is_ok_and(|found| found == id) {
+            return reject("changes are not this ticket's history");
+        }
+        if who.role == Role::Engineer {
+            if let Err(reason) = rules::check_engineer_edit(&document, &before, &who.user_id) {
+                return reject(reason);
+            }
+        }
+        for actor in actors.iter().filter(|a| !bound.iter().any(|b| &b.actor == *a)) {
+            if state.storage().register_actor(actor, &who.device_id)? != who.device_id {
+                return reject("change from another device's actor");
+            }
+        }
+        if tickets::commit(state, id, loaded.as_ref(), &document, &new, &who.device_id, now)?.is_some() {
+            return Ok(());
+        }
+        // Someone wrote the ticket meanwhile: reload and merge again.
+    }
+    Err(PushError::Internal(AppError::Internal(format!("ticket {id} kept changing during the push"))))
+}
+
+/// Engineers push only to tickets that are, or were, assigned to them; dispatchers and admins
+/// to any ticket, and they may create tickets.
+fn authorize(who: &Principal, existing: Option<&Automerge>) -> Result<(), PushError> {
+    if who.role != Role::Engineer {
+        return Ok(());
+    }
+    let Some(document) = existing else {
+        return reject("unknown ticket");
+    };
+    if doc::derive(document).state.assignee.as_deref() == Some(who.user_id.as_str()) {
+        return Ok(());
+    }
+    let was_assigned = doc::read_events(document).iter().any(|e| {
+        matches!(EventKind::parse(&e.kind), Some(EventKind::Dispatched | EventKind::Reassigned))
+            && e.assignee.as_deref() == Some(who.user_id.as_str())
+    });
+    if was_assigned { Ok(()) } else { reject("ticket is not assigned to you") }
+}
+
+/// Whether the device should hold the ticket now.
+fn should_hold(who: &Principal, row: &IndexRow, expired_before: Millis) -> bool {
+    let mine = who.role != Role::Engineer || row.assignee.as_deref() == Some(who.user_id.as_str());
+    let expired = row.status == Status::Completed && row.resolved_at.is_some_and(|at| at < expired_before);
+    mine && !expired
+}
+
+fn to_heads(hashes: &[HashBytes]) -> Vec<ChangeHash> {
+    hashes.iter().map(|h| ChangeHash(*h)).collect()
+}
+
+fn from_heads(heads: &[ChangeHash]) -> Vec<HashBytes> {
+    heads.iter().map(|h| h.0).collect()
+}
+
+fn same_heads(a: &[HashBytes], b: &[HashBytes]) -> bool {
+    let (mut a, mut b) = (a.to_vec(), b.to_vec());
+    a.sort_unstable();
+    b.sort_unstable();
+    a == b
+}
+
+/// What the device lacks: the changes after `known`, or the whole document when the device
+/// has nothing (or heads the server does not know).
+fn data_for(document: &Automerge, known: &[HashBytes]) -> Vec<ByteBuf> {
+    let heads = to_heads(known);
+    if !known.is_empty() && heads.iter().all(|h| document.get_change_meta_by_hash(h).is_some()) {
+        document.get_changes(&heads).iter().map(|c| ByteBuf::from(c.raw_bytes().to_vec())).collect()
+    } else {
+        vec![ByteBuf::from(document.save())]
+    }
+}
+
+fn update_size(update: &Update) -> usize {
+    update.ticket_id.len() + update.heads.len() * 34 + update.data.iter().map(|d| d.len() + 5).sum::<usize>() + 16
+}
+
+/// Why a ticket is considered in this response.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Reason {
+    Pushed,
+    Changed,
+    Expired,
+}
+
+fn updates(
+    state: &AppState,
+    who: &Principal,
+    cursor: u64,
+    pushed: &[(String, Vec<HashBytes>)],
+    now: Millis,
+) -> Result<SyncResponse, AppError> {
+    let storage = state.storage();
+    let config = state.config();
+    let current = storage.current_seq()?;
+    let scope = match who.role {
+        Role::Engineer => Scope::Engineer { user_id: who.user_id.clone(), device_id: who.device_id.clone() },
+        Role::Dispatcher | Role::Admin => Scope::All,
+    };
+    let retention = i64::try_from(config.completed_retention.as_millis()).unwrap_or(i64::MAX);
+    let expired_before = now.saturating_sub(retention);
+
+    let mut candidates: Vec<(String, Reason, Option<IndexRow>)> = Vec::new();
+    let mut listed = HashSet::new();
+    for (id, _) in pushed {
+        if listed.insert(id.clone()) {
+            candidates.push((id.clone(), Reason::Pushed, storage.ticket_row(id)?));
+        }
+    }
+    for row in storage.changed_since(cursor, &scope)? {
+        if listed.insert(row.id.clone()) {
+            candidates.push((row.id.clone(), Reason::Changed, Some(row)));
+        }
+    }
+    for row in storage.held_completed_before(&who.device_id, expired_before, cursor)? {
+        if listed.insert(row.id.clone()) {
+            candidates.push((row.id.clone(), Reason::Expired, Some(row)));
+        }
+    }
+    if candidates.is_empty() {
+        return Ok(SyncResponse { cursor: current, ..Default::default() });
+    }
+    let ids: Vec<String> = candidates.iter().map(|(id, _, _)| id.clone()).collect();
+    let mut states: HashMap<String, SyncState> = storage.sync_states(&who.device_id, &ids)?.into_iter().collect();
+    let pushed_heads: HashMap<&str, &Vec<HashBytes>> = pushed.iter().map(|(id, h)| (id.as_str(), h)).collect();
+
+    let mut response = SyncResponse::default();
+    let mut touched: Vec<(String, SyncState, bool)> = Vec::new();
+    let mut size = 0usize;
+    let mut included_unpushed = false;
+    let mut cut_at: Option<u64> = None;
+    let mut last_included_seq = cursor;
+    for (id, reason, row) in candidates {
+        let Some(row) = row else { continue };
+        let existed = states.contains_key(&id);
+        let mut st = states.remove(&id).unwrap_or_default();
+        if let Some((sent_at, heads)) = &st.pending {
+            if cursor >= *sent_at {
+                st.confirmed = heads.clone();
+                st.pending = None;
+            }
+        }
+        let eviction_applied = st.evicted_at.is_some_and(|at| cursor >= at);
+        if eviction_applied || cursor == 0 {
+            // The device dropped the ticket, or starts from nothing: it has none of it.
+            st.confirmed.clear();
+        }
+        let is_pushed = reason == Reason::Pushed;
+        let holds = is_pushed || (existed && !eviction_applied);
+        let hold = should_hold(who, &row, expired_before);
+        if !hold && !holds {
+            // Not this device's business, and it does not have it.
+            if reason == Reason::Changed {
+                last_included_seq = last_included_seq.max(row.changed_seq);
+            }
+            continue;
+        }
+        let Some(loaded) = tickets::load(state, &id)? else { continue };
+        let document = loaded.doc;
+        let server_heads = from_heads(&document.get_heads());
+        if let Some(heads) = pushed_heads.get(id.as_str()) {
+            if to_heads(heads).iter().all(|h| document.get_change_meta_by_hash(h).is_some()) {
+                st.confirmed = (*heads).clone();
+            }
+        }
+        if hold && !is_pushed && st.evicted_at.is_none() && same_heads(&st.confirmed, &server_heads) {
+            // The device has it all already.
+            if reason == Reason::Changed {
+                last_included_seq = last_included_seq.max(row.changed_seq);
+            }
+            continue;
+        }
+        let update = Update {
+            ticket_id: id.clone(),
+            data: data_for(&document, &st.confirmed),
+            heads: protocol::to_wire(&to_heads(&server_heads)),
+        };
+        let this_size = update_size(&update);
+        if !is_pushed {
+            if included_unpushed && size + this_size > config.sync_budget_bytes {
+                cut_at = Some(last_included_seq);
+                break;
+            }
+            included_unpushed = true;
+        }
+        size += this_size;
+        if reason == Reason::Changed {
+            last_included_seq = last_included_seq.max(row.changed_seq);
+        }
+        response.updates.push(update);
+        st.pending = Some((0, server_heads));
+        let evict = !hold;
+        if evict {
+            response.evictions.push(id.clone());
+        } else {
+            st.evicted_at = None;
+        }
+        touched.push((id, st, evict));
+    }
+    response.cursor = match cut_at {
+        Some(seq) => {
+            response.more = true;
+            seq
+        }
+        None => current.max(last_included_seq),
+    };
+    let states: Vec<(String, SyncState)> = touched
+        .into_iter()
+        .map(|(id, mut st, evict)| {
+            if let Some(pending) = st.pending.as_mut() {
+                pending.0 = response.cursor;
+            }
+            if evict {
+                st.evicted_at = Some(response.cursor);
+            }
+            (id, st)
+        })
+        .collect();
+    storage.put_sync_states(&who.device_id, &states)?;
+    Ok(response)
+}
