@@ -1,0 +1,408 @@
+//! `POST /v1/sync` against a real server: devices are `fieldsync_core::Client` stores whose
+//! requests are built by hand.
+
+mod common;
+
+use automerge::{ObjType, ROOT, transaction::Transactable};
+use common::{Server, apply, document, open_client, push_all, push_since, title};
+use fieldsync_core::protocol::{SyncRequest, SyncResponse};
+use fieldsync_core::{Location, Role, Status};
+use fieldsync_server::ServerConfig;
+
+const SITE: Location = Location { lat: 52.37, lon: 4.9, accuracy_m: 8.0 };
+
+fn noop(cursor: u64) -> SyncRequest {
+    SyncRequest { cursor, pushes: vec![] }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn created_by_rest_received_by_engineer_pushed_back_and_audited() {
+    let server = Server::start().await;
+    let dana = server.user("dana", Role::Dispatcher);
+    let eli = server.user("eli", Role::Engineer);
+    let id = server.create_ticket(&dana.token, "Boiler leaks", Some("eli")).await;
+
+    let phone = open_client(server.dir.path(), &eli, Role::Engineer);
+    let (first, _) = server.sync(&eli.token, &noop(0)).await;
+    assert_eq!(first.updates.len(), 1, "{first:?}");
+    assert_eq!(first.updates[0].ticket_id, id);
+    assert!(!first.more && first.evictions.is_empty() && first.rejections.is_empty());
+    apply(&phone, &first);
+    assert_eq!(phone.get(&id).expect("ticket on phone").status, Status::Dispatched);
+
+    phone.accept(&id).expect("accept");
+    phone.check_in(&id, SITE).expect("check in");
+    let request = SyncRequest { cursor: first.cursor, pushes: vec![push_all(&phone, &id)] };
+    let (answer, _) = server.sync(&eli.token, &request).await;
+    assert!(answer.rejections.is_empty(), "{:?}", answer.rejections);
+    assert_eq!(answer.updates.len(), 1, "a pushed ticket is always acknowledged");
+    assert!(answer.updates[0].data.is_empty(), "the phone lacks nothing: {:?}", answer.updates[0].data.len());
+    assert_eq!(answer.updates[0].heads, request.pushes[0].heads, "the server's heads are the phone's");
+    assert!(answer.cursor > first.cursor);
+
+    let (status, detail) = server.get_json(&dana.token, &format!("/v1/tickets/{id}")).await;
+    assert_eq!(status, 200, "{detail}");
+    assert_eq!(detail["status"], "on_site");
+    assert_eq!(detail["assignee"], "eli");
+    let history = detail["history"].as_array().expect("history");
+    assert_eq!(history.len(), 3, "create, accept, check in: {history:?}");
+    let by_eli: Vec<_> = history.iter().filter(|h| h["user_id"] == "eli").collect();
+    assert_eq!(by_eli.len(), 2);
+    for entry in by_eli {
+        assert_eq!(entry["device_id"], eli.device_id.as_str());
+        assert!(entry["server_received_at"].as_i64().is_some(), "{entry}");
+        assert!(entry["time"].as_i64().is_some());
+    }
+    let messages: Vec<_> = history.iter().map(|h| h["message"].as_str().unwrap_or_default()).collect();
+    assert!(messages.contains(&"accept") && messages.contains(&"check in"), "{messages:?}");
+    assert_eq!(history[0]["user_id"], "dana");
+
+    // The dispatcher's REST edits reach the phone on its next sync.
+    let (status, body) =
+        server.act(&dana.token, &id, serde_json::json!({"action": "add_note", "text": "gate code 4711"})).await;
+    assert_eq!(status, 200, "{body}");
+    let (next, _) = server.sync(&eli.token, &noop(answer.cursor)).await;
+    assert_eq!(next.updates.len(), 1);
+    assert_eq!(next.updates[0].data.len(), 1, "exactly the one change the phone lacks");
+    apply(&phone, &next);
+    assert_eq!(phone.get(&id).expect("ticket").notes.len(), 1);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_request_changes_nothing_and_duplicates_nothing() {
+    let server = Server::start().await;
+    let dana = server.user("dana", Role::Dispatcher);
+    let eli = server.user("eli", Role::Engineer);
+    let id = server.create_ticket(&dana.token, "Replay", Some("eli")).await;
+    let phone = open_client(server.dir.path(), &eli, Role::Engineer);
+    let (first, _) = server.sync(&eli.token, &noop(0)).await;
+    apply(&phone, &first);
+    phone.accept(&id).expect("accept");
+    phone.start_travel(&id).expect("travel");
+    let request = SyncRequest { cursor: first.cursor, pushes: vec![push_all(&phone, &id)] };
+
+    let (once, _) = server.sync(&eli.token, &request).await;
+    let log_once = server.state.storage().change_log(&id).expect("log");
+    let seq_once = server.state.storage().current_seq().expect("seq");
+    // The response was lost: the device sends the very same request again.
+    let (twice, _) = server.sync(&eli.token, &request).await;
+    assert_eq!(once, twice, "same answer");
+    assert_eq!(server.state.storage().change_log(&id).expect("log"), log_once, "no duplicate change_log rows");
+    assert_eq!(server.state.storage().current_seq().expect("seq"), seq_once, "no sequence bump");
+    assert_eq!(log_once.len(), 3);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_no_op_sync_is_tiny_with_a_thousand_tickets() {
+    let server = Server::start().await;
+    let dana = server.user("dana", Role::Dispatcher);
+    let eli = server.user("eli", Role::Engineer);
+    for n in 0..1000 {
+        let assignee = if n % 2 == 0 { Some("eli") } else { None };
+        server.create_ticket(&dana.token, &format!("Ticket {n}"), assignee).await;
+    }
+    let (first, _) = server.sync(&eli.token, &noop(0)).await;
+    assert_eq!(first.updates.len(), 500);
+    assert!(!first.more);
+    let (again, bytes) = server.sync(&eli.token, &noop(first.cursor)).await;
+    let request_bytes = noop(first.cursor).encode().len();
+    println!("no-op sync with 1,000 tickets on the server: request {request_bytes} bytes, response {bytes} bytes");
+    assert_eq!(again, SyncResponse { cursor: first.cursor, ..Default::default() });
+    assert!(bytes < 512, "{bytes}");
+    let (dispatcher, _) = server.sync(&dana.token, &noop(0)).await;
+    assert_eq!(dispatcher.updates.len(), 1000, "dispatchers hold every ticket");
+    let (dispatcher_again, bytes) = server.sync(&dana.token, &noop(dispatcher.cursor)).await;
+    assert!(dispatcher_again.updates.is_empty() && bytes < 512);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_engineer_neither_receives_nor_pushes_another_engineers_ticket() {
+    let server = Server::start().await;
+    let dana = server.user("dana", Role::Dispatcher);
+    let eli = server.user("eli", Role::Engineer);
+    let fay = server.user("fay", Role::Engineer);
+    let id = server.create_ticket(&dana.token, "Eli's job", Some("eli")).await;
+
+    let (fays, _) = server.sync(&fay.token, &noop(0)).await;
+    assert!(fays.updates.is_empty() && fays.evictions.is_empty(), "{fays:?}");
+    let (elis, _) = server.sync(&eli.token, &noop(0)).await;
+    assert_eq!(elis.updates.len(), 1, "the assignee does get it");
+
+    // Fay got hold of the document some other way and pushes an edit to it.
+    let (status, _) = server.get_json(&dana.token, &format!("/v1/tickets/{id}")).await;
+    assert_eq!(status, 200);
+    let bytes = server
+        .http
+        .get(server.url(&format!("/v1/tickets/{id}/document")))
+        .bearer_auth(&dana.token)
+        .send()
+        .await
+        .expect("document")
+        .bytes()
+        .await
+        .expect("bytes");
+    let mut doc = automerge::Automerge::load(&bytes).expect("load");
+    let before = doc.get_heads();
+    let mut tx = doc.transaction();
+    let notes = match automerge::ReadDoc::get(&tx, ROOT, "notes") {
+        Ok(Some((_, notes))) => notes,
+        other => panic!("no notes list: {other:?}"),
+    };
+    let note = tx.insert_object(&notes, 0, ObjType::Map).expect("insert");
+    tx.put(&note, "by", "fay").expect("put");
+    tx.put(&note, "text", "mine now").expect("put");
+    tx.commit();
+    let request = SyncRequest { cursor: fays.cursor, pushes: vec![push_since(&doc, &before, &id)] };
+    let (answer, _) = server.sync(&fay.token, &request).await;
+    assert_eq!(answer.rejections.len(), 1);
+    assert_eq!(answer.rejections[0].reason, "ticket is not assigned to you");
+    assert!(answer.updates.is_empty(), "nothing of eli's ticket reaches fay: {answer:?}");
+    assert_eq!(server.state.storage().change_log(&id).expect("log").len(), 1, "nothing merged");
+
+    // An engineer cannot create tickets by pushing.
+    let unknown = SyncRequest {
+        cursor: answer.cursor,
+        pushes: vec![fieldsync_core::protocol::Push { ticket_id: "nope".into(), changes: vec![], heads: vec![] }],
+    };
+    let (answer, _) = server.sync(&fay.token, &unknown).await;
+    assert_eq!(answer.rejections[0].reason, "unknown ticket");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_made_with_another_devices_actor_are_refused() {
+    let server = Server::start().await;
+    let dana = server.user("dana", Role::Dispatcher);
+    let eli = server.user("eli", Role::Engineer);
+    let (tablet_device, tablet_token) = server.state.add_device("eli").expect("second device");
+    let id = server.create_ticket(&dana.token, "Two devices", Some("eli")).await;
+    let phone = open_client(server.dir.path(), &eli, Role::Engineer);
+    let (first, _) = server.sync(&eli.token, &noop(0)).await;
+    apply(&phone, &first);
+    phone.accept(&id).expect("accept");
+    let (answer, _) =
+        server.sync(&eli.token, &SyncRequest { cursor: first.cursor, pushes: vec![push_all(&phone, &id)] }).await;
+    assert!(answer.rejections.is_empty());
+
+    // The phone's next change, sent with the tablet's token.
+    let before = document(&phone, &id).get_heads();
+    phone.start_travel(&id).expect("travel");
+    let forged = push_since(&document(&phone, &id), &before, &id);
+    let (refused, _) = server.sync(&tablet_token, &SyncRequest { cursor: 0, pushes: vec![forged.clone()] }).await;
+    assert_eq!(refused.rejections.len(), 1, "{refused:?}");
+    assert_eq!(refused.rejections[0].reason, "change from another device's actor");
+    assert_eq!(server.state.storage().ticket_row(&id).expect("row").expect("exists").status, Status::Accepted);
+    // The same change from its own device is fine.
+    let (accepted, _) = server.sync(&eli.token, &SyncRequest { cursor: answer.cursor, pushes: vec![forged] }).await;
+    assert!(accepted.rejections.is_empty(), "{accepted:?}");
+    assert_eq!(server.state.storage().ticket_row(&id).expect("row").expect("exists").status, Status::Travelling);
+    let _ = tablet_device;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_engineer_editing_dispatcher_fields_is_refused_and_nothing_is_merged() {
+    let server = Server::start().await;
+    let dana = server.user("dana", Role::Dispatcher);
+    let eli = server.user("eli", Role::Engineer);
+    let id = server.create_ticket(&dana.token, "Original title", Some("eli")).await;
+    let phone = open_client(server.dir.path(), &eli, Role::Engineer);
+    let (first, _) = server.sync(&eli.token, &noop(0)).await;
+    apply(&phone, &first);
+
+    let mut doc = document(&phone, &id);
+    let before = doc.get_heads();
+    let mut tx = doc.transaction();
+    tx.put(ROOT, "title", "Free boiler for everyone").expect("put");
+    tx.commit();
+    let push = push_since(&doc, &before, &id);
+    let (answer, _) = server.sync(&eli.token, &SyncRequest { cursor: first.cursor, pushes: vec![push] }).await;
+    assert_eq!(answer.rejections.len(), 1, "{answer:?}");
+    assert!(answer.rejections[0].reason.contains("title"), "{}", answer.rejections[0].reason);
+    assert_eq!(server.state.storage().ticket_row(&id).expect("row").expect("exists").title, "Original title");
+
+    // Forging a dispatcher event is refused too.
+    let mut doc = document(&phone, &id);
+    let before = doc.get_heads();
+    let mut tx = doc.transaction();
+    let events = match automerge::ReadDoc::get(&tx, ROOT, "events") {
+        Ok(Some((_, events))) => events,
+        other => panic!("no events: {other:?}"),
+    };
+    let n = automerge::ReadDoc::length(&tx, &events);
+    let event = tx.insert_object(&events, n, ObjType::Map).expect("insert");
+    for (key, value) in [("id", "x"), ("kind", "cancelled"), ("by", "eli"), ("role", "engineer"), ("device", "p")] {
+        tx.put(&event, key, value).expect("put");
+    }
+    tx.commit();
+    let (answer, _) = server
+        .sync(&eli.token, &SyncRequest { cursor: first.cursor, pushes: vec![push_since(&doc, &before, &id)] })
+        .await;
+    assert_eq!(answer.rejections.len(), 1);
+    assert!(answer.rejections[0].reason.contains("cancelled"), "{}", answer.rejections[0].reason);
+    assert_eq!(title(&document(&phone, &id)), "Original title");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reassigned_away_gets_a_final_update_and_an_eviction_once() {
+    let server = Server::start().await;
+    let dana = server.user("dana", Role::Dispatcher);
+    let eli = server.user("eli", Role::Engineer);
+    let fay = server.user("fay", Role::Engineer);
+    let id = server.create_ticket(&dana.token, "Moving on", Some("eli")).await;
+    let phone = open_client(server.dir.path(), &eli, Role::Engineer);
+    let (first, _) = server.sync(&eli.token, &noop(0)).await;
+    apply(&phone, &first);
+
+    let (status, body) = server.act(&dana.token, &id, serde_json::json!({"action": "assign", "engineer": "fay"})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["assignee"], "fay");
+    let (answer, _) = server.sync(&eli.token, &noop(first.cursor)).await;
+    assert_eq!(answer.evictions, vec![id.clone()]);
+    assert_eq!(answer.updates.len(), 1, "the final update comes with the eviction");
+    apply(&phone, &answer);
+    assert_eq!(phone.get(&id).expect("ticket").assignee.as_deref(), Some("fay"), "the phone ends in the final state");
+    assert_eq!(
+        fieldsync_core::protocol::from_wire(&answer.updates[0].heads),
+        document(&phone, &id).get_heads(),
+        "the phone has the server's final heads"
+    );
+
+    // The lost-response case: the same cursor again gets the eviction again.
+    let (replayed, _) = server.sync(&eli.token, &noop(first.cursor)).await;
+    assert_eq!(replayed.evictions, vec![id.clone()]);
+    // Applied: never again.
+    let (after, _) = server.sync(&eli.token, &noop(answer.cursor)).await;
+    assert!(after.evictions.is_empty() && after.updates.is_empty(), "{after:?}");
+    let (status, _) = server.act(&dana.token, &id, serde_json::json!({"action": "add_note", "text": "fyi"})).await;
+    assert_eq!(status, 200);
+    let (after, _) = server.sync(&eli.token, &noop(after.cursor)).await;
+    assert!(after.evictions.is_empty() && after.updates.is_empty(), "not eli's business any more: {after:?}");
+
+    let (fays, _) = server.sync(&fay.token, &noop(0)).await;
+    assert_eq!(fays.updates.len(), 1);
+
+    // Assigned back: sent again, whole.
+    let (status, _) = server.act(&dana.token, &id, serde_json::json!({"action": "assign", "engineer": "eli"})).await;
+    assert_eq!(status, 200);
+    let (back, _) = server.sync(&eli.token, &noop(after.cursor)).await;
+    assert_eq!(back.updates.len(), 1);
+    assert!(back.evictions.is_empty());
+    let fresh = open_client(&server.dir.path().join("fresh"), &eli, Role::Engineer);
+    apply(&fresh, &back);
+    assert_eq!(fresh.get(&id).expect("whole ticket").assignee.as_deref(), Some("eli"));
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_ticket_is_evicted_after_the_push() {
+    let server = Server::start().await;
+    let dana = server.user("dana", Role::Dispatcher);
+    let eli = server.user("eli", Role::Engineer);
+    let id = server.create_ticket(&dana.token, "Not for me", Some("eli")).await;
+    let phone = open_client(server.dir.path(), &eli, Role::Engineer);
+    let (first, _) = server.sync(&eli.token, &noop(0)).await;
+    apply(&phone, &first);
+    phone.reject(&id, "no ladder").expect("reject");
+    let (answer, _) =
+        server.sync(&eli.token, &SyncRequest { cursor: first.cursor, pushes: vec![push_all(&phone, &id)] }).await;
+    assert!(answer.rejections.is_empty(), "{answer:?}");
+    assert_eq!(answer.evictions, vec![id.clone()]);
+    assert_eq!(answer.updates.len(), 1);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn completed_tickets_are_evicted_after_the_retention_period() {
+    let config = ServerConfig { completed_retention: std::time::Duration::ZERO, ..Default::default() };
+    let server = Server::start_with(config).await;
+    let dana = server.user("dana", Role::Dispatcher);
+    let eli = server.user("eli", Role::Engineer);
+    let id = server.create_ticket(&dana.token, "Quick job", Some("eli")).await;
+    let phone = open_client(server.dir.path(), &eli, Role::Engineer);
+    let (first, _) = server.sync(&eli.token, &noop(0)).await;
+    apply(&phone, &first);
+    phone.accept(&id).expect("accept");
+    phone.check_in(&id, SITE).expect("check in");
+    phone.complete(&id, "fixed").expect("complete");
+    let (mut answer, _) =
+        server.sync(&eli.token, &SyncRequest { cursor: first.cursor, pushes: vec![push_all(&phone, &id)] }).await;
+    // Retention zero: evicted as soon as the server's clock has moved past the completion.
+    for _ in 0..1000 {
+        if !answer.evictions.is_empty() {
+            break;
+        }
+        answer = server.sync(&eli.token, &noop(answer.cursor)).await.0;
+    }
+    assert_eq!(answer.evictions, vec![id.clone()]);
+    let (after, _) = server.sync(&eli.token, &noop(answer.cursor)).await;
+    assert!(after.evictions.is_empty() && after.updates.is_empty(), "{after:?}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_size_budget_splits_a_large_answer_and_loses_nothing() {
+    let config = ServerConfig { sync_budget_bytes: 2_000, ..Default::default() };
+    let server = Server::start_with(config).await;
+    let dana = server.user("dana", Role::Dispatcher);
+    let eli = server.user("eli", Role::Engineer);
+    let mut ids = Vec::new();
+    for n in 0..12 {
+        ids.push(server.create_ticket(&dana.token, &format!("Job {n}"), Some("eli")).await);
+    }
+    let phone = open_client(server.dir.path(), &eli, Role::Engineer);
+    let mut cursor = 0;
+    let mut rounds = 0;
+    loop {
+        let (answer, bytes) = server.sync(&eli.token, &noop(cursor)).await;
+        rounds += 1;
+        assert!(bytes < 4_000, "a cut answer stays near the budget: {bytes}");
+        apply(&phone, &answer);
+        cursor = answer.cursor;
+        if !answer.more {
+            break;
+        }
+        assert!(rounds < 20);
+    }
+    assert!(rounds > 1, "the budget cut the answer");
+    for id in &ids {
+        assert!(phone.get(id).is_ok(), "{id} arrived");
+    }
+    let (nothing, _) = server.sync(&eli.token, &noop(cursor)).await;
+    assert!(nothing.updates.is_empty());
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dispatcher_device_creates_tickets_by_pushing() {
+    let server = Server::start().await;
+    let dana = server.user("dana", Role::Dispatcher);
+    let eli = server.user("eli", Role::Engineer);
+    let console = open_client(server.dir.path(), &dana, Role::Dispatcher);
+    let id = console
+        .create_ticket(&fieldsync_core::NewTicket {
+            title: "From a device".into(),
+            assignee: Some("eli".into()),
+            ..Default::default()
+        })
+        .expect("create");
+    let (answer, _) = server.sync(&dana.token, &SyncRequest { cursor: 0, pushes: vec![push_all(&console, &id)] }).await;
+    assert!(answer.rejections.is_empty(), "{answer:?}");
+    let (elis, _) = server.sync(&eli.token, &noop(0)).await;
+    assert_eq!(elis.updates.len(), 1);
+    assert_eq!(elis.updates[0].ticket_id, id);
+    // A push whose document is another ticket is refused.
+    let other = console
+        .create_ticket(&fieldsync_core::NewTicket { title: "Other".into(), ..Default::default() })
+        .expect("create");
+    let mut wrong = push_all(&console, &other);
+    wrong.ticket_id = "not-that-id".into();
+    let (answer, _) = server.sync(&dana.token, &SyncRequest { cursor: answer.cursor, pushes: vec![wrong] }).await;
+    assert_eq!(answer.rejections.len(), 1);
+    assert_eq!(answer.rejections[0].reason, "changes are not this ticket's history");
+    server.stop().await;
+}
