@@ -251,7 +251,7 @@ pub(crate) struct HistoryEntry {
     device_id: Option<String>,
     user_id: Option<String>,
     message: Option<String>,
-    time: Millis,
+    device_time: Millis,
     server_received_at: Option<Millis>,
 }
 
@@ -291,7 +291,7 @@ pub(crate) async fn detail(
                     device_id: owner.map(|o| o.0.clone()),
                     user_id: owner.map(|o| o.1.clone()),
                     message: change.message().map(str::to_owned),
-                    time: change.timestamp(),
+                    device_time: change.timestamp(),
                     server_received_at: received.get(&hash).copied(),
                     hash,
                     actor,

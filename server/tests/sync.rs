@@ -51,7 +51,7 @@ async fn created_by_rest_received_by_engineer_pushed_back_and_audited() {
     for entry in by_eli {
         assert_eq!(entry["device_id"], eli.device_id.as_str());
         assert!(entry["server_received_at"].as_i64().is_some(), "{entry}");
-        assert!(entry["time"].as_i64().is_some());
+        assert!(entry["device_time"].as_i64().is_some());
     }
     let messages: Vec<_> = history.iter().map(|h| h["message"].as_str().unwrap_or_default()).collect();
     assert!(messages.contains(&"accept") && messages.contains(&"check in"), "{messages:?}");
