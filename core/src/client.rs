@@ -68,6 +68,7 @@ impl std::fmt::Debug for Client {
 const META_USER: &str = "user_id";
 const META_ACTOR: &str = "actor";
 const META_SYNC_CURSOR: &str = "sync_cursor";
+const META_LAST_SYNC: &str = "last_sync_at";
 
 impl Client {
     /// Opens (or creates) the store at `store_path` for `identity`, with default options.
@@ -385,6 +386,7 @@ impl Client {
                 }
             }
             tickets::set_meta(tx, META_SYNC_CURSOR, &cursor)?;
+            tickets::set_meta(tx, META_LAST_SYNC, &now.to_string())?;
             Ok(())
         })?;
         let mut changed: Vec<String> = Vec::new();
@@ -408,6 +410,11 @@ impl Client {
             self.notify(changed);
         }
         Ok(applied)
+    }
+
+    /// When a sync last completed on this store (any process), if ever.
+    pub fn last_sync_at(&self) -> Result<Option<Millis>, Error> {
+        self.inner.store.read(|tx| Ok(tickets::get_meta(tx, META_LAST_SYNC)?.and_then(|v| v.parse().ok())))
     }
 
     /// How many tickets have local changes the server has not acknowledged.

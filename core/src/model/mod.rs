@@ -64,6 +64,7 @@ impl Priority {
 
 /// The customer the work is for.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Customer {
     /// Name shown on the board.
     pub name: String,
@@ -88,6 +89,7 @@ pub struct Site {
 
 /// The service-level deadlines, UTC milliseconds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Sla {
     /// The engineer must accept by then.
     pub respond_by: Option<Millis>,
@@ -97,8 +99,10 @@ pub struct Sla {
     pub resolve_by: Option<Millis>,
 }
 
-/// What a dispatcher fills in to create a ticket.
+/// What a dispatcher fills in to create a ticket. In JSON every field but `title` may be left
+/// out.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct NewTicket {
     /// Short title.
     pub title: String,

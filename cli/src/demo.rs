@@ -1,0 +1,270 @@
+//! `fieldsync demo`: a server on embedded SQLite, a dispatcher, and three simulated engineers
+//! whose phones go offline and online while they work, all through the real core and the real
+//! sync engine. It prints the synced board as tickets move, then keeps serving (and keeps the
+//! engineers busy) until Ctrl-C.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use fieldsync_core::actions::Command;
+use fieldsync_core::model::{Customer, Identity, ListFilter, Location, NewTicket, Priority, Site, Sla};
+use fieldsync_core::sync::{SyncConfig, SyncEngine};
+use fieldsync_core::{Client, Role, Status, TicketSummary};
+use rand::Rng;
+use rand::seq::IndexedRandom;
+
+use crate::CliError;
+use crate::dispatch::Api;
+
+const ENGINEERS: [&str; 3] = ["eli", "fay", "gus"];
+
+struct Engineer {
+    name: &'static str,
+    engine: SyncEngine,
+}
+
+impl Engineer {
+    fn client(&self) -> &Client {
+        self.engine.client()
+    }
+
+    async fn sync(&self) -> Result<(), CliError> {
+        let report = self.engine.sync_now().await?;
+        println!(
+            "  {:<4} online  -> synced: sent {}, received {}, {} round trip(s), {} B up / {} B down{}",
+            self.name,
+            report.pushed.len(),
+            report.received.len(),
+            report.round_trips,
+            report.bytes_sent,
+            report.bytes_received,
+            if report.evicted.is_empty() { String::new() } else { format!(", {} removed", report.evicted.len()) }
+        );
+        Ok(())
+    }
+
+    /// Takes the next workflow step on one of their tickets, offline; returns what happened.
+    fn work(&self, rng: &mut impl Rng) -> Option<String> {
+        let tickets = self.client().list(&ListFilter::default()).ok()?;
+        let open: Vec<&TicketSummary> =
+            tickets.iter().filter(|t| !t.status.is_final() && t.status != Status::Rejected).collect();
+        let ticket = open.choose(rng)?;
+        let (command, what) = next_step(ticket.status, rng);
+        let id = &ticket.id;
+        self.client().run(id, command).ok()?;
+        Some(format!("{what} \"{}\"", ticket.title))
+    }
+}
+
+fn next_step(status: Status, rng: &mut impl Rng) -> (Command, &'static str) {
+    let near_site = Location { lat: 52.3702 + rng.random_range(-0.0005..0.0005), lon: 4.8952, accuracy_m: 6.0 };
+    match status {
+        Status::Dispatched => (Command::Accept, "accepted"),
+        Status::Accepted => (Command::StartTravel, "set off to"),
+        Status::Travelling => (Command::CheckIn { location: near_site }, "checked in at"),
+        Status::OnSite => (Command::StartWork, "started work on"),
+        Status::Working | Status::Paused if rng.random_ratio(1, 3) => {
+            (Command::Complete { summary: "Fault found and fixed, tested with the customer".into() }, "completed")
+        }
+        Status::Paused => (Command::Resume, "resumed"),
+        Status::Working => match rng.random_range(0..3) {
+            0 => (Command::AddNote { text: "Seal worn; replaced and pressure-tested".into() }, "noted on"),
+            1 => (Command::AddPart { sku: "SEAL-22".into(), qty: 1 }, "used a part on"),
+            _ => (Command::LogTime { minutes: 45, kind: "labour".into() }, "logged 45 min on"),
+        },
+        _ => (Command::AddNote { text: "Called the customer".into() }, "noted on"),
+    }
+}
+
+fn demo_tickets() -> Vec<NewTicket> {
+    let jobs = [
+        ("Boiler leaking in plant room", "Van Dijk Bakery", "Prinsengracht 12", Priority::High, "gold"),
+        ("No heating on 3rd floor", "Hotel Amstel", "Amstel 1", Priority::Urgent, "gold"),
+        ("Annual gas safety check", "De Vries family", "Keizersgracht 80", Priority::Normal, "standard"),
+        ("Thermostat unresponsive", "Café Luxembourg", "Spui 24", Priority::Normal, "standard"),
+        ("Water pressure drops at night", "Jansen Dental", "Overtoom 300", Priority::High, "silver"),
+        ("Radiator noise", "Bakker & Zn", "Damrak 55", Priority::Low, "standard"),
+        ("Heat pump error E31", "Museum Quarter Offices", "Museumplein 6", Priority::Urgent, "gold"),
+        ("Replace expansion vessel", "Smit Laundry", "Ferdinand Bolstraat 10", Priority::Normal, "silver"),
+        ("Commission new boiler", "Visser Flats", "Javastraat 140", Priority::High, "standard"),
+    ];
+    let now = fieldsync_core::time::now_ms();
+    jobs.iter()
+        .enumerate()
+        .map(|(n, (title, customer, address, priority, tier))| NewTicket {
+            title: (*title).into(),
+            description: "Reported by phone".into(),
+            customer: Customer {
+                name: (*customer).into(),
+                address: (*address).into(),
+                tier: (*tier).into(),
+                ..Default::default()
+            },
+            site: Some(Site { lat: 52.3702, lon: 4.8952, radius_m: 150.0 }),
+            priority: *priority,
+            sla: Sla {
+                respond_by: Some(now + 30 * 60_000),
+                arrive_by: Some(now + 4 * 3_600_000),
+                resolve_by: Some(now + 24 * 3_600_000),
+            },
+            assignee: Some(ENGINEERS[n % ENGINEERS.len()].into()),
+            checklist: vec!["Isolate supply".into(), "Test after repair".into()],
+            ..Default::default()
+        })
+        .collect()
+}
+
+async fn print_board(api: &Api, heading: &str) -> Result<(), CliError> {
+    let tickets = api.list().await?;
+    println!("\n== board: {heading}");
+    let mut counts: Vec<(Status, usize)> = Status::ALL
+        .iter()
+        .map(|s| (*s, tickets.iter().filter(|t| t.status == *s).count()))
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    counts.sort();
+    println!("   {}", counts.iter().map(|(s, n)| format!("{}: {n}", s.label())).collect::<Vec<_>>().join("  |  "));
+    for t in &tickets {
+        println!(
+            "   {:<10} {:<4} {:<7} {}{}",
+            t.status.label(),
+            t.assignee.as_deref().unwrap_or("-"),
+            t.priority.as_str(),
+            t.title,
+            if t.conflicts > 0 { "  [conflict]" } else { "" }
+        );
+    }
+    println!();
+    Ok(())
+}
+
+fn fresh_data_dir(data: &Path) -> Result<(), CliError> {
+    if data.exists() {
+        // Only ever a directory this demo made: it holds a marker file.
+        if !data.join(".fieldsync-demo").exists() {
+            return Err(CliError(format!(
+                "{} exists and was not made by the demo; choose another --data",
+                data.display()
+            )));
+        }
+        std::fs::remove_dir_all(data)?;
+    }
+    std::fs::create_dir_all(data)?;
+    std::fs::write(data.join(".fieldsync-demo"), "made by `fieldsync demo`; deleted by its next run\n")?;
+    Ok(())
+}
+
+/// Runs the demo.
+pub async fn run(data: PathBuf, listen: String, once: bool) -> Result<(), CliError> {
+    fresh_data_dir(&data)?;
+    let state = fieldsync_server::AppState::open(&data, fieldsync_server::ServerConfig::default())?;
+    let (_, _, dispatcher_token) = state.add_user("dana", Role::Dispatcher)?;
+    let mut tokens = Vec::new();
+    for name in ENGINEERS {
+        tokens.push((name, state.add_user(name, Role::Engineer)?));
+    }
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .map_err(|e| CliError(format!("cannot listen on {listen}: {e}")))?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(fieldsync_server::serve(listener, state, async {
+        let _ = stop_rx.await;
+    }));
+    println!("fieldsync demo: server on {url}, data in {}", data.display());
+    println!("dispatcher token (for `fieldsync dispatch --server {url} --token ...`): {}", dispatcher_token);
+
+    let api = Api::new(&url, &dispatcher_token)?;
+    let mut engineers = Vec::new();
+    for (name, (user_id, device_id, token)) in &tokens {
+        let identity = Identity { user_id: user_id.clone(), device_id: device_id.clone(), role: Role::Engineer };
+        let client = Client::open(data.join(format!("{name}-phone.sqlite")), identity)?;
+        let engine = SyncEngine::new(client, SyncConfig::new(url.clone(), token.clone()))?;
+        engineers.push(Engineer { name, engine });
+    }
+
+    println!("\n-- dana (dispatcher) creates and dispatches {} tickets", demo_tickets().len());
+    for new in demo_tickets() {
+        api.create(&new).await?;
+    }
+    print_board(&api, "dispatched").await?;
+
+    println!("-- engineers sync in the morning, then drive out of coverage");
+    for e in &engineers {
+        e.sync().await?;
+    }
+    let mut rng = rand::rng();
+    for round in 1..=4 {
+        println!("\n-- round {round}: everyone works offline");
+        for e in &engineers {
+            for _ in 0..3 {
+                if let Some(what) = e.work(&mut rng) {
+                    println!("  {:<4} offline {what}", e.name);
+                }
+            }
+        }
+        if round == 2 {
+            conflict(&api, &engineers).await?;
+        }
+        println!("-- round {round}: coverage is back");
+        for e in &engineers {
+            e.sync().await?;
+        }
+        print_board(&api, &format!("after round {round}")).await?;
+    }
+
+    if once {
+        let _ = stop_tx.send(());
+        let _ = server.await;
+        return Ok(());
+    }
+    println!("serving on {url} until Ctrl-C; the engineers keep working (one step every 3 s)");
+    let ticker = async {
+        let mut interval = tokio::time::interval(Duration::from_secs(3));
+        loop {
+            interval.tick().await;
+            let mut rng = rand::rng();
+            let Some(e) = engineers.choose(&mut rng) else { return };
+            if rng.random_ratio(1, 6) {
+                let mut new = demo_tickets().swap_remove(rng.random_range(0..9));
+                new.assignee = Some(e.name.into());
+                if api.create(&new).await.is_ok() {
+                    println!("dana dispatched \"{}\" to {}", new.title, e.name);
+                }
+            }
+            if let Some(what) = e.work(&mut rng) {
+                println!("{} {what}", e.name);
+            }
+            if let Err(err) = e.engine.sync_now().await {
+                println!("{} could not sync: {err}", e.name);
+            }
+        }
+    };
+    tokio::select! {
+        _ = ticker => {}
+        _ = crate::shutdown_signal() => {}
+    }
+    let _ = stop_tx.send(());
+    let _ = server.await;
+    Ok(())
+}
+
+/// The dispatcher cancels a ticket the engineer is completing offline: both survive in the
+/// history and the board shows the conflict.
+async fn conflict(api: &Api, engineers: &[Engineer]) -> Result<(), CliError> {
+    let fay = &engineers[1];
+    let tickets = fay.client().list(&ListFilter::default())?;
+    let Some(ticket) = tickets.iter().find(|t| !t.status.is_final() && t.status != Status::Rejected) else {
+        return Ok(());
+    };
+    // Bring it on site first, the way fay would.
+    let here = Location { lat: 52.3702, lon: 4.8952, accuracy_m: 5.0 };
+    for command in [Command::Accept, Command::StartTravel, Command::CheckIn { location: here }] {
+        let _ = fay.client().run(&ticket.id, command);
+    }
+    fay.client().complete(&ticket.id, "Replaced the pump")?;
+    println!("  fay  offline completed \"{}\"", ticket.title);
+    api.act(&ticket.id, &Command::Cancel { reason: "Customer cancelled by phone".into() }).await?;
+    println!("  dana cancels \"{}\" at the same time (the customer phoned)", ticket.title);
+    Ok(())
+}

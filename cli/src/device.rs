@@ -1,0 +1,325 @@
+//! `fieldsync device`: an engineer's device on the command line, through the same core the
+//! phones use. The first run learns the identity from the server and keeps it beside the
+//! store; after that every command except `sync` works offline.
+
+use std::path::{Path, PathBuf};
+
+use clap::Subcommand;
+use fieldsync_core::model::{Identity, ListFilter, Location, Ticket};
+use fieldsync_core::sync::{SyncConfig, SyncEngine, who_am_i};
+use fieldsync_core::{Client, TicketSummary};
+
+use crate::{CliError, when};
+
+#[derive(Subcommand)]
+pub enum DeviceCommand {
+    /// List the tickets on this device.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one ticket in full.
+    Show {
+        /// Ticket id.
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Accept a dispatched ticket.
+    Accept {
+        /// Ticket id.
+        id: String,
+    },
+    /// Reject a dispatched ticket.
+    Reject {
+        /// Ticket id.
+        id: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Start travelling to the site.
+    Travel {
+        /// Ticket id.
+        id: String,
+    },
+    /// Check in on site.
+    CheckIn {
+        /// Ticket id.
+        id: String,
+        /// Latitude.
+        #[arg(long, allow_negative_numbers = true)]
+        lat: f64,
+        /// Longitude.
+        #[arg(long, allow_negative_numbers = true)]
+        lon: f64,
+        /// GPS accuracy in metres.
+        #[arg(long, default_value_t = 10.0)]
+        accuracy: f64,
+    },
+    /// Start work on site.
+    Work {
+        /// Ticket id.
+        id: String,
+    },
+    /// Add a note.
+    Note {
+        /// Ticket id.
+        id: String,
+        /// The note.
+        text: String,
+    },
+    /// Record a part used.
+    Part {
+        /// Ticket id.
+        id: String,
+        /// Stock-keeping unit.
+        sku: String,
+        /// Quantity.
+        qty: u32,
+    },
+    /// Log time worked.
+    Time {
+        /// Ticket id.
+        id: String,
+        /// Minutes.
+        minutes: u32,
+        /// labour, travel, ...
+        #[arg(long, default_value = "labour")]
+        kind: String,
+    },
+    /// Complete the job.
+    Complete {
+        /// Ticket id.
+        id: String,
+        /// What was done.
+        #[arg(long, default_value = "")]
+        summary: String,
+    },
+    /// Sync with the server now.
+    Sync,
+    /// What is waiting to sync.
+    Status {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a ticket's raw Automerge document to a file.
+    Export {
+        /// Ticket id.
+        id: String,
+        /// Output file.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+fn identity_path(store: &Path) -> PathBuf {
+    let mut name = store.as_os_str().to_owned();
+    name.push(".identity.json");
+    PathBuf::from(name)
+}
+
+async fn open(store: &Path, server: Option<&str>, token: Option<&str>) -> Result<Client, CliError> {
+    let path = identity_path(store);
+    let identity: Identity = match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| CliError(format!("{}: {e}", path.display())))?,
+        Err(_) => {
+            let (Some(server), Some(token)) = (server, token) else {
+                return Err(CliError(
+                    "this store is new: give --server and --token once so the device can learn who it is".into(),
+                ));
+            };
+            let me = who_am_i(server, token).await?;
+            let identity = Identity { user_id: me.user_id, device_id: me.device_id, role: me.role };
+            std::fs::write(&path, serde_json::to_vec_pretty(&identity)?)?;
+            identity
+        }
+    };
+    Ok(Client::open(store, identity)?)
+}
+
+/// Runs one device command.
+pub async fn run(
+    store: PathBuf,
+    server: Option<String>,
+    token: Option<String>,
+    command: DeviceCommand,
+) -> Result<(), CliError> {
+    let client = open(&store, server.as_deref(), token.as_deref()).await?;
+    match command {
+        DeviceCommand::List { json } => {
+            let tickets = client.list(&ListFilter::default())?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&tickets)?);
+            } else {
+                print_list(&tickets);
+            }
+        }
+        DeviceCommand::Show { id, json } => {
+            let ticket = client.get(&id)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&ticket)?);
+            } else {
+                print_ticket(&ticket);
+            }
+        }
+        DeviceCommand::Accept { id } => act(client.accept(&id), "accepted", &id)?,
+        DeviceCommand::Reject { id, reason } => act(client.reject(&id, &reason), "rejected", &id)?,
+        DeviceCommand::Travel { id } => act(client.start_travel(&id), "travelling to", &id)?,
+        DeviceCommand::CheckIn { id, lat, lon, accuracy } => {
+            client.check_in(&id, Location { lat, lon, accuracy_m: accuracy })?;
+            let ticket = client.get(&id)?;
+            let place = ticket.events.last().and_then(|e| e.place);
+            match place.and_then(|p| p.distance_m.zip(p.inside_site)) {
+                Some((distance, inside)) => println!(
+                    "checked in at {id}: {distance:.0} m from the site ({})",
+                    if inside { "inside the site radius" } else { "OUTSIDE the site radius" }
+                ),
+                None => println!("checked in at {id}"),
+            }
+        }
+        DeviceCommand::Work { id } => act(client.start_work(&id), "started work on", &id)?,
+        DeviceCommand::Note { id, text } => act(client.add_note(&id, &text), "noted on", &id)?,
+        DeviceCommand::Part { id, sku, qty } => act(client.add_part(&id, &sku, qty), "recorded part on", &id)?,
+        DeviceCommand::Time { id, minutes, kind } => act(client.log_time(&id, minutes, &kind), "logged time on", &id)?,
+        DeviceCommand::Complete { id, summary } => act(client.complete(&id, &summary), "completed", &id)?,
+        DeviceCommand::Sync => {
+            let (Some(server), Some(token)) = (server, token) else {
+                return Err(CliError("sync needs --server and --token".into()));
+            };
+            let engine = SyncEngine::new(client.clone(), SyncConfig::new(server, token))?;
+            let report = engine.sync_now().await?;
+            println!(
+                "synced: sent {} ticket(s), received {}, {} round trip(s), {} bytes up, {} bytes down",
+                report.pushed.len(),
+                report.received.len(),
+                report.round_trips,
+                report.bytes_sent,
+                report.bytes_received
+            );
+            for (id, reason) in &report.rejected {
+                println!("rejected by the server: {id}: {reason}");
+            }
+            for id in &report.evicted {
+                println!("removed from this device: {id}");
+            }
+            for (id, reason) in &report.failed {
+                println!("could not merge {id}: {reason}");
+            }
+        }
+        DeviceCommand::Status { json } => {
+            let tickets = client.list(&ListFilter::default())?;
+            let pending: Vec<&TicketSummary> = tickets.iter().filter(|t| t.pending).collect();
+            let rejected: Vec<&TicketSummary> = tickets.iter().filter(|t| t.rejected.is_some()).collect();
+            let last_sync = client.last_sync_at()?;
+            if json {
+                let value = serde_json::json!({
+                    "user_id": client.identity().user_id,
+                    "device_id": client.identity().device_id,
+                    "tickets": tickets.len(),
+                    "pending": pending.iter().map(|t| &t.id).collect::<Vec<_>>(),
+                    "rejected": rejected.iter().map(|t| serde_json::json!({"id": t.id, "reason": t.rejected})).collect::<Vec<_>>(),
+                    "last_sync_at": last_sync,
+                });
+                println!("{}", serde_json::to_string_pretty(&value)?);
+            } else {
+                println!("{} on {}", client.identity().user_id, client.identity().device_id);
+                println!(
+                    "{} ticket(s), {} waiting to sync, last sync {}",
+                    tickets.len(),
+                    pending.len(),
+                    when(last_sync)
+                );
+                for t in rejected {
+                    println!("rejected: {} {}: {}", t.id, t.title, t.rejected.as_deref().unwrap_or(""));
+                }
+            }
+        }
+        DeviceCommand::Export { id, out } => {
+            let bytes = client.export(&id)?;
+            std::fs::write(&out, &bytes)?;
+            println!("wrote {} bytes to {}", bytes.len(), out.display());
+        }
+    }
+    Ok(())
+}
+
+fn act(result: Result<(), fieldsync_core::Error>, done: &str, id: &str) -> Result<(), CliError> {
+    result?;
+    println!("{done} {id}");
+    Ok(())
+}
+
+/// One line per ticket: id, status, priority, sync state, title and customer.
+pub fn print_list(tickets: &[TicketSummary]) {
+    if tickets.is_empty() {
+        println!("no tickets");
+        return;
+    }
+    println!("{:<36}  {:<10}  {:<6}  {:<8}  {:<9}  TITLE", "ID", "STATUS", "PRIO", "ASSIGNEE", "SYNC");
+    for t in tickets {
+        let sync = match (&t.rejected, t.pending, &t.quarantined) {
+            (_, _, Some(_)) => "set aside",
+            (Some(_), _, _) => "rejected",
+            (None, true, _) => "pending",
+            (None, false, _) => "synced",
+        };
+        println!(
+            "{:<36}  {:<10}  {:<6}  {:<8}  {:<9}  {} ({}){}",
+            t.id,
+            t.status.as_str(),
+            t.priority.as_str(),
+            t.assignee.as_deref().unwrap_or("-"),
+            sync,
+            t.title,
+            t.customer_name,
+            if t.conflicts > 0 { format!("  [{} conflict(s)]", t.conflicts) } else { String::new() }
+        );
+    }
+}
+
+/// A ticket in full, for people.
+pub fn print_ticket(t: &Ticket) {
+    println!("{}  {}", t.id, t.title);
+    println!(
+        "status {}  priority {}  assignee {}",
+        t.status.label(),
+        t.priority.as_str(),
+        t.assignee.as_deref().unwrap_or("-")
+    );
+    println!("customer {} ({}), {}", t.customer.name, t.customer.tier, t.customer.address);
+    if !t.description.is_empty() {
+        println!("{}", t.description);
+    }
+    println!("history:");
+    for e in &t.events {
+        let mut line = format!("  {}  {:<14} by {} on {}", when(Some(e.at)), e.kind, e.by, e.device);
+        if let Some(a) = &e.assignee {
+            line.push_str(&format!(" -> {a}"));
+        }
+        if let Some(place) = e.place {
+            if let Some(d) = place.distance_m {
+                line.push_str(&format!(" ({d:.0} m from site)"));
+            }
+        }
+        if let Some(r) = &e.reason {
+            line.push_str(&format!(": {r}"));
+        }
+        println!("{line}");
+    }
+    for c in &t.conflicts {
+        println!("CONFLICT: {} by {}: {}", c.kind, c.by, c.reason);
+    }
+    for n in &t.notes {
+        println!("note ({} {}): {}", n.by, when(Some(n.at)), n.text);
+    }
+    for p in &t.parts {
+        println!("part {} x{}", p.sku, p.qty);
+    }
+    for e in &t.time_entries {
+        println!("time {} min {}", e.minutes, e.kind);
+    }
+}

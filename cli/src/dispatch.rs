@@ -1,0 +1,194 @@
+//! `fieldsync dispatch`: a dispatcher at the terminal, through the server's REST API.
+
+use clap::Subcommand;
+use fieldsync_core::TicketSummary;
+use fieldsync_core::actions::Command;
+use fieldsync_core::model::{Customer, NewTicket, Priority, Site, Ticket};
+use fieldsync_core::protocol::ApiError;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::CliError;
+use crate::device::{print_list, print_ticket};
+
+#[derive(Subcommand)]
+pub enum DispatchCommand {
+    /// Create a ticket (and dispatch it when --assignee is given).
+    Create {
+        /// Title.
+        #[arg(long)]
+        title: String,
+        /// Customer name.
+        #[arg(long)]
+        customer: String,
+        /// Street address.
+        #[arg(long, default_value = "")]
+        address: String,
+        /// Site latitude.
+        #[arg(long, allow_negative_numbers = true)]
+        lat: Option<f64>,
+        /// Site longitude.
+        #[arg(long, allow_negative_numbers = true)]
+        lon: Option<f64>,
+        /// Site radius in metres.
+        #[arg(long, default_value_t = 150.0)]
+        radius: f64,
+        /// low, normal, high or urgent.
+        #[arg(long, default_value = "normal", value_parser = parse_priority)]
+        priority: Priority,
+        /// Engineer to dispatch to.
+        #[arg(long)]
+        assignee: Option<String>,
+    },
+    /// Assign or reassign a ticket.
+    Assign {
+        /// Ticket id.
+        id: String,
+        /// Engineer's user id.
+        engineer: String,
+    },
+    /// Cancel a ticket.
+    Cancel {
+        /// Ticket id.
+        id: String,
+        /// Why.
+        #[arg(long, default_value = "cancelled by dispatcher")]
+        reason: String,
+    },
+    /// Reopen a completed or cancelled ticket.
+    Reopen {
+        /// Ticket id.
+        id: String,
+        /// Why.
+        #[arg(long, default_value = "reopened by dispatcher")]
+        reason: String,
+    },
+    /// List tickets.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one ticket with its history.
+    Show {
+        /// Ticket id.
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn parse_priority(s: &str) -> Result<Priority, String> {
+    Priority::parse(s).ok_or_else(|| format!("unknown priority {s:?}: use low, normal, high or urgent"))
+}
+
+/// A small JSON client for the REST API.
+pub struct Api {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Api {
+    /// A client for `server` with `token`.
+    pub fn new(server: &str, token: &str) -> Result<Api, CliError> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(30)).build()?;
+        Ok(Api { http, base: server.trim_end_matches('/').to_owned(), token: token.to_owned() })
+    }
+
+    async fn send<T: DeserializeOwned>(&self, request: reqwest::RequestBuilder) -> Result<T, CliError> {
+        let response = request.bearer_auth(&self.token).send().await.map_err(|e| CliError(format!("server: {e}")))?;
+        let status = response.status();
+        let body = response.bytes().await?;
+        if !status.is_success() {
+            let message = serde_json::from_slice::<ApiError>(&body)
+                .map(|e| e.message)
+                .unwrap_or_else(|_| String::from_utf8_lossy(&body).into_owned());
+            return Err(CliError(format!("{message} (HTTP {})", status.as_u16())));
+        }
+        Ok(serde_json::from_slice(&body)?)
+    }
+
+    /// GET a JSON resource.
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, CliError> {
+        self.send(self.http.get(format!("{}{path}", self.base))).await
+    }
+
+    /// POST a JSON body.
+    pub async fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T, CliError> {
+        let request = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(serde_json::to_vec(body)?);
+        self.send(request).await
+    }
+
+    /// Creates a ticket; returns its id.
+    pub async fn create(&self, new: &NewTicket) -> Result<String, CliError> {
+        let created: serde_json::Value = self.post("/v1/tickets", new).await?;
+        created["id"].as_str().map(str::to_owned).ok_or_else(|| CliError("the server returned no ticket id".into()))
+    }
+
+    /// Runs an action on a ticket.
+    pub async fn act(&self, id: &str, command: &Command) -> Result<(), CliError> {
+        let _: serde_json::Value = self.post(&format!("/v1/tickets/{id}/actions"), command).await?;
+        Ok(())
+    }
+
+    /// Every ticket's summary.
+    pub async fn list(&self) -> Result<Vec<TicketSummary>, CliError> {
+        self.get("/v1/tickets").await
+    }
+}
+
+/// Runs one dispatcher command.
+pub async fn run(server: &str, token: &str, command: DispatchCommand) -> Result<(), CliError> {
+    let api = Api::new(server, token)?;
+    match command {
+        DispatchCommand::Create { title, customer, address, lat, lon, radius, priority, assignee } => {
+            let site = lat.zip(lon).map(|(lat, lon)| Site { lat, lon, radius_m: radius });
+            let new = NewTicket {
+                title,
+                customer: Customer { name: customer, address, ..Default::default() },
+                site,
+                priority,
+                assignee,
+                ..Default::default()
+            };
+            println!("{}", api.create(&new).await?);
+        }
+        DispatchCommand::Assign { id, engineer } => {
+            api.act(&id, &Command::Assign { engineer: engineer.clone() }).await?;
+            println!("assigned {id} to {engineer}");
+        }
+        DispatchCommand::Cancel { id, reason } => {
+            api.act(&id, &Command::Cancel { reason }).await?;
+            println!("cancelled {id}");
+        }
+        DispatchCommand::Reopen { id, reason } => {
+            api.act(&id, &Command::Reopen { reason }).await?;
+            println!("reopened {id}");
+        }
+        DispatchCommand::List { json } => {
+            let tickets = api.list().await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&tickets)?);
+            } else {
+                print_list(&tickets);
+            }
+        }
+        DispatchCommand::Show { id, json } => {
+            let value: serde_json::Value = api.get(&format!("/v1/tickets/{id}")).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&value)?);
+            } else {
+                let ticket: Ticket = serde_json::from_value(value)?;
+                print_ticket(&ticket);
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,175 @@
+//! `fieldsync`: run the server, add users, act as an engineer's device or a dispatcher from the
+//! command line, or watch the demo.
+
+mod demo;
+mod device;
+mod dispatch;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use fieldsync_core::Role;
+
+#[derive(Parser)]
+#[command(name = "fieldsync", version, about = "Offline-first work orders for field service")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the sync server (SQLite in the data directory).
+    Serve {
+        /// Where the server keeps its database.
+        #[arg(long, default_value = "fieldsync-data")]
+        data: PathBuf,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:7878")]
+        listen: String,
+    },
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Act as an engineer's device: every command but `sync` works offline.
+    Device {
+        /// The device's store file.
+        #[arg(long, env = "FIELDSYNC_STORE")]
+        store: PathBuf,
+        /// The server's URL (needed the first time and for `sync`).
+        #[arg(long, env = "FIELDSYNC_SERVER")]
+        server: Option<String>,
+        /// This device's token (needed the first time and for `sync`).
+        #[arg(long, env = "FIELDSYNC_TOKEN")]
+        token: Option<String>,
+        #[command(subcommand)]
+        command: device::DeviceCommand,
+    },
+    /// Act as a dispatcher through the server's REST API.
+    Dispatch {
+        /// The server's URL.
+        #[arg(long, env = "FIELDSYNC_SERVER")]
+        server: String,
+        /// A dispatcher's or admin's token.
+        #[arg(long, env = "FIELDSYNC_TOKEN")]
+        token: String,
+        #[command(subcommand)]
+        command: dispatch::DispatchCommand,
+    },
+    /// Start a server with simulated engineers working offline and online, and watch.
+    Demo {
+        /// Where the demo keeps its data (recreated on every run).
+        #[arg(long, default_value = "fieldsync-demo-data")]
+        data: PathBuf,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:7878")]
+        listen: String,
+        /// Stop after the scripted part instead of serving until Ctrl-C.
+        #[arg(long)]
+        once: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add a user and print a token for their first device.
+    Add {
+        /// The user's id (engineers are assigned by it).
+        name: String,
+        /// engineer, dispatcher or admin.
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// The server's data directory.
+        #[arg(long, default_value = "fieldsync-data")]
+        data: PathBuf,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s).ok_or_else(|| format!("unknown role {s:?}: use engineer, dispatcher or admin"))
+}
+
+/// A failure, as one line for the person at the terminal.
+#[derive(Debug)]
+pub struct CliError(pub String);
+
+impl<E: std::fmt::Display> From<E> for CliError {
+    fn from(e: E) -> Self {
+        CliError(e.to_string())
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(CliError(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), CliError> {
+    match cli.command {
+        Command::Serve { data, listen } => serve(data, listen).await,
+        Command::User { command: UserCommand::Add { name, role, data } } => {
+            let state = fieldsync_server::AppState::open(&data, fieldsync_server::ServerConfig::default())?;
+            let (user_id, device_id, token) = state.add_user(&name, role)?;
+            println!("{token}");
+            eprintln!("added {user_id} ({}), device {device_id}", role.as_str());
+            Ok(())
+        }
+        Command::Device { store, server, token, command } => device::run(store, server, token, command).await,
+        Command::Dispatch { server, token, command } => dispatch::run(&server, &token, command).await,
+        Command::Demo { data, listen, once } => demo::run(data, listen, once).await,
+    }
+}
+
+async fn serve(data: PathBuf, listen: String) -> Result<(), CliError> {
+    let state = fieldsync_server::AppState::open(&data, fieldsync_server::ServerConfig::default())?;
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .map_err(|e| CliError(format!("cannot listen on {listen}: {e}")))?;
+    eprintln!("fieldsync server on http://{} (data in {})", listener.local_addr()?, data.display());
+    fieldsync_server::serve(listener, state, shutdown_signal()).await?;
+    eprintln!("stopped");
+    Ok(())
+}
+
+/// Resolves on Ctrl-C (or SIGTERM on Unix).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+}
+
+/// Formats UTC milliseconds for a terminal.
+pub fn when(ms: Option<i64>) -> String {
+    ms.map(fieldsync_core::time::to_rfc3339).unwrap_or_else(|| "-".into())
+}

@@ -1,0 +1,193 @@
+//! The end-to-end harness: a real fieldsync server bound to port 0 on a temporary SQLite
+//! file, a dispatcher speaking its REST API, and engineer devices made of a real store and a
+//! real sync engine.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use automerge::{Automerge, ChangeHash};
+use fieldsync_core::actions::Command;
+use fieldsync_core::model::{Identity, NewTicket, TicketSummary};
+use fieldsync_core::sync::{SyncConfig, SyncEngine, SyncReport};
+use fieldsync_core::{Client, Role};
+use fieldsync_server::{AppState, ServerConfig};
+use serde::de::DeserializeOwned;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// A running server and the folder it keeps its data in.
+pub struct TestServer {
+    /// Its address.
+    pub addr: SocketAddr,
+    data: PathBuf,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl TestServer {
+    /// Starts a server on 127.0.0.1:0 with its data in `data`.
+    pub async fn start(data: &Path) -> TestServer {
+        Self::start_on(data, "127.0.0.1:0".parse().expect("address")).await
+    }
+
+    async fn start_on(data: &Path, addr: SocketAddr) -> TestServer {
+        let state = AppState::open(data, ServerConfig::default()).expect("server state");
+        // Bound before serving: requests queue in the backlog until the server accepts them.
+        let listener = tokio::net::TcpListener::bind(addr).await.expect("bind");
+        let addr = listener.local_addr().expect("local addr");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(fieldsync_server::serve(listener, state, async {
+            let _ = stopped.await;
+        }));
+        TestServer { addr, data: data.to_owned(), stop: Some(stop), task: Some(task) }
+    }
+
+    /// The base URL.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops the server gracefully and waits until it has.
+    pub async fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("server task").expect("server ran");
+        }
+    }
+
+    /// Stops the server and starts a new one on the same data and the same port.
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        *self = Self::start_on(&self.data.clone(), self.addr).await;
+    }
+
+    /// Adds a user; returns (user id, device id, token).
+    pub fn add_user(&self, name: &str, role: Role) -> (String, String, String) {
+        let state = AppState::open(&self.data, ServerConfig::default()).expect("state");
+        state.add_user(name, role).expect("add user")
+    }
+}
+
+/// A dispatcher at the REST API.
+pub struct Dispatcher {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Dispatcher {
+    /// A dispatcher with `token` at `server`.
+    pub fn new(server: &TestServer, token: &str) -> Dispatcher {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        Dispatcher { http: reqwest::Client::new(), base: server.url(), token: token.to_owned() }
+    }
+
+    async fn call<T: DeserializeOwned>(&self, request: reqwest::RequestBuilder) -> Result<T, (u16, String)> {
+        let response = request.bearer_auth(&self.token).send().await.map_err(|e| (0, e.to_string()))?;
+        let status = response.status().as_u16();
+        let body = response.bytes().await.map_err(|e| (status, e.to_string()))?;
+        if !(200..300).contains(&status) {
+            return Err((status, String::from_utf8_lossy(&body).into_owned()));
+        }
+        serde_json::from_slice(&body).map_err(|e| (status, e.to_string()))
+    }
+
+    /// Creates a ticket; returns its id.
+    pub async fn create(&self, new: &NewTicket) -> String {
+        let request = self.http.post(format!("{}/v1/tickets", self.base)).json_body(new);
+        let created: serde_json::Value = self.call(request).await.expect("create ticket");
+        created["id"].as_str().expect("id").to_owned()
+    }
+
+    /// Runs an action; the server's refusal comes back as (status, body).
+    pub async fn act(&self, id: &str, command: &Command) -> Result<(), (u16, String)> {
+        let request = self.http.post(format!("{}/v1/tickets/{id}/actions", self.base)).json_body(command);
+        self.call::<serde_json::Value>(request).await.map(|_| ())
+    }
+
+    /// Every ticket's summary.
+    pub async fn list(&self) -> Vec<TicketSummary> {
+        self.call(self.http.get(format!("{}/v1/tickets", self.base))).await.expect("list")
+    }
+
+    /// A ticket's detail as JSON.
+    pub async fn detail(&self, id: &str) -> serde_json::Value {
+        self.call(self.http.get(format!("{}/v1/tickets/{id}", self.base))).await.expect("detail")
+    }
+
+    /// The server's copy of a ticket's document.
+    pub async fn document(&self, id: &str) -> Automerge {
+        let response = self
+            .http
+            .get(format!("{}/v1/tickets/{id}/document", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .expect("document");
+        assert!(response.status().is_success(), "document: {}", response.status());
+        Automerge::load(&response.bytes().await.expect("bytes")).expect("server document loads")
+    }
+}
+
+trait JsonBody {
+    fn json_body<T: serde::Serialize>(self, body: &T) -> Self;
+}
+
+impl JsonBody for reqwest::RequestBuilder {
+    fn json_body<T: serde::Serialize>(self, body: &T) -> Self {
+        self.header(reqwest::header::CONTENT_TYPE, "application/json").body(serde_json::to_vec(body).expect("json"))
+    }
+}
+
+/// An engineer's phone: a store file and a sync engine.
+pub struct Device {
+    /// The sync engine (and through it, the client).
+    pub engine: SyncEngine,
+    /// The store file.
+    pub path: PathBuf,
+    identity: Identity,
+    config: SyncConfig,
+}
+
+impl Device {
+    /// A new device for a user added with [`TestServer::add_user`].
+    pub fn new(dir: &Path, server: &TestServer, user: &(String, String, String), role: Role) -> Device {
+        let (user_id, device_id, token) = user.clone();
+        let identity = Identity { user_id, device_id: device_id.clone(), role };
+        let path = dir.join(format!("{device_id}.sqlite"));
+        let config = SyncConfig::new(server.url(), token);
+        let client = Client::open(&path, identity.clone()).expect("open store");
+        let engine = SyncEngine::new(client, config.clone()).expect("engine");
+        Device { engine, path, identity, config }
+    }
+
+    /// The client.
+    pub fn client(&self) -> &Client {
+        self.engine.client()
+    }
+
+    /// Syncs once and panics on failure.
+    pub async fn sync(&self) -> SyncReport {
+        self.engine.sync_now().await.expect("sync")
+    }
+
+    /// Closes the store and opens it again (as after an app restart).
+    pub fn reopen(&mut self) {
+        let client = Client::open(&self.path, self.identity.clone()).expect("reopen store");
+        self.engine = SyncEngine::new(client, self.config.clone()).expect("engine");
+    }
+
+    /// The heads of this device's copy of a ticket.
+    pub fn heads(&self, id: &str) -> Vec<ChangeHash> {
+        sorted_heads(&Automerge::load(&self.client().export(id).expect("export")).expect("load"))
+    }
+}
+
+/// A document's heads, sorted for comparison.
+pub fn sorted_heads(doc: &Automerge) -> Vec<ChangeHash> {
+    let mut heads = doc.get_heads();
+    heads.sort();
+    heads
+}

@@ -1,0 +1,220 @@
+//! End to end: a real server on port 0 with a temporary SQLite file, a dispatcher on the REST
+//! API, and engineer devices with real stores and real sync engines.
+
+use std::time::Duration;
+
+use fieldsync_core::actions::Command;
+use fieldsync_core::model::{Customer, ListFilter, Location, NewTicket, Site};
+use fieldsync_core::{Role, Status};
+use fieldsync_e2e::{Device, Dispatcher, TestServer, sorted_heads};
+
+struct World {
+    dir: tempfile::TempDir,
+    server: TestServer,
+    dispatcher: Dispatcher,
+    engineers: Vec<Device>,
+}
+
+async fn world(engineers: &[&str]) -> World {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("server");
+    std::fs::create_dir_all(&data).expect("data dir");
+    let server = TestServer::start(&data).await;
+    let (_, _, token) = server.add_user("dana", Role::Dispatcher);
+    let dispatcher = Dispatcher::new(&server, &token);
+    let engineers = engineers
+        .iter()
+        .map(|name| {
+            let user = server.add_user(name, Role::Engineer);
+            Device::new(dir.path(), &server, &user, Role::Engineer)
+        })
+        .collect();
+    World { dir, server, dispatcher, engineers }
+}
+
+fn job(title: &str, engineer: &str) -> NewTicket {
+    NewTicket {
+        title: title.into(),
+        customer: Customer { name: "ACME".into(), address: "1 Main St".into(), ..Default::default() },
+        site: Some(Site { lat: 52.3702, lon: 4.8952, radius_m: 150.0 }),
+        assignee: Some(engineer.into()),
+        ..Default::default()
+    }
+}
+
+fn here() -> Location {
+    Location { lat: 52.3703, lon: 4.8953, accuracy_m: 5.0 }
+}
+
+fn ids(device: &Device) -> Vec<String> {
+    let mut ids: Vec<String> =
+        device.client().list(&ListFilter::default()).expect("list").into_iter().map(|t| t.id).collect();
+    ids.sort();
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_edits_on_both_sides_converge_to_identical_heads() {
+    let w = world(&["eli", "fay", "gus"]).await;
+    let mut tickets = Vec::new();
+    for (n, engineer) in ["eli", "fay", "gus"].iter().enumerate() {
+        tickets.push(w.dispatcher.create(&job(&format!("job {n}"), engineer)).await);
+    }
+    for device in &w.engineers {
+        let report = device.sync().await;
+        assert_eq!(report.round_trips, 1);
+        assert_eq!(ids(device).len(), 1, "each engineer holds only their own ticket");
+    }
+    // Offline on the phones, and the dispatcher edits meanwhile.
+    for (device, id) in w.engineers.iter().zip(&tickets) {
+        device.client().accept(id).expect("accept");
+        device.client().start_travel(id).expect("travel");
+        device.client().add_note(id, "parking at the back").expect("note");
+    }
+    w.dispatcher.act(&tickets[0], &Command::AddNote { text: "customer will be late".into() }).await.expect("note");
+    // Reconnect: both sides changed, still one round trip each.
+    for (device, id) in w.engineers.iter().zip(&tickets) {
+        let report = device.sync().await;
+        assert_eq!(report.round_trips, 1, "one round trip moves changes both ways");
+        assert!(report.pushed.contains(id));
+        let server = w.dispatcher.document(id).await;
+        assert_eq!(device.heads(id), sorted_heads(&server), "device and server hold the same history");
+        assert_eq!(device.client().get(id).expect("get").status, Status::Travelling);
+        assert!(!device.client().list(&ListFilter::default()).expect("list")[0].pending, "acknowledged");
+    }
+    let eli = w.engineers[0].client().get(&tickets[0]).expect("get");
+    assert_eq!(eli.notes.len(), 2, "the dispatcher's note reached the phone");
+    let board = w.dispatcher.list().await;
+    assert!(board.iter().all(|t| t.status == Status::Travelling), "{board:?}");
+
+    // A no-op sync is one small round trip.
+    let noop = w.engineers[0].sync().await;
+    assert_eq!(noop.round_trips, 1);
+    assert!(
+        noop.bytes_sent + noop.bytes_received < 512,
+        "no-op sync moved {} bytes",
+        noop.bytes_sent + noop.bytes_received
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_versus_offline_completion_shows_as_a_conflict_on_server_and_device() {
+    let w = world(&["eli"]).await;
+    let id = w.dispatcher.create(&job("boiler", "eli")).await;
+    let eli = &w.engineers[0];
+    eli.sync().await;
+    for step in [Command::Accept, Command::StartTravel, Command::CheckIn { location: here() }] {
+        eli.client().run(&id, step).expect("step");
+    }
+    eli.sync().await;
+    eli.client().complete(&id, "fixed").expect("complete offline");
+    w.dispatcher.act(&id, &Command::Cancel { reason: "customer phoned".into() }).await.expect("cancel");
+    eli.sync().await;
+    let on_device = eli.client().get(&id).expect("get");
+    let on_server = w.dispatcher.detail(&id).await;
+    assert_eq!(on_device.conflicts.len(), 1, "{:?}", on_device.conflicts);
+    assert_eq!(on_server["conflicts"].as_array().map(Vec::len), Some(1), "{on_server}");
+    assert_eq!(on_server["status"].as_str(), Some(on_device.status.as_str()));
+    assert_eq!(w.dispatcher.list().await[0].conflicts, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reassignment_pushes_offline_work_first_then_moves_the_ticket() {
+    let w = world(&["eli", "fay"]).await;
+    let id = w.dispatcher.create(&job("lift", "eli")).await;
+    let (eli, fay) = (&w.engineers[0], &w.engineers[1]);
+    eli.sync().await;
+    fay.sync().await;
+    assert!(ids(fay).is_empty(), "fay cannot see eli's ticket");
+    eli.client().accept(&id).expect("accept");
+    eli.client().add_note(&id, "ordered a spare").expect("note");
+    w.dispatcher.act(&id, &Command::Assign { engineer: "fay".into() }).await.expect("reassign");
+    let report = eli.sync().await;
+    assert!(report.pushed.contains(&id), "eli's offline work is pushed first");
+    assert!(report.evicted.contains(&id), "then the ticket leaves eli's phone");
+    assert!(ids(eli).is_empty());
+    fay.sync().await;
+    let on_fay = fay.client().get(&id).expect("fay has it");
+    assert_eq!(on_fay.status, Status::Dispatched);
+    assert_eq!(on_fay.assignee.as_deref(), Some("fay"));
+    assert!(on_fay.notes.iter().any(|n| n.text == "ordered a spare"), "eli's note travelled with the ticket");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_restart_and_store_reopen_in_the_middle_lose_nothing() {
+    let mut w = world(&["eli"]).await;
+    let id = w.dispatcher.create(&job("pump", "eli")).await;
+    w.engineers[0].sync().await;
+    w.engineers[0].client().accept(&id).expect("accept");
+    w.server.restart().await;
+    w.engineers[0].reopen();
+    w.engineers[0].client().start_travel(&id).expect("travel after reopen");
+    let report = w.engineers[0].sync().await;
+    assert!(report.pushed.contains(&id));
+    let summary = w.dispatcher.list().await;
+    assert_eq!(summary[0].status, Status::Travelling);
+    assert_eq!(w.engineers[0].heads(&id), sorted_heads(&w.dispatcher.document(&id).await));
+    let _ = &w.dir;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_push_changes_nothing_and_duplicates_nothing() {
+    let w = world(&["eli"]).await;
+    let id = w.dispatcher.create(&job("valve", "eli")).await;
+    let eli = &w.engineers[0];
+    eli.sync().await;
+    eli.client().accept(&id).expect("accept");
+    eli.client().add_note(&id, "once").expect("note");
+    // The device sends, the answer is lost: the device still thinks it is pending and sends
+    // the same changes again.
+    let first = eli.sync().await;
+    assert!(first.pushed.contains(&id));
+    let before = w.dispatcher.detail(&id).await;
+    eli.client()
+        .store()
+        .write(|tx| -> Result<(), fieldsync_core::Error> {
+            tx.execute("UPDATE tickets SET pending = 1", [])?;
+            tx.execute("DELETE FROM sync_state", [])?;
+            tx.execute("UPDATE meta SET value = '0' WHERE key = 'sync_cursor'", [])?;
+            Ok(())
+        })
+        .expect("forget the answer");
+    let replay = eli.sync().await;
+    assert!(replay.pushed.contains(&id), "the same changes went again");
+    let after = w.dispatcher.detail(&id).await;
+    assert_eq!(before["events"], after["events"], "no duplicate event");
+    assert_eq!(before["notes"], after["notes"], "no duplicate note");
+    assert_eq!(eli.client().get(&id).expect("get").notes.len(), 1);
+    assert!(!eli.client().list(&ListFilter::default()).expect("list")[0].pending);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_background_loop_syncs_a_local_action_once_online() {
+    let w = world(&["eli"]).await;
+    let id = w.dispatcher.create(&job("heater", "eli")).await;
+    let eli = &w.engineers[0];
+    let _running = eli.engine.start();
+    let mut status = eli.engine.watch_status();
+    eli.engine.set_online(true);
+    // Wait (bounded) until the loop has pulled the ticket down.
+    tokio::time::timeout(Duration::from_secs(20), async {
+        while !ids(eli).contains(&id) {
+            status.changed().await.expect("status");
+        }
+    })
+    .await
+    .expect("the loop synced after going online");
+    eli.client().accept(&id).expect("accept");
+    tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let s = status.borrow_and_update().clone();
+            if !s.syncing && s.pending_tickets == 0 && w.dispatcher.list().await[0].status == Status::Accepted {
+                return;
+            }
+            status.changed().await.expect("status");
+        }
+    })
+    .await
+    .expect("the local action woke the loop and reached the server");
+    assert!(eli.engine.status().last_success_at.is_some());
+}
