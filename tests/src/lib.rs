@@ -80,8 +80,13 @@ pub struct Dispatcher {
 impl Dispatcher {
     /// A dispatcher with `token` at `server`.
     pub fn new(server: &TestServer, token: &str) -> Dispatcher {
+        Self::at(&server.url(), token)
+    }
+
+    /// A dispatcher with `token` at the server with base URL `base` (any process).
+    pub fn at(base: &str, token: &str) -> Dispatcher {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        Dispatcher { http: reqwest::Client::new(), base: server.url(), token: token.to_owned() }
+        Dispatcher { http: reqwest::Client::new(), base: base.trim_end_matches('/').to_owned(), token: token.to_owned() }
     }
 
     async fn call<T: DeserializeOwned>(&self, request: reqwest::RequestBuilder) -> Result<T, (u16, String)> {
