@@ -238,6 +238,7 @@ impl Replica {
                     place: draft.place,
                     reason: draft.reason.clone(),
                     summary: draft.summary.clone(),
+                    void: None,
                 };
                 written.events.insert(id.clone(), (expected, event));
                 self.events.push(id);
@@ -268,6 +269,7 @@ impl Replica {
                         at: stamp.at,
                         by: self.identity.user_id.clone(),
                         device: self.identity.device_id.clone(),
+                        void: None,
                     },
                 );
                 self.notes.push(id);

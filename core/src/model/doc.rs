@@ -38,7 +38,16 @@ mod key {
     pub const PHOTOS: &str = "photos";
     pub const SIGNATURE: &str = "signature";
     pub const FEEDBACK: &str = "feedback";
+    pub const VOID: &str = "void";
 }
+
+/// The key the server writes into a record of `events`, `notes`, `parts` or `time_entries`
+/// that broke a rule: its value is the reason. Only the server writes it; a voided event is
+/// kept in the history but skipped by the state machine.
+pub const VOID: &str = key::VOID;
+
+/// The lists of records a ticket appends to (and the server may void records of).
+pub const RECORD_LISTS: [&str; 4] = [key::EVENTS, key::NOTES, key::PARTS, key::TIME_ENTRIES];
 
 /// A document that cannot be read as a ticket.
 #[derive(Debug, thiserror::Error)]
@@ -472,14 +481,17 @@ pub fn read_events(doc: &Automerge) -> Vec<TicketEvent> {
             }),
             reason: event.str("reason"),
             summary: event.str("summary"),
+            void: event.str(key::VOID),
         })
         .collect()
 }
 
-/// The history as the state machine sees it.
+/// The history as the state machine sees it: voided events (see [`VOID`]) are left out, so
+/// they neither move the state nor show as conflicts.
 pub fn workflow_events(events: &[TicketEvent]) -> Vec<workflow::Event> {
     events
         .iter()
+        .filter(|e| e.void.is_none())
         .map(|e| workflow::Event {
             id: e.id.clone(),
             kind_name: e.kind.clone(),
@@ -629,6 +641,7 @@ pub fn read_ticket(doc: &Automerge) -> Result<Ticket, ModelError> {
                 at: o.i64("at").unwrap_or_default(),
                 by: o.string("by"),
                 device: o.string("device"),
+                void: o.str(key::VOID),
             })
             .collect(),
         parts: records(doc, key::PARTS)
@@ -639,6 +652,7 @@ pub fn read_ticket(doc: &Automerge) -> Result<Ticket, ModelError> {
                 qty: o.u32("qty").unwrap_or_default(),
                 at: o.i64("at").unwrap_or_default(),
                 by: o.string("by"),
+                void: o.str(key::VOID),
             })
             .collect(),
         time_entries: records(doc, key::TIME_ENTRIES)
@@ -649,6 +663,7 @@ pub fn read_ticket(doc: &Automerge) -> Result<Ticket, ModelError> {
                 kind: o.string("kind"),
                 at: o.i64("at").unwrap_or_default(),
                 by: o.string("by"),
+                void: o.str(key::VOID),
             })
             .collect(),
         checklist: keyed_records(doc, key::CHECKLIST)

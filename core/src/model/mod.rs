@@ -193,6 +193,10 @@ pub struct TicketEvent {
     pub reason: Option<String>,
     /// Work summary given with `completed`.
     pub summary: Option<String>,
+    /// Set by the server when the event broke a rule (the reason): the event stays in the
+    /// history but the state machine skips it.
+    #[serde(default)]
+    pub void: Option<String>,
 }
 
 /// A free-text note.
@@ -208,6 +212,9 @@ pub struct Note {
     pub by: String,
     /// Device.
     pub device: String,
+    /// Set by the server when the record broke a rule (the reason); it stays readable.
+    #[serde(default)]
+    pub void: Option<String>,
 }
 
 /// A part used on the job.
@@ -223,6 +230,9 @@ pub struct PartUsed {
     pub at: Millis,
     /// Who recorded it.
     pub by: String,
+    /// Set by the server when the record broke a rule (the reason); it stays readable.
+    #[serde(default)]
+    pub void: Option<String>,
 }
 
 /// Time worked.
@@ -238,6 +248,9 @@ pub struct TimeEntry {
     pub at: Millis,
     /// Who recorded it.
     pub by: String,
+    /// Set by the server when the record broke a rule (the reason); it stays readable.
+    #[serde(default)]
+    pub void: Option<String>,
 }
 
 /// One checklist item.

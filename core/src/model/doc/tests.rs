@@ -140,3 +140,92 @@ fn sla_due_at_is_the_earliest_unmet_deadline() {
     assert_eq!(sla_due_at(&sla, Status::Completed, &resolved), None);
     assert_eq!(sla_due_at(&sla, Status::Cancelled, &none), None);
 }
+
+/// The id of the record at `index` of the root list `list`.
+fn record_at(doc: &Automerge, list: &str, index: usize) -> ObjId {
+    let list = root(doc).object(list, ObjType::List).expect("list");
+    match doc.get(&list, index) {
+        Ok(Some((Value::Object(ObjType::Map), id))) => id,
+        other => panic!("no record at {index}: {other:?}"),
+    }
+}
+
+/// An engineer's phone forges a `cancelled` event (a dispatcher kind, named as the
+/// dispatcher); the server voids it. The event stays in the history with the reason, but the
+/// status is as if it had never been written, and it is not reported as a conflict.
+#[test]
+fn a_voided_forged_event_stays_in_the_history_but_no_longer_moves_the_status() {
+    let mut doc = created();
+    let e = engineer();
+    let d = dispatcher();
+    let forger = Identity { device_id: e.device_id.clone(), ..d.clone() };
+    edit(&mut doc, 10, "accept", |tx| append_event(tx, &EventDraft::of(EventKind::Accepted), &stamp(&e, 10)))
+        .expect("accept");
+    let cancel = EventDraft { reason: Some("not my job".into()), ..EventDraft::of(EventKind::Cancelled) };
+    edit(&mut doc, 11, "forge", |tx| append_event(tx, &cancel, &stamp(&forger, 11))).expect("forge");
+    assert_eq!(derive(&doc).state.status, Status::Cancelled, "unvoided, the forgery counts");
+
+    let forged = record_at(&doc, key::EVENTS, 3);
+    let mut server = doc.fork().with_actor(ActorId::from(&[7u8; 16][..]));
+    edit(&mut server, 12, "compensate: forged", |tx| {
+        tx.put(&forged, VOID, "an engineer may not record a \"cancelled\" event")?;
+        Ok(())
+    })
+    .expect("void");
+
+    let derived = derive(&server);
+    assert_eq!(derived.state.status, Status::Accepted, "the voided event is skipped");
+    assert!(derived.conflicts.is_empty(), "a voided event is not a conflict: {:?}", derived.conflicts);
+    let t = read_ticket(&server).expect("read");
+    assert_eq!(t.status, Status::Accepted);
+    assert_eq!(t.events.len(), 4, "nothing is lost from the history");
+    assert_eq!(t.events[3].kind, "cancelled");
+    assert_eq!(t.events[3].void.as_deref(), Some("an engineer may not record a \"cancelled\" event"));
+    assert!(t.events[..3].iter().all(|e| e.void.is_none()));
+    assert_eq!(workflow_events(&t.events).len(), 3);
+    assert_eq!(summarize(&server, 0, false).expect("summary").status, Status::Accepted);
+
+    // The engineer carries on from the real state, on the merged document.
+    doc.merge(&mut server).expect("merge");
+    edit(&mut doc, 13, "travel", |tx| append_event(tx, &EventDraft::of(EventKind::TravelStarted), &stamp(&e, 13)))
+        .expect("travel");
+    let derived = derive(&doc);
+    assert_eq!(derived.state.status, Status::Travelling);
+    assert!(derived.conflicts.is_empty());
+}
+
+#[test]
+fn voided_notes_parts_and_time_entries_stay_readable_with_the_reason() {
+    let mut doc = created();
+    let e = engineer();
+    edit(&mut doc, 10, "records", |tx| {
+        append_note(tx, "kept", &stamp(&e, 10))?;
+        append_note(tx, "forged", &stamp(&e, 11))?;
+        append_part(tx, "SKU-1", 2, &stamp(&e, 12))?;
+        append_time(tx, 30, "labour", &stamp(&e, 13))
+    })
+    .expect("records");
+    let (note, part, time) =
+        (record_at(&doc, key::NOTES, 1), record_at(&doc, key::PARTS, 0), record_at(&doc, key::TIME_ENTRIES, 0));
+    edit(&mut doc, 14, "compensate", |tx| {
+        tx.put(&note, VOID, "names another user")?;
+        tx.put(&part, VOID, "not yours")?;
+        tx.put(&time, VOID, "not yours either")?;
+        Ok(())
+    })
+    .expect("void");
+    let t = read_ticket(&doc).expect("read");
+    assert_eq!(t.notes.len(), 2);
+    assert_eq!(t.notes[0].void, None);
+    assert_eq!((t.notes[1].text.as_str(), t.notes[1].void.as_deref()), ("forged", Some("names another user")));
+    assert_eq!(t.parts[0].void.as_deref(), Some("not yours"));
+    assert_eq!(t.time_entries[0].void.as_deref(), Some("not yours either"));
+    assert_eq!(t.status, Status::Dispatched);
+}
+
+#[test]
+fn void_defaults_to_none_in_json_written_before_it_existed() {
+    let json = r#"{"id":"n","text":"t","at":1,"by":"eli","device":"p"}"#;
+    let note: Note = serde_json::from_str(json).expect("old json");
+    assert_eq!(note.void, None);
+}
