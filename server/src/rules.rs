@@ -1,19 +1,29 @@
-//! What an engineer's changes may touch: engineer-owned parts of a ticket only.
+//! What a push may touch, and how to undo what it may not (docs/adr/0003).
 //!
 //! The check looks at what the changes did, not at what they claim: the document is merged
 //! into a fork and `diff(before, after)` lists every visible edit with its path from the root.
-//! Allowed: inserting new records at the end of the append-only lists (`events`, `notes`,
-//! `parts`, `time_entries`) and writing inside the records just inserted; anything inside the
+//! An engineer may insert new records into the append-only lists (`events`, `notes`, `parts`,
+//! `time_entries`) and write inside the records just inserted, and change anything inside the
 //! engineer-owned maps (`checklist`, `photos`, `signature`, `feedback`), including creating
-//! them. Every inserted event and note must be by the engineer; events must carry role
-//! `engineer` and an engineer kind.
+//! them. Every inserted record must be by the engineer; events and notes must name the
+//! engineer's device; events must carry role `engineer` and an engineer kind. Whatever the
+//! role, only the server writes `void` into a record.
+//!
+//! A push that breaks a rule is merged anyway; [`check`] returns, with the reasons, the
+//! [`Fix`]es that [`compensate`] writes as one server change to undo its effect.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 
-use automerge::{Automerge, ChangeHash, ObjId, ObjType, PatchAction, Prop, ROOT, ReadDoc, ScalarValue, Value};
-use fieldsync_core::workflow::EventKind;
+use automerge::transaction::{CommitOptions, Transactable, Transaction};
+use automerge::{
+    ActorId, Automerge, AutomergeError, ChangeHash, ObjId, ObjType, PatchAction, Prop, ROOT, ReadDoc, ScalarValue,
+    Value,
+};
+use fieldsync_core::model::doc::{RECORD_LISTS, VOID};
+use fieldsync_core::time::Millis;
+use fieldsync_core::workflow::{EventKind, Role};
+use sha2::{Digest, Sha256};
 
-const APPEND_LISTS: [&str; 4] = ["events", "notes", "parts", "time_entries"];
 const OWNED_MAPS: [&str; 4] = ["checklist", "photos", "signature", "feedback"];
 const ENGINEER_KINDS: [EventKind; 8] = [
     EventKind::Accepted,
@@ -25,79 +35,214 @@ const ENGINEER_KINDS: [EventKind; 8] = [
     EventKind::Resumed,
     EventKind::Completed,
 ];
+/// Why a device may not write `void`.
+const ONLY_THE_SERVER_VOIDS: &str = "only the server may void a record";
 
-/// Checks that the edits between `before_heads` and `after`'s heads are allowed for the
-/// engineer `user_id`; the error says what is not.
-pub(crate) fn check_engineer_edit(after: &Automerge, before_heads: &[ChangeHash], user_id: &str) -> Result<(), String> {
-    let patches = after.diff(before_heads, &after.get_heads());
-    // Records inserted into the append-only lists, and which list.
-    let mut inserted: HashMap<ObjId, &'static str> = HashMap::new();
-    for patch in &patches {
-        if let (Some(list), PatchAction::Insert { values, .. }) = (append_list_itself(&patch.path), &patch.action) {
-            for (value, id, _) in values.iter() {
-                if !matches!(value, Value::Object(ObjType::Map)) {
-                    return Err(format!("an engineer may only add records to {list}"));
-                }
-                inserted.insert(id.clone(), list);
-            }
-        }
-    }
-    for patch in &patches {
-        let top = match (patch.path.first(), &patch.action) {
-            (Some((_, Prop::Map(key))), _) => key.as_str(),
-            (None, PatchAction::PutMap { key, .. }) if OWNED_MAPS.contains(&key.as_str()) => continue,
-            (None, PatchAction::PutMap { key, .. } | PatchAction::DeleteMap { key }) => {
-                return Err(format!("an engineer may not change {key}"));
-            }
-            (None, PatchAction::Conflict { prop: Prop::Map(key) }) if OWNED_MAPS.contains(&key.as_str()) => continue,
-            _ => return Err("an engineer may not change the ticket's fields".into()),
-        };
-        if OWNED_MAPS.contains(&top) {
-            continue;
-        }
-        let Some(list) = APPEND_LISTS.iter().find(|l| **l == top) else {
-            return Err(format!("an engineer may not change {top}"));
-        };
-        if patch.path.len() == 1 {
-            if !matches!(patch.action, PatchAction::Insert { .. }) {
-                return Err(format!("an engineer may not change or remove existing entries of {list}"));
-            }
-            continue;
-        }
-        let record = match patch.path.get(2) {
-            Some((obj, _)) => obj,
-            None => &patch.obj,
-        };
-        if !inserted.contains_key(record) {
-            return Err(format!("an engineer may not change existing entries of {list}"));
-        }
-    }
-    for (record, list) in &inserted {
-        if !matches!(*list, "events" | "notes") {
-            continue;
-        }
-        if text(after, record, "by").as_deref() != Some(user_id) {
-            return Err(format!("a record added to {list} names another user"));
-        }
-        if *list == "events" {
-            if text(after, record, "role").as_deref() != Some("engineer") {
-                return Err("an engineer's event must carry the role engineer".into());
-            }
-            let kind = text(after, record, "kind").unwrap_or_default();
-            if !ENGINEER_KINDS.iter().any(|k| k.as_str() == kind) {
-                return Err(format!("an engineer may not record a {kind:?} event"));
-            }
-        }
-    }
-    Ok(())
+/// Who pushed.
+pub(crate) struct Pusher<'a> {
+    pub user_id: &'a str,
+    pub device_id: &'a str,
+    pub role: Role,
 }
 
-/// The list name when `path` is exactly the root key of an append-only list.
-fn append_list_itself(path: &[(ObjId, Prop)]) -> Option<&'static str> {
-    match path {
-        [(obj, Prop::Map(key))] if *obj == ROOT => APPEND_LISTS.iter().copied().find(|l| l == key),
+/// One edit of the compensating change.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Fix {
+    /// Put the map key back as it was before the push: the old scalar, a copy of the old
+    /// object, or no key at all.
+    Restore { obj: ObjId, key: String },
+    /// Write `void = reason` into a record the push inserted.
+    Void { record: ObjId, reason: String },
+    /// Delete an element (not a record) the push inserted into a list.
+    Drop { list: ObjId, element: ObjId },
+    /// Insert copies of the elements the push removed from (or overwrote in) a list, where
+    /// they were.
+    Reinsert { list: ObjId },
+}
+
+/// What is wrong with a push, and how to undo it.
+#[derive(Debug, Default)]
+pub(crate) struct Verdict {
+    /// Why, each reason once, in the order found.
+    pub reasons: Vec<String>,
+    /// The compensation, each fix once.
+    pub fixes: Vec<Fix>,
+    /// Edits that cannot be undone (shown with the reason; the change stays merged).
+    pub not_undone: Vec<String>,
+}
+
+impl Verdict {
+    /// Nothing to refuse.
+    pub fn is_clean(&self) -> bool {
+        self.reasons.is_empty()
+    }
+
+    /// The reasons as one sentence for the device.
+    pub fn reason(&self) -> String {
+        let mut reason = self.reasons.join("; ");
+        if !self.not_undone.is_empty() {
+            reason.push_str(&format!(" (not undone: {})", self.not_undone.join("; ")));
+        }
+        reason
+    }
+
+    fn broke(&mut self, reason: String, fix: Option<Fix>) {
+        if !self.reasons.contains(&reason) {
+            self.reasons.push(reason);
+        }
+        if let Some(fix) = fix {
+            if !self.fixes.contains(&fix) {
+                self.fixes.push(fix);
+            }
+        }
+    }
+}
+
+/// Judges the edits that took `after` from `before_heads` (the server's heads before the
+/// merge) to its heads. `base` is the server's document before the merge: an object it
+/// lacks was created by the push, and its edits are judged where it is attached.
+pub(crate) fn check(base: &Automerge, after: &Automerge, before_heads: &[ChangeHash], who: &Pusher<'_>) -> Verdict {
+    let patches = after.diff(before_heads, &after.get_heads());
+    let existed = |obj: &ObjId| *obj == ROOT || base.object_type(obj).is_ok();
+    let engineer = who.role == Role::Engineer;
+    let mut verdict = Verdict::default();
+    // Records inserted into the record lists, with their list, in the order found.
+    let mut inserted: Vec<(ObjId, &'static str)> = Vec::new();
+    for patch in &patches {
+        if !existed(&patch.obj) {
+            continue;
+        }
+        let top = match (patch.path.first(), &patch.action) {
+            (Some((_, Prop::Map(key))), _) => key.clone(),
+            (None, _) => action_key(&patch.action).unwrap_or_default(),
+            (Some((_, Prop::Seq(_))), _) => String::new(),
+        };
+        let list = RECORD_LISTS.iter().copied().find(|l| *l == top);
+        if let (Some(list), 1) = (list, patch.path.len()) {
+            // An edit of a record list itself.
+            match &patch.action {
+                PatchAction::Insert { values, .. } => {
+                    for (value, id, _) in values.iter() {
+                        if matches!(value, Value::Object(ObjType::Map)) {
+                            inserted.push((id.clone(), list));
+                        } else if engineer {
+                            let fix = Fix::Drop { list: patch.obj.clone(), element: id.clone() };
+                            verdict.broke(format!("an engineer may only add records to {list}"), Some(fix));
+                        }
+                    }
+                }
+                _ if engineer => {
+                    let reason = format!("an engineer may not change or remove existing entries of {list}");
+                    undo(&mut verdict, reason, &patch.obj, &patch.action);
+                }
+                _ => {}
+            }
+            continue;
+        }
+        if list.is_some() && patch.path.len() == 2 && action_key(&patch.action).as_deref() == Some(VOID) {
+            // `void` written into, or removed from, an existing record.
+            undo(&mut verdict, ONLY_THE_SERVER_VOIDS.into(), &patch.obj, &patch.action);
+            continue;
+        }
+        if !engineer || OWNED_MAPS.contains(&top.as_str()) {
+            continue;
+        }
+        let reason = match list {
+            Some(list) => format!("an engineer may not change existing entries of {list}"),
+            None if top.is_empty() => "an engineer may not change the ticket's fields".into(),
+            None => format!("an engineer may not change {top}"),
+        };
+        undo(&mut verdict, reason, &patch.obj, &patch.action);
+    }
+    for (record, list) in inserted {
+        let reason = if text(after, &record, VOID).is_some() || has_key(after, &record, VOID) {
+            Some(ONLY_THE_SERVER_VOIDS.to_owned())
+        } else if engineer {
+            forged(after, &record, list, who)
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            verdict.broke(reason.clone(), Some(Fix::Void { record, reason }));
+        }
+    }
+    verdict
+}
+
+/// Why an engineer's new record in `list` is not theirs to write, if it is not.
+fn forged(doc: &Automerge, record: &ObjId, list: &str, who: &Pusher<'_>) -> Option<String> {
+    if text(doc, record, "by").as_deref() != Some(who.user_id) {
+        return Some(format!("a record added to {list} names another user"));
+    }
+    if matches!(list, "events" | "notes") && text(doc, record, "device").as_deref() != Some(who.device_id) {
+        return Some(format!("a record added to {list} names another device"));
+    }
+    if list == "events" {
+        if text(doc, record, "role").as_deref() != Some("engineer") {
+            return Some("an engineer's event must carry the role engineer".into());
+        }
+        let kind = text(doc, record, "kind").unwrap_or_default();
+        if !ENGINEER_KINDS.iter().any(|k| k.as_str() == kind) {
+            return Some(format!("an engineer may not record a {kind:?} event"));
+        }
+    }
+    None
+}
+
+/// Records `reason` with the fix that undoes `action` on the existing object `obj`.
+fn undo(verdict: &mut Verdict, reason: String, obj: &ObjId, action: &PatchAction) {
+    let fix = match action {
+        PatchAction::PutMap { key, .. } | PatchAction::DeleteMap { key } => {
+            Some(Fix::Restore { obj: obj.clone(), key: key.clone() })
+        }
+        PatchAction::Conflict { prop: Prop::Map(key) } | PatchAction::Increment { prop: Prop::Map(key), .. } => {
+            Some(Fix::Restore { obj: obj.clone(), key: key.clone() })
+        }
+        PatchAction::Insert { values, .. } => {
+            for (_, id, _) in values.iter() {
+                let fix = Fix::Drop { list: obj.clone(), element: id.clone() };
+                verdict.broke(reason.clone(), Some(fix));
+            }
+            return;
+        }
+        PatchAction::DeleteSeq { .. } => Some(Fix::Reinsert { list: obj.clone() }),
+        PatchAction::PutSeq { value: (_, id), .. } => {
+            verdict.broke(reason.clone(), Some(Fix::Drop { list: obj.clone(), element: id.clone() }));
+            Some(Fix::Reinsert { list: obj.clone() })
+        }
+        _ => None,
+    };
+    if fix.is_none() {
+        let what = format!("{reason} ({})", action_name(action));
+        if !verdict.not_undone.contains(&what) {
+            verdict.not_undone.push(what);
+        }
+    }
+    verdict.broke(reason, fix);
+}
+
+fn action_key(action: &PatchAction) -> Option<String> {
+    match action {
+        PatchAction::PutMap { key, .. } | PatchAction::DeleteMap { key } => Some(key.clone()),
+        PatchAction::Conflict { prop: Prop::Map(key) } | PatchAction::Increment { prop: Prop::Map(key), .. } => {
+            Some(key.clone())
+        }
         _ => None,
     }
+}
+
+fn action_name(action: &PatchAction) -> &'static str {
+    match action {
+        PatchAction::SpliceText { .. } => "text edit",
+        PatchAction::Mark { .. } => "marks",
+        PatchAction::Increment { .. } => "counter increment in a list",
+        PatchAction::Conflict { .. } => "conflict in a list",
+        _ => "edit",
+    }
+}
+
+fn has_key(doc: &Automerge, obj: &ObjId, key: &str) -> bool {
+    matches!(doc.get(obj, key), Ok(Some(_)))
 }
 
 fn text(doc: &Automerge, obj: &ObjId, key: &str) -> Option<String> {
@@ -108,4 +253,126 @@ fn text(doc: &Automerge, obj: &ObjId, key: &str) -> Option<String> {
         },
         _ => None,
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Compensation
+
+/// The server's own Automerge actor for compensating changes. It is registered to no device,
+/// and a pushed change made with it is refused, so only the server writes with it.
+pub(crate) fn compensation_actor() -> ActorId {
+    let digest = Sha256::digest(b"fieldsync-server/compensation");
+    ActorId::from(&digest[..16])
+}
+
+/// Writes `verdict`'s fixes into `document` as one change by [`compensation_actor`], with the
+/// message `compensate: <reason>`; returns its hash (`None` when there was nothing to write).
+pub(crate) fn compensate(
+    document: &mut Automerge,
+    before_heads: &[ChangeHash],
+    verdict: &Verdict,
+    at: Millis,
+) -> Result<Option<ChangeHash>, AutomergeError> {
+    if verdict.fixes.is_empty() {
+        return Ok(None);
+    }
+    document.set_actor(compensation_actor());
+    let message = format!("compensate: {}", verdict.reason());
+    let options = CommitOptions::default().with_message(message).with_time(at);
+    let mut fixes: Vec<&Fix> = verdict.fixes.iter().collect();
+    // Restores and drops first, so re-inserted copies land beside what is left.
+    fixes.sort_by_key(|fix| match fix {
+        Fix::Restore { .. } => 0,
+        Fix::Drop { .. } => 1,
+        Fix::Reinsert { .. } => 2,
+        Fix::Void { .. } => 3,
+    });
+    let success = document
+        .transact_with(
+            |_| options,
+            |tx| {
+                for fix in fixes {
+                    apply_fix(tx, before_heads, fix)?;
+                }
+                Ok::<_, AutomergeError>(())
+            },
+        )
+        .map_err(|failure| failure.error)?;
+    Ok(success.hash)
+}
+
+fn apply_fix(tx: &mut Transaction<'_>, before: &[ChangeHash], fix: &Fix) -> Result<(), AutomergeError> {
+    match fix {
+        Fix::Restore { obj, key } => restore(tx, before, obj, key),
+        Fix::Void { record, reason } => tx.put(record, VOID, reason.as_str()),
+        Fix::Drop { list, element } => {
+            let index = tx.list_range(list, ..).find(|item| item.id() == *element).map(|item| item.index);
+            match index {
+                Some(index) => tx.delete(list, index),
+                None => Ok(()),
+            }
+        }
+        Fix::Reinsert { list } => reinsert(tx, before, list),
+    }
+}
+
+/// Puts `obj.key` back as it was at `before`.
+fn restore(tx: &mut Transaction<'_>, before: &[ChangeHash], obj: &ObjId, key: &str) -> Result<(), AutomergeError> {
+    // An object the push created has no old value: the key goes.
+    let old = tx.get_at(obj, key, before).ok().flatten().map(|(value, id)| (value.to_owned(), id));
+    let now: Vec<(Value<'static>, ObjId)> =
+        tx.get_all(obj, key)?.into_iter().map(|(value, id)| (value.to_owned(), id)).collect();
+    match old {
+        None => {
+            if !now.is_empty() {
+                tx.delete(obj, key)?;
+            }
+        }
+        Some((Value::Scalar(old), _)) => {
+            let unchanged = matches!(now.as_slice(), [(Value::Scalar(s), _)] if *s == old);
+            if !unchanged {
+                tx.put(obj, key, old.into_owned())?;
+            }
+        }
+        Some((Value::Object(_), old_id)) => {
+            let unchanged = matches!(now.as_slice(), [(_, id)] if *id == old_id);
+            if !unchanged {
+                // An object cannot be linked in again: a copy of it as it was takes its place.
+                let copy = tx.hydrate(&old_id, Some(before))?;
+                tx.batch_create_object(obj, key, &copy, false)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Inserts copies of the elements of `list` at `before` that are no longer in it, each right
+/// after the element that preceded it then.
+fn reinsert(tx: &mut Transaction<'_>, before: &[ChangeHash], list: &ObjId) -> Result<(), AutomergeError> {
+    let old: Vec<(ObjId, Value<'static>)> =
+        tx.list_range_at(list, .., before).map(|item| (item.id(), item.value.into_value().to_owned())).collect();
+    let mut now: Vec<ObjId> = tx.list_range(list, ..).map(|item| item.id()).collect();
+    let present: HashSet<ObjId> = now.iter().cloned().collect();
+    let mut cursor = 0;
+    for (id, value) in old {
+        if present.contains(&id) {
+            if let Some(at) = now.iter().position(|n| *n == id) {
+                cursor = at + 1;
+            }
+            continue;
+        }
+        let copied = match value {
+            Value::Scalar(scalar) => {
+                tx.insert(list, cursor, scalar.into_owned())?;
+                tx.get(list, cursor)?.map(|(_, id)| id).unwrap_or(ROOT)
+            }
+            Value::Object(_) => {
+                let copy = tx.hydrate(&id, Some(before))?;
+                tx.batch_create_object(list, cursor, &copy, true)?
+            }
+        };
+        now.insert(cursor, copied);
+        cursor += 1;
+    }
+    Ok(())
 }

@@ -61,7 +61,13 @@ pub(crate) fn sync(state: &AppState, who: &Principal, request: &SyncRequest) -> 
             continue;
         }
         match apply_push(state, who, push, now) {
-            Ok(()) => pushed.push((push.ticket_id.clone(), push.heads.iter().map(|h| h.into_array()).collect())),
+            Ok(compensated) => {
+                pushed.push((push.ticket_id.clone(), push.heads.iter().map(|h| h.into_array()).collect()));
+                // Merged but undone: the update carries the compensation, this says why.
+                if let Some(reason) = compensated {
+                    rejections.push(Rejection { ticket_id: push.ticket_id.clone(), reason });
+                }
+            }
             Err(PushError::Rejected(reason)) => {
                 rejections.push(Rejection { ticket_id: push.ticket_id.clone(), reason })
             }
@@ -104,8 +110,11 @@ fn reject<T>(reason: impl Into<String>) -> Result<T, PushError> {
     Err(PushError::Rejected(reason.into()))
 }
 
-/// Checks and merges one push; nothing is stored unless all of it is accepted.
-fn apply_push(state: &AppState, who: &Principal, push: &Push, now: Millis) -> Result<(), PushError> {
+/// Checks and merges one push. A push that cannot be this device's part of the ticket's
+/// history (another device's actor, not this ticket, not assigned) is refused and nothing of
+/// it is stored. A push that breaks a rule of what its user may edit is merged and undone by
+/// one compensating server change; its reason comes back as `Ok(Some(reason))`.
+fn apply_push(state: &AppState, who: &Principal, push: &Push, now: Millis) -> Result<Option<String>, PushError> {
     let id = push.ticket_id.as_str();
     if id.is_empty() || id.len() > MAX_TICKET_ID {
         return reject("invalid ticket id");
@@ -120,17 +129,23 @@ fn apply_push(state: &AppState, who: &Principal, push: &Push, now: Millis) -> Re
     for _ in 0..WRITE_ATTEMPTS {
         let loaded = tickets::load(state, id)?;
         authorize(who, loaded.as_ref().map(|l| &l.doc))?;
-        let mut document = loaded.as_ref().map(|l| l.doc.fork()).unwrap_or_else(Automerge::new);
+        let empty = Automerge::new();
+        let base = loaded.as_ref().map_or(&empty, |l| &l.doc);
+        let mut document = base.fork();
         let before = document.get_heads();
         let new: Vec<Change> =
             changes.iter().filter(|c| document.get_change_meta_by_hash(&c.hash()).is_none()).cloned().collect();
         if new.is_empty() {
-            // A replay, or changes the server already has: nothing to do.
-            return Ok(());
+            // A replay, or changes the server already has: nothing to do (a compensation made
+            // the first time is already in the history, and reaches the device as an update).
+            return Ok(None);
         }
         let mut actors: Vec<String> = new.iter().map(|c| c.actor_id().to_hex_string()).collect();
         actors.sort();
         actors.dedup();
+        if actors.contains(&rules::compensation_actor().to_hex_string()) {
+            return reject("change from the server's actor");
+        }
         let bound = state.storage().actors(&actors)?;
         if bound.iter().any(|a| a.device_id != who.device_id) {
             return reject("change from another device's actor");
@@ -146,18 +161,31 @@ fn apply_push(state: &AppState, who: &Principal, push: &Push, now: Millis) -> Re
         if !one_history || !doc::ticket_id(&document).is_ok_and(|found| found == id) {
             return reject("changes are not this ticket's history");
         }
-        if who.role == Role::Engineer {
-            if let Err(reason) = rules::check_engineer_edit(&document, &before, &who.user_id) {
-                return reject(reason);
-            }
-        }
         for actor in actors.iter().filter(|a| !bound.iter().any(|b| &b.actor == *a)) {
             if state.storage().register_actor(actor, &who.device_id)? != who.device_id {
                 return reject("change from another device's actor");
             }
         }
-        if tickets::commit(state, id, loaded.as_ref(), &document, &new, &who.device_id, now)?.is_some() {
-            return Ok(());
+        // A push that breaks a rule is kept (one history with the device) and undone by one
+        // server change.
+        let pusher = rules::Pusher { user_id: &who.user_id, device_id: &who.device_id, role: who.role };
+        let verdict = rules::check(base, &document, &before, &pusher);
+        let mut stored = new.clone();
+        let refused = if verdict.is_clean() {
+            None
+        } else {
+            let hash = rules::compensate(&mut document, &before, &verdict, now)
+                .map_err(|e| AppError::Internal(format!("compensating a push to ticket {id} failed: {e}")))?;
+            if let Some(change) = hash.and_then(|h| document.get_change_by_hash(&h)) {
+                stored.push(change);
+            }
+            if !verdict.not_undone.is_empty() {
+                eprintln!("fieldsync-server: ticket {id}: a push could not be fully undone: {}", verdict.reason());
+            }
+            Some(verdict.reason())
+        };
+        if tickets::commit(state, id, loaded.as_ref(), &document, &stored, &who.device_id, now)?.is_some() {
+            return Ok(refused);
         }
         // Someone wrote the ticket meanwhile: reload and merge again.
     }
@@ -177,7 +205,8 @@ fn authorize(who: &Principal, existing: Option<&Automerge>) -> Result<(), PushEr
         return Ok(());
     }
     let was_assigned = doc::read_events(document).iter().any(|e| {
-        matches!(EventKind::parse(&e.kind), Some(EventKind::Dispatched | EventKind::Reassigned))
+        e.void.is_none()
+            && matches!(EventKind::parse(&e.kind), Some(EventKind::Dispatched | EventKind::Reassigned))
             && e.assignee.as_deref() == Some(who.user_id.as_str())
     });
     if was_assigned { Ok(()) } else { reject("ticket is not assigned to you") }

@@ -251,6 +251,8 @@ pub(crate) struct HistoryEntry {
     device_id: Option<String>,
     user_id: Option<String>,
     message: Option<String>,
+    /// Written by the server itself: a compensation undoing a push that broke a rule.
+    server: bool,
     device_time: Millis,
     server_received_at: Option<Millis>,
 }
@@ -274,6 +276,7 @@ pub(crate) async fn detail(
         let loaded = load(&state, &id)?.ok_or_else(|| AppError::NotFound(format!("ticket {id} not found")))?;
         let ticket = doc::read_ticket(&loaded.doc).map_err(|e| AppError::Internal(e.to_string()))?;
         let changes = loaded.doc.get_changes(&[]);
+        let compensation = crate::rules::compensation_actor();
         let mut actors: Vec<String> = changes.iter().map(|c| c.actor_id().to_hex_string()).collect();
         actors.sort();
         actors.dedup();
@@ -291,6 +294,7 @@ pub(crate) async fn detail(
                     device_id: owner.map(|o| o.0.clone()),
                     user_id: owner.map(|o| o.1.clone()),
                     message: change.message().map(str::to_owned),
+                    server: *change.actor_id() == compensation,
                     device_time: change.timestamp(),
                     server_received_at: received.get(&hash).copied(),
                     hash,

@@ -203,8 +203,42 @@ async fn changes_made_with_another_devices_actor_are_refused() {
     server.stop().await;
 }
 
+/// Pushes what `edit` does to the phone's copy of the ticket; the phone stores the change
+/// too (as a merge, so the store's own checks do not stand in the way).
+async fn push_edit(
+    server: &Server,
+    token: &str,
+    phone: &fieldsync_core::Client,
+    id: &str,
+    cursor: u64,
+    edit: impl FnOnce(&mut automerge::transaction::Transaction<'_>),
+) -> (SyncRequest, SyncResponse) {
+    let mut doc = document(phone, id);
+    let before = doc.get_heads();
+    let mut tx = doc.transaction();
+    edit(&mut tx);
+    tx.commit();
+    let request = SyncRequest { cursor, pushes: vec![push_since(&doc, &before, id)] };
+    for change in &request.pushes[0].changes {
+        phone.merge_remote(id, change).expect("the phone keeps its own change");
+    }
+    let (answer, _) = server.sync(token, &request).await;
+    (request, answer)
+}
+
+/// After applying `answer`, the phone holds exactly the server's history.
+fn converged(phone: &fieldsync_core::Client, id: &str, answer: &SyncResponse) {
+    apply(phone, answer);
+    let update = answer.updates.iter().find(|u| u.ticket_id == id).expect("an update for the pushed ticket");
+    let mut server_heads = fieldsync_core::protocol::from_wire(&update.heads);
+    server_heads.sort();
+    let mut phone_heads = document(phone, id).get_heads();
+    phone_heads.sort();
+    assert_eq!(phone_heads, server_heads, "the phone holds the server's history, compensation included");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_engineer_editing_dispatcher_fields_is_refused_and_nothing_is_merged() {
+async fn an_engineer_editing_dispatcher_fields_is_kept_in_history_undone_and_told() {
     let server = Server::start().await;
     let dana = server.user("dana", Role::Dispatcher);
     let eli = server.user("eli", Role::Engineer);
@@ -213,37 +247,216 @@ async fn an_engineer_editing_dispatcher_fields_is_refused_and_nothing_is_merged(
     let (first, _) = server.sync(&eli.token, &noop(0)).await;
     apply(&phone, &first);
 
-    let mut doc = document(&phone, &id);
-    let before = doc.get_heads();
-    let mut tx = doc.transaction();
-    tx.put(ROOT, "title", "Free boiler for everyone").expect("put");
-    tx.commit();
-    let push = push_since(&doc, &before, &id);
-    let (answer, _) = server.sync(&eli.token, &SyncRequest { cursor: first.cursor, pushes: vec![push] }).await;
+    let (request, answer) = push_edit(&server, &eli.token, &phone, &id, first.cursor, |tx| {
+        tx.put(ROOT, "title", "Free boiler for everyone").expect("put");
+        tx.put(ROOT, "priority", "urgent").expect("put");
+        tx.delete(ROOT, "description").expect("delete");
+        let customer = match automerge::ReadDoc::get(tx, ROOT, "customer") {
+            Ok(Some((_, customer))) => customer,
+            other => panic!("no customer: {other:?}"),
+        };
+        tx.put(&customer, "name", "Eli's friend").expect("put");
+        tx.put(&customer, "vip", true).expect("put");
+        let sla = tx.put_object(ROOT, "sla", ObjType::Map).expect("new sla");
+        tx.put(&sla, "resolve_by", 1_i64).expect("put");
+    })
+    .await;
     assert_eq!(answer.rejections.len(), 1, "{answer:?}");
-    assert!(answer.rejections[0].reason.contains("title"), "{}", answer.rejections[0].reason);
-    assert_eq!(server.state.storage().ticket_row(&id).expect("row").expect("exists").title, "Original title");
-
-    // Forging a dispatcher event is refused too.
-    let mut doc = document(&phone, &id);
-    let before = doc.get_heads();
-    let mut tx = doc.transaction();
-    let events = match automerge::ReadDoc::get(&tx, ROOT, "events") {
-        Ok(Some((_, events))) => events,
-        other => panic!("no events: {other:?}"),
-    };
-    let n = automerge::ReadDoc::length(&tx, &events);
-    let event = tx.insert_object(&events, n, ObjType::Map).expect("insert");
-    for (key, value) in [("id", "x"), ("kind", "cancelled"), ("by", "eli"), ("role", "engineer"), ("device", "p")] {
-        tx.put(&event, key, value).expect("put");
+    let reason = &answer.rejections[0].reason;
+    for field in ["title", "priority", "description", "customer", "sla"] {
+        assert!(reason.contains(field), "{field} in {reason}");
     }
+    assert_eq!(answer.updates.len(), 1, "the compensation comes back at once");
+    assert_eq!(answer.updates[0].data.len(), 1, "exactly the one compensating change");
+
+    // Kept: the engineer's change is in the history, then the server's compensation.
+    let log = server.state.storage().change_log(&id).expect("log");
+    assert_eq!(log.len(), 3, "create, the engineer's edit, the compensation: {log:?}");
+    let (status, detail) = server.get_json(&dana.token, &format!("/v1/tickets/{id}")).await;
+    assert_eq!(status, 200, "{detail}");
+    let history = detail["history"].as_array().expect("history");
+    assert_eq!(history.len(), 3, "{history:?}");
+    assert_eq!(history[1]["user_id"], "eli");
+    assert_eq!(history[1]["server"], false);
+    let compensation = &history[2];
+    assert_eq!(compensation["server"], true, "{compensation}");
+    assert!(compensation["user_id"].is_null() && compensation["device_id"].is_null(), "{compensation}");
+    let message = compensation["message"].as_str().expect("message");
+    assert!(message.starts_with("compensate: ") && message.contains("title"), "{message}");
+    assert!(compensation["server_received_at"].as_i64().is_some());
+    // Undone: every dispatcher field is as it was.
+    assert_eq!(detail["title"], "Original title");
+    assert_eq!(detail["priority"], "normal");
+    assert_eq!(detail["description"], "");
+    assert_eq!(detail["customer"]["name"], "");
+    assert_eq!(detail["sla"]["resolve_by"], serde_json::Value::Null);
+    let row = server.state.storage().ticket_row(&id).expect("row").expect("exists");
+    assert_eq!(row.title, "Original title");
+
+    // The device converges on the server's heads and shows the dispatcher's title again.
+    converged(&phone, &id, &answer);
+    let on_phone = document(&phone, &id);
+    assert_eq!(title(&on_phone), "Original title");
+    let customer = match automerge::ReadDoc::get(&on_phone, ROOT, "customer") {
+        Ok(Some((_, customer))) => customer,
+        other => panic!("no customer: {other:?}"),
+    };
+    assert!(automerge::ReadDoc::get(&on_phone, &customer, "vip").expect("read").is_none(), "an added key goes");
+    let ticket = phone.get(&id).expect("ticket");
+    assert_eq!(ticket.priority, fieldsync_core::model::Priority::Normal);
+
+    // The response was lost: the same push again makes no second compensation.
+    let seq = server.state.storage().current_seq().expect("seq");
+    let (again, _) = server.sync(&eli.token, &request).await;
+    assert!(again.rejections.is_empty(), "nothing new was pushed: {again:?}");
+    assert_eq!(server.state.storage().change_log(&id).expect("log").len(), 3, "no second compensation");
+    assert_eq!(server.state.storage().current_seq().expect("seq"), seq, "no sequence bump");
+    converged(&phone, &id, &again);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_event_is_voided_not_applied_and_the_device_is_told() {
+    let server = Server::start().await;
+    let dana = server.user("dana", Role::Dispatcher);
+    let eli = server.user("eli", Role::Engineer);
+    let id = server.create_ticket(&dana.token, "Forgery", Some("eli")).await;
+    let phone = open_client(server.dir.path(), &eli, Role::Engineer);
+    let (first, _) = server.sync(&eli.token, &noop(0)).await;
+    apply(&phone, &first);
+    let device = eli.device_id.clone();
+
+    // A dispatcher kind, an event by another user, and a legitimate accept in one push.
+    let (_, answer) = push_edit(&server, &eli.token, &phone, &id, first.cursor, |tx| {
+        let events = match automerge::ReadDoc::get(tx, ROOT, "events") {
+            Ok(Some((_, events))) => events,
+            other => panic!("no events: {other:?}"),
+        };
+        let forged = [
+            [("id", "x-cancel"), ("kind", "cancelled"), ("by", "eli"), ("role", "engineer"), ("device", &device)],
+            [("id", "x-dana"), ("kind", "accepted"), ("by", "dana"), ("role", "engineer"), ("device", &device)],
+            [("id", "ok"), ("kind", "accepted"), ("by", "eli"), ("role", "engineer"), ("device", &device)],
+        ];
+        for fields in forged {
+            let n = automerge::ReadDoc::length(tx, &events);
+            let event = tx.insert_object(&events, n, ObjType::Map).expect("insert");
+            for (key, value) in fields {
+                tx.put(&event, key, value).expect("put");
+            }
+        }
+    })
+    .await;
+    assert_eq!(answer.rejections.len(), 1, "{answer:?}");
+    let reason = &answer.rejections[0].reason;
+    assert!(reason.contains("cancelled") && reason.contains("another user"), "{reason}");
+
+    let (_, detail) = server.get_json(&dana.token, &format!("/v1/tickets/{id}")).await;
+    assert_eq!(detail["status"], "accepted", "the real accept counts, the forgeries do not: {detail}");
+    assert_eq!(detail["conflicts"].as_array().map(Vec::len), Some(0), "voided events are not conflicts");
+    let events = detail["events"].as_array().expect("events");
+    assert_eq!(events.len(), 5, "every event stays in the history");
+    let void = |event_id: &str| events.iter().find(|e| e["id"] == event_id).expect("event")["void"].clone();
+    assert!(void("x-cancel").as_str().is_some_and(|r| r.contains("cancelled")), "{:?}", void("x-cancel"));
+    assert!(void("x-dana").as_str().is_some_and(|r| r.contains("another user")), "{:?}", void("x-dana"));
+    assert!(void("ok").is_null());
+
+    converged(&phone, &id, &answer);
+    let ticket = phone.get(&id).expect("ticket");
+    assert_eq!(ticket.status, Status::Accepted);
+    assert!(ticket.conflicts.is_empty());
+    assert_eq!(ticket.events.iter().filter(|e| e.void.is_some()).count(), 2);
+    // The phone carries on from the real state.
+    phone.start_travel(&id).expect("travel");
+    let (next, _) =
+        server.sync(&eli.token, &SyncRequest { cursor: answer.cursor, pushes: vec![push_all(&phone, &id)] }).await;
+    assert!(next.rejections.is_empty(), "{next:?}");
+    assert_eq!(server.state.storage().ticket_row(&id).expect("row").expect("exists").status, Status::Travelling);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleted_history_is_put_back_and_only_the_server_writes_void() {
+    let server = Server::start().await;
+    let dana = server.user("dana", Role::Dispatcher);
+    let eli = server.user("eli", Role::Engineer);
+    let id = server.create_ticket(&dana.token, "History", Some("eli")).await;
+    let phone = open_client(server.dir.path(), &eli, Role::Engineer);
+    let (first, _) = server.sync(&eli.token, &noop(0)).await;
+    apply(&phone, &first);
+    phone.accept(&id).expect("accept");
+    phone.add_note(&id, "kept").expect("note");
+    let (answer, _) =
+        server.sync(&eli.token, &SyncRequest { cursor: first.cursor, pushes: vec![push_all(&phone, &id)] }).await;
+    assert!(answer.rejections.is_empty());
+    apply(&phone, &answer);
+    let before = phone.get(&id).expect("ticket");
+
+    // The engineer deletes the `dispatched` event and their own note, and voids `created`.
+    let (_, answer) = push_edit(&server, &eli.token, &phone, &id, answer.cursor, |tx| {
+        let events = match automerge::ReadDoc::get(tx, ROOT, "events") {
+            Ok(Some((_, events))) => events,
+            other => panic!("no events: {other:?}"),
+        };
+        let created = match automerge::ReadDoc::get(tx, &events, 0) {
+            Ok(Some((_, created))) => created,
+            other => panic!("no created: {other:?}"),
+        };
+        tx.put(&created, "void", "I say so").expect("void");
+        tx.delete(&events, 1).expect("delete dispatched");
+        let notes = match automerge::ReadDoc::get(tx, ROOT, "notes") {
+            Ok(Some((_, notes))) => notes,
+            other => panic!("no notes: {other:?}"),
+        };
+        tx.delete(&notes, 0).expect("delete note");
+    })
+    .await;
+    assert_eq!(answer.rejections.len(), 1, "{answer:?}");
+    let reason = &answer.rejections[0].reason;
+    assert!(reason.contains("remove existing entries of events") && reason.contains("only the server"), "{reason}");
+    converged(&phone, &id, &answer);
+    let after = phone.get(&id).expect("ticket");
+    assert_eq!(after.events, before.events, "the deleted event is back where it was, nobody's void stands");
+    assert_eq!(after.notes, before.notes);
+    assert_eq!(after.status, Status::Accepted);
+    assert_eq!(after.assignee.as_deref(), Some("eli"));
+
+    // A dispatcher's device may edit the ticket, but not write void either.
+    let console = open_client(server.dir.path(), &dana, Role::Dispatcher);
+    let (all, _) = server.sync(&dana.token, &noop(0)).await;
+    apply(&console, &all);
+    let (_, answer) = push_edit(&server, &dana.token, &console, &id, all.cursor, |tx| {
+        tx.put(ROOT, "title", "Renamed by dana").expect("title");
+        let notes = match automerge::ReadDoc::get(tx, ROOT, "notes") {
+            Ok(Some((_, notes))) => notes,
+            other => panic!("no notes: {other:?}"),
+        };
+        let note = tx.insert_object(&notes, 1, ObjType::Map).expect("insert");
+        for (key, value) in [("id", "n2"), ("text", "hidden"), ("by", "dana"), ("device", "c"), ("void", "")] {
+            tx.put(&note, key, value).expect("put");
+        }
+    })
+    .await;
+    assert_eq!(answer.rejections.len(), 1, "{answer:?}");
+    assert_eq!(answer.rejections[0].reason, "only the server may void a record");
+    converged(&console, &id, &answer);
+    let ticket = console.get(&id).expect("ticket");
+    assert_eq!(ticket.title, "Renamed by dana", "dispatchers may edit dispatcher fields");
+    assert_eq!(ticket.notes[1].void.as_deref(), Some("only the server may void a record"));
+
+    // And no device may write with the server's own actor.
+    let server_doc = document(&console, &id);
+    let compensation = server_doc.get_changes(&[]).into_iter().last().expect("the compensation").actor_id().clone();
+    let mut forged = server_doc.fork().with_actor(compensation);
+    let heads = forged.get_heads();
+    let mut tx = forged.transaction();
+    tx.put(ROOT, "title", "Server says so").expect("put");
     tx.commit();
-    let (answer, _) = server
-        .sync(&eli.token, &SyncRequest { cursor: first.cursor, pushes: vec![push_since(&doc, &before, &id)] })
+    let (refused, _) = server
+        .sync(&dana.token, &SyncRequest { cursor: answer.cursor, pushes: vec![push_since(&forged, &heads, &id)] })
         .await;
-    assert_eq!(answer.rejections.len(), 1);
-    assert!(answer.rejections[0].reason.contains("cancelled"), "{}", answer.rejections[0].reason);
-    assert_eq!(title(&document(&phone, &id)), "Original title");
+    assert_eq!(refused.rejections.len(), 1, "{refused:?}");
+    assert_eq!(refused.rejections[0].reason, "change from the server's actor");
+    assert_eq!(server.state.storage().ticket_row(&id).expect("row").expect("exists").title, "Renamed by dana");
     server.stop().await;
 }
 
