@@ -17,13 +17,21 @@ use serde_json::json;
 
 const TICKETS: usize = 1_000;
 
+mod sync;
+
 fn main() {
     let suite = std::env::args().nth(1).unwrap_or_default();
     let result = match suite.as_str() {
         "actions" => actions(),
         "open" => open(),
+        "sync" => runtime().block_on(sync::sync_suite()),
+        "__serve" => {
+            let data = std::env::args().nth(2).expect("data dir");
+            sync::serve_child(Path::new(&data));
+            return;
+        }
         _ => {
-            eprintln!("usage: fieldsync-bench actions|open");
+            eprintln!("usage: fieldsync-bench actions|open|sync");
             std::process::exit(2);
         }
     };
@@ -63,9 +71,18 @@ fn median_ms(mut samples: Vec<Duration>) -> f64 {
     percentile(&samples, 0.5)
 }
 
-/// Process CPU time (user + system) from /proc, for CPU-per-action figures.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime")
+}
+
+/// This process's CPU time (user + system), for CPU-per-action figures.
 fn cpu_time() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    cpu_time_of("/proc/self/stat")
+}
+
+/// A process's CPU time (user + system) from its /proc stat file.
+fn cpu_time_of(stat_path: &str) -> Duration {
+    let stat = std::fs::read_to_string(stat_path).unwrap_or_default();
     // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
     let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
     // After the name: state is field 3, utime field 14, stime field 15 (proc(5)).
