@@ -155,7 +155,7 @@ pub(crate) fn check(base: &Automerge, after: &Automerge, before_heads: &[ChangeH
         undo(&mut verdict, reason, &patch.obj, &patch.action);
     }
     for (record, list) in inserted {
-        let reason = if text(after, &record, VOID).is_some() || has_key(after, &record, VOID) {
+        let reason = if has_key(after, &record, VOID) {
             Some(ONLY_THE_SERVER_VOIDS.to_owned())
         } else if engineer {
             forged(after, &record, list, who)
@@ -169,22 +169,23 @@ pub(crate) fn check(base: &Automerge, after: &Automerge, before_heads: &[ChangeH
     verdict
 }
 
-/// Why an engineer's new record in `list` is not theirs to write, if it is not.
+/// Why an engineer's new record in `list` is not theirs to write, if it is not (the most
+/// telling reason first).
 fn forged(doc: &Automerge, record: &ObjId, list: &str, who: &Pusher<'_>) -> Option<String> {
     if text(doc, record, "by").as_deref() != Some(who.user_id) {
         return Some(format!("a record added to {list} names another user"));
     }
-    if matches!(list, "events" | "notes") && text(doc, record, "device").as_deref() != Some(who.device_id) {
-        return Some(format!("a record added to {list} names another device"));
-    }
     if list == "events" {
-        if text(doc, record, "role").as_deref() != Some("engineer") {
-            return Some("an engineer's event must carry the role engineer".into());
-        }
         let kind = text(doc, record, "kind").unwrap_or_default();
         if !ENGINEER_KINDS.iter().any(|k| k.as_str() == kind) {
             return Some(format!("an engineer may not record a {kind:?} event"));
         }
+        if text(doc, record, "role").as_deref() != Some("engineer") {
+            return Some("an engineer's event must carry the role engineer".into());
+        }
+    }
+    if matches!(list, "events" | "notes") && text(doc, record, "device").as_deref() != Some(who.device_id) {
+        return Some(format!("a record added to {list} names another device"));
     }
     None
 }

@@ -218,3 +218,89 @@ async fn the_background_loop_syncs_a_local_action_once_online() {
     .expect("the local action woke the loop and reached the server");
     assert!(eli.engine.status().last_success_at.is_some());
 }
+
+/// DESIGN §6: a change that breaks a rule is kept in history, undone by a compensating server
+/// change, and the device is told why; device and server end on the same heads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forbidden_edit_is_kept_undone_and_reported_and_the_device_converges() {
+    use automerge::transaction::Transactable;
+    use automerge::{ObjType, ROOT, ReadDoc};
+
+    let w = world(&["eli"]).await;
+    let id = w.dispatcher.create(&job("Original title", "eli")).await;
+    let eli = &w.engineers[0];
+    eli.sync().await;
+    eli.client().accept(&id).expect("accept");
+    eli.sync().await;
+
+    // A tampered app writes straight into the ticket document: a new title and a forged
+    // `cancelled` event, in one change the store takes as if it came from elsewhere ...
+    let mut doc = automerge::Automerge::load(&eli.client().export(&id).expect("export")).expect("load");
+    let before = doc.get_heads();
+    let mut tx = doc.transaction();
+    tx.put(ROOT, "title", "Free boiler for everyone").expect("title");
+    let events = match tx.get(ROOT, "events") {
+        Ok(Some((_, events))) => events,
+        other => panic!("no events: {other:?}"),
+    };
+    let n = tx.length(&events);
+    let event = tx.insert_object(&events, n, ObjType::Map).expect("event");
+    for (key, value) in [("id", "forged"), ("kind", "cancelled"), ("by", "eli"), ("role", "engineer")] {
+        tx.put(&event, key, value).expect("put");
+    }
+    tx.commit();
+    for change in doc.get_changes(&before) {
+        eli.client().merge_remote(&id, change.raw_bytes()).expect("merge");
+    }
+    // ... and marks it to be pushed.
+    eli.client()
+        .store()
+        .write(|tx| -> Result<(), fieldsync_core::Error> {
+            tx.execute("UPDATE tickets SET pending = 1 WHERE id = ?1", [&id])?;
+            Ok(())
+        })
+        .expect("mark pending");
+    let tampered = eli.client().get(&id).expect("get");
+    assert_eq!(tampered.title, "Free boiler for everyone");
+    assert_eq!(tampered.conflicts.len(), 1, "the forged event is refused locally, as a conflict");
+
+    let report = eli.sync().await;
+    assert!(report.pushed.contains(&id));
+    assert_eq!(report.round_trips, 1, "merged, compensated and answered in one exchange");
+    let (_, reason) = report.rejected.iter().find(|(t, _)| *t == id).expect("the device is told");
+    assert!(reason.contains("title") && reason.contains("cancelled"), "{reason}");
+
+    // The device shows the ticket rejected with the reason, holds the server's history and the
+    // dispatcher's title again; the forged event is kept but void.
+    let summary = eli.client().list(&ListFilter::default()).expect("list").remove(0);
+    assert_eq!(summary.rejected.as_deref(), Some(reason.as_str()));
+    assert!(!summary.pending, "nothing left to push");
+    let server = w.dispatcher.document(&id).await;
+    assert_eq!(eli.heads(&id), sorted_heads(&server), "device and server hold the same history");
+    let ticket = eli.client().get(&id).expect("get");
+    assert_eq!(ticket.title, "Original title");
+    assert_eq!(ticket.status, Status::Accepted);
+    assert!(ticket.conflicts.is_empty());
+    let forged = ticket.events.iter().find(|e| e.id == "forged").expect("kept in history");
+    assert!(forged.void.as_deref().is_some_and(|r| r.contains("cancelled")), "{forged:?}");
+
+    // The audit shows the engineer's change and the server's compensation.
+    let detail = w.dispatcher.detail(&id).await;
+    let history = detail["history"].as_array().expect("history");
+    let last = history.last().expect("entries");
+    assert_eq!(last["server"], true, "{last}");
+    assert!(last["message"].as_str().is_some_and(|m| m.starts_with("compensate: ")), "{last}");
+    assert_eq!(history[history.len() - 2]["user_id"], "eli", "{history:?}");
+    assert_eq!(detail["title"], "Original title");
+    assert_eq!(detail["status"], "accepted");
+
+    // Syncing again moves nothing and compensates nothing; the engineer carries on.
+    let again = eli.sync().await;
+    assert!(again.pushed.is_empty() && again.rejected.is_empty(), "{again:?}");
+    assert_eq!(w.dispatcher.detail(&id).await["history"].as_array().map(Vec::len), Some(history.len()));
+    eli.client().start_travel(&id).expect("travel from the real state");
+    let next = eli.sync().await;
+    assert!(next.rejected.is_empty(), "{next:?}");
+    assert_eq!(w.dispatcher.list().await[0].status, Status::Travelling);
+    assert_eq!(eli.heads(&id), sorted_heads(&w.dispatcher.document(&id).await));
+}
