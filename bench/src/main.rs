@@ -25,13 +25,14 @@ fn main() {
         "actions" => actions(),
         "open" => open(),
         "sync" => runtime().block_on(sync::sync_suite()),
+        "server" => runtime().block_on(sync::server_suite()),
         "__serve" => {
             let data = std::env::args().nth(2).expect("data dir");
             sync::serve_child(Path::new(&data));
             return;
         }
         _ => {
-            eprintln!("usage: fieldsync-bench actions|open|sync");
+            eprintln!("usage: fieldsync-bench actions|open|sync|server");
             std::process::exit(2);
         }
     };

@@ -231,3 +231,110 @@ pub async fn sync_suite() -> serde_json::Value {
         "bootstrap_round_trips": bootstrap.round_trips,
     })
 }
+
+/// Small incremental syncs per second with many devices at once, beside automerge-repo's sync
+/// server doing the same edits in the same run.
+pub async fn server_suite() -> serde_json::Value {
+    const DEVICES: usize = 50;
+    const TICKETS_PER_DEVICE: usize = 20;
+    const SYNCS: usize = 2_000;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("server");
+    std::fs::create_dir_all(&data).expect("data");
+    let (dispatcher_user, users) = {
+        let state = AppState::open(&data, ServerConfig::default()).expect("state");
+        let users: Vec<_> =
+            (0..DEVICES).map(|n| state.add_user(&format!("eng{n}"), Role::Engineer).expect("user")).collect();
+        (state.add_user("dana", Role::Dispatcher).expect("user"), users)
+    };
+    let server = ServerProcess::start(&data);
+    let dispatcher = Dispatcher::at(&server.url, &dispatcher_user.2);
+    let mut devices = Vec::with_capacity(DEVICES);
+    for user in &users {
+        let ids = create_many(&dispatcher, TICKETS_PER_DEVICE, &user.0).await;
+        let engine = device(dir.path(), &server.url, user);
+        engine.sync_now().await.expect("first sync");
+        for id in &ids {
+            engine.client().accept(id).expect("accept");
+        }
+        engine.sync_now().await.expect("accepts synced");
+        devices.push((engine, ids));
+    }
+
+    // Timed: every device in turn edits one of its tickets and syncs it, all devices at once.
+    let per_device = SYNCS / DEVICES;
+    let (server_cpu_before, client_cpu_before) = (server.cpu(), crate::cpu_time());
+    let started = Instant::now();
+    let tasks: Vec<_> = devices
+        .into_iter()
+        .map(|(engine, ids)| {
+            tokio::spawn(async move {
+                let mut latencies = Vec::with_capacity(per_device);
+                for n in 0..per_device {
+                    let id = &ids[n % ids.len()];
+                    engine.client().add_note(id, "Seal replaced, pressure tested").expect("note");
+                    let sync_started = Instant::now();
+                    let report = engine.sync_now().await.expect("sync");
+                    latencies.push(sync_started.elapsed());
+                    assert_eq!(report.round_trips, 1);
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut latencies = Vec::with_capacity(SYNCS);
+    for task in tasks {
+        latencies.extend(task.await.expect("device task"));
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let server_cpu_s = server.cpu().saturating_sub(server_cpu_before).as_secs_f64();
+    let client_cpu_s = crate::cpu_time().saturating_sub(client_cpu_before).as_secs_f64();
+    latencies.sort();
+    let syncs = latencies.len();
+    let syncs_per_s = syncs as f64 / elapsed;
+    let (p50, p99) = (crate::percentile(&latencies, 0.5), crate::percentile(&latencies, 0.99));
+    drop(server);
+
+    let reference = automerge_repo_reference(DEVICES, syncs);
+    let reference_syncs_per_s = reference["syncs_per_s"].as_f64().unwrap_or(f64::NAN);
+    eprintln!(
+        "server: {syncs} small syncs from {DEVICES} devices at once: {syncs_per_s:.0}/s, p50 {p50:.2} ms, p99 {p99:.2} ms (SQLite, synchronous=FULL); CPU over {elapsed:.2} s: server {server_cpu_s:.2} s ({:.2} ms/sync), the 50 devices {client_cpu_s:.2} s",
+        server_cpu_s * 1_000.0 / syncs as f64
+    );
+    eprintln!(
+        "server: reference automerge-repo sync server, same edits: {reference_syncs_per_s:.0}/s, p50 {} ms, p99 {} ms; ratio {:.2}",
+        reference["p50_ms"],
+        reference["p99_ms"],
+        syncs_per_s / reference_syncs_per_s
+    );
+    json!({
+        "suite": "server",
+        "devices": DEVICES,
+        "syncs": syncs,
+        "syncs_per_s": round(syncs_per_s),
+        "p50_ms": round(p50),
+        "p99_ms": round(p99),
+        "server_cpu_ms_per_sync": round(server_cpu_s * 1_000.0 / syncs as f64),
+        "devices_cpu_s": round(client_cpu_s),
+        "reference": "automerge-repo",
+        "reference_syncs_per_s": round(reference_syncs_per_s),
+        "reference_p50_ms": reference["p50_ms"],
+        "reference_p99_ms": reference["p99_ms"],
+        "ratio": round(syncs_per_s / reference_syncs_per_s),
+    })
+}
+
+/// Runs bench/automerge-repo/run.sh and returns its JSON line.
+fn automerge_repo_reference(devices: usize, edits: usize) -> serde_json::Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("automerge-repo/run.sh");
+    let output = Process::new("bash")
+        .arg(&script)
+        .args(["--devices", &devices.to_string(), "--edits", &edits.to_string()])
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run the automerge-repo reference");
+    assert!(output.status.success(), "the automerge-repo reference failed: {}", output.status);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let last = stdout.lines().rev().find(|l| l.trim_start().starts_with('{')).expect("a JSON line from run.sh");
+    serde_json::from_str(last).expect("reference JSON")
+}
