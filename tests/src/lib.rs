@@ -86,7 +86,11 @@ impl Dispatcher {
     /// A dispatcher with `token` at the server with base URL `base` (any process).
     pub fn at(base: &str, token: &str) -> Dispatcher {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        Dispatcher { http: reqwest::Client::new(), base: base.trim_end_matches('/').to_owned(), token: token.to_owned() }
+        Dispatcher {
+            http: reqwest::Client::new(),
+            base: base.trim_end_matches('/').to_owned(),
+            token: token.to_owned(),
+        }
     }
 
     async fn call<T: DeserializeOwned>(&self, request: reqwest::RequestBuilder) -> Result<T, (u16, String)> {
