@@ -1,0 +1,133 @@
+//! The `fieldsync` binary as a person uses it: a real server process, a dispatcher and an
+//! engineer's device on the command line, offline and online.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_fieldsync");
+
+fn fieldsync(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).output().expect("run fieldsync")
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = fieldsync(args);
+    assert!(out.status.success(), "fieldsync {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).expect("utf8")
+}
+
+fn fails(args: &[&str]) -> String {
+    let out = fieldsync(args);
+    assert!(!out.status.success(), "fieldsync {args:?} should fail");
+    String::from_utf8(out.stderr).expect("utf8")
+}
+
+/// A `fieldsync serve` process; its address is read from the line it prints when listening.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn start(data: &Path, listen: &str) -> Server {
+        let mut child = Command::new(BIN)
+            .args(["serve", "--data", data.to_str().expect("path"), "--listen", listen])
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn server");
+        let mut line = String::new();
+        BufReader::new(child.stderr.take().expect("stderr")).read_line(&mut line).expect("ready line");
+        let url = line.split_whitespace().find(|w| w.starts_with("http://")).expect("url in ready line").to_owned();
+        Server { child, url }
+    }
+
+    fn stop(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let addr = self.url.trim_start_matches("http://").to_owned();
+        addr
+    }
+}
+
+#[test]
+fn a_dispatcher_and_an_engineer_work_a_ticket_from_the_command_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("server");
+    let data_s = data.to_str().expect("path");
+    let dana = ok(&["user", "add", "dana", "--role", "dispatcher", "--data", data_s]).trim().to_owned();
+    let eli = ok(&["user", "add", "eli", "--role", "engineer", "--data", data_s]).trim().to_owned();
+    assert_eq!(dana.len(), 64, "a token is 32 random bytes in hex");
+    assert!(fails(&["user", "add", "eli", "--role", "engineer", "--data", data_s]).contains("error:"));
+
+    let server = Server::start(&data, "127.0.0.1:0");
+    let url = server.url.clone();
+    let id = ok(&[
+        "dispatch",
+        "--server",
+        &url,
+        "--token",
+        &dana,
+        "create",
+        "--title",
+        "Boiler leaks",
+        "--customer",
+        "ACME",
+        "--lat",
+        "52.3702",
+        "--lon",
+        "4.8952",
+        "--priority",
+        "high",
+        "--assignee",
+        "eli",
+    ])
+    .trim()
+    .to_owned();
+
+    let store = dir.path().join("eli.sqlite");
+    let store_s = store.to_str().expect("path");
+    let device = |args: &[&str]| -> Vec<String> {
+        let mut all = vec!["device".to_owned(), "--store".into(), store_s.into(), "--server".into(), url.clone()];
+        all.extend(["--token".to_owned(), eli.clone()]);
+        all.extend(args.iter().map(|a| a.to_string()));
+        all
+    };
+    let run = |args: &[&str]| ok(&device(args).iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(run(&["sync"]).contains("received 1"));
+    let listed: serde_json::Value = serde_json::from_str(&run(&["list", "--json"])).expect("json");
+    assert_eq!(listed[0]["id"], id.as_str());
+    assert_eq!(listed[0]["status"], "dispatched");
+
+    // Offline: the server is gone; every command but sync still works.
+    let addr = server.stop();
+    run(&["accept", &id]);
+    run(&["travel", &id]);
+    let checked_in = run(&["check-in", &id, "--lat", "52.3703", "--lon", "4.8953"]);
+    assert!(checked_in.contains("inside the site radius"), "{checked_in}");
+    run(&["note", &id, "valve corroded"]);
+    run(&["part", &id, "VALVE-22", "2"]);
+    let err = fails(&device(&["accept", &id]).iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(err.contains("cannot accept: ticket is on site"), "{err}");
+    let err = fails(&device(&["note", "no-such-ticket", "x"]).iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(err.contains("not found"), "{err}");
+    let status: serde_json::Value = serde_json::from_str(&run(&["status", "--json"])).expect("json");
+    assert_eq!(status["pending"][0], id.as_str());
+    let err = fails(&device(&["sync"]).iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(err.contains("error:"), "sync fails offline with a message: {err}");
+
+    // Back online on the same address: the work reaches the dispatcher.
+    let server = Server::start(&data, &addr);
+    assert!(run(&["sync"]).contains("sent 1"));
+    let status: serde_json::Value = serde_json::from_str(&run(&["status", "--json"])).expect("json");
+    assert_eq!(status["pending"].as_array().map(Vec::len), Some(0));
+    let shown: serde_json::Value =
+        serde_json::from_str(&ok(&["dispatch", "--server", &url, "--token", &dana, "show", &id, "--json"]))
+            .expect("json");
+    assert_eq!(shown["status"], "on_site");
+    assert_eq!(shown["notes"][0]["text"], "valve corroded");
+    let exported = dir.path().join("ticket.automerge");
+    run(&["export", &id, "--out", exported.to_str().expect("path")]);
+    assert!(std::fs::metadata(&exported).expect("exported").len() > 100);
+    server.stop();
+}
