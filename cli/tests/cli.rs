@@ -45,8 +45,7 @@ impl Server {
     fn stop(mut self) -> String {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let addr = self.url.trim_start_matches("http://").to_owned();
-        addr
+        self.url.trim_start_matches("http://").to_owned()
     }
 }
 
