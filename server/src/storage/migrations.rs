@@ -84,6 +84,13 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (ticket_id, change_hash)
     ) STRICT, WITHOUT ROWID;
     "#,
+    // 2: the SLA index covers every row. A partial index makes SQLite re-prepare every
+    // statement on `tickets` with a bound parameter at each execution (the planner checks the
+    // bound value against the index's WHERE), which cost ~15% of the server's CPU per sync.
+    r#"
+    DROP INDEX tickets_by_sla_due;
+    CREATE INDEX tickets_by_sla_due ON tickets (sla_due_at);
+    "#,
 ];
 
 /// The schema version this build writes.
