@@ -1,8 +1,17 @@
 //! The default storage: one SQLite file (WAL, `synchronous=FULL`), one writer connection and a
 //! few readers.
+//!
+//! Writes are group-committed: every write is a job sent to one writer thread, which takes
+//! what is queued, runs each job in its own savepoint (a failing job is rolled back alone)
+//! inside one transaction, commits once (one fsync for all of them), and only then answers
+//! each caller. So a write is acknowledged only once it is durable, as before, but concurrent
+//! syncs share the commit instead of queueing for one fsync each.
 
+use std::panic::AssertUnwindSafe;
 use std::path::Path;
 use std::sync::Mutex;
+use std::sync::mpsc;
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use fieldsync_core::model::{Priority, Sla};
@@ -16,12 +25,67 @@ use super::{
     StoredTicket, SyncState, TicketFilter, TicketWrite, UserRecord, migrations,
 };
 
-const READERS: usize = 2;
+const READERS: usize = 4;
+/// At most this many writes share one transaction.
+const GROUP_COMMIT_MAX: usize = 256;
+
+/// A write job: runs inside the group's transaction (in its own savepoint) and returns whether
+/// it succeeded and how to answer its caller once the group's commit is known.
+type Job = Box<dyn FnOnce(&Transaction<'_>) -> (bool, Reply) + Send>;
+type Reply = Box<dyn FnOnce(Result<(), String>) + Send>;
 
 /// SQLite storage.
 pub struct SqliteStorage {
-    writer: Mutex<Connection>,
+    jobs: Option<mpsc::Sender<Job>>,
+    writer: Option<JoinHandle<()>>,
     readers: Vec<Mutex<Connection>>,
+}
+
+impl Drop for SqliteStorage {
+    fn drop(&mut self) {
+        // Closing the queue stops the writer thread once it has committed what it holds.
+        self.jobs.take();
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
+        }
+    }
+}
+
+/// The writer thread: one transaction per group of queued jobs.
+fn run_writer(mut conn: Connection, jobs: mpsc::Receiver<Job>) {
+    while let Ok(first) = jobs.recv() {
+        let mut group = vec![first];
+        while group.len() < GROUP_COMMIT_MAX {
+            match jobs.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        let mut replies = Vec::with_capacity(group.len());
+        let outcome = (|| -> Result<(), rusqlite::Error> {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut group = group.into_iter();
+            for job in group.by_ref() {
+                tx.execute_batch("SAVEPOINT job")?;
+                let (ok, reply) = match std::panic::catch_unwind(AssertUnwindSafe(|| job(&tx))) {
+                    Ok(done) => done,
+                    Err(_) => (false, Box::new(|_| {}) as Reply),
+                };
+                replies.push(reply);
+                if !ok {
+                    tx.execute_batch("ROLLBACK TO job")?;
+                }
+                tx.execute_batch("RELEASE job")?;
+            }
+            tx.commit()
+        })();
+        let outcome = outcome.map_err(|e| e.to_string());
+        for reply in replies {
+            reply(outcome.clone());
+        }
+        // Jobs never run (the transaction failed before them) are dropped: their callers see
+        // the reply channel close and get an error.
+    }
 }
 
 impl std::fmt::Debug for SqliteStorage {
@@ -43,10 +107,10 @@ impl SqliteStorage {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| StorageError::Backend(e.to_string()))?;
         }
-        let mut writer = Connection::open(path)?;
-        configure(&writer)?;
-        let _mode: String = writer.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
-        migrations::migrate(&mut writer)?;
+        let mut conn = Connection::open(path)?;
+        configure(&conn)?;
+        let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+        migrations::migrate(&mut conn)?;
         let readers = (0..READERS)
             .map(|_| {
                 let reader = Connection::open_with_flags(
@@ -57,15 +121,36 @@ impl SqliteStorage {
                 Ok(Mutex::new(reader))
             })
             .collect::<Result<Vec<_>, StorageError>>()?;
-        Ok(SqliteStorage { writer: Mutex::new(writer), readers })
+        let (jobs, queue) = mpsc::channel();
+        let writer = std::thread::Builder::new()
+            .name("fieldsync-sqlite-writer".into())
+            .spawn(move || run_writer(conn, queue))
+            .map_err(|e| StorageError::Backend(format!("writer thread: {e}")))?;
+        Ok(SqliteStorage { jobs: Some(jobs), writer: Some(writer), readers })
     }
 
-    fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T, StorageError>) -> Result<T, StorageError> {
-        let mut conn = self.writer.lock().map_err(|_| StorageError::Backend("writer lock poisoned".into()))?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let value = f(&tx)?;
-        tx.commit()?;
-        Ok(value)
+    /// Runs `f` in a write transaction (shared with other queued writes) and returns its value
+    /// once that transaction is committed. An error from `f` rolls back `f`'s writes only.
+    fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T, StorageError> + Send + 'static,
+    ) -> Result<T, StorageError> {
+        let (answer, answered) = mpsc::sync_channel(1);
+        let job: Job = Box::new(move |tx: &Transaction<'_>| {
+            let result = f(tx);
+            let ok = result.is_ok();
+            let reply: Reply = Box::new(move |committed: Result<(), String>| {
+                let _ = answer.send(match (result, committed) {
+                    (Err(e), _) => Err(e),
+                    (Ok(_), Err(e)) => Err(StorageError::Backend(e)),
+                    (Ok(value), Ok(())) => Ok(value),
+                });
+            });
+            (ok, reply)
+        });
+        let closed = || StorageError::Backend("the write was not committed (the writer failed or stopped)".into());
+        self.jobs.as_ref().ok_or_else(closed)?.send(job).map_err(|_| closed())?;
+        answered.recv().map_err(|_| closed())?
     }
 
     fn read<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T, StorageError>) -> Result<T, StorageError> {
@@ -131,7 +216,8 @@ fn query_rows(tx: &Transaction<'_>, sql: &str, params: &[SqlValue]) -> Result<Ve
 
 impl Storage for SqliteStorage {
     fn create_user(&self, user: &UserRecord) -> Result<(), StorageError> {
-        self.write(|tx| {
+        let user = user.clone();
+        self.write(move |tx| {
             match tx.execute(
                 "INSERT INTO users (id, name, role) VALUES (?1, ?2, ?3)",
                 params![user.id, user.name, user.role.as_str()],
@@ -154,7 +240,8 @@ impl Storage for SqliteStorage {
     }
 
     fn create_device(&self, device: &DeviceRecord) -> Result<(), StorageError> {
-        self.write(|tx| {
+        let device = device.clone();
+        self.write(move |tx| {
             let user_exists: bool =
                 tx.query_row("SELECT EXISTS (SELECT 1 FROM users WHERE id = ?1)", [&device.user_id], |r| r.get(0))?;
             if !user_exists {
@@ -171,7 +258,8 @@ impl Storage for SqliteStorage {
     }
 
     fn revoke_device(&self, device_id: &str) -> Result<bool, StorageError> {
-        self.write(|tx| Ok(tx.execute("UPDATE devices SET revoked = 1 WHERE id = ?1", [device_id])? > 0))
+        let device_id = device_id.to_owned();
+        self.write(move |tx| Ok(tx.execute("UPDATE devices SET revoked = 1 WHERE id = ?1", [device_id])? > 0))
     }
 
     fn authenticate(&self, token_sha256: &HashBytes) -> Result<Option<Principal>, StorageError> {
@@ -197,14 +285,16 @@ impl Storage for SqliteStorage {
     }
 
     fn record_sync(&self, device_id: &str, at: Millis) -> Result<(), StorageError> {
-        self.write(|tx| {
+        let device_id = device_id.to_owned();
+        self.write(move |tx| {
             tx.prepare_cached("UPDATE devices SET last_sync_at = ?2 WHERE id = ?1")?.execute(params![device_id, at])?;
             Ok(())
         })
     }
 
     fn register_actor(&self, actor: &str, device_id: &str) -> Result<String, StorageError> {
-        self.write(|tx| {
+        let (actor, device_id) = (actor.to_owned(), device_id.to_owned());
+        self.write(move |tx| {
             tx.prepare_cached("INSERT OR IGNORE INTO actors (actor_hex, device_id) VALUES (?1, ?2)")?
                 .execute(params![actor, device_id])?;
             Ok(tx.query_row("SELECT device_id FROM actors WHERE actor_hex = ?1", [actor], |row| row.get(0))?)
@@ -263,7 +353,8 @@ impl Storage for SqliteStorage {
     }
 
     fn save_ticket(&self, write: &TicketWrite) -> Result<Saved, StorageError> {
-        self.write(|tx| {
+        let write = write.clone();
+        self.write(move |tx| {
             let id = write.ticket_id.as_str();
             let current: Option<i64> = tx
                 .prepare_cached("SELECT version FROM tickets WHERE id = ?1")?
@@ -483,7 +574,8 @@ impl Storage for SqliteStorage {
         if states.is_empty() {
             return Ok(());
         }
-        self.write(|tx| {
+        let (device_id, states) = (device_id.to_owned(), states.to_vec());
+        self.write(move |tx| {
             let mut stmt = tx.prepare_cached(
                 "INSERT INTO sync_state (device_id, ticket_id, confirmed, pending_cursor, pending_heads, evicted_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)
