@@ -85,6 +85,7 @@ struct Inner {
     config: ServerConfig,
     events: broadcast::Sender<TicketChanged>,
     shutdown: watch::Sender<bool>,
+    docs: tickets::DocCache,
 }
 
 impl std::fmt::Debug for AppState {
@@ -104,7 +105,7 @@ impl AppState {
     pub fn with_storage(storage: Arc<dyn Storage>, config: ServerConfig) -> AppState {
         let (events, _) = broadcast::channel(1024);
         let (shutdown, _) = watch::channel(false);
-        AppState { inner: Arc::new(Inner { storage, config, events, shutdown }) }
+        AppState { inner: Arc::new(Inner { storage, config, events, shutdown, docs: tickets::DocCache::default() }) }
     }
 
     /// The storage.
@@ -120,6 +121,11 @@ impl AppState {
     /// Live ticket changes (what `GET /v1/events` streams).
     pub fn subscribe(&self) -> broadcast::Receiver<TicketChanged> {
         self.inner.events.subscribe()
+    }
+
+    /// Parsed ticket documents this server last read or wrote.
+    pub(crate) fn docs(&self) -> &tickets::DocCache {
+        &self.inner.docs
     }
 
     pub(crate) fn publish(&self, change: TicketChanged) {

@@ -127,10 +127,12 @@ fn apply_push(state: &AppState, who: &Principal, push: &Push, now: Millis) -> Re
         }
     }
     for _ in 0..WRITE_ATTEMPTS {
-        let loaded = tickets::load(state, id)?;
-        authorize(who, loaded.as_ref().map(|l| &l.doc))?;
+        // The cached document when there is one: a stale one fails the write's version check,
+        // which drops it, and the next attempt reads storage.
+        let loaded = tickets::load_for_write(state, id)?;
+        authorize(who, loaded.as_ref().map(|l| &*l.doc))?;
         let empty = Automerge::new();
-        let base = loaded.as_ref().map_or(&empty, |l| &l.doc);
+        let base = loaded.as_ref().map_or(&empty, |l| &*l.doc);
         let mut document = base.fork();
         let before = document.get_heads();
         let new: Vec<Change> =
@@ -184,7 +186,7 @@ fn apply_push(state: &AppState, who: &Principal, push: &Push, now: Millis) -> Re
             }
             Some(verdict.reason())
         };
-        if tickets::commit(state, id, loaded.as_ref(), &document, &stored, &who.device_id, now)?.is_some() {
+        if tickets::commit(state, id, loaded.as_ref(), document, &stored, &who.device_id, now)?.is_some() {
             return Ok(refused);
         }
         // Someone wrote the ticket meanwhile: reload and merge again.
@@ -329,7 +331,7 @@ fn updates(
             }
             continue;
         }
-        let Some(loaded) = tickets::load(state, &id)? else { continue };
+        let Some(loaded) = tickets::load_at(state, &id, row.changed_seq)? else { continue };
         let document = loaded.doc;
         let server_heads = from_heads(&document.get_heads());
         if let Some(heads) = pushed_heads.get(id.as_str()) {

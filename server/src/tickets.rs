@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
 
 use automerge::{ActorId, Automerge, Change, ReadDoc};
 use axum::Json;
@@ -35,18 +36,122 @@ pub(crate) const WRITE_ATTEMPTS: usize = 8;
 
 /// A ticket document as loaded, with the version to write against.
 pub(crate) struct Loaded {
-    pub doc: Automerge,
+    pub doc: Arc<Automerge>,
     pub version: i64,
     pub chunks_since_snapshot: u64,
 }
 
-/// Loads a ticket's document; `None` when the ticket does not exist.
+/// How many parsed documents the server keeps in memory.
+const CACHED_DOCUMENTS: usize = 4096;
+
+/// Parsed ticket documents as last loaded or written by this server, so a sync does not read
+/// and parse a document from storage each time. An entry is the document at one storage
+/// `version` (and `changed_seq`). Readers that must be current compare the sequence with the
+/// index row they read; writers use it optimistically: a stale entry (another server instance
+/// wrote the ticket) makes `save_ticket` fail with a version conflict, and the retry reloads
+/// from storage.
+#[derive(Default)]
+pub(crate) struct DocCache {
+    entries: Mutex<CacheEntries>,
+}
+
+#[derive(Default)]
+struct CacheEntries {
+    map: HashMap<String, Cached>,
+    tick: u64,
+}
+
+struct Cached {
+    doc: Arc<Automerge>,
+    version: i64,
+    seq: u64,
+    chunks_since_snapshot: u64,
+    used: u64,
+}
+
+impl DocCache {
+    fn entries(&self) -> std::sync::MutexGuard<'_, CacheEntries> {
+        // The map holds no invariant a panic could break halfway.
+        self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The cached document, if it is at `seq` (any sequence when `None`).
+    fn get(&self, ticket_id: &str, seq: Option<u64>) -> Option<Loaded> {
+        let mut entries = self.entries();
+        entries.tick += 1;
+        let tick = entries.tick;
+        let cached = entries.map.get_mut(ticket_id)?;
+        if seq.is_some_and(|seq| seq != cached.seq) {
+            return None;
+        }
+        cached.used = tick;
+        Some(Loaded {
+            doc: Arc::clone(&cached.doc),
+            version: cached.version,
+            chunks_since_snapshot: cached.chunks_since_snapshot,
+        })
+    }
+
+    fn put(&self, ticket_id: &str, doc: Arc<Automerge>, version: i64, seq: u64, chunks_since_snapshot: u64) {
+        let mut entries = self.entries();
+        if let Some(old) = entries.map.get(ticket_id) {
+            if old.version > version {
+                return;
+            }
+        }
+        if entries.map.len() >= CACHED_DOCUMENTS && !entries.map.contains_key(ticket_id) {
+            // Drop the least recently used eighth at once, so eviction stays rare.
+            let mut ages: Vec<u64> = entries.map.values().map(|c| c.used).collect();
+            let cut = ages.len() / 8;
+            let (_, &mut oldest_kept, _) = ages.select_nth_unstable(cut);
+            entries.map.retain(|_, c| c.used > oldest_kept);
+        }
+        entries.tick += 1;
+        let used = entries.tick;
+        entries.map.insert(ticket_id.to_owned(), Cached { doc, version, seq, chunks_since_snapshot, used });
+    }
+
+    fn forget(&self, ticket_id: &str) {
+        self.entries().map.remove(ticket_id);
+    }
+}
+
+/// Loads a ticket's document from storage; `None` when the ticket does not exist.
 pub(crate) fn load(state: &AppState, ticket_id: &str) -> Result<Option<Loaded>, AppError> {
+    load_stored(state, ticket_id)
+}
+
+/// A ticket's document as of the index row with `changed_seq = seq` (or newer, when it was
+/// written meanwhile): from the cache when it holds exactly that, else from storage.
+pub(crate) fn load_at(state: &AppState, ticket_id: &str, seq: u64) -> Result<Option<Loaded>, AppError> {
+    if let Some(cached) = state.docs().get(ticket_id, Some(seq)) {
+        return Ok(Some(cached));
+    }
+    load_stored(state, ticket_id)
+}
+
+/// A ticket's document to write against: the cached one if any (a stale one is caught by the
+/// version check of the write; call [`reload`] then), else from storage.
+pub(crate) fn load_for_write(state: &AppState, ticket_id: &str) -> Result<Option<Loaded>, AppError> {
+    if let Some(cached) = state.docs().get(ticket_id, None) {
+        return Ok(Some(cached));
+    }
+    load_stored(state, ticket_id)
+}
+
+/// Forgets the cached document after a version conflict, so the next load reads storage.
+pub(crate) fn reload(state: &AppState, ticket_id: &str) {
+    state.docs().forget(ticket_id);
+}
+
+fn load_stored(state: &AppState, ticket_id: &str) -> Result<Option<Loaded>, AppError> {
     let Some(stored) = state.storage().load_ticket(ticket_id)? else {
         return Ok(None);
     };
     let doc = Automerge::load(&stored.bytes)
         .map_err(|e| AppError::Internal(format!("stored document of ticket {ticket_id} does not load: {e}")))?;
+    let doc = Arc::new(doc);
+    state.docs().put(ticket_id, Arc::clone(&doc), stored.version, stored.seq, stored.chunks_since_snapshot);
     Ok(Some(Loaded { doc, version: stored.version, chunks_since_snapshot: stored.chunks_since_snapshot }))
 }
 
@@ -74,17 +179,18 @@ pub(crate) fn index_row(document: &Automerge, at: Millis) -> Result<IndexRow, Ap
 
 /// Stores `new_changes` (already applied to `document`) atomically with the new index row and
 /// their receive records, bumps the ticket's `changed_seq` and publishes the change.
-/// [`StorageError::VersionConflict`] comes back as `Ok(None)`: reload and retry.
+/// The written document becomes the cached one. [`StorageError::VersionConflict`] comes back
+/// as `Ok(None)` (and the cached document is dropped): load again and retry.
 pub(crate) fn commit(
     state: &AppState,
     ticket_id: &str,
     loaded: Option<&Loaded>,
-    document: &Automerge,
+    document: Automerge,
     new_changes: &[Change],
     device_id: &str,
     at: Millis,
 ) -> Result<Option<(Saved, IndexRow)>, AppError> {
-    let index = index_row(document, at)?;
+    let index = index_row(&document, at)?;
     let mut changes = Vec::new();
     for change in new_changes {
         changes.extend_from_slice(change.raw_bytes());
@@ -107,10 +213,14 @@ pub(crate) fn commit(
     };
     match state.storage().save_ticket(&write) {
         Ok(saved) => {
+            state.docs().put(ticket_id, Arc::new(document), saved.version, saved.seq, saved.chunks_since_snapshot);
             state.publish(TicketChanged { id: ticket_id.to_owned(), status: index.status, seq: saved.seq });
             Ok(Some((saved, IndexRow { changed_seq: saved.seq, ..index })))
         }
-        Err(StorageError::VersionConflict(_)) => Ok(None),
+        Err(StorageError::VersionConflict(_)) => {
+            reload(state, ticket_id);
+            Ok(None)
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -154,7 +264,7 @@ pub(crate) async fn create(
         let at = now_ms();
         let (id, document, _) = actions::create(actor, &identity, &new, at)?;
         let changes = document.get_changes(&[]);
-        match commit(&state, &id, None, &document, &changes, &identity.device_id, at)? {
+        match commit(&state, &id, None, document, &changes, &identity.device_id, at)? {
             Some(_) => Ok(id),
             None => Err(AppError::Internal(format!("new ticket id {id} already taken"))),
         }
@@ -176,14 +286,15 @@ pub(crate) async fn act(
         let identity = caller.identity();
         let actor = server_actor(&state, &identity.device_id)?;
         for _ in 0..WRITE_ATTEMPTS {
-            let loaded = load(&state, &id)?.ok_or_else(|| AppError::NotFound(format!("ticket {id} not found")))?;
+            let loaded =
+                load_for_write(&state, &id)?.ok_or_else(|| AppError::NotFound(format!("ticket {id} not found")))?;
             let mut document = loaded.doc.fork().with_actor(actor.clone());
             let at = now_ms();
             let performed = actions::perform(&mut document, &identity, &command, at)?;
             let change = document
                 .get_change_by_hash(&performed.hash)
                 .ok_or_else(|| AppError::Internal("the action produced no change".into()))?;
-            if let Some((_, row)) = commit(&state, &id, Some(&loaded), &document, &[change], &identity.device_id, at)? {
+            if let Some((_, row)) = commit(&state, &id, Some(&loaded), document, &[change], &identity.device_id, at)? {
                 return Ok(summary_of(row));
             }
         }

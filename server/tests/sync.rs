@@ -619,3 +619,55 @@ async fn a_dispatcher_device_creates_tickets_by_pushing() {
     assert_eq!(answer.rejections[0].reason, "changes are not this ticket's history");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_server_instances_on_one_database_never_serve_or_write_a_stale_cached_document() {
+    let server = Server::start().await;
+    let dana = server.user("dana", Role::Dispatcher);
+    let eli = server.user("eli", Role::Engineer);
+    let id = server.create_ticket(&dana.token, "Two instances", Some("eli")).await;
+    let phone = open_client(server.dir.path(), &eli, Role::Engineer);
+    let (first, _) = server.sync(&eli.token, &noop(0)).await;
+    apply(&phone, &first);
+
+    // A second instance over the same database writes the ticket behind the first one's cache.
+    let other = fieldsync_server::AppState::open(server.dir.path(), ServerConfig::default()).expect("second");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let other_base = format!("http://{}", listener.local_addr().expect("addr"));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(fieldsync_server::serve(listener, other, async move {
+        let _ = stopped.await;
+    }));
+    let note = |text: &str| {
+        server
+            .http
+            .post(format!("{other_base}/v1/tickets/{id}/actions"))
+            .bearer_auth(&dana.token)
+            .header("content-type", "application/json")
+            .body(serde_json::json!({"action": "add_note", "text": text}).to_string())
+            .send()
+    };
+    assert_eq!(note("from the other instance").await.expect("note").status(), 200);
+
+    // A push through the first instance merges with the other instance's write.
+    phone.accept(&id).expect("accept");
+    let request = SyncRequest { cursor: first.cursor, pushes: vec![push_all(&phone, &id)] };
+    let (answer, _) = server.sync(&eli.token, &request).await;
+    assert!(answer.rejections.is_empty(), "{:?}", answer.rejections);
+    apply(&phone, &answer);
+    assert_eq!(phone.get(&id).expect("ticket").notes.len(), 1, "the other instance's note arrived");
+    assert_eq!(phone.get(&id).expect("ticket").status, Status::Accepted);
+
+    // A no-op sync through the first instance sends what the other one wrote since.
+    assert_eq!(note("and another").await.expect("note").status(), 200);
+    let (next, _) = server.sync(&eli.token, &noop(answer.cursor)).await;
+    assert_eq!(next.updates.len(), 1, "{next:?}");
+    apply(&phone, &next);
+    assert_eq!(phone.get(&id).expect("ticket").notes.len(), 2);
+    let stored = server.state.storage().ticket_row(&id).expect("row").expect("exists");
+    assert_eq!(stored.status, Status::Accepted);
+
+    let _ = stop.send(());
+    task.await.expect("task").expect("io");
+    server.stop().await;
+}

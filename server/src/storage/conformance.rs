@@ -145,6 +145,7 @@ fn ticket_writes(s: &dyn Storage) {
     assert_eq!(loaded.bytes, b"abcdef", "chunks concatenate in order");
     assert_eq!(loaded.chunks_since_snapshot, 2);
     assert_eq!(loaded.version, second.version);
+    assert_eq!(loaded.seq, second.seq, "a loaded document carries its changed_seq");
     let index = s.ticket_row("t1").expect("row").expect("exists");
     assert_eq!(
         (index.status, index.assignee.as_deref(), index.changed_seq),

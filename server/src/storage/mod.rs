@@ -110,6 +110,8 @@ pub struct StoredTicket {
     pub version: i64,
     /// How many change chunks follow the newest snapshot (the compaction trigger).
     pub chunks_since_snapshot: u64,
+    /// The ticket's `changed_seq` at this version (read in the same transaction).
+    pub seq: u64,
 }
 
 /// A ticket's index row: what lists and sync decisions read without loading documents.

@@ -324,9 +324,9 @@ impl Storage for SqliteStorage {
 
     fn load_ticket(&self, ticket_id: &str) -> Result<Option<StoredTicket>, StorageError> {
         self.read(|tx| {
-            let Some(version) = tx
-                .prepare_cached("SELECT version FROM tickets WHERE id = ?1")?
-                .query_row([ticket_id], |row| row.get::<_, i64>(0))
+            let Some((version, seq)) = tx
+                .prepare_cached("SELECT version, changed_seq FROM tickets WHERE id = ?1")?
+                .query_row([ticket_id], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?)))
                 .optional()?
             else {
                 return Ok(None);
@@ -348,7 +348,7 @@ impl Storage for SqliteStorage {
             }
             // The snapshot itself (when there is one) is not a change chunk.
             let chunks_since_snapshot = if since > 0 { chunks.saturating_sub(1) } else { chunks };
-            Ok(Some(StoredTicket { bytes, version, chunks_since_snapshot }))
+            Ok(Some(StoredTicket { bytes, version, chunks_since_snapshot, seq: u64_of(seq) }))
         })
     }
 
