@@ -55,6 +55,12 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ) STRICT;
     ALTER TABLE tickets ADD COLUMN rejected TEXT;
     "#,
+    // 3: a partial index whose WHERE clause a bound parameter can decide makes SQLite
+    // re-prepare every cached statement on `tickets` at each run; a full index does not.
+    r#"
+    DROP INDEX tickets_by_sla_due;
+    CREATE INDEX tickets_by_sla_due ON tickets (sla_due_at);
+    "#,
 ];
 
 /// The schema version this build writes.
