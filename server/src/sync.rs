@@ -332,6 +332,7 @@ fn updates(
             continue;
         }
         let Some(loaded) = tickets::load_at(state, &id, row.changed_seq)? else { continue };
+        let covered_by = loaded.seq;
         let document = loaded.doc;
         let server_heads = from_heads(&document.get_heads());
         if let Some(heads) = pushed_heads.get(id.as_str()) {
@@ -364,7 +365,9 @@ fn updates(
             last_included_seq = last_included_seq.max(row.changed_seq);
         }
         response.updates.push(update);
-        st.pending = Some((0, server_heads));
+        // Confirmed only by a cursor that covers this version of the document: two answers
+        // with the same cursor (a duplicated request, a budget cut) may carry different heads.
+        st.pending = Some((covered_by, server_heads));
         let evict = !hold;
         if evict {
             response.evictions.push(id.clone());
@@ -384,7 +387,7 @@ fn updates(
         .into_iter()
         .map(|(id, mut st, evict)| {
             if let Some(pending) = st.pending.as_mut() {
-                pending.0 = response.cursor;
+                pending.0 = pending.0.max(response.cursor);
             }
             if evict {
                 st.evicted_at = Some(response.cursor);

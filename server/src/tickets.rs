@@ -38,6 +38,8 @@ pub(crate) const WRITE_ATTEMPTS: usize = 8;
 pub(crate) struct Loaded {
     pub doc: Arc<Automerge>,
     pub version: i64,
+    /// The ticket's `changed_seq` at this version: the cursor that covers this document.
+    pub seq: u64,
     pub chunks_since_snapshot: u64,
 }
 
@@ -88,6 +90,7 @@ impl DocCache {
         Some(Loaded {
             doc: Arc::clone(&cached.doc),
             version: cached.version,
+            seq: cached.seq,
             chunks_since_snapshot: cached.chunks_since_snapshot,
         })
     }
@@ -152,7 +155,12 @@ fn load_stored(state: &AppState, ticket_id: &str) -> Result<Option<Loaded>, AppE
         .map_err(|e| AppError::Internal(format!("stored document of ticket {ticket_id} does not load: {e}")))?;
     let doc = Arc::new(doc);
     state.docs().put(ticket_id, Arc::clone(&doc), stored.version, stored.seq, stored.chunks_since_snapshot);
-    Ok(Some(Loaded { doc, version: stored.version, chunks_since_snapshot: stored.chunks_since_snapshot }))
+    Ok(Some(Loaded {
+        doc,
+        version: stored.version,
+        seq: stored.seq,
+        chunks_since_snapshot: stored.chunks_since_snapshot,
+    }))
 }
 
 /// The index row of a document.

@@ -6,9 +6,9 @@
 //! The seed is printed; `FIELDSYNC_FAULT_SEED=<seed>` replays the same draws (the interleaving
 //! of the tasks still varies from run to run).
 //!
-//! The second, ignored test is a scripted reproduction of a server bug this kind of fault
-//! exposes: a sync request delivered twice whose answer is cut (`more`) can keep a dispatcher
-//! change from the device. Run it with `--ignored`; it should pass once the bug is fixed.
+//! The second test is a scripted regression test for a bug this kind of fault exposed: a sync
+//! request delivered twice whose answer is cut (`more`) kept a dispatcher change from the
+//! device, because two answers with the same cursor carried different heads.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
@@ -866,18 +866,18 @@ impl ReplayProxy {
     }
 }
 
-/// A delivered-twice sync request whose response is cut (`more`) keeps a dispatcher change from
-/// the device until the ticket changes again. The duplicate (B) is processed after the answer the device gets (A); a dispatcher
+/// Regression: a delivered-twice sync request whose response is cut (`more`) used to keep a
+/// dispatcher change from the device until the ticket changed again. The duplicate (B) is processed after the answer the device gets (A); a dispatcher
 /// note lands on the pushed ticket in between. B answers with the same cut cursor as A (the
 /// cursor of a cut response is the last included sequence, not the current one) but records
 /// the ticket's heads *with* the note as "sent, pending at that cursor". The device applied A
 /// and comes back with that cursor, so the server takes B's heads as confirmed, decides the
 /// device already has the note, and never sends it: the device's copy differs from the
 /// server's for as long as nobody touches the ticket again, and nothing on the device is
-/// pending. (The next change to the ticket, on either side, repairs it one round trip later.)
+/// pending. Now pending heads are confirmed only by a cursor that covers the document version
+/// they came from.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "reproduces a server bug: pending heads of a duplicated, cut response are confirmed by the other response's cursor"]
-async fn a_duplicated_cut_sync_request_keeps_a_dispatcher_note_from_the_device() {
+async fn a_duplicated_cut_sync_request_still_delivers_the_dispatcher_note() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("server");
     std::fs::create_dir_all(&data).expect("data dir");

@@ -2,7 +2,7 @@
 //!
 //! Call [`run`] from a test with a constructor that returns a fresh, empty storage each time:
 //!
-//! ```ignore
+//! ```text
 //! fieldsync_server::storage::conformance::run(&|| {
 //!     Box::new(SqliteStorage::open(&dir.path().join(unique_name())).expect("open"))
 //! });
