@@ -6,11 +6,13 @@
 //! - [`protocol`]: the sync wire format shared with the server.
 //! - [`actions`]: every user action as data, checked and applied by one pure function.
 //! - [`sync`]: the device's sync engine (HTTP, background loop, status).
+//! - [`media`]: photos (sniff, orient, strip metadata, resize, JPEG + thumbnail) and signatures (PNG).
 //! - [`client`]: the facade apps and bindings use: open, act, query, subscribe.
 
 pub mod actions;
 pub mod client;
 pub mod error;
+pub mod media;
 pub mod model;
 pub mod protocol;
 pub mod store;
