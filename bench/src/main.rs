@@ -4,6 +4,7 @@
 //! ```text
 //! cargo run --release -p fieldsync-bench -- actions
 //! cargo run --release -p fieldsync-bench -- open
+//! cargo run --release -p fieldsync-bench -- photos
 //! ```
 
 use std::path::Path;
@@ -17,6 +18,7 @@ use serde_json::json;
 
 const TICKETS: usize = 1_000;
 
+mod photos;
 mod sync;
 
 fn main() {
@@ -26,13 +28,25 @@ fn main() {
         "open" => open(),
         "sync" => runtime().block_on(sync::sync_suite()),
         "server" => runtime().block_on(sync::server_suite()),
+        "photos" => photos::photos_suite(),
+        "__photos_time" => {
+            let input = std::env::args().nth(2).expect("input path");
+            photos::time_child(Path::new(&input));
+            return;
+        }
+        "__photos_mem" => {
+            let pipeline = std::env::args().nth(2).expect("pipeline");
+            let input = std::env::args().nth(3).expect("input path");
+            photos::memory_child(&pipeline, Path::new(&input));
+            return;
+        }
         "__serve" => {
             let data = std::env::args().nth(2).expect("data dir");
             sync::serve_child(Path::new(&data));
             return;
         }
         _ => {
-            eprintln!("usage: fieldsync-bench actions|open|sync|server");
+            eprintln!("usage: fieldsync-bench actions|open|sync|server|photos");
             std::process::exit(2);
         }
     };
