@@ -28,6 +28,7 @@ pub fn run(make: &dyn Fn() -> Box<dyn Storage>) {
     list_filters(make().as_ref());
     sync_states(make().as_ref());
     retention(make().as_ref());
+    blob_links(make().as_ref());
 }
 
 fn user(id: &str, role: Role) -> UserRecord {
@@ -254,4 +255,14 @@ fn retention(s: &dyn Storage) {
     s.put_sync_states("d1", &[("old".into(), evicted)]).expect("evict");
     assert_eq!(ids(9), ["old"], "an eviction the device has not applied yet is sent again");
     assert!(ids(10).is_empty(), "an applied eviction is not");
+}
+
+fn blob_links(s: &dyn Storage) {
+    let sha = "ab".repeat(32);
+    assert!(s.blob_tickets(&sha).expect("none").is_empty());
+    assert!(s.link_blob(&sha, "t2", "d1", 1_000).expect("link"), "a new link");
+    assert!(!s.link_blob(&sha, "t2", "d2", 2_000).expect("again"), "a link is recorded once");
+    assert!(s.link_blob(&sha, "t1", "d2", 3_000).expect("second ticket"));
+    assert!(s.link_blob(&"cd".repeat(32), "t3", "d1", 3_000).expect("other blob"));
+    assert_eq!(s.blob_tickets(&sha).expect("tickets"), ["t1", "t2"]);
 }

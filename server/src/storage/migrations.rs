@@ -91,6 +91,18 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     DROP INDEX tickets_by_sla_due;
     CREATE INDEX tickets_by_sla_due ON tickets (sla_due_at);
     "#,
+    // 3: which tickets reference which content-addressed blob (photos, signatures;
+    // docs/adr/0004). The bytes and the upload state live in the blob store, not here.
+    r#"
+    CREATE TABLE blob_links (
+        sha256    TEXT    NOT NULL,
+        ticket_id TEXT    NOT NULL,
+        device_id TEXT    NOT NULL,
+        linked_at INTEGER NOT NULL,
+        PRIMARY KEY (sha256, ticket_id)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX blob_links_by_ticket ON blob_links (ticket_id);
+    "#,
 ];
 
 /// The schema version this build writes.

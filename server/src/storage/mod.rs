@@ -271,4 +271,10 @@ pub trait Storage: Send + Sync {
     fn sync_states(&self, device_id: &str, ticket_ids: &[String]) -> Result<Vec<(String, SyncState)>, StorageError>;
     /// Writes sync states of `device_id`, one transaction.
     fn put_sync_states(&self, device_id: &str, states: &[(String, SyncState)]) -> Result<(), StorageError>;
+
+    /// Links a blob (its SHA-256, lowercase hex) to a ticket, recording the device that uploaded
+    /// it for that ticket; a link that exists is kept as is. Returns whether it was new.
+    fn link_blob(&self, sha256: &str, ticket_id: &str, device_id: &str, at: Millis) -> Result<bool, StorageError>;
+    /// The tickets a blob is linked to, sorted.
+    fn blob_tickets(&self, sha256: &str) -> Result<Vec<String>, StorageError>;
 }

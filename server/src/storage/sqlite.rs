@@ -596,4 +596,25 @@ impl Storage for SqliteStorage {
             Ok(())
         })
     }
+
+    fn link_blob(&self, sha256: &str, ticket_id: &str, device_id: &str, at: Millis) -> Result<bool, StorageError> {
+        let (sha256, ticket_id, device_id) = (sha256.to_owned(), ticket_id.to_owned(), device_id.to_owned());
+        self.write(move |tx| {
+            let inserted = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO blob_links (sha256, ticket_id, device_id, linked_at) VALUES (?1, ?2, ?3, ?4)",
+                )?
+                .execute(params![sha256, ticket_id, device_id, at])?;
+            Ok(inserted > 0)
+        })
+    }
+
+    fn blob_tickets(&self, sha256: &str) -> Result<Vec<String>, StorageError> {
+        self.read(|tx| {
+            let mut stmt =
+                tx.prepare_cached("SELECT ticket_id FROM blob_links WHERE sha256 = ?1 ORDER BY ticket_id")?;
+            let rows = stmt.query_map([sha256], |row| row.get(0))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
 }
