@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::model::doc::{self, EventDraft, Stamp};
-use crate::model::{CheckInPlace, Identity, Location, NewTicket, ids};
+use crate::model::{CheckInPlace, Identity, Location, NewTicket, PhotoMeta, SignatureMeta, ids};
 use crate::time::Millis;
 use crate::workflow::{self, Action, Actor, Derived, EventKind, Status};
 
@@ -88,6 +88,18 @@ pub enum Command {
         /// Free text.
         comment: String,
     },
+    /// Add a processed photo's metadata (assignee); the image is a blob stored beside it.
+    AddPhoto {
+        /// The photo (its `by` is filled in from the actor).
+        photo: PhotoMeta,
+    },
+    /// Record the customer's signature, once (assignee, on site).
+    CaptureSignature {
+        /// The signature (`signed_at` as the device saw it).
+        signature: SignatureMeta,
+        /// The strokes as drawn, JSON.
+        strokes_json: String,
+    },
 }
 
 /// What an applied action left behind.
@@ -140,6 +152,15 @@ pub fn perform(
         Edit::Content(action) => {
             let actor = Actor { user: &identity.user_id, role: Some(identity.role) };
             workflow::check_content(&derived.state, *action, &actor)?;
+            match command {
+                Command::CaptureSignature { .. } if doc::has_signature(document) => {
+                    return Err(workflow::Refusal { action: *action, reason: workflow::Reason::AlreadySigned }.into());
+                }
+                Command::AddPhoto { photo } if doc::has_photo(document, &photo.sha256) => {
+                    return Err(Error::InvalidInput(format!("photo {} is already on the ticket", photo.sha256)));
+                }
+                _ => {}
+            }
             derived.state.clone()
         }
     };
@@ -150,6 +171,10 @@ pub fn perform(
         (_, Command::LogTime { minutes, kind }) => doc::append_time(tx, *minutes, kind, &stamp),
         (_, Command::SetChecklistItem { item, done }) => doc::set_checklist_item(tx, item, *done, &stamp),
         (_, Command::RecordFeedback { rating, comment }) => doc::put_feedback(tx, *rating, comment, &stamp),
+        (_, Command::AddPhoto { photo }) => doc::put_photo(tx, photo, &stamp),
+        (_, Command::CaptureSignature { signature, strokes_json }) => {
+            doc::put_signature(tx, signature, strokes_json, &stamp)
+        }
         _ => Err(doc::ModelError::NotATicket("event command planned as content")),
     })?;
     // A valid action appends at the end of the history: the fold is the old one plus this
@@ -191,6 +216,8 @@ fn plan(document: &Automerge, state: &workflow::TicketState, command: &Command) 
         Command::LogTime { .. } => Edit::Content(Action::LogTime),
         Command::SetChecklistItem { .. } => Edit::Content(Action::SetChecklistItem),
         Command::RecordFeedback { .. } => Edit::Content(Action::RecordFeedback),
+        Command::AddPhoto { .. } => Edit::Content(Action::AddPhoto),
+        Command::CaptureSignature { .. } => Edit::Content(Action::CaptureSignature),
     }
 }
 
@@ -212,6 +239,8 @@ fn verb(command: &Command) -> &'static str {
         Command::LogTime { .. } => Action::LogTime.verb(),
         Command::SetChecklistItem { .. } => Action::SetChecklistItem.verb(),
         Command::RecordFeedback { .. } => Action::RecordFeedback.verb(),
+        Command::AddPhoto { .. } => Action::AddPhoto.verb(),
+        Command::CaptureSignature { .. } => Action::CaptureSignature.verb(),
     }
 }
 
@@ -243,6 +272,12 @@ fn validate(command: &Command) -> Result<(), Error> {
         Command::RecordFeedback { rating, .. } if !(1..=5).contains(rating) => {
             Err(Error::InvalidInput(format!("rating must be 1 to 5, not {rating}")))
         }
+        Command::AddPhoto { photo } => require_sha256(&photo.sha256),
+        Command::CaptureSignature { signature, .. } => {
+            require_text(&signature.signer, "signer's name")?;
+            require_sha256(&signature.png_sha256)?;
+            require_sha256(&signature.summary_sha256)
+        }
         _ => Ok(()),
     }
 }
@@ -254,6 +289,14 @@ fn check_in_place(document: &Automerge, location: Location) -> CheckInPlace {
             CheckInPlace { location, distance_m: Some(distance), inside_site: Some(distance <= site.radius_m) }
         }
         None => CheckInPlace { location, distance_m: None, inside_site: None },
+    }
+}
+
+fn require_sha256(value: &str) -> Result<(), Error> {
+    if value.len() == 64 && value.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        Ok(())
+    } else {
+        Err(Error::InvalidInput(format!("not a SHA-256 in hex: {value:?}")))
     }
 }
 

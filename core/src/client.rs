@@ -14,13 +14,19 @@ use automerge::{ActorId, Automerge, AutomergeError, LoadOptions, OnPartialLoad, 
 
 use crate::actions::{self, Command, Performed};
 use crate::error::Error;
+use crate::media::{self, PhotoOptions, PhotoSource, SignatureOptions, StrokePoint};
 use crate::model::doc;
-use crate::model::{Identity, ListFilter, Location, NewTicket, Ticket, TicketSummary, ids};
+use crate::model::{
+    Identity, JobSummary, ListFilter, Location, NewPhoto, NewTicket, PhotoInput, PhotoMeta, SignatureMeta, Ticket,
+    TicketSummary, ids,
+};
 use crate::protocol::{self, Push, SyncRequest, SyncResponse};
+use crate::store::blobs::{self, Upload};
 use crate::store::tickets::{self, ChunkKind};
 use crate::store::{Durability, OpenReport, Store, StoreError};
 use crate::time::{Millis, now_ms};
 use crate::workflow::Status;
+use crate::workflow::{self, Action, Actor};
 use serde_bytes::ByteBuf;
 
 /// Tuning for [`Client::open_with`].
@@ -32,11 +38,18 @@ pub struct OpenOptions {
     pub doc_cache_capacity: usize,
     /// What "durable" means when an action returns (docs/adr/0001).
     pub durability: Durability,
+    /// How photos are processed.
+    pub photo: PhotoOptions,
 }
 
 impl Default for OpenOptions {
     fn default() -> Self {
-        OpenOptions { compact_after_changes: 64, doc_cache_capacity: 128, durability: Durability::default() }
+        OpenOptions {
+            compact_after_changes: 64,
+            doc_cache_capacity: 128,
+            durability: Durability::default(),
+            photo: PhotoOptions::default(),
+        }
     }
 }
 
@@ -143,7 +156,7 @@ impl Client {
         let (ticket_id, mut document, performed) =
             actions::create(self.inner.actor.clone(), &self.inner.identity, new, at)?;
         let mut docs = self.lock_docs()?;
-        self.persist(&ticket_id, &mut document, &performed, at)?;
+        self.persist(&ticket_id, &mut document, &performed, at, |_| Ok(()))?;
         docs.insert(ticket_id.clone(), document);
         drop(docs);
         self.inner.local_changes.notify_one();
@@ -234,6 +247,110 @@ impl Client {
     /// Records the customer's feedback: a rating from 1 to 5 and a comment.
     pub fn record_feedback(&self, ticket_id: &str, rating: u8, comment: &str) -> Result<(), Error> {
         self.run(ticket_id, Command::RecordFeedback { rating, comment: comment.to_owned() })
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Photos and signatures
+
+    /// Processes a photo (sniff, size limits, EXIF orientation, every metadata block dropped,
+    /// 1600 px JPEG + 320 px thumbnail) and adds it to the ticket: both images stored as blobs,
+    /// queued for upload, and the metadata written into the ticket, in one transaction. The
+    /// same photo added twice is one blob and one entry. Blocking for ~0.1 s: call it off the
+    /// UI thread, or use [`Client::add_photo`].
+    pub fn add_photo_blocking(&self, ticket_id: &str, photo: &NewPhoto) -> Result<PhotoMeta, Error> {
+        // Refuse before spending the processing time.
+        self.check_content(ticket_id, Action::AddPhoto)?;
+        let source = match &photo.source {
+            PhotoInput::Path(path) => PhotoSource::Path(path),
+            PhotoInput::Bytes(bytes) => PhotoSource::Bytes(bytes),
+        };
+        let processed = media::process_photo(source, &self.inner.options.photo)?;
+        let meta = PhotoMeta {
+            sha256: processed.sha256.clone(),
+            width: processed.width,
+            height: processed.height,
+            bytes: processed.jpeg.len() as u64,
+            caption: photo.caption.clone(),
+            taken_at: photo.taken_at,
+            by: self.inner.identity.user_id.clone(),
+            location: photo.location,
+            thumbnail_sha256: processed.thumbnail_sha256.clone(),
+        };
+        if self.get(ticket_id)?.photos.iter().any(|p| p.sha256 == meta.sha256) {
+            return Ok(meta);
+        }
+        let now = now_ms();
+        self.run_with(ticket_id, Command::AddPhoto { photo: meta.clone() }, |tx| {
+            for (sha256, bytes) in
+                [(&processed.sha256, &processed.jpeg), (&processed.thumbnail_sha256, &processed.thumbnail)]
+            {
+                blobs::put_blob(tx, sha256, bytes, "image/jpeg", now)?;
+                blobs::queue_upload(tx, sha256, ticket_id, bytes.len() as u64, now)?;
+            }
+            Ok(())
+        })?;
+        Ok(meta)
+    }
+
+    /// [`Client::add_photo_blocking`] on tokio's blocking pool.
+    pub async fn add_photo(&self, ticket_id: &str, photo: NewPhoto) -> Result<PhotoMeta, Error> {
+        let (client, ticket_id) = (self.clone(), ticket_id.to_owned());
+        tokio::task::spawn_blocking(move || client.add_photo_blocking(&ticket_id, &photo))
+            .await
+            .map_err(|e| Error::InvalidInput(format!("photo processing stopped: {e}")))?
+    }
+
+    /// The job summary the customer is shown before signing; its SHA-256 is bound into the
+    /// signature.
+    pub fn job_summary(&self, ticket_id: &str) -> Result<JobSummary, Error> {
+        Ok(JobSummary::of(&self.get(ticket_id)?))
+    }
+
+    /// Renders the customer's strokes to a PNG, stores it (queued for upload) and records the
+    /// signature once, bound to the SHA-256 of the job summary the customer saw. A second
+    /// signature is refused.
+    pub fn capture_signature(
+        &self,
+        ticket_id: &str,
+        signer: &str,
+        strokes: &[Vec<StrokePoint>],
+    ) -> Result<SignatureMeta, Error> {
+        self.check_content(ticket_id, Action::CaptureSignature)?;
+        let png = media::render_signature(strokes, &SignatureOptions::default())?;
+        let png_sha256 = JobSummary::sha256_hex(&png);
+        let summary_sha256 = self.job_summary(ticket_id)?.sha256();
+        let signature = SignatureMeta {
+            signer: signer.to_owned(),
+            signed_at: now_ms(),
+            png_sha256: png_sha256.clone(),
+            summary_sha256,
+        };
+        let strokes_json = serde_json::to_string(strokes).map_err(|e| Error::InvalidInput(e.to_string()))?;
+        let now = now_ms();
+        self.run_with(ticket_id, Command::CaptureSignature { signature: signature.clone(), strokes_json }, |tx| {
+            blobs::put_blob(tx, &png_sha256, &png, "image/png", now)?;
+            blobs::queue_upload(tx, &png_sha256, ticket_id, png.len() as u64, now)?;
+            Ok(())
+        })?;
+        Ok(signature)
+    }
+
+    /// A stored blob (a photo, thumbnail or signature image).
+    pub fn blob(&self, sha256: &str) -> Result<Option<Vec<u8>>, Error> {
+        self.inner.store.read(|tx| Ok(blobs::blob(tx, sha256)?))
+    }
+
+    /// Every blob upload and where it stands.
+    pub fn uploads(&self) -> Result<Vec<Upload>, Error> {
+        self.inner.store.read(|tx| Ok(blobs::uploads(tx)?))
+    }
+
+    fn check_content(&self, ticket_id: &str, action: Action) -> Result<(), Error> {
+        let mut docs = self.lock_docs()?;
+        let document = self.loaded(&mut docs, ticket_id)?;
+        let state = doc::derive(document).state;
+        let actor = Actor { user: &self.inner.identity.user_id, role: Some(self.inner.identity.role) };
+        Ok(workflow::check_content(&state, action, &actor)?)
     }
 
     // -----------------------------------------------------------------------------------------
@@ -476,11 +593,21 @@ impl Client {
     /// The one write path: checks and applies `command` to the ticket's document, then stores
     /// the change and the new index row in one transaction.
     pub fn run(&self, ticket_id: &str, command: Command) -> Result<(), Error> {
+        self.run_with(ticket_id, command, |_| Ok(()))
+    }
+
+    /// [`Client::run`], with more rows written in the same transaction (a photo's blobs).
+    fn run_with(
+        &self,
+        ticket_id: &str,
+        command: Command,
+        also: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<(), Error>,
+    ) -> Result<(), Error> {
         let at = now_ms();
         let mut docs = self.lock_docs()?;
         let document = self.loaded(&mut docs, ticket_id)?;
         let performed = actions::perform(document, &self.inner.identity, &command, at)?;
-        let persisted = self.persist(ticket_id, document, &performed, at);
+        let persisted = self.persist(ticket_id, document, &performed, at, also);
         if persisted.is_err() {
             // The in-memory document is ahead of the store: forget it, reload next time.
             docs.remove(ticket_id);
@@ -500,12 +627,14 @@ impl Client {
         document: &mut Automerge,
         performed: &Performed,
         at: Millis,
+        also: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<(), Error>,
     ) -> Result<(), Error> {
         let change = document
             .get_change_by_hash(&performed.hash)
             .ok_or_else(|| Error::InvalidInput("the edit produced no change".into()))?;
         let summary = doc::summarize_derived(document, &performed.derived, at, true)?;
         let changes_since_snapshot = self.inner.store.write(|tx| -> Result<i64, Error> {
+            also(tx)?;
             tickets::append_chunk(tx, ticket_id, ChunkKind::Change, change.raw_bytes())?;
             tickets::upsert_summary(tx, &summary)?;
             Ok(tickets::changes_since_snapshot(tx, ticket_id)?)

@@ -31,6 +31,9 @@ pub enum Error {
     /// A document could not be edited or read as a ticket.
     #[error(transparent)]
     Document(#[from] ModelError),
+    /// A photo or signature could not be processed.
+    #[error(transparent)]
+    Media(#[from] crate::media::MediaError),
 }
 
 impl From<rusqlite::Error> for Error {

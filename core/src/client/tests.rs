@@ -390,3 +390,81 @@ fn subscribers_hear_of_changes_until_they_drop_the_handle() {
     deliver(&w.dispatcher, &w.engineer, &id);
     assert_eq!(eng_rx.recv_timeout(Duration::from_secs(10)).expect("remote merge notified"), vec![id]);
 }
+
+/// A small camera-like JPEG made in the test.
+fn camera_jpeg(width: u16, height: u16, seed: u8) -> Vec<u8> {
+    let mut rgb = Vec::with_capacity(usize::from(width) * usize::from(height) * 3);
+    for y in 0..height {
+        for x in 0..width {
+            rgb.extend_from_slice(&[(x as u8).wrapping_add(seed), (y as u8).wrapping_mul(3), seed]);
+        }
+    }
+    let mut out = Vec::new();
+    jpeg_encoder::Encoder::new(&mut out, 90)
+        .encode(&rgb, width, height, jpeg_encoder::ColorType::Rgb)
+        .expect("encode test jpeg");
+    out
+}
+
+fn photo(bytes: Vec<u8>) -> crate::model::NewPhoto {
+    crate::model::NewPhoto {
+        source: crate::model::PhotoInput::Bytes(bytes),
+        caption: "meter before".into(),
+        taken_at: Some(1_700_000_000_000),
+        location: Some(on_site()),
+    }
+}
+
+#[test]
+fn photos_are_processed_stored_once_queued_and_recorded_in_one_step() {
+    let w = world();
+    let id = w.dispatcher.create_ticket(&boiler()).expect("create");
+    deliver(&w.dispatcher, &w.engineer, &id);
+    let refused = w.engineer.add_photo_blocking(&id, &photo(camera_jpeg(64, 48, 1)));
+    assert!(matches!(refused, Err(Error::Refused(_))), "refused before acceptance, before processing: {refused:?}");
+    w.engineer.accept(&id).expect("accept");
+
+    let meta = w.engineer.add_photo_blocking(&id, &photo(camera_jpeg(2000, 1500, 7))).expect("add photo");
+    assert_eq!((meta.width, meta.height), (1600, 1200), "downscaled to the 1600 px long edge");
+    let again = w.engineer.add_photo_blocking(&id, &photo(camera_jpeg(2000, 1500, 7))).expect("same photo again");
+    assert_eq!(again.sha256, meta.sha256);
+    let ticket = w.engineer.get(&id).expect("get");
+    assert_eq!(ticket.photos.len(), 1, "the same photo twice is one entry");
+    assert_eq!(ticket.photos[0].caption, "meter before");
+    assert_eq!(ticket.photos[0].thumbnail_sha256, meta.thumbnail_sha256);
+    let stored = w.engineer.blob(&meta.sha256).expect("blob").expect("photo stored");
+    assert_eq!(crate::model::JobSummary::sha256_hex(&stored), meta.sha256, "content-addressed");
+    assert!(w.engineer.blob(&meta.thumbnail_sha256).expect("blob").is_some());
+    let uploads = w.engineer.uploads().expect("uploads");
+    assert_eq!(uploads.len(), 2, "photo and thumbnail queued once: {uploads:?}");
+    assert!(uploads.iter().all(|u| u.state == "pending" && u.ticket_id == id));
+
+    let heic = b"\0\0\0\x18ftypheic\0\0\0\0mif1heic".to_vec();
+    let err = w.engineer.add_photo_blocking(&id, &photo(heic)).expect_err("HEIC");
+    assert!(err.to_string().contains("HEIC"), "{err}");
+    assert_eq!(w.engineer.get(&id).expect("get").photos.len(), 1, "nothing written for a refused photo");
+}
+
+#[test]
+fn the_signature_is_bound_to_the_summary_written_once_and_unlocks_completion() {
+    let w = world();
+    let id = w.dispatcher.create_ticket(&NewTicket { signature_required: true, ..boiler() }).expect("create");
+    deliver(&w.dispatcher, &w.engineer, &id);
+    w.engineer.accept(&id).expect("accept");
+    w.engineer.check_in(&id, on_site()).expect("check in");
+    w.engineer.add_part(&id, "VALVE-22", 1).expect("part");
+    assert!(w.engineer.complete(&id, "done").is_err(), "no signature yet");
+    let stroke =
+        |y: f32| (0..20).map(|n| crate::media::StrokePoint { x: n as f32 / 20.0, y, t: n * 10 }).collect::<Vec<_>>();
+    let summary = w.engineer.job_summary(&id).expect("summary");
+    assert_eq!(summary.parts, vec![("VALVE-22".to_owned(), 1)]);
+    let signature = w.engineer.capture_signature(&id, "Ms Jansen", &[stroke(0.4), stroke(0.6)]).expect("sign");
+    assert_eq!(signature.summary_sha256, summary.sha256());
+    let png = w.engineer.blob(&signature.png_sha256).expect("blob").expect("png stored");
+    assert!(png.starts_with(b"\x89PNG"));
+    let err = w.engineer.capture_signature(&id, "Someone else", &[stroke(0.5)]).expect_err("second signature");
+    assert!(matches!(err, Error::Refused(Refusal { reason: Reason::AlreadySigned, .. })), "{err}");
+    let ticket = w.engineer.get(&id).expect("get");
+    assert_eq!(ticket.signature.as_ref().map(|s| s.signer.as_str()), Some("Ms Jansen"));
+    w.engineer.complete(&id, "Replaced valve").expect("complete once signed");
+}

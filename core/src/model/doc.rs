@@ -244,6 +244,64 @@ pub fn put_feedback(tx: &mut Transaction<'_>, rating: u8, comment: &str, stamp: 
     )
 }
 
+/// Adds a photo's metadata under its hash (the caller checks it is not there yet).
+pub fn put_photo(tx: &mut Transaction<'_>, photo: &PhotoMeta, stamp: &Stamp<'_>) -> Result<(), ModelError> {
+    let photos = ensure_map(tx, &ROOT, key::PHOTOS)?;
+    let obj = tx.put_object(&photos, photo.sha256.as_str(), ObjType::Map)?;
+    put_all(
+        tx,
+        &obj,
+        [
+            ("width", u64::from(photo.width).into()),
+            ("height", u64::from(photo.height).into()),
+            ("bytes", photo.bytes.into()),
+            ("caption", photo.caption.as_str().into()),
+            ("thumbnail_sha256", photo.thumbnail_sha256.as_str().into()),
+            ("at", stamp.at.into()),
+            ("by", stamp.identity.user_id.as_str().into()),
+            ("device", stamp.identity.device_id.as_str().into()),
+        ],
+    )?;
+    if let Some(taken_at) = photo.taken_at {
+        tx.put(&obj, "taken_at", taken_at)?;
+    }
+    if let Some(l) = photo.location {
+        let location = tx.put_object(&obj, "location", ObjType::Map)?;
+        put_all(tx, &location, [("lat", l.lat.into()), ("lon", l.lon.into()), ("accuracy_m", l.accuracy_m.into())])?;
+    }
+    Ok(())
+}
+
+/// Whether the ticket already has the photo with this hash.
+pub fn has_photo(doc: &Automerge, sha256: &str) -> bool {
+    root(doc)
+        .object(key::PHOTOS, ObjType::Map)
+        .is_some_and(|photos| matches!(doc.get(&photos, sha256), Ok(Some((Value::Object(ObjType::Map), _)))))
+}
+
+/// Writes the customer's signature (the caller checks there is none yet).
+pub fn put_signature(
+    tx: &mut Transaction<'_>,
+    signature: &SignatureMeta,
+    strokes_json: &str,
+    stamp: &Stamp<'_>,
+) -> Result<(), ModelError> {
+    let obj = tx.put_object(ROOT, key::SIGNATURE, ObjType::Map)?;
+    put_all(
+        tx,
+        &obj,
+        [
+            ("signer", signature.signer.as_str().into()),
+            ("signed_at", signature.signed_at.into()),
+            ("png_sha256", signature.png_sha256.as_str().into()),
+            ("summary_sha256", signature.summary_sha256.as_str().into()),
+            ("strokes", strokes_json.into()),
+            ("by", stamp.identity.user_id.as_str().into()),
+            ("device", stamp.identity.device_id.as_str().into()),
+        ],
+    )
+}
+
 /// Appends a map record {id, at, by, ...fields} to the list at `list_key`.
 fn append_record<const N: usize>(
     tx: &mut Transaction<'_>,
@@ -609,6 +667,27 @@ pub fn summarize_derived(
     })
 }
 
+/// A signature is written once; two devices that each captured one offline leave two values
+/// under `signature`, and the view reports it as a conflict for people to review.
+fn with_signature_conflicts(doc: &Automerge, mut conflicts: Vec<workflow::Conflict>) -> Vec<workflow::Conflict> {
+    let values = doc.get_all(ROOT, key::SIGNATURE).unwrap_or_default();
+    if values.len() > 1 {
+        for (_, obj) in values.iter().skip(1) {
+            let other = At { doc, obj: obj.clone() };
+            conflicts.push(workflow::Conflict {
+                event_id: String::new(),
+                kind: "signature".into(),
+                by: other.string("by"),
+                reason: format!(
+                    "cannot capture the signature: the customer also signed on another device (as {})",
+                    other.string("signer")
+                ),
+            });
+        }
+    }
+    conflicts
+}
+
 /// The full typed view of a ticket.
 pub fn read_ticket(doc: &Automerge) -> Result<Ticket, ModelError> {
     let r = root(doc);
@@ -631,7 +710,7 @@ pub fn read_ticket(doc: &Automerge) -> Result<Ticket, ModelError> {
         status: derived.state.status,
         assignee: derived.state.assignee.clone(),
         milestones: milestones(&derived),
-        conflicts: derived.conflicts,
+        conflicts: with_signature_conflicts(doc, derived.conflicts),
         events,
         notes: records(doc, key::NOTES)
             .iter()
@@ -685,6 +764,7 @@ pub fn read_ticket(doc: &Automerge) -> Result<Ticket, ModelError> {
                 taken_at: o.i64("taken_at"),
                 by: o.string("by"),
                 location: o.object("location", ObjType::Map).and_then(|obj| At { doc, obj }.location()),
+                thumbnail_sha256: o.string("thumbnail_sha256"),
                 sha256,
             })
             .collect(),

@@ -285,6 +285,9 @@ pub struct PhotoMeta {
     pub by: String,
     /// Where it was taken, if the app recorded it.
     pub location: Option<Location>,
+    /// SHA-256 of the thumbnail, hex.
+    #[serde(default)]
+    pub thumbnail_sha256: String,
 }
 
 /// Metadata of the customer's signature.
@@ -421,4 +424,79 @@ pub struct ListFilter {
     pub sla_due_before: Option<Millis>,
     /// Only tickets whose title or customer name contains this text (case-insensitive).
     pub text: Option<String>,
+}
+
+/// A photo to add: the camera's file or bytes, and what the app records beside it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewPhoto {
+    /// The image (JPEG or PNG; HEIC is converted by the app first).
+    pub source: PhotoInput,
+    /// Caption.
+    pub caption: String,
+    /// When it was taken, if the app knows.
+    pub taken_at: Option<Millis>,
+    /// Where it was taken, if the app chooses to record it (the file's own GPS is dropped).
+    pub location: Option<Location>,
+}
+
+/// Where a photo's bytes are.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PhotoInput {
+    /// A file.
+    Path(std::path::PathBuf),
+    /// Bytes in memory.
+    Bytes(Vec<u8>),
+}
+
+/// The canonical summary of the work a customer signs for: what was done (notes), the parts,
+/// the time, and the photos. Its SHA-256 is bound into the signature.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobSummary {
+    /// The ticket.
+    pub ticket_id: String,
+    /// Its title.
+    pub title: String,
+    /// The customer's name.
+    pub customer: String,
+    /// Notes, in history order.
+    pub work: Vec<String>,
+    /// Parts as (sku, quantity), in history order.
+    pub parts: Vec<(String, u32)>,
+    /// Time as (minutes, kind), in history order.
+    pub time: Vec<(u32, String)>,
+    /// Photo hashes, sorted.
+    pub photos: Vec<String>,
+}
+
+impl JobSummary {
+    /// The summary of a ticket as it stands (voided entries left out).
+    pub fn of(ticket: &Ticket) -> JobSummary {
+        let mut photos: Vec<String> = ticket.photos.iter().map(|p| p.sha256.clone()).collect();
+        photos.sort();
+        JobSummary {
+            ticket_id: ticket.id.clone(),
+            title: ticket.title.clone(),
+            customer: ticket.customer.name.clone(),
+            work: ticket.notes.iter().filter(|n| n.void.is_none()).map(|n| n.text.clone()).collect(),
+            parts: ticket.parts.iter().filter(|p| p.void.is_none()).map(|p| (p.sku.clone(), p.qty)).collect(),
+            time: ticket
+                .time_entries
+                .iter()
+                .filter(|t| t.void.is_none())
+                .map(|t| (t.minutes, t.kind.clone()))
+                .collect(),
+            photos,
+        }
+    }
+
+    /// SHA-256 (hex) of the summary's canonical JSON (fields in declaration order).
+    pub fn sha256(&self) -> String {
+        Self::sha256_hex(&serde_json::to_vec(self).unwrap_or_default())
+    }
+
+    /// SHA-256 (hex) of some bytes.
+    pub fn sha256_hex(bytes: &[u8]) -> String {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(bytes))
+    }
 }

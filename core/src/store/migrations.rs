@@ -61,6 +61,28 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     DROP INDEX tickets_by_sla_due;
     CREATE INDEX tickets_by_sla_due ON tickets (sla_due_at);
     "#,
+    // 4: content-addressed blobs (processed photos, thumbnails, signature images) and their
+    // upload queue.
+    r#"
+    CREATE TABLE blobs (
+        sha256       TEXT PRIMARY KEY,
+        bytes        BLOB    NOT NULL,
+        content_type TEXT    NOT NULL,
+        created_at   INTEGER NOT NULL
+    ) STRICT, WITHOUT ROWID;
+
+    CREATE TABLE uploads (
+        sha256     TEXT    NOT NULL,
+        ticket_id  TEXT    NOT NULL,
+        size       INTEGER NOT NULL,
+        sent       INTEGER NOT NULL DEFAULT 0,
+        state      TEXT    NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'done', 'failed')),
+        reason     TEXT,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (sha256, ticket_id)
+    ) STRICT;
+    CREATE INDEX uploads_by_state ON uploads (state);
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -8,6 +8,7 @@
 //!   does not see.
 //! - Ticket documents are stored as chunks (see [`tickets`]).
 
+pub mod blobs;
 mod migrations;
 pub mod tickets;
 

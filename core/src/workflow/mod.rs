@@ -284,6 +284,10 @@ pub enum Action {
     SetChecklistItem,
     /// Record the customer's feedback.
     RecordFeedback,
+    /// Add a photo.
+    AddPhoto,
+    /// Capture the customer's signature.
+    CaptureSignature,
 }
 
 impl Action {
@@ -302,6 +306,8 @@ impl Action {
                 | Action::LogTime
                 | Action::SetChecklistItem
                 | Action::RecordFeedback
+                | Action::AddPhoto
+                | Action::CaptureSignature
         )
     }
 
@@ -325,6 +331,8 @@ impl Action {
             Action::LogTime => "log time",
             Action::SetChecklistItem => "change the checklist",
             Action::RecordFeedback => "record feedback",
+            Action::AddPhoto => "add a photo",
+            Action::CaptureSignature => "capture the signature",
         }
     }
 }
@@ -379,6 +387,8 @@ pub enum Reason {
     AlreadyCreated,
     /// Completion of a ticket whose policy requires the customer's signature, without one.
     SignatureRequired,
+    /// A second signature: a signature is written once.
+    AlreadySigned,
 }
 
 /// A refused event or action: what was tried and why not.
@@ -407,6 +417,7 @@ impl fmt::Display for Refusal {
             Reason::NoEngineerNamed => f.write_str("no engineer named"),
             Reason::AlreadyCreated => f.write_str("ticket already exists"),
             Reason::SignatureRequired => f.write_str("the customer's signature is required first"),
+            Reason::AlreadySigned => f.write_str("the customer has already signed"),
         }
     }
 }
@@ -586,7 +597,10 @@ pub fn check_content(state: &TicketState, action: Action, actor: &Actor<'_>) -> 
     }
     check_assignee(state, actor).map_err(refuse)?;
     let status_allows = match action {
-        Action::AddNote | Action::AddPart | Action::LogTime | Action::SetChecklistItem => state.status.is_active(),
+        Action::AddNote | Action::AddPart | Action::LogTime | Action::SetChecklistItem | Action::AddPhoto => {
+            state.status.is_active()
+        }
+        Action::CaptureSignature => matches!(state.status, Status::OnSite | Status::Working | Status::Paused),
         Action::RecordFeedback => {
             matches!(state.status, Status::OnSite | Status::Working | Status::Paused | Status::Completed)
         }
