@@ -29,6 +29,34 @@ pub enum AppError {
     /// The workflow refuses the action, or a name is taken.
     #[error("{0}")]
     Conflict(String),
+    /// A declared size (a blob's `Upload-Length`) is above the server's limit.
+    #[error("{0}")]
+    TooLarge(String),
+    /// A blob chunk was sent for another offset than the server holds; the answer carries the
+    /// server's `Upload-Offset`, where the device resumes.
+    #[error("the upload is at offset {offset}, not {sent}; resume from {offset}")]
+    OffsetMismatch {
+        /// The server's offset.
+        offset: u64,
+        /// The chunk's.
+        sent: u64,
+    },
+    /// A blob chunk declared another total length than the upload started with.
+    #[error("the upload was started with Upload-Length {declared}, not {sent}")]
+    LengthMismatch {
+        /// The length the upload started with.
+        declared: u64,
+        /// This chunk's.
+        sent: u64,
+        /// The server's offset.
+        offset: u64,
+    },
+    /// An uploaded blob's bytes do not hash to its name; nothing was kept.
+    #[error("{0}")]
+    HashMismatch(String),
+    /// The request body has a content type this endpoint does not take.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     /// Anything else: logged, answered as "internal".
     #[error("internal: {0}")]
     Internal(String),
@@ -40,6 +68,19 @@ impl From<StorageError> for AppError {
             StorageError::Duplicate(what) => AppError::Conflict(format!("{what} already exists")),
             StorageError::NotFound(what) => AppError::NotFound(format!("{what} not found")),
             other => AppError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<crate::blobs::BlobError> for AppError {
+    fn from(e: crate::blobs::BlobError) -> Self {
+        use crate::blobs::BlobError as E;
+        match e {
+            E::OffsetMismatch { current, sent } => AppError::OffsetMismatch { offset: current, sent },
+            E::LengthMismatch { declared, sent, offset } => AppError::LengthMismatch { declared, sent, offset },
+            e @ E::PastEnd { .. } => AppError::BadRequest(e.to_string()),
+            e @ E::HashMismatch { .. } => AppError::HashMismatch(e.to_string()),
+            E::Backend(detail) => AppError::Internal(format!("blob store: {detail}")),
         }
     }
 }
@@ -70,7 +111,11 @@ impl AppError {
             AppError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             AppError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             AppError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
-            AppError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            AppError::PayloadTooLarge | AppError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            AppError::OffsetMismatch { .. } => (StatusCode::CONFLICT, "offset_mismatch"),
+            AppError::LengthMismatch { .. } => (StatusCode::CONFLICT, "length_mismatch"),
+            AppError::HashMismatch(_) => (StatusCode::UNPROCESSABLE_ENTITY, "hash_mismatch"),
+            AppError::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
             AppError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
@@ -88,10 +133,15 @@ impl IntoResponse for AppError {
             other => other.to_string(),
         };
         let mut response = (status, Json(ApiError { error: code.to_owned(), message })).into_response();
-        if status == StatusCode::UNAUTHORIZED {
-            response
-                .headers_mut()
-                .insert(axum::http::header::WWW_AUTHENTICATE, axum::http::HeaderValue::from_static("Bearer"));
+        let headers = response.headers_mut();
+        match self {
+            AppError::Unauthorized => {
+                headers.insert(axum::http::header::WWW_AUTHENTICATE, axum::http::HeaderValue::from_static("Bearer"));
+            }
+            AppError::OffsetMismatch { offset, .. } | AppError::LengthMismatch { offset, .. } => {
+                headers.insert(crate::uploads::UPLOAD_OFFSET, axum::http::HeaderValue::from(offset));
+            }
+            _ => {}
         }
         response
     }

@@ -6,6 +6,9 @@
 //!   docs/adr/0003): one round trip moves changes both ways; a no-op costs a few bytes.
 //! - The dispatcher REST API (`/v1/tickets...`) and live events (`GET /v1/events`, SSE).
 //! - Bearer tokens per device, bound to a user and a role, stored as SHA-256 only.
+//! - [`blobs`]: content-addressed photos and signatures, uploaded resumably in chunks
+//!   (`HEAD`/`PATCH`/`GET /v1/blobs/{sha256}`, docs/adr/0004), behind one
+//!   [`blobs::BlobStore`] trait (files under `data_dir/blobs` by default).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -19,11 +22,13 @@
 //! ```
 
 mod auth;
+pub mod blobs;
 mod error;
 mod rules;
 pub mod storage;
 mod sync;
 mod tickets;
+mod uploads;
 
 use std::future::Future;
 use std::path::Path;
@@ -33,6 +38,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
+use blobs::{BlobStore, FsBlobStore};
 use fieldsync_core::workflow::Role;
 use serde::Serialize;
 use tokio::sync::{broadcast, watch};
@@ -51,6 +57,11 @@ pub struct ServerConfig {
     /// Roughly how many bytes of updates one sync response carries before it is cut and
     /// `more` is set. Default 4 MiB.
     pub sync_budget_bytes: usize,
+    /// Largest blob (photo, signature) accepted: a larger `Upload-Length` is answered 413.
+    /// Default 25 MiB.
+    pub max_blob_bytes: u64,
+    /// Largest chunk of one blob upload request (413 beyond). Default 4 MiB.
+    pub max_chunk_bytes: usize,
 }
 
 impl Default for ServerConfig {
@@ -59,6 +70,8 @@ impl Default for ServerConfig {
             max_body_bytes: 16 * 1024 * 1024,
             completed_retention: Duration::from_secs(7 * 24 * 60 * 60),
             sync_budget_bytes: 4 * 1024 * 1024,
+            max_blob_bytes: 25 * 1024 * 1024,
+            max_chunk_bytes: 4 * 1024 * 1024,
         }
     }
 }
@@ -82,6 +95,7 @@ pub struct AppState {
 
 struct Inner {
     storage: Arc<dyn Storage>,
+    blobs: Arc<dyn BlobStore>,
     config: ServerConfig,
     events: broadcast::Sender<TicketChanged>,
     shutdown: watch::Sender<bool>,
@@ -95,22 +109,30 @@ impl std::fmt::Debug for AppState {
 }
 
 impl AppState {
-    /// Opens (creating, migrating) the SQLite storage at `data_dir/server.sqlite`.
+    /// Opens (creating, migrating) the SQLite storage at `data_dir/server.sqlite` and the blob
+    /// store under `data_dir/blobs`.
     pub fn open(data_dir: &Path, config: ServerConfig) -> Result<AppState, StorageError> {
         let storage = SqliteStorage::open(&data_dir.join("server.sqlite"))?;
-        Ok(AppState::with_storage(Arc::new(storage), config))
+        let blobs = FsBlobStore::open(&data_dir.join("blobs")).map_err(|e| StorageError::Backend(e.to_string()))?;
+        Ok(AppState::with_storage(Arc::new(storage), Arc::new(blobs), config))
     }
 
-    /// A state over any storage implementation.
-    pub fn with_storage(storage: Arc<dyn Storage>, config: ServerConfig) -> AppState {
+    /// A state over any storage and blob store implementations.
+    pub fn with_storage(storage: Arc<dyn Storage>, blobs: Arc<dyn BlobStore>, config: ServerConfig) -> AppState {
         let (events, _) = broadcast::channel(1024);
         let (shutdown, _) = watch::channel(false);
-        AppState { inner: Arc::new(Inner { storage, config, events, shutdown, docs: tickets::DocCache::default() }) }
+        let docs = tickets::DocCache::default();
+        AppState { inner: Arc::new(Inner { storage, blobs, config, events, shutdown, docs }) }
     }
 
     /// The storage.
     pub fn storage(&self) -> &dyn Storage {
         self.inner.storage.as_ref()
+    }
+
+    /// The blob store.
+    pub fn blobs(&self) -> &dyn BlobStore {
+        self.inner.blobs.as_ref()
     }
 
     /// The configuration.
@@ -166,6 +188,7 @@ impl AppState {
 /// The HTTP routes.
 pub fn app(state: AppState) -> Router {
     let limit = state.inner.config.max_body_bytes;
+    let chunk_limit = state.inner.config.max_chunk_bytes;
     Router::new()
         .route("/v1/me", get(auth::me))
         .route("/v1/sync", post(sync::handler))
@@ -174,6 +197,15 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/tickets/{id}/actions", post(tickets::act))
         .route("/v1/tickets/{id}/document", get(tickets::document))
         .route("/v1/events", get(tickets::events))
+        .route(
+            "/v1/blobs/{sha256}",
+            get(uploads::download)
+                .head(uploads::status)
+                .patch(uploads::upload)
+                // The upload reads its body itself, bounded by `max_chunk_bytes`; this makes
+                // extractors on the route agree instead of applying the sync limit.
+                .layer(DefaultBodyLimit::max(chunk_limit)),
+        )
         .fallback(|| async { AppError::NotFound("no such endpoint".into()) })
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)

@@ -203,15 +203,20 @@ fn authorize(who: &Principal, existing: Option<&Automerge>) -> Result<(), PushEr
     let Some(document) = existing else {
         return reject("unknown ticket");
     };
-    if doc::derive(document).state.assignee.as_deref() == Some(who.user_id.as_str()) {
-        return Ok(());
+    if is_or_was_assigned(document, &who.user_id) { Ok(()) } else { reject("ticket is not assigned to you") }
+}
+
+/// Whether the ticket is assigned to `user_id`, or was dispatched or reassigned to them
+/// earlier: the tickets an engineer may write (pushes, blob uploads) and read blobs of.
+pub(crate) fn is_or_was_assigned(document: &Automerge, user_id: &str) -> bool {
+    if doc::derive(document).state.assignee.as_deref() == Some(user_id) {
+        return true;
     }
-    let was_assigned = doc::read_events(document).iter().any(|e| {
+    doc::read_events(document).iter().any(|e| {
         e.void.is_none()
             && matches!(EventKind::parse(&e.kind), Some(EventKind::Dispatched | EventKind::Reassigned))
-            && e.assignee.as_deref() == Some(who.user_id.as_str())
-    });
-    if was_assigned { Ok(()) } else { reject("ticket is not assigned to you") }
+            && e.assignee.as_deref() == Some(user_id)
+    })
 }
 
 /// Whether the device should hold the ticket now.

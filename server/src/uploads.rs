@@ -1,0 +1,272 @@
+//! Resumable blob upload and download, `/v1/blobs/{sha256}` (docs/adr/0004).
+//!
+//! - `HEAD`: `Upload-Offset` (bytes the server holds; 0 for an unknown blob), plus
+//!   `Upload-Length` while an upload is in progress and `Upload-Complete: 1` once the blob is
+//!   complete and verified.
+//! - `PATCH ?ticket=<id>` with `Upload-Offset`, `Upload-Length` and
+//!   `Content-Type: application/offset+octet-stream`: appends the body at that offset. A
+//!   complete blob answers at once (dedup), a stale offset answers 409 with the server's.
+//! - `GET`: the bytes of a complete blob.
+
+use std::io::Read;
+
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use fieldsync_core::time::now_ms;
+use fieldsync_core::workflow::Role;
+use futures_util::StreamExt;
+use serde::Deserialize;
+
+use crate::auth::Caller;
+use crate::blobs::{BlobId, BlobState};
+use crate::{AppError, AppState, blocking, sync, tickets};
+
+/// Bytes the server holds of a blob.
+pub(crate) const UPLOAD_OFFSET: HeaderName = HeaderName::from_static("upload-offset");
+/// A blob's total length.
+pub(crate) const UPLOAD_LENGTH: HeaderName = HeaderName::from_static("upload-length");
+/// `1` once a blob is complete and verified.
+pub(crate) const UPLOAD_COMPLETE: HeaderName = HeaderName::from_static("upload-complete");
+/// The content type of a chunk.
+pub(crate) const CHUNK_CONTENT_TYPE: &str = "application/offset+octet-stream";
+
+/// Longest ticket id accepted.
+const MAX_TICKET_ID: usize = 128;
+/// Bytes read from a blob file per step of a download.
+const READ_STEP: usize = 256 * 1024;
+
+fn blob_id(text: &str) -> Result<BlobId, AppError> {
+    BlobId::parse(text)
+        .ok_or_else(|| AppError::BadRequest("a blob is named by its SHA-256: 64 lowercase hex characters".into()))
+}
+
+/// The answer to a `HEAD` or `PATCH`: 200 or 204 with the upload headers.
+fn upload_answer(status: StatusCode, state: BlobState) -> Response {
+    let mut response = status.into_response();
+    let headers = response.headers_mut();
+    headers.insert(UPLOAD_OFFSET, HeaderValue::from(state.offset()));
+    match state {
+        BlobState::Complete { length } => {
+            headers.insert(UPLOAD_LENGTH, HeaderValue::from(length));
+            headers.insert(UPLOAD_COMPLETE, HeaderValue::from_static("1"));
+        }
+        BlobState::Partial { length, .. } => {
+            headers.insert(UPLOAD_LENGTH, HeaderValue::from(length));
+        }
+        BlobState::Absent => {}
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// `HEAD /v1/blobs/{sha256}`: how far the upload is. Any role.
+pub(crate) async fn status(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path(sha256): Path<String>,
+) -> Result<Response, AppError> {
+    let id = blob_id(&sha256)?;
+    let blob = blocking(move || Ok(state.blobs().state(&id)?)).await?;
+    Ok(upload_answer(StatusCode::OK, blob))
+}
+
+/// The query of a `PATCH`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct UploadQuery {
+    ticket: Option<String>,
+}
+
+fn header_u64(headers: &HeaderMap, name: &HeaderName) -> Result<u64, AppError> {
+    let value = headers.get(name).ok_or_else(|| AppError::BadRequest(format!("the {name} header is required")))?;
+    value
+        .to_str()
+        .ok()
+        .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| AppError::BadRequest(format!("the {name} header must be a non-negative integer")))
+}
+
+/// `PATCH /v1/blobs/{sha256}?ticket=<id>`: appends one chunk.
+pub(crate) async fn upload(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(sha256): Path<String>,
+    query: Result<Query<UploadQuery>, QueryRejection>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, AppError> {
+    let id = blob_id(&sha256)?;
+    let Query(query) = query.map_err(|e| AppError::BadRequest(e.body_text()))?;
+    let ticket = query.ticket.filter(|t| !t.is_empty() && t.len() <= MAX_TICKET_ID).ok_or_else(|| {
+        AppError::BadRequest("?ticket=<ticket id> is required: the ticket the blob belongs to".into())
+    })?;
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let essence = content_type.split(';').next().unwrap_or_default().trim();
+    if !essence.eq_ignore_ascii_case(CHUNK_CONTENT_TYPE) {
+        return Err(AppError::UnsupportedMediaType(format!("a chunk is sent as Content-Type: {CHUNK_CONTENT_TYPE}")));
+    }
+    let offset = header_u64(&headers, &UPLOAD_OFFSET)?;
+    let length = header_u64(&headers, &UPLOAD_LENGTH)?;
+    let config = state.config();
+    if length > config.max_blob_bytes {
+        return Err(AppError::TooLarge(format!(
+            "Upload-Length {length} is above this server's limit of {} bytes per blob",
+            config.max_blob_bytes
+        )));
+    }
+    let max_chunk = config.max_chunk_bytes;
+    let declared_body = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared_body.is_some_and(|n| n > max_chunk as u64) {
+        return Err(AppError::PayloadTooLarge);
+    }
+
+    // Who may upload, the ticket link, and where the upload stands: before reading the body,
+    // so a complete blob or a stale offset costs no upload.
+    let before = {
+        let (state, id) = (state.clone(), id.clone());
+        blocking(move || {
+            authorize_write(&state, &caller, &ticket)?;
+            let storage = state.storage();
+            if !storage.blob_tickets(id.as_str())?.contains(&ticket) {
+                storage.link_blob(id.as_str(), &ticket, &caller.0.device_id, now_ms())?;
+            }
+            Ok(state.blobs().state(&id)?)
+        })
+        .await?
+    };
+    match before {
+        BlobState::Complete { .. } => return Ok(upload_answer(StatusCode::NO_CONTENT, before)),
+        BlobState::Partial { length: declared, offset: current } if declared != length => {
+            return Err(AppError::LengthMismatch { declared, sent: length, offset: current });
+        }
+        _ if before.offset() != offset => {
+            return Err(AppError::OffsetMismatch { offset: before.offset(), sent: offset });
+        }
+        _ => {}
+    }
+
+    let chunk = read_chunk(body, max_chunk, declared_body).await?;
+    // The store appends only at the offset it holds, under its per-blob lock: a concurrent
+    // PATCH that got here first makes this one a 409 with the new offset.
+    let after = blocking(move || Ok(state.blobs().append(&id, offset, length, &chunk)?)).await?;
+    Ok(upload_answer(StatusCode::NO_CONTENT, after))
+}
+
+/// Reads a whole chunk, at most `limit` bytes; a body cut short is an error and nothing of it
+/// is kept.
+async fn read_chunk(body: Body, limit: usize, declared: Option<u64>) -> Result<Vec<u8>, AppError> {
+    let capacity = declared.and_then(|n| usize::try_from(n).ok()).unwrap_or(0).min(limit);
+    let mut chunk = Vec::with_capacity(capacity);
+    let mut stream = body.into_data_stream();
+    while let Some(frame) = stream.next().await {
+        let frame = frame.map_err(|e| AppError::BadRequest(format!("the chunk did not arrive whole: {e}")))?;
+        if chunk.len().saturating_add(frame.len()) > limit {
+            return Err(AppError::PayloadTooLarge);
+        }
+        chunk.extend_from_slice(&frame);
+    }
+    Ok(chunk)
+}
+
+/// Engineers upload only for tickets they may push to (assigned now or earlier); dispatchers
+/// and admins for any existing ticket.
+fn authorize_write(state: &AppState, caller: &Caller, ticket: &str) -> Result<(), AppError> {
+    let not_found = || AppError::NotFound(format!("ticket {ticket} not found"));
+    let row = state.storage().ticket_row(ticket)?.ok_or_else(not_found)?;
+    if caller.0.role != Role::Engineer {
+        return Ok(());
+    }
+    let loaded = tickets::load_at(state, ticket, row.changed_seq)?.ok_or_else(not_found)?;
+    if sync::is_or_was_assigned(&loaded.doc, &caller.0.user_id) {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(format!("ticket {ticket} is not assigned to you")))
+    }
+}
+
+/// Whether an engineer may read a blob: it is linked to a ticket they may write.
+fn engineer_may_read(state: &AppState, caller: &Caller, id: &BlobId) -> Result<bool, AppError> {
+    for ticket in state.storage().blob_tickets(id.as_str())? {
+        let Some(row) = state.storage().ticket_row(&ticket)? else { continue };
+        let Some(loaded) = tickets::load_at(state, &ticket, row.changed_seq)? else { continue };
+        if sync::is_or_was_assigned(&loaded.doc, &caller.0.user_id) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// The content type of a blob from its first bytes.
+fn sniff(head: &[u8]) -> &'static str {
+    if head.starts_with(&[0xff, 0xd8, 0xff]) {
+        "image/jpeg"
+    } else if head.starts_with(b"\x89PNG\r\n\x1a\n") {
+        "image/png"
+    } else {
+        "application/octet-stream"
+    }
+}
+
+/// Reads up to `n` bytes (fewer only at the end).
+fn read_up_to(reader: &mut dyn Read, n: usize) -> std::io::Result<Vec<u8>> {
+    let mut buffer = Vec::with_capacity(n);
+    reader.take(n as u64).read_to_end(&mut buffer)?;
+    Ok(buffer)
+}
+
+/// `GET /v1/blobs/{sha256}`: a complete blob's bytes. Dispatchers and admins; engineers when
+/// the blob is linked to a ticket of theirs.
+pub(crate) async fn download(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(sha256): Path<String>,
+) -> Result<Response, AppError> {
+    let id = blob_id(&sha256)?;
+    let (length, first, reader) = {
+        let id = id.clone();
+        blocking(move || {
+            let not_found = || AppError::NotFound(format!("blob {id} not found (or not completely uploaded)"));
+            let mut blob = state.blobs().open(&id)?.ok_or_else(not_found)?;
+            if caller.0.role == Role::Engineer && !engineer_may_read(&state, &caller, &id)? {
+                return Err(AppError::Forbidden(format!("blob {id} belongs to no ticket of yours")));
+            }
+            let first = read_up_to(blob.reader.as_mut(), READ_STEP)
+                .map_err(|e| AppError::Internal(format!("reading blob {id}: {e}")))?;
+            Ok((blob.length, first, blob.reader))
+        })
+        .await?
+    };
+    let content_type = sniff(&first);
+    let body = Body::from_stream(futures_util::stream::once(async move { Ok(Bytes::from(first)) }).chain(rest(reader)));
+    let headers = [
+        (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+        (header::CONTENT_LENGTH, HeaderValue::from(length)),
+        (header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=31536000, immutable")),
+        (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+        (header::ETAG, HeaderValue::from_str(&format!("\"{id}\"")).map_err(|e| AppError::Internal(e.to_string()))?),
+    ];
+    Ok((headers, body).into_response())
+}
+
+/// The rest of a blob, read off the async threads one step at a time.
+fn rest(
+    reader: Box<dyn Read + Send>,
+) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
+    futures_util::stream::unfold(Some(reader), |reader| async move {
+        let mut reader = reader?;
+        let step = tokio::task::spawn_blocking(move || {
+            let bytes = read_up_to(reader.as_mut(), READ_STEP)?;
+            Ok::<_, std::io::Error>((bytes, reader))
+        })
+        .await;
+        match step {
+            Ok(Ok((bytes, _))) if bytes.is_empty() => None,
+            Ok(Ok((bytes, reader))) => Some((Ok(Bytes::from(bytes)), Some(reader))),
+            Ok(Err(e)) => Some((Err(e), None)),
+            Err(e) => Some((Err(std::io::Error::other(e)), None)),
+        }
+    })
+}
