@@ -345,6 +345,30 @@ impl Client {
         self.inner.store.read(|tx| Ok(blobs::uploads(tx)?))
     }
 
+    /// Pending uploads: how many, and how many bytes are left to send.
+    pub fn pending_upload_totals(&self) -> Result<(u64, u64), Error> {
+        self.inner.store.read(|tx| Ok(blobs::pending_upload_totals(tx)?))
+    }
+
+    /// Uploads still to do, oldest first (for the sync engine).
+    pub(crate) fn pending_uploads(&self) -> Result<Vec<Upload>, Error> {
+        self.inner.store.read(|tx| Ok(blobs::pending_uploads(tx)?))
+    }
+
+    /// Records an upload's progress (for the sync engine).
+    pub(crate) fn record_upload(
+        &self,
+        upload: &Upload,
+        sent: u64,
+        state: &str,
+        reason: Option<&str>,
+    ) -> Result<(), Error> {
+        let now = now_ms();
+        self.inner.store.write(|tx| -> Result<(), Error> {
+            Ok(blobs::set_upload(tx, &upload.sha256, &upload.ticket_id, sent, state, reason, now)?)
+        })
+    }
+
     fn check_content(&self, ticket_id: &str, action: Action) -> Result<(), Error> {
         let mut docs = self.lock_docs()?;
         let document = self.loaded(&mut docs, ticket_id)?;

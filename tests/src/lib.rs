@@ -126,6 +126,44 @@ impl Dispatcher {
         self.call(self.http.get(format!("{}/v1/tickets/{id}", self.base))).await.expect("detail")
     }
 
+    /// A blob's bytes as the server serves them.
+    pub async fn blob(&self, sha256: &str) -> Vec<u8> {
+        let response = self
+            .http
+            .get(format!("{}/v1/blobs/{sha256}", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .expect("blob");
+        assert!(response.status().is_success(), "blob {sha256}: {}", response.status());
+        response.bytes().await.expect("bytes").to_vec()
+    }
+
+    /// Sends one upload chunk with another token (a device's), as the device engine would;
+    /// returns the HTTP status.
+    pub async fn patch_blob(
+        &self,
+        token: &str,
+        sha256: &str,
+        ticket: &str,
+        offset: usize,
+        total: usize,
+        chunk: &[u8],
+    ) -> u16 {
+        self.http
+            .patch(format!("{}/v1/blobs/{sha256}?ticket={ticket}", self.base))
+            .bearer_auth(token)
+            .header("Upload-Offset", offset.to_string())
+            .header("Upload-Length", total.to_string())
+            .header(reqwest::header::CONTENT_TYPE, "application/offset+octet-stream")
+            .body(chunk.to_vec())
+            .send()
+            .await
+            .expect("patch")
+            .status()
+            .as_u16()
+    }
+
     /// The server's copy of a ticket's document.
     pub async fn document(&self, id: &str) -> Automerge {
         let response = self

@@ -13,6 +13,7 @@ struct World {
     server: TestServer,
     dispatcher: Dispatcher,
     engineers: Vec<Device>,
+    tokens: Vec<String>,
 }
 
 async fn world(engineers: &[&str]) -> World {
@@ -22,14 +23,10 @@ async fn world(engineers: &[&str]) -> World {
     let server = TestServer::start(&data).await;
     let (_, _, token) = server.add_user("dana", Role::Dispatcher);
     let dispatcher = Dispatcher::new(&server, &token);
-    let engineers = engineers
-        .iter()
-        .map(|name| {
-            let user = server.add_user(name, Role::Engineer);
-            Device::new(dir.path(), &server, &user, Role::Engineer)
-        })
-        .collect();
-    World { dir, server, dispatcher, engineers }
+    let users: Vec<_> = engineers.iter().map(|name| server.add_user(name, Role::Engineer)).collect();
+    let tokens = users.iter().map(|(_, _, token)| token.clone()).collect();
+    let engineers = users.iter().map(|user| Device::new(dir.path(), &server, user, Role::Engineer)).collect();
+    World { dir, server, dispatcher, engineers, tokens }
 }
 
 fn job(title: &str, engineer: &str) -> NewTicket {
@@ -303,4 +300,80 @@ async fn a_forbidden_edit_is_kept_undone_and_reported_and_the_device_converges()
     assert!(next.rejected.is_empty(), "{next:?}");
     assert_eq!(w.dispatcher.list().await[0].status, Status::Travelling);
     assert_eq!(eli.heads(&id), sorted_heads(&w.dispatcher.document(&id).await));
+}
+
+/// A camera-like JPEG made in the test (noise, so it does not compress to nothing).
+fn camera_jpeg(width: u16, height: u16) -> Vec<u8> {
+    let mut rgb = Vec::with_capacity(usize::from(width) * usize::from(height) * 3);
+    let mut state: u32 = 0x9e37_79b9;
+    for y in 0..height {
+        for x in 0..width {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            let noise = (state & 0x3f) as u8;
+            rgb.extend_from_slice(&[(x / 8) as u8 ^ noise, (y / 8) as u8, noise.wrapping_mul(3)]);
+        }
+    }
+    let mut out = Vec::new();
+    jpeg_encoder::Encoder::new(&mut out, 92).encode(&rgb, width, height, jpeg_encoder::ColorType::Rgb).expect("jpeg");
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn photos_and_the_signature_upload_after_the_document_and_resume_where_they_stopped() {
+    use fieldsync_core::media::StrokePoint;
+    use fieldsync_core::model::{NewPhoto, PhotoInput};
+    use fieldsync_core::sync::{SyncConfig, SyncEngine};
+
+    let w = world(&["eli"]).await;
+    let id = w.dispatcher.create(&NewTicket { signature_required: true, ..job("meter", "eli") }).await;
+    let eli = &w.engineers[0];
+    eli.sync().await;
+    eli.client().accept(&id).expect("accept");
+    eli.client().check_in(&id, here()).expect("check in");
+    let new_photo = NewPhoto {
+        source: PhotoInput::Bytes(camera_jpeg(2400, 1800)),
+        caption: "meter".into(),
+        taken_at: None,
+        location: None,
+    };
+    let photo = eli.client().add_photo(&id, new_photo).await.expect("photo");
+    let stroke: Vec<StrokePoint> = (0..30).map(|n| StrokePoint { x: n as f32 / 30.0, y: 0.5, t: n * 10 }).collect();
+    let signature = eli.client().capture_signature(&id, "Ms Jansen", &[stroke]).expect("signature");
+    eli.client().complete(&id, "meter replaced").expect("complete");
+    let jpeg = eli.client().blob(&photo.sha256).expect("blob").expect("stored");
+    let queued: u64 = eli.client().uploads().expect("uploads").iter().map(|u| u.size).sum();
+    assert!(jpeg.len() > 48 * 1024, "a photo big enough for several chunks: {} bytes", jpeg.len());
+
+    // An earlier upload of the photo was cut off after its first 16 KiB reached the server.
+    const CHUNK: usize = 16 * 1024;
+    let status = w.dispatcher.patch_blob(&w.tokens[0], &photo.sha256, &id, 0, jpeg.len(), &jpeg[..CHUNK]).await;
+    assert_eq!(status, 204);
+
+    let engine = SyncEngine::new(
+        eli.client().clone(),
+        SyncConfig { upload_chunk_bytes: CHUNK, ..SyncConfig::new(w.server.url(), w.tokens[0].clone()) },
+    )
+    .expect("engine");
+    let status = engine.status();
+    assert_eq!((status.pending_uploads, status.pending_upload_bytes), (3, queued), "photo, thumbnail, signature");
+    let report = engine.sync_now().await.expect("sync");
+    assert!(report.pushed.contains(&id), "the document goes first");
+    assert!(report.uploads.interrupted.is_none() && report.uploads.refused.is_empty(), "{:?}", report.uploads);
+    assert_eq!(report.uploads.uploaded.len(), 3, "{:?}", report.uploads);
+    assert_eq!(report.uploads.bytes_sent, queued - CHUNK as u64, "resumed after the bytes the server had");
+    assert_eq!((engine.status().pending_uploads, engine.status().pending_upload_bytes), (0, 0));
+
+    // The dispatcher sees the completed ticket with the photo and the signature image, whole.
+    let detail = w.dispatcher.detail(&id).await;
+    assert_eq!(detail["status"], "completed");
+    assert_eq!(detail["photos"][0]["sha256"], photo.sha256.as_str());
+    assert_eq!(detail["signature"]["png_sha256"], signature.png_sha256.as_str());
+    assert_eq!(w.dispatcher.blob(&photo.sha256).await, jpeg, "the server has the exact bytes");
+    assert!(w.dispatcher.blob(&signature.png_sha256).await.starts_with(b"\x89PNG"));
+
+    // Nothing left to send the next time.
+    let again = engine.sync_now().await.expect("no-op");
+    assert!(again.uploads.uploaded.is_empty() && again.uploads.bytes_sent == 0, "{:?}", again.uploads);
 }

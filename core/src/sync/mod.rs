@@ -18,6 +18,9 @@ use crate::error::Error;
 use crate::protocol::{self, ApiError, DecodeError, SyncRequest, SyncResponse, WhoAmI};
 use crate::time::{Millis, now_ms};
 
+mod uploads;
+pub use uploads::{CHUNK_BYTES, UploadReport};
+
 /// Where and how to sync.
 #[derive(Clone, Debug)]
 pub struct SyncConfig {
@@ -33,6 +36,9 @@ pub struct SyncConfig {
     pub poll_interval: Duration,
     /// Give up on one request after this long.
     pub request_timeout: Duration,
+    /// Bytes per upload request for photos and signatures (an interrupted upload re-sends at
+    /// most one of these).
+    pub upload_chunk_bytes: usize,
 }
 
 impl SyncConfig {
@@ -45,6 +51,7 @@ impl SyncConfig {
             max_backoff: Duration::from_secs(300),
             poll_interval: Duration::from_secs(30),
             request_timeout: Duration::from_secs(30),
+            upload_chunk_bytes: uploads::CHUNK_BYTES,
         }
     }
 }
@@ -119,6 +126,8 @@ pub struct SyncReport {
     pub bytes_sent: u64,
     /// Response body bytes received.
     pub bytes_received: u64,
+    /// The photo and signature uploads done after the documents.
+    pub uploads: UploadReport,
 }
 
 /// The engine's state, for a status bar.
@@ -134,6 +143,10 @@ pub struct SyncStatus {
     pub last_success_at: Option<Millis>,
     /// The last failure, cleared by a success.
     pub last_error: Option<String>,
+    /// Blobs (photos, signatures) waiting to upload.
+    pub pending_uploads: u64,
+    /// Bytes of those blobs not yet on the server.
+    pub pending_upload_bytes: u64,
 }
 
 /// The sync engine of one [`Client`]. Cheap to clone.
@@ -198,7 +211,13 @@ impl SyncEngine {
     pub fn new(client: Client, config: SyncConfig) -> Result<SyncEngine, SyncError> {
         let http = http_client(config.request_timeout)?;
         let pending = client.pending_count()?;
-        let (status, _) = watch::channel(SyncStatus { pending_tickets: pending, ..Default::default() });
+        let (pending_uploads, pending_upload_bytes) = client.pending_upload_totals()?;
+        let (status, _) = watch::channel(SyncStatus {
+            pending_tickets: pending,
+            pending_uploads,
+            pending_upload_bytes,
+            ..Default::default()
+        });
         Ok(SyncEngine {
             inner: Arc::new(EngineInner {
                 client,
@@ -245,9 +264,12 @@ impl SyncEngine {
         self.inner.status.send_modify(|s| s.syncing = true);
         let result = self.sync_rounds().await;
         let pending = self.inner.client.pending_count().unwrap_or(0);
+        let (uploads, upload_bytes) = self.inner.client.pending_upload_totals().unwrap_or((0, 0));
         self.inner.status.send_modify(|s| {
             s.syncing = false;
             s.pending_tickets = pending;
+            s.pending_uploads = uploads;
+            s.pending_upload_bytes = upload_bytes;
             match &result {
                 Ok(_) => {
                     s.last_success_at = Some(now_ms());
@@ -285,6 +307,8 @@ impl SyncEngine {
             if !more || report.round_trips >= MAX_ROUNDS {
                 report.pushed.sort();
                 report.pushed.dedup();
+                // Documents first; blobs after, so a stuck photo never holds up a ticket.
+                report.uploads = self.upload_pending().await;
                 return Ok(report);
             }
         }

@@ -1,0 +1,176 @@
+//! Blob uploads: resumable, tus-like, after the documents and never holding them up.
+//!
+//! For each queued (blob, ticket): `HEAD /v1/blobs/{sha}` says how much the server has, then
+//! `PATCH` sends the rest in chunks from that offset, recording progress after each one. An
+//! interrupted upload therefore re-sends at most the chunk that was in flight, also after an
+//! app restart. A blob the server refuses (hash mismatch, too large, not allowed) is set aside
+//! with the reason and the others go on; a network failure stops this round and leaves the
+//! rest for the next sync.
+
+use reqwest::StatusCode;
+
+use super::{SyncEngine, SyncError, server_error};
+use crate::store::blobs::Upload;
+
+/// How many bytes one PATCH carries by default.
+pub const CHUNK_BYTES: usize = 256 * 1024;
+
+/// What a round of uploads did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UploadReport {
+    /// Blobs that reached the server whole.
+    pub uploaded: Vec<String>,
+    /// Blobs the server refused, with the reason (set aside).
+    pub refused: Vec<(String, String)>,
+    /// Bytes sent.
+    pub bytes_sent: u64,
+    /// Why the round stopped early, when the network failed.
+    pub interrupted: Option<String>,
+}
+
+enum Outcome {
+    Done,
+    Refused(String),
+}
+
+impl SyncEngine {
+    /// Uploads every queued blob it can; a network failure ends the round, not the sync.
+    pub(crate) async fn upload_pending(&self) -> UploadReport {
+        let mut report = UploadReport::default();
+        let client = self.inner.client.clone();
+        let pending = match tokio::task::spawn_blocking(move || client.pending_uploads()).await {
+            Ok(Ok(pending)) => pending,
+            Ok(Err(e)) => {
+                report.interrupted = Some(e.to_string());
+                return report;
+            }
+            Err(e) => {
+                report.interrupted = Some(e.to_string());
+                return report;
+            }
+        };
+        for upload in pending {
+            match self.upload_one(&upload, &mut report).await {
+                Ok(Outcome::Done) => {
+                    self.record(&upload, upload.size, "done", None).await;
+                    report.uploaded.push(upload.sha256.clone());
+                }
+                Ok(Outcome::Refused(reason)) => {
+                    self.record(&upload, 0, "failed", Some(reason.clone())).await;
+                    report.refused.push((upload.sha256.clone(), reason));
+                }
+                Err(e) => {
+                    report.interrupted = Some(e.to_string());
+                    return report;
+                }
+            }
+        }
+        report
+    }
+
+    async fn record(&self, upload: &Upload, sent: u64, state: &'static str, reason: Option<String>) {
+        let (client, upload) = (self.inner.client.clone(), upload.clone());
+        // Progress is an optimisation: if it cannot be written, HEAD tells the truth next time.
+        let _ =
+            tokio::task::spawn_blocking(move || client.record_upload(&upload, sent, state, reason.as_deref())).await;
+    }
+
+    fn blob_url(&self, sha256: &str) -> String {
+        format!("{}/v1/blobs/{sha256}", self.inner.config.server_url.trim_end_matches('/'))
+    }
+
+    async fn upload_one(&self, upload: &Upload, report: &mut UploadReport) -> Result<Outcome, SyncError> {
+        let (client, sha) = (self.inner.client.clone(), upload.sha256.clone());
+        let bytes = match tokio::task::spawn_blocking(move || client.blob(&sha)).await {
+            Ok(Ok(Some(bytes))) => bytes,
+            Ok(Ok(None)) => return Ok(Outcome::Refused("the blob is missing from this device's store".into())),
+            Ok(Err(e)) => return Err(SyncError::Local(e.to_string())),
+            Err(e) => return Err(SyncError::Local(e.to_string())),
+        };
+        let total = bytes.len() as u64;
+        let mut offset = self.server_offset(&upload.sha256).await?;
+        if offset.complete {
+            return Ok(Outcome::Done);
+        }
+        // Never trust an offset past the end of what we have.
+        let mut at = offset.bytes.min(total);
+        let mut url =
+            reqwest::Url::parse(&self.blob_url(&upload.sha256)).map_err(|e| SyncError::Protocol(e.to_string()))?;
+        url.query_pairs_mut().append_pair("ticket", &upload.ticket_id);
+        while at < total {
+            let chunk = self.inner.config.upload_chunk_bytes.max(1);
+            let end = (at as usize).saturating_add(chunk).min(bytes.len());
+            let response = self
+                .inner
+                .http
+                .patch(url.clone())
+                .bearer_auth(&self.inner.config.token)
+                .header("Upload-Offset", at.to_string())
+                .header("Upload-Length", total.to_string())
+                .header(reqwest::header::CONTENT_TYPE, "application/offset+octet-stream")
+                .body(bytes[at as usize..end].to_vec())
+                .send()
+                .await
+                .map_err(|e| SyncError::Network(e.to_string()))?;
+            let status = response.status();
+            let server_at = header_u64(&response, "Upload-Offset");
+            let complete = response.headers().contains_key("Upload-Complete");
+            if status == StatusCode::CONFLICT {
+                // The server has a different offset (a chunk landed before a lost answer).
+                offset = self.server_offset(&upload.sha256).await?;
+                if offset.complete {
+                    return Ok(Outcome::Done);
+                }
+                at = offset.bytes.min(total);
+                continue;
+            }
+            if !status.is_success() {
+                let body = response.bytes().await.unwrap_or_default();
+                return match server_error(status.as_u16(), &body) {
+                    e if e.is_transient() || status == StatusCode::UNAUTHORIZED => Err(e),
+                    e => Ok(Outcome::Refused(e.to_string())),
+                };
+            }
+            report.bytes_sent += (end as u64) - at;
+            if complete {
+                return Ok(Outcome::Done);
+            }
+            at = server_at.unwrap_or(end as u64);
+            self.record(upload, at, "pending", None).await;
+        }
+        // Everything sent but never confirmed complete: ask once more.
+        if self.server_offset(&upload.sha256).await?.complete {
+            Ok(Outcome::Done)
+        } else {
+            Err(SyncError::Protocol(format!("blob {} sent whole but not confirmed", upload.sha256)))
+        }
+    }
+
+    async fn server_offset(&self, sha256: &str) -> Result<ServerOffset, SyncError> {
+        let response = self
+            .inner
+            .http
+            .head(self.blob_url(sha256))
+            .bearer_auth(&self.inner.config.token)
+            .send()
+            .await
+            .map_err(|e| SyncError::Network(e.to_string()))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(server_error(status.as_u16(), &[]));
+        }
+        Ok(ServerOffset {
+            bytes: header_u64(&response, "Upload-Offset").unwrap_or(0),
+            complete: response.headers().contains_key("Upload-Complete"),
+        })
+    }
+}
+
+struct ServerOffset {
+    bytes: u64,
+    complete: bool,
+}
+
+fn header_u64(response: &reqwest::Response, name: &str) -> Option<u64> {
+    response.headers().get(name)?.to_str().ok()?.trim().parse().ok()
+}
