@@ -90,15 +90,41 @@ fn header_u64(headers: &HeaderMap, name: &HeaderName) -> Result<u64, AppError> {
 }
 
 /// `PATCH /v1/blobs/{sha256}?ticket=<id>`: appends one chunk.
+///
+/// An answer given without reading the body (a complete blob, a stale offset, a refusal)
+/// closes the connection when a body was announced: the client may still be sending it, and a
+/// client that sent `Expect: 100-continue` never does.
 pub(crate) async fn upload(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Result<Caller, AppError>,
     Path(sha256): Path<String>,
     query: Result<Query<UploadQuery>, QueryRejection>,
     headers: HeaderMap,
     body: Body,
+) -> Response {
+    let announced = headers.get(header::CONTENT_LENGTH).is_none_or(|v| v.as_bytes() != b"0");
+    let mut read = false;
+    let mut response = match append_chunk(state, caller, &sha256, query, &headers, body, &mut read).await {
+        Ok(response) => response,
+        Err(e) => e.into_response(),
+    };
+    if announced && !read {
+        response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
+}
+
+async fn append_chunk(
+    state: AppState,
+    caller: Result<Caller, AppError>,
+    sha256: &str,
+    query: Result<Query<UploadQuery>, QueryRejection>,
+    headers: &HeaderMap,
+    body: Body,
+    read: &mut bool,
 ) -> Result<Response, AppError> {
-    let id = blob_id(&sha256)?;
+    let caller = caller?;
+    let id = blob_id(sha256)?;
     let Query(query) = query.map_err(|e| AppError::BadRequest(e.body_text()))?;
     let ticket = query.ticket.filter(|t| !t.is_empty() && t.len() <= MAX_TICKET_ID).ok_or_else(|| {
         AppError::BadRequest("?ticket=<ticket id> is required: the ticket the blob belongs to".into())
@@ -108,8 +134,8 @@ pub(crate) async fn upload(
     if !essence.eq_ignore_ascii_case(CHUNK_CONTENT_TYPE) {
         return Err(AppError::UnsupportedMediaType(format!("a chunk is sent as Content-Type: {CHUNK_CONTENT_TYPE}")));
     }
-    let offset = header_u64(&headers, &UPLOAD_OFFSET)?;
-    let length = header_u64(&headers, &UPLOAD_LENGTH)?;
+    let offset = header_u64(headers, &UPLOAD_OFFSET)?;
+    let length = header_u64(headers, &UPLOAD_LENGTH)?;
     let config = state.config();
     if length > config.max_blob_bytes {
         return Err(AppError::TooLarge(format!(
@@ -149,6 +175,7 @@ pub(crate) async fn upload(
     }
 
     let chunk = read_chunk(body, max_chunk, declared_body).await?;
+    *read = true;
     // The store appends only at the offset it holds, under its per-blob lock: a concurrent
     // PATCH that got here first makes this one a 409 with the new offset.
     let after = blocking(move || Ok(state.blobs().append(&id, offset, length, &chunk)?)).await?;

@@ -17,6 +17,7 @@ pub struct Server {
     pub state: AppState,
     pub http: reqwest::Client,
     pub dir: TempDir,
+    pub config: ServerConfig,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
@@ -33,9 +34,13 @@ impl Server {
     }
 
     pub async fn start_with(config: ServerConfig) -> Server {
+        Server::start_in(tempfile::tempdir().expect("temp dir"), config).await
+    }
+
+    /// A server on an existing data directory (what a restart finds).
+    pub async fn start_in(dir: TempDir, config: ServerConfig) -> Server {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let dir = tempfile::tempdir().expect("temp dir");
-        let state = AppState::open(dir.path(), config).expect("open state");
+        let state = AppState::open(dir.path(), config.clone()).expect("open state");
         // Bound before serve starts: requests just work, no waiting.
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
@@ -44,7 +49,21 @@ impl Server {
             let _ = stopped.await;
         }));
         let http = reqwest::Client::builder().build().expect("http client");
-        Server { base, state, http, dir, stop: Some(stop), task: Some(task) }
+        Server { base, state, http, dir, config, stop: Some(stop), task: Some(task) }
+    }
+
+    /// Stops the server gracefully and starts a new one on the same data directory (on a new
+    /// port: use the new `base`).
+    pub async fn restart(mut self) -> Server {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("server task").expect("server io");
+        }
+        let Server { dir, config, state, .. } = self;
+        drop(state);
+        Server::start_in(dir, config).await
     }
 
     /// Stops the server gracefully and waits for it.
