@@ -74,6 +74,10 @@ pub fn photos_suite() -> serde_json::Value {
     json!({
         "suite": "photos",
         "megapixels": 12,
+        "ms": round(ours_ms),
+        "peak_extra_mb": mb(&ours_mem).map(round),
+        "out_bytes": timing["output_bytes"],
+        "naive_out_bytes": timing["naive_output_bytes"],
         "ours_ms": round(ours_ms),
         "ours_rotated_ms": timing["ours_rotated_ms"].as_f64().map(round),
         "naive_ms": round(naive_ms),

@@ -5,7 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
-use fieldsync_core::model::{Identity, ListFilter, Location, Ticket};
+use fieldsync_core::media::StrokePoint;
+use fieldsync_core::model::{Identity, ListFilter, Location, NewPhoto, PhotoInput, Ticket};
 use fieldsync_core::sync::{SyncConfig, SyncEngine, who_am_i};
 use fieldsync_core::{Client, TicketSummary};
 
@@ -105,6 +106,36 @@ pub enum DeviceCommand {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Add a photo (JPEG or PNG) to a ticket: processed, stored, queued for upload.
+    Photo {
+        /// Ticket id.
+        id: String,
+        /// The image file.
+        file: PathBuf,
+        /// Caption.
+        #[arg(long, default_value = "")]
+        caption: String,
+    },
+    /// Capture the customer's signature from a strokes file: JSON `[[{"x":0.1,"y":0.5,"t":0}, ...], ...]`
+    /// with coordinates normalised to the pad (0..1).
+    Sign {
+        /// Ticket id.
+        id: String,
+        /// The signer's name.
+        #[arg(long)]
+        signer: String,
+        /// The strokes file.
+        #[arg(long)]
+        strokes: PathBuf,
+    },
+    /// Write a stored blob (photo, thumbnail or signature PNG) to a file.
+    Blob {
+        /// The blob's SHA-256.
+        sha256: String,
+        /// Output file.
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Write a ticket's raw Automerge document to a file.
     Export {
@@ -209,12 +240,23 @@ pub async fn run(
             for (id, reason) in &report.failed {
                 println!("could not merge {id}: {reason}");
             }
+            let uploads = &report.uploads;
+            if !uploads.uploaded.is_empty() || uploads.bytes_sent > 0 {
+                println!("uploaded {} blob(s), {} bytes", uploads.uploaded.len(), uploads.bytes_sent);
+            }
+            for (sha, reason) in &uploads.refused {
+                println!("upload refused by the server, set aside: {sha}: {reason}");
+            }
+            if let Some(why) = &uploads.interrupted {
+                println!("uploads interrupted, will resume: {why}");
+            }
         }
         DeviceCommand::Status { json } => {
             let tickets = client.list(&ListFilter::default())?;
             let pending: Vec<&TicketSummary> = tickets.iter().filter(|t| t.pending).collect();
             let rejected: Vec<&TicketSummary> = tickets.iter().filter(|t| t.rejected.is_some()).collect();
             let last_sync = client.last_sync_at()?;
+            let uploads = client.pending_upload_totals()?;
             if json {
                 let value = serde_json::json!({
                     "user_id": client.identity().user_id,
@@ -223,6 +265,8 @@ pub async fn run(
                     "pending": pending.iter().map(|t| &t.id).collect::<Vec<_>>(),
                     "rejected": rejected.iter().map(|t| serde_json::json!({"id": t.id, "reason": t.rejected})).collect::<Vec<_>>(),
                     "last_sync_at": last_sync,
+                    "pending_uploads": uploads.0,
+                    "pending_upload_bytes": uploads.1,
                 });
                 println!("{}", serde_json::to_string_pretty(&value)?);
             } else {
@@ -237,6 +281,30 @@ pub async fn run(
                     println!("rejected: {} {}: {}", t.id, t.title, t.rejected.as_deref().unwrap_or(""));
                 }
             }
+        }
+        DeviceCommand::Photo { id, file, caption } => {
+            let photo = NewPhoto { source: PhotoInput::Path(file), caption, taken_at: None, location: None };
+            let meta = client.add_photo(&id, photo).await?;
+            println!(
+                "added photo {} ({}x{}, {} bytes; thumbnail {}) to {id}",
+                meta.sha256, meta.width, meta.height, meta.bytes, meta.thumbnail_sha256
+            );
+        }
+        DeviceCommand::Sign { id, signer, strokes } => {
+            let strokes: Vec<Vec<StrokePoint>> = serde_json::from_slice(&std::fs::read(&strokes)?)
+                .map_err(|e| CliError(format!("{}: {e}", strokes.display())))?;
+            let signature = client.capture_signature(&id, &signer, &strokes)?;
+            println!(
+                "signed by {} on {id}: image {}, bound to job summary {}",
+                signature.signer, signature.png_sha256, signature.summary_sha256
+            );
+        }
+        DeviceCommand::Blob { sha256, out } => {
+            let Some(bytes) = client.blob(&sha256)? else {
+                return Err(CliError(format!("no blob {sha256} on this device")));
+            };
+            std::fs::write(&out, &bytes)?;
+            println!("wrote {} bytes to {}", bytes.len(), out.display());
         }
         DeviceCommand::Export { id, out } => {
             let bytes = client.export(&id)?;

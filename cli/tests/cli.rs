@@ -110,14 +110,30 @@ fn a_dispatcher_and_an_engineer_work_a_ticket_from_the_command_line() {
     assert!(err.contains("cannot accept: ticket is on site"), "{err}");
     let err = fails(&device(&["note", "no-such-ticket", "x"]).iter().map(String::as_str).collect::<Vec<_>>());
     assert!(err.contains("not found"), "{err}");
+    // A photo and the customer's signature, offline too.
+    let photo_file = dir.path().join("meter.jpg");
+    std::fs::write(&photo_file, test_jpeg(1200, 900)).expect("photo file");
+    let added = run(&["photo", &id, photo_file.to_str().expect("path"), "--caption", "meter"]);
+    let photo_sha = added.split_whitespace().nth(2).expect("sha in output").to_owned();
+    let strokes = dir.path().join("strokes.json");
+    std::fs::write(&strokes, r#"[[{"x":0.1,"y":0.5,"t":0},{"x":0.5,"y":0.4,"t":40},{"x":0.9,"y":0.6,"t":80}]]"#)
+        .expect("strokes");
+    let signed = run(&["sign", &id, "--signer", "Ms Jansen", "--strokes", strokes.to_str().expect("path")]);
+    assert!(signed.contains("signed by Ms Jansen"), "{signed}");
+    let out = dir.path().join("photo-out.jpg");
+    run(&["blob", &photo_sha, "--out", out.to_str().expect("path")]);
+    assert!(std::fs::read(&out).expect("blob written").starts_with(&[0xFF, 0xD8]), "a JPEG");
     let status: serde_json::Value = serde_json::from_str(&run(&["status", "--json"])).expect("json");
     assert_eq!(status["pending"][0], id.as_str());
+    assert_eq!(status["pending_uploads"], 3, "photo, thumbnail, signature");
     let err = fails(&device(&["sync"]).iter().map(String::as_str).collect::<Vec<_>>());
     assert!(err.contains("error:"), "sync fails offline with a message: {err}");
 
     // Back online on the same address: the work reaches the dispatcher.
     let server = Server::start(&data, &addr);
-    assert!(run(&["sync"]).contains("sent 1"));
+    let synced = run(&["sync"]);
+    assert!(synced.contains("sent 1"), "{synced}");
+    assert!(synced.contains("uploaded 3 blob(s)"), "{synced}");
     let status: serde_json::Value = serde_json::from_str(&run(&["status", "--json"])).expect("json");
     assert_eq!(status["pending"].as_array().map(Vec::len), Some(0));
     let shown: serde_json::Value =
@@ -125,8 +141,23 @@ fn a_dispatcher_and_an_engineer_work_a_ticket_from_the_command_line() {
             .expect("json");
     assert_eq!(shown["status"], "on_site");
     assert_eq!(shown["notes"][0]["text"], "valve corroded");
+    assert_eq!(shown["photos"][0]["sha256"], photo_sha.as_str());
+    assert_eq!(shown["signature"]["signer"], "Ms Jansen");
     let exported = dir.path().join("ticket.automerge");
     run(&["export", &id, "--out", exported.to_str().expect("path")]);
     assert!(std::fs::metadata(&exported).expect("exported").len() > 100);
     server.stop();
+}
+
+/// A small JPEG with some texture, made in the test.
+fn test_jpeg(width: u16, height: u16) -> Vec<u8> {
+    let mut rgb = Vec::with_capacity(usize::from(width) * usize::from(height) * 3);
+    for y in 0..height {
+        for x in 0..width {
+            rgb.extend_from_slice(&[(x % 251) as u8, (y % 241) as u8, ((x ^ y) % 239) as u8]);
+        }
+    }
+    let mut out = Vec::new();
+    jpeg_encoder::Encoder::new(&mut out, 90).encode(&rgb, width, height, jpeg_encoder::ColorType::Rgb).expect("jpeg");
+    out
 }

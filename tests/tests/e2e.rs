@@ -326,7 +326,7 @@ async fn photos_and_the_signature_upload_after_the_document_and_resume_where_the
     use fieldsync_core::model::{NewPhoto, PhotoInput};
     use fieldsync_core::sync::{SyncConfig, SyncEngine};
 
-    let w = world(&["eli"]).await;
+    let mut w = world(&["eli"]).await;
     let id = w.dispatcher.create(&NewTicket { signature_required: true, ..job("meter", "eli") }).await;
     let eli = &w.engineers[0];
     eli.sync().await;
@@ -351,8 +351,10 @@ async fn photos_and_the_signature_upload_after_the_document_and_resume_where_the
     let status = w.dispatcher.patch_blob(&w.tokens[0], &photo.sha256, &id, 0, jpeg.len(), &jpeg[..CHUNK]).await;
     assert_eq!(status, 204);
 
+    // The app restarts: a new process opens the same store.
+    w.engineers[0].reopen();
     let engine = SyncEngine::new(
-        eli.client().clone(),
+        w.engineers[0].client().clone(),
         SyncConfig { upload_chunk_bytes: CHUNK, ..SyncConfig::new(w.server.url(), w.tokens[0].clone()) },
     )
     .expect("engine");

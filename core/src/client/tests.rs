@@ -468,3 +468,30 @@ fn the_signature_is_bound_to_the_summary_written_once_and_unlocks_completion() {
     assert_eq!(ticket.signature.as_ref().map(|s| s.signer.as_str()), Some("Ms Jansen"));
     w.engineer.complete(&id, "Replaced valve").expect("complete once signed");
 }
+
+#[test]
+fn two_signatures_captured_offline_on_two_devices_show_as_a_conflict() {
+    let w = world();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tablet = Client::open(
+        dir.path().join("tablet.sqlite"),
+        Identity { user_id: "eng-1".into(), device_id: "eng-1-tablet".into(), role: Role::Engineer },
+    )
+    .expect("second device of the same engineer");
+    let id = w.dispatcher.create_ticket(&boiler()).expect("create");
+    deliver(&w.dispatcher, &w.engineer, &id);
+    w.engineer.accept(&id).expect("accept");
+    w.engineer.check_in(&id, on_site()).expect("check in");
+    deliver(&w.engineer, &tablet, &id);
+    let stroke =
+        || vec![(0..10).map(|n| crate::media::StrokePoint { x: n as f32 / 10.0, y: 0.5, t: n }).collect::<Vec<_>>()];
+    w.engineer.capture_signature(&id, "Ms Jansen", &stroke()).expect("phone");
+    tablet.capture_signature(&id, "Mr Jansen", &stroke()).expect("tablet, offline");
+    deliver(&tablet, &w.engineer, &id);
+    deliver(&w.engineer, &tablet, &id);
+    let (a, b) = (w.engineer.get(&id).expect("get"), tablet.get(&id).expect("get"));
+    assert_eq!(a.signature, b.signature, "both show the same signature");
+    assert_eq!(a.conflicts, b.conflicts);
+    let conflict = a.conflicts.iter().find(|c| c.kind == "signature").expect("a signature conflict");
+    assert!(conflict.reason.contains("signed on another device"), "{conflict:?}");
+}
