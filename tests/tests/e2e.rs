@@ -379,3 +379,39 @@ async fn photos_and_the_signature_upload_after_the_document_and_resume_where_the
     let again = engine.sync_now().await.expect("no-op");
     assert!(again.uploads.uploaded.is_empty() && again.uploads.bytes_sent == 0, "{:?}", again.uploads);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blob_the_server_refuses_is_set_aside_and_the_others_still_upload() {
+    use fieldsync_core::model::{NewPhoto, PhotoInput};
+
+    let w = world(&["eli"]).await;
+    let id = w.dispatcher.create(&job("meter", "eli")).await;
+    let eli = &w.engineers[0];
+    eli.sync().await;
+    eli.client().accept(&id).expect("accept");
+    let photo = NewPhoto {
+        source: PhotoInput::Bytes(camera_jpeg(900, 600)),
+        caption: "x".into(),
+        taken_at: None,
+        location: None,
+    };
+    let meta = eli.client().add_photo(&id, photo).await.expect("photo");
+    // The thumbnail's bytes on the device no longer match their hash (a damaged store).
+    eli.client()
+        .store()
+        .write(|tx| -> Result<(), fieldsync_core::Error> {
+            tx.execute("UPDATE blobs SET bytes = x'00112233' WHERE sha256 = ?1", [&meta.thumbnail_sha256])?;
+            Ok(())
+        })
+        .expect("damage");
+    let report = eli.sync().await;
+    assert_eq!(report.uploads.uploaded, vec![meta.sha256.clone()], "{:?}", report.uploads);
+    assert_eq!(report.uploads.refused.len(), 1, "{:?}", report.uploads);
+    assert!(report.uploads.refused[0].1.contains("hash"), "{:?}", report.uploads.refused);
+    let uploads = eli.client().uploads().expect("uploads");
+    let thumb = uploads.iter().find(|u| u.sha256 == meta.thumbnail_sha256).expect("thumbnail upload");
+    assert_eq!(thumb.state, "failed");
+    assert!(thumb.reason.as_deref().is_some_and(|r| r.contains("hash")), "{thumb:?}");
+    assert_eq!(eli.engine.status().pending_uploads, 0, "set aside, not retried forever");
+    assert_eq!(w.dispatcher.detail(&id).await["status"], "accepted", "the document synced regardless");
+}

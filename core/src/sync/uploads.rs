@@ -10,6 +10,7 @@
 use reqwest::StatusCode;
 
 use super::{SyncEngine, SyncError, server_error};
+use crate::protocol::ApiError;
 use crate::store::blobs::Upload;
 
 /// How many bytes one PATCH carries by default.
@@ -97,6 +98,8 @@ impl SyncEngine {
         let mut url =
             reqwest::Url::parse(&self.blob_url(&upload.sha256)).map_err(|e| SyncError::Protocol(e.to_string()))?;
         url.query_pairs_mut().append_pair("ticket", &upload.ticket_id);
+        // A server that keeps disagreeing about the offset must not keep us here.
+        let mut conflicts = 0;
         while at < total {
             let chunk = self.inner.config.upload_chunk_bytes.max(1);
             let end = (at as usize).saturating_add(chunk).min(bytes.len());
@@ -116,6 +119,14 @@ impl SyncEngine {
             let server_at = header_u64(&response, "Upload-Offset");
             let complete = response.headers().contains_key("Upload-Complete");
             if status == StatusCode::CONFLICT {
+                let body = response.bytes().await.unwrap_or_default();
+                let code = serde_json::from_slice::<ApiError>(&body).map(|e| e.error).unwrap_or_default();
+                conflicts += 1;
+                if code != "offset_mismatch" || conflicts > 3 {
+                    // Another upload of this blob declared a different length, or the offsets
+                    // never settle: set it aside rather than loop.
+                    return Ok(Outcome::Refused(server_error(status.as_u16(), &body).to_string()));
+                }
                 // The server has a different offset (a chunk landed before a lost answer).
                 offset = self.server_offset(&upload.sha256).await?;
                 if offset.complete {
