@@ -25,16 +25,6 @@ use fieldsync_core::workflow::{EventKind, Role};
 use sha2::{Digest, Sha256};
 
 const OWNED_MAPS: [&str; 4] = ["checklist", "photos", "signature", "feedback"];
-const ENGINEER_KINDS: [EventKind; 8] = [
-    EventKind::Accepted,
-    EventKind::Rejected,
-    EventKind::TravelStarted,
-    EventKind::CheckedIn,
-    EventKind::WorkStarted,
-    EventKind::Paused,
-    EventKind::Resumed,
-    EventKind::Completed,
-];
 /// Why a device may not write `void`.
 const ONLY_THE_SERVER_VOIDS: &str = "only the server may void a record";
 
@@ -177,7 +167,8 @@ fn forged(doc: &Automerge, record: &ObjId, list: &str, who: &Pusher<'_>) -> Opti
     }
     if list == "events" {
         let kind = text(doc, record, "kind").unwrap_or_default();
-        if !ENGINEER_KINDS.iter().any(|k| k.as_str() == kind) {
+        // Which kinds are an engineer's is the workflow's rule, not a second list here.
+        if !EventKind::parse(&kind).is_some_and(EventKind::is_engineer_kind) {
             return Some(format!("an engineer may not record a {kind:?} event"));
         }
         if text(doc, record, "role").as_deref() != Some("engineer") {
