@@ -88,19 +88,27 @@ pub(crate) const MIGRATIONS: &[&str] = &[
 /// The schema version this build writes.
 pub const LATEST_VERSION: i64 = MIGRATIONS.len() as i64;
 
-/// Brings the schema up to [`LATEST_VERSION`] in one transaction; returns the version found.
-/// A newer version is refused without touching the file.
+/// Brings the store's schema up to [`LATEST_VERSION`]; see [`run_numbered`].
 pub(crate) fn migrate(conn: &mut Connection) -> Result<i64, StoreError> {
+    run_numbered(conn, MIGRATIONS)
+}
+
+/// Numbered migrations on `PRAGMA user_version`, for any SQLite database of the project (the
+/// device store here, the server's database too): `steps[i]` takes the schema from version
+/// `i` to `i + 1`. Applies the missing steps in one transaction and returns the version found;
+/// a newer version is refused without touching the file.
+pub fn run_numbered(conn: &mut Connection, steps: &[&str]) -> Result<i64, StoreError> {
+    let latest = i64::try_from(steps.len()).unwrap_or(i64::MAX);
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let found: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
-    if found > LATEST_VERSION {
-        return Err(StoreError::NewerSchema { found, supported: LATEST_VERSION });
+    if found > latest {
+        return Err(StoreError::NewerSchema { found, supported: latest });
     }
-    for step in &MIGRATIONS[usize::try_from(found).unwrap_or(0)..] {
+    for step in &steps[usize::try_from(found).unwrap_or(0)..] {
         tx.execute_batch(step)?;
     }
-    if found < LATEST_VERSION {
-        tx.pragma_update(None, "user_version", LATEST_VERSION)?;
+    if found < latest {
+        tx.pragma_update(None, "user_version", latest)?;
     }
     tx.commit()?;
     Ok(found)

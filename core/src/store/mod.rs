@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OpenFlags, Transaction, TransactionBehavior};
 
-pub use migrations::LATEST_VERSION;
+pub use migrations::{LATEST_VERSION, run_numbered};
 
 /// How many reader connections a store keeps.
 const READERS: usize = 2;

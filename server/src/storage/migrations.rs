@@ -3,7 +3,8 @@
 //! `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`. Never edit a migration that
 //! has shipped: add the next one.
 
-use rusqlite::{Connection, TransactionBehavior};
+use fieldsync_core::store::StoreError;
+use rusqlite::Connection;
 
 use super::StorageError;
 
@@ -105,23 +106,11 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     "#,
 ];
 
-/// The schema version this build writes.
-pub const LATEST_VERSION: i64 = MIGRATIONS.len() as i64;
-
-/// Brings the schema up to [`LATEST_VERSION`] in one transaction; returns the version found.
-/// A newer version is refused without touching the file.
+/// Brings the schema up to [`LATEST_VERSION`] in one transaction with the project's one
+/// migration runner; returns the version found. A newer version is refused untouched.
 pub(crate) fn migrate(conn: &mut Connection) -> Result<i64, StorageError> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let found: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
-    if found > LATEST_VERSION {
-        return Err(StorageError::NewerSchema { found, supported: LATEST_VERSION });
-    }
-    for step in &MIGRATIONS[usize::try_from(found).unwrap_or(0)..] {
-        tx.execute_batch(step)?;
-    }
-    if found < LATEST_VERSION {
-        tx.pragma_update(None, "user_version", LATEST_VERSION)?;
-    }
-    tx.commit()?;
-    Ok(found)
+    fieldsync_core::store::run_numbered(conn, MIGRATIONS).map_err(|e| match e {
+        StoreError::NewerSchema { found, supported } => StorageError::NewerSchema { found, supported },
+        other => StorageError::Backend(other.to_string()),
+    })
 }

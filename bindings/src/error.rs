@@ -1,0 +1,111 @@
+//! The one public error of the bindings, and the one place core errors are mapped to it.
+//!
+//! Messages are for people and carry no personal data and no internals: a refusal says what
+//! was refused and why ("cannot accept: ticket is accepted"); a store failure says what kind.
+//! The field is `reason`, not `message`: Kotlin exceptions already have a `message`.
+
+use fieldsync_core::Error;
+use fieldsync_core::media::MediaError;
+use fieldsync_core::store::StoreError;
+use fieldsync_core::sync::SyncError;
+
+/// Everything a fieldsync call can fail with.
+#[derive(Debug, thiserror::Error, uniffi::Error)]
+pub enum FieldsyncError {
+    /// The workflow refuses the action; nothing was written.
+    #[error("{reason}")]
+    Refused {
+        /// What was refused and why, e.g. "cannot accept: ticket is accepted".
+        reason: String,
+    },
+    /// An argument is out of range or empty, or a photo or signature is unusable; nothing
+    /// was written.
+    #[error("invalid input: {reason}")]
+    InvalidInput {
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// No ticket with this id on this device.
+    #[error("ticket {id} not found")]
+    NotFound {
+        /// The ticket id asked for.
+        id: String,
+    },
+    /// The ticket's stored copy cannot be read; it is set aside, the others work.
+    #[error("ticket {id} is set aside")]
+    SetAside {
+        /// The ticket.
+        id: String,
+    },
+    /// The app said the device is offline.
+    #[error("offline")]
+    Offline,
+    /// The server refused this device's token: sign in again.
+    #[error("the server refused this device's token")]
+    Unauthorized,
+    /// The server could not be reached or the connection broke; retry later.
+    #[error("network: {reason}")]
+    Network {
+        /// What failed.
+        reason: String,
+    },
+    /// The server answered with an error or with something this version cannot read.
+    #[error("server: {reason}")]
+    Server {
+        /// The server's message.
+        reason: String,
+    },
+    /// The local store failed (disk full, a store of another user, a newer app's store).
+    #[error("storage: {reason}")]
+    Storage {
+        /// What failed.
+        reason: String,
+    },
+}
+
+impl From<Error> for FieldsyncError {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Refused(refusal) => FieldsyncError::Refused { reason: refusal.to_string() },
+            Error::InvalidInput(reason) => FieldsyncError::InvalidInput { reason },
+            Error::NotFound(id) => FieldsyncError::NotFound { id },
+            Error::Quarantined { id, .. } => FieldsyncError::SetAside { id },
+            Error::Store(e) => FieldsyncError::Storage { reason: store_reason(&e) },
+            Error::Document(_) => FieldsyncError::Storage { reason: "a ticket document cannot be read".into() },
+            Error::Media(MediaError::Io(_)) => {
+                FieldsyncError::InvalidInput { reason: "cannot read the photo file".into() }
+            }
+            Error::Media(e) => FieldsyncError::InvalidInput { reason: e.to_string() },
+        }
+    }
+}
+
+fn store_reason(e: &StoreError) -> String {
+    match e {
+        // The SQLite code says what kind (disk full, read-only, locked); the SQL does not help.
+        StoreError::Sqlite(rusqlite::Error::SqliteFailure(code, _)) => format!("local database: {code}"),
+        StoreError::Sqlite(_) => "local database failed".into(),
+        StoreError::Io(e) => format!("file system: {}", e.kind()),
+        other => other.to_string(),
+    }
+}
+
+impl From<SyncError> for FieldsyncError {
+    fn from(e: SyncError) -> Self {
+        match e {
+            SyncError::Offline => FieldsyncError::Offline,
+            SyncError::Unauthorized => FieldsyncError::Unauthorized,
+            SyncError::Network(reason) => FieldsyncError::Network { reason },
+            SyncError::Server { status, message } => FieldsyncError::Server { reason: format!("{status}: {message}") },
+            SyncError::Protocol(_) => FieldsyncError::Server { reason: "unreadable answer: update the app".into() },
+            SyncError::Local(_) => FieldsyncError::Storage { reason: "the local store failed during sync".into() },
+        }
+    }
+}
+
+impl From<tokio::task::JoinError> for FieldsyncError {
+    fn from(_: tokio::task::JoinError) -> Self {
+        // A panic inside the library (a bug) ends the call, not the app.
+        FieldsyncError::Storage { reason: "the operation stopped unexpectedly".into() }
+    }
+}

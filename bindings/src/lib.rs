@@ -1,0 +1,307 @@
+//! fieldsync-ffi: the Kotlin and Swift face of `fieldsync_core`, through uniffi proc-macros.
+//!
+//! No logic lives here: every method is one line over [`fieldsync_core::Client`] or
+//! [`SyncEngine`]; types are mirrored and converted in [`types`]; errors are mapped in
+//! [`error`]. The plumbing the platforms need is here too: one tokio runtime the library owns
+//! (the sync loop, `sync_now`, photo processing and the subscriptions run on it, never on the
+//! caller's thread) and the listener tasks behind `subscribe_*`.
+//!
+//! Generate the bindings from the unstripped library (see bindings/README.md):
+//! `target/debug/uniffi-bindgen generate --library target/debug/libfieldsync_ffi.so --language kotlin --out-dir OUT`.
+
+use std::sync::{Arc, Mutex, OnceLock};
+
+use fieldsync_core::Client;
+use fieldsync_core::media::StrokePoint as CoreStrokePoint;
+use fieldsync_core::model::ListFilter as CoreListFilter;
+use fieldsync_core::sync::{SyncConfig, SyncEngine, SyncLoop};
+use tokio::runtime::Runtime;
+use tokio::task::JoinHandle;
+
+mod error;
+mod types;
+
+pub use error::FieldsyncError;
+pub use types::*;
+
+uniffi::setup_scaffolding!();
+
+/// The library's runtime, made on first use: two worker threads, plus tokio's blocking pool
+/// for SQLite and photo work.
+fn runtime() -> Result<&'static Runtime, FieldsyncError> {
+    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+    if let Some(runtime) = RUNTIME.get() {
+        return Ok(runtime);
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("fieldsync")
+        .enable_all()
+        .build()
+        .map_err(|e| FieldsyncError::Storage { reason: format!("cannot start the library's threads: {}", e.kind()) })?;
+    // Two first calls at once: one runtime wins, the other is dropped unused.
+    Ok(RUNTIME.get_or_init(|| runtime))
+}
+
+/// Asks the server who a token belongs to: how a device learns its identity at first sign-in.
+#[uniffi::export]
+pub async fn who_am_i(server: ServerConfig) -> Result<Identity, FieldsyncError> {
+    let me =
+        runtime()?.spawn(async move { fieldsync_core::sync::who_am_i(&server.url, &server.token).await }).await??;
+    Ok(Identity { user_id: me.user_id, device_id: me.device_id, role: me.role.into() })
+}
+
+/// Receives the ticket list: the current one at once, then again after every change.
+#[uniffi::export(with_foreign)]
+pub trait TicketsListener: Send + Sync {
+    /// The tickets on this device, as they stand now. Called off the main thread, in order.
+    fn on_tickets(&self, tickets: Vec<TicketSummary>);
+}
+
+/// Receives the sync status: the current one at once, then every change.
+#[uniffi::export(with_foreign)]
+pub trait SyncStatusListener: Send + Sync {
+    /// The status now. Called off the main thread, in order.
+    fn on_status(&self, status: SyncStatus);
+}
+
+/// A running subscription. It stops when [`TaskHandle::cancel`] is called or when the handle
+/// is dropped (Kotlin `close()`, Swift deinit).
+#[derive(uniffi::Object)]
+pub struct TaskHandle {
+    task: Mutex<Option<JoinHandle<()>>>,
+}
+
+#[uniffi::export]
+impl TaskHandle {
+    /// Stops the subscription; the listener is not called again once this returns... except
+    /// for a call already under way.
+    pub fn cancel(&self) {
+        if let Ok(mut task) = self.task.lock() {
+            if let Some(task) = task.take() {
+                task.abort();
+            }
+        }
+    }
+
+    /// Whether the subscription is still running.
+    pub fn is_active(&self) -> bool {
+        self.task.lock().map(|t| t.as_ref().is_some_and(|t| !t.is_finished())).unwrap_or(false)
+    }
+}
+
+impl Drop for TaskHandle {
+    fn drop(&mut self) {
+        self.cancel();
+    }
+}
+
+/// A signed-in user's tickets on this device, with the sync engine that keeps them in step
+/// with the server. Opening starts the background sync loop (offline until
+/// [`FieldsyncClient::set_online`]); dropping the client stops it.
+#[derive(uniffi::Object)]
+pub struct FieldsyncClient {
+    engine: SyncEngine,
+    _sync_loop: SyncLoop,
+}
+
+impl FieldsyncClient {
+    fn client(&self) -> &Client {
+        self.engine.client()
+    }
+}
+
+#[uniffi::export]
+impl FieldsyncClient {
+    /// Opens (or creates) the store at `store_path` for `identity`, syncing with `server`.
+    /// Blocking for a few milliseconds (SQLite): call it off the main thread.
+    #[uniffi::constructor]
+    pub fn open(store_path: String, identity: Identity, server: ServerConfig) -> Result<Arc<Self>, FieldsyncError> {
+        let runtime = runtime()?;
+        let _context = runtime.enter();
+        let engine =
+            SyncEngine::new(Client::open(store_path, identity.into())?, SyncConfig::new(server.url, server.token))?;
+        let sync_loop = engine.start();
+        Ok(Arc::new(FieldsyncClient { engine, _sync_loop: sync_loop }))
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Queries
+
+    /// Ticket summaries matching `filter` (no document is loaded).
+    pub fn list(&self, filter: ListFilter) -> Result<Vec<TicketSummary>, FieldsyncError> {
+        Ok(self.client().list(&filter.into())?.into_iter().map(Into::into).collect())
+    }
+
+    /// The full view of one ticket.
+    pub fn get(&self, ticket_id: String) -> Result<Ticket, FieldsyncError> {
+        Ok(self.client().get(&ticket_id)?.into())
+    }
+
+    /// How many tickets are in each status.
+    pub fn counts(&self) -> Result<Vec<StatusCount>, FieldsyncError> {
+        let counts = self.client().counts()?;
+        Ok(counts.into_iter().map(|(status, count)| StatusCount { status: status.into(), count }).collect())
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Actions: each is on disk when it returns, and syncs later.
+
+    /// Accepts a dispatched ticket.
+    pub fn accept(&self, ticket_id: String) -> Result<(), FieldsyncError> {
+        Ok(self.client().accept(&ticket_id)?)
+    }
+
+    /// Rejects a ticket, with a reason.
+    pub fn reject(&self, ticket_id: String, reason: String) -> Result<(), FieldsyncError> {
+        Ok(self.client().reject(&ticket_id, &reason)?)
+    }
+
+    /// Starts travelling to the site.
+    pub fn start_travel(&self, ticket_id: String) -> Result<(), FieldsyncError> {
+        Ok(self.client().start_travel(&ticket_id)?)
+    }
+
+    /// Checks in on site with a GPS fix.
+    pub fn check_in(&self, ticket_id: String, location: Location) -> Result<(), FieldsyncError> {
+        Ok(self.client().check_in(&ticket_id, location.into())?)
+    }
+
+    /// Starts work once on site.
+    pub fn start_work(&self, ticket_id: String) -> Result<(), FieldsyncError> {
+        Ok(self.client().start_work(&ticket_id)?)
+    }
+
+    /// Pauses work.
+    pub fn pause(&self, ticket_id: String) -> Result<(), FieldsyncError> {
+        Ok(self.client().pause(&ticket_id)?)
+    }
+
+    /// Resumes paused work.
+    pub fn resume(&self, ticket_id: String) -> Result<(), FieldsyncError> {
+        Ok(self.client().resume(&ticket_id)?)
+    }
+
+    /// Adds a note.
+    pub fn add_note(&self, ticket_id: String, text: String) -> Result<(), FieldsyncError> {
+        Ok(self.client().add_note(&ticket_id, &text)?)
+    }
+
+    /// Records a part used.
+    pub fn add_part(&self, ticket_id: String, sku: String, qty: u32) -> Result<(), FieldsyncError> {
+        Ok(self.client().add_part(&ticket_id, &sku, qty)?)
+    }
+
+    /// Logs time worked (`kind`: "labour", "travel", ...).
+    pub fn log_time(&self, ticket_id: String, minutes: u32, kind: String) -> Result<(), FieldsyncError> {
+        Ok(self.client().log_time(&ticket_id, minutes, &kind)?)
+    }
+
+    /// Ticks or unticks a checklist item.
+    pub fn set_checklist_item(&self, ticket_id: String, item: String, done: bool) -> Result<(), FieldsyncError> {
+        Ok(self.client().set_checklist_item(&ticket_id, &item, done)?)
+    }
+
+    /// Records the customer's feedback (rating 1 to 5).
+    pub fn record_feedback(&self, ticket_id: String, rating: u8, comment: String) -> Result<(), FieldsyncError> {
+        Ok(self.client().record_feedback(&ticket_id, rating, &comment)?)
+    }
+
+    /// Completes the job with a summary of the work done.
+    pub fn complete(&self, ticket_id: String, summary: String) -> Result<(), FieldsyncError> {
+        Ok(self.client().complete(&ticket_id, &summary)?)
+    }
+
+    /// Renders and records the customer's signature (once), bound to the job summary.
+    pub fn capture_signature(
+        &self,
+        ticket_id: String,
+        signer: String,
+        strokes: Vec<Vec<StrokePoint>>,
+    ) -> Result<Signature, FieldsyncError> {
+        let strokes: Vec<Vec<CoreStrokePoint>> =
+            strokes.into_iter().map(|s| s.into_iter().map(Into::into).collect()).collect();
+        Ok(self.client().capture_signature(&ticket_id, &signer, &strokes)?.into())
+    }
+
+    /// Processes a photo file (orientation, metadata stripped, resized, thumbnail) and adds
+    /// it to the ticket; it uploads with the next sync. Runs on the library's threads.
+    pub async fn add_photo(&self, ticket_id: String, photo: NewPhoto) -> Result<Photo, FieldsyncError> {
+        let client = self.client().clone();
+        let meta = runtime()?.spawn(async move { client.add_photo(&ticket_id, photo.into()).await }).await??;
+        Ok(meta.into())
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Sync
+
+    /// Syncs now (even when offline was reported) and reports what moved.
+    pub async fn sync_now(&self) -> Result<SyncReport, FieldsyncError> {
+        let engine = self.engine.clone();
+        let report = runtime()?.spawn(async move { engine.sync_now().await }).await??;
+        Ok(report.into())
+    }
+
+    /// The app's connectivity callback: going online syncs at once.
+    pub fn set_online(&self, online: bool) {
+        self.engine.set_online(online)
+    }
+
+    /// The sync status now.
+    pub fn sync_status(&self) -> SyncStatus {
+        self.engine.status().into()
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Subscriptions
+
+    /// Pushes the ticket list to `listener` now and after every change, until the handle is
+    /// cancelled or dropped.
+    pub fn subscribe_tickets(&self, listener: Arc<dyn TicketsListener>) -> Result<Arc<TaskHandle>, FieldsyncError> {
+        let client = self.client().clone();
+        let (changed, mut changes) = tokio::sync::mpsc::unbounded_channel::<()>();
+        let subscription = client.subscribe(move |_| {
+            let _ = changed.send(());
+        });
+        let task = runtime()?.spawn(async move {
+            let _subscription = subscription;
+            loop {
+                let (client, listener) = (client.clone(), listener.clone());
+                // On the blocking pool: a slow listener never holds up the runtime. A listener
+                // that throws ends that call only.
+                let _ = tokio::task::spawn_blocking(move || {
+                    if let Ok(tickets) = client.list(&CoreListFilter::default()) {
+                        listener.on_tickets(tickets.into_iter().map(Into::into).collect());
+                    }
+                })
+                .await;
+                if changes.recv().await.is_none() {
+                    return;
+                }
+                // Several changes while the listener ran: one list says it all.
+                while changes.try_recv().is_ok() {}
+            }
+        });
+        Ok(Arc::new(TaskHandle { task: Mutex::new(Some(task)) }))
+    }
+
+    /// Pushes the sync status to `listener` now and after every change, until the handle is
+    /// cancelled or dropped.
+    pub fn subscribe_sync_status(
+        &self,
+        listener: Arc<dyn SyncStatusListener>,
+    ) -> Result<Arc<TaskHandle>, FieldsyncError> {
+        let mut statuses = self.engine.watch_status();
+        let task = runtime()?.spawn(async move {
+            loop {
+                let status: SyncStatus = statuses.borrow_and_update().clone().into();
+                let listener = listener.clone();
+                let _ = tokio::task::spawn_blocking(move || listener.on_status(status)).await;
+                if statuses.changed().await.is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(Arc::new(TaskHandle { task: Mutex::new(Some(task)) }))
+    }
+}
