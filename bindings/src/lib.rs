@@ -74,8 +74,7 @@ pub struct TaskHandle {
 
 #[uniffi::export]
 impl TaskHandle {
-    /// Stops the subscription; the listener is not called again once this returns... except
-    /// for a call already under way.
+    /// Stops the subscription. A listener call already under way finishes; no other follows.
     pub fn cancel(&self) {
         if let Ok(mut task) = self.task.lock() {
             if let Some(task) = task.take() {
