@@ -106,7 +106,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     "#,
 ];
 
-/// Brings the schema up to [`LATEST_VERSION`] in one transaction with the project's one
+/// Brings the schema up to the newest migration in one transaction with the project's one
 /// migration runner; returns the version found. A newer version is refused untouched.
 pub(crate) fn migrate(conn: &mut Connection) -> Result<i64, StorageError> {
     fieldsync_core::store::run_numbered(conn, MIGRATIONS).map_err(|e| match e {
