@@ -1,0 +1,184 @@
+// The Kotlin bindings, run for real: a JVM, JNA, the fieldsync library and a real server
+// (started by scripts/test-bindings.sh, which passes its URL, an engineer's token and the id of
+// a ticket dispatched to that engineer). Prints one line per step and ends with
+// "N passed, M failed"; exits non-zero on any failure.
+package dev.fieldsync.test
+
+import dev.fieldsync.Fieldsync
+import dev.fieldsync.ffi.FieldsyncException
+import dev.fieldsync.ffi.Location
+import dev.fieldsync.ffi.NewPhoto
+import dev.fieldsync.ffi.ServerConfig
+import dev.fieldsync.ffi.Status
+import dev.fieldsync.ffi.StrokePoint
+import dev.fieldsync.ffi.SyncStatus
+import dev.fieldsync.ffi.TicketSummary
+import dev.fieldsync.ffi.TicketsListener
+import dev.fieldsync.reason
+import java.awt.Color
+import java.awt.image.BufferedImage
+import java.io.File
+import java.util.concurrent.CopyOnWriteArrayList
+import javax.imageio.ImageIO
+import kotlin.system.exitProcess
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.delay
+import kotlinx.coroutines.flow.first
+import kotlinx.coroutines.launch
+import kotlinx.coroutines.runBlocking
+import kotlinx.coroutines.withTimeout
+
+private var passed = 0
+private var failed = 0
+
+private fun check(name: String, condition: Boolean, detail: () -> String = { "" }) {
+    if (condition) {
+        passed++
+        println("ok   $name")
+    } else {
+        failed++
+        println("FAIL $name ${detail()}")
+    }
+}
+
+/** Runs [block] and checks that it throws exactly [T]. */
+private inline fun <reified T : FieldsyncException> expectThrows(name: String, block: () -> Unit) {
+    try {
+        block()
+        check(name, false) { "no exception" }
+    } catch (e: FieldsyncException) {
+        check("$name -> ${e::class.simpleName}: ${e.reason}", e is T) { "expected ${T::class.simpleName}" }
+    }
+}
+
+/** A camera-like JPEG, made with the JDK. */
+private fun writeJpeg(file: File) {
+    val image = BufferedImage(1200, 900, BufferedImage.TYPE_INT_RGB)
+    val g = image.createGraphics()
+    g.color = Color(30, 90, 160)
+    g.fillRect(0, 0, 1200, 900)
+    g.color = Color.ORANGE
+    g.fillOval(300, 200, 600, 500)
+    g.dispose()
+    require(ImageIO.write(image, "jpg", file)) { "no JPEG writer" }
+}
+
+fun main(args: Array<String>) {
+    require(args.size == 4) { "usage: Main SERVER_URL ENGINEER_TOKEN TICKET_ID WORK_DIR" }
+    val (url, token, ticketId, workDir) = args
+    try {
+        runBlocking { flow(url, token, ticketId, File(workDir)) }
+    } catch (e: Throwable) {
+        failed++
+        println("FAIL stopped: $e")
+        e.printStackTrace(System.out)
+    }
+    println("$passed passed, $failed failed")
+    exitProcess(if (failed == 0) 0 else 1)
+}
+
+private suspend fun kotlinx.coroutines.CoroutineScope.flow(url: String, token: String, ticketId: String, dir: File) {
+    dir.mkdirs()
+    val server = ServerConfig(url = url, token = token)
+
+    // Sign in: the token says who this is.
+    val fieldsync = Fieldsync.signIn(File(dir, "eli.sqlite").path, server)
+    println("step: signed in, store open")
+
+    // Listen from the start: every list and every status the library pushes.
+    val lists = CopyOnWriteArrayList<List<TicketSummary>>()
+    val statuses = CopyOnWriteArrayList<SyncStatus>()
+    val listening = launch(Dispatchers.Default) { fieldsync.tickets.collect { lists.add(it) } }
+    val watching = launch(Dispatchers.Default) { fieldsync.syncStatus.collect { statuses.add(it) } }
+
+    println("step: first sync")
+    val first = fieldsync.syncNow()
+    check("sync_now receives the dispatched ticket", ticketId in first.received) { "$first" }
+    val listed = fieldsync.list()
+    check("list shows it, dispatched", listed.any { it.id == ticketId && it.status == Status.DISPATCHED }) { "$listed" }
+    check("counts has one dispatched", fieldsync.counts().any { it.status == Status.DISPATCHED && it.count == 1UL })
+    withTimeout(10_000) { fieldsync.tickets.first { l -> l.any { it.id == ticketId } } }
+    check("the tickets Flow pushes the current list first", true)
+
+    println("step: offline from here")
+    fieldsync.setOnline(false)
+
+    println("step: accept")
+    fieldsync.accept(ticketId)
+    expectThrows<FieldsyncException.Refused>("accepting twice is refused") { fieldsync.client.accept(ticketId) }
+    expectThrows<FieldsyncException.NotFound>("an unknown ticket is not found") { fieldsync.client.get("no-such-ticket") }
+    println("step: travel")
+    fieldsync.startTravel(ticketId)
+    println("step: check in")
+    expectThrows<FieldsyncException.InvalidInput>("a fix off the planet is invalid input") {
+        fieldsync.client.checkIn(ticketId, Location(lat = 200.0, lon = 4.9, accuracyM = 5.0))
+    }
+    fieldsync.checkIn(ticketId, Location(lat = 52.3702, lon = 4.8952, accuracyM = 8.0))
+    fieldsync.startWork(ticketId)
+    println("step: note, part, time")
+    fieldsync.addNote(ticketId, "Replaced the pressure valve; no more leak.")
+    fieldsync.addPart(ticketId, "VALVE-22", 1u)
+    fieldsync.logTime(ticketId, 45u, "labour")
+
+    println("step: photo")
+    val jpeg = File(dir, "boiler.jpg")
+    writeJpeg(jpeg)
+    val photo = fieldsync.addPhoto(ticketId, NewPhoto(path = jpeg.path, caption = "new valve"))
+    check("add_photo processes the JPEG (${photo.width}x${photo.height})", photo.width == 1200u && photo.height == 900u) {
+        "$photo"
+    }
+    expectThrows<FieldsyncException.InvalidInput>("a photo that is not an image is invalid input") {
+        val text = File(dir, "not-a-photo.jpg").apply { writeText("hello") }
+        fieldsync.addPhoto(ticketId, NewPhoto(path = text.path))
+    }
+
+    println("step: signature")
+    val stroke = (0..20).map { StrokePoint(x = 0.1f + it * 0.04f, y = 0.5f + (it % 3) * 0.05f, t = (it * 16).toUInt()) }
+    val signature = fieldsync.captureSignature(ticketId, "Customer", listOf(stroke))
+    check("capture_signature records it", signature.pngSha256.length == 64) { "$signature" }
+
+    println("step: complete")
+    fieldsync.complete(ticketId, "Valve replaced, tested at 1.5 bar.")
+    val done = fieldsync.get(ticketId)
+    check("the ticket is completed on the device", done.status == Status.COMPLETED) { "${done.status}" }
+    check(
+        "it holds the note, the photo and the signature",
+        done.notes.size == 1 && done.photos.size == 1 && done.signature != null,
+    ) { "$done" }
+    check("it is pending while offline", fieldsync.list().single { it.id == ticketId }.pending)
+    expectThrows<FieldsyncException.Refused>("completing twice is refused") {
+        fieldsync.client.complete(ticketId, "again")
+    }
+    withTimeout(10_000) {
+        fieldsync.tickets.first { l -> l.any { it.id == ticketId && it.status == Status.COMPLETED } }
+    }
+    check("the tickets Flow pushed the completed ticket", lists.any { l -> l.any { it.status == Status.COMPLETED } }) {
+        "${lists.size} lists"
+    }
+
+    println("step: sync_now")
+    val report = fieldsync.syncNow()
+    check("sync_now pushes the ticket", ticketId in report.pushed) { "$report" }
+    check("and uploads the photo, its thumbnail and the signature", report.uploaded.size == 3) { "$report" }
+    check("nothing is pending afterwards", !fieldsync.list().single { it.id == ticketId }.pending)
+    val settled = withTimeout(10_000) {
+        fieldsync.syncStatus.first { it.lastSuccessAt != null && !it.syncing && it.pendingTickets == 0UL }
+    }
+    check("the sync status Flow reports success", settled.lastError == null && settled.pendingUploads == 0UL) {
+        "$settled"
+    }
+
+    println("step: listeners")
+    withTimeout(10_000) { while (statuses.none { it.lastSuccessAt != null && it.pendingTickets == 0UL }) delay(10) }
+    check("the status listener saw the sync succeed (${statuses.size} statuses)", statuses.size >= 2)
+    check("the tickets listener saw every change (${lists.size} lists)", lists.size >= 2)
+    val handle = fieldsync.client.subscribeTickets(object : TicketsListener {
+        override fun onTickets(tickets: List<TicketSummary>) {}
+    })
+    handle.cancel()
+    check("a cancelled subscription stops", !handle.isActive())
+    handle.close()
+    listening.cancel()
+    watching.cancel()
+    fieldsync.close()
+}
