@@ -15,7 +15,10 @@ echo "== tests"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 cargo test --workspace --locked 2>&1 | tee "$log"
+echo "== bindings"
+scripts/test-bindings.sh 2>&1 | tee -a "$log"
 # One closing line for the whole run: cargo prints one per test binary, the last of which
-# may be a binary with no tests of its own.
+# may be a binary with no tests of its own; the bindings tests print "N passed, M failed".
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1) } }
+     /^[0-9]+ passed, [0-9]+ failed$/ { p += $1; f += $3 }
      END { printf "fieldsync: %d passed, %d failed\n", p, f }' "$log"
