@@ -11,9 +11,19 @@ echo "== rustfmt"
 cargo fmt --all --check
 echo "== clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
-echo "== tests"
+echo "== postgres"
+# The PostgreSQL tests (server/tests/postgres.rs) need a cluster: a throwaway one on loopback
+# (installed if missing, stopped and deleted on exit) unless FIELDSYNC_TEST_DATABASE_URL names one.
+pg_dir=""
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+# Quiet: the last line of the run stays the closing count.
+trap 'rm -f "$log"; if [[ -n $pg_dir ]]; then scripts/postgres.sh stop "$pg_dir" >/dev/null 2>&1 || true; fi' EXIT
+if [[ -z ${FIELDSYNC_TEST_DATABASE_URL:-} ]]; then
+    pg_dir=$(mktemp -d "${TMPDIR:-/tmp}/fieldsync-pg.XXXXXX")
+    FIELDSYNC_TEST_DATABASE_URL=$(scripts/postgres.sh start "$pg_dir")
+    export FIELDSYNC_TEST_DATABASE_URL
+fi
+echo "== tests"
 cargo test --workspace --locked 2>&1 | tee "$log"
 echo "== bindings"
 scripts/test-bindings.sh 2>&1 | tee -a "$log"

@@ -1,7 +1,7 @@
 //! fieldsync-server: the hub devices sync with and dispatchers work through.
 //!
-//! - [`storage`]: one [`storage::Storage`] trait (SQLite by default), with a shared
-//!   conformance suite.
+//! - [`storage`]: one [`storage::Storage`] trait (SQLite by default, PostgreSQL for several
+//!   instances: [`AppState::open_postgres`], docs/adr/0006), with a shared conformance suite.
 //! - `POST /v1/sync`: the sync endpoint (protocol in `fieldsync_core::protocol`, server state in
 //!   docs/adr/0003): one round trip moves changes both ways; a no-op costs a few bytes.
 //! - The dispatcher REST API (`/v1/tickets...`) and live events (`GET /v1/events`, SSE).
@@ -45,7 +45,7 @@ use tokio::sync::{broadcast, watch};
 
 pub use auth::Caller;
 pub use error::AppError;
-use storage::{DeviceRecord, SqliteStorage, Storage, StorageError, UserRecord};
+use storage::{DeviceRecord, PostgresStorage, SqliteStorage, Storage, StorageError, UserRecord};
 
 /// Server tuning.
 #[derive(Clone, Debug)]
@@ -100,6 +100,9 @@ struct Inner {
     events: broadcast::Sender<TicketChanged>,
     shutdown: watch::Sender<bool>,
     docs: tickets::DocCache,
+    /// Set when events come from the database (every instance's commits) rather than from
+    /// this process's own writes; dropping it stops that listener.
+    listener: Option<storage::postgres::Listener>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -117,12 +120,39 @@ impl AppState {
         Ok(AppState::with_storage(Arc::new(storage), Arc::new(blobs), config))
     }
 
+    /// Connects to PostgreSQL at `database_url` (migrating it) and opens the blob store under
+    /// `data_dir/blobs`. Several instances may share one database: each publishes on
+    /// `GET /v1/events` the changes every instance commits (LISTEN/NOTIFY, docs/adr/0006), and
+    /// instances on one machine share blobs by sharing `data_dir`. Blocking: from async code,
+    /// call it inside `spawn_blocking`.
+    pub fn open_postgres(database_url: &str, data_dir: &Path, config: ServerConfig) -> Result<AppState, StorageError> {
+        let storage = PostgresStorage::open(database_url)?;
+        let blobs = FsBlobStore::open(&data_dir.join("blobs")).map_err(|e| StorageError::Backend(e.to_string()))?;
+        let (events, _) = broadcast::channel(1024);
+        let sender = events.clone();
+        let listener = storage.listen(move |notice| {
+            // Nobody listening is fine.
+            let _ = sender.send(TicketChanged { id: notice.id, status: notice.status, seq: notice.seq });
+        })?;
+        Ok(AppState::build(Arc::new(storage), Arc::new(blobs), config, events, Some(listener)))
+    }
+
     /// A state over any storage and blob store implementations.
     pub fn with_storage(storage: Arc<dyn Storage>, blobs: Arc<dyn BlobStore>, config: ServerConfig) -> AppState {
         let (events, _) = broadcast::channel(1024);
+        AppState::build(storage, blobs, config, events, None)
+    }
+
+    fn build(
+        storage: Arc<dyn Storage>,
+        blobs: Arc<dyn BlobStore>,
+        config: ServerConfig,
+        events: broadcast::Sender<TicketChanged>,
+        listener: Option<storage::postgres::Listener>,
+    ) -> AppState {
         let (shutdown, _) = watch::channel(false);
         let docs = tickets::DocCache::default();
-        AppState { inner: Arc::new(Inner { storage, blobs, config, events, shutdown, docs }) }
+        AppState { inner: Arc::new(Inner { storage, blobs, config, events, shutdown, docs, listener }) }
     }
 
     /// The storage.
@@ -151,6 +181,10 @@ impl AppState {
     }
 
     pub(crate) fn publish(&self, change: TicketChanged) {
+        if self.inner.listener.is_some() {
+            // The database's notification brings it, to every instance (this one included).
+            return;
+        }
         // Nobody listening is fine.
         let _ = self.inner.events.send(change);
     }

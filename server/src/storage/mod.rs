@@ -13,12 +13,14 @@
 
 pub mod conformance;
 mod migrations;
+pub mod postgres;
 pub mod sqlite;
 
 use fieldsync_core::model::{Priority, Sla};
 use fieldsync_core::time::Millis;
 use fieldsync_core::workflow::{Role, Status};
 
+pub use postgres::PostgresStorage;
 pub use sqlite::SqliteStorage;
 
 /// A change hash as stored: 32 bytes.
