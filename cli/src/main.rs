@@ -20,11 +20,16 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the sync server (SQLite in the data directory).
+    /// Run the sync server (SQLite in the data directory, or PostgreSQL with --database-url).
     Serve {
-        /// Where the server keeps its database.
+        /// Where the server keeps its database and blobs (with --database-url: its blobs only;
+        /// instances on one machine share blobs by sharing this directory).
         #[arg(long, default_value = "fieldsync-data")]
         data: PathBuf,
+        /// PostgreSQL instead of SQLite (`postgres://user@host:port/db`, no TLS): several
+        /// instances may share one database (docs/adr/0006).
+        #[arg(long, env = "FIELDSYNC_DATABASE_URL")]
+        database_url: Option<String>,
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:7878")]
         listen: String,
@@ -85,6 +90,9 @@ enum UserCommand {
         /// The server's data directory.
         #[arg(long, default_value = "fieldsync-data")]
         data: PathBuf,
+        /// The server's PostgreSQL database, when it uses one (see `serve`).
+        #[arg(long, env = "FIELDSYNC_DATABASE_URL")]
+        database_url: Option<String>,
     },
 }
 
@@ -122,10 +130,13 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
-        Command::Serve { data, listen } => serve(data, listen).await,
-        Command::User { command: UserCommand::Add { name, role, data } } => {
-            let state = fieldsync_server::AppState::open(&data, fieldsync_server::ServerConfig::default())?;
-            let (user_id, device_id, token) = state.add_user(&name, role)?;
+        Command::Serve { data, listen, database_url } => serve(data, listen, database_url).await,
+        Command::User { command: UserCommand::Add { name, role, data, database_url } } => {
+            let (user_id, device_id, token) = tokio::task::spawn_blocking(move || {
+                let state = open_state(&data, database_url.as_deref())?;
+                Ok::<_, CliError>(state.add_user(&name, role)?)
+            })
+            .await??;
             println!("{token}");
             eprintln!("added {user_id} ({}), device {device_id}", role.as_str());
             Ok(())
@@ -136,13 +147,30 @@ async fn run(cli: Cli) -> Result<(), CliError> {
     }
 }
 
-async fn serve(data: PathBuf, listen: String) -> Result<(), CliError> {
-    let state = fieldsync_server::AppState::open(&data, fieldsync_server::ServerConfig::default())?;
+/// The server's state: SQLite in `data`, or PostgreSQL at `database_url` (blobs in `data`).
+/// Blocking.
+fn open_state(data: &std::path::Path, database_url: Option<&str>) -> Result<fieldsync_server::AppState, CliError> {
+    let config = fieldsync_server::ServerConfig::default();
+    Ok(match database_url {
+        Some(url) => fieldsync_server::AppState::open_postgres(url, data, config)?,
+        None => fieldsync_server::AppState::open(data, config)?,
+    })
+}
+
+async fn serve(data: PathBuf, listen: String, database_url: Option<String>) -> Result<(), CliError> {
+    let postgres = database_url.is_some();
+    let state = {
+        let data = data.clone();
+        tokio::task::spawn_blocking(move || open_state(&data, database_url.as_deref())).await??
+    };
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
         .map_err(|e| CliError(format!("cannot listen on {listen}: {e}")))?;
-    eprintln!("fieldsync server on http://{} (data in {})", listener.local_addr()?, data.display());
-    fieldsync_server::serve(listener, state, shutdown_signal()).await?;
+    let store = if postgres { "PostgreSQL, blobs" } else { "data" };
+    eprintln!("fieldsync server on http://{} ({store} in {})", listener.local_addr()?, data.display());
+    fieldsync_server::serve(listener, state.clone(), shutdown_signal()).await?;
+    // The PostgreSQL client closes its connections blocking: off the async threads.
+    tokio::task::spawn_blocking(move || drop(state)).await?;
     eprintln!("stopped");
     Ok(())
 }
