@@ -71,19 +71,24 @@ fn every_target_has_a_folder() {
     }
 }
 
-/// Writes the seed inputs (`seed-*`) into the regression folders; they are committed, so this
-/// only runs on demand: `cargo test -p fieldsync-core --test fuzz_regressions -- --ignored`.
+/// Builds the seed inputs (`seed-*`) and runs each through its target's harness, so the seeds
+/// stay meaningful as the code changes. With `FIELDSYNC_WRITE_SEEDS=1` it also rewrites the
+/// committed seed files: `FIELDSYNC_WRITE_SEEDS=1 cargo test -p fieldsync-core --test fuzz_regressions`.
 #[test]
-#[ignore = "writes the committed seed files"]
-fn write_seeds() {
+fn seeds_pass_their_harnesses() {
     use fieldsync_core::model::doc::{self, Stamp};
     use fieldsync_core::protocol::{Push, Rejection, SyncRequest, SyncResponse, Update};
     use serde_bytes::ByteBuf;
 
+    let rewrite = std::env::var_os("FIELDSYNC_WRITE_SEEDS").is_some();
     let write = |target: &str, name: &str, bytes: &[u8]| {
-        let dir = regressions(target);
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join(format!("seed-{name}")), bytes).unwrap();
+        let (_, harness) = fuzz::TARGETS.iter().find(|(t, _)| *t == target).unwrap();
+        harness(bytes);
+        if rewrite {
+            let dir = regressions(target);
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join(format!("seed-{name}")), bytes).unwrap();
+        }
     };
 
     // protocol_envelope: a request with a push, a full response, the smallest request.
