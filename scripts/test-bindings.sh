@@ -9,13 +9,14 @@
 #   JNA: Debian's libjna-java (/usr/share/java/jna.jar), installed if missing
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$PWD
 
 cache="${FIELDSYNC_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/fieldsync}"
 kotlin_version=2.4.20
 kotlin_home="$cache/kotlin-compiler-$kotlin_version/package"
 jna=/usr/share/java/jna.jar
-out="$root/target/bindings"
+# Honour CARGO_TARGET_DIR (CI may build outside the clone): ask cargo where its target is.
+target=$(cargo metadata --format-version 1 --no-deps --locked | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+out="$target/bindings"
 
 say() { echo "== bindings: $*"; }
 fail() { echo "test-bindings: $*" >&2; exit 1; }
@@ -51,10 +52,10 @@ kotlinc="$kotlin_home/bin/kotlinc"
 # ---- library and generated bindings -------------------------------------------------------
 say "building fieldsync-ffi, uniffi-bindgen and the fieldsync CLI"
 cargo build --locked -p fieldsync-ffi -p uniffi-bindgen -p fieldsync-cli
-lib="$root/target/debug/libfieldsync_ffi.so"
+lib="$target/debug/libfieldsync_ffi.so"
 say "generating Kotlin from $(basename "$lib")"
 rm -rf "$out/kotlin"
-target/debug/uniffi-bindgen generate --library "$lib" --language kotlin --out-dir "$out/kotlin" --no-format >/dev/null
+"$target/debug/uniffi-bindgen" generate --library "$lib" --language kotlin --out-dir "$out/kotlin" --no-format >/dev/null
 
 # ---- compile (skipped when the sources did not change) -------------------------------------
 cp_libs="$jna:$coroutines"
@@ -88,7 +89,7 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
-fieldsync="$root/target/debug/fieldsync"
+fieldsync="$target/debug/fieldsync"
 mkfifo "$work/server.err"
 "$fieldsync" serve --data "$work/server" --listen 127.0.0.1:0 2>"$work/server.err" </dev/null &
 server_pid=$!
@@ -108,7 +109,7 @@ say "ticket $ticket dispatched to eli"
 # ---- run ------------------------------------------------------------------------------------
 say "running the Kotlin test on the JVM"
 status=0
-java -Djava.awt.headless=true -Djna.library.path="$root/target/debug" \
+java -Djava.awt.headless=true -Djna.library.path="$target/debug" \
     -cp "$cp_libs:$stdlib:$out/fieldsync.jar:$out/kotlin-test.jar" dev.fieldsync.test.MainKt \
     "$url" "$engineer" "$ticket" "$work/device" | tee "$work/kotlin.out" || status=$?
 
