@@ -280,3 +280,26 @@ pub trait Storage: Send + Sync {
     /// The tickets a blob is linked to, sorted.
     fn blob_tickets(&self, sha256: &str) -> Result<Vec<String>, StorageError>;
 }
+
+// Helpers both SQL implementations share: heads as one blob of 32-byte hashes, SQL's signed
+// integers, and the index-row columns in the order their row readers expect.
+
+pub(crate) fn heads_to_blob(heads: &[HashBytes]) -> Vec<u8> {
+    heads.concat()
+}
+
+pub(crate) fn heads_from_blob(blob: &[u8]) -> Vec<HashBytes> {
+    blob.chunks_exact(32).filter_map(|c| <HashBytes>::try_from(c).ok()).collect()
+}
+
+pub(crate) fn u64_of(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+pub(crate) fn i64_of(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+pub(crate) const ROW_COLUMNS: &str =
+    "t.id, t.title, t.status, t.assignee, t.priority, t.customer_name, t.customer_address,
+    t.respond_by, t.arrive_by, t.resolve_by, t.sla_due_at, t.conflicts, t.resolved_at, t.updated_at, t.changed_seq";

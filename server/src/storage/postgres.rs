@@ -34,8 +34,9 @@ use postgres::types::ToSql;
 use postgres::{Client, IsolationLevel, NoTls, Row, Statement};
 
 use super::{
-    ActorRecord, ChangeLogRow, DeviceRecord, HashBytes, IndexRow, Principal, Saved, Scope, Storage, StorageError,
-    StoredTicket, SyncState, TicketFilter, TicketWrite, UserRecord,
+    ActorRecord, ChangeLogRow, DeviceRecord, HashBytes, IndexRow, Principal, ROW_COLUMNS, Saved, Scope, Storage,
+    StorageError, StoredTicket, SyncState, TicketFilter, TicketWrite, UserRecord, heads_from_blob, heads_to_blob,
+    i64_of, u64_of,
 };
 
 /// At most this many connections per storage (the listener has one more).
@@ -459,25 +460,6 @@ fn run_listener(
 fn is_unique_violation(e: &postgres::Error) -> bool {
     e.code() == Some(&SqlState::UNIQUE_VIOLATION)
 }
-
-fn heads_to_blob(heads: &[HashBytes]) -> Vec<u8> {
-    heads.concat()
-}
-
-fn heads_from_blob(blob: &[u8]) -> Vec<HashBytes> {
-    blob.chunks_exact(32).filter_map(|c| <HashBytes>::try_from(c).ok()).collect()
-}
-
-fn u64_of(n: i64) -> u64 {
-    u64::try_from(n).unwrap_or(0)
-}
-
-fn i64_of(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-const ROW_COLUMNS: &str = "t.id, t.title, t.status, t.assignee, t.priority, t.customer_name, t.customer_address,
-    t.respond_by, t.arrive_by, t.resolve_by, t.sla_due_at, t.conflicts, t.resolved_at, t.updated_at, t.changed_seq";
 
 fn index_row(row: &Row) -> Result<IndexRow, postgres::Error> {
     let status: String = row.try_get(2)?;

@@ -21,8 +21,9 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, Transaction, TransactionBehavior, params};
 
 use super::{
-    ActorRecord, ChangeLogRow, DeviceRecord, HashBytes, IndexRow, Principal, Saved, Scope, Storage, StorageError,
-    StoredTicket, SyncState, TicketFilter, TicketWrite, UserRecord, migrations,
+    ActorRecord, ChangeLogRow, DeviceRecord, HashBytes, IndexRow, Principal, ROW_COLUMNS, Saved, Scope, Storage,
+    StorageError, StoredTicket, SyncState, TicketFilter, TicketWrite, UserRecord, heads_from_blob, heads_to_blob,
+    i64_of, migrations, u64_of,
 };
 
 const READERS: usize = 4;
@@ -168,25 +169,6 @@ impl SqliteStorage {
 fn is_unique_violation(e: &rusqlite::Error) -> bool {
     matches!(e.sqlite_error_code(), Some(rusqlite::ErrorCode::ConstraintViolation))
 }
-
-fn heads_to_blob(heads: &[HashBytes]) -> Vec<u8> {
-    heads.concat()
-}
-
-fn heads_from_blob(blob: &[u8]) -> Vec<HashBytes> {
-    blob.chunks_exact(32).filter_map(|c| <HashBytes>::try_from(c).ok()).collect()
-}
-
-fn u64_of(n: i64) -> u64 {
-    u64::try_from(n).unwrap_or(0)
-}
-
-fn i64_of(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-const ROW_COLUMNS: &str = "t.id, t.title, t.status, t.assignee, t.priority, t.customer_name, t.customer_address,
-    t.respond_by, t.arrive_by, t.resolve_by, t.sla_due_at, t.conflicts, t.resolved_at, t.updated_at, t.changed_seq";
 
 fn index_row(row: &Row<'_>) -> rusqlite::Result<IndexRow> {
     let status: String = row.get(2)?;
