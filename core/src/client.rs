@@ -276,7 +276,12 @@ impl Client {
             location: photo.location,
             thumbnail_sha256: processed.thumbnail_sha256.clone(),
         };
-        if self.get(ticket_id)?.photos.iter().any(|p| p.sha256 == meta.sha256) {
+        // Already there: one lookup in the document, not a whole view of the ticket.
+        let already_there = {
+            let mut docs = self.lock_docs()?;
+            doc::has_photo(self.loaded(&mut docs, ticket_id)?, &meta.sha256)
+        };
+        if already_there {
             return Ok(meta);
         }
         let now = now_ms();
