@@ -7,7 +7,7 @@
 # may not have. What CI does run is the regression half: every input kept under
 # core/tests/fuzz-regressions/<target>/ and server/tests/fuzz-regressions/http_bodies/ goes
 # through the same harness in `cargo test` (core/tests/fuzz_regressions.rs,
-# server/tests/fuzz_regressions.rs), on stable.
+# server/tests/suite/fuzz_regressions.rs), on stable.
 #
 # - Installs cargo-fuzz (crates.io, into ~/.cargo/bin) when it is missing; needs
 #   `rustup toolchain install nightly`.

@@ -12,7 +12,7 @@ cargo fmt --all --check
 echo "== clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== postgres"
-# The PostgreSQL tests (server/tests/postgres.rs) need a cluster: a throwaway one on loopback
+# The PostgreSQL tests (server/tests/suite/postgres.rs) need a cluster: a throwaway one on loopback
 # (installed if missing, stopped and deleted on exit) unless FIELDSYNC_TEST_DATABASE_URL names one.
 pg_dir=""
 log=$(mktemp)

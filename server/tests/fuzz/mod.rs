@@ -1,7 +1,7 @@
 //! The fuzz harness of the server's request bodies (cargo-fuzz target `http_bodies`).
 //!
 //! The same function runs under libFuzzer (fuzz/fuzz_targets/http_bodies.rs includes this
-//! file) and in `cargo test` (tests/fuzz_regressions.rs feeds it every file under
+//! file) and in `cargo test` (tests/suite/fuzz_regressions.rs feeds it every file under
 //! tests/fuzz-regressions/http_bodies/). It must return: a panic, or a 5xx answer to a body a
 //! client sent, is a finding; 4xx is the expected answer to most inputs.
 #![allow(dead_code, missing_docs, clippy::unwrap_used)]

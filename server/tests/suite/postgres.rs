@@ -7,15 +7,13 @@
 //! when `CI` is set (so CI can never pass without running them) and are skipped with a notice
 //! otherwise (a developer without PostgreSQL can still run `cargo test`).
 
-mod common;
-
 use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
-use common::{document, open_client};
+use crate::common::{document, open_client};
 use fieldsync_core::model::Priority;
 use fieldsync_core::sync::{SyncConfig, SyncEngine};
 use fieldsync_core::{Location, Role, Status};
@@ -365,7 +363,7 @@ async fn two_instances_share_one_database_events_and_blobs() {
     assert!(seen.contains("event: ticket") && seen.contains("dispatched"), "{seen}");
 
     // Two devices of one engineer, one syncing through each instance, converge.
-    let device = |device_id: &str| common::Device {
+    let device = |device_id: &str| crate::common::Device {
         user_id: eli_user.clone(),
         device_id: device_id.to_owned(),
         token: String::new(),

@@ -1,10 +1,8 @@
 //! `POST /v1/sync` against a real server: devices are `fieldsync_core::Client` stores whose
 //! requests are built by hand.
 
-mod common;
-
+use crate::common::{Server, apply, document, open_client, push_all, push_since, title};
 use automerge::{ObjType, ROOT, transaction::Transactable};
-use common::{Server, apply, document, open_client, push_all, push_since, title};
 use fieldsync_core::protocol::{SyncRequest, SyncResponse};
 use fieldsync_core::{Location, Role, Status};
 use fieldsync_server::ServerConfig;

@@ -1,8 +1,6 @@
 //! The real device sync engine (`fieldsync_core::sync`) against the real server.
 
-mod common;
-
-use common::{Server, open_client};
+use crate::common::{Server, open_client};
 use fieldsync_core::sync::{SyncConfig, SyncEngine};
 use fieldsync_core::{Location, Role, Status};
 

@@ -1,10 +1,8 @@
 //! Auth, limits, the dispatcher REST API and live events against a real server.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{Server, api_error};
+use crate::common::{Server, api_error};
 use fieldsync_core::Role;
 use fieldsync_core::protocol::{SyncRequest, WhoAmI};
 use fieldsync_server::ServerConfig;

@@ -1,10 +1,8 @@
 //! Resumable blob upload over HTTP (docs/adr/0004), against a real server.
 
-mod common;
-
 use std::io::Write;
 
-use common::{Device, Server, api_error};
+use crate::common::{Device, Server, api_error};
 use fieldsync_core::Role;
 use fieldsync_server::ServerConfig;
 use fieldsync_server::blobs::BlobId;

@@ -4,8 +4,6 @@
 //! panic or a 5xx. Runs on stable, in `cargo test`.
 #![allow(missing_docs, clippy::unwrap_used)]
 
-mod fuzz;
-
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
@@ -23,7 +21,7 @@ fn http_bodies() {
     let mut failed = Vec::new();
     for path in files {
         let data = std::fs::read(&path).unwrap();
-        if catch_unwind(AssertUnwindSafe(|| fuzz::http_bodies(&data))).is_err() {
+        if catch_unwind(AssertUnwindSafe(|| crate::fuzz::http_bodies(&data))).is_err() {
             failed.push(path.display().to_string());
         }
     }

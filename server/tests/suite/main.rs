@@ -1,0 +1,18 @@
+//! The server's integration tests, linked into one test binary: each test file used to be a
+//! binary of its own, each linking the whole server, which cost minutes of linking and
+//! gigabytes of disk in CI.
+#![allow(missing_docs)]
+
+#[path = "../common/mod.rs"]
+mod common;
+#[path = "../fuzz/mod.rs"]
+mod fuzz;
+
+mod blob_store;
+mod blobs;
+mod engine;
+mod fuzz_regressions;
+mod http;
+mod postgres;
+mod storage;
+mod sync;
