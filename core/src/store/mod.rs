@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, ErrorCode, OpenFlags, Transaction, TransactionBehavior};
 
 pub use migrations::{LATEST_VERSION, run_numbered};
@@ -181,6 +182,9 @@ fn configure(conn: &Connection, durability: Durability) -> Result<(), StoreError
     conn.busy_timeout(Duration::from_secs(5))?;
     conn.pragma_update(None, "synchronous", durability.pragma())?;
     conn.pragma_update(None, "foreign_keys", true)?;
+    // Query-plan stability: otherwise a statement whose plan could depend on a bound value is
+    // re-parsed and re-planned at every execution instead of reusing its cached plan.
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
     Ok(())
 }
 
