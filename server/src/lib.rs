@@ -244,10 +244,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/tickets/{id}/document", get(tickets::document))
         .route("/v1/events", get(tickets::events))
         .route("/v1/webhooks", post(webhooks::api::create).get(webhooks::api::list))
-        .route(
-            "/v1/webhooks/{id}",
-            get(webhooks::api::one).patch(webhooks::api::patch).delete(webhooks::api::delete),
-        )
+        .route("/v1/webhooks/{id}", get(webhooks::api::one).patch(webhooks::api::patch).delete(webhooks::api::delete))
         .route("/v1/webhooks/{id}/deliveries", get(webhooks::api::deliveries))
         .route("/v1/webhooks/{id}/log", get(webhooks::api::log))
         .route("/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver", post(webhooks::api::redeliver))

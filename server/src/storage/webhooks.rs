@@ -355,10 +355,10 @@ fn outbox_claims_and_log(s: &dyn Storage) {
     assert!(s.finish_attempt("b", &down, DeliveryOutcome::Failed).expect("finish"));
 
     let w1 = s.deliveries("w1", 10).expect("deliveries");
-    assert_eq!(w1.iter().map(|d| (d.id.as_str(), d.state)).collect::<Vec<_>>(), [
-        ("d2", DeliveryState::Failed),
-        ("d1", DeliveryState::Delivered)
-    ]);
+    assert_eq!(
+        w1.iter().map(|d| (d.id.as_str(), d.state)).collect::<Vec<_>>(),
+        [("d2", DeliveryState::Failed), ("d1", DeliveryState::Delivered)]
+    );
     assert_eq!(s.deliveries("w1", 1).expect("limit").len(), 1);
     let log = s.delivery_log("w1", 10).expect("log");
     assert_eq!(

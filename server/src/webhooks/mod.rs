@@ -199,11 +199,15 @@ fn try_enqueue(
     if events.is_empty() {
         return Ok(());
     }
-    let subscriptions: Vec<WebhookSubscription> = state.storage().webhooks()?.into_iter().filter(|s| s.enabled).collect();
+    let subscriptions: Vec<WebhookSubscription> =
+        state.storage().webhooks()?.into_iter().filter(|s| s.enabled).collect();
     let wanted: Vec<(&WebhookSubscription, &NewEvent)> = events
         .iter()
         .flat_map(|event| {
-            subscriptions.iter().filter(|s| s.event_kinds.iter().any(|k| k == event.kind.as_str())).map(move |s| (s, event))
+            subscriptions
+                .iter()
+                .filter(|s| s.event_kinds.iter().any(|k| k == event.kind.as_str()))
+                .map(move |s| (s, event))
         })
         .collect();
     if wanted.is_empty() {
@@ -350,7 +354,8 @@ pub const MAX_LIST: usize = 1_000;
 const URL_MAX: usize = 2_048;
 
 fn validate(new: &NewWebhook) -> Result<(Vec<String>, String), AppError> {
-    let url = reqwest::Url::parse(new.url.trim()).map_err(|e| AppError::BadRequest(format!("invalid webhook URL: {e}")))?;
+    let url =
+        reqwest::Url::parse(new.url.trim()).map_err(|e| AppError::BadRequest(format!("invalid webhook URL: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() || new.url.len() > URL_MAX {
         return Err(AppError::BadRequest("a webhook URL must be http:// or https:// with a host".into()));
     }
@@ -417,7 +422,11 @@ impl AppState {
 
     /// Deletes a subscription with its deliveries and log. Blocking.
     pub fn delete_webhook(&self, id: &str) -> Result<(), AppError> {
-        if self.storage().delete_webhook(id)? { Ok(()) } else { Err(AppError::NotFound(format!("webhook {id} not found"))) }
+        if self.storage().delete_webhook(id)? {
+            Ok(())
+        } else {
+            Err(AppError::NotFound(format!("webhook {id} not found")))
+        }
     }
 
     /// A subscription's deliveries, newest first (at most `limit`, capped at [`MAX_LIST`]).
@@ -466,7 +475,11 @@ mod tests {
 
     #[test]
     fn validation_refuses_bad_urls_kinds_and_secrets() {
-        let ok = NewWebhook { url: "https://crm.example/hook".into(), events: vec!["accepted".into()], ..Default::default() };
+        let ok = NewWebhook {
+            url: "https://crm.example/hook".into(),
+            events: vec!["accepted".into()],
+            ..Default::default()
+        };
         assert!(validate(&ok).is_ok());
         for url in ["ftp://example/x", "not a url", "https://", "file:///etc/passwd"] {
             let bad = NewWebhook { url: url.into(), ..ok.clone() };

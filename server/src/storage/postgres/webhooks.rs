@@ -107,7 +107,16 @@ impl WebhookStorage for PostgresStorage {
                      SELECT $1, $2, $3, $4, $5, $6, 'pending', 0, $7, $8, $8
                      WHERE EXISTS (SELECT 1 FROM webhook_subscriptions WHERE id = $2)
                      ON CONFLICT DO NOTHING",
-                    &[&d.id, &d.subscription_id, &d.ticket_id, &d.event_id, &d.event_kind, &d.payload, &limit, &d.created_at],
+                    &[
+                        &d.id,
+                        &d.subscription_id,
+                        &d.ticket_id,
+                        &d.event_id,
+                        &d.event_kind,
+                        &d.payload,
+                        &limit,
+                        &d.created_at,
+                    ],
                 )?;
             }
             Ok(usize::try_from(enqueued).unwrap_or(usize::MAX))
@@ -142,7 +151,11 @@ impl WebhookStorage for PostgresStorage {
             let rows = tx.query(&sql, &[&lease_owner, &now, &lease_until, &limit])?;
             rows.iter()
                 .map(|row| {
-                    Ok(ClaimedDelivery { delivery: delivery_row(row, 0)?, url: row.try_get(11)?, secret: row.try_get(12)? })
+                    Ok(ClaimedDelivery {
+                        delivery: delivery_row(row, 0)?,
+                        url: row.try_get(11)?,
+                        secret: row.try_get(12)?,
+                    })
                 })
                 .collect::<Result<_, postgres::Error>>()
                 .map_err(StorageError::from)

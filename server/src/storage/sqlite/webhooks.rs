@@ -50,7 +50,9 @@ fn claimed(tx: &Transaction<'_>, id: &str) -> Result<Option<ClaimedDelivery>, St
     );
     Ok(tx
         .prepare_cached(&sql)?
-        .query_row([id], |row| Ok(ClaimedDelivery { delivery: delivery_row(row)?, url: row.get(11)?, secret: row.get(12)? }))
+        .query_row([id], |row| {
+            Ok(ClaimedDelivery { delivery: delivery_row(row)?, url: row.get(11)?, secret: row.get(12)? })
+        })
         .optional()?)
 }
 
