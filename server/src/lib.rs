@@ -9,6 +9,8 @@
 //! - [`blobs`]: content-addressed photos and signatures, uploaded resumably in chunks
 //!   (`HEAD`/`PATCH`/`GET /v1/blobs/{sha256}`, docs/adr/0004), behind one
 //!   [`blobs::BlobStore`] trait (files under `data_dir/blobs` by default).
+//! - [`webhooks`]: customer progress notifications, signed webhook deliveries per workflow
+//!   event kind from a stored outbox, retried with backoff, with a delivery log (docs/adr/0008).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -29,6 +31,7 @@ pub mod storage;
 mod sync;
 mod tickets;
 mod uploads;
+pub mod webhooks;
 
 use std::future::Future;
 use std::path::Path;
@@ -62,6 +65,8 @@ pub struct ServerConfig {
     pub max_blob_bytes: u64,
     /// Largest chunk of one blob upload request (413 beyond). Default 4 MiB.
     pub max_chunk_bytes: usize,
+    /// Webhook delivery: timeout, attempts, backoff (docs/adr/0008).
+    pub webhooks: webhooks::WebhookConfig,
 }
 
 impl Default for ServerConfig {
@@ -72,6 +77,7 @@ impl Default for ServerConfig {
             sync_budget_bytes: 4 * 1024 * 1024,
             max_blob_bytes: 25 * 1024 * 1024,
             max_chunk_bytes: 4 * 1024 * 1024,
+            webhooks: webhooks::WebhookConfig::default(),
         }
     }
 }
@@ -103,6 +109,7 @@ struct Inner {
     /// Set when events come from the database (every instance's commits) rather than from
     /// this process's own writes; dropping it stops that listener.
     listener: Option<storage::postgres::Listener>,
+    webhooks: webhooks::Runtime,
 }
 
 impl std::fmt::Debug for AppState {
@@ -152,7 +159,8 @@ impl AppState {
     ) -> AppState {
         let (shutdown, _) = watch::channel(false);
         let docs = tickets::DocCache::default();
-        AppState { inner: Arc::new(Inner { storage, blobs, config, events, shutdown, docs, listener }) }
+        let webhooks = webhooks::Runtime::default();
+        AppState { inner: Arc::new(Inner { storage, blobs, config, events, shutdown, docs, listener, webhooks }) }
     }
 
     /// The storage.
@@ -178,6 +186,10 @@ impl AppState {
     /// Parsed ticket documents this server last read or wrote.
     pub(crate) fn docs(&self) -> &tickets::DocCache {
         &self.inner.docs
+    }
+
+    pub(crate) fn webhook_runtime(&self) -> &webhooks::Runtime {
+        &self.inner.webhooks
     }
 
     pub(crate) fn publish(&self, change: TicketChanged) {
@@ -231,6 +243,11 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/tickets/{id}/actions", post(tickets::act))
         .route("/v1/tickets/{id}/document", get(tickets::document))
         .route("/v1/events", get(tickets::events))
+        .route("/v1/webhooks", post(webhooks::api::create).get(webhooks::api::list))
+        .route("/v1/webhooks/{id}", get(webhooks::api::one).patch(webhooks::api::patch).delete(webhooks::api::delete))
+        .route("/v1/webhooks/{id}/deliveries", get(webhooks::api::deliveries))
+        .route("/v1/webhooks/{id}/log", get(webhooks::api::log))
+        .route("/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver", post(webhooks::api::redeliver))
         .route(
             "/v1/blobs/{sha256}",
             get(uploads::download)
@@ -245,8 +262,9 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves [`app`] on `listener` until `shutdown` completes, then finishes the requests in
-/// flight (live event streams end) and returns.
+/// Serves [`app`] on `listener` and delivers webhooks until `shutdown` completes, then
+/// finishes the requests in flight (live event streams end), stops delivering (webhook
+/// requests in flight are abandoned and sent again later) and returns.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
@@ -257,7 +275,11 @@ pub async fn serve(
         shutdown.await;
         let _ = stop.send(true);
     };
-    axum::serve(listener, app(state)).with_graceful_shutdown(signal).await
+    let deliveries = tokio::spawn(webhooks::delivery::run(state.clone(), state.inner.shutdown.subscribe()));
+    let served = axum::serve(listener, app(state)).with_graceful_shutdown(signal).await;
+    // Stopped by the same signal; an error serving stops it here.
+    stop_deliveries(&served, deliveries).await;
+    served
 }
 
 /// Runs blocking storage work off the async threads.
@@ -265,4 +287,11 @@ pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, AppError> + Send + 'static,
 ) -> Result<T, AppError> {
     tokio::task::spawn_blocking(f).await?
+}
+
+async fn stop_deliveries(served: &std::io::Result<()>, deliveries: tokio::task::JoinHandle<()>) {
+    if served.is_err() {
+        deliveries.abort();
+    }
+    let _ = deliveries.await;
 }

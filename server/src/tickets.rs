@@ -221,6 +221,8 @@ pub(crate) fn commit(
     };
     match state.storage().save_ticket(&write) {
         Ok(saved) => {
+            // Right after the commit, never failing it (docs/adr/0008).
+            crate::webhooks::enqueue_new_events(state, ticket_id, loaded.map(|l| &*l.doc), &document, at);
             state.docs().put(ticket_id, Arc::new(document), saved.version, saved.seq, saved.chunks_since_snapshot);
             state.publish(TicketChanged { id: ticket_id.to_owned(), status: index.status, seq: saved.seq });
             Ok(Some((saved, IndexRow { changed_seq: saved.seq, ..index })))

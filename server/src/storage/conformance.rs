@@ -29,6 +29,7 @@ pub fn run(make: &dyn Fn() -> Box<dyn Storage>) {
     sync_states(make().as_ref());
     retention(make().as_ref());
     blob_links(make().as_ref());
+    super::webhooks::conformance(make);
 }
 
 fn user(id: &str, role: Role) -> UserRecord {

@@ -104,6 +104,48 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ) STRICT, WITHOUT ROWID;
     CREATE INDEX blob_links_by_ticket ON blob_links (ticket_id);
     "#,
+    // 4: webhook subscriptions, their delivery outbox and the delivery log (docs/adr/0008).
+    // Full indexes, not partial ones (see 2).
+    r#"
+    CREATE TABLE webhook_subscriptions (
+        id          TEXT PRIMARY KEY,
+        url         TEXT    NOT NULL,
+        event_kinds TEXT    NOT NULL,
+        secret      TEXT    NOT NULL,
+        enabled     INTEGER NOT NULL,
+        created_at  INTEGER NOT NULL,
+        created_by  TEXT    NOT NULL
+    ) STRICT;
+    CREATE TABLE webhook_deliveries (
+        id              TEXT PRIMARY KEY,
+        subscription_id TEXT    NOT NULL,
+        ticket_id       TEXT    NOT NULL,
+        event_id        TEXT    NOT NULL,
+        event_kind      TEXT    NOT NULL,
+        payload         TEXT    NOT NULL,
+        state           TEXT    NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        attempt_limit   INTEGER NOT NULL,
+        next_attempt_at INTEGER,
+        lease_owner     TEXT,
+        lease_until     INTEGER,
+        created_at      INTEGER NOT NULL,
+        UNIQUE (subscription_id, event_id)
+    ) STRICT;
+    CREATE INDEX webhook_deliveries_due ON webhook_deliveries (state, next_attempt_at);
+    CREATE INDEX webhook_deliveries_by_subscription ON webhook_deliveries (subscription_id, created_at);
+    CREATE INDEX webhook_deliveries_by_lease ON webhook_deliveries (lease_owner);
+    CREATE TABLE webhook_attempts (
+        delivery_id   TEXT    NOT NULL,
+        attempt       INTEGER NOT NULL,
+        started_at    INTEGER NOT NULL,
+        duration_ms   INTEGER NOT NULL,
+        status_code   INTEGER,
+        error         TEXT,
+        next_retry_at INTEGER,
+        PRIMARY KEY (delivery_id, attempt)
+    ) STRICT, WITHOUT ROWID;
+    "#,
 ];
 
 /// Brings the schema up to the newest migration in one transaction with the project's one

@@ -15,6 +15,7 @@ pub mod conformance;
 mod migrations;
 pub mod postgres;
 pub mod sqlite;
+pub mod webhooks;
 
 use fieldsync_core::model::{Priority, Sla};
 use fieldsync_core::time::Millis;
@@ -22,6 +23,7 @@ use fieldsync_core::workflow::{Role, Status};
 
 pub use postgres::PostgresStorage;
 pub use sqlite::SqliteStorage;
+pub use webhooks::WebhookStorage;
 
 /// A change hash as stored: 32 bytes.
 pub type HashBytes = [u8; 32];
@@ -226,8 +228,9 @@ pub struct SyncState {
     pub evicted_at: Option<u64>,
 }
 
-/// Server storage. Synchronous: async handlers call it inside `spawn_blocking`.
-pub trait Storage: Send + Sync {
+/// Server storage. Synchronous: async handlers call it inside `spawn_blocking`. Webhook
+/// subscriptions and deliveries are the [`WebhookStorage`] part.
+pub trait Storage: Send + Sync + WebhookStorage {
     /// Creates a user; [`StorageError::Duplicate`] if the id is taken.
     fn create_user(&self, user: &UserRecord) -> Result<(), StorageError>;
     /// A user by id.

@@ -39,6 +39,8 @@ use super::{
     i64_of, u64_of,
 };
 
+mod webhooks;
+
 /// At most this many connections per storage (the listener has one more).
 const POOL_SIZE: usize = 8;
 /// The channel ticket changes are notified on.
@@ -128,6 +130,48 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (sha256, ticket_id)
     );
     CREATE INDEX blob_links_by_ticket ON blob_links (ticket_id);
+    "#,
+    // 2: webhook subscriptions, their delivery outbox and the delivery log (SQLite's 4;
+    // docs/adr/0008).
+    r#"
+    CREATE TABLE webhook_subscriptions (
+        id          TEXT PRIMARY KEY,
+        url         TEXT    NOT NULL,
+        event_kinds TEXT    NOT NULL,
+        secret      TEXT    NOT NULL,
+        enabled     BOOLEAN NOT NULL,
+        created_at  BIGINT  NOT NULL,
+        created_by  TEXT    NOT NULL
+    );
+    CREATE TABLE webhook_deliveries (
+        id              TEXT PRIMARY KEY,
+        subscription_id TEXT   NOT NULL,
+        ticket_id       TEXT   NOT NULL,
+        event_id        TEXT   NOT NULL,
+        event_kind      TEXT   NOT NULL,
+        payload         TEXT   NOT NULL,
+        state           TEXT   NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
+        attempts        BIGINT NOT NULL DEFAULT 0,
+        attempt_limit   BIGINT NOT NULL,
+        next_attempt_at BIGINT,
+        lease_owner     TEXT,
+        lease_until     BIGINT,
+        created_at      BIGINT NOT NULL,
+        UNIQUE (subscription_id, event_id)
+    );
+    CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE state = 'pending';
+    CREATE INDEX webhook_deliveries_by_subscription ON webhook_deliveries (subscription_id, created_at);
+    CREATE INDEX webhook_deliveries_by_lease ON webhook_deliveries (lease_owner) WHERE lease_owner IS NOT NULL;
+    CREATE TABLE webhook_attempts (
+        delivery_id   TEXT   NOT NULL,
+        attempt       BIGINT NOT NULL,
+        started_at    BIGINT NOT NULL,
+        duration_ms   BIGINT NOT NULL,
+        status_code   INTEGER,
+        error         TEXT,
+        next_retry_at BIGINT,
+        PRIMARY KEY (delivery_id, attempt)
+    );
     "#,
 ];
 

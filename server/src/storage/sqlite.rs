@@ -27,6 +27,8 @@ use super::{
     i64_of, migrations, u64_of,
 };
 
+mod webhooks;
+
 const READERS: usize = 4;
 /// At most this many writes share one transaction.
 const GROUP_COMMIT_MAX: usize = 256;

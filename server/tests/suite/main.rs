@@ -16,3 +16,4 @@ mod http;
 mod postgres;
 mod storage;
 mod sync;
+mod webhooks;

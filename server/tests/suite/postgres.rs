@@ -45,18 +45,18 @@ fn admin_url() -> Option<String> {
 }
 
 /// Databases with random names on the test cluster, dropped with this.
-struct TestDatabases {
+pub(crate) struct TestDatabases {
     admin: String,
     names: std::sync::Mutex<Vec<String>>,
 }
 
 impl TestDatabases {
-    fn new() -> Option<TestDatabases> {
+    pub(crate) fn new() -> Option<TestDatabases> {
         Some(TestDatabases { admin: admin_url()?, names: std::sync::Mutex::new(Vec::new()) })
     }
 
     /// Creates a fresh database; returns its URL. Blocking.
-    fn create(&self) -> String {
+    pub(crate) fn create(&self) -> String {
         let name = format!("fieldsync_test_{:016x}", rand::random::<u64>());
         let mut admin = postgres::Client::connect(&self.admin, postgres::NoTls).expect("connect to the test cluster");
         admin.batch_execute(&format!("CREATE DATABASE {name}")).expect("create database");

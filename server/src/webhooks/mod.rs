@@ -1,0 +1,500 @@
+//! Customer progress notifications: webhooks per workflow event kind (docs/adr/0008-webhooks.md,
+//! docs/webhooks.md).
+//!
+//! - **Subscriptions** (URL, event kinds, signing secret, enabled) live in storage, so every
+//!   instance sharing a database sees the same ones.
+//! - **Outbox.** When a ticket write that adds workflow events is stored ([`crate::tickets`]'s
+//!   one commit path, used by device sync and the dispatcher API alike), [`enqueue_new_events`]
+//!   stores one delivery per matching subscription right after it. It never fails the write:
+//!   a problem is logged and the sync goes on.
+//! - **Delivery** ([`delivery`]): a task per server claims due deliveries with a lease, POSTs the
+//!   fixed JSON body signed with HMAC-SHA256, and logs every attempt; failures are retried with
+//!   exponential backoff and jitter up to a maximum number of attempts.
+//! - **API** ([`api`]): `/v1/webhooks...` for dispatchers and admins, over the plain functions on
+//!   [`AppState`] below (what a console page calls).
+
+pub(crate) mod api;
+pub(crate) mod delivery;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use automerge::Automerge;
+use fieldsync_core::model::{Customer, Priority, doc, ids};
+use fieldsync_core::time::{Millis, now_ms};
+use fieldsync_core::workflow::{self, EventKind, Status, TicketState};
+use hmac::{KeyInit, Mac};
+use serde::Serialize;
+use tokio::sync::Notify;
+
+use crate::storage::webhooks::{DeliveryLogEntry, DeliveryState, NewDelivery, WebhookDelivery, WebhookSubscription};
+use crate::{AppError, AppState};
+
+/// The header carrying the body's signature: `sha256=<hex HMAC-SHA256(secret, body)>`.
+pub const SIGNATURE_HEADER: &str = "fieldsync-signature";
+/// The header carrying the delivery id (also in the body).
+pub const DELIVERY_HEADER: &str = "fieldsync-delivery";
+/// The header carrying the event kind (also in the body).
+pub const EVENT_HEADER: &str = "fieldsync-event";
+/// The header carrying the attempt number, 1 for the first.
+pub const ATTEMPT_HEADER: &str = "fieldsync-attempt";
+/// The version of the payload format, `"version"` in every body.
+pub const PAYLOAD_VERSION: u32 = 1;
+
+/// How webhooks are delivered.
+#[derive(Clone, Debug)]
+pub struct WebhookConfig {
+    /// Longest wait for one answer (connecting included): a receiver that takes longer counts as
+    /// a failed attempt. Default 10 s.
+    pub request_timeout: Duration,
+    /// Attempts per delivery before it is marked failed. Default 10.
+    pub max_attempts: u32,
+    /// Delay before the first retry; each retry doubles it, plus a random jitter of up to the
+    /// delay itself. Default 10 s.
+    pub min_backoff: Duration,
+    /// Longest delay between two attempts (before jitter). Default 1 hour.
+    pub max_backoff: Duration,
+    /// How often an instance looks for due deliveries when nothing woke it (deliveries this
+    /// instance enqueues wake it at once; retries and other instances' deliveries are found by
+    /// looking). Default 1 s.
+    pub poll_interval: Duration,
+    /// Requests one instance has in flight at most. Default 16.
+    pub max_in_flight: usize,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        WebhookConfig {
+            request_timeout: Duration::from_secs(10),
+            max_attempts: 10,
+            min_backoff: Duration::from_secs(10),
+            max_backoff: Duration::from_secs(60 * 60),
+            poll_interval: Duration::from_secs(1),
+            max_in_flight: 16,
+        }
+    }
+}
+
+/// This instance's webhook state, in [`AppState`].
+pub(crate) struct Runtime {
+    /// Wakes the delivery task when this instance enqueued something.
+    pub(crate) wake: Notify,
+    /// Who holds the leases this instance takes (unique per process start).
+    pub(crate) lease_owner: String,
+}
+
+impl Default for Runtime {
+    fn default() -> Self {
+        Runtime { wake: Notify::new(), lease_owner: ids::new_id() }
+    }
+}
+
+/// The HMAC-SHA256 signature of `body` under `secret`, as sent in [`SIGNATURE_HEADER`].
+pub fn sign(secret: &str, body: &[u8]) -> String {
+    format!("sha256={}", hex::encode(mac(secret, body).finalize().into_bytes()))
+}
+
+/// Whether `header` (the [`SIGNATURE_HEADER`] value) is the signature of `body` under `secret`;
+/// compared in constant time. What a receiver written in Rust does.
+pub fn verify(secret: &str, body: &[u8], header: &str) -> bool {
+    let Some(given) = header.strip_prefix("sha256=").and_then(|h| hex::decode(h).ok()) else {
+        return false;
+    };
+    mac(secret, body).verify_slice(&given).is_ok()
+}
+
+fn mac(secret: &str, body: &[u8]) -> hmac::Hmac<sha2::Sha256> {
+    // HMAC takes keys of any length: this cannot fail, but the trait says it may.
+    let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(secret.as_bytes())
+        .unwrap_or_else(|_| <hmac::Hmac<sha2::Sha256> as KeyInit>::new(&Default::default()));
+    mac.update(body);
+    mac
+}
+
+/// The JSON body of a delivery (docs/webhooks.md).
+#[derive(Debug, Serialize)]
+struct Payload<'a> {
+    version: u32,
+    delivery_id: &'a str,
+    event: &'a str,
+    event_id: &'a str,
+    ticket_id: &'a str,
+    /// The ticket's status right after this event.
+    status: Status,
+    /// When it happened (the device's clock), UTC ms.
+    occurred_at: Millis,
+    /// When the server received it, UTC ms.
+    received_at: Millis,
+    /// The user who did it.
+    by: &'a str,
+    /// The engineer the ticket is assigned to after the event.
+    assignee: Option<&'a str>,
+    ticket: TicketInfo<'a>,
+    customer: &'a Customer,
+}
+
+#[derive(Debug, Serialize)]
+struct TicketInfo<'a> {
+    title: &'a str,
+    priority: Priority,
+}
+
+/// A workflow event a write added and the state machine took.
+struct NewEvent {
+    id: String,
+    kind: EventKind,
+    at: Millis,
+    by: String,
+    status: Status,
+    assignee: Option<String>,
+}
+
+/// The events of `after` that `before` does not have and that the workflow applies (voided
+/// and refused events notify nobody), each with the status it leads to.
+fn new_events(before: Option<&Automerge>, after: &Automerge) -> Vec<NewEvent> {
+    let known: HashSet<String> =
+        before.map(|d| doc::read_events(d).into_iter().map(|e| e.id).collect()).unwrap_or_default();
+    let mut state = TicketState::default();
+    let mut found = Vec::new();
+    for event in doc::workflow_events(&doc::read_events(after)) {
+        let Ok(next) = workflow::apply(&state, &event) else { continue };
+        state = next;
+        if let Some(kind) = event.kind.filter(|_| !known.contains(&event.id)) {
+            found.push(NewEvent {
+                id: event.id,
+                kind,
+                at: event.at,
+                by: event.by,
+                status: state.status,
+                assignee: state.assignee.clone(),
+            });
+        }
+    }
+    found
+}
+
+/// Enqueues a delivery per enabled subscription of each new workflow event `after` has over
+/// `before` (the ticket's document before and after a stored write). Called right after the
+/// write is committed; it never fails the write (a problem is logged).
+pub(crate) fn enqueue_new_events(
+    state: &AppState,
+    ticket_id: &str,
+    before: Option<&Automerge>,
+    after: &Automerge,
+    received_at: Millis,
+) {
+    if let Err(e) = try_enqueue(state, ticket_id, before, after, received_at) {
+        eprintln!("fieldsync-server: webhook deliveries of ticket {ticket_id} not enqueued: {e}");
+    }
+}
+
+fn try_enqueue(
+    state: &AppState,
+    ticket_id: &str,
+    before: Option<&Automerge>,
+    after: &Automerge,
+    received_at: Millis,
+) -> Result<(), AppError> {
+    let events = new_events(before, after);
+    if events.is_empty() {
+        return Ok(());
+    }
+    let subscriptions: Vec<WebhookSubscription> =
+        state.storage().webhooks()?.into_iter().filter(|s| s.enabled).collect();
+    let wanted: Vec<(&WebhookSubscription, &NewEvent)> = events
+        .iter()
+        .flat_map(|event| {
+            subscriptions
+                .iter()
+                .filter(|s| s.event_kinds.iter().any(|k| k == event.kind.as_str()))
+                .map(move |s| (s, event))
+        })
+        .collect();
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let ticket = doc::read_ticket(after).map_err(|e| AppError::Internal(e.to_string()))?;
+    let attempt_limit = state.config().webhooks.max_attempts.max(1);
+    let mut deliveries = Vec::with_capacity(wanted.len());
+    for (subscription, event) in wanted {
+        let id = ids::new_id();
+        let payload = Payload {
+            version: PAYLOAD_VERSION,
+            delivery_id: &id,
+            event: event.kind.as_str(),
+            event_id: &event.id,
+            ticket_id,
+            status: event.status,
+            occurred_at: event.at,
+            received_at,
+            by: &event.by,
+            assignee: event.assignee.as_deref(),
+            ticket: TicketInfo { title: &ticket.title, priority: ticket.priority },
+            customer: &ticket.customer,
+        };
+        let payload = serde_json::to_string(&payload).map_err(|e| AppError::Internal(e.to_string()))?;
+        deliveries.push(NewDelivery {
+            id,
+            subscription_id: subscription.id.clone(),
+            ticket_id: ticket_id.to_owned(),
+            event_id: event.id.clone(),
+            event_kind: event.kind.as_str().to_owned(),
+            payload,
+            created_at: received_at,
+            attempt_limit,
+        });
+    }
+    if state.storage().enqueue_deliveries(&deliveries)? > 0 {
+        state.webhook_runtime().wake.notify_one();
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the API and a console page use. Blocking (storage): from async code, call inside
+// `spawn_blocking`.
+
+/// A new subscription, as asked for.
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewWebhook {
+    /// Where to POST deliveries: an `http` or `https` URL.
+    pub url: String,
+    /// Event kinds to deliver (`accepted`, `travel_started`, `checked_in`, `completed`, ...).
+    pub events: Vec<String>,
+    /// The signing secret (16 to 256 characters); generated when absent.
+    #[serde(default)]
+    pub secret: Option<String>,
+    /// Whether it starts enabled (default true).
+    #[serde(default)]
+    pub enabled: Option<bool>,
+}
+
+/// A subscription as shown: everything but the secret.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct WebhookView {
+    /// Its id.
+    pub id: String,
+    /// Where deliveries go.
+    pub url: String,
+    /// The event kinds it receives.
+    pub events: Vec<String>,
+    /// Whether it gets deliveries.
+    pub enabled: bool,
+    /// When it was created (UTC ms).
+    pub created_at: Millis,
+    /// Who created it.
+    pub created_by: String,
+}
+
+impl From<&WebhookSubscription> for WebhookView {
+    fn from(s: &WebhookSubscription) -> Self {
+        WebhookView {
+            id: s.id.clone(),
+            url: s.url.clone(),
+            events: s.event_kinds.clone(),
+            enabled: s.enabled,
+            created_at: s.created_at,
+            created_by: s.created_by.clone(),
+        }
+    }
+}
+
+/// A subscription just created, with its secret: the only time the secret is shown.
+#[derive(Clone, Debug, Serialize)]
+pub struct CreatedWebhook {
+    /// The subscription.
+    #[serde(flatten)]
+    pub webhook: WebhookView,
+    /// The signing secret.
+    pub secret: String,
+}
+
+/// A delivery as shown (its body included: it is what the receiver got).
+#[derive(Clone, Debug, Serialize)]
+pub struct DeliveryView {
+    /// The delivery id (the receiver's idempotency key).
+    pub id: String,
+    /// The ticket.
+    pub ticket_id: String,
+    /// The event kind.
+    pub event: String,
+    /// The workflow event's id.
+    pub event_id: String,
+    /// Pending, delivered or failed.
+    pub state: DeliveryState,
+    /// Attempts started.
+    pub attempts: u32,
+    /// When the next attempt is due, if pending.
+    pub next_attempt_at: Option<Millis>,
+    /// When it was enqueued.
+    pub created_at: Millis,
+    /// The JSON body sent.
+    pub payload: serde_json::Value,
+}
+
+impl From<WebhookDelivery> for DeliveryView {
+    fn from(d: WebhookDelivery) -> Self {
+        DeliveryView {
+            payload: serde_json::from_str(&d.payload).unwrap_or(serde_json::Value::Null),
+            id: d.id,
+            ticket_id: d.ticket_id,
+            event: d.event_kind,
+            event_id: d.event_id,
+            state: d.state,
+            attempts: d.attempts,
+            next_attempt_at: d.next_attempt_at,
+            created_at: d.created_at,
+        }
+    }
+}
+
+/// Most rows a list returns.
+pub const MAX_LIST: usize = 1_000;
+const URL_MAX: usize = 2_048;
+
+fn validate(new: &NewWebhook) -> Result<(Vec<String>, String), AppError> {
+    let url =
+        reqwest::Url::parse(new.url.trim()).map_err(|e| AppError::BadRequest(format!("invalid webhook URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() || new.url.len() > URL_MAX {
+        return Err(AppError::BadRequest("a webhook URL must be http:// or https:// with a host".into()));
+    }
+    let mut kinds = Vec::new();
+    for name in new.events.iter().map(|k| k.trim()) {
+        let kind = EventKind::parse(name).ok_or_else(|| {
+            let known: Vec<&str> = EventKind::ALL.iter().map(|k| k.as_str()).collect();
+            AppError::BadRequest(format!("unknown event kind {name:?}; known: {}", known.join(", ")))
+        })?;
+        kinds.push(kind.as_str().to_owned());
+    }
+    kinds.sort();
+    kinds.dedup();
+    if kinds.is_empty() {
+        return Err(AppError::BadRequest("a webhook needs at least one event kind".into()));
+    }
+    let secret = match &new.secret {
+        Some(secret) if (16..=256).contains(&secret.len()) && !secret.chars().any(char::is_control) => secret.clone(),
+        Some(_) => return Err(AppError::BadRequest("a webhook secret must be 16 to 256 printable characters".into())),
+        None => crate::auth::new_token(),
+    };
+    Ok((kinds, secret))
+}
+
+impl AppState {
+    /// Creates a webhook subscription for `created_by`. Blocking.
+    pub fn create_webhook(&self, new: &NewWebhook, created_by: &str) -> Result<CreatedWebhook, AppError> {
+        let (event_kinds, secret) = validate(new)?;
+        let subscription = WebhookSubscription {
+            id: ids::new_id(),
+            url: new.url.trim().to_owned(),
+            event_kinds,
+            secret,
+            enabled: new.enabled.unwrap_or(true),
+            created_at: now_ms(),
+            created_by: created_by.to_owned(),
+        };
+        self.storage().create_webhook(&subscription)?;
+        Ok(CreatedWebhook { webhook: WebhookView::from(&subscription), secret: subscription.secret })
+    }
+
+    /// Every webhook subscription, oldest first, without secrets. Blocking.
+    pub fn webhooks(&self) -> Result<Vec<WebhookView>, AppError> {
+        Ok(self.storage().webhooks()?.iter().map(WebhookView::from).collect())
+    }
+
+    /// One subscription. Blocking.
+    pub fn webhook(&self, id: &str) -> Result<WebhookView, AppError> {
+        self.storage()
+            .webhooks()?
+            .iter()
+            .find(|s| s.id == id)
+            .map(WebhookView::from)
+            .ok_or_else(|| AppError::NotFound(format!("webhook {id} not found")))
+    }
+
+    /// Enables or disables a subscription. Blocking.
+    pub fn set_webhook_enabled(&self, id: &str, enabled: bool) -> Result<WebhookView, AppError> {
+        if !self.storage().set_webhook_enabled(id, enabled)? {
+            return Err(AppError::NotFound(format!("webhook {id} not found")));
+        }
+        self.webhook(id)
+    }
+
+    /// Deletes a subscription with its deliveries and log. Blocking.
+    pub fn delete_webhook(&self, id: &str) -> Result<(), AppError> {
+        if self.storage().delete_webhook(id)? {
+            Ok(())
+        } else {
+            Err(AppError::NotFound(format!("webhook {id} not found")))
+        }
+    }
+
+    /// A subscription's deliveries, newest first (at most `limit`, capped at [`MAX_LIST`]).
+    /// Blocking.
+    pub fn webhook_deliveries(&self, id: &str, limit: usize) -> Result<Vec<DeliveryView>, AppError> {
+        self.webhook(id)?;
+        let rows = self.storage().deliveries(id, limit.min(MAX_LIST))?;
+        Ok(rows.into_iter().map(DeliveryView::from).collect())
+    }
+
+    /// A subscription's delivery log: one row per attempt (status code or error, duration,
+    /// attempt number, next retry), newest first (at most `limit`, capped at [`MAX_LIST`]).
+    /// Blocking.
+    pub fn webhook_log(&self, id: &str, limit: usize) -> Result<Vec<DeliveryLogEntry>, AppError> {
+        self.webhook(id)?;
+        Ok(self.storage().delivery_log(id, limit.min(MAX_LIST))?)
+    }
+
+    /// Sends a delivery again (same delivery id, same body) with a fresh run of attempts, now.
+    /// Blocking.
+    pub fn redeliver_webhook(&self, id: &str, delivery_id: &str) -> Result<(), AppError> {
+        let attempts = self.config().webhooks.max_attempts.max(1);
+        if !self.storage().redeliver(id, delivery_id, now_ms(), attempts)? {
+            return Err(AppError::NotFound(format!("delivery {delivery_id} of webhook {id} not found")));
+        }
+        self.webhook_runtime().wake.notify_one();
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signatures_verify_and_reject_tampering() {
+        let body = br#"{"event":"accepted"}"#;
+        let header = sign("a secret of sixteen", body);
+        assert!(header.starts_with("sha256=") && header.len() == 7 + 64, "{header}");
+        assert!(verify("a secret of sixteen", body, &header));
+        assert!(!verify("another secret here", body, &header), "another secret");
+        assert!(!verify("a secret of sixteen", br#"{"event":"completed"}"#, &header), "another body");
+        assert!(!verify("a secret of sixteen", body, "sha256=zz"), "not hex");
+        assert!(!verify("a secret of sixteen", body, &header[7..]), "no scheme");
+    }
+
+    #[test]
+    fn validation_refuses_bad_urls_kinds_and_secrets() {
+        let ok = NewWebhook {
+            url: "https://crm.example/hook".into(),
+            events: vec!["accepted".into()],
+            ..Default::default()
+        };
+        assert!(validate(&ok).is_ok());
+        for url in ["ftp://example/x", "not a url", "https://", "file:///etc/passwd"] {
+            let bad = NewWebhook { url: url.into(), ..ok.clone() };
+            assert!(matches!(validate(&bad), Err(AppError::BadRequest(_))), "{url}");
+        }
+        let bad = NewWebhook { events: vec!["exploded".into()], ..ok.clone() };
+        assert!(matches!(validate(&bad), Err(AppError::BadRequest(m)) if m.contains("exploded")));
+        let bad = NewWebhook { events: vec![], ..ok.clone() };
+        assert!(matches!(validate(&bad), Err(AppError::BadRequest(_))));
+        let bad = NewWebhook { secret: Some("short".into()), ..ok.clone() };
+        assert!(matches!(validate(&bad), Err(AppError::BadRequest(_))));
+        let (kinds, secret) =
+            validate(&NewWebhook { events: vec!["completed".into(), "accepted".into(), "completed".into()], ..ok })
+                .expect("valid");
+        assert_eq!(kinds, ["accepted", "completed"], "sorted, once each");
+        assert_eq!(secret.len(), 64, "a generated secret");
+    }
+}
