@@ -517,6 +517,12 @@ pub fn ticket_id(doc: &Automerge) -> Result<String, ModelError> {
     root(doc).str(key::ID).ok_or(ModelError::NotATicket("no id"))
 }
 
+/// How many entries the history has: a cheap test of whether a write added events, since the
+/// history only ever grows.
+pub fn event_count(doc: &Automerge) -> usize {
+    root(doc).object(key::EVENTS, ObjType::List).map_or(0, |list| doc.length(&list))
+}
+
 /// The history, in document order.
 pub fn read_events(doc: &Automerge) -> Vec<TicketEvent> {
     records(doc, key::EVENTS)

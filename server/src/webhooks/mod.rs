@@ -152,6 +152,10 @@ struct NewEvent {
 /// The events of `after` that `before` does not have and that the workflow applies (voided
 /// and refused events notify nobody), each with the status it leads to.
 fn new_events(before: Option<&Automerge>, after: &Automerge) -> Vec<NewEvent> {
+    // Most writes (notes, parts, photos, time) add no event: skip reading the history twice.
+    if before.is_some_and(|b| doc::event_count(b) == doc::event_count(after)) {
+        return Vec::new();
+    }
     let known: HashSet<String> =
         before.map(|d| doc::read_events(d).into_iter().map(|e| e.id).collect()).unwrap_or_default();
     let mut state = TicketState::default();
