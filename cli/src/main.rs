@@ -167,7 +167,9 @@ async fn serve(data: PathBuf, listen: String, database_url: Option<String>) -> R
         .await
         .map_err(|e| CliError(format!("cannot listen on {listen}: {e}")))?;
     let store = if postgres { "PostgreSQL, blobs" } else { "data" };
-    eprintln!("fieldsync server on http://{} ({store} in {})", listener.local_addr()?, data.display());
+    let address = listener.local_addr()?;
+    eprintln!("fieldsync server on http://{address} ({store} in {})", data.display());
+    eprintln!("dispatcher console on http://{address}/console");
     fieldsync_server::serve(listener, state.clone(), shutdown_signal()).await?;
     // The PostgreSQL client closes its connections blocking: off the async threads.
     tokio::task::spawn_blocking(move || drop(state)).await?;
