@@ -71,7 +71,9 @@ fn next_step(status: Status, rng: &mut impl Rng) -> (Command, &'static str) {
             0 => (Command::AddNote { text: "Seal worn; replaced and pressure-tested".into() }, "noted on"),
             1 => (Command::AddPart { sku: "SEAL-22".into(), qty: 1 }, "used a part on"),
             // The customer rates the visit (the console's reports average it).
-            2 => (Command::RecordFeedback { rating: rng.random_range(3..=5), comment: String::new() }, "got feedback on"),
+            2 => {
+                (Command::RecordFeedback { rating: rng.random_range(3..=5), comment: String::new() }, "got feedback on")
+            }
             _ => (Command::LogTime { minutes: 45, kind: "labour".into() }, "logged 45 min on"),
         },
         _ => (Command::AddNote { text: "Called the customer".into() }, "noted on"),
