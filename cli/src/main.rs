@@ -168,8 +168,11 @@ async fn serve(data: PathBuf, listen: String, database_url: Option<String>) -> R
         .map_err(|e| CliError(format!("cannot listen on {listen}: {e}")))?;
     let store = if postgres { "PostgreSQL, blobs" } else { "data" };
     let address = listener.local_addr()?;
-    eprintln!("fieldsync server on http://{address} ({store} in {})", data.display());
-    eprintln!("dispatcher console on http://{address}/console");
+    // One line: tests and scripts read the address from the first line and may close the pipe.
+    eprintln!(
+        "fieldsync server on http://{address} ({store} in {}), dispatcher console on http://{address}/console",
+        data.display()
+    );
     fieldsync_server::serve(listener, state.clone(), shutdown_signal()).await?;
     // The PostgreSQL client closes its connections blocking: off the async threads.
     tokio::task::spawn_blocking(move || drop(state)).await?;
