@@ -27,6 +27,7 @@ echo "== tests"
 cargo test --workspace --locked 2>&1 | tee "$log"
 echo "== bindings"
 scripts/test-bindings.sh 2>&1 | tee -a "$log"
+scripts/test-browser.sh 2>&1 | tee -a "$log"
 # One closing line for the whole run: cargo prints one per test binary, the last of which
 # may be a binary with no tests of its own; the bindings tests print "N passed, M failed".
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1) } }

@@ -67,9 +67,13 @@ fn next_step(status: Status, rng: &mut impl Rng) -> (Command, &'static str) {
             (Command::Complete { summary: "Fault found and fixed, tested with the customer".into() }, "completed")
         }
         Status::Paused => (Command::Resume, "resumed"),
-        Status::Working => match rng.random_range(0..3) {
+        Status::Working => match rng.random_range(0..4) {
             0 => (Command::AddNote { text: "Seal worn; replaced and pressure-tested".into() }, "noted on"),
             1 => (Command::AddPart { sku: "SEAL-22".into(), qty: 1 }, "used a part on"),
+            // The customer rates the visit (the console's reports average it).
+            2 => {
+                (Command::RecordFeedback { rating: rng.random_range(3..=5), comment: String::new() }, "got feedback on")
+            }
             _ => (Command::LogTime { minutes: 45, kind: "labour".into() }, "logged 45 min on"),
         },
         _ => (Command::AddNote { text: "Called the customer".into() }, "noted on"),
@@ -173,6 +177,7 @@ pub async fn run(data: PathBuf, listen: String, once: bool) -> Result<(), CliErr
     }));
     println!("fieldsync demo: server on {url}, data in {}", data.display());
     println!("dispatcher token (for `fieldsync dispatch --server {url} --token ...`): {}", dispatcher_token);
+    println!("dispatcher console: {url}/console (sign in with the dispatcher token; the board is live)");
 
     let api = Api::new(&url, &dispatcher_token)?;
     let mut engineers = Vec::new();
@@ -219,6 +224,7 @@ pub async fn run(data: PathBuf, listen: String, once: bool) -> Result<(), CliErr
         return Ok(());
     }
     println!("serving on {url} until Ctrl-C; the engineers keep working (one step every 3 s)");
+    println!("watch the board at {url}/console, sign in with {dispatcher_token}");
     let ticker = async {
         let mut interval = tokio::time::interval(Duration::from_secs(3));
         loop {

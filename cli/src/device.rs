@@ -91,6 +91,17 @@ pub enum DeviceCommand {
         #[arg(long, default_value = "labour")]
         kind: String,
     },
+    /// Record the customer's feedback (1 to 5).
+    Feedback {
+        /// Ticket id.
+        id: String,
+        /// Rating, 1 to 5.
+        #[arg(long)]
+        rating: u8,
+        /// The customer's words.
+        #[arg(long, default_value = "")]
+        comment: String,
+    },
     /// Complete the job.
     Complete {
         /// Ticket id.
@@ -216,6 +227,9 @@ pub async fn run(
         DeviceCommand::Note { id, text } => act(client.add_note(&id, &text), "noted on", &id)?,
         DeviceCommand::Part { id, sku, qty } => act(client.add_part(&id, &sku, qty), "recorded part on", &id)?,
         DeviceCommand::Time { id, minutes, kind } => act(client.log_time(&id, minutes, &kind), "logged time on", &id)?,
+        DeviceCommand::Feedback { id, rating, comment } => {
+            act(client.record_feedback(&id, rating, &comment), "recorded feedback on", &id)?
+        }
         DeviceCommand::Complete { id, summary } => act(client.complete(&id, &summary), "completed", &id)?,
         DeviceCommand::Sync => {
             let (Some(server), Some(token)) = (server, token) else {

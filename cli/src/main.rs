@@ -167,7 +167,12 @@ async fn serve(data: PathBuf, listen: String, database_url: Option<String>) -> R
         .await
         .map_err(|e| CliError(format!("cannot listen on {listen}: {e}")))?;
     let store = if postgres { "PostgreSQL, blobs" } else { "data" };
-    eprintln!("fieldsync server on http://{} ({store} in {})", listener.local_addr()?, data.display());
+    let address = listener.local_addr()?;
+    // One line: tests and scripts read the address from the first line and may close the pipe.
+    eprintln!(
+        "fieldsync server on http://{address} ({store} in {}), dispatcher console on http://{address}/console",
+        data.display()
+    );
     fieldsync_server::serve(listener, state.clone(), shutdown_signal()).await?;
     // The PostgreSQL client closes its connections blocking: off the async threads.
     tokio::task::spawn_blocking(move || drop(state)).await?;

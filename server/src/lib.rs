@@ -5,6 +5,8 @@
 //! - `POST /v1/sync`: the sync endpoint (protocol in `fieldsync_core::protocol`, server state in
 //!   docs/adr/0003): one round trip moves changes both ways; a no-op costs a few bytes.
 //! - The dispatcher REST API (`/v1/tickets...`) and live events (`GET /v1/events`, SSE).
+//! - The dispatcher console (`/console`): server-rendered pages, live over SSE, signed in with a
+//!   session cookie (docs/adr/0007).
 //! - Bearer tokens per device, bound to a user and a role, stored as SHA-256 only.
 //! - [`blobs`]: content-addressed photos and signatures, uploaded resumably in chunks
 //!   (`HEAD`/`PATCH`/`GET /v1/blobs/{sha256}`, docs/adr/0004), behind one
@@ -25,6 +27,7 @@
 
 mod auth;
 pub mod blobs;
+mod console;
 mod error;
 mod rules;
 pub mod storage;
@@ -257,6 +260,7 @@ pub fn app(state: AppState) -> Router {
                 // extractors on the route agree instead of applying the sync limit.
                 .layer(DefaultBodyLimit::max(chunk_limit)),
         )
+        .merge(console::routes())
         .fallback(|| async { AppError::NotFound("no such endpoint".into()) })
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)

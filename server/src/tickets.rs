@@ -268,19 +268,23 @@ pub(crate) async fn create(
 ) -> Result<Response, AppError> {
     caller.require_dispatcher()?;
     let new = json_body(body)?;
-    let id = blocking(move || {
-        let identity = caller.identity();
-        let actor = server_actor(&state, &identity.device_id)?;
-        let at = now_ms();
-        let (id, document, _) = actions::create(actor, &identity, &new, at)?;
-        let changes = document.get_changes(&[]);
-        match commit(&state, &id, None, document, &changes, &identity.device_id, at)? {
-            Some(_) => Ok(id),
-            None => Err(AppError::Internal(format!("new ticket id {id} already taken"))),
-        }
-    })
-    .await?;
+    let id = blocking(move || create_ticket(&state, &caller, &new)).await?;
     Ok((axum::http::StatusCode::CREATED, Json(Created { id })).into_response())
+}
+
+/// Creates a ticket on behalf of a dispatcher (the REST API and the console); returns its id.
+/// Blocking.
+pub(crate) fn create_ticket(state: &AppState, caller: &Caller, new: &NewTicket) -> Result<String, AppError> {
+    caller.require_dispatcher()?;
+    let identity = caller.identity();
+    let actor = server_actor(state, &identity.device_id)?;
+    let at = now_ms();
+    let (id, document, _) = actions::create(actor, &identity, new, at)?;
+    let changes = document.get_changes(&[]);
+    match commit(state, &id, None, document, &changes, &identity.device_id, at)? {
+        Some(_) => Ok(id),
+        None => Err(AppError::Internal(format!("new ticket id {id} already taken"))),
+    }
 }
 
 /// `POST /v1/tickets/{id}/actions`.
@@ -292,26 +296,34 @@ pub(crate) async fn act(
 ) -> Result<Json<TicketSummary>, AppError> {
     caller.require_dispatcher()?;
     let command = json_body(body)?;
-    let summary = blocking(move || {
-        let identity = caller.identity();
-        let actor = server_actor(&state, &identity.device_id)?;
-        for _ in 0..WRITE_ATTEMPTS {
-            let loaded =
-                load_for_write(&state, &id)?.ok_or_else(|| AppError::NotFound(format!("ticket {id} not found")))?;
-            let mut document = loaded.doc.fork().with_actor(actor.clone());
-            let at = now_ms();
-            let performed = actions::perform(&mut document, &identity, &command, at)?;
-            let change = document
-                .get_change_by_hash(&performed.hash)
-                .ok_or_else(|| AppError::Internal("the action produced no change".into()))?;
-            if let Some((_, row)) = commit(&state, &id, Some(&loaded), document, &[change], &identity.device_id, at)? {
-                return Ok(summary_of(row));
-            }
-        }
-        Err(AppError::Conflict(format!("ticket {id} is busy, try again")))
-    })
-    .await?;
+    let summary = blocking(move || perform(&state, &caller, &id, &command)).await?;
     Ok(Json(summary))
+}
+
+/// Performs a dispatcher's action on a ticket (the REST API and the console), retrying when
+/// another writer raced it. Blocking.
+pub(crate) fn perform(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    command: &Command,
+) -> Result<TicketSummary, AppError> {
+    caller.require_dispatcher()?;
+    let identity = caller.identity();
+    let actor = server_actor(state, &identity.device_id)?;
+    for _ in 0..WRITE_ATTEMPTS {
+        let loaded = load_for_write(state, id)?.ok_or_else(|| AppError::NotFound(format!("ticket {id} not found")))?;
+        let mut document = loaded.doc.fork().with_actor(actor.clone());
+        let at = now_ms();
+        let performed = actions::perform(&mut document, &identity, command, at)?;
+        let change = document
+            .get_change_by_hash(&performed.hash)
+            .ok_or_else(|| AppError::Internal("the action produced no change".into()))?;
+        if let Some((_, row)) = commit(state, id, Some(&loaded), document, &[change], &identity.device_id, at)? {
+            return Ok(summary_of(row));
+        }
+    }
+    Err(AppError::Conflict(format!("ticket {id} is busy, try again")))
 }
 
 fn summary_of(row: IndexRow) -> TicketSummary {
@@ -367,23 +379,23 @@ pub(crate) async fn list(
 /// One entry of a ticket's audit trail: one Automerge change.
 #[derive(Debug, Serialize)]
 pub(crate) struct HistoryEntry {
-    hash: String,
-    actor: String,
-    device_id: Option<String>,
-    user_id: Option<String>,
-    message: Option<String>,
+    pub hash: String,
+    pub actor: String,
+    pub device_id: Option<String>,
+    pub user_id: Option<String>,
+    pub message: Option<String>,
     /// Written by the server itself: a compensation undoing a push that broke a rule.
-    server: bool,
-    device_time: Millis,
-    server_received_at: Option<Millis>,
+    pub server: bool,
+    pub device_time: Millis,
+    pub server_received_at: Option<Millis>,
 }
 
 /// `GET /v1/tickets/{id}`: the ticket and its audit trail.
 #[derive(Debug, Serialize)]
 pub(crate) struct Detail {
     #[serde(flatten)]
-    ticket: Ticket,
-    history: Vec<HistoryEntry>,
+    pub ticket: Ticket,
+    pub history: Vec<HistoryEntry>,
 }
 
 /// `GET /v1/tickets/{id}`.
@@ -393,40 +405,42 @@ pub(crate) async fn detail(
     Path(id): Path<String>,
 ) -> Result<Json<Detail>, AppError> {
     caller.require_dispatcher()?;
-    let detail = blocking(move || {
-        let loaded = load(&state, &id)?.ok_or_else(|| AppError::NotFound(format!("ticket {id} not found")))?;
-        let ticket = doc::read_ticket(&loaded.doc).map_err(|e| AppError::Internal(e.to_string()))?;
-        let changes = loaded.doc.get_changes(&[]);
-        let compensation = crate::rules::compensation_actor();
-        let mut actors: Vec<String> = changes.iter().map(|c| c.actor_id().to_hex_string()).collect();
-        actors.sort();
-        actors.dedup();
-        let owners: HashMap<String, (String, String)> =
-            state.storage().actors(&actors)?.into_iter().map(|a| (a.actor, (a.device_id, a.user_id))).collect();
-        let received: HashMap<String, Millis> =
-            state.storage().change_log(&id)?.into_iter().map(|row| (row.change_hash, row.received_at)).collect();
-        let history = changes
-            .iter()
-            .map(|change| {
-                let actor = change.actor_id().to_hex_string();
-                let hash = change.hash().to_string();
-                let owner = owners.get(&actor);
-                HistoryEntry {
-                    device_id: owner.map(|o| o.0.clone()),
-                    user_id: owner.map(|o| o.1.clone()),
-                    message: change.message().map(str::to_owned),
-                    server: *change.actor_id() == compensation,
-                    device_time: change.timestamp(),
-                    server_received_at: received.get(&hash).copied(),
-                    hash,
-                    actor,
-                }
-            })
-            .collect();
-        Ok(Detail { ticket, history })
-    })
-    .await?;
+    let detail = blocking(move || detail_of(&state, &id)).await?;
     Ok(Json(detail))
+}
+
+/// A ticket and its audit trail (the REST API and the console). Blocking.
+pub(crate) fn detail_of(state: &AppState, id: &str) -> Result<Detail, AppError> {
+    let loaded = load(state, id)?.ok_or_else(|| AppError::NotFound(format!("ticket {id} not found")))?;
+    let ticket = doc::read_ticket(&loaded.doc).map_err(|e| AppError::Internal(e.to_string()))?;
+    let changes = loaded.doc.get_changes(&[]);
+    let compensation = crate::rules::compensation_actor();
+    let mut actors: Vec<String> = changes.iter().map(|c| c.actor_id().to_hex_string()).collect();
+    actors.sort();
+    actors.dedup();
+    let owners: HashMap<String, (String, String)> =
+        state.storage().actors(&actors)?.into_iter().map(|a| (a.actor, (a.device_id, a.user_id))).collect();
+    let received: HashMap<String, Millis> =
+        state.storage().change_log(id)?.into_iter().map(|row| (row.change_hash, row.received_at)).collect();
+    let history = changes
+        .iter()
+        .map(|change| {
+            let actor = change.actor_id().to_hex_string();
+            let hash = change.hash().to_string();
+            let owner = owners.get(&actor);
+            HistoryEntry {
+                device_id: owner.map(|o| o.0.clone()),
+                user_id: owner.map(|o| o.1.clone()),
+                message: change.message().map(str::to_owned),
+                server: *change.actor_id() == compensation,
+                device_time: change.timestamp(),
+                server_received_at: received.get(&hash).copied(),
+                hash,
+                actor,
+            }
+        })
+        .collect();
+    Ok(Detail { ticket, history })
 }
 
 /// `GET /v1/tickets/{id}/document`: the whole saved Automerge document.
@@ -452,6 +466,11 @@ pub(crate) async fn events(
     caller: Caller,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AppError> {
     caller.require_dispatcher()?;
+    Ok(event_stream(&state))
+}
+
+/// The live ticket changes as SSE (the REST API and the console), ending at shutdown.
+pub(crate) fn event_stream(state: &AppState) -> Sse<impl Stream<Item = Result<Event, Infallible>> + use<>> {
     let mut shutdown = state.inner.shutdown.subscribe();
     let stream = BroadcastStream::new(state.subscribe())
         .map(|item| {
@@ -465,5 +484,5 @@ pub(crate) async fn events(
         });
     // The first comment makes the response start at once, so a client knows it is subscribed.
     let opening = futures_util::stream::once(async { Ok(Event::default().comment("subscribed")) });
-    Ok(Sse::new(opening.chain(stream)).keep_alive(KeepAlive::default()))
+    Sse::new(opening.chain(stream)).keep_alive(KeepAlive::default())
 }

@@ -251,7 +251,13 @@ pub(crate) async fn download(
     caller: Caller,
     Path(sha256): Path<String>,
 ) -> Result<Response, AppError> {
-    let id = blob_id(&sha256)?;
+    send_blob(state, caller, &sha256).await
+}
+
+/// A complete blob's bytes for `caller` (bearer-authenticated here, cookie-authenticated in the
+/// console), with the same rules.
+pub(crate) async fn send_blob(state: AppState, caller: Caller, sha256: &str) -> Result<Response, AppError> {
+    let id = blob_id(sha256)?;
     let (length, first, reader) = {
         let id = id.clone();
         blocking(move || {

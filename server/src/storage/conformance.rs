@@ -14,8 +14,8 @@ use fieldsync_core::model::{Priority, Sla};
 use fieldsync_core::workflow::{Role, Status};
 
 use super::{
-    ChangeLogRow, DeviceRecord, IndexRow, Scope, Storage, StorageError, SyncState, TicketFilter, TicketWrite,
-    UserRecord,
+    ChangeLogRow, DeviceRecord, IndexRow, Scope, SessionRecord, Storage, StorageError, SyncState, TicketFilter,
+    TicketWrite, UserRecord,
 };
 
 /// Runs every check, each on a fresh storage from `make`.
@@ -29,6 +29,7 @@ pub fn run(make: &dyn Fn() -> Box<dyn Storage>) {
     sync_states(make().as_ref());
     retention(make().as_ref());
     blob_links(make().as_ref());
+    listings_and_sessions(make().as_ref());
     super::webhooks::conformance(make);
 }
 
@@ -266,4 +267,56 @@ fn blob_links(s: &dyn Storage) {
     assert!(s.link_blob(&sha, "t1", "d2", 3_000).expect("second ticket"));
     assert!(s.link_blob(&"cd".repeat(32), "t3", "d1", 3_000).expect("other blob"));
     assert_eq!(s.blob_tickets(&sha).expect("tickets"), ["t1", "t2"]);
+}
+
+fn listings_and_sessions(s: &dyn Storage) {
+    s.create_user(&user("fay", Role::Engineer)).expect("create user");
+    s.create_user(&user("dana", Role::Dispatcher)).expect("create user");
+    s.create_device(&device("d2", "fay", 2)).expect("create device");
+    s.create_device(&device("d1", "dana", 1)).expect("create device");
+    s.create_device(&device("d3", "dana", 3)).expect("create device");
+    s.record_sync("d2", 77).expect("record sync");
+    let ids: Vec<String> = s.list_users().expect("list users").into_iter().map(|u| u.id).collect();
+    assert_eq!(ids, ["dana", "fay"], "users are listed by id");
+    s.revoke_device("d3").expect("revoke");
+    let devices = s.list_devices().expect("list devices");
+    let listed: Vec<(&str, &str, bool, Option<i64>)> =
+        devices.iter().map(|d| (d.id.as_str(), d.user_id.as_str(), d.revoked, d.last_sync_at)).collect();
+    assert_eq!(
+        listed,
+        [("d1", "dana", false, None), ("d3", "dana", true, None), ("d2", "fay", false, Some(77))],
+        "devices are listed by user then id, with revocation and last sync"
+    );
+
+    let session = |hash: u8, device_id: &str, created_at: i64, expires_at: i64| SessionRecord {
+        token_sha256: [hash; 32],
+        device_id: device_id.into(),
+        created_at,
+        expires_at,
+    };
+    assert!(
+        matches!(s.create_session(&session(9, "nope", 0, 10)), Err(StorageError::NotFound(_))),
+        "a session needs an existing device"
+    );
+    s.create_session(&session(10, "d1", 1_000, 2_000)).expect("create session");
+    assert!(
+        matches!(s.create_session(&session(10, "d1", 1_000, 2_000)), Err(StorageError::Duplicate(_))),
+        "a session hash is unique"
+    );
+    let who = s.session(&[10; 32], 1_500).expect("session").expect("a live session is found");
+    assert_eq!((who.user_id.as_str(), who.device_id.as_str(), who.role), ("dana", "d1", Role::Dispatcher));
+    assert_eq!(s.session(&[10; 32], 2_000).expect("session"), None, "a session ends at its expiry");
+    assert_eq!(s.session(&[11; 32], 1_500).expect("session"), None, "an unknown session is nobody");
+
+    // Making a session later drops the expired ones.
+    s.create_session(&session(12, "d1", 3_000, 9_000)).expect("create session");
+    assert_eq!(s.session(&[10; 32], 0).expect("session"), None, "expired sessions are deleted");
+    assert!(s.delete_session(&[12; 32]).expect("delete"), "a session is deleted");
+    assert!(!s.delete_session(&[12; 32]).expect("delete"), "deleting twice finds nothing");
+    assert_eq!(s.session(&[12; 32], 3_500).expect("session"), None, "a deleted session is nobody");
+
+    // Revoking the device that signed in ends its sessions.
+    s.create_session(&session(13, "d1", 3_000, 9_000)).expect("create session");
+    s.revoke_device("d1").expect("revoke");
+    assert_eq!(s.session(&[13; 32], 3_500).expect("session"), None, "a revoked device's session is nobody");
 }

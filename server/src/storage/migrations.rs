@@ -146,6 +146,16 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (delivery_id, attempt)
     ) STRICT, WITHOUT ROWID;
     "#,
+    // 5: console sign-in sessions (docs/adr/0007), by the SHA-256 of the cookie only.
+    r#"
+    CREATE TABLE console_sessions (
+        token_sha256 BLOB    PRIMARY KEY,
+        device_id    TEXT    NOT NULL REFERENCES devices (id),
+        created_at   INTEGER NOT NULL,
+        expires_at   INTEGER NOT NULL
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX console_sessions_by_expiry ON console_sessions (expires_at);
+    "#,
 ];
 
 /// Brings the schema up to the newest migration in one transaction with the project's one

@@ -94,6 +94,33 @@ pub struct Principal {
     pub last_sync_at: Option<Millis>,
 }
 
+/// A device as the console lists it (never its token hash).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceInfo {
+    /// The device id.
+    pub id: String,
+    /// Its user.
+    pub user_id: String,
+    /// Whether its token was revoked.
+    pub revoked: bool,
+    /// When it last synced (UTC ms), if ever.
+    pub last_sync_at: Option<Millis>,
+}
+
+/// A console sign-in session (docs/adr/0007): stored by the SHA-256 of its cookie value only,
+/// bound to the device whose token signed in, so revoking that device ends the session too.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionRecord {
+    /// SHA-256 of the session cookie's value.
+    pub token_sha256: HashBytes,
+    /// The device whose token was exchanged for the session.
+    pub device_id: String,
+    /// When it was made (UTC ms).
+    pub created_at: Millis,
+    /// When it stops working (UTC ms).
+    pub expires_at: Millis,
+}
+
 /// An Automerge actor and the device (and user) it is bound to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ActorRecord {
@@ -243,6 +270,20 @@ pub trait Storage: Send + Sync + WebhookStorage {
     fn authenticate(&self, token_sha256: &HashBytes) -> Result<Option<Principal>, StorageError>;
     /// Records that the device synced at `at`.
     fn record_sync(&self, device_id: &str, at: Millis) -> Result<(), StorageError>;
+    /// Every user, by id.
+    fn list_users(&self) -> Result<Vec<UserRecord>, StorageError>;
+    /// Every device (revoked ones too), by user, then id.
+    fn list_devices(&self) -> Result<Vec<DeviceInfo>, StorageError>;
+
+    /// Stores a console session for an existing device (sessions expired at
+    /// `session.created_at` are dropped on the way); [`StorageError::NotFound`] for an
+    /// unknown device.
+    fn create_session(&self, session: &SessionRecord) -> Result<(), StorageError>;
+    /// Who the session with this SHA-256 belongs to, unless unknown, expired at `now`, or its
+    /// device revoked.
+    fn session(&self, token_sha256: &HashBytes, now: Millis) -> Result<Option<Principal>, StorageError>;
+    /// Ends a session; `false` when there was none.
+    fn delete_session(&self, token_sha256: &HashBytes) -> Result<bool, StorageError>;
 
     /// Binds `actor` to `device_id` unless it is bound already; returns the device it is bound to.
     fn register_actor(&self, actor: &str, device_id: &str) -> Result<String, StorageError>;

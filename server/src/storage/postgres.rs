@@ -34,9 +34,9 @@ use postgres::types::ToSql;
 use postgres::{Client, IsolationLevel, NoTls, Row, Statement};
 
 use super::{
-    ActorRecord, ChangeLogRow, DeviceRecord, HashBytes, IndexRow, Principal, ROW_COLUMNS, Saved, Scope, Storage,
-    StorageError, StoredTicket, SyncState, TicketFilter, TicketWrite, UserRecord, heads_from_blob, heads_to_blob,
-    i64_of, u64_of,
+    ActorRecord, ChangeLogRow, DeviceInfo, DeviceRecord, HashBytes, IndexRow, Principal, ROW_COLUMNS, Saved, Scope,
+    SessionRecord, Storage, StorageError, StoredTicket, SyncState, TicketFilter, TicketWrite, UserRecord,
+    heads_from_blob, heads_to_blob, i64_of, u64_of,
 };
 
 mod webhooks;
@@ -172,6 +172,17 @@ const MIGRATIONS: &[&str] = &[
         next_retry_at BIGINT,
         PRIMARY KEY (delivery_id, attempt)
     );
+    "#,
+    // 3: console sign-in sessions (SQLite's 5; docs/adr/0007), by the SHA-256 of the cookie only; shared
+    // by every instance, so a dispatcher signed in through one is signed in on all.
+    r#"
+    CREATE TABLE console_sessions (
+        token_sha256 BYTEA  PRIMARY KEY,
+        device_id    TEXT   NOT NULL REFERENCES devices (id),
+        created_at   BIGINT NOT NULL,
+        expires_at   BIGINT NOT NULL
+    );
+    CREATE INDEX console_sessions_by_expiry ON console_sessions (expires_at);
     "#,
 ];
 
@@ -601,6 +612,81 @@ impl Storage for PostgresStorage {
         self.write(|tx| {
             tx.execute("UPDATE devices SET last_sync_at = $2 WHERE id = $1", &[&device_id, &at])?;
             Ok(())
+        })
+    }
+
+    fn list_users(&self) -> Result<Vec<UserRecord>, StorageError> {
+        self.read(|tx| {
+            let rows = tx.query("SELECT id, name, role FROM users ORDER BY id", &[])?;
+            Ok(rows
+                .iter()
+                .filter_map(|row| {
+                    let role: String = row.get(2);
+                    // A role from a newer version is left out rather than guessed.
+                    Some(UserRecord { id: row.get(0), name: row.get(1), role: Role::parse(&role)? })
+                })
+                .collect())
+        })
+    }
+
+    fn list_devices(&self) -> Result<Vec<DeviceInfo>, StorageError> {
+        self.read(|tx| {
+            let rows = tx.query("SELECT id, user_id, revoked, last_sync_at FROM devices ORDER BY user_id, id", &[])?;
+            Ok(rows
+                .iter()
+                .map(|row| DeviceInfo {
+                    id: row.get(0),
+                    user_id: row.get(1),
+                    revoked: row.get(2),
+                    last_sync_at: row.get(3),
+                })
+                .collect())
+        })
+    }
+
+    fn create_session(&self, session: &SessionRecord) -> Result<(), StorageError> {
+        self.write(|tx| {
+            let device_exists: bool =
+                tx.query_one("SELECT EXISTS (SELECT 1 FROM devices WHERE id = $1)", &[&session.device_id])?.get(0);
+            if !device_exists {
+                return Err(StorageError::NotFound(format!("device {}", session.device_id)));
+            }
+            tx.execute("DELETE FROM console_sessions WHERE expires_at <= $1", &[&session.created_at])?;
+            match tx.execute(
+                "INSERT INTO console_sessions (token_sha256, device_id, created_at, expires_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT DO NOTHING",
+                &[&session.token_sha256.as_slice(), &session.device_id, &session.created_at, &session.expires_at],
+            ) {
+                Ok(0) => Err(StorageError::Duplicate("session".into())),
+                Ok(_) => Ok(()),
+                Err(e) => Err(e.into()),
+            }
+        })
+    }
+
+    fn session(&self, token_sha256: &HashBytes, now: Millis) -> Result<Option<Principal>, StorageError> {
+        self.read(|tx| {
+            let row = tx.query_opt(
+                "SELECT d.id, u.id, u.role, d.last_sync_at FROM console_sessions s
+                 JOIN devices d ON d.id = s.device_id JOIN users u ON u.id = d.user_id
+                 WHERE s.token_sha256 = $1 AND s.expires_at > $2 AND NOT d.revoked",
+                &[&token_sha256.as_slice(), &now],
+            )?;
+            Ok(row.and_then(|row| {
+                let role: String = row.get(2);
+                Some(Principal {
+                    device_id: row.get(0),
+                    user_id: row.get(1),
+                    role: Role::parse(&role)?,
+                    last_sync_at: row.get(3),
+                })
+            }))
+        })
+    }
+
+    fn delete_session(&self, token_sha256: &HashBytes) -> Result<bool, StorageError> {
+        self.write(|tx| {
+            Ok(tx.execute("DELETE FROM console_sessions WHERE token_sha256 = $1", &[&token_sha256.as_slice()])? > 0)
         })
     }
 

@@ -22,9 +22,9 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, Transaction, TransactionBehavior, params};
 
 use super::{
-    ActorRecord, ChangeLogRow, DeviceRecord, HashBytes, IndexRow, Principal, ROW_COLUMNS, Saved, Scope, Storage,
-    StorageError, StoredTicket, SyncState, TicketFilter, TicketWrite, UserRecord, heads_from_blob, heads_to_blob,
-    i64_of, migrations, u64_of,
+    ActorRecord, ChangeLogRow, DeviceInfo, DeviceRecord, HashBytes, IndexRow, Principal, ROW_COLUMNS, Saved, Scope,
+    SessionRecord, Storage, StorageError, StoredTicket, SyncState, TicketFilter, TicketWrite, UserRecord,
+    heads_from_blob, heads_to_blob, i64_of, migrations, u64_of,
 };
 
 mod webhooks;
@@ -280,6 +280,88 @@ impl Storage for SqliteStorage {
         self.write(move |tx| {
             tx.prepare_cached("UPDATE devices SET last_sync_at = ?2 WHERE id = ?1")?.execute(params![device_id, at])?;
             Ok(())
+        })
+    }
+
+    fn list_users(&self) -> Result<Vec<UserRecord>, StorageError> {
+        self.read(|tx| {
+            let mut stmt = tx.prepare("SELECT id, name, role FROM users ORDER BY id")?;
+            let rows = stmt.query_map([], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, String>(2)?))
+            })?;
+            let mut users = Vec::new();
+            for row in rows {
+                let (id, name, role) = row?;
+                // A role from a newer version is left out rather than guessed.
+                if let Some(role) = Role::parse(&role) {
+                    users.push(UserRecord { id, name, role });
+                }
+            }
+            Ok(users)
+        })
+    }
+
+    fn list_devices(&self) -> Result<Vec<DeviceInfo>, StorageError> {
+        self.read(|tx| {
+            let mut stmt = tx.prepare("SELECT id, user_id, revoked, last_sync_at FROM devices ORDER BY user_id, id")?;
+            let rows = stmt.query_map([], |row| {
+                Ok(DeviceInfo {
+                    id: row.get(0)?,
+                    user_id: row.get(1)?,
+                    revoked: row.get::<_, i64>(2)? != 0,
+                    last_sync_at: row.get(3)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+    }
+
+    fn create_session(&self, session: &SessionRecord) -> Result<(), StorageError> {
+        let session = session.clone();
+        self.write(move |tx| {
+            let device_exists: bool =
+                tx.query_row("SELECT EXISTS (SELECT 1 FROM devices WHERE id = ?1)", [&session.device_id], |r| r.get(0))?;
+            if !device_exists {
+                return Err(StorageError::NotFound(format!("device {}", session.device_id)));
+            }
+            tx.execute("DELETE FROM console_sessions WHERE expires_at <= ?1", [session.created_at])?;
+            match tx.execute(
+                "INSERT INTO console_sessions (token_sha256, device_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
+                params![session.token_sha256.as_slice(), session.device_id, session.created_at, session.expires_at],
+            ) {
+                Err(e) if is_unique_violation(&e) => Err(StorageError::Duplicate("session".into())),
+                other => other.map(|_| ()).map_err(StorageError::from),
+            }
+        })
+    }
+
+    fn session(&self, token_sha256: &HashBytes, now: Millis) -> Result<Option<Principal>, StorageError> {
+        self.read(|tx| {
+            let row = tx
+                .prepare_cached(
+                    "SELECT d.id, u.id, u.role, d.last_sync_at FROM console_sessions s
+                     JOIN devices d ON d.id = s.device_id JOIN users u ON u.id = d.user_id
+                     WHERE s.token_sha256 = ?1 AND s.expires_at > ?2 AND d.revoked = 0",
+                )?
+                .query_row(params![token_sha256.as_slice(), now], |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, String>(2)?,
+                        row.get::<_, Option<i64>>(3)?,
+                    ))
+                })
+                .optional()?;
+            Ok(row.and_then(|(device_id, user_id, role, last_sync_at)| {
+                Some(Principal { user_id, device_id, role: Role::parse(&role)?, last_sync_at })
+            }))
+        })
+    }
+
+    fn delete_session(&self, token_sha256: &HashBytes) -> Result<bool, StorageError> {
+        let hash = *token_sha256;
+        self.write(move |tx| {
+            Ok(tx.execute("DELETE FROM console_sessions WHERE token_sha256 = ?1", [hash.as_slice()])? > 0)
         })
     }
 

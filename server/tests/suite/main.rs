@@ -10,6 +10,7 @@ mod fuzz;
 
 mod blob_store;
 mod blobs;
+mod console;
 mod engine;
 mod fuzz_regressions;
 mod http;

@@ -436,3 +436,38 @@ async fn two_instances_share_one_database_events_and_blobs() {
     b.stop().await;
     tokio::task::spawn_blocking(move || drop(dbs)).await.expect("drop databases");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_console_session_made_on_one_instance_works_on_the_other() {
+    let Some(dbs) = TestDatabases::new() else { return };
+    let dbs = Arc::new(dbs);
+    let url = {
+        let dbs = Arc::clone(&dbs);
+        tokio::task::spawn_blocking(move || dbs.create()).await.expect("create database")
+    };
+    let shared = tempfile::tempdir().expect("data dir");
+    let a = Instance::start(&url, shared.path()).await;
+    let b = Instance::start(&url, shared.path()).await;
+    let (_, _, dana) = a.add_user("dana", Role::Dispatcher).await;
+    let http = crate::console::client();
+    let (status, session) = crate::console::sign_in(&http, &a.base, &dana).await;
+    assert_eq!(status, 303);
+    let session = session.expect("a session from A");
+    // B knows the session (it is in the database) and accepts its CSRF token.
+    let board = crate::console::page(&http, &b.base, "/console/board", &session).await;
+    let csrf = crate::console::csrf_of(&board);
+    let out = http
+        .post(b.url("/console/logout"))
+        .header("cookie", &session)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("csrf={csrf}"))
+        .send()
+        .await
+        .expect("sign out on B");
+    assert_eq!(out.status(), 303);
+    // Signed out on B is signed out on A.
+    let after = http.get(a.url("/console/board")).header("cookie", &session).send().await.expect("board on A");
+    assert_eq!(after.status(), 303);
+    a.stop().await;
+    b.stop().await;
+}

@@ -1,0 +1,387 @@
+//! The board (tickets in status columns, live), the new-ticket form with its routing
+//! suggestion, and ticket creation.
+
+use askama::Template;
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Redirect, Response};
+use fieldsync_core::model::{Customer, NewTicket, Priority, Site};
+use fieldsync_core::workflow::Status;
+use serde::{Deserialize, Serialize};
+
+use super::session::Session;
+use super::{ConsoleError, Nav, People, all_rows, conflicts, html, routing, sla, ticket_of};
+use crate::storage::IndexRow;
+use crate::{AppError, AppState, blocking, tickets};
+
+/// The board's filters (query string).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct Filters {
+    status: String,
+    engineer: String,
+    priority: String,
+    overdue: String,
+}
+
+impl Filters {
+    fn keeps(&self, row: &IndexRow, now: i64) -> bool {
+        (self.status.is_empty() || row.status.as_str() == self.status)
+            && (self.engineer.is_empty() || row.assignee.as_deref() == Some(self.engineer.as_str()))
+            && (self.priority.is_empty() || row.priority.as_str() == self.priority)
+            && (self.overdue.is_empty()
+                || sla::clock(row.sla_due_at, row.status, now).state == sla::ClockState::Overdue)
+    }
+
+    /// The query string that reproduces these filters ("" or "?...").
+    fn query(&self) -> String {
+        let pairs: Vec<String> = [
+            ("status", &self.status),
+            ("engineer", &self.engineer),
+            ("priority", &self.priority),
+            ("overdue", &self.overdue),
+        ]
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| format!("{k}={}", url_encode(v)))
+        .collect();
+        if pairs.is_empty() { String::new() } else { format!("?{}", pairs.join("&")) }
+    }
+}
+
+fn url_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// One ticket card.
+pub(crate) struct Card {
+    id: String,
+    title: String,
+    priority: &'static str,
+    customer: String,
+    assignee: String,
+    clock_text: String,
+    clock_class: &'static str,
+    pending_conflicts: usize,
+}
+
+/// One status column.
+pub(crate) struct Column {
+    status: &'static str,
+    label: &'static str,
+    cards: Vec<Card>,
+}
+
+#[derive(Template)]
+#[template(path = "board_columns.html")]
+struct Columns {
+    columns: Vec<Column>,
+    shown: usize,
+}
+
+#[derive(Template)]
+#[template(path = "board.html")]
+struct BoardPage {
+    nav: Nav,
+    columns: Vec<Column>,
+    shown: usize,
+    filters: Filters,
+    query: String,
+    engineers: Vec<String>,
+    statuses: Vec<(&'static str, &'static str)>,
+    priorities: Vec<&'static str>,
+}
+
+fn build_columns(state: &AppState, filters: &Filters) -> Result<(Vec<Column>, Vec<String>), AppError> {
+    let now = super::now();
+    let people = People::load(state)?;
+    let rows = all_rows(state)?;
+    let mut columns: Vec<Column> = Status::ALL
+        .iter()
+        .filter(|s| filters.status.is_empty() || s.as_str() == filters.status)
+        .map(|s| Column { status: s.as_str(), label: s.label(), cards: Vec::new() })
+        .collect();
+    for row in rows.iter().filter(|row| filters.keeps(row, now)) {
+        // Only tickets with conflicts need their document: is any still waiting?
+        let pending_conflicts = if row.conflicts > 0 {
+            ticket_of(state, row)?.map_or(0, |t| conflicts::pending(&t, &|u| people.is_dispatcher(u)).len())
+        } else {
+            0
+        };
+        let clock = sla::clock(row.sla_due_at, row.status, now);
+        let Some(column) = columns.iter_mut().find(|c| c.status == row.status.as_str()) else { continue };
+        column.cards.push(Card {
+            id: row.id.clone(),
+            title: row.title.clone(),
+            priority: row.priority.as_str(),
+            customer: row.customer_name.clone(),
+            assignee: row.assignee.clone().unwrap_or_else(|| "—".into()),
+            clock_text: clock.text,
+            clock_class: clock.state.class(),
+            pending_conflicts,
+        });
+    }
+    // Most urgent first within a column: overdue, then by priority.
+    for column in &mut columns {
+        column.cards.sort_by_key(|c| (c.clock_class != "sla-overdue", std::cmp::Reverse(priority_rank(c.priority))));
+    }
+    Ok((columns, people.engineers))
+}
+
+fn priority_rank(priority: &str) -> usize {
+    Priority::parse(priority).map_or(0, |p| p as usize)
+}
+
+/// `GET /console/board`.
+pub(crate) async fn page(
+    State(state): State<AppState>,
+    session: Session,
+    Query(filters): Query<Filters>,
+) -> Result<Response, ConsoleError> {
+    let (columns, engineers, filters) = blocking(move || {
+        let (columns, engineers) = build_columns(&state, &filters)?;
+        Ok((columns, engineers, filters))
+    })
+    .await?;
+    let shown = columns.iter().map(|c| c.cards.len()).sum();
+    html(&BoardPage {
+        nav: Nav::of(&session, "board"),
+        query: filters.query(),
+        columns,
+        shown,
+        filters,
+        engineers,
+        statuses: Status::ALL.iter().map(|s| (s.as_str(), s.label())).collect(),
+        priorities: Priority::ALL.iter().map(|p| p.as_str()).collect(),
+    })
+}
+
+/// `GET /console/board/columns`: the columns alone, which the page's script swaps in when a
+/// ticket changes.
+pub(crate) async fn columns(
+    State(state): State<AppState>,
+    _session: Session,
+    Query(filters): Query<Filters>,
+) -> Result<Response, ConsoleError> {
+    let (columns, _) = blocking(move || build_columns(&state, &filters)).await?;
+    let shown = columns.iter().map(|c| c.cards.len()).sum();
+    html(&Columns { columns, shown })
+}
+
+// ---------------------------------------------------------------------------------------------
+// New ticket
+
+/// `?customer=` of the form and of the suggestion.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct CustomerQuery {
+    customer: String,
+}
+
+/// The routing suggestion, as JSON for the form's script.
+#[derive(Debug, Default, Serialize)]
+pub(crate) struct SuggestionBody {
+    engineer: String,
+    why: String,
+}
+
+fn suggestion(state: &AppState, customer: &str) -> Result<(SuggestionBody, Vec<(String, usize)>), AppError> {
+    let people = People::load(state)?;
+    let rows = all_rows(state)?;
+    let loads = routing::open_loads(&people.engineers, &rows).into_iter().collect();
+    let body = routing::suggest(customer, &people.engineers, &rows)
+        .map(|s| SuggestionBody { engineer: s.engineer, why: s.why })
+        .unwrap_or_default();
+    Ok((body, loads))
+}
+
+/// `GET /console/suggest?customer=...`.
+pub(crate) async fn suggest(
+    State(state): State<AppState>,
+    _session: Session,
+    Query(query): Query<CustomerQuery>,
+) -> Result<Json<SuggestionBody>, ConsoleError> {
+    let (body, _) = blocking(move || suggestion(&state, &query.customer)).await?;
+    Ok(Json(body))
+}
+
+/// One row of the SLA policy table shown on the form.
+pub(crate) struct PolicyRow {
+    priority: &'static str,
+    respond: String,
+    arrive: String,
+    resolve: String,
+}
+
+#[derive(Template)]
+#[template(path = "new_ticket.html")]
+struct NewTicketPage {
+    nav: Nav,
+    customer: String,
+    suggestion: SuggestionBody,
+    loads: Vec<(String, usize)>,
+    priorities: Vec<&'static str>,
+    tiers: Vec<(&'static str, i64)>,
+    policy: Vec<PolicyRow>,
+    limit: usize,
+}
+
+/// `GET /console/tickets/new`.
+pub(crate) async fn new_ticket(
+    State(state): State<AppState>,
+    session: Session,
+    Query(query): Query<CustomerQuery>,
+) -> Result<Response, ConsoleError> {
+    let customer = query.customer.clone();
+    let (suggestion, loads) = blocking(move || suggestion(&state, &query.customer)).await?;
+    let policy = Priority::ALL
+        .iter()
+        .rev()
+        .map(|p| {
+            let t = sla::targets(*p);
+            PolicyRow {
+                priority: p.as_str(),
+                respond: sla::duration(t.respond),
+                arrive: sla::duration(t.arrive),
+                resolve: sla::duration(t.resolve),
+            }
+        })
+        .collect();
+    html(&NewTicketPage {
+        nav: Nav::of(&session, "new"),
+        customer,
+        suggestion,
+        loads,
+        priorities: Priority::ALL.iter().rev().map(|p| p.as_str()).collect(),
+        tiers: sla::TIERS.to_vec(),
+        policy,
+        limit: routing::OPEN_LOAD_LIMIT,
+    })
+}
+
+/// The new-ticket form as posted.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct NewTicketForm {
+    csrf: String,
+    title: String,
+    description: String,
+    customer: String,
+    phone: String,
+    address: String,
+    tier: String,
+    lat: String,
+    lon: String,
+    radius_m: String,
+    priority: String,
+    assignee: String,
+    complaint: String,
+    signature_required: String,
+    checklist: String,
+}
+
+fn number(field: &str, text: &str) -> Result<Option<f64>, AppError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    text.parse::<f64>()
+        .ok()
+        .filter(|n| n.is_finite())
+        .map(Some)
+        .ok_or_else(|| AppError::BadRequest(format!("{field} must be a number, not {text:?}")))
+}
+
+impl NewTicketForm {
+    /// The ticket to create; the SLA comes from the policy for its priority and tier.
+    fn to_new_ticket(&self, now: i64) -> Result<NewTicket, AppError> {
+        let priority = if self.priority.is_empty() {
+            Priority::Normal
+        } else {
+            Priority::parse(&self.priority)
+                .ok_or_else(|| AppError::BadRequest(format!("unknown priority {:?}", self.priority)))?
+        };
+        let site = match (number("latitude", &self.lat)?, number("longitude", &self.lon)?) {
+            (Some(lat), Some(lon)) => {
+                Some(Site { lat, lon, radius_m: number("radius", &self.radius_m)?.unwrap_or(100.0) })
+            }
+            (None, None) => None,
+            _ => return Err(AppError::BadRequest("give both latitude and longitude, or neither".into())),
+        };
+        let tier = self.tier.trim().to_lowercase();
+        Ok(NewTicket {
+            title: self.title.trim().to_owned(),
+            description: self.description.trim().to_owned(),
+            customer: Customer {
+                name: self.customer.trim().to_owned(),
+                phone: self.phone.trim().to_owned(),
+                address: self.address.trim().to_owned(),
+                tier: tier.clone(),
+            },
+            site,
+            priority,
+            sla: sla::policy(priority, &tier, now),
+            assignee: Some(self.assignee.trim().to_owned()).filter(|a| !a.is_empty()),
+            complaint: !self.complaint.is_empty(),
+            signature_required: !self.signature_required.is_empty(),
+            checklist: self.checklist.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect(),
+        })
+    }
+}
+
+/// `POST /console/tickets`.
+pub(crate) async fn create(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<NewTicketForm>,
+) -> Result<Response, ConsoleError> {
+    session.check(&headers, &form.csrf)?;
+    let new = form.to_new_ticket(super::now())?;
+    let caller = session.caller.clone();
+    let id = blocking(move || tickets::create_ticket(&state, &caller, &new)).await?;
+    Ok(Redirect::to(&format!("/console/tickets/{id}")).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_form_gets_the_policy_sla_and_checks_numbers() {
+        let form = NewTicketForm {
+            title: " Leak ".into(),
+            priority: "urgent".into(),
+            tier: "Gold".into(),
+            lat: "52.37".into(),
+            lon: "4.89".into(),
+            checklist: "Isolate\n\n Test \n".into(),
+            ..Default::default()
+        };
+        let new = form.to_new_ticket(0).expect("valid");
+        assert_eq!(new.title, "Leak");
+        assert_eq!(new.sla, sla::policy(Priority::Urgent, "gold", 0));
+        assert_eq!(new.site.map(|s| s.radius_m), Some(100.0));
+        assert_eq!(new.checklist, ["Isolate", "Test"]);
+        assert_eq!(new.assignee, None);
+        let bad = NewTicketForm { lat: "north".into(), lon: "1".into(), ..Default::default() };
+        assert!(matches!(bad.to_new_ticket(0), Err(AppError::BadRequest(_))));
+        let half = NewTicketForm { lat: "1".into(), ..Default::default() };
+        assert!(matches!(half.to_new_ticket(0), Err(AppError::BadRequest(_))));
+        let unknown = NewTicketForm { priority: "meh".into(), ..Default::default() };
+        assert!(matches!(unknown.to_new_ticket(0), Err(AppError::BadRequest(_))));
+    }
+
+    #[test]
+    fn filters_round_trip_through_the_query() {
+        let filters = Filters { engineer: "a b".into(), overdue: "1".into(), ..Default::default() };
+        assert_eq!(filters.query(), "?engineer=a%20b&overdue=1");
+        assert_eq!(Filters::default().query(), "");
+    }
+}

@@ -1,0 +1,371 @@
+//! A ticket's detail page (fields, SLA milestones, timeline, work done, photos, signature,
+//! feedback, conflicts) and the dispatcher's actions on it: assign or reassign, cancel,
+//! reopen, note, and review a conflict. There is no delete, for any ticket.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Redirect, Response};
+use fieldsync_core::actions::Command;
+use fieldsync_core::model::{JobSummary, Ticket, TicketEvent};
+use fieldsync_core::workflow::Status;
+use serde::Deserialize;
+
+use super::session::Session;
+use super::{ConsoleError, Nav, People, conflicts, html, sla, when, when_opt};
+use crate::tickets::{Detail, HistoryEntry};
+use crate::{AppError, AppState, blocking, tickets};
+
+/// One line of the timeline: one change of the document.
+pub(crate) struct TimelineRow {
+    device_time: String,
+    received: String,
+    who: String,
+    device: String,
+    what: String,
+    details: Vec<String>,
+    server: bool,
+}
+
+/// A conflict as the page shows it.
+pub(crate) struct ConflictView {
+    kind: String,
+    by: String,
+    reason: String,
+    pending: bool,
+    marker: String,
+}
+
+/// A milestone row.
+pub(crate) struct MilestoneRow {
+    name: &'static str,
+    deadline: String,
+    met: String,
+    verdict: &'static str,
+    class: &'static str,
+}
+
+/// A record of work (note, part, time), voided ones kept and marked.
+pub(crate) struct WorkRow {
+    at: String,
+    by: String,
+    text: String,
+    void: String,
+}
+
+pub(crate) struct PhotoView {
+    sha256: String,
+    thumbnail: String,
+    caption: String,
+    size: String,
+}
+
+pub(crate) struct SignatureView {
+    signer: String,
+    signed_at: String,
+    png_sha256: String,
+    summary_sha256: String,
+    matches: bool,
+}
+
+pub(crate) struct CheckInView {
+    at: String,
+    by: String,
+    place: String,
+}
+
+#[derive(Template)]
+#[template(path = "detail.html")]
+struct DetailPage {
+    nav: Nav,
+    t: Ticket,
+    status: &'static str,
+    status_label: &'static str,
+    clock_text: String,
+    clock_class: &'static str,
+    created: String,
+    site: String,
+    milestones: Vec<MilestoneRow>,
+    timeline: Vec<TimelineRow>,
+    check_ins: Vec<CheckInView>,
+    notes: Vec<WorkRow>,
+    parts: Vec<WorkRow>,
+    times: Vec<WorkRow>,
+    photos: Vec<PhotoView>,
+    signature: Option<SignatureView>,
+    feedback: String,
+    conflicts: Vec<ConflictView>,
+    engineers: Vec<String>,
+    can_assign: bool,
+    assign_label: &'static str,
+    can_cancel: bool,
+    can_reopen: bool,
+}
+
+fn event_details(event: &TicketEvent) -> String {
+    let mut text = event.kind.replace('_', " ");
+    if let Some(assignee) = &event.assignee {
+        text.push_str(&format!(" → {assignee}"));
+    }
+    if let Some(place) = &event.place {
+        if let Some(distance) = place.distance_m {
+            text.push_str(&format!(" ({distance:.0} m from the site)"));
+        }
+    }
+    if let Some(reason) = &event.reason {
+        text.push_str(&format!(": {reason}"));
+    }
+    if let Some(summary) = event.summary.as_deref().filter(|s| !s.is_empty()) {
+        text.push_str(&format!(": {summary}"));
+    }
+    if let Some(void) = &event.void {
+        text.push_str(&format!(" [voided by the server: {void}]"));
+    }
+    text
+}
+
+fn timeline(ticket: &Ticket, history: &[HistoryEntry]) -> Vec<TimelineRow> {
+    history
+        .iter()
+        .map(|entry| {
+            let who =
+                if entry.server { "server".to_owned() } else { entry.user_id.clone().unwrap_or_else(|| "?".into()) };
+            // The events a change recorded carry its stamp: the same device time and user.
+            let details = ticket
+                .events
+                .iter()
+                .filter(|e| e.at == entry.device_time && Some(&e.by) == entry.user_id.as_ref())
+                .map(event_details)
+                .collect();
+            TimelineRow {
+                device_time: when(entry.device_time),
+                received: when_opt(entry.server_received_at),
+                who,
+                device: entry.device_id.clone().unwrap_or_else(|| entry.actor.chars().take(12).collect()),
+                what: entry.message.clone().unwrap_or_else(|| "change".into()),
+                details,
+                server: entry.server,
+            }
+        })
+        .collect()
+}
+
+fn build(detail: Detail, people: &People, nav: Nav) -> DetailPage {
+    let Detail { ticket: t, history } = detail;
+    let now = super::now();
+    let due = fieldsync_core::model::doc::sla_due_at(&t.sla, t.status, &t.milestones);
+    let clock = sla::clock(due, t.status, now);
+    let milestones = sla::milestones(&t.sla, &t.milestones, t.status, now)
+        .into_iter()
+        .map(|m| MilestoneRow {
+            name: m.name,
+            deadline: when_opt(m.deadline),
+            met: when_opt(m.met_at),
+            verdict: m.verdict,
+            class: if m.breached {
+                "breached"
+            } else if m.met_at.is_some() {
+                "met"
+            } else {
+                ""
+            },
+        })
+        .collect();
+    let pending: Vec<String> =
+        conflicts::pending(&t, &|u| people.is_dispatcher(u)).into_iter().map(conflicts::marker).collect();
+    let conflict_views = t
+        .conflicts
+        .iter()
+        .map(|c| {
+            let marker = conflicts::marker(c);
+            ConflictView {
+                kind: c.kind.replace('_', " "),
+                by: c.by.clone(),
+                reason: c.reason.clone(),
+                pending: pending.contains(&marker),
+                marker,
+            }
+        })
+        .collect();
+    let check_ins = t
+        .events
+        .iter()
+        .filter(|e| e.kind == "checked_in")
+        .map(|e| CheckInView {
+            at: when(e.at),
+            by: e.by.clone(),
+            place: match e.place {
+                Some(p) => {
+                    let mut text =
+                        format!("{:.5}, {:.5} (±{:.0} m)", p.location.lat, p.location.lon, p.location.accuracy_m);
+                    if let (Some(d), Some(inside)) = (p.distance_m, p.inside_site) {
+                        let verdict = if inside { "inside the site radius" } else { "OUTSIDE the site radius" };
+                        text.push_str(&format!(": {d:.0} m from the site, {verdict}"));
+                    }
+                    text
+                }
+                None => "no location".into(),
+            },
+        })
+        .collect();
+    let void = |v: &Option<String>| v.clone().unwrap_or_default();
+    let notes = t
+        .notes
+        .iter()
+        .map(|n| WorkRow { at: when(n.at), by: n.by.clone(), text: n.text.clone(), void: void(&n.void) })
+        .collect();
+    let parts = t
+        .parts
+        .iter()
+        .map(|p| WorkRow {
+            at: when(p.at),
+            by: p.by.clone(),
+            text: format!("{} × {}", p.sku, p.qty),
+            void: void(&p.void),
+        })
+        .collect();
+    let times = t
+        .time_entries
+        .iter()
+        .map(|e| WorkRow {
+            at: when(e.at),
+            by: e.by.clone(),
+            text: format!("{} min {}", e.minutes, e.kind),
+            void: void(&e.void),
+        })
+        .collect();
+    let photos = t
+        .photos
+        .iter()
+        .map(|p| PhotoView {
+            sha256: p.sha256.clone(),
+            thumbnail: if p.thumbnail_sha256.is_empty() { p.sha256.clone() } else { p.thumbnail_sha256.clone() },
+            caption: p.caption.clone(),
+            size: format!("{}×{}", p.width, p.height),
+        })
+        .collect();
+    let signature = t.signature.as_ref().map(|s| SignatureView {
+        signer: s.signer.clone(),
+        signed_at: when(s.signed_at),
+        png_sha256: s.png_sha256.clone(),
+        summary_sha256: s.summary_sha256.clone(),
+        matches: JobSummary::of(&t).sha256() == s.summary_sha256,
+    });
+    let feedback = t
+        .feedback
+        .as_ref()
+        .map(|f| {
+            format!("{} / 5{}", f.rating, if f.comment.is_empty() { String::new() } else { format!(": {}", f.comment) })
+        })
+        .unwrap_or_default();
+    let site =
+        t.site.map(|s| format!("{:.5}, {:.5}, radius {:.0} m", s.lat, s.lon, s.radius_m)).unwrap_or_else(|| "—".into());
+    DetailPage {
+        nav,
+        status: t.status.as_str(),
+        status_label: t.status.label(),
+        clock_text: clock.text,
+        clock_class: clock.state.class(),
+        created: format!("{} by {}", when(t.created_at), t.created_by),
+        site,
+        milestones,
+        timeline: timeline(&t, &history),
+        check_ins,
+        notes,
+        parts,
+        times,
+        photos,
+        signature,
+        feedback,
+        conflicts: conflict_views,
+        engineers: people.engineers.clone(),
+        can_assign: !t.status.is_final(),
+        assign_label: if t.status == Status::New { "Assign" } else { "Reassign" },
+        can_cancel: !t.status.is_final(),
+        can_reopen: t.status.is_final(),
+        t,
+    }
+}
+
+/// `GET /console/tickets/{id}`.
+pub(crate) async fn page(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+) -> Result<Response, ConsoleError> {
+    let nav = Nav::of(&session, "board");
+    let page = blocking(move || {
+        let people = People::load(&state)?;
+        Ok(build(tickets::detail_of(&state, &id)?, &people, nav))
+    })
+    .await?;
+    html(&page)
+}
+
+/// An action form as posted.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct ActionForm {
+    csrf: String,
+    action: String,
+    engineer: String,
+    reason: String,
+    text: String,
+    conflict: String,
+}
+
+impl ActionForm {
+    fn command(&self) -> Result<Command, AppError> {
+        Ok(match self.action.as_str() {
+            "assign" => Command::Assign { engineer: self.engineer.trim().to_owned() },
+            "cancel" => Command::Cancel { reason: self.reason.trim().to_owned() },
+            "reopen" => Command::Reopen { reason: self.reason.trim().to_owned() },
+            "note" => Command::AddNote { text: self.text.trim().to_owned() },
+            // A review is a dispatcher's note carrying the conflict's marker: it stays in the
+            // history like every other change.
+            "review" => {
+                let marker = self.conflict.trim();
+                if !(marker.starts_with("[conflict ") && marker.ends_with(']')) {
+                    return Err(AppError::BadRequest("no conflict named".into()));
+                }
+                let text = self.text.trim();
+                let text = if text.is_empty() { "Reviewed, kept as is" } else { text };
+                Command::AddNote { text: format!("{text} {marker}") }
+            }
+            other => return Err(AppError::BadRequest(format!("unknown action {other:?}"))),
+        })
+    }
+}
+
+/// `POST /console/tickets/{id}/actions`.
+pub(crate) async fn act(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    axum::Form(form): axum::Form<ActionForm>,
+) -> Result<Response, ConsoleError> {
+    session.check(&headers, &form.csrf)?;
+    let command = form.command()?;
+    let caller = session.caller.clone();
+    let target = format!("/console/tickets/{id}");
+    blocking(move || tickets::perform(&state, &caller, &id, &command).map(|_| ())).await?;
+    Ok(Redirect::to(&target).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn action_forms_become_commands() {
+        let form = |action: &str| ActionForm { action: action.into(), reason: "r".into(), ..Default::default() };
+        assert_eq!(form("cancel").command().ok(), Some(Command::Cancel { reason: "r".into() }));
+        assert_eq!(form("reopen").command().ok(), Some(Command::Reopen { reason: "r".into() }));
+        assert!(form("delete").command().is_err(), "there is no delete");
+        let review = ActionForm { action: "review".into(), conflict: "[conflict e1]".into(), ..Default::default() };
+        assert_eq!(review.command().ok(), Some(Command::AddNote { text: "Reviewed, kept as is [conflict e1]".into() }));
+        let bogus = ActionForm { action: "review".into(), conflict: "e1".into(), ..Default::default() };
+        assert!(bogus.command().is_err());
+    }
+}

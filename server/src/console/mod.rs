@@ -1,0 +1,296 @@
+//! The dispatcher console: server-rendered pages (askama templates in `server/templates`), a
+//! little plain JavaScript and CSS served from `server/static`, and live updates over SSE from
+//! the same event source as `GET /v1/events`. No JavaScript build step.
+//!
+//! Dispatchers and admins sign in with a device token and get a session cookie ([`session`],
+//! docs/adr/0007). Every change goes through the same `fieldsync_core::actions` the REST API
+//! uses (`tickets::create_ticket`, `tickets::perform`): the console holds no workflow rules.
+//! The pure parts (SLA policy and clocks, routing, conflicts, reports, CSV, SVG) are in their
+//! own modules with their own tests.
+
+mod board;
+mod conflicts;
+mod detail;
+mod people;
+mod report_pages;
+mod reports;
+mod routing;
+mod session;
+mod sla;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use fieldsync_core::model::Ticket;
+use fieldsync_core::time::{Millis, now_ms};
+use fieldsync_core::workflow::Role;
+use serde::Deserialize;
+
+use crate::storage::{IndexRow, TicketFilter};
+use crate::{AppError, AppState, blocking, tickets};
+use session::Session;
+
+/// The console's routes, under `/console`.
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/console", get(|| async { Redirect::to("/console/board") }))
+        .route("/console/login", get(login_form).post(login))
+        .route("/console/logout", post(logout))
+        .route("/console/board", get(board::page))
+        .route("/console/board/columns", get(board::columns))
+        .route("/console/events", get(events))
+        .route("/console/tickets/new", get(board::new_ticket))
+        .route("/console/tickets", post(board::create))
+        .route("/console/suggest", get(board::suggest))
+        .route("/console/tickets/{id}", get(detail::page))
+        .route("/console/tickets/{id}/actions", post(detail::act))
+        .route("/console/engineers", get(people::page))
+        .route("/console/devices/{id}/revoke", post(people::revoke))
+        .route("/console/reports", get(report_pages::page))
+        .route("/console/reports/{table}", get(report_pages::csv))
+        .route("/console/blobs/{sha256}", get(blob))
+        .route("/console/static/{file}", get(asset))
+}
+
+/// A console failure, answered as an HTML page with the status the REST API would give.
+#[derive(Debug)]
+pub(crate) struct ConsoleError(pub AppError);
+
+impl<E: Into<AppError>> From<E> for ConsoleError {
+    fn from(e: E) -> Self {
+        ConsoleError(e.into())
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    status: u16,
+    message: String,
+}
+
+impl IntoResponse for ConsoleError {
+    fn into_response(self) -> Response {
+        let (status, _) = self.0.status_and_code();
+        let message = match &self.0 {
+            AppError::Internal(detail) => {
+                eprintln!("fieldsync-server: console: internal error: {detail}");
+                "internal server error".to_owned()
+            }
+            other => other.to_string(),
+        };
+        match (ErrorPage { status: status.as_u16(), message: message.clone() }).render() {
+            Ok(body) => (status, secure_headers(), body).into_response(),
+            Err(_) => (status, message).into_response(),
+        }
+    }
+}
+
+/// What every page's response carries: HTML, no framing, no inline script, no caching.
+fn secure_headers() -> [(header::HeaderName, HeaderValue); 5] {
+    [
+        (header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8")),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'self'; img-src 'self'; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'",
+            ),
+        ),
+        (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        (header::REFERRER_POLICY, HeaderValue::from_static("same-origin")),
+    ]
+}
+
+/// Renders a page.
+pub(crate) fn html(page: &impl Template) -> Result<Response, ConsoleError> {
+    let body = page.render().map_err(|e| AppError::Internal(format!("template: {e}")))?;
+    Ok((secure_headers(), body).into_response())
+}
+
+/// What the layout needs on every signed-in page.
+#[derive(Clone, Debug)]
+pub(crate) struct Nav {
+    /// The signed-in user.
+    pub user: String,
+    /// The session's CSRF token (the sign-out form).
+    pub csrf: String,
+    /// The current section ("board", "new", "engineers", "reports").
+    pub active: &'static str,
+}
+
+impl Nav {
+    pub(crate) fn of(session: &Session, active: &'static str) -> Nav {
+        Nav { user: session.user().to_owned(), csrf: session.csrf.clone(), active }
+    }
+
+    /// The class of a nav link.
+    pub fn class(&self, section: &str) -> &'static str {
+        if self.active == section { "active" } else { "" }
+    }
+}
+
+/// UTC milliseconds for people: `2026-11-22 14:05:09 UTC`.
+pub(crate) fn when(ms: Millis) -> String {
+    let text = fieldsync_core::time::to_rfc3339(ms);
+    format!("{} UTC", text.get(..19).unwrap_or(&text).replace('T', " "))
+}
+
+/// [`when`] of an optional time, "—" when absent.
+pub(crate) fn when_opt(ms: Option<Millis>) -> String {
+    ms.map(when).unwrap_or_else(|| "—".into())
+}
+
+/// Every index row (the board, routing, engineers and reports read them). Blocking.
+pub(crate) fn all_rows(state: &AppState) -> Result<Vec<IndexRow>, AppError> {
+    Ok(state.storage().list_tickets(&TicketFilter::default())?)
+}
+
+/// The ticket view of an index row's document. Blocking.
+pub(crate) fn ticket_of(state: &AppState, row: &IndexRow) -> Result<Option<Ticket>, AppError> {
+    let Some(loaded) = tickets::load_at(state, &row.id, row.changed_seq)? else { return Ok(None) };
+    Ok(Some(
+        fieldsync_core::model::doc::read_ticket(&loaded.doc)
+            .map_err(|e| AppError::Internal(format!("ticket {}: {e}", row.id)))?,
+    ))
+}
+
+/// User ids by role. Blocking.
+pub(crate) struct People {
+    /// Engineers, by id.
+    pub engineers: Vec<String>,
+    /// Dispatchers and admins, by id.
+    pub dispatchers: Vec<String>,
+}
+
+impl People {
+    pub(crate) fn load(state: &AppState) -> Result<People, AppError> {
+        let users = state.storage().list_users()?;
+        let ids = |keep: &dyn Fn(Role) -> bool| users.iter().filter(|u| keep(u.role)).map(|u| u.id.clone()).collect();
+        Ok(People {
+            engineers: ids(&|r| r == Role::Engineer),
+            dispatchers: ids(&|r| matches!(r, Role::Dispatcher | Role::Admin)),
+        })
+    }
+
+    pub(crate) fn is_dispatcher(&self, user: &str) -> bool {
+        self.dispatchers.iter().any(|d| d == user)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sign-in
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    csrf: String,
+    error: String,
+}
+
+async fn login_form() -> Result<Response, ConsoleError> {
+    let nonce = crate::auth::new_token();
+    let mut response = html(&LoginPage { csrf: nonce.clone(), error: String::new() })?;
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, session::set_cookie(session::LOGIN_COOKIE, &nonce, 600, "/console/login"));
+    Ok(response)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct LoginForm {
+    token: String,
+    csrf: String,
+}
+
+async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: axum::Form<LoginForm>,
+) -> Result<Response, ConsoleError> {
+    let axum::Form(form) = form;
+    session::same_origin(&headers)?;
+    let expected = session::cookie(&headers, session::LOGIN_COOKIE).unwrap_or_default();
+    if expected.is_empty() || !session::constant_time_eq(expected.as_bytes(), form.csrf.as_bytes()) {
+        return Err(AppError::Forbidden("the sign-in form expired or came from elsewhere: reload it".into()).into());
+    }
+    let signed_in = blocking(move || session::sign_in(&state, &form.token)).await;
+    let (token, _) = match signed_in {
+        Ok(ok) => ok,
+        Err(e @ (AppError::Unauthorized | AppError::Forbidden(_))) => {
+            let message = match e {
+                AppError::Unauthorized => "unknown or revoked token".to_owned(),
+                other => other.to_string(),
+            };
+            let status =
+                if message.starts_with("engineers") { StatusCode::FORBIDDEN } else { StatusCode::UNAUTHORIZED };
+            let mut response = html(&LoginPage { csrf: expected, error: message })?;
+            *response.status_mut() = status;
+            return Ok(response);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let mut response = Redirect::to("/console/board").into_response();
+    let headers = response.headers_mut();
+    headers.append(
+        header::SET_COOKIE,
+        session::set_cookie(session::SESSION_COOKIE, &token, session::SESSION_TTL / 1000, "/console"),
+    );
+    headers.append(header::SET_COOKIE, session::set_cookie(session::LOGIN_COOKIE, "", 0, "/console/login"));
+    Ok(response)
+}
+
+/// A form with only the CSRF token.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct CsrfOnly {
+    csrf: String,
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<CsrfOnly>,
+) -> Result<Response, ConsoleError> {
+    session.check(&headers, &form.csrf)?;
+    session.end(&state).await?;
+    let mut response = Redirect::to("/console/login").into_response();
+    response.headers_mut().append(header::SET_COOKIE, session::set_cookie(session::SESSION_COOKIE, "", 0, "/console"));
+    Ok(response)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Live events, blobs, static files
+
+async fn events(State(state): State<AppState>, _session: Session) -> Response {
+    tickets::event_stream(&state).into_response()
+}
+
+async fn blob(State(state): State<AppState>, session: Session, Path(sha256): Path<String>) -> Response {
+    match crate::uploads::send_blob(state, session.caller, &sha256).await {
+        Ok(response) => response,
+        Err(e) => ConsoleError(e).into_response(),
+    }
+}
+
+const CONSOLE_JS: &str = include_str!("../../static/console.js");
+const CONSOLE_CSS: &str = include_str!("../../static/console.css");
+
+async fn asset(Path(file): Path<String>) -> Response {
+    let (body, content_type) = match file.as_str() {
+        "console.js" => (CONSOLE_JS, "text/javascript; charset=utf-8"),
+        "console.css" => (CONSOLE_CSS, "text/css; charset=utf-8"),
+        _ => return ConsoleError(AppError::NotFound(format!("no static file {file}"))).into_response(),
+    };
+    ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "no-cache")], body).into_response()
+}
+
+/// Now, for clocks (one reading per request).
+pub(crate) fn now() -> Millis {
+    now_ms()
+}

@@ -1,0 +1,145 @@
+//! The reports page (three tables with a trend chart each) and their CSV exports.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use chrono::NaiveDate;
+use serde::Deserialize;
+
+use super::reports::{self, DAY, Facts, Range, Table};
+use super::session::Session;
+use super::{ConsoleError, Nav, all_rows, html, ticket_of};
+use crate::{AppError, AppState, blocking};
+
+/// `?from=YYYY-MM-DD&to=YYYY-MM-DD` (both inclusive; default: the last 7 days).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct RangeQuery {
+    from: String,
+    to: String,
+}
+
+fn day_of(text: &str, field: &str) -> Result<Option<i64>, AppError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let date = NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map_err(|_| AppError::BadRequest(format!("{field} must be a date like 2026-11-22, not {text:?}")))?;
+    let start = date.and_hms_opt(0, 0, 0).map(|d| d.and_utc().timestamp_millis()).unwrap_or_default();
+    Ok(Some(start.div_euclid(DAY)))
+}
+
+impl RangeQuery {
+    fn range(&self, now: i64) -> Result<Range, AppError> {
+        let today = now.div_euclid(DAY);
+        let to = day_of(&self.to, "to")?.unwrap_or(today);
+        let from = day_of(&self.from, "from")?.unwrap_or(to - 6);
+        Ok(Range::days(from, to))
+    }
+}
+
+fn all_facts(state: &AppState, now: i64) -> Result<Vec<Facts>, AppError> {
+    let mut facts = Vec::new();
+    for row in all_rows(state)? {
+        if let Some(ticket) = ticket_of(state, &row)? {
+            facts.push(reports::facts(&ticket, now));
+        }
+    }
+    Ok(facts)
+}
+
+pub(crate) struct TableView {
+    key: &'static str,
+    title: &'static str,
+    columns: Vec<&'static str>,
+    rows: Vec<Vec<String>>,
+    svg: String,
+}
+
+#[derive(Template)]
+#[template(path = "reports.html")]
+struct ReportsPage {
+    nav: Nav,
+    from: String,
+    to: String,
+    query: String,
+    tables: Vec<TableView>,
+}
+
+/// `GET /console/reports`.
+pub(crate) async fn page(
+    State(state): State<AppState>,
+    session: Session,
+    Query(query): Query<RangeQuery>,
+) -> Result<Response, ConsoleError> {
+    let now = super::now();
+    let range = query.range(now)?;
+    let tables = blocking(move || Ok(reports::tables(&all_facts(&state, now)?, &range))).await?;
+    let from = reports::day_label(range.from);
+    let to = reports::day_label(range.to - DAY);
+    let views = tables
+        .iter()
+        .map(|t: &Table| TableView {
+            key: t.key,
+            title: t.title,
+            columns: reports::COLUMNS.to_vec(),
+            rows: t.rows.iter().map(|r| reports::cells(r).to_vec()).collect(),
+            svg: reports::trend_svg(t),
+        })
+        .collect();
+    html(&ReportsPage {
+        nav: Nav::of(&session, "reports"),
+        query: format!("?from={from}&to={to}"),
+        from,
+        to,
+        tables: views,
+    })
+}
+
+/// `GET /console/reports/{engineer|priority|tier}.csv`.
+pub(crate) async fn csv(
+    State(state): State<AppState>,
+    _session: Session,
+    Path(file): Path<String>,
+    Query(query): Query<RangeQuery>,
+) -> Result<Response, ConsoleError> {
+    let key = file
+        .strip_suffix(".csv")
+        .and_then(|k| reports::TABLES.iter().find(|t| **t == k))
+        .ok_or_else(|| AppError::NotFound(format!("no report {file}")))?;
+    let now = super::now();
+    let range = query.range(now)?;
+    let tables = blocking(move || Ok(reports::tables(&all_facts(&state, now)?, &range))).await?;
+    let table = tables.iter().find(|t| t.key == *key).ok_or_else(|| AppError::Internal("report missing".into()))?;
+    let name = format!(
+        "attachment; filename=\"fieldsync-{key}-{}-{}.csv\"",
+        reports::day_label(range.from),
+        reports::day_label(range.to - DAY)
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8")),
+            (header::CONTENT_DISPOSITION, HeaderValue::from_str(&name).map_err(|e| AppError::Internal(e.to_string()))?),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        reports::csv(table),
+    )
+        .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_range_defaults_to_the_last_week_and_parses_dates() {
+        let now = 20_000 * DAY + 5;
+        let week = RangeQuery::default().range(now).expect("default");
+        assert_eq!(week, Range::days(19_994, 20_000));
+        let given = RangeQuery { from: "1970-01-02".into(), to: "1970-01-03".into() }.range(now).expect("dates");
+        assert_eq!(given, Range { from: DAY, to: 3 * DAY });
+        assert!(RangeQuery { from: "yesterday".into(), to: String::new() }.range(now).is_err());
+    }
+}

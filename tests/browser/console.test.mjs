@@ -1,0 +1,396 @@
+// The dispatcher console in a real browser (Debian's Chromium via playwright-core) against a
+// real `fieldsync serve` on port 0, with real devices (the `fieldsync device` CLI) syncing to
+// it. Prints "N passed, M failed" last; exits non-zero on any failure.
+//
+// Environment: FIELDSYNC_BIN (the fieldsync binary), SCREENSHOTS (folder for screenshots),
+// CHROMIUM (default /usr/bin/chromium).
+
+import { chromium } from "playwright-core";
+import { execFile, spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import zlib from "node:zlib";
+
+const run = promisify(execFile);
+const bin = process.env.FIELDSYNC_BIN;
+const shots = path.resolve(process.env.SCREENSHOTS || "artifacts/screenshots");
+const browserPath = process.env.CHROMIUM || "/usr/bin/chromium";
+if (!bin) {
+  console.error("FIELDSYNC_BIN is not set");
+  process.exit(2);
+}
+fs.mkdirSync(shots, { recursive: true });
+const work = fs.mkdtempSync(path.join(os.tmpdir(), "fieldsync-browser-"));
+const data = path.join(work, "data");
+
+// ---- helpers ------------------------------------------------------------------------------
+
+function check(condition, message) {
+  if (!condition) throw new Error(message);
+}
+
+async function fieldsync(args, { mayFail = false } = {}) {
+  try {
+    const { stdout, stderr } = await run(bin, args, { maxBuffer: 1 << 24 });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    if (!mayFail) throw new Error(`fieldsync ${args.join(" ")} failed: ${e.stderr || e.message}`);
+    return { code: e.code ?? 1, stdout: e.stdout ?? "", stderr: e.stderr ?? "" };
+  }
+}
+
+/** A tiny PNG (RGB gradient) for the photo step, made here so the repository holds no image. */
+function png(width, height) {
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc = (buf) => {
+    let c = 0xffffffff;
+    for (const b of buf) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const chunk = (type, body) => {
+    const head = Buffer.alloc(8);
+    head.writeUInt32BE(body.length, 0);
+    head.write(type, 4, "ascii");
+    const tail = Buffer.alloc(4);
+    tail.writeUInt32BE(crc(Buffer.concat([head.subarray(4), body])), 0);
+    return Buffer.concat([head, body, tail]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8);
+  const raw = Buffer.alloc((width * 3 + 1) * height);
+  for (let y = 0; y < height; y++) {
+    const row = y * (width * 3 + 1);
+    for (let x = 0; x < width; x++) {
+      raw.set([(x * 255) / width, (y * 255) / height, 128], row + 1 + x * 3);
+    }
+  }
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk("IHDR", ihdr),
+    chunk("IDAT", zlib.deflateSync(raw)),
+    chunk("IEND", Buffer.alloc(0)),
+  ]);
+}
+
+/** Starts `fieldsync serve` on port 0 and resolves with its URL once it says it listens. */
+function startServer() {
+  const child = spawn(bin, ["serve", "--data", data, "--listen", "127.0.0.1:0"], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  return new Promise((resolve, reject) => {
+    let seen = "";
+    child.on("exit", (code) => reject(new Error(`the server exited (${code}) before listening: ${seen}`)));
+    child.stderr.setEncoding("utf8");
+    child.stderr.on("data", (text) => {
+      seen += text;
+      // The whole line: the address may arrive in pieces.
+      const m = /fieldsync server on (http:\/\/\S+) .*\n/.exec(seen);
+      if (m) resolve({ child, url: m[1] });
+    });
+  });
+}
+
+// ---- the run ------------------------------------------------------------------------------
+
+const results = [];
+let server;
+let browser;
+try {
+  const dana = (await fieldsync(["user", "add", "dana", "--role", "dispatcher", "--data", data])).stdout.trim();
+  const eli = (await fieldsync(["user", "add", "eli", "--role", "engineer", "--data", data])).stdout.trim();
+  const fay = (await fieldsync(["user", "add", "fay", "--role", "engineer", "--data", data])).stdout.trim();
+  const started = await startServer();
+  server = started.child;
+  const url = started.url;
+  console.log(`server on ${url}`);
+
+  // Devices: the first sync (online) teaches the store who it is; every other command but
+  // `sync` works offline, without the server.
+  const store = (who) => path.join(work, `${who}.sqlite`);
+  const online = (who, token, ...args) => fieldsync(["device", "--store", store(who), "--server", url, "--token", token, ...args]);
+  const offline = (who, ...args) => fieldsync(["device", "--store", store(who), ...args]);
+  const deviceId = (who) => JSON.parse(fs.readFileSync(`${store(who)}.identity.json`, "utf8")).device_id;
+
+  const rest = async (method, route, body) => {
+    const response = await fetch(url + route, {
+      method,
+      headers: { Authorization: `Bearer ${dana}`, "Content-Type": "application/json" },
+      body: body && JSON.stringify(body),
+    });
+    check(response.ok, `${method} ${route}: ${response.status} ${await response.clone().text()}`);
+    return response.json();
+  };
+
+  // An earlier job for a returning customer, served by fay (the routing suggestion's history).
+  const amstel = (
+    await rest("POST", "/v1/tickets", {
+      title: "Annual service",
+      customer: { name: "Hotel Amstel", address: "Amstel 1", tier: "standard" },
+      priority: "normal",
+      assignee: "fay",
+    })
+  ).id;
+
+  browser = await chromium.launch({
+    executablePath: browserPath,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+  });
+  const context = await browser.newContext({ viewport: { width: 1500, height: 950 } });
+  const page = await context.newPage();
+  page.setDefaultTimeout(15000);
+  const shot = (name) => page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
+  const text = async (selector) => (await page.textContent(selector)) ?? "";
+
+  const step = async (name, body) => {
+    const t0 = Date.now();
+    try {
+      await body();
+      results.push([name, true]);
+      console.log(`ok    ${name} (${Date.now() - t0} ms)`);
+    } catch (e) {
+      results.push([name, false]);
+      console.log(`FAIL  ${name}: ${e.stack || e}`);
+      await shot(`failed-${results.length}`).catch(() => {});
+    }
+  };
+
+  let ticket = "";
+
+  await step("an engineer cannot sign in", async () => {
+    await page.goto(`${url}/console/board`);
+    check(page.url().endsWith("/console/login"), `not sent to sign in: ${page.url()}`);
+    await page.fill("input[name=token]", eli);
+    await page.click("#login-form button");
+    await page.waitForSelector("#login-error");
+    check((await text("#login-error")).includes("engineers cannot sign in"), await text("#login-error"));
+    const cookies = await context.cookies();
+    check(!cookies.some((c) => c.name === "fieldsync_session"), "an engineer got a session");
+  });
+
+  await step("a dispatcher signs in and gets an HttpOnly, SameSite=Strict session", async () => {
+    await page.goto(`${url}/console/login`);
+    await page.fill("input[name=token]", dana);
+    await page.click("#login-form button");
+    await page.waitForURL("**/console/board");
+    const session = (await context.cookies()).find((c) => c.name === "fieldsync_session");
+    check(session, "no session cookie");
+    check(session.httpOnly && session.sameSite === "Strict", `cookie flags: ${JSON.stringify(session)}`);
+    check(session.expires > Date.now() / 1000, "the session has an expiry");
+    await page.waitForFunction(() => document.getElementById("live-state")?.textContent === "live");
+    await shot("01-board-signed-in");
+  });
+
+  await step("a form post without its CSRF token is refused", async () => {
+    const statuses = await page.evaluate(async () => {
+      const post = (route, body) =>
+        fetch(route, { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded" }, body })
+          .then((r) => r.status);
+      return [
+        await post("/console/tickets", "title=Forged"),
+        await post("/console/tickets", "title=Forged&csrf=0123"),
+        await post("/console/logout", ""),
+      ];
+    });
+    check(statuses.every((s) => s === 403), `statuses ${statuses}`);
+    const listed = await rest("GET", "/v1/tickets");
+    check(!listed.some((t) => t.title === "Forged"), "a forged ticket was created");
+    check(listed.length === 1, `tickets: ${listed.length}`);
+  });
+
+  await step("create a ticket with the routing suggestion", async () => {
+    await page.goto(`${url}/console/tickets/new`);
+    await page.fill("input[name=title]", "Boiler leaking in plant room");
+    // A returning customer goes to whoever served them last (fay, 1 open ticket).
+    await page.fill("#customer", "Hotel Amstel");
+    await page.waitForFunction(() => document.getElementById("suggested-engineer").textContent === "fay");
+    check((await page.inputValue("#assignee")) === "fay", "the suggestion is preselected");
+    // A new customer goes to the least loaded engineer (eli, 0 open).
+    await page.fill("#customer", "Van Dijk Bakery");
+    await page.waitForFunction(() => document.getElementById("suggested-engineer").textContent === "eli");
+    check((await text("#suggested-why")).includes("least loaded"), await text("#suggested-why"));
+    check((await page.inputValue("#assignee")) === "eli", "the suggestion is preselected");
+    await page.fill("input[name=address]", "Prinsengracht 12");
+    await page.fill("input[name=lat]", "52.3702");
+    await page.fill("input[name=lon]", "4.8952");
+    await page.fill("input[name=radius_m]", "150");
+    await page.selectOption("select[name=priority]", "high");
+    await page.selectOption("select[name=tier]", "gold");
+    await shot("02-new-ticket");
+    await page.click("#new-ticket button[type=submit]");
+    await page.waitForURL(/\/console\/tickets\/[0-9a-f-]{36}$/);
+    ticket = page.url().split("/").pop();
+    check((await text("#status")) === "dispatched", await text("#status"));
+    check((await text("#assignee")) === "eli", await text("#assignee"));
+  });
+
+  await step("a device accepts and checks in offline, syncs, and the board updates without reload", async () => {
+    await online("eli", eli, "sync");
+    await page.goto(`${url}/console/board`);
+    await page.waitForFunction(() => document.getElementById("live-state")?.textContent === "live");
+    await page.waitForSelector(`section[data-status="dispatched"] a[data-id="${ticket}"]`);
+    await page.evaluate(() => { window.__sameDocument = true; });
+    await offline("eli", "accept", ticket);
+    await offline("eli", "travel", ticket);
+    const checkIn = await offline("eli", "check-in", ticket, "--lat", "52.3704", "--lon", "4.8952");
+    check(checkIn.stdout.includes("inside the site radius"), checkIn.stdout);
+    check(await page.$(`section[data-status="on_site"] a[data-id="${ticket}"]`) === null, "on site before the sync");
+    await online("eli", eli, "sync");
+    const synced = Date.now();
+    await page.waitForSelector(`section[data-status="on_site"] a[data-id="${ticket}"]`, { timeout: 10000 });
+    console.log(`      board showed the check-in ${Date.now() - synced} ms after the sync returned`);
+    check(await page.evaluate(() => window.__sameDocument === true), "the page was reloaded");
+    await shot("03-board-live-on-site");
+  });
+
+  await step("work, a photo, the signature and feedback sync; the detail shows them with the timeline", async () => {
+    const photo = path.join(work, "boiler.png");
+    fs.writeFileSync(photo, png(640, 480));
+    const strokes = path.join(work, "strokes.json");
+    fs.writeFileSync(strokes, JSON.stringify([[{ x: 0.1, y: 0.5, t: 0 }, { x: 0.5, y: 0.3, t: 40 }, { x: 0.9, y: 0.6, t: 80 }]]));
+    await offline("eli", "work", ticket);
+    await offline("eli", "note", ticket, "Seal worn; replaced and pressure-tested");
+    await offline("eli", "part", ticket, "SEAL-22", "2");
+    await offline("eli", "time", ticket, "45");
+    await offline("eli", "photo", ticket, photo, "--caption", "Leaking seal");
+    await offline("eli", "sign", ticket, "--signer", "Ms Jansen", "--strokes", strokes);
+    await offline("eli", "feedback", ticket, "--rating", "5", "--comment", "Quick and tidy");
+    await offline("eli", "complete", ticket, "--summary", "Seal replaced");
+    await online("eli", eli, "sync");
+    await page.waitForSelector(`section[data-status="completed"] a[data-id="${ticket}"]`);
+
+    await page.goto(`${url}/console/tickets/${ticket}`);
+    check((await text("#status")) === "completed", await text("#status"));
+    const timeline = await page.$$eval("#timeline tr", (rows) => rows.slice(1).map((r) => r.innerText));
+    check(timeline.length >= 10, `timeline rows: ${timeline.length}`);
+    const device = deviceId("eli");
+    const checkInRow = timeline.find((r) => r.includes("check in"));
+    check(checkInRow && checkInRow.includes("eli") && checkInRow.includes(device), `check-in row: ${checkInRow}`);
+    check(!checkInRow.split("\t")[1].includes("—"), `no server receive time: ${checkInRow}`);
+    check(timeline.some((r) => r.includes("create") && r.includes("dana")), "the creation is in the timeline");
+    check((await text("#check-ins")).includes("m from the site, inside the site radius"), await text("#check-ins"));
+    check((await text("#notes")).includes("pressure-tested"), await text("#notes"));
+    check((await text("#parts")).includes("SEAL-22 × 2"), await text("#parts"));
+    check((await text("#feedback")).startsWith("5 / 5"), await text("#feedback"));
+    const milestones = await text("#milestones");
+    check(/respond[^\n]*met/.test(milestones), milestones);
+    await page.waitForFunction(() =>
+      [...document.querySelectorAll("#photos img, #signature img")].every((i) => i.complete && i.naturalWidth > 0));
+    const thumbWidth = await page.$eval("#photos img", (i) => i.naturalWidth);
+    const [full] = await Promise.all([context.waitForEvent("page"), page.click("#photos a")]);
+    await full.waitForLoadState();
+    const fullWidth = await full.evaluate(() => document.images[0]?.naturalWidth ?? 0);
+    check(fullWidth > thumbWidth, `full size ${fullWidth} px is not larger than the thumbnail ${thumbWidth} px`);
+    await full.close();
+    const type = await page.evaluate(async () => (await fetch(document.querySelector("#photos a").href)).headers.get("content-type"));
+    check(type === "image/jpeg", `the photo is served as ${type}`);
+    const signature = await text("#signature");
+    check(signature.includes("Ms Jansen") && signature.includes("matches the job as recorded"), signature);
+    await shot("04-ticket-detail");
+  });
+
+  await step("a conflict appears on the board and is resolved from the detail page", async () => {
+    await online("fay", fay, "sync");
+    await offline("fay", "accept", amstel);
+    await online("fay", fay, "sync");
+    // The dispatcher cancels while fay, offline in the plant room, finishes the job.
+    await page.goto(`${url}/console/tickets/${amstel}`);
+    await page.fill("#cancel-form input[name=reason]", "Customer cancelled by phone");
+    await page.click("#cancel-form button");
+    await page.waitForFunction(() => document.getElementById("status")?.textContent === "cancelled");
+    await offline("fay", "check-in", amstel, "--lat", "52.36", "--lon", "4.90");
+    await offline("fay", "complete", amstel, "--summary", "Serviced");
+    await page.goto(`${url}/console/board`);
+    await page.waitForFunction(() => document.getElementById("live-state")?.textContent === "live");
+    await online("fay", fay, "sync");
+    await page.waitForSelector(`a[data-id="${amstel}"] .conflict-badge`);
+    await shot("05-board-conflict");
+    await page.click(`a[data-id="${amstel}"]`);
+    await page.waitForSelector("#conflicts li.pending");
+    await shot("06-conflict-detail");
+    await page.fill("#reopen-form input[name=reason]", "Work was done: redo the paperwork");
+    await page.click("#reopen-form button");
+    await page.waitForFunction(() => document.getElementById("status")?.textContent === "dispatched");
+    check((await page.$$("#conflicts li.pending")).length === 0, "a conflict still waits");
+    check((await page.$$("#conflicts li.resolved")).length >= 1, "the conflict stays visible, resolved");
+    await page.goto(`${url}/console/board`);
+    await page.waitForSelector(`a[data-id="${amstel}"]`);
+    check((await page.$(`a[data-id="${amstel}"] .conflict-badge`)) === null, "the badge is still on the board");
+  });
+
+  await step("the reports show the figures of the data made here, as tables, charts and CSV", async () => {
+    await page.goto(`${url}/console/reports`);
+    const row = (table, group) =>
+      page.$eval(`#report-${table} tr[data-group="${group}"]`, (tr) => [...tr.cells].map((c) => c.textContent));
+    // group, tickets, open, active, completed, cancelled, first response, arrive, resolution,
+    // breach %, rework %, satisfaction
+    const eliRow = await row("engineer", "eli");
+    check(eliRow.slice(0, 6).join() === "eli,1,0,0,1,0", `eli: ${eliRow}`);
+    check(eliRow[6] !== "" && eliRow[7] !== "" && eliRow[8] !== "", `eli's times: ${eliRow}`);
+    check(eliRow.slice(9).join() === "0.0,0.0,5.00", `eli's rates: ${eliRow}`);
+    const fayRow = await row("engineer", "fay");
+    check(fayRow.slice(0, 6).join() === "fay,1,1,0,0,0" && fayRow[10] === "100.0", `fay: ${fayRow}`);
+    const all = await row("engineer", "all");
+    check(all.slice(0, 6).join() === "all,2,1,0,1,0" && all[10] === "50.0" && all[11] === "5.00", `all: ${all}`);
+    check((await row("priority", "high")).slice(0, 5).join() === "high,1,0,0,1", "by priority");
+    check((await row("tier", "gold"))[1] === "1" && (await row("tier", "standard"))[1] === "1", "by tier");
+    check((await page.$$("#report-engineer svg.chart polyline")).length === 2, "one trend line per engineer");
+    const csv = await page.evaluate(async () => {
+      const href = document.querySelector("#report-engineer a.csv").getAttribute("href");
+      const r = await fetch(href);
+      return [r.headers.get("content-type"), await r.text()];
+    });
+    check(csv[0].startsWith("text/csv"), csv[0]);
+    const lines = csv[1].split("\r\n");
+    check(lines[0].startsWith("group,tickets,open"), lines[0]);
+    check(lines.some((l) => l.startsWith("eli,1,0,0,1,0,") && l.endsWith(",0.0,0.0,5.00")), csv[1]);
+    await shot("07-reports");
+  });
+
+  await step("the engineers page shows load and last sync, and revoking a device stops its sync", async () => {
+    await page.goto(`${url}/console/engineers`);
+    const eliRow = await page.$eval('tr[data-engineer="eli"]', (tr) => [...tr.cells].map((c) => c.innerText));
+    check(eliRow[1] === "0" && eliRow[3] !== "—", `eli: ${eliRow}`);
+    const fayRow = await page.$eval('tr[data-engineer="fay"]', (tr) => [...tr.cells].map((c) => c.innerText));
+    check(fayRow[1] === "1", `fay: ${fayRow}`);
+    const fayDevice = deviceId("fay");
+    page.once("dialog", (dialog) => dialog.accept());
+    await page.click(`div[data-device="${fayDevice}"] button`);
+    await page.waitForSelector(`div[data-device="${fayDevice}"] .revoked`);
+    await shot("08-engineers");
+    const refused = await online("fay", fay, "sync").catch((e) => ({ code: 1, stderr: String(e) }));
+    check(refused.code !== 0, "a revoked device still syncs");
+  });
+
+  await step("signing out ends the session on the server", async () => {
+    const session = (await context.cookies()).find((c) => c.name === "fieldsync_session");
+    await page.click(".signout button");
+    await page.waitForURL("**/console/login");
+    await context.addCookies([session]);
+    await page.goto(`${url}/console/board`);
+    check(page.url().endsWith("/console/login"), `the old cookie still works: ${page.url()}`);
+  });
+} catch (e) {
+  results.push(["setup", false]);
+  console.log(`FAIL  setup: ${e.stack || e}`);
+} finally {
+  await browser?.close().catch(() => {});
+  if (server) {
+    server.kill("SIGTERM");
+    await new Promise((resolve) => server.once("exit", resolve));
+  }
+  fs.rmSync(work, { recursive: true, force: true });
+}
+
+const passed = results.filter(([, ok]) => ok).length;
+const failed = results.length - passed;
+console.log(`screenshots in ${shots}`);
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed > 0 ? 1 : 0);
