@@ -10,3 +10,11 @@ if command -v rustup >/dev/null 2>&1; then
         rustup component list --installed 2>/dev/null | grep -q "^$component" || rustup component add "$component"
     done
 fi
+# SQLCipher (the store's encryption, docs/adr/0011) is compiled against the system's libcrypto on
+# Linux: its headers come from libssl-dev. Installed once, only when a compile check fails.
+if [ "$(uname -s)" = Linux ] && ! echo '#include <openssl/evp.h>' | cc -E -x c - >/dev/null 2>&1; then
+    command -v apt-get >/dev/null || { echo "fieldsync needs the OpenSSL headers (libssl-dev or openssl-devel)" >&2; exit 1; }
+    sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo -n"
+    $sudo apt-get update -qq </dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq libssl-dev </dev/null >/dev/null
+fi

@@ -6,13 +6,15 @@
 //! cargo run --release -p fieldsync-bench -- open
 //! cargo run --release -p fieldsync-bench -- photos
 //! ```
+//!
+//! `FIELDSYNC_BENCH_ENCRYPTED=1` runs `actions` and `open` on encrypted stores (docs/adr/0011).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use automerge::Automerge;
 use fieldsync_core::model::{Customer, Identity, ListFilter, NewTicket, Sla};
-use fieldsync_core::store::tickets;
+use fieldsync_core::store::{StoreKey, tickets};
 use fieldsync_core::{Client, Durability, OpenOptions, Role};
 use serde_json::json;
 
@@ -51,6 +53,14 @@ fn main() {
         }
     };
     println!("{result}");
+}
+
+/// The options every store of the `actions` and `open` suites starts from: encrypted with a fixed
+/// key when `FIELDSYNC_BENCH_ENCRYPTED=1`, so the two runs compare the same work.
+fn base_options() -> OpenOptions {
+    let encrypted = std::env::var("FIELDSYNC_BENCH_ENCRYPTED").is_ok_and(|v| v == "1");
+    let store_key = encrypted.then(|| StoreKey::from_bytes(&[0x5a; StoreKey::LEN]).expect("32 bytes"));
+    OpenOptions { store_key, ..OpenOptions::default() }
 }
 
 fn dispatcher() -> Identity {
@@ -115,7 +125,7 @@ fn actions() -> serde_json::Value {
     let mut figures = serde_json::Map::new();
     for durability in [Durability::PowerLoss, Durability::AppCrash] {
         let dir = tempfile::tempdir().expect("tempdir");
-        let options = OpenOptions { durability, ..OpenOptions::default() };
+        let options = OpenOptions { durability, ..base_options() };
         let client = Client::open_with(dir.path().join("bench.sqlite"), dispatcher(), options).expect("open");
         let ids = fill(&client, TICKETS);
         let mut samples = Vec::with_capacity(ACTIONS);
@@ -151,6 +161,7 @@ fn actions() -> serde_json::Value {
     }
     let mut out = json!({
         "suite": "actions",
+        "encrypted": base_options().store_key.is_some(),
         "tickets": TICKETS,
         "durability": "power_loss",
         "p50_ms": figures["power_loss_p50_ms"],
@@ -198,7 +209,7 @@ fn open() -> serde_json::Value {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("bench.sqlite");
     // No compaction, so the long ticket really is 1,000 change chunks.
-    let options = OpenOptions { compact_after_changes: usize::MAX, ..OpenOptions::default() };
+    let options = OpenOptions { compact_after_changes: usize::MAX, ..base_options() };
     let long_id = {
         let client = Client::open_with(&path, dispatcher(), options.clone()).expect("open");
         fill(&client, TICKETS - 1);
@@ -270,7 +281,7 @@ fn open() -> serde_json::Value {
     );
     // And after compaction into a snapshot, which is how a store keeps it.
     let compacted = {
-        let compacting = OpenOptions { compact_after_changes: 64, ..OpenOptions::default() };
+        let compacting = OpenOptions { compact_after_changes: 64, ..base_options() };
         let client = Client::open_with(&path, dispatcher(), compacting.clone()).expect("open");
         client.add_note(&long_id, "triggers compaction").expect("note");
         drop(client);
@@ -292,6 +303,7 @@ fn open() -> serde_json::Value {
     );
     json!({
         "suite": "open",
+        "encrypted": base_options().store_key.is_some(),
         "list_1000_ms": round(list_1000),
         "cold_open_ms": round(cold_open),
         "open_1000_changes_ms": round(ours),

@@ -5,6 +5,7 @@
 package dev.fieldsync.test
 
 import dev.fieldsync.Fieldsync
+import dev.fieldsync.ffi.FieldsyncClient
 import dev.fieldsync.ffi.FieldsyncException
 import dev.fieldsync.ffi.Location
 import dev.fieldsync.ffi.NewPhoto
@@ -14,6 +15,7 @@ import dev.fieldsync.ffi.StrokePoint
 import dev.fieldsync.ffi.SyncStatus
 import dev.fieldsync.ffi.TicketSummary
 import dev.fieldsync.ffi.TicketsListener
+import dev.fieldsync.ffi.whoAmI
 import dev.fieldsync.reason
 import java.awt.Color
 import java.awt.image.BufferedImage
@@ -181,4 +183,25 @@ private suspend fun kotlinx.coroutines.CoroutineScope.flow(url: String, token: S
     listening.cancel()
     watching.cancel()
     fieldsync.close()
+
+    println("step: encrypted store")
+    val key = ByteArray(32) { (it * 7 + 1).toByte() }
+    val lockedPath = File(dir, "eli-encrypted.sqlite").path
+    Fieldsync.signIn(lockedPath, server, storeKey = key).use { locked ->
+        locked.syncNow()
+        val tickets = locked.list()
+        check("an encrypted store syncs and lists", tickets.any { it.id == ticketId }) { "$tickets" }
+    }
+    val before = File(lockedPath).readBytes()
+    val identity = whoAmI(server)
+    expectThrows<FieldsyncException.WrongKey>("a wrong key is refused") {
+        FieldsyncClient.open(lockedPath, identity, server, ByteArray(32) { 9 }).close()
+    }
+    expectThrows<FieldsyncException.WrongKey>("no key for an encrypted store is refused") {
+        FieldsyncClient.open(lockedPath, identity, server).close()
+    }
+    check("and the store file is left as it was", File(lockedPath).readBytes().contentEquals(before))
+    Fieldsync.open(lockedPath, identity, server, storeKey = key).use { reopened ->
+        check("the right key opens it again", reopened.list().any { it.id == ticketId })
+    }
 }

@@ -55,6 +55,13 @@ pub enum FieldsyncError {
         /// The server's message.
         reason: String,
     },
+    /// The store key does not fit the store: a wrong key, no key for an encrypted store, or a
+    /// key for a store not encrypted yet (`encrypt_existing_store`). The store was not changed.
+    #[error("store key: {reason}")]
+    WrongKey {
+        /// Which of the three.
+        reason: String,
+    },
     /// The local store failed (disk full, a store of another user, a newer app's store).
     #[error("storage: {reason}")]
     Storage {
@@ -70,6 +77,10 @@ impl From<Error> for FieldsyncError {
             Error::InvalidInput(reason) => FieldsyncError::InvalidInput { reason },
             Error::NotFound(id) => FieldsyncError::NotFound { id },
             Error::Quarantined { id, .. } => FieldsyncError::SetAside { id },
+            Error::Store(e @ (StoreError::WrongKey | StoreError::KeyRequired | StoreError::NotEncrypted)) => {
+                FieldsyncError::WrongKey { reason: e.to_string() }
+            }
+            Error::Store(StoreError::InvalidKey(reason)) => FieldsyncError::InvalidInput { reason },
             Error::Store(e) => FieldsyncError::Storage { reason: store_reason(&e) },
             Error::Document(_) => FieldsyncError::Storage { reason: "a ticket document cannot be read".into() },
             Error::Media(MediaError::Io(_)) => {
@@ -77,6 +88,12 @@ impl From<Error> for FieldsyncError {
             }
             Error::Media(e) => FieldsyncError::InvalidInput { reason: e.to_string() },
         }
+    }
+}
+
+impl From<StoreError> for FieldsyncError {
+    fn from(e: StoreError) -> Self {
+        Error::Store(e).into()
     }
 }
 

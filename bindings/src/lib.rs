@@ -11,10 +11,11 @@
 
 use std::sync::{Arc, Mutex, OnceLock};
 
-use fieldsync_core::Client;
 use fieldsync_core::media::StrokePoint as CoreStrokePoint;
 use fieldsync_core::model::ListFilter as CoreListFilter;
+use fieldsync_core::store::StoreKey;
 use fieldsync_core::sync::{SyncConfig, SyncEngine, SyncLoop};
+use fieldsync_core::{Client, OpenOptions};
 use tokio::runtime::Runtime;
 use tokio::task::JoinHandle;
 
@@ -49,6 +50,14 @@ pub async fn who_am_i(server: ServerConfig) -> Result<Identity, FieldsyncError> 
     let me =
         runtime()?.spawn(async move { fieldsync_core::sync::who_am_i(&server.url, &server.token).await }).await??;
     Ok(Identity { user_id: me.user_id, device_id: me.device_id, role: me.role.into() })
+}
+
+/// Encrypts the plaintext store at `store_path` with `store_key`, in place, once: for an app
+/// that starts encrypting the stores it already has. The store must not be open. Crash-safe:
+/// the plaintext store is replaced only by a complete, verified encrypted copy (docs/adr/0011).
+#[uniffi::export]
+pub fn encrypt_existing_store(store_path: String, store_key: Vec<u8>) -> Result<(), FieldsyncError> {
+    Ok(fieldsync_core::store::encrypt_existing(std::path::Path::new(&store_path), &StoreKey::from_bytes(&store_key)?)?)
 }
 
 /// Receives the ticket list: the current one at once, then again after every change.
@@ -113,13 +122,26 @@ impl FieldsyncClient {
 #[uniffi::export]
 impl FieldsyncClient {
     /// Opens (or creates) the store at `store_path` for `identity`, syncing with `server`.
+    /// `store_key`: the 32-byte key the store is encrypted with, from the platform keystore
+    /// (docs/adr/0011); a wrong or missing key is [`FieldsyncError::WrongKey`] and changes nothing.
     /// Blocking for a few milliseconds (SQLite): call it off the main thread.
-    #[uniffi::constructor]
-    pub fn open(store_path: String, identity: Identity, server: ServerConfig) -> Result<Arc<Self>, FieldsyncError> {
+    #[uniffi::constructor(default(store_key = None))]
+    pub fn open(
+        store_path: String,
+        identity: Identity,
+        server: ServerConfig,
+        store_key: Option<Vec<u8>>,
+    ) -> Result<Arc<Self>, FieldsyncError> {
         let runtime = runtime()?;
         let _context = runtime.enter();
-        let engine =
-            SyncEngine::new(Client::open(store_path, identity.into())?, SyncConfig::new(server.url, server.token))?;
+        let options = OpenOptions {
+            store_key: store_key.as_deref().map(StoreKey::from_bytes).transpose()?,
+            ..Default::default()
+        };
+        let engine = SyncEngine::new(
+            Client::open_with(store_path, identity.into(), options)?,
+            SyncConfig::new(server.url, server.token),
+        )?;
         let sync_loop = engine.start();
         Ok(Arc::new(FieldsyncClient { engine, _sync_loop: sync_loop }))
     }

@@ -7,13 +7,17 @@ use std::path::{Path, PathBuf};
 use clap::Subcommand;
 use fieldsync_core::media::StrokePoint;
 use fieldsync_core::model::{Identity, ListFilter, Location, NewPhoto, PhotoInput, Ticket};
+use fieldsync_core::store::{StoreKey, encrypt_existing};
 use fieldsync_core::sync::{SyncConfig, SyncEngine, who_am_i};
-use fieldsync_core::{Client, TicketSummary};
+use fieldsync_core::{Client, OpenOptions, TicketSummary};
 
 use crate::{CliError, when};
 
 #[derive(Subcommand)]
 pub enum DeviceCommand {
+    /// Encrypt this (plaintext) store with the key given by --key-file or FIELDSYNC_STORE_KEY,
+    /// in place and once; from then on it opens only with that key.
+    Encrypt,
     /// List the tickets on this device.
     List {
         /// Print JSON.
@@ -164,7 +168,29 @@ fn identity_path(store: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-async fn open(store: &Path, server: Option<&str>, token: Option<&str>) -> Result<Client, CliError> {
+/// The store key from `--key-file`, or else from `FIELDSYNC_STORE_KEY`; `None` without either.
+pub fn store_key(key_file: Option<&Path>) -> Result<Option<StoreKey>, CliError> {
+    if let Some(file) = key_file {
+        let text = zeroize::Zeroizing::new(
+            std::fs::read_to_string(file).map_err(|e| CliError(format!("{}: {e}", file.display())))?,
+        );
+        return Ok(Some(StoreKey::from_hex(&text).map_err(|e| CliError(format!("{}: {e}", file.display())))?));
+    }
+    match std::env::var("FIELDSYNC_STORE_KEY") {
+        Ok(text) => {
+            let text = zeroize::Zeroizing::new(text);
+            Ok(Some(StoreKey::from_hex(&text).map_err(|e| CliError(format!("FIELDSYNC_STORE_KEY: {e}")))?))
+        }
+        Err(_) => Ok(None),
+    }
+}
+
+async fn open(
+    store: &Path,
+    server: Option<&str>,
+    token: Option<&str>,
+    key: Option<StoreKey>,
+) -> Result<Client, CliError> {
     let path = identity_path(store);
     let identity: Identity = match std::fs::read(&path) {
         Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| CliError(format!("{}: {e}", path.display())))?,
@@ -180,7 +206,7 @@ async fn open(store: &Path, server: Option<&str>, token: Option<&str>) -> Result
             identity
         }
     };
-    Ok(Client::open(store, identity)?)
+    Ok(Client::open_with(store, identity, OpenOptions { store_key: key, ..OpenOptions::default() })?)
 }
 
 /// Runs one device command.
@@ -188,10 +214,19 @@ pub async fn run(
     store: PathBuf,
     server: Option<String>,
     token: Option<String>,
+    key: Option<StoreKey>,
     command: DeviceCommand,
 ) -> Result<(), CliError> {
-    let client = open(&store, server.as_deref(), token.as_deref()).await?;
+    if let DeviceCommand::Encrypt = command {
+        let key = key.ok_or_else(|| CliError("encrypt needs the key: --key-file or FIELDSYNC_STORE_KEY".into()))?;
+        encrypt_existing(&store, &key)?;
+        println!("{} is encrypted", store.display());
+        return Ok(());
+    }
+    let client = open(&store, server.as_deref(), token.as_deref(), key).await?;
     match command {
+        // Done above, before the store is opened: encrypting needs it closed.
+        DeviceCommand::Encrypt => {}
         DeviceCommand::List { json } => {
             let tickets = client.list(&ListFilter::default())?;
             if json {

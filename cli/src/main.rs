@@ -50,6 +50,11 @@ enum Command {
         /// This device's token (needed the first time and for `sync`).
         #[arg(long, env = "FIELDSYNC_TOKEN")]
         token: Option<String>,
+        /// A file holding the store's key, 64 hexadecimal digits: the store is encrypted with it
+        /// (a new store is created encrypted). The key itself may be given in the environment
+        /// variable FIELDSYNC_STORE_KEY instead; never on the command line.
+        #[arg(long, env = "FIELDSYNC_STORE_KEY_FILE")]
+        key_file: Option<PathBuf>,
         #[command(subcommand)]
         command: device::DeviceCommand,
     },
@@ -141,7 +146,10 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             eprintln!("added {user_id} ({}), device {device_id}", role.as_str());
             Ok(())
         }
-        Command::Device { store, server, token, command } => device::run(store, server, token, command).await,
+        Command::Device { store, server, token, key_file, command } => {
+            let key = device::store_key(key_file.as_deref())?;
+            device::run(store, server, token, key, command).await
+        }
         Command::Dispatch { server, token, command } => dispatch::run(&server, &token, command).await,
         Command::Demo { data, listen, once } => demo::run(data, listen, once).await,
     }

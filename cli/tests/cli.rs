@@ -161,3 +161,63 @@ fn test_jpeg(width: u16, height: u16) -> Vec<u8> {
     jpeg_encoder::Encoder::new(&mut out, 90).encode(&rgb, width, height, jpeg_encoder::ColorType::Rgb).expect("jpeg");
     out
 }
+
+/// `fieldsync device` on an encrypted store: the key from a file or the environment, a clear
+/// error without it or with another one, and `device encrypt` for a store that was plaintext.
+#[test]
+fn a_device_store_is_encrypted_with_a_key_file_and_refused_without_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key_file = dir.path().join("store.key");
+    std::fs::write(&key_file, format!("{}\n", "5a".repeat(32))).expect("key file");
+    let key_s = key_file.to_str().expect("path");
+    // The identity a first sync would have saved, so no server is needed.
+    let with_identity = |name: &str| {
+        let store = dir.path().join(name);
+        std::fs::write(
+            dir.path().join(format!("{name}.identity.json")),
+            r#"{"user_id": "eli", "device_id": "eli-phone", "role": "engineer"}"#,
+        )
+        .expect("identity");
+        store.to_str().expect("path").to_owned()
+    };
+    let device = |store: &str, key: Option<&str>, env_key: Option<&str>, args: &[&str]| {
+        let mut command = Command::new(BIN);
+        command
+            .args(["device", "--store", store])
+            .env_remove("FIELDSYNC_STORE_KEY")
+            .env_remove("FIELDSYNC_STORE_KEY_FILE");
+        if let Some(key) = key {
+            command.args(["--key-file", key]);
+        }
+        if let Some(env_key) = env_key {
+            command.env("FIELDSYNC_STORE_KEY", env_key);
+        }
+        command.args(args).output().expect("run fieldsync")
+    };
+    let stderr = |out: &Output| String::from_utf8_lossy(&out.stderr).into_owned();
+
+    let encrypted = with_identity("encrypted.sqlite");
+    let out = device(&encrypted, Some(key_s), None, &["list", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let raw = std::fs::read(&encrypted).expect("store file");
+    assert!(!raw.starts_with(b"SQLite format 3"), "created encrypted");
+    let out = device(&encrypted, None, None, &["list"]);
+    assert!(!out.status.success() && stderr(&out).contains("this store is encrypted"), "{}", stderr(&out));
+    let out = device(&encrypted, None, Some(&"00".repeat(32)), &["list"]);
+    assert!(!out.status.success() && stderr(&out).contains("wrong key"), "{}", stderr(&out));
+    assert_eq!(std::fs::read(&encrypted).expect("store file"), raw, "refused opens change nothing");
+    let out = device(&encrypted, None, Some(&"5A".repeat(32)), &["status", "--json"]);
+    assert!(out.status.success(), "the same key from the environment: {}", stderr(&out));
+    let out = device(&encrypted, None, Some("not-hex"), &["list"]);
+    assert!(!out.status.success() && stderr(&out).contains("FIELDSYNC_STORE_KEY"), "{}", stderr(&out));
+
+    let plain = with_identity("plain.sqlite");
+    assert!(device(&plain, None, None, &["list"]).status.success());
+    let out = device(&plain, Some(key_s), None, &["list"]);
+    assert!(!out.status.success() && stderr(&out).contains("not encrypted"), "{}", stderr(&out));
+    let out = device(&plain, Some(key_s), None, &["encrypt"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!std::fs::read(&plain).expect("store file").starts_with(b"SQLite format 3"));
+    assert!(device(&plain, Some(key_s), None, &["list"]).status.success());
+    assert!(!device(&plain, None, None, &["list"]).status.success());
+}

@@ -23,7 +23,7 @@ use crate::model::{
 use crate::protocol::{self, Push, SyncRequest, SyncResponse};
 use crate::store::blobs::{self, Upload};
 use crate::store::tickets::{self, ChunkKind};
-use crate::store::{Durability, OpenReport, Store, StoreError};
+use crate::store::{Durability, OpenReport, Store, StoreError, StoreKey};
 use crate::time::{Millis, now_ms};
 use crate::workflow::Status;
 use crate::workflow::{self, Action, Actor};
@@ -40,6 +40,9 @@ pub struct OpenOptions {
     pub durability: Durability,
     /// How photos are processed.
     pub photo: PhotoOptions,
+    /// The key the store is encrypted with (docs/adr/0011), from the platform's keystore; `None`
+    /// for a plaintext store. A wrong or missing key is an error and leaves the file alone.
+    pub store_key: Option<StoreKey>,
 }
 
 impl Default for OpenOptions {
@@ -49,6 +52,7 @@ impl Default for OpenOptions {
             doc_cache_capacity: 128,
             durability: Durability::default(),
             photo: PhotoOptions::default(),
+            store_key: None,
         }
     }
 }
@@ -90,12 +94,17 @@ impl Client {
     }
 
     /// Opens (or creates) the store at `store_path` for `identity`. A store that belongs to
-    /// another user is refused; a store written by a newer version is refused.
+    /// another user is refused; a store written by a newer version is refused; a store whose
+    /// key is wrong or missing is refused and left as it is.
     pub fn open_with(store_path: impl AsRef<Path>, identity: Identity, options: OpenOptions) -> Result<Client, Error> {
         if identity.user_id.is_empty() || identity.device_id.is_empty() {
             return Err(Error::InvalidInput("user id and device id must not be empty".into()));
         }
-        let (store, report) = Store::open(store_path.as_ref(), options.durability)?;
+        // The key is needed only to open; the client does not keep it (dropping wipes it).
+        let mut options = options;
+        let key = options.store_key.take();
+        let (store, report) = Store::open(store_path.as_ref(), options.durability, key.as_ref())?;
+        drop(key);
         let actor = store.write(|tx| -> Result<ActorId, Error> {
             match tickets::get_meta(tx, META_USER)? {
                 Some(owner) if owner != identity.user_id => return Err(StoreError::WrongUser.into()),

@@ -2,13 +2,15 @@
 //!
 //! - One opener ([`Store::open`]): WAL, `synchronous=FULL` by default (docs/adr/0001), numbered
 //!   migrations on `PRAGMA user_version`, a newer schema refused, a file SQLite reports as
-//!   corrupt moved aside (never deleted).
+//!   corrupt moved aside (never deleted); optionally encrypted with a key (docs/adr/0011), and a
+//!   wrong or missing key is an error that leaves the file alone.
 //! - One writer connection and a few readers; [`Store::write`] and [`Store::read`] hand a
 //!   closure a transaction they own, so no caller can hold a write transaction across I/O it
 //!   does not see.
 //! - Ticket documents are stored as chunks (see [`tickets`]).
 
 pub mod blobs;
+pub mod encryption;
 mod migrations;
 pub mod tickets;
 
@@ -19,6 +21,8 @@ use std::time::Duration;
 use rusqlite::config::DbConfig;
 use rusqlite::{Connection, ErrorCode, OpenFlags, Transaction, TransactionBehavior};
 
+use encryption::Unreadable;
+pub use encryption::{StoreKey, encrypt_existing};
 pub use migrations::{LATEST_VERSION, run_numbered};
 
 /// How many reader connections a store keeps.
@@ -49,6 +53,28 @@ pub enum StoreError {
     /// A lock was poisoned by a panic on another thread.
     #[error("store lock poisoned")]
     Poisoned,
+    /// The key does not open this encrypted store. The file was not changed.
+    #[error("the store key does not open this store (wrong key); the store was left as it is")]
+    WrongKey,
+    /// The store is encrypted and no key was given. The file was not changed.
+    #[error("this store is encrypted: open it with its key; the store was left as it is")]
+    KeyRequired,
+    /// A key was given for a store that is not encrypted. The file was not changed.
+    #[error("this store is not encrypted: encrypt it once (encrypt_existing) before opening it with a key")]
+    NotEncrypted,
+    /// The key is malformed (length, digits).
+    #[error("invalid store key: {0}")]
+    InvalidKey(String),
+    /// This build's SQLite cannot encrypt (SQLCipher is not linked in); nothing was written.
+    #[error("this build cannot encrypt stores (SQLCipher is missing)")]
+    EncryptionUnavailable,
+    /// The encrypted copy made by `encrypt_existing` did not match the plaintext store; the
+    /// plaintext store is unchanged and the copy was removed.
+    #[error("encrypting the store failed verification; the plaintext store is unchanged")]
+    EncryptionFailed,
+    /// The store is open elsewhere, so it cannot be replaced now; nothing was changed.
+    #[error("the store is in use: close it first")]
+    InUse,
 }
 
 /// When a committed action is safe.
@@ -95,17 +121,33 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    /// Opens (creating, migrating) the store at `path`. A file SQLite reports as corrupt or not
-    /// a database is moved aside to `<path>.corrupt-<millis>` and a fresh store is created; the
-    /// report says so. Any other error is returned and the file is left as it is.
-    pub fn open(path: &Path, durability: Durability) -> Result<(Store, OpenReport), StoreError> {
+    /// Opens (creating, migrating) the store at `path`, encrypted with `key` when one is given
+    /// (a new store is created encrypted). A file SQLite reports as corrupt or not a database
+    /// is moved aside to `<path>.corrupt-<millis>` and a fresh store is created; the report says
+    /// so. But an encrypted store opened without its key or with a wrong one, and a plaintext
+    /// store opened with a key, look "not a database" to SQLite too: those are
+    /// [`StoreError::KeyRequired`], [`StoreError::WrongKey`] and [`StoreError::NotEncrypted`],
+    /// and the file is left exactly as it was. Any other error is returned and the file is left
+    /// as it is.
+    pub fn open(
+        path: &Path,
+        durability: Durability,
+        key: Option<&StoreKey>,
+    ) -> Result<(Store, OpenReport), StoreError> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent)?;
         }
-        match Self::open_once(path, durability) {
+        match Self::open_once(path, durability, key) {
             Err(StoreError::Sqlite(e)) if is_corruption(&e) => {
+                match (encryption::inspect(path)?, key) {
+                    (Unreadable::Plaintext, Some(_)) => return Err(StoreError::NotEncrypted),
+                    (Unreadable::LooksEncrypted, None) => return Err(StoreError::KeyRequired),
+                    // The key opens the first page: the damage is real, and moved aside below.
+                    (Unreadable::LooksEncrypted, Some(key)) => encryption::check_key(path, key)?,
+                    (Unreadable::Plaintext | Unreadable::Garbage, _) => {}
+                }
                 let moved = move_aside(path)?;
-                let (store, mut report) = Self::open_once(path, durability)?;
+                let (store, mut report) = Self::open_once(path, durability, key)?;
                 report.moved_aside = Some(moved);
                 Ok((store, report))
             }
@@ -113,19 +155,33 @@ impl Store {
         }
     }
 
-    fn open_once(path: &Path, durability: Durability) -> Result<(Store, OpenReport), StoreError> {
+    fn open_once(
+        path: &Path,
+        durability: Durability,
+        key: Option<&StoreKey>,
+    ) -> Result<(Store, OpenReport), StoreError> {
         let mut writer = Connection::open(path)?;
+        // Until the file has proved readable, closing this connection must not checkpoint a WAL
+        // it found into the file: a failed open leaves every byte as it was.
+        writer.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
+        if let Some(key) = key {
+            encryption::apply_key(&writer, key)?;
+        }
         configure(&writer, durability)?;
         // journal_mode is persistent and needs no transaction; set it once, on the writer.
         let mode: String = writer.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
         debug_assert_eq!(mode, "wal");
         let migrated_from = migrations::migrate(&mut writer)?;
+        writer.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, false)?;
         let readers = (0..READERS)
             .map(|_| {
                 let reader = Connection::open_with_flags(
                     path,
                     OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
                 )?;
+                if let Some(key) = key {
+                    encryption::apply_key(&reader, key)?;
+                }
                 configure(&reader, durability)?;
                 Ok(Mutex::new(reader))
             })
@@ -198,9 +254,9 @@ fn move_aside(path: &Path) -> Result<PathBuf, StoreError> {
     let target = PathBuf::from(format!("{}.corrupt-{stamp}", path.display()));
     std::fs::rename(path, &target)?;
     for suffix in ["-wal", "-shm"] {
-        let side = PathBuf::from(format!("{}{suffix}", path.display()));
+        let side = encryption::sibling(path, suffix);
         if side.exists() {
-            std::fs::rename(&side, format!("{}{suffix}", target.display()))?;
+            std::fs::rename(&side, encryption::sibling(&target, suffix))?;
         }
     }
     Ok(target)

@@ -17,7 +17,7 @@ fn schema_of(conn: &Connection) -> Vec<(String, String, String)> {
 fn every_older_schema_migrates_to_the_fresh_schema() {
     let dir = tempfile::tempdir().expect("tempdir");
     let fresh_path = dir.path().join("fresh.sqlite");
-    let (fresh, report) = Store::open(&fresh_path, Durability::default()).expect("open fresh");
+    let (fresh, report) = Store::open(&fresh_path, Durability::default(), None).expect("open fresh");
     assert_eq!(report.migrated_from, 0);
     let fresh_schema = schema_of(&fresh.writer.lock().expect("lock"));
     assert!(!fresh_schema.is_empty());
@@ -35,7 +35,7 @@ fn every_older_schema_migrates_to_the_fresh_schema() {
                 .expect("old data");
             }
         }
-        let (store, report) = Store::open(&path, Durability::default()).expect("migrate");
+        let (store, report) = Store::open(&path, Durability::default(), None).expect("migrate");
         assert_eq!(report.migrated_from, version as i64);
         let conn = store.writer.lock().expect("lock");
         assert_eq!(schema_of(&conn), fresh_schema, "schema after migrating from v{version}");
@@ -56,7 +56,7 @@ fn a_newer_schema_is_refused_and_left_untouched() {
         let conn = Connection::open(&path).expect("open");
         conn.execute_batch("CREATE TABLE from_the_future (x); PRAGMA user_version = 99;").expect("future");
     }
-    let err = Store::open(&path, Durability::default()).expect_err("newer schema must be refused");
+    let err = Store::open(&path, Durability::default(), None).expect_err("newer schema must be refused");
     assert!(matches!(err, StoreError::NewerSchema { found: 99, supported: LATEST_VERSION }), "{err:?}");
     assert!(err.to_string().contains("update the app"));
     let conn = Connection::open(&path).expect("reopen");
@@ -71,7 +71,7 @@ fn a_file_that_is_not_a_database_is_moved_aside_not_deleted() {
     let path = dir.path().join("store.sqlite");
     let garbage = b"this is not an SQLite database, it is a field engineer's bad day".repeat(100);
     std::fs::write(&path, &garbage).expect("write garbage");
-    let (store, report) = Store::open(&path, Durability::default()).expect("open recovers");
+    let (store, report) = Store::open(&path, Durability::default(), None).expect("open recovers");
     let moved = report.moved_aside.expect("reported as moved aside");
     assert_eq!(std::fs::read(&moved).expect("moved file kept"), garbage);
     store.integrity_check().expect("fresh store is sound");
@@ -82,7 +82,7 @@ fn a_corrupted_page_is_moved_aside() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("store.sqlite");
     {
-        let (store, _) = Store::open(&path, Durability::default()).expect("open");
+        let (store, _) = Store::open(&path, Durability::default(), None).expect("open");
         store
             .write(|tx| -> Result<(), StoreError> {
                 for n in 0..200 {
@@ -100,7 +100,7 @@ fn a_corrupted_page_is_moved_aside() {
         *b = 0xEE;
     }
     std::fs::write(&path, &bytes).expect("corrupt");
-    let (_, report) = Store::open(&path, Durability::default()).expect("open recovers");
+    let (_, report) = Store::open(&path, Durability::default(), None).expect("open recovers");
     let moved = report.moved_aside.expect("moved aside");
     assert_eq!(std::fs::read(moved).expect("kept").len(), bytes.len());
 }
@@ -111,6 +111,201 @@ fn an_unreadable_location_is_an_error_and_nothing_is_moved() {
     // A directory where the file should be: an I/O-level failure, not corruption.
     let path = dir.path().join("store.sqlite");
     std::fs::create_dir(&path).expect("dir");
-    assert!(Store::open(&path, Durability::default()).is_err());
+    assert!(Store::open(&path, Durability::default(), None).is_err());
     assert!(path.is_dir(), "left as it was");
+}
+
+// ---- encryption at rest (docs/adr/0011) ------------------------------------------------------
+
+const MARKER: &[u8] = b"fieldsync-plaintext-marker: Ms Jansen, 1 Main St";
+
+fn key(byte: u8) -> StoreKey {
+    StoreKey::from_bytes(&[byte; StoreKey::LEN]).expect("32 bytes")
+}
+
+/// Every file in `dir` but the WAL's shared-memory index (`-shm`, rebuilt by any reader from
+/// the WAL), by name and SHA-256: what "left exactly as it was" is checked against.
+fn files_in(dir: &Path) -> Vec<(String, String)> {
+    use sha2::{Digest, Sha256};
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .expect("read dir")
+        .map(|entry| {
+            let entry = entry.expect("entry");
+            let bytes = std::fs::read(entry.path()).expect("read");
+            (entry.file_name().to_string_lossy().into_owned(), hex::encode(Sha256::digest(bytes)))
+        })
+        .filter(|(name, _)| !name.ends_with("-shm"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// The bytes of the store file and of its WAL, where committed pages wait for a checkpoint.
+fn store_bytes(path: &Path) -> Vec<u8> {
+    let mut bytes = std::fs::read(path).expect("read");
+    bytes.extend(std::fs::read(encryption::sibling(path, "-wal")).unwrap_or_default());
+    bytes
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// A chunk and a blob, both carrying [`MARKER`].
+fn write_marked(store: &Store) {
+    store
+        .write(|tx| -> Result<(), StoreError> {
+            tickets::append_chunk(tx, "t1", tickets::ChunkKind::Change, MARKER)?;
+            blobs::put_blob(tx, "sha-of-photo", &MARKER.repeat(40), "image/jpeg", 1)?;
+            Ok(())
+        })
+        .expect("write");
+}
+
+fn read_marked(store: &Store) -> (Vec<Vec<u8>>, Option<Vec<u8>>) {
+    store
+        .read(|tx| -> Result<_, StoreError> { Ok((tickets::all_chunks(tx, "t1")?, blobs::blob(tx, "sha-of-photo")?)) })
+        .expect("read")
+}
+
+#[test]
+fn a_keyed_store_round_trips_and_no_plaintext_reaches_the_disk() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (name, key) in [("plain", None), ("encrypted", Some(key(7)))] {
+        let path = dir.path().join(format!("{name}.sqlite"));
+        let (store, _) = Store::open(&path, Durability::default(), key.as_ref()).expect("open");
+        write_marked(&store);
+        // The plaintext store is the control: the same check finds the marker there.
+        assert_eq!(contains(&store_bytes(&path), MARKER), key.is_none(), "{name} store, open");
+        drop(store);
+        let closed = store_bytes(&path);
+        assert_eq!(contains(&closed, MARKER), key.is_none(), "{name} store, closed");
+        assert_eq!(contains(&closed, b"SQLite format 3\0"), key.is_none(), "{name}: SQLite's header");
+    }
+    let (store, report) = Store::open(&dir.path().join("encrypted.sqlite"), Durability::default(), Some(&key(7)))
+        .expect("reopen with the key");
+    assert_eq!(report, OpenReport { migrated_from: LATEST_VERSION, moved_aside: None });
+    let (chunks, blob) = read_marked(&store);
+    assert_eq!(chunks, vec![MARKER.to_vec()]);
+    assert_eq!(blob, Some(MARKER.repeat(40)));
+    store.integrity_check().expect("sound");
+}
+
+#[test]
+fn a_wrong_or_missing_key_is_a_typed_error_and_the_store_is_left_exactly_as_it_was() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("store.sqlite");
+    let (store, _) = Store::open(&path, Durability::default(), Some(&key(1))).expect("create");
+    write_marked(&store);
+    drop(store);
+    let before = files_in(dir.path());
+
+    let wrong = Store::open(&path, Durability::default(), Some(&key(2))).expect_err("wrong key");
+    assert!(matches!(wrong, StoreError::WrongKey), "{wrong:?}");
+    assert_eq!(files_in(dir.path()), before, "a wrong key changes no byte and moves nothing");
+    let missing = Store::open(&path, Durability::default(), None).expect_err("no key");
+    assert!(matches!(missing, StoreError::KeyRequired), "{missing:?}");
+    assert!(missing.to_string().contains("encrypted"), "{missing}");
+    assert_eq!(files_in(dir.path()), before, "no key changes no byte and moves nothing");
+
+    let (store, report) = Store::open(&path, Durability::default(), Some(&key(1))).expect("the right key");
+    assert_eq!(report.moved_aside, None);
+    assert_eq!(read_marked(&store).0, vec![MARKER.to_vec()]);
+}
+
+/// An app killed with changes still in the WAL, then started with the wrong key: closing the
+/// failed connection must not checkpoint that WAL into the file.
+#[test]
+fn a_wrong_key_leaves_a_store_with_a_pending_wal_byte_for_byte() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("store.sqlite");
+    drop(Store::open(&path, Durability::default(), Some(&key(1))).expect("create"));
+    {
+        let conn = Connection::open(&path).expect("open");
+        encryption::apply_key(&conn, &key(1)).expect("key");
+        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true).expect("no checkpoint");
+        conn.execute("INSERT INTO doc_chunks (ticket_id, seq, kind, bytes) VALUES ('t1', 1, 'change', ?1)", [MARKER])
+            .expect("insert");
+    }
+    assert!(encryption::sibling(&path, "-wal").exists(), "the change waits in the WAL");
+    let before = files_in(dir.path());
+    for _ in 0..2 {
+        let err = Store::open(&path, Durability::default(), Some(&key(2))).expect_err("wrong key");
+        assert!(matches!(err, StoreError::WrongKey), "{err:?}");
+        let err = Store::open(&path, Durability::default(), None).expect_err("no key");
+        assert!(matches!(err, StoreError::KeyRequired), "{err:?}");
+    }
+    assert_eq!(files_in(dir.path()), before, "the database and its WAL are untouched");
+    let (store, _) = Store::open(&path, Durability::default(), Some(&key(1))).expect("the right key");
+    assert_eq!(read_marked(&store).0, vec![MARKER.to_vec()], "the WAL's change is there");
+}
+
+#[test]
+fn a_plaintext_store_opened_with_a_key_is_refused_then_encrypted_once_in_place() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("store.sqlite");
+    let (store, _) = Store::open(&path, Durability::default(), None).expect("plaintext");
+    write_marked(&store);
+    drop(store);
+    let before = files_in(dir.path());
+    let err = Store::open(&path, Durability::default(), Some(&key(3))).expect_err("a key for a plaintext store");
+    assert!(matches!(err, StoreError::NotEncrypted), "{err:?}");
+    assert_eq!(files_in(dir.path()), before, "refused without a change");
+
+    // A leftover of an interrupted earlier attempt does not get in the way.
+    std::fs::write(encryption::sibling(&path, ".encrypting"), b"half of an encrypted copy").expect("leftover");
+    encrypt_existing(&path, &key(3)).expect("encrypt");
+    let files: Vec<String> = files_in(dir.path()).into_iter().map(|(name, _)| name).collect();
+    assert_eq!(files, vec!["store.sqlite".to_owned()], "the copy took the plaintext's place");
+    let raw = store_bytes(&path);
+    assert!(!contains(&raw, MARKER) && !contains(&raw, b"SQLite format 3\0"), "encrypted");
+
+    assert!(matches!(Store::open(&path, Durability::default(), None), Err(StoreError::KeyRequired)));
+    let (store, report) = Store::open(&path, Durability::default(), Some(&key(3))).expect("opens with the key");
+    assert_eq!(report.migrated_from, LATEST_VERSION, "schema version carried over");
+    assert_eq!(read_marked(&store), (vec![MARKER.to_vec()], Some(MARKER.repeat(40))));
+    store.integrity_check().expect("sound");
+    drop(store);
+
+    encrypt_existing(&path, &key(3)).expect("again: nothing to do");
+    assert!(matches!(encrypt_existing(&path, &key(4)), Err(StoreError::WrongKey)));
+    assert!(Store::open(&path, Durability::default(), Some(&key(3))).is_ok());
+}
+
+#[test]
+fn encrypting_a_store_that_is_open_is_refused_and_loses_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("store.sqlite");
+    let (store, _) = Store::open(&path, Durability::default(), None).expect("plaintext");
+    write_marked(&store);
+    let err = encrypt_existing(&path, &key(5)).expect_err("open elsewhere");
+    assert!(matches!(err, StoreError::InUse), "{err:?}");
+    assert!(!encryption::sibling(&path, ".encrypting").exists(), "the copy is removed");
+    store.write(|tx| tickets::append_chunk(tx, "t1", tickets::ChunkKind::Change, b"later")).expect("still works");
+    drop(store);
+    let (store, _) = Store::open(&path, Durability::default(), None).expect("still plaintext");
+    assert_eq!(read_marked(&store).0.len(), 2);
+}
+
+#[test]
+fn a_file_that_is_not_a_database_is_moved_aside_when_a_key_is_given_too() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("store.sqlite");
+    let garbage = b"not a database, and not encrypted either".repeat(200);
+    std::fs::write(&path, &garbage).expect("write garbage");
+    let (store, report) = Store::open(&path, Durability::default(), Some(&key(6))).expect("open recovers");
+    assert_eq!(std::fs::read(report.moved_aside.expect("moved aside")).expect("kept"), garbage);
+    write_marked(&store);
+    drop(store);
+    assert!(!contains(&store_bytes(&path), MARKER), "the fresh store is encrypted");
+}
+
+#[test]
+fn store_keys_are_checked_and_never_printed() {
+    assert!(matches!(StoreKey::from_bytes(&[1; 16]), Err(StoreError::InvalidKey(_))));
+    assert!(matches!(StoreKey::from_hex("abcd"), Err(StoreError::InvalidKey(_))));
+    assert!(matches!(StoreKey::from_hex(&"zz".repeat(32)), Err(StoreError::InvalidKey(_))));
+    let key = StoreKey::from_hex(&format!("{}\n", "ab".repeat(32))).expect("hex with a newline");
+    let shown = format!("{key:?} {:?}", crate::OpenOptions { store_key: Some(key.clone()), ..Default::default() });
+    assert!(!shown.to_lowercase().contains("abab") && !shown.contains("171"), "{shown}");
 }

@@ -3,7 +3,7 @@
 // never block the caller's thread, Flows over the library's listeners, typed exceptions.
 //
 // Every failure is a FieldsyncException (generated, sealed): Refused, InvalidInput, NotFound,
-// SetAside, Offline, Unauthorized, Network, Server, Storage.
+// SetAside, Offline, Unauthorized, Network, Server, WrongKey, Storage.
 package dev.fieldsync
 
 import dev.fieldsync.ffi.FieldsyncClient
@@ -44,6 +44,7 @@ val FieldsyncException.reason: String
         is FieldsyncException.Unauthorized -> "sign in again"
         is FieldsyncException.Network -> reason
         is FieldsyncException.Server -> reason
+        is FieldsyncException.WrongKey -> reason
         is FieldsyncException.Storage -> reason
     }
 
@@ -57,20 +58,26 @@ class Fieldsync private constructor(
     private val io: CoroutineDispatcher,
 ) : AutoCloseable {
     companion object {
-        /** Opens (or creates) the store at [storePath] for [identity]. */
+        /**
+         * Opens (or creates) the store at [storePath] for [identity]. [storeKey]: the store's
+         * 32-byte key from the Android Keystore, or null for a plaintext store; a wrong or
+         * missing key throws [FieldsyncException.WrongKey] and changes nothing.
+         */
         suspend fun open(
             storePath: String,
             identity: Identity,
             server: ServerConfig,
+            storeKey: ByteArray? = null,
             io: CoroutineDispatcher = Dispatchers.IO,
-        ): Fieldsync = withContext(io) { Fieldsync(FieldsyncClient.open(storePath, identity, server), io) }
+        ): Fieldsync = withContext(io) { Fieldsync(FieldsyncClient.open(storePath, identity, server, storeKey), io) }
 
         /** First sign-in: asks the server whose token this is, then opens the store. */
         suspend fun signIn(
             storePath: String,
             server: ServerConfig,
+            storeKey: ByteArray? = null,
             io: CoroutineDispatcher = Dispatchers.IO,
-        ): Fieldsync = open(storePath, whoAmI(server), server, io)
+        ): Fieldsync = open(storePath, whoAmI(server), server, storeKey, io)
     }
 
     /** The tickets on this device: the current list first, then the list after every change. */
