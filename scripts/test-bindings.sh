@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Runs the Kotlin and Swift bindings for real, against the library as shipped (release,
-# stripped libfieldsync_ffi.so) and a real server:
-#   - generates the Kotlin and Swift bindings from the release library;
+# Runs the Kotlin and Swift bindings for real, against the library as shipped (the `ship`
+# profile: release with LTO, stripped libfieldsync_ffi.so) and a real server:
+#   - generates the Kotlin and Swift bindings from that library;
 #   - Kotlin: kotlinc the generated code + bindings/kotlin, the test (bindings/kotlin-test) and
 #     the Android sample's model (android-sample/model), runs both on the JVM with JNA;
 #   - Swift: swiftc 6.0.3 (a Debian trixie chroot, scripts/swift-toolchain.sh) the generated
@@ -63,10 +63,10 @@ swift_root=$(scripts/swift-toolchain.sh root)
 # ---- the library as shipped, and the generated bindings ------------------------------------
 # The server and uniffi-bindgen on the debug profile with the workspace's features: after
 # `cargo test --workspace` (scripts/test.sh) this builds nothing new.
-say "building the fieldsync CLI and uniffi-bindgen (debug), fieldsync-ffi (release)"
+say "building the fieldsync CLI and uniffi-bindgen (debug), fieldsync-ffi (ship profile: release + LTO)"
 cargo build --locked --workspace --bins
-cargo build --locked --release -p fieldsync-ffi
-built="$target/release/libfieldsync_ffi.so"
+cargo build --locked --profile ship -p fieldsync-ffi
+built="$target/ship/libfieldsync_ffi.so"
 say "generating Kotlin and Swift from $built"
 # From the unstripped library: a stripped one has no uniffi metadata.
 rm -rf "$out/kotlin" "$out/swift-generated"
@@ -76,7 +76,7 @@ rm -rf "$out/kotlin" "$out/swift-generated"
 mkdir -p "$out/lib"
 strip --strip-unneeded -o "$out/lib/libfieldsync_ffi.so" "$built"
 lib="$out/lib/libfieldsync_ffi.so"
-say "shipped library: release, stripped, $(stat -c %s "$lib") bytes (x86_64 Linux)"
+say "shipped library: ship profile, stripped, $(stat -c %s "$lib") bytes (x86_64 Linux)"
 
 # ---- Kotlin: compile (skipped when the sources did not change) -----------------------------
 cp_libs="$jna:$coroutines"

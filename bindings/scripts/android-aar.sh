@@ -5,7 +5,7 @@
 # jar and a POM naming the runtime dependencies (JNA's AAR, kotlinx-coroutines).
 #
 #   bindings/scripts/android-aar.sh [--out DIR]
-#       the release AAR for arm64-v8a, armeabi-v7a, x86_64 and x86. Needs the Android NDK
+#       the AAR (`ship` profile: release + LTO) for arm64-v8a, armeabi-v7a, x86_64 and x86. Needs the Android NDK
 #       (ANDROID_NDK_HOME or ANDROID_NDK_ROOT) and cargo-ndk (`cargo install cargo-ndk`).
 #       This machine has no NDK: here it stops and says so.
 #   bindings/scripts/android-aar.sh --host [--lib SO] [--classes JAR] [--out DIR]
@@ -52,9 +52,9 @@ if $host; then
         *) fail "no Android ABI for $(uname -m)" ;;
     esac
     if [ -z "$lib" ]; then
-        cargo build --locked --release -p fieldsync-ffi
+        cargo build --locked --profile ship -p fieldsync-ffi
         lib="$out/libfieldsync_ffi.so"
-        strip --strip-unneeded -o "$lib" "$target/release/libfieldsync_ffi.so"
+        strip --strip-unneeded -o "$lib" "$target/ship/libfieldsync_ffi.so"
     fi
     mkdir -p "$jni_libs/$abi"
     cp "$lib" "$jni_libs/$abi/libfieldsync_ffi.so"
@@ -67,16 +67,16 @@ sdkmanager 'ndk;27.2.12479018'). This machine has none: use --host for the layou
     rustup target add aarch64-linux-android armv7-linux-androideabi x86_64-linux-android i686-linux-android
     # cargo-ndk strips the libraries it copies into jniLibs/<abi>/.
     cargo ndk --platform 24 -t arm64-v8a -t armeabi-v7a -t x86_64 -t x86 -o "$jni_libs" \
-        build --locked --release -p fieldsync-ffi
+        build --locked --profile ship -p fieldsync-ffi
 fi
 
 # ---- the Kotlin: generated from the host's unstripped library, plus the Flow layer ----------
 sources="$out/kotlin"
 rm -rf "$sources"
-cargo build --locked --release -p fieldsync-ffi
+cargo build --locked --profile ship -p fieldsync-ffi
 # uniffi-bindgen with the workspace's features: nothing new to build after scripts/test.sh.
 cargo build --locked --workspace --bins
-"$target/debug/uniffi-bindgen" generate --library "$target/release/libfieldsync_ffi.so" --language kotlin \
+"$target/debug/uniffi-bindgen" generate --library "$target/ship/libfieldsync_ffi.so" --language kotlin \
     --out-dir "$sources" --no-format >/dev/null
 cp -r bindings/kotlin/. "$sources/"
 if [ -z "$classes" ]; then

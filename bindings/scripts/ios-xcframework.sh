@@ -15,7 +15,7 @@
 # Needs macOS with Xcode (the iOS SDK, xcodebuild, lipo) and rustup. This machine is Linux with
 # no Apple SDK: here it stops and says so; CI compiles the same Swift sources for Linux
 # instead (scripts/test-bindings.sh). The static libraries come from
-# `cargo rustc --crate-type staticlib` (the crate's own types are lib + cdylib: a debug
+# `cargo rustc --profile ship --crate-type staticlib` (the crate's own types are lib + cdylib: a debug
 # staticlib on every build would waste ~0.5 GB of disk).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -48,14 +48,14 @@ rustup target add "$device" "${simulators[@]}"
 export IPHONEOS_DEPLOYMENT_TARGET=15.0
 for triple in "$device" "${simulators[@]}"; do
     say "static library for $triple"
-    cargo rustc --locked --release -p fieldsync-ffi --lib --crate-type staticlib --target "$triple"
+    cargo rustc --locked --profile ship -p fieldsync-ffi --lib --crate-type staticlib --target "$triple"
 done
 
 say "generating Swift from the host library"
-cargo build --locked --release -p fieldsync-ffi
+cargo build --locked --profile ship -p fieldsync-ffi
 cargo build --locked --workspace --bins
 rm -rf "$out/generated" "$package"
-"$target/debug/uniffi-bindgen" generate --library "$target/release/libfieldsync_ffi.dylib" --language swift \
+"$target/debug/uniffi-bindgen" generate --library "$target/ship/libfieldsync_ffi.dylib" --language swift \
     --out-dir "$out/generated" --no-format >/dev/null
 
 headers="$out/generated/Headers"
@@ -64,12 +64,12 @@ cp "$out/generated/fieldsync_ffiFFI.h" "$headers/"
 cp "$out/generated/fieldsync_ffiFFI.modulemap" "$headers/module.modulemap"
 
 mkdir -p "$out/simulator"
-lipo -create "$target/aarch64-apple-ios-sim/release/libfieldsync_ffi.a" \
-    "$target/x86_64-apple-ios/release/libfieldsync_ffi.a" -output "$out/simulator/libfieldsync_ffi.a"
+lipo -create "$target/aarch64-apple-ios-sim/ship/libfieldsync_ffi.a" \
+    "$target/x86_64-apple-ios/ship/libfieldsync_ffi.a" -output "$out/simulator/libfieldsync_ffi.a"
 
 mkdir -p "$package/Sources/FieldsyncKit"
 xcodebuild -create-xcframework \
-    -library "$target/$device/release/libfieldsync_ffi.a" -headers "$headers" \
+    -library "$target/$device/ship/libfieldsync_ffi.a" -headers "$headers" \
     -library "$out/simulator/libfieldsync_ffi.a" -headers "$headers" \
     -output "$package/FieldsyncFFI.xcframework"
 cp "$out/generated/fieldsync_ffi.swift" bindings/swift/*.swift "$package/Sources/FieldsyncKit/"
