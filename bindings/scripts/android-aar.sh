@@ -33,6 +33,13 @@ while [ $# -gt 0 ]; do
     shift
 done
 
+if ! $host; then
+    ndk=${ANDROID_NDK_HOME:-${ANDROID_NDK_ROOT:-}}
+    [ -n "$ndk" ] && [ -d "$ndk" ] || fail "the Android NDK is not installed (set ANDROID_NDK_HOME to it; \
+sdkmanager 'ndk;27.2.12479018'). This machine has none: use --host for the layout smoke test."
+    command -v cargo-ndk >/dev/null || fail "cargo-ndk is missing: cargo install cargo-ndk"
+fi
+
 target=$(cargo metadata --format-version 1 --no-deps --locked | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 version=$(cargo metadata --format-version 1 --no-deps --locked |
     python3 -c 'import json, sys; print(next(p["version"] for p in json.load(sys.stdin)["packages"] if p["name"] == "fieldsync-ffi"))')
@@ -60,10 +67,6 @@ if $host; then
     cp "$lib" "$jni_libs/$abi/libfieldsync_ffi.so"
     abis=("$abi")
 else
-    ndk=${ANDROID_NDK_HOME:-${ANDROID_NDK_ROOT:-}}
-    [ -n "$ndk" ] && [ -d "$ndk" ] || fail "the Android NDK is not installed (set ANDROID_NDK_HOME to it; \
-sdkmanager 'ndk;27.2.12479018'). This machine has none: use --host for the layout smoke test."
-    command -v cargo-ndk >/dev/null || fail "cargo-ndk is missing: cargo install cargo-ndk"
     rustup target add aarch64-linux-android armv7-linux-androideabi x86_64-linux-android i686-linux-android
     # cargo-ndk strips the libraries it copies into jniLibs/<abi>/.
     cargo ndk --platform 24 -t arm64-v8a -t armeabi-v7a -t x86_64 -t x86 -o "$jni_libs" \
