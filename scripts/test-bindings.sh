@@ -1,14 +1,23 @@
 #!/usr/bin/env bash
-# Runs the Kotlin bindings for real: builds libfieldsync_ffi, generates the Kotlin bindings
-# from it, compiles them with the thin layer (bindings/kotlin) and the test program
-# (bindings/kotlin-test) with a real kotlinc, starts a real server, and runs the test on the
-# JVM with JNA. Ends with the test's "N passed, M failed" line; exits non-zero on any failure.
+# Runs the Kotlin and Swift bindings for real, against the library as shipped (the `ship`
+# profile: release with LTO, stripped libfieldsync_ffi.so) and a real server:
+#   - generates the Kotlin and Swift bindings from that library;
+#   - Kotlin: kotlinc the generated code + bindings/kotlin, the test (bindings/kotlin-test) and
+#     the Android sample's model (android-sample/model), runs both on the JVM with JNA;
+#   - Swift: swiftc 6.0.3 (a Debian trixie chroot, scripts/swift-toolchain.sh) the generated
+#     code + bindings/swift as module FieldsyncKit, the test (bindings/swift-test) and the iOS
+#     sample's model (ios-sample), runs both inside the chroot, which shares the host's loopback;
+#   - packs the Android AAR for this machine's ABI and checks its layout;
+#   - checks the README's Kotlin and Swift snippets are the code the tests run.
+# Each program prints one line per step and "N passed, M failed"; exits non-zero on any failure.
 #
-# Toolchain (idempotent, cached outside the repo in $FIELDSYNC_CACHE):
+# Toolchains (idempotent, cached outside the repo in $FIELDSYNC_CACHE):
 #   kotlinc 2.4.20 + kotlinx-coroutines + kotlin-stdlib: the npm package kotlin-compiler
 #   JNA: Debian's libjna-java (/usr/share/java/jna.jar), installed if missing
+#   Swift 6.0.3: Debian trixie's swiftlang in a chroot (~3 GB, ~3 min once; needs root)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+repo=$PWD
 
 cache="${FIELDSYNC_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/fieldsync}"
 kotlin_version=2.4.20
@@ -21,8 +30,9 @@ out="$target/bindings"
 say() { echo "== bindings: $*"; }
 fail() { echo "test-bindings: $*" >&2; exit 1; }
 started=$SECONDS
+mkdir -p "$out"
 
-# ---- toolchain ---------------------------------------------------------------------------
+# ---- toolchains ----------------------------------------------------------------------------
 command -v java >/dev/null || fail "java (JDK 17) not found"
 if [ ! -x "$kotlin_home/bin/kotlinc" ]; then
     command -v npm >/dev/null || fail "npm not found: it fetches the kotlin-compiler package"
@@ -48,23 +58,34 @@ coroutines="$kotlin_home/lib/kotlinx-coroutines-core-jvm.jar"
 stdlib="$kotlin_home/lib/kotlin-stdlib.jar"
 [ -f "$coroutines" ] && [ -f "$stdlib" ] || fail "kotlin-compiler lacks coroutines or stdlib jars"
 kotlinc="$kotlin_home/bin/kotlinc"
+swift_root=$(scripts/swift-toolchain.sh root)
 
-# ---- library and generated bindings -------------------------------------------------------
-say "building fieldsync-ffi, uniffi-bindgen and the fieldsync CLI"
-cargo build --locked -p fieldsync-ffi -p uniffi-bindgen -p fieldsync-cli
-lib="$target/debug/libfieldsync_ffi.so"
-say "generating Kotlin from $(basename "$lib")"
-rm -rf "$out/kotlin"
-"$target/debug/uniffi-bindgen" generate --library "$lib" --language kotlin --out-dir "$out/kotlin" --no-format >/dev/null
+# ---- the library as shipped, and the generated bindings ------------------------------------
+# The server and uniffi-bindgen on the debug profile with the workspace's features: after
+# `cargo test --workspace` (scripts/test.sh) this builds nothing new.
+say "building the fieldsync CLI and uniffi-bindgen (debug), fieldsync-ffi (ship profile: release + LTO)"
+cargo build --locked --workspace --bins
+cargo build --locked --profile ship -p fieldsync-ffi
+built="$target/ship/libfieldsync_ffi.so"
+say "generating Kotlin and Swift from $built"
+# From the unstripped library: a stripped one has no uniffi metadata.
+rm -rf "$out/kotlin" "$out/swift-generated"
+"$target/debug/uniffi-bindgen" generate --library "$built" --language kotlin --out-dir "$out/kotlin" --no-format >/dev/null
+"$target/debug/uniffi-bindgen" generate --library "$built" --language swift --out-dir "$out/swift-generated" --no-format >/dev/null
+# What an app ships: the same library, stripped. Every test below loads this copy.
+mkdir -p "$out/lib"
+strip --strip-unneeded -o "$out/lib/libfieldsync_ffi.so" "$built"
+lib="$out/lib/libfieldsync_ffi.so"
+say "shipped library: ship profile, stripped, $(stat -c %s "$lib") bytes (x86_64 Linux)"
 
-# ---- compile (skipped when the sources did not change) -------------------------------------
+# ---- Kotlin: compile (skipped when the sources did not change) -----------------------------
 cp_libs="$jna:$coroutines"
 compile() { # jar classpath sources...
     local jar=$1 classpath=$2; shift 2
     local stamp="$jar.sha256"
     local sum
     sum=$(cat "$@" | sha256sum | cut -d' ' -f1)
-    # A new bindings jar means the test must be compiled against it again.
+    # A new bindings jar means the others must be compiled against it again.
     [ "$jar" = "$out/fieldsync.jar" ] || sum="$sum-$(cat "$out/fieldsync.jar.sha256")"
     if [ -f "$jar" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$sum" ]; then
         say "$(basename "$jar") is up to date"
@@ -78,17 +99,65 @@ compile() { # jar classpath sources...
 }
 mapfile -t generated < <(find "$out/kotlin" -name '*.kt' | sort)
 mapfile -t layer < <(find bindings/kotlin -name '*.kt' | sort)
+mapfile -t android_model < <(find android-sample/model/src -name '*.kt' | sort)
 compile "$out/fieldsync.jar" "$cp_libs" "${generated[@]}" "${layer[@]}"
 compile "$out/kotlin-test.jar" "$cp_libs:$out/fieldsync.jar" bindings/kotlin-test/Main.kt
+compile "$out/android-sample.jar" "$cp_libs:$out/fieldsync.jar" "${android_model[@]}"
 
-# ---- a real server, users and a ticket -----------------------------------------------------
-work=$(mktemp -d)
+# ---- Swift: compile in the chroot (skipped when the sources did not change) ----------------
+# The chroot sees nothing of the host's files: a stage inside it holds the library, the
+# sources and the compiled products (kept in $out/swift between runs).
+stage=$(mktemp -d "$swift_root/work/run.XXXXXX")
+stage_in=${stage#"$swift_root"}
 server_pid=""
+work=$(mktemp -d)
 cleanup() {
     if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
-    rm -rf "$work"
+    rm -rf "$work" "$stage"
 }
 trap cleanup EXIT
+swift_in() { scripts/swift-toolchain.sh exec "$stage_in" "$@"; }
+mkdir -p "$out/swift"
+cp "$lib" "$out"/swift-generated/* bindings/swift/*.swift bindings/swift-test/main.swift "$stage/"
+mkdir -p "$stage/ios-sample"
+cp -r ios-sample/Sources "$stage/ios-sample/"
+cp -a "$out/swift/." "$stage/" # products of an earlier run
+ffi_map="-fmodule-map-file=$stage_in/fieldsync_ffiFFI.modulemap"
+swift_compile() { # product sum swiftc-arguments...
+    local product=$1 sum=$2; shift 2
+    if [ -f "$stage/$product" ] && [ "$(cat "$stage/$product.sha256" 2>/dev/null)" = "$sum" ]; then
+        say "$product is up to date"
+        return
+    fi
+    say "swiftc -> $product"
+    rm -f "$stage/$product" "$stage/$product.sha256"
+    swift_in /usr/bin/swiftc -swift-version 6 "$@" -o "$product" || fail "swiftc failed for $product"
+    echo "$sum" >"$stage/$product.sha256"
+}
+sum_of() { (cd "$stage" && cat "$@" | sha256sum | cut -d' ' -f1); }
+link=(-I . -L . -Xcc "$ffi_map")
+kit_sum=$(sum_of fieldsync_ffi.swift fieldsync_ffiFFI.h fieldsync_ffiFFI.modulemap Fieldsync.swift)
+swift_compile libFieldsyncKit.so "$kit_sum" -emit-module -emit-library -module-name FieldsyncKit \
+    fieldsync_ffi.swift Fieldsync.swift -lfieldsync_ffi "${link[@]}"
+swift_compile swift-test "$(sum_of main.swift)-$kit_sum" main.swift -lFieldsyncKit -lfieldsync_ffi "${link[@]}"
+mapfile -t model_sources < <(cd "$stage" && find ios-sample/Sources/TicketsModel -name '*.swift' | sort)
+model_sum="$(sum_of "${model_sources[@]}")-$kit_sum"
+swift_compile libTicketsModel.so "$model_sum" -emit-module -emit-library -module-name TicketsModel \
+    "${model_sources[@]}" -lFieldsyncKit -lfieldsync_ffi "${link[@]}"
+# trixie's libswiftObservation.so names swift::threading::fatal, which no library of the package
+# defines (a packaging bug); it is only called on a fatal threading error, and bound lazily.
+swift_compile ios-sample-check "$(sum_of ios-sample/Sources/SampleCheck/main.swift)-$model_sum" \
+    ios-sample/Sources/SampleCheck/main.swift -lTicketsModel -lFieldsyncKit -lfieldsync_ffi "${link[@]}" \
+    -Xlinker --allow-shlib-undefined
+# Keep the products for the next run.
+(cd "$stage" && cp -a libFieldsyncKit.so libTicketsModel.so swift-test ios-sample-check ./*.sha256 \
+    FieldsyncKit.swift* TicketsModel.swift* "$out/swift/")
+
+# ---- the Android AAR for this machine's ABI, and its layout --------------------------------
+say "packing the Android AAR for the host ABI (smoke test of the layout)"
+bindings/scripts/android-aar.sh --host --lib "$lib" --classes "$out/fieldsync.jar" --out "$out/aar"
+
+# ---- a real server, users and tickets ------------------------------------------------------
 fieldsync="$target/debug/fieldsync"
 mkfifo "$work/server.err"
 "$fieldsync" serve --data "$work/server" --listen 127.0.0.1:0 2>"$work/server.err" </dev/null &
@@ -100,25 +169,53 @@ url=$(sed -n 's/^fieldsync server on \(http:\/\/[^ ]*\).*/\1/p' <<<"$first_line"
 [ -n "$url" ] || fail "unexpected first server line: $first_line"
 say "server on $url"
 dispatcher=$("$fieldsync" user add dana --role dispatcher --data "$work/server" 2>/dev/null)
-engineer=$("$fieldsync" user add eli --role engineer --data "$work/server" 2>/dev/null)
-ticket=$("$fieldsync" dispatch --server "$url" --token "$dispatcher" create --title "Boiler leaks" \
-    --customer "Acme Bakery" --address "Main St 1" --lat 52.37 --lon 4.895 --assignee eli)
-[ -n "$ticket" ] || fail "no ticket id from dispatch create"
-say "ticket $ticket dispatched to eli"
+# One engineer and one ticket per program, so that no run sees another's work.
+declare -A token ticket
+for engineer in eli sam ana ivo; do
+    token[$engineer]=$("$fieldsync" user add "$engineer" --role engineer --data "$work/server" 2>/dev/null)
+    ticket[$engineer]=$("$fieldsync" dispatch --server "$url" --token "$dispatcher" create --title "Boiler leaks" \
+        --customer "Acme Bakery" --address "Main St 1" --lat 52.37 --lon 4.895 --assignee "$engineer")
+    [ -n "${ticket[$engineer]}" ] || fail "no ticket id from dispatch create"
+done
+say "tickets dispatched to eli (Kotlin test), sam (Swift test), ana (Android sample), ivo (iOS sample)"
 
-# ---- run ------------------------------------------------------------------------------------
-say "running the Kotlin test on the JVM"
-status=0
-java -Djava.awt.headless=true -Djna.library.path="$target/debug" \
+# ---- run -------------------------------------------------------------------------------------
+failures=()
+run() { # name command...
+    local name=$1; shift
+    say "running $name"
+    "$@" || failures+=("$name (exit $?)")
+}
+run "the Kotlin test on the JVM" java -Djava.awt.headless=true -Djna.library.path="$out/lib" \
     -cp "$cp_libs:$stdlib:$out/fieldsync.jar:$out/kotlin-test.jar" dev.fieldsync.test.MainKt \
-    "$url" "$engineer" "$ticket" "$work/device" | tee "$work/kotlin.out" || status=$?
+    "$url" "${token[eli]}" "${ticket[eli]}" "$work/kotlin"
+run "the Swift test in the chroot" swift_in "$stage_in/swift-test" \
+    "$url" "${token[sam]}" "${ticket[sam]}" "$stage_in/swift-device"
+run "the Android sample's model on the JVM" java -Djna.library.path="$out/lib" \
+    -cp "$cp_libs:$stdlib:$out/fieldsync.jar:$out/android-sample.jar" dev.fieldsync.sample.SampleCheckKt \
+    "$url" "${token[ana]}" "${ticket[ana]}" "$work/android"
+run "the iOS sample's model in the chroot" swift_in "$stage_in/ios-sample-check" \
+    "$url" "${token[ivo]}" "${ticket[ivo]}" "$stage_in/ios-device"
 
-# The dispatcher sees what the phone did.
-server_status=$("$fieldsync" dispatch --server "$url" --token "$dispatcher" show "$ticket" --json |
-    sed -n 's/^  "status": "\([a-z_]*\)".*/\1/p' | head -1)
-say "the server has the ticket as: ${server_status:-?}"
+# ---- what the server has, and the README snippets --------------------------------------------
+say "checking what the dispatcher sees"
+passed=0 failed=0
+for engineer in eli sam ana ivo; do
+    status=$("$fieldsync" dispatch --server "$url" --token "$dispatcher" show "${ticket[$engineer]}" --json |
+        sed -n 's/^  "status": "\([a-z_]*\)".*/\1/p' | head -1)
+    if [ "$status" = completed ]; then
+        echo "ok   the server has $engineer's ticket completed"; passed=$((passed + 1))
+    else
+        echo "FAIL the server has $engineer's ticket as ${status:-?}, not completed"; failed=$((failed + 1))
+    fi
+done
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ] || failures+=("the server's view")
+say "checking the README's Kotlin and Swift snippets"
+python3 scripts/readme-snippets.py README.md || failures+=("README snippets")
+
 say "took $((SECONDS - started)) s"
-if [ "$status" != 0 ] || [ "$server_status" != completed ]; then
-    [ "$server_status" = completed ] || echo "FAIL the server does not have the ticket completed"
-    fail "Kotlin bindings test failed (exit $status)"
+if [ ${#failures[@]} -gt 0 ]; then
+    printf 'FAIL %s\n' "${failures[@]}"
+    fail "bindings tests failed"
 fi

@@ -2,6 +2,9 @@
 // (started by scripts/test-bindings.sh, which passes its URL, an engineer's token and the id of
 // a ticket dispatched to that engineer). Prints one line per step and ends with
 // "N passed, M failed"; exits non-zero on any failure.
+//
+// The lines between `// readme:begin` and `// readme:end` are the README's "Use it from Kotlin"
+// snippet, word for word (checked by scripts/readme-snippets.py).
 package dev.fieldsync.test
 
 import dev.fieldsync.Fieldsync
@@ -81,17 +84,18 @@ fun main(args: Array<String>) {
 
 private suspend fun kotlinx.coroutines.CoroutineScope.flow(url: String, token: String, ticketId: String, dir: File) {
     dir.mkdirs()
-    val server = ServerConfig(url = url, token = token)
-
-    // Sign in: the token says who this is.
-    val fieldsync = Fieldsync.signIn(File(dir, "eli.sqlite").path, server)
-    println("step: signed in, store open")
-
-    // Listen from the start: every list and every status the library pushes.
+    val storePath = File(dir, "eli.sqlite").path
+    val serverUrl = url
+    // Every list and every status the library pushes, from the start.
     val lists = CopyOnWriteArrayList<List<TicketSummary>>()
     val statuses = CopyOnWriteArrayList<SyncStatus>()
-    val listening = launch(Dispatchers.Default) { fieldsync.tickets.collect { lists.add(it) } }
-    val watching = launch(Dispatchers.Default) { fieldsync.syncStatus.collect { statuses.add(it) } }
+
+    // readme:begin
+    val fieldsync = Fieldsync.signIn(storePath, ServerConfig(url = serverUrl, token = token))
+    val listening = launch(Dispatchers.Default) { fieldsync.tickets.collect { list -> lists.add(list) } }
+    val watching = launch(Dispatchers.Default) { fieldsync.syncStatus.collect { status -> statuses.add(status) } }
+    // readme:end
+    println("step: signed in, store open, listening")
 
     println("step: first sync")
     val first = fieldsync.syncNow()
@@ -102,12 +106,18 @@ private suspend fun kotlinx.coroutines.CoroutineScope.flow(url: String, token: S
     withTimeout(10_000) { fieldsync.tickets.first { l -> l.any { it.id == ticketId } } }
     check("the tickets Flow pushes the current list first", true)
 
-    println("step: offline from here")
-    fieldsync.setOnline(false)
-
-    println("step: accept")
-    fieldsync.accept(ticketId)
-    expectThrows<FieldsyncException.Refused>("accepting twice is refused") { fieldsync.client.accept(ticketId) }
+    println("step: offline from here, accept")
+    // readme:begin
+    fieldsync.setOnline(false)                 // from the connectivity callback
+    fieldsync.accept(ticketId)                 // on disk when it returns; syncs later
+    var refusal: String? = null
+    try {
+        fieldsync.accept(ticketId)
+    } catch (e: FieldsyncException.Refused) {
+        refusal = e.reason                     // "cannot accept: ticket is accepted"
+    }
+    // readme:end
+    check("accepting twice is refused: $refusal", refusal == "cannot accept: ticket is accepted")
     expectThrows<FieldsyncException.NotFound>("an unknown ticket is not found") { fieldsync.client.get("no-such-ticket") }
     println("step: travel")
     fieldsync.startTravel(ticketId)
@@ -115,7 +125,9 @@ private suspend fun kotlinx.coroutines.CoroutineScope.flow(url: String, token: S
     expectThrows<FieldsyncException.InvalidInput>("a fix off the planet is invalid input") {
         fieldsync.client.checkIn(ticketId, Location(lat = 200.0, lon = 4.9, accuracyM = 5.0))
     }
+    // readme:begin
     fieldsync.checkIn(ticketId, Location(lat = 52.3702, lon = 4.8952, accuracyM = 8.0))
+    // readme:end
     fieldsync.startWork(ticketId)
     println("step: note, part, time")
     fieldsync.addNote(ticketId, "Replaced the pressure valve; no more leak.")
@@ -125,7 +137,9 @@ private suspend fun kotlinx.coroutines.CoroutineScope.flow(url: String, token: S
     println("step: photo")
     val jpeg = File(dir, "boiler.jpg")
     writeJpeg(jpeg)
+    // readme:begin
     val photo = fieldsync.addPhoto(ticketId, NewPhoto(path = jpeg.path, caption = "new valve"))
+    // readme:end
     check("add_photo processes the JPEG (${photo.width}x${photo.height})", photo.width == 1200u && photo.height == 900u) {
         "$photo"
     }
@@ -136,11 +150,13 @@ private suspend fun kotlinx.coroutines.CoroutineScope.flow(url: String, token: S
 
     println("step: signature")
     val stroke = (0..20).map { StrokePoint(x = 0.1f + it * 0.04f, y = 0.5f + (it % 3) * 0.05f, t = (it * 16).toUInt()) }
+    // readme:begin
     val signature = fieldsync.captureSignature(ticketId, "Customer", listOf(stroke))
+    fieldsync.complete(ticketId, "Valve replaced, tested at 1.5 bar.")
+    // readme:end
     check("capture_signature records it", signature.pngSha256.length == 64) { "$signature" }
 
     println("step: complete")
-    fieldsync.complete(ticketId, "Valve replaced, tested at 1.5 bar.")
     val done = fieldsync.get(ticketId)
     check("the ticket is completed on the device", done.status == Status.COMPLETED) { "${done.status}" }
     check(
@@ -159,7 +175,9 @@ private suspend fun kotlinx.coroutines.CoroutineScope.flow(url: String, token: S
     }
 
     println("step: sync_now")
-    val report = fieldsync.syncNow()
+    // readme:begin
+    val report = fieldsync.syncNow()           // suspend; runs on the library's threads
+    // readme:end
     check("sync_now pushes the ticket", ticketId in report.pushed) { "$report" }
     check("and uploads the photo, its thumbnail and the signature", report.uploaded.size == 3) { "$report" }
     check("nothing is pending afterwards", !fieldsync.list().single { it.id == ticketId }.pending)
@@ -185,6 +203,7 @@ private suspend fun kotlinx.coroutines.CoroutineScope.flow(url: String, token: S
     fieldsync.close()
 
     println("step: encrypted store")
+    val server = ServerConfig(url = serverUrl, token = token)
     val key = ByteArray(32) { (it * 7 + 1).toByte() }
     val lockedPath = File(dir, "eli-encrypted.sqlite").path
     Fieldsync.signIn(lockedPath, server, storeKey = key).use { locked ->

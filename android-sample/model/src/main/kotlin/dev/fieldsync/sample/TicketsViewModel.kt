@@ -1,0 +1,101 @@
+// The Android sample's screen model: what the ticket list and ticket detail screens show, and
+// the actions they offer. Plain Kotlin over the Flow layer (dev.fieldsync.Fieldsync), so that
+// CI compiles and runs it on the JVM against the real library (scripts/test-bindings.sh).
+//
+// In the app it is an androidx ViewModel: `class TicketsViewModel(app: Application) :
+// AndroidViewModel(app)` passing `viewModelScope` as `scope`, and the Compose screens collect
+// `state` with `collectAsStateWithLifecycle()`.
+package dev.fieldsync.sample
+
+import dev.fieldsync.Fieldsync
+import dev.fieldsync.ffi.FieldsyncException
+import dev.fieldsync.ffi.Location
+import dev.fieldsync.ffi.StrokePoint
+import dev.fieldsync.ffi.SyncStatus
+import dev.fieldsync.ffi.Ticket
+import dev.fieldsync.ffi.TicketSummary
+import dev.fieldsync.reason
+import kotlinx.coroutines.CoroutineScope
+import kotlinx.coroutines.Job
+import kotlinx.coroutines.flow.MutableStateFlow
+import kotlinx.coroutines.flow.StateFlow
+import kotlinx.coroutines.flow.asStateFlow
+import kotlinx.coroutines.flow.update
+import kotlinx.coroutines.launch
+
+/** Everything the two screens draw. */
+data class TicketsScreenState(
+    /** The list screen's rows, newest change first as the library orders them. */
+    val tickets: List<TicketSummary> = emptyList(),
+    /** The sync status bar: online, syncing, pending changes and uploads, last error. */
+    val sync: SyncStatus? = null,
+    /** The ticket open on the detail screen. */
+    val selected: Ticket? = null,
+    /** An action is running: the detail screen disables its buttons. */
+    val busy: Boolean = false,
+    /** The last refusal or failure, for a snackbar ("cannot accept: ticket is accepted"). */
+    val message: String? = null,
+)
+
+/**
+ * The screens' model. Which actions a ticket allows is the library's business (its workflow
+ * refuses the others with a reason): the screen offers them and shows the refusal.
+ */
+class TicketsViewModel(private val fieldsync: Fieldsync, private val scope: CoroutineScope) {
+    private val mutableState = MutableStateFlow(TicketsScreenState())
+
+    /** What the screens draw, always current. */
+    val state: StateFlow<TicketsScreenState> = mutableState.asStateFlow()
+
+    init {
+        scope.launch { fieldsync.tickets.collect { list -> mutableState.update { it.copy(tickets = list) } } }
+        scope.launch { fieldsync.syncStatus.collect { status -> mutableState.update { it.copy(sync = status) } } }
+    }
+
+    /** `ConnectivityManager.NetworkCallback.onAvailable` / `onLost`: going online syncs at once. */
+    fun onConnectivityChanged(online: Boolean) = fieldsync.setOnline(online)
+
+    /** Opens a ticket on the detail screen. */
+    fun open(ticketId: String): Job = run { mutableState.update { it.copy(selected = fieldsync.get(ticketId)) } }
+
+    fun accept() = act { fieldsync.accept(it) }
+    fun reject(reason: String) = act { fieldsync.reject(it, reason) }
+    fun startTravel() = act { fieldsync.startTravel(it) }
+
+    /** The check-in button, with the fix from the FusedLocationProviderClient. */
+    fun checkIn(location: Location) = act { fieldsync.checkIn(it, location) }
+    fun startWork() = act { fieldsync.startWork(it) }
+    fun addNote(text: String) = act { fieldsync.addNote(it, text) }
+
+    /** The signature pad's strokes (x, y in 0..1 of the pad, t in ms since the first touch). */
+    fun sign(signer: String, strokes: List<List<StrokePoint>>) = act { fieldsync.captureSignature(it, signer, strokes) }
+    fun complete(summary: String) = act { fieldsync.complete(it, summary) }
+
+    /** Pull to refresh. */
+    fun refresh(): Job = run { fieldsync.syncNow() }
+
+    /** The snackbar was shown. */
+    fun messageShown() = mutableState.update { it.copy(message = null) }
+
+    /** Runs an action on the open ticket, then shows the ticket as it is now. */
+    private fun act(action: suspend (ticketId: String) -> Unit): Job = run {
+        val ticketId = state.value.selected?.id ?: return@run
+        try {
+            action(ticketId)
+        } finally {
+            mutableState.update { it.copy(selected = fieldsync.get(ticketId)) }
+        }
+    }
+
+    /** One operation at a time; a refusal or failure becomes the snackbar's message. */
+    private fun run(block: suspend () -> Unit): Job = scope.launch {
+        mutableState.update { it.copy(busy = true) }
+        try {
+            block()
+        } catch (e: FieldsyncException) {
+            mutableState.update { it.copy(message = e.reason) }
+        } finally {
+            mutableState.update { it.copy(busy = false) }
+        }
+    }
+}

@@ -1,0 +1,280 @@
+// The Swift bindings, run for real: swiftc 6.0.3, the fieldsync library and a real server
+// (started on the host by scripts/test-bindings.sh, which passes its URL, an engineer's token
+// and the id of a ticket dispatched to that engineer; this program runs in the Swift chroot,
+// which shares the host's loopback). Prints one line per step and ends with
+// "N passed, M failed"; exits non-zero on any failure.
+//
+// The lines between `// readme:begin` and `// readme:end` are the README's "Use it from Swift"
+// snippet, word for word (checked by scripts/readme-snippets.py).
+import FieldsyncKit
+import Foundation
+
+nonisolated(unsafe) var passed = 0
+nonisolated(unsafe) var failed = 0
+
+func check(_ name: String, _ condition: Bool, _ detail: @autoclosure () -> String = "") {
+    if condition {
+        passed += 1
+        print("ok   \(name)")
+    } else {
+        failed += 1
+        print("FAIL \(name) \(detail())")
+    }
+}
+
+/// Runs `body` and checks that it throws the error `expected` accepts.
+func expectError(_ name: String, _ expected: (FieldsyncError) -> Bool, _ body: () async throws -> Void) async {
+    do {
+        try await body()
+        check(name, false, "no error")
+    } catch let error as FieldsyncError {
+        check("\(name) -> \(error): \(error.reason)", expected(error), "unexpected case")
+    } catch {
+        check(name, false, "not a FieldsyncError: \(error)")
+    }
+}
+
+struct TimedOut: Error, CustomStringConvertible {
+    let what: String
+    var description: String { "timed out waiting for \(what)" }
+}
+
+/// Waits for `body` at most `seconds`, then cancels it (a deadline for something that should
+/// happen; the test never sleeps to let something happen).
+func within<T: Sendable>(
+    _ seconds: Double, _ what: String, _ body: @escaping @Sendable () async throws -> T?
+) async throws -> T {
+    let work = Task { try await body() }
+    let deadline = Task {
+        try await Task.sleep(nanoseconds: UInt64(seconds * 1_000_000_000))
+        work.cancel()
+    }
+    defer { deadline.cancel() }
+    guard let value = try await work.value else { throw TimedOut(what: what) }
+    return value
+}
+
+/// Every value a stream delivered, in order, and a way to wait for one.
+actor Recorder<Value: Sendable> {
+    private(set) var values: [Value] = []
+    private var waiters: [UUID: (predicate: @Sendable (Value) -> Bool, continuation: CheckedContinuation<Value?, Never>)] = [:]
+
+    func add(_ value: Value) {
+        values.append(value)
+        for (id, waiter) in waiters where waiter.predicate(value) {
+            waiters.removeValue(forKey: id)
+            waiter.continuation.resume(returning: value)
+        }
+    }
+
+    /// The first value so far or from now on that `predicate` accepts; nil when cancelled.
+    func first(where predicate: @escaping @Sendable (Value) -> Bool) async -> Value? {
+        if let value = values.first(where: predicate) { return value }
+        let id = UUID()
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                if Task.isCancelled {
+                    continuation.resume(returning: nil)
+                } else {
+                    waiters[id] = (predicate, continuation)
+                }
+            }
+        } onCancel: {
+            Task { await self.giveUp(id) }
+        }
+    }
+
+    private func giveUp(_ id: UUID) {
+        waiters.removeValue(forKey: id)?.continuation.resume(returning: nil)
+    }
+}
+
+/// A camera-like photo without an image library: an 800x600 RGB PNG (stored zlib blocks).
+func writePng(to path: String, width: Int, height: Int) throws {
+    var crcTable = [UInt32](repeating: 0, count: 256)
+    for n in 0..<256 {
+        var c = UInt32(n)
+        for _ in 0..<8 { c = (c & 1) != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
+        crcTable[n] = c
+    }
+    func crc32(_ bytes: [UInt8]) -> UInt32 {
+        ~bytes.reduce(~UInt32(0)) { crcTable[Int(($0 ^ UInt32($1)) & 0xFF)] ^ ($0 >> 8) }
+    }
+    func be32(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8((v >> 16) & 0xFF), UInt8((v >> 8) & 0xFF), UInt8(v & 0xFF)] }
+    func chunk(_ type: String, _ data: [UInt8]) -> [UInt8] {
+        let body = Array(type.utf8) + data
+        return be32(UInt32(data.count)) + body + be32(crc32(body))
+    }
+    var raw: [UInt8] = []
+    raw.reserveCapacity(height * (1 + width * 3))
+    for y in 0..<height {
+        raw.append(0)  // filter: none
+        for x in 0..<width {
+            let dx = x - width / 2, dy = y - height / 2
+            let inside = dx * dx + dy * dy < (height / 3) * (height / 3)
+            raw += inside ? [240, 160, 30] : [30, 90, 160]
+        }
+    }
+    var zlib: [UInt8] = [0x78, 0x01]
+    var offset = 0
+    while offset < raw.count {
+        let n = min(65_535, raw.count - offset)
+        zlib.append(offset + n == raw.count ? 1 : 0)
+        zlib += [UInt8(n & 0xFF), UInt8(n >> 8), UInt8(~n & 0xFF), UInt8((~n >> 8) & 0xFF)]
+        zlib += raw[offset..<offset + n]
+        offset += n
+    }
+    var a: UInt32 = 1, b: UInt32 = 0
+    for byte in raw {
+        a = (a + UInt32(byte)) % 65_521
+        b = (b + a) % 65_521
+    }
+    zlib += be32(b << 16 | a)
+    let header = be32(UInt32(width)) + be32(UInt32(height)) + [8, 2, 0, 0, 0]
+    let png: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
+        + chunk("IHDR", header) + chunk("IDAT", zlib) + chunk("IEND", [])
+    try Data(png).write(to: URL(fileURLWithPath: path))
+}
+
+func flow(url: String, token: String, ticketId: String, dir: String) async throws {
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    let storePath = dir + "/sam.sqlite"
+    let serverUrl = url
+    let lists = Recorder<[TicketSummary]>()
+    let statuses = Recorder<SyncStatus>()
+
+    // readme:begin
+    let fieldsync = try await Fieldsync.signIn(
+        storePath: storePath, server: ServerConfig(url: serverUrl, token: token))
+    let listening = Task { for await list in fieldsync.tickets { await lists.add(list) } }
+    let watching = Task { for await status in fieldsync.syncStatus { await statuses.add(status) } }
+    // readme:end
+    print("step: signed in, store open, listening")
+
+    print("step: first sync")
+    let first = try await fieldsync.syncNow()
+    check("syncNow receives the dispatched ticket", first.received.contains(ticketId), "\(first)")
+    let listed = try await fieldsync.list()
+    check("list shows it, dispatched", listed.contains { $0.id == ticketId && $0.status == .dispatched }, "\(listed)")
+    let counts = try await fieldsync.counts()
+    check("counts has one dispatched", counts.contains { $0.status == .dispatched && $0.count == 1 }, "\(counts)")
+    let current = try await within(10, "the first list") { await fieldsync.tickets.first { _ in true } }
+    check("the tickets stream pushes the current list first", current.contains { $0.id == ticketId }, "\(current)")
+
+    print("step: offline from here, accept")
+    // readme:begin
+    fieldsync.setOnline(false)  // from NWPathMonitor
+    try await fieldsync.accept(ticketId)  // on disk when it returns; syncs later
+    var refusal: String?
+    do {
+        try await fieldsync.accept(ticketId)
+    } catch FieldsyncError.Refused(let reason) {
+        refusal = reason  // "cannot accept: ticket is accepted"
+    }
+    // readme:end
+    check("accepting twice is refused: \(refusal ?? "-")", refusal == "cannot accept: ticket is accepted")
+    await expectError("an unknown ticket is not found", { if case .NotFound = $0 { true } else { false } }) {
+        _ = try await fieldsync.get("no-such-ticket")
+    }
+
+    print("step: travel, check in")
+    try await fieldsync.startTravel(ticketId)
+    await expectError("a fix off the planet is invalid input", { if case .InvalidInput = $0 { true } else { false } }) {
+        try await fieldsync.checkIn(ticketId, at: Location(lat: 200, lon: 4.9, accuracyM: 5))
+    }
+    // readme:begin
+    try await fieldsync.checkIn(ticketId, at: Location(lat: 52.3702, lon: 4.8952, accuracyM: 8))
+    // readme:end
+    try await fieldsync.startWork(ticketId)
+
+    print("step: note, part, time")
+    try await fieldsync.addNote(ticketId, "Replaced the pressure valve; no more leak.")
+    try await fieldsync.addPart(ticketId, sku: "VALVE-22", qty: 1)
+    try await fieldsync.logTime(ticketId, minutes: 45, kind: "labour")
+
+    print("step: photo")
+    let photoPath = dir + "/boiler.png"
+    try writePng(to: photoPath, width: 800, height: 600)
+    // readme:begin
+    let photo = try await fieldsync.addPhoto(ticketId, NewPhoto(path: photoPath, caption: "new valve"))
+    // readme:end
+    check("addPhoto processes the PNG (\(photo.width)x\(photo.height))", photo.width == 800 && photo.height == 600, "\(photo)")
+    await expectError("a photo that is not an image is invalid input", { if case .InvalidInput = $0 { true } else { false } }) {
+        let text = dir + "/not-a-photo.jpg"
+        try Data("hello".utf8).write(to: URL(fileURLWithPath: text))
+        _ = try await fieldsync.addPhoto(ticketId, NewPhoto(path: text))
+    }
+
+    print("step: signature")
+    let stroke = (0...20).map { StrokePoint(x: 0.1 + Float($0) * 0.04, y: 0.5 + Float($0 % 3) * 0.05, t: UInt32($0 * 16)) }
+    // readme:begin
+    let signature = try await fieldsync.captureSignature(ticketId, signer: "Customer", strokes: [stroke])
+    try await fieldsync.complete(ticketId, summary: "Valve replaced, tested at 1.5 bar.")
+    // readme:end
+    check("captureSignature records it", signature.pngSha256.count == 64, "\(signature)")
+
+    print("step: complete")
+    let done = try await fieldsync.get(ticketId)
+    check("the ticket is completed on the device", done.status == .completed, "\(done.status)")
+    check(
+        "it holds the note, the photo and the signature",
+        done.notes.count == 1 && done.photos.count == 1 && done.signature != nil, "\(done)")
+    check("it is pending while offline", try await fieldsync.list().first { $0.id == ticketId }?.pending == true)
+    await expectError("completing twice is refused", { if case .Refused = $0 { true } else { false } }) {
+        try await fieldsync.complete(ticketId, summary: "again")
+    }
+    let pushed = try await within(10, "the completed ticket in the recorded lists") {
+        await lists.first { $0.contains { $0.id == ticketId && $0.status == .completed } }
+    }
+    check("the tickets stream pushed the completed ticket, pending", pushed.first { $0.id == ticketId }?.pending == true)
+
+    print("step: syncNow")
+    let syncStarted = Int64(Date().timeIntervalSince1970 * 1000)
+    // readme:begin
+    let report = try await fieldsync.syncNow()  // runs on the library's threads
+    // readme:end
+    check("syncNow pushes the ticket", report.pushed.contains(ticketId), "\(report)")
+    check("and uploads the photo, its thumbnail and the signature", report.uploaded.count == 3, "\(report)")
+    check("nothing is pending afterwards", try await fieldsync.list().first { $0.id == ticketId }?.pending == false)
+    let synced: @Sendable (SyncStatus) -> Bool = {
+        ($0.lastSuccessAt ?? 0) >= syncStarted && !$0.syncing && $0.pendingTickets == 0
+    }
+    let settled = try await within(10, "a settled sync status") { await fieldsync.syncStatus.first(where: synced) }
+    check("the sync status stream reports success", settled.lastError == nil && settled.pendingUploads == 0, "\(settled)")
+
+    print("step: listeners")
+    _ = try await within(10, "the status listener to see the sync") { await statuses.first(where: synced) }
+    let seenStatuses = await statuses.values.count
+    check("the status listener saw the sync succeed (\(seenStatuses) statuses)", seenStatuses >= 2)
+    let seenLists = await lists.values.count
+    check("the tickets listener saw every change (\(seenLists) lists)", seenLists >= 2)
+    let handle = try fieldsync.client.subscribeTickets(listener: NoOpListener())
+    handle.cancel()
+    check("a cancelled subscription stops", !handle.isActive())
+    listening.cancel()
+    watching.cancel()
+    let ended = try await within(10, "the streams to end once their tasks are cancelled") {
+        await listening.value
+        await watching.value
+        return true
+    }
+    check("cancelling the reading tasks ends the streams", ended)
+}
+
+final class NoOpListener: TicketsListener, Sendable {
+    func onTickets(tickets: [TicketSummary]) {}
+}
+
+let args = CommandLine.arguments
+guard args.count == 5 else {
+    print("usage: main SERVER_URL ENGINEER_TOKEN TICKET_ID WORK_DIR")
+    exit(2)
+}
+do {
+    try await flow(url: args[1], token: args[2], ticketId: args[3], dir: args[4])
+} catch {
+    failed += 1
+    print("FAIL stopped: \(error)")
+}
+print("\(passed) passed, \(failed) failed")
+exit(failed == 0 ? 0 : 1)

@@ -1,0 +1,116 @@
+// Runs the iOS sample's screen model the way its views use it, against the real library and a
+// real server (scripts/test-bindings.sh passes the server's URL, an engineer's token and a
+// ticket dispatched to them). Online the whole time: the library's background sync carries
+// every action to the server. Prints one line per step and "N passed, M failed".
+import FieldsyncKit
+import TicketsModel
+import Foundation
+import Observation
+
+var passed = 0  // top-level: main-actor isolated
+var failed = 0
+
+@MainActor func check(_ name: String, _ condition: Bool, _ detail: @autoclosure () -> String = "") {
+    if condition {
+        passed += 1
+        print("ok   \(name)")
+    } else {
+        failed += 1
+        print("FAIL \(name) \(detail())")
+    }
+}
+
+struct TimedOut: Error, CustomStringConvertible {
+    let what: String
+    var description: String { "timed out waiting for \(what)" }
+}
+
+/// Wakes the waiter once, by a change or by the deadline.
+@MainActor final class Wake {
+    var continuation: CheckedContinuation<Void, Never>?
+    var timedOut = false
+    func fire() {
+        continuation?.resume()
+        continuation = nil
+    }
+}
+
+/// Waits until `condition` holds, re-checking it whenever a model property it reads changes
+/// (what SwiftUI does with the same Observation tracking); at most `seconds`.
+@MainActor func waitUntil(_ seconds: Double, _ what: String, _ condition: @escaping @MainActor () -> Bool) async throws {
+    let wake = Wake()
+    let deadline = Task { @MainActor in
+        try? await Task.sleep(nanoseconds: UInt64(seconds * 1_000_000_000))
+        wake.timedOut = true
+        wake.fire()
+    }
+    defer { deadline.cancel() }
+    while !condition() {
+        if wake.timedOut { throw TimedOut(what: what) }
+        await withCheckedContinuation { continuation in
+            wake.continuation = continuation
+            let holds = withObservationTracking { condition() } onChange: { Task { @MainActor in wake.fire() } }
+            if holds { wake.fire() }
+        }
+    }
+}
+
+@MainActor func screens(url: String, token: String, ticketId: String, dir: String) async throws {
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    let fieldsync = try await openStore(storePath: dir + "/ivo.sqlite", server: ServerConfig(url: url, token: token))
+    let model = TicketsModel(fieldsync: fieldsync)
+    model.start()
+
+    print("step: the list view, online")
+    model.connectivityChanged(online: true)
+    try await waitUntil(20, "the dispatched ticket in the list") { model.tickets.contains { $0.id == ticketId } }
+    check("the background sync brings the dispatched ticket to the list", model.tickets.count == 1, "\(model.tickets)")
+    try await waitUntil(20, "online and synced") { model.sync?.online == true && model.sync?.lastSuccessAt != nil }
+    check("the status bar shows online and synced", model.sync?.lastError == nil, "\(String(describing: model.sync))")
+
+    print("step: the detail view")
+    await model.open(ticketId)
+    check("the ticket opens, dispatched", model.selected?.status == .dispatched, "\(String(describing: model.selected))")
+    await model.accept()
+    check("accept moves it to accepted", model.selected?.status == .accepted)
+    await model.accept()
+    check(
+        "accepting again shows the refusal: \(model.message ?? "-")",
+        model.message == "cannot accept: ticket is accepted" && model.selected?.status == .accepted)
+    model.message = nil
+    await model.startTravel()
+    await model.checkIn(at: Location(lat: 52.3702, lon: 4.8952, accuracyM: 8))
+    await model.startWork()
+    await model.addNote("Replaced the pressure valve; no more leak.")
+    let stroke = (0...20).map { StrokePoint(x: 0.1 + Float($0) * 0.04, y: 0.5 - Float($0 % 4) * 0.05, t: UInt32($0 * 16)) }
+    await model.sign(signer: "Customer", strokes: [stroke])
+    await model.complete(summary: "Valve replaced, tested at 1.5 bar.")
+    check(
+        "travel, check-in, work, note, signature, complete",
+        model.selected?.status == .completed && model.selected?.signature != nil, "\(String(describing: model.selected))")
+    check("no alert after the valid actions", model.message == nil, model.message ?? "")
+    check("nothing is running", !model.busy)
+
+    print("step: the list and the status bar follow")
+    try await waitUntil(20, "the completed row") { model.tickets.contains { $0.id == ticketId && $0.status == .completed } }
+    check("the list row shows completed", model.tickets.first { $0.id == ticketId }?.status == .completed)
+    try await waitUntil(30, "the background sync to send it all") {
+        !model.tickets.contains { $0.pending } && model.sync?.pendingTickets == 0 && model.sync?.pendingUploads == 0
+    }
+    check("the background sync sends it all (no pending ticket or upload)", model.sync?.lastError == nil)
+    model.stop()
+}
+
+let args = CommandLine.arguments
+guard args.count == 5 else {
+    print("usage: ios-sample-check SERVER_URL ENGINEER_TOKEN TICKET_ID WORK_DIR")
+    exit(2)
+}
+do {
+    try await screens(url: args[1], token: args[2], ticketId: args[3], dir: args[4])
+} catch {
+    failed += 1
+    print("FAIL stopped: \(error)")
+}
+print("\(passed) passed, \(failed) failed")
+exit(failed == 0 ? 0 : 1)
