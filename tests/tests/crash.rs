@@ -217,7 +217,7 @@ fn device_child() -> ExitCode {
             Status::Accepted | Status::Travelling | Status::OnSite | Status::Working | Status::Paused
         );
         if roll < 30 && active {
-            let jpeg = camera_jpeg(320, 240, rng.random());
+            let jpeg = camera_jpeg(480, 360, rng.random());
             let photo =
                 NewPhoto { source: PhotoInput::Bytes(jpeg), caption: String::new(), taken_at: None, location: None };
             say("BEGIN photo".into());
@@ -307,13 +307,15 @@ struct Report {
 }
 
 impl Report {
-    fn broken(&self) -> bool {
-        !(self.lost_on_device.is_empty()
-            && self.lost_on_server.is_empty()
-            && self.unopenable.is_empty()
-            && self.quarantined.is_empty()
-            && self.diverged.is_empty()
-            && self.failed_syncs.is_empty())
+    /// Every broken invariant, one line each.
+    fn problems(&self) -> impl Iterator<Item = &String> {
+        self.unopenable
+            .iter()
+            .chain(&self.quarantined)
+            .chain(&self.lost_on_device)
+            .chain(&self.diverged)
+            .chain(&self.failed_syncs)
+            .chain(&self.lost_on_server)
     }
 }
 
@@ -536,14 +538,16 @@ impl Batch {
                 lost.push(format!("trial {trial}: {list} {record} on {id}"));
             }
         }
+        let mut blobs = BTreeSet::new();
         for (id, sha, thumb) in &self.acked.photos {
             if !get(id).is_some_and(|t| t.photos.iter().any(|p| &p.sha256 == sha)) {
                 lost.push(format!("trial {trial}: photo {sha} on {id}"));
             }
-            for sha in [sha, thumb] {
-                if blob(sha).is_none() {
-                    lost.push(format!("trial {trial}: blob {sha} of a photo on {id}"));
-                }
+            blobs.extend([(id, sha), (id, thumb)]);
+        }
+        for (id, sha) in blobs {
+            if blob(sha).is_none() {
+                lost.push(format!("trial {trial}: blob {sha} of a photo on {id}"));
             }
         }
     }
@@ -582,6 +586,13 @@ fn parent() -> ExitCode {
                 break;
             }
         }
+        eprintln!(
+            "crash harness: {} trials, {:.0} s, {} acknowledged, {} problems so far",
+            report.trials,
+            started.elapsed().as_secs_f64(),
+            report.acked,
+            report.problems().count()
+        );
     }
     let elapsed = started.elapsed().as_secs_f64();
     let kills: Vec<String> = report.kills.iter().map(|(phase, n)| format!("{phase} {n}")).collect();
@@ -602,17 +613,8 @@ fn parent() -> ExitCode {
         report.documents_compared,
         report.failed_syncs.len()
     );
-    if report.broken() {
-        for problem in report
-            .lost_on_device
-            .iter()
-            .chain(&report.lost_on_server)
-            .chain(&report.unopenable)
-            .chain(&report.quarantined)
-            .chain(&report.diverged)
-            .chain(&report.failed_syncs)
-            .take(50)
-        {
+    if report.problems().next().is_some() {
+        for problem in report.problems().take(50) {
             println!("  {problem}");
         }
         println!("crash harness FAILED (seed {seed})");
