@@ -44,7 +44,8 @@ fn main() {
         }
         "__serve" => {
             let data = std::env::args().nth(2).expect("data dir");
-            sync::serve_child(Path::new(&data));
+            let database_url = std::env::args().nth(3);
+            sync::serve_child(Path::new(&data), database_url.as_deref());
             return;
         }
         _ => {

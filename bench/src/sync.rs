@@ -18,12 +18,17 @@ use serde_json::json;
 
 use crate::{cpu_time_of, round};
 
-/// Entry point of the child process: serve `data` on 127.0.0.1:0, print the port, stop when
-/// standard input closes.
-pub fn serve_child(data: &Path) {
+/// Entry point of the child process: serve `data` (SQLite, or PostgreSQL at `database_url` with
+/// blobs in `data`) on 127.0.0.1:0, print the port, stop when standard input closes.
+pub fn serve_child(data: &Path, database_url: Option<&str>) {
+    // Opened before the runtime: the PostgreSQL client blocks on a runtime of its own.
+    let state = match database_url {
+        Some(url) => AppState::open_postgres(url, data, ServerConfig::default()),
+        None => AppState::open(data, ServerConfig::default()),
+    }
+    .expect("server state");
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     runtime.block_on(async {
-        let state = AppState::open(data, ServerConfig::default()).expect("server state");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         println!("PORT {}", listener.local_addr().expect("addr").port());
         let stdin_closed = async {
@@ -33,8 +38,11 @@ pub fn serve_child(data: &Path) {
             })
             .await;
         };
-        fieldsync_server::serve(listener, state, stdin_closed).await.expect("serve");
+        fieldsync_server::serve(listener, state.clone(), stdin_closed).await.expect("serve");
     });
+    drop(runtime);
+    // Off the runtime, for the same reason.
+    drop(state);
 }
 
 /// The server child process.
@@ -45,9 +53,15 @@ struct ServerProcess {
 
 impl ServerProcess {
     fn start(data: &Path) -> ServerProcess {
+        Self::start_with(data, None)
+    }
+
+    /// A server on `data`, or on PostgreSQL at `database_url` with its blobs in `data`.
+    fn start_with(data: &Path, database_url: Option<&str>) -> ServerProcess {
         let mut child = Process::new(std::env::current_exe().expect("exe"))
             .arg("__serve")
             .arg(data)
+            .args(database_url)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -232,27 +246,214 @@ pub async fn sync_suite() -> serde_json::Value {
     })
 }
 
-/// Small incremental syncs per second with many devices at once, beside automerge-repo's sync
-/// server doing the same edits in the same run.
+/// Where the `server` suite's server keeps its tickets.
+#[derive(Clone, Debug)]
+enum Backend {
+    Sqlite,
+    /// `instances` server processes sharing one fresh database on the cluster at `admin_url`.
+    Postgres {
+        admin_url: String,
+        instances: usize,
+    },
+}
+
+impl Backend {
+    fn label(&self) -> String {
+        match self {
+            Backend::Sqlite => "SQLite, synchronous=FULL".into(),
+            Backend::Postgres { instances: 1, .. } => "PostgreSQL, one instance".into(),
+            Backend::Postgres { instances, .. } => format!("PostgreSQL, {instances} instances"),
+        }
+    }
+
+    fn key(&self) -> String {
+        match self {
+            Backend::Sqlite => "sqlite".into(),
+            Backend::Postgres { instances, .. } => format!("postgres_{instances}"),
+        }
+    }
+}
+
+/// The figures of one run of the `server` suite's timed part.
+struct ServerRun {
+    backend: Backend,
+    syncs: usize,
+    syncs_per_s: f64,
+    p50: f64,
+    p99: f64,
+    elapsed: f64,
+    server_cpu_s: f64,
+    client_cpu_s: f64,
+}
+
+/// A fresh database on the cluster at `admin_url`, dropped with this. Blocking.
+struct BenchDatabase {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+impl BenchDatabase {
+    fn create(admin_url: &str) -> BenchDatabase {
+        let name = format!("fieldsync_bench_{}_{:08x}", std::process::id(), clock_nanos());
+        let mut admin = postgres::Client::connect(admin_url, postgres::NoTls).expect("connect to PostgreSQL");
+        admin.batch_execute(&format!("CREATE DATABASE {name}")).expect("create the bench database");
+        let settings: Vec<String> = ["fsync", "synchronous_commit"]
+            .iter()
+            .map(|s| {
+                let value: String = admin.query_one(&format!("SHOW {s}"), &[]).map(|r| r.get(0)).unwrap_or_default();
+                format!("{s}={value}")
+            })
+            .collect();
+        eprintln!("server: PostgreSQL {} ({})", server_version(&mut admin), settings.join(", "));
+        let mut config: postgres::Config = admin_url.parse().expect("PostgreSQL URL");
+        config.dbname(&name);
+        let host = match config.get_hosts().first() {
+            Some(postgres::config::Host::Tcp(host)) => host.clone(),
+            _ => "127.0.0.1".into(),
+        };
+        let port = config.get_ports().first().copied().unwrap_or(5432);
+        let user = config.get_user().unwrap_or("postgres");
+        let password = config.get_password().map(|p| format!(":{}", String::from_utf8_lossy(p))).unwrap_or_default();
+        let url = format!("postgres://{user}{password}@{host}:{port}/{name}");
+        BenchDatabase { admin_url: admin_url.to_owned(), name, url }
+    }
+}
+
+impl Drop for BenchDatabase {
+    fn drop(&mut self) {
+        if let Ok(mut admin) = postgres::Client::connect(&self.admin_url, postgres::NoTls) {
+            let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+        }
+    }
+}
+
+fn server_version(admin: &mut postgres::Client) -> String {
+    admin.query_one("SHOW server_version", &[]).map(|r| r.get::<_, String>(0)).unwrap_or_default()
+}
+
+fn clock_nanos() -> u32 {
+    // Unique enough for a database name: the clock's nanoseconds.
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0)
+}
+
+/// Small incremental syncs per second with many devices at once, on SQLite and (when
+/// `FIELDSYNC_BENCH_DATABASE_URL` names a PostgreSQL cluster, e.g. the URL
+/// `scripts/postgres.sh start DIR` prints) on PostgreSQL with one and two server instances,
+/// beside automerge-repo's sync server doing the same edits in the same run.
 pub async fn server_suite() -> serde_json::Value {
-    const DEVICES: usize = 50;
+    let mut backends = vec![Backend::Sqlite];
+    match std::env::var("FIELDSYNC_BENCH_DATABASE_URL") {
+        Ok(admin_url) => {
+            for instances in [1, 2] {
+                backends.push(Backend::Postgres { admin_url: admin_url.clone(), instances });
+            }
+        }
+        Err(_) => eprintln!(
+            "server: PostgreSQL figures skipped: set FIELDSYNC_BENCH_DATABASE_URL (scripts/postgres.sh start DIR prints one)"
+        ),
+    }
+    let mut runs = Vec::new();
+    for backend in backends {
+        runs.push(server_run(backend).await);
+    }
+    let syncs = runs[0].syncs;
+    let reference = automerge_repo_reference(SERVER_DEVICES, syncs);
+    let reference_syncs_per_s = reference["syncs_per_s"].as_f64().unwrap_or(f64::NAN);
+    let sqlite_syncs_per_s = runs[0].syncs_per_s;
+    for run in &runs {
+        eprintln!(
+            "server: {} small syncs from {SERVER_DEVICES} devices at once ({}): {:.0}/s, p50 {:.2} ms, p99 {:.2} ms; CPU over {:.2} s: server(s) {:.2} s ({:.2} ms/sync), the devices {:.2} s; ratio to automerge-repo {:.2}, to SQLite {:.2}",
+            run.syncs,
+            run.backend.label(),
+            run.syncs_per_s,
+            run.p50,
+            run.p99,
+            run.elapsed,
+            run.server_cpu_s,
+            run.server_cpu_s * 1_000.0 / run.syncs as f64,
+            run.client_cpu_s,
+            run.syncs_per_s / reference_syncs_per_s,
+            run.syncs_per_s / sqlite_syncs_per_s,
+        );
+    }
+    eprintln!(
+        "server: reference automerge-repo sync server, same edits: {reference_syncs_per_s:.0}/s, p50 {} ms, p99 {} ms",
+        reference["p50_ms"], reference["p99_ms"],
+    );
+    let sqlite = &runs[0];
+    let mut out = json!({
+        "suite": "server",
+        "devices": SERVER_DEVICES,
+        "syncs": syncs,
+        "syncs_per_s": round(sqlite.syncs_per_s),
+        "p50_ms": round(sqlite.p50),
+        "p99_ms": round(sqlite.p99),
+        "server_cpu_ms_per_sync": round(sqlite.server_cpu_s * 1_000.0 / syncs as f64),
+        "devices_cpu_s": round(sqlite.client_cpu_s),
+        "reference": "automerge-repo",
+        "reference_syncs_per_s": round(reference_syncs_per_s),
+        "reference_p50_ms": reference["p50_ms"],
+        "reference_p99_ms": reference["p99_ms"],
+        "ratio": round(sqlite.syncs_per_s / reference_syncs_per_s),
+    });
+    if let Some(map) = out.as_object_mut() {
+        for run in &runs[1..] {
+            let key = run.backend.key();
+            map.insert(format!("{key}_syncs_per_s"), json!(round(run.syncs_per_s)));
+            map.insert(format!("{key}_p50_ms"), json!(round(run.p50)));
+            map.insert(format!("{key}_p99_ms"), json!(round(run.p99)));
+            map.insert(format!("{key}_ratio"), json!(round(run.syncs_per_s / reference_syncs_per_s)));
+            map.insert(format!("{key}_ratio_to_sqlite"), json!(round(run.syncs_per_s / sqlite_syncs_per_s)));
+        }
+    }
+    out
+}
+
+const SERVER_DEVICES: usize = 50;
+
+/// The `server` suite's timed part on one backend: every device in turn edits one of its
+/// tickets and syncs it, all devices at once; devices are spread over the instances.
+async fn server_run(backend: Backend) -> ServerRun {
     const TICKETS_PER_DEVICE: usize = 20;
     const SYNCS: usize = 2_000;
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("server");
     std::fs::create_dir_all(&data).expect("data");
-    let (dispatcher_user, users) = {
-        let state = AppState::open(&data, ServerConfig::default()).expect("state");
-        let users: Vec<_> =
-            (0..DEVICES).map(|n| state.add_user(&format!("eng{n}"), Role::Engineer).expect("user")).collect();
-        (state.add_user("dana", Role::Dispatcher).expect("user"), users)
+    let (database, instances) = match &backend {
+        Backend::Sqlite => (None, 1),
+        Backend::Postgres { admin_url, instances } => {
+            let admin_url = admin_url.clone();
+            let database =
+                tokio::task::spawn_blocking(move || BenchDatabase::create(&admin_url)).await.expect("create database");
+            (Some(database), *instances)
+        }
     };
-    let server = ServerProcess::start(&data);
-    let dispatcher = Dispatcher::at(&server.url, &dispatcher_user.2);
-    let mut devices = Vec::with_capacity(DEVICES);
-    for user in &users {
+    let database_url = database.as_ref().map(|d| d.url.clone());
+    let (dispatcher_user, users) = {
+        let (data, url) = (data.clone(), database_url.clone());
+        // Blocking (and, for PostgreSQL, on a runtime of its own): off the async threads.
+        tokio::task::spawn_blocking(move || {
+            let state = match &url {
+                Some(url) => AppState::open_postgres(url, &data, ServerConfig::default()),
+                None => AppState::open(&data, ServerConfig::default()),
+            }
+            .expect("state");
+            let users: Vec<_> = (0..SERVER_DEVICES)
+                .map(|n| state.add_user(&format!("eng{n}"), Role::Engineer).expect("user"))
+                .collect();
+            (state.add_user("dana", Role::Dispatcher).expect("user"), users)
+        })
+        .await
+        .expect("users")
+    };
+    let servers: Vec<ServerProcess> =
+        (0..instances).map(|_| ServerProcess::start_with(&data, database_url.as_deref())).collect();
+    let dispatcher = Dispatcher::at(&servers[0].url, &dispatcher_user.2);
+    let mut devices = Vec::with_capacity(SERVER_DEVICES);
+    for (n, user) in users.iter().enumerate() {
         let ids = create_many(&dispatcher, TICKETS_PER_DEVICE, &user.0).await;
-        let engine = device(dir.path(), &server.url, user);
+        let engine = device(dir.path(), &servers[n % instances].url, user);
         engine.sync_now().await.expect("first sync");
         for id in &ids {
             engine.client().accept(id).expect("accept");
@@ -261,9 +462,9 @@ pub async fn server_suite() -> serde_json::Value {
         devices.push((engine, ids));
     }
 
-    // Timed: every device in turn edits one of its tickets and syncs it, all devices at once.
-    let per_device = SYNCS / DEVICES;
-    let (server_cpu_before, client_cpu_before) = (server.cpu(), crate::cpu_time());
+    let per_device = SYNCS / SERVER_DEVICES;
+    let server_cpu = || servers.iter().map(ServerProcess::cpu).sum::<Duration>();
+    let (server_cpu_before, client_cpu_before) = (server_cpu(), crate::cpu_time());
     let started = Instant::now();
     let tasks: Vec<_> = devices
         .into_iter()
@@ -287,41 +488,16 @@ pub async fn server_suite() -> serde_json::Value {
         latencies.extend(task.await.expect("device task"));
     }
     let elapsed = started.elapsed().as_secs_f64();
-    let server_cpu_s = server.cpu().saturating_sub(server_cpu_before).as_secs_f64();
+    let server_cpu_s = server_cpu().saturating_sub(server_cpu_before).as_secs_f64();
     let client_cpu_s = crate::cpu_time().saturating_sub(client_cpu_before).as_secs_f64();
     latencies.sort();
     let syncs = latencies.len();
-    let syncs_per_s = syncs as f64 / elapsed;
     let (p50, p99) = (crate::percentile(&latencies, 0.5), crate::percentile(&latencies, 0.99));
-    drop(server);
-
-    let reference = automerge_repo_reference(DEVICES, syncs);
-    let reference_syncs_per_s = reference["syncs_per_s"].as_f64().unwrap_or(f64::NAN);
-    eprintln!(
-        "server: {syncs} small syncs from {DEVICES} devices at once: {syncs_per_s:.0}/s, p50 {p50:.2} ms, p99 {p99:.2} ms (SQLite, synchronous=FULL); CPU over {elapsed:.2} s: server {server_cpu_s:.2} s ({:.2} ms/sync), the 50 devices {client_cpu_s:.2} s",
-        server_cpu_s * 1_000.0 / syncs as f64
-    );
-    eprintln!(
-        "server: reference automerge-repo sync server, same edits: {reference_syncs_per_s:.0}/s, p50 {} ms, p99 {} ms; ratio {:.2}",
-        reference["p50_ms"],
-        reference["p99_ms"],
-        syncs_per_s / reference_syncs_per_s
-    );
-    json!({
-        "suite": "server",
-        "devices": DEVICES,
-        "syncs": syncs,
-        "syncs_per_s": round(syncs_per_s),
-        "p50_ms": round(p50),
-        "p99_ms": round(p99),
-        "server_cpu_ms_per_sync": round(server_cpu_s * 1_000.0 / syncs as f64),
-        "devices_cpu_s": round(client_cpu_s),
-        "reference": "automerge-repo",
-        "reference_syncs_per_s": round(reference_syncs_per_s),
-        "reference_p50_ms": reference["p50_ms"],
-        "reference_p99_ms": reference["p99_ms"],
-        "ratio": round(syncs_per_s / reference_syncs_per_s),
-    })
+    drop(servers);
+    if let Some(database) = database {
+        tokio::task::spawn_blocking(move || drop(database)).await.expect("drop database");
+    }
+    ServerRun { backend, syncs, syncs_per_s: syncs as f64 / elapsed, p50, p99, elapsed, server_cpu_s, client_cpu_s }
 }
 
 /// Runs bench/automerge-repo/run.sh and returns its JSON line.

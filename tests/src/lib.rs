@@ -1,6 +1,8 @@
 //! The end-to-end harness: a real fieldsync server bound to port 0 on a temporary SQLite
 //! file, a dispatcher speaking its REST API, and engineer devices made of a real store and a
-//! real sync engine.
+//! real sync engine; [`proxy`], the fault-injecting proxy of the chaos harness.
+
+pub mod proxy;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -139,6 +141,16 @@ impl Dispatcher {
         response.bytes().await.expect("bytes").to_vec()
     }
 
+    /// A blob's bytes, or `None` when the server does not serve it (missing, incomplete).
+    pub async fn fetch_blob(&self, sha256: &str) -> Option<Vec<u8>> {
+        let response =
+            self.http.get(format!("{}/v1/blobs/{sha256}", self.base)).bearer_auth(&self.token).send().await.ok()?;
+        if !response.status().is_success() {
+            return None;
+        }
+        response.bytes().await.ok().map(|b| b.to_vec())
+    }
+
     /// Sends one upload chunk with another token (a device's), as the device engine would;
     /// returns the HTTP status.
     pub async fn patch_blob(
@@ -237,4 +249,23 @@ pub fn sorted_heads(doc: &Automerge) -> Vec<ChangeHash> {
     let mut heads = doc.get_heads();
     heads.sort();
     heads
+}
+
+/// A camera-like JPEG (noise, so it does not compress to nothing); `seed` makes each one
+/// different, so each is its own blob.
+pub fn camera_jpeg(width: u16, height: u16, seed: u32) -> Vec<u8> {
+    let mut rgb = Vec::with_capacity(usize::from(width) * usize::from(height) * 3);
+    let mut state: u32 = seed | 1;
+    for y in 0..height {
+        for x in 0..width {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            let noise = (state & 0x3f) as u8;
+            rgb.extend_from_slice(&[(x / 8) as u8 ^ noise, (y / 8) as u8, noise.wrapping_mul(3)]);
+        }
+    }
+    let mut out = Vec::new();
+    jpeg_encoder::Encoder::new(&mut out, 92).encode(&rgb, width, height, jpeg_encoder::ColorType::Rgb).expect("jpeg");
+    out
 }

@@ -302,22 +302,9 @@ async fn a_forbidden_edit_is_kept_undone_and_reported_and_the_device_converges()
     assert_eq!(eli.heads(&id), sorted_heads(&w.dispatcher.document(&id).await));
 }
 
-/// A camera-like JPEG made in the test (noise, so it does not compress to nothing).
+/// A camera-like JPEG made in the test.
 fn camera_jpeg(width: u16, height: u16) -> Vec<u8> {
-    let mut rgb = Vec::with_capacity(usize::from(width) * usize::from(height) * 3);
-    let mut state: u32 = 0x9e37_79b9;
-    for y in 0..height {
-        for x in 0..width {
-            state ^= state << 13;
-            state ^= state >> 17;
-            state ^= state << 5;
-            let noise = (state & 0x3f) as u8;
-            rgb.extend_from_slice(&[(x / 8) as u8 ^ noise, (y / 8) as u8, noise.wrapping_mul(3)]);
-        }
-    }
-    let mut out = Vec::new();
-    jpeg_encoder::Encoder::new(&mut out, 92).encode(&rgb, width, height, jpeg_encoder::ColorType::Rgb).expect("jpeg");
-    out
+    fieldsync_e2e::camera_jpeg(width, height, 0x9e37_79b9)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,10 +1,18 @@
-//! Sync through a faulty network: ten engineer devices work their tickets while every sync
-//! request crosses a proxy that drops, resets, delays, duplicates and truncates at random; the
-//! dispatcher adds notes on the server meanwhile. Once the faults stop, every device must
-//! converge to the server's exact history with every action it took recorded once.
+//! The chaos harness: engineer devices work their tickets (status moves, notes, parts, time,
+//! checklist, feedback and photos) while every sync and blob upload crosses a proxy that drops,
+//! resets, delays, truncates, duplicates and reorders requests at random
+//! ([`fieldsync_e2e::proxy`]), the server restarts now and then, and the dispatcher adds notes
+//! on the server meanwhile. Once the faults stop, every device must converge to the server's
+//! exact history with every record it wrote there once and every photo's bytes on the server.
+//! The run prints its figures (faults, convergence, duplicates, lost records, the longest time
+//! a device's upload queue made no progress once the faults stopped) and fails on any breach.
 //!
-//! The seed is printed; `FIELDSYNC_FAULT_SEED=<seed>` replays the same draws (the interleaving
-//! of the tasks still varies from run to run).
+//! Scale: `FIELDSYNC_CHAOS_DEVICES` (default 10) devices × `FIELDSYNC_CHAOS_ACTIONS` (default
+//! 100) actions each; the long run (docs/adr/0010) is
+//! `FIELDSYNC_CHAOS_DEVICES=50 FIELDSYNC_CHAOS_ACTIONS=200 cargo test --release -p fieldsync-e2e
+//! --test faults -- --nocapture devices_behind`. The seed is printed;
+//! `FIELDSYNC_FAULT_SEED=<seed>` replays the same draws (the interleaving of the tasks still
+//! varies from run to run).
 //!
 //! The second test is a scripted regression test for a bug this kind of fault exposed: a sync
 //! request delivered twice whose answer is cut (`more`) kept a dispatcher change from the
@@ -12,342 +20,61 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use automerge::{Automerge, ChangeHash};
 use fieldsync_core::actions::Command;
 use fieldsync_core::model::doc::read_ticket;
-use fieldsync_core::model::{Customer, Identity, ListFilter, Location, NewTicket, Site, Ticket};
+use fieldsync_core::model::{
+    Customer, Identity, ListFilter, Location, NewPhoto, NewTicket, PhotoInput, PhotoMeta, Site, Ticket,
+};
 use fieldsync_core::sync::{SyncConfig, SyncEngine, SyncError};
 use fieldsync_core::{Client, Role, Status};
-use fieldsync_e2e::{Dispatcher, TestServer, sorted_heads};
+use fieldsync_e2e::proxy::{Fault, Proxy, forward, read_request, with_connection_close};
+use fieldsync_e2e::{Dispatcher, TestServer, camera_jpeg, sorted_heads};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-const ENGINEERS: usize = 10;
 const TICKETS_EACH: usize = 2;
-const ACTIONS_EACH: usize = 100;
 /// Chance of a sync attempt before each action.
 const SYNC_CHANCE: f64 = 0.25;
-/// Bounds on the faulty phase, so a wedged device cannot keep the test going.
-const MAX_STEPS_EACH: usize = 400;
-const MAX_DISPATCHER_NOTES: usize = 100;
+/// Chance that an action on an active ticket is a photo.
+const PHOTO_CHANCE: f64 = 0.05;
+/// Small upload requests, so faults land in the middle of photo uploads.
+const UPLOAD_CHUNK_BYTES: usize = 8 * 1024;
 /// Syncs each device gets, with faults off, to report nothing pending.
 const MAX_CLEAN_SYNCS: usize = 10;
 
-// ---------------------------------------------------------------------------------------------
-// The fault-injecting proxy
-
-/// What the proxy does to one request (one connection).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-enum Fault {
-    /// Forward untouched.
-    Pass,
-    /// Read the request, close without forwarding.
-    DropRequest,
-    /// Close mid-request, with unread request bytes (the kernel answers with a reset).
-    Reset,
-    /// Wait 0–300 ms before forwarding.
-    DelayRequest,
-    /// Wait 0–300 ms before answering.
-    DelayResponse,
-    /// Forward (the server applies the push), then close without answering.
-    DropResponse,
-    /// Forward, answer a strict prefix of the response, close.
-    Truncate,
-    /// Send the request upstream twice, one after the other; answer one of the two.
-    DuplicateSequential,
-    /// Send the request upstream twice at once; answer one of the two.
-    DuplicateConcurrent,
+/// How big a run is: devices × actions each.
+#[derive(Clone, Copy)]
+struct Scale {
+    devices: usize,
+    actions: usize,
 }
 
-impl Fault {
-    const ALL: [Fault; 9] = [
-        Fault::Pass,
-        Fault::DropRequest,
-        Fault::Reset,
-        Fault::DelayRequest,
-        Fault::DelayResponse,
-        Fault::DropResponse,
-        Fault::Truncate,
-        Fault::DuplicateSequential,
-        Fault::DuplicateConcurrent,
-    ];
-
-    /// Relative weights while faults are on.
-    fn weight(self) -> u32 {
-        match self {
-            Fault::Pass => 30,
-            _ => 9,
-        }
+impl Scale {
+    fn from_env() -> Scale {
+        let number = |name: &str, default: usize| match std::env::var(name) {
+            Ok(value) => value.trim().parse().unwrap_or_else(|_| panic!("{name} is a number")),
+            Err(_) => default,
+        };
+        Scale { devices: number("FIELDSYNC_CHAOS_DEVICES", 10), actions: number("FIELDSYNC_CHAOS_ACTIONS", 100) }
     }
 
-    fn index(self) -> usize {
-        Fault::ALL.iter().position(|f| *f == self).unwrap_or(0)
-    }
-}
-
-/// One connection's draw, made when it is accepted.
-#[derive(Clone, Copy, Debug)]
-struct Plan {
-    fault: Fault,
-    delay: Duration,
-    /// Where to cut (truncate), which duplicate to answer: any number, reduced as needed.
-    pick: u64,
-}
-
-#[derive(Default)]
-struct ProxyStats {
-    injected: [AtomicU64; Fault::ALL.len()],
-    connections: AtomicU64,
-    upstream_requests: AtomicU64,
-    proxy_errors: AtomicU64,
-}
-
-struct Proxy {
-    addr: SocketAddr,
-    faults_on: Arc<AtomicBool>,
-    stats: Arc<ProxyStats>,
-    task: JoinHandle<()>,
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-impl Proxy {
-    async fn start(upstream: SocketAddr, seed: u64) -> Proxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
-        let addr = listener.local_addr().expect("proxy addr");
-        let faults_on = Arc::new(AtomicBool::new(true));
-        let stats = Arc::new(ProxyStats::default());
-        let rng = Arc::new(Mutex::new(StdRng::seed_from_u64(seed)));
-        let task = tokio::spawn({
-            let (faults_on, stats) = (faults_on.clone(), stats.clone());
-            async move {
-                loop {
-                    let Ok((client, _)) = listener.accept().await else { continue };
-                    stats.connections.fetch_add(1, Ordering::Relaxed);
-                    let plan = {
-                        let mut rng = rng.lock().expect("rng");
-                        draw(&mut rng, faults_on.load(Ordering::SeqCst))
-                    };
-                    let stats = stats.clone();
-                    tokio::spawn(async move {
-                        // A stuck peer cannot keep a connection task alive forever.
-                        let handled =
-                            tokio::time::timeout(Duration::from_secs(30), handle(client, upstream, plan, &stats)).await;
-                        if !matches!(handled, Ok(Ok(()))) {
-                            stats.proxy_errors.fetch_add(1, Ordering::Relaxed);
-                        }
-                    });
-                }
-            }
-        });
-        Proxy { addr, faults_on, stats, task }
+    /// Bound on a device's faulty phase, so a wedged device cannot keep the run going.
+    fn max_steps(self) -> usize {
+        self.actions * 4
     }
 
-    fn url(&self) -> String {
-        format!("http://{}", self.addr)
+    /// How long a device's faulty phase may take (2 cores shared by every device and the server).
+    fn max_faulty_phase(self) -> Duration {
+        Duration::from_secs(120).max(Duration::from_millis(40 * (self.devices * self.actions) as u64))
     }
-
-    fn injected(&self, fault: Fault) -> u64 {
-        self.stats.injected[fault.index()].load(Ordering::Relaxed)
-    }
-}
-
-fn draw(rng: &mut StdRng, faults_on: bool) -> Plan {
-    let fault = if faults_on {
-        let total: u32 = Fault::ALL.iter().map(|f| f.weight()).sum();
-        let mut n = rng.random_range(0..total);
-        let mut chosen = Fault::Pass;
-        for fault in Fault::ALL {
-            if n < fault.weight() {
-                chosen = fault;
-                break;
-            }
-            n -= fault.weight();
-        }
-        chosen
-    } else {
-        Fault::Pass
-    };
-    Plan { fault, delay: Duration::from_millis(rng.random_range(0..=300)), pick: rng.random() }
-}
-
-async fn handle(mut client: TcpStream, upstream: SocketAddr, plan: Plan, stats: &ProxyStats) -> std::io::Result<()> {
-    let count = |fault: Fault| stats.injected[fault.index()].fetch_add(1, Ordering::Relaxed);
-    if plan.fault == Fault::Reset {
-        // Take a few bytes of the request and close with the rest unread: a reset mid-request.
-        let mut first = [0u8; 16];
-        if client.read(&mut first).await? > 0 {
-            count(Fault::Reset);
-        }
-        return Ok(());
-    }
-    let Some(request) = read_request(&mut client).await? else { return Ok(()) };
-    let round_trip = || async {
-        stats.upstream_requests.fetch_add(1, Ordering::Relaxed);
-        forward(upstream, &request).await
-    };
-    let response = match plan.fault {
-        Fault::DropRequest => {
-            count(Fault::DropRequest);
-            return Ok(());
-        }
-        Fault::DelayRequest => {
-            tokio::time::sleep(plan.delay).await;
-            round_trip().await?
-        }
-        Fault::DuplicateSequential => {
-            let first = round_trip().await;
-            let second = round_trip().await;
-            count(Fault::DuplicateSequential);
-            pick_one(first, second, plan.pick)?
-        }
-        Fault::DuplicateConcurrent => {
-            let (first, second) = tokio::join!(round_trip(), round_trip());
-            count(Fault::DuplicateConcurrent);
-            pick_one(first, second, plan.pick)?
-        }
-        _ => round_trip().await?,
-    };
-    let response = with_connection_close(&response);
-    match plan.fault {
-        Fault::DropResponse => {
-            count(Fault::DropResponse);
-            return Ok(());
-        }
-        Fault::Truncate if response.len() > 1 => {
-            let cut = 1 + usize::try_from(plan.pick % (response.len() as u64 - 1)).unwrap_or(0);
-            client.write_all(&response[..cut]).await?;
-            count(Fault::Truncate);
-            return client.shutdown().await;
-        }
-        Fault::DelayResponse => {
-            tokio::time::sleep(plan.delay).await;
-            count(Fault::DelayResponse);
-        }
-        Fault::DelayRequest => {
-            count(Fault::DelayRequest);
-        }
-        Fault::Pass => {
-            count(Fault::Pass);
-        }
-        _ => {}
-    }
-    client.write_all(&response).await?;
-    client.shutdown().await
-}
-
-fn pick_one(first: std::io::Result<Vec<u8>>, second: std::io::Result<Vec<u8>>, pick: u64) -> std::io::Result<Vec<u8>> {
-    match (first, second) {
-        (Ok(a), Ok(b)) => Ok(if pick % 2 == 0 { a } else { b }),
-        (Ok(a), Err(_)) => Ok(a),
-        (Err(_), Ok(b)) => Ok(b),
-        (Err(e), Err(_)) => Err(e),
-    }
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
-/// The head (without its blank line) split into its first line and header lines.
-fn split_head(head: &[u8]) -> (String, Vec<String>) {
-    let text = String::from_utf8_lossy(head);
-    let mut lines = text.split("\r\n").map(str::to_owned);
-    let first = lines.next().unwrap_or_default();
-    (first, lines.filter(|l| !l.is_empty()).collect())
-}
-
-/// The head rebuilt with every `Connection` header replaced by `Connection: close`.
-fn close_head(first: &str, headers: &[String]) -> Vec<u8> {
-    let mut out = format!("{first}\r\n");
-    for header in headers {
-        if !header.to_ascii_lowercase().starts_with("connection:") {
-            out.push_str(header);
-            out.push_str("\r\n");
-        }
-    }
-    out.push_str("Connection: close\r\n\r\n");
-    out.into_bytes()
-}
-
-/// Reads one HTTP/1.1 request (head, then `Content-Length` bytes of body) and returns it with
-/// `Connection: close`; `None` when the client went away first.
-async fn read_request(client: &mut TcpStream) -> std::io::Result<Option<Vec<u8>>> {
-    const MAX_HEAD: usize = 64 * 1024;
-    const MAX_BODY: usize = 16 * 1024 * 1024;
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 16 * 1024];
-    let head_end = loop {
-        if let Some(at) = find(&buf, b"\r\n\r\n") {
-            break at;
-        }
-        if buf.len() > MAX_HEAD {
-            return Err(std::io::Error::other("request head too long"));
-        }
-        let n = client.read(&mut chunk).await?;
-        if n == 0 {
-            return Ok(None);
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    };
-    let (first, headers) = split_head(&buf[..head_end]);
-    let mut length = 0usize;
-    for header in &headers {
-        let (name, value) = header.split_once(':').unwrap_or((header, ""));
-        let name = name.trim().to_ascii_lowercase();
-        if name == "transfer-encoding" {
-            return Err(std::io::Error::other("chunked requests are not framed by this proxy"));
-        }
-        if name == "content-length" {
-            length = value.trim().parse().map_err(std::io::Error::other)?;
-        }
-    }
-    if length > MAX_BODY {
-        return Err(std::io::Error::other("request body too long"));
-    }
-    let body_start = head_end + 4;
-    while buf.len() < body_start + length {
-        let n = client.read(&mut chunk).await?;
-        if n == 0 {
-            return Ok(None);
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
-    let mut request = close_head(&first, &headers);
-    request.extend_from_slice(&buf[body_start..body_start + length]);
-    Ok(Some(request))
-}
-
-/// One new upstream connection: write the request, read the response until the server closes.
-async fn forward(upstream: SocketAddr, request: &[u8]) -> std::io::Result<Vec<u8>> {
-    let mut server = TcpStream::connect(upstream).await?;
-    server.write_all(request).await?;
-    let mut response = Vec::new();
-    server.read_to_end(&mut response).await?;
-    if response.is_empty() {
-        return Err(std::io::Error::other("upstream closed without answering"));
-    }
-    Ok(response)
-}
-
-/// The response with `Connection: close`, so the client never reuses the connection.
-fn with_connection_close(response: &[u8]) -> Vec<u8> {
-    let Some(head_end) = find(response, b"\r\n\r\n") else { return response.to_vec() };
-    let (first, headers) = split_head(&response[..head_end]);
-    let mut out = close_head(&first, &headers);
-    out.extend_from_slice(&response[head_end + 4..]);
-    out
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -368,13 +95,14 @@ fn here() -> Location {
     Location { lat: 52.3703, lon: 4.8953, accuracy_m: 5.0 }
 }
 
-/// What a device wrote, by ticket: ids of events, notes, parts and time entries.
+/// What a device wrote, by ticket: ids of events, notes, parts and time entries; photos.
 #[derive(Default)]
 struct Written {
     events: Vec<(String, String)>,
     notes: Vec<(String, String)>,
     parts: Vec<(String, String)>,
     times: Vec<(String, String)>,
+    photos: Vec<(String, PhotoMeta)>,
 }
 
 #[derive(Default)]
@@ -387,6 +115,7 @@ struct Outcome {
     errors: BTreeMap<String, u64>,
     rejected: Vec<(String, String)>,
     failed: Vec<(String, String)>,
+    upload_refused: Vec<(String, String)>,
 }
 
 struct Engineer {
@@ -402,6 +131,13 @@ impl Engineer {
 
     fn heads(&self, id: &str) -> Vec<ChangeHash> {
         sorted_heads(&Automerge::load(&self.client().export(id).expect("export")).expect("load"))
+    }
+
+    /// Tickets with unsynced changes plus bytes of photos not uploaded yet.
+    fn backlog(&self) -> u64 {
+        let pending = self.client().pending_count().expect("pending");
+        let (_, upload_bytes) = self.client().pending_upload_totals().expect("uploads");
+        pending + upload_bytes
     }
 }
 
@@ -423,6 +159,7 @@ async fn try_sync(engine: &SyncEngine, outcome: &mut Outcome) -> bool {
             outcome.sync_ok += 1;
             outcome.rejected.extend(report.rejected);
             outcome.failed.extend(report.failed);
+            outcome.upload_refused.extend(report.uploads.refused);
             true
         }
         Err(e) => {
@@ -435,7 +172,7 @@ async fn try_sync(engine: &SyncEngine, outcome: &mut Outcome) -> bool {
 
 /// A valid next action for a ticket in `ticket`'s state, by its assignee; `None` when nothing
 /// fits. Status moves are listed more than once so tickets progress; completion comes late.
-fn choose(ticket: &Ticket, step: usize, rng: &mut StdRng) -> Option<Command> {
+fn choose(ticket: &Ticket, step: usize, actions: usize, rng: &mut StdRng) -> Option<Command> {
     let n = rng.random_range(0..1000u32);
     let content = [
         Command::AddNote { text: format!("note {n} on {}", ticket.id) },
@@ -447,7 +184,7 @@ fn choose(ticket: &Ticket, step: usize, rng: &mut StdRng) -> Option<Command> {
         },
     ];
     let feedback = Command::RecordFeedback { rating: 1 + (n % 5) as u8, comment: format!("feedback {n}") };
-    let late = step >= ACTIONS_EACH * 7 / 10 && rng.random_bool(0.3);
+    let late = step >= actions * 7 / 10 && rng.random_bool(0.3);
     let mut options: Vec<Command> = Vec::new();
     match ticket.status {
         Status::Dispatched => options.push(Command::Accept),
@@ -517,13 +254,13 @@ fn record(written: &mut Written, user: &str, id: &str, command: &Command, after:
     }
 }
 
-/// One engineer's faulty phase: actions on its tickets with sync attempts in between.
-async fn work(engineer: Arc<Engineer>, seed: u64) -> Outcome {
+/// One engineer's faulty phase: actions and photos on its tickets with sync attempts between.
+async fn work(engineer: Arc<Engineer>, seed: u64, scale: Scale) -> Outcome {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut outcome = Outcome::default();
     let client = engineer.client().clone();
-    for _ in 0..MAX_STEPS_EACH {
-        if outcome.actions >= ACTIONS_EACH {
+    for _ in 0..scale.max_steps() {
+        if outcome.actions >= scale.actions {
             break;
         }
         let held = client.list(&ListFilter::default()).expect("list").len();
@@ -534,7 +271,25 @@ async fn work(engineer: Arc<Engineer>, seed: u64) -> Outcome {
         let id = engineer.tickets[rng.random_range(0..engineer.tickets.len())].clone();
         let (c, i) = (client.clone(), id.clone());
         let ticket = tokio::task::spawn_blocking(move || c.get(&i)).await.expect("get task").expect("get");
-        let Some(command) = choose(&ticket, outcome.actions, &mut rng) else {
+        let active = matches!(
+            ticket.status,
+            Status::Accepted | Status::Travelling | Status::OnSite | Status::Working | Status::Paused
+        );
+        if active && rng.random_bool(PHOTO_CHANCE) {
+            // Each photo differs (its own seed), so each is a new blob and a new upload.
+            let jpeg = camera_jpeg(320, 240, rng.random());
+            let photo =
+                NewPhoto { source: PhotoInput::Bytes(jpeg), caption: "meter".into(), taken_at: None, location: None };
+            match client.add_photo(&id, photo).await {
+                Ok(meta) => {
+                    outcome.written.photos.push((id, meta));
+                    outcome.actions += 1;
+                }
+                Err(_) => outcome.refused += 1,
+            }
+            continue;
+        }
+        let Some(command) = choose(&ticket, outcome.actions, scale.actions, &mut rng) else {
             outcome.refused += 1;
             continue;
         };
@@ -549,6 +304,33 @@ async fn work(engineer: Arc<Engineer>, seed: u64) -> Outcome {
         }
     }
     outcome
+}
+
+/// Once the faults stop: syncs until nothing is pending (bounded); returns the longest time
+/// the device's backlog (pending tickets, upload bytes) did not shrink, counted from the moment
+/// the faults stopped, the syncs made and the backlog left.
+async fn drain(engineer: &Engineer, faults_stopped: Instant) -> (Duration, u64, u64) {
+    let mut backlog = engineer.backlog();
+    let (mut last_progress, mut longest, mut syncs) = (faults_stopped, Duration::ZERO, 0);
+    for _ in 0..MAX_CLEAN_SYNCS {
+        if backlog == 0 {
+            break;
+        }
+        syncs += 1;
+        if let Err(e) = engineer.engine.sync_now().await {
+            panic!("a sync of {} failed with faults off: {e}", engineer.user);
+        }
+        let now = engineer.backlog();
+        if now < backlog {
+            longest = longest.max(last_progress.elapsed());
+            last_progress = Instant::now();
+        }
+        backlog = now;
+    }
+    if backlog > 0 {
+        longest = longest.max(last_progress.elapsed());
+    }
+    (longest, syncs, backlog)
 }
 
 fn seed() -> u64 {
@@ -583,20 +365,54 @@ impl Written {
     }
 }
 
-/// Every id of every record list of `ticket` appears once.
-fn assert_no_duplicates(ticket: &Ticket, whose: &str) {
+/// Records (or photos) that appear more than once in `ticket`, each named.
+fn duplicates_in(ticket: &Ticket, whose: &str) -> Vec<String> {
+    let mut found = Vec::new();
     for (what, ids) in record_ids(ticket) {
-        let mut seen = HashSet::new();
-        for id in ids {
-            assert!(seen.insert(id), "{whose}: {what} {id} appears twice in ticket {}", ticket.id);
+        for (id, n) in count_ids(ids) {
+            if n > 1 {
+                found.push(format!("{whose}: {what} {id} is {n} times in {}", ticket.id));
+            }
         }
     }
+    for (sha, n) in count_ids(ticket.photos.iter().map(|p| p.sha256.as_str())) {
+        if n > 1 {
+            found.push(format!("{whose}: photo {sha} is {n} times in {}", ticket.id));
+        }
+    }
+    found
+}
+
+/// Restarts the server at random moments until told to stop; returns how many times.
+fn restart_now_and_then(
+    server: Arc<tokio::sync::Mutex<TestServer>>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    seed: u64,
+) -> JoinHandle<u32> {
+    tokio::spawn(async move {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut restarts = 0;
+        loop {
+            let pause = Duration::from_millis(rng.random_range(500..3000));
+            tokio::select! {
+                _ = tokio::time::sleep(pause) => {}
+                _ = stop.changed() => break,
+            }
+            server.lock().await.restart().await;
+            restarts += 1;
+        }
+        restarts
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn devices_behind_a_faulty_network_converge_without_loss_or_duplicates() {
     let seed = seed();
-    println!("fault seed {seed} (replay with FIELDSYNC_FAULT_SEED={seed})");
+    let scale = Scale::from_env();
+    println!(
+        "chaos: {} devices x {} actions, fault seed {seed} (replay with FIELDSYNC_FAULT_SEED={seed})",
+        scale.devices, scale.actions
+    );
     let started = Instant::now();
 
     let dir = tempfile::tempdir().expect("tempdir");
@@ -608,7 +424,7 @@ async fn devices_behind_a_faulty_network_converge_without_loss_or_duplicates() {
     let proxy = Proxy::start(server.addr, seed).await;
 
     let mut engineers = Vec::new();
-    for n in 0..ENGINEERS {
+    for n in 0..scale.devices {
         let (user_id, device_id, token) = server.add_user(&format!("eng{n}"), Role::Engineer);
         let mut tickets = Vec::new();
         for t in 0..TICKETS_EACH {
@@ -617,32 +433,46 @@ async fn devices_behind_a_faulty_network_converge_without_loss_or_duplicates() {
         let identity = Identity { user_id: user_id.clone(), device_id: device_id.clone(), role: Role::Engineer };
         let client = Client::open(dir.path().join(format!("{device_id}.sqlite")), identity).expect("open store");
         // A bounded wait per request: the proxy never holds one longer than its 300 ms delays.
-        let config = SyncConfig { request_timeout: Duration::from_secs(10), ..SyncConfig::new(proxy.url(), token) };
+        let config = SyncConfig {
+            request_timeout: Duration::from_secs(10),
+            upload_chunk_bytes: UPLOAD_CHUNK_BYTES,
+            ..SyncConfig::new(proxy.url(), token)
+        };
         let engine = SyncEngine::new(client, config).expect("engine");
         engineers.push(Arc::new(Engineer { user: user_id, engine, tickets }));
     }
     let all_tickets: Vec<String> = engineers.iter().flat_map(|e| e.tickets.clone()).collect();
 
-    // Phase 1: faults on; devices act and sync concurrently, the dispatcher adds notes.
-    let devices_done = Arc::new(AtomicBool::new(false));
+    // Phase 1: faults on; devices act and sync concurrently, the dispatcher adds notes, the
+    // server restarts now and then.
+    let server = Arc::new(tokio::sync::Mutex::new(server));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let restarts = restart_now_and_then(server.clone(), stop_rx.clone(), seed ^ 0x5E4_7A47);
     let notes_task = tokio::spawn({
-        let (dispatcher, done, tickets) = (dispatcher.clone(), devices_done.clone(), all_tickets.clone());
+        let (dispatcher, tickets, mut stop) = (dispatcher.clone(), all_tickets.clone(), stop_rx);
         let mut rng = StdRng::seed_from_u64(seed ^ 0xD15_9A7C4);
+        let max_notes = 10 * scale.devices;
         async move {
             let mut added: Vec<(String, String)> = Vec::new();
             let mut refused = 0u32;
-            for n in 0..MAX_DISPATCHER_NOTES {
-                if done.load(Ordering::SeqCst) {
+            for n in 0..max_notes {
+                if *stop.borrow() {
                     break;
                 }
                 let id = tickets[rng.random_range(0..tickets.len())].clone();
                 let text = format!("dispatcher note {n}");
+                // Refused (the server was restarting): the note may or may not be there, so
+                // only notes the server confirmed are checked.
                 match dispatcher.act(&id, &Command::AddNote { text: text.clone() }).await {
                     Ok(()) => added.push((id, text)),
                     Err(_) => refused += 1,
                 }
                 // Pacing between the dispatcher's edits (simulated time between clicks).
-                tokio::time::sleep(Duration::from_millis(rng.random_range(50..350))).await;
+                let pause = Duration::from_millis(rng.random_range(50..350));
+                tokio::select! {
+                    _ = tokio::time::sleep(pause) => {}
+                    _ = stop.changed() => {}
+                }
             }
             (added, refused)
         }
@@ -650,71 +480,67 @@ async fn devices_behind_a_faulty_network_converge_without_loss_or_duplicates() {
     let tasks: Vec<_> = engineers
         .iter()
         .enumerate()
-        .map(|(n, engineer)| tokio::spawn(work(engineer.clone(), seed.wrapping_add(n as u64 + 1))))
+        .map(|(n, engineer)| tokio::spawn(work(engineer.clone(), seed.wrapping_add(n as u64 + 1), scale)))
         .collect();
     let mut outcomes = Vec::new();
     for task in tasks {
-        let outcome = tokio::time::timeout(Duration::from_secs(120), task)
+        let outcome = tokio::time::timeout(scale.max_faulty_phase(), task)
             .await
-            .unwrap_or_else(|_| panic!("seed {seed}: a device's faulty phase took over 120 s"))
+            .unwrap_or_else(|_| panic!("seed {seed}: a device's faulty phase took over {:?}", scale.max_faulty_phase()))
             .expect("device task");
         outcomes.push(outcome);
     }
-    devices_done.store(true, Ordering::SeqCst);
+    stop_tx.send(true).expect("stop the restarts and the dispatcher");
+    let restarts = restarts.await.expect("restart task");
     let (dispatcher_notes, dispatcher_refused) = notes_task.await.expect("dispatcher task");
     let faulty_phase = started.elapsed();
 
-    // Phase 2: faults off; every device syncs until nothing is pending (bounded).
-    proxy.faults_on.store(false, Ordering::SeqCst);
-    let clean_started = Instant::now();
-    let mut longest_stall = Duration::ZERO;
-    let mut clean_syncs = 0u64;
-    for engineer in &engineers {
-        let mut pending = engineer.client().pending_count().expect("pending");
-        let mut last_progress = Instant::now();
-        for _ in 0..MAX_CLEAN_SYNCS {
-            if pending == 0 {
-                break;
-            }
-            clean_syncs += 1;
-            if let Err(e) = engineer.engine.sync_now().await {
-                panic!("seed {seed}: a sync of {} failed with faults off: {e}", engineer.user);
-            }
-            let now_pending = engineer.client().pending_count().expect("pending");
-            if now_pending < pending {
-                longest_stall = longest_stall.max(last_progress.elapsed());
-                last_progress = Instant::now();
-            }
-            pending = now_pending;
-        }
-        longest_stall = longest_stall.max(if pending > 0 { last_progress.elapsed() } else { Duration::ZERO });
-        assert_eq!(
-            pending, 0,
-            "seed {seed}: {} still has pending tickets after {MAX_CLEAN_SYNCS} syncs without faults",
-            engineer.user
-        );
+    // Phase 2: faults off; every device syncs until nothing is pending (bounded), all at once.
+    proxy.set_faults(false);
+    let faults_stopped = Instant::now();
+    let draining: Vec<_> = engineers
+        .iter()
+        .map(|engineer| {
+            let engineer = engineer.clone();
+            tokio::spawn(async move { drain(&engineer, faults_stopped).await })
+        })
+        .collect();
+    let mut drained = Vec::new();
+    for task in draining {
+        drained.push(task.await.expect("drain task"));
     }
-    // A last sync each, now that everyone's changes are on the server.
+    let longest_stall = drained.iter().map(|(stall, _, _)| *stall).max().unwrap_or_default();
+    let mut clean_syncs: u64 = drained.iter().map(|(_, syncs, _)| syncs).sum();
+    let still_pending: Vec<&str> =
+        engineers.iter().zip(&drained).filter(|(_, d)| d.2 > 0).map(|(e, _)| e.user.as_str()).collect();
+    // Reordered requests still on their way arrive now, stale; then a last sync each.
+    let all_delivered = proxy.deliver_held(Duration::from_secs(10)).await;
     for engineer in &engineers {
         clean_syncs += 1;
         if let Err(e) = engineer.engine.sync_now().await {
             panic!("seed {seed}: final sync of {} failed with faults off: {e}", engineer.user);
         }
     }
-    let clean_phase = clean_started.elapsed();
+    let clean_phase = faults_stopped.elapsed();
 
-    // The checks.
+    // The checks, counted first and asserted after the report.
     let mut server_tickets = HashMap::new();
     for id in &all_tickets {
         let document = dispatcher.document(id).await;
         server_tickets.insert(id.clone(), (sorted_heads(&document), read_ticket(&document).expect("server ticket")));
     }
+    let mut duplicates = Vec::new();
     let mut everywhere = HashSet::new();
     for (_, ticket) in server_tickets.values() {
+        duplicates.extend(duplicates_in(ticket, "server"));
         for id in record_ids(ticket).into_iter().flat_map(|(_, ids)| ids) {
-            assert!(everywhere.insert(id), "seed {seed}: record {id} is in more than one place on the server");
+            if !everywhere.insert(id) {
+                duplicates.push(format!("server: record {id} is in more than one ticket"));
+            }
         }
     }
+    let (mut diverged, mut lost, mut lost_blobs) = (Vec::new(), Vec::new(), Vec::new());
+    let mut records_checked = 0usize;
     for (engineer, outcome) in engineers.iter().zip(&outcomes) {
         let mut held: Vec<String> =
             engineer.client().list(&ListFilter::default()).expect("list").into_iter().map(|t| t.id).collect();
@@ -724,37 +550,46 @@ async fn devices_behind_a_faulty_network_converge_without_loss_or_duplicates() {
         assert_eq!(held, own, "seed {seed}: {} holds exactly its own tickets", engineer.user);
         for id in &engineer.tickets {
             let (server_heads, on_server) = &server_tickets[id];
-            assert_eq!(
-                &engineer.heads(id),
-                server_heads,
-                "seed {seed}: {} and the server differ on {id}",
-                engineer.user
-            );
+            if &engineer.heads(id) != server_heads {
+                diverged.push(format!("{} and the server differ on {id}", engineer.user));
+            }
             let on_device = engineer.client().get(id).expect("device ticket");
-            assert_no_duplicates(on_server, "server");
-            assert_no_duplicates(&on_device, &engineer.user);
+            duplicates.extend(duplicates_in(&on_device, &engineer.user));
             assert!(on_server.conflicts.is_empty(), "seed {seed}: conflicts on {id}: {:?}", on_server.conflicts);
             for (_, text) in dispatcher_notes.iter().filter(|(t, _)| t == id) {
-                let found = on_device.notes.iter().filter(|n| &n.text == text).count();
-                assert_eq!(found, 1, "seed {seed}: {text:?} on {id} is {found} times on {}'s device", engineer.user);
+                records_checked += 1;
+                if !on_device.notes.iter().any(|n| &n.text == text) {
+                    lost.push(format!("dispatcher's {text:?} on {id} is not on {}'s device", engineer.user));
+                }
             }
         }
         for (n, written) in outcome.written.lists().into_iter().enumerate() {
             for (ticket_id, record_id) in written {
+                records_checked += 1;
                 let lists = record_ids(&server_tickets[ticket_id].1);
                 let (what, on_server) = lists.into_iter().nth(n).expect("four lists");
-                let found = count_ids(on_server).get(record_id.as_str()).copied().unwrap_or(0);
-                assert_eq!(
-                    found, 1,
-                    "seed {seed}: {what} {record_id} by {} is {found} times on the server's {ticket_id}",
-                    engineer.user
-                );
+                if !on_server.contains(&record_id.as_str()) {
+                    lost.push(format!("{what} {record_id} by {} is not on the server's {ticket_id}", engineer.user));
+                }
+            }
+        }
+        for (ticket_id, photo) in &outcome.written.photos {
+            records_checked += 1;
+            if !server_tickets[ticket_id].1.photos.iter().any(|p| p.sha256 == photo.sha256) {
+                lost.push(format!("photo {} by {} is not on the server's {ticket_id}", photo.sha256, engineer.user));
+            }
+            for sha in [&photo.sha256, &photo.thumbnail_sha256] {
+                let on_device = engineer.client().blob(sha).expect("blob").expect("the device keeps its photo");
+                if dispatcher.fetch_blob(sha).await.as_deref() != Some(on_device.as_slice()) {
+                    lost_blobs.push(format!("blob {sha} of {} is not whole on the server", engineer.user));
+                }
             }
         }
         let summaries = engineer.client().list(&ListFilter::default()).expect("list");
         assert!(summaries.iter().all(|s| !s.pending && s.rejected.is_none()), "seed {seed}: {summaries:?}");
         assert!(outcome.rejected.is_empty(), "seed {seed}: valid pushes refused: {:?}", outcome.rejected);
         assert!(outcome.failed.is_empty(), "seed {seed}: updates not merged: {:?}", outcome.failed);
+        assert!(outcome.upload_refused.is_empty(), "seed {seed}: uploads refused: {:?}", outcome.upload_refused);
     }
 
     // The report.
@@ -766,44 +601,66 @@ async fn devices_behind_a_faulty_network_converge_without_loss_or_duplicates() {
         }
     }
     let written = |f: fn(&Written) -> usize| outcomes.iter().map(|o| f(&o.written)).sum::<usize>();
+    let stats = proxy.stats();
     println!("faults injected:");
     for fault in Fault::ALL {
         println!("  {fault:?}: {}", proxy.injected(fault));
     }
     println!(
-        "proxy: {} connections, {} upstream requests, {} aborted by the proxy",
-        proxy.stats.connections.load(Ordering::Relaxed),
-        proxy.stats.upstream_requests.load(Ordering::Relaxed),
-        proxy.stats.proxy_errors.load(Ordering::Relaxed),
+        "proxy: {} connections, {} upstream requests, {} aborted by the proxy; server restarts: {restarts}",
+        stats.connections.load(Ordering::Relaxed),
+        stats.upstream_requests.load(Ordering::Relaxed),
+        stats.proxy_errors.load(Ordering::Relaxed),
     );
     println!(
-        "devices: {} actions ({} refused or skipped), syncs {} ok / {} failed {errors:?}; {clean_syncs} syncs once faults stopped",
+        "devices: {} x {} actions = {} ({} refused or skipped), syncs {} ok / {} failed {errors:?}; {clean_syncs} syncs once faults stopped",
+        scale.devices,
+        scale.actions,
         outcomes.iter().map(|o| o.actions).sum::<usize>(),
         outcomes.iter().map(|o| o.refused).sum::<usize>(),
         total(|o| o.sync_ok),
         total(|o| o.sync_failed),
     );
     println!(
-        "written: {} events, {} notes, {} parts, {} time entries; dispatcher notes {} ({} refused)",
+        "written: {} events, {} notes, {} parts, {} time entries, {} photos; dispatcher notes {} ({} refused)",
         written(|w| w.events.len()),
         written(|w| w.notes.len()),
         written(|w| w.parts.len()),
         written(|w| w.times.len()),
+        written(|w| w.photos.len()),
         dispatcher_notes.len(),
         dispatcher_refused,
     );
     println!(
-        "time: faulty phase {} ms, clean phase {} ms, longest upload without progress once faults stopped {} ms",
+        "result: {} tickets, {} converged, {} diverged; {records_checked} records checked, {} lost, {} duplicates, {} blobs missing; {} devices still pending",
+        all_tickets.len(),
+        all_tickets.len() - diverged.len(),
+        diverged.len(),
+        lost.len(),
+        duplicates.len(),
+        lost_blobs.len(),
+        still_pending.len(),
+    );
+    println!(
+        "time: faulty phase {} ms, clean phase {} ms, longest upload queue without progress once faults stopped {} ms; whole run {:.1} s",
         faulty_phase.as_millis(),
         clean_phase.as_millis(),
-        longest_stall.as_millis()
+        longest_stall.as_millis(),
+        started.elapsed().as_secs_f64()
     );
+    assert!(diverged.is_empty(), "seed {seed}: diverged: {diverged:?}");
+    assert!(lost.is_empty(), "seed {seed}: lost: {lost:?}");
+    assert!(duplicates.is_empty(), "seed {seed}: duplicates: {duplicates:?}");
+    assert!(lost_blobs.is_empty(), "seed {seed}: blobs: {lost_blobs:?}");
+    assert!(still_pending.is_empty(), "seed {seed}: pending after {MAX_CLEAN_SYNCS} clean syncs: {still_pending:?}");
+    assert!(all_delivered, "seed {seed}: reordered requests were still held 10 s after the faults stopped");
     for outcome in &outcomes {
-        assert_eq!(outcome.actions, ACTIONS_EACH, "seed {seed}: a device ran out of steps");
+        assert_eq!(outcome.actions, scale.actions, "seed {seed}: a device ran out of steps");
     }
     for fault in Fault::ALL {
         assert!(proxy.injected(fault) > 0, "seed {seed}: fault {fault:?} never happened");
     }
+    assert!(restarts > 0, "seed {seed}: the server never restarted");
     assert!(total(|o| o.sync_failed) > 0, "seed {seed}: no sync ever failed");
     let _ = &dir;
 }

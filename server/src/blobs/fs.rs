@@ -156,6 +156,22 @@ impl FsBlobStore {
         Ok(BlobState::Complete { length })
     }
 
+    /// The blob's state, finishing an upload whose completion was cut short: a partial file
+    /// holding every declared byte means the server stopped (a crash, a failed hash read)
+    /// between the last chunk's fsync and the rename. Left as it was, it would answer
+    /// `Upload-Offset = length` without `Upload-Complete` for ever and the device could never
+    /// finish it; so it is hashed and moved into place now, or discarded on a mismatch (the
+    /// upload then starts over).
+    fn settled_state(&self, id: &BlobId) -> Result<BlobState, BlobError> {
+        match self.state_unlocked(id)? {
+            BlobState::Partial { offset, length } if offset == length => match self.finish(id, length) {
+                Err(BlobError::HashMismatch { .. }) => Ok(BlobState::Absent),
+                settled => settled,
+            },
+            state => Ok(state),
+        }
+    }
+
     fn discard(&self, id: &BlobId) -> Result<(), BlobError> {
         remove_if_present(&self.partial_path(id))?;
         remove_if_present(&self.length_path(id))?;
@@ -165,12 +181,12 @@ impl FsBlobStore {
 
 impl BlobStore for FsBlobStore {
     fn state(&self, id: &BlobId) -> Result<BlobState, BlobError> {
-        self.locked(id, || self.state_unlocked(id))
+        self.locked(id, || self.settled_state(id))
     }
 
     fn append(&self, id: &BlobId, offset: u64, length: u64, chunk: &[u8]) -> Result<BlobState, BlobError> {
         self.locked(id, || {
-            let current = match self.state_unlocked(id)? {
+            let current = match self.settled_state(id)? {
                 complete @ BlobState::Complete { .. } => return Ok(complete),
                 BlobState::Partial { offset: received, length: declared } => {
                     if declared != length {

@@ -35,6 +35,43 @@ fn an_upload_in_progress_survives_a_reopen() {
     assert!(partials.is_empty(), "nothing left of the upload: {partials:?}");
 }
 
+/// Regression (found by the crash harness, tests/tests/crash.rs): the server was killed after
+/// the last chunk of an upload was written and fsynced but before the upload was hashed and
+/// moved into place. The partial file held every byte, so `HEAD` answered
+/// `Upload-Offset = length` without `Upload-Complete`, the device had nothing left to send, and
+/// the photo never reached the server. Now the store finishes such an upload when it is next
+/// asked about it, or discards it when the bytes do not match, so the device uploads again.
+#[test]
+fn an_upload_cut_off_between_its_last_chunk_and_its_completion_is_finished_on_reopen() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data: Vec<u8> = (0..3_000u32).map(|i| (i % 251) as u8).collect();
+    let id = BlobId::of(&data);
+    let mut wrong = data.clone();
+    wrong[2_999] ^= 1;
+    let wrong_id = BlobId::of(&wrong);
+    {
+        let store = FsBlobStore::open(dir.path()).expect("open");
+        store.append(&id, 0, 3_000, &data[..1_000]).expect("first chunk");
+        // A second upload whose bytes will not match the name it was uploaded under.
+        store.append(&wrong_id, 0, 3_000, &data[..1_000]).expect("first chunk");
+    }
+    // What the last chunk's write left before the process died: every byte in the partial file.
+    let partial = |id: &BlobId| dir.path().join("partial").join(id.as_str());
+    for target in [&id, &wrong_id] {
+        let mut file = std::fs::OpenOptions::new().append(true).open(partial(target)).expect("partial file");
+        std::io::Write::write_all(&mut file, &data[1_000..]).expect("the rest of the bytes");
+    }
+
+    let store = FsBlobStore::open(dir.path()).expect("reopen after the crash");
+    assert_eq!(store.state(&id).expect("state"), BlobState::Complete { length: 3_000 });
+    let mut reader = store.open(&id).expect("open").expect("the blob is served");
+    let mut served = Vec::new();
+    std::io::Read::read_to_end(&mut reader.reader, &mut served).expect("read");
+    assert_eq!(served, data);
+    assert_eq!(store.state(&wrong_id).expect("state"), BlobState::Absent, "bytes that do not match start over");
+    assert_eq!(store.append(&wrong_id, 0, 3_000, &wrong).expect("upload again"), BlobState::Complete { length: 3_000 });
+}
+
 #[test]
 fn blob_names_are_64_lowercase_hex() {
     assert!(BlobId::parse(&"a".repeat(64)).is_some());
