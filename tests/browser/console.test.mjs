@@ -1,13 +1,15 @@
 // The dispatcher console in a real browser (Debian's Chromium via playwright-core) against a
 // real `fieldsync serve` on port 0, with real devices (the `fieldsync device` CLI) syncing to
-// it. Prints "N passed, M failed" last; exits non-zero on any failure.
+// it, and a webhook receiver (a node HTTP server on port 0) the server delivers to. Prints "N passed, M failed" last; exits non-zero on any failure.
 //
 // Environment: FIELDSYNC_BIN (the fieldsync binary), SCREENSHOTS (folder for screenshots),
 // CHROMIUM (default /usr/bin/chromium).
 
 import { chromium } from "playwright-core";
 import { execFile, spawn } from "node:child_process";
+import crypto from "node:crypto";
 import fs from "node:fs";
+import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -98,12 +100,46 @@ function startServer() {
   });
 }
 
+/**
+ * A webhook receiver on 127.0.0.1, port 0: answers 200 and keeps every request. `waitFor(done)`
+ * resolves when `done(requests)` holds, checked on every request (rejects at the deadline).
+ */
+function startReceiver() {
+  const requests = [];
+  const waiters = [];
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on("data", (c) => chunks.push(c));
+    req.on("end", () => {
+      requests.push({ headers: req.headers, body: Buffer.concat(chunks) });
+      res.writeHead(200).end();
+      for (const w of waiters.splice(0)) w();
+    });
+  });
+  const waitFor = (what, done, ms = 20000) =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`the receiver never got ${what}: ${requests.length} requests`)), ms);
+      const look = () => {
+        if (done(requests)) {
+          clearTimeout(timer);
+          resolve(requests);
+        } else waiters.push(look);
+      };
+      look();
+    });
+  return new Promise((resolve) =>
+    server.listen(0, "127.0.0.1", () =>
+      resolve({ server, requests, waitFor, url: `http://127.0.0.1:${server.address().port}/hook` })));
+}
+
 // ---- the run ------------------------------------------------------------------------------
 
 const results = [];
 let server;
 let browser;
+let receiver;
 try {
+  receiver = await startReceiver();
   const dana = (await fieldsync(["user", "add", "dana", "--role", "dispatcher", "--data", data])).stdout.trim();
   const eli = (await fieldsync(["user", "add", "eli", "--role", "engineer", "--data", data])).stdout.trim();
   const fay = (await fieldsync(["user", "add", "fay", "--role", "engineer", "--data", data])).stdout.trim();
@@ -163,6 +199,8 @@ try {
   };
 
   let ticket = "";
+  let webhookSecret = "";
+  let webhookPage = "";
 
   await step("an engineer cannot sign in", async () => {
     await page.goto(`${url}/console/board`);
@@ -231,6 +269,26 @@ try {
     check((await text("#assignee")) === "eli", await text("#assignee"));
   });
 
+  await step("a webhook for check-ins and completions is created in the page; its secret is shown once", async () => {
+    await page.goto(`${url}/console/webhooks`);
+    await page.waitForSelector("#no-webhooks");
+    await page.fill("#new-webhook input[name=url]", receiver.url);
+    await page.check('#new-webhook input[name=events][value="checked_in"]');
+    await page.check('#new-webhook input[name=events][value="completed"]');
+    await page.click("#new-webhook button[type=submit]");
+    webhookSecret = await text("#webhook-secret");
+    check(/^[0-9a-f]{64}$/.test(webhookSecret), `secret ${webhookSecret}`);
+    await shot("03a-webhook-created");
+    await page.click("#webhook-link");
+    await page.waitForURL(/\/console\/webhooks\/[0-9a-f-]{36}$/);
+    webhookPage = page.url();
+    check((await text("#enabled")) === "yes", await text("#enabled"));
+    await page.goto(`${url}/console/webhooks`);
+    const row = await page.$eval("#webhooks tr[data-webhook]", (tr) => [...tr.cells].map((c) => c.innerText));
+    check(row[0] === receiver.url && row[1] === "checked_in, completed" && row[2] === "yes", `row: ${row}`);
+    check(!(await page.content()).includes(webhookSecret), "the secret is shown again");
+  });
+
   await step("a device accepts and checks in offline, syncs, and the board updates without reload", async () => {
     await online("eli", eli, "sync");
     await page.goto(`${url}/console/board`);
@@ -294,6 +352,42 @@ try {
     const signature = await text("#signature");
     check(signature.includes("Ms Jansen") && signature.includes("matches the job as recorded"), signature);
     await shot("04-ticket-detail");
+  });
+
+  await step("the check-in's delivery appears as delivered in the webhook's log, and redelivers", async () => {
+    const checkedIn = (r) => JSON.parse(r.body).event === "checked_in";
+    const [first] = (await receiver.waitFor("the check-in", (rs) => rs.some(checkedIn))).filter(checkedIn);
+    const signature = "sha256=" + crypto.createHmac("sha256", webhookSecret).update(first.body).digest("hex");
+    check(first.headers["fieldsync-signature"] === signature, "not signed with the secret the page showed");
+    check(JSON.parse(first.body).ticket_id === ticket, first.body.toString());
+    const delivery = first.headers["fieldsync-delivery"];
+    // The server logs the attempt right after the answer: reload until the page shows it.
+    const rowOf = `#deliveries tr[data-delivery="${delivery}"]`;
+    const cells = () => page.$eval(rowOf, (tr) => [...tr.cells].map((c) => c.innerText.trim())).catch(() => []);
+    const until = async (what, done) => {
+      const deadline = Date.now() + 15000;
+      for (;;) {
+        await page.goto(webhookPage);
+        const row = await cells();
+        if (done(row)) return row;
+        check(Date.now() < deadline, `the log never showed ${what}: ${row}`);
+      }
+    };
+    // delivery, ticket, event, state, attempts, last result, next retry
+    const row = await until("the delivery delivered", (r) => r[3] === "delivered");
+    check(row[1] === ticket && row[2] === "checked_in" && row[4] === "1" && row[5] === "HTTP 200", `row: ${row}`);
+    check((await page.getAttribute(`${rowOf} a`, "href")) === `/console/tickets/${ticket}`, "the ticket link");
+    await shot("03b-webhook-log-delivered");
+    await page.click(`${rowOf} .redeliver-form button`);
+    await receiver.waitFor("the redelivery", (rs) => rs.filter((r) => r.headers["fieldsync-delivery"] === delivery).length === 2);
+    const again = await until("the second attempt", (r) => r[3] === "delivered" && r[4] === "2");
+    check(again[5] === "HTTP 200", `row: ${again}`);
+    // The list counts the check-in's and the completion's deliveries: url, events, enabled,
+    // created, pending, delivered, failed.
+    await page.goto(`${url}/console/webhooks`);
+    const counts = await page.$eval("#webhooks tr[data-webhook]", (tr) => [...tr.cells].map((c) => c.innerText));
+    check(Number(counts[4]) + Number(counts[5]) === 2 && Number(counts[5]) >= 1 && counts[6] === "0", `counts: ${counts}`);
+    await shot("03c-webhooks-list");
   });
 
   await step("a conflict appears on the board and is resolved from the detail page", async () => {
@@ -382,6 +476,7 @@ try {
   console.log(`FAIL  setup: ${e.stack || e}`);
 } finally {
   await browser?.close().catch(() => {});
+  receiver?.server.close();
   if (server) {
     server.kill("SIGTERM");
     await new Promise((resolve) => server.once("exit", resolve));

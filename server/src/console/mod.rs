@@ -6,7 +6,8 @@
 //! docs/adr/0007). Every change goes through the same `fieldsync_core::actions` the REST API
 //! uses (`tickets::create_ticket`, `tickets::perform`): the console holds no workflow rules.
 //! The pure parts (SLA policy and clocks, routing, conflicts, reports, CSV, SVG) are in their
-//! own modules with their own tests.
+//! own modules with their own tests. The webhooks pages call the webhooks module's functions
+//! on [`AppState`], as `/v1/webhooks` does.
 
 mod board;
 mod conflicts;
@@ -17,6 +18,7 @@ mod reports;
 mod routing;
 mod session;
 mod sla;
+mod webhook_pages;
 
 use askama::Template;
 use axum::Router;
@@ -51,6 +53,11 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/console/devices/{id}/revoke", post(people::revoke))
         .route("/console/reports", get(report_pages::page))
         .route("/console/reports/{table}", get(report_pages::csv))
+        .route("/console/webhooks", get(webhook_pages::page).post(webhook_pages::create))
+        .route("/console/webhooks/{id}", get(webhook_pages::detail))
+        .route("/console/webhooks/{id}/enabled", post(webhook_pages::set_enabled))
+        .route("/console/webhooks/{id}/delete", post(webhook_pages::delete))
+        .route("/console/webhooks/{id}/deliveries/{delivery_id}/redeliver", post(webhook_pages::redeliver))
         .route("/console/blobs/{sha256}", get(blob))
         .route("/console/static/{file}", get(asset))
 }
@@ -118,7 +125,7 @@ pub(crate) struct Nav {
     pub user: String,
     /// The session's CSRF token (the sign-out form).
     pub csrf: String,
-    /// The current section ("board", "new", "engineers", "reports").
+    /// The current section ("board", "new", "engineers", "reports", "webhooks").
     pub active: &'static str,
 }
 

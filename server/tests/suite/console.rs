@@ -1,5 +1,6 @@
 //! The dispatcher console over plain HTTP (the browser tests in tests/browser drive it in
-//! Chromium): sign-in, who may sign in, cookie flags, CSRF on every form, sign-out.
+//! Chromium): sign-in, who may sign in, cookie flags, CSRF on every form, sign-out, and the
+//! webhooks pages against a real receiver.
 
 use fieldsync_core::Role;
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
@@ -149,5 +150,146 @@ async fn revoking_the_signed_in_device_ends_the_session() {
     assert!(server.state.revoke_device(&dana.device_id).expect("revoke"));
     let after = http.get(server.url("/console/board")).header(COOKIE, &session).send().await.expect("board");
     assert_eq!(after.status(), 303);
+    server.stop().await;
+}
+
+/// The text of the element with `id="{id}"` in `html` (its first text, up to the next tag).
+fn text_of(html: &str, id: &str) -> String {
+    let marker = format!(r#"id="{id}""#);
+    let at = html.find(&marker).unwrap_or_else(|| panic!("no #{id} in {html}"));
+    let rest = &html[at..];
+    let start = rest.find('>').expect("tag end") + 1;
+    rest[start..].split('<').next().unwrap_or_default().trim().to_owned()
+}
+
+/// The `<tr>` of delivery `id` on a webhook's page, if it is listed.
+fn delivery_row(html: &str, id: &str) -> Option<String> {
+    let at = html.find(&format!(r#"data-delivery="{id}""#))?;
+    Some(html[at..].split("</tr>").next().unwrap_or_default().to_owned())
+}
+
+/// Reloads `path` until `done` holds for its body; the deadline only turns a hang into a failure.
+async fn page_until(
+    http: &reqwest::Client,
+    base: &str,
+    path: &str,
+    session: &str,
+    what: &str,
+    done: impl Fn(&str) -> bool,
+) -> String {
+    let deadline = tokio::time::Instant::now() + crate::webhooks::DEADLINE;
+    loop {
+        let body = page(http, base, path, session).await;
+        if done(&body) {
+            return body;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{path} never showed {what}: {body}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_webhooks_page_creates_lists_logs_redelivers_disables_and_deletes_with_csrf() {
+    use crate::webhooks::{Receiver, create_ticket, fast, hmac_hex, phone, quick, sync};
+
+    let server = Server::start_with(fast(quick())).await;
+    let devices = tempfile::tempdir().expect("dir");
+    let dana = server.user("dana", Role::Dispatcher);
+    let eli = server.user("eli", Role::Engineer);
+    let receiver = Receiver::start().await;
+    let http = client();
+    let (_, session) = sign_in(&http, &server.base, &dana.token).await;
+    let session = session.expect("session");
+
+    let list = page(&http, &server.base, "/console/webhooks", &session).await;
+    assert!(list.contains(r#"id="no-webhooks""#), "{list}");
+    for kind in ["checked_in", "completed", "travel_started"] {
+        assert!(list.contains(&format!(r#"name="events" value="{kind}""#)), "a box for {kind}");
+    }
+    let csrf = csrf_of(&list);
+
+    // Every form needs the session's CSRF token; nothing is created without it.
+    let create = |csrf: &str| format!("csrf={csrf}&url={}&events=checked_in&events=completed", receiver.url);
+    for forged in [create(""), create("0000")] {
+        let refused = post_form(&http, server.url("/console/webhooks"), &session, forged).await;
+        assert_eq!(refused.status(), 403);
+    }
+    let (_, listed) = server.get_json(&dana.token, "/v1/webhooks").await;
+    assert_eq!(listed.as_array().map(Vec::len), Some(0), "nothing was created: {listed}");
+    let bad = post_form(
+        &http,
+        server.url("/console/webhooks"),
+        &session,
+        format!("csrf={csrf}&url=ftp://x/h&events=completed"),
+    )
+    .await;
+    assert_eq!(bad.status(), 400);
+    assert!(bad.text().await.expect("body").contains("http:// or https://"), "the webhooks module's own message");
+
+    // Created: the secret is shown once, the server generated it.
+    let created = post_form(&http, server.url("/console/webhooks"), &session, create(&csrf)).await;
+    assert_eq!(created.status(), 201);
+    let created = created.text().await.expect("body");
+    let secret = text_of(&created, "webhook-secret");
+    assert!(secret.len() == 64 && secret.bytes().all(|b| b.is_ascii_hexdigit()), "secret {secret:?}");
+    let (_, listed) = server.get_json(&dana.token, "/v1/webhooks").await;
+    let hook = listed[0]["id"].as_str().expect("id").to_owned();
+    assert_eq!(listed[0]["events"], serde_json::json!(["checked_in", "completed"]));
+    assert_eq!((listed[0]["created_by"].as_str(), listed[0]["enabled"].as_bool()), (Some("dana"), Some(true)));
+    let list = page(&http, &server.base, "/console/webhooks", &session).await;
+    assert!(!list.contains(&secret), "the secret is not shown again");
+    assert!(list.contains(&format!(r#"data-webhook="{hook}""#)) && list.contains("checked_in, completed"), "{list}");
+
+    // A device checks in: the receiver gets it signed with the shown secret, and the log says so.
+    let ticket = create_ticket(&server, &dana.token, &eli.user_id).await;
+    let (phone_client, engine) = phone(&server, devices.path(), &eli);
+    sync(&engine).await;
+    phone_client.accept(&ticket).expect("accept");
+    phone_client.check_in(&ticket, fieldsync_core::Location { lat: 52.37, lon: 4.9, accuracy_m: 8.0 }).expect("in");
+    sync(&engine).await;
+    let received = receiver.wait_for("the check-in", |r| r.iter().any(|r| r.answered == 200)).await;
+    let first = &received[0];
+    assert_eq!(first.signature, format!("sha256={}", hmac_hex(&secret, &first.body)), "signed with the shown secret");
+    assert_eq!(first.json()["event"], "checked_in");
+    let delivery = first.delivery_id.clone();
+    let detail_path = format!("/console/webhooks/{hook}");
+    let detail = page_until(&http, &server.base, &detail_path, &session, "the delivery delivered", |body| {
+        delivery_row(body, &delivery).is_some_and(|row| row.contains("delivered") && row.contains("HTTP 200"))
+    })
+    .await;
+    let row = delivery_row(&detail, &delivery).expect("row");
+    assert!(row.contains(&format!(r#"href="/console/tickets/{ticket}""#)) && row.contains("checked_in"), "{row}");
+    let list = page(&http, &server.base, "/console/webhooks", &session).await;
+    let counts = list.split(&format!(r#"data-webhook="{hook}""#)).nth(1).expect("row");
+    assert!(counts.contains(r#"<td class="delivered">1</td>"#), "{counts}");
+
+    // Redelivery sends the same delivery again.
+    let redeliver = server.url(&format!("/console/webhooks/{hook}/deliveries/{delivery}/redeliver"));
+    assert_eq!(post_form(&http, redeliver.clone(), &session, String::new()).await.status(), 403);
+    let again = post_form(&http, redeliver, &session, format!("csrf={csrf}")).await;
+    assert_eq!(again.status(), 303);
+    let received =
+        receiver.wait_for("the redelivery", |r| r.iter().filter(|r| r.delivery_id == delivery).count() == 2).await;
+    let second = received.iter().rfind(|r| r.delivery_id == delivery).expect("again");
+    assert_eq!((second.attempt, &second.body), (2, &first.body), "same delivery, same bytes, next attempt number");
+
+    // Disable and delete, each with its token.
+    let enabled = server.url(&format!("/console/webhooks/{hook}/enabled"));
+    assert_eq!(post_form(&http, enabled.clone(), &session, "enabled=0".into()).await.status(), 403);
+    assert_eq!(post_form(&http, enabled, &session, format!("csrf={csrf}&enabled=0")).await.status(), 303);
+    let (_, one) = server.get_json(&dana.token, &format!("/v1/webhooks/{hook}")).await;
+    assert_eq!(one["enabled"], false);
+    let detail = page(&http, &server.base, &detail_path, &session).await;
+    assert_eq!(text_of(&detail, "enabled"), "no");
+    assert!(detail.contains("data-confirm="), "deleting asks first");
+    let delete = server.url(&format!("/console/webhooks/{hook}/delete"));
+    assert_eq!(post_form(&http, delete.clone(), &session, String::new()).await.status(), 403);
+    let deleted = post_form(&http, delete, &session, format!("csrf={csrf}")).await;
+    assert_eq!(deleted.status(), 303);
+    assert_eq!(deleted.headers().get(LOCATION).and_then(|v| v.to_str().ok()), Some("/console/webhooks"));
+    let (_, listed) = server.get_json(&dana.token, "/v1/webhooks").await;
+    assert_eq!(listed.as_array().map(Vec::len), Some(0));
+    let gone = http.get(server.url(&detail_path)).header(COOKIE, &session).send().await.expect("page");
+    assert_eq!(gone.status(), 404);
     server.stop().await;
 }

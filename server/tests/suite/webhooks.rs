@@ -27,21 +27,21 @@ use crate::common::{Device, Server, open_client};
 use crate::postgres::TestDatabases;
 
 /// Long enough for any honest wait on this machine; reaching it means something hangs.
-const DEADLINE: Duration = Duration::from_secs(60);
+pub(crate) const DEADLINE: Duration = Duration::from_secs(60);
 const SECRET: &str = "s3cret-for-the-receiver";
 
 /// One request the receiver got, and what it answered.
 #[derive(Clone, Debug)]
-struct Received {
-    delivery_id: String,
-    attempt: u32,
-    signature: String,
-    body: Bytes,
-    answered: u16,
+pub(crate) struct Received {
+    pub(crate) delivery_id: String,
+    pub(crate) attempt: u32,
+    pub(crate) signature: String,
+    pub(crate) body: Bytes,
+    pub(crate) answered: u16,
 }
 
 impl Received {
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_slice(&self.body).expect("a JSON body")
     }
 }
@@ -59,8 +59,8 @@ struct Behaviour {
 
 /// A webhook receiver on 127.0.0.1.
 #[derive(Clone)]
-struct Receiver {
-    url: String,
+pub(crate) struct Receiver {
+    pub(crate) url: String,
     behaviour: Arc<Behaviour>,
     received: Arc<Mutex<Vec<Received>>>,
     /// Bumped on every request (before it is answered).
@@ -68,7 +68,7 @@ struct Receiver {
 }
 
 impl Receiver {
-    async fn start() -> Receiver {
+    pub(crate) async fn start() -> Receiver {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind receiver");
         Receiver::serve_on(listener, Arc::default()).await
     }
@@ -92,7 +92,7 @@ impl Receiver {
     }
 
     /// Waits until `done` holds for what was received (re-checked on every request).
-    async fn wait_for(&self, what: &str, done: impl Fn(&[Received]) -> bool) -> Vec<Received> {
+    pub(crate) async fn wait_for(&self, what: &str, done: impl Fn(&[Received]) -> bool) -> Vec<Received> {
         let mut count = self.count.subscribe();
         let waited = tokio::time::timeout(DEADLINE, async {
             loop {
@@ -138,11 +138,11 @@ async fn receive(State(receiver): State<Receiver>, headers: HeaderMap, body: Byt
 }
 
 /// Short delays, so retries happen within a test.
-fn fast(webhooks: WebhookConfig) -> ServerConfig {
+pub(crate) fn fast(webhooks: WebhookConfig) -> ServerConfig {
     ServerConfig { webhooks, ..ServerConfig::default() }
 }
 
-fn quick() -> WebhookConfig {
+pub(crate) fn quick() -> WebhookConfig {
     WebhookConfig {
         request_timeout: Duration::from_secs(5),
         max_attempts: 5,
@@ -153,7 +153,7 @@ fn quick() -> WebhookConfig {
     }
 }
 
-fn hmac_hex(secret: &str, body: &[u8]) -> String {
+pub(crate) fn hmac_hex(secret: &str, body: &[u8]) -> String {
     let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(secret.as_bytes()).expect("any key length");
     mac.update(body);
     hex::encode(mac.finalize().into_bytes())
@@ -167,7 +167,7 @@ async fn subscribe(server: &Server, token: &str, url: &str, events: &[&str]) -> 
     body["id"].as_str().expect("id").to_owned()
 }
 
-async fn create_ticket(server: &Server, token: &str, assignee: &str) -> String {
+pub(crate) async fn create_ticket(server: &Server, token: &str, assignee: &str) -> String {
     let new = fieldsync_core::NewTicket {
         title: "Boiler leaks".into(),
         assignee: Some(assignee.to_owned()),
@@ -185,7 +185,7 @@ async fn create_ticket(server: &Server, token: &str, assignee: &str) -> String {
 }
 
 /// An engineer's phone syncing with `server`.
-fn phone(server: &Server, dir: &std::path::Path, eli: &Device) -> (fieldsync_core::Client, SyncEngine) {
+pub(crate) fn phone(server: &Server, dir: &std::path::Path, eli: &Device) -> (fieldsync_core::Client, SyncEngine) {
     let client = open_client(dir, eli, Role::Engineer);
     let engine =
         SyncEngine::new(client.clone(), SyncConfig::new(server.base.clone(), eli.token.clone())).expect("engine");
@@ -193,7 +193,7 @@ fn phone(server: &Server, dir: &std::path::Path, eli: &Device) -> (fieldsync_cor
     (client, engine)
 }
 
-async fn sync(engine: &SyncEngine) {
+pub(crate) async fn sync(engine: &SyncEngine) {
     let report = tokio::time::timeout(DEADLINE, engine.sync_now()).await.expect("sync finished").expect("sync");
     assert!(report.rejected.is_empty() && report.failed.is_empty(), "{report:?}");
 }
