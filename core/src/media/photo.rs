@@ -8,8 +8,9 @@ use std::io::{Cursor, Read};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 
-use fast_image_resize::images::{Image, ImageRef};
-use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
+use fast_image_resize::images::{TypedImage, TypedImageRef};
+use fast_image_resize::pixels::U8x3;
+use fast_image_resize::{FilterType, ResizeAlg, ResizeOptions, Resizer};
 use serde::{Deserialize, Serialize};
 
 use super::{MediaError, sha256_hex};
@@ -465,11 +466,16 @@ fn resize_ref(source: &Rgb, width: u32, height: u32) -> Result<Rgb, MediaError> 
     if source.width == width && source.height == height {
         return Ok(Rgb { width, height, data: source.data.clone() });
     }
-    let src = ImageRef::new(source.width, source.height, &source.data, PixelType::U8x3).map_err(|e| internal(&e))?;
-    let mut dst = Image::new(width, height, PixelType::U8x3);
+    // Typed to RGB8: the untyped `Resizer::resize` compiles every pixel type for every CPU
+    // extension in, 3.2 MB of the shipped library (docs/adr/0009).
+    let src =
+        TypedImageRef::<U8x3>::from_buffer(source.width, source.height, &source.data).map_err(|e| internal(&e))?;
+    let mut data = vec![0u8; width as usize * height as usize * 3];
+    let mut dst = TypedImage::<U8x3>::from_buffer(width, height, &mut data).map_err(|e| internal(&e))?;
     let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3));
-    Resizer::new().resize(&src, &mut dst, &options).map_err(|e| internal(&e))?;
-    Ok(Rgb { width, height, data: dst.into_vec() })
+    Resizer::new().resize_typed(&src, &mut dst, &options).map_err(|e| internal(&e))?;
+    drop(dst);
+    Ok(Rgb { width, height, data })
 }
 
 /// Applies the EXIF orientation so the pixels are upright (1 = already upright).
