@@ -248,18 +248,19 @@ fn postgres_concurrent_writes_commit_in_sequence_order() {
 // ---------------------------------------------------------------------------------------------
 // Two instances
 
-struct Instance {
-    base: String,
-    state: AppState,
+/// A real server on port 0 over a shared PostgreSQL database (also used by the webhook tests).
+pub(crate) struct Instance {
+    pub(crate) base: String,
+    pub(crate) state: AppState,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
 impl Instance {
-    async fn start(url: &str, data_dir: &Path) -> Instance {
+    pub(crate) async fn start(url: &str, data_dir: &Path, config: ServerConfig) -> Instance {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let (url, dir) = (url.to_owned(), data_dir.to_owned());
-        let state = tokio::task::spawn_blocking(move || AppState::open_postgres(&url, &dir, ServerConfig::default()))
+        let state = tokio::task::spawn_blocking(move || AppState::open_postgres(&url, &dir, config))
             .await
             .expect("join")
             .expect("open on PostgreSQL");
@@ -272,7 +273,7 @@ impl Instance {
         Instance { base, state, stop: Some(stop), task }
     }
 
-    async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -329,8 +330,8 @@ async fn two_instances_share_one_database_events_and_blobs() {
     // One data directory for both: the blob store is shared through it (docs/adr/0006).
     let shared = tempfile::tempdir().expect("data dir");
     let devices = tempfile::tempdir().expect("device dir");
-    let a = Instance::start(&url, shared.path()).await;
-    let b = Instance::start(&url, shared.path()).await;
+    let a = Instance::start(&url, shared.path(), ServerConfig::default()).await;
+    let b = Instance::start(&url, shared.path(), ServerConfig::default()).await;
     let http = reqwest::Client::new();
 
     let (_, _, dana) = a.add_user("dana", Role::Dispatcher).await;
@@ -446,8 +447,8 @@ async fn a_console_session_made_on_one_instance_works_on_the_other() {
         tokio::task::spawn_blocking(move || dbs.create()).await.expect("create database")
     };
     let shared = tempfile::tempdir().expect("data dir");
-    let a = Instance::start(&url, shared.path()).await;
-    let b = Instance::start(&url, shared.path()).await;
+    let a = Instance::start(&url, shared.path(), ServerConfig::default()).await;
+    let b = Instance::start(&url, shared.path(), ServerConfig::default()).await;
     let (_, _, dana) = a.add_user("dana", Role::Dispatcher).await;
     let http = crate::console::client();
     let (status, session) = crate::console::sign_in(&http, &a.base, &dana).await;

@@ -16,15 +16,15 @@ use axum::http::{HeaderMap, StatusCode};
 use fieldsync_core::model::Customer;
 use fieldsync_core::sync::{SyncConfig, SyncEngine};
 use fieldsync_core::{Location, Role};
+use fieldsync_server::ServerConfig;
 use fieldsync_server::storage::webhooks::DeliveryState;
 use fieldsync_server::webhooks::WebhookConfig;
-use fieldsync_server::{AppState, ServerConfig};
 use hmac::{KeyInit, Mac};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
 use crate::common::{Device, Server, open_client};
-use crate::postgres::TestDatabases;
+use crate::postgres::{Instance, TestDatabases};
 
 /// Long enough for any honest wait on this machine; reaching it means something hangs.
 pub(crate) const DEADLINE: Duration = Duration::from_secs(60);
@@ -497,41 +497,6 @@ async fn pending_deliveries_survive_a_restart_and_go_out_when_the_receiver_is_ba
 
 // ---------------------------------------------------------------------------------------------
 // Two instances on one PostgreSQL
-
-struct Instance {
-    base: String,
-    state: AppState,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
-}
-
-impl Instance {
-    async fn start(url: &str, dir: &std::path::Path, config: ServerConfig) -> Instance {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let (url, dir) = (url.to_owned(), dir.to_owned());
-        let state = tokio::task::spawn_blocking(move || AppState::open_postgres(&url, &dir, config))
-            .await
-            .expect("join")
-            .expect("open on PostgreSQL");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(fieldsync_server::serve(listener, state.clone(), async move {
-            let _ = stopped.await;
-        }));
-        Instance { base, state, stop: Some(stop), task }
-    }
-
-    async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        tokio::time::timeout(DEADLINE, self.task).await.expect("stopped").expect("join").expect("io");
-        // The postgres client must be dropped off the async threads.
-        let state = self.state;
-        tokio::task::spawn_blocking(move || drop(state)).await.expect("drop state");
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_instances_on_one_postgres_send_each_delivery_once() {
