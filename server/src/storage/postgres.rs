@@ -541,6 +541,13 @@ fn query_rows(tx: &mut Tx<'_>, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Res
     Ok(tx.query(sql, params)?.iter().map(index_row).collect::<Result<_, _>>()?)
 }
 
+/// A `(device id, user id, role, last_sync_at)` row as the caller it authenticates; `None` for
+/// a role this version does not know.
+fn principal_row(row: &Row) -> Option<Principal> {
+    let role: String = row.get(2);
+    Some(Principal { device_id: row.get(0), user_id: row.get(1), role: Role::parse(&role)?, last_sync_at: row.get(3) })
+}
+
 impl Storage for PostgresStorage {
     fn create_user(&self, user: &UserRecord) -> Result<(), StorageError> {
         self.write(|tx| {
@@ -596,15 +603,7 @@ impl Storage for PostgresStorage {
                  WHERE d.token_sha256 = $1 AND NOT d.revoked",
                 &[&token_sha256.as_slice()],
             )?;
-            Ok(row.and_then(|row| {
-                let role: String = row.get(2);
-                Some(Principal {
-                    device_id: row.get(0),
-                    user_id: row.get(1),
-                    role: Role::parse(&role)?,
-                    last_sync_at: row.get(3),
-                })
-            }))
+            Ok(row.as_ref().and_then(principal_row))
         })
     }
 
@@ -672,15 +671,7 @@ impl Storage for PostgresStorage {
                  WHERE s.token_sha256 = $1 AND s.expires_at > $2 AND NOT d.revoked",
                 &[&token_sha256.as_slice(), &now],
             )?;
-            Ok(row.and_then(|row| {
-                let role: String = row.get(2);
-                Some(Principal {
-                    device_id: row.get(0),
-                    user_id: row.get(1),
-                    role: Role::parse(&role)?,
-                    last_sync_at: row.get(3),
-                })
-            }))
+            Ok(row.as_ref().and_then(principal_row))
         })
     }
 

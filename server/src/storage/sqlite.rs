@@ -175,6 +175,14 @@ impl SqliteStorage {
     }
 }
 
+/// A `(device id, user id, role, last_sync_at)` row as the caller it authenticates; `None` for
+/// a role this version does not know.
+fn principal_row(row: &Row<'_>) -> rusqlite::Result<Option<Principal>> {
+    let role: String = row.get(2)?;
+    let Some(role) = Role::parse(&role) else { return Ok(None) };
+    Ok(Some(Principal { device_id: row.get(0)?, user_id: row.get(1)?, role, last_sync_at: row.get(3)? }))
+}
+
 fn is_unique_violation(e: &rusqlite::Error) -> bool {
     matches!(e.sqlite_error_code(), Some(rusqlite::ErrorCode::ConstraintViolation))
 }
@@ -260,18 +268,9 @@ impl Storage for SqliteStorage {
                     "SELECT d.id, u.id, u.role, d.last_sync_at FROM devices d JOIN users u ON u.id = d.user_id
                      WHERE d.token_sha256 = ?1 AND d.revoked = 0",
                 )?
-                .query_row([token_sha256.as_slice()], |row| {
-                    Ok((
-                        row.get::<_, String>(0)?,
-                        row.get::<_, String>(1)?,
-                        row.get::<_, String>(2)?,
-                        row.get::<_, Option<i64>>(3)?,
-                    ))
-                })
+                .query_row([token_sha256.as_slice()], principal_row)
                 .optional()?;
-            Ok(row.and_then(|(device_id, user_id, role, last_sync_at)| {
-                Some(Principal { user_id, device_id, role: Role::parse(&role)?, last_sync_at })
-            }))
+            Ok(row.flatten())
         })
     }
 
@@ -343,18 +342,9 @@ impl Storage for SqliteStorage {
                      JOIN devices d ON d.id = s.device_id JOIN users u ON u.id = d.user_id
                      WHERE s.token_sha256 = ?1 AND s.expires_at > ?2 AND d.revoked = 0",
                 )?
-                .query_row(params![token_sha256.as_slice(), now], |row| {
-                    Ok((
-                        row.get::<_, String>(0)?,
-                        row.get::<_, String>(1)?,
-                        row.get::<_, String>(2)?,
-                        row.get::<_, Option<i64>>(3)?,
-                    ))
-                })
+                .query_row(params![token_sha256.as_slice(), now], principal_row)
                 .optional()?;
-            Ok(row.and_then(|(device_id, user_id, role, last_sync_at)| {
-                Some(Principal { user_id, device_id, role: Role::parse(&role)?, last_sync_at })
-            }))
+            Ok(row.flatten())
         })
     }
 
