@@ -107,6 +107,7 @@ final class AppModel {
     }
 }
 
+@MainActor
 struct RootView: View {
     let app: AppModel
 
@@ -130,6 +131,7 @@ struct RootView: View {
     }
 }
 
+@MainActor
 struct SignInView: View {
     let error: String?
     let busy: Bool

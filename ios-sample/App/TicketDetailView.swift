@@ -8,6 +8,7 @@ import SwiftUI
 import TicketsModel
 import UIKit
 
+@MainActor
 struct TicketDetailView: View {
     @Bindable var model: TicketsModel
     @Environment(\.openURL) private var openURL

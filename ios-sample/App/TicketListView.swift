@@ -4,6 +4,7 @@ import FieldsyncKit
 import SwiftUI
 import TicketsModel
 
+@MainActor
 struct TicketListView: View {
     @Bindable var model: TicketsModel
     let onSignOut: @MainActor () -> Void

@@ -20,10 +20,15 @@ import java.io.File
 import java.io.IOException
 import java.security.GeneralSecurityException
 import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.Job
+import kotlinx.coroutines.SupervisorJob
+import kotlinx.coroutines.cancelAndJoin
 import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
+import kotlinx.coroutines.job
 import kotlinx.coroutines.launch
+import kotlinx.coroutines.plus
 import kotlinx.coroutines.withContext
 
 /** Which screen the app shows. */
@@ -47,6 +52,9 @@ class AppViewModel(app: Application) : AndroidViewModel(app) {
     private val connectivity = app.getSystemService(ConnectivityManager::class.java)
     private val mutableState = MutableStateFlow<AppState>(AppState.Opening)
     private var fieldsync: Fieldsync? = null
+
+    /** The signed-in screens' coroutines (a child of viewModelScope): sign-out cancels them first. */
+    private var signedInJob: Job? = null
     private var networkCallback: ConnectivityManager.NetworkCallback? = null
 
     val state: StateFlow<AppState> = mutableState.asStateFlow()
@@ -89,9 +97,13 @@ class AppViewModel(app: Application) : AndroidViewModel(app) {
     /** Forgets the sign-in, the key and the store (whatever has not synced is lost: the UI warns). */
     fun signOut() {
         stopConnectivity()
-        fieldsync?.close()
+        val closing = fieldsync
         fieldsync = null
         viewModelScope.launch {
+            // The model's Flows end (their subscriptions close) before the client does.
+            signedInJob?.cancelAndJoin()
+            signedInJob = null
+            closing?.close()
             withContext(Dispatchers.IO) {
                 vault.clear()
                 listOf("", "-wal", "-shm").forEach { File(storePath + it).delete() }
@@ -114,7 +126,9 @@ class AppViewModel(app: Application) : AndroidViewModel(app) {
             return
         }
         fieldsync = opened
-        mutableState.value = AppState.SignedIn(TicketsViewModel(opened, viewModelScope))
+        val job = SupervisorJob(viewModelScope.coroutineContext.job)
+        signedInJob = job
+        mutableState.value = AppState.SignedIn(TicketsViewModel(opened, viewModelScope + job))
         startConnectivity(opened)
     }
 
