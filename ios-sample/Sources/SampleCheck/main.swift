@@ -57,7 +57,20 @@ struct TimedOut: Error, CustomStringConvertible {
 
 @MainActor func screens(url: String, token: String, ticketId: String, dir: String) async throws {
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    let fieldsync = try await openStore(storePath: dir + "/ivo.sqlite", server: ServerConfig(url: url, token: token))
+    let server = ServerConfig(url: url, token: token)
+    let store = dir + "/ivo.sqlite"
+    // The app's KeychainStoreKey makes 32 random bytes once; here, the same without a Keychain.
+    var generator = SystemRandomNumberGenerator()
+    let storeKey = Data((0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) })
+
+    print("step: the store, from an earlier plaintext build to encrypted")
+    do {
+        // A build without encryption: its store is closed when the last reference goes.
+        _ = try await Fieldsync.signIn(storePath: store, server: server)
+    }
+    check("a build without encryption left a plaintext store", isPlaintextStore(atPath: store))
+    let fieldsync = try await openStore(storePath: store, server: server, storeKey: storeKey)
+    check("openStore encrypted it once and opened it with the key", !isPlaintextStore(atPath: store))
     let model = TicketsModel(fieldsync: fieldsync)
     model.start()
 
@@ -81,12 +94,23 @@ struct TimedOut: Error, CustomStringConvertible {
     await model.startTravel()
     await model.checkIn(at: Location(lat: 52.3702, lon: 4.8952, accuracyM: 8))
     await model.startWork()
+    await model.pause()
+    check("pause", model.selected?.status == .paused, "\(String(describing: model.selected))")
+    await model.resume()
+    check("resume", model.selected?.status == .working, "\(String(describing: model.selected))")
     await model.addNote("Replaced the pressure valve; no more leak.")
+    await model.addPart(sku: "VALVE-22", qty: 1)
+    await model.logTime(minutes: 45, kind: "labour")
+    let worked = model.selected
+    check(
+        "note, part and time are on the ticket",
+        worked?.notes.count == 1 && worked?.parts.first?.sku == "VALVE-22" && worked?.timeEntries.first?.minutes == 45,
+        "\(String(describing: worked))")
     let stroke = (0...20).map { StrokePoint(x: 0.1 + Float($0) * 0.04, y: 0.5 - Float($0 % 4) * 0.05, t: UInt32($0 * 16)) }
     await model.sign(signer: "Customer", strokes: [stroke])
     await model.complete(summary: "Valve replaced, tested at 1.5 bar.")
     check(
-        "travel, check-in, work, note, signature, complete",
+        "travel, check-in, work, signature, complete",
         model.selected?.status == .completed && model.selected?.signature != nil, "\(String(describing: model.selected))")
     check("no alert after the valid actions", model.message == nil, model.message ?? "")
     check("nothing is running", !model.busy)

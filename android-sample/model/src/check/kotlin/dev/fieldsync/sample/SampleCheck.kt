@@ -4,11 +4,16 @@
 // every action to the server. Prints one line per step and "N passed, M failed".
 package dev.fieldsync.sample
 
+import dev.fieldsync.Fieldsync
+import dev.fieldsync.ffi.FieldsyncException
 import dev.fieldsync.ffi.Location
 import dev.fieldsync.ffi.ServerConfig
 import dev.fieldsync.ffi.Status
 import dev.fieldsync.ffi.StrokePoint
+import java.awt.image.BufferedImage
 import java.io.File
+import java.security.SecureRandom
+import javax.imageio.ImageIO
 import kotlin.system.exitProcess
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.Job
@@ -35,6 +40,7 @@ private fun check(name: String, condition: Boolean, detail: () -> String = { "" 
 fun main(args: Array<String>) {
     require(args.size == 4) { "usage: SampleCheck SERVER_URL ENGINEER_TOKEN TICKET_ID WORK_DIR" }
     val (url, token, ticketId, dir) = args
+    System.setProperty("java.awt.headless", "true") // the photo is drawn with java.awt, no display
     try {
         runBlocking { screens(url, token, ticketId, File(dir)) }
     } catch (e: Throwable) {
@@ -47,7 +53,16 @@ fun main(args: Array<String>) {
 
 private suspend fun screens(url: String, token: String, ticketId: String, dir: File) {
     dir.mkdirs()
-    val fieldsync = openStore(File(dir, "ana.sqlite").path, ServerConfig(url = url, token = token))
+    val server = ServerConfig(url = url, token = token)
+    val store = File(dir, "ana.sqlite")
+    // The app's KeystoreStoreKey makes 32 random bytes once; here, the same without a Keystore.
+    val storeKey = ByteArray(32).also { SecureRandom().nextBytes(it) }
+
+    println("step: the store, from an earlier plaintext build to encrypted")
+    Fieldsync.signIn(store.path, server).close()
+    check("a build without encryption left a plaintext store", isPlaintextStore(store))
+    val fieldsync = openStore(store.path, server, storeKey)
+    check("openStore encrypted it once and opened it with the key", !isPlaintextStore(store) && store.length() > 0)
     // viewModelScope in the app.
     val scope = CoroutineScope(SupervisorJob() + Dispatchers.Default)
     val model = TicketsViewModel(fieldsync, scope)
@@ -75,12 +90,30 @@ private suspend fun screens(url: String, token: String, ticketId: String, dir: F
     model.startTravel().done()
     model.checkIn(Location(lat = 52.3702, lon = 4.8952, accuracyM = 8.0)).done()
     model.startWork().done()
+    model.pause().done()
+    check("pause", state.value.selected?.status == Status.PAUSED) { "${state.value}" }
+    model.resume().done()
+    check("resume", state.value.selected?.status == Status.WORKING) { "${state.value}" }
     model.addNote("Replaced the pressure valve; no more leak.").done()
+    model.addPart("VALVE-22", 1u).done()
+    model.logTime(45u, "labour").done()
+    // What TakePicture writes into the FileProvider file: here an image drawn with java.awt.
+    val photo = File(dir, "camera.png")
+    ImageIO.write(BufferedImage(640, 480, BufferedImage.TYPE_INT_RGB).apply {
+        createGraphics().run { color = java.awt.Color(200, 80, 40); fillRect(100, 100, 300, 200); dispose() }
+    }, "png", photo)
+    model.addPhoto(photo.path, "The new valve", Location(lat = 52.3702, lon = 4.8952, accuracyM = 8.0)).done()
+    val worked = state.value.selected
+    check(
+        "note, part, time and photo are on the ticket",
+        worked != null && worked.notes.size == 1 && worked.parts.singleOrNull()?.sku == "VALVE-22" &&
+            worked.timeEntries.singleOrNull()?.minutes == 45u && worked.photos.singleOrNull()?.caption == "The new valve",
+    ) { "${state.value}" }
     val stroke = (0..20).map { StrokePoint(x = 0.1f + it * 0.04f, y = 0.5f - (it % 4) * 0.05f, t = (it * 16).toUInt()) }
     model.sign("Customer", listOf(stroke)).done()
     model.complete("Valve replaced, tested at 1.5 bar.").done()
     val done = state.value.selected
-    check("travel, check-in, work, note, signature, complete", done?.status == Status.COMPLETED && done.signature != null) {
+    check("travel, check-in, work, signature, complete", done?.status == Status.COMPLETED && done.signature != null) {
         "${state.value}"
     }
     check("no snackbar after the valid actions", state.value.message == null) { "${state.value.message}" }
@@ -99,4 +132,19 @@ private suspend fun screens(url: String, token: String, ticketId: String, dir: F
     }
     scope.cancel()
     fieldsync.close()
+
+    println("step: the store opens only with its key")
+    val before = store.readBytes()
+    val wrongKey = try {
+        openStore(store.path, server, ByteArray(32) { 7 }).close()
+        "opened"
+    } catch (e: FieldsyncException.WrongKey) {
+        "WrongKey"
+    }
+    check("a wrong key is WrongKey and leaves the store as it was", wrongKey == "WrongKey" && store.readBytes().contentEquals(before)) {
+        wrongKey
+    }
+    val reopened = openStore(store.path, server, storeKey)
+    check("the right key opens it, the ticket completed", reopened.get(ticketId).status == Status.COMPLETED)
+    reopened.close()
 }

@@ -10,6 +10,7 @@ package dev.fieldsync.sample
 import dev.fieldsync.Fieldsync
 import dev.fieldsync.ffi.FieldsyncException
 import dev.fieldsync.ffi.Location
+import dev.fieldsync.ffi.NewPhoto
 import dev.fieldsync.ffi.StrokePoint
 import dev.fieldsync.ffi.SyncStatus
 import dev.fieldsync.ffi.Ticket
@@ -48,7 +49,13 @@ class TicketsViewModel(private val fieldsync: Fieldsync, private val scope: Coro
     val state: StateFlow<TicketsScreenState> = mutableState.asStateFlow()
 
     init {
-        scope.launch { fieldsync.tickets.collect { list -> mutableState.update { it.copy(tickets = list) } } }
+        scope.launch {
+            fieldsync.tickets.collect { list ->
+                mutableState.update { it.copy(tickets = list) }
+                // Sync may have changed the open ticket (the dispatcher edited it): show it as it is now.
+                state.value.selected?.let { open -> if (list.any { it.id == open.id }) reloadSelected(open.id) }
+            }
+        }
         scope.launch { fieldsync.syncStatus.collect { status -> mutableState.update { it.copy(sync = status) } } }
     }
 
@@ -58,6 +65,9 @@ class TicketsViewModel(private val fieldsync: Fieldsync, private val scope: Coro
     /** Opens a ticket on the detail screen. */
     fun open(ticketId: String): Job = run { mutableState.update { it.copy(selected = fieldsync.get(ticketId)) } }
 
+    /** Back from the detail screen to the list. */
+    fun closeTicket() = mutableState.update { it.copy(selected = null) }
+
     fun accept() = act { fieldsync.accept(it) }
     fun reject(reason: String) = act { fieldsync.reject(it, reason) }
     fun startTravel() = act { fieldsync.startTravel(it) }
@@ -65,7 +75,20 @@ class TicketsViewModel(private val fieldsync: Fieldsync, private val scope: Coro
     /** The check-in button, with the fix from the FusedLocationProviderClient. */
     fun checkIn(location: Location) = act { fieldsync.checkIn(it, location) }
     fun startWork() = act { fieldsync.startWork(it) }
+    fun pause() = act { fieldsync.pause(it) }
+    fun resume() = act { fieldsync.resume(it) }
     fun addNote(text: String) = act { fieldsync.addNote(it, text) }
+    fun addPart(sku: String, qty: UInt) = act { fieldsync.addPart(it, sku, qty) }
+
+    /** Time worked, [kind] "labour", "travel", ... */
+    fun logTime(minutes: UInt, kind: String) = act { fieldsync.logTime(it, minutes, kind) }
+
+    /**
+     * A photo the camera wrote to [path] (JPEG or PNG), with where the phone was, if known. The
+     * library resizes it, strips its metadata and queues the upload; the file can go afterwards.
+     */
+    fun addPhoto(path: String, caption: String, location: Location?) =
+        act { fieldsync.addPhoto(it, NewPhoto(path = path, caption = caption, takenAt = System.currentTimeMillis(), location = location)) }
 
     /** The signature pad's strokes (x, y in 0..1 of the pad, t in ms since the first touch). */
     fun sign(signer: String, strokes: List<List<StrokePoint>>) = act { fieldsync.captureSignature(it, signer, strokes) }
@@ -76,6 +99,15 @@ class TicketsViewModel(private val fieldsync: Fieldsync, private val scope: Coro
 
     /** The snackbar was shown. */
     fun messageShown() = mutableState.update { it.copy(message = null) }
+
+    private suspend fun reloadSelected(ticketId: String) {
+        val fresh = try {
+            fieldsync.get(ticketId)
+        } catch (e: FieldsyncException) {
+            return // Evicted or set aside: the list says so; the screen keeps what it showed.
+        }
+        mutableState.update { if (it.selected?.id == ticketId) it.copy(selected = fresh) else it }
+    }
 
     /** Runs an action on the open ticket, then shows the ticket as it is now. */
     private fun act(action: suspend (ticketId: String) -> Unit): Job = run {
