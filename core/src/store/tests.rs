@@ -273,6 +273,29 @@ fn a_plaintext_store_opened_with_a_key_is_refused_then_encrypted_once_in_place()
 }
 
 #[test]
+fn a_plaintext_store_left_by_a_crash_with_its_changes_in_the_wal_is_refused_untouched_then_encrypted() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let live = dir.path().join("live.sqlite");
+    let (store, _) = Store::open(&live, Durability::default(), None).expect("plaintext");
+    write_marked(&store);
+    // What a crash leaves: the files as they are while the store is open (no checkpoint).
+    let crashed_dir = dir.path().join("crashed");
+    std::fs::create_dir(&crashed_dir).expect("dir");
+    let path = crashed_dir.join("store.sqlite");
+    std::fs::copy(&live, &path).expect("copy");
+    std::fs::copy(encryption::sibling(&live, "-wal"), encryption::sibling(&path, "-wal")).expect("copy wal");
+    drop(store);
+
+    let before = files_in(&crashed_dir);
+    let err = Store::open(&path, Durability::default(), Some(&key(5))).expect_err("a key for a plaintext store");
+    assert!(matches!(err, StoreError::NotEncrypted), "{err:?}");
+    assert_eq!(files_in(&crashed_dir), before, "refused without a change");
+    encrypt_existing(&path, &key(5)).expect("encrypt");
+    let (store, _) = Store::open(&path, Durability::default(), Some(&key(5))).expect("opens with the key");
+    assert_eq!(read_marked(&store).0, vec![MARKER.to_vec()], "the change that was only in the WAL is there");
+}
+
+#[test]
 fn encrypting_a_store_that_is_open_is_refused_and_loses_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("store.sqlite");
