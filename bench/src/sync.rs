@@ -306,16 +306,7 @@ impl BenchDatabase {
             })
             .collect();
         eprintln!("server: PostgreSQL {} ({})", server_version(&mut admin), settings.join(", "));
-        let mut config: postgres::Config = admin_url.parse().expect("PostgreSQL URL");
-        config.dbname(&name);
-        let host = match config.get_hosts().first() {
-            Some(postgres::config::Host::Tcp(host)) => host.clone(),
-            _ => "127.0.0.1".into(),
-        };
-        let port = config.get_ports().first().copied().unwrap_or(5432);
-        let user = config.get_user().unwrap_or("postgres");
-        let password = config.get_password().map(|p| format!(":{}", String::from_utf8_lossy(p))).unwrap_or_default();
-        let url = format!("postgres://{user}{password}@{host}:{port}/{name}");
+        let url = fieldsync_server::storage::postgres::url_of_database(admin_url, &name).expect("PostgreSQL URL");
         BenchDatabase { admin_url: admin_url.to_owned(), name, url }
     }
 }

@@ -339,6 +339,20 @@ fn parse_config(url: &str) -> Result<postgres::Config, StorageError> {
     Ok(config)
 }
 
+/// The URL of database `dbname` on the cluster `url` names (same host, port, user and
+/// password): how tests and benchmarks reach the throwaway databases they create.
+pub fn url_of_database(url: &str, dbname: &str) -> Result<String, StorageError> {
+    let config: postgres::Config = url.parse().map_err(|e| StorageError::Backend(format!("bad database URL: {e}")))?;
+    let host = match config.get_hosts().first() {
+        Some(postgres::config::Host::Tcp(host)) => host.clone(),
+        _ => "127.0.0.1".into(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let user = config.get_user().unwrap_or("postgres");
+    let password = config.get_password().map(|p| format!(":{}", String::from_utf8_lossy(p))).unwrap_or_default();
+    Ok(format!("postgres://{user}{password}@{host}:{port}/{dbname}"))
+}
+
 impl PostgresStorage {
     /// Connects to the database at `url` (`postgres://user@host:port/db`, no TLS) and brings
     /// its schema up to date; a newer schema is refused. Blocking.

@@ -61,17 +61,7 @@ impl TestDatabases {
         let mut admin = postgres::Client::connect(&self.admin, postgres::NoTls).expect("connect to the test cluster");
         admin.batch_execute(&format!("CREATE DATABASE {name}")).expect("create database");
         self.names.lock().expect("names").push(name.clone());
-        let mut config: postgres::Config = self.admin.parse().expect("admin URL");
-        config.dbname(&name);
-        // Back to a URL the storage parses: the key=value form.
-        let host = match config.get_hosts().first() {
-            Some(postgres::config::Host::Tcp(host)) => host.clone(),
-            _ => "127.0.0.1".into(),
-        };
-        let port = config.get_ports().first().copied().unwrap_or(5432);
-        let user = config.get_user().unwrap_or("postgres");
-        let password = config.get_password().map(|p| format!(":{}", String::from_utf8_lossy(p))).unwrap_or_default();
-        format!("postgres://{user}{password}@{host}:{port}/{name}")
+        fieldsync_server::storage::postgres::url_of_database(&self.admin, &name).expect("admin URL")
     }
 }
 
