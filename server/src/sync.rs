@@ -130,7 +130,7 @@ fn apply_push(state: &AppState, who: &Principal, push: &Push, now: Millis) -> Re
         // The cached document when there is one: a stale one fails the write's version check,
         // which drops it, and the next attempt reads storage.
         let loaded = tickets::load_for_write(state, id)?;
-        authorize(who, loaded.as_ref().map(|l| &*l.doc))?;
+        authorize(who, loaded.as_ref())?;
         let empty = Automerge::new();
         let base = loaded.as_ref().map_or(&empty, |l| &*l.doc);
         let mut document = base.fork();
@@ -196,14 +196,18 @@ fn apply_push(state: &AppState, who: &Principal, push: &Push, now: Millis) -> Re
 
 /// Engineers push only to tickets that are, or were, assigned to them; dispatchers and admins
 /// to any ticket, and they may create tickets.
-fn authorize(who: &Principal, existing: Option<&Automerge>) -> Result<(), PushError> {
+fn authorize(who: &Principal, existing: Option<&tickets::Loaded>) -> Result<(), PushError> {
     if who.role != Role::Engineer {
         return Ok(());
     }
-    let Some(document) = existing else {
+    let Some(loaded) = existing else {
         return reject("unknown ticket");
     };
-    if is_or_was_assigned(document, &who.user_id) { Ok(()) } else { reject("ticket is not assigned to you") }
+    if loaded.assignee.as_deref() == Some(who.user_id.as_str()) || is_or_was_assigned(&loaded.doc, &who.user_id) {
+        Ok(())
+    } else {
+        reject("ticket is not assigned to you")
+    }
 }
 
 /// Whether the ticket is assigned to `user_id`, or was dispatched or reassigned to them

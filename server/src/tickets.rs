@@ -41,6 +41,10 @@ pub(crate) struct Loaded {
     /// The ticket's `changed_seq` at this version: the cursor that covers this document.
     pub seq: u64,
     pub chunks_since_snapshot: u64,
+    /// The ticket's assignee at this version when this server wrote it (`None`: unassigned, or
+    /// not known without deriving the document): lets a sync authorize the common case, the
+    /// assignee pushing, without folding the ticket's events.
+    pub assignee: Option<String>,
 }
 
 /// How many parsed documents the server keeps in memory.
@@ -68,6 +72,7 @@ struct Cached {
     version: i64,
     seq: u64,
     chunks_since_snapshot: u64,
+    assignee: Option<String>,
     used: u64,
 }
 
@@ -92,10 +97,13 @@ impl DocCache {
             version: cached.version,
             seq: cached.seq,
             chunks_since_snapshot: cached.chunks_since_snapshot,
+            assignee: cached.assignee.clone(),
         })
     }
 
-    fn put(&self, ticket_id: &str, doc: Arc<Automerge>, version: i64, seq: u64, chunks_since_snapshot: u64) {
+    fn put(&self, ticket_id: &str, loaded: &Loaded) {
+        let Loaded { doc, version, seq, chunks_since_snapshot, assignee } = loaded;
+        let (version, seq, chunks_since_snapshot) = (*version, *seq, *chunks_since_snapshot);
         let mut entries = self.entries();
         if let Some(old) = entries.map.get(ticket_id) {
             if old.version > version {
@@ -111,7 +119,8 @@ impl DocCache {
         }
         entries.tick += 1;
         let used = entries.tick;
-        entries.map.insert(ticket_id.to_owned(), Cached { doc, version, seq, chunks_since_snapshot, used });
+        let (doc, assignee) = (Arc::clone(doc), assignee.clone());
+        entries.map.insert(ticket_id.to_owned(), Cached { doc, version, seq, chunks_since_snapshot, assignee, used });
     }
 
     fn forget(&self, ticket_id: &str) {
@@ -153,14 +162,15 @@ fn load_stored(state: &AppState, ticket_id: &str) -> Result<Option<Loaded>, AppE
     };
     let doc = Automerge::load(&stored.bytes)
         .map_err(|e| AppError::Internal(format!("stored document of ticket {ticket_id} does not load: {e}")))?;
-    let doc = Arc::new(doc);
-    state.docs().put(ticket_id, Arc::clone(&doc), stored.version, stored.seq, stored.chunks_since_snapshot);
-    Ok(Some(Loaded {
-        doc,
+    let loaded = Loaded {
+        doc: Arc::new(doc),
         version: stored.version,
         seq: stored.seq,
         chunks_since_snapshot: stored.chunks_since_snapshot,
-    }))
+        assignee: None,
+    };
+    state.docs().put(ticket_id, &loaded);
+    Ok(Some(loaded))
 }
 
 /// The index row of a document.
@@ -223,7 +233,14 @@ pub(crate) fn commit(
         Ok(saved) => {
             // Right after the commit, never failing it (docs/adr/0008).
             crate::webhooks::enqueue_new_events(state, ticket_id, loaded.map(|l| &*l.doc), &document, at);
-            state.docs().put(ticket_id, Arc::new(document), saved.version, saved.seq, saved.chunks_since_snapshot);
+            let written = Loaded {
+                doc: Arc::new(document),
+                version: saved.version,
+                seq: saved.seq,
+                chunks_since_snapshot: saved.chunks_since_snapshot,
+                assignee: index.assignee.clone(),
+            };
+            state.docs().put(ticket_id, &written);
             state.publish(TicketChanged { id: ticket_id.to_owned(), status: index.status, seq: saved.seq });
             Ok(Some((saved, IndexRow { changed_seq: saved.seq, ..index })))
         }

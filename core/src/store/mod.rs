@@ -110,6 +110,7 @@ pub struct OpenReport {
 /// The local store.
 pub struct Store {
     path: PathBuf,
+    durability: Durability,
     writer: Mutex<Connection>,
     readers: Vec<Mutex<Connection>>,
 }
@@ -186,7 +187,7 @@ impl Store {
                 Ok(Mutex::new(reader))
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
-        let store = Store { path: path.to_owned(), writer: Mutex::new(writer), readers };
+        let store = Store { path: path.to_owned(), durability, writer: Mutex::new(writer), readers };
         Ok((store, OpenReport { migrated_from, moved_aside: None }))
     }
 
@@ -205,6 +206,33 @@ impl Store {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(StoreError::from)?;
         let value = f(&tx)?;
         tx.commit().map_err(StoreError::from)?;
+        Ok(value)
+    }
+
+    /// [`Store::write`] for what the server can give back: a sync response (changes it sent,
+    /// what it holds, the cursor). Committed atomically and safe from the app being killed, but
+    /// without waiting for an fsync of its own even under [`Durability::PowerLoss`]: a power cut
+    /// right after may roll the whole transaction back, and the next sync fetches it again
+    /// (docs/adr/0001). Local actions never go through here.
+    pub fn write_relaxed<T, E>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        if self.durability == Durability::AppCrash {
+            return self.write(f);
+        }
+        let mut conn = self.writer.lock().map_err(|_| StoreError::Poisoned)?;
+        conn.pragma_update(None, "synchronous", Durability::AppCrash.pragma()).map_err(StoreError::from)?;
+        let outcome = (|| -> Result<T, E> {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(StoreError::from)?;
+            let value = f(&tx)?;
+            tx.commit().map_err(StoreError::from)?;
+            Ok(value)
+        })();
+        // Back to the store's setting before any other write can take the connection.
+        let restored = conn.pragma_update(None, "synchronous", self.durability.pragma());
+        let value = outcome?;
+        restored.map_err(StoreError::from)?;
         Ok(value)
     }
 

@@ -332,3 +332,78 @@ fn store_keys_are_checked_and_never_printed() {
     let shown = format!("{key:?} {:?}", crate::OpenOptions { store_key: Some(key.clone()), ..Default::default() });
     assert!(!shown.to_lowercase().contains("abab") && !shown.contains("171"), "{shown}");
 }
+
+fn summary(
+    status: crate::workflow::Status,
+    assignee: &str,
+    title: &str,
+    updated_at: i64,
+) -> crate::model::TicketSummary {
+    crate::model::TicketSummary {
+        id: "t1".into(),
+        title: title.into(),
+        status,
+        assignee: Some(assignee.into()),
+        priority: crate::model::Priority::default(),
+        customer_name: "Acme".into(),
+        customer_address: "1 Main St".into(),
+        sla: crate::model::Sla::default(),
+        sla_due_at: None,
+        conflicts: 0,
+        updated_at,
+        pending: true,
+        quarantined: None,
+        rejected: None,
+    }
+}
+
+/// The index row is right both when only unindexed columns change (the narrow update) and
+/// when the indexed ones do (the full upsert), as every list filter sees it.
+#[test]
+fn index_rows_stay_right_through_narrow_and_full_updates() {
+    use crate::model::ListFilter;
+    use crate::workflow::Status;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (store, _) = Store::open(&dir.path().join("s.sqlite"), Durability::PowerLoss, None).expect("open");
+    let upsert = |s: crate::model::TicketSummary| {
+        store.write(|tx| -> Result<(), StoreError> { tickets::upsert_summary(tx, &s) }).expect("upsert")
+    };
+    let list = |filter: ListFilter| store.read(|tx| tickets::list(tx, &filter)).expect("list");
+    upsert(summary(Status::Accepted, "eli", "Boiler", 1));
+    upsert(summary(Status::Accepted, "eli", "Boiler leaks", 2));
+    let rows = list(ListFilter { statuses: vec![Status::Accepted], ..Default::default() });
+    assert_eq!((rows.len(), rows[0].title.as_str(), rows[0].updated_at), (1, "Boiler leaks", 2));
+    upsert(summary(Status::Travelling, "ana", "Boiler leaks", 3));
+    assert!(list(ListFilter { statuses: vec![Status::Accepted], ..Default::default() }).is_empty());
+    assert!(list(ListFilter { assignee: Some("eli".into()), ..Default::default() }).is_empty());
+    let rows =
+        list(ListFilter { statuses: vec![Status::Travelling], assignee: Some("ana".into()), ..Default::default() });
+    assert_eq!((rows.len(), rows[0].updated_at), (1, 3));
+    store.integrity_check().expect("integrity");
+}
+
+/// A relaxed write (a sync response) leaves the writer as the store's durability set it, so
+/// the next action is fsynced again.
+#[test]
+fn a_relaxed_write_restores_the_durable_setting() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (store, _) = Store::open(&dir.path().join("s.sqlite"), Durability::PowerLoss, None).expect("open");
+    let synchronous = |store: &Store| {
+        store
+            .write(|tx| -> Result<i64, StoreError> { Ok(tx.query_row("PRAGMA synchronous", [], |r| r.get(0))?) })
+            .expect("pragma")
+    };
+    assert_eq!(synchronous(&store), 2, "FULL");
+    let inside: i64 = store
+        .write_relaxed(|tx| -> Result<i64, StoreError> {
+            tickets::set_meta(tx, "k", "v")?;
+            Ok(tx.query_row("PRAGMA synchronous", [], |r| r.get(0))?)
+        })
+        .expect("relaxed");
+    assert_eq!(inside, 1, "NORMAL inside the relaxed write");
+    assert_eq!(synchronous(&store), 2, "FULL again after it");
+    let failed = store.write_relaxed(|_| -> Result<(), StoreError> { Err(StoreError::Poisoned) });
+    assert!(failed.is_err());
+    assert_eq!(synchronous(&store), 2, "FULL again after a failed one");
+    assert_eq!(store.read(|tx| tickets::get_meta(tx, "k")).expect("read").as_deref(), Some("v"));
+}

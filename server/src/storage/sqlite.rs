@@ -6,6 +6,11 @@
 //! inside one transaction, commits once (one fsync for all of them), and only then answers
 //! each caller. So a write is acknowledged only once it is durable, as before, but concurrent
 //! syncs share the commit instead of queueing for one fsync each.
+//!
+//! Bookkeeping the server can lose without harm (what a device is known to hold: lost, the
+//! server merely sends a device some changes again) is written "relaxed": a group made only of
+//! relaxed jobs commits with `synchronous=NORMAL` (in the WAL, no fsync of its own; the next
+//! durable group's fsync covers it). Ticket changes are never relaxed.
 
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
@@ -35,7 +40,14 @@ const GROUP_COMMIT_MAX: usize = 256;
 
 /// A write job: runs inside the group's transaction (in its own savepoint) and returns whether
 /// it succeeded and how to answer its caller once the group's commit is known.
-type Job = Box<dyn FnOnce(&Transaction<'_>) -> (bool, Reply) + Send>;
+type JobFn = Box<dyn FnOnce(&Transaction<'_>) -> (bool, Reply) + Send>;
+
+/// A queued write.
+struct Job {
+    run: JobFn,
+    /// Whether the caller needs the write to survive a power loss (see the module docs).
+    durable: bool,
+}
 type Reply = Box<dyn FnOnce(Result<(), String>) + Send>;
 
 /// SQLite storage.
@@ -57,6 +69,8 @@ impl Drop for SqliteStorage {
 
 /// The writer thread: one transaction per group of queued jobs.
 fn run_writer(mut conn: Connection, jobs: mpsc::Receiver<Job>) {
+    // As `configure` left it.
+    let mut synchronous_full = true;
     while let Ok(first) = jobs.recv() {
         let mut group = vec![first];
         while group.len() < GROUP_COMMIT_MAX {
@@ -66,14 +80,19 @@ fn run_writer(mut conn: Connection, jobs: mpsc::Receiver<Job>) {
             }
         }
         let mut replies = Vec::with_capacity(group.len());
+        let durable = group.iter().any(|job| job.durable);
         let outcome = (|| -> Result<(), rusqlite::Error> {
+            if durable != synchronous_full {
+                conn.pragma_update(None, "synchronous", if durable { "FULL" } else { "NORMAL" })?;
+                synchronous_full = durable;
+            }
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut group = group.into_iter();
             for job in group.by_ref() {
                 // Prepared once: `execute_batch` would parse these at every job (13% of the
                 // writer's time in the server benchmark).
                 tx.prepare_cached("SAVEPOINT job")?.execute([])?;
-                let (ok, reply) = match std::panic::catch_unwind(AssertUnwindSafe(|| job(&tx))) {
+                let (ok, reply) = match std::panic::catch_unwind(AssertUnwindSafe(|| (job.run)(&tx))) {
                     Ok(done) => done,
                     Err(_) => (false, Box::new(|_| {}) as Reply),
                 };
@@ -145,8 +164,25 @@ impl SqliteStorage {
         &self,
         f: impl FnOnce(&Transaction<'_>) -> Result<T, StorageError> + Send + 'static,
     ) -> Result<T, StorageError> {
+        self.write_with(true, f)
+    }
+
+    /// [`SqliteStorage::write`] for bookkeeping that may be lost to a power cut (not to a
+    /// crash of the process): committed without an fsync of its own (see the module docs).
+    fn write_relaxed<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T, StorageError> + Send + 'static,
+    ) -> Result<T, StorageError> {
+        self.write_with(false, f)
+    }
+
+    fn write_with<T: Send + 'static>(
+        &self,
+        durable: bool,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T, StorageError> + Send + 'static,
+    ) -> Result<T, StorageError> {
         let (answer, answered) = mpsc::sync_channel(1);
-        let job: Job = Box::new(move |tx: &Transaction<'_>| {
+        let run: JobFn = Box::new(move |tx: &Transaction<'_>| {
             let result = f(tx);
             let ok = result.is_ok();
             let reply: Reply = Box::new(move |committed: Result<(), String>| {
@@ -158,6 +194,7 @@ impl SqliteStorage {
             });
             (ok, reply)
         });
+        let job = Job { run, durable };
         let closed = || StorageError::Backend("the write was not committed (the writer failed or stopped)".into());
         self.jobs.as_ref().ok_or_else(closed)?.send(job).map_err(|_| closed())?;
         answered.recv().map_err(|_| closed())?
@@ -638,7 +675,8 @@ impl Storage for SqliteStorage {
             return Ok(());
         }
         let (device_id, states) = (device_id.to_owned(), states.to_vec());
-        self.write(move |tx| {
+        // What a device holds: lost, the server sends it those changes again (docs/adr/0003).
+        self.write_relaxed(move |tx| {
             let mut stmt = tx.prepare_cached(
                 "INSERT INTO sync_state (device_id, ticket_id, confirmed, pending_cursor, pending_heads, evicted_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)
@@ -679,5 +717,25 @@ impl Storage for SqliteStorage {
             let rows = stmt.query_map([sha256], |row| row.get(0))?;
             Ok(rows.collect::<Result<_, _>>()?)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn synchronous(tx: &Transaction<'_>) -> Result<i64, StorageError> {
+        Ok(tx.query_row("PRAGMA synchronous", [], |row| row.get(0))?)
+    }
+
+    /// A group of relaxed jobs alone commits without its own fsync; the next durable write is
+    /// back to `synchronous=FULL`.
+    #[test]
+    fn relaxed_groups_skip_the_fsync_and_durable_ones_do_not() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let storage = SqliteStorage::open(&dir.path().join("server.sqlite")).expect("open");
+        assert_eq!(storage.write(synchronous).expect("durable"), 2, "FULL");
+        assert_eq!(storage.write_relaxed(synchronous).expect("relaxed"), 1, "NORMAL");
+        assert_eq!(storage.write(synchronous).expect("durable"), 2, "FULL again");
     }
 }
