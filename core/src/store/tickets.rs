@@ -99,42 +99,9 @@ pub fn upsert_summary(tx: &Transaction<'_>, s: &TicketSummary) -> Result<(), Sto
     let unchanged = indexed.is_some_and(|(status, assignee, sla_due_at)| {
         status == s.status.as_str() && assignee == s.assignee && sla_due_at == s.sla_due_at
     });
-    if unchanged {
-        tx.prepare_cached(
-            "UPDATE tickets SET title = ?2, priority = ?3, customer_name = ?4, customer_address = ?5,
-                respond_by = ?6, arrive_by = ?7, resolve_by = ?8, conflicts = ?9, updated_at = ?10,
-                pending = ?11, quarantined = NULL
-             WHERE id = ?1",
-        )?
-        .execute(params![
-            s.id,
-            s.title,
-            s.priority.as_str(),
-            s.customer_name,
-            s.customer_address,
-            s.sla.respond_by,
-            s.sla.arrive_by,
-            s.sla.resolve_by,
-            s.conflicts,
-            s.updated_at,
-            s.pending,
-        ])?;
-        return Ok(());
-    }
-    tx.prepare_cached(
-        "INSERT INTO tickets (id, title, status, assignee, priority, customer_name, customer_address,
-                              respond_by, arrive_by, resolve_by, sla_due_at, conflicts, updated_at,
-                              pending, quarantined)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, NULL)
-         ON CONFLICT (id) DO UPDATE SET
-            title = excluded.title, status = excluded.status, assignee = excluded.assignee,
-            priority = excluded.priority, customer_name = excluded.customer_name,
-            customer_address = excluded.customer_address, respond_by = excluded.respond_by,
-            arrive_by = excluded.arrive_by, resolve_by = excluded.resolve_by,
-            sla_due_at = excluded.sla_due_at, conflicts = excluded.conflicts,
-            updated_at = excluded.updated_at, pending = excluded.pending, quarantined = NULL",
-    )?
-    .execute(params![
+    // One parameter list for both statements: the narrow update leaves ?3, ?4 and ?11 (the
+    // indexed status, assignee and SLA due time) unused.
+    let values = params![
         s.id,
         s.title,
         s.status.as_str(),
@@ -149,7 +116,26 @@ pub fn upsert_summary(tx: &Transaction<'_>, s: &TicketSummary) -> Result<(), Sto
         s.conflicts,
         s.updated_at,
         s.pending,
-    ])?;
+    ];
+    let sql = if unchanged {
+        "UPDATE tickets SET title = ?2, priority = ?5, customer_name = ?6, customer_address = ?7,
+            respond_by = ?8, arrive_by = ?9, resolve_by = ?10, conflicts = ?12, updated_at = ?13,
+            pending = ?14, quarantined = NULL
+         WHERE id = ?1"
+    } else {
+        "INSERT INTO tickets (id, title, status, assignee, priority, customer_name, customer_address,
+                              respond_by, arrive_by, resolve_by, sla_due_at, conflicts, updated_at,
+                              pending, quarantined)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, NULL)
+         ON CONFLICT (id) DO UPDATE SET
+            title = excluded.title, status = excluded.status, assignee = excluded.assignee,
+            priority = excluded.priority, customer_name = excluded.customer_name,
+            customer_address = excluded.customer_address, respond_by = excluded.respond_by,
+            arrive_by = excluded.arrive_by, resolve_by = excluded.resolve_by,
+            sla_due_at = excluded.sla_due_at, conflicts = excluded.conflicts,
+            updated_at = excluded.updated_at, pending = excluded.pending, quarantined = NULL"
+    };
+    tx.prepare_cached(sql)?.execute(values)?;
     Ok(())
 }
 
