@@ -203,10 +203,7 @@ impl Store {
         E: From<StoreError>,
     {
         let mut conn = self.writer.lock().map_err(|_| StoreError::Poisoned)?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(StoreError::from)?;
-        let value = f(&tx)?;
-        tx.commit().map_err(StoreError::from)?;
-        Ok(value)
+        write_on(&mut conn, f)
     }
 
     /// [`Store::write`] for what the server can give back: a sync response (changes it sent,
@@ -223,12 +220,7 @@ impl Store {
         }
         let mut conn = self.writer.lock().map_err(|_| StoreError::Poisoned)?;
         conn.pragma_update(None, "synchronous", Durability::AppCrash.pragma()).map_err(StoreError::from)?;
-        let outcome = (|| -> Result<T, E> {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(StoreError::from)?;
-            let value = f(&tx)?;
-            tx.commit().map_err(StoreError::from)?;
-            Ok(value)
-        })();
+        let outcome = write_on(&mut conn, f);
         // Back to the store's setting before any other write can take the connection.
         let restored = conn.pragma_update(None, "synchronous", self.durability.pragma());
         let value = outcome?;
@@ -260,6 +252,17 @@ impl Store {
             conn.query_row("PRAGMA integrity_check", [], |row| row.get(0)).map_err(|e| e.to_string())?;
         if verdict == "ok" { Ok(()) } else { Err(verdict) }
     }
+}
+
+/// Runs `f` in an IMMEDIATE transaction on the writer and commits it if `f` returns `Ok`.
+fn write_on<T, E>(conn: &mut Connection, f: impl FnOnce(&Transaction<'_>) -> Result<T, E>) -> Result<T, E>
+where
+    E: From<StoreError>,
+{
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(StoreError::from)?;
+    let value = f(&tx)?;
+    tx.commit().map_err(StoreError::from)?;
+    Ok(value)
 }
 
 fn configure(conn: &Connection, durability: Durability) -> Result<(), StoreError> {

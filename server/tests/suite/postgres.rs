@@ -63,6 +63,13 @@ impl TestDatabases {
         self.names.lock().expect("names").push(name.clone());
         fieldsync_server::storage::postgres::url_of_database(&self.admin, &name).expect("admin URL")
     }
+
+    /// [`TestDatabases::create`] from async code: run off the async threads, since the
+    /// PostgreSQL client blocks on a runtime of its own.
+    pub(crate) async fn create_off_runtime(self: &Arc<Self>) -> String {
+        let dbs = Arc::clone(self);
+        tokio::task::spawn_blocking(move || dbs.create()).await.expect("create database")
+    }
 }
 
 impl Drop for TestDatabases {
@@ -313,10 +320,7 @@ fn heads(client: &fieldsync_core::Client, id: &str) -> Vec<automerge::ChangeHash
 async fn two_instances_share_one_database_events_and_blobs() {
     let Some(dbs) = TestDatabases::new() else { return };
     let dbs = Arc::new(dbs);
-    let url = {
-        let dbs = Arc::clone(&dbs);
-        tokio::task::spawn_blocking(move || dbs.create()).await.expect("create database")
-    };
+    let url = dbs.create_off_runtime().await;
     // One data directory for both: the blob store is shared through it (docs/adr/0006).
     let shared = tempfile::tempdir().expect("data dir");
     let devices = tempfile::tempdir().expect("device dir");
@@ -432,10 +436,7 @@ async fn two_instances_share_one_database_events_and_blobs() {
 async fn a_console_session_made_on_one_instance_works_on_the_other() {
     let Some(dbs) = TestDatabases::new() else { return };
     let dbs = Arc::new(dbs);
-    let url = {
-        let dbs = Arc::clone(&dbs);
-        tokio::task::spawn_blocking(move || dbs.create()).await.expect("create database")
-    };
+    let url = dbs.create_off_runtime().await;
     let shared = tempfile::tempdir().expect("data dir");
     let a = Instance::start(&url, shared.path(), ServerConfig::default()).await;
     let b = Instance::start(&url, shared.path(), ServerConfig::default()).await;

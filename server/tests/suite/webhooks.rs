@@ -502,10 +502,7 @@ async fn pending_deliveries_survive_a_restart_and_go_out_when_the_receiver_is_ba
 async fn two_instances_on_one_postgres_send_each_delivery_once() {
     let Some(dbs) = TestDatabases::new() else { return };
     let dbs = Arc::new(dbs);
-    let url = {
-        let dbs = Arc::clone(&dbs);
-        tokio::task::spawn_blocking(move || dbs.create()).await.expect("create database")
-    };
+    let url = dbs.create_off_runtime().await;
     let data = tempfile::tempdir().expect("data dir");
     // Both look for due deliveries all the time, so they compete for every row.
     let config = fast(WebhookConfig { poll_interval: Duration::from_millis(5), ..quick() });
