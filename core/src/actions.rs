@@ -137,8 +137,22 @@ pub fn perform(
     command: &Command,
     at: Millis,
 ) -> Result<Performed, Error> {
-    validate(command)?;
     let derived = doc::derive(document);
+    perform_on(document, derived, identity, command, at)
+}
+
+/// [`perform`] when the document's derived state is already known (a device keeps it beside
+/// its cached document): `derived` must be what [`doc::derive`] gives for `document` now.
+/// Folding the history is the costliest read of an action, and a valid action only appends
+/// one event to it.
+pub fn perform_on(
+    document: &mut Automerge,
+    derived: Derived,
+    identity: &Identity,
+    command: &Command,
+    at: Millis,
+) -> Result<Performed, Error> {
+    validate(command)?;
     let stamp = Stamp { id: ids::new_id(), at, identity };
     let edit = plan(document, &derived.state, command);
     let next = match &edit {

@@ -10,7 +10,9 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak, mpsc};
 
-use automerge::{ActorId, Automerge, AutomergeError, LoadOptions, OnPartialLoad, ReadDoc, VerificationMode};
+use automerge::{
+    ActorId, Automerge, AutomergeError, ChangeHash, LoadOptions, OnPartialLoad, ReadDoc, VerificationMode,
+};
 
 use crate::actions::{self, Command, Performed};
 use crate::error::Error;
@@ -26,7 +28,7 @@ use crate::store::tickets::{self, ChunkKind};
 use crate::store::{Durability, OpenReport, Store, StoreError, StoreKey};
 use crate::time::{Millis, now_ms};
 use crate::workflow::Status;
-use crate::workflow::{self, Action, Actor};
+use crate::workflow::{self, Action, Actor, Derived};
 use serde_bytes::ByteBuf;
 
 /// Tuning for [`Client::open_with`].
@@ -162,11 +164,13 @@ impl Client {
     /// set. Returns its id.
     pub fn create_ticket(&self, new: &NewTicket) -> Result<String, Error> {
         let at = now_ms();
-        let (ticket_id, mut document, performed) =
+        let (ticket_id, document, performed) =
             actions::create(self.inner.actor.clone(), &self.inner.identity, new, at)?;
+        let summary = doc::summarize_derived(&document, &performed.derived, at, true)?;
         let mut docs = self.lock_docs()?;
-        self.persist(&ticket_id, &mut document, &performed, at, |_| Ok(()))?;
+        self.persist(&ticket_id, &document, &performed, &summary, |_| Ok(()))?;
         docs.insert(ticket_id.clone(), document);
+        docs.remember(&ticket_id, Known { derived: performed.derived, summary });
         drop(docs);
         self.inner.local_changes.notify_one();
         self.notify(vec![ticket_id.clone()]);
@@ -409,7 +413,7 @@ impl Client {
             .read(|tx| -> Result<_, Error> { Ok(tickets::summary(tx, ticket_id)?.is_some_and(|s| s.pending)) })?;
         let summary = doc::summarize(&merged.document, now_ms(), pending)?;
         self.inner.store.write(|tx| -> Result<(), Error> {
-            tickets::append_chunk(tx, ticket_id, ChunkKind::Change, &merged.new_changes)?;
+            tickets::append_chunk(tx, ticket_id, ChunkKind::Change, &merged.bytes)?;
             tickets::upsert_summary(tx, &summary)?;
             Ok(())
         })?;
@@ -444,11 +448,11 @@ impl Client {
         if !one_history || !doc::ticket_id(&document).is_ok_and(|id| id == ticket_id) {
             return Err(Error::InvalidInput(format!("received bytes are not ticket {ticket_id}")));
         }
-        let mut new_changes = Vec::new();
+        let mut bytes = Vec::new();
         for change in &received {
-            new_changes.extend_from_slice(change.raw_bytes());
+            bytes.extend_from_slice(change.raw_bytes());
         }
-        Ok(Some(Merged { document, new_changes }))
+        Ok(Some(Merged { document, bytes }))
     }
 
     // -----------------------------------------------------------------------------------------
@@ -501,9 +505,9 @@ impl Client {
                 }
             };
             let server_heads = protocol::from_wire(&update.heads);
-            let (summary, changes) = match &merged {
-                Some(m) => (Some(doc::summarize(&m.document, now, false)?), Some(m.new_changes.clone())),
-                None => (None, None),
+            let summary = match &merged {
+                Some(m) => Some(doc::summarize(&m.document, now, false)?),
+                None => None,
             };
             let local_heads = match &merged {
                 Some(m) => m.document.get_heads(),
@@ -519,15 +523,15 @@ impl Client {
             if merged.is_some() {
                 applied.received.push(update.ticket_id.clone());
             }
-            staged.push((update.ticket_id.clone(), merged, summary, changes, server_heads, pending));
+            staged.push((update.ticket_id.clone(), merged, summary, server_heads, pending));
         }
         let cursor = response.cursor.to_string();
         // All of it comes again from the server if a power cut undoes it, except a refusal's
         // reason (a replayed push is not refused twice): that one waits for the disk.
         let write = |tx: &rusqlite::Transaction<'_>| -> Result<(), Error> {
-            for (ticket_id, _, summary, changes, server_heads, pending) in &staged {
-                if let (Some(summary), Some(changes)) = (summary, changes) {
-                    tickets::append_chunk(tx, ticket_id, ChunkKind::Change, changes)?;
+            for (ticket_id, merged, summary, server_heads, pending) in &staged {
+                if let (Some(merged), Some(summary)) = (merged, summary) {
+                    tickets::append_chunk(tx, ticket_id, ChunkKind::Change, &merged.bytes)?;
                     tickets::upsert_summary(tx, summary)?;
                 }
                 tickets::set_server_heads(tx, ticket_id, server_heads)?;
@@ -650,41 +654,53 @@ impl Client {
     ) -> Result<(), Error> {
         let at = now_ms();
         let mut docs = self.lock_docs()?;
-        let document = self.loaded(&mut docs, ticket_id)?;
-        let performed = actions::perform(document, &self.inner.identity, &command, at)?;
-        let persisted = self.persist(ticket_id, document, &performed, at, also);
-        if persisted.is_err() {
+        self.loaded(&mut docs, ticket_id)?;
+        let known = docs.known(ticket_id);
+        let document = docs.get_mut(ticket_id).ok_or_else(|| Error::NotFound(ticket_id.to_owned()))?;
+        let (performed, summary) = match known {
+            Some(Known { derived, summary: before }) => {
+                let performed = actions::perform_on(document, derived, &self.inner.identity, &command, at)?;
+                let summary = doc::summary_after_action(&before, &performed.derived, at);
+                (performed, summary)
+            }
+            None => {
+                let performed = actions::perform(document, &self.inner.identity, &command, at)?;
+                let summary = doc::summarize_derived(document, &performed.derived, at, true)?;
+                (performed, summary)
+            }
+        };
+        if let Err(e) = self.persist(ticket_id, document, &performed, &summary, also) {
             // The in-memory document is ahead of the store: forget it, reload next time.
             docs.remove(ticket_id);
+            return Err(e);
         }
-        persisted?;
+        docs.remember(ticket_id, Known { derived: performed.derived, summary });
         drop(docs);
         self.inner.local_changes.notify_one();
         self.notify(vec![ticket_id.to_owned()]);
         Ok(())
     }
 
-    /// Appends the change `hash` and rewrites the index row in one transaction; compacts the
-    /// ticket afterwards when enough changes have piled up.
+    /// Appends the change `performed` made and writes the index row `summary` in one
+    /// transaction; compacts the ticket afterwards when enough changes have piled up.
     fn persist(
         &self,
         ticket_id: &str,
-        document: &mut Automerge,
+        document: &Automerge,
         performed: &Performed,
-        at: Millis,
+        summary: &TicketSummary,
         also: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<(), Error>,
     ) -> Result<(), Error> {
         let change = document
             .get_change_by_hash(&performed.hash)
             .ok_or_else(|| Error::InvalidInput("the edit produced no change".into()))?;
-        let summary = doc::summarize_derived(document, &performed.derived, at, true)?;
-        let changes_since_snapshot = self.inner.store.write(|tx| -> Result<i64, Error> {
+        let appended = self.inner.store.write(|tx| -> Result<tickets::Appended, Error> {
             also(tx)?;
-            tickets::append_chunk(tx, ticket_id, ChunkKind::Change, change.raw_bytes())?;
-            tickets::upsert_summary(tx, &summary)?;
-            Ok(tickets::changes_since_snapshot(tx, ticket_id)?)
+            let appended = tickets::append_chunk(tx, ticket_id, ChunkKind::Change, change.raw_bytes())?;
+            tickets::upsert_summary(tx, summary)?;
+            Ok(appended)
         })?;
-        if usize::try_from(changes_since_snapshot).unwrap_or(0) > self.inner.options.compact_after_changes {
+        if usize::try_from(appended.changes_since_snapshot).unwrap_or(0) > self.inner.options.compact_after_changes {
             // The action is already durable; a failed compaction is retried after the next one.
             let _ = self.compact(ticket_id, document);
         }
@@ -748,7 +764,8 @@ impl Client {
 /// A merge computed but not yet stored.
 struct Merged {
     document: Automerge,
-    new_changes: Vec<u8>,
+    /// The new changes, to store.
+    bytes: Vec<u8>,
 }
 
 /// What applying one sync response did.
@@ -764,7 +781,7 @@ pub(crate) struct AppliedSync {
     pub failed: Vec<(String, String)>,
 }
 
-fn same_heads(a: &[automerge::ChangeHash], b: &[automerge::ChangeHash]) -> bool {
+fn same_heads(a: &[ChangeHash], b: &[ChangeHash]) -> bool {
     let (mut a, mut b) = (a.to_vec(), b.to_vec());
     a.sort();
     b.sort();
@@ -785,11 +802,27 @@ fn check_parses(bytes: &[u8]) -> Result<(), Error> {
 // ---------------------------------------------------------------------------------------------
 // Document cache
 
-/// Loaded documents, least recently used evicted first.
+/// Loaded documents, least recently used evicted first, each with what a local action needs
+/// to know of it beforehand when that is known.
 struct DocCache {
     capacity: usize,
     tick: u64,
-    docs: HashMap<String, (Automerge, u64)>,
+    docs: HashMap<String, Cached>,
+}
+
+struct Cached {
+    document: Automerge,
+    used: u64,
+    /// What was known of the document at these heads: any edit or merge moves the heads, so a
+    /// stale entry is never used.
+    known: Option<(Vec<ChangeHash>, Known)>,
+}
+
+/// What the last local action left: the fold of the history and the index row written.
+#[derive(Clone)]
+struct Known {
+    derived: Derived,
+    summary: TicketSummary,
 }
 
 impl DocCache {
@@ -804,20 +837,34 @@ impl DocCache {
     fn get_mut(&mut self, id: &str) -> Option<&mut Automerge> {
         self.tick += 1;
         let tick = self.tick;
-        self.docs.get_mut(id).map(|(doc, used)| {
-            *used = tick;
-            doc
+        self.docs.get_mut(id).map(|cached| {
+            cached.used = tick;
+            &mut cached.document
         })
     }
 
-    fn insert(&mut self, id: String, doc: Automerge) {
+    /// What is known of the cached document, if it was recorded at its current heads.
+    fn known(&self, id: &str) -> Option<Known> {
+        let cached = self.docs.get(id)?;
+        let (heads, known) = cached.known.as_ref()?;
+        (*heads == cached.document.get_heads()).then(|| known.clone())
+    }
+
+    /// Records what is known of the cached document at its current heads.
+    fn remember(&mut self, id: &str, known: Known) {
+        if let Some(cached) = self.docs.get_mut(id) {
+            cached.known = Some((cached.document.get_heads(), known));
+        }
+    }
+
+    fn insert(&mut self, id: String, document: Automerge) {
         if self.docs.len() >= self.capacity && !self.docs.contains_key(&id) {
-            if let Some(oldest) = self.docs.iter().min_by_key(|(_, (_, used))| *used).map(|(id, _)| id.clone()) {
+            if let Some(oldest) = self.docs.iter().min_by_key(|(_, cached)| cached.used).map(|(id, _)| id.clone()) {
                 self.docs.remove(&oldest);
             }
         }
         self.tick += 1;
-        self.docs.insert(id, (doc, self.tick));
+        self.docs.insert(id, Cached { document, used: self.tick, known: None });
     }
 
     fn remove(&mut self, id: &str) {

@@ -103,6 +103,72 @@ fn the_whole_engineer_flow_is_recorded_and_derived() {
     assert_eq!(summary.sla_due_at, None, "every milestone met");
 }
 
+/// The index row as the write path left it, beside the one summarized from scratch out of the
+/// stored document (pending and time are the write's own, so they are left out).
+fn row_and_recomputed(client: &Client, id: &str) -> (TicketSummary, TicketSummary) {
+    let row = client.store().read(|tx| -> Result<_, Error> { Ok(tickets::summary(tx, id)?) }).expect("read");
+    let mut row = row.expect("row");
+    let document = Automerge::load(&client.export(id).expect("export")).expect("load");
+    let mut recomputed = doc::summarize(&document, row.updated_at, row.pending).expect("summarize");
+    row.rejected = None;
+    recomputed.rejected = None;
+    (row, recomputed)
+}
+
+#[test]
+fn the_index_row_a_cached_action_writes_is_the_one_the_document_gives() {
+    // Actions on a cached document reuse the fold and the row they left last time; after every
+    // kind of action the row must still be what the whole document says.
+    let w = world();
+    let id = w.dispatcher.create_ticket(&boiler()).expect("create");
+    deliver(&w.dispatcher, &w.engineer, &id);
+    let e = &w.engineer;
+    let steps: Vec<(&str, Box<dyn Fn() -> Result<(), Error>>)> = vec![
+        ("accept", Box::new(|| e.accept(&id))),
+        ("travel", Box::new(|| e.start_travel(&id))),
+        ("check in", Box::new(|| e.check_in(&id, on_site()))),
+        ("work", Box::new(|| e.start_work(&id))),
+        ("note", Box::new(|| e.add_note(&id, "Valve corroded"))),
+        ("part", Box::new(|| e.add_part(&id, "VALVE-22", 2))),
+        ("time", Box::new(|| e.log_time(&id, 45, "labour"))),
+        ("checklist", Box::new(|| e.set_checklist_item(&id, "isolate power", true))),
+        ("pause", Box::new(|| e.pause(&id))),
+        ("resume", Box::new(|| e.resume(&id))),
+        ("feedback", Box::new(|| e.record_feedback(&id, 5, "Quick and tidy"))),
+        ("complete", Box::new(|| e.complete(&id, "Replaced valve"))),
+    ];
+    for (name, step) in &steps {
+        step().unwrap_or_else(|err| panic!("{name}: {err}"));
+        let (row, recomputed) = row_and_recomputed(e, &id);
+        assert_eq!(row, recomputed, "after {name}");
+    }
+    // The dispatcher's side: reassign, cancel, reopen on its cached document.
+    let d = &w.dispatcher;
+    d.assign(&id, "eng-2").expect("reassign");
+    d.cancel(&id, "duplicate").expect("cancel");
+    d.reopen(&id, "needed after all").expect("reopen");
+    let (row, recomputed) = row_and_recomputed(d, &id);
+    assert_eq!(row, recomputed, "after reassign, cancel, reopen");
+}
+
+#[test]
+fn a_merge_retires_what_the_cache_knew_of_a_document() {
+    // The engineer's device folds its history once and keeps the result; a cancellation
+    // merged in from the server must be seen by the very next action.
+    let w = world();
+    let id = w.dispatcher.create_ticket(&boiler()).expect("create");
+    deliver(&w.dispatcher, &w.engineer, &id);
+    w.engineer.accept(&id).expect("accept");
+    w.engineer.add_note(&id, "on my way soon").expect("note");
+    w.dispatcher.cancel(&id, "customer cancelled").expect("cancel");
+    deliver(&w.dispatcher, &w.engineer, &id);
+    let refused = w.engineer.start_travel(&id).expect_err("travel after cancel");
+    assert!(matches!(refused, Error::Refused(Refusal { action: Action::StartTravel, .. })), "{refused:?}");
+    let (row, recomputed) = row_and_recomputed(&w.engineer, &id);
+    assert_eq!(row.status, Status::Cancelled);
+    assert_eq!(row, recomputed);
+}
+
 #[test]
 fn check_in_records_distance_and_whether_inside_the_site() {
     let w = world();

@@ -7,7 +7,9 @@
 //! fields: a wrong type reads as absent, never as a panic.
 
 use automerge::transaction::{CommitOptions, Transactable, Transaction};
-use automerge::{Automerge, AutomergeError, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value};
+use std::collections::HashMap;
+
+use automerge::{Automerge, AutomergeError, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value, hydrate};
 
 use super::{
     CheckInPlace, ChecklistItem, Customer, Feedback, Identity, Location, Milestones, NewTicket, Note, PartUsed,
@@ -176,45 +178,49 @@ pub fn create(tx: &mut Transaction<'_>, ticket_id: &str, new: &NewTicket, stamp:
 /// Appends an event to the history.
 pub fn append_event(tx: &mut Transaction<'_>, draft: &EventDraft, stamp: &Stamp<'_>) -> Result<(), ModelError> {
     let kind = draft.kind.map(EventKind::as_str).unwrap_or_default();
-    let event = append_record(tx, key::EVENTS, stamp, [("kind", kind.into())])?;
-    tx.put(&event, "role", stamp.identity.role.as_str())?;
-    tx.put(&event, "device", stamp.identity.device_id.as_str())?;
+    let mut fields: Vec<(&str, hydrate::Value)> = vec![
+        ("kind", kind.into()),
+        ("role", stamp.identity.role.as_str().into()),
+        ("device", stamp.identity.device_id.as_str().into()),
+    ];
     for (name, value) in [("assignee", &draft.assignee), ("reason", &draft.reason), ("summary", &draft.summary)] {
         if let Some(value) = value {
-            tx.put(&event, name, value.as_str())?;
+            fields.push((name, value.as_str().into()));
         }
     }
     if let Some(place) = &draft.place {
-        let obj = tx.put_object(&event, "location", ObjType::Map)?;
         let l = place.location;
-        put_all(tx, &obj, [("lat", l.lat.into()), ("lon", l.lon.into()), ("accuracy_m", l.accuracy_m.into())])?;
+        let mut location: HashMap<&str, hydrate::Value> =
+            HashMap::from([("lat", l.lat.into()), ("lon", l.lon.into()), ("accuracy_m", l.accuracy_m.into())]);
         if let Some(distance) = place.distance_m {
-            tx.put(&obj, "distance_m", distance)?;
+            location.insert("distance_m", distance.into());
         }
         if let Some(inside) = place.inside_site {
-            tx.put(&obj, "inside_site", inside)?;
+            location.insert("inside_site", ScalarValue::Boolean(inside).into());
         }
+        fields.push(("location", location.into()));
     }
-    Ok(())
+    append_record(tx, key::EVENTS, stamp, fields)
 }
 
 /// Appends a note.
 pub fn append_note(tx: &mut Transaction<'_>, text: &str, stamp: &Stamp<'_>) -> Result<(), ModelError> {
-    let note = append_record(tx, key::NOTES, stamp, [("text", text.into())])?;
-    tx.put(&note, "device", stamp.identity.device_id.as_str())?;
-    Ok(())
+    append_record(
+        tx,
+        key::NOTES,
+        stamp,
+        vec![("text", text.into()), ("device", stamp.identity.device_id.as_str().into())],
+    )
 }
 
 /// Appends a part used.
 pub fn append_part(tx: &mut Transaction<'_>, sku: &str, qty: u32, stamp: &Stamp<'_>) -> Result<(), ModelError> {
-    append_record(tx, key::PARTS, stamp, [("sku", sku.into()), ("qty", u64::from(qty).into())])?;
-    Ok(())
+    append_record(tx, key::PARTS, stamp, vec![("sku", sku.into()), ("qty", u64::from(qty).into())])
 }
 
 /// Appends a time entry.
 pub fn append_time(tx: &mut Transaction<'_>, minutes: u32, kind: &str, stamp: &Stamp<'_>) -> Result<(), ModelError> {
-    append_record(tx, key::TIME_ENTRIES, stamp, [("minutes", u64::from(minutes).into()), ("kind", kind.into())])?;
-    Ok(())
+    append_record(tx, key::TIME_ENTRIES, stamp, vec![("minutes", u64::from(minutes).into()), ("kind", kind.into())])
 }
 
 /// Ticks or unticks a checklist item (an item not on the list is added).
@@ -303,26 +309,28 @@ pub fn put_signature(
 }
 
 /// Appends a map record {id, at, by, ...fields} to the list at `list_key`.
-fn append_record<const N: usize>(
+///
+/// The record goes in as one batch: Automerge splices the new map and all its fields into its
+/// op columns twice in all, instead of once per field (a third of a note's CPU before).
+fn append_record(
     tx: &mut Transaction<'_>,
     list_key: &str,
     stamp: &Stamp<'_>,
-    fields: [(&str, ScalarValue); N],
-) -> Result<ObjId, ModelError> {
+    fields: Vec<(&str, hydrate::Value)>,
+) -> Result<(), ModelError> {
     let list = match tx.get(ROOT, list_key)? {
         Some((Value::Object(ObjType::List), id)) => id,
         // A document from a version without this list: create it (the only writer that can).
         _ => tx.put_object(ROOT, list_key, ObjType::List)?,
     };
     let index = tx.length(&list);
-    let record = tx.insert_object(&list, index, ObjType::Map)?;
-    put_all(
-        tx,
-        &record,
-        [("id", stamp.id.as_str().into()), ("at", stamp.at.into()), ("by", stamp.identity.user_id.as_str().into())],
-    )?;
-    put_all(tx, &record, fields)?;
-    Ok(record)
+    let mut record: HashMap<&str, hydrate::Value> = HashMap::with_capacity(fields.len() + 3);
+    record.insert("id", stamp.id.as_str().into());
+    record.insert("at", stamp.at.into());
+    record.insert("by", stamp.identity.user_id.as_str().into());
+    record.extend(fields);
+    tx.batch_create_object(&list, index, &record.into(), true)?;
+    Ok(())
 }
 
 fn ensure_map(tx: &mut Transaction<'_>, parent: &ObjId, key: &str) -> Result<ObjId, ModelError> {
@@ -671,6 +679,24 @@ pub fn summarize_derived(
         quarantined: None,
         rejected: None,
     })
+}
+
+/// The index row after a local action, from the row before it. An action appends to the
+/// history and the records and never edits what the dispatcher wrote (title, priority,
+/// customer, SLA), so only what the fold decides is recomputed and nothing is read from the
+/// document (`client::tests` checks this against [`summarize`] for every kind of action).
+pub fn summary_after_action(before: &TicketSummary, derived: &Derived, updated_at: Millis) -> TicketSummary {
+    TicketSummary {
+        status: derived.state.status,
+        assignee: derived.state.assignee.clone(),
+        sla_due_at: sla_due_at(&before.sla, derived.state.status, &milestones(derived)),
+        conflicts: u32::try_from(derived.conflicts.len()).unwrap_or(u32::MAX),
+        updated_at,
+        pending: true,
+        quarantined: None,
+        rejected: None,
+        ..before.clone()
+    }
 }
 
 /// A signature is written once; two devices that each captured one offline leave two values

@@ -32,15 +32,39 @@ impl ChunkKind {
     }
 }
 
-/// Appends a chunk after the ticket's last one; returns its sequence number.
-pub fn append_chunk(tx: &Transaction<'_>, ticket_id: &str, kind: ChunkKind, bytes: &[u8]) -> Result<i64, StoreError> {
-    let seq: i64 =
-        tx.query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM doc_chunks WHERE ticket_id = ?1", [ticket_id], |row| {
-            row.get(0)
-        })?;
+/// Where an appended chunk landed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Appended {
+    /// Its sequence number.
+    pub seq: i64,
+    /// How many change chunks now follow the newest snapshot: the compaction trigger.
+    pub changes_since_snapshot: i64,
+}
+
+/// Appends a chunk after the ticket's last one.
+pub fn append_chunk(
+    tx: &Transaction<'_>,
+    ticket_id: &str,
+    kind: ChunkKind,
+    bytes: &[u8],
+) -> Result<Appended, StoreError> {
+    // One pass over the ticket's chunks for both numbers. The changes after the newest snapshot
+    // are numbered without gaps (chunks are only ever deleted below a snapshot), so their count
+    // is a subtraction.
+    let (last, snapshot): (i64, i64) = tx
+        .prepare_cached(
+            "SELECT COALESCE(MAX(seq), 0), COALESCE(MAX(CASE WHEN kind = 'snapshot' THEN seq END), 0)
+             FROM doc_chunks WHERE ticket_id = ?1",
+        )?
+        .query_row([ticket_id], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    let seq = last + 1;
     tx.prepare_cached("INSERT INTO doc_chunks (ticket_id, seq, kind, bytes) VALUES (?1, ?2, ?3, ?4)")?
         .execute(params![ticket_id, seq, kind.as_str(), bytes])?;
-    Ok(seq)
+    let changes_since_snapshot = match kind {
+        ChunkKind::Snapshot => 0,
+        ChunkKind::Change => seq - snapshot,
+    };
+    Ok(Appended { seq, changes_since_snapshot })
 }
 
 /// The sequence number of the newest snapshot (0 when there is none).
@@ -48,14 +72,6 @@ fn latest_snapshot_seq(tx: &Transaction<'_>, ticket_id: &str) -> Result<i64, Sto
     Ok(tx
         .prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM doc_chunks WHERE ticket_id = ?1 AND kind = 'snapshot'")?
         .query_row([ticket_id], |row| row.get(0))?)
-}
-
-/// How many change chunks follow the newest snapshot: the compaction trigger.
-pub fn changes_since_snapshot(tx: &Transaction<'_>, ticket_id: &str) -> Result<i64, StoreError> {
-    let since = latest_snapshot_seq(tx, ticket_id)?;
-    Ok(tx
-        .prepare_cached("SELECT COUNT(*) FROM doc_chunks WHERE ticket_id = ?1 AND seq > ?2")?
-        .query_row(params![ticket_id, since], |row| row.get(0))?)
 }
 
 /// The bytes to load a ticket from: newest snapshot, then the changes after it, in one buffer.
