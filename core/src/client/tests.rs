@@ -123,7 +123,8 @@ fn the_index_row_a_cached_action_writes_is_the_one_the_document_gives() {
     let id = w.dispatcher.create_ticket(&boiler()).expect("create");
     deliver(&w.dispatcher, &w.engineer, &id);
     let e = &w.engineer;
-    let steps: Vec<(&str, Box<dyn Fn() -> Result<(), Error>>)> = vec![
+    type Step<'a> = (&'a str, Box<dyn Fn() -> Result<(), Error> + 'a>);
+    let steps: Vec<Step<'_>> = vec![
         ("accept", Box::new(|| e.accept(&id))),
         ("travel", Box::new(|| e.start_travel(&id))),
         ("check in", Box::new(|| e.check_in(&id, on_site()))),
