@@ -170,7 +170,7 @@ impl Client {
         let mut docs = self.lock_docs()?;
         self.persist(&ticket_id, &document, &performed, &summary, |_| Ok(()))?;
         docs.insert(ticket_id.clone(), document);
-        docs.remember(&ticket_id, Known { derived: performed.derived, summary });
+        docs.remember(&ticket_id, Known { derived: Some(performed.derived), summary });
         drop(docs);
         self.inner.local_changes.notify_one();
         self.notify(vec![ticket_id.clone()]);
@@ -659,6 +659,7 @@ impl Client {
         let document = docs.get_mut(ticket_id).ok_or_else(|| Error::NotFound(ticket_id.to_owned()))?;
         let (performed, summary) = match known {
             Some(Known { derived, summary: before }) => {
+                let derived = derived.unwrap_or_else(|| doc::derive(document));
                 let performed = actions::perform_on(document, derived, &self.inner.identity, &command, at)?;
                 let summary = doc::summary_after_action(&before, &performed.derived, at);
                 (performed, summary)
@@ -674,7 +675,7 @@ impl Client {
             docs.remove(ticket_id);
             return Err(e);
         }
-        docs.remember(ticket_id, Known { derived: performed.derived, summary });
+        docs.remember(ticket_id, Known { derived: Some(performed.derived), summary });
         drop(docs);
         self.inner.local_changes.notify_one();
         self.notify(vec![ticket_id.to_owned()]);
@@ -728,17 +729,23 @@ impl Client {
     /// that fails to load is quarantined with the reason.
     fn loaded<'c>(&self, docs: &'c mut DocCache, ticket_id: &str) -> Result<&'c mut Automerge, Error> {
         if !docs.contains(ticket_id) {
-            let document = self.load(ticket_id)?;
+            let (document, row) = self.load(ticket_id)?;
             docs.insert(ticket_id.to_owned(), document);
+            if let Some(summary) = row {
+                // The row was written from this document in the same transaction as its last
+                // chunk: an action can start from it instead of reading the document's fields.
+                docs.remember(ticket_id, Known { derived: None, summary });
+            }
         }
         docs.get_mut(ticket_id).ok_or_else(|| Error::NotFound(ticket_id.to_owned()))
     }
 
-    fn load(&self, ticket_id: &str) -> Result<Automerge, Error> {
-        let (bytes, quarantined) = self.inner.store.read(|tx| -> Result<_, Error> {
-            Ok((tickets::load_bytes(tx, ticket_id)?, tickets::quarantine_reason(tx, ticket_id)?))
+    /// The stored document, with its index row when it has one.
+    fn load(&self, ticket_id: &str) -> Result<(Automerge, Option<TicketSummary>), Error> {
+        let (bytes, row) = self.inner.store.read(|tx| -> Result<_, Error> {
+            Ok((tickets::load_bytes(tx, ticket_id)?, tickets::summary(tx, ticket_id)?))
         })?;
-        if let Some(reason) = quarantined {
+        if let Some(reason) = row.as_ref().and_then(|row| row.quarantined.clone()) {
             return Err(Error::Quarantined { id: ticket_id.to_owned(), reason });
         }
         let bytes = bytes.ok_or_else(|| Error::NotFound(ticket_id.to_owned()))?;
@@ -749,7 +756,7 @@ impl Client {
                 Err(e) => Err(e.to_string()),
             });
         match loaded {
-            Ok(document) => Ok(document.with_actor(self.inner.actor.clone())),
+            Ok(document) => Ok((document.with_actor(self.inner.actor.clone()), row)),
             Err(reason) => {
                 let reason = format!("stored document cannot be loaded: {reason}");
                 self.inner
@@ -818,10 +825,11 @@ struct Cached {
     known: Option<(Vec<ChangeHash>, Known)>,
 }
 
-/// What the last local action left: the fold of the history and the index row written.
+/// What a local action needs to know of a document beforehand: the fold of its history (once
+/// an action has made it) and its index row as stored.
 #[derive(Clone)]
 struct Known {
-    derived: Derived,
+    derived: Option<Derived>,
     summary: TicketSummary,
 }
 

@@ -153,6 +153,30 @@ fn the_index_row_a_cached_action_writes_is_the_one_the_document_gives() {
 }
 
 #[test]
+fn an_action_on_a_document_just_loaded_writes_the_row_the_document_gives() {
+    // A cache of one document: every action below loads its ticket from the store and starts
+    // from the stored index row.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let options = OpenOptions { doc_cache_capacity: 1, ..OpenOptions::default() };
+    let d =
+        Client::open_with(dir.path().join("disp.sqlite"), identity("disp", Role::Dispatcher), options).expect("open");
+    let (a, b) = (d.create_ticket(&boiler()).expect("a"), d.create_ticket(&boiler()).expect("b"));
+    for (n, step) in ["note", "reassign", "note", "cancel", "note", "reopen"].iter().enumerate() {
+        for id in [&a, &b] {
+            match *step {
+                "note" => d.add_note(id, &format!("note {n}")).expect("note"),
+                "reassign" => d.assign(id, "eng-2").expect("reassign"),
+                "cancel" => d.cancel(id, "duplicate").expect("cancel"),
+                _ => d.reopen(id, "needed after all").expect("reopen"),
+            }
+            let (row, recomputed) = row_and_recomputed(&d, id);
+            assert_eq!(row, recomputed, "after {step} on {id}");
+        }
+    }
+    assert_eq!(d.get(&a).expect("a").status, Status::Dispatched);
+}
+
+#[test]
 fn a_merge_retires_what_the_cache_knew_of_a_document() {
     // The engineer's device folds its history once and keeps the result; a cancellation
     // merged in from the server must be seen by the very next action.

@@ -77,16 +77,20 @@ fn latest_snapshot_seq(tx: &Transaction<'_>, ticket_id: &str) -> Result<i64, Sto
 /// The bytes to load a ticket from: newest snapshot, then the changes after it, in one buffer.
 /// `None` when the store holds no chunk for the ticket.
 pub fn load_bytes(tx: &Transaction<'_>, ticket_id: &str) -> Result<Option<Vec<u8>>, StoreError> {
-    let since = latest_snapshot_seq(tx, ticket_id)?;
-    let mut stmt = tx.prepare_cached("SELECT bytes FROM doc_chunks WHERE ticket_id = ?1 AND seq >= ?2 ORDER BY seq")?;
-    let mut rows = stmt.query(params![ticket_id, since])?;
-    let mut buffer = Vec::new();
-    let mut any = false;
+    // Newest first, down to the newest snapshot: one walk of the primary key.
+    let mut stmt = tx.prepare_cached("SELECT kind, bytes FROM doc_chunks WHERE ticket_id = ?1 ORDER BY seq DESC")?;
+    let mut rows = stmt.query([ticket_id])?;
+    let mut chunks: Vec<Vec<u8>> = Vec::new();
     while let Some(row) = rows.next()? {
-        any = true;
-        buffer.extend_from_slice(row.get_ref(0)?.as_blob().map_err(rusqlite::Error::from)?);
+        chunks.push(row.get(1)?);
+        if row.get_ref(0)?.as_str().map_err(rusqlite::Error::from)? == ChunkKind::Snapshot.as_str() {
+            break;
+        }
     }
-    Ok(any.then_some(buffer))
+    if chunks.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(chunks.into_iter().rev().flatten().collect()))
 }
 
 /// Every chunk of a ticket, oldest first (for tools and the naive-load benchmark).
@@ -164,15 +168,6 @@ pub fn quarantine(tx: &Transaction<'_>, ticket_id: &str, reason: &str, now: Mill
         params![ticket_id, reason, now],
     )?;
     Ok(())
-}
-
-/// The reason a ticket is set aside, if it is.
-pub fn quarantine_reason(tx: &Transaction<'_>, ticket_id: &str) -> Result<Option<String>, StoreError> {
-    Ok(tx
-        .prepare_cached("SELECT quarantined FROM tickets WHERE id = ?1")?
-        .query_row([ticket_id], |row| row.get::<_, Option<String>>(0))
-        .optional()?
-        .flatten())
 }
 
 /// Whether the store has the ticket at all.
