@@ -468,13 +468,11 @@ impl Client {
     pub(crate) fn sync_request(&self) -> Result<SyncRequest, Error> {
         let (cursor, pending) = self.inner.store.read(|tx| -> Result<_, Error> {
             let cursor = tickets::get_meta(tx, META_SYNC_CURSOR)?.and_then(|c| c.parse().ok()).unwrap_or(0);
-            Ok((cursor, tickets::pending_ids(tx)?))
+            Ok((cursor, tickets::pending_with_server_heads(tx)?))
         })?;
         let mut docs = self.lock_docs()?;
         let mut pushes = Vec::new();
-        for ticket_id in pending {
-            let server_heads =
-                self.inner.store.read(|tx| -> Result<_, Error> { Ok(tickets::server_heads(tx, &ticket_id)?) })?;
+        for (ticket_id, server_heads) in pending {
             // A set-aside ticket cannot be read; the others still sync.
             let Ok(document) = self.loaded(&mut docs, &ticket_id) else { continue };
             let changes: Vec<ByteBuf> =
@@ -586,6 +584,12 @@ impl Client {
     /// How many tickets have local changes the server has not acknowledged.
     pub fn pending_count(&self) -> Result<u64, Error> {
         self.inner.store.read(|tx| Ok(tickets::pending_count(tx)?))
+    }
+
+    /// [`Client::pending_count`] and [`Client::pending_upload_totals`] from one snapshot: the
+    /// sync status after every sync.
+    pub(crate) fn pending_totals(&self) -> Result<(u64, (u64, u64)), Error> {
+        self.inner.store.read(|tx| Ok((tickets::pending_count(tx)?, blobs::pending_upload_totals(tx)?)))
     }
 
     // -----------------------------------------------------------------------------------------

@@ -270,24 +270,24 @@ pub fn set_meta(tx: &Transaction<'_>, key: &str, value: &str) -> Result<(), Stor
     Ok(())
 }
 
-/// Tickets with local changes the server has not acknowledged.
-pub fn pending_ids(tx: &Transaction<'_>) -> Result<Vec<String>, StoreError> {
-    let mut stmt = tx.prepare_cached("SELECT id FROM tickets WHERE pending = 1 AND quarantined IS NULL ORDER BY id")?;
-    let rows = stmt.query_map([], |row| row.get(0))?;
+/// Tickets with local changes the server has not acknowledged, each with the heads the server
+/// is known to have of it (empty when it has none yet), in one query.
+pub fn pending_with_server_heads(
+    tx: &Transaction<'_>,
+) -> Result<Vec<(String, Vec<automerge::ChangeHash>)>, StoreError> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT t.id, s.server_heads FROM tickets t LEFT JOIN sync_state s ON s.ticket_id = t.id
+         WHERE t.pending = 1 AND t.quarantined IS NULL ORDER BY t.id",
+    )?;
+    let rows = stmt.query_map([], |row| {
+        let heads: Option<Vec<u8>> = row.get(1)?;
+        Ok((row.get(0)?, heads_from_bytes(&heads.unwrap_or_default())))
+    })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// The heads the server is known to have of a ticket (empty when it has none yet).
-pub fn server_heads(tx: &Transaction<'_>, ticket_id: &str) -> Result<Vec<automerge::ChangeHash>, StoreError> {
-    let bytes: Option<Vec<u8>> = tx
-        .prepare_cached("SELECT server_heads FROM sync_state WHERE ticket_id = ?1")?
-        .query_row([ticket_id], |row| row.get(0))
-        .optional()?;
-    Ok(bytes
-        .unwrap_or_default()
-        .chunks_exact(32)
-        .filter_map(|chunk| <[u8; 32]>::try_from(chunk).ok().map(automerge::ChangeHash))
-        .collect())
+fn heads_from_bytes(bytes: &[u8]) -> Vec<automerge::ChangeHash> {
+    bytes.chunks_exact(32).filter_map(|chunk| <[u8; 32]>::try_from(chunk).ok().map(automerge::ChangeHash)).collect()
 }
 
 /// Records the heads the server has of a ticket.

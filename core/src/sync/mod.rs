@@ -210,8 +210,7 @@ impl SyncEngine {
     /// calls [`SyncEngine::set_online`] (or [`SyncEngine::sync_now`], which always tries).
     pub fn new(client: Client, config: SyncConfig) -> Result<SyncEngine, SyncError> {
         let http = http_client(config.request_timeout)?;
-        let pending = client.pending_count()?;
-        let (pending_uploads, pending_upload_bytes) = client.pending_upload_totals()?;
+        let (pending, (pending_uploads, pending_upload_bytes)) = client.pending_totals()?;
         let (status, _) = watch::channel(SyncStatus {
             pending_tickets: pending,
             pending_uploads,
@@ -263,8 +262,7 @@ impl SyncEngine {
         let _turn = self.inner.running.lock().await;
         self.inner.status.send_modify(|s| s.syncing = true);
         let result = self.sync_rounds().await;
-        let pending = self.inner.client.pending_count().unwrap_or(0);
-        let (uploads, upload_bytes) = self.inner.client.pending_upload_totals().unwrap_or((0, 0));
+        let (pending, (uploads, upload_bytes)) = self.inner.client.pending_totals().unwrap_or((0, (0, 0)));
         self.inner.status.send_modify(|s| {
             s.syncing = false;
             s.pending_tickets = pending;
