@@ -413,7 +413,7 @@ impl Client {
             .read(|tx| -> Result<_, Error> { Ok(tickets::summary(tx, ticket_id)?.is_some_and(|s| s.pending)) })?;
         let summary = doc::summarize(&merged.document, now_ms(), pending)?;
         self.inner.store.write(|tx| -> Result<(), Error> {
-            tickets::append_chunk(tx, ticket_id, ChunkKind::Change, &merged.bytes)?;
+            tickets::append_chunk(tx, ticket_id, ChunkKind::Change, &merged.new_changes)?;
             tickets::upsert_summary(tx, &summary)?;
             Ok(())
         })?;
@@ -448,11 +448,11 @@ impl Client {
         if !one_history || !doc::ticket_id(&document).is_ok_and(|id| id == ticket_id) {
             return Err(Error::InvalidInput(format!("received bytes are not ticket {ticket_id}")));
         }
-        let mut bytes = Vec::new();
+        let mut new_changes = Vec::new();
         for change in &received {
-            bytes.extend_from_slice(change.raw_bytes());
+            new_changes.extend_from_slice(change.raw_bytes());
         }
-        Ok(Some(Merged { document, bytes }))
+        Ok(Some(Merged { document, new_changes }))
     }
 
     // -----------------------------------------------------------------------------------------
@@ -529,7 +529,7 @@ impl Client {
         let write = |tx: &rusqlite::Transaction<'_>| -> Result<(), Error> {
             for (ticket_id, merged, summary, server_heads, pending) in &staged {
                 if let (Some(merged), Some(summary)) = (merged, summary) {
-                    tickets::append_chunk(tx, ticket_id, ChunkKind::Change, &merged.bytes)?;
+                    tickets::append_chunk(tx, ticket_id, ChunkKind::Change, &merged.new_changes)?;
                     tickets::upsert_summary(tx, summary)?;
                 }
                 tickets::set_server_heads(tx, ticket_id, server_heads)?;
@@ -775,8 +775,7 @@ impl Client {
 /// A merge computed but not yet stored.
 struct Merged {
     document: Automerge,
-    /// The new changes, to store.
-    bytes: Vec<u8>,
+    new_changes: Vec<u8>,
 }
 
 /// What applying one sync response did.
