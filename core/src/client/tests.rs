@@ -48,24 +48,37 @@ fn on_site() -> Location {
     Location { lat: 52.3680, lon: 4.9045, accuracy_m: 8.0 }
 }
 
+/// Every engineer action once, in workflow order, from dispatched to completed; `after_each`
+/// gets the step's name once it succeeded.
+fn engineer_day(e: &Client, id: &str, mut after_each: impl FnMut(&str)) {
+    type Step<'a> = &'a dyn Fn() -> Result<(), Error>;
+    let steps: [(&str, Step<'_>); 12] = [
+        ("accept", &|| e.accept(id)),
+        ("travel", &|| e.start_travel(id)),
+        ("check in", &|| e.check_in(id, on_site())),
+        ("work", &|| e.start_work(id)),
+        ("note", &|| e.add_note(id, "Valve corroded")),
+        ("part", &|| e.add_part(id, "VALVE-22", 2)),
+        ("time", &|| e.log_time(id, 45, "labour")),
+        ("checklist", &|| e.set_checklist_item(id, "isolate power", true)),
+        ("pause", &|| e.pause(id)),
+        ("resume", &|| e.resume(id)),
+        ("feedback", &|| e.record_feedback(id, 5, "Quick and tidy")),
+        ("complete", &|| e.complete(id, "Replaced valve")),
+    ];
+    for (name, step) in steps {
+        step().unwrap_or_else(|err| panic!("{name}: {err}"));
+        after_each(name);
+    }
+}
+
 #[test]
 fn the_whole_engineer_flow_is_recorded_and_derived() {
     let w = world();
     let id = w.dispatcher.create_ticket(&boiler()).expect("create");
     deliver(&w.dispatcher, &w.engineer, &id);
     let e = &w.engineer;
-    e.accept(&id).expect("accept");
-    e.start_travel(&id).expect("travel");
-    e.check_in(&id, on_site()).expect("check in");
-    e.start_work(&id).expect("work");
-    e.add_note(&id, "Valve corroded").expect("note");
-    e.add_part(&id, "VALVE-22", 2).expect("part");
-    e.log_time(&id, 45, "labour").expect("time");
-    e.set_checklist_item(&id, "isolate power", true).expect("checklist");
-    e.pause(&id).expect("pause");
-    e.resume(&id).expect("resume");
-    e.record_feedback(&id, 5, "Quick and tidy").expect("feedback");
-    e.complete(&id, "Replaced valve").expect("complete");
+    engineer_day(e, &id, |_| {});
 
     let t = e.get(&id).expect("get");
     assert_eq!(t.status, Status::Completed);
@@ -123,26 +136,10 @@ fn the_index_row_a_cached_action_writes_is_the_one_the_document_gives() {
     let id = w.dispatcher.create_ticket(&boiler()).expect("create");
     deliver(&w.dispatcher, &w.engineer, &id);
     let e = &w.engineer;
-    type Step<'a> = (&'a str, Box<dyn Fn() -> Result<(), Error> + 'a>);
-    let steps: Vec<Step<'_>> = vec![
-        ("accept", Box::new(|| e.accept(&id))),
-        ("travel", Box::new(|| e.start_travel(&id))),
-        ("check in", Box::new(|| e.check_in(&id, on_site()))),
-        ("work", Box::new(|| e.start_work(&id))),
-        ("note", Box::new(|| e.add_note(&id, "Valve corroded"))),
-        ("part", Box::new(|| e.add_part(&id, "VALVE-22", 2))),
-        ("time", Box::new(|| e.log_time(&id, 45, "labour"))),
-        ("checklist", Box::new(|| e.set_checklist_item(&id, "isolate power", true))),
-        ("pause", Box::new(|| e.pause(&id))),
-        ("resume", Box::new(|| e.resume(&id))),
-        ("feedback", Box::new(|| e.record_feedback(&id, 5, "Quick and tidy"))),
-        ("complete", Box::new(|| e.complete(&id, "Replaced valve"))),
-    ];
-    for (name, step) in &steps {
-        step().unwrap_or_else(|err| panic!("{name}: {err}"));
+    engineer_day(e, &id, |step| {
         let (row, recomputed) = row_and_recomputed(e, &id);
-        assert_eq!(row, recomputed, "after {name}");
-    }
+        assert_eq!(row, recomputed, "after {step}");
+    });
     // The dispatcher's side: reassign, cancel, reopen on its cached document.
     let d = &w.dispatcher;
     d.assign(&id, "eng-2").expect("reassign");
