@@ -746,7 +746,7 @@ impl Client {
 
     /// The stored document, with its index row when it has one.
     fn load(&self, ticket_id: &str) -> Result<(Automerge, Option<TicketSummary>), Error> {
-        let (bytes, row) = self.inner.store.read(|tx| -> Result<_, Error> {
+        let (bytes, row) = self.inner.store.read_for_write(|tx| -> Result<_, Error> {
             Ok((tickets::load_bytes(tx, ticket_id)?, tickets::summary(tx, ticket_id)?))
         })?;
         if let Some(reason) = row.as_ref().and_then(|row| row.quarantined.clone()) {

@@ -228,6 +228,22 @@ impl Store {
         Ok(value)
     }
 
+    /// Runs `f` in a read transaction on the writer's connection: for the read half of a
+    /// read-modify-write (an action loading the document it is about to change). A commit
+    /// empties every other connection's page cache, but not the writer's own, so reading
+    /// here costs no page reads from the file for what the last writes touched. It waits
+    /// while a write is in progress; queries that need not wait use [`Store::read`].
+    pub fn read_for_write<T, E>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        let mut conn = self.writer.lock().map_err(|_| StoreError::Poisoned)?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred).map_err(StoreError::from)?;
+        let value = f(&tx)?;
+        tx.finish().map_err(StoreError::from)?;
+        Ok(value)
+    }
+
     /// Runs `f` in a read transaction on a reader connection (a consistent snapshot).
     pub fn read<T, E>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T, E>) -> Result<T, E>
     where
