@@ -10,6 +10,7 @@
 //! - Ticket documents are stored as chunks (see [`tickets`]).
 
 pub mod blobs;
+mod checkpointer;
 pub mod encryption;
 mod migrations;
 pub mod tickets;
@@ -21,6 +22,7 @@ use std::time::Duration;
 use rusqlite::config::DbConfig;
 use rusqlite::{Connection, ErrorCode, OpenFlags, Transaction, TransactionBehavior};
 
+use checkpointer::{CheckpointPolicy, Checkpointer};
 use encryption::Unreadable;
 pub use encryption::{StoreKey, encrypt_existing};
 pub use migrations::{LATEST_VERSION, run_numbered};
@@ -111,6 +113,9 @@ pub struct OpenReport {
 pub struct Store {
     path: PathBuf,
     durability: Durability,
+    /// Declared first, so it is stopped and joined before the connections close (the writer,
+    /// closing last, makes the final checkpoint as it always has).
+    checkpointer: Checkpointer,
     writer: Mutex<Connection>,
     readers: Vec<Mutex<Connection>>,
 }
@@ -138,7 +143,7 @@ impl Store {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent)?;
         }
-        match Self::open_once(path, durability, key) {
+        match Self::open_once(path, durability, key, CheckpointPolicy::default()) {
             Err(StoreError::Sqlite(e)) if is_corruption(&e) => {
                 match (encryption::inspect(path)?, key) {
                     (Unreadable::Plaintext, Some(_)) => return Err(StoreError::NotEncrypted),
@@ -148,7 +153,7 @@ impl Store {
                     (Unreadable::Plaintext | Unreadable::Garbage, _) => {}
                 }
                 let moved = move_aside(path)?;
-                let (store, mut report) = Self::open_once(path, durability, key)?;
+                let (store, mut report) = Self::open_once(path, durability, key, CheckpointPolicy::default())?;
                 report.moved_aside = Some(moved);
                 Ok((store, report))
             }
@@ -160,6 +165,7 @@ impl Store {
         path: &Path,
         durability: Durability,
         key: Option<&StoreKey>,
+        checkpoints: CheckpointPolicy,
     ) -> Result<(Store, OpenReport), StoreError> {
         let mut writer = Connection::open(path)?;
         // Until the file has proved readable, closing this connection must not checkpoint a WAL
@@ -187,8 +193,35 @@ impl Store {
                 Ok(Mutex::new(reader))
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
-        let store = Store { path: path.to_owned(), durability, writer: Mutex::new(writer), readers };
+        let checkpointing = Connection::open(path)?;
+        if let Some(key) = key {
+            encryption::apply_key(&checkpointing, key)?;
+        }
+        configure(&checkpointing, durability)?;
+        let checkpointer = Checkpointer::start(&mut writer, checkpointing, checkpoints)?;
+        let store = Store { path: path.to_owned(), durability, checkpointer, writer: Mutex::new(writer), readers };
         Ok((store, OpenReport { migrated_from, moved_aside: None }))
+    }
+
+    /// A store with its own checkpoint thresholds, for tests of the checkpointer.
+    #[cfg(test)]
+    pub(crate) fn open_with_checkpoints(
+        path: &Path,
+        durability: Durability,
+        checkpoints: CheckpointPolicy,
+    ) -> Result<Store, StoreError> {
+        Ok(Self::open_once(path, durability, None, checkpoints)?.0)
+    }
+
+    /// Whether every background checkpoint asked for so far has run.
+    #[cfg(test)]
+    pub(crate) fn checkpoints_settled(&self) -> bool {
+        self.checkpointer.settled()
+    }
+
+    /// How many checkpoints the background thread has run since the store was opened.
+    pub fn background_checkpoints(&self) -> u64 {
+        self.checkpointer.checkpoints_done()
     }
 
     /// The file this store lives in.

@@ -407,3 +407,83 @@ fn a_relaxed_write_restores_the_durable_setting() {
     assert_eq!(synchronous(&store), 2, "FULL again after a failed one");
     assert_eq!(store.read(|tx| tickets::get_meta(tx, "k")).expect("read").as_deref(), Some("v"));
 }
+
+/// Frames in the store's WAL file (a frame is a page plus its 24-byte header).
+fn wal_frames(store: &Store) -> u64 {
+    let mut wal = store.path().as_os_str().to_owned();
+    wal.push("-wal");
+    let bytes = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+    bytes.saturating_sub(32) / (4096 + 24)
+}
+
+/// Commits `count` transactions of one 8 KB row each (a few pages per commit).
+fn write_rows(store: &Store, count: usize) {
+    for _ in 0..count {
+        store
+            .write(|tx| -> Result<(), StoreError> {
+                tx.execute("INSERT INTO meta (key, value) VALUES (hex(randomblob(8)), hex(randomblob(4096)))", [])?;
+                Ok(())
+            })
+            .expect("write");
+    }
+}
+
+fn until(what: &str, done: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::yield_now();
+    }
+}
+
+#[test]
+fn a_background_thread_checkpoints_and_the_writer_starts_the_wal_over() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let policy = CheckpointPolicy { background_after: 40, writer_after: i32::MAX };
+    let store = Store::open_with_checkpoints(&dir.path().join("s.sqlite"), Durability::AppCrash, policy).expect("open");
+    let mut written = 0;
+    while wal_frames(&store) < 60 {
+        write_rows(&store, 1);
+        written += 1;
+    }
+    until("the background checkpoint", || store.checkpoints_settled());
+    assert!(store.background_checkpoints() >= 1);
+    // The thread has copied the bulk: the next commit copies what is left itself...
+    write_rows(&store, 1);
+    written += 1;
+    let before = wal_frames(&store);
+    // ...so the commits after it write from the WAL's start instead of growing it (without
+    // the checkpoints it would grow by every frame written).
+    write_rows(&store, 5);
+    assert_eq!(wal_frames(&store), before, "the WAL grew: nothing was checkpointed");
+    let rows: i64 = store
+        .read(|tx| -> Result<i64, StoreError> { Ok(tx.query_row("SELECT count(*) FROM meta", [], |r| r.get(0))?) })
+        .expect("count");
+    assert_eq!(rows, written + 5);
+    store.integrity_check().expect("integrity");
+}
+
+#[test]
+fn a_writer_checkpoints_itself_when_the_wal_outgrows_the_backstop() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // The background thread is never asked: only the writer's backstop can keep the WAL small.
+    let policy = CheckpointPolicy { background_after: i32::MAX, writer_after: 40 };
+    let store = Store::open_with_checkpoints(&dir.path().join("s.sqlite"), Durability::AppCrash, policy).expect("open");
+    write_rows(&store, 60);
+    assert!(wal_frames(&store) < 60, "the WAL holds {} frames: it was never started over", wal_frames(&store));
+    assert_eq!(store.background_checkpoints(), 0);
+    store.integrity_check().expect("integrity");
+}
+
+#[test]
+fn without_checkpoints_the_wal_grows_by_every_frame_written() {
+    // The control for the two tests above: their measure of the WAL would see a missing
+    // checkpoint.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let policy = CheckpointPolicy { background_after: i32::MAX, writer_after: i32::MAX };
+    let store = Store::open_with_checkpoints(&dir.path().join("s.sqlite"), Durability::AppCrash, policy).expect("open");
+    write_rows(&store, 20);
+    let before = wal_frames(&store);
+    write_rows(&store, 5);
+    assert!(wal_frames(&store) > before);
+}
