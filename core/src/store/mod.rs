@@ -271,10 +271,7 @@ impl Store {
         E: From<StoreError>,
     {
         let mut conn = self.writer.lock().map_err(|_| StoreError::Poisoned)?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred).map_err(StoreError::from)?;
-        let value = f(&tx)?;
-        tx.finish().map_err(StoreError::from)?;
-        Ok(value)
+        read_on(&mut conn, f)
     }
 
     /// Runs `f` in a read transaction on a reader connection (a consistent snapshot).
@@ -287,11 +284,7 @@ impl Store {
             Some(conn) => conn,
             None => self.readers[0].lock().map_err(|_| StoreError::Poisoned)?,
         };
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred).map_err(StoreError::from)?;
-        let value = f(&tx)?;
-        // Read-only: ending it either way releases the snapshot.
-        tx.finish().map_err(StoreError::from)?;
-        Ok(value)
+        read_on(&mut conn, f)
     }
 
     /// Runs SQLite's own integrity check; `Ok(())` when it says "ok".
@@ -301,6 +294,18 @@ impl Store {
             conn.query_row("PRAGMA integrity_check", [], |row| row.get(0)).map_err(|e| e.to_string())?;
         if verdict == "ok" { Ok(()) } else { Err(verdict) }
     }
+}
+
+/// Runs `f` in a read (DEFERRED) transaction on `conn`.
+fn read_on<T, E>(conn: &mut Connection, f: impl FnOnce(&Transaction<'_>) -> Result<T, E>) -> Result<T, E>
+where
+    E: From<StoreError>,
+{
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred).map_err(StoreError::from)?;
+    let value = f(&tx)?;
+    // Read-only: ending it either way releases the snapshot.
+    tx.finish().map_err(StoreError::from)?;
+    Ok(value)
 }
 
 /// Runs `f` in an IMMEDIATE transaction on the writer and commits it if `f` returns `Ok`.
