@@ -440,14 +440,21 @@ fn until(what: &str, done: impl Fn() -> bool) {
 fn a_background_thread_checkpoints_and_the_writer_starts_the_wal_over() {
     let dir = tempfile::tempdir().expect("tempdir");
     let policy = CheckpointPolicy { background_after: 40, writer_after: i32::MAX };
-    let store = Store::open_with_checkpoints(&dir.path().join("s.sqlite"), Durability::AppCrash, policy).expect("open");
+    let path = dir.path().join("s.sqlite");
+    let store = Store::open_with_checkpoints(&path, Durability::AppCrash, policy).expect("open");
+    let file_size = || std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    let size_at_open = file_size();
     let mut written = 0;
-    while wal_frames(&store) < 60 {
+    // Up to the commit that asks the thread (no later commit could copy anything itself).
+    while wal_frames(&store) < 40 {
         write_rows(&store, 1);
         written += 1;
     }
     until("the background checkpoint", || store.checkpoints_settled());
     assert!(store.background_checkpoints() >= 1);
+    // The thread copied the rows' pages into the database file (each row's 8 KB of text
+    // alone takes two pages, and at least five rows were written).
+    assert!(file_size() > size_at_open + 8 * 4096, "the database file did not grow: {} bytes", file_size());
     // The thread has copied the bulk: the next commit copies what is left itself...
     write_rows(&store, 1);
     written += 1;
@@ -460,6 +467,33 @@ fn a_background_thread_checkpoints_and_the_writer_starts_the_wal_over() {
         .read(|tx| -> Result<i64, StoreError> { Ok(tx.query_row("SELECT count(*) FROM meta", [], |r| r.get(0))?) })
         .expect("count");
     assert_eq!(rows, written + 5);
+    store.integrity_check().expect("integrity");
+}
+
+#[test]
+fn a_writer_that_never_pauses_still_gets_the_wal_started_over() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let policy = CheckpointPolicy { background_after: 40, writer_after: i32::MAX };
+    let store = Store::open_with_checkpoints(&dir.path().join("s.sqlite"), Durability::AppCrash, policy).expect("open");
+    write_rows(&store, 2);
+    // A reader keeps its snapshot while the writer goes on: the thread can copy only the frames
+    // that snapshot allows, as it can when commits keep landing during its run.
+    store
+        .read(|tx| -> Result<(), StoreError> {
+            let _: i64 = tx.query_row("SELECT count(*) FROM meta", [], |r| r.get(0))?;
+            while wal_frames(&store) < 40 {
+                write_rows(&store, 1);
+            }
+            until("the background checkpoint", || store.checkpoints_settled());
+            Ok(())
+        })
+        .expect("pinned read");
+    // The next commit copies what the thread could not...
+    write_rows(&store, 1);
+    let before = wal_frames(&store);
+    // ...so the WAL starts over instead of growing.
+    write_rows(&store, 5);
+    assert_eq!(wal_frames(&store), before, "the WAL grew: the writer never finished the checkpoint");
     store.integrity_check().expect("integrity");
 }
 
