@@ -627,3 +627,49 @@ fn an_encrypted_store_keeps_tickets_photos_and_signatures_off_the_disk_in_plaint
     let err = Client::open(dir.path().join("encrypted.sqlite"), identity("eng-1", Role::Engineer)).expect_err("no key");
     assert!(matches!(err, Error::Store(StoreError::KeyRequired)), "{err:?}");
 }
+
+fn cache_footprint(client: &Client) -> (usize, usize) {
+    client.inner.docs.lock().expect("docs").footprint()
+}
+
+#[test]
+fn the_document_cache_keeps_within_its_memory_budget() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let one_ticket = {
+        let probe = Client::open_with(
+            dir.path().join("probe.sqlite"),
+            identity("disp", Role::Dispatcher),
+            OpenOptions::default(),
+        )
+        .expect("open probe");
+        probe.create_ticket(&boiler()).expect("create");
+        cache_footprint(&probe).1
+    };
+    // Room for three new tickets by memory; by count there would be room for 128.
+    let budget = 3 * one_ticket + one_ticket / 2;
+    let options = OpenOptions { doc_cache_bytes: budget, ..OpenOptions::default() };
+    let d =
+        Client::open_with(dir.path().join("disp.sqlite"), identity("disp", Role::Dispatcher), options).expect("open");
+    let ids: Vec<String> = (0..6).map(|_| d.create_ticket(&boiler()).expect("create")).collect();
+    for id in ids.iter().chain(&ids) {
+        d.add_note(id, "checked").expect("note");
+        let (count, bytes) = cache_footprint(&d);
+        assert!(count <= 3, "{count} documents cached");
+        // Notes grow the documents between loads; the check at each load keeps it near.
+        assert!(bytes <= budget + one_ticket / 2, "{bytes} bytes cached, budget {budget}");
+    }
+    for id in &ids {
+        assert_eq!(d.get(id).expect("reloaded").notes.len(), 2);
+    }
+
+    // A long history takes the room of many short ones: loading a new ticket next to it
+    // evicts it.
+    let long = ids[0].clone();
+    for n in 0..100 {
+        d.add_note(&long, &format!("note {n}")).expect("note");
+    }
+    assert!(cache_footprint(&d).1 > budget, "the long ticket alone is over the budget");
+    d.add_note(&ids[1], "short").expect("note");
+    assert_eq!(cache_footprint(&d).0, 1, "only the ticket just loaded stays");
+    assert_eq!(d.get(&long).expect("long ticket").notes.len(), 102);
+}
