@@ -882,7 +882,7 @@ impl DocCache {
     fn insert(&mut self, id: String, document: Automerge) {
         self.tick += 1;
         self.docs.insert(id.clone(), Cached { document, used: self.tick, known: None });
-        let mut bytes: usize = self.docs.values().map(|cached| estimated_document_bytes(&cached.document)).sum();
+        let mut bytes = self.estimated_bytes();
         while self.docs.len() > self.capacity || (bytes > self.budget_bytes && self.docs.len() > 1) {
             let oldest = self
                 .docs
@@ -895,10 +895,15 @@ impl DocCache {
         }
     }
 
+    /// The estimated memory of the loaded documents.
+    fn estimated_bytes(&self) -> usize {
+        self.docs.values().map(|cached| estimated_document_bytes(&cached.document)).sum()
+    }
+
     /// How many documents are loaded, and their estimated memory.
     #[cfg(test)]
     fn footprint(&self) -> (usize, usize) {
-        (self.docs.len(), self.docs.values().map(|cached| estimated_document_bytes(&cached.document)).sum())
+        (self.docs.len(), self.estimated_bytes())
     }
 
     fn remove(&mut self, id: &str) {

@@ -88,7 +88,9 @@ impl Checkpointer {
                 move || run(&connection, &shared)
             })
             .map_err(StoreError::Io)?;
-        let hooked = Arc::clone(&shared);
+        // Built before the hook is set: should setting it fail, dropping this stops the thread.
+        let checkpointer = Checkpointer { shared: Arc::clone(&shared), thread: Some(thread) };
+        let hooked = shared;
         // The request made for the WAL as it is now (cleared when the writer starts it over).
         let mut asked: Option<u64> = None;
         // Replaces SQLite's automatic checkpoint, which is itself a WAL hook.
@@ -115,7 +117,7 @@ impl Checkpointer {
             }
             Ok(())
         }))?;
-        Ok(Checkpointer { shared, thread: Some(thread) })
+        Ok(checkpointer)
     }
 
     /// How many checkpoints the thread has run.
