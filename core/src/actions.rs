@@ -170,6 +170,9 @@ pub fn perform_on(
                 Command::CaptureSignature { .. } if doc::has_signature(document) => {
                     return Err(workflow::Refusal { action: *action, reason: workflow::Reason::AlreadySigned }.into());
                 }
+                Command::RecordFeedback { .. } if doc::has_feedback(document) => {
+                    return Err(workflow::Refusal { action: *action, reason: workflow::Reason::AlreadyRecorded }.into());
+                }
                 Command::AddPhoto { photo } if doc::has_photo(document, &photo.sha256) => {
                     return Err(Error::InvalidInput(format!("photo {} is already on the ticket", photo.sha256)));
                 }
@@ -258,42 +261,48 @@ fn verb(command: &Command) -> &'static str {
     }
 }
 
-/// Arguments out of range are refused before anything is looked at.
+/// Arguments out of range are refused before anything is looked at, by the same value rules
+/// the server applies to what a device pushes ([`workflow::values`]).
 fn validate(command: &Command) -> Result<(), Error> {
-    match command {
-        Command::Assign { engineer } => require_text(engineer, "engineer"),
+    use workflow::values as v;
+    let checked = match command {
+        Command::Assign { engineer } => v::required_text(engineer, "engineer", v::MAX_USER_ID_CHARS),
         Command::Cancel { reason } | Command::Reopen { reason } | Command::Reject { reason } => {
-            require_text(reason, "reason")
+            v::required_text(reason, "reason", v::MAX_REASON_CHARS)
         }
-        Command::CheckIn { location } if !location.is_valid() => Err(Error::InvalidInput(format!(
+        Command::CheckIn { location } if !location.is_valid() => Err(v::BadValue(format!(
             "location out of range: lat {}, lon {}, accuracy {} m",
             location.lat, location.lon, location.accuracy_m
         ))),
-        Command::AddNote { text } => require_text(text, "note"),
+        Command::Complete { summary } => v::optional_text(summary, "summary", v::MAX_SUMMARY_CHARS),
+        Command::AddNote { text } => v::required_text(text, "note", v::MAX_NOTE_CHARS),
         Command::AddPart { sku, qty } => {
-            require_text(sku, "sku")?;
-            if *qty == 0 { Err(Error::InvalidInput("quantity must be at least 1".into())) } else { Ok(()) }
+            v::required_text(sku, "sku", v::MAX_SKU_CHARS).and_then(|()| v::part_qty(u64::from(*qty)))
         }
         Command::LogTime { minutes, kind } => {
-            require_text(kind, "time kind")?;
-            if *minutes == 0 || *minutes > 24 * 60 {
-                Err(Error::InvalidInput("minutes must be between 1 and 1440".into()))
-            } else {
-                Ok(())
-            }
+            v::required_text(kind, "time kind", v::MAX_TIME_KIND_CHARS).and_then(|()| v::minutes(u64::from(*minutes)))
         }
-        Command::SetChecklistItem { item, .. } => require_text(item, "checklist item"),
-        Command::RecordFeedback { rating, .. } if !(1..=5).contains(rating) => {
-            Err(Error::InvalidInput(format!("rating must be 1 to 5, not {rating}")))
+        Command::SetChecklistItem { item, .. } => v::required_text(item, "checklist item", v::MAX_CHECKLIST_ITEM_CHARS),
+        Command::RecordFeedback { rating, comment } => {
+            v::rating(u64::from(*rating)).and_then(|()| v::optional_text(comment, "comment", v::MAX_COMMENT_CHARS))
         }
-        Command::AddPhoto { photo } => require_sha256(&photo.sha256),
-        Command::CaptureSignature { signature, .. } => {
-            require_text(&signature.signer, "signer's name")?;
-            require_sha256(&signature.png_sha256)?;
-            require_sha256(&signature.summary_sha256)
+        Command::AddPhoto { photo } => v::sha256_hex(&photo.sha256, "photo")
+            .and_then(|()| v::optional_text(&photo.caption, "caption", v::MAX_CAPTION_CHARS)),
+        Command::CaptureSignature { signature, strokes_json } => {
+            v::required_text(&signature.signer, "signer's name", v::MAX_SIGNER_CHARS)
+                .and_then(|()| v::sha256_hex(&signature.png_sha256, "signature image"))
+                .and_then(|()| v::sha256_hex(&signature.summary_sha256, "job summary"))
+                .and_then(|()| {
+                    if strokes_json.len() > v::MAX_STROKES_BYTES {
+                        Err(v::BadValue(format!("signature strokes are over {} bytes", v::MAX_STROKES_BYTES)))
+                    } else {
+                        Ok(())
+                    }
+                })
         }
         _ => Ok(()),
-    }
+    };
+    checked.map_err(|bad| Error::InvalidInput(bad.0))
 }
 
 fn check_in_place(document: &Automerge, location: Location) -> CheckInPlace {
@@ -303,14 +312,6 @@ fn check_in_place(document: &Automerge, location: Location) -> CheckInPlace {
             CheckInPlace { location, distance_m: Some(distance), inside_site: Some(distance <= site.radius_m) }
         }
         None => CheckInPlace { location, distance_m: None, inside_site: None },
-    }
-}
-
-fn require_sha256(value: &str) -> Result<(), Error> {
-    if value.len() == 64 && value.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
-        Ok(())
-    } else {
-        Err(Error::InvalidInput(format!("not a SHA-256 in hex: {value:?}")))
     }
 }
 

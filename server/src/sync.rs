@@ -163,29 +163,31 @@ fn apply_push(state: &AppState, who: &Principal, push: &Push, now: Millis) -> Re
         if !one_history || !doc::ticket_id(&document).is_ok_and(|found| found == id) {
             return reject("changes are not this ticket's history");
         }
+        // Each change is judged against the ticket as its author had seen it (rules/causal.rs).
+        let pusher = rules::Pusher { user_id: &who.user_id, device_id: &who.device_id, role: who.role };
+        let frames = rules::causal::frames(&document, &new);
+        if rules::causal::knew_not_assignee(&frames, &pusher) {
+            return reject("ticket is no longer assigned to you");
+        }
         for actor in actors.iter().filter(|a| !bound.iter().any(|b| &b.actor == *a)) {
             if state.storage().register_actor(actor, &who.device_id)? != who.device_id {
                 return reject("change from another device's actor");
             }
         }
         // A push that breaks a rule is kept (one history with the device) and undone by one
-        // server change.
-        let pusher = rules::Pusher { user_id: &who.user_id, device_id: &who.device_id, role: who.role };
-        let verdict = rules::check(base, &document, &before, &pusher);
+        // server change, which also carries what the server corrects (times, distances).
+        let mut verdict = rules::check(base, &document, &before, &pusher);
+        rules::causal::judge(&document, &frames, &pusher, now, &mut verdict);
         let mut stored = new.clone();
-        let refused = if verdict.is_clean() {
-            None
-        } else {
-            let hash = rules::compensate(&mut document, &before, &verdict, now)
-                .map_err(|e| AppError::Internal(format!("compensating a push to ticket {id} failed: {e}")))?;
-            if let Some(change) = hash.and_then(|h| document.get_change_by_hash(&h)) {
-                stored.push(change);
-            }
-            if !verdict.not_undone.is_empty() {
-                eprintln!("fieldsync-server: ticket {id}: a push could not be fully undone: {}", verdict.reason());
-            }
-            Some(verdict.reason())
-        };
+        let hash = rules::compensate(&mut document, &before, &verdict, now)
+            .map_err(|e| AppError::Internal(format!("compensating a push to ticket {id} failed: {e}")))?;
+        if let Some(change) = hash.and_then(|h| document.get_change_by_hash(&h)) {
+            stored.push(change);
+        }
+        if !verdict.not_undone.is_empty() {
+            eprintln!("fieldsync-server: ticket {id}: a push could not be fully undone: {}", verdict.reason());
+        }
+        let refused = (!verdict.is_clean()).then(|| verdict.reason());
         if tickets::commit(state, id, loaded.as_ref(), document, &stored, &who.device_id, now)?.is_some() {
             return Ok(refused);
         }
@@ -340,6 +342,25 @@ fn updates(
             }
             continue;
         }
+        if !hold {
+            // Reads follow access: a device that should no longer hold the ticket gets no part of
+            // it, only the eviction, and, for what it pushed (stored), the acknowledgement.
+            if let Some(heads) = pushed_heads.get(id.as_str()) {
+                response.updates.push(Update {
+                    ticket_id: id.clone(),
+                    data: Vec::new(),
+                    heads: protocol::to_wire(&to_heads(heads)),
+                });
+            }
+            if reason == Reason::Changed {
+                last_included_seq = last_included_seq.max(row.changed_seq);
+            }
+            st.pending = None;
+            st.confirmed.clear();
+            response.evictions.push(id.clone());
+            touched.push((id, st, true));
+            continue;
+        }
         let Some(loaded) = tickets::load_at(state, &id, row.changed_seq)? else { continue };
         let covered_by = loaded.seq;
         let document = loaded.doc;
@@ -349,7 +370,7 @@ fn updates(
                 st.confirmed = (*heads).clone();
             }
         }
-        if hold && !is_pushed && st.evicted_at.is_none() && same_heads(&st.confirmed, &server_heads) {
+        if !is_pushed && st.evicted_at.is_none() && same_heads(&st.confirmed, &server_heads) {
             // The device has it all already.
             if reason == Reason::Changed {
                 last_included_seq = last_included_seq.max(row.changed_seq);
@@ -377,13 +398,8 @@ fn updates(
         // Confirmed only by a cursor that covers this version of the document: two answers
         // with the same cursor (a duplicated request, a budget cut) may carry different heads.
         st.pending = Some((covered_by, server_heads));
-        let evict = !hold;
-        if evict {
-            response.evictions.push(id.clone());
-        } else {
-            st.evicted_at = None;
-        }
-        touched.push((id, st, evict));
+        st.evicted_at = None;
+        touched.push((id, st, false));
     }
     response.cursor = match cut_at {
         Some(seq) => {

@@ -183,7 +183,9 @@ fn choose(ticket: &Ticket, step: usize, actions: usize, rng: &mut StdRng) -> Opt
             done: n % 3 != 0,
         },
     ];
+    // Feedback is written once.
     let feedback = Command::RecordFeedback { rating: 1 + (n % 5) as u8, comment: format!("feedback {n}") };
+    let feedback: Vec<Command> = if ticket.feedback.is_none() { vec![feedback] } else { Vec::new() };
     let late = step >= actions * 7 / 10 && rng.random_bool(0.3);
     let mut options: Vec<Command> = Vec::new();
     match ticket.status {
@@ -197,18 +199,21 @@ fn choose(ticket: &Ticket, step: usize, actions: usize, rng: &mut StdRng) -> Opt
             options.extend(content);
         }
         Status::OnSite => {
-            options.extend([Command::StartWork, Command::StartWork, Command::Pause, feedback]);
+            options.extend([Command::StartWork, Command::StartWork, Command::Pause]);
+            options.extend(feedback);
             options.extend(content);
         }
         Status::Working => {
-            options.extend([Command::Pause, feedback]);
+            options.extend([Command::Pause]);
+            options.extend(feedback);
             options.extend(content);
         }
         Status::Paused => {
-            options.extend([Command::Resume, Command::Resume, feedback]);
+            options.extend([Command::Resume, Command::Resume]);
+            options.extend(feedback);
             options.extend(content);
         }
-        Status::Completed => options.push(feedback),
+        Status::Completed => options.extend(feedback),
         _ => {}
     }
     if late && matches!(ticket.status, Status::OnSite | Status::Working | Status::Paused) {

@@ -43,6 +43,9 @@ mod key {
     pub const VOID: &str = "void";
 }
 
+mod at_heads;
+pub use at_heads::{derive_at, event_count_at};
+
 /// The key the server writes into a record of `events`, `notes`, `parts` or `time_entries`
 /// that broke a rule: its value is the reason. Only the server writes it; a voided event is
 /// kept in the history but skipped by the state machine.
@@ -235,7 +238,7 @@ pub fn set_checklist_item(
     put_all(tx, &obj, [("done", done.into()), ("at", stamp.at.into()), ("by", stamp.identity.user_id.as_str().into())])
 }
 
-/// Records the customer's feedback (a later recording replaces an earlier one).
+/// Records the customer's feedback (written once: the caller checks there is none yet).
 pub fn put_feedback(tx: &mut Transaction<'_>, rating: u8, comment: &str, stamp: &Stamp<'_>) -> Result<(), ModelError> {
     let obj = ensure_map(tx, &ROOT, key::FEEDBACK)?;
     put_all(
@@ -590,6 +593,11 @@ pub fn read_site(doc: &Automerge) -> Option<Site> {
 /// Whether completing needs the customer's signature first.
 pub fn signature_required(doc: &Automerge) -> bool {
     root(doc).bool(key::SIGNATURE_REQUIRED).unwrap_or(false)
+}
+
+/// Whether the customer's feedback has been recorded.
+pub fn has_feedback(doc: &Automerge) -> bool {
+    root(doc).object(key::FEEDBACK, ObjType::Map).is_some()
 }
 
 /// Whether a signature has been captured.

@@ -11,6 +11,8 @@ use std::fmt;
 
 use crate::time::Millis;
 
+pub mod values;
+
 /// What a user is allowed to be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -389,6 +391,8 @@ pub enum Reason {
     SignatureRequired,
     /// A second signature: a signature is written once.
     AlreadySigned,
+    /// A second recording of something written once (the customer's feedback).
+    AlreadyRecorded,
 }
 
 /// A refused event or action: what was tried and why not.
@@ -418,6 +422,7 @@ impl fmt::Display for Refusal {
             Reason::AlreadyCreated => f.write_str("ticket already exists"),
             Reason::SignatureRequired => f.write_str("the customer's signature is required first"),
             Reason::AlreadySigned => f.write_str("the customer has already signed"),
+            Reason::AlreadyRecorded => f.write_str("it is already recorded"),
         }
     }
 }

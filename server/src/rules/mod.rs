@@ -12,6 +12,8 @@
 //! A push that breaks a rule is merged anyway; [`check`] returns, with the reasons, the
 //! [`Fix`]es that [`compensate`] writes as one server change to undo its effect.
 
+pub(crate) mod causal;
+
 use std::collections::HashSet;
 
 use automerge::transaction::{CommitOptions, Transactable, Transaction};
@@ -48,6 +50,9 @@ pub(crate) enum Fix {
     /// Insert copies of the elements the push removed from (or overwrote in) a list, where
     /// they were.
     Reinsert { list: ObjId },
+    /// Write what the server knows better (a clamped time, a recomputed distance), or remove
+    /// the key (`None`). Not a refusal: the device is not told its push was rejected.
+    Correct { obj: ObjId, key: String, value: Option<ScalarValue> },
 }
 
 /// What is wrong with a push, and how to undo it.
@@ -76,14 +81,33 @@ impl Verdict {
         reason
     }
 
+    /// Whether the verdict voids this record already.
+    pub fn voids(&self, record: &ObjId) -> bool {
+        self.fixes.iter().any(|fix| matches!(fix, Fix::Void { record: r, .. } if r == record))
+    }
+
+    /// Corrects `obj.key` to `value` without refusing anything.
+    fn correct(&mut self, obj: ObjId, key: &str, value: ScalarValue) {
+        self.push_fix(Fix::Correct { obj, key: key.to_owned(), value: Some(value) });
+    }
+
+    /// Removes `obj.key`, a value the device could not have known, without refusing anything.
+    fn correct_removal(&mut self, obj: ObjId, key: &str) {
+        self.push_fix(Fix::Correct { obj, key: key.to_owned(), value: None });
+    }
+
+    fn push_fix(&mut self, fix: Fix) {
+        if !self.fixes.contains(&fix) {
+            self.fixes.push(fix);
+        }
+    }
+
     fn broke(&mut self, reason: String, fix: Option<Fix>) {
         if !self.reasons.contains(&reason) {
             self.reasons.push(reason);
         }
         if let Some(fix) = fix {
-            if !self.fixes.contains(&fix) {
-                self.fixes.push(fix);
-            }
+            self.push_fix(fix);
         }
     }
 }
@@ -269,7 +293,11 @@ pub(crate) fn compensate(
         return Ok(None);
     }
     document.set_actor(compensation_actor());
-    let message = format!("compensate: {}", verdict.reason());
+    let message = if verdict.is_clean() {
+        "correct: device times and check-in distances".to_owned()
+    } else {
+        format!("compensate: {}", verdict.reason())
+    };
     let options = CommitOptions::default().with_message(message).with_time(at);
     let mut fixes: Vec<&Fix> = verdict.fixes.iter().collect();
     // Restores and drops first, so re-inserted copies land beside what is left.
@@ -278,6 +306,7 @@ pub(crate) fn compensate(
         Fix::Drop { .. } => 1,
         Fix::Reinsert { .. } => 2,
         Fix::Void { .. } => 3,
+        Fix::Correct { .. } => 4,
     });
     let success = document
         .transact_with(
@@ -305,6 +334,8 @@ fn apply_fix(tx: &mut Transaction<'_>, before: &[ChangeHash], fix: &Fix) -> Resu
             }
         }
         Fix::Reinsert { list } => reinsert(tx, before, list),
+        Fix::Correct { obj, key, value: Some(value) } => tx.put(obj, key.as_str(), value.clone()),
+        Fix::Correct { obj, key, value: None } => tx.delete(obj, key.as_str()),
     }
 }
 

@@ -1,0 +1,564 @@
+//! Each pushed change judged by what it means, in its author's frame (docs/security.md).
+//!
+//! The path rules (`super::check`) say which parts of a ticket a role may touch at all. These
+//! rules read every new change against the ticket as it stood at the change's dependencies —
+//! what its author had seen when it wrote it:
+//!
+//! - an event goes after every event its author had seen (nothing inserted before a
+//!   cancellation or a reassignment the device had received);
+//! - each new event is one the state machine allows from the status and assignee its author
+//!   knew, and content (notes, parts, time, checklist, photos, signature, feedback) comes from
+//!   the assignee its author knew, in a status that allows it: a former assignee who knew it was
+//!   one writes nothing, and a signature after completion is refused;
+//! - the signature, the customer's feedback and each photo are written once;
+//! - every value is within the rules the device checks too (`workflow::values`).
+//!
+//! Work done concurrently with a decision its author had not seen is judged as its author saw
+//! it: it is kept, and the state machine shows the clash as a conflict. What the server knows
+//! better it corrects without refusing anything: device times are clamped into [the ticket's
+//! creation, the server's receipt] (the device's own time is kept as `device_at`), and a
+//! check-in's distance to the site and `inside_site` are recomputed from its coordinates.
+
+use automerge::{
+    Automerge, Change, ChangeHash, ObjId, ObjType, Patch, PatchAction, Prop, ROOT, ReadDoc, ScalarValue, Value,
+};
+use fieldsync_core::model::Location;
+use fieldsync_core::model::doc::{self, RECORD_LISTS};
+use fieldsync_core::time::Millis;
+use fieldsync_core::workflow::values::{self as v, BadValue};
+use fieldsync_core::workflow::{self, Action, Actor, EventKind, Reason, Refusal, Role, TicketState};
+
+use super::{Fix, OWNED_MAPS, Pusher, Verdict};
+
+/// Key under which the server keeps a device's own time when it clamps `at`.
+pub(crate) const DEVICE_AT: &str = "device_at";
+/// A recomputed check-in distance differing by less than this is left as the device wrote it.
+const DISTANCE_TOLERANCE_M: f64 = 1.0;
+
+/// One new change as its author saw the ticket.
+pub(crate) struct Frame {
+    hash: ChangeHash,
+    deps: Vec<ChangeHash>,
+    /// The state its author knew.
+    known: TicketState,
+    /// How many events its author had seen.
+    events_seen: usize,
+    /// What the change did, in its author's frame.
+    patches: Vec<Patch>,
+}
+
+/// The frames of `changes`, all already applied to `document`.
+pub(crate) fn frames(document: &Automerge, changes: &[Change]) -> Vec<Frame> {
+    changes
+        .iter()
+        .map(|change| {
+            let deps = change.deps().to_vec();
+            let hash = change.hash();
+            Frame {
+                known: doc::derive_at(document, &deps).state,
+                events_seen: doc::event_count_at(document, &deps),
+                patches: document.diff(&deps, &[hash]),
+                hash,
+                deps,
+            }
+        })
+        .collect()
+}
+
+/// Whether an engineer wrote one of these changes already knowing the ticket was not (or no
+/// longer) theirs: such a push is refused whole and nothing of it is stored. An honest device
+/// drops a ticket as soon as it learns it is no longer its own, so only a hostile one does this.
+pub(crate) fn knew_not_assignee(frames: &[Frame], who: &Pusher<'_>) -> bool {
+    who.role == Role::Engineer && frames.iter().any(|f| f.known.assignee.as_deref() != Some(who.user_id))
+}
+
+/// A record a change inserted into one of the record lists.
+struct Inserted {
+    list: &'static str,
+    record: ObjId,
+    /// Its index in the list as the author's frame had it.
+    index: usize,
+}
+
+/// Adds to `verdict` what the frames' changes broke and what the server corrects. `document`
+/// holds every change of the push; records the path rules already voided are not judged again.
+pub(crate) fn judge(
+    document: &Automerge,
+    frames: &[Frame],
+    who: &Pusher<'_>,
+    received_at: Millis,
+    verdict: &mut Verdict,
+) {
+    let created_at = match document.get(ROOT, "created_at") {
+        Ok(Some((Value::Scalar(s), _))) => int(&s).unwrap_or(0),
+        _ => 0,
+    };
+    let actor = Actor { user: who.user_id, role: Some(who.role) };
+    for frame in frames {
+        let (records, maps) = touched(frame);
+        let mut state = frame.known.clone();
+        let mut events: Vec<&Inserted> = records.iter().filter(|r| r.list == "events").collect();
+        events.sort_by_key(|r| r.index);
+        for event in events {
+            if verdict.voids(&event.record) {
+                continue;
+            }
+            if event.index < frame.events_seen {
+                void(verdict, event, "an event may not be placed before events its author had already seen".into());
+                continue;
+            }
+            let read = read_event(document, &event.record);
+            match workflow::apply(&state, &read) {
+                Ok(next) => {
+                    if read.kind == Some(EventKind::Completed) {
+                        let signed = matches!(document.get_at(ROOT, "signature", &[frame.hash]), Ok(Some(_)));
+                        if let Err(refusal) = workflow::check_completion(doc::signature_required(document), signed) {
+                            void(verdict, event, known(&refusal));
+                            continue;
+                        }
+                    }
+                    state = next;
+                }
+                Err(refusal) => void(verdict, event, known(&refusal)),
+            }
+        }
+        for record in records.iter().filter(|r| r.list != "events") {
+            if verdict.voids(&record.record) {
+                continue;
+            }
+            let action = match record.list {
+                "notes" => Action::AddNote,
+                "parts" => Action::AddPart,
+                _ => Action::LogTime,
+            };
+            if let Err(refusal) = workflow::check_content(&state, action, &actor) {
+                void(verdict, record, known(&refusal));
+            }
+        }
+        for record in &records {
+            if verdict.voids(&record.record) {
+                continue;
+            }
+            if record.index >= v::MAX_RECORDS_PER_LIST {
+                void(verdict, record, format!("{} holds at most {} records", record.list, v::MAX_RECORDS_PER_LIST));
+            } else if let Err(bad) = record_values(document, record) {
+                void(verdict, record, bad.0);
+            } else {
+                correct_time(document, &record.record, created_at, received_at, verdict);
+                if record.list == "events" {
+                    correct_check_in(document, &record.record, verdict);
+                }
+            }
+        }
+        for (map, item) in maps {
+            if !frame.known.created {
+                // The change that creates the ticket sets up its containers and checklist.
+                continue;
+            }
+            judge_map_write(document, frame, &state, &actor, map, item.as_deref(), verdict);
+            if let Some(obj) = written_object(document, map, item.as_deref()) {
+                correct_time(document, &obj, created_at, received_at, verdict);
+            }
+        }
+    }
+}
+
+/// The records a frame inserted, and the owned maps (with the item, for checklist and photos)
+/// it wrote.
+fn touched(frame: &Frame) -> (Vec<Inserted>, Vec<(&'static str, Option<String>)>) {
+    let mut records = Vec::new();
+    let mut maps: Vec<(&'static str, Option<String>)> = Vec::new();
+    for patch in &frame.patches {
+        let top = match (patch.path.first(), &patch.action) {
+            (Some((_, Prop::Map(key))), _) => key.clone(),
+            (None, PatchAction::PutMap { key, .. } | PatchAction::DeleteMap { key }) => key.clone(),
+            _ => continue,
+        };
+        if let Some(list) = RECORD_LISTS.iter().copied().find(|l| *l == top) {
+            if let (1, PatchAction::Insert { index, values, .. }) = (patch.path.len(), &patch.action) {
+                for (offset, (value, id, _)) in values.iter().enumerate() {
+                    if matches!(value, Value::Object(ObjType::Map)) {
+                        records.push(Inserted { list, record: id.clone(), index: index + offset });
+                    }
+                }
+            }
+            continue;
+        }
+        let Some(map) = OWNED_MAPS.iter().copied().find(|m| *m == top) else { continue };
+        let item = match map {
+            "checklist" | "photos" => match (patch.path.get(1), &patch.action) {
+                (Some((_, Prop::Map(item))), _) => Some(item.clone()),
+                (None, PatchAction::PutMap { key, .. } | PatchAction::DeleteMap { key }) if !patch.path.is_empty() => {
+                    Some(key.clone())
+                }
+                _ => None,
+            },
+            _ => None,
+        };
+        if (map == "checklist" || map == "photos") && item.is_none() {
+            // The map itself replaced: judged as a write of the whole map.
+            if !maps.contains(&(map, None)) {
+                maps.push((map, None));
+            }
+            continue;
+        }
+        if !maps.contains(&(map, item.clone())) {
+            maps.push((map, item));
+        }
+    }
+    (records, maps)
+}
+
+/// Judges one write into an owned map; refusals restore what was there before the push.
+fn judge_map_write(
+    document: &Automerge,
+    frame: &Frame,
+    state: &TicketState,
+    actor: &Actor<'_>,
+    map: &'static str,
+    item: Option<&str>,
+    verdict: &mut Verdict,
+) {
+    let (action, once) = match map {
+        "checklist" => (Action::SetChecklistItem, None),
+        "photos" => (Action::AddPhoto, Some("a photo is added once and not replaced")),
+        "signature" => (Action::CaptureSignature, Some("the customer has already signed")),
+        _ => (Action::RecordFeedback, Some("the customer's feedback is recorded once")),
+    };
+    let restore = match (map, item, document.get(ROOT, map)) {
+        ("checklist" | "photos", Some(item), Ok(Some((Value::Object(ObjType::Map), obj)))) => {
+            Fix::Restore { obj, key: item.to_owned() }
+        }
+        _ => Fix::Restore { obj: ROOT, key: map.to_owned() },
+    };
+    let existed = match (map, item) {
+        ("checklist" | "photos", Some(item)) => match document.get_at(ROOT, map, &frame.deps) {
+            Ok(Some((Value::Object(ObjType::Map), obj))) => {
+                matches!(document.get_at(&obj, item, &frame.deps), Ok(Some(_)))
+            }
+            _ => false,
+        },
+        _ => matches!(document.get_at(ROOT, map, &frame.deps), Ok(Some(_))),
+    };
+    let container = item.is_none() && matches!(map, "checklist" | "photos");
+    if container && !existed {
+        // An empty container created (a document from an older version had none); what goes
+        // into it is judged item by item.
+        return;
+    }
+    let reason = if container {
+        Some(format!("{map} may only be changed item by item"))
+    } else if let Err(refusal) = workflow::check_content(state, action, actor) {
+        Some(known(&refusal))
+    } else if let (true, Some(once)) = (existed, once) {
+        Some(once.to_owned())
+    } else {
+        map_values(document, frame, map, item, existed).err().map(|bad| bad.0)
+    };
+    if let Some(reason) = reason {
+        verdict.broke(reason, Some(restore));
+    }
+}
+
+/// The object a map write left: the feedback or signature map, or a checklist or photo item.
+fn written_object(document: &Automerge, map: &str, item: Option<&str>) -> Option<ObjId> {
+    let parent = match document.get(ROOT, map) {
+        Ok(Some((Value::Object(ObjType::Map), obj))) => obj,
+        _ => return None,
+    };
+    match item {
+        None => Some(parent),
+        Some(item) => match document.get(&parent, item) {
+            Ok(Some((Value::Object(ObjType::Map), obj))) => Some(obj),
+            _ => None,
+        },
+    }
+}
+
+fn void(verdict: &mut Verdict, record: &Inserted, reason: String) {
+    verdict.broke(reason.clone(), Some(Fix::Void { record: record.record.clone(), reason }));
+}
+
+/// A refusal worded as what the author knew.
+fn known(refusal: &Refusal) -> String {
+    match refusal.reason {
+        Reason::NotAssignee { .. } | Reason::WrongStatus { .. } => {
+            format!("{refusal} (as its author had already seen)")
+        }
+        _ => refusal.to_string(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Values
+
+fn scalar(document: &Automerge, obj: &ObjId, key: &str) -> Option<ScalarValue> {
+    match document.get(obj, key) {
+        Ok(Some((Value::Scalar(s), _))) => Some(s.into_owned()),
+        _ => None,
+    }
+}
+
+fn int(value: &ScalarValue) -> Option<i64> {
+    match value {
+        ScalarValue::Int(n) | ScalarValue::Timestamp(n) => Some(*n),
+        ScalarValue::Uint(n) => i64::try_from(*n).ok(),
+        _ => None,
+    }
+}
+
+fn text(document: &Automerge, obj: &ObjId, key: &str) -> Option<String> {
+    match scalar(document, obj, key)? {
+        ScalarValue::Str(s) => Some(s.to_string()),
+        _ => None,
+    }
+}
+
+/// A whole number at `key`, or why not.
+fn whole(document: &Automerge, obj: &ObjId, key: &str, what: &str) -> Result<u64, BadValue> {
+    match scalar(document, obj, key) {
+        Some(ScalarValue::Uint(n)) => Ok(n),
+        Some(ScalarValue::Int(n)) if n >= 0 => Ok(n.unsigned_abs()),
+        _ => Err(BadValue(format!("{what} must be a whole number"))),
+    }
+}
+
+/// Text at `key` within `max` characters; absent reads as empty.
+fn bounded(
+    document: &Automerge,
+    obj: &ObjId,
+    key: &str,
+    what: &str,
+    max: usize,
+    required: bool,
+) -> Result<(), BadValue> {
+    let value = match scalar(document, obj, key) {
+        None => String::new(),
+        Some(ScalarValue::Str(s)) => s.to_string(),
+        Some(_) => return Err(BadValue(format!("{what} must be text"))),
+    };
+    if required { v::required_text(&value, what, max) } else { v::optional_text(&value, what, max) }
+}
+
+fn record_values(document: &Automerge, inserted: &Inserted) -> Result<(), BadValue> {
+    let r = &inserted.record;
+    bounded(document, r, "id", "record id", v::MAX_USER_ID_CHARS, false)?;
+    bounded(document, r, "by", "author", v::MAX_USER_ID_CHARS, false)?;
+    match inserted.list {
+        "events" => {
+            bounded(document, r, "kind", "event kind", v::MAX_USER_ID_CHARS, true)?;
+            bounded(document, r, "assignee", "assignee", v::MAX_USER_ID_CHARS, false)?;
+            bounded(document, r, "reason", "reason", v::MAX_REASON_CHARS, false)?;
+            bounded(document, r, "summary", "summary", v::MAX_SUMMARY_CHARS, false)?;
+            if let Some(location) = check_in_location(document, r) {
+                if !location.is_valid() {
+                    return Err(BadValue("check-in location out of range".into()));
+                }
+            }
+            Ok(())
+        }
+        "notes" => bounded(document, r, "text", "note", v::MAX_NOTE_CHARS, true),
+        "parts" => {
+            bounded(document, r, "sku", "sku", v::MAX_SKU_CHARS, true)?;
+            v::part_qty(whole(document, r, "qty", "quantity")?)
+        }
+        _ => {
+            bounded(document, r, "kind", "time kind", v::MAX_TIME_KIND_CHARS, true)?;
+            v::minutes(whole(document, r, "minutes", "minutes")?)
+        }
+    }
+}
+
+fn map_values(
+    document: &Automerge,
+    frame: &Frame,
+    map: &str,
+    item: Option<&str>,
+    existed: bool,
+) -> Result<(), BadValue> {
+    let Some(obj) = written_object(document, map, item) else {
+        // Deleted, or not a map: a checklist item may be removed by no one but the server.
+        return match map {
+            "checklist" => Err(BadValue("a checklist item may not be removed".into())),
+            _ => Err(BadValue(format!("{map} must be a map"))),
+        };
+    };
+    let count_at = |heads: &[ChangeHash]| match document.get_at(ROOT, map, heads) {
+        Ok(Some((Value::Object(ObjType::Map), list))) => document.length_at(&list, heads),
+        _ => 0,
+    };
+    match map {
+        "checklist" => {
+            let item = item.unwrap_or_default();
+            v::required_text(item, "checklist item", v::MAX_CHECKLIST_ITEM_CHARS)?;
+            if !existed && count_at(&[frame.hash]) > v::MAX_CHECKLIST_ITEMS {
+                return Err(BadValue(format!("a checklist holds at most {} items", v::MAX_CHECKLIST_ITEMS)));
+            }
+            match scalar(document, &obj, "done") {
+                Some(ScalarValue::Boolean(_)) => Ok(()),
+                _ => Err(BadValue("a checklist item is done or not".into())),
+            }
+        }
+        "photos" => {
+            v::sha256_hex(item.unwrap_or_default(), "photo")?;
+            if !existed && count_at(&[frame.hash]) > v::MAX_PHOTOS {
+                return Err(BadValue(format!("a ticket holds at most {} photos", v::MAX_PHOTOS)));
+            }
+            bounded(document, &obj, "caption", "caption", v::MAX_CAPTION_CHARS, false)
+        }
+        "signature" => {
+            bounded(document, &obj, "signer", "signer's name", v::MAX_SIGNER_CHARS, true)?;
+            v::sha256_hex(&text(document, &obj, "png_sha256").unwrap_or_default(), "signature image")?;
+            v::sha256_hex(&text(document, &obj, "summary_sha256").unwrap_or_default(), "job summary")?;
+            match text(document, &obj, "strokes") {
+                Some(strokes) if strokes.len() > v::MAX_STROKES_BYTES => {
+                    Err(BadValue(format!("signature strokes are over {} bytes", v::MAX_STROKES_BYTES)))
+                }
+                _ => Ok(()),
+            }
+        }
+        _ => {
+            v::rating(whole(document, &obj, "rating", "rating")?)?;
+            bounded(document, &obj, "comment", "comment", v::MAX_COMMENT_CHARS, false)
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the server knows better
+
+fn read_event(document: &Automerge, record: &ObjId) -> workflow::Event {
+    let kind_name = text(document, record, "kind").unwrap_or_default();
+    workflow::Event {
+        id: text(document, record, "id").unwrap_or_default(),
+        kind: EventKind::parse(&kind_name),
+        kind_name,
+        by: text(document, record, "by").unwrap_or_default(),
+        role: text(document, record, "role").as_deref().and_then(Role::parse),
+        assignee: text(document, record, "assignee"),
+        at: scalar(document, record, "at").as_ref().and_then(int).unwrap_or(0),
+    }
+}
+
+fn check_in_location(document: &Automerge, record: &ObjId) -> Option<Location> {
+    let obj = match document.get(record, "location") {
+        Ok(Some((Value::Object(ObjType::Map), obj))) => obj,
+        _ => return None,
+    };
+    let number = |key: &str| match scalar(document, &obj, key)? {
+        ScalarValue::F64(n) => Some(n),
+        other => int(&other).map(|n| n as f64),
+    };
+    Some(Location { lat: number("lat")?, lon: number("lon")?, accuracy_m: number("accuracy_m").unwrap_or(0.0) })
+}
+
+/// Clamps the object's `at` into [created_at, received_at], keeping the device's own time as
+/// [`DEVICE_AT`]; an object without a readable `at` gets the server's receipt time.
+fn correct_time(document: &Automerge, obj: &ObjId, created_at: Millis, received_at: Millis, verdict: &mut Verdict) {
+    let at = scalar(document, obj, "at").as_ref().and_then(int);
+    let clamped = match at {
+        Some(at) => v::clamp_time(at, created_at, received_at),
+        None => Some(received_at.max(created_at)),
+    };
+    if let Some(clamped) = clamped {
+        verdict.correct(obj.clone(), "at", ScalarValue::Int(clamped));
+        if let Some(at) = at {
+            verdict.correct(obj.clone(), DEVICE_AT, ScalarValue::Int(at));
+        }
+    }
+}
+
+/// Recomputes a check-in's distance to the site and whether it was inside, as the device's
+/// own rule (`actions::check_in_place`) does, from the coordinates it sent.
+fn correct_check_in(document: &Automerge, record: &ObjId, verdict: &mut Verdict) {
+    if text(document, record, "kind").as_deref() != Some(EventKind::CheckedIn.as_str()) {
+        return;
+    }
+    let (Some(location), Ok(Some((Value::Object(ObjType::Map), place)))) =
+        (check_in_location(document, record), document.get(record, "location"))
+    else {
+        return;
+    };
+    let claimed_distance = match scalar(document, &place, "distance_m") {
+        Some(ScalarValue::F64(n)) => Some(n),
+        Some(other) => int(&other).map(|n| n as f64),
+        None => None,
+    };
+    let claimed_inside = match scalar(document, &place, "inside_site") {
+        Some(ScalarValue::Boolean(b)) => Some(b),
+        _ => None,
+    };
+    match doc::read_site(document) {
+        Some(site) => {
+            let distance = location.distance_m(site.lat, site.lon);
+            let inside = distance <= site.radius_m;
+            if claimed_distance.is_none_or(|d| !d.is_finite() || (d - distance).abs() > DISTANCE_TOLERANCE_M) {
+                verdict.correct(place.clone(), "distance_m", ScalarValue::F64(distance));
+            }
+            if claimed_inside != Some(inside) {
+                verdict.correct(place, "inside_site", ScalarValue::Boolean(inside));
+            }
+        }
+        None => {
+            // No site to measure against: the device cannot know a distance either.
+            if claimed_distance.is_some() {
+                verdict.correct_removal(place.clone(), "distance_m");
+            }
+            if claimed_inside.is_some() {
+                verdict.correct_removal(place, "inside_site");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use automerge::transaction::Transactable;
+
+    #[test]
+    fn a_frame_sees_only_what_its_change_depended_on() {
+        let mut doc = Automerge::new();
+        let mut tx = doc.transaction();
+        let events = tx.put_object(ROOT, "events", ObjType::List).expect("list");
+        let e = tx.insert_object(&events, 0, ObjType::Map).expect("event");
+        tx.put(&e, "kind", "created").expect("kind");
+        tx.put(&e, "role", "dispatcher").expect("role");
+        tx.commit();
+        let before = doc.get_heads();
+        let mut tx = doc.transaction();
+        let n = tx.insert_object(&events, 1, ObjType::Map).expect("event");
+        tx.put(&n, "kind", "dispatched").expect("kind");
+        tx.put(&n, "assignee", "eli").expect("assignee");
+        tx.put(&n, "role", "dispatcher").expect("role");
+        tx.commit();
+        let change = doc.get_changes(&before);
+        let frames = frames(&doc, &change);
+        assert_eq!(frames.len(), 1);
+        assert_eq!(frames[0].events_seen, 1, "the author had seen the created event only");
+        assert!(frames[0].known.created && frames[0].known.assignee.is_none());
+        let (records, _) = touched(&frames[0]);
+        assert_eq!(records.len(), 1);
+        assert_eq!((records[0].list, records[0].index), ("events", 1));
+    }
+
+    #[test]
+    fn times_outside_the_tickets_life_are_clamped_and_the_device_time_kept() {
+        let mut doc = Automerge::new();
+        let mut tx = doc.transaction();
+        let obj = tx.put_object(ROOT, "feedback", ObjType::Map).expect("map");
+        tx.put(&obj, "at", 5_i64).expect("at");
+        tx.commit();
+        let obj = match doc.get(ROOT, "feedback") {
+            Ok(Some((_, obj))) => obj,
+            other => panic!("{other:?}"),
+        };
+        let mut verdict = Verdict::default();
+        correct_time(&doc, &obj, 100, 200, &mut verdict);
+        assert!(verdict.is_clean(), "a correction is not a refusal");
+        assert_eq!(verdict.fixes.len(), 2, "{:?}", verdict.fixes);
+        let mut verdict = Verdict::default();
+        correct_time(&doc, &obj, 0, 200, &mut verdict);
+        assert!(verdict.fixes.is_empty());
+    }
+}
