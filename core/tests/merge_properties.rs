@@ -239,6 +239,7 @@ impl Replica {
                     reason: draft.reason.clone(),
                     summary: draft.summary.clone(),
                     void: None,
+                    device_at: None,
                 };
                 written.events.insert(id.clone(), (expected, event));
                 self.events.push(id);

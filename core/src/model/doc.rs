@@ -41,6 +41,7 @@ mod key {
     pub const SIGNATURE: &str = "signature";
     pub const FEEDBACK: &str = "feedback";
     pub const VOID: &str = "void";
+    pub const DEVICE_AT: &str = "device_at";
 }
 
 mod at_heads;
@@ -50,6 +51,10 @@ pub use at_heads::{derive_at, event_count_at};
 /// that broke a rule: its value is the reason. Only the server writes it; a voided event is
 /// kept in the history but skipped by the state machine.
 pub const VOID: &str = key::VOID;
+
+/// The key where the server keeps a device's own time when it clamps a record's `at` into the
+/// ticket's life (server/src/rules/causal.rs).
+pub const DEVICE_AT: &str = key::DEVICE_AT;
 
 /// The lists of records a ticket appends to (and the server may void records of).
 pub const RECORD_LISTS: [&str; 4] = [key::EVENTS, key::NOTES, key::PARTS, key::TIME_ENTRIES];
@@ -557,6 +562,7 @@ pub fn read_events(doc: &Automerge) -> Vec<TicketEvent> {
             reason: event.str("reason"),
             summary: event.str("summary"),
             void: event.str(key::VOID),
+            device_at: event.i64(key::DEVICE_AT),
         })
         .collect()
 }

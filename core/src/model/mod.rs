@@ -197,6 +197,10 @@ pub struct TicketEvent {
     /// history but the state machine skips it.
     #[serde(default)]
     pub void: Option<String>,
+    /// The device's own clock when the server moved `at` into the ticket's life (it cannot
+    /// be before the ticket was created, nor after the server received it): the skew shows.
+    #[serde(default)]
+    pub device_at: Option<Millis>,
 }
 
 /// A free-text note.

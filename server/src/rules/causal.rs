@@ -23,15 +23,13 @@ use automerge::{
     Automerge, Change, ChangeHash, ObjId, ObjType, Patch, PatchAction, Prop, ROOT, ReadDoc, ScalarValue, Value,
 };
 use fieldsync_core::model::Location;
-use fieldsync_core::model::doc::{self, RECORD_LISTS};
+use fieldsync_core::model::doc::{self, DEVICE_AT, RECORD_LISTS};
 use fieldsync_core::time::Millis;
 use fieldsync_core::workflow::values::{self as v, BadValue};
 use fieldsync_core::workflow::{self, Action, Actor, EventKind, Reason, Refusal, Role, TicketState};
 
 use super::{Fix, OWNED_MAPS, Pusher, Verdict};
 
-/// Key under which the server keeps a device's own time when it clamps `at`.
-pub(crate) const DEVICE_AT: &str = "device_at";
 /// A recomputed check-in distance differing by less than this is left as the device wrote it.
 const DISTANCE_TOLERANCE_M: f64 = 1.0;
 
