@@ -70,6 +70,12 @@ pub struct ServerConfig {
     pub max_chunk_bytes: usize,
     /// Webhook delivery: timeout, attempts, backoff (docs/adr/0008).
     pub webhooks: webhooks::WebhookConfig,
+    /// Whether webhooks may reach loopback and private addresses (RFC 1918, fc00::/7, CGNAT):
+    /// for on-premises receivers and tests' loopback receivers. Off by default, because a
+    /// webhook URL would otherwise let a dispatcher probe the server's own network
+    /// ([`webhooks::target`]). Link-local (cloud metadata), multicast, broadcast and unspecified
+    /// addresses stay refused either way. `fieldsync serve --allow-private-webhooks`.
+    pub allow_private_webhooks: bool,
 }
 
 impl Default for ServerConfig {
@@ -81,6 +87,7 @@ impl Default for ServerConfig {
             max_blob_bytes: 25 * 1024 * 1024,
             max_chunk_bytes: 4 * 1024 * 1024,
             webhooks: webhooks::WebhookConfig::default(),
+            allow_private_webhooks: false,
         }
     }
 }
