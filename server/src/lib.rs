@@ -235,9 +235,26 @@ impl AppState {
         Ok((device_id, token))
     }
 
-    /// Revokes a device's token at once; `false` when there is no such device.
+    /// Revokes a device's token at once; `false` when there is no such device. The operator's
+    /// own power (the CLI, tests): no caller is checked. A request revokes through
+    /// [`AppState::revoke_device_as`].
     pub fn revoke_device(&self, device_id: &str) -> Result<bool, AppError> {
         Ok(self.storage().revoke_device(device_id)?)
+    }
+
+    /// Revokes a device's token on `caller`'s behalf: [`AppError::Forbidden`] unless the caller
+    /// may manage the device's user (admins everyone, dispatchers engineers and themselves);
+    /// `false` when there is no such device. Blocking.
+    pub fn revoke_device_as(&self, caller: &Caller, device_id: &str) -> Result<bool, AppError> {
+        // Devices are few (one or two per person); listing them avoids a storage method that
+        // every backend would need just for this.
+        let Some(device) = self.storage().list_devices()?.into_iter().find(|d| d.id == device_id) else {
+            return Ok(false);
+        };
+        // A device whose user is gone is treated as an admin's: only admins may touch it.
+        let owner_role = self.storage().user(&device.user_id)?.map_or(Role::Admin, |u| u.role);
+        auth::may_manage(caller.0.role, &caller.0.user_id, owner_role, &device.user_id)?;
+        self.revoke_device(device_id)
     }
 }
 

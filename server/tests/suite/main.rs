@@ -8,6 +8,7 @@ mod common;
 #[path = "../fuzz/mod.rs"]
 mod fuzz;
 
+mod attacks_roles;
 mod attacks_ssrf;
 mod blob_store;
 mod blobs;
