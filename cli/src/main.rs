@@ -39,6 +39,10 @@ enum Command {
         /// multicast, broadcast and unspecified addresses stay refused either way.
         #[arg(long)]
         allow_private_webhooks: bool,
+        /// Mark the console's cookies `Secure`: set it when the console is reached over HTTPS
+        /// (a TLS proxy in front of this server), so browsers never send them over plain HTTP.
+        #[arg(long)]
+        secure_cookies: bool,
     },
     /// Manage users.
     User {
@@ -141,9 +145,12 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
-        Command::Serve { data, listen, database_url, allow_private_webhooks } => {
-            let config =
-                fieldsync_server::ServerConfig { allow_private_webhooks, ..fieldsync_server::ServerConfig::default() };
+        Command::Serve { data, listen, database_url, allow_private_webhooks, secure_cookies } => {
+            let config = fieldsync_server::ServerConfig {
+                allow_private_webhooks,
+                secure_cookies,
+                ..fieldsync_server::ServerConfig::default()
+            };
             serve(data, listen, database_url, config).await
         }
         Command::User { command: UserCommand::Add { name, role, data, database_url } } => {

@@ -76,6 +76,13 @@ pub struct ServerConfig {
     /// ([`webhooks::target`]). Link-local (cloud metadata), multicast, broadcast and unspecified
     /// addresses stay refused either way. `fieldsync serve --allow-private-webhooks`.
     pub allow_private_webhooks: bool,
+    /// Whether the console's cookies carry `Secure` (browsers then send them over HTTPS only).
+    /// The server speaks plain HTTP itself, so it cannot see whether the browser used TLS to
+    /// the proxy in front of it, and a client's `X-Forwarded-Proto` is not to be believed
+    /// unless a trusted proxy set it: whoever puts the server behind HTTPS says so here
+    /// (docs/adr/0007). Off by default, so the console works at `http://127.0.0.1:7878`.
+    /// `fieldsync serve --secure-cookies`.
+    pub secure_cookies: bool,
 }
 
 impl Default for ServerConfig {
@@ -88,6 +95,7 @@ impl Default for ServerConfig {
             max_chunk_bytes: 4 * 1024 * 1024,
             webhooks: webhooks::WebhookConfig::default(),
             allow_private_webhooks: false,
+            secure_cookies: false,
         }
     }
 }
