@@ -33,6 +33,16 @@ enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:7878")]
         listen: String,
+        /// Let webhooks reach loopback and private addresses (10/8, 172.16/12, 192.168/16,
+        /// 100.64/10, fc00::/7): for receivers on your own network. Off by default, so a
+        /// webhook cannot be used to probe the server's network. Link-local (cloud metadata),
+        /// multicast, broadcast and unspecified addresses stay refused either way.
+        #[arg(long)]
+        allow_private_webhooks: bool,
+        /// Mark the console's cookies `Secure`: set it when the console is reached over HTTPS
+        /// (a TLS proxy in front of this server), so browsers never send them over plain HTTP.
+        #[arg(long)]
+        secure_cookies: bool,
     },
     /// Manage users.
     User {
@@ -135,10 +145,17 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
-        Command::Serve { data, listen, database_url } => serve(data, listen, database_url).await,
+        Command::Serve { data, listen, database_url, allow_private_webhooks, secure_cookies } => {
+            let config = fieldsync_server::ServerConfig {
+                allow_private_webhooks,
+                secure_cookies,
+                ..fieldsync_server::ServerConfig::default()
+            };
+            serve(data, listen, database_url, config).await
+        }
         Command::User { command: UserCommand::Add { name, role, data, database_url } } => {
             let (user_id, device_id, token) = tokio::task::spawn_blocking(move || {
-                let state = open_state(&data, database_url.as_deref())?;
+                let state = open_state(&data, database_url.as_deref(), fieldsync_server::ServerConfig::default())?;
                 Ok::<_, CliError>(state.add_user(&name, role)?)
             })
             .await??;
@@ -157,19 +174,27 @@ async fn run(cli: Cli) -> Result<(), CliError> {
 
 /// The server's state: SQLite in `data`, or PostgreSQL at `database_url` (blobs in `data`).
 /// Blocking.
-fn open_state(data: &std::path::Path, database_url: Option<&str>) -> Result<fieldsync_server::AppState, CliError> {
-    let config = fieldsync_server::ServerConfig::default();
+fn open_state(
+    data: &std::path::Path,
+    database_url: Option<&str>,
+    config: fieldsync_server::ServerConfig,
+) -> Result<fieldsync_server::AppState, CliError> {
     Ok(match database_url {
         Some(url) => fieldsync_server::AppState::open_postgres(url, data, config)?,
         None => fieldsync_server::AppState::open(data, config)?,
     })
 }
 
-async fn serve(data: PathBuf, listen: String, database_url: Option<String>) -> Result<(), CliError> {
+async fn serve(
+    data: PathBuf,
+    listen: String,
+    database_url: Option<String>,
+    config: fieldsync_server::ServerConfig,
+) -> Result<(), CliError> {
     let postgres = database_url.is_some();
     let state = {
         let data = data.clone();
-        tokio::task::spawn_blocking(move || open_state(&data, database_url.as_deref())).await??
+        tokio::task::spawn_blocking(move || open_state(&data, database_url.as_deref(), config)).await??
     };
     let listener = tokio::net::TcpListener::bind(&listen)
         .await

@@ -31,8 +31,14 @@ struct Server {
 
 impl Server {
     fn start(data: &Path, listen: &str) -> Server {
+        Server::start_with(data, listen, &[])
+    }
+
+    /// A server with more `serve` options.
+    fn start_with(data: &Path, listen: &str, options: &[&str]) -> Server {
         let mut child = Command::new(BIN)
             .args(["serve", "--data", data.to_str().expect("path"), "--listen", listen])
+            .args(options)
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn server");
@@ -220,4 +226,49 @@ fn a_device_store_is_encrypted_with_a_key_file_and_refused_without_it() {
     assert!(!std::fs::read(&plain).expect("store file").starts_with(b"SQLite format 3"));
     assert!(device(&plain, Some(key_s), None, &["list"]).status.success());
     assert!(!device(&plain, None, None, &["list"]).status.success());
+}
+
+/// One HTTP/1.1 request over a plain socket to a server on loopback: the whole answer as text.
+fn http(url: &str, request: &str) -> String {
+    use std::io::{Read, Write};
+    let address = url.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address).expect("connect");
+    let request = request.replace("{host}", address);
+    stream.write_all(request.as_bytes()).expect("send");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("answer");
+    answer
+}
+
+#[test]
+fn serve_options_allow_private_webhooks_and_secure_cookies() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("server");
+    let data_s = data.to_str().expect("path");
+    let dana = ok(&["user", "add", "dana", "--role", "dispatcher", "--data", data_s]).trim().to_owned();
+    // Disabled: a webhook that is only created, never sent (and no ticket event happens).
+    let body = r#"{"url":"http://127.0.0.1:9/hook","events":["completed"],"enabled":false}"#;
+    let create = format!(
+        "POST /v1/webhooks HTTP/1.1\r\nHost: {{host}}\r\nAuthorization: Bearer {dana}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let login = "GET /console/login HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n";
+    let cookie = |answer: &str| {
+        answer.lines().find(|l| l.to_ascii_lowercase().starts_with("set-cookie:")).unwrap_or_default().to_owned()
+    };
+
+    let plain = Server::start(&data, "127.0.0.1:0");
+    let refused = http(&plain.url, &create);
+    assert!(refused.starts_with("HTTP/1.1 400") && refused.contains("loopback"), "{refused}");
+    let answer = http(&plain.url, login);
+    assert!(cookie(&answer).contains("HttpOnly") && !cookie(&answer).contains("Secure"), "{answer}");
+    plain.stop();
+
+    let onprem = Server::start_with(&data, "127.0.0.1:0", &["--allow-private-webhooks", "--secure-cookies"]);
+    let created = http(&onprem.url, &create);
+    assert!(created.starts_with("HTTP/1.1 201"), "{created}");
+    let answer = http(&onprem.url, login);
+    assert!(cookie(&answer).contains("; Secure"), "{answer}");
+    onprem.stop();
 }

@@ -43,6 +43,38 @@ impl Caller {
     }
 }
 
+/// Whether a caller (`role`, `user`) may manage the account of `target_user`, whose role is
+/// `target_role`: revoke its devices, or anything else done to a user rather than a ticket.
+/// Pure. (Issue 13, attack 9: a dispatcher revoked an admin's device.)
+///
+/// Authority only goes down: admins manage everyone; a dispatcher manages engineers and
+/// itself (revoking its own lost phone), not another dispatcher and not an admin, so one
+/// dispatcher's stolen session cannot lock out the people who would stop it; engineers manage
+/// nobody (their devices are managed for them).
+pub(crate) fn may_manage(role: Role, user: &str, target_role: Role, target_user: &str) -> Result<(), AppError> {
+    let allowed = match role {
+        Role::Admin => true,
+        Role::Dispatcher => target_role == Role::Engineer || target_user == user,
+        Role::Engineer => false,
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(format!(
+            "a {} may not manage the account of {} {target_user}",
+            role.as_str(),
+            article(target_role)
+        )))
+    }
+}
+
+fn article(role: Role) -> String {
+    match role {
+        Role::Admin | Role::Engineer => format!("an {}", role.as_str()),
+        Role::Dispatcher => format!("a {}", role.as_str()),
+    }
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = AppError;
 
@@ -65,4 +97,36 @@ impl FromRequestParts<AppState> for Caller {
 /// `GET /v1/me`.
 pub(crate) async fn me(caller: Caller) -> Json<WhoAmI> {
     Json(WhoAmI { user_id: caller.0.user_id, device_id: caller.0.device_id, role: caller.0.role })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn authority_only_goes_down() {
+        use Role::{Admin, Dispatcher, Engineer};
+        // (caller role, caller, target role, target, allowed)
+        for (role, user, target_role, target, allowed) in [
+            (Admin, "ada", Admin, "ada", true),
+            (Admin, "ada", Admin, "abe", true),
+            (Admin, "ada", Dispatcher, "dana", true),
+            (Admin, "ada", Engineer, "eli", true),
+            (Dispatcher, "dana", Engineer, "eli", true),
+            (Dispatcher, "dana", Dispatcher, "dana", true),
+            (Dispatcher, "dana", Dispatcher, "dora", false),
+            (Dispatcher, "dana", Admin, "ada", false),
+            (Engineer, "eli", Engineer, "eli", false),
+            (Engineer, "eli", Engineer, "fay", false),
+            (Engineer, "eli", Admin, "ada", false),
+        ] {
+            let decided = may_manage(role, user, target_role, target);
+            assert_eq!(decided.is_ok(), allowed, "{role:?} {user} -> {target_role:?} {target}: {decided:?}");
+            if let Err(refused) = decided {
+                assert!(matches!(refused, AppError::Forbidden(_)), "{refused:?}");
+            }
+        }
+        let refused = may_manage(Role::Dispatcher, "dana", Role::Admin, "ada").expect_err("refused");
+        assert_eq!(refused.to_string(), "a dispatcher may not manage the account of an admin ada");
+    }
 }

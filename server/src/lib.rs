@@ -70,6 +70,19 @@ pub struct ServerConfig {
     pub max_chunk_bytes: usize,
     /// Webhook delivery: timeout, attempts, backoff (docs/adr/0008).
     pub webhooks: webhooks::WebhookConfig,
+    /// Whether webhooks may reach loopback and private addresses (RFC 1918, fc00::/7, CGNAT):
+    /// for on-premises receivers and tests' loopback receivers. Off by default, because a
+    /// webhook URL would otherwise let a dispatcher probe the server's own network
+    /// ([`webhooks::target`]). Link-local (cloud metadata), multicast, broadcast and unspecified
+    /// addresses stay refused either way. `fieldsync serve --allow-private-webhooks`.
+    pub allow_private_webhooks: bool,
+    /// Whether the console's cookies carry `Secure` (browsers then send them over HTTPS only).
+    /// The server speaks plain HTTP itself, so it cannot see whether the browser used TLS to
+    /// the proxy in front of it, and a client's `X-Forwarded-Proto` is not to be believed
+    /// unless a trusted proxy set it: whoever puts the server behind HTTPS says so here
+    /// (docs/adr/0007). Off by default, so the console works at `http://127.0.0.1:7878`.
+    /// `fieldsync serve --secure-cookies`.
+    pub secure_cookies: bool,
 }
 
 impl Default for ServerConfig {
@@ -81,6 +94,8 @@ impl Default for ServerConfig {
             max_blob_bytes: 25 * 1024 * 1024,
             max_chunk_bytes: 4 * 1024 * 1024,
             webhooks: webhooks::WebhookConfig::default(),
+            allow_private_webhooks: false,
+            secure_cookies: false,
         }
     }
 }
@@ -228,9 +243,26 @@ impl AppState {
         Ok((device_id, token))
     }
 
-    /// Revokes a device's token at once; `false` when there is no such device.
+    /// Revokes a device's token at once; `false` when there is no such device. The operator's
+    /// own power (the CLI, tests): no caller is checked. A request revokes through
+    /// [`AppState::revoke_device_as`].
     pub fn revoke_device(&self, device_id: &str) -> Result<bool, AppError> {
         Ok(self.storage().revoke_device(device_id)?)
+    }
+
+    /// Revokes a device's token on `caller`'s behalf: [`AppError::Forbidden`] unless the caller
+    /// may manage the device's user (admins everyone, dispatchers engineers and themselves);
+    /// `false` when there is no such device. Blocking.
+    pub fn revoke_device_as(&self, caller: &Caller, device_id: &str) -> Result<bool, AppError> {
+        // Devices are few (one or two per person); listing them avoids a storage method that
+        // every backend would need just for this.
+        let Some(device) = self.storage().list_devices()?.into_iter().find(|d| d.id == device_id) else {
+            return Ok(false);
+        };
+        // A device whose user is gone is treated as an admin's: only admins may touch it.
+        let owner_role = self.storage().user(&device.user_id)?.map_or(Role::Admin, |u| u.role);
+        auth::may_manage(caller.0.role, &caller.0.user_id, owner_role, &device.user_id)?;
+        self.revoke_device(device_id)
     }
 }
 

@@ -84,7 +84,8 @@ function png(width, height) {
 
 /** Starts `fieldsync serve` on port 0 and resolves with its URL once it says it listens. */
 function startServer() {
-  const child = spawn(bin, ["serve", "--data", data, "--listen", "127.0.0.1:0"], {
+  // The webhook receiver listens on 127.0.0.1: private targets must be allowed for it.
+  const child = spawn(bin, ["serve", "--data", data, "--listen", "127.0.0.1:0", "--allow-private-webhooks"], {
     stdio: ["ignore", "ignore", "pipe"],
   });
   return new Promise((resolve, reject) => {

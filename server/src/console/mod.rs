@@ -198,12 +198,13 @@ struct LoginPage {
     error: String,
 }
 
-async fn login_form() -> Result<Response, ConsoleError> {
+async fn login_form(State(state): State<AppState>) -> Result<Response, ConsoleError> {
     let nonce = crate::auth::new_token();
     let mut response = html(&LoginPage { csrf: nonce.clone(), error: String::new() })?;
+    let secure = state.config().secure_cookies;
     response
         .headers_mut()
-        .append(header::SET_COOKIE, session::set_cookie(session::LOGIN_COOKIE, &nonce, 600, "/console/login"));
+        .append(header::SET_COOKIE, session::set_cookie(session::LOGIN_COOKIE, &nonce, 600, "/console/login", secure));
     Ok(response)
 }
 
@@ -221,6 +222,7 @@ async fn login(
 ) -> Result<Response, ConsoleError> {
     let axum::Form(form) = form;
     session::same_origin(&headers)?;
+    let secure = state.config().secure_cookies;
     let expected = session::cookie(&headers, session::LOGIN_COOKIE).unwrap_or_default();
     if expected.is_empty() || !session::constant_time_eq(expected.as_bytes(), form.csrf.as_bytes()) {
         return Err(AppError::Forbidden("the sign-in form expired or came from elsewhere: reload it".into()).into());
@@ -245,9 +247,9 @@ async fn login(
     let headers = response.headers_mut();
     headers.append(
         header::SET_COOKIE,
-        session::set_cookie(session::SESSION_COOKIE, &token, session::SESSION_TTL / 1000, "/console"),
+        session::set_cookie(session::SESSION_COOKIE, &token, session::SESSION_TTL / 1000, "/console", secure),
     );
-    headers.append(header::SET_COOKIE, session::set_cookie(session::LOGIN_COOKIE, "", 0, "/console/login"));
+    headers.append(header::SET_COOKIE, session::set_cookie(session::LOGIN_COOKIE, "", 0, "/console/login", secure));
     Ok(response)
 }
 
@@ -265,9 +267,12 @@ async fn logout(
     axum::Form(form): axum::Form<CsrfOnly>,
 ) -> Result<Response, ConsoleError> {
     session.check(&headers, &form.csrf)?;
+    let secure = state.config().secure_cookies;
     session.end(&state).await?;
     let mut response = Redirect::to("/console/login").into_response();
-    response.headers_mut().append(header::SET_COOKIE, session::set_cookie(session::SESSION_COOKIE, "", 0, "/console"));
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, session::set_cookie(session::SESSION_COOKIE, "", 0, "/console", secure));
     Ok(response)
 }
 

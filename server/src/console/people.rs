@@ -74,7 +74,9 @@ pub(crate) async fn page(State(state): State<AppState>, session: Session) -> Res
     html(&EngineersPage { nav: Nav::of(&session, "engineers"), engineers, limit: routing::OPEN_LOAD_LIMIT })
 }
 
-/// `POST /console/devices/{id}/revoke`: the device's token stops working at once.
+/// `POST /console/devices/{id}/revoke`: the device's token stops working at once. Only for
+/// devices of people the signed-in user may manage (`auth::may_manage`): a dispatcher cannot
+/// revoke an admin's or another dispatcher's device (403).
 pub(crate) async fn revoke(
     State(state): State<AppState>,
     session: Session,
@@ -83,7 +85,8 @@ pub(crate) async fn revoke(
     axum::Form(form): axum::Form<super::CsrfOnly>,
 ) -> Result<Response, ConsoleError> {
     session.check(&headers, &form.csrf)?;
-    let found = blocking(move || state.revoke_device(&device_id)).await?;
+    let caller = session.caller.clone();
+    let found = blocking(move || state.revoke_device_as(&caller, &device_id)).await?;
     if !found {
         return Err(AppError::NotFound("no such device".into()).into());
     }

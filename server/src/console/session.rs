@@ -1,5 +1,6 @@
 //! Console sign-in: a dispatcher's or admin's device token is exchanged for a session cookie
-//! (HttpOnly, SameSite=Strict, 12 hours). The session lives in storage by its SHA-256 only,
+//! (HttpOnly, SameSite=Strict, 12 hours; Secure when the server is configured as reached over
+//! HTTPS). The session lives in storage by its SHA-256 only,
 //! so every server instance on one database knows it (docs/adr/0007). Every form carries a
 //! CSRF token derived from the session; a post without it is refused.
 
@@ -95,10 +96,16 @@ pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, value)| value.to_owned())
 }
 
-/// A `Set-Cookie` value: HttpOnly, SameSite=Strict, scoped to the console.
-pub(crate) fn set_cookie(name: &str, value: &str, max_age_secs: i64, path: &str) -> HeaderValue {
-    HeaderValue::from_str(&format!("{name}={value}; Path={path}; Max-Age={max_age_secs}; HttpOnly; SameSite=Strict"))
-        .unwrap_or_else(|_| HeaderValue::from_static("invalid=; Max-Age=0"))
+/// A `Set-Cookie` value: HttpOnly (no script reads it), SameSite=Strict (no other site's
+/// page sends it), scoped to the console; `Secure` when `secure` (the server is reached over
+/// HTTPS: `ServerConfig::secure_cookies`, which the operator sets because a plain-HTTP server
+/// cannot see the TLS in front of it).
+pub(crate) fn set_cookie(name: &str, value: &str, max_age_secs: i64, path: &str, secure: bool) -> HeaderValue {
+    let secure = if secure { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!(
+        "{name}={value}; Path={path}; Max-Age={max_age_secs}; HttpOnly; SameSite=Strict{secure}"
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static("invalid=; Max-Age=0"))
 }
 
 /// Exchanges a device token for a new session: `(cookie value, expiry)`. Engineers, unknown
@@ -187,9 +194,13 @@ mod tests {
     }
 
     #[test]
-    fn session_cookies_are_http_only_and_strict() {
-        let value = set_cookie(SESSION_COOKIE, "t", 60, "/console");
+    fn session_cookies_are_http_only_and_strict_and_secure_when_told() {
+        let value = set_cookie(SESSION_COOKIE, "t", 60, "/console", false);
         let text = value.to_str().expect("ascii");
         assert!(text.contains("HttpOnly") && text.contains("SameSite=Strict") && text.contains("Max-Age=60"), "{text}");
+        assert!(!text.contains("Secure"), "{text}");
+        let value = set_cookie(SESSION_COOKIE, "t", 60, "/console", true);
+        let text = value.to_str().expect("ascii");
+        assert!(text.contains("HttpOnly") && text.contains("SameSite=Strict") && text.ends_with("; Secure"), "{text}");
     }
 }

@@ -8,6 +8,7 @@ use fieldsync_core::time::{Millis, now_ms};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use super::target::{self, GuardedResolver, TargetError};
 use super::{ATTEMPT_HEADER, DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, WebhookConfig, sign};
 use crate::AppState;
 use crate::storage::webhooks::{ClaimedDelivery, DeliveryAttempt, DeliveryOutcome};
@@ -21,7 +22,7 @@ const ERROR_MAX: usize = 500;
 /// gives their leases back, so the next start (or another instance) sends them at once.
 pub(crate) async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
     let config = state.config().webhooks.clone();
-    let http = match client(&config) {
+    let http = match client(&config, state.config().allow_private_webhooks) {
         Ok(http) => http,
         Err(e) => {
             eprintln!("fieldsync-server: webhooks are not delivered: no HTTP client: {e}");
@@ -79,13 +80,19 @@ pub(crate) async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
     }
 }
 
-fn client(config: &WebhookConfig) -> Result<reqwest::Client, reqwest::Error> {
+fn client(config: &WebhookConfig, allow_private: bool) -> Result<reqwest::Client, reqwest::Error> {
     // Installing twice is harmless: the first one stays.
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .timeout(config.request_timeout)
         .connect_timeout(config.request_timeout)
+        // Every name is resolved and checked in one step, right before connecting (DNS
+        // rebinding finds no second lookup to answer differently).
+        .dns_resolver(GuardedResolver { allow_private })
+        // A proxy would resolve the name itself, past the check.
+        .no_proxy()
         // A redirect is an answer, not a delivery: the subscription's URL is the one to fix.
+        // (Followed, it would also lead past the check.)
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("fieldsync-webhooks/", env!("CARGO_PKG_VERSION")))
         .build()
@@ -109,26 +116,27 @@ async fn attempt(state: AppState, http: reqwest::Client, claimed: ClaimedDeliver
     let delivery = &claimed.delivery;
     let started_at = now_ms();
     let clock = Instant::now();
-    let sent = http
-        .post(&claimed.url)
-        .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .header(SIGNATURE_HEADER, sign(&claimed.secret, delivery.payload.as_bytes()))
-        .header(DELIVERY_HEADER, &delivery.id)
-        .header(EVENT_HEADER, &delivery.event_kind)
-        .header(ATTEMPT_HEADER, delivery.attempts.to_string())
-        .body(delivery.payload.clone())
-        .send()
-        .await;
+    let allow_private = state.config().allow_private_webhooks;
+    let sent = match literal_refusal(&claimed.url, allow_private) {
+        Some(refused) => Err(Sent::Refused(refused)),
+        None => send(&http, &claimed).await.map_err(|e| match target::refusal_of(&e) {
+            Some(refused) => Sent::Refused(refused),
+            None => Sent::Failed(describe(&e, &state.config().webhooks)),
+        }),
+    };
     let duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
-    let (status_code, error) = match sent {
+    let (status_code, error, refused) = match sent {
         // The body is not read: the status is the answer.
-        Ok(response) => (Some(response.status().as_u16()), None),
-        Err(e) => (None, Some(describe(&e, &state.config().webhooks))),
+        Ok(response) => (Some(response.status().as_u16()), None, false),
+        Err(Sent::Failed(text)) => (None, Some(text), false),
+        Err(Sent::Refused(refused)) => (None, Some(clip(format!("refused, not retried: {refused}"))), true),
     };
     let delivered = status_code.is_some_and(|code| (200..300).contains(&code));
     let outcome = if delivered {
         DeliveryOutcome::Delivered
-    } else if delivery.attempts >= delivery.attempt_limit {
+    } else if refused || delivery.attempts >= delivery.attempt_limit {
+        // A refused target stays refused until someone changes the configuration: retrying
+        // would only fill the log. A redelivery, after such a change, tries again.
         DeliveryOutcome::Failed
     } else {
         let config = &state.config().webhooks;
@@ -156,6 +164,36 @@ async fn attempt(state: AppState, http: reqwest::Client, claimed: ClaimedDeliver
     }
 }
 
+/// How an attempt that got no answer ended.
+enum Sent {
+    /// The request failed (connect, timeout, ...): the text for the log. Retried.
+    Failed(String),
+    /// The target is an address webhooks may not reach. Not retried.
+    Refused(TargetError),
+}
+
+/// The refusal of a URL whose host is an address (connected to without resolving, so the
+/// resolver never sees it); `None` for names and allowed addresses.
+fn literal_refusal(url: &str, allow_private: bool) -> Option<TargetError> {
+    let url = reqwest::Url::parse(url).ok()?;
+    let ip = target::literal(&url)?;
+    target::check(url.host_str().unwrap_or_default(), ip, allow_private).err()
+}
+
+/// The POST itself: the fixed body, signed, with the delivery's headers.
+async fn send(http: &reqwest::Client, claimed: &ClaimedDelivery) -> Result<reqwest::Response, reqwest::Error> {
+    let delivery = &claimed.delivery;
+    http.post(&claimed.url)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .header(SIGNATURE_HEADER, sign(&claimed.secret, delivery.payload.as_bytes()))
+        .header(DELIVERY_HEADER, &delivery.id)
+        .header(EVENT_HEADER, &delivery.event_kind)
+        .header(ATTEMPT_HEADER, delivery.attempts.to_string())
+        .body(delivery.payload.clone())
+        .send()
+        .await
+}
+
 /// The delay before the retry that follows failed attempt `failed` (1-based) of a run:
 /// exponential from `min_backoff`, capped at `max_backoff`, plus jitter.
 pub(crate) fn retry_delay(config: &WebhookConfig, failed: u32) -> Duration {
@@ -176,7 +214,7 @@ fn millis(d: Duration) -> Millis {
 
 /// A short reason for the log: what failed, without the URL (it is on the subscription).
 fn describe(e: &reqwest::Error, config: &WebhookConfig) -> String {
-    let mut text = if e.is_timeout() {
+    let text = if e.is_timeout() {
         format!("timed out after {} ms", config.request_timeout.as_millis())
     } else {
         let mut text = if e.is_connect() { "connect".to_owned() } else { "request".to_owned() };
@@ -188,6 +226,11 @@ fn describe(e: &reqwest::Error, config: &WebhookConfig) -> String {
         }
         text
     };
+    clip(text)
+}
+
+/// `text` cut to [`ERROR_MAX`] bytes, on a character boundary.
+fn clip(mut text: String) -> String {
     if text.len() > ERROR_MAX {
         let mut cut = ERROR_MAX;
         while !text.is_char_boundary(cut) {

@@ -15,6 +15,7 @@
 
 pub(crate) mod api;
 pub(crate) mod delivery;
+pub mod target;
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -29,6 +30,7 @@ use tokio::sync::Notify;
 
 use crate::storage::webhooks::{DeliveryLogEntry, DeliveryState, NewDelivery, WebhookDelivery, WebhookSubscription};
 use crate::{AppError, AppState};
+pub use target::TargetError;
 
 /// The header carrying the body's signature: `sha256=<hex HMAC-SHA256(secret, body)>`.
 pub const SIGNATURE_HEADER: &str = "fieldsync-signature";
@@ -386,8 +388,11 @@ fn validate(new: &NewWebhook) -> Result<(Vec<String>, String), AppError> {
 
 impl AppState {
     /// Creates a webhook subscription for `created_by`. Blocking.
+    /// Refused (400) when the URL's host is or resolves to an address webhooks may not reach
+    /// ([`target`]); resolving a name makes this call wait for DNS.
     pub fn create_webhook(&self, new: &NewWebhook, created_by: &str) -> Result<CreatedWebhook, AppError> {
         let (event_kinds, secret) = validate(new)?;
+        self.check_webhook_target(new.url.trim())?;
         let subscription = WebhookSubscription {
             id: ids::new_id(),
             url: new.url.trim().to_owned(),
@@ -399,6 +404,13 @@ impl AppState {
         };
         self.storage().create_webhook(&subscription)?;
         Ok(CreatedWebhook { webhook: WebhookView::from(&subscription), secret: subscription.secret })
+    }
+
+    /// Whether `url` is a target this server may deliver to (see [`target`]). Blocking (DNS).
+    fn check_webhook_target(&self, url: &str) -> Result<(), AppError> {
+        let url = reqwest::Url::parse(url).map_err(|e| AppError::BadRequest(format!("invalid webhook URL: {e}")))?;
+        target::check_url_blocking(&url, self.config().allow_private_webhooks)
+            .map_err(|e| AppError::BadRequest(e.to_string()))
     }
 
     /// Every webhook subscription, oldest first, without secrets. Blocking.
@@ -416,8 +428,14 @@ impl AppState {
             .ok_or_else(|| AppError::NotFound(format!("webhook {id} not found")))
     }
 
-    /// Enables or disables a subscription. Blocking.
+    /// Enables or disables a subscription. Blocking. Enabling checks the target again, as
+    /// creating does: a subscription stored before the rule or under another configuration
+    /// does not come back to life pointing inside the network.
     pub fn set_webhook_enabled(&self, id: &str, enabled: bool) -> Result<WebhookView, AppError> {
+        if enabled {
+            let current = self.webhook(id)?;
+            self.check_webhook_target(&current.url)?;
+        }
         if !self.storage().set_webhook_enabled(id, enabled)? {
             return Err(AppError::NotFound(format!("webhook {id} not found")));
         }

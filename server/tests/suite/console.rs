@@ -139,6 +139,74 @@ async fn only_dispatchers_sign_in_and_every_form_needs_its_csrf_token() {
     server.stop().await;
 }
 
+/// Every `Set-Cookie` header of a response.
+fn set_cookies(response: &reqwest::Response) -> Vec<String> {
+    response.headers().get_all(SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).map(str::to_owned).collect()
+}
+
+#[tokio::test]
+async fn console_cookies_are_secure_when_served_over_tls() {
+    // Behind a TLS proxy the operator says so (`--secure-cookies`): every cookie the console
+    // sets, the sign-in nonce, the session and the clearing ones, carries Secure, HttpOnly and
+    // SameSite=Strict.
+    let config = fieldsync_server::ServerConfig { secure_cookies: true, ..Default::default() };
+    let server = Server::start_with(config).await;
+    let dana = server.user("dana", Role::Dispatcher);
+    let http = client();
+    let form = http.get(server.url("/console/login")).send().await.expect("login form");
+    let mut cookies = set_cookies(&form);
+    let login_cookie = cookies[0].split(';').next().expect("pair").to_owned();
+    let csrf = csrf_of(&form.text().await.expect("body"));
+    let signed_in = http
+        .post(server.url("/console/login"))
+        .header(COOKIE, login_cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("csrf={csrf}&token={}", dana.token))
+        .send()
+        .await
+        .expect("sign in");
+    assert_eq!(signed_in.status(), 303);
+    cookies.extend(set_cookies(&signed_in));
+    let session = set_cookie(&signed_in, "fieldsync_session").expect("a session").0;
+    let board = page(&http, &server.base, "/console/board", &session).await;
+    let out = http
+        .post(server.url("/console/logout"))
+        .header(COOKIE, &session)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("csrf={}", csrf_of(&board)))
+        .send()
+        .await
+        .expect("sign out");
+    assert_eq!(out.status(), 303);
+    cookies.extend(set_cookies(&out));
+    assert_eq!(cookies.len(), 4, "nonce, session, nonce cleared, session cleared: {cookies:#?}");
+    for cookie in &cookies {
+        let flags: Vec<&str> = cookie.split(';').map(str::trim).collect();
+        for flag in ["Secure", "HttpOnly", "SameSite=Strict"] {
+            assert!(flags.contains(&flag), "{flag} missing: {cookie}");
+        }
+    }
+    server.stop().await;
+
+    // Served over plain HTTP (the default: loopback, tests), a Secure cookie would never come
+    // back to the server and nobody could sign in: no Secure, the other flags stay.
+    let server = Server::start().await;
+    let dana = server.user("dana", Role::Dispatcher);
+    let (status, session) = sign_in(&http, &server.base, &dana.token).await;
+    assert_eq!(status, 303);
+    let session = session.expect("a session");
+    let board = http.get(server.url("/console/board")).header(COOKIE, &session).send().await.expect("board");
+    assert_eq!(board.status(), 200, "the plain-HTTP console works");
+    let form = http.get(server.url("/console/login")).send().await.expect("login form");
+    for cookie in set_cookies(&form) {
+        assert!(
+            !cookie.contains("Secure") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+            "{cookie}"
+        );
+    }
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn revoking_the_signed_in_device_ends_the_session() {
     let server = Server::start().await;

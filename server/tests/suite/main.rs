@@ -9,6 +9,8 @@ mod common;
 mod fuzz;
 
 mod attacks;
+mod attacks_roles;
+mod attacks_ssrf;
 mod blob_store;
 mod blobs;
 mod console;
