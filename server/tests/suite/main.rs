@@ -7,6 +7,8 @@
 mod common;
 #[path = "../fuzz/mod.rs"]
 mod fuzz;
+#[path = "../fuzz/pushes.rs"]
+mod fuzz_pushes;
 
 mod attacks;
 mod attacks_roles;
@@ -18,6 +20,7 @@ mod engine;
 mod fuzz_regressions;
 mod http;
 mod postgres;
+mod properties;
 mod storage;
 mod sync;
 mod webhooks;
