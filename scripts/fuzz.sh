@@ -5,7 +5,7 @@
 #
 # NOT part of CI (scripts/test.sh): cargo-fuzz needs the nightly toolchain, which CI machines
 # may not have. What CI does run is the regression half: every input kept under
-# core/tests/fuzz-regressions/<target>/ and server/tests/fuzz-regressions/http_bodies/ goes
+# core/tests/fuzz-regressions/<target>/ and server/tests/fuzz-regressions/{http_bodies,pushed_changes}/ goes
 # through the same harness in `cargo test` (core/tests/fuzz_regressions.rs,
 # server/tests/suite/fuzz_regressions.rs), on stable.
 #
@@ -25,7 +25,7 @@ export PATH="$HOME/.cargo/bin:$PATH"
 
 seconds=${1:-60}
 shift || true
-all=(protocol_envelope document_load photo_decoder exif signature_strokes http_bodies)
+all=(protocol_envelope document_load photo_decoder exif signature_strokes http_bodies pushed_changes)
 targets=("${@:-${all[@]}}")
 
 if ! rustup toolchain list | grep -q '^nightly'; then
@@ -39,7 +39,7 @@ fi
 
 regressions() {
     case "$1" in
-        http_bodies) echo "$root/server/tests/fuzz-regressions/$1" ;;
+        http_bodies | pushed_changes) echo "$root/server/tests/fuzz-regressions/$1" ;;
         *) echo "$root/core/tests/fuzz-regressions/$1" ;;
     esac
 }

@@ -27,6 +27,7 @@ use fieldsync_core::workflow::Role;
 use fieldsync_server::{AppState, ServerConfig};
 use serde_bytes::ByteBuf;
 use serde_json::Value as Json;
+use sha2::{Digest, Sha256};
 use tower::ServiceExt;
 
 struct Scene {
@@ -61,7 +62,14 @@ fn scene() -> &'static Scene {
     })
 }
 
-async fn send(router: &Router, method: Method, uri: &str, token: &str, content_type: &str, body: Vec<u8>) -> (u16, Vec<u8>) {
+async fn send(
+    router: &Router,
+    method: Method,
+    uri: &str,
+    token: &str,
+    content_type: &str,
+    body: Vec<u8>,
+) -> (u16, Vec<u8>) {
     let request = Request::builder()
         .method(method.clone())
         .uri(uri)
@@ -88,7 +96,8 @@ struct Phone {
 
 impl Phone {
     fn new(user: &str, (device, token): &(String, String)) -> Phone {
-        let actor = ActorId::from(&device.as_bytes()[..16.min(device.len())]);
+        // One actor per device, as a phone has (device ids share their time prefix).
+        let actor = ActorId::from(&Sha256::digest(device.as_bytes())[..16]);
         Phone {
             identity: Identity { user_id: user.into(), device_id: device.clone(), role: Role::Engineer },
             token: token.clone(),
@@ -109,7 +118,8 @@ impl Phone {
             vec![Push { ticket_id: ticket.into(), changes, heads: protocol::to_wire(&self.doc.get_heads()) }]
         };
         let request = SyncRequest { cursor: self.cursor, pushes };
-        let (status, body) = send(&s.router, Method::POST, "/v1/sync", &self.token, protocol::CONTENT_TYPE, request.encode()).await;
+        let (status, body) =
+            send(&s.router, Method::POST, "/v1/sync", &self.token, protocol::CONTENT_TYPE, request.encode()).await;
         assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
         let answer = SyncResponse::decode(&body).unwrap();
         for update in answer.updates.iter().filter(|u| u.ticket_id == ticket) {
@@ -173,7 +183,8 @@ impl Phone {
 }
 
 async fn detail(s: &Scene, ticket: &str) -> Json {
-    let (status, body) = send(&s.router, Method::GET, &format!("/v1/tickets/{ticket}"), &s.dana, "application/json", Vec::new()).await;
+    let (status, body) =
+        send(&s.router, Method::GET, &format!("/v1/tickets/{ticket}"), &s.dana, "application/json", Vec::new()).await;
     assert_eq!(status, 200);
     serde_json::from_slice(&body).unwrap()
 }
@@ -206,6 +217,17 @@ fn server_records(detail: &Json) -> Vec<(String, bool)> {
         .collect()
 }
 
+/// The events and conflicts of a ticket's detail, for a failure message.
+fn brief(detail: &Json) -> String {
+    let events: Vec<String> = detail["events"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| format!("{} {} by {} void={}", e["id"], e["kind"], e["by"], e["void"]))
+        .collect();
+    format!("status {} conflicts {} events {events:#?}", detail["status"], detail["conflicts"])
+}
+
 /// Event ids in a document (what a device had seen).
 fn event_ids(document: &Automerge) -> HashSet<String> {
     doc::read_events(document).into_iter().map(|e| e.id).collect()
@@ -217,7 +239,8 @@ fn hostile_edit(phone: &mut Phone, op: u8, arg: u8) {
     let Ok(Some((_, events))) = phone.doc.get(ROOT, "events") else { return };
     let mut tx = phone.doc.transaction();
     let len = tx.length(&events);
-    let kinds = ["completed", "checked_in", "accepted", "cancelled", "reassigned", "work_started", "resumed", "rejected"];
+    let kinds =
+        ["completed", "checked_in", "accepted", "cancelled", "reassigned", "work_started", "resumed", "rejected"];
     let at = fieldsync_core::time::now_ms() + (i64::from(arg) - 128) * 3_600_000;
     match op % 5 {
         0 | 1 => {
@@ -271,7 +294,15 @@ pub fn pushed_changes(data: &[u8]) {
             "title": "Fuzzed", "assignee": "eli", "checklist": ["valve"],
             "site": {"lat": 31.2304, "lon": 121.4737, "radius_m": 150.0},
         });
-        let (status, body) = send(&s.router, Method::POST, "/v1/tickets", &s.dana, "application/json", serde_json::to_vec(&new).unwrap()).await;
+        let (status, body) = send(
+            &s.router,
+            Method::POST,
+            "/v1/tickets",
+            &s.dana,
+            "application/json",
+            serde_json::to_vec(&new).unwrap(),
+        )
+        .await;
         assert_eq!(status, 201);
         let ticket = serde_json::from_slice::<Json>(&body).unwrap()["id"].as_str().unwrap().to_owned();
         let mut eli = Phone::new("eli", &s.eli);
@@ -290,7 +321,15 @@ pub fn pushed_changes(data: &[u8]) {
                         _ => serde_json::json!({"action": "add_note", "text": "from the office"}),
                     };
                     let uri = format!("/v1/tickets/{ticket}/actions");
-                    send(&s.router, Method::POST, &uri, &s.dana, "application/json", serde_json::to_vec(&command).unwrap()).await;
+                    send(
+                        &s.router,
+                        Method::POST,
+                        &uri,
+                        &s.dana,
+                        "application/json",
+                        serde_json::to_vec(&command).unwrap(),
+                    )
+                    .await;
                 }
                 1..=3 => {
                     let phone = if op % 8 == 3 { &mut fay } else { &mut eli };
@@ -315,14 +354,22 @@ pub fn pushed_changes(data: &[u8]) {
                     let after = detail(s, &ticket).await;
                     let standing = standing_decisions(&after);
                     for decision in before.iter().filter(|d| seen.contains(*d)) {
-                        assert!(standing.contains(decision), "a hostile push overrode decision {decision} it had seen: {after}");
+                        assert!(
+                            standing.contains(decision),
+                            "a hostile push overrode decision {decision} it had seen: {}",
+                            brief(&after)
+                        );
                     }
                 }
             }
             let records = server_records(&detail(s, &ticket).await);
             for id in &honest_records {
                 let found: Vec<bool> = records.iter().filter(|(r, _)| r == id).map(|(_, void)| *void).collect();
-                assert!(found.iter().any(|void| !void), "honest record {id} lost or voided: {records:?}");
+                assert!(
+                    found.iter().any(|void| !void),
+                    "honest record {id} lost or voided: {:?}",
+                    &records[..records.len().min(20)]
+                );
             }
         }
     });

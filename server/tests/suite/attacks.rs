@@ -8,6 +8,7 @@ use fieldsync_core::protocol::{self, Push, SyncRequest, SyncResponse};
 use fieldsync_core::{Location, Role};
 use serde_bytes::ByteBuf;
 use serde_json::Value as Json;
+use sha2::{Digest, Sha256};
 
 use crate::common::{Device, Server};
 
@@ -67,7 +68,8 @@ impl Hostile {
         edit: impl FnOnce(&mut Transaction<'_>, &Hostile),
     ) -> SyncResponse {
         let mut fork = self.doc.fork_at(heads).expect("fork at heads");
-        fork.set_actor(automerge::ActorId::from(&self.device_id.as_bytes()[..self.device_id.len().min(16)]));
+        // One actor per device, as a phone has (device ids share their time prefix).
+        fork.set_actor(automerge::ActorId::from(&Sha256::digest(self.device_id.as_bytes())[..16]));
         let mut tx = fork.transaction();
         edit(&mut tx, self);
         let hash = tx.commit().0.expect("the edit wrote something");

@@ -9,7 +9,18 @@ use std::path::{Path, PathBuf};
 
 #[test]
 fn http_bodies() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz-regressions/http_bodies");
+    replay("http_bodies", crate::fuzz::http_bodies);
+}
+
+/// Scripts of honest and hostile pushes kept from fuzzing `pushed_changes`: each must keep
+/// every promise of docs/security.md (tests/fuzz/pushes.rs).
+#[test]
+fn pushed_changes() {
+    replay("pushed_changes", crate::fuzz_pushes::pushed_changes);
+}
+
+fn replay(target: &str, harness: fn(&[u8])) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz-regressions").join(target);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|entry| entry.unwrap().path())
@@ -21,7 +32,7 @@ fn http_bodies() {
     let mut failed = Vec::new();
     for path in files {
         let data = std::fs::read(&path).unwrap();
-        if catch_unwind(AssertUnwindSafe(|| crate::fuzz::http_bodies(&data))).is_err() {
+        if catch_unwind(AssertUnwindSafe(|| harness(&data))).is_err() {
             failed.push(path.display().to_string());
         }
     }
