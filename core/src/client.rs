@@ -542,8 +542,10 @@ impl Client {
                 tickets::set_server_heads(tx, ticket_id, server_heads)?;
                 tickets::set_sync_flags(tx, ticket_id, *pending, None)?;
             }
+            // Pending follows the server's heads (the updates above), never the refusal: a push
+            // refused unstored goes again, a stored and compensated one is settled by its update.
             for rejection in &response.rejections {
-                tickets::set_sync_flags(tx, &rejection.ticket_id, false, Some(&rejection.reason))?;
+                tickets::set_rejected(tx, &rejection.ticket_id, &rejection.reason)?;
             }
             for ticket_id in &response.evictions {
                 let pending = staged.iter().any(|(id, .., pending)| id == ticket_id && *pending);
@@ -573,6 +575,7 @@ impl Client {
         }
         changed.extend(response.rejections.iter().map(|r| r.ticket_id.clone()));
         applied.rejected = response.rejections.iter().map(|r| (r.ticket_id.clone(), r.reason.clone())).collect();
+        applied.retrying = response.rejections.iter().filter(|r| !r.stored).map(|r| r.ticket_id.clone()).collect();
         applied.evicted = response.evictions.clone();
         drop(docs);
         changed.sort();
@@ -792,6 +795,8 @@ pub(crate) struct AppliedSync {
     pub received: Vec<String>,
     /// Tickets the server refused, with the reason.
     pub rejected: Vec<(String, String)>,
+    /// Of those, the ones the server stored nothing of: still pending, sent again.
+    pub retrying: Vec<String>,
     /// Tickets removed from this device.
     pub evicted: Vec<String>,
     /// Tickets whose update could not be merged, with the reason.
@@ -968,5 +973,7 @@ fn spawn_notifier(subscribers: Weak<Subscribers>) -> Result<mpsc::Sender<Vec<Str
     Ok(sender)
 }
 
+#[cfg(test)]
+mod sync_tests;
 #[cfg(test)]
 mod tests;

@@ -116,6 +116,9 @@ pub struct SyncReport {
     pub received: Vec<String>,
     /// Tickets the server refused, with the reason.
     pub rejected: Vec<(String, String)>,
+    /// Of the refused tickets, those the server stored nothing of: their changes stay pending
+    /// and go again with the next sync. The others were stored and undone (final).
+    pub retrying: Vec<String>,
     /// Tickets removed from this device.
     pub evicted: Vec<String>,
     /// Tickets whose server update could not be merged, with the reason (the rest synced).
@@ -300,6 +303,7 @@ impl SyncEngine {
                 .map_err(|e| SyncError::Local(e.to_string()))??;
             report.received.extend(applied.received);
             report.rejected.extend(applied.rejected);
+            report.retrying.extend(applied.retrying);
             report.evicted.extend(applied.evicted);
             report.failed.extend(applied.failed);
             if !more || report.round_trips >= MAX_ROUNDS {
