@@ -20,7 +20,7 @@ use crate::media::{self, PhotoOptions, PhotoSource, SignatureOptions, StrokePoin
 use crate::model::doc;
 use crate::model::{
     Identity, JobSummary, ListFilter, Location, NewPhoto, NewTicket, PhotoInput, PhotoMeta, SignatureMeta, Ticket,
-    TicketSummary, ids,
+    TicketSummary,
 };
 use crate::protocol::{self, Push, SyncRequest, SyncResponse};
 use crate::store::blobs::{self, Upload};
@@ -91,8 +91,6 @@ impl std::fmt::Debug for Client {
     }
 }
 
-const META_USER: &str = "user_id";
-const META_ACTOR: &str = "actor";
 const META_SYNC_CURSOR: &str = "sync_cursor";
 const META_LAST_SYNC: &str = "last_sync_at";
 
@@ -103,8 +101,8 @@ impl Client {
     }
 
     /// Opens (or creates) the store at `store_path` for `identity`. A store that belongs to
-    /// another user is refused; a store written by a newer version is refused; a store whose
-    /// key is wrong or missing is refused and left as it is.
+    /// another user or device is refused (`owner`); a store written by a newer version is
+    /// refused; a store whose key is wrong or missing is refused and left as it is.
     pub fn open_with(store_path: impl AsRef<Path>, identity: Identity, options: OpenOptions) -> Result<Client, Error> {
         if identity.user_id.is_empty() || identity.device_id.is_empty() {
             return Err(Error::InvalidInput("user id and device id must not be empty".into()));
@@ -114,22 +112,7 @@ impl Client {
         let key = options.store_key.take();
         let (store, report) = Store::open(store_path.as_ref(), options.durability, key.as_ref())?;
         drop(key);
-        let actor = store.write(|tx| -> Result<ActorId, Error> {
-            match tickets::get_meta(tx, META_USER)? {
-                Some(owner) if owner != identity.user_id => return Err(StoreError::WrongUser.into()),
-                Some(_) => {}
-                None => tickets::set_meta(tx, META_USER, &identity.user_id)?,
-            }
-            let stored = tickets::get_meta(tx, META_ACTOR)?.and_then(|hex| ActorId::try_from(hex.as_str()).ok());
-            Ok(match stored {
-                Some(actor) => actor,
-                None => {
-                    let actor = ids::new_actor();
-                    tickets::set_meta(tx, META_ACTOR, &actor.to_hex_string())?;
-                    actor
-                }
-            })
-        })?;
+        let actor = store.write(|tx| owner::claim(tx, &identity))?;
         let subscribers = Arc::new(Subscribers::default());
         let changed = spawn_notifier(Arc::downgrade(&subscribers))?;
         let docs = Mutex::new(DocCache::new(options.doc_cache_capacity, options.doc_cache_bytes));
@@ -973,6 +956,7 @@ fn spawn_notifier(subscribers: Weak<Subscribers>) -> Result<mpsc::Sender<Vec<Str
     Ok(sender)
 }
 
+mod owner;
 #[cfg(test)]
 mod sync_tests;
 #[cfg(test)]

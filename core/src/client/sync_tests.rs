@@ -1,5 +1,5 @@
 //! The device's side of a refusal (issue 13, "Identity"): whether a ticket is pending follows
-//! the server's heads, never the refusal itself.
+//! the server's heads, never the refusal itself; and a store belongs to one user and device.
 
 use super::*;
 use crate::protocol::{Rejection, Update};
@@ -103,4 +103,34 @@ fn a_push_stored_and_compensated_is_settled_by_the_servers_heads_even_from_an_ol
         assert_eq!(summary.rejected.as_deref(), Some("a dispatcher field"));
         assert!(eng.sync_request().expect("request").pushes.is_empty(), "not sent again (stored: {stored})");
     }
+}
+
+#[test]
+fn a_store_belongs_to_one_device_of_its_user() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("store.sqlite");
+    drop(Client::open(&path, identity("eng-1", "phone", Role::Engineer)).expect("open"));
+    let err = Client::open(&path, identity("eng-1", "tablet", Role::Engineer)).expect_err("another device");
+    assert!(matches!(err, Error::Store(StoreError::WrongDevice)), "{err}");
+    let err = Client::open(&path, identity("eng-2", "phone", Role::Engineer)).expect_err("another user");
+    assert!(matches!(err, Error::Store(StoreError::WrongUser)), "{err}");
+    Client::open(&path, identity("eng-1", "phone", Role::Engineer)).expect("its own device opens it");
+}
+
+#[test]
+fn a_store_from_before_the_device_binding_takes_the_first_device_that_opens_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("store.sqlite");
+    let client = Client::open(&path, identity("eng-1", "phone", Role::Engineer)).expect("open");
+    client
+        .store()
+        .write(|tx| -> Result<(), Error> {
+            tx.execute("DELETE FROM meta WHERE key = 'device_id'", [])?;
+            Ok(())
+        })
+        .expect("as an older version left it");
+    drop(client);
+    Client::open(&path, identity("eng-1", "tablet", Role::Engineer)).expect("the upgrade records this device");
+    let err = Client::open(&path, identity("eng-1", "phone", Role::Engineer)).expect_err("bound now");
+    assert!(matches!(err, Error::Store(StoreError::WrongDevice)));
 }

@@ -1,19 +1,23 @@
-//! Refusals (issue 13, attack 10): a change the server refused without storing it stays
-//! pending and goes again; only a change the server stored (and compensated) is final.
+//! Identity and refusals (issue 13, attack 10): a store belongs to one user and device; a
+//! change the server refused without storing it stays pending and goes again; only a change
+//! the server stored (and compensated) is final.
 
 use automerge::ChangeHash;
-use fieldsync_core::Role;
 use fieldsync_core::model::{ListFilter, TicketSummary};
+use fieldsync_core::sync::{SyncConfig, SyncEngine, SyncError};
+use fieldsync_core::{Role, Status};
 use fieldsync_e2e::{Device, Dispatcher, TestServer, sorted_heads};
 
 use super::job;
 
-/// A server with dispatcher dana and engineer eli.
+/// A server with dispatcher dana (whose token the test keeps) and engineers eli and fay.
 struct Office {
     dir: tempfile::TempDir,
     server: TestServer,
+    dana: (String, String, String),
     dispatcher: Dispatcher,
     eli: Device,
+    fay: Device,
 }
 
 async fn office() -> Office {
@@ -24,7 +28,27 @@ async fn office() -> Office {
     let dana = server.add_user("dana", Role::Dispatcher);
     let dispatcher = Dispatcher::new(&server, &dana.2);
     let eli = Device::new(dir.path(), &server, &server.add_user("eli", Role::Engineer), Role::Engineer);
-    Office { dir, server, dispatcher, eli }
+    let fay = Device::new(dir.path(), &server, &server.add_user("fay", Role::Engineer), Role::Engineer);
+    Office { dir, server, dana, dispatcher, eli, fay }
+}
+
+/// Everything a sync could change in a device's store: the index rows, the meta rows (cursor,
+/// last sync) and what the device believes the server holds.
+type StoreRecord = (Vec<TicketSummary>, Vec<(String, String)>, Vec<(String, Vec<u8>)>);
+
+fn store_record(device: &Device) -> StoreRecord {
+    let list = device.client().list(&ListFilter::default()).expect("list");
+    device
+        .client()
+        .store()
+        .read(|tx| -> Result<StoreRecord, fieldsync_core::Error> {
+            let mut meta = tx.prepare("SELECT key, value FROM meta ORDER BY key")?;
+            let meta = meta.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<Vec<_>, _>>()?;
+            let mut heads = tx.prepare("SELECT ticket_id, server_heads FROM sync_state ORDER BY ticket_id")?;
+            let heads = heads.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<Vec<_>, _>>()?;
+            Ok((list, meta, heads))
+        })
+        .expect("read store")
 }
 
 /// What the device believes the server holds of a ticket.
@@ -45,6 +69,54 @@ fn believed_server_heads(device: &Device, id: &str) -> Vec<ChangeHash> {
 fn summary(device: &Device, id: &str) -> TicketSummary {
     let list = device.client().list(&ListFilter::default()).expect("list");
     list.into_iter().find(|t| t.id == id).expect("ticket on the device")
+}
+
+/// Attack 10 as a new user meets it: eli's phone, synced once with the dispatcher's token (a
+/// shared phone, a pasted token). The device refuses the token before sending anything; the
+/// next sync with eli's own token delivers the waiting change without a new local action.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attack_store_synced_with_another_users_token() {
+    let o = office().await;
+    let id = o.dispatcher.create(&job("boiler", "eli")).await;
+    let fays = o.dispatcher.create(&job("pump", "fay")).await;
+    o.eli.sync().await;
+    o.eli.client().accept(&id).expect("accept");
+    o.eli.sync().await;
+    o.eli.client().start_travel(&id).expect("travel: the change waiting to go");
+    let server_before = sorted_heads(&o.dispatcher.document(&id).await);
+    let store_before = store_record(&o.eli);
+
+    let pasted = SyncEngine::new(o.eli.client().clone(), SyncConfig::new(o.server.url(), o.dana.2.clone()))
+        .expect("engine with the dispatcher's token");
+    let refused = pasted.sync_now().await.expect_err("the device refuses dana's token for eli's store");
+    assert!(
+        matches!(&refused, SyncError::ForeignToken { token_user, store_user, .. } if token_user == "dana" && store_user == "eli"),
+        "{refused}"
+    );
+    assert_eq!(pasted.status().last_error, Some(refused.to_string()), "the status bar says why");
+
+    // Nothing was sent: the server's copy is as it was, dana's device never synced and has no
+    // sync state; nothing in eli's store changed (no cursor, no rejection, no fay's ticket).
+    assert_eq!(sorted_heads(&o.dispatcher.document(&id).await), server_before);
+    let state = o.server.state();
+    let devices = state.storage().list_devices().expect("devices");
+    let dana_device = devices.iter().find(|d| d.id == o.dana.1).expect("dana's device");
+    assert_eq!(dana_device.last_sync_at, None, "no request reached /v1/sync with dana's token");
+    let states = state.storage().sync_states(&o.dana.1, &[id.clone(), fays.clone()]).expect("sync states");
+    assert!(states.is_empty(), "the server keeps no sync state for dana's device: {states:?}");
+    assert_eq!(store_record(&o.eli), store_before, "eli's store is unchanged");
+
+    // eli's own token: the waiting change goes with this sync, no new local action needed.
+    let report = o.eli.sync().await;
+    assert!(report.pushed.contains(&id), "{report:?}");
+    assert!(report.rejected.is_empty(), "{report:?}");
+    assert!(!summary(&o.eli, &id).pending);
+    assert_eq!(o.eli.heads(&id), sorted_heads(&o.dispatcher.document(&id).await));
+    let board = o.dispatcher.list().await;
+    let boiler = board.iter().find(|t| t.id == id).expect("on the board");
+    assert_eq!(boiler.status, Status::Travelling, "the dispatcher sees the change");
+    assert!(o.eli.client().get(&fays).is_err(), "fay's ticket never reached eli's phone");
+    let _ = (&o.dir, &o.fay);
 }
 
 /// eli's tablet holds a change of eli's phone (handed over as a file) under its own: the
