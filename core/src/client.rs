@@ -467,9 +467,9 @@ impl Client {
             let Ok(document) = self.loaded(&mut docs, &ticket_id) else { continue };
             let changes: Vec<ByteBuf> =
                 document.get_changes(&server_heads).iter().map(|c| ByteBuf::from(c.raw_bytes().to_vec())).collect();
-            if !changes.is_empty() {
-                pushes.push(Push { ticket_id, changes, heads: protocol::to_wire(&document.get_heads()) });
-            }
+            // Pending with nothing to send: an update this device could not merge. The heads
+            // alone tell the server what the device really holds, so it sends the rest again.
+            pushes.push(Push { ticket_id, changes, heads: protocol::to_wire(&document.get_heads()) });
         }
         Ok(SyncRequest { cursor, pushes })
     }
@@ -482,6 +482,9 @@ impl Client {
         let mut docs = self.lock_docs()?;
         let mut applied = AppliedSync::default();
         let mut staged = Vec::new();
+        // The server will take the cursor as proof this device holds these updates: pending
+        // makes the next request say what it really holds (`sync_request`).
+        let mut unmerged = Vec::new();
         for update in &response.updates {
             let bytes: Vec<u8> = update.data.iter().flat_map(|d| d.iter().copied()).collect();
             let merged = if bytes.is_empty() { Ok(None) } else { self.merged(&mut docs, &update.ticket_id, &bytes) };
@@ -489,6 +492,7 @@ impl Client {
                 Ok(merged) => merged,
                 Err(e) => {
                     applied.failed.push((update.ticket_id.clone(), e.to_string()));
+                    unmerged.push(update.ticket_id.clone());
                     continue;
                 }
             };
@@ -524,6 +528,9 @@ impl Client {
                 }
                 tickets::set_server_heads(tx, ticket_id, server_heads)?;
                 tickets::set_sync_flags(tx, ticket_id, *pending, None)?;
+            }
+            for ticket_id in &unmerged {
+                tickets::set_pending(tx, ticket_id)?;
             }
             // Pending follows the server's heads (the updates above), never the refusal: a push
             // refused unstored goes again, a stored and compensated one is settled by its update.

@@ -134,3 +134,42 @@ fn a_store_from_before_the_device_binding_takes_the_first_device_that_opens_it()
     let err = Client::open(&path, identity("eng-1", "phone", Role::Engineer)).expect_err("bound now");
     assert!(matches!(err, Error::Store(StoreError::WrongDevice)));
 }
+
+#[test]
+fn an_update_the_device_cannot_merge_makes_the_next_request_say_what_it_holds() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (server, eng, id) = pending_accept(dir.path());
+    let push = eng.sync_request().expect("request").pushes.remove(0);
+    let bytes: Vec<u8> = push.changes.iter().flat_map(|c| c.iter().copied()).collect();
+    server.merge_remote(&id, &bytes).expect("the server stores the push");
+    eng.apply_sync_response(&SyncResponse {
+        cursor: 2,
+        updates: vec![update_from(&server, &id)],
+        ..Default::default()
+    })
+    .expect("acknowledged");
+    assert!(!row(&eng, &id).pending);
+    let held = heads_of(&eng, &id);
+
+    // An update that does not merge: the cursor still moves (the other tickets synced), which
+    // the server takes as proof the device holds it.
+    server.add_note(&id, "lost on the way").expect("note");
+    let mut update = update_from(&server, &id);
+    update.data = vec![ByteBuf::from(vec![0x85, 0x6f, 0x4a, 0x83, 1, 2, 3])];
+    let applied = eng
+        .apply_sync_response(&SyncResponse { cursor: 3, updates: vec![update], ..Default::default() })
+        .expect("apply");
+    assert_eq!(applied.failed.len(), 1);
+    assert_eq!(heads_of(&eng, &id), held, "nothing merged");
+    let mut believed = eng.store().read(tickets::pending_with_server_heads).expect("read");
+    assert_eq!(believed.len(), 1, "pending until the server knows what the device holds");
+    let (_, mut server_heads) = believed.remove(0);
+    let mut held_sorted = held.clone();
+    held_sorted.sort();
+    server_heads.sort();
+    assert_eq!(server_heads, held_sorted, "the device does not believe it has the server's note");
+    let next = eng.sync_request().expect("request");
+    assert_eq!(next.pushes.len(), 1);
+    assert!(next.pushes[0].changes.is_empty(), "nothing to send but its heads");
+    assert_eq!(protocol::from_wire(&next.pushes[0].heads), held);
+}
