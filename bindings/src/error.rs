@@ -43,6 +43,13 @@ pub enum FieldsyncError {
     /// The server refused this device's token: sign in again.
     #[error("the server refused this device's token")]
     Unauthorized,
+    /// The token belongs to another user or device than this store: nothing was sent and
+    /// nothing changed. Sign in as the store's user on this device (or open that user's store).
+    #[error("{reason}")]
+    WrongAccount {
+        /// What to do, without naming anyone.
+        reason: String,
+    },
     /// The server could not be reached or the connection broke; retry later.
     #[error("network: {reason}")]
     Network {
@@ -116,6 +123,12 @@ impl From<SyncError> for FieldsyncError {
             SyncError::Server { status, message } => FieldsyncError::Server { reason: format!("{status}: {message}") },
             SyncError::Protocol(_) => FieldsyncError::Server { reason: "unreadable answer: update the app".into() },
             SyncError::Local(_) => FieldsyncError::Storage { reason: "the local store failed during sync".into() },
+            // The ids stay in the core's message (logs, CLI); people get what to do.
+            SyncError::ForeignToken { .. } => FieldsyncError::WrongAccount {
+                reason: "this sign-in belongs to another user or device than this phone's data; nothing was sent: \
+                         sign in again as this phone's user"
+                    .into(),
+            },
         }
     }
 }

@@ -20,7 +20,7 @@ use crate::media::{self, PhotoOptions, PhotoSource, SignatureOptions, StrokePoin
 use crate::model::doc;
 use crate::model::{
     Identity, JobSummary, ListFilter, Location, NewPhoto, NewTicket, PhotoInput, PhotoMeta, SignatureMeta, Ticket,
-    TicketSummary, ids,
+    TicketSummary,
 };
 use crate::protocol::{self, Push, SyncRequest, SyncResponse};
 use crate::store::blobs::{self, Upload};
@@ -91,8 +91,6 @@ impl std::fmt::Debug for Client {
     }
 }
 
-const META_USER: &str = "user_id";
-const META_ACTOR: &str = "actor";
 const META_SYNC_CURSOR: &str = "sync_cursor";
 const META_LAST_SYNC: &str = "last_sync_at";
 
@@ -103,8 +101,8 @@ impl Client {
     }
 
     /// Opens (or creates) the store at `store_path` for `identity`. A store that belongs to
-    /// another user is refused; a store written by a newer version is refused; a store whose
-    /// key is wrong or missing is refused and left as it is.
+    /// another user or device is refused (`owner`); a store written by a newer version is
+    /// refused; a store whose key is wrong or missing is refused and left as it is.
     pub fn open_with(store_path: impl AsRef<Path>, identity: Identity, options: OpenOptions) -> Result<Client, Error> {
         if identity.user_id.is_empty() || identity.device_id.is_empty() {
             return Err(Error::InvalidInput("user id and device id must not be empty".into()));
@@ -114,22 +112,7 @@ impl Client {
         let key = options.store_key.take();
         let (store, report) = Store::open(store_path.as_ref(), options.durability, key.as_ref())?;
         drop(key);
-        let actor = store.write(|tx| -> Result<ActorId, Error> {
-            match tickets::get_meta(tx, META_USER)? {
-                Some(owner) if owner != identity.user_id => return Err(StoreError::WrongUser.into()),
-                Some(_) => {}
-                None => tickets::set_meta(tx, META_USER, &identity.user_id)?,
-            }
-            let stored = tickets::get_meta(tx, META_ACTOR)?.and_then(|hex| ActorId::try_from(hex.as_str()).ok());
-            Ok(match stored {
-                Some(actor) => actor,
-                None => {
-                    let actor = ids::new_actor();
-                    tickets::set_meta(tx, META_ACTOR, &actor.to_hex_string())?;
-                    actor
-                }
-            })
-        })?;
+        let actor = store.write(|tx| owner::claim(tx, &identity))?;
         let subscribers = Arc::new(Subscribers::default());
         let changed = spawn_notifier(Arc::downgrade(&subscribers))?;
         let docs = Mutex::new(DocCache::new(options.doc_cache_capacity, options.doc_cache_bytes));
@@ -484,9 +467,9 @@ impl Client {
             let Ok(document) = self.loaded(&mut docs, &ticket_id) else { continue };
             let changes: Vec<ByteBuf> =
                 document.get_changes(&server_heads).iter().map(|c| ByteBuf::from(c.raw_bytes().to_vec())).collect();
-            if !changes.is_empty() {
-                pushes.push(Push { ticket_id, changes, heads: protocol::to_wire(&document.get_heads()) });
-            }
+            // Pending with nothing to send: an update this device could not merge. The heads
+            // alone tell the server what the device really holds, so it sends the rest again.
+            pushes.push(Push { ticket_id, changes, heads: protocol::to_wire(&document.get_heads()) });
         }
         Ok(SyncRequest { cursor, pushes })
     }
@@ -499,6 +482,9 @@ impl Client {
         let mut docs = self.lock_docs()?;
         let mut applied = AppliedSync::default();
         let mut staged = Vec::new();
+        // The server will take the cursor as proof this device holds these updates: pending
+        // makes the next request say what it really holds (`sync_request`).
+        let mut unmerged = Vec::new();
         for update in &response.updates {
             let bytes: Vec<u8> = update.data.iter().flat_map(|d| d.iter().copied()).collect();
             let merged = if bytes.is_empty() { Ok(None) } else { self.merged(&mut docs, &update.ticket_id, &bytes) };
@@ -506,6 +492,7 @@ impl Client {
                 Ok(merged) => merged,
                 Err(e) => {
                     applied.failed.push((update.ticket_id.clone(), e.to_string()));
+                    unmerged.push(update.ticket_id.clone());
                     continue;
                 }
             };
@@ -542,8 +529,13 @@ impl Client {
                 tickets::set_server_heads(tx, ticket_id, server_heads)?;
                 tickets::set_sync_flags(tx, ticket_id, *pending, None)?;
             }
+            for ticket_id in &unmerged {
+                tickets::set_pending(tx, ticket_id)?;
+            }
+            // Pending follows the server's heads (the updates above), never the refusal: a push
+            // refused unstored goes again, a stored and compensated one is settled by its update.
             for rejection in &response.rejections {
-                tickets::set_sync_flags(tx, &rejection.ticket_id, false, Some(&rejection.reason))?;
+                tickets::set_rejected(tx, &rejection.ticket_id, &rejection.reason)?;
             }
             for ticket_id in &response.evictions {
                 let pending = staged.iter().any(|(id, .., pending)| id == ticket_id && *pending);
@@ -573,6 +565,7 @@ impl Client {
         }
         changed.extend(response.rejections.iter().map(|r| r.ticket_id.clone()));
         applied.rejected = response.rejections.iter().map(|r| (r.ticket_id.clone(), r.reason.clone())).collect();
+        applied.retrying = response.rejections.iter().filter(|r| !r.stored).map(|r| r.ticket_id.clone()).collect();
         applied.evicted = response.evictions.clone();
         drop(docs);
         changed.sort();
@@ -792,6 +785,8 @@ pub(crate) struct AppliedSync {
     pub received: Vec<String>,
     /// Tickets the server refused, with the reason.
     pub rejected: Vec<(String, String)>,
+    /// Of those, the ones the server stored nothing of: still pending, sent again.
+    pub retrying: Vec<String>,
     /// Tickets removed from this device.
     pub evicted: Vec<String>,
     /// Tickets whose update could not be merged, with the reason.
@@ -968,5 +963,8 @@ fn spawn_notifier(subscribers: Weak<Subscribers>) -> Result<mpsc::Sender<Vec<Str
     Ok(sender)
 }
 
+mod owner;
+#[cfg(test)]
+mod sync_tests;
 #[cfg(test)]
 mod tests;

@@ -104,7 +104,7 @@ fn seeds_pass_their_harnesses() {
     let response = SyncResponse {
         cursor: 9,
         updates: vec![Update { ticket_id: fuzz::TICKET_ID.into(), data: changes, heads }],
-        rejections: vec![Rejection { ticket_id: "t-2".into(), reason: "not yours".into() }],
+        rejections: vec![Rejection::not_stored("t-2", "not yours")],
         evictions: vec!["t-3".into()],
         more: true,
     };

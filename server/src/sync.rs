@@ -54,10 +54,7 @@ pub(crate) fn sync(state: &AppState, who: &Principal, request: &SyncRequest) -> 
     let mut seen = HashSet::new();
     for push in &request.pushes {
         if !seen.insert(push.ticket_id.as_str()) {
-            rejections.push(Rejection {
-                ticket_id: push.ticket_id.clone(),
-                reason: "ticket pushed twice in one request".into(),
-            });
+            rejections.push(Rejection::not_stored(&push.ticket_id, "ticket pushed twice in one request"));
             continue;
         }
         match apply_push(state, who, push, now) {
@@ -65,19 +62,18 @@ pub(crate) fn sync(state: &AppState, who: &Principal, request: &SyncRequest) -> 
                 pushed.push((push.ticket_id.clone(), push.heads.iter().map(|h| h.into_array()).collect()));
                 // Merged but undone: the update carries the compensation, this says why.
                 if let Some(reason) = compensated {
-                    rejections.push(Rejection { ticket_id: push.ticket_id.clone(), reason });
+                    rejections.push(Rejection::compensated(&push.ticket_id, reason));
                 }
             }
-            Err(PushError::Rejected(reason)) => {
-                rejections.push(Rejection { ticket_id: push.ticket_id.clone(), reason })
-            }
+            // Nothing of it was stored: the device keeps it pending and sends it again.
+            Err(PushError::Rejected(reason)) => rejections.push(Rejection::not_stored(&push.ticket_id, reason)),
             Err(PushError::Internal(e)) => {
                 // One bad ticket never blocks the others; the device retries it next time.
                 eprintln!("fieldsync-server: push of ticket {} failed: {e}", push.ticket_id);
-                rejections.push(Rejection {
-                    ticket_id: push.ticket_id.clone(),
-                    reason: "the server could not store this ticket now; it will be retried".into(),
-                });
+                rejections.push(Rejection::not_stored(
+                    &push.ticket_id,
+                    "the server could not store this ticket now; it will be retried",
+                ));
             }
         }
     }

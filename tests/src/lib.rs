@@ -70,6 +70,18 @@ impl TestServer {
         let state = AppState::open(&self.data, ServerConfig::default()).expect("state");
         state.add_user(name, role).expect("add user")
     }
+
+    /// Issues another device token for an existing user; returns (user id, device id, token).
+    pub fn add_device(&self, user_id: &str) -> (String, String, String) {
+        let (device_id, token) = self.state().add_device(user_id).expect("add device");
+        (user_id.to_owned(), device_id, token)
+    }
+
+    /// A second handle on the running server's data (same SQLite file), to look at what it
+    /// recorded: devices, per-device sync states.
+    pub fn state(&self) -> AppState {
+        AppState::open(&self.data, ServerConfig::default()).expect("state")
+    }
 }
 
 /// A dispatcher at the REST API.

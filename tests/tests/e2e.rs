@@ -8,6 +8,10 @@ use fieldsync_core::model::{Customer, ListFilter, Location, NewTicket, Site};
 use fieldsync_core::{Role, Status};
 use fieldsync_e2e::{Device, Dispatcher, TestServer, sorted_heads};
 
+// Kept in a folder of its own so cargo does not build it as a test target by itself.
+#[path = "e2e/identity.rs"]
+mod identity;
+
 struct World {
     dir: tempfile::TempDir,
     server: TestServer,

@@ -149,6 +149,7 @@ fn error_kind(e: &SyncError) -> String {
         SyncError::Server { status, .. } => format!("server {status}"),
         SyncError::Protocol(_) => "protocol".into(),
         SyncError::Local(_) => "local".into(),
+        SyncError::ForeignToken { .. } => "foreign token".into(),
     }
 }
 

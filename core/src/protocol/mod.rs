@@ -11,7 +11,7 @@
 //! - The server merges what it may accept, then answers with the changes each of the
 //!   device's tickets lacks (computed from the heads the device is known to have), an
 //!   acknowledgement (the server's heads) for each pushed ticket, the tickets to evict, the
-//!   pushes it refused with a reason, and the new cursor.
+//!   pushes it refused with a reason (and whether it stored them), and the new cursor.
 //! - A device that applied the answer sends that cursor next time, which tells the server what
 //!   the device now has. One round trip moves changes both ways; a lost answer is simply asked
 //!   for again with the old cursor, and a replayed request changes nothing.
@@ -89,6 +89,26 @@ pub struct Rejection {
     pub ticket_id: String,
     /// Why, for people ("ticket is assigned to another engineer").
     pub reason: String,
+    /// Whether the server stored the pushed changes (and undid their effect with a
+    /// compensating change, which the update beside this rejection carries): then the refusal
+    /// is final. `false`: nothing of the push was stored, and the device keeps its changes
+    /// pending and sends them again. Absent in answers of servers older than this field, which
+    /// decode as `false`; the device decides what is pending from the server's heads either
+    /// way, so an old server's compensated push still settles.
+    #[serde(default)]
+    pub stored: bool,
+}
+
+impl Rejection {
+    /// A push refused with nothing of it stored: the device sends it again.
+    pub fn not_stored(ticket_id: impl Into<String>, reason: impl Into<String>) -> Self {
+        Rejection { ticket_id: ticket_id.into(), reason: reason.into(), stored: false }
+    }
+
+    /// A push stored in the history and undone by a compensating server change: final.
+    pub fn compensated(ticket_id: impl Into<String>, reason: impl Into<String>) -> Self {
+        Rejection { ticket_id: ticket_id.into(), reason: reason.into(), stored: true }
+    }
 }
 
 /// An envelope that cannot be read.
@@ -210,11 +230,49 @@ mod tests {
         let response = SyncResponse {
             cursor: 43,
             updates: vec![Update { ticket_id: "t-1".into(), data: vec![], heads: vec![ByteArray::new([9; 32])] }],
-            rejections: vec![Rejection { ticket_id: "t-2".into(), reason: "not yours".into() }],
+            rejections: vec![Rejection::not_stored("t-2", "not yours"), Rejection::compensated("t-4", "title")],
             evictions: vec!["t-3".into()],
             more: false,
         };
         assert_eq!(SyncResponse::decode(&response.encode()), Ok(response));
+    }
+
+    /// The response as a peer that predates `Rejection::stored` writes and reads it.
+    mod before_stored {
+        use serde::{Deserialize, Serialize};
+
+        #[derive(Debug, Serialize, Deserialize)]
+        pub struct Rejection {
+            pub ticket_id: String,
+            pub reason: String,
+        }
+
+        #[derive(Debug, Default, Serialize, Deserialize)]
+        pub struct SyncResponse {
+            pub cursor: u64,
+            pub updates: Vec<super::Update>,
+            pub rejections: Vec<Rejection>,
+            pub evictions: Vec<String>,
+            pub more: bool,
+        }
+    }
+
+    #[test]
+    fn rejections_decode_across_the_stored_field_in_both_directions() {
+        let old = before_stored::SyncResponse {
+            cursor: 7,
+            rejections: vec![before_stored::Rejection { ticket_id: "t-1".into(), reason: "not yours".into() }],
+            ..Default::default()
+        };
+        let bytes = encode(KIND_RESPONSE, &old);
+        let decoded = SyncResponse::decode(&bytes).expect("an old server's answer decodes");
+        assert_eq!(decoded.rejections, vec![Rejection::not_stored("t-1", "not yours")]);
+
+        let new =
+            SyncResponse { cursor: 8, rejections: vec![Rejection::compensated("t-2", "title")], ..Default::default() };
+        let old: before_stored::SyncResponse =
+            ciborium::from_reader(&new.encode()[HEADER_LEN..]).expect("an old device reads a new answer");
+        assert_eq!((old.rejections[0].ticket_id.as_str(), old.rejections[0].reason.as_str()), ("t-2", "title"));
     }
 
     #[test]

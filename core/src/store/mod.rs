@@ -46,6 +46,10 @@ pub enum StoreError {
     /// The store belongs to another user.
     #[error("this store belongs to another user")]
     WrongUser,
+    /// The store belongs to another device of this user (its changes are bound to that
+    /// device on the server): open it with that device's identity.
+    #[error("this store belongs to another device")]
+    WrongDevice,
     /// SQLite failed.
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),

@@ -317,6 +317,19 @@ pub fn set_sync_flags(
     Ok(())
 }
 
+/// Records the server's reason for refusing a ticket's push, leaving the pending flag as it is:
+/// a refusal never says what the server holds, only its heads do.
+pub fn set_rejected(tx: &Transaction<'_>, ticket_id: &str, reason: &str) -> Result<(), StoreError> {
+    tx.prepare_cached("UPDATE tickets SET rejected = ?2 WHERE id = ?1")?.execute(params![ticket_id, reason])?;
+    Ok(())
+}
+
+/// Marks a ticket pending without touching its reason: the next sync says what it holds.
+pub fn set_pending(tx: &Transaction<'_>, ticket_id: &str) -> Result<(), StoreError> {
+    tx.prepare_cached("UPDATE tickets SET pending = 1 WHERE id = ?1")?.execute([ticket_id])?;
+    Ok(())
+}
+
 /// Removes every trace of a ticket from the store (the server evicted it).
 pub fn evict(tx: &Transaction<'_>, ticket_id: &str) -> Result<(), StoreError> {
     for sql in [

@@ -18,7 +18,9 @@ use crate::error::Error;
 use crate::protocol::{self, ApiError, DecodeError, SyncRequest, SyncResponse, WhoAmI};
 use crate::time::{Millis, now_ms};
 
+mod identity;
 mod uploads;
+pub use identity::who_am_i;
 pub use uploads::{CHUNK_BYTES, UploadReport};
 
 /// Where and how to sync.
@@ -82,6 +84,22 @@ pub enum SyncError {
     /// The local store failed.
     #[error("local store: {0}")]
     Local(String),
+    /// The token belongs to another user or device than this store: nothing was sent and
+    /// nothing in the store changed. Sync it with its own user's token on its own device.
+    #[error(
+        "this token belongs to {token_user} (device {token_device}), not to this store's owner {store_user} \
+         (device {store_device}): nothing was sent; sign in as {store_user} on this device"
+    )]
+    ForeignToken {
+        /// The user the token belongs to.
+        token_user: String,
+        /// The device the token was issued to.
+        token_device: String,
+        /// The user the store belongs to.
+        store_user: String,
+        /// The device the store belongs to.
+        store_device: String,
+    },
 }
 
 impl SyncError {
@@ -116,6 +134,9 @@ pub struct SyncReport {
     pub received: Vec<String>,
     /// Tickets the server refused, with the reason.
     pub rejected: Vec<(String, String)>,
+    /// Of the refused tickets, those the server stored nothing of: their changes stay pending
+    /// and go again with the next sync. The others were stored and undone (final).
+    pub retrying: Vec<String>,
     /// Tickets removed from this device.
     pub evicted: Vec<String>,
     /// Tickets whose server update could not be merged, with the reason (the rest synced).
@@ -163,6 +184,8 @@ struct EngineInner {
     online_changed: Notify,
     /// One sync at a time: the loop and `sync_now` callers take turns.
     running: tokio::sync::Mutex<()>,
+    /// Whom `config.token` belongs to, asked once (a token never changes owner).
+    token_owner: tokio::sync::OnceCell<WhoAmI>,
     last_report: Mutex<Option<SyncReport>>,
 }
 
@@ -175,24 +198,6 @@ fn http_client(timeout: Duration) -> Result<reqwest::Client, SyncError> {
         .connect_timeout(Duration::from_secs(10))
         .build()
         .map_err(|e| SyncError::Network(e.to_string()))
-}
-
-/// Asks the server who a token belongs to (`GET /v1/me`): how a device learns its identity
-/// the first time it signs in.
-pub async fn who_am_i(server_url: &str, token: &str) -> Result<WhoAmI, SyncError> {
-    let http = http_client(Duration::from_secs(30))?;
-    let response = http
-        .get(format!("{}/v1/me", server_url.trim_end_matches('/')))
-        .bearer_auth(token)
-        .send()
-        .await
-        .map_err(|e| SyncError::Network(e.to_string()))?;
-    let status = response.status();
-    let body = response.bytes().await.map_err(|e| SyncError::Network(e.to_string()))?;
-    if !status.is_success() {
-        return Err(server_error(status.as_u16(), &body));
-    }
-    serde_json::from_slice(&body).map_err(|e| SyncError::Protocol(e.to_string()))
 }
 
 fn server_error(status: u16, body: &[u8]) -> SyncError {
@@ -225,6 +230,7 @@ impl SyncEngine {
                 status,
                 online_changed: Notify::new(),
                 running: tokio::sync::Mutex::new(()),
+                token_owner: tokio::sync::OnceCell::new(),
                 last_report: Mutex::new(None),
             }),
         })
@@ -285,6 +291,7 @@ impl SyncEngine {
     async fn sync_rounds(&self) -> Result<SyncReport, SyncError> {
         /// A server that keeps saying "more" cannot keep one sync going forever.
         const MAX_ROUNDS: u32 = 64;
+        self.check_token().await?;
         let mut report = SyncReport::default();
         loop {
             let client = self.inner.client.clone();
@@ -300,6 +307,7 @@ impl SyncEngine {
                 .map_err(|e| SyncError::Local(e.to_string()))??;
             report.received.extend(applied.received);
             report.rejected.extend(applied.rejected);
+            report.retrying.extend(applied.retrying);
             report.evicted.extend(applied.evicted);
             report.failed.extend(applied.failed);
             if !more || report.round_trips >= MAX_ROUNDS {
@@ -310,6 +318,19 @@ impl SyncEngine {
                 return Ok(report);
             }
         }
+    }
+
+    /// Refuses a token of anyone but the store's owner before the first request that carries
+    /// the store's data (`identity` module). Only a successful answer is kept: a network
+    /// failure is asked again next time.
+    async fn check_token(&self) -> Result<(), SyncError> {
+        let config = &self.inner.config;
+        let owner = self
+            .inner
+            .token_owner
+            .get_or_try_init(|| identity::ask(&self.inner.http, &config.server_url, &config.token))
+            .await?;
+        identity::check_owner(self.inner.client.identity(), owner)
     }
 
     async fn exchange(&self, request: &SyncRequest, report: &mut SyncReport) -> Result<SyncResponse, SyncError> {

@@ -3,7 +3,7 @@
 // never block the caller's thread, Flows over the library's listeners, typed exceptions.
 //
 // Every failure is a FieldsyncException (generated, sealed): Refused, InvalidInput, NotFound,
-// SetAside, Offline, Unauthorized, Network, Server, WrongKey, Storage.
+// SetAside, Offline, Unauthorized, WrongAccount, Network, Server, WrongKey, Storage.
 package dev.fieldsync
 
 import dev.fieldsync.ffi.FieldsyncClient
@@ -42,6 +42,7 @@ val FieldsyncException.reason: String
         is FieldsyncException.SetAside -> "ticket $id is set aside"
         is FieldsyncException.Offline -> "offline"
         is FieldsyncException.Unauthorized -> "sign in again"
+        is FieldsyncException.WrongAccount -> reason
         is FieldsyncException.Network -> reason
         is FieldsyncException.Server -> reason
         is FieldsyncException.WrongKey -> reason

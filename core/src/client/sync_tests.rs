@@ -1,0 +1,175 @@
+//! The device's side of a refusal (issue 13, "Identity"): whether a ticket is pending follows
+//! the server's heads, never the refusal itself; and a store belongs to one user and device.
+
+use super::*;
+use crate::protocol::{Rejection, Update};
+use crate::workflow::Role;
+
+fn identity(user: &str, device: &str, role: Role) -> Identity {
+    Identity { user_id: user.into(), device_id: device.into(), role }
+}
+
+fn heads_of(client: &Client, id: &str) -> Vec<ChangeHash> {
+    let bytes = client.export(id).expect("export");
+    Automerge::load(&bytes).expect("load").get_heads()
+}
+
+/// The server's answer carrying `server`'s whole copy of the ticket.
+fn update_from(server: &Client, id: &str) -> Update {
+    Update {
+        ticket_id: id.into(),
+        data: vec![ByteBuf::from(server.export(id).expect("export"))],
+        heads: protocol::to_wire(&heads_of(server, id)),
+    }
+}
+
+fn row(client: &Client, id: &str) -> crate::model::TicketSummary {
+    client.list(&ListFilter::default()).expect("list").into_iter().find(|t| t.id == id).expect("row")
+}
+
+/// A dispatcher's store standing in for the server, and an engineer holding one ticket the
+/// server has acknowledged, with one local change (accept) pending.
+fn pending_accept(dir: &Path) -> (Client, Client, String) {
+    let server = Client::open(dir.join("server.sqlite"), identity("disp", "console", Role::Dispatcher)).expect("open");
+    let eng = Client::open(dir.join("eng.sqlite"), identity("eng-1", "phone", Role::Engineer)).expect("open");
+    let new = NewTicket { title: "boiler".into(), assignee: Some("eng-1".into()), ..Default::default() };
+    let id = server.create_ticket(&new).expect("create");
+    let response = SyncResponse { cursor: 1, updates: vec![update_from(&server, &id)], ..Default::default() };
+    eng.apply_sync_response(&response).expect("apply");
+    assert!(!row(&eng, &id).pending);
+    eng.accept(&id).expect("accept");
+    (server, eng, id)
+}
+
+#[test]
+fn a_push_refused_without_being_stored_stays_pending_and_goes_in_the_next_request() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_server, eng, id) = pending_accept(dir.path());
+    let first = eng.sync_request().expect("request");
+    assert_eq!(first.pushes.len(), 1);
+    let refusal = SyncResponse {
+        cursor: 2,
+        rejections: vec![Rejection::not_stored(&id, "change from another device's actor")],
+        ..Default::default()
+    };
+    let applied = eng.apply_sync_response(&refusal).expect("apply");
+    assert_eq!(applied.retrying, vec![id.clone()]);
+    let summary = row(&eng, &id);
+    assert!(summary.pending, "still to be sent");
+    assert_eq!(summary.rejected.as_deref(), Some("change from another device's actor"));
+    assert_eq!(eng.sync_request().expect("request").pushes, first.pushes, "the same changes go again");
+}
+
+#[test]
+fn a_refusal_beside_an_update_that_lacks_the_change_stays_pending() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (server, eng, id) = pending_accept(dir.path());
+    // The server refused the accept but has a note of its own to send.
+    server.add_note(&id, "customer called").expect("note");
+    let response = SyncResponse {
+        cursor: 3,
+        updates: vec![update_from(&server, &id)],
+        rejections: vec![Rejection::not_stored(&id, "ticket is not assigned to you")],
+        ..Default::default()
+    };
+    eng.apply_sync_response(&response).expect("apply");
+    assert!(row(&eng, &id).pending);
+    assert_eq!(eng.get(&id).expect("get").notes.len(), 1, "the server's note merged");
+    let again = eng.sync_request().expect("request");
+    assert_eq!(again.pushes.len(), 1);
+    assert_eq!(again.pushes[0].changes.len(), 1, "only the refused change, not the server's own");
+}
+
+#[test]
+fn a_push_stored_and_compensated_is_settled_by_the_servers_heads_even_from_an_old_server() {
+    // `stored: false` is how a server older than the field says it: the heads decide.
+    for stored in [true, false] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (server, eng, id) = pending_accept(dir.path());
+        let push = eng.sync_request().expect("request").pushes.remove(0);
+        let bytes: Vec<u8> = push.changes.iter().flat_map(|c| c.iter().copied()).collect();
+        server.merge_remote(&id, &bytes).expect("the server stores the push");
+        server.add_note(&id, "compensation stand-in").expect("server change");
+        let rejection = Rejection { ticket_id: id.clone(), reason: "a dispatcher field".into(), stored };
+        let response = SyncResponse {
+            cursor: 4,
+            updates: vec![update_from(&server, &id)],
+            rejections: vec![rejection],
+            ..Default::default()
+        };
+        eng.apply_sync_response(&response).expect("apply");
+        let summary = row(&eng, &id);
+        assert!(!summary.pending, "final (stored: {stored})");
+        assert_eq!(summary.rejected.as_deref(), Some("a dispatcher field"));
+        assert!(eng.sync_request().expect("request").pushes.is_empty(), "not sent again (stored: {stored})");
+    }
+}
+
+#[test]
+fn a_store_belongs_to_one_device_of_its_user() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("store.sqlite");
+    drop(Client::open(&path, identity("eng-1", "phone", Role::Engineer)).expect("open"));
+    let err = Client::open(&path, identity("eng-1", "tablet", Role::Engineer)).expect_err("another device");
+    assert!(matches!(err, Error::Store(StoreError::WrongDevice)), "{err}");
+    let err = Client::open(&path, identity("eng-2", "phone", Role::Engineer)).expect_err("another user");
+    assert!(matches!(err, Error::Store(StoreError::WrongUser)), "{err}");
+    Client::open(&path, identity("eng-1", "phone", Role::Engineer)).expect("its own device opens it");
+}
+
+#[test]
+fn a_store_from_before_the_device_binding_takes_the_first_device_that_opens_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("store.sqlite");
+    let client = Client::open(&path, identity("eng-1", "phone", Role::Engineer)).expect("open");
+    client
+        .store()
+        .write(|tx| -> Result<(), Error> {
+            tx.execute("DELETE FROM meta WHERE key = 'device_id'", [])?;
+            Ok(())
+        })
+        .expect("as an older version left it");
+    drop(client);
+    Client::open(&path, identity("eng-1", "tablet", Role::Engineer)).expect("the upgrade records this device");
+    let err = Client::open(&path, identity("eng-1", "phone", Role::Engineer)).expect_err("bound now");
+    assert!(matches!(err, Error::Store(StoreError::WrongDevice)));
+}
+
+#[test]
+fn an_update_the_device_cannot_merge_makes_the_next_request_say_what_it_holds() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (server, eng, id) = pending_accept(dir.path());
+    let push = eng.sync_request().expect("request").pushes.remove(0);
+    let bytes: Vec<u8> = push.changes.iter().flat_map(|c| c.iter().copied()).collect();
+    server.merge_remote(&id, &bytes).expect("the server stores the push");
+    eng.apply_sync_response(&SyncResponse {
+        cursor: 2,
+        updates: vec![update_from(&server, &id)],
+        ..Default::default()
+    })
+    .expect("acknowledged");
+    assert!(!row(&eng, &id).pending);
+    let held = heads_of(&eng, &id);
+
+    // An update that does not merge: the cursor still moves (the other tickets synced), which
+    // the server takes as proof the device holds it.
+    server.add_note(&id, "lost on the way").expect("note");
+    let mut update = update_from(&server, &id);
+    update.data = vec![ByteBuf::from(vec![0x85, 0x6f, 0x4a, 0x83, 1, 2, 3])];
+    let applied = eng
+        .apply_sync_response(&SyncResponse { cursor: 3, updates: vec![update], ..Default::default() })
+        .expect("apply");
+    assert_eq!(applied.failed.len(), 1);
+    assert_eq!(heads_of(&eng, &id), held, "nothing merged");
+    let mut believed = eng.store().read(tickets::pending_with_server_heads).expect("read");
+    assert_eq!(believed.len(), 1, "pending until the server knows what the device holds");
+    let (_, mut server_heads) = believed.remove(0);
+    let mut held_sorted = held.clone();
+    held_sorted.sort();
+    server_heads.sort();
+    assert_eq!(server_heads, held_sorted, "the device does not believe it has the server's note");
+    let next = eng.sync_request().expect("request");
+    assert_eq!(next.pushes.len(), 1);
+    assert!(next.pushes[0].changes.is_empty(), "nothing to send but its heads");
+    assert_eq!(protocol::from_wire(&next.pushes[0].heads), held);
+}

@@ -1,0 +1,93 @@
+//! Whom a token belongs to, and whether it may sync this store (issue 13, "Identity").
+//!
+//! A store belongs to one user on one device (`Client::open` records both). A token of anyone
+//! else would push this store's changes as another device's (the server refuses them and, worse,
+//! the device used to forget them) and pull another user's tickets into this store. So before
+//! its first request with a token, the engine asks `GET /v1/me` whom the token belongs to, once
+//! per engine (a token never changes owner), and refuses a stranger's token with
+//! [`SyncError::ForeignToken`] before anything of the store is sent or changed.
+
+use std::time::Duration;
+
+use crate::model::Identity;
+use crate::protocol::WhoAmI;
+
+use super::{SyncError, http_client, server_error};
+
+/// Asks the server who a token belongs to (`GET /v1/me`): how a device learns its identity
+/// the first time it signs in.
+pub async fn who_am_i(server_url: &str, token: &str) -> Result<WhoAmI, SyncError> {
+    ask(&http_client(Duration::from_secs(30))?, server_url, token).await
+}
+
+/// [`who_am_i`] on an existing HTTP client (the engine's).
+pub(super) async fn ask(http: &reqwest::Client, server_url: &str, token: &str) -> Result<WhoAmI, SyncError> {
+    let response = http
+        .get(format!("{}/v1/me", server_url.trim_end_matches('/')))
+        .bearer_auth(token)
+        .send()
+        .await
+        .map_err(|e| SyncError::Network(e.to_string()))?;
+    let status = response.status();
+    let body = response.bytes().await.map_err(|e| SyncError::Network(e.to_string()))?;
+    if !status.is_success() {
+        return Err(server_error(status.as_u16(), &body));
+    }
+    serde_json::from_slice(&body).map_err(|e| SyncError::Protocol(e.to_string()))
+}
+
+/// Whether the token's owner (`token`) is the store's (`store`): the same user and the same
+/// device. The role is not compared: it is the server's to change, and the server judges
+/// every push by the role it knows.
+pub(crate) fn check_owner(store: &Identity, token: &WhoAmI) -> Result<(), SyncError> {
+    if token.user_id == store.user_id && token.device_id == store.device_id {
+        return Ok(());
+    }
+    Err(SyncError::ForeignToken {
+        token_user: token.user_id.clone(),
+        token_device: token.device_id.clone(),
+        store_user: store.user_id.clone(),
+        store_device: store.device_id.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workflow::Role;
+
+    fn store() -> Identity {
+        Identity { user_id: "eli".into(), device_id: "eli-phone".into(), role: Role::Engineer }
+    }
+
+    fn token(user: &str, device: &str, role: Role) -> WhoAmI {
+        WhoAmI { user_id: user.into(), device_id: device.into(), role }
+    }
+
+    #[test]
+    fn the_stores_own_token_may_sync() {
+        assert_eq!(check_owner(&store(), &token("eli", "eli-phone", Role::Engineer)), Ok(()));
+    }
+
+    #[test]
+    fn a_role_changed_on_the_server_does_not_lock_the_store_out() {
+        assert_eq!(check_owner(&store(), &token("eli", "eli-phone", Role::Dispatcher)), Ok(()));
+    }
+
+    #[test]
+    fn another_users_token_is_refused_and_named() {
+        let err = check_owner(&store(), &token("dana", "dana-desk", Role::Dispatcher)).expect_err("refused");
+        assert!(!err.is_transient(), "retrying soon cannot fix it");
+        let message = err.to_string();
+        assert!(
+            message.contains("dana") && message.contains("eli") && message.contains("nothing was sent"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn the_same_users_other_device_is_refused() {
+        let err = check_owner(&store(), &token("eli", "eli-tablet", Role::Engineer)).expect_err("refused");
+        assert!(matches!(err, SyncError::ForeignToken { ref token_device, .. } if token_device == "eli-tablet"));
+    }
+}
