@@ -172,8 +172,10 @@ async fn try_sync(engine: &SyncEngine, outcome: &mut Outcome) -> bool {
 }
 
 /// A valid next action for a ticket in `ticket`'s state, by its assignee; `None` when nothing
-/// fits. Status moves are listed more than once so tickets progress; completion comes late.
-fn choose(ticket: &Ticket, step: usize, actions: usize, rng: &mut StdRng) -> Option<Command> {
+/// fits. Status moves are listed more than once so tickets progress; completion comes late, and
+/// only where `may_complete` (a device keeps one ticket open: a completed ticket takes nothing
+/// but its one feedback, so a device whose tickets all completed would run out of steps).
+fn choose(ticket: &Ticket, step: usize, actions: usize, may_complete: bool, rng: &mut StdRng) -> Option<Command> {
     let n = rng.random_range(0..1000u32);
     let content = [
         Command::AddNote { text: format!("note {n} on {}", ticket.id) },
@@ -187,7 +189,7 @@ fn choose(ticket: &Ticket, step: usize, actions: usize, rng: &mut StdRng) -> Opt
     // Feedback is written once.
     let feedback = Command::RecordFeedback { rating: 1 + (n % 5) as u8, comment: format!("feedback {n}") };
     let feedback: Vec<Command> = if ticket.feedback.is_none() { vec![feedback] } else { Vec::new() };
-    let late = step >= actions * 7 / 10 && rng.random_bool(0.3);
+    let late = may_complete && step >= actions * 7 / 10 && rng.random_bool(0.3);
     let mut options: Vec<Command> = Vec::new();
     match ticket.status {
         Status::Dispatched => options.push(Command::Accept),
@@ -295,7 +297,8 @@ async fn work(engineer: Arc<Engineer>, seed: u64, scale: Scale) -> Outcome {
             }
             continue;
         }
-        let Some(command) = choose(&ticket, outcome.actions, scale.actions, &mut rng) else {
+        let may_complete = id != engineer.tickets[0];
+        let Some(command) = choose(&ticket, outcome.actions, scale.actions, may_complete, &mut rng) else {
             outcome.refused += 1;
             continue;
         };
