@@ -121,6 +121,17 @@ fn event_details(event: &TicketEvent) -> String {
     if let Some(void) = &event.void {
         text.push_str(&format!(" [voided by the server: {void}]"));
     }
+    if let Some(device_at) = event.device_at {
+        // The server moved the time into the ticket's life (docs/security.md, rule 6).
+        let skew = (device_at - event.at) / 1000;
+        text.push_str(&format!(
+            " [device clock said {}, {} s {}; counted at {}]",
+            when(device_at),
+            skew.abs(),
+            if skew < 0 { "early" } else { "late" },
+            when(event.at)
+        ));
+    }
     text
 }
 
@@ -134,7 +145,7 @@ fn timeline(ticket: &Ticket, history: &[HistoryEntry]) -> Vec<TimelineRow> {
             let details = ticket
                 .events
                 .iter()
-                .filter(|e| e.at == entry.device_time && Some(&e.by) == entry.user_id.as_ref())
+                .filter(|e| e.device_at.unwrap_or(e.at) == entry.device_time && Some(&e.by) == entry.user_id.as_ref())
                 .map(event_details)
                 .collect();
             TimelineRow {
@@ -367,5 +378,27 @@ mod tests {
         assert_eq!(review.command().ok(), Some(Command::AddNote { text: "Reviewed, kept as is [conflict e1]".into() }));
         let bogus = ActionForm { action: "review".into(), conflict: "e1".into(), ..Default::default() };
         assert!(bogus.command().is_err());
+    }
+
+    #[test]
+    fn a_clamped_event_shows_the_devices_own_clock_on_the_timeline() {
+        let event = TicketEvent {
+            id: "e1".into(),
+            kind: "checked_in".into(),
+            at: 1_000_000,
+            by: "eli".into(),
+            role: None,
+            device: "d".into(),
+            assignee: None,
+            place: None,
+            reason: None,
+            summary: None,
+            void: None,
+            device_at: Some(1_000_000 - 86_400_000),
+        };
+        let text = event_details(&event);
+        assert!(text.contains("device clock said") && text.contains("86400 s early"), "{text}");
+        let honest = TicketEvent { device_at: None, ..event };
+        assert!(!event_details(&honest).contains("device clock"));
     }
 }
