@@ -25,6 +25,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod actors;
 mod auth;
 pub mod blobs;
 mod console;

@@ -145,8 +145,10 @@ fn apply_push(state: &AppState, who: &Principal, push: &Push, now: Millis) -> Re
         let mut actors: Vec<String> = new.iter().map(|c| c.actor_id().to_hex_string()).collect();
         actors.sort();
         actors.dedup();
-        if actors.contains(&rules::compensation_actor().to_hex_string()) {
-            return reject("change from the server's actor");
+        // Reserved actors (the compensation actor, this device's server actor) are the
+        // server's own; other devices' server actors are bound to them and refused below.
+        if let Some(reason) = actors.iter().find_map(|a| crate::actors::reserved(a, &who.device_id)) {
+            return reject(reason);
         }
         let bound = state.storage().actors(&actors)?;
         if bound.iter().any(|a| a.device_id != who.device_id) {

@@ -39,6 +39,7 @@ use super::{
     heads_from_blob, heads_to_blob, i64_of, u64_of,
 };
 
+mod actors;
 mod webhooks;
 
 /// At most this many connections per storage (the listener has one more).
@@ -362,6 +363,7 @@ impl PostgresStorage {
             pool: Pool { config, state: Mutex::new(PoolState { idle: Vec::new(), open: 0 }), returned: Condvar::new() },
         };
         storage.migrate()?;
+        actors::bind_every_server_actor(&storage)?;
         Ok(storage)
     }
 
@@ -599,7 +601,8 @@ impl Storage for PostgresStorage {
                 &[&device.id, &device.user_id, &device.token_sha256.as_slice()],
             ) {
                 Ok(0) => Err(StorageError::Duplicate(format!("device {}", device.id))),
-                Ok(_) => Ok(()),
+                // Bound with the device, so no push can claim it first.
+                Ok(_) => actors::bind_server_actor(tx, &device.id).map(|_| ()),
                 Err(e) if is_unique_violation(&e) => Err(StorageError::Duplicate(format!("device {}", device.id))),
                 Err(e) => Err(e.into()),
             }

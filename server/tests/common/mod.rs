@@ -66,6 +66,21 @@ impl Server {
         Server::start_in(dir, config).await
     }
 
+    /// Like [`Server::restart`], running `between` on the data directory while no server is
+    /// running (to leave what an older version would have left there).
+    pub async fn restart_after(mut self, between: impl FnOnce(&Path)) -> Server {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("server task").expect("server io");
+        }
+        let Server { dir, config, state, .. } = self;
+        drop(state);
+        between(dir.path());
+        Server::start_in(dir, config).await
+    }
+
     /// Stops the server gracefully and waits for it.
     pub async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {

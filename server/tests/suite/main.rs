@@ -17,4 +17,5 @@ mod http;
 mod postgres;
 mod storage;
 mod sync;
+mod trust;
 mod webhooks;
