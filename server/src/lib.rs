@@ -30,6 +30,7 @@ mod auth;
 pub mod blobs;
 mod console;
 mod error;
+pub mod limits;
 mod rules;
 pub mod storage;
 mod sync;
@@ -71,6 +72,8 @@ pub struct ServerConfig {
     pub max_chunk_bytes: usize,
     /// Webhook delivery: timeout, attempts, backoff (docs/adr/0008).
     pub webhooks: webhooks::WebhookConfig,
+    /// Caps on what one pushed change, push and ticket document may cost (issue 13).
+    pub limits: limits::PushLimits,
 }
 
 impl Default for ServerConfig {
@@ -82,6 +85,7 @@ impl Default for ServerConfig {
             max_blob_bytes: 25 * 1024 * 1024,
             max_chunk_bytes: 4 * 1024 * 1024,
             webhooks: webhooks::WebhookConfig::default(),
+            limits: limits::PushLimits::default(),
         }
     }
 }

@@ -24,10 +24,10 @@ use serde_bytes::ByteBuf;
 
 use crate::auth::Caller;
 use crate::error::body_rejection;
-use crate::rules;
 use crate::storage::{HashBytes, IndexRow, Principal, Scope, SyncState};
 use crate::tickets::{self, WRITE_ATTEMPTS};
 use crate::{AppError, AppState, blocking};
+use crate::{limits, rules};
 
 /// Longest ticket id accepted in a push.
 const MAX_TICKET_ID: usize = 128;
@@ -41,7 +41,10 @@ pub(crate) async fn handler(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, AppError> {
     let body = body.map_err(|r| body_rejection(r.status(), r.body_text()))?;
-    let request = SyncRequest::decode(&body).map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let request = SyncRequest::decode_bounded(&body, state.config().limits.max_request_items)
+        .map_err(|e| AppError::BadRequest(e.to_string()))?;
+    // The decoded request holds every byte the body did: do not keep both while it is served.
+    drop(body);
     let response = blocking(move || sync(&state, &caller.0, &request)).await?;
     Ok(([(header::CONTENT_TYPE, protocol::CONTENT_TYPE)], response.encode()).into_response())
 }
@@ -119,13 +122,9 @@ fn apply_push(state: &AppState, who: &Principal, push: &Push, now: Millis) -> Re
     if id.is_empty() || id.len() > MAX_TICKET_ID {
         return reject("invalid ticket id");
     }
-    let mut changes = Vec::with_capacity(push.changes.len());
-    for (n, bytes) in push.changes.iter().enumerate() {
-        match Change::try_from(&bytes[..]) {
-            Ok(change) => changes.push(change),
-            Err(e) => return reject(format!("change {n} does not parse: {e}")),
-        }
-    }
+    // Sizes and op counts are checked before automerge parses (and would inflate) anything.
+    let limits = &state.config().limits;
+    let changes = limits::parse_push(&push.changes, limits).or_else(reject)?;
     for _ in 0..WRITE_ATTEMPTS {
         // The cached document when there is one: a stale one fails the write's version check,
         // which drops it, and the next attempt reads storage.
@@ -142,6 +141,7 @@ fn apply_push(state: &AppState, who: &Principal, push: &Push, now: Millis) -> Re
             // the first time is already in the history, and reaches the device as an update).
             return Ok(None);
         }
+        limits::check_document(base, &new, limits).or_else(reject)?;
         let mut actors: Vec<String> = new.iter().map(|c| c.actor_id().to_hex_string()).collect();
         actors.sort();
         actors.dedup();

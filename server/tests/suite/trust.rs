@@ -123,3 +123,84 @@ async fn a_server_actor_squatted_before_the_fix_is_bound_back_at_startup() {
     server.create_ticket(&dana.token, "Works again", Some("eli")).await;
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attack_compressed_change_bomb() {
+    let server = Server::start().await;
+    let dana = server.user("dana", Role::Dispatcher);
+    let eli = server.user("eli", Role::Engineer);
+    let bombed = server.create_ticket(&dana.token, "Bombed", Some("eli")).await;
+    let honest = server.create_ticket(&dana.token, "Honest", Some("eli")).await;
+    let doc = fetch(&server, &eli.token, &bombed).await;
+
+    // A 4 MiB note deflates to a few KB; automerge would inflate it whatever its size.
+    let (mut change, _) = change_by(&doc, &bombed, ActorId::random(), |tx| {
+        tx.put(ROOT, "note", "x".repeat(4 * 1024 * 1024)).map(|_| ()).expect("put")
+    });
+    let compressed = change.bytes().to_vec();
+    assert_eq!(compressed[8], 2, "a compressed change chunk");
+    assert!(compressed.len() < 16 * 1024, "{} bytes on the wire", compressed.len());
+    let bomb = Push {
+        ticket_id: bombed.clone(),
+        changes: vec![ByteBuf::from(compressed)],
+        heads: protocol::to_wire(&[change.hash()]),
+    };
+    // In the same request, the honest device's change to its other ticket.
+    let phone = open_client(server.dir.path(), &eli, Role::Engineer);
+    let (first, _) = server.sync(&eli.token, &SyncRequest { cursor: 0, pushes: vec![] }).await;
+    apply(&phone, &first);
+    phone.accept(&honest).expect("accept");
+    let request = SyncRequest { cursor: first.cursor, pushes: vec![bomb, push_all(&phone, &honest)] };
+    let (answer, _) = server.sync(&eli.token, &request).await;
+
+    let reason = rejection(&answer, &bombed).unwrap_or_default();
+    assert!(reason.contains("compressed"), "the bomb is refused with a clear reason: {answer:?}");
+    assert!(stored(&server, &bombed).get(ROOT, "note").expect("read").is_none(), "no 4 MiB note stored");
+    assert_eq!(rejection(&answer, &honest), None, "the other ticket of the request synced");
+    assert_eq!(server.state.storage().ticket_row(&honest).expect("row").expect("exists").status, Status::Accepted);
+    assert!(answer.updates.iter().any(|u| u.ticket_id == honest), "and was acknowledged");
+
+    // The same change sent uncompressed but above the per-change cap is refused too; within
+    // it, it is an ordinary change.
+    let raw = Push {
+        ticket_id: bombed.clone(),
+        changes: vec![ByteBuf::from(change.raw_bytes().to_vec())],
+        heads: protocol::to_wire(&[change.hash()]),
+    };
+    let (answer, _) = server.sync(&eli.token, &SyncRequest { cursor: 0, pushes: vec![raw] }).await;
+    assert!(rejection(&answer, &bombed).unwrap_or_default().contains("above the limit"), "{answer:?}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_of_millions_of_empty_items_is_refused_before_decoding() {
+    let server = Server::start().await;
+    let eli = server.user("eli", Role::Engineer);
+    // 4 MB of one-byte empty byte strings: ~100 MB once decoded into buffers.
+    let items = 4_000_000;
+    let mut body = b"FSYN\x01\x00\x01".to_vec();
+    body.extend([0xa2, 0x66]);
+    body.extend(b"cursor");
+    body.push(0x00);
+    body.push(0x66);
+    body.extend(b"pushes");
+    body.push(0x81);
+    body.extend([0xa3, 0x69]);
+    body.extend(b"ticket_id");
+    body.extend([0x61, b't', 0x67]);
+    body.extend(b"changes");
+    body.push(0x9a);
+    body.extend((items as u32).to_be_bytes());
+    body.extend(std::iter::repeat_n(0x40, items));
+    body.push(0x65);
+    body.extend(b"heads");
+    body.push(0x80);
+    let response = server.sync_raw(&eli.token, body).await;
+    assert_eq!(response.status(), 400);
+    let text = response.text().await.expect("body");
+    assert!(text.contains("items"), "{text}");
+    // The device is fine afterwards.
+    let (answer, _) = server.sync(&eli.token, &SyncRequest { cursor: 0, pushes: vec![] }).await;
+    assert!(answer.rejections.is_empty());
+    server.stop().await;
+}
