@@ -31,6 +31,7 @@ pub fn run(make: &dyn Fn() -> Box<dyn Storage>) {
     blob_links(make().as_ref());
     listings_and_sessions(make().as_ref());
     super::webhooks::conformance(make);
+    super::uploads::conformance(make);
 }
 
 fn user(id: &str, role: Role) -> UserRecord {

@@ -40,6 +40,7 @@ use super::{
 };
 
 mod actors;
+mod uploads;
 mod webhooks;
 
 /// At most this many connections per storage (the listener has one more).
@@ -185,6 +186,8 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX console_sessions_by_expiry ON console_sessions (expires_at);
     "#,
+    // 4: how many bytes of each blob each device sent (SQLite's 6; issue 13).
+    uploads::MIGRATION,
 ];
 
 /// The schema version this build writes.
