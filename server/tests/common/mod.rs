@@ -214,3 +214,40 @@ pub fn title(doc: &Automerge) -> String {
         _ => String::new(),
     }
 }
+
+/// Makes the ticket's document reference blob `sha` as a photo: a dispatcher's change pushed
+/// through sync (downloads need a ticket whose document references the blob).
+pub async fn reference(server: &Server, dispatcher: &str, ticket: &str, sha: &str) {
+    reference_at(&server.http, &server.base, dispatcher, ticket, sha).await;
+}
+
+/// [`reference`] on the server at `base`.
+pub async fn reference_at(http: &reqwest::Client, base: &str, dispatcher: &str, ticket: &str, sha: &str) {
+    use automerge::transaction::Transactable;
+    let exchange = |request: SyncRequest| async move {
+        let response = http
+            .post(format!("{base}/v1/sync"))
+            .bearer_auth(dispatcher)
+            .header("content-type", protocol::CONTENT_TYPE)
+            .body(request.encode())
+            .send()
+            .await
+            .expect("sync");
+        assert_eq!(response.status(), 200);
+        SyncResponse::decode(&response.bytes().await.expect("body")).expect("response")
+    };
+    let answer = exchange(SyncRequest { cursor: 0, pushes: vec![] }).await;
+    let update = answer.updates.iter().find(|u| u.ticket_id == ticket).expect("the ticket");
+    let mut doc = Automerge::load(&update.data[0]).expect("document").with_actor(automerge::ActorId::random());
+    let before = doc.get_heads();
+    let mut tx = doc.transaction();
+    let photos = match tx.get(automerge::ROOT, "photos").expect("read") {
+        Some((automerge::Value::Object(automerge::ObjType::Map), photos)) => photos,
+        _ => tx.put_object(automerge::ROOT, "photos", automerge::ObjType::Map).expect("photos"),
+    };
+    let photo = tx.put_object(&photos, sha, automerge::ObjType::Map).expect("photo");
+    tx.put(&photo, "by", "dana").expect("by");
+    tx.commit();
+    let answer = exchange(SyncRequest { cursor: 0, pushes: vec![push_since(&doc, &before, ticket)] }).await;
+    assert!(answer.rejections.is_empty(), "{:?}", answer.rejections);
+}
