@@ -20,6 +20,7 @@
 //! push's rejection carries; the other tickets of the request go on.
 
 use automerge::{Automerge, Change, ReadDoc};
+use fieldsync_core::protocol;
 
 /// Caps on what one push may cost. The defaults are far above what an honest device sends
 /// (a device action is one change of a few dozen ops; a signature's strokes are the largest
@@ -32,9 +33,10 @@ pub struct PushLimits {
     pub max_change_ops: u64,
     /// Most changes in one push (one ticket). Default 10,000.
     pub max_push_changes: usize,
-    /// Most ops in one push, summed over its changes. Default 100,000.
+    /// Most ops in one push, summed over its changes. Default 50,000 (at most
+    /// `max_request_ops`, so that a push within its caps always fits a request).
     pub max_push_ops: u64,
-    /// Most bytes of change chunks in one push. Default 4 MiB.
+    /// Most bytes of change chunks in one push. Default 2 MiB.
     pub max_push_bytes: usize,
     /// Most ops a ticket document may hold after a push. Default 500,000.
     pub max_document_ops: u64,
@@ -43,6 +45,15 @@ pub struct PushLimits {
     /// Most CBOR data items in one sync request (each change, head, push and field is one):
     /// decoding costs tens of bytes per item however short it is on the wire. Default 200,000.
     pub max_request_items: u64,
+    /// Most pushes (tickets) one request may change: each loads and caches a document.
+    /// Default 1,000.
+    pub max_request_pushes: usize,
+    /// Most ops one request may add over all its pushes: the documents a request writes stay
+    /// cached, about 100 bytes per op. Default 50,000.
+    pub max_request_ops: u64,
+    /// Most bytes of changes one request may add over all its pushes (a document keeps both
+    /// the change and its values). Default 2 MiB.
+    pub max_request_change_bytes: usize,
 }
 
 impl Default for PushLimits {
@@ -51,11 +62,14 @@ impl Default for PushLimits {
             max_change_bytes: 1024 * 1024,
             max_change_ops: 10_000,
             max_push_changes: 10_000,
-            max_push_ops: 100_000,
-            max_push_bytes: 4 * 1024 * 1024,
+            max_push_ops: 50_000,
+            max_push_bytes: 2 * 1024 * 1024,
             max_document_ops: 500_000,
             max_document_changes: 100_000,
             max_request_items: 200_000,
+            max_request_pushes: 1_000,
+            max_request_ops: 50_000,
+            max_request_change_bytes: 2 * 1024 * 1024,
         }
     }
 }
@@ -195,6 +209,40 @@ pub(crate) fn parse_push(chunks: &[impl AsRef<[u8]>], limits: &PushLimits) -> Re
         changes.push(Change::try_from(chunk.as_ref()).map_err(|e| format!("change {n} does not parse: {e}"))?);
     }
     Ok(changes)
+}
+
+/// Which pushes of a request go over the request's budget (pushes, ops, change bytes), in
+/// request order: `Some(reason)` for each push refused. A push's changes are counted as sent
+/// (before replays are filtered out), so an honest device whose pending changes pass the
+/// budget gets the rest through on its next sync.
+pub(crate) fn over_request_budget(pushes: &[protocol::Push], limits: &PushLimits) -> Vec<Option<String>> {
+    let (mut ops, mut bytes) = (0u64, 0usize);
+    pushes
+        .iter()
+        .enumerate()
+        .map(|(n, push)| {
+            if n >= limits.max_request_pushes {
+                return Some(format!(
+                    "more than {} tickets in one request: sent again with the next sync",
+                    limits.max_request_pushes
+                ));
+            }
+            // A chunk that does not pass is refused by its push anyway: counted as nothing here.
+            let costs = push.changes.iter().filter_map(|c| change_cost(c, limits).ok());
+            let (push_ops, push_bytes) = costs.fold((0u64, 0usize), |(o, b), c| (o.saturating_add(c.ops), b + c.bytes));
+            if ops.saturating_add(push_ops) > limits.max_request_ops
+                || bytes.saturating_add(push_bytes) > limits.max_request_change_bytes
+            {
+                return Some(format!(
+                    "this request's changes are above the limit of {} ops or {} bytes: sent again with the next sync",
+                    limits.max_request_ops, limits.max_request_change_bytes
+                ));
+            }
+            ops = ops.saturating_add(push_ops);
+            bytes = bytes.saturating_add(push_bytes);
+            None
+        })
+        .collect()
 }
 
 /// Whether applying `new` to `base` keeps the document within the caps.
@@ -421,6 +469,20 @@ mod tests {
         assert!(refused.to_string().contains("deflated"), "{refused}");
         let fine = chunk_with_column(ACTION_COLUMN, &[sleb(3), uleb(1)].concat());
         assert_eq!(change_cost(&fine, &PushLimits::default()).map(|c| c.ops), Ok(3));
+    }
+
+    #[test]
+    fn a_request_past_its_budget_refuses_the_later_pushes_only() {
+        let push = |n: usize| protocol::Push {
+            ticket_id: format!("t{n}"),
+            changes: vec![change_with(40).into()],
+            heads: vec![],
+        };
+        let limits = PushLimits { max_request_ops: 100, max_request_pushes: 4, ..PushLimits::default() };
+        let verdicts = over_request_budget(&(0..5).map(push).collect::<Vec<_>>(), &limits);
+        let refused: Vec<bool> = verdicts.iter().map(Option::is_some).collect();
+        assert_eq!(refused, [false, false, true, true, true], "80 ops fit, 120 do not; at most 4 pushes");
+        assert!(verdicts[4].as_deref().is_some_and(|r| r.contains("more than 4 tickets")));
     }
 
     #[test]

@@ -55,7 +55,14 @@ pub(crate) fn sync(state: &AppState, who: &Principal, request: &SyncRequest) -> 
     let mut rejections = Vec::new();
     let mut pushed: Vec<(String, Vec<HashBytes>)> = Vec::new();
     let mut seen = HashSet::new();
-    for push in &request.pushes {
+    // What the whole request may add (the documents it writes stay cached): pushes past that
+    // are refused before anything of them is parsed.
+    let over_budget = limits::over_request_budget(&request.pushes, &state.config().limits);
+    for (push, over) in request.pushes.iter().zip(over_budget) {
+        if let Some(reason) = over {
+            rejections.push(Rejection { ticket_id: push.ticket_id.clone(), reason });
+            continue;
+        }
         if !seen.insert(push.ticket_id.as_str()) {
             rejections.push(Rejection {
                 ticket_id: push.ticket_id.clone(),
