@@ -20,6 +20,7 @@ use serde_json::json;
 
 const TICKETS: usize = 1_000;
 
+mod memory;
 mod photos;
 mod sync;
 
@@ -31,6 +32,7 @@ fn main() {
         "sync" => runtime().block_on(sync::sync_suite()),
         "server" => runtime().block_on(sync::server_suite()),
         "photos" => photos::photos_suite(),
+        "memory" => memory::memory_suite(),
         "__photos_time" => {
             let input = std::env::args().nth(2).expect("input path");
             photos::time_child(Path::new(&input));
@@ -49,7 +51,7 @@ fn main() {
             return;
         }
         _ => {
-            eprintln!("usage: fieldsync-bench actions|open|sync|server|photos");
+            eprintln!("usage: fieldsync-bench actions|open|sync|server|photos|memory");
             std::process::exit(2);
         }
     };

@@ -47,13 +47,13 @@ pub fn serve_child(data: &Path, database_url: Option<&str>) {
 }
 
 /// The server child process.
-struct ServerProcess {
-    child: Child,
-    url: String,
+pub(crate) struct ServerProcess {
+    pub(crate) child: Child,
+    pub(crate) url: String,
 }
 
 impl ServerProcess {
-    fn start(data: &Path) -> ServerProcess {
+    pub(crate) fn start(data: &Path) -> ServerProcess {
         Self::start_with(data, None)
     }
 

@@ -25,10 +25,12 @@
 //! # Ok(()) }
 //! ```
 
+pub mod actors;
 mod auth;
 pub mod blobs;
 mod console;
 mod error;
+pub mod limits;
 mod rules;
 pub mod storage;
 mod sync;
@@ -83,6 +85,8 @@ pub struct ServerConfig {
     /// (docs/adr/0007). Off by default, so the console works at `http://127.0.0.1:7878`.
     /// `fieldsync serve --secure-cookies`.
     pub secure_cookies: bool,
+    /// Caps on what one pushed change, push and ticket document may cost (issue 13).
+    pub limits: limits::PushLimits,
 }
 
 impl Default for ServerConfig {
@@ -96,6 +100,7 @@ impl Default for ServerConfig {
             webhooks: webhooks::WebhookConfig::default(),
             allow_private_webhooks: false,
             secure_cookies: false,
+            limits: limits::PushLimits::default(),
         }
     }
 }

@@ -24,10 +24,10 @@ use serde_bytes::ByteBuf;
 
 use crate::auth::Caller;
 use crate::error::body_rejection;
-use crate::rules;
 use crate::storage::{HashBytes, IndexRow, Principal, Scope, SyncState};
 use crate::tickets::{self, WRITE_ATTEMPTS};
 use crate::{AppError, AppState, blocking};
+use crate::{limits, rules};
 
 /// Longest ticket id accepted in a push.
 const MAX_TICKET_ID: usize = 128;
@@ -41,7 +41,10 @@ pub(crate) async fn handler(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, AppError> {
     let body = body.map_err(|r| body_rejection(r.status(), r.body_text()))?;
-    let request = SyncRequest::decode(&body).map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let request = SyncRequest::decode_bounded(&body, state.config().limits.max_request_items)
+        .map_err(|e| AppError::BadRequest(e.to_string()))?;
+    // The decoded request holds every byte the body did: do not keep both while it is served.
+    drop(body);
     let response = blocking(move || sync(&state, &caller.0, &request)).await?;
     Ok(([(header::CONTENT_TYPE, protocol::CONTENT_TYPE)], response.encode()).into_response())
 }
@@ -52,7 +55,14 @@ pub(crate) fn sync(state: &AppState, who: &Principal, request: &SyncRequest) -> 
     let mut rejections = Vec::new();
     let mut pushed: Vec<(String, Vec<HashBytes>)> = Vec::new();
     let mut seen = HashSet::new();
-    for push in &request.pushes {
+    // What the whole request may add (the documents it writes stay cached): pushes past that
+    // are refused before anything of them is parsed.
+    let over_budget = limits::over_request_budget(&request.pushes, &state.config().limits);
+    for (push, over) in request.pushes.iter().zip(over_budget) {
+        if let Some(reason) = over {
+            rejections.push(Rejection::not_stored(&push.ticket_id, reason));
+            continue;
+        }
         if !seen.insert(push.ticket_id.as_str()) {
             rejections.push(Rejection::not_stored(&push.ticket_id, "ticket pushed twice in one request"));
             continue;
@@ -115,13 +125,9 @@ fn apply_push(state: &AppState, who: &Principal, push: &Push, now: Millis) -> Re
     if id.is_empty() || id.len() > MAX_TICKET_ID {
         return reject("invalid ticket id");
     }
-    let mut changes = Vec::with_capacity(push.changes.len());
-    for (n, bytes) in push.changes.iter().enumerate() {
-        match Change::try_from(&bytes[..]) {
-            Ok(change) => changes.push(change),
-            Err(e) => return reject(format!("change {n} does not parse: {e}")),
-        }
-    }
+    // Sizes and op counts are checked before automerge parses (and would inflate) anything.
+    let limits = &state.config().limits;
+    let changes = limits::parse_push(&push.changes, limits).or_else(reject)?;
     for _ in 0..WRITE_ATTEMPTS {
         // The cached document when there is one: a stale one fails the write's version check,
         // which drops it, and the next attempt reads storage.
@@ -138,11 +144,14 @@ fn apply_push(state: &AppState, who: &Principal, push: &Push, now: Millis) -> Re
             // the first time is already in the history, and reaches the device as an update).
             return Ok(None);
         }
+        limits::check_document(base, &new, limits).or_else(reject)?;
         let mut actors: Vec<String> = new.iter().map(|c| c.actor_id().to_hex_string()).collect();
         actors.sort();
         actors.dedup();
-        if actors.contains(&rules::compensation_actor().to_hex_string()) {
-            return reject("change from the server's actor");
+        // Reserved actors (the compensation actor, this device's server actor) are the
+        // server's own; other devices' server actors are bound to them and refused below.
+        if let Some(reason) = actors.iter().find_map(|a| crate::actors::reserved(a, &who.device_id)) {
+            return reject(reason);
         }
         let bound = state.storage().actors(&actors)?;
         if bound.iter().any(|a| a.device_id != who.device_id) {

@@ -18,7 +18,6 @@ use fieldsync_core::time::{Millis, now_ms};
 use fieldsync_core::workflow::Status;
 use futures_util::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use tokio_stream::wrappers::BroadcastStream;
 
 use crate::auth::Caller;
@@ -253,10 +252,10 @@ pub(crate) fn commit(
 }
 
 /// The server's own Automerge actor for a dispatcher device's REST actions (derived from the
-/// device id, registered to that device).
+/// device id, bound to that device when the device was created: `crate::actors`).
 fn server_actor(state: &AppState, device_id: &str) -> Result<ActorId, AppError> {
-    let digest = Sha256::digest(format!("fieldsync-server-actor/{device_id}").as_bytes());
-    let actor = ActorId::from(&digest[..16]);
+    let actor = crate::actors::server_actor(device_id);
+    // Bound already; registering again is a no-op that also reports a binding gone wrong.
     let owner = state.storage().register_actor(&actor.to_hex_string(), device_id)?;
     if owner != device_id {
         return Err(AppError::Internal(format!("server actor of device {device_id} is bound to {owner}")));

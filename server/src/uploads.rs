@@ -7,6 +7,12 @@
 //!   `Content-Type: application/offset+octet-stream`: appends the body at that offset. A
 //!   complete blob answers at once (dedup), a stale offset answers 409 with the server's.
 //! - `GET`: the bytes of a complete blob.
+//!
+//! Knowing a blob's SHA-256 is not having it (issue 13, attack 5): offsets are per device (the
+//! bytes *this* device sent, in order), a blob is linked to a ticket only by a device that
+//! sent every byte of it (a second device with the same photo sends it again, compared with
+//! the stored bytes rather than stored twice), and a download needs a ticket the caller may
+//! read whose document references the blob.
 
 use std::io::Read;
 
@@ -15,6 +21,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use fieldsync_core::model::doc;
 use fieldsync_core::time::now_ms;
 use fieldsync_core::workflow::Role;
 use futures_util::StreamExt;
@@ -65,12 +72,28 @@ fn upload_answer(status: StatusCode, state: BlobState) -> Response {
 /// `HEAD /v1/blobs/{sha256}`: how far the upload is. Any role.
 pub(crate) async fn status(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Path(sha256): Path<String>,
 ) -> Result<Response, AppError> {
     let id = blob_id(&sha256)?;
-    let blob = blocking(move || Ok(state.blobs().state(&id)?)).await?;
+    let blob = blocking(move || Ok(caller_state(&state, &caller.0.device_id, &id)?.1)).await?;
     Ok(upload_answer(StatusCode::OK, blob))
+}
+
+/// Where the store's upload of a blob stands, and where `device_id`'s own upload of it stands:
+/// the bytes that device sent, in order, that the store still holds. Complete for the device
+/// only once it sent them all; a complete blob it never sent a byte of looks absent to it.
+fn caller_state(state: &AppState, device_id: &str, id: &BlobId) -> Result<(BlobState, BlobState), AppError> {
+    let store = state.blobs().state(id)?;
+    let sent = state.storage().blob_received(id.as_str(), device_id)?;
+    let mine = match store {
+        BlobState::Absent => BlobState::Absent,
+        BlobState::Complete { length } if sent >= length => store,
+        BlobState::Complete { .. } if sent == 0 => BlobState::Absent,
+        BlobState::Complete { length } => BlobState::Partial { offset: sent, length },
+        BlobState::Partial { offset, length } => BlobState::Partial { offset: sent.min(offset), length },
+    };
+    Ok((store, mine))
 }
 
 /// The query of a `PATCH`.
@@ -149,37 +172,114 @@ async fn append_chunk(
         return Err(AppError::PayloadTooLarge);
     }
 
-    // Who may upload, the ticket link, and where the upload stands: before reading the body,
-    // so a complete blob or a stale offset costs no upload.
-    let before = {
-        let (state, id) = (state.clone(), id.clone());
+    // Who may upload, and where this device's upload stands: before reading the body, so a
+    // blob this device already sent or a stale offset costs no upload.
+    let device_id = caller.0.device_id.clone();
+    let (store, mine) = {
+        let (state, id, ticket) = (state.clone(), id.clone(), ticket.clone());
         blocking(move || {
             authorize_write(&state, &caller, &ticket)?;
-            let storage = state.storage();
-            if !storage.blob_tickets(id.as_str())?.contains(&ticket) {
-                storage.link_blob(id.as_str(), &ticket, &caller.0.device_id, now_ms())?;
+            let (store, mine) = caller_state(&state, &caller.0.device_id, &id)?;
+            if let BlobState::Complete { .. } = mine {
+                // This device sent every byte of it: linking it to another ticket needs no resend.
+                link(&state, &id, &ticket, &caller.0.device_id)?;
             }
-            Ok(state.blobs().state(&id)?)
+            Ok((store, mine))
         })
         .await?
     };
-    match before {
-        BlobState::Complete { .. } => return Ok(upload_answer(StatusCode::NO_CONTENT, before)),
-        BlobState::Partial { length: declared, offset: current } if declared != length => {
-            return Err(AppError::LengthMismatch { declared, sent: length, offset: current });
+    match (store, mine) {
+        (_, BlobState::Complete { .. }) => return Ok(upload_answer(StatusCode::NO_CONTENT, mine)),
+        (BlobState::Partial { length: declared, .. } | BlobState::Complete { length: declared }, _)
+            if declared != length =>
+        {
+            return Err(AppError::LengthMismatch { declared, sent: length, offset: mine.offset() });
         }
-        _ if before.offset() != offset => {
-            return Err(AppError::OffsetMismatch { offset: before.offset(), sent: offset });
+        _ if mine.offset() != offset => {
+            return Err(AppError::OffsetMismatch { offset: mine.offset(), sent: offset });
         }
         _ => {}
     }
 
     let chunk = read_chunk(body, max_chunk, declared_body).await?;
     *read = true;
-    // The store appends only at the offset it holds, under its per-blob lock: a concurrent
-    // PATCH that got here first makes this one a 409 with the new offset.
-    let after = blocking(move || Ok(state.blobs().append(&id, offset, length, &chunk)?)).await?;
+    let after = blocking(move || receive(&state, &id, &ticket, &device_id, offset, length, &chunk)).await?;
     Ok(upload_answer(StatusCode::NO_CONTENT, after))
+}
+
+/// Takes `chunk`, sent by `device_id` at `offset` (where its own upload stands): the part the
+/// store holds already must be the same bytes, the rest is appended. Returns where the
+/// device's upload stands now; once it sent every byte of a complete blob, the blob is linked
+/// to `ticket`.
+fn receive(
+    state: &AppState,
+    id: &BlobId,
+    ticket: &str,
+    device_id: &str,
+    offset: u64,
+    length: u64,
+    chunk: &[u8],
+) -> Result<BlobState, AppError> {
+    let end = u64::try_from(chunk.len()).ok().and_then(|n| offset.checked_add(n)).unwrap_or(u64::MAX);
+    if end > length {
+        return Err(crate::blobs::BlobError::PastEnd { end, length }.into());
+    }
+    let held = state.blobs().state(id)?.offset();
+    // Bytes of the chunk the store holds already (another device's upload of the same blob).
+    let overlap = usize::try_from(held.saturating_sub(offset)).unwrap_or(usize::MAX).min(chunk.len());
+    if overlap > 0 {
+        match state.blobs().read_range(id, offset, overlap)? {
+            Some(stored) if stored == chunk[..overlap] => {}
+            Some(_) if held < length => {
+                // Two devices sent different bytes for an upload in progress, and which are
+                // right shows only at the end: start it over rather than let an upload of
+                // wrong bytes block the blob for good.
+                state.blobs().discard_partial(id)?;
+                state.storage().forget_blob_received(id.as_str())?;
+                return Err(AppError::OffsetMismatch { offset: 0, sent: offset });
+            }
+            Some(_) => {
+                return Err(AppError::HashMismatch(format!(
+                    "these bytes differ from blob {id}'s at offset {offset}; nothing was kept"
+                )));
+            }
+            // The upload was discarded meanwhile: start again from what the store holds.
+            None => return Err(AppError::OffsetMismatch { offset: state.blobs().state(id)?.offset(), sent: offset }),
+        }
+    }
+    let after = if overlap < chunk.len() {
+        // The store appends only at the offset it holds, under its per-blob lock: a concurrent
+        // PATCH that got here first makes this one a 409 with the new offset.
+        let verified = offset + overlap as u64;
+        match state.blobs().append(id, verified, length, &chunk[overlap..]) {
+            Ok(after) => after,
+            Err(e @ crate::blobs::BlobError::HashMismatch { .. }) => {
+                // The store discarded the upload: what every device sent of it counts no more.
+                state.storage().forget_blob_received(id.as_str())?;
+                return Err(e.into());
+            }
+            Err(e) => return Err(e.into()),
+        }
+    } else {
+        state.blobs().state(id)?
+    };
+    state.storage().record_blob_received(id.as_str(), device_id, end, now_ms())?;
+    match after {
+        BlobState::Complete { length } if end == length => {
+            link(state, id, ticket, device_id)?;
+            Ok(after)
+        }
+        _ => Ok(BlobState::Partial { offset: end, length }),
+    }
+}
+
+/// Links a blob to a ticket (once), for a device that sent every byte of it.
+fn link(state: &AppState, id: &BlobId, ticket: &str, device_id: &str) -> Result<(), AppError> {
+    let storage = state.storage();
+    if !storage.blob_tickets(id.as_str())?.iter().any(|t| t == ticket) {
+        storage.link_blob(id.as_str(), ticket, device_id, now_ms())?;
+    }
+    Ok(())
 }
 
 /// Reads a whole chunk, at most `limit` bytes; a body cut short is an error and nothing of it
@@ -214,16 +314,33 @@ fn authorize_write(state: &AppState, caller: &Caller, ticket: &str) -> Result<()
     }
 }
 
-/// Whether an engineer may read a blob: it is linked to a ticket they may write.
-fn engineer_may_read(state: &AppState, caller: &Caller, id: &BlobId) -> Result<bool, AppError> {
+/// Whether `caller` may read a blob: it is linked to a ticket the caller may read now
+/// (engineers: assigned to them now; dispatchers and admins: any) whose document references
+/// it (a photo, its thumbnail, the signature image). A link alone is not enough: a device
+/// proves it had the bytes, the document says the ticket uses them.
+fn may_read(state: &AppState, caller: &Caller, id: &BlobId) -> Result<bool, AppError> {
     for ticket in state.storage().blob_tickets(id.as_str())? {
         let Some(row) = state.storage().ticket_row(&ticket)? else { continue };
+        if caller.0.role == Role::Engineer && row.assignee.as_deref() != Some(caller.0.user_id.as_str()) {
+            continue;
+        }
         let Some(loaded) = tickets::load_at(state, &ticket, row.changed_seq)? else { continue };
-        if sync::is_or_was_assigned(&loaded.doc, &caller.0.user_id) {
+        if references(&loaded.doc, id.as_str()) {
             return Ok(true);
         }
     }
     Ok(false)
+}
+
+/// Whether a ticket document references blob `sha256`.
+fn references(document: &automerge::Automerge, sha256: &str) -> bool {
+    if doc::has_photo(document, sha256) {
+        return true;
+    }
+    doc::read_ticket(document).is_ok_and(|ticket| {
+        ticket.photos.iter().any(|p| p.thumbnail_sha256 == sha256)
+            || ticket.signature.is_some_and(|s| s.png_sha256 == sha256)
+    })
 }
 
 /// The content type of a blob from its first bytes.
@@ -244,8 +361,8 @@ fn read_up_to(reader: &mut dyn Read, n: usize) -> std::io::Result<Vec<u8>> {
     Ok(buffer)
 }
 
-/// `GET /v1/blobs/{sha256}`: a complete blob's bytes. Dispatchers and admins; engineers when
-/// the blob is linked to a ticket of theirs.
+/// `GET /v1/blobs/{sha256}`: a complete blob's bytes, for a caller who may read a ticket that
+/// references it.
 pub(crate) async fn download(
     State(state): State<AppState>,
     caller: Caller,
@@ -263,7 +380,7 @@ pub(crate) async fn send_blob(state: AppState, caller: Caller, sha256: &str) -> 
         blocking(move || {
             let not_found = || AppError::NotFound(format!("blob {id} not found (or not completely uploaded)"));
             let mut blob = state.blobs().open(&id)?.ok_or_else(not_found)?;
-            if caller.0.role == Role::Engineer && !engineer_may_read(&state, &caller, &id)? {
+            if !may_read(&state, &caller, &id)? {
                 return Err(AppError::Forbidden(format!("blob {id} belongs to no ticket of yours")));
             }
             let first = read_up_to(blob.reader.as_mut(), READ_STEP)

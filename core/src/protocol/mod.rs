@@ -16,6 +16,8 @@
 //!   the device now has. One round trip moves changes both ways; a lost answer is simply asked
 //!   for again with the old cursor, and a replayed request changes nothing.
 
+mod bounded;
+
 use serde::{Deserialize, Serialize};
 use serde_bytes::{ByteArray, ByteBuf};
 
@@ -131,6 +133,13 @@ pub enum DecodeError {
     /// The CBOR body does not match the message.
     #[error("malformed sync message: {0}")]
     Malformed(String),
+    /// The message holds more data items than the receiver accepts (see
+    /// [`SyncRequest::decode_bounded`]).
+    #[error("the sync message holds more than {max} items")]
+    TooManyItems {
+        /// The receiver's limit.
+        max: u64,
+    },
 }
 
 fn encode<T: Serialize>(kind: u8, message: &T) -> Vec<u8> {
@@ -165,6 +174,16 @@ impl SyncRequest {
 
     /// Reads a request envelope.
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        decode(KIND_REQUEST, bytes)
+    }
+
+    /// Reads a request envelope holding at most `max_items` CBOR data items: the items are
+    /// counted before anything is decoded, so what decoding allocates stays in proportion to
+    /// the body (an item costs tens of bytes in memory however short it is on the wire).
+    pub fn decode_bounded(bytes: &[u8], max_items: u64) -> Result<Self, DecodeError> {
+        if bytes.len() >= HEADER_LEN && &bytes[..4] == MAGIC {
+            bounded::count_items(&bytes[HEADER_LEN..], max_items)?;
+        }
         decode(KIND_REQUEST, bytes)
     }
 }

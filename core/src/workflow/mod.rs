@@ -594,10 +594,11 @@ pub fn check_completion(signature_required: bool, has_signature: bool) -> Result
 
 /// Checks an action that adds content rather than an event (notes, parts, time, checklist,
 /// feedback). Engineer-owned content is for the current assignee while the job is active;
-/// dispatchers and admins may add notes at any time.
+/// dispatchers and admins may add notes and photos (one the customer sent the service desk) at
+/// any time.
 pub fn check_content(state: &TicketState, action: Action, actor: &Actor<'_>) -> Result<(), Refusal> {
     let refuse = |reason| Refusal { action, reason };
-    if action == Action::AddNote && actor.role.is_some_and(Role::dispatches) {
+    if matches!(action, Action::AddNote | Action::AddPhoto) && actor.role.is_some_and(Role::dispatches) {
         return Ok(());
     }
     check_assignee(state, actor).map_err(refuse)?;

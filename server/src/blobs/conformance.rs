@@ -14,6 +14,7 @@ pub fn run(make: &dyn Fn() -> Box<dyn BlobStore>) {
     hash_mismatch_discards(make().as_ref());
     empty_blob(make().as_ref());
     concurrent_appends(make().as_ref());
+    ranges(make().as_ref());
 }
 
 /// `n` bytes that are not all alike.
@@ -123,4 +124,26 @@ fn concurrent_appends(s: &dyn BlobStore) {
     }
     assert_eq!(s.state(&id).expect("state"), BlobState::Complete { length });
     assert_eq!(read_all(s, &id).as_deref(), Some(&data[..]));
+}
+
+fn ranges(s: &dyn BlobStore) {
+    let data = bytes(1_000, 7);
+    let id = BlobId::of(&data);
+    let length = data.len() as u64;
+    assert_eq!(s.read_range(&id, 0, 1).expect("range"), None, "an unknown blob has no bytes");
+    s.append(&id, 0, length, &data[..600]).expect("partial");
+    assert_eq!(s.read_range(&id, 100, 500).expect("range").as_deref(), Some(&data[100..600]), "of a partial blob");
+    assert_eq!(s.read_range(&id, 100, 501).expect("range"), None, "past what is held");
+    assert_eq!(s.read_range(&id, u64::MAX, 2).expect("range"), None, "no overflow");
+    s.append(&id, 600, length, &data[600..]).expect("complete");
+    assert_eq!(s.read_range(&id, 0, 1_000).expect("range").as_deref(), Some(&data[..]), "of a complete blob");
+    assert_eq!(s.read_range(&id, 1_000, 0).expect("range").as_deref(), Some(&[][..]), "empty at the end");
+    assert_eq!(s.discard_partial(&id).expect("discard"), BlobState::Complete { length }, "a complete blob stays");
+
+    let other = bytes(500, 8);
+    let other_id = BlobId::of(&other);
+    s.append(&other_id, 0, 500, &other[..100]).expect("partial");
+    assert_eq!(s.discard_partial(&other_id).expect("discard"), BlobState::Absent);
+    assert_eq!(s.state(&other_id).expect("state"), BlobState::Absent);
+    assert_eq!(s.append(&other_id, 0, 500, &other).expect("again"), BlobState::Complete { length: 500 });
 }

@@ -211,6 +211,42 @@ impl BlobStore for FsBlobStore {
         })
     }
 
+    fn read_range(&self, id: &BlobId, offset: u64, len: usize) -> Result<Option<Vec<u8>>, BlobError> {
+        // Under the blob's lock: a partial file is not completed or discarded meanwhile.
+        self.locked(id, || {
+            let mut file = None;
+            for path in [self.complete_path(id), self.partial_path(id)] {
+                match File::open(&path) {
+                    Ok(found) => {
+                        file = Some(found);
+                        break;
+                    }
+                    Err(e) if e.kind() == ErrorKind::NotFound => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            let Some(mut file) = file else { return Ok(None) };
+            let end = u64::try_from(len).ok().and_then(|n| offset.checked_add(n));
+            if end.is_none_or(|end| end > file.metadata().map(|m| m.len()).unwrap_or(0)) {
+                return Ok(None);
+            }
+            file.seek(SeekFrom::Start(offset))?;
+            let mut bytes = vec![0; len];
+            file.read_exact(&mut bytes)?;
+            Ok(Some(bytes))
+        })
+    }
+
+    fn discard_partial(&self, id: &BlobId) -> Result<BlobState, BlobError> {
+        self.locked(id, || match self.settled_state(id)? {
+            complete @ BlobState::Complete { .. } => Ok(complete),
+            _ => {
+                self.discard(id)?;
+                Ok(BlobState::Absent)
+            }
+        })
+    }
+
     fn open(&self, id: &BlobId) -> Result<Option<BlobReader>, BlobError> {
         match File::open(self.complete_path(id)) {
             Ok(file) => {

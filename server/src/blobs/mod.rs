@@ -157,4 +157,14 @@ pub trait BlobStore: Send + Sync {
 
     /// A complete blob's bytes; `None` unless complete.
     fn open(&self, id: &BlobId) -> Result<Option<BlobReader>, BlobError>;
+
+    /// Bytes `offset..offset + len` of what the store holds of `id`, complete or partial;
+    /// `None` when it holds fewer. A second device proves it has a blob by sending bytes that
+    /// are compared with these (docs/adr/0004, amendment).
+    fn read_range(&self, id: &BlobId, offset: u64, len: usize) -> Result<Option<Vec<u8>>, BlobError>;
+
+    /// Drops the upload in progress of `id`, if any (a complete blob stays): two devices sent
+    /// different bytes for it and the store cannot tell which are right before the end.
+    /// Returns the state after.
+    fn discard_partial(&self, id: &BlobId) -> Result<BlobState, BlobError>;
 }

@@ -31,6 +31,7 @@ pub fn run(make: &dyn Fn() -> Box<dyn Storage>) {
     blob_links(make().as_ref());
     listings_and_sessions(make().as_ref());
     super::webhooks::conformance(make);
+    super::uploads::conformance(make);
 }
 
 fn user(id: &str, role: Role) -> UserRecord {
@@ -110,6 +111,11 @@ fn actors(s: &dyn Storage) {
     let found = s.actors(&["aa".into(), "bb".into()]).expect("actors");
     assert_eq!(found.len(), 1);
     assert_eq!((found[0].actor.as_str(), found[0].device_id.as_str(), found[0].user_id.as_str()), ("aa", "d1", "eli"));
+    // A device's server actor is bound with the device: nobody can claim it first.
+    let reserved = crate::actors::server_actor_hex("d2");
+    let bound = s.actors(std::slice::from_ref(&reserved)).expect("actors");
+    assert_eq!(bound.iter().map(|a| a.device_id.as_str()).collect::<Vec<_>>(), ["d2"], "bound at creation");
+    assert_eq!(s.register_actor(&reserved, "d1").expect("claim"), "d2", "a device's server actor cannot be claimed");
 }
 
 fn ticket_writes(s: &dyn Storage) {

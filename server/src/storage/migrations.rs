@@ -156,6 +156,9 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ) STRICT, WITHOUT ROWID;
     CREATE INDEX console_sessions_by_expiry ON console_sessions (expires_at);
     "#,
+    // 6: how many bytes of each blob each device sent (issue 13): a blob is linked to a ticket
+    // only by a device that sent all of them.
+    super::sqlite::uploads::MIGRATION,
 ];
 
 /// Brings the schema up to the newest migration in one transaction with the project's one

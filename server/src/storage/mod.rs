@@ -15,6 +15,7 @@ pub mod conformance;
 mod migrations;
 pub mod postgres;
 pub mod sqlite;
+pub mod uploads;
 pub mod webhooks;
 
 use fieldsync_core::model::{Priority, Sla};
@@ -23,6 +24,7 @@ use fieldsync_core::workflow::{Role, Status};
 
 pub use postgres::PostgresStorage;
 pub use sqlite::SqliteStorage;
+pub use uploads::UploadStorage;
 pub use webhooks::WebhookStorage;
 
 /// A change hash as stored: 32 bytes.
@@ -256,8 +258,9 @@ pub struct SyncState {
 }
 
 /// Server storage. Synchronous: async handlers call it inside `spawn_blocking`. Webhook
-/// subscriptions and deliveries are the [`WebhookStorage`] part.
-pub trait Storage: Send + Sync + WebhookStorage {
+/// subscriptions and deliveries are the [`WebhookStorage`] part, who sent which blob's bytes
+/// the [`UploadStorage`] part.
+pub trait Storage: Send + Sync + WebhookStorage + UploadStorage {
     /// Creates a user; [`StorageError::Duplicate`] if the id is taken.
     fn create_user(&self, user: &UserRecord) -> Result<(), StorageError>;
     /// A user by id.

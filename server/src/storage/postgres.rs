@@ -39,6 +39,8 @@ use super::{
     heads_from_blob, heads_to_blob, i64_of, u64_of,
 };
 
+mod actors;
+mod uploads;
 mod webhooks;
 
 /// At most this many connections per storage (the listener has one more).
@@ -184,6 +186,8 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX console_sessions_by_expiry ON console_sessions (expires_at);
     "#,
+    // 4: how many bytes of each blob each device sent (SQLite's 6; issue 13).
+    uploads::MIGRATION,
 ];
 
 /// The schema version this build writes.
@@ -362,6 +366,7 @@ impl PostgresStorage {
             pool: Pool { config, state: Mutex::new(PoolState { idle: Vec::new(), open: 0 }), returned: Condvar::new() },
         };
         storage.migrate()?;
+        actors::bind_every_server_actor(&storage)?;
         Ok(storage)
     }
 
@@ -599,7 +604,8 @@ impl Storage for PostgresStorage {
                 &[&device.id, &device.user_id, &device.token_sha256.as_slice()],
             ) {
                 Ok(0) => Err(StorageError::Duplicate(format!("device {}", device.id))),
-                Ok(_) => Ok(()),
+                // Bound with the device, so no push can claim it first.
+                Ok(_) => actors::bind_server_actor(tx, &device.id).map(|_| ()),
                 Err(e) if is_unique_violation(&e) => Err(StorageError::Duplicate(format!("device {}", device.id))),
                 Err(e) => Err(e.into()),
             }

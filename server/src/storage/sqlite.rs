@@ -32,6 +32,8 @@ use super::{
     heads_from_blob, heads_to_blob, i64_of, migrations, u64_of,
 };
 
+mod actors;
+pub(crate) mod uploads;
 mod webhooks;
 
 const READERS: usize = 4;
@@ -140,6 +142,7 @@ impl SqliteStorage {
         configure(&conn)?;
         let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
         migrations::migrate(&mut conn)?;
+        actors::bind_every_server_actor(&mut conn)?;
         let readers = (0..READERS)
             .map(|_| {
                 let reader = Connection::open_with_flags(
@@ -288,7 +291,10 @@ impl Storage for SqliteStorage {
                 params![device.id, device.user_id, device.token_sha256.as_slice()],
             ) {
                 Err(e) if is_unique_violation(&e) => Err(StorageError::Duplicate(format!("device {}", device.id))),
-                other => other.map(|_| ()).map_err(StorageError::from),
+                // Bound with the device, so no push can claim it first.
+                other => other
+                    .map_err(StorageError::from)
+                    .and_then(|_| actors::bind_server_actor(tx, &device.id).map(|_| ())),
             }
         })
     }

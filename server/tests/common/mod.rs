@@ -66,6 +66,21 @@ impl Server {
         Server::start_in(dir, config).await
     }
 
+    /// Like [`Server::restart`], running `between` on the data directory while no server is
+    /// running (to leave what an older version would have left there).
+    pub async fn restart_after(mut self, between: impl FnOnce(&Path)) -> Server {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("server task").expect("server io");
+        }
+        let Server { dir, config, state, .. } = self;
+        drop(state);
+        between(dir.path());
+        Server::start_in(dir, config).await
+    }
+
     /// Stops the server gracefully and waits for it.
     pub async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
@@ -198,4 +213,41 @@ pub fn title(doc: &Automerge) -> String {
         Ok(Some((automerge::Value::Scalar(s), _))) => s.to_string().trim_matches('"').to_owned(),
         _ => String::new(),
     }
+}
+
+/// Makes the ticket's document reference blob `sha` as a photo: a dispatcher's change pushed
+/// through sync (downloads need a ticket whose document references the blob).
+pub async fn reference(server: &Server, dispatcher: &str, ticket: &str, sha: &str) {
+    reference_at(&server.http, &server.base, dispatcher, ticket, sha).await;
+}
+
+/// [`reference`] on the server at `base`.
+pub async fn reference_at(http: &reqwest::Client, base: &str, dispatcher: &str, ticket: &str, sha: &str) {
+    use automerge::transaction::Transactable;
+    let exchange = |request: SyncRequest| async move {
+        let response = http
+            .post(format!("{base}/v1/sync"))
+            .bearer_auth(dispatcher)
+            .header("content-type", protocol::CONTENT_TYPE)
+            .body(request.encode())
+            .send()
+            .await
+            .expect("sync");
+        assert_eq!(response.status(), 200);
+        SyncResponse::decode(&response.bytes().await.expect("body")).expect("response")
+    };
+    let answer = exchange(SyncRequest { cursor: 0, pushes: vec![] }).await;
+    let update = answer.updates.iter().find(|u| u.ticket_id == ticket).expect("the ticket");
+    let mut doc = Automerge::load(&update.data[0]).expect("document").with_actor(automerge::ActorId::random());
+    let before = doc.get_heads();
+    let mut tx = doc.transaction();
+    let photos = match tx.get(automerge::ROOT, "photos").expect("read") {
+        Some((automerge::Value::Object(automerge::ObjType::Map), photos)) => photos,
+        _ => tx.put_object(automerge::ROOT, "photos", automerge::ObjType::Map).expect("photos"),
+    };
+    let photo = tx.put_object(&photos, sha, automerge::ObjType::Map).expect("photo");
+    tx.put(&photo, "by", "dana").expect("by");
+    tx.commit();
+    let answer = exchange(SyncRequest { cursor: 0, pushes: vec![push_since(&doc, &before, ticket)] }).await;
+    assert!(answer.rejections.is_empty(), "{:?}", answer.rejections);
 }

@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use crate::common::{Device, Server, api_error};
+use crate::common::{Device, Server, api_error, reference};
 use fieldsync_core::Role;
 use fieldsync_server::ServerConfig;
 use fieldsync_server::blobs::BlobId;
@@ -114,6 +114,7 @@ async fn a_photo_uploads_in_three_chunks_and_reads_back() {
     upload_from(&s.server, &s.eli.token, &s.eli_ticket, &data, 0).await;
     let done = head(&s.server, &s.eli.token, &name).await;
     assert_eq!((done.status, done.offset, done.complete), (200, Some(data.len() as u64), true));
+    reference(&s.server, &s.dana.token, &s.eli_ticket, &name).await;
 
     for token in [&s.eli.token, &s.dana.token] {
         let response = get(&s.server, token, &name).await;
@@ -167,6 +168,7 @@ async fn an_interrupted_upload_resumes_from_the_servers_offset_even_after_a_rest
     let resumed = head(&server, &eli.token, &name).await;
     assert_eq!((resumed.status, resumed.offset, resumed.complete), (200, Some(2 * CHUNK as u64), false));
     upload_from(&server, &eli.token, &eli_ticket, &data, resumed.offset.unwrap_or(0) as usize).await;
+    reference(&server, &dana.token, &eli_ticket, &name).await;
     let response = get(&server, &dana.token, &name).await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.bytes().await.expect("bytes").as_ref(), &data[..]);
@@ -228,25 +230,58 @@ async fn bytes_that_do_not_hash_to_the_name_get_422_and_nothing_is_kept() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_blob_the_server_has_is_complete_at_once_and_linked_to_the_new_ticket() {
+async fn a_device_that_sent_a_blob_links_it_again_at_once_and_another_sends_it_too() {
     let s = scene(ServerConfig::default()).await;
-    let data = jpeg(CHUNK / 2, 5);
+    let data = jpeg(3 * CHUNK / 2, 5);
     let name = sha(&data);
+    let length = data.len() as u64;
     upload_from(&s.server, &s.eli.token, &s.eli_ticket, &data, 0).await;
-    assert_eq!(get(&s.server, &s.fay.token, &name).await.status(), 403, "not fay's ticket yet");
+    // Eli's device attaches the same photo to another ticket: answered complete at once.
+    let third = s.server.create_ticket(&s.dana.token, "Second visit", Some("eli")).await;
+    let again = patch(&s.server, &s.eli.token, &name, &third, 0, length, b"").await;
+    assert_eq!((again.status, again.offset, again.complete), (204, Some(length), true));
 
-    // Fay's device has the same photo for her ticket: the first PATCH is answered complete
-    // without the body being used (here: an empty one).
-    let again = patch(&s.server, &s.fay.token, &name, &s.fay_ticket, 0, data.len() as u64, b"").await;
-    assert_eq!((again.status, again.offset, again.complete), (204, Some(data.len() as u64), true));
+    // Fay's device has the same bytes for her ticket: the blob looks absent to it, and it
+    // proves it has them by sending them (compared with the stored ones, not stored twice).
+    assert_eq!(head(&s.server, &s.fay.token, &name).await.offset, Some(0));
+    upload_from(&s.server, &s.fay.token, &s.fay_ticket, &data, 0).await;
     let mut linked = s.server.state.storage().blob_tickets(&name).expect("links");
     linked.sort();
-    let mut expected = vec![s.eli_ticket.clone(), s.fay_ticket.clone()];
+    let mut expected = vec![s.eli_ticket.clone(), s.fay_ticket.clone(), third];
     expected.sort();
     assert_eq!(linked, expected);
+    reference(&s.server, &s.dana.token, &s.fay_ticket, &name).await;
     let response = get(&s.server, &s.fay.token, &name).await;
     assert_eq!(response.status(), 200, "linked to fay's ticket now");
     assert_eq!(response.bytes().await.expect("bytes").as_ref(), &data[..]);
+    s.server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_devices_uploading_the_same_new_blob_at_once_both_finish() {
+    let s = scene(ServerConfig::default()).await;
+    let data = jpeg(3 * CHUNK, 11);
+    let name = sha(&data);
+    let length = data.len() as u64;
+    // Interleaved: each device sends its own chunks; the overlap is compared, the rest appended.
+    let a = patch(&s.server, &s.eli.token, &name, &s.eli_ticket, 0, length, &data[..2 * CHUNK]).await;
+    assert_eq!(a.offset, Some(2 * CHUNK as u64));
+    let b = patch(&s.server, &s.fay.token, &name, &s.fay_ticket, 0, length, &data[..CHUNK]).await;
+    assert_eq!((b.status, b.offset, b.complete), (204, Some(CHUNK as u64), false), "{}", b.body);
+    upload_from(&s.server, &s.fay.token, &s.fay_ticket, &data, CHUNK).await;
+    assert!(!head(&s.server, &s.eli.token, &name).await.complete, "eli has not sent it all yet");
+    upload_from(&s.server, &s.eli.token, &s.eli_ticket, &data, 2 * CHUNK).await;
+    assert_eq!(s.server.state.storage().blob_tickets(&name).expect("links").len(), 2);
+
+    // Wrong bytes against an upload in progress start it over instead of blocking it.
+    let other = jpeg(2 * CHUNK, 12);
+    let other_name = sha(&other);
+    let garbage = jpeg(CHUNK, 13);
+    let g = patch(&s.server, &s.fay.token, &other_name, &s.fay_ticket, 0, 2 * CHUNK as u64, &garbage).await;
+    assert_eq!(g.status, 204);
+    let clash = patch(&s.server, &s.eli.token, &other_name, &s.eli_ticket, 0, 2 * CHUNK as u64, &other[..CHUNK]).await;
+    assert_eq!((clash.status, clash.offset), (409, Some(0)), "{}", clash.body);
+    upload_from(&s.server, &s.eli.token, &s.eli_ticket, &other, 0).await;
     s.server.stop().await;
 }
 
@@ -279,12 +314,15 @@ async fn engineers_upload_and_read_only_for_their_tickets() {
     assert_eq!(no_token.status(), 401);
 
     upload_from(&s.server, &s.eli.token, &s.eli_ticket, &data, 0).await;
+    reference(&s.server, &s.dana.token, &s.eli_ticket, &name).await;
     assert_eq!(get(&s.server, &s.fay.token, &name).await.status(), 403, "fay may not read eli's photo");
     assert_eq!(get(&s.server, &s.eli.token, &name).await.status(), 200);
     assert_eq!(get(&s.server, &s.dana.token, &name).await.status(), 200, "dispatchers read every blob");
     // A dispatcher may upload for any existing ticket.
     let other = jpeg(1_000, 7);
     upload_from(&s.server, &s.dana.token, &s.fay_ticket, &other, 0).await;
+    assert_eq!(get(&s.server, &s.fay.token, &sha(&other)).await.status(), 403, "not referenced by the ticket");
+    reference(&s.server, &s.dana.token, &s.fay_ticket, &sha(&other)).await;
     assert_eq!(get(&s.server, &s.fay.token, &sha(&other)).await.status(), 200);
     assert_eq!(get(&s.server, &s.dana.token, &sha(b"never uploaded")).await.status(), 404);
     s.server.stop().await;
@@ -350,5 +388,43 @@ async fn a_malformed_name_or_request_gets_400() {
     assert_eq!(send("zero", "application/offset+octet-stream").await.expect("send").status(), 400);
     assert_eq!(send("0", "image/jpeg").await.expect("send").status(), 415);
     assert_eq!(send("0", "application/offset+octet-stream").await.expect("send").status(), 204);
+    s.server.stop().await;
+}
+
+/// Issue 13, attack 5: engineer B knows the SHA-256 of engineer A's photo and claims it for
+/// B's own ticket with an empty `PATCH`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attack_blob_linked_without_its_bytes() {
+    let s = scene(ServerConfig::default()).await;
+    let photo = jpeg(2 * CHUNK + 17, 21);
+    let name = sha(&photo);
+    let length = photo.len() as u64;
+    upload_from(&s.server, &s.eli.token, &s.eli_ticket, &photo, 0).await;
+    reference(&s.server, &s.dana.token, &s.eli_ticket, &name).await;
+
+    // Fay's device: the blob looks absent to it (its existence is not even confirmed).
+    let probe = head(&s.server, &s.fay.token, &name).await;
+    assert_eq!((probe.status, probe.offset, probe.complete), (200, Some(0), false));
+    // An empty PATCH, and one claiming to be at the end: neither completes nor links.
+    let empty = patch(&s.server, &s.fay.token, &name, &s.fay_ticket, 0, length, b"").await;
+    assert!(!empty.complete, "an empty PATCH is not an upload: {}", empty.body);
+    let at_end = patch(&s.server, &s.fay.token, &name, &s.fay_ticket, length, length, b"").await;
+    assert_eq!((at_end.status, at_end.offset), (409, Some(0)), "{}", at_end.body);
+    // Bytes of the right length that are not the photo's.
+    let forged = jpeg(CHUNK, 22);
+    let wrong = patch(&s.server, &s.fay.token, &name, &s.fay_ticket, 0, length, &forged).await;
+    assert_eq!(wrong.status, 422, "{}", wrong.body);
+    assert_eq!(s.server.state.storage().blob_tickets(&name).expect("links"), vec![s.eli_ticket.clone()], "not linked");
+    // Even with her ticket's document naming the photo, fay cannot download it.
+    reference(&s.server, &s.dana.token, &s.fay_ticket, &name).await;
+    assert_eq!(get(&s.server, &s.fay.token, &name).await.status(), 403);
+
+    // Eli and the dispatcher lost nothing.
+    for token in [&s.eli.token, &s.dana.token] {
+        let response = get(&s.server, token, &name).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.bytes().await.expect("bytes").as_ref(), &photo[..]);
+    }
+    assert!(head(&s.server, &s.eli.token, &name).await.complete);
     s.server.stop().await;
 }

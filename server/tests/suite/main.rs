@@ -23,4 +23,5 @@ mod postgres;
 mod properties;
 mod storage;
 mod sync;
+mod trust;
 mod webhooks;

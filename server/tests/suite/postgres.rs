@@ -422,6 +422,8 @@ async fn two_instances_share_one_database_events_and_blobs() {
         .await
         .expect("upload to A");
     assert_eq!(uploaded.status(), 204);
+    // Downloads need a ticket whose document references the blob.
+    crate::common::reference_at(&http, &a.base, &dana, &id, &sha).await;
     let downloaded = http.get(b.url(&format!("/v1/blobs/{sha}"))).bearer_auth(&dana).send().await.expect("GET on B");
     assert_eq!(downloaded.status(), 200);
     assert_eq!(downloaded.bytes().await.expect("bytes").as_ref(), &photo[..]);
