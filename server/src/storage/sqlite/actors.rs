@@ -31,7 +31,10 @@ pub(super) fn bind_server_actor(tx: &Transaction<'_>, device_id: &str) -> Result
 /// Binds the server actor of every device that lacks it (devices created before actors were
 /// bound at creation), in one transaction at open.
 pub(super) fn bind_every_server_actor(conn: &mut Connection) -> Result<(), StorageError> {
-    let tx = conn.transaction()?;
+    // Immediate: a deferred transaction that reads and then writes fails at once with
+    // SQLITE_BUSY when another process (a running server, while `fieldsync user add` opens the
+    // same file) wrote in between; taking the write lock first waits out the busy timeout.
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let devices: Vec<String> = {
         let mut stmt = tx.prepare("SELECT id FROM devices ORDER BY id")?;
         let rows = stmt.query_map([], |r| r.get(0))?;
