@@ -1,7 +1,8 @@
 //! The `memory` suite (issue 13, attack 7): what one crafted sync request of at most 16 MiB
 //! raises a real server process's peak memory by. Each request runs against a fresh server
 //! child (the `__serve` entry point, as `fieldsync serve` runs it) that has served one honest
-//! sync first; the figure is the rise of `VmHWM` in `/proc/<pid>/status` over that request.
+//! sync first; the figure is how far the peak resident set (`VmHWM` in `/proc/<pid>/status`,
+//! reset to the resident set before the request) rises over the resident set before it.
 //! Nothing is timed.
 
 use std::io::{Read, Write};
@@ -22,28 +23,42 @@ const MIB: usize = 1024 * 1024;
 
 /// `VmHWM` (peak resident set) of a process, in bytes.
 fn peak_of(pid: u32) -> u64 {
+    status_field(pid, "VmHWM:")
+}
+
+/// `VmRSS` (resident set now) of a process, in bytes.
+fn resident_of(pid: u32) -> u64 {
+    status_field(pid, "VmRSS:")
+}
+
+fn status_field(pid: u32, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .find_map(|line| line.strip_prefix(field))
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         .map_or(0, |kb| kb * 1024)
 }
 
 /// One raw HTTP/1.1 POST of a sync body; the status and the response body.
 fn post_sync(url: &str, token: &str, body: &[u8]) -> (u16, Vec<u8>) {
+    post(url, "/v1/sync", protocol::CONTENT_TYPE, token, body)
+}
+
+/// One raw HTTP/1.1 POST; the status and the response body. A server that answers before
+/// reading the whole body (413) may close the connection while it is still being written.
+fn post(url: &str, path: &str, content_type: &str, token: &str, body: &[u8]) -> (u16, Vec<u8>) {
     let addr = url.trim_start_matches("http://");
     let mut stream = std::net::TcpStream::connect(addr).expect("connect");
     let head = format!(
-        "POST /v1/sync HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: {}\r\n\
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: {content_type}\r\n\
          Content-Length: {}\r\nConnection: close\r\n\r\n",
-        protocol::CONTENT_TYPE,
         body.len()
     );
     stream.write_all(head.as_bytes()).expect("head");
-    stream.write_all(body).expect("body");
+    let _ = stream.write_all(body);
     let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).expect("answer");
+    let _ = stream.read_to_end(&mut answer);
     let split = answer.windows(4).position(|w| w == b"\r\n\r\n").map_or(answer.len(), |p| p + 4);
     let status = String::from_utf8_lossy(&answer[..split.min(answer.len())])
         .split_whitespace()
@@ -130,27 +145,50 @@ fn scene(runtime: &tokio::runtime::Runtime) -> Scene {
         let mut tickets = Vec::new();
         let mut documents = Vec::new();
         for n in 0..16 {
-            let new = NewTicket { title: format!("Job {n}"), assignee: Some("eli".into()), ..Default::default() };
+            // The last one (grown to the document cap below) is nobody's: the engineer's warm-up
+            // sync does not load it.
+            let assignee = (n < 15).then(|| "eli".to_owned());
+            let new = NewTicket { title: format!("Job {n}"), assignee, ..Default::default() };
             let id = desk.create(&new).await;
             documents.push(desk.document(&id).await);
             tickets.push(id);
         }
         (tickets, documents)
     });
+    // The last ticket grown to the document cap (25,000 ops) in requests within the caps: a
+    // push to it later makes the server load all of it.
+    for round in 0..5 {
+        let push = changes(&documents[15], 1, |_, tx| {
+            for k in 0..4_990 {
+                tx.put(ROOT, format!("bulk{round}_{k}"), k as i64).expect("put");
+            }
+        });
+        let body = SyncRequest { cursor: 0, pushes: vec![for_ticket(push, &tickets[15])] }.encode();
+        let (status, answer) = post_sync(&server.url, &dispatcher.2, &body);
+        let rejected = SyncResponse::decode(&answer).map(|r| r.rejections.len()).unwrap_or(1);
+        assert_eq!((status, rejected), (200, 0), "growing the big ticket");
+    }
     drop(server);
     Scene { data, dispatcher, engineer, tickets, documents }
 }
 
 /// Runs `body` as `token` against a fresh server on the scene's data: the peak-memory rise
 /// in bytes, the status, and the rejection reasons.
-fn measure(data: &Path, warm_token: &str, token: &str, body: &[u8]) -> (u64, u16, Vec<String>) {
+fn measure(data: &Path, warm_token: &str, token: &str, path: &str, body: &[u8]) -> (u64, u16, Vec<String>) {
     let server = ServerProcess::start(data);
     let pid = server.child.id();
     // One honest exchange first: what any server has allocated once it served a request.
     let (warm, _) = post_sync(&server.url, warm_token, &SyncRequest::default().encode());
     assert_eq!(warm, 200);
-    let before = peak_of(pid);
-    let (status, answer) = post_sync(&server.url, token, body);
+    // The rise is measured from the resident set now, with the peak reset to it (Linux:
+    // `clear_refs` 5), so that what the warm-up touched does not hide what this request costs.
+    let _ = std::fs::write(format!("/proc/{pid}/clear_refs"), "5");
+    let before = resident_of(pid);
+    let (status, answer) = if path == "/v1/sync" {
+        post_sync(&server.url, token, body)
+    } else {
+        post(&server.url, path, "application/json", token, body)
+    };
     let after = peak_of(pid);
     let reasons = SyncResponse::decode(&answer)
         .map(|r| r.rejections.into_iter().map(|r| r.reason).collect())
@@ -167,12 +205,13 @@ pub fn memory_suite() -> serde_json::Value {
     let dana = &s.dispatcher.2;
     // Built only when wanted: `fieldsync-bench memory <substring>` runs the matching ones.
     type Build<'a> = Box<dyn Fn() -> Vec<u8> + 'a>;
-    let mut requests: Vec<(&str, &str, Build<'_>)> = Vec::new();
+    let mut requests: Vec<(&str, &str, &str, Build<'_>)> = Vec::new();
 
     // The issue's bomb: a 64 MiB note deflated to ~65 KB.
     requests.push((
         "compressed 64 MiB note",
         "engineer",
+        "/v1/sync",
         Box::new(|| {
             let mut bomb = changes(&s.documents[0], 1, |_, tx| {
                 tx.put(ROOT, "note", "x".repeat(64 * MIB)).map(|_| ()).expect("put")
@@ -183,37 +222,53 @@ pub fn memory_suite() -> serde_json::Value {
         }),
     ));
 
-    // 16 MiB of one-byte items (empty changes).
+    // Bodies past the caps: a sync request and a REST action of 16 MiB.
     requests.push((
         "16 MiB of empty change items",
         "engineer",
+        "/v1/sync",
         Box::new(|| empty_items(&s.tickets[0], 16 * MIB - 200)),
     ));
+    requests.push((
+        "16 MiB JSON note through the REST API",
+        "dispatcher",
+        "/v1/tickets/{0}/actions",
+        Box::new(|| json!({ "action": "note", "text": noise(16 * MIB, 7) }).to_string().into_bytes()),
+    ));
 
-    // 16 MiB of changes at the per-change and per-push byte caps, over eight tickets:
-    // incompressible 1 MiB notes, two per push.
+    // Just under the sync body cap: 2 MiB of one-byte items (empty changes).
+    requests.push((
+        "2 MiB of empty change items",
+        "engineer",
+        "/v1/sync",
+        Box::new(|| empty_items(&s.tickets[0], 2 * MIB - 200)),
+    ));
+
+    // Just under the sync body cap, at the per-change byte cap: incompressible 380 KiB notes,
+    // one per push, over four tickets.
     let big = || {
-        let pushes = (0..8)
+        let pushes = (0..4)
             .map(|t| {
-                let push = changes(&s.documents[t], 2, |n, tx| {
-                    tx.put(ROOT, "note", noise(MIB - 1_000, (t * 10 + n) as u64)).map(|_| ()).expect("put")
+                let push = changes(&s.documents[t], 1, |n, tx| {
+                    tx.put(ROOT, "note", noise(380 * 1024, (t * 10 + n) as u64)).map(|_| ()).expect("put")
                 });
                 for_ticket(push, &s.tickets[t])
             })
             .collect();
         SyncRequest { cursor: 0, pushes }.encode()
     };
-    requests.push(("16 MiB: 8 pushes x 2 changes x 1 MiB", "engineer", Box::new(big)));
-    requests.push(("16 MiB: 8 pushes x 2 changes x 1 MiB", "dispatcher", Box::new(big)));
+    requests.push(("1.5 MiB: 4 pushes x 380 KiB", "engineer", "/v1/sync", Box::new(big)));
+    requests.push(("1.5 MiB: 4 pushes x 380 KiB", "dispatcher", "/v1/sync", Box::new(big)));
 
-    // The op caps: per push 5 changes x 10,000 ops, on every ticket (8 MiB).
+    // The op caps: one change of 10,000 ops on every ticket the engineer holds.
     requests.push((
-        "8 MiB: 16 pushes x 50,000 ops",
+        "15 pushes x 10,000 ops",
         "dispatcher",
+        "/v1/sync",
         Box::new(|| {
-            let pushes = (0..16)
+            let pushes = (0..15)
                 .map(|t| {
-                    let push = changes(&s.documents[t], 5, |n, tx| {
+                    let push = changes(&s.documents[t], 1, |n, tx| {
                         for k in 0..10_000 {
                             tx.put(ROOT, format!("k{n}_{k}"), k as i64).expect("put");
                         }
@@ -225,17 +280,18 @@ pub fn memory_suite() -> serde_json::Value {
         }),
     ));
 
-    // Many small pushes: a dispatcher creating 5,000 tickets by pushing (3 MiB).
+    // Many small pushes: a dispatcher creating 3,000 tickets by pushing (1.7 MiB).
     requests.push((
-        "3 MiB: 5,000 tickets created by push",
+        "1.7 MiB: 3,000 tickets created by push",
         "dispatcher",
+        "/v1/sync",
         Box::new(|| {
             let identity = fieldsync_core::model::Identity {
                 user_id: "dana".into(),
                 device_id: s.dispatcher.1.clone(),
                 role: Role::Dispatcher,
             };
-            let pushes = (0..5_000)
+            let pushes = (0..3_000)
                 .map(|n| {
                     let new = NewTicket { title: format!("Pushed {n}"), ..Default::default() };
                     let (id, document, _) =
@@ -252,19 +308,47 @@ pub fn memory_suite() -> serde_json::Value {
         }),
     ));
 
+    // A one-op change to the ticket at the document cap: the server loads all of it.
+    requests.push((
+        "one op on a ticket at the document cap",
+        "dispatcher",
+        "/v1/sync",
+        Box::new(|| {
+            let push = changes(&s.documents[15], 1, |_, tx| tx.put(ROOT, "poke", 1).map(|_| ()).expect("put"));
+            SyncRequest { cursor: 0, pushes: vec![for_ticket(push, &s.tickets[15])] }.encode()
+        }),
+    ));
+
+    // An honest request: the dispatcher's first sync, every ticket from cursor 0.
+    requests.push((
+        "bootstrap of every ticket",
+        "dispatcher",
+        "/v1/sync",
+        Box::new(|| SyncRequest::default().encode()),
+    ));
+
     let filter = std::env::args().nth(2).unwrap_or_default();
     let mut rows = Vec::new();
-    for (name, who, build) in requests.iter().filter(|(name, _, _)| name.contains(filter.as_str())) {
+    for (name, who, path, build) in requests.iter().filter(|(name, ..)| name.contains(filter.as_str())) {
         let body = &build();
         let token = if *who == "engineer" { eli } else { dana };
-        let (rise, status, reasons) = measure(s.data.path(), eli, token, body);
+        let path = path.replace("{0}", &s.tickets[0]);
+        // The allocator makes one run differ from the next by several MB (which thread's arena
+        // served what): three fresh servers each, the median and the worst.
+        let runs: Vec<_> = (0..3).map(|_| measure(s.data.path(), eli, token, &path, body)).collect();
+        let mut rises: Vec<u64> = runs.iter().map(|r| r.0).collect();
+        rises.sort_unstable();
+        let (rise, rise_worst) = (rises[1], rises[2]);
+        let (_, status, reasons) = runs.into_iter().next().expect("a run");
         let mut reasons = reasons;
         reasons.sort();
         reasons.dedup();
         eprintln!(
-            "memory: {name} as {who}: body {:.2} MiB, status {status}, peak rise {:.1} MB, {reasons:?}",
+            "memory: {name} as {who}: body {:.2} MiB, status {status}, peak rise {:.1} MB (worst of 3 {:.1} MB), \
+             {reasons:?}",
             body.len() as f64 / MIB as f64,
-            rise as f64 / 1e6
+            rise as f64 / 1e6,
+            rise_worst as f64 / 1e6
         );
         rows.push(json!({
             "request": name,
@@ -272,9 +356,16 @@ pub fn memory_suite() -> serde_json::Value {
             "body_mib": crate::round(body.len() as f64 / MIB as f64),
             "status": status,
             "peak_rise_mb": crate::round(rise as f64 / 1e6),
+            "peak_rise_mb_worst_of_3": crate::round(rise_worst as f64 / 1e6),
             "rejections": reasons,
         }));
     }
-    let worst = rows.iter().filter_map(|r| r["peak_rise_mb"].as_f64()).fold(0.0, f64::max);
-    json!({ "suite": "memory", "requests": rows, "worst_peak_rise_mb": worst, "goal_mb": 64 })
+    let worst = |key: &str| rows.iter().filter_map(|r| r[key].as_f64()).fold(0.0, f64::max);
+    json!({
+        "suite": "memory",
+        "requests": rows,
+        "worst_peak_rise_mb": worst("peak_rise_mb"),
+        "worst_peak_rise_mb_worst_of_3": worst("peak_rise_mb_worst_of_3"),
+        "goal_mb": 16.78,
+    })
 }

@@ -22,7 +22,7 @@ use crate::model::{
     Identity, JobSummary, ListFilter, Location, NewPhoto, NewTicket, PhotoInput, PhotoMeta, SignatureMeta, Ticket,
     TicketSummary,
 };
-use crate::protocol::{self, Push, SyncRequest, SyncResponse};
+use crate::protocol::{self, Push, RequestBudget, SyncRequest, SyncResponse};
 use crate::store::blobs::{self, Upload};
 use crate::store::tickets::{self, ChunkKind};
 use crate::store::{Durability, OpenReport, Store, StoreError, StoreKey};
@@ -455,23 +455,40 @@ impl Client {
 
     /// The next sync request: the cursor, and every pending ticket's changes the server has
     /// not acknowledged. Reads only; nothing is held while the request travels.
+    #[cfg(test)]
     pub(crate) fn sync_request(&self) -> Result<SyncRequest, Error> {
+        Ok(self.sync_request_within(&RequestBudget::DEVICE)?.0)
+    }
+
+    /// The next request within `budget`, and whether pending tickets were held back for the
+    /// next round (the engine then goes again at once).
+    pub(crate) fn sync_request_within(&self, budget: &RequestBudget) -> Result<(SyncRequest, bool), Error> {
         let (cursor, pending) = self.inner.store.read(|tx| -> Result<_, Error> {
             let cursor = tickets::get_meta(tx, META_SYNC_CURSOR)?.and_then(|c| c.parse().ok()).unwrap_or(0);
             Ok((cursor, tickets::pending_with_server_heads(tx)?))
         })?;
         let mut docs = self.lock_docs()?;
         let mut pushes = Vec::new();
+        let (mut ops, mut bytes) = (0u64, 0usize);
+        let mut held_back = false;
         for (ticket_id, server_heads) in pending {
             // A set-aside ticket cannot be read; the others still sync.
             let Ok(document) = self.loaded(&mut docs, &ticket_id) else { continue };
-            let changes: Vec<ByteBuf> =
-                document.get_changes(&server_heads).iter().map(|c| ByteBuf::from(c.raw_bytes().to_vec())).collect();
+            let missing = document.get_changes(&server_heads);
+            let push_ops: u64 = missing.iter().map(|c| c.len() as u64).sum();
+            let push_bytes: usize = missing.iter().map(|c| c.raw_bytes().len()).sum();
+            if !budget.fits((pushes.len(), ops, bytes), push_ops, push_bytes) {
+                held_back = true;
+                continue;
+            }
+            ops += push_ops;
+            bytes += push_bytes;
+            let changes: Vec<ByteBuf> = missing.iter().map(|c| ByteBuf::from(c.raw_bytes().to_vec())).collect();
             // Pending with nothing to send: an update this device could not merge. The heads
             // alone tell the server what the device really holds, so it sends the rest again.
             pushes.push(Push { ticket_id, changes, heads: protocol::to_wire(&document.get_heads()) });
         }
-        Ok(SyncRequest { cursor, pushes })
+        Ok((SyncRequest { cursor, pushes }, held_back))
     }
 
     /// Applies a server response in one transaction: merges updates, records what the server

@@ -58,12 +58,15 @@ use storage::{DeviceRecord, PostgresStorage, SqliteStorage, Storage, StorageErro
 /// Server tuning.
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
-    /// Largest request body accepted (413 beyond). Default 16 MiB.
+    /// Largest request body accepted on the REST, console and webhook routes (413 beyond).
+    /// Default 1 MiB: their largest honest body is a signature's strokes (at most 256 KiB).
+    /// `POST /v1/sync` has its own, [`limits::PushLimits::max_request_bytes`]; blob chunks
+    /// `max_chunk_bytes`.
     pub max_body_bytes: usize,
     /// How long a completed ticket stays on devices after completion. Default 7 days.
     pub completed_retention: Duration,
     /// Roughly how many bytes of updates one sync response carries before it is cut and
-    /// `more` is set. Default 4 MiB.
+    /// `more` is set. Default 2 MiB (the response is held twice while it is encoded).
     pub sync_budget_bytes: usize,
     /// Largest blob (photo, signature) accepted: a larger `Upload-Length` is answered 413.
     /// Default 25 MiB.
@@ -92,9 +95,9 @@ pub struct ServerConfig {
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
-            max_body_bytes: 16 * 1024 * 1024,
+            max_body_bytes: 1024 * 1024,
             completed_retention: Duration::from_secs(7 * 24 * 60 * 60),
-            sync_budget_bytes: 4 * 1024 * 1024,
+            sync_budget_bytes: 2 * 1024 * 1024,
             max_blob_bytes: 25 * 1024 * 1024,
             max_chunk_bytes: 4 * 1024 * 1024,
             webhooks: webhooks::WebhookConfig::default(),
@@ -275,9 +278,10 @@ impl AppState {
 pub fn app(state: AppState) -> Router {
     let limit = state.inner.config.max_body_bytes;
     let chunk_limit = state.inner.config.max_chunk_bytes;
+    let sync_limit = state.inner.config.limits.max_request_bytes;
     Router::new()
         .route("/v1/me", get(auth::me))
-        .route("/v1/sync", post(sync::handler))
+        .route("/v1/sync", post(sync::handler).layer(DefaultBodyLimit::max(sync_limit)))
         .route("/v1/tickets", post(tickets::create).get(tickets::list))
         .route("/v1/tickets/{id}", get(tickets::detail))
         .route("/v1/tickets/{id}/actions", post(tickets::act))

@@ -24,52 +24,63 @@ use fieldsync_core::protocol;
 
 /// Caps on what one push may cost. The defaults are far above what an honest device sends
 /// (a device action is one change of a few dozen ops; a signature's strokes are the largest
-/// value, tens of KB).
+/// value, at most 256 KiB) and at least the device's own per-request budget
+/// ([`protocol::RequestBudget::DEVICE`]). Together they keep the server's peak memory for any
+/// one request under 16 MiB (the `memory` bench suite measures it).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PushLimits {
-    /// Largest change chunk (its inflated size: compressed chunks are refused). Default 1 MiB.
+    /// Largest sync request body (413 beyond). Default 2 MiB: twice what a device puts in one
+    /// request ([`protocol::RequestBudget::DEVICE`]), and the body and its decoded copy are
+    /// held together while a request is read.
+    pub max_request_bytes: usize,
+    /// Largest change chunk (its inflated size: compressed chunks are refused). Default 384 KiB
+    /// (a signature's strokes, the largest value, are at most 256 KiB).
     pub max_change_bytes: usize,
     /// Most ops in one change, and most predecessors summed over its ops. Default 10,000.
     pub max_change_ops: u64,
-    /// Most changes in one push (one ticket). Default 10,000.
+    /// Most changes in one push (one ticket). Default 2,000.
     pub max_push_changes: usize,
-    /// Most ops in one push, summed over its changes. Default 50,000 (at most
+    /// Most ops in one push, summed over its changes. Default 10,000 (at most
     /// `max_request_ops`, so that a push within its caps always fits a request).
     pub max_push_ops: u64,
-    /// Most bytes of change chunks in one push. Default 2 MiB.
+    /// Most bytes of change chunks in one push. Default 768 KiB (at most
+    /// `max_request_change_bytes`).
     pub max_push_bytes: usize,
-    /// Most ops a ticket document may hold after a push. Default 500,000.
+    /// Most ops a ticket document may hold after a push. Default 25,000: a busy ticket holds a
+    /// few thousand, and every later request that touches the ticket loads all of them (about
+    /// 400 bytes each once loaded).
     pub max_document_ops: u64,
-    /// Most changes a ticket document may hold after a push. Default 100,000.
+    /// Most changes a ticket document may hold after a push. Default 20,000.
     pub max_document_changes: u64,
     /// Most CBOR data items in one sync request (each change, head, push and field is one):
-    /// decoding costs tens of bytes per item however short it is on the wire. Default 200,000.
+    /// decoding costs tens of bytes per item however short it is on the wire. Default 100,000.
     pub max_request_items: u64,
     /// Most pushes (tickets) one request may change: each loads and caches a document.
-    /// Default 1,000.
+    /// Default 128.
     pub max_request_pushes: usize,
     /// Most ops one request may add over all its pushes: the documents a request writes stay
-    /// cached, about 100 bytes per op. Default 50,000.
+    /// cached, and judging a change holds its author's frame: about 1 KB per op. Default 10,000.
     pub max_request_ops: u64,
     /// Most bytes of changes one request may add over all its pushes (a document keeps both
-    /// the change and its values). Default 2 MiB.
+    /// the change and its values). Default 768 KiB.
     pub max_request_change_bytes: usize,
 }
 
 impl Default for PushLimits {
     fn default() -> Self {
         PushLimits {
-            max_change_bytes: 1024 * 1024,
+            max_request_bytes: 2 * 1024 * 1024,
+            max_change_bytes: 384 * 1024,
             max_change_ops: 10_000,
-            max_push_changes: 10_000,
-            max_push_ops: 50_000,
-            max_push_bytes: 2 * 1024 * 1024,
-            max_document_ops: 500_000,
-            max_document_changes: 100_000,
-            max_request_items: 200_000,
-            max_request_pushes: 1_000,
-            max_request_ops: 50_000,
-            max_request_change_bytes: 2 * 1024 * 1024,
+            max_push_changes: 2_000,
+            max_push_ops: 10_000,
+            max_push_bytes: 768 * 1024,
+            max_document_ops: 25_000,
+            max_document_changes: 20_000,
+            max_request_items: 100_000,
+            max_request_pushes: 128,
+            max_request_ops: 10_000,
+            max_request_change_bytes: 768 * 1024,
         }
     }
 }
@@ -483,6 +494,20 @@ mod tests {
         let refused: Vec<bool> = verdicts.iter().map(Option::is_some).collect();
         assert_eq!(refused, [false, false, true, true, true], "80 ops fit, 120 do not; at most 4 pushes");
         assert!(verdicts[4].as_deref().is_some_and(|r| r.contains("more than 4 tickets")));
+    }
+
+    #[test]
+    fn the_server_takes_whatever_a_device_puts_in_one_request() {
+        let (server, device) = (PushLimits::default(), protocol::RequestBudget::DEVICE);
+        assert!(server.max_request_pushes >= device.pushes);
+        assert!(server.max_request_ops >= device.ops);
+        assert!(server.max_request_change_bytes >= device.change_bytes);
+        // A push within its caps fits a request, and a request of change bytes fits the body.
+        assert!(server.max_push_ops <= server.max_request_ops);
+        assert!(server.max_push_bytes <= server.max_request_change_bytes);
+        assert!(server.max_request_change_bytes * 2 <= server.max_request_bytes);
+        // The largest honest value (a signature's strokes) fits one change.
+        assert!(fieldsync_core::workflow::values::MAX_STROKES_BYTES * 3 / 2 <= server.max_change_bytes);
     }
 
     #[test]

@@ -31,6 +31,9 @@ use crate::{limits, rules};
 
 /// Longest ticket id accepted in a push.
 const MAX_TICKET_ID: usize = 128;
+/// Most heads a push may claim: one per concurrent branch the device holds (a handful); the
+/// server keeps them as what the device has.
+const MAX_PUSH_HEADS: usize = 256;
 /// `last_sync_at` is written at most this often per device (no write per no-op sync).
 const RECORD_SYNC_EVERY_MS: Millis = 60_000;
 
@@ -58,6 +61,9 @@ pub(crate) fn sync(state: &AppState, who: &Principal, request: &SyncRequest) -> 
     // What the whole request may add (the documents it writes stay cached): pushes past that
     // are refused before anything of them is parsed.
     let over_budget = limits::over_request_budget(&request.pushes, &state.config().limits);
+    // Pushes cut by the budget go again in the same sync when this request made progress (a
+    // device with an older or larger budget than the server's); `more` tells it to.
+    let cut_by_budget = over_budget.iter().any(Option::is_some) && over_budget.first().is_some_and(Option::is_none);
     for (push, over) in request.pushes.iter().zip(over_budget) {
         if let Some(reason) = over {
             rejections.push(Rejection::not_stored(&push.ticket_id, reason));
@@ -92,6 +98,7 @@ pub(crate) fn sync(state: &AppState, who: &Principal, request: &SyncRequest) -> 
     }
     let mut response = updates(state, who, request.cursor, &pushed, now)?;
     response.rejections = rejections;
+    response.more |= cut_by_budget;
     Ok(response)
 }
 
@@ -124,6 +131,9 @@ fn apply_push(state: &AppState, who: &Principal, push: &Push, now: Millis) -> Re
     let id = push.ticket_id.as_str();
     if id.is_empty() || id.len() > MAX_TICKET_ID {
         return reject("invalid ticket id");
+    }
+    if push.heads.len() > MAX_PUSH_HEADS {
+        return reject(format!("{} heads in one push is above the limit of {MAX_PUSH_HEADS}", push.heads.len()));
     }
     // Sizes and op counts are checked before automerge parses (and would inflate) anything.
     let limits = &state.config().limits;

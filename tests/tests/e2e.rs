@@ -406,3 +406,27 @@ async fn a_blob_the_server_refuses_is_set_aside_and_the_others_still_upload() {
     assert_eq!(eli.engine.status().pending_uploads, 0, "set aside, not retried forever");
     assert_eq!(w.dispatcher.detail(&id).await["status"], "accepted", "the document synced regardless");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_with_more_pending_than_one_request_carries_goes_in_rounds_and_sends_everything() {
+    // A device's request is bounded (RequestBudget::DEVICE: 64 tickets) so that no request
+    // costs the server more than a few MiB; the rest goes in the next round of the same sync.
+    let w = world(&["eli"]).await;
+    let mut tickets = Vec::new();
+    for n in 0..70 {
+        tickets.push(w.dispatcher.create(&job(&format!("pump {n}"), "eli")).await);
+    }
+    let eli = &w.engineers[0];
+    eli.sync().await;
+    for id in &tickets {
+        eli.client().accept(id).expect("accept");
+    }
+    let report = eli.sync().await;
+    assert!(report.round_trips >= 2, "one request cannot carry 70 tickets: {report:?}");
+    assert_eq!(report.pushed.len(), 70, "{report:?}");
+    assert!(report.rejected.is_empty() && report.retrying.is_empty(), "{report:?}");
+    let rows = eli.client().list(&ListFilter::default()).expect("list");
+    assert!(rows.iter().all(|t| !t.pending), "nothing left pending");
+    let on_server = w.dispatcher.list().await;
+    assert_eq!(on_server.iter().filter(|t| t.status == Status::Accepted).count(), 70);
+}

@@ -173,3 +173,24 @@ fn an_update_the_device_cannot_merge_makes_the_next_request_say_what_it_holds() 
     assert!(next.pushes[0].changes.is_empty(), "nothing to send but its heads");
     assert_eq!(protocol::from_wire(&next.pushes[0].heads), held);
 }
+
+#[test]
+fn a_request_carries_at_most_its_budget_and_the_first_push_always_goes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let desk =
+        Client::open(dir.path().join("desk.sqlite"), identity("disp", "laptop", Role::Dispatcher)).expect("open");
+    for n in 0..5 {
+        desk.create_ticket(&NewTicket { title: format!("job {n}"), ..Default::default() }).expect("create");
+    }
+    let budget = RequestBudget { pushes: 2, ..RequestBudget::DEVICE };
+    let (request, held_back) = desk.sync_request_within(&budget).expect("request");
+    assert_eq!((request.pushes.len(), held_back), (2, true), "two tickets now, three for the next round");
+    let (all, held_back) = desk.sync_request_within(&RequestBudget::DEVICE).expect("request");
+    assert_eq!((all.pushes.len(), held_back), (5, false));
+
+    // A ticket larger than the whole byte budget still goes, alone.
+    let tiny = RequestBudget { change_bytes: 10, ops: 1, ..RequestBudget::DEVICE };
+    let (request, held_back) = desk.sync_request_within(&tiny).expect("request");
+    assert_eq!((request.pushes.len(), held_back), (1, true));
+    assert!(request.pushes[0].changes.iter().map(|c| c.len()).sum::<usize>() > 10);
+}

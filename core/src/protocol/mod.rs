@@ -32,6 +32,35 @@ const KIND_REQUEST: u8 = 1;
 const KIND_RESPONSE: u8 = 2;
 const HEADER_LEN: usize = 7;
 
+/// How much one sync request of a device carries at most, so that no request needs a server
+/// to hold more than a few MiB (issue 13: bounded cost per request). Pushes past the budget
+/// wait for the next round of the same sync; a push larger than the whole budget goes alone.
+/// The server's own caps (`fieldsync_server::limits::PushLimits`) are at least these.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RequestBudget {
+    /// Most tickets pushed in one request.
+    pub pushes: usize,
+    /// Most ops over all pushed changes.
+    pub ops: u64,
+    /// Most bytes over all pushed changes.
+    pub change_bytes: usize,
+}
+
+impl RequestBudget {
+    /// What a device puts in one request: 64 tickets, 8,000 ops, 768 KiB of changes.
+    pub const DEVICE: RequestBudget = RequestBudget { pushes: 64, ops: 8_000, change_bytes: 768 * 1024 };
+
+    /// Whether a push of `ops` and `bytes` still fits after `used` (pushes, ops, bytes) were
+    /// taken; the first push of a request always fits.
+    pub fn fits(&self, used: (usize, u64, usize), ops: u64, bytes: usize) -> bool {
+        let (pushes, used_ops, used_bytes) = used;
+        pushes == 0
+            || (pushes < self.pushes
+                && used_ops.saturating_add(ops) <= self.ops
+                && used_bytes.saturating_add(bytes) <= self.change_bytes)
+    }
+}
+
 /// An Automerge change hash.
 pub type Hash = ByteArray<32>;
 

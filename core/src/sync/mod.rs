@@ -15,7 +15,7 @@ use tokio::sync::{Notify, watch};
 
 use crate::client::Client;
 use crate::error::Error;
-use crate::protocol::{self, ApiError, DecodeError, SyncRequest, SyncResponse, WhoAmI};
+use crate::protocol::{self, ApiError, DecodeError, RequestBudget, SyncRequest, SyncResponse, WhoAmI};
 use crate::time::{Millis, now_ms};
 
 mod identity;
@@ -295,13 +295,15 @@ impl SyncEngine {
         let mut report = SyncReport::default();
         loop {
             let client = self.inner.client.clone();
-            let request = tokio::task::spawn_blocking(move || client.sync_request())
-                .await
-                .map_err(|e| SyncError::Local(e.to_string()))??;
+            let (request, held_back) =
+                tokio::task::spawn_blocking(move || client.sync_request_within(&RequestBudget::DEVICE))
+                    .await
+                    .map_err(|e| SyncError::Local(e.to_string()))??;
             report.pushed.extend(request.pushes.iter().map(|p| p.ticket_id.clone()));
             let response = self.exchange(&request, &mut report).await?;
             let client = self.inner.client.clone();
-            let more = response.more;
+            // More to receive, or pushes the budget held back for the next round.
+            let more = response.more || held_back;
             let applied = tokio::task::spawn_blocking(move || client.apply_sync_response(&response))
                 .await
                 .map_err(|e| SyncError::Local(e.to_string()))??;

@@ -353,7 +353,8 @@ async fn blobs_and_chunks_above_the_limits_get_413() {
     s.server.stop().await;
 
     // Chunks may be larger than the sync endpoint's body limit, which stays as it is.
-    let config = ServerConfig { max_body_bytes: 64 * 1024, max_chunk_bytes: 128 * 1024, ..Default::default() };
+    let limits = fieldsync_server::limits::PushLimits { max_request_bytes: 64 * 1024, ..Default::default() };
+    let config = ServerConfig { limits, max_chunk_bytes: 128 * 1024, ..Default::default() };
     let s = scene(config).await;
     let data = jpeg(100 * 1024, 9);
     let a = patch(&s.server, &s.eli.token, &sha(&data), &s.eli_ticket, 0, data.len() as u64, &data).await;

@@ -6,6 +6,7 @@ use crate::common::{Server, api_error};
 use fieldsync_core::Role;
 use fieldsync_core::protocol::{SyncRequest, WhoAmI};
 use fieldsync_server::ServerConfig;
+use fieldsync_server::limits::PushLimits;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_identify_devices_and_bad_or_revoked_ones_get_401() {
@@ -62,7 +63,8 @@ async fn engineers_get_403_on_the_dispatcher_api() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_and_oversized_bodies_are_refused_cleanly() {
-    let config = ServerConfig { max_body_bytes: 64 * 1024, ..Default::default() };
+    let limits = PushLimits { max_request_bytes: 64 * 1024, ..Default::default() };
+    let config = ServerConfig { limits, ..Default::default() };
     let server = Server::start_with(config).await;
     let eli = server.user("eli", Role::Engineer);
     let dana = server.user("dana", Role::Dispatcher);
@@ -92,6 +94,19 @@ async fn malformed_and_oversized_bodies_are_refused_cleanly() {
     let (answer, _) = server.sync(&dana.token, &garbage).await;
     assert_eq!(answer.rejections.len(), 1);
     assert!(answer.rejections[0].reason.contains("does not parse"), "{:?}", answer.rejections);
+
+    // A push claiming thousands of heads: the server would keep them as what the device has.
+    let many_heads = SyncRequest {
+        cursor: 0,
+        pushes: vec![fieldsync_core::protocol::Push {
+            ticket_id: "t".into(),
+            changes: vec![],
+            heads: (0..300u32).map(|n| serde_bytes::ByteArray::new([n as u8; 32])).collect(),
+        }],
+    };
+    let (answer, _) = server.sync(&dana.token, &many_heads).await;
+    assert!(answer.rejections[0].reason.contains("heads in one push"), "{:?}", answer.rejections);
+    assert!(!answer.rejections[0].stored);
 
     let response = server.sync_raw(&eli.token, vec![0u8; 200 * 1024]).await;
     assert_eq!(response.status(), 413);

@@ -160,8 +160,19 @@ async fn attack_compressed_change_bomb() {
     assert_eq!(server.state.storage().ticket_row(&honest).expect("row").expect("exists").status, Status::Accepted);
     assert!(answer.updates.iter().any(|u| u.ticket_id == honest), "and was acknowledged");
 
-    // The same change sent uncompressed but above the per-change cap is refused too; within
-    // it, it is an ordinary change.
+    // The same change sent uncompressed is above the sync body cap: 413 before any decoding.
+    let raw = Push {
+        ticket_id: bombed.clone(),
+        changes: vec![ByteBuf::from(change.raw_bytes().to_vec())],
+        heads: protocol::to_wire(&[change.hash()]),
+    };
+    let request = SyncRequest { cursor: 0, pushes: vec![raw] };
+    assert_eq!(server.sync_raw(&eli.token, request.encode()).await.status(), 413);
+    // Within the body cap but above the per-change cap (384 KiB) it is refused too; within
+    // that, it is an ordinary change.
+    let (change, _) = change_by(&doc, &bombed, ActorId::random(), |tx| {
+        tx.put(ROOT, "note", "x".repeat(500 * 1024)).map(|_| ()).expect("put")
+    });
     let raw = Push {
         ticket_id: bombed.clone(),
         changes: vec![ByteBuf::from(change.raw_bytes().to_vec())],
@@ -176,8 +187,9 @@ async fn attack_compressed_change_bomb() {
 async fn a_request_of_millions_of_empty_items_is_refused_before_decoding() {
     let server = Server::start().await;
     let eli = server.user("eli", Role::Engineer);
-    // 4 MB of one-byte empty byte strings: ~100 MB once decoded into buffers.
-    let items = 4_000_000;
+    // 1.9 MB (under the 2 MiB body cap) of one-byte empty byte strings: ~50 MB once decoded
+    // into buffers.
+    let items = 1_900_000;
     let mut body = b"FSYN\x01\x00\x01".to_vec();
     body.extend([0xa2, 0x66]);
     body.extend(b"cursor");
