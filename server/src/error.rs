@@ -139,7 +139,7 @@ impl IntoResponse for AppError {
                 headers.insert(axum::http::header::WWW_AUTHENTICATE, axum::http::HeaderValue::from_static("Bearer"));
             }
             AppError::OffsetMismatch { offset, .. } | AppError::LengthMismatch { offset, .. } => {
-                headers.insert(crate::uploads::UPLOAD_OFFSET, axum::http::HeaderValue::from(offset));
+                headers.insert(crate::blobs::UPLOAD_OFFSET, axum::http::HeaderValue::from(offset));
             }
             _ => {}
         }

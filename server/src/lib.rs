@@ -25,10 +25,12 @@
 //! # Ok(()) }
 //! ```
 
+mod access;
 pub mod actors;
 mod auth;
 pub mod blobs;
 mod console;
+mod documents;
 mod error;
 pub mod limits;
 mod rules;
@@ -131,7 +133,7 @@ struct Inner {
     config: ServerConfig,
     events: broadcast::Sender<TicketChanged>,
     shutdown: watch::Sender<bool>,
-    docs: tickets::DocCache,
+    docs: documents::DocCache,
     /// Set when events come from the database (every instance's commits) rather than from
     /// this process's own writes; dropping it stops that listener.
     listener: Option<storage::postgres::Listener>,
@@ -184,7 +186,7 @@ impl AppState {
         listener: Option<storage::postgres::Listener>,
     ) -> AppState {
         let (shutdown, _) = watch::channel(false);
-        let docs = tickets::DocCache::default();
+        let docs = documents::DocCache::default();
         let webhooks = webhooks::Runtime::default();
         AppState { inner: Arc::new(Inner { storage, blobs, config, events, shutdown, docs, listener, webhooks }) }
     }
@@ -210,7 +212,7 @@ impl AppState {
     }
 
     /// Parsed ticket documents this server last read or wrote.
-    pub(crate) fn docs(&self) -> &tickets::DocCache {
+    pub(crate) fn docs(&self) -> &documents::DocCache {
         &self.inner.docs
     }
 

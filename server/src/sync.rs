@@ -19,13 +19,14 @@ use axum::response::{IntoResponse, Response};
 use fieldsync_core::model::doc;
 use fieldsync_core::protocol::{self, Push, Rejection, SyncRequest, SyncResponse, Update};
 use fieldsync_core::time::{Millis, now_ms};
-use fieldsync_core::workflow::{EventKind, Role, Status};
+use fieldsync_core::workflow::Role;
 use serde_bytes::ByteBuf;
 
+use crate::access;
 use crate::auth::Caller;
+use crate::documents::{self, WRITE_ATTEMPTS};
 use crate::error::body_rejection;
 use crate::storage::{HashBytes, IndexRow, Principal, Scope, SyncState};
-use crate::tickets::{self, WRITE_ATTEMPTS};
 use crate::{AppError, AppState, blocking};
 use crate::{limits, rules};
 
@@ -141,8 +142,8 @@ fn apply_push(state: &AppState, who: &Principal, push: &Push, now: Millis) -> Re
     for _ in 0..WRITE_ATTEMPTS {
         // The cached document when there is one: a stale one fails the write's version check,
         // which drops it, and the next attempt reads storage.
-        let loaded = tickets::load_for_write(state, id)?;
-        authorize(who, loaded.as_ref())?;
+        let loaded = documents::load_for_write(state, id)?;
+        access::may_push(who, loaded.as_ref()).map_err(PushError::Rejected)?;
         let empty = Automerge::new();
         let base = loaded.as_ref().map_or(&empty, |l| &*l.doc);
         let mut document = base.fork();
@@ -203,48 +204,12 @@ fn apply_push(state: &AppState, who: &Principal, push: &Push, now: Millis) -> Re
             eprintln!("fieldsync-server: ticket {id}: a push could not be fully undone: {}", verdict.reason());
         }
         let refused = (!verdict.is_clean()).then(|| verdict.reason());
-        if tickets::commit(state, id, loaded.as_ref(), document, &stored, &who.device_id, now)?.is_some() {
+        if documents::commit(state, id, loaded.as_ref(), document, &stored, &who.device_id, now)?.is_some() {
             return Ok(refused);
         }
         // Someone wrote the ticket meanwhile: reload and merge again.
     }
     Err(PushError::Internal(AppError::Internal(format!("ticket {id} kept changing during the push"))))
-}
-
-/// Engineers push only to tickets that are, or were, assigned to them; dispatchers and admins
-/// to any ticket, and they may create tickets.
-fn authorize(who: &Principal, existing: Option<&tickets::Loaded>) -> Result<(), PushError> {
-    if who.role != Role::Engineer {
-        return Ok(());
-    }
-    let Some(loaded) = existing else {
-        return reject("unknown ticket");
-    };
-    if loaded.assignee.as_deref() == Some(who.user_id.as_str()) || is_or_was_assigned(&loaded.doc, &who.user_id) {
-        Ok(())
-    } else {
-        reject("ticket is not assigned to you")
-    }
-}
-
-/// Whether the ticket is assigned to `user_id`, or was dispatched or reassigned to them
-/// earlier: the tickets an engineer may write (pushes, blob uploads) and read blobs of.
-pub(crate) fn is_or_was_assigned(document: &Automerge, user_id: &str) -> bool {
-    if doc::derive(document).state.assignee.as_deref() == Some(user_id) {
-        return true;
-    }
-    doc::read_events(document).iter().any(|e| {
-        e.void.is_none()
-            && matches!(EventKind::parse(&e.kind), Some(EventKind::Dispatched | EventKind::Reassigned))
-            && e.assignee.as_deref() == Some(user_id)
-    })
-}
-
-/// Whether the device should hold the ticket now.
-fn should_hold(who: &Principal, row: &IndexRow, expired_before: Millis) -> bool {
-    let mine = who.role != Role::Engineer || row.assignee.as_deref() == Some(who.user_id.as_str());
-    let expired = row.status == Status::Completed && row.resolved_at.is_some_and(|at| at < expired_before);
-    mine && !expired
 }
 
 fn to_heads(hashes: &[HashBytes]) -> Vec<ChangeHash> {
@@ -349,7 +314,7 @@ fn updates(
         }
         let is_pushed = reason == Reason::Pushed;
         let holds = is_pushed || (existed && !eviction_applied);
-        let hold = should_hold(who, &row, expired_before);
+        let hold = access::should_hold(who, &row, expired_before);
         if !hold && !holds {
             // Not this device's business, and it does not have it.
             if reason == Reason::Changed {
@@ -376,7 +341,7 @@ fn updates(
             touched.push((id, st, true));
             continue;
         }
-        let Some(loaded) = tickets::load_at(state, &id, row.changed_seq)? else { continue };
+        let Some(loaded) = documents::load_at(state, &id, row.changed_seq)? else { continue };
         let covered_by = loaded.seq;
         let document = loaded.doc;
         let server_heads = from_heads(&document.get_heads());

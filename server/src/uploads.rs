@@ -21,24 +21,13 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use fieldsync_core::model::doc;
 use fieldsync_core::time::now_ms;
-use fieldsync_core::workflow::Role;
 use futures_util::StreamExt;
 use serde::Deserialize;
 
 use crate::auth::Caller;
-use crate::blobs::{BlobId, BlobState};
-use crate::{AppError, AppState, blocking, sync, tickets};
-
-/// Bytes the server holds of a blob.
-pub(crate) const UPLOAD_OFFSET: HeaderName = HeaderName::from_static("upload-offset");
-/// A blob's total length.
-pub(crate) const UPLOAD_LENGTH: HeaderName = HeaderName::from_static("upload-length");
-/// `1` once a blob is complete and verified.
-pub(crate) const UPLOAD_COMPLETE: HeaderName = HeaderName::from_static("upload-complete");
-/// The content type of a chunk.
-pub(crate) const CHUNK_CONTENT_TYPE: &str = "application/offset+octet-stream";
+use crate::blobs::{BlobId, BlobState, CHUNK_CONTENT_TYPE, UPLOAD_COMPLETE, UPLOAD_LENGTH, UPLOAD_OFFSET};
+use crate::{AppError, AppState, access, blocking};
 
 /// Longest ticket id accepted.
 const MAX_TICKET_ID: usize = 128;
@@ -178,7 +167,7 @@ async fn append_chunk(
     let (store, mine) = {
         let (state, id, ticket) = (state.clone(), id.clone(), ticket.clone());
         blocking(move || {
-            authorize_write(&state, &caller, &ticket)?;
+            access::may_write_blobs(&state, &caller, &ticket)?;
             let (store, mine) = caller_state(&state, &caller.0.device_id, &id)?;
             if let BlobState::Complete { .. } = mine {
                 // This device sent every byte of it: linking it to another ticket needs no resend.
@@ -298,51 +287,6 @@ async fn read_chunk(body: Body, limit: usize, declared: Option<u64>) -> Result<V
     Ok(chunk)
 }
 
-/// Engineers upload only for tickets they may push to (assigned now or earlier); dispatchers
-/// and admins for any existing ticket.
-fn authorize_write(state: &AppState, caller: &Caller, ticket: &str) -> Result<(), AppError> {
-    let not_found = || AppError::NotFound(format!("ticket {ticket} not found"));
-    let row = state.storage().ticket_row(ticket)?.ok_or_else(not_found)?;
-    if caller.0.role != Role::Engineer {
-        return Ok(());
-    }
-    let loaded = tickets::load_at(state, ticket, row.changed_seq)?.ok_or_else(not_found)?;
-    if sync::is_or_was_assigned(&loaded.doc, &caller.0.user_id) {
-        Ok(())
-    } else {
-        Err(AppError::Forbidden(format!("ticket {ticket} is not assigned to you")))
-    }
-}
-
-/// Whether `caller` may read a blob: it is linked to a ticket the caller may read now
-/// (engineers: assigned to them now; dispatchers and admins: any) whose document references
-/// it (a photo, its thumbnail, the signature image). A link alone is not enough: a device
-/// proves it had the bytes, the document says the ticket uses them.
-fn may_read(state: &AppState, caller: &Caller, id: &BlobId) -> Result<bool, AppError> {
-    for ticket in state.storage().blob_tickets(id.as_str())? {
-        let Some(row) = state.storage().ticket_row(&ticket)? else { continue };
-        if caller.0.role == Role::Engineer && row.assignee.as_deref() != Some(caller.0.user_id.as_str()) {
-            continue;
-        }
-        let Some(loaded) = tickets::load_at(state, &ticket, row.changed_seq)? else { continue };
-        if references(&loaded.doc, id.as_str()) {
-            return Ok(true);
-        }
-    }
-    Ok(false)
-}
-
-/// Whether a ticket document references blob `sha256`.
-fn references(document: &automerge::Automerge, sha256: &str) -> bool {
-    if doc::has_photo(document, sha256) {
-        return true;
-    }
-    doc::read_ticket(document).is_ok_and(|ticket| {
-        ticket.photos.iter().any(|p| p.thumbnail_sha256 == sha256)
-            || ticket.signature.is_some_and(|s| s.png_sha256 == sha256)
-    })
-}
-
 /// The content type of a blob from its first bytes.
 fn sniff(head: &[u8]) -> &'static str {
     if head.starts_with(&[0xff, 0xd8, 0xff]) {
@@ -380,7 +324,7 @@ pub(crate) async fn send_blob(state: AppState, caller: Caller, sha256: &str) -> 
         blocking(move || {
             let not_found = || AppError::NotFound(format!("blob {id} not found (or not completely uploaded)"));
             let mut blob = state.blobs().open(&id)?.ok_or_else(not_found)?;
-            if !may_read(&state, &caller, &id)? {
+            if !access::may_read_blob(&state, &caller, &id)? {
                 return Err(AppError::Forbidden(format!("blob {id} belongs to no ticket of yours")));
             }
             let first = read_up_to(blob.reader.as_mut(), READ_STEP)

@@ -16,6 +16,17 @@ use std::io::Read;
 
 pub use fs::FsBlobStore;
 
+// The resumable upload protocol's headers (docs/adr/0004), shared by the upload handlers and
+// the error map.
+/// Bytes the server holds of a blob.
+pub(crate) const UPLOAD_OFFSET: axum::http::HeaderName = axum::http::HeaderName::from_static("upload-offset");
+/// A blob's total length.
+pub(crate) const UPLOAD_LENGTH: axum::http::HeaderName = axum::http::HeaderName::from_static("upload-length");
+/// `1` once a blob is complete and verified.
+pub(crate) const UPLOAD_COMPLETE: axum::http::HeaderName = axum::http::HeaderName::from_static("upload-complete");
+/// The content type of a chunk.
+pub(crate) const CHUNK_CONTENT_TYPE: &str = "application/offset+octet-stream";
+
 /// A blob's name: the SHA-256 of its bytes, 64 lowercase hex characters.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct BlobId(String);

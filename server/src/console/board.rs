@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::session::Session;
 use super::{ConsoleError, Nav, People, all_rows, conflicts, html, routing, sla, ticket_of};
 use crate::storage::IndexRow;
-use crate::{AppError, AppState, blocking, tickets};
+use crate::{AppError, AppState, blocking};
 
 /// The board's filters (query string).
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -345,7 +345,7 @@ pub(crate) async fn create(
     session.check(&headers, &form.csrf)?;
     let new = form.to_new_ticket(super::now())?;
     let caller = session.caller.clone();
-    let id = blocking(move || tickets::create_ticket(&state, &caller, &new)).await?;
+    let id = blocking(move || crate::documents::create_ticket(&state, &caller, &new)).await?;
     Ok(Redirect::to(&format!("/console/tickets/{id}")).into_response())
 }
 

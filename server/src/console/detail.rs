@@ -360,7 +360,7 @@ pub(crate) async fn act(
     let command = form.command()?;
     let caller = session.caller.clone();
     let target = format!("/console/tickets/{id}");
-    blocking(move || tickets::perform(&state, &caller, &id, &command).map(|_| ())).await?;
+    blocking(move || crate::documents::perform(&state, &caller, &id, &command).map(|_| ())).await?;
     Ok(Redirect::to(&target).into_response())
 }
 

@@ -4,7 +4,7 @@
 //!
 //! Dispatchers and admins sign in with a device token and get a session cookie ([`session`],
 //! docs/adr/0007). Every change goes through the same `fieldsync_core::actions` the REST API
-//! uses (`tickets::create_ticket`, `tickets::perform`): the console holds no workflow rules.
+//! uses (`documents::create_ticket`, `documents::perform`): the console holds no workflow rules.
 //! The pure parts (SLA policy and clocks, routing, conflicts, reports, CSV, SVG) are in their
 //! own modules with their own tests. The webhooks pages call the webhooks module's functions
 //! on [`AppState`], as `/v1/webhooks` does.
@@ -158,7 +158,7 @@ pub(crate) fn all_rows(state: &AppState) -> Result<Vec<IndexRow>, AppError> {
 
 /// The ticket view of an index row's document. Blocking.
 pub(crate) fn ticket_of(state: &AppState, row: &IndexRow) -> Result<Option<Ticket>, AppError> {
-    let Some(loaded) = tickets::load_at(state, &row.id, row.changed_seq)? else { return Ok(None) };
+    let Some(loaded) = crate::documents::load_at(state, &row.id, row.changed_seq)? else { return Ok(None) };
     Ok(Some(
         fieldsync_core::model::doc::read_ticket(&loaded.doc)
             .map_err(|e| AppError::Internal(format!("ticket {}: {e}", row.id)))?,

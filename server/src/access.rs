@@ -1,0 +1,96 @@
+//! Who may read and write what, decided in one place for every handler: which tickets a
+//! device may push to and should hold, and which blobs a caller may upload for and download.
+//! Pure decisions over what the documents service loaded (`crate::documents`), plus the loads
+//! the blob checks need.
+
+use automerge::Automerge;
+use fieldsync_core::model::doc;
+use fieldsync_core::time::Millis;
+use fieldsync_core::workflow::{EventKind, Role, Status};
+
+use crate::auth::Caller;
+use crate::blobs::BlobId;
+use crate::documents::{self, Loaded};
+use crate::storage::{IndexRow, Principal};
+use crate::{AppError, AppState};
+
+/// Engineers push only to tickets that are, or were, assigned to them; dispatchers and admins
+/// to any ticket, and they may create tickets.
+pub(crate) fn may_push(who: &Principal, existing: Option<&Loaded>) -> Result<(), String> {
+    if who.role != Role::Engineer {
+        return Ok(());
+    }
+    let Some(loaded) = existing else {
+        return Err("unknown ticket".into());
+    };
+    if loaded.assignee.as_deref() == Some(who.user_id.as_str()) || is_or_was_assigned(&loaded.doc, &who.user_id) {
+        Ok(())
+    } else {
+        Err("ticket is not assigned to you".into())
+    }
+}
+
+/// Whether the ticket is assigned to `user_id`, or was dispatched or reassigned to them
+/// earlier: the tickets an engineer may write (pushes, blob uploads) and read blobs of.
+pub(crate) fn is_or_was_assigned(document: &Automerge, user_id: &str) -> bool {
+    if doc::derive(document).state.assignee.as_deref() == Some(user_id) {
+        return true;
+    }
+    doc::read_events(document).iter().any(|e| {
+        e.void.is_none()
+            && matches!(EventKind::parse(&e.kind), Some(EventKind::Dispatched | EventKind::Reassigned))
+            && e.assignee.as_deref() == Some(user_id)
+    })
+}
+
+/// Whether the device should hold the ticket now.
+pub(crate) fn should_hold(who: &Principal, row: &IndexRow, expired_before: Millis) -> bool {
+    let mine = who.role != Role::Engineer || row.assignee.as_deref() == Some(who.user_id.as_str());
+    let expired = row.status == Status::Completed && row.resolved_at.is_some_and(|at| at < expired_before);
+    mine && !expired
+}
+
+/// Engineers upload only for tickets they may push to (assigned now or earlier); dispatchers
+/// and admins for any existing ticket.
+pub(crate) fn may_write_blobs(state: &AppState, caller: &Caller, ticket: &str) -> Result<(), AppError> {
+    let not_found = || AppError::NotFound(format!("ticket {ticket} not found"));
+    let row = state.storage().ticket_row(ticket)?.ok_or_else(not_found)?;
+    if caller.0.role != Role::Engineer {
+        return Ok(());
+    }
+    let loaded = documents::load_at(state, ticket, row.changed_seq)?.ok_or_else(not_found)?;
+    if is_or_was_assigned(&loaded.doc, &caller.0.user_id) {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(format!("ticket {ticket} is not assigned to you")))
+    }
+}
+
+/// Whether `caller` may read a blob: it is linked to a ticket the caller may read now
+/// (engineers: assigned to them now; dispatchers and admins: any) whose document references
+/// it (a photo, its thumbnail, the signature image). A link alone is not enough: a device
+/// proves it had the bytes, the document says the ticket uses them.
+pub(crate) fn may_read_blob(state: &AppState, caller: &Caller, id: &BlobId) -> Result<bool, AppError> {
+    for ticket in state.storage().blob_tickets(id.as_str())? {
+        let Some(row) = state.storage().ticket_row(&ticket)? else { continue };
+        if caller.0.role == Role::Engineer && row.assignee.as_deref() != Some(caller.0.user_id.as_str()) {
+            continue;
+        }
+        let Some(loaded) = documents::load_at(state, &ticket, row.changed_seq)? else { continue };
+        if references(&loaded.doc, id.as_str()) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Whether a ticket document references blob `sha256`.
+fn references(document: &automerge::Automerge, sha256: &str) -> bool {
+    if doc::has_photo(document, sha256) {
+        return true;
+    }
+    doc::read_ticket(document).is_ok_and(|ticket| {
+        ticket.photos.iter().any(|p| p.thumbnail_sha256 == sha256)
+            || ticket.signature.is_some_and(|s| s.png_sha256 == sha256)
+    })
+}
