@@ -431,6 +431,7 @@ pub(crate) fn detail_of(state: &AppState, id: &str) -> Result<Detail, AppError> 
     let ticket = doc::read_ticket(&loaded.doc).map_err(|e| AppError::Internal(e.to_string()))?;
     let changes = loaded.doc.get_changes(&[]);
     let compensation = crate::rules::compensation_actor();
+    let customer = crate::actors::customer_actor();
     let mut actors: Vec<String> = changes.iter().map(|c| c.actor_id().to_hex_string()).collect();
     actors.sort();
     actors.dedup();
@@ -444,9 +445,12 @@ pub(crate) fn detail_of(state: &AppState, id: &str) -> Result<Detail, AppError> 
             let actor = change.actor_id().to_hex_string();
             let hash = change.hash().to_string();
             let owner = owners.get(&actor);
+            let by_customer = *change.actor_id() == customer;
             HistoryEntry {
                 device_id: owner.map(|o| o.0.clone()),
-                user_id: owner.map(|o| o.1.clone()),
+                user_id: owner
+                    .map(|o| o.1.clone())
+                    .or_else(|| by_customer.then(|| fieldsync_core::model::CUSTOMER_AUTHOR.to_owned())),
                 message: change.message().map(str::to_owned),
                 server: *change.actor_id() == compensation,
                 device_time: change.timestamp(),

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use automerge::{Automerge, AutomergeError, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value, hydrate};
 
 use super::{
-    CheckInPlace, ChecklistItem, Customer, Feedback, Identity, Location, Milestones, NewTicket, Note, PartUsed,
+    CheckInPlace, ChecklistItem, Customer, CustomerMessage, Feedback, Identity, Location, Milestones, NewTicket, Note, PartUsed,
     PhotoMeta, Priority, SCHEMA_VERSION, SignatureMeta, Site, Sla, Ticket, TicketEvent, TicketSummary, TimeEntry,
 };
 use crate::time::Millis;
@@ -42,6 +42,10 @@ mod key {
     pub const FEEDBACK: &str = "feedback";
     pub const VOID: &str = "void";
     pub const DEVICE_AT: &str = "device_at";
+    pub const CUSTOMER_MESSAGES: &str = "customer_messages";
+    pub const CUSTOMER_FEEDBACK: &str = "customer_feedback";
+    pub const PUBLIC: &str = "public";
+    pub const ETA: &str = "eta";
 }
 
 mod at_heads;
@@ -55,6 +59,10 @@ pub const VOID: &str = key::VOID;
 /// The key where the server keeps a device's own time when it clamps a record's `at` into the
 /// ticket's life (server/src/rules/causal.rs).
 pub const DEVICE_AT: &str = key::DEVICE_AT;
+
+/// The parts of a ticket only the server writes, for the customer (the tracking page): a
+/// device that writes into them is undone (server/src/rules).
+pub const CUSTOMER_KEYS: [&str; 2] = [key::CUSTOMER_MESSAGES, key::CUSTOMER_FEEDBACK];
 
 /// The lists of records a ticket appends to (and the server may void records of).
 pub const RECORD_LISTS: [&str; 4] = [key::EVENTS, key::NOTES, key::PARTS, key::TIME_ENTRIES];
@@ -94,6 +102,8 @@ pub struct EventDraft {
     pub place: Option<CheckInPlace>,
     /// Summary with `completed`.
     pub summary: Option<String>,
+    /// Estimated arrival shared with `travel_started`.
+    pub eta: Option<Millis>,
 }
 
 impl EventDraft {
@@ -196,6 +206,9 @@ pub fn append_event(tx: &mut Transaction<'_>, draft: &EventDraft, stamp: &Stamp<
             fields.push((name, value.as_str().into()));
         }
     }
+    if let Some(eta) = draft.eta {
+        fields.push((key::ETA, eta.into()));
+    }
     if let Some(place) = &draft.place {
         let l = place.location;
         let mut location: HashMap<&str, hydrate::Value> =
@@ -211,14 +224,58 @@ pub fn append_event(tx: &mut Transaction<'_>, draft: &EventDraft, stamp: &Stamp<
     append_record(tx, key::EVENTS, stamp, fields)
 }
 
-/// Appends a note.
-pub fn append_note(tx: &mut Transaction<'_>, text: &str, stamp: &Stamp<'_>) -> Result<(), ModelError> {
-    append_record(
+/// Appends a note; a `public` one is shown to the customer on the tracking page.
+pub fn append_note(tx: &mut Transaction<'_>, text: &str, public: bool, stamp: &Stamp<'_>) -> Result<(), ModelError> {
+    let mut fields = vec![("text", text.into()), ("device", stamp.identity.device_id.as_str().into())];
+    if public {
+        fields.push((key::PUBLIC, ScalarValue::Boolean(true).into()));
+    }
+    append_record(tx, key::NOTES, stamp, fields)
+}
+
+/// Appends a message from the customer (the server's customer writes only; the caller checks
+/// [`workflow::check_customer_message`] first).
+pub fn append_customer_message(tx: &mut Transaction<'_>, id: &str, text: &str, at: Millis) -> Result<(), ModelError> {
+    let list = match tx.get(ROOT, key::CUSTOMER_MESSAGES)? {
+        Some((Value::Object(ObjType::List), id)) => id,
+        // Only the server writes this list, so creating it on first use races nobody.
+        _ => tx.put_object(ROOT, key::CUSTOMER_MESSAGES, ObjType::List)?,
+    };
+    let index = tx.length(&list);
+    let record: HashMap<&str, hydrate::Value> = HashMap::from([
+        ("id", id.into()),
+        ("at", at.into()),
+        ("by", super::CUSTOMER_AUTHOR.into()),
+        ("text", text.into()),
+    ]);
+    tx.batch_create_object(&list, index, &record.into(), true)?;
+    Ok(())
+}
+
+/// Records the customer's own rating (the server's customer writes only; the caller checks
+/// [`workflow::check_customer_rating`] first).
+pub fn put_customer_feedback(tx: &mut Transaction<'_>, rating: u8, comment: &str, at: Millis) -> Result<(), ModelError> {
+    let obj = tx.put_object(ROOT, key::CUSTOMER_FEEDBACK, ObjType::Map)?;
+    put_all(
         tx,
-        key::NOTES,
-        stamp,
-        vec![("text", text.into()), ("device", stamp.identity.device_id.as_str().into())],
+        &obj,
+        [
+            ("rating", u64::from(rating).into()),
+            ("comment", comment.into()),
+            ("at", at.into()),
+            ("by", super::CUSTOMER_AUTHOR.into()),
+        ],
     )
+}
+
+/// Whether the customer has rated the visit.
+pub fn has_customer_feedback(doc: &Automerge) -> bool {
+    root(doc).object(key::CUSTOMER_FEEDBACK, ObjType::Map).is_some()
+}
+
+/// How many messages the customer has left.
+pub fn customer_message_count(doc: &Automerge) -> usize {
+    root(doc).object(key::CUSTOMER_MESSAGES, ObjType::List).map_or(0, |list| doc.length(&list))
 }
 
 /// Appends a part used.
@@ -561,6 +618,7 @@ pub fn read_events(doc: &Automerge) -> Vec<TicketEvent> {
             }),
             reason: event.str("reason"),
             summary: event.str("summary"),
+            eta: event.i64(key::ETA),
             void: event.str(key::VOID),
             device_at: event.i64(key::DEVICE_AT),
         })
@@ -766,6 +824,7 @@ pub fn read_ticket(doc: &Automerge) -> Result<Ticket, ModelError> {
                 at: o.i64("at").unwrap_or_default(),
                 by: o.string("by"),
                 device: o.string("device"),
+                public: o.bool(key::PUBLIC).unwrap_or(false),
                 void: o.str(key::VOID),
             })
             .collect(),
@@ -820,13 +879,27 @@ pub fn read_ticket(doc: &Automerge) -> Result<Ticket, ModelError> {
             png_sha256: o.string("png_sha256"),
             summary_sha256: o.string("summary_sha256"),
         }),
-        feedback: map_at(doc, &r, key::FEEDBACK).map(|o| Feedback {
-            rating: o.u64("rating").and_then(|n| u8::try_from(n).ok()).unwrap_or_default(),
-            comment: o.string("comment"),
-            at: o.i64("at").unwrap_or_default(),
-            by: o.string("by"),
-        }),
+        feedback: map_at(doc, &r, key::FEEDBACK).map(|o| read_feedback(&o)),
+        customer_messages: records(doc, key::CUSTOMER_MESSAGES)
+            .iter()
+            .map(|o| CustomerMessage {
+                id: o.string("id"),
+                text: o.string("text"),
+                at: o.i64("at").unwrap_or_default(),
+                by: o.string("by"),
+            })
+            .collect(),
+        customer_feedback: map_at(doc, &r, key::CUSTOMER_FEEDBACK).map(|o| read_feedback(&o)),
     })
+}
+
+fn read_feedback(o: &impl Fields) -> Feedback {
+    Feedback {
+        rating: o.u64("rating").and_then(|n| u8::try_from(n).ok()).unwrap_or_default(),
+        comment: o.string("comment"),
+        at: o.i64("at").unwrap_or_default(),
+        by: o.string("by"),
+    }
 }
 
 #[cfg(test)]

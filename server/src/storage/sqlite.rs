@@ -34,6 +34,7 @@ use super::{
 
 mod actors;
 pub(crate) mod uploads;
+pub(crate) mod tracking;
 mod webhooks;
 
 const READERS: usize = 4;
