@@ -231,6 +231,8 @@ pub(crate) fn commit(
     match state.storage().save_ticket(&write) {
         Ok(saved) => {
             // Right after the commit, never failing it (docs/adr/0008).
+            // The link first: the dispatch notification carries it.
+            crate::tracking::after_commit(state, ticket_id, loaded.map(|l| &*l.doc), &document);
             crate::webhooks::enqueue_new_events(state, ticket_id, loaded.map(|l| &*l.doc), &document, at);
             let written = Loaded {
                 doc: Arc::new(document),
@@ -412,6 +414,8 @@ pub(crate) struct Detail {
     #[serde(flatten)]
     pub ticket: Ticket,
     pub history: Vec<HistoryEntry>,
+    /// The customer's tracking page (the REST API only; none before dispatch or once revoked).
+    pub tracking_url: Option<String>,
 }
 
 /// `GET /v1/tickets/{id}`.
@@ -419,9 +423,17 @@ pub(crate) async fn detail(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
 ) -> Result<Json<Detail>, AppError> {
     caller.require_dispatcher()?;
-    let detail = blocking(move || detail_of(&state, &id)).await?;
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).map(str::to_owned);
+    let detail = blocking(move || {
+        let mut detail = detail_of(&state, &id)?;
+        let base = crate::tracking::base_url(&state, host.as_deref());
+        detail.tracking_url = crate::tracking::current_url(&state, &id, detail.ticket.status, &base)?;
+        Ok(detail)
+    })
+    .await?;
     Ok(Json(detail))
 }
 
@@ -460,7 +472,7 @@ pub(crate) fn detail_of(state: &AppState, id: &str) -> Result<Detail, AppError> 
             }
         })
         .collect();
-    Ok(Detail { ticket, history })
+    Ok(Detail { ticket, history, tracking_url: None })
 }
 
 /// `GET /v1/tickets/{id}/document`: the whole saved Automerge document.
