@@ -436,6 +436,7 @@ mod tests {
             place: None,
             reason: None,
             summary: None,
+            eta: None,
             void: None,
             device_at: Some(1_000_000 - 86_400_000),
         };

@@ -82,7 +82,7 @@ fn fields_written_by_a_newer_version_survive_our_edits() {
     {
         edit(&mut ours, 10, "act", |tx| append_event(tx, &draft, &stamp(&e, 10 + n as i64))).expect("event");
     }
-    edit(&mut ours, 12, "note", |tx| append_note(tx, "on my way", &stamp(&e, 12))).expect("note");
+    edit(&mut ours, 12, "note", |tx| append_note(tx, "on my way", false, &stamp(&e, 12))).expect("note");
     edit(&mut ours, 13, "check", |tx| set_checklist_item(tx, "isolate power", true, &stamp(&e, 13))).expect("check");
 
     let reloaded = Automerge::load(&ours.save()).expect("reload");
@@ -199,8 +199,8 @@ fn voided_notes_parts_and_time_entries_stay_readable_with_the_reason() {
     let mut doc = created();
     let e = engineer();
     edit(&mut doc, 10, "records", |tx| {
-        append_note(tx, "kept", &stamp(&e, 10))?;
-        append_note(tx, "forged", &stamp(&e, 11))?;
+        append_note(tx, "kept", false, &stamp(&e, 10))?;
+        append_note(tx, "forged", false, &stamp(&e, 11))?;
         append_part(tx, "SKU-1", 2, &stamp(&e, 12))?;
         append_time(tx, 30, "labour", &stamp(&e, 13))
     })
