@@ -55,6 +55,9 @@ enum Command {
         /// (`zh` or `en`).
         #[arg(long, default_value = "zh", value_parser = parse_language)]
         language: fieldsync_server::tracking::i18n::Lang,
+        /// How many days a customer's tracking link keeps working after the job is completed.
+        #[arg(long, default_value_t = 30)]
+        tracking_link_days: u32,
     },
     /// Manage users.
     User {
@@ -166,11 +169,13 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             public_url,
             utc_offset_minutes,
             language,
+            tracking_link_days,
         } => {
             let tracking = fieldsync_server::tracking::TrackingConfig {
                 public_url,
                 utc_offset_minutes,
                 language,
+                link_ttl_after_completion: std::time::Duration::from_secs(u64::from(tracking_link_days) * 86_400),
                 ..Default::default()
             };
             let config = fieldsync_server::ServerConfig {
