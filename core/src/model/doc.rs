@@ -12,8 +12,9 @@ use std::collections::HashMap;
 use automerge::{Automerge, AutomergeError, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value, hydrate};
 
 use super::{
-    CheckInPlace, ChecklistItem, Customer, CustomerMessage, Feedback, Identity, Location, Milestones, NewTicket, Note, PartUsed,
-    PhotoMeta, Priority, SCHEMA_VERSION, SignatureMeta, Site, Sla, Ticket, TicketEvent, TicketSummary, TimeEntry,
+    CheckInPlace, ChecklistItem, Customer, CustomerMessage, Feedback, Identity, Location, Milestones, NewTicket, Note,
+    PartUsed, PhotoMeta, Priority, SCHEMA_VERSION, SignatureMeta, Site, Sla, Ticket, TicketEvent, TicketSummary,
+    TimeEntry,
 };
 use crate::time::Millis;
 use crate::workflow::{self, Derived, EventKind, Role, Status};
@@ -254,7 +255,12 @@ pub fn append_customer_message(tx: &mut Transaction<'_>, id: &str, text: &str, a
 
 /// Records the customer's own rating (the server's customer writes only; the caller checks
 /// [`workflow::check_customer_rating`] first).
-pub fn put_customer_feedback(tx: &mut Transaction<'_>, rating: u8, comment: &str, at: Millis) -> Result<(), ModelError> {
+pub fn put_customer_feedback(
+    tx: &mut Transaction<'_>,
+    rating: u8,
+    comment: &str,
+    at: Millis,
+) -> Result<(), ModelError> {
     let obj = tx.put_object(ROOT, key::CUSTOMER_FEEDBACK, ObjType::Map)?;
     put_all(
         tx,

@@ -33,8 +33,8 @@ use super::{
 };
 
 mod actors;
-pub(crate) mod uploads;
 pub(crate) mod tracking;
+pub(crate) mod uploads;
 mod webhooks;
 
 const READERS: usize = 4;

@@ -256,7 +256,12 @@ fn resolve(state: &AppState, token: &str) -> Result<Option<Resolved>, AppError> 
 }
 
 fn view_of(state: &AppState, resolved: &Resolved, lang: Lang) -> PublicView {
-    PublicView::of(&resolved.ticket, resolved.engineer_name.as_deref(), lang, state.config().tracking.utc_offset_minutes)
+    PublicView::of(
+        &resolved.ticket,
+        resolved.engineer_name.as_deref(),
+        lang,
+        state.config().tracking.utc_offset_minutes,
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -314,7 +319,7 @@ enum Kind {
 }
 
 /// Counts the request against its IP address.
-fn limit_ip(state: &AppState, ip: &ClientIp, kind: &Kind) -> Result<(), Response> {
+fn limit_ip(state: &AppState, ip: &ClientIp, kind: &Kind) -> Result<(), Refused> {
     let config = &state.config().tracking;
     let runtime = state.tracking_runtime();
     let now = now_ms();
@@ -322,7 +327,7 @@ fn limit_ip(state: &AppState, ip: &ClientIp, kind: &Kind) -> Result<(), Response
         Kind::View => (&runtime.views, config.views_per_minute_per_ip),
         Kind::Post => (&runtime.posts, config.posts_per_hour_per_ip),
     };
-    limiter.hit(&format!("ip/{}", ip.0), per_ip, now).map_err(too_many)
+    limiter.hit(&format!("ip/{}", ip.0), per_ip, now).map_err(Refused::TooMany)
 }
 
 /// `?lang=` on a page address.
@@ -340,7 +345,7 @@ fn language(state: &AppState, query: &LangQuery, headers: &HeaderMap) -> Lang {
 }
 
 /// Resolves `token` after the IP limit, then applies the token limit.
-async fn admit(state: &AppState, ip: &ClientIp, token: &str, kind: Kind) -> Result<Resolved, Response> {
+async fn admit(state: &AppState, ip: &ClientIp, token: &str, kind: Kind) -> Result<Resolved, Refused> {
     limit_ip(state, ip, &kind)?;
     let (state2, token2) = (state.clone(), token.to_owned());
     match blocking(move || resolve(&state2, &token2)).await {
@@ -348,20 +353,40 @@ async fn admit(state: &AppState, ip: &ClientIp, token: &str, kind: Kind) -> Resu
             limit_token(state, token, &kind)?;
             Ok(resolved)
         }
-        Ok(None) => Err(not_found()),
-        Err(e) => Err(e.into_response()),
+        Ok(None) => Err(Refused::NotFound),
+        Err(e) => Err(Refused::Failed(e)),
     }
 }
 
 /// Counts the request against its (working) token.
-fn limit_token(state: &AppState, token: &str, kind: &Kind) -> Result<(), Response> {
+fn limit_token(state: &AppState, token: &str, kind: &Kind) -> Result<(), Refused> {
     let config = &state.config().tracking;
     let runtime = state.tracking_runtime();
     let (limiter, per_token) = match kind {
         Kind::View => (&runtime.views, config.views_per_minute_per_token),
         Kind::Post => (&runtime.posts, config.posts_per_hour_per_token),
     };
-    limiter.hit(&format!("token/{token}"), per_token, now_ms()).map_err(too_many)
+    limiter.hit(&format!("token/{token}"), per_token, now_ms()).map_err(Refused::TooMany)
+}
+
+/// Why a tracking request is not served.
+enum Refused {
+    /// Anything wrong with the token: the plain 404.
+    NotFound,
+    /// Over a limit; retry after this many milliseconds.
+    TooMany(Millis),
+    /// The server failed.
+    Failed(AppError),
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        match self {
+            Refused::NotFound => not_found(),
+            Refused::TooMany(retry_after_ms) => too_many(retry_after_ms),
+            Refused::Failed(e) => e.into_response(),
+        }
+    }
 }
 
 #[derive(askama::Template)]
@@ -429,7 +454,7 @@ async fn page(
 ) -> Response {
     let resolved = match admit(&state, &ip, &token, Kind::View).await {
         Ok(resolved) => resolved,
-        Err(response) => return response,
+        Err(refused) => return refused.into_response(),
     };
     let lang = language(&state, &query, &headers);
     let page = TrackPage {
@@ -456,7 +481,7 @@ async fn events(
 ) -> Response {
     let resolved = match admit(&state, &ip, &token, Kind::View).await {
         Ok(resolved) => resolved,
-        Err(response) => return response,
+        Err(refused) => return refused.into_response(),
     };
     let lang = language(&state, &query, &headers);
     let ticket_id = resolved.ticket.id.clone();
@@ -530,7 +555,7 @@ async fn message(
 ) -> Response {
     let resolved = match admit(&state, &ip, &token, Kind::Post).await {
         Ok(resolved) => resolved,
-        Err(response) => return response,
+        Err(refused) => return refused.into_response(),
     };
     let id = resolved.ticket.id;
     let result = blocking(move || leave_message(&state, &id, form.text.trim())).await;
@@ -547,7 +572,7 @@ async fn rating(
 ) -> Response {
     let resolved = match admit(&state, &ip, &token, Kind::Post).await {
         Ok(resolved) => resolved,
-        Err(response) => return response,
+        Err(refused) => return refused.into_response(),
     };
     let id = resolved.ticket.id;
     let result = match form.rating.trim().parse::<u8>() {
@@ -582,7 +607,8 @@ fn write_as_customer(
     edit: impl Fn(&mut automerge::transaction::Transaction<'_>, Millis) -> Result<(), doc::ModelError>,
 ) -> Result<(), AppError> {
     for _ in 0..tickets::WRITE_ATTEMPTS {
-        let loaded = tickets::load_for_write(state, ticket_id)?.ok_or_else(|| AppError::NotFound("not found".into()))?;
+        let loaded =
+            tickets::load_for_write(state, ticket_id)?.ok_or_else(|| AppError::NotFound("not found".into()))?;
         check(&loaded.doc)?;
         let mut document = loaded.doc.fork().with_actor(crate::actors::customer_actor());
         let at = now_ms();

@@ -139,7 +139,13 @@ impl PublicView {
             .notes
             .iter()
             .filter(|n| n.public && n.void.is_none())
-            .map(|n| Line { mine: false, who: t(lang, Text::Service), text: n.text.clone(), at: time(n.at), sort_at: n.at })
+            .map(|n| Line {
+                mine: false,
+                who: t(lang, Text::Service),
+                text: n.text.clone(),
+                at: time(n.at),
+                sort_at: n.at,
+            })
             .chain(ticket.customer_messages.iter().filter(|m| m.by == CUSTOMER_AUTHOR).map(|m| Line {
                 mine: true,
                 who: t(lang, Text::You),

@@ -174,9 +174,14 @@ fn texts_of(
         let time = |ms: Millis| crate::tracking::i18n::time(lang, ms, tracking.utc_offset_minutes);
         let eta = eta.map(time);
         let promised = promised.map(time);
-        if let Some(text) =
-            crate::tracking::i18n::notification(lang, kind, engineer.as_deref(), eta.as_deref(), promised.as_deref(), link)
-        {
+        if let Some(text) = crate::tracking::i18n::notification(
+            lang,
+            kind,
+            engineer.as_deref(),
+            eta.as_deref(),
+            promised.as_deref(),
+            link,
+        ) {
             texts.insert(lang.code(), text);
         }
     }
@@ -507,9 +512,10 @@ fn validate(new: &NewWebhook) -> Result<(Vec<String>, String), AppError> {
     let mut kinds = Vec::new();
     let known = subscribable_kinds();
     for name in new.events.iter().map(|k| k.trim()) {
-        let kind = known.iter().find(|k| **k == name).ok_or_else(|| {
-            AppError::BadRequest(format!("unknown event kind {name:?}; known: {}", known.join(", ")))
-        })?;
+        let kind = known
+            .iter()
+            .find(|k| **k == name)
+            .ok_or_else(|| AppError::BadRequest(format!("unknown event kind {name:?}; known: {}", known.join(", "))))?;
         kinds.push((*kind).to_owned());
     }
     kinds.sort();

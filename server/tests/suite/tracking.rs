@@ -27,7 +27,9 @@ async fn ticket(server: &Server, dana: &Device, title: &str) -> (String, String)
         .await;
     assert_eq!(status, 201, "{body}");
     let id = body["id"].as_str().expect("id").to_owned();
-    for (action, text) in [("add_note", "INTERNAL: customer is difficult"), ("add_public_note", "We will bring the part")] {
+    for (action, text) in
+        [("add_note", "INTERNAL: customer is difficult"), ("add_public_note", "We will bring the part")]
+    {
         let (status, body) = server.act(&dana.token, &id, json!({"action": action, "text": text})).await;
         assert_eq!(status, 200, "{body}");
     }
@@ -72,8 +74,7 @@ async fn tokens_are_unguessable_revocable_and_expire_after_completion() {
     let server = Server::start_with(config).await;
     let dana = server.user("dana", Role::Dispatcher);
     let _mei = engineer(&server);
-    let (status, body) =
-        server.post_json(&dana.token, "/v1/tickets", &json!({"title": "Not yet dispatched"})).await;
+    let (status, body) = server.post_json(&dana.token, "/v1/tickets", &json!({"title": "Not yet dispatched"})).await;
     assert_eq!(status, 201);
     let undispatched = body["id"].as_str().expect("id").to_owned();
     let (_, detail) = server.get_json(&dana.token, &format!("/v1/tickets/{undispatched}")).await;
@@ -107,7 +108,8 @@ async fn tokens_are_unguessable_revocable_and_expire_after_completion() {
     assert_eq!(get(&server, &other_link, "en").await.0, 200, "only that ticket's link");
 
     // Completed with a lifetime of zero after completion: expired.
-    let (status, _) = server.act(&dana.token, &other_id, json!({"action": "cancel", "reason": "customer fixed it"})).await;
+    let (status, _) =
+        server.act(&dana.token, &other_id, json!({"action": "cancel", "reason": "customer fixed it"})).await;
     assert_eq!(status, 200);
     tokio::time::sleep(Duration::from_millis(5)).await;
     assert_eq!(get(&server, &other_link, "en").await.0, 404, "expired after the end");
@@ -120,12 +122,16 @@ async fn the_page_shows_nothing_private_in_either_language() {
     let dana = server.user("dana", Role::Dispatcher);
     let _mei = engineer(&server);
     let (_, link) = ticket(&server, &dana, "Boiler leaks").await;
-    for (lang, words) in [("en-GB,en;q=0.9", ["Engineer assigned", "We will be with you by"]), ("zh-CN,zh;q=0.9", ["已派工程师", "我们承诺最迟到达时间"])] {
+    for (lang, words) in [
+        ("en-GB,en;q=0.9", ["Engineer assigned", "We will be with you by"]),
+        ("zh-CN,zh;q=0.9", ["已派工程师", "我们承诺最迟到达时间"]),
+    ] {
         let (status, page) = get(&server, &link, lang).await;
         assert_eq!(status, 200);
         let (_, events) = {
             // The first frame of the live stream: the same view as JSON.
-            let mut response = server.http.get(format!("{link}/events")).header("accept-language", lang).send().await.expect("sse");
+            let mut response =
+                server.http.get(format!("{link}/events")).header("accept-language", lang).send().await.expect("sse");
             let mut text = String::new();
             while !text.contains("\n\n") {
                 let chunk = response.chunk().await.expect("chunk").expect("more");
@@ -194,7 +200,11 @@ async fn messages_reach_the_device_and_the_rating_is_the_customers_once() {
     let mei = engineer(&server);
     let (id, link) = ticket(&server, &dana, "Boiler leaks").await;
     let (status, hook) = server
-        .post_json(&dana.token, "/v1/webhooks", &json!({"url": "http://127.0.0.1:9/hook", "events": ["customer_rating_low"]}))
+        .post_json(
+            &dana.token,
+            "/v1/webhooks",
+            &json!({"url": "http://127.0.0.1:9/hook", "events": ["customer_rating_low"]}),
+        )
         .await;
     assert_eq!(status, 201, "{hook}");
 
@@ -212,7 +222,8 @@ async fn messages_reach_the_device_and_the_rating_is_the_customers_once() {
     );
     let dir = tempfile::tempdir().expect("dir");
     let phone = open_client(dir.path(), &mei, Role::Engineer);
-    let engine = SyncEngine::new(phone.clone(), SyncConfig::new(server.base.clone(), mei.token.clone())).expect("engine");
+    let engine =
+        SyncEngine::new(phone.clone(), SyncConfig::new(server.base.clone(), mei.token.clone())).expect("engine");
     engine.set_online(true);
     engine.sync_now().await.expect("sync");
     let on_phone = phone.get(&id).expect("ticket on the phone");

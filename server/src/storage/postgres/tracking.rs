@@ -61,7 +61,9 @@ impl TrackingStorage for PostgresStorage {
         let hash = l.token_sha256.as_slice();
         self.write(|tx| {
             let added = tx.execute(
-                &format!("INSERT INTO tracking_links ({LINK_COLUMNS}) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING"),
+                &format!(
+                    "INSERT INTO tracking_links ({LINK_COLUMNS}) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING"
+                ),
                 &[&l.ticket_id, &generation, &hash, &l.created_at, &l.revoked_at],
             )?;
             Ok(added == 1)

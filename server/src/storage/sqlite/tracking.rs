@@ -61,7 +61,9 @@ impl TrackingStorage for SqliteStorage {
         let l = l.clone();
         self.write(move |tx| {
             let added = tx
-                .prepare_cached(&format!("INSERT OR IGNORE INTO tracking_links ({LINK_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5)"))?
+                .prepare_cached(&format!(
+                    "INSERT OR IGNORE INTO tracking_links ({LINK_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5)"
+                ))?
                 .execute(params![l.ticket_id, l.generation, l.token_sha256.as_slice(), l.created_at, l.revoked_at])?;
             Ok(added == 1)
         })
