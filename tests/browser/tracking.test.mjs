@@ -196,12 +196,17 @@ try {
     check(onPhone.customer_messages[0].by === "customer", onPhone.customer_messages[0].by);
   });
 
-  await step("the engineer answers with a public note; internal notes stay internal", async () => {
+  await step("the engineer and the dispatcher answer with public notes; internal notes stay internal", async () => {
     await offline("note", ticket, "Will ring twice, see you in 5 minutes", "--public");
     await offline("note", ticket, "INTERNAL: compressor looks old");
     await online("sync");
     await customer.waitForFunction(() => document.getElementById("conversation").textContent.includes("see you in 5 minutes"));
     check(!(await customer.content()).includes("compressor"), "an internal note reached the page");
+    await console_.fill("#public-note-form input[name=text]", "The service desk: the visit is free of charge");
+    await console_.click("#public-note-form button");
+    await console_.waitForURL(`**/console/tickets/${ticket}`);
+    await customer.waitForFunction(() => document.getElementById("conversation").textContent.includes("free of charge"));
+    check(await customer.evaluate(() => window.__sameDocument === true), "the page was reloaded");
     await shot(customer, "tracking-04-conversation");
   });
 

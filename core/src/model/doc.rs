@@ -50,7 +50,9 @@ mod key {
 }
 
 mod at_heads;
+mod customer;
 pub use at_heads::{derive_at, event_count_at};
+pub use customer::{append_customer_message, customer_message_count, has_customer_feedback, put_customer_feedback};
 
 /// The key the server writes into a record of `events`, `notes`, `parts` or `time_entries`
 /// that broke a rule: its value is the reason. Only the server writes it; a voided event is
@@ -232,56 +234,6 @@ pub fn append_note(tx: &mut Transaction<'_>, text: &str, public: bool, stamp: &S
         fields.push((key::PUBLIC, ScalarValue::Boolean(true).into()));
     }
     append_record(tx, key::NOTES, stamp, fields)
-}
-
-/// Appends a message from the customer (the server's customer writes only; the caller checks
-/// [`workflow::check_customer_message`] first).
-pub fn append_customer_message(tx: &mut Transaction<'_>, id: &str, text: &str, at: Millis) -> Result<(), ModelError> {
-    let list = match tx.get(ROOT, key::CUSTOMER_MESSAGES)? {
-        Some((Value::Object(ObjType::List), id)) => id,
-        // Only the server writes this list, so creating it on first use races nobody.
-        _ => tx.put_object(ROOT, key::CUSTOMER_MESSAGES, ObjType::List)?,
-    };
-    let index = tx.length(&list);
-    let record: HashMap<&str, hydrate::Value> = HashMap::from([
-        ("id", id.into()),
-        ("at", at.into()),
-        ("by", super::CUSTOMER_AUTHOR.into()),
-        ("text", text.into()),
-    ]);
-    tx.batch_create_object(&list, index, &record.into(), true)?;
-    Ok(())
-}
-
-/// Records the customer's own rating (the server's customer writes only; the caller checks
-/// [`workflow::check_customer_rating`] first).
-pub fn put_customer_feedback(
-    tx: &mut Transaction<'_>,
-    rating: u8,
-    comment: &str,
-    at: Millis,
-) -> Result<(), ModelError> {
-    let obj = tx.put_object(ROOT, key::CUSTOMER_FEEDBACK, ObjType::Map)?;
-    put_all(
-        tx,
-        &obj,
-        [
-            ("rating", u64::from(rating).into()),
-            ("comment", comment.into()),
-            ("at", at.into()),
-            ("by", super::CUSTOMER_AUTHOR.into()),
-        ],
-    )
-}
-
-/// Whether the customer has rated the visit.
-pub fn has_customer_feedback(doc: &Automerge) -> bool {
-    root(doc).object(key::CUSTOMER_FEEDBACK, ObjType::Map).is_some()
-}
-
-/// How many messages the customer has left.
-pub fn customer_message_count(doc: &Automerge) -> usize {
-    root(doc).object(key::CUSTOMER_MESSAGES, ObjType::List).map_or(0, |list| doc.length(&list))
 }
 
 /// Appends a part used.

@@ -176,6 +176,63 @@ impl PublicView {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use automerge::{ActorId, Automerge};
+    use fieldsync_core::actions::{self, Command};
+    use fieldsync_core::model::{Identity, Location, NewTicket, Sla, doc};
+    use fieldsync_core::workflow::Role;
+
+    const T0: Millis = 1_796_270_400_000; // 2026-12-03T04:00Z
+
+    fn who(user: &str, role: Role) -> Identity {
+        Identity { user_id: user.into(), device_id: format!("{user}-phone"), role }
+    }
+
+    fn step(document: &mut Automerge, command: Command, at: Millis) {
+        actions::perform(document, &who("mei", Role::Engineer), &command, at).expect("step");
+    }
+
+    #[test]
+    fn steps_eta_and_promises_follow_the_visit() {
+        let new = NewTicket {
+            title: "Air conditioner".into(),
+            assignee: Some("mei".into()),
+            sla: Sla { arrive_by: Some(T0 + 3_600_000), resolve_by: Some(T0 + 7_200_000), ..Sla::default() },
+            ..NewTicket::default()
+        };
+        let (_, mut document, _) =
+            actions::create(ActorId::random(), &who("dana", Role::Dispatcher), &new, T0).expect("create");
+        let view =
+            |d: &Automerge, lang| PublicView::of(&doc::read_ticket(d).expect("read"), Some("Mei Chen"), lang, 480);
+        let current = |v: &PublicView| v.steps.iter().find(|s| s.current).map(|s| s.key);
+
+        let assigned = view(&document, Lang::En);
+        assert_eq!((current(&assigned), assigned.engineer.as_deref()), (Some("assigned"), Some("Mei")));
+        assert_eq!(assigned.promises, ["We will be with you by 13:00, 3 Dec", "We aim to finish by 14:00, 3 Dec"]);
+        assert!(assigned.can_message && !assigned.can_rate && assigned.eta.is_none());
+
+        step(&mut document, Command::Accept, T0 + 60_000);
+        step(&mut document, Command::StartTravel { eta: Some(T0 + 1_800_000) }, T0 + 120_000);
+        let travelling = view(&document, Lang::Zh);
+        assert_eq!(current(&travelling), Some("on_the_way"));
+        assert_eq!(travelling.eta.as_deref(), Some("12月3日 12:30"));
+        assert_eq!(travelling.steps[2].label, "工程师在路上");
+
+        step(
+            &mut document,
+            Command::CheckIn { location: Location { lat: 1.0, lon: 1.0, accuracy_m: 1.0 } },
+            T0 + 900_000,
+        );
+        let on_site = view(&document, Lang::En);
+        assert_eq!(current(&on_site), Some("on_site"));
+        assert!(on_site.eta.is_none(), "no ETA once there");
+        assert_eq!(on_site.promises, ["We aim to finish by 14:00, 3 Dec"], "a met promise goes");
+
+        step(&mut document, Command::Complete { summary: "done".into() }, T0 + 2_000_000);
+        let done = view(&document, Lang::En);
+        assert_eq!(current(&done), Some("completed"));
+        assert!(done.steps.iter().all(|s| s.done) && done.promises.is_empty());
+        assert!(done.can_rate && done.rating.is_none());
+    }
 
     #[test]
     fn first_names_drop_the_family_name() {

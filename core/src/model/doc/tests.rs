@@ -229,3 +229,32 @@ fn void_defaults_to_none_in_json_written_before_it_existed() {
     let note: Note = serde_json::from_str(json).expect("old json");
     assert_eq!(note.void, None);
 }
+
+#[test]
+fn the_customers_records_public_notes_and_the_eta_read_back() {
+    let e = engineer();
+    let mut doc = created();
+    edit(&mut doc, 10, "notes", |tx| {
+        append_note(tx, "internal", false, &stamp(&e, 10))?;
+        append_note(tx, "for the customer", true, &stamp(&e, 11))
+    })
+    .expect("notes");
+    let travel = EventDraft { eta: Some(1_700_000_900_000), ..EventDraft::of(EventKind::TravelStarted) };
+    edit(&mut doc, 12, "travel", |tx| append_event(tx, &travel, &stamp(&e, 12))).expect("travel");
+    assert!(!has_customer_feedback(&doc) && customer_message_count(&doc) == 0);
+    edit(&mut doc, 13, "customer", |tx| {
+        append_customer_message(tx, "m-1", "请先打电话", 13)?;
+        append_customer_message(tx, "m-2", "thanks", 14)?;
+        put_customer_feedback(tx, 2, "late", 15)
+    })
+    .expect("customer");
+    let t = read_ticket(&doc).expect("read");
+    assert_eq!(t.notes.iter().map(|n| n.public).collect::<Vec<_>>(), [false, true]);
+    assert_eq!(t.events.last().and_then(|ev| ev.eta), Some(1_700_000_900_000));
+    assert_eq!(customer_message_count(&doc), 2);
+    assert_eq!(t.customer_messages[0].text, "请先打电话");
+    assert!(t.customer_messages.iter().all(|m| m.by == crate::model::CUSTOMER_AUTHOR));
+    let rating = t.customer_feedback.expect("the customer's rating");
+    assert_eq!((rating.rating, rating.comment.as_str(), rating.by.as_str()), (2, "late", "customer"));
+    assert!(t.feedback.is_none(), "the engineer's feedback is another record");
+}
