@@ -356,3 +356,19 @@ pub fn validate_new_ticket(new: &NewTicket) -> Result<(), Error> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_of_older_clients_still_read() {
+        // `start_travel` had no fields before the ETA: an old client's JSON is the same command.
+        let old: Command = serde_json::from_str(r#"{"action":"start_travel"}"#).expect("old start_travel");
+        assert_eq!(old, Command::StartTravel { eta: None });
+        let new: Command = serde_json::from_str(r#"{"action":"start_travel","eta":5}"#).expect("with an ETA");
+        assert_eq!(new, Command::StartTravel { eta: Some(5) });
+        let public: Command = serde_json::from_str(r#"{"action":"add_public_note","text":"hi"}"#).expect("public");
+        assert_eq!(public, Command::AddPublicNote { text: "hi".into() });
+    }
+}

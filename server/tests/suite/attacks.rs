@@ -424,6 +424,39 @@ async fn attack_check_in_far_away_claiming_inside_and_dated_before_the_ticket() 
     server.stop().await;
 }
 
+/// Issue 15: what the customer is shown is checked like every value: an ETA a year ahead (or
+/// before setting off) voids the event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attack_an_eta_the_customer_would_be_shown_is_checked() {
+    let server = Server::start().await;
+    let dana = server.user("dana", Role::Dispatcher);
+    let eli = server.user("eli", Role::Engineer);
+    let id = server.create_ticket(&dana.token, "Boiler leaks", Some("eli")).await;
+    let mut phone = Hostile::join(&server, &eli, &id).await;
+    let answer = phone.push(&server, |tx, me| drop(me.event(tx, "accepted"))).await;
+    assert!(answer.rejections.is_empty(), "{answer:?}");
+    let year = 365 * 24 * 3_600_000;
+    let answer = phone
+        .push(&server, |tx, me| {
+            let event = me.event(tx, "travel_started");
+            tx.put(&event, "eta", ScalarValue::Int(now() + year)).expect("eta");
+        })
+        .await;
+    assert_eq!(answer.rejections.len(), 1, "{answer:?}");
+    assert!(answer.rejections[0].reason.contains("ETA"), "{answer:?}");
+    let ticket = detail(&server, &dana.token, &id).await;
+    assert_eq!(ticket["status"], "accepted", "the event is voided: {ticket}");
+    let answer = phone
+        .push(&server, |tx, me| {
+            let event = me.event(tx, "travel_started");
+            tx.put(&event, "eta", ScalarValue::Int(now() + 1_800_000)).expect("eta");
+        })
+        .await;
+    assert!(answer.rejections.is_empty(), "an honest ETA: {answer:?}");
+    assert_eq!(detail(&server, &dana.token, &id).await["status"], "travelling");
+    server.stop().await;
+}
+
 /// The customer's tracking link of ticket `id`, as the dispatcher API shows it.
 async fn tracking_url(server: &Server, dana: &Device, id: &str) -> String {
     detail(server, &dana.token, id).await["tracking_url"].as_str().expect("a tracking link").to_owned()
