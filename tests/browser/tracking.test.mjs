@@ -272,6 +272,8 @@ try {
     console_.once("dialog", (dialog) => dialog.accept());
     await console_.click("#revoke-link-form button");
     await console_.waitForURL(`**/console/tickets/${ticket}`);
+    // The open page's live stream ends at once: it shows it is reconnecting (and gets 404s).
+    await customer.waitForFunction(() => document.getElementById("live").className === "live off");
     check((await text(console_, "#tracking")).startsWith("—"), await text(console_, "#tracking"));
     for (const [what, address] of [["guessed", guessed], ["revoked", link], ["other ticket's", otherLink]]) {
       const response = await customer.goto(address);

@@ -191,7 +191,13 @@ pub(crate) fn base_url(state: &AppState, host: Option<&str>) -> String {
 
 /// Revokes the ticket's links (the customer's page answers 404 from now on). Blocking.
 pub(crate) fn revoke(state: &AppState, ticket_id: &str) -> Result<u64, AppError> {
-    Ok(state.storage().revoke_tracking_links(ticket_id, now_ms())?)
+    let revoked = state.storage().revoke_tracking_links(ticket_id, now_ms())?;
+    // Nudges this instance's open pages of the ticket: their live streams look again and end.
+    // (With PostgreSQL, events come from the database: they end at the ticket's next change.)
+    if let Some(row) = state.storage().ticket_row(ticket_id)? {
+        state.publish(crate::TicketChanged { id: row.id, status: row.status, seq: row.changed_seq });
+    }
+    Ok(revoked)
 }
 
 /// Revokes the ticket's links and makes the next one; returns its token. Blocking.
