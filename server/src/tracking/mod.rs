@@ -29,7 +29,7 @@ use std::time::Duration;
 
 use automerge::{Automerge, ReadDoc};
 use axum::Router;
-use axum::extract::{ConnectInfo, FromRequestParts, Path, Query, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -53,6 +53,8 @@ use view::PublicView;
 
 /// The device id the customer's changes are logged under (the change log's "who sent it").
 pub const CUSTOMER_DEVICE: &str = "customer";
+/// Largest body a message or rating form may have (URL-encoded CJK takes 9 bytes a character).
+const MAX_POST_BYTES: usize = 32 * 1024;
 /// Token length in hex characters (192 bits).
 const TOKEN_HEX: usize = 48;
 
@@ -113,8 +115,9 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/t/{token}", get(page))
         .route("/t/{token}/events", get(events))
-        .route("/t/{token}/messages", post(message))
-        .route("/t/{token}/rating", post(rating))
+        // A message is at most 1,000 characters and a comment 2,000: no body needs more.
+        .route("/t/{token}/messages", post(message).layer(DefaultBodyLimit::max(MAX_POST_BYTES)))
+        .route("/t/{token}/rating", post(rating).layer(DefaultBodyLimit::max(MAX_POST_BYTES)))
         // The service report (issue 15, item 4) is wired here by its own work; until then, 404.
         .route("/t/{token}/report.pdf", get(|| async { not_found() }))
         .route("/track-assets/{file}", get(asset))

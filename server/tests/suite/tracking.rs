@@ -212,6 +212,8 @@ async fn messages_reach_the_device_and_the_rating_is_the_customers_once() {
     let long = "字".repeat(1_001);
     assert_eq!(post(&server, &format!("{link}/messages"), &format!("text={long}")).await.0, 400);
     assert_eq!(post(&server, &format!("{link}/messages"), "text=+++").await.0, 400);
+    let huge = format!("text={}", "a".repeat(100_000));
+    assert_eq!(post(&server, &format!("{link}/messages"), &huge).await.0, 413, "the body is capped before it is read");
     let script = "<script>alert(1)</script> 请先打电话";
     let body = format!("text={}", urlencode(script));
     assert_eq!(post(&server, &format!("{link}/messages"), &body).await.0, 200);
