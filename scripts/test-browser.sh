@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs the dispatcher console's browser tests (tests/browser): Debian's Chromium (installed if
-# missing) driven by playwright-core (pinned in tests/browser/package-lock.json, installed by
+# Runs the browser tests (tests/browser: the dispatcher console, the customer's tracking page):
+# Debian's Chromium (installed if missing) driven by playwright-core (pinned in tests/browser/package-lock.json, installed by
 # `npm ci` into tests/browser/node_modules, npm's cache outside the repo) against a real
 # `fieldsync serve`. Screenshots go to artifacts/screenshots/. Ends with "N passed, M failed".
 set -euo pipefail
@@ -25,5 +25,9 @@ target=$(cargo metadata --format-version 1 --no-deps --locked | python3 -c 'impo
 
 rm -rf artifacts/screenshots
 mkdir -p artifacts/screenshots
-say "running tests/browser/console.test.mjs"
-FIELDSYNC_BIN="$target/debug/fieldsync" SCREENSHOTS="$PWD/artifacts/screenshots" node tests/browser/console.test.mjs
+status=0
+for test in console tracking; do
+    say "running tests/browser/$test.test.mjs"
+    FIELDSYNC_BIN="$target/debug/fieldsync" SCREENSHOTS="$PWD/artifacts/screenshots" node "tests/browser/$test.test.mjs" || status=1
+done
+exit $status

@@ -183,6 +183,12 @@ impl FieldsyncClient {
         Ok(self.client().start_travel(&ticket_id)?)
     }
 
+    /// Starts travelling and shares an estimated arrival (UTC ms, now to a day ahead) with the
+    /// customer's tracking page.
+    pub fn start_travel_with_eta(&self, ticket_id: String, eta: i64) -> Result<(), FieldsyncError> {
+        Ok(self.client().start_travel_with_eta(&ticket_id, eta)?)
+    }
+
     /// Checks in on site with a GPS fix.
     pub fn check_in(&self, ticket_id: String, location: Location) -> Result<(), FieldsyncError> {
         Ok(self.client().check_in(&ticket_id, location.into())?)
@@ -206,6 +212,11 @@ impl FieldsyncClient {
     /// Adds a note.
     pub fn add_note(&self, ticket_id: String, text: String) -> Result<(), FieldsyncError> {
         Ok(self.client().add_note(&ticket_id, &text)?)
+    }
+
+    /// Adds a note the customer sees on the tracking page (an answer to their message).
+    pub fn add_public_note(&self, ticket_id: String, text: String) -> Result<(), FieldsyncError> {
+        Ok(self.client().add_public_note(&ticket_id, &text)?)
     }
 
     /// Records a part used.

@@ -180,6 +180,17 @@ pub struct Note {
     pub at: i64,
     /// Author.
     pub by: String,
+    /// Shown to the customer on the tracking page.
+    pub public: bool,
+}
+
+/// A message the customer left on the tracking page.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct CustomerMessage {
+    /// Text.
+    pub text: String,
+    /// When the server received it.
+    pub at: i64,
 }
 
 /// A part used.
@@ -316,8 +327,12 @@ pub struct Ticket {
     pub photos: Vec<Photo>,
     /// Signature, once captured.
     pub signature: Option<Signature>,
-    /// Feedback, once recorded.
+    /// Feedback as the engineer noted it, once recorded.
     pub feedback: Option<Feedback>,
+    /// What the customer wrote on the tracking page.
+    pub customer_messages: Vec<CustomerMessage>,
+    /// The customer's own rating from the tracking page.
+    pub customer_rating: Option<Feedback>,
 }
 
 /// A photo to add, from a file the camera wrote.
@@ -572,7 +587,7 @@ impl From<core_model::Ticket> for Ticket {
                 .notes
                 .into_iter()
                 .filter(|n| n.void.is_none())
-                .map(|n| Note { id: n.id, text: n.text, at: n.at, by: n.by })
+                .map(|n| Note { id: n.id, text: n.text, at: n.at, by: n.by, public: n.public })
                 .collect(),
             parts: t
                 .parts
@@ -590,6 +605,12 @@ impl From<core_model::Ticket> for Ticket {
             photos: t.photos.into_iter().map(Into::into).collect(),
             signature: t.signature.map(Into::into),
             feedback: t.feedback.map(|f| Feedback { rating: f.rating, comment: f.comment }),
+            customer_messages: t
+                .customer_messages
+                .into_iter()
+                .map(|m| CustomerMessage { text: m.text, at: m.at })
+                .collect(),
+            customer_rating: t.customer_feedback.map(|f| Feedback { rating: f.rating, comment: f.comment }),
         }
     }
 }

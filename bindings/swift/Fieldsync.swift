@@ -90,6 +90,10 @@ public final class Fieldsync: Sendable {
         try client.reject(ticketId: ticketId, reason: reason)
     }
     public func startTravel(_ ticketId: String) async throws { try client.startTravel(ticketId: ticketId) }
+    /// Starts travelling and shares an ETA (UTC ms) with the customer's tracking page.
+    public func startTravel(_ ticketId: String, etaMillis: Int64) async throws {
+        try client.startTravelWithEta(ticketId: ticketId, eta: etaMillis)
+    }
     public func checkIn(_ ticketId: String, at location: Location) async throws {
         try client.checkIn(ticketId: ticketId, location: location)
     }
@@ -98,6 +102,10 @@ public final class Fieldsync: Sendable {
     public func resume(_ ticketId: String) async throws { try client.resume(ticketId: ticketId) }
     public func addNote(_ ticketId: String, _ text: String) async throws {
         try client.addNote(ticketId: ticketId, text: text)
+    }
+    /// A note the customer sees on the tracking page (an answer to their message).
+    public func addPublicNote(_ ticketId: String, _ text: String) async throws {
+        try client.addPublicNote(ticketId: ticketId, text: text)
     }
     public func addPart(_ ticketId: String, sku: String, qty: UInt32) async throws {
         try client.addPart(ticketId: ticketId, sku: sku, qty: qty)

@@ -60,7 +60,7 @@ fn next_step(status: Status, rng: &mut impl Rng) -> (Command, &'static str) {
     let near_site = Location { lat: 52.3702 + rng.random_range(-0.0005..0.0005), lon: 4.8952, accuracy_m: 6.0 };
     match status {
         Status::Dispatched => (Command::Accept, "accepted"),
-        Status::Accepted => (Command::StartTravel, "set off to"),
+        Status::Accepted => (Command::StartTravel { eta: None }, "set off to"),
         Status::Travelling => (Command::CheckIn { location: near_site }, "checked in at"),
         Status::OnSite => (Command::StartWork, "started work on"),
         Status::Working | Status::Paused if rng.random_ratio(1, 3) => {
@@ -265,7 +265,7 @@ async fn conflict(api: &Api, engineers: &[Engineer]) -> Result<(), CliError> {
     };
     // Bring it on site first, the way fay would.
     let here = Location { lat: 52.3702, lon: 4.8952, accuracy_m: 5.0 };
-    for command in [Command::Accept, Command::StartTravel, Command::CheckIn { location: here }] {
+    for command in [Command::Accept, Command::StartTravel { eta: None }, Command::CheckIn { location: here }] {
         let _ = fay.client().run(&ticket.id, command);
     }
     fay.client().complete(&ticket.id, "Replaced the pump")?;

@@ -49,6 +49,9 @@ pub enum DeviceCommand {
     Travel {
         /// Ticket id.
         id: String,
+        /// Share an estimated arrival this many minutes from now with the customer.
+        #[arg(long)]
+        eta_minutes: Option<u32>,
     },
     /// Check in on site.
     CheckIn {
@@ -75,6 +78,9 @@ pub enum DeviceCommand {
         id: String,
         /// The note.
         text: String,
+        /// Show it to the customer on the tracking page (an answer to their message).
+        #[arg(long)]
+        public: bool,
     },
     /// Record a part used.
     Part {
@@ -245,7 +251,11 @@ pub async fn run(
         }
         DeviceCommand::Accept { id } => act(client.accept(&id), "accepted", &id)?,
         DeviceCommand::Reject { id, reason } => act(client.reject(&id, &reason), "rejected", &id)?,
-        DeviceCommand::Travel { id } => act(client.start_travel(&id), "travelling to", &id)?,
+        DeviceCommand::Travel { id, eta_minutes: None } => act(client.start_travel(&id), "travelling to", &id)?,
+        DeviceCommand::Travel { id, eta_minutes: Some(minutes) } => {
+            let eta = fieldsync_core::time::now_ms() + i64::from(minutes) * 60_000;
+            act(client.start_travel_with_eta(&id, eta), "travelling to", &id)?
+        }
         DeviceCommand::CheckIn { id, lat, lon, accuracy } => {
             client.check_in(&id, Location { lat, lon, accuracy_m: accuracy })?;
             let ticket = client.get(&id)?;
@@ -259,7 +269,10 @@ pub async fn run(
             }
         }
         DeviceCommand::Work { id } => act(client.start_work(&id), "started work on", &id)?,
-        DeviceCommand::Note { id, text } => act(client.add_note(&id, &text), "noted on", &id)?,
+        DeviceCommand::Note { id, text, public: false } => act(client.add_note(&id, &text), "noted on", &id)?,
+        DeviceCommand::Note { id, text, public: true } => {
+            act(client.add_public_note(&id, &text), "answered the customer on", &id)?
+        }
         DeviceCommand::Part { id, sku, qty } => act(client.add_part(&id, &sku, qty), "recorded part on", &id)?,
         DeviceCommand::Time { id, minutes, kind } => act(client.log_time(&id, minutes, &kind), "logged time on", &id)?,
         DeviceCommand::Feedback { id, rating, comment } => {
@@ -431,7 +444,14 @@ pub fn print_ticket(t: &Ticket) {
         println!("CONFLICT: {} by {}: {}", c.kind, c.by, c.reason);
     }
     for n in &t.notes {
-        println!("note ({} {}): {}", n.by, when(Some(n.at)), n.text);
+        let to = if n.public { ", to the customer" } else { "" };
+        println!("note ({} {}{to}): {}", n.by, when(Some(n.at)), n.text);
+    }
+    for m in &t.customer_messages {
+        println!("customer message ({}): {}", when(Some(m.at)), m.text);
+    }
+    if let Some(f) = &t.customer_feedback {
+        println!("customer's rating {} / 5: {}", f.rating, f.comment);
     }
     for p in &t.parts {
         println!("part {} x{}", p.sku, p.qty);

@@ -43,6 +43,21 @@ enum Command {
         /// (a TLS proxy in front of this server), so browsers never send them over plain HTTP.
         #[arg(long)]
         secure_cookies: bool,
+        /// The address customers reach this server at, for their tracking links
+        /// (`https://service.example.com`); default `http://` and the address listened on.
+        #[arg(long)]
+        public_url: Option<String>,
+        /// The customers' zone as minutes east of UTC, for times on tracking pages and in
+        /// notifications (480: China Standard Time).
+        #[arg(long, default_value_t = 480, allow_hyphen_values = true)]
+        utc_offset_minutes: i32,
+        /// The notification language and the tracking page's when the browser names neither
+        /// (`zh` or `en`).
+        #[arg(long, default_value = "zh", value_parser = parse_language)]
+        language: fieldsync_server::tracking::i18n::Lang,
+        /// How many days a customer's tracking link keeps working after the job is completed.
+        #[arg(long, default_value_t = 30)]
+        tracking_link_days: u32,
     },
     /// Manage users.
     User {
@@ -145,10 +160,28 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
-        Command::Serve { data, listen, database_url, allow_private_webhooks, secure_cookies } => {
+        Command::Serve {
+            data,
+            listen,
+            database_url,
+            allow_private_webhooks,
+            secure_cookies,
+            public_url,
+            utc_offset_minutes,
+            language,
+            tracking_link_days,
+        } => {
+            let tracking = fieldsync_server::tracking::TrackingConfig {
+                public_url,
+                utc_offset_minutes,
+                language,
+                link_ttl_after_completion: std::time::Duration::from_secs(u64::from(tracking_link_days) * 86_400),
+                ..Default::default()
+            };
             let config = fieldsync_server::ServerConfig {
                 allow_private_webhooks,
                 secure_cookies,
+                tracking,
                 ..fieldsync_server::ServerConfig::default()
             };
             serve(data, listen, database_url, config).await
@@ -172,6 +205,10 @@ async fn run(cli: Cli) -> Result<(), CliError> {
     }
 }
 
+fn parse_language(s: &str) -> Result<fieldsync_server::tracking::i18n::Lang, String> {
+    fieldsync_server::tracking::i18n::Lang::parse(s).ok_or_else(|| format!("unknown language {s:?}: zh or en"))
+}
+
 /// The server's state: SQLite in `data`, or PostgreSQL at `database_url` (blobs in `data`).
 /// Blocking.
 fn open_state(
@@ -189,18 +226,20 @@ async fn serve(
     data: PathBuf,
     listen: String,
     database_url: Option<String>,
-    config: fieldsync_server::ServerConfig,
+    mut config: fieldsync_server::ServerConfig,
 ) -> Result<(), CliError> {
     let postgres = database_url.is_some();
-    let state = {
-        let data = data.clone();
-        tokio::task::spawn_blocking(move || open_state(&data, database_url.as_deref(), config)).await??
-    };
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
         .map_err(|e| CliError(format!("cannot listen on {listen}: {e}")))?;
     let store = if postgres { "PostgreSQL, blobs" } else { "data" };
     let address = listener.local_addr()?;
+    // Tracking links in notifications need an absolute address.
+    config.tracking.public_url.get_or_insert_with(|| format!("http://{address}"));
+    let state = {
+        let data = data.clone();
+        tokio::task::spawn_blocking(move || open_state(&data, database_url.as_deref(), config)).await??
+    };
     // One line: tests and scripts read the address from the first line and may close the pipe.
     eprintln!(
         "fieldsync server on http://{address} ({store} in {}), dispatcher console on http://{address}/console",

@@ -37,8 +37,12 @@ pub enum Command {
         /// Why.
         reason: String,
     },
-    /// Start travelling (assignee).
-    StartTravel,
+    /// Start travelling (assignee), sharing an estimated arrival with the customer if known.
+    StartTravel {
+        /// Estimated arrival, UTC ms (now to a day ahead).
+        #[serde(default)]
+        eta: Option<Millis>,
+    },
     /// Check in on site (assignee).
     CheckIn {
         /// The GPS fix.
@@ -57,6 +61,12 @@ pub enum Command {
     },
     /// Add a note (assignee while active; dispatchers any time).
     AddNote {
+        /// The text.
+        text: String,
+    },
+    /// Add a note the customer sees on the tracking page: an answer to their message, a word
+    /// on the work (assignee while active; dispatchers any time).
+    AddPublicNote {
         /// The text.
         text: String,
     },
@@ -153,6 +163,9 @@ pub fn perform_on(
     at: Millis,
 ) -> Result<Performed, Error> {
     validate(command)?;
+    if let Command::StartTravel { eta: Some(eta) } = command {
+        workflow::values::eta(*eta, at).map_err(|bad| Error::InvalidInput(bad.0))?;
+    }
     let stamp = Stamp { id: ids::new_id(), at, identity };
     let edit = plan(document, &derived.state, command);
     let next = match &edit {
@@ -183,7 +196,8 @@ pub fn perform_on(
     };
     let hash = doc::edit(document, at, verb(command), |tx| match (&edit, command) {
         (Edit::Event(draft), _) => doc::append_event(tx, draft, &stamp),
-        (_, Command::AddNote { text }) => doc::append_note(tx, text, &stamp),
+        (_, Command::AddNote { text }) => doc::append_note(tx, text, false, &stamp),
+        (_, Command::AddPublicNote { text }) => doc::append_note(tx, text, true, &stamp),
         (_, Command::AddPart { sku, qty }) => doc::append_part(tx, sku, *qty, &stamp),
         (_, Command::LogTime { minutes, kind }) => doc::append_time(tx, *minutes, kind, &stamp),
         (_, Command::SetChecklistItem { item, done }) => doc::set_checklist_item(tx, item, *done, &stamp),
@@ -217,7 +231,9 @@ fn plan(document: &Automerge, state: &workflow::TicketState, command: &Command) 
         Command::Reopen { reason } => with_reason(EventKind::Reopened, reason),
         Command::Reject { reason } => with_reason(EventKind::Rejected, reason),
         Command::Accept => event(EventKind::Accepted),
-        Command::StartTravel => event(EventKind::TravelStarted),
+        Command::StartTravel { eta } => {
+            Edit::Event(EventDraft { eta: *eta, ..EventDraft::of(EventKind::TravelStarted) })
+        }
         Command::CheckIn { location } => Edit::Event(EventDraft {
             place: Some(check_in_place(document, *location)),
             ..EventDraft::of(EventKind::CheckedIn)
@@ -228,7 +244,7 @@ fn plan(document: &Automerge, state: &workflow::TicketState, command: &Command) 
         Command::Complete { summary } => {
             Edit::Event(EventDraft { summary: Some(summary.clone()), ..EventDraft::of(EventKind::Completed) })
         }
-        Command::AddNote { .. } => Edit::Content(Action::AddNote),
+        Command::AddNote { .. } | Command::AddPublicNote { .. } => Edit::Content(Action::AddNote),
         Command::AddPart { .. } => Edit::Content(Action::AddPart),
         Command::LogTime { .. } => Edit::Content(Action::LogTime),
         Command::SetChecklistItem { .. } => Edit::Content(Action::SetChecklistItem),
@@ -245,13 +261,13 @@ fn verb(command: &Command) -> &'static str {
         Command::Reopen { .. } => Action::Reopen.verb(),
         Command::Accept => Action::Accept.verb(),
         Command::Reject { .. } => Action::Reject.verb(),
-        Command::StartTravel => Action::StartTravel.verb(),
+        Command::StartTravel { .. } => Action::StartTravel.verb(),
         Command::CheckIn { .. } => Action::CheckIn.verb(),
         Command::StartWork => Action::StartWork.verb(),
         Command::Pause => Action::Pause.verb(),
         Command::Resume => Action::Resume.verb(),
         Command::Complete { .. } => Action::Complete.verb(),
-        Command::AddNote { .. } => Action::AddNote.verb(),
+        Command::AddNote { .. } | Command::AddPublicNote { .. } => Action::AddNote.verb(),
         Command::AddPart { .. } => Action::AddPart.verb(),
         Command::LogTime { .. } => Action::LogTime.verb(),
         Command::SetChecklistItem { .. } => Action::SetChecklistItem.verb(),
@@ -275,7 +291,9 @@ fn validate(command: &Command) -> Result<(), Error> {
             location.lat, location.lon, location.accuracy_m
         ))),
         Command::Complete { summary } => v::optional_text(summary, "summary", v::MAX_SUMMARY_CHARS),
-        Command::AddNote { text } => v::required_text(text, "note", v::MAX_NOTE_CHARS),
+        Command::AddNote { text } | Command::AddPublicNote { text } => {
+            v::required_text(text, "note", v::MAX_NOTE_CHARS)
+        }
         Command::AddPart { sku, qty } => {
             v::required_text(sku, "sku", v::MAX_SKU_CHARS).and_then(|()| v::part_qty(u64::from(*qty)))
         }
@@ -337,4 +355,20 @@ pub fn validate_new_ticket(new: &NewTicket) -> Result<(), Error> {
         require_text(item, "checklist item")?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_of_older_clients_still_read() {
+        // `start_travel` had no fields before the ETA: an old client's JSON is the same command.
+        let old: Command = serde_json::from_str(r#"{"action":"start_travel"}"#).expect("old start_travel");
+        assert_eq!(old, Command::StartTravel { eta: None });
+        let new: Command = serde_json::from_str(r#"{"action":"start_travel","eta":5}"#).expect("with an ETA");
+        assert_eq!(new, Command::StartTravel { eta: Some(5) });
+        let public: Command = serde_json::from_str(r#"{"action":"add_public_note","text":"hi"}"#).expect("public");
+        assert_eq!(public, Command::AddPublicNote { text: "hi".into() });
+    }
 }

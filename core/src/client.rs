@@ -197,7 +197,13 @@ impl Client {
 
     /// Starts travelling to the site.
     pub fn start_travel(&self, ticket_id: &str) -> Result<(), Error> {
-        self.run(ticket_id, Command::StartTravel)
+        self.run(ticket_id, Command::StartTravel { eta: None })
+    }
+
+    /// Starts travelling and shares an estimated arrival (UTC ms, now to a day ahead) that the
+    /// customer sees on the tracking page.
+    pub fn start_travel_with_eta(&self, ticket_id: &str, eta: Millis) -> Result<(), Error> {
+        self.run(ticket_id, Command::StartTravel { eta: Some(eta) })
     }
 
     /// Checks in on site with a GPS fix; records the distance to the site and whether the fix
@@ -230,6 +236,11 @@ impl Client {
     /// Adds a note (the assignee while the job is active; dispatchers at any time).
     pub fn add_note(&self, ticket_id: &str, text: &str) -> Result<(), Error> {
         self.run(ticket_id, Command::AddNote { text: text.to_owned() })
+    }
+
+    /// Adds a note the customer sees on the tracking page (an answer to their message).
+    pub fn add_public_note(&self, ticket_id: &str, text: &str) -> Result<(), Error> {
+        self.run(ticket_id, Command::AddPublicNote { text: text.to_owned() })
     }
 
     /// Records a part used.

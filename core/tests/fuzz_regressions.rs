@@ -128,7 +128,7 @@ fn seeds_pass_their_harnesses() {
     let accepted = doc::EventDraft::of(fieldsync_core::workflow::EventKind::Accepted);
     doc::edit(&mut later, at, "accept", |tx| doc::append_event(tx, &accepted, &stamp)).unwrap();
     let stamp = Stamp { id: "note-1".into(), at: at + 1, identity: &engineer };
-    doc::edit(&mut later, at + 1, "note", |tx| doc::append_note(tx, "valve replaced", &stamp)).unwrap();
+    doc::edit(&mut later, at + 1, "note", |tx| doc::append_note(tx, "valve replaced", false, &stamp)).unwrap();
     let stamp = Stamp { id: "part-1".into(), at: at + 2, identity: &engineer };
     doc::edit(&mut later, at + 2, "part", |tx| doc::append_part(tx, "VALVE-22", 2, &stamp)).unwrap();
     let new_changes: Vec<u8> =

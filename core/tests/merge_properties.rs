@@ -238,6 +238,7 @@ impl Replica {
                     place: draft.place,
                     reason: draft.reason.clone(),
                     summary: draft.summary.clone(),
+                    eta: draft.eta,
                     void: None,
                     device_at: None,
                 };
@@ -259,7 +260,7 @@ impl Replica {
                 let Act::Note(n) = act else { unreachable!("only notes have no draft") };
                 let note_text = text(&format!("note from {}", self.identity.user_id), *n);
                 doc::edit(&mut self.doc, stamp.at, Action::AddNote.verb(), |tx| {
-                    doc::append_note(tx, &note_text, &stamp)
+                    doc::append_note(tx, &note_text, false, &stamp)
                 })
                 .map_err(|e| format!("append_note failed: {e}"))?;
                 written.notes.insert(
@@ -270,6 +271,7 @@ impl Replica {
                         at: stamp.at,
                         by: self.identity.user_id.clone(),
                         device: self.identity.device_id.clone(),
+                        public: false,
                         void: None,
                     },
                 );

@@ -23,11 +23,19 @@ pub fn server_actor_hex(device_id: &str) -> String {
     server_actor(device_id).to_hex_string()
 }
 
+/// The server's Automerge actor for what the customer writes on the tracking page (messages,
+/// the rating). Bound to no device; a push carrying it is refused ([`reserved`]).
+pub fn customer_actor() -> ActorId {
+    let digest = Sha256::digest(b"fieldsync-server/customer");
+    ActorId::from(&digest[..16])
+}
+
 /// Why a pushed actor is reserved for the server, if it is: the compensation actor, or the
 /// pushing device's own server actor (the server actors of other devices are bound to those
 /// devices and refused as foreign).
 pub(crate) fn reserved(actor_hex: &str, pusher_device_id: &str) -> Option<&'static str> {
-    if actor_hex == crate::rules::compensation_actor().to_hex_string() {
+    if actor_hex == crate::rules::compensation_actor().to_hex_string() || actor_hex == customer_actor().to_hex_string()
+    {
         Some("change from the server's actor")
     } else if actor_hex == server_actor_hex(pusher_device_id) {
         Some("change from a server actor (reserved for the server's own writes)")

@@ -220,6 +220,8 @@ pub(crate) fn commit(
     match state.storage().save_ticket(&write) {
         Ok(saved) => {
             // Right after the commit, never failing it (docs/adr/0008).
+            // The link first: the dispatch notification carries it.
+            crate::tracking::after_commit(state, ticket_id, loaded.map(|l| &*l.doc), &document);
             crate::webhooks::enqueue_new_events(state, ticket_id, loaded.map(|l| &*l.doc), &document, at);
             let written = Loaded {
                 doc: Arc::new(document),

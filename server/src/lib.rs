@@ -11,6 +11,8 @@
 //! - [`blobs`]: content-addressed photos and signatures, uploaded resumably in chunks
 //!   (`HEAD`/`PATCH`/`GET /v1/blobs/{sha256}`, docs/adr/0004), behind one
 //!   [`blobs::BlobStore`] trait (files under `data_dir/blobs` by default).
+//! - [`tracking`]: the customer's tracking page (`/t/{token}`, no account, live over SSE), their
+//!   messages and rating, and the follow-ups of bad ratings (docs/adr/0012).
 //! - [`webhooks`]: customer progress notifications, signed webhook deliveries per workflow
 //!   event kind from a stored outbox, retried with backoff, with a delivery log (docs/adr/0008).
 //!
@@ -37,6 +39,7 @@ mod rules;
 pub mod storage;
 mod sync;
 mod tickets;
+pub mod tracking;
 mod uploads;
 pub mod webhooks;
 
@@ -92,6 +95,8 @@ pub struct ServerConfig {
     pub secure_cookies: bool,
     /// Caps on what one pushed change, push and ticket document may cost (issue 13).
     pub limits: limits::PushLimits,
+    /// The customers' tracking page: link lifetime, zone, language, rate limits (issue 15).
+    pub tracking: tracking::TrackingConfig,
 }
 
 impl Default for ServerConfig {
@@ -106,6 +111,7 @@ impl Default for ServerConfig {
             allow_private_webhooks: false,
             secure_cookies: false,
             limits: limits::PushLimits::default(),
+            tracking: tracking::TrackingConfig::default(),
         }
     }
 }
@@ -138,6 +144,7 @@ struct Inner {
     /// this process's own writes; dropping it stops that listener.
     listener: Option<storage::postgres::Listener>,
     webhooks: webhooks::Runtime,
+    tracking: tracking::Runtime,
 }
 
 impl std::fmt::Debug for AppState {
@@ -188,7 +195,10 @@ impl AppState {
         let (shutdown, _) = watch::channel(false);
         let docs = documents::DocCache::default();
         let webhooks = webhooks::Runtime::default();
-        AppState { inner: Arc::new(Inner { storage, blobs, config, events, shutdown, docs, listener, webhooks }) }
+        let tracking = tracking::Runtime::default();
+        AppState {
+            inner: Arc::new(Inner { storage, blobs, config, events, shutdown, docs, listener, webhooks, tracking }),
+        }
     }
 
     /// The storage.
@@ -218,6 +228,10 @@ impl AppState {
 
     pub(crate) fn webhook_runtime(&self) -> &webhooks::Runtime {
         &self.inner.webhooks
+    }
+
+    pub(crate) fn tracking_runtime(&self) -> &tracking::Runtime {
+        &self.inner.tracking
     }
 
     pub(crate) fn publish(&self, change: TicketChanged) {
@@ -304,6 +318,7 @@ pub fn app(state: AppState) -> Router {
                 .layer(DefaultBodyLimit::max(chunk_limit)),
         )
         .merge(console::routes())
+        .merge(tracking::routes())
         .fallback(|| async { AppError::NotFound("no such endpoint".into()) })
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
@@ -323,7 +338,9 @@ pub async fn serve(
         let _ = stop.send(true);
     };
     let deliveries = tokio::spawn(webhooks::delivery::run(state.clone(), state.inner.shutdown.subscribe()));
-    let served = axum::serve(listener, app(state)).with_graceful_shutdown(signal).await;
+    // With the peer's address: the tracking page limits requests per IP address.
+    let service = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let served = axum::serve(listener, service).with_graceful_shutdown(signal).await;
     // Stopped by the same signal; an error serving stops it here.
     stop_deliveries(&served, deliveries).await;
     served

@@ -113,6 +113,8 @@ pub(crate) struct Detail {
     #[serde(flatten)]
     pub ticket: Ticket,
     pub history: Vec<HistoryEntry>,
+    /// The customer's tracking page (the REST API only; none before dispatch or once revoked).
+    pub tracking_url: Option<String>,
 }
 
 /// `GET /v1/tickets/{id}`.
@@ -120,9 +122,17 @@ pub(crate) async fn detail(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
 ) -> Result<Json<Detail>, AppError> {
     caller.require_dispatcher()?;
-    let detail = blocking(move || detail_of(&state, &id)).await?;
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).map(str::to_owned);
+    let detail = blocking(move || {
+        let mut detail = detail_of(&state, &id)?;
+        let base = crate::tracking::base_url(&state, host.as_deref());
+        detail.tracking_url = crate::tracking::current_url(&state, &id, detail.ticket.status, &base)?;
+        Ok(detail)
+    })
+    .await?;
     Ok(Json(detail))
 }
 
@@ -132,6 +142,7 @@ pub(crate) fn detail_of(state: &AppState, id: &str) -> Result<Detail, AppError> 
     let ticket = doc::read_ticket(&loaded.doc).map_err(|e| AppError::Internal(e.to_string()))?;
     let changes = loaded.doc.get_changes(&[]);
     let compensation = crate::rules::compensation_actor();
+    let customer = crate::actors::customer_actor();
     let mut actors: Vec<String> = changes.iter().map(|c| c.actor_id().to_hex_string()).collect();
     actors.sort();
     actors.dedup();
@@ -145,9 +156,12 @@ pub(crate) fn detail_of(state: &AppState, id: &str) -> Result<Detail, AppError> 
             let actor = change.actor_id().to_hex_string();
             let hash = change.hash().to_string();
             let owner = owners.get(&actor);
+            let by_customer = *change.actor_id() == customer;
             HistoryEntry {
                 device_id: owner.map(|o| o.0.clone()),
-                user_id: owner.map(|o| o.1.clone()),
+                user_id: owner
+                    .map(|o| o.1.clone())
+                    .or_else(|| by_customer.then(|| fieldsync_core::model::CUSTOMER_AUTHOR.to_owned())),
                 message: change.message().map(str::to_owned),
                 server: *change.actor_id() == compensation,
                 device_time: change.timestamp(),
@@ -157,7 +171,7 @@ pub(crate) fn detail_of(state: &AppState, id: &str) -> Result<Detail, AppError> 
             }
         })
         .collect();
-    Ok(Detail { ticket, history })
+    Ok(Detail { ticket, history, tracking_url: None })
 }
 
 /// `GET /v1/tickets/{id}/document`: the whole saved Automerge document.

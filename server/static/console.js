@@ -47,9 +47,28 @@
     var id = ticket.getAttribute("data-id");
     var banner = document.getElementById("changed");
     var source = new EventSource("/console/events");
+    // The customer's messages and rating are swapped in live; the rest waits for a reload.
+    function refreshCustomer() {
+      fetch(window.location.pathname, { credentials: "same-origin", headers: { Accept: "text/html" } })
+        .then(function (r) { return r.ok ? r.text() : null; })
+        .then(function (html) {
+          if (!html) { return; }
+          var fresh = new DOMParser().parseFromString(html, "text/html");
+          ["customer-messages", "customer-rating"].forEach(function (part) {
+            var now = document.getElementById(part);
+            var next = fresh.getElementById(part);
+            if (now && next) { now.innerHTML = next.innerHTML; }
+          });
+          var none = document.getElementById("no-customer-messages");
+          if (none && !fresh.getElementById("no-customer-messages")) { none.hidden = true; }
+        });
+    }
     source.addEventListener("ticket", function (e) {
       try {
-        if (JSON.parse(e.data).id === id && banner) { banner.hidden = false; }
+        if (JSON.parse(e.data).id === id) {
+          if (banner) { banner.hidden = false; }
+          refreshCustomer();
+        }
       } catch (_) { /* not ours */ }
     });
   }

@@ -160,7 +160,7 @@ fn choose(ticket: &Ticket, rng: &mut StdRng) -> Option<Command> {
     ];
     let mut options: Vec<Command> = match ticket.status {
         Status::Dispatched => vec![Command::Accept],
-        Status::Accepted => vec![Command::StartTravel, Command::CheckIn { location: here() }],
+        Status::Accepted => vec![Command::StartTravel { eta: None }, Command::CheckIn { location: here() }],
         Status::Travelling => vec![Command::CheckIn { location: here() }],
         Status::OnSite => vec![Command::StartWork, Command::Pause],
         Status::Working => vec![Command::Pause, Command::Complete { summary: "done".into() }],

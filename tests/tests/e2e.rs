@@ -104,7 +104,7 @@ async fn cancel_versus_offline_completion_shows_as_a_conflict_on_server_and_devi
     let id = w.dispatcher.create(&job("boiler", "eli")).await;
     let eli = &w.engineers[0];
     eli.sync().await;
-    for step in [Command::Accept, Command::StartTravel, Command::CheckIn { location: here() }] {
+    for step in [Command::Accept, Command::StartTravel { eta: None }, Command::CheckIn { location: here() }] {
         eli.client().run(&id, step).expect("step");
     }
     eli.sync().await;

@@ -194,7 +194,11 @@ fn choose(ticket: &Ticket, step: usize, actions: usize, may_complete: bool, rng:
     match ticket.status {
         Status::Dispatched => options.push(Command::Accept),
         Status::Accepted => {
-            options.extend([Command::StartTravel, Command::StartTravel, Command::CheckIn { location: here() }]);
+            options.extend([
+                Command::StartTravel { eta: None },
+                Command::StartTravel { eta: None },
+                Command::CheckIn { location: here() },
+            ]);
             options.extend(content);
         }
         Status::Travelling => {

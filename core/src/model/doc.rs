@@ -12,8 +12,9 @@ use std::collections::HashMap;
 use automerge::{Automerge, AutomergeError, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value, hydrate};
 
 use super::{
-    CheckInPlace, ChecklistItem, Customer, Feedback, Identity, Location, Milestones, NewTicket, Note, PartUsed,
-    PhotoMeta, Priority, SCHEMA_VERSION, SignatureMeta, Site, Sla, Ticket, TicketEvent, TicketSummary, TimeEntry,
+    CheckInPlace, ChecklistItem, Customer, CustomerMessage, Feedback, Identity, Location, Milestones, NewTicket, Note,
+    PartUsed, PhotoMeta, Priority, SCHEMA_VERSION, SignatureMeta, Site, Sla, Ticket, TicketEvent, TicketSummary,
+    TimeEntry,
 };
 use crate::time::Millis;
 use crate::workflow::{self, Derived, EventKind, Role, Status};
@@ -42,10 +43,16 @@ mod key {
     pub const FEEDBACK: &str = "feedback";
     pub const VOID: &str = "void";
     pub const DEVICE_AT: &str = "device_at";
+    pub const CUSTOMER_MESSAGES: &str = "customer_messages";
+    pub const CUSTOMER_FEEDBACK: &str = "customer_feedback";
+    pub const PUBLIC: &str = "public";
+    pub const ETA: &str = "eta";
 }
 
 mod at_heads;
+mod customer;
 pub use at_heads::{derive_at, event_count_at};
+pub use customer::{append_customer_message, customer_message_count, has_customer_feedback, put_customer_feedback};
 
 /// The key the server writes into a record of `events`, `notes`, `parts` or `time_entries`
 /// that broke a rule: its value is the reason. Only the server writes it; a voided event is
@@ -55,6 +62,10 @@ pub const VOID: &str = key::VOID;
 /// The key where the server keeps a device's own time when it clamps a record's `at` into the
 /// ticket's life (server/src/rules/causal.rs).
 pub const DEVICE_AT: &str = key::DEVICE_AT;
+
+/// The parts of a ticket only the server writes, for the customer (the tracking page): a
+/// device that writes into them is undone (server/src/rules).
+pub const CUSTOMER_KEYS: [&str; 2] = [key::CUSTOMER_MESSAGES, key::CUSTOMER_FEEDBACK];
 
 /// The lists of records a ticket appends to (and the server may void records of).
 pub const RECORD_LISTS: [&str; 4] = [key::EVENTS, key::NOTES, key::PARTS, key::TIME_ENTRIES];
@@ -94,6 +105,8 @@ pub struct EventDraft {
     pub place: Option<CheckInPlace>,
     /// Summary with `completed`.
     pub summary: Option<String>,
+    /// Estimated arrival shared with `travel_started`.
+    pub eta: Option<Millis>,
 }
 
 impl EventDraft {
@@ -196,6 +209,9 @@ pub fn append_event(tx: &mut Transaction<'_>, draft: &EventDraft, stamp: &Stamp<
             fields.push((name, value.as_str().into()));
         }
     }
+    if let Some(eta) = draft.eta {
+        fields.push((key::ETA, eta.into()));
+    }
     if let Some(place) = &draft.place {
         let l = place.location;
         let mut location: HashMap<&str, hydrate::Value> =
@@ -211,14 +227,13 @@ pub fn append_event(tx: &mut Transaction<'_>, draft: &EventDraft, stamp: &Stamp<
     append_record(tx, key::EVENTS, stamp, fields)
 }
 
-/// Appends a note.
-pub fn append_note(tx: &mut Transaction<'_>, text: &str, stamp: &Stamp<'_>) -> Result<(), ModelError> {
-    append_record(
-        tx,
-        key::NOTES,
-        stamp,
-        vec![("text", text.into()), ("device", stamp.identity.device_id.as_str().into())],
-    )
+/// Appends a note; a `public` one is shown to the customer on the tracking page.
+pub fn append_note(tx: &mut Transaction<'_>, text: &str, public: bool, stamp: &Stamp<'_>) -> Result<(), ModelError> {
+    let mut fields = vec![("text", text.into()), ("device", stamp.identity.device_id.as_str().into())];
+    if public {
+        fields.push((key::PUBLIC, ScalarValue::Boolean(true).into()));
+    }
+    append_record(tx, key::NOTES, stamp, fields)
 }
 
 /// Appends a part used.
@@ -561,6 +576,7 @@ pub fn read_events(doc: &Automerge) -> Vec<TicketEvent> {
             }),
             reason: event.str("reason"),
             summary: event.str("summary"),
+            eta: event.i64(key::ETA),
             void: event.str(key::VOID),
             device_at: event.i64(key::DEVICE_AT),
         })
@@ -766,6 +782,7 @@ pub fn read_ticket(doc: &Automerge) -> Result<Ticket, ModelError> {
                 at: o.i64("at").unwrap_or_default(),
                 by: o.string("by"),
                 device: o.string("device"),
+                public: o.bool(key::PUBLIC).unwrap_or(false),
                 void: o.str(key::VOID),
             })
             .collect(),
@@ -820,13 +837,27 @@ pub fn read_ticket(doc: &Automerge) -> Result<Ticket, ModelError> {
             png_sha256: o.string("png_sha256"),
             summary_sha256: o.string("summary_sha256"),
         }),
-        feedback: map_at(doc, &r, key::FEEDBACK).map(|o| Feedback {
-            rating: o.u64("rating").and_then(|n| u8::try_from(n).ok()).unwrap_or_default(),
-            comment: o.string("comment"),
-            at: o.i64("at").unwrap_or_default(),
-            by: o.string("by"),
-        }),
+        feedback: map_at(doc, &r, key::FEEDBACK).map(|o| read_feedback(&o)),
+        customer_messages: records(doc, key::CUSTOMER_MESSAGES)
+            .iter()
+            .map(|o| CustomerMessage {
+                id: o.string("id"),
+                text: o.string("text"),
+                at: o.i64("at").unwrap_or_default(),
+                by: o.string("by"),
+            })
+            .collect(),
+        customer_feedback: map_at(doc, &r, key::CUSTOMER_FEEDBACK).map(|o| read_feedback(&o)),
     })
+}
+
+fn read_feedback(o: &impl Fields) -> Feedback {
+    Feedback {
+        rating: o.u64("rating").and_then(|n| u8::try_from(n).ok()).unwrap_or_default(),
+        comment: o.string("comment"),
+        at: o.i64("at").unwrap_or_default(),
+        by: o.string("by"),
+    }
 }
 
 #[cfg(test)]

@@ -193,6 +193,10 @@ pub struct TicketEvent {
     pub reason: Option<String>,
     /// Work summary given with `completed`.
     pub summary: Option<String>,
+    /// The engineer's estimated arrival, shared with `travel_started` (UTC ms): the
+    /// customer's tracking page shows it.
+    #[serde(default)]
+    pub eta: Option<Millis>,
     /// Set by the server when the event broke a rule (the reason): the event stays in the
     /// history but the state machine skips it.
     #[serde(default)]
@@ -216,10 +220,31 @@ pub struct Note {
     pub by: String,
     /// Device.
     pub device: String,
+    /// Shown to the customer on the tracking page (an answer to them, a word on the work);
+    /// notes are internal unless marked so, and internal notes never leave the server.
+    #[serde(default)]
+    pub public: bool,
     /// Set by the server when the record broke a rule (the reason); it stays readable.
     #[serde(default)]
     pub void: Option<String>,
 }
+
+/// A message the customer left on the tracking page. Only the server writes these (with its
+/// customer actor), so a device can neither forge nor edit one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerMessage {
+    /// Sortable unique id.
+    pub id: String,
+    /// The text as the customer typed it (escaped wherever it is shown).
+    pub text: String,
+    /// When the server received it.
+    pub at: Millis,
+    /// Always [`CUSTOMER_AUTHOR`].
+    pub by: String,
+}
+
+/// The author of what the customer writes through the tracking page.
+pub const CUSTOMER_AUTHOR: &str = "customer";
 
 /// A part used on the job.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -307,7 +332,7 @@ pub struct SignatureMeta {
     pub summary_sha256: String,
 }
 
-/// The customer's feedback.
+/// Feedback: a rating and a comment (the engineer's note of it, or the customer's own).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Feedback {
     /// 1 to 5.
@@ -380,8 +405,15 @@ pub struct Ticket {
     pub photos: Vec<PhotoMeta>,
     /// Signature, once captured.
     pub signature: Option<SignatureMeta>,
-    /// Feedback, once recorded.
+    /// Feedback as the engineer noted it on site, once recorded (not the customer's rating).
     pub feedback: Option<Feedback>,
+    /// What the customer wrote on the tracking page, in order.
+    #[serde(default)]
+    pub customer_messages: Vec<CustomerMessage>,
+    /// The customer's own rating from the tracking page (written once, by the server): what
+    /// reports and follow-ups use.
+    #[serde(default)]
+    pub customer_feedback: Option<Feedback>,
 }
 
 /// One row of a list: what the index table holds, so lists never load documents.

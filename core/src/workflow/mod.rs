@@ -290,6 +290,10 @@ pub enum Action {
     AddPhoto,
     /// Capture the customer's signature.
     CaptureSignature,
+    /// The customer leaves a message on the tracking page.
+    MessageFromCustomer,
+    /// The customer rates the visit on the tracking page.
+    RateVisit,
 }
 
 impl Action {
@@ -335,6 +339,8 @@ impl Action {
             Action::RecordFeedback => "record feedback",
             Action::AddPhoto => "add a photo",
             Action::CaptureSignature => "capture the signature",
+            Action::MessageFromCustomer => "leave a message",
+            Action::RateVisit => "rate the visit",
         }
     }
 }
@@ -393,6 +399,11 @@ pub enum Reason {
     AlreadySigned,
     /// A second recording of something written once (the customer's feedback).
     AlreadyRecorded,
+    /// More records of a kind than a ticket may hold.
+    TooMany {
+        /// The most there may be.
+        max: usize,
+    },
 }
 
 /// A refused event or action: what was tried and why not.
@@ -423,6 +434,7 @@ impl fmt::Display for Refusal {
             Reason::SignatureRequired => f.write_str("the customer's signature is required first"),
             Reason::AlreadySigned => f.write_str("the customer has already signed"),
             Reason::AlreadyRecorded => f.write_str("it is already recorded"),
+            Reason::TooMany { max } => write!(f, "a ticket holds at most {max}"),
         }
     }
 }
@@ -590,6 +602,43 @@ pub fn check_completion(signature_required: bool, has_signature: bool) -> Result
     } else {
         Ok(())
     }
+}
+
+/// Whether the customer may leave a message now: until the ticket is cancelled, and at most
+/// [`values::MAX_CUSTOMER_MESSAGES`] per ticket. The text itself is checked by
+/// [`values::customer_message`]. Only the server writes the customer's records, with these
+/// rules (the tracking page; server/src/tracking).
+pub fn check_customer_message(status: Status, messages_so_far: usize) -> Result<(), Refusal> {
+    let refuse = |reason| Refusal { action: Action::MessageFromCustomer, reason };
+    if status == Status::Cancelled {
+        return Err(refuse(Reason::WrongStatus { status }));
+    }
+    if messages_so_far >= values::MAX_CUSTOMER_MESSAGES {
+        return Err(refuse(Reason::TooMany { max: values::MAX_CUSTOMER_MESSAGES }));
+    }
+    Ok(())
+}
+
+/// Whether the customer may rate the visit now: once the job is completed, and once per
+/// ticket (the rating and comment are checked by [`values::rating`] and
+/// [`values::MAX_COMMENT_CHARS`]).
+pub fn check_customer_rating(status: Status, already_rated: bool) -> Result<(), Refusal> {
+    let refuse = |reason| Refusal { action: Action::RateVisit, reason };
+    if status != Status::Completed {
+        return Err(refuse(Reason::WrongStatus { status }));
+    }
+    if already_rated {
+        return Err(refuse(Reason::AlreadyRecorded));
+    }
+    Ok(())
+}
+
+/// A rating this low opens a follow-up: someone calls the customer back.
+pub const FOLLOW_UP_AT_OR_BELOW: u8 = 2;
+
+/// Whether a customer's rating opens a follow-up (a bad rating is called back).
+pub fn needs_follow_up(rating: u8) -> bool {
+    rating <= FOLLOW_UP_AT_OR_BELOW
 }
 
 /// Checks an action that adds content rather than an event (notes, parts, time, checklist,

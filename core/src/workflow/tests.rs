@@ -1327,3 +1327,18 @@ fn reopening_a_ticket_the_engineer_rejected_does_not_hand_it_back_to_them() {
     let refusal = err_refusal(apply(&derived.state, &eng(EventKind::Accepted)), "accept after reject");
     assert_eq!(refusal.reason, Reason::NotAssignee { assignee: None });
 }
+
+#[test]
+fn the_customer_messages_until_cancelled_and_rates_once_after_completion() {
+    for status in Status::ALL {
+        let message = check_customer_message(status, 0);
+        assert_eq!(message.is_ok(), status != Status::Cancelled, "{status:?}");
+        let rating = check_customer_rating(status, false);
+        assert_eq!(rating.is_ok(), status == Status::Completed, "{status:?}");
+    }
+    let full = check_customer_message(Status::OnSite, values::MAX_CUSTOMER_MESSAGES);
+    assert_eq!(full.map_err(|r| r.reason), Err(Reason::TooMany { max: values::MAX_CUSTOMER_MESSAGES }));
+    let again = check_customer_rating(Status::Completed, true);
+    assert_eq!(again.map_err(|r| r.to_string()), Err("cannot rate the visit: it is already recorded".into()));
+    assert!(needs_follow_up(1) && needs_follow_up(2) && !needs_follow_up(3) && !needs_follow_up(5));
+}

@@ -40,6 +40,13 @@ pub const MAX_STROKES_BYTES: usize = 256 * 1024;
 pub const MAX_COMMENT_CHARS: usize = 2_000;
 /// Ratings run from 1 to this.
 pub const MAX_RATING: u64 = 5;
+/// Longest message a customer may leave on the tracking page.
+pub const MAX_CUSTOMER_MESSAGE_CHARS: usize = 1_000;
+/// Most messages a customer may leave on one ticket.
+pub const MAX_CUSTOMER_MESSAGES: usize = 50;
+/// Latest an ETA may lie after the moment it is shared: a day.
+pub const MAX_ETA_AHEAD_MS: i64 = 24 * 60 * 60 * 1000;
+
 /// Most records in one of a ticket's lists (events, notes, parts, time entries).
 pub const MAX_RECORDS_PER_LIST: usize = 5_000;
 
@@ -93,6 +100,25 @@ pub fn rating(rating: u64) -> Result<(), BadValue> {
     in_range(rating, "rating", 1, MAX_RATING)
 }
 
+/// A customer's message: there, at most [`MAX_CUSTOMER_MESSAGE_CHARS`], and no control
+/// characters but line breaks and tabs.
+pub fn customer_message(text: &str) -> Result<(), BadValue> {
+    required_text(text, "message", MAX_CUSTOMER_MESSAGE_CHARS)?;
+    if text.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
+        return Err(BadValue("message contains control characters".into()));
+    }
+    Ok(())
+}
+
+/// An ETA shared when travel starts: not before `now`, at most [`MAX_ETA_AHEAD_MS`] after it.
+pub fn eta(eta: i64, now: i64) -> Result<(), BadValue> {
+    if eta < now.saturating_sub(60_000) || eta > now.saturating_add(MAX_ETA_AHEAD_MS) {
+        Err(BadValue("the ETA must lie between now and a day from now".into()))
+    } else {
+        Ok(())
+    }
+}
+
 /// A SHA-256 in lower-case hex.
 pub fn sha256_hex(value: &str, what: &str) -> Result<(), BadValue> {
     if value.len() == 64 && value.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
@@ -130,6 +156,11 @@ mod tests {
         assert!(required_text("维修完成了", "note", 4).is_err());
         assert!(sha256_hex(&"a".repeat(64), "photo").is_ok());
         assert!(sha256_hex(&"A".repeat(64), "photo").is_err());
+        assert!(customer_message("请尽快来").is_ok() && customer_message(" ").is_err());
+        assert!(customer_message(&"字".repeat(MAX_CUSTOMER_MESSAGE_CHARS + 1)).is_err());
+        assert!(customer_message("bell\u{7}").is_err() && customer_message("two\nlines").is_ok());
+        assert!(eta(1_000_000, 1_000_000).is_ok() && eta(0, 1_000_000).is_err());
+        assert!(eta(1_000_000 + MAX_ETA_AHEAD_MS + 1, 1_000_000).is_err());
     }
 
     #[test]

@@ -94,6 +94,9 @@ struct DetailPage {
     photos: Vec<PhotoView>,
     signature: Option<SignatureView>,
     feedback: String,
+    customer_messages: Vec<WorkRow>,
+    customer_rating: String,
+    tracking_url: String,
     conflicts: Vec<ConflictView>,
     engineers: Vec<String>,
     can_assign: bool,
@@ -162,7 +165,7 @@ fn timeline(ticket: &Ticket, history: &[HistoryEntry]) -> Vec<TimelineRow> {
 }
 
 fn build(detail: Detail, people: &People, nav: Nav) -> DetailPage {
-    let Detail { ticket: t, history } = detail;
+    let Detail { ticket: t, history, tracking_url } = detail;
     let now = super::now();
     let due = fieldsync_core::model::doc::sla_due_at(&t.sla, t.status, &t.milestones);
     let clock = sla::clock(due, t.status, now);
@@ -223,8 +226,25 @@ fn build(detail: Detail, people: &People, nav: Nav) -> DetailPage {
     let notes = t
         .notes
         .iter()
-        .map(|n| WorkRow { at: when(n.at), by: n.by.clone(), text: n.text.clone(), void: void(&n.void) })
+        .map(|n| WorkRow {
+            at: when(n.at),
+            by: n.by.clone(),
+            text: if n.public { format!("[to the customer] {}", n.text) } else { n.text.clone() },
+            void: void(&n.void),
+        })
         .collect();
+    let customer_messages = t
+        .customer_messages
+        .iter()
+        .map(|m| WorkRow { at: when(m.at), by: m.by.clone(), text: m.text.clone(), void: String::new() })
+        .collect();
+    let customer_rating = t
+        .customer_feedback
+        .as_ref()
+        .map(|f| {
+            format!("{} / 5{}", f.rating, if f.comment.is_empty() { String::new() } else { format!(": {}", f.comment) })
+        })
+        .unwrap_or_default();
     let parts = t
         .parts
         .iter()
@@ -288,6 +308,9 @@ fn build(detail: Detail, people: &People, nav: Nav) -> DetailPage {
         photos,
         signature,
         feedback,
+        customer_messages,
+        customer_rating,
+        tracking_url: tracking_url.unwrap_or_default(),
         conflicts: conflict_views,
         engineers: people.engineers.clone(),
         can_assign: !t.status.is_final(),
@@ -303,11 +326,16 @@ pub(crate) async fn page(
     State(state): State<AppState>,
     session: Session,
     Path(id): Path<String>,
+    headers: HeaderMap,
 ) -> Result<Response, ConsoleError> {
     let nav = Nav::of(&session, "board");
+    let host = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).map(str::to_owned);
     let page = blocking(move || {
         let people = People::load(&state)?;
-        Ok(build(tickets::detail_of(&state, &id)?, &people, nav))
+        let mut detail = tickets::detail_of(&state, &id)?;
+        let base = crate::tracking::base_url(&state, host.as_deref());
+        detail.tracking_url = crate::tracking::current_url(&state, &id, detail.ticket.status, &base)?;
+        Ok(build(detail, &people, nav))
     })
     .await?;
     html(&page)
@@ -332,6 +360,8 @@ impl ActionForm {
             "cancel" => Command::Cancel { reason: self.reason.trim().to_owned() },
             "reopen" => Command::Reopen { reason: self.reason.trim().to_owned() },
             "note" => Command::AddNote { text: self.text.trim().to_owned() },
+            // An answer to the customer: shown on their tracking page.
+            "public_note" => Command::AddPublicNote { text: self.text.trim().to_owned() },
             // A review is a dispatcher's note carrying the conflict's marker: it stays in the
             // history like every other change.
             "review" => {
@@ -357,9 +387,22 @@ pub(crate) async fn act(
     axum::Form(form): axum::Form<ActionForm>,
 ) -> Result<Response, ConsoleError> {
     session.check(&headers, &form.csrf)?;
+    let target = format!("/console/tickets/{id}");
+    // The tracking link is not part of the ticket's document: revoking or renewing it is no
+    // workflow action.
+    match form.action.as_str() {
+        "revoke_link" => {
+            blocking(move || crate::tracking::revoke(&state, &id).map(|_| ())).await?;
+            return Ok(Redirect::to(&target).into_response());
+        }
+        "new_link" => {
+            blocking(move || crate::tracking::renew(&state, &id).map(|_| ())).await?;
+            return Ok(Redirect::to(&target).into_response());
+        }
+        _ => {}
+    }
     let command = form.command()?;
     let caller = session.caller.clone();
-    let target = format!("/console/tickets/{id}");
     blocking(move || crate::documents::perform(&state, &caller, &id, &command).map(|_| ())).await?;
     Ok(Redirect::to(&target).into_response())
 }
@@ -393,6 +436,7 @@ mod tests {
             place: None,
             reason: None,
             summary: None,
+            eta: None,
             void: None,
             device_at: Some(1_000_000 - 86_400_000),
         };

@@ -12,6 +12,7 @@
 mod board;
 mod conflicts;
 mod detail;
+mod follow_ups;
 mod people;
 mod report_pages;
 mod reports;
@@ -52,6 +53,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/console/engineers", get(people::page))
         .route("/console/devices/{id}/revoke", post(people::revoke))
         .route("/console/reports", get(report_pages::page))
+        .route("/console/follow-ups", get(follow_ups::page))
+        .route("/console/follow-ups/{ticket_id}", post(follow_ups::record))
         .route("/console/reports/{table}", get(report_pages::csv))
         .route("/console/webhooks", get(webhook_pages::page).post(webhook_pages::create))
         .route("/console/webhooks/{id}", get(webhook_pages::detail))

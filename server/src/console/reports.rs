@@ -104,7 +104,8 @@ pub fn facts(ticket: &Ticket, now: Millis) -> Facts {
         resolution: resolved_at.map(|at| (at - ticket.created_at).max(0)),
         breached,
         reopened,
-        rating: ticket.feedback.as_ref().map(|f| f.rating),
+        // The customer's own rating (the tracking page), never what the engineer noted.
+        rating: ticket.customer_feedback.as_ref().map(|f| f.rating),
     }
 }
 
@@ -444,6 +445,11 @@ mod tests {
         actions::perform(document, &who(user, role), &command, at).expect("step");
     }
 
+    /// The customer rates, as the tracking page writes it.
+    fn customer_rates(document: &mut Automerge, rating: u8, at: Millis) {
+        doc::edit(document, at, "customer rating", |tx| doc::put_customer_feedback(tx, rating, "", at)).expect("rate");
+    }
+
     fn here() -> Location {
         Location { lat: 1.0, lon: 1.0, accuracy_m: 1.0 }
     }
@@ -464,10 +470,12 @@ mod tests {
             &mut eli,
             "eli",
             Role::Engineer,
-            Command::RecordFeedback { rating: 4, comment: String::new() },
+            // What the engineer noted does not count in reports: the customer's rating does.
+            Command::RecordFeedback { rating: 1, comment: String::new() },
             T0 + 61 * MIN,
         );
         step(&mut eli, "eli", Role::Engineer, Command::Complete { summary: "ok".into() }, T0 + 120 * MIN);
+        customer_rates(&mut eli, 4, T0 + 130 * MIN);
 
         let mut fay = create("fay", Priority::Normal, "standard", sla(30, 60, 600), T0);
         step(&mut fay, "fay", Role::Engineer, Command::Accept, T0 + 20 * MIN);
@@ -478,10 +486,11 @@ mod tests {
             &mut fay,
             "fay",
             Role::Engineer,
-            Command::RecordFeedback { rating: 2, comment: String::new() },
+            Command::RecordFeedback { rating: 5, comment: String::new() },
             T0 + 91 * MIN,
         );
         step(&mut fay, "fay", Role::Engineer, Command::Complete { summary: "ok".into() }, T0 + 100 * MIN);
+        customer_rates(&mut fay, 2, T0 + 110 * MIN);
         step(&mut fay, "dana", Role::Dispatcher, Command::Reopen { reason: "leaks again".into() }, T0 + 200 * MIN);
 
         let next_day = T0 + DAY;

@@ -9,7 +9,6 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use fieldsync_core::workflow::EventKind;
 use serde::Deserialize;
 
 use super::session::Session;
@@ -142,7 +141,7 @@ pub(crate) async fn page(State(state): State<AppState>, session: Session) -> Res
     html(&WebhooksPage {
         nav: Nav::of(&session, "webhooks"),
         subscriptions,
-        kinds: EventKind::ALL.iter().map(|k| k.as_str()).collect(),
+        kinds: crate::webhooks::subscribable_kinds(),
         any_capped,
         capped_at: MAX_LIST,
     })

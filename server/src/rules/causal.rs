@@ -353,9 +353,21 @@ fn record_values(document: &Automerge, inserted: &Inserted) -> Result<(), BadVal
                     return Err(BadValue("check-in location out of range".into()));
                 }
             }
+            if let Some(eta) = scalar(document, r, "eta") {
+                // The customer sees it: within a day of when the engineer set off.
+                let eta = int(&eta).ok_or_else(|| BadValue("the ETA must be a time".into()))?;
+                let at = scalar(document, r, "at").and_then(|at| int(&at)).unwrap_or(eta);
+                v::eta(eta, at)?;
+            }
             Ok(())
         }
-        "notes" => bounded(document, r, "text", "note", v::MAX_NOTE_CHARS, true),
+        "notes" => {
+            bounded(document, r, "text", "note", v::MAX_NOTE_CHARS, true)?;
+            match scalar(document, r, "public") {
+                None | Some(ScalarValue::Boolean(_)) => Ok(()),
+                Some(_) => Err(BadValue("a note's public flag must be true or false".into())),
+            }
+        }
         "parts" => {
             bounded(document, r, "sku", "sku", v::MAX_SKU_CHARS, true)?;
             v::part_qty(whole(document, r, "qty", "quantity")?)

@@ -7,7 +7,9 @@
 //! engineer-owned maps (`checklist`, `photos`, `signature`, `feedback`), including creating
 //! them. Every inserted record must be by the engineer; events and notes must name the
 //! engineer's device; events must carry role `engineer` and an engineer kind. Whatever the
-//! role, only the server writes `void` into a record.
+//! role, only the server writes `void` into a record, and only the server writes the
+//! customer's records (`customer_messages`, `customer_feedback`: the tracking page's, written
+//! with the server's customer actor): a device of any role that touches them is undone.
 //!
 //! A push that breaks a rule is merged anyway; [`check`] returns, with the reasons, the
 //! [`Fix`]es that [`compensate`] writes as one server change to undo its effect.
@@ -21,7 +23,7 @@ use automerge::{
     ActorId, Automerge, AutomergeError, ChangeHash, ObjId, ObjType, PatchAction, Prop, ROOT, ReadDoc, ScalarValue,
     Value,
 };
-use fieldsync_core::model::doc::{RECORD_LISTS, VOID};
+use fieldsync_core::model::doc::{CUSTOMER_KEYS, RECORD_LISTS, VOID};
 use fieldsync_core::time::Millis;
 use fieldsync_core::workflow::{EventKind, Role};
 use sha2::{Digest, Sha256};
@@ -29,6 +31,8 @@ use sha2::{Digest, Sha256};
 const OWNED_MAPS: [&str; 4] = ["checklist", "photos", "signature", "feedback"];
 /// Why a device may not write `void`.
 const ONLY_THE_SERVER_VOIDS: &str = "only the server may void a record";
+/// Why a device may not write the customer's messages or rating.
+const ONLY_THE_CUSTOMER: &str = "only the customer writes the customer's messages and rating (through the server)";
 
 /// Who pushed.
 pub(crate) struct Pusher<'a> {
@@ -131,6 +135,11 @@ pub(crate) fn check(base: &Automerge, after: &Automerge, before_heads: &[ChangeH
             (None, _) => action_key(&patch.action).unwrap_or_default(),
             (Some((_, Prop::Seq(_))), _) => String::new(),
         };
+        if CUSTOMER_KEYS.contains(&top.as_str()) {
+            // Whatever the role: the customer's word is the customer's (the tracking page).
+            undo(&mut verdict, ONLY_THE_CUSTOMER.into(), &patch.obj, &patch.action);
+            continue;
+        }
         let list = RECORD_LISTS.iter().copied().find(|l| *l == top);
         if let (Some(list), 1) = (list, patch.path.len()) {
             // An edit of a record list itself.

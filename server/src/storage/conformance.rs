@@ -32,6 +32,7 @@ pub fn run(make: &dyn Fn() -> Box<dyn Storage>) {
     listings_and_sessions(make().as_ref());
     super::webhooks::conformance(make);
     super::uploads::conformance(make);
+    super::tracking::conformance(make);
 }
 
 fn user(id: &str, role: Role) -> UserRecord {

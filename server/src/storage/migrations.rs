@@ -159,6 +159,9 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // 6: how many bytes of each blob each device sent (issue 13): a blob is linked to a ticket
     // only by a device that sent all of them.
     super::sqlite::uploads::MIGRATION,
+    // 7: the customers' tracking links (by token hash) and the follow-ups of bad ratings
+    // (docs/adr/0012).
+    super::sqlite::tracking::MIGRATION,
 ];
 
 /// Brings the schema up to the newest migration in one transaction with the project's one

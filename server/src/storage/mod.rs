@@ -15,6 +15,7 @@ pub mod conformance;
 mod migrations;
 pub mod postgres;
 pub mod sqlite;
+pub mod tracking;
 pub mod uploads;
 pub mod webhooks;
 
@@ -24,6 +25,7 @@ use fieldsync_core::workflow::{Role, Status};
 
 pub use postgres::PostgresStorage;
 pub use sqlite::SqliteStorage;
+pub use tracking::TrackingStorage;
 pub use uploads::UploadStorage;
 pub use webhooks::WebhookStorage;
 
@@ -259,8 +261,8 @@ pub struct SyncState {
 
 /// Server storage. Synchronous: async handlers call it inside `spawn_blocking`. Webhook
 /// subscriptions and deliveries are the [`WebhookStorage`] part, who sent which blob's bytes
-/// the [`UploadStorage`] part.
-pub trait Storage: Send + Sync + WebhookStorage + UploadStorage {
+/// the [`UploadStorage`] part, tracking links and follow-ups the [`TrackingStorage`] part.
+pub trait Storage: Send + Sync + WebhookStorage + UploadStorage + TrackingStorage {
     /// Creates a user; [`StorageError::Duplicate`] if the id is taken.
     fn create_user(&self, user: &UserRecord) -> Result<(), StorageError>;
     /// A user by id.

@@ -40,6 +40,7 @@ use super::{
 };
 
 mod actors;
+mod tracking;
 mod uploads;
 mod webhooks;
 
@@ -188,6 +189,8 @@ const MIGRATIONS: &[&str] = &[
     "#,
     // 4: how many bytes of each blob each device sent (SQLite's 6; issue 13).
     uploads::MIGRATION,
+    // 5: tracking links and follow-ups (SQLite's 7; docs/adr/0012).
+    tracking::MIGRATION,
 ];
 
 /// The schema version this build writes.

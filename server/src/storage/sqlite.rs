@@ -33,6 +33,7 @@ use super::{
 };
 
 mod actors;
+pub(crate) mod tracking;
 pub(crate) mod uploads;
 mod webhooks;
 

@@ -17,7 +17,7 @@ pub(crate) mod api;
 pub(crate) mod delivery;
 pub mod target;
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
 use automerge::Automerge;
@@ -29,6 +29,7 @@ use serde::Serialize;
 use tokio::sync::Notify;
 
 use crate::storage::webhooks::{DeliveryLogEntry, DeliveryState, NewDelivery, WebhookDelivery, WebhookSubscription};
+use crate::tracking::i18n::Lang;
 use crate::{AppError, AppState};
 pub use target::TargetError;
 
@@ -133,12 +134,73 @@ struct Payload<'a> {
     assignee: Option<&'a str>,
     ticket: TicketInfo<'a>,
     customer: &'a Customer,
+    /// The customer's tracking page, once the ticket has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tracking_url: Option<String>,
+    /// The ETA the engineer shared with `travel_started`, UTC ms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    eta: Option<Millis>,
+    /// The customer's rating and comment (`customer_rating_low`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rating: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    comment: Option<&'a str>,
+    /// What to tell the customer (or, for `customer_rating_low`, the service desk), in the
+    /// server's notification language, with the link: for an SMS / WeChat / e-mail gateway to
+    /// send as is. Absent for kinds nobody is told about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    text: Option<String>,
+    /// The same in every language the server speaks, by code (`zh`, `en`).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    texts: BTreeMap<&'static str, String>,
+}
+
+/// The notification texts of one event in every language, and the one in the server's.
+fn texts_of(
+    state: &AppState,
+    kind: &str,
+    ticket: &fieldsync_core::model::Ticket,
+    eta: Option<Millis>,
+    link: &str,
+) -> (Option<String>, BTreeMap<&'static str, String>) {
+    let tracking = &state.config().tracking;
+    let engineer = ticket.assignee.as_deref().map(|id| {
+        let name = state.storage().user(id).ok().flatten().map_or_else(|| id.to_owned(), |u| u.name);
+        crate::tracking::view::first_name(&name)
+    });
+    let promised = ticket.sla.arrive_by.filter(|_| ticket.milestones.arrived_at.is_none());
+    let mut texts = BTreeMap::new();
+    for lang in Lang::ALL {
+        let time = |ms: Millis| crate::tracking::i18n::time(lang, ms, tracking.utc_offset_minutes);
+        let eta = eta.map(time);
+        let promised = promised.map(time);
+        if let Some(text) = crate::tracking::i18n::notification(
+            lang,
+            kind,
+            engineer.as_deref(),
+            eta.as_deref(),
+            promised.as_deref(),
+            link,
+        ) {
+            texts.insert(lang.code(), text);
+        }
+    }
+    (texts.get(tracking.language.code()).cloned(), texts)
 }
 
 #[derive(Debug, Serialize)]
 struct TicketInfo<'a> {
     title: &'a str,
     priority: Priority,
+}
+
+/// The event the server fires when a customer rates a visit at or below
+/// `workflow::FOLLOW_UP_AT_OR_BELOW` (a follow-up is opened on the console).
+pub const LOW_RATING_EVENT: &str = "customer_rating_low";
+
+/// Every event kind a subscription may ask for: the workflow's and the server's own.
+pub fn subscribable_kinds() -> Vec<&'static str> {
+    EventKind::ALL.iter().map(|k| k.as_str()).chain([LOW_RATING_EVENT]).collect()
 }
 
 /// A workflow event a write added and the state machine took.
@@ -220,10 +282,14 @@ fn try_enqueue(
         return Ok(());
     }
     let ticket = doc::read_ticket(after).map_err(|e| AppError::Internal(e.to_string()))?;
+    let base = crate::tracking::base_url(state, None);
+    let tracking_url = crate::tracking::current_url(state, ticket_id, ticket.status, &base)?;
     let attempt_limit = state.config().webhooks.max_attempts.max(1);
     let mut deliveries = Vec::with_capacity(wanted.len());
     for (subscription, event) in wanted {
         let id = ids::new_id();
+        let eta = ticket.events.iter().find(|e| e.id == event.id).and_then(|e| e.eta);
+        let (text, texts) = texts_of(state, event.kind.as_str(), &ticket, eta, tracking_url.as_deref().unwrap_or(""));
         let payload = Payload {
             version: PAYLOAD_VERSION,
             delivery_id: &id,
@@ -237,6 +303,12 @@ fn try_enqueue(
             assignee: event.assignee.as_deref(),
             ticket: TicketInfo { title: &ticket.title, priority: ticket.priority },
             customer: &ticket.customer,
+            tracking_url: tracking_url.clone(),
+            eta,
+            rating: None,
+            comment: None,
+            text,
+            texts,
         };
         let payload = serde_json::to_string(&payload).map_err(|e| AppError::Internal(e.to_string()))?;
         deliveries.push(NewDelivery {
@@ -248,6 +320,78 @@ fn try_enqueue(
             payload,
             created_at: received_at,
             attempt_limit,
+        });
+    }
+    if state.storage().enqueue_deliveries(&deliveries)? > 0 {
+        state.webhook_runtime().wake.notify_one();
+    }
+    Ok(())
+}
+
+/// Enqueues [`LOW_RATING_EVENT`] for every enabled subscription that asks for it: the customer
+/// rated `ticket_id` `rating`. Never fails the rating (a problem is logged). Blocking.
+pub(crate) fn enqueue_low_rating(state: &AppState, ticket_id: &str, rating: u8, comment: &str, at: Millis) {
+    if let Err(e) = try_enqueue_low_rating(state, ticket_id, rating, comment, at) {
+        eprintln!("fieldsync-server: low-rating webhook of ticket {ticket_id} not enqueued: {e}");
+    }
+}
+
+fn try_enqueue_low_rating(
+    state: &AppState,
+    ticket_id: &str,
+    rating: u8,
+    comment: &str,
+    at: Millis,
+) -> Result<(), AppError> {
+    let subscriptions: Vec<WebhookSubscription> = state
+        .storage()
+        .webhooks()?
+        .into_iter()
+        .filter(|s| s.enabled && s.event_kinds.iter().any(|k| k == LOW_RATING_EVENT))
+        .collect();
+    if subscriptions.is_empty() {
+        return Ok(());
+    }
+    let Some(loaded) = crate::documents::load(state, ticket_id)? else { return Ok(()) };
+    let ticket = doc::read_ticket(&loaded.doc).map_err(|e| AppError::Internal(e.to_string()))?;
+    let base = crate::tracking::base_url(state, None);
+    let tracking_url = crate::tracking::current_url(state, ticket_id, ticket.status, &base)?;
+    // One delivery per subscription and ticket: a ticket is rated once.
+    let event_id = format!("{LOW_RATING_EVENT}/{ticket_id}");
+    let (text, texts) = texts_of(state, LOW_RATING_EVENT, &ticket, None, tracking_url.as_deref().unwrap_or(""));
+    let mut deliveries = Vec::new();
+    for subscription in subscriptions {
+        let id = ids::new_id();
+        let payload = Payload {
+            version: PAYLOAD_VERSION,
+            delivery_id: &id,
+            event: LOW_RATING_EVENT,
+            event_id: &event_id,
+            ticket_id,
+            status: ticket.status,
+            occurred_at: at,
+            received_at: at,
+            by: fieldsync_core::model::CUSTOMER_AUTHOR,
+            assignee: ticket.assignee.as_deref(),
+            ticket: TicketInfo { title: &ticket.title, priority: ticket.priority },
+            customer: &ticket.customer,
+            tracking_url: tracking_url.clone(),
+            eta: None,
+            rating: Some(rating),
+            comment: Some(comment),
+            text: text.clone(),
+            texts: texts.clone(),
+        };
+        let payload = serde_json::to_string(&payload).map_err(|e| AppError::Internal(e.to_string()))?;
+        deliveries.push(NewDelivery {
+            id,
+            subscription_id: subscription.id.clone(),
+            ticket_id: ticket_id.to_owned(),
+            event_id: event_id.clone(),
+            event_kind: LOW_RATING_EVENT.to_owned(),
+            payload,
+            created_at: at,
+            attempt_limit: state.config().webhooks.max_attempts.max(1),
         });
     }
     if state.storage().enqueue_deliveries(&deliveries)? > 0 {
@@ -366,12 +510,13 @@ fn validate(new: &NewWebhook) -> Result<(Vec<String>, String), AppError> {
         return Err(AppError::BadRequest("a webhook URL must be http:// or https:// with a host".into()));
     }
     let mut kinds = Vec::new();
+    let known = subscribable_kinds();
     for name in new.events.iter().map(|k| k.trim()) {
-        let kind = EventKind::parse(name).ok_or_else(|| {
-            let known: Vec<&str> = EventKind::ALL.iter().map(|k| k.as_str()).collect();
-            AppError::BadRequest(format!("unknown event kind {name:?}; known: {}", known.join(", ")))
-        })?;
-        kinds.push(kind.as_str().to_owned());
+        let kind = known
+            .iter()
+            .find(|k| **k == name)
+            .ok_or_else(|| AppError::BadRequest(format!("unknown event kind {name:?}; known: {}", known.join(", "))))?;
+        kinds.push((*kind).to_owned());
     }
     kinds.sort();
     kinds.dedup();

@@ -148,7 +148,7 @@ impl Phone {
         let here = Location { lat: 31.2305, lon: 121.4737, accuracy_m: 5.0 };
         let candidates = [
             Command::Accept,
-            Command::StartTravel,
+            Command::StartTravel { eta: None },
             Command::CheckIn { location: here },
             Command::StartWork,
             Command::AddNote { text: format!("note {pick}") },

@@ -423,3 +423,113 @@ async fn attack_check_in_far_away_claiming_inside_and_dated_before_the_ticket() 
     assert_eq!(ticket["status"], "on_site");
     server.stop().await;
 }
+
+/// Issue 15: what the customer is shown is checked like every value: an ETA a year ahead (or
+/// before setting off) voids the event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attack_an_eta_the_customer_would_be_shown_is_checked() {
+    let server = Server::start().await;
+    let dana = server.user("dana", Role::Dispatcher);
+    let eli = server.user("eli", Role::Engineer);
+    let id = server.create_ticket(&dana.token, "Boiler leaks", Some("eli")).await;
+    let mut phone = Hostile::join(&server, &eli, &id).await;
+    let answer = phone.push(&server, |tx, me| drop(me.event(tx, "accepted"))).await;
+    assert!(answer.rejections.is_empty(), "{answer:?}");
+    let year = 365 * 24 * 3_600_000;
+    let answer = phone
+        .push(&server, |tx, me| {
+            let event = me.event(tx, "travel_started");
+            tx.put(&event, "eta", ScalarValue::Int(now() + year)).expect("eta");
+        })
+        .await;
+    assert_eq!(answer.rejections.len(), 1, "{answer:?}");
+    assert!(answer.rejections[0].reason.contains("ETA"), "{answer:?}");
+    let ticket = detail(&server, &dana.token, &id).await;
+    assert_eq!(ticket["status"], "accepted", "the event is voided: {ticket}");
+    let answer = phone
+        .push(&server, |tx, me| {
+            let event = me.event(tx, "travel_started");
+            tx.put(&event, "eta", ScalarValue::Int(now() + 1_800_000)).expect("eta");
+        })
+        .await;
+    assert!(answer.rejections.is_empty(), "an honest ETA: {answer:?}");
+    assert_eq!(detail(&server, &dana.token, &id).await["status"], "travelling");
+    server.stop().await;
+}
+
+/// The customer's tracking link of ticket `id`, as the dispatcher API shows it.
+async fn tracking_url(server: &Server, dana: &Device, id: &str) -> String {
+    detail(server, &dana.token, id).await["tracking_url"].as_str().expect("a tracking link").to_owned()
+}
+
+/// Issue 15: the customer's messages and rating are the customer's. Neither the engineer's
+/// device nor a dispatcher's may write, overwrite or edit them; the server undoes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attack_devices_writing_the_customers_rating_or_messages_are_undone() {
+    let server = Server::start().await;
+    let dana = server.user("dana", Role::Dispatcher);
+    let eli = server.user("eli", Role::Engineer);
+    let (id, mut phone) = on_site(&server, &dana, &eli).await;
+
+    // Before the customer said anything, the engineer gives the job 5 stars in their name.
+    let answer = phone
+        .push(&server, |tx, _| {
+            let forged = tx.put_object(ROOT, "customer_feedback", ObjType::Map).expect("map");
+            tx.put(&forged, "rating", 5_u64).expect("rating");
+            tx.put(&forged, "by", "customer").expect("by");
+        })
+        .await;
+    assert_eq!(answer.rejections.len(), 1, "{answer:?}");
+    assert!(answer.rejections[0].reason.contains("only the customer"), "{answer:?}");
+    assert!(detail(&server, &dana.token, &id).await["customer_feedback"].is_null(), "undone");
+    let answer = phone.push(&server, |tx, me| drop(me.event(tx, "completed"))).await;
+    assert!(answer.rejections.is_empty(), "{answer:?}");
+
+    // The customer writes through the page; the phone receives it.
+    let link = tracking_url(&server, &dana, &id).await;
+    let post = |path: &str, body: String| {
+        server
+            .http
+            .post(format!("{link}/{path}"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+    let sent = post("messages", "text=Please+call+before+you+come".into()).await.expect("message");
+    assert!(sent.status().is_success(), "{}", sent.status());
+    let rated = post("rating", "rating=2&comment=late".into()).await.expect("rating");
+    assert!(rated.status().is_success(), "{}", rated.status());
+    phone.pull(&server).await;
+
+    // The engineer turns the 2 into a 5, forges a message and edits the customer's.
+    let answer = phone
+        .push(&server, |tx, me| {
+            let feedback = me.list(tx, "customer_feedback");
+            tx.put(&feedback, "rating", 5_u64).expect("rating");
+            let messages = me.list(tx, "customer_messages");
+            let forged = tx.insert_object(&messages, 1, ObjType::Map).expect("insert");
+            tx.put(&forged, "text", "All good, no need to call").expect("text");
+            tx.put(&forged, "by", "customer").expect("by");
+            let Ok(Some((_, first))) = tx.get(&messages, 0) else { panic!("no message") };
+            tx.put(&first, "text", "Thanks!").expect("edit");
+        })
+        .await;
+    assert_eq!(answer.rejections.len(), 1, "{answer:?}");
+    assert!(answer.rejections[0].reason.contains("only the customer"), "{answer:?}");
+    let ticket = detail(&server, &dana.token, &id).await;
+    assert_eq!(ticket["customer_feedback"]["rating"], 2, "the customer's rating stands: {ticket}");
+    assert_eq!(ticket["customer_messages"].as_array().map(Vec::len), Some(1), "{ticket}");
+    assert_eq!(ticket["customer_messages"][0]["text"], "Please call before you come");
+
+    // A dispatcher's device may not either.
+    let mut desk = Hostile::join(&server, &dana, &id).await;
+    let answer = desk
+        .push(&server, |tx, me| {
+            let feedback = me.list(tx, "customer_feedback");
+            tx.put(&feedback, "rating", 4_u64).expect("rating");
+        })
+        .await;
+    assert_eq!(answer.rejections.len(), 1, "{answer:?}");
+    assert_eq!(detail(&server, &dana.token, &id).await["customer_feedback"]["rating"], 2);
+    server.stop().await;
+}

@@ -23,5 +23,6 @@ mod postgres;
 mod properties;
 mod storage;
 mod sync;
+mod tracking;
 mod trust;
 mod webhooks;

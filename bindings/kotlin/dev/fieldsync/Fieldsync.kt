@@ -108,11 +108,15 @@ class Fieldsync private constructor(
     suspend fun accept(ticketId: String) = io { client.accept(ticketId) }
     suspend fun reject(ticketId: String, reason: String) = io { client.reject(ticketId, reason) }
     suspend fun startTravel(ticketId: String) = io { client.startTravel(ticketId) }
+    /** Starts travelling and shares an ETA (UTC ms) with the customer's tracking page. */
+    suspend fun startTravel(ticketId: String, etaMillis: Long) = io { client.startTravelWithEta(ticketId, etaMillis) }
     suspend fun checkIn(ticketId: String, location: Location) = io { client.checkIn(ticketId, location) }
     suspend fun startWork(ticketId: String) = io { client.startWork(ticketId) }
     suspend fun pause(ticketId: String) = io { client.pause(ticketId) }
     suspend fun resume(ticketId: String) = io { client.resume(ticketId) }
     suspend fun addNote(ticketId: String, text: String) = io { client.addNote(ticketId, text) }
+    /** A note the customer sees on the tracking page (an answer to their message). */
+    suspend fun addPublicNote(ticketId: String, text: String) = io { client.addPublicNote(ticketId, text) }
     suspend fun addPart(ticketId: String, sku: String, qty: UInt) = io { client.addPart(ticketId, sku, qty) }
     suspend fun logTime(ticketId: String, minutes: UInt, kind: String) = io { client.logTime(ticketId, minutes, kind) }
     suspend fun setChecklistItem(ticketId: String, item: String, done: Boolean) =

@@ -82,7 +82,7 @@ fn fields_written_by_a_newer_version_survive_our_edits() {
     {
         edit(&mut ours, 10, "act", |tx| append_event(tx, &draft, &stamp(&e, 10 + n as i64))).expect("event");
     }
-    edit(&mut ours, 12, "note", |tx| append_note(tx, "on my way", &stamp(&e, 12))).expect("note");
+    edit(&mut ours, 12, "note", |tx| append_note(tx, "on my way", false, &stamp(&e, 12))).expect("note");
     edit(&mut ours, 13, "check", |tx| set_checklist_item(tx, "isolate power", true, &stamp(&e, 13))).expect("check");
 
     let reloaded = Automerge::load(&ours.save()).expect("reload");
@@ -199,8 +199,8 @@ fn voided_notes_parts_and_time_entries_stay_readable_with_the_reason() {
     let mut doc = created();
     let e = engineer();
     edit(&mut doc, 10, "records", |tx| {
-        append_note(tx, "kept", &stamp(&e, 10))?;
-        append_note(tx, "forged", &stamp(&e, 11))?;
+        append_note(tx, "kept", false, &stamp(&e, 10))?;
+        append_note(tx, "forged", false, &stamp(&e, 11))?;
         append_part(tx, "SKU-1", 2, &stamp(&e, 12))?;
         append_time(tx, 30, "labour", &stamp(&e, 13))
     })
@@ -228,4 +228,33 @@ fn void_defaults_to_none_in_json_written_before_it_existed() {
     let json = r#"{"id":"n","text":"t","at":1,"by":"eli","device":"p"}"#;
     let note: Note = serde_json::from_str(json).expect("old json");
     assert_eq!(note.void, None);
+}
+
+#[test]
+fn the_customers_records_public_notes_and_the_eta_read_back() {
+    let e = engineer();
+    let mut doc = created();
+    edit(&mut doc, 10, "notes", |tx| {
+        append_note(tx, "internal", false, &stamp(&e, 10))?;
+        append_note(tx, "for the customer", true, &stamp(&e, 11))
+    })
+    .expect("notes");
+    let travel = EventDraft { eta: Some(1_700_000_900_000), ..EventDraft::of(EventKind::TravelStarted) };
+    edit(&mut doc, 12, "travel", |tx| append_event(tx, &travel, &stamp(&e, 12))).expect("travel");
+    assert!(!has_customer_feedback(&doc) && customer_message_count(&doc) == 0);
+    edit(&mut doc, 13, "customer", |tx| {
+        append_customer_message(tx, "m-1", "请先打电话", 13)?;
+        append_customer_message(tx, "m-2", "thanks", 14)?;
+        put_customer_feedback(tx, 2, "late", 15)
+    })
+    .expect("customer");
+    let t = read_ticket(&doc).expect("read");
+    assert_eq!(t.notes.iter().map(|n| n.public).collect::<Vec<_>>(), [false, true]);
+    assert_eq!(t.events.last().and_then(|ev| ev.eta), Some(1_700_000_900_000));
+    assert_eq!(customer_message_count(&doc), 2);
+    assert_eq!(t.customer_messages[0].text, "请先打电话");
+    assert!(t.customer_messages.iter().all(|m| m.by == crate::model::CUSTOMER_AUTHOR));
+    let rating = t.customer_feedback.expect("the customer's rating");
+    assert_eq!((rating.rating, rating.comment.as_str(), rating.by.as_str()), (2, "late", "customer"));
+    assert!(t.feedback.is_none(), "the engineer's feedback is another record");
 }
