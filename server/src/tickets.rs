@@ -191,6 +191,8 @@ pub(crate) fn index_row(document: &Automerge, at: Millis) -> Result<IndexRow, Ap
         resolved_at: derived.state.resolved_at,
         updated_at: at,
         changed_seq: 0,
+        ticket_type: summary.ticket_type,
+        escalated: doc::is_escalated(document),
     })
 }
 
@@ -295,7 +297,8 @@ pub(crate) fn create_ticket(state: &AppState, caller: &Caller, new: &NewTicket) 
     let identity = caller.identity();
     let actor = server_actor(state, &identity.device_id)?;
     let at = now_ms();
-    let (id, document, _) = actions::create(actor, &identity, new, at)?;
+    let new = crate::manage::prepare_new_ticket(state, new, at)?;
+    let (id, document, _) = actions::create(actor, &identity, &new, at)?;
     let changes = document.get_changes(&[]);
     match commit(state, &id, None, document, &changes, &identity.device_id, at)? {
         Some(_) => Ok(id),
@@ -349,6 +352,7 @@ fn summary_of(row: IndexRow) -> TicketSummary {
         status: row.status,
         assignee: row.assignee,
         priority: row.priority,
+        ticket_type: row.ticket_type,
         customer_name: row.customer_name,
         customer_address: row.customer_address,
         sla: row.sla,
@@ -368,9 +372,11 @@ pub(crate) struct ListQuery {
     assignee: Option<String>,
     sla_due_before: Option<Millis>,
     text: Option<String>,
+    #[serde(rename = "type")]
+    ticket_type: Option<String>,
 }
 
-/// `GET /v1/tickets?status=a,b&assignee=x&sla_due_before=ms&text=...`.
+/// `GET /v1/tickets?status=a,b&assignee=x&sla_due_before=ms&text=...&type=...`.
 pub(crate) async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -387,6 +393,7 @@ pub(crate) async fn list(
         assignee: query.assignee.filter(|a| !a.is_empty()),
         sla_due_before: query.sla_due_before,
         text: query.text.filter(|t| !t.is_empty()),
+        ticket_type: query.ticket_type.filter(|t| !t.is_empty()),
     };
     let rows = blocking(move || Ok(state.storage().list_tickets(&filter)?)).await?;
     Ok(Json(rows.into_iter().map(summary_of).collect()))
@@ -400,7 +407,8 @@ pub(crate) struct HistoryEntry {
     pub device_id: Option<String>,
     pub user_id: Option<String>,
     pub message: Option<String>,
-    /// Written by the server itself: a compensation undoing a push that broke a rule.
+    /// Written by the server itself: a compensation undoing a push that broke a rule, or an
+    /// escalation.
     pub server: bool,
     pub device_time: Millis,
     pub server_received_at: Option<Millis>,
@@ -431,6 +439,7 @@ pub(crate) fn detail_of(state: &AppState, id: &str) -> Result<Detail, AppError> 
     let ticket = doc::read_ticket(&loaded.doc).map_err(|e| AppError::Internal(e.to_string()))?;
     let changes = loaded.doc.get_changes(&[]);
     let compensation = crate::rules::compensation_actor();
+    let escalation = crate::escalator::escalation_actor();
     let mut actors: Vec<String> = changes.iter().map(|c| c.actor_id().to_hex_string()).collect();
     actors.sort();
     actors.dedup();
@@ -448,7 +457,7 @@ pub(crate) fn detail_of(state: &AppState, id: &str) -> Result<Detail, AppError> 
                 device_id: owner.map(|o| o.0.clone()),
                 user_id: owner.map(|o| o.1.clone()),
                 message: change.message().map(str::to_owned),
-                server: *change.actor_id() == compensation,
+                server: *change.actor_id() == compensation || *change.actor_id() == escalation,
                 device_time: change.timestamp(),
                 server_received_at: received.get(&hash).copied(),
                 hash,

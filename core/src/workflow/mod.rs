@@ -45,7 +45,7 @@ impl Role {
         }
     }
 
-    fn dispatches(self) -> bool {
+    pub(crate) fn dispatches(self) -> bool {
         matches!(self, Role::Dispatcher | Role::Admin)
     }
 }
@@ -290,6 +290,8 @@ pub enum Action {
     AddPhoto,
     /// Capture the customer's signature.
     CaptureSignature,
+    /// Change the ticket's classification (type, product, module, version).
+    Reclassify,
 }
 
 impl Action {
@@ -335,6 +337,7 @@ impl Action {
             Action::RecordFeedback => "record feedback",
             Action::AddPhoto => "add a photo",
             Action::CaptureSignature => "capture the signature",
+            Action::Reclassify => "reclassify",
         }
     }
 }

@@ -17,7 +17,7 @@ mod report_pages;
 mod reports;
 mod routing;
 mod session;
-mod sla;
+use crate::sla;
 mod webhook_pages;
 
 use askama::Template;

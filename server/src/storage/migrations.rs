@@ -159,6 +159,10 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // 6: how many bytes of each blob each device sent (issue 13): a blob is linked to a ticket
     // only by a device that sent all of them.
     super::sqlite::uploads::MIGRATION,
+    // 7: the ticket type and escalation flag in the index, the manager's settings (taxonomy,
+    // SLA policy, escalation rules) with their change log, and escalation claims
+    // (docs/adr/0014). Numbered 7 on its branch; it lands after the other 7 as 8.
+    super::sqlite::manager::MIGRATION,
 ];
 
 /// Brings the schema up to the newest migration in one transaction with the project's one

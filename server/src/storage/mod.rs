@@ -12,6 +12,7 @@
 //! [`conformance::run`] is the shared test suite every implementation must pass.
 
 pub mod conformance;
+pub mod manager;
 mod migrations;
 pub mod postgres;
 pub mod sqlite;
@@ -22,6 +23,7 @@ use fieldsync_core::model::{Priority, Sla};
 use fieldsync_core::time::Millis;
 use fieldsync_core::workflow::{Role, Status};
 
+pub use manager::ManagerStorage;
 pub use postgres::PostgresStorage;
 pub use sqlite::SqliteStorage;
 pub use uploads::UploadStorage;
@@ -176,6 +178,10 @@ pub struct IndexRow {
     pub updated_at: Millis,
     /// The global change sequence number of the ticket's last change (set by storage).
     pub changed_seq: u64,
+    /// The ticket type (its classification's `type`; empty when unclassified).
+    pub ticket_type: String,
+    /// Whether the server has escalated the ticket (docs/adr/0014).
+    pub escalated: bool,
 }
 
 /// One change's arrival at the server.
@@ -243,6 +249,8 @@ pub struct TicketFilter {
     pub sla_due_before: Option<Millis>,
     /// Title or customer name contains this (case-insensitive).
     pub text: Option<String>,
+    /// Only tickets of this type.
+    pub ticket_type: Option<String>,
 }
 
 /// What the server remembers about one ticket on one device.
@@ -260,7 +268,7 @@ pub struct SyncState {
 /// Server storage. Synchronous: async handlers call it inside `spawn_blocking`. Webhook
 /// subscriptions and deliveries are the [`WebhookStorage`] part, who sent which blob's bytes
 /// the [`UploadStorage`] part.
-pub trait Storage: Send + Sync + WebhookStorage + UploadStorage {
+pub trait Storage: Send + Sync + WebhookStorage + UploadStorage + ManagerStorage {
     /// Creates a user; [`StorageError::Duplicate`] if the id is taken.
     fn create_user(&self, user: &UserRecord) -> Result<(), StorageError>;
     /// A user by id.
@@ -349,4 +357,4 @@ pub(crate) fn i64_of(n: u64) -> i64 {
 
 pub(crate) const ROW_COLUMNS: &str =
     "t.id, t.title, t.status, t.assignee, t.priority, t.customer_name, t.customer_address,
-    t.respond_by, t.arrive_by, t.resolve_by, t.sla_due_at, t.conflicts, t.resolved_at, t.updated_at, t.changed_seq";
+    t.respond_by, t.arrive_by, t.resolve_by, t.sla_due_at, t.conflicts, t.resolved_at, t.updated_at, t.changed_seq, t.ticket_type, t.escalated";
