@@ -112,9 +112,10 @@ pub(crate) async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
     }
 }
 
-/// One pass: every breach due now, claimed and acted on by `owner`. Returns how many this
-/// instance escalated. Blocking.
-pub(crate) fn evaluate(state: &AppState, owner: &str) -> Result<usize, AppError> {
+/// One pass: every breach due now, claimed and acted on by `owner` (an instance's id). Returns
+/// how many `owner` escalated. Blocking. The task calls it every interval; tests call it to run
+/// a pass at a moment of their choosing.
+pub fn evaluate(state: &AppState, owner: &str) -> Result<usize, AppError> {
     let rules = manage::escalation_rules(state)?.value;
     if rules.rules.is_empty() {
         return Ok(0);

@@ -328,6 +328,10 @@ pub(crate) fn perform(
     command: &Command,
 ) -> Result<TicketSummary, AppError> {
     caller.require_dispatcher()?;
+    if let Command::Reclassify { classification } = command {
+        let taxonomy = crate::manage::taxonomy(state)?.value;
+        taxonomy.check(classification).map_err(|e| AppError::BadRequest(e.0))?;
+    }
     let identity = caller.identity();
     let actor = server_actor(state, &identity.device_id)?;
     for _ in 0..WRITE_ATTEMPTS {
