@@ -174,6 +174,11 @@ pub(crate) fn policy_changes(state: &AppState, limit: usize) -> Result<Vec<Polic
         .collect())
 }
 
+/// The logged writes of the SLA policy as stored, newest first. Blocking.
+pub fn policy_change_log(state: &AppState, limit: usize) -> Result<Vec<SettingRecord>, AppError> {
+    Ok(state.storage().setting_changes(SLA_POLICY, limit)?)
+}
+
 /// `GET /v1/sla-policy/changes`.
 pub(crate) async fn get_policy_changes(
     State(state): State<AppState>,

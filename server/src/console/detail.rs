@@ -100,6 +100,17 @@ struct DetailPage {
     assign_label: &'static str,
     can_cancel: bool,
     can_reopen: bool,
+    taxonomy: crate::sla::taxonomy::Taxonomy,
+    type_label: String,
+    escalations: Vec<EscalationRow>,
+}
+
+/// An escalation the server recorded, as the page lists it.
+pub(crate) struct EscalationRow {
+    at: String,
+    clock: String,
+    deadline: String,
+    summary: String,
 }
 
 fn event_details(event: &TicketEvent) -> String {
@@ -161,7 +172,7 @@ fn timeline(ticket: &Ticket, history: &[HistoryEntry]) -> Vec<TimelineRow> {
         .collect()
 }
 
-fn build(detail: Detail, people: &People, nav: Nav) -> DetailPage {
+fn build(detail: Detail, people: &People, taxonomy: crate::sla::taxonomy::Taxonomy, nav: Nav) -> DetailPage {
     let Detail { ticket: t, history } = detail;
     let now = super::now();
     let due = fieldsync_core::model::doc::sla_due_at(&t.sla, t.status, &t.milestones);
@@ -294,6 +305,18 @@ fn build(detail: Detail, people: &People, nav: Nav) -> DetailPage {
         assign_label: if t.status == Status::New { "Assign" } else { "Reassign" },
         can_cancel: !t.status.is_final(),
         can_reopen: t.status.is_final(),
+        type_label: taxonomy.type_label(&t.classification.ticket_type).to_owned(),
+        escalations: t
+            .escalations
+            .iter()
+            .map(|e| EscalationRow {
+                at: when(e.at),
+                clock: e.clock.clone(),
+                deadline: when(e.deadline),
+                summary: e.summary.clone(),
+            })
+            .collect(),
+        taxonomy,
         t,
     }
 }
@@ -307,7 +330,8 @@ pub(crate) async fn page(
     let nav = Nav::of(&session, "board");
     let page = blocking(move || {
         let people = People::load(&state)?;
-        Ok(build(tickets::detail_of(&state, &id)?, &people, nav))
+        let taxonomy = crate::manage::taxonomy(&state)?.value;
+        Ok(build(tickets::detail_of(&state, &id)?, &people, taxonomy, nav))
     })
     .await?;
     html(&page)
@@ -323,6 +347,11 @@ pub(crate) struct ActionForm {
     reason: String,
     text: String,
     conflict: String,
+    #[serde(rename = "type")]
+    ticket_type: String,
+    product: String,
+    module: String,
+    version: String,
 }
 
 impl ActionForm {
@@ -332,6 +361,14 @@ impl ActionForm {
             "cancel" => Command::Cancel { reason: self.reason.trim().to_owned() },
             "reopen" => Command::Reopen { reason: self.reason.trim().to_owned() },
             "note" => Command::AddNote { text: self.text.trim().to_owned() },
+            "reclassify" => Command::Reclassify {
+                classification: fieldsync_core::model::Classification {
+                    ticket_type: self.ticket_type.trim().to_owned(),
+                    product: self.product.trim().to_owned(),
+                    module: self.module.trim().to_owned(),
+                    version: self.version.trim().to_owned(),
+                },
+            },
             // A review is a dispatcher's note carrying the conflict's marker: it stays in the
             // history like every other change.
             "review" => {

@@ -17,6 +17,7 @@ mod report_pages;
 mod reports;
 mod routing;
 mod session;
+mod settings_pages;
 use crate::sla;
 mod webhook_pages;
 
@@ -53,6 +54,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/console/devices/{id}/revoke", post(people::revoke))
         .route("/console/reports", get(report_pages::page))
         .route("/console/reports/{table}", get(report_pages::csv))
+        .route("/console/settings", get(settings_pages::page))
+        .route("/console/settings/{which}", post(settings_pages::save))
         .route("/console/webhooks", get(webhook_pages::page).post(webhook_pages::create))
         .route("/console/webhooks/{id}", get(webhook_pages::detail))
         .route("/console/webhooks/{id}/enabled", post(webhook_pages::set_enabled))
