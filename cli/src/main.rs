@@ -43,6 +43,10 @@ enum Command {
         /// (a TLS proxy in front of this server), so browsers never send them over plain HTTP.
         #[arg(long)]
         secure_cookies: bool,
+        /// How often (milliseconds) the SLA clocks of open tickets are checked against the
+        /// escalation rules (docs/adr/0014).
+        #[arg(long, default_value_t = 15_000)]
+        escalation_interval_ms: u64,
     },
     /// Manage users.
     User {
@@ -145,10 +149,21 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
-        Command::Serve { data, listen, database_url, allow_private_webhooks, secure_cookies } => {
+        Command::Serve {
+            data,
+            listen,
+            database_url,
+            allow_private_webhooks,
+            secure_cookies,
+            escalation_interval_ms,
+        } => {
             let config = fieldsync_server::ServerConfig {
                 allow_private_webhooks,
                 secure_cookies,
+                escalation: fieldsync_server::escalator::EscalationConfig {
+                    interval: std::time::Duration::from_millis(escalation_interval_ms.max(10)),
+                    ..Default::default()
+                },
                 ..fieldsync_server::ServerConfig::default()
             };
             serve(data, listen, database_url, config).await
