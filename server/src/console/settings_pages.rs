@@ -272,7 +272,7 @@ mod tests {
         assert_eq!(rules.rules[0].assign_to.as_deref(), Some("sup"));
         assert!(rules.rules[0].notify && !rules.rules[1].notify);
         assert_eq!(rules_of(&rules_text(&rules)).expect("again"), rules);
-        let err = policy_of("urgent * bug 5 60").unwrap_err().to_string();
+        let err = policy_of("urgent * bug 5 60").expect_err("too few words").to_string();
         assert!(err.contains("line 1"), "{err}");
         assert!(policy_of("urgentish * * 1 2 3").is_err());
         assert!(rules_of("x sometime 0").is_err());

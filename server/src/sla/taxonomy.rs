@@ -119,7 +119,7 @@ mod tests {
         assert!(taxonomy.check(&ok).is_ok());
         assert!(taxonomy.check(&Classification::default()).is_ok(), "unclassified is allowed");
         let bad = Classification { ticket_type: "party".into(), ..Default::default() };
-        assert!(taxonomy.check(&bad).unwrap_err().0.contains("unknown type \"party\""));
+        assert!(taxonomy.check(&bad).expect_err("unknown").0.contains("unknown type \"party\""));
         let bad = Classification { module: "pump".into(), ..Default::default() };
         assert!(taxonomy.check(&bad).is_err(), "an empty list accepts nothing");
         assert_eq!(taxonomy.type_label("on_site_repair"), "On-site repair");
@@ -129,7 +129,7 @@ mod tests {
     fn bad_lists_are_refused() {
         let mut t = Taxonomy::default();
         t.types.push(Entry { value: "bug".into(), label: String::new() });
-        assert!(t.validate().unwrap_err().0.contains("twice"));
+        assert!(t.validate().expect_err("twice").0.contains("twice"));
         let t =
             Taxonomy { types: vec![Entry { value: "two words".into(), label: String::new() }], ..Default::default() };
         assert!(t.validate().is_err());
