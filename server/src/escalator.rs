@@ -127,25 +127,30 @@ pub fn evaluate(state: &AppState, owner: &str) -> Result<usize, AppError> {
         sla_due_before: Some(now.saturating_add(rules.longest_lead()).saturating_add(1)),
         ..Default::default()
     };
-    let mut escalated = 0;
+    let mut breaches = Vec::new();
     for row in state.storage().list_tickets(&filter)? {
         let view = ClockView { ticket_id: &row.id, status: row.status, sla: row.sla, sla_due_at: row.sla_due_at };
-        for breach in rules::due(&rules, &view, now) {
-            let claim = EscalationClaim {
-                id: breach.id.clone(),
-                ticket_id: breach.ticket_id.clone(),
-                rule_id: breach.rule.id.clone(),
-                clock: breach.clock.to_owned(),
-                deadline: breach.deadline,
-            };
-            let lease_until = now.saturating_add(Millis::try_from(config.lease.as_millis()).unwrap_or(Millis::MAX));
-            if !state.storage().claim_escalation(&claim, owner, lease_until, now)? {
-                continue;
-            }
-            let summary = act(state, &breach, now)?;
-            if state.storage().finish_escalation(&breach.id, owner, &summary, now)? {
-                escalated += 1;
-            }
+        breaches.extend(rules::due(&rules, &view, now));
+    }
+    // Breaches acted on in earlier passes are skipped with one read, not a write each.
+    let ids: Vec<String> = breaches.iter().map(|b| b.id.clone()).collect();
+    let done: std::collections::HashSet<String> = state.storage().done_escalations(&ids)?.into_iter().collect();
+    let lease_until = now.saturating_add(Millis::try_from(config.lease.as_millis()).unwrap_or(Millis::MAX));
+    let mut escalated = 0;
+    for breach in breaches.into_iter().filter(|b| !done.contains(&b.id)) {
+        let claim = EscalationClaim {
+            id: breach.id.clone(),
+            ticket_id: breach.ticket_id.clone(),
+            rule_id: breach.rule.id.clone(),
+            clock: breach.clock.to_owned(),
+            deadline: breach.deadline,
+        };
+        if !state.storage().claim_escalation(&claim, owner, lease_until, now)? {
+            continue;
+        }
+        let summary = act(state, &breach, now)?;
+        if state.storage().finish_escalation(&breach.id, owner, &summary, now)? {
+            escalated += 1;
         }
     }
     Ok(escalated)

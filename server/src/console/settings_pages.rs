@@ -65,8 +65,14 @@ fn any_or<T>(word: &str, f: impl FnOnce(&str) -> Result<T, AppError>) -> Result<
     if word == "*" { Ok(None) } else { f(word).map(Some) }
 }
 
+/// Minutes for people: whole when they are ("120"), with decimals when not ("7.5": the default
+/// policy's shares of the standard targets), so saving the page unchanged changes nothing.
+fn minutes_text(ms: i64) -> String {
+    if ms % MINUTE == 0 { (ms / MINUTE).to_string() } else { format!("{}", ms as f64 / MINUTE as f64) }
+}
+
 /// A policy line: `priority tier type respond arrive resolve [revisit]`, `*` for any, targets
-/// in minutes.
+/// in minutes (decimals allowed).
 fn policy_of(text: &str) -> Result<Policy, AppError> {
     let mut rules = Vec::new();
     for (n, line) in text.lines().map(str::trim).enumerate().filter(|(_, l)| !l.is_empty() && !l.starts_with('#')) {
@@ -104,12 +110,12 @@ fn policy_text(policy: &Policy) -> String {
                 any(r.priority.map(Priority::as_str)),
                 any(r.tier.as_deref()),
                 any(r.ticket_type.as_deref()),
-                t.respond / MINUTE,
-                t.arrive / MINUTE,
-                t.resolve / MINUTE
+                minutes_text(t.respond),
+                minutes_text(t.arrive),
+                minutes_text(t.resolve)
             );
             if let Some(revisit) = t.revisit {
-                line.push_str(&format!(" {}", revisit / MINUTE));
+                line.push_str(&format!(" {}", minutes_text(revisit)));
             }
             line
         })
@@ -267,7 +273,9 @@ mod tests {
     #[test]
     fn lines_round_trip_and_bad_lines_say_which() {
         let policy = Policy::default();
-        assert_eq!(policy_of(&policy_text(&policy)).expect("parses"), policy);
+        assert!(policy_text(&policy).contains("urgent gold * 7.5 60 240"), "{}", policy_text(&policy));
+        assert_eq!(policy_of(&policy_text(&policy)).expect("parses"), policy, "saving unchanged changes nothing");
+        assert_eq!(policy_of("low * * 0.5 1 2").expect("decimals").rules[0].targets.respond, 30_000);
         let rules = rules_of("late any 0 notify raise assign=sup\nwarn respond 15").expect("rules");
         assert_eq!(rules.rules[0].assign_to.as_deref(), Some("sup"));
         assert!(rules.rules[0].notify && !rules.rules[1].notify);

@@ -87,6 +87,8 @@ pub trait ManagerStorage {
     ) -> Result<bool, StorageError>;
     /// Marks a breach `owner` holds as done; `false` if `owner` no longer holds it.
     fn finish_escalation(&self, id: &str, owner: &str, summary: &str, at: Millis) -> Result<bool, StorageError>;
+    /// Which of these breach ids are done (so a pass skips them without a write).
+    fn done_escalations(&self, ids: &[String]) -> Result<Vec<String>, StorageError>;
     /// The most recent escalations (claimed or done), newest first, at most `limit`.
     fn escalations(&self, limit: usize) -> Result<Vec<EscalationRecord>, StorageError>;
 }
@@ -118,6 +120,9 @@ pub(crate) fn conformance(make: &dyn Fn() -> Box<dyn Storage>) {
     assert!(!s.finish_escalation(&claim.id, "a", "late", 3_100).expect("not a's"), "a lost it");
     assert!(s.finish_escalation(&claim.id, "b", "escalated", 3_100).expect("done"));
     assert!(!s.claim_escalation(&claim, "c", 9_000, 8_000).expect("done"), "never again once done");
+    let asked = [claim.id.clone(), "t2/r1/respond/1".to_owned()];
+    assert_eq!(s.done_escalations(&asked).expect("done ones"), [claim.id.clone()]);
+    assert!(s.done_escalations(&[]).expect("none asked").is_empty());
     let all = s.escalations(10).expect("list");
     assert_eq!(all.len(), 1);
     assert_eq!((all[0].state.as_str(), all[0].summary.as_str(), all[0].done_at), ("done", "escalated", Some(3_100)));

@@ -144,6 +144,16 @@ impl ManagerStorage for PostgresStorage {
         })
     }
 
+    fn done_escalations(&self, ids: &[String]) -> Result<Vec<String>, StorageError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.read(|tx| {
+            let rows = tx.query("SELECT id FROM escalations WHERE state = 'done' AND id = ANY($1)", &[&ids])?;
+            Ok(rows.iter().map(|row| row.try_get(0)).collect::<Result<_, postgres::Error>>()?)
+        })
+    }
+
     fn escalations(&self, limit: usize) -> Result<Vec<EscalationRecord>, StorageError> {
         let limit = i64_of(limit as u64);
         self.read(|tx| {

@@ -146,6 +146,23 @@ impl ManagerStorage for SqliteStorage {
         })
     }
 
+    fn done_escalations(&self, ids: &[String]) -> Result<Vec<String>, StorageError> {
+        self.read(|tx| {
+            let mut done = Vec::new();
+            // Bound parameters per statement stay far below SQLite's limit.
+            for chunk in ids.chunks(500) {
+                let marks = vec!["?"; chunk.len()].join(", ");
+                let sql = format!("SELECT id FROM escalations WHERE state = 'done' AND id IN ({marks})");
+                let mut stmt = tx.prepare(&sql)?;
+                let rows = stmt.query_map(rusqlite::params_from_iter(chunk.iter()), |row| row.get::<_, String>(0))?;
+                for row in rows {
+                    done.push(row?);
+                }
+            }
+            Ok(done)
+        })
+    }
+
     fn escalations(&self, limit: usize) -> Result<Vec<EscalationRecord>, StorageError> {
         self.read(|tx| {
             let mut stmt = tx.prepare_cached(
