@@ -81,8 +81,13 @@ fn policy_of(text: &str) -> Result<Policy, AppError> {
         if !(6..=7).contains(&words.len()) {
             return Err(bad("priority tier type respond arrive resolve [revisit], minutes, * for any"));
         }
-        let minutes =
-            |w: &str| w.parse::<i64>().map(|m| m.saturating_mul(MINUTE)).map_err(|_| bad("targets are whole minutes"));
+        let minutes = |w: &str| {
+            w.parse::<f64>()
+                .ok()
+                .filter(|m| m.is_finite() && (0.0..=1e9).contains(m))
+                .map(|m| (m * MINUTE as f64).round() as i64)
+                .ok_or_else(|| bad("targets are minutes"))
+        };
         rules.push(PolicyRule {
             priority: any_or(words[0], |w| Priority::parse(w).ok_or_else(|| bad("unknown priority")))?,
             tier: any_or(words[1], |w| Ok(w.to_lowercase()))?,
