@@ -234,3 +234,45 @@ async fn a_broken_clock_escalates_once_raises_moves_and_notifies() {
     assert_eq!(deliveries.len(), 1, "one webhook event: {deliveries:?}");
     assert_eq!(deliveries[0]["event"], "escalated");
 }
+
+/// An instance that claimed a breach and died holds it until its lease runs out; then another
+/// takes it over and escalates, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_breach_claimed_by_a_dead_instance_is_taken_over_when_its_lease_runs_out() {
+    let (now, clock) = movable_clock(fieldsync_core::time::now_ms());
+    let server = Server::start_with(escalation_config(clock)).await;
+    let root = server.user("root", Role::Admin);
+    let dana = server.user("dana", Role::Dispatcher);
+    let (status, _) = put_json(&server, &root.token, "/v1/escalation-rules", &json!({"rules": [{"id": "late"}]})).await;
+    assert_eq!(status, 200);
+    let id = create(&server, &dana.token, json!({"title": "Freezer warm", "priority": "urgent"})).await;
+    let respond_by = detail(&server, &dana.token, &id).await["sla"]["respond_by"].as_i64().expect("deadline");
+    let claim = fieldsync_server::storage::manager::EscalationClaim {
+        id: format!("{id}/late/respond/{respond_by}"),
+        ticket_id: id.clone(),
+        rule_id: "late".into(),
+        clock: "respond".into(),
+        deadline: respond_by,
+    };
+    let lease_until = respond_by + 30_000;
+    assert!(server.state.storage().claim_escalation(&claim, "dead", lease_until, respond_by).expect("claim"));
+
+    now.store(respond_by + 1, Ordering::SeqCst);
+    let pass = |owner: &'static str| {
+        let state = server.state.clone();
+        async move {
+            tokio::task::spawn_blocking(move || fieldsync_server::escalator::evaluate(&state, owner))
+                .await
+                .expect("join")
+                .expect("evaluate")
+        }
+    };
+    assert_eq!(pass("alive").await, 0, "held by the dead instance");
+    assert_eq!(detail(&server, &dana.token, &id).await["escalations"], json!([]));
+    now.store(lease_until + 1, Ordering::SeqCst);
+    let list = wait_for_escalations(&server.http, &server.base, &dana.token, 1).await;
+    assert_eq!(list[0]["id"], json!(claim.id), "{list}");
+    assert_eq!(pass("alive").await, 0, "done: never again");
+    let t = detail(&server, &dana.token, &id).await;
+    assert_eq!(t["escalations"].as_array().map(Vec::len), Some(1), "{t}");
+}
