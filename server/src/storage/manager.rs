@@ -121,7 +121,7 @@ pub(crate) fn conformance(make: &dyn Fn() -> Box<dyn Storage>) {
     assert!(s.finish_escalation(&claim.id, "b", "escalated", 3_100).expect("done"));
     assert!(!s.claim_escalation(&claim, "c", 9_000, 8_000).expect("done"), "never again once done");
     let asked = [claim.id.clone(), "t2/r1/respond/1".to_owned()];
-    assert_eq!(s.done_escalations(&asked).expect("done ones"), [claim.id.clone()]);
+    assert_eq!(s.done_escalations(&asked).expect("done ones"), vec![claim.id.as_str()]);
     assert!(s.done_escalations(&[]).expect("none asked").is_empty());
     let all = s.escalations(10).expect("list");
     assert_eq!(all.len(), 1);
