@@ -198,7 +198,14 @@ pub fn perform_on(
             derived.state.clone()
         }
     };
-    let hash = doc::edit(document, at, verb(command), |tx| match (&edit, command) {
+    let message = match command {
+        // The timeline shows what a reclassification changed (the change's message).
+        Command::Reclassify { classification } => {
+            reclassify_message(&doc::read_classification(document), classification)
+        }
+        _ => verb(command).to_owned(),
+    };
+    let hash = doc::edit(document, at, &message, |tx| match (&edit, command) {
         (Edit::Event(draft), _) => doc::append_event(tx, draft, &stamp),
         (_, Command::AddNote { text }) => doc::append_note(tx, text, &stamp),
         (_, Command::AddPart { sku, qty }) => doc::append_part(tx, sku, *qty, &stamp),
@@ -256,6 +263,19 @@ fn plan(document: &Automerge, state: &workflow::TicketState, command: &Command) 
         Command::CaptureSignature { .. } => Edit::Content(Action::CaptureSignature),
         Command::Reclassify { .. } => Edit::Dispatcher(Action::Reclassify),
     }
+}
+
+/// "reclassify: type maintenance → bug; product — → boiler-x".
+fn reclassify_message(before: &Classification, after: &Classification) -> String {
+    let shown = |v: &str| if v.is_empty() { "—".to_owned() } else { v.to_owned() };
+    let changes: Vec<String> = before
+        .fields()
+        .into_iter()
+        .zip(after.fields())
+        .filter(|((_, old), (_, new))| old != new)
+        .map(|((name, old), (_, new))| format!("{name} {} → {}", shown(old), shown(new)))
+        .collect();
+    format!("{}: {}", Action::Reclassify.verb(), changes.join("; "))
 }
 
 fn verb(command: &Command) -> &'static str {

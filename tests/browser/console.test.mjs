@@ -531,7 +531,8 @@ try {
     await page.click("#reclassify-form button");
     await page.waitForFunction(() => document.getElementById("classification")?.textContent.includes("chiller-7"));
     const timeline = await page.$$eval("#timeline tr", (rows) => rows.map((r) => r.innerText));
-    check(timeline.some((r) => r.includes("reclassify") && r.includes("dana")), `timeline: ${timeline}`);
+    check(timeline.some((r) => r.includes("reclassify: product boiler-x → chiller-7") && r.includes("dana")),
+      `timeline: ${timeline}`);
     await shot("10-classified-ticket");
   });
 

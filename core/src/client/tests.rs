@@ -288,6 +288,9 @@ fn a_dispatcher_reclassifies_an_engineer_cannot_and_the_index_follows() {
     let err = w.dispatcher.reclassify(&id, &classified).expect_err("nothing to change");
     assert!(matches!(err, Error::InvalidInput(_)));
     w.dispatcher.reclassify(&id, &bug).expect("reclassify");
+    let document = Automerge::load(&w.dispatcher.export(&id).expect("export")).expect("load");
+    let last = document.get_changes(&[]).last().and_then(|c| c.message().map(str::to_owned));
+    assert_eq!(last.as_deref(), Some("reclassify: type maintenance → bug"), "the timeline says what changed");
     assert_eq!((by_type(&w.dispatcher, "bug"), by_type(&w.dispatcher, "maintenance")), (1, 0));
     let (row, recomputed) = row_and_recomputed(&w.dispatcher, &id);
     assert_eq!(row, recomputed, "the written row is the one the document gives");
