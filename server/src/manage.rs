@@ -87,6 +87,11 @@ pub fn set_sla_policy(state: &AppState, caller: &Caller, policy: &Policy) -> Res
 /// Replaces the escalation rules (admins). Blocking.
 pub fn set_escalation_rules(state: &AppState, caller: &Caller, rules: &Rules) -> Result<i64, AppError> {
     rules.validate().map_err(|e| AppError::BadRequest(e.0))?;
+    for (rule, user) in rules.rules.iter().filter_map(|r| r.assign_to.as_ref().map(|u| (r, u))) {
+        if state.storage().user(user)?.is_none() {
+            return Err(AppError::BadRequest(format!("rule {}: no user {user:?} to assign to", rule.id)));
+        }
+    }
     save(state, caller, ESCALATION_RULES, rules)
 }
 

@@ -534,6 +534,13 @@ try {
     check(timeline.some((r) => r.includes("reclassify: product boiler-x → chiller-7") && r.includes("dana")),
       `timeline: ${timeline}`);
     await shot("10-classified-ticket");
+    // The board filters by type (from the index).
+    await page.goto(`${url}/console/board`);
+    await page.selectOption("select[name=type]", "boiler_check");
+    await page.click(".filters button");
+    await page.waitForURL(/\/console\/board\?.*type=boiler_check/);
+    const cards = await page.$$eval("#board a.card", (as) => as.map((a) => a.dataset.id));
+    check(cards.length === 1 && cards[0] === classified, `cards of the type: ${cards}`);
   });
 
   await step("a clock about to break escalates: the board shows it live, the detail and the timeline record it", async () => {

@@ -23,6 +23,8 @@ pub(crate) struct Filters {
     engineer: String,
     priority: String,
     overdue: String,
+    #[serde(rename = "type")]
+    ticket_type: String,
 }
 
 impl Filters {
@@ -30,6 +32,7 @@ impl Filters {
         (self.status.is_empty() || row.status.as_str() == self.status)
             && (self.engineer.is_empty() || row.assignee.as_deref() == Some(self.engineer.as_str()))
             && (self.priority.is_empty() || row.priority.as_str() == self.priority)
+            && (self.ticket_type.is_empty() || row.ticket_type == self.ticket_type)
             && (self.overdue.is_empty()
                 || sla::clock(row.sla_due_at, row.status, now).state == sla::ClockState::Overdue)
     }
@@ -41,6 +44,7 @@ impl Filters {
             ("engineer", &self.engineer),
             ("priority", &self.priority),
             ("overdue", &self.overdue),
+            ("type", &self.ticket_type),
         ]
         .iter()
         .filter(|(_, v)| !v.is_empty())
@@ -125,6 +129,7 @@ struct BoardPage {
     engineers: Vec<String>,
     statuses: Vec<(&'static str, &'static str)>,
     priorities: Vec<&'static str>,
+    types: Vec<crate::sla::taxonomy::Entry>,
 }
 
 fn build_columns(state: &AppState, filters: &Filters) -> Result<(Vec<Column>, Vec<String>), AppError> {
@@ -175,9 +180,9 @@ pub(crate) async fn page(
     session: Session,
     Query(filters): Query<Filters>,
 ) -> Result<Response, ConsoleError> {
-    let (columns, engineers, filters, alerts) = blocking(move || {
+    let (columns, engineers, filters, alerts, types) = blocking(move || {
         let (columns, engineers) = build_columns(&state, &filters)?;
-        Ok((columns, engineers, filters, alerts(&state)?))
+        Ok((columns, engineers, filters, alerts(&state)?, crate::manage::taxonomy(&state)?.value.types))
     })
     .await?;
     let shown = columns.iter().map(|c| c.cards.len()).sum();
@@ -191,6 +196,7 @@ pub(crate) async fn page(
         engineers,
         statuses: Status::ALL.iter().map(|s| (s.as_str(), s.label())).collect(),
         priorities: Priority::ALL.iter().map(|p| p.as_str()).collect(),
+        types,
     })
 }
 
@@ -446,6 +452,8 @@ mod tests {
     fn filters_round_trip_through_the_query() {
         let filters = Filters { engineer: "a b".into(), overdue: "1".into(), ..Default::default() };
         assert_eq!(filters.query(), "?engineer=a%20b&overdue=1");
+        let typed = Filters { ticket_type: "on_site_repair".into(), ..Default::default() };
+        assert_eq!(typed.query(), "?type=on_site_repair");
         assert_eq!(Filters::default().query(), "");
     }
 }

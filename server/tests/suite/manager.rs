@@ -185,6 +185,9 @@ async fn a_broken_clock_escalates_once_raises_moves_and_notifies() {
     let dana = server.user("dana", Role::Dispatcher);
     let eli = server.user("eli", Role::Engineer);
     let sup = server.user("sup", Role::Engineer);
+    let nobody = json!({"rules": [{"id": "late", "assign_to": "nobody"}]});
+    let (status, answer) = put_json(&server, &root.token, "/v1/escalation-rules", &nobody).await;
+    assert_eq!(status, 400, "a rule naming no user is refused: {answer}");
     let rules = json!({"rules": [{"id": "late", "clock": "any", "raise_priority": true, "assign_to": sup.user_id}]});
     let (status, answer) = put_json(&server, &root.token, "/v1/escalation-rules", &rules).await;
     assert_eq!(status, 200, "{answer}");
