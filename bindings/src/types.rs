@@ -141,6 +141,8 @@ pub struct TicketSummary {
     pub set_aside: bool,
     /// Why the server refused this ticket's local changes, if it did.
     pub rejected: Option<String>,
+    /// The ticket type (its classification; empty when unclassified).
+    pub ticket_type: String,
 }
 
 /// Which tickets [`crate::FieldsyncClient::list`] returns; empty fields match everything.
@@ -158,6 +160,9 @@ pub struct ListFilter {
     /// Only tickets whose title or customer name contains this text.
     #[uniffi(default)]
     pub text: Option<String>,
+    /// Only tickets of this type.
+    #[uniffi(default)]
+    pub ticket_type: Option<String>,
 }
 
 /// How many tickets are in one status.
@@ -519,6 +524,7 @@ impl From<core_model::TicketSummary> for TicketSummary {
             pending: s.pending,
             set_aside: s.quarantined.is_some(),
             rejected: s.rejected,
+            ticket_type: s.ticket_type,
         }
     }
 }
@@ -530,6 +536,7 @@ impl From<ListFilter> for core_model::ListFilter {
             assignee: f.assignee,
             sla_due_before: f.sla_due_before,
             text: f.text,
+            ticket_type: f.ticket_type,
         }
     }
 }

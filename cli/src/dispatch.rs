@@ -3,7 +3,7 @@
 use clap::Subcommand;
 use fieldsync_core::TicketSummary;
 use fieldsync_core::actions::Command;
-use fieldsync_core::model::{Customer, NewTicket, Priority, Site, Ticket};
+use fieldsync_core::model::{Classification, Customer, NewTicket, Priority, Site, Ticket};
 use fieldsync_core::protocol::ApiError;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -39,6 +39,10 @@ pub enum DispatchCommand {
         /// Engineer to dispatch to.
         #[arg(long)]
         assignee: Option<String>,
+        /// Ticket type, from the server's taxonomy (`on_site_repair`, `installation`, ...); the
+        /// server's SLA policy gives the deadlines for the priority, tier and type.
+        #[arg(long = "type", default_value = "")]
+        ticket_type: String,
     },
     /// Assign or reassign a ticket.
     Assign {
@@ -148,7 +152,7 @@ impl Api {
 pub async fn run(server: &str, token: &str, command: DispatchCommand) -> Result<(), CliError> {
     let api = Api::new(server, token)?;
     match command {
-        DispatchCommand::Create { title, customer, address, lat, lon, radius, priority, assignee } => {
+        DispatchCommand::Create { title, customer, address, lat, lon, radius, priority, assignee, ticket_type } => {
             let site = lat.zip(lon).map(|(lat, lon)| Site { lat, lon, radius_m: radius });
             let new = NewTicket {
                 title,
@@ -156,6 +160,7 @@ pub async fn run(server: &str, token: &str, command: DispatchCommand) -> Result<
                 site,
                 priority,
                 assignee,
+                classification: Classification { ticket_type, ..Default::default() },
                 ..Default::default()
             };
             println!("{}", api.create(&new).await?);

@@ -58,6 +58,10 @@ enum Command {
         /// How many days a customer's tracking link keeps working after the job is completed.
         #[arg(long, default_value_t = 30)]
         tracking_link_days: u32,
+        /// How often (milliseconds) the SLA clocks of open tickets are checked against the
+        /// escalation rules (docs/adr/0014).
+        #[arg(long, default_value_t = 15_000)]
+        escalation_interval_ms: u64,
     },
     /// Manage users.
     User {
@@ -170,6 +174,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             utc_offset_minutes,
             language,
             tracking_link_days,
+            escalation_interval_ms,
         } => {
             let tracking = fieldsync_server::tracking::TrackingConfig {
                 public_url,
@@ -182,6 +187,10 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 allow_private_webhooks,
                 secure_cookies,
                 tracking,
+                escalation: fieldsync_server::escalator::EscalationConfig {
+                    interval: std::time::Duration::from_millis(escalation_interval_ms.max(10)),
+                    ..Default::default()
+                },
                 ..fieldsync_server::ServerConfig::default()
             };
             serve(data, listen, database_url, config).await

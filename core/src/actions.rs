@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::model::doc::{self, EventDraft, Stamp};
-use crate::model::{CheckInPlace, Identity, Location, NewTicket, PhotoMeta, SignatureMeta, ids};
+use crate::model::{CheckInPlace, Classification, Identity, Location, NewTicket, PhotoMeta, SignatureMeta, ids};
 use crate::time::Millis;
 use crate::workflow::{self, Action, Actor, Derived, EventKind, Status};
 
@@ -110,6 +110,12 @@ pub enum Command {
         /// The strokes as drawn, JSON.
         strokes_json: String,
     },
+    /// Change the type, product, module and version (dispatcher; any status, so a closed
+    /// ticket can be filed right for the reports).
+    Reclassify {
+        /// The new classification (every field written).
+        classification: Classification,
+    },
 }
 
 /// What an applied action left behind.
@@ -193,8 +199,26 @@ pub fn perform_on(
             }
             derived.state.clone()
         }
+        Edit::Dispatcher(action) => {
+            if !identity.role.dispatches() {
+                return Err(workflow::Refusal { action: *action, reason: workflow::Reason::NotDispatcher }.into());
+            }
+            if let Command::Reclassify { classification } = command {
+                if *classification == doc::read_classification(document) {
+                    return Err(Error::InvalidInput("the ticket is classified so already".into()));
+                }
+            }
+            derived.state.clone()
+        }
     };
-    let hash = doc::edit(document, at, verb(command), |tx| match (&edit, command) {
+    let message = match command {
+        // The timeline shows what a reclassification changed (the change's message).
+        Command::Reclassify { classification } => {
+            reclassify_message(&doc::read_classification(document), classification)
+        }
+        _ => verb(command).to_owned(),
+    };
+    let hash = doc::edit(document, at, &message, |tx| match (&edit, command) {
         (Edit::Event(draft), _) => doc::append_event(tx, draft, &stamp),
         (_, Command::AddNote { text }) => doc::append_note(tx, text, false, &stamp),
         (_, Command::AddPublicNote { text }) => doc::append_note(tx, text, true, &stamp),
@@ -206,6 +230,7 @@ pub fn perform_on(
         (_, Command::CaptureSignature { signature, strokes_json }) => {
             doc::put_signature(tx, signature, strokes_json, &stamp)
         }
+        (_, Command::Reclassify { classification }) => doc::put_classification(tx, classification),
         _ => Err(doc::ModelError::NotATicket("event command planned as content")),
     })?;
     // A valid action appends at the end of the history: the fold is the old one plus this
@@ -216,6 +241,7 @@ pub fn perform_on(
 enum Edit {
     Event(EventDraft),
     Content(Action),
+    Dispatcher(Action),
 }
 
 fn plan(document: &Automerge, state: &workflow::TicketState, command: &Command) -> Edit {
@@ -251,7 +277,21 @@ fn plan(document: &Automerge, state: &workflow::TicketState, command: &Command) 
         Command::RecordFeedback { .. } => Edit::Content(Action::RecordFeedback),
         Command::AddPhoto { .. } => Edit::Content(Action::AddPhoto),
         Command::CaptureSignature { .. } => Edit::Content(Action::CaptureSignature),
+        Command::Reclassify { .. } => Edit::Dispatcher(Action::Reclassify),
     }
+}
+
+/// "reclassify: type maintenance → bug; product — → boiler-x".
+fn reclassify_message(before: &Classification, after: &Classification) -> String {
+    let shown = |v: &str| if v.is_empty() { "—".to_owned() } else { v.to_owned() };
+    let changes: Vec<String> = before
+        .fields()
+        .into_iter()
+        .zip(after.fields())
+        .filter(|((_, old), (_, new))| old != new)
+        .map(|((name, old), (_, new))| format!("{name} {} → {}", shown(old), shown(new)))
+        .collect();
+    format!("{}: {}", Action::Reclassify.verb(), changes.join("; "))
 }
 
 fn verb(command: &Command) -> &'static str {
@@ -274,6 +314,7 @@ fn verb(command: &Command) -> &'static str {
         Command::RecordFeedback { .. } => Action::RecordFeedback.verb(),
         Command::AddPhoto { .. } => Action::AddPhoto.verb(),
         Command::CaptureSignature { .. } => Action::CaptureSignature.verb(),
+        Command::Reclassify { .. } => Action::Reclassify.verb(),
     }
 }
 
@@ -318,6 +359,7 @@ fn validate(command: &Command) -> Result<(), Error> {
                     }
                 })
         }
+        Command::Reclassify { classification } => v::classification(classification),
         _ => Ok(()),
     };
     checked.map_err(|bad| Error::InvalidInput(bad.0))
@@ -354,6 +396,7 @@ pub fn validate_new_ticket(new: &NewTicket) -> Result<(), Error> {
     for item in &new.checklist {
         require_text(item, "checklist item")?;
     }
+    workflow::values::classification(&new.classification).map_err(|bad| Error::InvalidInput(bad.0))?;
     Ok(())
 }
 

@@ -19,8 +19,8 @@ use crate::error::Error;
 use crate::media::{self, PhotoOptions, PhotoSource, SignatureOptions, StrokePoint};
 use crate::model::doc;
 use crate::model::{
-    Identity, JobSummary, ListFilter, Location, NewPhoto, NewTicket, PhotoInput, PhotoMeta, SignatureMeta, Ticket,
-    TicketSummary,
+    Classification, Identity, JobSummary, ListFilter, Location, NewPhoto, NewTicket, PhotoInput, PhotoMeta,
+    SignatureMeta, Ticket, TicketSummary,
 };
 use crate::protocol::{self, Push, RequestBudget, SyncRequest, SyncResponse};
 use crate::store::blobs::{self, Upload};
@@ -180,6 +180,11 @@ impl Client {
     /// Reopens a completed or cancelled ticket (back to dispatched, same engineer).
     pub fn reopen(&self, ticket_id: &str, reason: &str) -> Result<(), Error> {
         self.run(ticket_id, Command::Reopen { reason: reason.to_owned() })
+    }
+
+    /// Changes the ticket's type, product, module and version (dispatchers and admins).
+    pub fn reclassify(&self, ticket_id: &str, classification: &Classification) -> Result<(), Error> {
+        self.run(ticket_id, Command::Reclassify { classification: classification.clone() })
     }
 
     // -----------------------------------------------------------------------------------------
@@ -693,7 +698,12 @@ impl Client {
             Some(Known { derived, summary: before }) => {
                 let derived = derived.unwrap_or_else(|| doc::derive(document));
                 let performed = actions::perform_on(document, derived, &self.inner.identity, &command, at)?;
-                let summary = doc::summary_after_action(&before, &performed.derived, at);
+                // A reclassification edits a dispatcher field the index holds (the type).
+                let summary = if matches!(command, Command::Reclassify { .. }) {
+                    doc::summarize_derived(document, &performed.derived, at, true)?
+                } else {
+                    doc::summary_after_action(&before, &performed.derived, at)
+                };
                 (performed, summary)
             }
             None => {

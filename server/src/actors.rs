@@ -34,7 +34,9 @@ pub fn customer_actor() -> ActorId {
 /// pushing device's own server actor (the server actors of other devices are bound to those
 /// devices and refused as foreign).
 pub(crate) fn reserved(actor_hex: &str, pusher_device_id: &str) -> Option<&'static str> {
-    if actor_hex == crate::rules::compensation_actor().to_hex_string() || actor_hex == customer_actor().to_hex_string()
+    if actor_hex == crate::rules::compensation_actor().to_hex_string()
+        || actor_hex == customer_actor().to_hex_string()
+        || actor_hex == crate::escalator::escalation_actor().to_hex_string()
     {
         Some("change from the server's actor")
     } else if actor_hex == server_actor_hex(pusher_device_id) {

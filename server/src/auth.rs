@@ -41,6 +41,14 @@ impl Caller {
             Role::Engineer => Err(AppError::Forbidden("only dispatchers and admins may use this".into())),
         }
     }
+
+    /// Admins only (the taxonomy, the SLA policy, the escalation rules).
+    pub fn require_admin(&self) -> Result<(), AppError> {
+        match self.0.role {
+            Role::Admin => Ok(()),
+            Role::Dispatcher | Role::Engineer => Err(AppError::Forbidden("only admins may change this".into())),
+        }
+    }
 }
 
 /// Whether a caller (`role`, `user`) may manage the account of `target_user`, whose role is

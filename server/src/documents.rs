@@ -180,6 +180,8 @@ pub(crate) fn index_row(document: &Automerge, at: Millis) -> Result<IndexRow, Ap
         resolved_at: derived.state.resolved_at,
         updated_at: at,
         changed_seq: 0,
+        ticket_type: summary.ticket_type,
+        escalated: doc::is_escalated(document),
     })
 }
 
@@ -261,7 +263,8 @@ pub(crate) fn create_ticket(state: &AppState, caller: &Caller, new: &NewTicket) 
     let identity = caller.identity();
     let actor = server_actor(state, &identity.device_id)?;
     let at = now_ms();
-    let (id, document, _) = actions::create(actor, &identity, new, at)?;
+    let new = crate::manage::prepare_new_ticket(state, new, at)?;
+    let (id, document, _) = actions::create(actor, &identity, &new, at)?;
     let changes = document.get_changes(&[]);
     match commit(state, &id, None, document, &changes, &identity.device_id, at)? {
         Some(_) => Ok(id),
@@ -278,6 +281,10 @@ pub(crate) fn perform(
     command: &Command,
 ) -> Result<TicketSummary, AppError> {
     caller.require_dispatcher()?;
+    if let Command::Reclassify { classification } = command {
+        let taxonomy = crate::manage::taxonomy(state)?.value;
+        taxonomy.check(classification).map_err(|e| AppError::BadRequest(e.0))?;
+    }
     let identity = caller.identity();
     let actor = server_actor(state, &identity.device_id)?;
     for _ in 0..WRITE_ATTEMPTS {
@@ -303,6 +310,7 @@ pub(crate) fn summary_of(row: IndexRow) -> TicketSummary {
         status: row.status,
         assignee: row.assignee,
         priority: row.priority,
+        ticket_type: row.ticket_type,
         customer_name: row.customer_name,
         customer_address: row.customer_address,
         sla: row.sla,

@@ -34,8 +34,11 @@ pub mod blobs;
 mod console;
 mod documents;
 mod error;
+pub mod escalator;
 pub mod limits;
+pub mod manage;
 mod rules;
+pub mod sla;
 pub mod storage;
 mod sync;
 mod tickets;
@@ -97,6 +100,8 @@ pub struct ServerConfig {
     pub limits: limits::PushLimits,
     /// The customers' tracking page: link lifetime, zone, language, rate limits (issue 15).
     pub tracking: tracking::TrackingConfig,
+    /// The escalation evaluator: interval, lease, clock (docs/adr/0014).
+    pub escalation: escalator::EscalationConfig,
 }
 
 impl Default for ServerConfig {
@@ -112,6 +117,7 @@ impl Default for ServerConfig {
             secure_cookies: false,
             limits: limits::PushLimits::default(),
             tracking: tracking::TrackingConfig::default(),
+            escalation: escalator::EscalationConfig::default(),
         }
     }
 }
@@ -303,6 +309,11 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/tickets/{id}/actions", post(tickets::act))
         .route("/v1/tickets/{id}/document", get(tickets::document))
         .route("/v1/events", get(tickets::events))
+        .route("/v1/taxonomy", get(manage::get_taxonomy).put(manage::put_taxonomy))
+        .route("/v1/sla-policy", get(manage::get_sla_policy).put(manage::put_sla_policy))
+        .route("/v1/sla-policy/changes", get(manage::get_policy_changes))
+        .route("/v1/escalation-rules", get(manage::get_escalation_rules).put(manage::put_escalation_rules))
+        .route("/v1/escalations", get(manage::get_escalations))
         .route("/v1/webhooks", post(webhooks::api::create).get(webhooks::api::list))
         .route("/v1/webhooks/{id}", get(webhooks::api::one).patch(webhooks::api::patch).delete(webhooks::api::delete))
         .route("/v1/webhooks/{id}/deliveries", get(webhooks::api::deliveries))
@@ -338,11 +349,13 @@ pub async fn serve(
         let _ = stop.send(true);
     };
     let deliveries = tokio::spawn(webhooks::delivery::run(state.clone(), state.inner.shutdown.subscribe()));
+    let escalations = tokio::spawn(escalator::run(state.clone(), state.inner.shutdown.subscribe()));
     // With the peer's address: the tracking page limits requests per IP address.
     let service = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let served = axum::serve(listener, service).with_graceful_shutdown(signal).await;
     // Stopped by the same signal; an error serving stops it here.
     stop_deliveries(&served, deliveries).await;
+    stop_deliveries(&served, escalations).await;
     served
 }
 

@@ -69,9 +69,11 @@ pub(crate) struct ListQuery {
     assignee: Option<String>,
     sla_due_before: Option<Millis>,
     text: Option<String>,
+    #[serde(rename = "type")]
+    ticket_type: Option<String>,
 }
 
-/// `GET /v1/tickets?status=a,b&assignee=x&sla_due_before=ms&text=...`.
+/// `GET /v1/tickets?status=a,b&assignee=x&sla_due_before=ms&text=...&type=...`.
 pub(crate) async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -88,6 +90,7 @@ pub(crate) async fn list(
         assignee: query.assignee.filter(|a| !a.is_empty()),
         sla_due_before: query.sla_due_before,
         text: query.text.filter(|t| !t.is_empty()),
+        ticket_type: query.ticket_type.filter(|t| !t.is_empty()),
     };
     let rows = blocking(move || Ok(state.storage().list_tickets(&filter)?)).await?;
     Ok(Json(rows.into_iter().map(documents::summary_of).collect()))
@@ -101,7 +104,8 @@ pub(crate) struct HistoryEntry {
     pub device_id: Option<String>,
     pub user_id: Option<String>,
     pub message: Option<String>,
-    /// Written by the server itself: a compensation undoing a push that broke a rule.
+    /// Written by the server itself: a compensation undoing a push that broke a rule, or an
+    /// escalation.
     pub server: bool,
     pub device_time: Millis,
     pub server_received_at: Option<Millis>,
@@ -142,6 +146,7 @@ pub(crate) fn detail_of(state: &AppState, id: &str) -> Result<Detail, AppError> 
     let ticket = doc::read_ticket(&loaded.doc).map_err(|e| AppError::Internal(e.to_string()))?;
     let changes = loaded.doc.get_changes(&[]);
     let compensation = crate::rules::compensation_actor();
+    let escalation = crate::escalator::escalation_actor();
     let customer = crate::actors::customer_actor();
     let mut actors: Vec<String> = changes.iter().map(|c| c.actor_id().to_hex_string()).collect();
     actors.sort();
@@ -163,7 +168,7 @@ pub(crate) fn detail_of(state: &AppState, id: &str) -> Result<Detail, AppError> 
                     .map(|o| o.1.clone())
                     .or_else(|| by_customer.then(|| fieldsync_core::model::CUSTOMER_AUTHOR.to_owned())),
                 message: change.message().map(str::to_owned),
-                server: *change.actor_id() == compensation,
+                server: *change.actor_id() == compensation || *change.actor_id() == escalation,
                 device_time: change.timestamp(),
                 server_received_at: received.get(&hash).copied(),
                 hash,

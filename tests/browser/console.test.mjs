@@ -85,7 +85,9 @@ function png(width, height) {
 /** Starts `fieldsync serve` on port 0 and resolves with its URL once it says it listens. */
 function startServer() {
   // The webhook receiver listens on 127.0.0.1: private targets must be allowed for it.
-  const child = spawn(bin, ["serve", "--data", data, "--listen", "127.0.0.1:0", "--allow-private-webhooks"], {
+  // Escalation rules are checked every 200 ms, so an escalation shows up at once.
+  const args = ["serve", "--data", data, "--listen", "127.0.0.1:0", "--allow-private-webhooks", "--escalation-interval-ms", "200"];
+  const child = spawn(bin, args, {
     stdio: ["ignore", "ignore", "pipe"],
   });
   return new Promise((resolve, reject) => {
@@ -144,6 +146,7 @@ try {
   const dana = (await fieldsync(["user", "add", "dana", "--role", "dispatcher", "--data", data])).stdout.trim();
   const eli = (await fieldsync(["user", "add", "eli", "--role", "engineer", "--data", data])).stdout.trim();
   const fay = (await fieldsync(["user", "add", "fay", "--role", "engineer", "--data", data])).stdout.trim();
+  const root = (await fieldsync(["user", "add", "root", "--role", "admin", "--data", data])).stdout.trim();
   const started = await startServer();
   server = started.child;
   const url = started.url;
@@ -466,6 +469,115 @@ try {
     const refused = await online("fay", fay, "sync").catch((e) => ({ code: 1, stderr: String(e) }));
     check(refused.code !== 0, "a revoked device still syncs");
   });
+
+  // ---- the manager's control loop (docs/adr/0014) ----
+  const adminContext = await browser.newContext({ viewport: { width: 1500, height: 950 } });
+  const admin = await adminContext.newPage();
+  admin.setDefaultTimeout(15000);
+  let classified = "";
+
+  await step("an admin edits the taxonomy and the SLA policy in the settings page; the change is logged", async () => {
+    await admin.goto(`${url}/console/login`);
+    await admin.fill("input[name=token]", root);
+    await admin.click("#login-form button");
+    await admin.waitForURL("**/console/board");
+    await admin.goto(`${url}/console/settings`);
+    check((await admin.textContent("#policy-changes")).includes("none"), "a policy change before any");
+    const types = await admin.inputValue("#taxonomy-form textarea[name=types]");
+    check(types.includes("on_site_repair | On-site repair"), types);
+    await admin.fill("#taxonomy-form textarea[name=types]", `${types}\nboiler_check | Boiler check`);
+    await admin.fill("#taxonomy-form textarea[name=products]", "boiler-x | Boiler X\nchiller-7 | Chiller 7");
+    await admin.click("#taxonomy-form button");
+    await admin.waitForURL("**/console/settings");
+    check((await admin.inputValue("#taxonomy-form textarea[name=products]")).includes("chiller-7 | Chiller 7"), "products kept");
+    const policy = await admin.inputValue("#policy-form textarea");
+    check(policy.split("\n").length === 16, `the default policy: ${policy}`);
+    // High-priority boiler checks: respond in 5 minutes, arrive in 60, resolve in 120, revisit in a day.
+    await admin.fill("#policy-form textarea", `high * boiler_check 5 60 120 1440\n${policy}`);
+    await admin.click("#policy-form button");
+    await admin.waitForURL("**/console/settings");
+    const changes = await admin.$$eval("#policy-changes tr", (rows) => rows.slice(1).map((r) => r.innerText));
+    check(changes.length === 1 && changes[0].startsWith("1\t") && changes[0].includes("root") && changes[0].endsWith("17"),
+      `changes: ${changes}`);
+    await admin.screenshot({ path: path.join(shots, "09-settings.png"), fullPage: true });
+    // A dispatcher sees the settings and cannot change them.
+    await page.goto(`${url}/console/settings`);
+    check((await page.$("#policy-form button")) === null, "a dispatcher is offered the save button");
+    const refused = await page.evaluate(async (csrf) => {
+      const body = new URLSearchParams({ csrf, policy: "low * * 1 2 3" });
+      return (await fetch("/console/settings/policy", { method: "POST", body })).status;
+    }, await page.inputValue("#policy-form input[name=csrf]"));
+    check(refused === 403, `a dispatcher's policy post: ${refused}`);
+  });
+
+  await step("a classified ticket made in the form gets the policy of its type", async () => {
+    await page.goto(`${url}/console/tickets/new`);
+    check((await page.textContent("#policy")).includes("boiler_check"), "the form shows the policy in force");
+    await page.fill("input[name=title]", "Boiler X yearly check");
+    await page.fill("#customer", "Rijksmuseum");
+    await page.selectOption("#ticket-type", "boiler_check");
+    await page.selectOption("#product", "boiler-x");
+    await page.selectOption("select[name=priority]", "high");
+    await page.selectOption("#assignee", "");
+    await page.click("#new-ticket button[type=submit]");
+    await page.waitForURL(/\/console\/tickets\/[0-9a-f-]{36}$/);
+    classified = page.url().split("/").pop();
+    check((await text("#ticket-type")) === "Boiler check", await text("#ticket-type"));
+    check((await text("#classification")).includes("boiler-x"), await text("#classification"));
+    const made = await rest("GET", `/v1/tickets/${classified}`);
+    check(made.sla.respond_by - made.created_at === 5 * 60000, `respond in ${made.sla.respond_by - made.created_at} ms`);
+    check(made.sla.resolve_by - made.created_at === 120 * 60000, "resolve by the policy");
+    const listed = await rest("GET", "/v1/tickets?type=boiler_check");
+    check(listed.length === 1 && listed[0].id === classified, `by type: ${JSON.stringify(listed)}`);
+    // Reclassified to a chiller and back: each change is on the timeline.
+    await page.selectOption("#reclassify-form select[name=product]", "chiller-7");
+    await page.click("#reclassify-form button");
+    await page.waitForFunction(() => document.getElementById("classification")?.textContent.includes("chiller-7"));
+    const timeline = await page.$$eval("#timeline tr", (rows) => rows.map((r) => r.innerText));
+    check(timeline.some((r) => r.includes("reclassify: product boiler-x → chiller-7") && r.includes("dana")),
+      `timeline: ${timeline}`);
+    await shot("10-classified-ticket");
+    // The board filters by type (from the index).
+    await page.goto(`${url}/console/board`);
+    await page.selectOption("select[name=type]", "boiler_check");
+    await page.click(".filters button");
+    await page.waitForURL(/\/console\/board\?.*type=boiler_check/);
+    const cards = await page.$$eval("#board a.card", (as) => as.map((a) => a.dataset.id));
+    check(cards.length === 1 && cards[0] === classified, `cards of the type: ${cards}`);
+  });
+
+  await step("a clock about to break escalates: the board shows it live, the detail and the timeline record it", async () => {
+    await rest("POST", "/v1/webhooks", { url: receiver.url, events: ["escalated"] });
+    await page.goto(`${url}/console/board`);
+    await page.waitForFunction(() => document.getElementById("live-state")?.textContent === "live");
+    await page.waitForSelector(`a[data-id="${classified}"]`);
+    check((await page.$(`a[data-id="${classified}"] .escalated-badge`)) === null, "escalated before any rule");
+    await page.evaluate(() => { window.__sameDocument = true; });
+    // The rule: 30 minutes before any deadline, notify and raise the priority; the ticket's
+    // respond clock has 5 minutes: it fires at the next check.
+    await admin.goto(`${url}/console/settings`);
+    await admin.fill("#escalation-form textarea", "soon any 30 notify raise");
+    await admin.click("#escalation-form button");
+    await admin.waitForURL("**/console/settings");
+    const saved = Date.now();
+    await page.waitForSelector(`a[data-id="${classified}"] .escalated-badge`, { timeout: 10000 });
+    console.log(`      board showed the escalation ${Date.now() - saved} ms after the rule was saved`);
+    check(await page.evaluate(() => window.__sameDocument === true), "the page was reloaded");
+    check((await text(`a[data-id="${classified}"] .prio`)) === "urgent", "the priority was raised");
+    check((await text("#alerts")).includes("Boiler X yearly check"), await text("#alerts"));
+    await shot("11-board-escalated");
+    const hooks = await receiver.waitFor("the escalation", (rs) => rs.some((r) => JSON.parse(r.body).event === "escalated"));
+    const escalated = hooks.filter((r) => JSON.parse(r.body).event === "escalated");
+    check(escalated.length === 1 && JSON.parse(escalated[0].body).ticket_id === classified, "one escalated event");
+    await page.click(`a[data-id="${classified}"]`);
+    await page.waitForSelector("#escalated");
+    check((await text("#escalations")).includes("respond"), await text("#escalations"));
+    check((await text("#priority")) === "urgent", await text("#priority"));
+    const timeline = await page.$$eval("#timeline tr", (rows) => rows.map((r) => r.innerText));
+    check(timeline.some((r) => r.includes("escalate:") && r.includes("server")), `timeline: ${timeline}`);
+    await shot("12-detail-escalated");
+  });
+  await adminContext.close();
 
   await step("signing out ends the session on the server", async () => {
     const session = (await context.cookies()).find((c) => c.name === "fieldsync_session");

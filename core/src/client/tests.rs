@@ -1,5 +1,5 @@
 use super::*;
-use crate::model::{Customer, Priority, Site, Sla};
+use crate::model::{Classification, Customer, Priority, Site, Sla};
 use crate::workflow::{Action, Reason, Refusal, Role};
 use std::time::Duration;
 
@@ -265,6 +265,39 @@ fn completion_needs_the_signature_when_the_policy_says_so() {
     let err = w.engineer.complete(&id, "done").expect_err("no signature yet");
     assert!(matches!(err, Error::Refused(Refusal { reason: Reason::SignatureRequired, .. })));
     assert_eq!(w.engineer.get(&id).expect("get").status, Status::OnSite);
+}
+
+#[test]
+fn a_dispatcher_reclassifies_an_engineer_cannot_and_the_index_follows() {
+    let w = world();
+    let classified =
+        Classification { ticket_type: "maintenance".into(), product: "boiler-x".into(), ..Default::default() };
+    let id = w.dispatcher.create_ticket(&NewTicket { classification: classified.clone(), ..boiler() }).expect("create");
+    deliver(&w.dispatcher, &w.engineer, &id);
+    assert_eq!(w.engineer.get(&id).expect("get").classification, classified, "engineers see it");
+    let bug = Classification { ticket_type: "bug".into(), ..classified.clone() };
+    let err = w.engineer.reclassify(&id, &bug).expect_err("not a dispatcher");
+    assert!(
+        matches!(err, Error::Refused(Refusal { action: Action::Reclassify, reason: Reason::NotDispatcher })),
+        "{err:?}"
+    );
+    let by_type = |c: &Client, t: &str| {
+        c.list(&ListFilter { ticket_type: Some(t.into()), ..Default::default() }).expect("list").len()
+    };
+    assert_eq!(by_type(&w.engineer, "maintenance"), 1);
+    let err = w.dispatcher.reclassify(&id, &classified).expect_err("nothing to change");
+    assert!(matches!(err, Error::InvalidInput(_)));
+    w.dispatcher.reclassify(&id, &bug).expect("reclassify");
+    let document = Automerge::load(&w.dispatcher.export(&id).expect("export")).expect("load");
+    let last = document.get_changes(&[]).last().and_then(|c| c.message().map(str::to_owned));
+    assert_eq!(last.as_deref(), Some("reclassify: type maintenance → bug"), "the timeline says what changed");
+    assert_eq!((by_type(&w.dispatcher, "bug"), by_type(&w.dispatcher, "maintenance")), (1, 0));
+    let (row, recomputed) = row_and_recomputed(&w.dispatcher, &id);
+    assert_eq!(row, recomputed, "the written row is the one the document gives");
+    deliver(&w.dispatcher, &w.engineer, &id);
+    assert_eq!(by_type(&w.engineer, "bug"), 1, "a merge rewrites the engineer's row");
+    let long = Classification { version: "v".repeat(101), ..bug };
+    assert!(matches!(w.dispatcher.reclassify(&id, &long), Err(Error::InvalidInput(_))));
 }
 
 #[test]

@@ -47,12 +47,18 @@ mod key {
     pub const CUSTOMER_FEEDBACK: &str = "customer_feedback";
     pub const PUBLIC: &str = "public";
     pub const ETA: &str = "eta";
+    pub const CLASSIFICATION: &str = "classification";
+    pub const ESCALATIONS: &str = "escalations";
 }
 
 mod at_heads;
 mod customer;
+mod dispatch;
 pub use at_heads::{derive_at, event_count_at};
 pub use customer::{append_customer_message, customer_message_count, has_customer_feedback, put_customer_feedback};
+pub use dispatch::{
+    is_escalated, put_classification, put_escalation, put_priority, read_classification, read_escalations,
+};
 
 /// The key the server writes into a record of `events`, `notes`, `parts` or `time_entries`
 /// that broke a rule: its value is the reason. Only the server writes it; a voided event is
@@ -167,6 +173,9 @@ pub fn create(tx: &mut Transaction<'_>, ticket_id: &str, new: &NewTicket, stamp:
         put_all(tx, &obj, [("lat", site.lat.into()), ("lon", site.lon.into()), ("radius_m", site.radius_m.into())])?;
     }
     tx.put(ROOT, key::PRIORITY, new.priority.as_str())?;
+    if new.classification != super::Classification::default() {
+        put_classification(tx, &new.classification)?;
+    }
     let sla = tx.put_object(ROOT, key::SLA, ObjType::Map)?;
     for (name, deadline) in
         [("respond_by", new.sla.respond_by), ("arrive_by", new.sla.arrive_by), ("resolve_by", new.sla.resolve_by)]
@@ -699,6 +708,7 @@ pub fn summarize_derived(
         status: derived.state.status,
         assignee: derived.state.assignee.clone(),
         priority: read_priority(doc),
+        ticket_type: read_classification(doc).ticket_type,
         customer_name: customer.name,
         customer_address: customer.address,
         sla,
@@ -766,6 +776,8 @@ pub fn read_ticket(doc: &Automerge) -> Result<Ticket, ModelError> {
         customer: read_customer(doc),
         site: read_site(doc),
         priority: read_priority(doc),
+        classification: read_classification(doc),
+        escalations: read_escalations(doc),
         sla: read_sla(doc),
         complaint: r.bool(key::COMPLAINT).unwrap_or(false),
         signature_required: r.bool(key::SIGNATURE_REQUIRED).unwrap_or(false),

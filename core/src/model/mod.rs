@@ -87,6 +87,47 @@ pub struct Site {
     pub radius_m: f64,
 }
 
+/// What kind of work a ticket is, from the taxonomy an admin keeps (docs/adr/0014). Every field
+/// may be empty (unclassified). Dispatcher-owned: engineers see it and cannot change it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Classification {
+    /// Ticket type: "on_site_repair", "installation", "maintenance", "inspection", ...
+    #[serde(rename = "type")]
+    pub ticket_type: String,
+    /// The product concerned.
+    pub product: String,
+    /// The product's module.
+    pub module: String,
+    /// The product's version.
+    pub version: String,
+}
+
+impl Classification {
+    /// The four fields with their names, in the document's order.
+    pub fn fields(&self) -> [(&'static str, &str); 4] {
+        [("type", &self.ticket_type), ("product", &self.product), ("module", &self.module), ("version", &self.version)]
+    }
+}
+
+/// One escalation the server recorded on a ticket when an SLA clock was about to break or broke.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Escalation {
+    /// Its id: the breach (ticket, rule, clock, deadline), so one breach is recorded once.
+    pub id: String,
+    /// The rule that fired.
+    pub rule: String,
+    /// The clock: "respond", "arrive" or "resolve".
+    pub clock: String,
+    /// The deadline it was about.
+    pub deadline: Millis,
+    /// When the server escalated (UTC ms).
+    pub at: Millis,
+    /// What was done, for people ("priority high → urgent; assigned to sup").
+    pub summary: String,
+}
+
 /// The service-level deadlines, UTC milliseconds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -114,6 +155,8 @@ pub struct NewTicket {
     pub site: Option<Site>,
     /// How urgent.
     pub priority: Priority,
+    /// Type, product, module and version.
+    pub classification: Classification,
     /// Deadlines.
     pub sla: Sla,
     /// Engineer to dispatch it to at once, if any.
@@ -377,6 +420,10 @@ pub struct Ticket {
     pub site: Option<Site>,
     /// Priority.
     pub priority: Priority,
+    /// Type, product, module and version.
+    pub classification: Classification,
+    /// The escalations the server recorded, oldest first.
+    pub escalations: Vec<Escalation>,
     /// Deadlines.
     pub sla: Sla,
     /// Complaint flag.
@@ -429,6 +476,9 @@ pub struct TicketSummary {
     pub assignee: Option<String>,
     /// Priority.
     pub priority: Priority,
+    /// Ticket type (the classification's `type`; empty when unclassified).
+    #[serde(default)]
+    pub ticket_type: String,
     /// Customer name.
     pub customer_name: String,
     /// Customer address.
@@ -460,6 +510,9 @@ pub struct ListFilter {
     pub sla_due_before: Option<Millis>,
     /// Only tickets whose title or customer name contains this text (case-insensitive).
     pub text: Option<String>,
+    /// Only tickets of this type.
+    #[serde(default)]
+    pub ticket_type: Option<String>,
 }
 
 /// A photo to add: the camera's file or bytes, and what the app records beside it.

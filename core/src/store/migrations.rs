@@ -83,6 +83,12 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX uploads_by_state ON uploads (state);
     "#,
+    // 5: the ticket's type (its classification, docs/adr/0014) in the index, so lists filter
+    // by it without loading documents. Rows of older tickets have none: they were unclassified.
+    r#"
+    ALTER TABLE tickets ADD COLUMN ticket_type TEXT NOT NULL DEFAULT '';
+    CREATE INDEX tickets_by_type ON tickets (ticket_type);
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -354,6 +354,7 @@ fn summary(
         pending: true,
         quarantined: None,
         rejected: None,
+        ticket_type: "maintenance".into(),
     }
 }
 
@@ -379,6 +380,14 @@ fn index_rows_stay_right_through_narrow_and_full_updates() {
     let rows =
         list(ListFilter { statuses: vec![Status::Travelling], assignee: Some("ana".into()), ..Default::default() });
     assert_eq!((rows.len(), rows[0].updated_at), (1, 3));
+    // A reclassification leaves the indexed columns as they were: the narrow update writes it.
+    let by_type = |t: &str| list(ListFilter { ticket_type: Some(t.into()), ..Default::default() }).len();
+    assert_eq!((by_type("maintenance"), by_type("bug")), (1, 0));
+    upsert(crate::model::TicketSummary {
+        ticket_type: "bug".into(),
+        ..summary(Status::Travelling, "ana", "Boiler leaks", 4)
+    });
+    assert_eq!((by_type("maintenance"), by_type("bug")), (0, 1), "the type is in the index");
     store.integrity_check().expect("integrity");
 }
 

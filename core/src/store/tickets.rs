@@ -136,24 +136,26 @@ pub fn upsert_summary(tx: &Transaction<'_>, s: &TicketSummary) -> Result<(), Sto
         s.conflicts,
         s.updated_at,
         s.pending,
+        s.ticket_type,
     ];
     let sql = if unchanged {
         "UPDATE tickets SET title = ?2, priority = ?5, customer_name = ?6, customer_address = ?7,
             respond_by = ?8, arrive_by = ?9, resolve_by = ?10, conflicts = ?12, updated_at = ?13,
-            pending = ?14, quarantined = NULL
+            pending = ?14, quarantined = NULL, ticket_type = ?15
          WHERE id = ?1"
     } else {
         "INSERT INTO tickets (id, title, status, assignee, priority, customer_name, customer_address,
                               respond_by, arrive_by, resolve_by, sla_due_at, conflicts, updated_at,
-                              pending, quarantined)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, NULL)
+                              pending, quarantined, ticket_type)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, NULL, ?15)
          ON CONFLICT (id) DO UPDATE SET
             title = excluded.title, status = excluded.status, assignee = excluded.assignee,
             priority = excluded.priority, customer_name = excluded.customer_name,
             customer_address = excluded.customer_address, respond_by = excluded.respond_by,
             arrive_by = excluded.arrive_by, resolve_by = excluded.resolve_by,
             sla_due_at = excluded.sla_due_at, conflicts = excluded.conflicts,
-            updated_at = excluded.updated_at, pending = excluded.pending, quarantined = NULL"
+            updated_at = excluded.updated_at, pending = excluded.pending, quarantined = NULL,
+            ticket_type = excluded.ticket_type"
     };
     tx.prepare_cached(sql)?.execute(values)?;
     Ok(())
@@ -180,7 +182,7 @@ pub fn exists(tx: &Transaction<'_>, ticket_id: &str) -> Result<bool, StoreError>
 }
 
 const SUMMARY_COLUMNS: &str = "id, title, status, assignee, priority, customer_name, customer_address,
-     respond_by, arrive_by, resolve_by, sla_due_at, conflicts, updated_at, pending, quarantined, rejected";
+     respond_by, arrive_by, resolve_by, sla_due_at, conflicts, updated_at, pending, quarantined, rejected, ticket_type";
 
 fn summary_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<TicketSummary> {
     let status: String = row.get(2)?;
@@ -200,6 +202,7 @@ fn summary_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<TicketSummary> 
         pending: row.get(13)?,
         quarantined: row.get(14)?,
         rejected: row.get(15)?,
+        ticket_type: row.get(16)?,
     })
 }
 
@@ -219,6 +222,10 @@ pub fn list(tx: &Transaction<'_>, filter: &ListFilter) -> Result<Vec<TicketSumma
     if let Some(before) = filter.sla_due_before {
         sql.push_str(" AND sla_due_at < ?");
         args.push(before.into());
+    }
+    if let Some(ticket_type) = &filter.ticket_type {
+        sql.push_str(" AND ticket_type = ?");
+        args.push(ticket_type.clone().into());
     }
     if let Some(text) = filter.text.as_deref().filter(|t| !t.is_empty()) {
         sql.push_str(r" AND (title LIKE ? ESCAPE '\' OR customer_name LIKE ? ESCAPE '\')");

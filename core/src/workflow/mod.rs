@@ -45,7 +45,7 @@ impl Role {
         }
     }
 
-    fn dispatches(self) -> bool {
+    pub(crate) fn dispatches(self) -> bool {
         matches!(self, Role::Dispatcher | Role::Admin)
     }
 }
@@ -294,6 +294,8 @@ pub enum Action {
     MessageFromCustomer,
     /// The customer rates the visit on the tracking page.
     RateVisit,
+    /// Change the ticket's classification (type, product, module, version).
+    Reclassify,
 }
 
 impl Action {
@@ -341,6 +343,7 @@ impl Action {
             Action::CaptureSignature => "capture the signature",
             Action::MessageFromCustomer => "leave a message",
             Action::RateVisit => "rate the visit",
+            Action::Reclassify => "reclassify",
         }
     }
 }

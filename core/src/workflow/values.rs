@@ -76,6 +76,21 @@ pub fn optional_text(value: &str, what: &str, max: usize) -> Result<(), BadValue
     if chars > max { Err(BadValue(format!("{what} is {chars} characters long; at most {max}"))) } else { Ok(()) }
 }
 
+/// Longest classification value (a type, product, module or version name).
+pub const MAX_CLASSIFICATION_CHARS: usize = 100;
+
+/// A classification's four values: each at most [`MAX_CLASSIFICATION_CHARS`], no control
+/// characters.
+pub fn classification(c: &crate::model::Classification) -> Result<(), BadValue> {
+    for (what, value) in c.fields() {
+        optional_text(value, what, MAX_CLASSIFICATION_CHARS)?;
+        if value.chars().any(char::is_control) {
+            return Err(BadValue(format!("{what} holds a control character")));
+        }
+    }
+    Ok(())
+}
+
 /// A whole number from `min` to `max`.
 pub fn in_range(value: u64, what: &str, min: u64, max: u64) -> Result<(), BadValue> {
     if (min..=max).contains(&value) {

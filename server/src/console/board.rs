@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
-use fieldsync_core::model::{Customer, NewTicket, Priority, Site};
+use fieldsync_core::model::{Classification, Customer, NewTicket, Priority, Site};
 use fieldsync_core::workflow::Status;
 use serde::{Deserialize, Serialize};
 
@@ -23,6 +23,8 @@ pub(crate) struct Filters {
     engineer: String,
     priority: String,
     overdue: String,
+    #[serde(rename = "type")]
+    ticket_type: String,
 }
 
 impl Filters {
@@ -30,6 +32,7 @@ impl Filters {
         (self.status.is_empty() || row.status.as_str() == self.status)
             && (self.engineer.is_empty() || row.assignee.as_deref() == Some(self.engineer.as_str()))
             && (self.priority.is_empty() || row.priority.as_str() == self.priority)
+            && (self.ticket_type.is_empty() || row.ticket_type == self.ticket_type)
             && (self.overdue.is_empty()
                 || sla::clock(row.sla_due_at, row.status, now).state == sla::ClockState::Overdue)
     }
@@ -41,6 +44,7 @@ impl Filters {
             ("engineer", &self.engineer),
             ("priority", &self.priority),
             ("overdue", &self.overdue),
+            ("type", &self.ticket_type),
         ]
         .iter()
         .filter(|(_, v)| !v.is_empty())
@@ -69,6 +73,33 @@ pub(crate) struct Card {
     clock_text: String,
     clock_class: &'static str,
     pending_conflicts: usize,
+    ticket_type: String,
+    escalated: bool,
+}
+
+/// A console alert: one escalation the server raised.
+pub(crate) struct Alert {
+    ticket_id: String,
+    title: String,
+    at: String,
+    summary: String,
+}
+
+/// How many escalations the board's alert list shows.
+const ALERTS: usize = 5;
+
+fn alerts(state: &AppState) -> Result<Vec<Alert>, AppError> {
+    let mut alerts = Vec::new();
+    for e in state.storage().escalations(ALERTS)?.into_iter().filter(|e| e.state == "done") {
+        let title = state.storage().ticket_row(&e.ticket_id)?.map(|r| r.title).unwrap_or_default();
+        alerts.push(Alert {
+            ticket_id: e.ticket_id,
+            title,
+            at: super::when(e.done_at.unwrap_or(e.created_at)),
+            summary: e.summary,
+        });
+    }
+    Ok(alerts)
 }
 
 /// One status column.
@@ -83,6 +114,7 @@ pub(crate) struct Column {
 struct Columns {
     columns: Vec<Column>,
     shown: usize,
+    alerts: Vec<Alert>,
 }
 
 #[derive(Template)]
@@ -91,11 +123,13 @@ struct BoardPage {
     nav: Nav,
     columns: Vec<Column>,
     shown: usize,
+    alerts: Vec<Alert>,
     filters: Filters,
     query: String,
     engineers: Vec<String>,
     statuses: Vec<(&'static str, &'static str)>,
     priorities: Vec<&'static str>,
+    types: Vec<crate::sla::taxonomy::Entry>,
 }
 
 fn build_columns(state: &AppState, filters: &Filters) -> Result<(Vec<Column>, Vec<String>), AppError> {
@@ -125,6 +159,8 @@ fn build_columns(state: &AppState, filters: &Filters) -> Result<(Vec<Column>, Ve
             clock_text: clock.text,
             clock_class: clock.state.class(),
             pending_conflicts,
+            ticket_type: row.ticket_type.clone(),
+            escalated: row.escalated,
         });
     }
     // Most urgent first within a column: overdue, then by priority.
@@ -144,9 +180,9 @@ pub(crate) async fn page(
     session: Session,
     Query(filters): Query<Filters>,
 ) -> Result<Response, ConsoleError> {
-    let (columns, engineers, filters) = blocking(move || {
+    let (columns, engineers, filters, alerts, types) = blocking(move || {
         let (columns, engineers) = build_columns(&state, &filters)?;
-        Ok((columns, engineers, filters))
+        Ok((columns, engineers, filters, alerts(&state)?, crate::manage::taxonomy(&state)?.value.types))
     })
     .await?;
     let shown = columns.iter().map(|c| c.cards.len()).sum();
@@ -155,10 +191,12 @@ pub(crate) async fn page(
         query: filters.query(),
         columns,
         shown,
+        alerts,
         filters,
         engineers,
         statuses: Status::ALL.iter().map(|s| (s.as_str(), s.label())).collect(),
         priorities: Priority::ALL.iter().map(|p| p.as_str()).collect(),
+        types,
     })
 }
 
@@ -169,9 +207,9 @@ pub(crate) async fn columns(
     _session: Session,
     Query(filters): Query<Filters>,
 ) -> Result<Response, ConsoleError> {
-    let (columns, _) = blocking(move || build_columns(&state, &filters)).await?;
+    let (columns, alerts) = blocking(move || Ok((build_columns(&state, &filters)?.0, alerts(&state)?))).await?;
     let shown = columns.iter().map(|c| c.cards.len()).sum();
-    html(&Columns { columns, shown })
+    html(&Columns { columns, shown, alerts })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -211,12 +249,29 @@ pub(crate) async fn suggest(
     Ok(Json(body))
 }
 
-/// One row of the SLA policy table shown on the form.
+/// One rule of the SLA policy, as the form's aside shows it.
 pub(crate) struct PolicyRow {
-    priority: &'static str,
+    priority: String,
+    tier: String,
+    ticket_type: String,
     respond: String,
     arrive: String,
     resolve: String,
+}
+
+impl PolicyRow {
+    /// A rule for people: "any" where it matches anything, durations as "2h 00m".
+    pub(crate) fn of(rule: &crate::sla::PolicyRule) -> PolicyRow {
+        let any = |v: Option<&str>| v.unwrap_or("any").to_owned();
+        PolicyRow {
+            priority: any(rule.priority.map(Priority::as_str)),
+            tier: any(rule.tier.as_deref()),
+            ticket_type: any(rule.ticket_type.as_deref()),
+            respond: sla::duration(rule.targets.respond),
+            arrive: sla::duration(rule.targets.arrive),
+            resolve: sla::duration(rule.targets.resolve),
+        }
+    }
 }
 
 #[derive(Template)]
@@ -227,8 +282,10 @@ struct NewTicketPage {
     suggestion: SuggestionBody,
     loads: Vec<(String, usize)>,
     priorities: Vec<&'static str>,
-    tiers: Vec<(&'static str, i64)>,
+    tiers: Vec<String>,
     policy: Vec<PolicyRow>,
+    policy_version: i64,
+    taxonomy: crate::sla::taxonomy::Taxonomy,
     limit: usize,
 }
 
@@ -239,28 +296,27 @@ pub(crate) async fn new_ticket(
     Query(query): Query<CustomerQuery>,
 ) -> Result<Response, ConsoleError> {
     let customer = query.customer.clone();
-    let (suggestion, loads) = blocking(move || suggestion(&state, &query.customer)).await?;
-    let policy = Priority::ALL
-        .iter()
-        .rev()
-        .map(|p| {
-            let t = sla::targets(*p);
-            PolicyRow {
-                priority: p.as_str(),
-                respond: sla::duration(t.respond),
-                arrive: sla::duration(t.arrive),
-                resolve: sla::duration(t.resolve),
-            }
-        })
-        .collect();
+    let (suggestion, loads, policy, taxonomy) = blocking(move || {
+        let (suggestion, loads) = suggestion(&state, &query.customer)?;
+        Ok((suggestion, loads, crate::manage::sla_policy(&state)?, crate::manage::taxonomy(&state)?.value))
+    })
+    .await?;
+    let mut tiers: Vec<String> = sla::TIERS.iter().map(|(t, _)| (*t).to_owned()).collect();
+    for tier in policy.value.rules.iter().filter_map(|r| r.tier.as_ref()) {
+        if !tiers.iter().any(|t| t.eq_ignore_ascii_case(tier)) {
+            tiers.push(tier.clone());
+        }
+    }
     html(&NewTicketPage {
         nav: Nav::of(&session, "new"),
         customer,
         suggestion,
         loads,
         priorities: Priority::ALL.iter().rev().map(|p| p.as_str()).collect(),
-        tiers: sla::TIERS.to_vec(),
-        policy,
+        tiers,
+        policy: policy.value.rules.iter().map(PolicyRow::of).collect(),
+        policy_version: policy.version,
+        taxonomy,
         limit: routing::OPEN_LOAD_LIMIT,
     })
 }
@@ -284,6 +340,11 @@ pub(crate) struct NewTicketForm {
     complaint: String,
     signature_required: String,
     checklist: String,
+    #[serde(rename = "type")]
+    ticket_type: String,
+    product: String,
+    module: String,
+    version: String,
 }
 
 fn number(field: &str, text: &str) -> Result<Option<f64>, AppError> {
@@ -299,8 +360,9 @@ fn number(field: &str, text: &str) -> Result<Option<f64>, AppError> {
 }
 
 impl NewTicketForm {
-    /// The ticket to create; the SLA comes from the policy for its priority and tier.
-    fn to_new_ticket(&self, now: i64) -> Result<NewTicket, AppError> {
+    /// The ticket to create; its deadlines are left to the SLA policy
+    /// (`crate::manage::prepare_new_ticket`), as for every ticket.
+    fn to_new_ticket(&self) -> Result<NewTicket, AppError> {
         let priority = if self.priority.is_empty() {
             Priority::Normal
         } else {
@@ -326,7 +388,13 @@ impl NewTicketForm {
             },
             site,
             priority,
-            sla: sla::policy(priority, &tier, now),
+            classification: Classification {
+                ticket_type: self.ticket_type.trim().to_owned(),
+                product: self.product.trim().to_owned(),
+                module: self.module.trim().to_owned(),
+                version: self.version.trim().to_owned(),
+            },
+            sla: Default::default(),
             assignee: Some(self.assignee.trim().to_owned()).filter(|a| !a.is_empty()),
             complaint: !self.complaint.is_empty(),
             signature_required: !self.signature_required.is_empty(),
@@ -343,7 +411,7 @@ pub(crate) async fn create(
     axum::Form(form): axum::Form<NewTicketForm>,
 ) -> Result<Response, ConsoleError> {
     session.check(&headers, &form.csrf)?;
-    let new = form.to_new_ticket(super::now())?;
+    let new = form.to_new_ticket()?;
     let caller = session.caller.clone();
     let id = blocking(move || crate::documents::create_ticket(&state, &caller, &new)).await?;
     Ok(Redirect::to(&format!("/console/tickets/{id}")).into_response())
@@ -364,24 +432,28 @@ mod tests {
             checklist: "Isolate\n\n Test \n".into(),
             ..Default::default()
         };
-        let new = form.to_new_ticket(0).expect("valid");
+        let form = NewTicketForm { ticket_type: " bug ".into(), ..form };
+        let new = form.to_new_ticket().expect("valid");
         assert_eq!(new.title, "Leak");
-        assert_eq!(new.sla, sla::policy(Priority::Urgent, "gold", 0));
+        assert_eq!(new.classification.ticket_type, "bug");
+        assert_eq!(new.sla, Default::default(), "the policy is applied where every ticket is created");
         assert_eq!(new.site.map(|s| s.radius_m), Some(100.0));
         assert_eq!(new.checklist, ["Isolate", "Test"]);
         assert_eq!(new.assignee, None);
         let bad = NewTicketForm { lat: "north".into(), lon: "1".into(), ..Default::default() };
-        assert!(matches!(bad.to_new_ticket(0), Err(AppError::BadRequest(_))));
+        assert!(matches!(bad.to_new_ticket(), Err(AppError::BadRequest(_))));
         let half = NewTicketForm { lat: "1".into(), ..Default::default() };
-        assert!(matches!(half.to_new_ticket(0), Err(AppError::BadRequest(_))));
+        assert!(matches!(half.to_new_ticket(), Err(AppError::BadRequest(_))));
         let unknown = NewTicketForm { priority: "meh".into(), ..Default::default() };
-        assert!(matches!(unknown.to_new_ticket(0), Err(AppError::BadRequest(_))));
+        assert!(matches!(unknown.to_new_ticket(), Err(AppError::BadRequest(_))));
     }
 
     #[test]
     fn filters_round_trip_through_the_query() {
         let filters = Filters { engineer: "a b".into(), overdue: "1".into(), ..Default::default() };
         assert_eq!(filters.query(), "?engineer=a%20b&overdue=1");
+        let typed = Filters { ticket_type: "on_site_repair".into(), ..Default::default() };
+        assert_eq!(typed.query(), "?type=on_site_repair");
         assert_eq!(Filters::default().query(), "");
     }
 }

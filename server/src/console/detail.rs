@@ -103,6 +103,17 @@ struct DetailPage {
     assign_label: &'static str,
     can_cancel: bool,
     can_reopen: bool,
+    taxonomy: crate::sla::taxonomy::Taxonomy,
+    type_label: String,
+    escalations: Vec<EscalationRow>,
+}
+
+/// An escalation the server recorded, as the page lists it.
+pub(crate) struct EscalationRow {
+    at: String,
+    clock: String,
+    deadline: String,
+    summary: String,
 }
 
 fn event_details(event: &TicketEvent) -> String {
@@ -164,7 +175,7 @@ fn timeline(ticket: &Ticket, history: &[HistoryEntry]) -> Vec<TimelineRow> {
         .collect()
 }
 
-fn build(detail: Detail, people: &People, nav: Nav) -> DetailPage {
+fn build(detail: Detail, people: &People, taxonomy: crate::sla::taxonomy::Taxonomy, nav: Nav) -> DetailPage {
     let Detail { ticket: t, history, tracking_url } = detail;
     let now = super::now();
     let due = fieldsync_core::model::doc::sla_due_at(&t.sla, t.status, &t.milestones);
@@ -317,6 +328,18 @@ fn build(detail: Detail, people: &People, nav: Nav) -> DetailPage {
         assign_label: if t.status == Status::New { "Assign" } else { "Reassign" },
         can_cancel: !t.status.is_final(),
         can_reopen: t.status.is_final(),
+        type_label: taxonomy.type_label(&t.classification.ticket_type).to_owned(),
+        escalations: t
+            .escalations
+            .iter()
+            .map(|e| EscalationRow {
+                at: when(e.at),
+                clock: e.clock.clone(),
+                deadline: when(e.deadline),
+                summary: e.summary.clone(),
+            })
+            .collect(),
+        taxonomy,
         t,
     }
 }
@@ -332,10 +355,11 @@ pub(crate) async fn page(
     let host = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).map(str::to_owned);
     let page = blocking(move || {
         let people = People::load(&state)?;
+        let taxonomy = crate::manage::taxonomy(&state)?.value;
         let mut detail = tickets::detail_of(&state, &id)?;
         let base = crate::tracking::base_url(&state, host.as_deref());
         detail.tracking_url = crate::tracking::current_url(&state, &id, detail.ticket.status, &base)?;
-        Ok(build(detail, &people, nav))
+        Ok(build(detail, &people, taxonomy, nav))
     })
     .await?;
     html(&page)
@@ -351,6 +375,11 @@ pub(crate) struct ActionForm {
     reason: String,
     text: String,
     conflict: String,
+    #[serde(rename = "type")]
+    ticket_type: String,
+    product: String,
+    module: String,
+    version: String,
 }
 
 impl ActionForm {
@@ -362,6 +391,14 @@ impl ActionForm {
             "note" => Command::AddNote { text: self.text.trim().to_owned() },
             // An answer to the customer: shown on their tracking page.
             "public_note" => Command::AddPublicNote { text: self.text.trim().to_owned() },
+            "reclassify" => Command::Reclassify {
+                classification: fieldsync_core::model::Classification {
+                    ticket_type: self.ticket_type.trim().to_owned(),
+                    product: self.product.trim().to_owned(),
+                    module: self.module.trim().to_owned(),
+                    version: self.version.trim().to_owned(),
+                },
+            },
             // A review is a dispatcher's note carrying the conflict's marker: it stays in the
             // history like every other change.
             "review" => {

@@ -18,7 +18,8 @@ mod report_pages;
 mod reports;
 mod routing;
 mod session;
-mod sla;
+mod settings_pages;
+use crate::sla;
 mod webhook_pages;
 
 use askama::Template;
@@ -56,6 +57,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/console/follow-ups", get(follow_ups::page))
         .route("/console/follow-ups/{ticket_id}", post(follow_ups::record))
         .route("/console/reports/{table}", get(report_pages::csv))
+        .route("/console/settings", get(settings_pages::page))
+        .route("/console/settings/{which}", post(settings_pages::save))
         .route("/console/webhooks", get(webhook_pages::page).post(webhook_pages::create))
         .route("/console/webhooks/{id}", get(webhook_pages::detail))
         .route("/console/webhooks/{id}/enabled", post(webhook_pages::set_enabled))

@@ -97,6 +97,8 @@ mod tests {
             resolved_at: None,
             updated_at,
             changed_seq: 0,
+            ticket_type: String::new(),
+            escalated: false,
         }
     }
 

@@ -33,6 +33,7 @@ pub fn run(make: &dyn Fn() -> Box<dyn Storage>) {
     super::webhooks::conformance(make);
     super::uploads::conformance(make);
     super::tracking::conformance(make);
+    super::manager::conformance(make);
 }
 
 fn user(id: &str, role: Role) -> UserRecord {
@@ -59,6 +60,8 @@ fn row(id: &str, status: Status, assignee: Option<&str>) -> IndexRow {
         resolved_at: None,
         updated_at: 1_000,
         changed_seq: 0,
+        ticket_type: String::new(),
+        escalated: false,
     }
 }
 
@@ -208,6 +211,8 @@ fn list_filters(s: &dyn Storage) {
     let mut breach = row("a", Status::Dispatched, Some("eli"));
     breach.sla_due_at = Some(100);
     breach.title = "Boiler 50% leak".into();
+    breach.ticket_type = "on_site_repair".into();
+    breach.escalated = true;
     s.save_ticket(&write("a", None, b"1", breach, &[])).expect("a");
     s.save_ticket(&write("b", None, b"1", row("b", Status::Accepted, Some("fay")), &[])).expect("b");
     let mut cancelled = row("c", Status::Cancelled, None);
@@ -230,6 +235,10 @@ fn list_filters(s: &dyn Storage) {
     assert_eq!(ids(TicketFilter { text: Some("50%".into()), ..Default::default() }), ["a"]);
     assert_eq!(ids(TicketFilter { text: Some("0%".into()), ..Default::default() }), ["a"]);
     assert_eq!(ids(TicketFilter { text: Some("5_".into()), ..Default::default() }), Vec::<String>::new());
+    let typed = TicketFilter { ticket_type: Some("on_site_repair".into()), ..Default::default() };
+    assert_eq!(ids(typed), ["a"]);
+    let a = s.ticket_row("a").expect("row").expect("a");
+    assert_eq!((a.ticket_type.as_str(), a.escalated), ("on_site_repair", true), "type and flag round-trip");
 }
 
 fn sync_states(s: &dyn Storage) {

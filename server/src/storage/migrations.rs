@@ -162,6 +162,10 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // 7: the customers' tracking links (by token hash) and the follow-ups of bad ratings
     // (docs/adr/0012).
     super::sqlite::tracking::MIGRATION,
+    // 8: the ticket type and escalation flag in the index, the manager's settings (taxonomy,
+    // SLA policy, escalation rules) with their change log, and escalation claims
+    // (docs/adr/0014).
+    super::sqlite::manager::MIGRATION,
 ];
 
 /// Brings the schema up to the newest migration in one transaction with the project's one

@@ -12,6 +12,7 @@
 //! [`conformance::run`] is the shared test suite every implementation must pass.
 
 pub mod conformance;
+pub mod manager;
 mod migrations;
 pub mod postgres;
 pub mod sqlite;
@@ -23,6 +24,7 @@ use fieldsync_core::model::{Priority, Sla};
 use fieldsync_core::time::Millis;
 use fieldsync_core::workflow::{Role, Status};
 
+pub use manager::ManagerStorage;
 pub use postgres::PostgresStorage;
 pub use sqlite::SqliteStorage;
 pub use tracking::TrackingStorage;
@@ -178,6 +180,10 @@ pub struct IndexRow {
     pub updated_at: Millis,
     /// The global change sequence number of the ticket's last change (set by storage).
     pub changed_seq: u64,
+    /// The ticket type (its classification's `type`; empty when unclassified).
+    pub ticket_type: String,
+    /// Whether the server has escalated the ticket (docs/adr/0014).
+    pub escalated: bool,
 }
 
 /// One change's arrival at the server.
@@ -245,6 +251,8 @@ pub struct TicketFilter {
     pub sla_due_before: Option<Millis>,
     /// Title or customer name contains this (case-insensitive).
     pub text: Option<String>,
+    /// Only tickets of this type.
+    pub ticket_type: Option<String>,
 }
 
 /// What the server remembers about one ticket on one device.
@@ -261,8 +269,9 @@ pub struct SyncState {
 
 /// Server storage. Synchronous: async handlers call it inside `spawn_blocking`. Webhook
 /// subscriptions and deliveries are the [`WebhookStorage`] part, who sent which blob's bytes
-/// the [`UploadStorage`] part, tracking links and follow-ups the [`TrackingStorage`] part.
-pub trait Storage: Send + Sync + WebhookStorage + UploadStorage + TrackingStorage {
+/// the [`UploadStorage`] part, tracking links and follow-ups the [`TrackingStorage`] part,
+/// the manager's settings and escalation claims the [`ManagerStorage`] part.
+pub trait Storage: Send + Sync + WebhookStorage + UploadStorage + TrackingStorage + ManagerStorage {
     /// Creates a user; [`StorageError::Duplicate`] if the id is taken.
     fn create_user(&self, user: &UserRecord) -> Result<(), StorageError>;
     /// A user by id.
@@ -351,4 +360,4 @@ pub(crate) fn i64_of(n: u64) -> i64 {
 
 pub(crate) const ROW_COLUMNS: &str =
     "t.id, t.title, t.status, t.assignee, t.priority, t.customer_name, t.customer_address,
-    t.respond_by, t.arrive_by, t.resolve_by, t.sla_due_at, t.conflicts, t.resolved_at, t.updated_at, t.changed_seq";
+    t.respond_by, t.arrive_by, t.resolve_by, t.sla_due_at, t.conflicts, t.resolved_at, t.updated_at, t.changed_seq, t.ticket_type, t.escalated";

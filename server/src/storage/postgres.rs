@@ -40,6 +40,7 @@ use super::{
 };
 
 mod actors;
+mod manager;
 mod tracking;
 mod uploads;
 mod webhooks;
@@ -191,6 +192,10 @@ const MIGRATIONS: &[&str] = &[
     uploads::MIGRATION,
     // 5: tracking links and follow-ups (SQLite's 7; docs/adr/0012).
     tracking::MIGRATION,
+    // 6: classification in the index, the manager's settings (taxonomy, SLA policy,
+    // escalation rules) with their change log, and escalation claims (SQLite's 8;
+    // docs/adr/0014).
+    manager::MIGRATION,
 ];
 
 /// The schema version this build writes.
@@ -556,6 +561,8 @@ fn index_row(row: &Row) -> Result<IndexRow, postgres::Error> {
         resolved_at: row.try_get(12)?,
         updated_at: row.try_get(13)?,
         changed_seq: u64_of(row.try_get(14)?),
+        ticket_type: row.try_get(15)?,
+        escalated: row.try_get(16)?,
     })
 }
 
@@ -819,8 +826,8 @@ impl Storage for PostgresStorage {
             tx.execute(
                 "INSERT INTO tickets (id, title, status, assignee, priority, customer_name, customer_address,
                                       respond_by, arrive_by, resolve_by, sla_due_at, conflicts, resolved_at,
-                                      updated_at, changed_seq, version)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+                                      updated_at, changed_seq, version, ticket_type, escalated)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
                  ON CONFLICT (id) DO UPDATE SET
                     title = excluded.title, status = excluded.status, assignee = excluded.assignee,
                     priority = excluded.priority, customer_name = excluded.customer_name,
@@ -828,7 +835,8 @@ impl Storage for PostgresStorage {
                     arrive_by = excluded.arrive_by, resolve_by = excluded.resolve_by,
                     sla_due_at = excluded.sla_due_at, conflicts = excluded.conflicts,
                     resolved_at = excluded.resolved_at, updated_at = excluded.updated_at,
-                    changed_seq = excluded.changed_seq, version = excluded.version",
+                    changed_seq = excluded.changed_seq, version = excluded.version,
+                    ticket_type = excluded.ticket_type, escalated = excluded.escalated",
                 &[
                     &id,
                     &r.title,
@@ -846,6 +854,8 @@ impl Storage for PostgresStorage {
                     &r.updated_at,
                     &seq,
                     &version,
+                    &r.ticket_type,
+                    &r.escalated,
                 ],
             )?;
             // Delivered to every listening instance at commit, in commit order.
@@ -881,6 +891,10 @@ impl Storage for PostgresStorage {
         if let Some(before) = &filter.sla_due_before {
             params.push(before);
             clauses.push(format!("t.sla_due_at < ${}", params.len()));
+        }
+        if let Some(ticket_type) = &filter.ticket_type {
+            params.push(ticket_type);
+            clauses.push(format!("t.ticket_type = ${}", params.len()));
         }
         if let Some(pattern) = &pattern {
             params.push(pattern);

@@ -33,6 +33,7 @@ use super::{
 };
 
 mod actors;
+pub(crate) mod manager;
 pub(crate) mod tracking;
 pub(crate) mod uploads;
 mod webhooks;
@@ -245,6 +246,8 @@ fn index_row(row: &Row<'_>) -> rusqlite::Result<IndexRow> {
         resolved_at: row.get(12)?,
         updated_at: row.get(13)?,
         changed_seq: u64_of(row.get(14)?),
+        ticket_type: row.get(15)?,
+        escalated: row.get(16)?,
     })
 }
 
@@ -494,8 +497,8 @@ impl Storage for SqliteStorage {
             tx.prepare_cached(
                 "INSERT INTO tickets (id, title, status, assignee, priority, customer_name, customer_address,
                                       respond_by, arrive_by, resolve_by, sla_due_at, conflicts, resolved_at,
-                                      updated_at, changed_seq, version)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+                                      updated_at, changed_seq, version, ticket_type, escalated)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
                  ON CONFLICT (id) DO UPDATE SET
                     title = excluded.title, status = excluded.status, assignee = excluded.assignee,
                     priority = excluded.priority, customer_name = excluded.customer_name,
@@ -503,7 +506,8 @@ impl Storage for SqliteStorage {
                     arrive_by = excluded.arrive_by, resolve_by = excluded.resolve_by,
                     sla_due_at = excluded.sla_due_at, conflicts = excluded.conflicts,
                     resolved_at = excluded.resolved_at, updated_at = excluded.updated_at,
-                    changed_seq = excluded.changed_seq, version = excluded.version",
+                    changed_seq = excluded.changed_seq, version = excluded.version,
+                    ticket_type = excluded.ticket_type, escalated = excluded.escalated",
             )?
             .execute(params![
                 id,
@@ -522,6 +526,8 @@ impl Storage for SqliteStorage {
                 r.updated_at,
                 seq,
                 version,
+                r.ticket_type,
+                r.escalated,
             ])?;
             let mut log = tx.prepare_cached(
                 "INSERT OR IGNORE INTO change_log (ticket_id, change_hash, device_id, received_at) VALUES (?1, ?2, ?3, ?4)",
@@ -567,6 +573,10 @@ impl Storage for SqliteStorage {
         if let Some(before) = filter.sla_due_before {
             values.push(SqlValue::Integer(before));
             clauses.push(format!("t.sla_due_at < ?{}", values.len()));
+        }
+        if let Some(ticket_type) = &filter.ticket_type {
+            values.push(SqlValue::Text(ticket_type.clone()));
+            clauses.push(format!("t.ticket_type = ?{}", values.len()));
         }
         if let Some(text) = filter.text.as_deref().filter(|t| !t.is_empty()) {
             let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");

@@ -200,7 +200,7 @@ pub const LOW_RATING_EVENT: &str = "customer_rating_low";
 
 /// Every event kind a subscription may ask for: the workflow's and the server's own.
 pub fn subscribable_kinds() -> Vec<&'static str> {
-    EventKind::ALL.iter().map(|k| k.as_str()).chain([LOW_RATING_EVENT]).collect()
+    EventKind::ALL.iter().map(|k| k.as_str()).chain([LOW_RATING_EVENT, ESCALATED]).collect()
 }
 
 /// A workflow event a write added and the state machine took.
@@ -398,6 +398,71 @@ fn try_enqueue_low_rating(
         state.webhook_runtime().wake.notify_one();
     }
     Ok(())
+}
+
+/// The event kind of an escalation (docs/adr/0014): not a workflow event, but a subscription
+/// may ask for it like one.
+pub const ESCALATED: &str = "escalated";
+
+/// Enqueues an `escalated` delivery per enabled subscription that asks for it; the escalation's
+/// id is the event id, so a breach acted on twice is delivered once. Never fails the caller
+/// (a problem is logged).
+pub(crate) fn enqueue_escalation(
+    state: &AppState,
+    ticket_id: &str,
+    escalation: &fieldsync_core::model::Escalation,
+    after: &Automerge,
+    at: Millis,
+) {
+    let enqueue = || -> Result<(), AppError> {
+        let subscriptions: Vec<WebhookSubscription> = state
+            .storage()
+            .webhooks()?
+            .into_iter()
+            .filter(|s| s.enabled && s.event_kinds.iter().any(|k| k == ESCALATED))
+            .collect();
+        if subscriptions.is_empty() {
+            return Ok(());
+        }
+        let ticket = doc::read_ticket(after).map_err(|e| AppError::Internal(e.to_string()))?;
+        let attempt_limit = state.config().webhooks.max_attempts.max(1);
+        let mut deliveries = Vec::new();
+        for subscription in subscriptions {
+            let id = ids::new_id();
+            let payload = serde_json::json!({
+                "version": PAYLOAD_VERSION,
+                "delivery_id": id,
+                "event": ESCALATED,
+                "event_id": escalation.id,
+                "ticket_id": ticket_id,
+                "status": ticket.status,
+                "occurred_at": escalation.at,
+                "received_at": at,
+                "by": "server",
+                "assignee": ticket.assignee,
+                "ticket": { "title": ticket.title, "priority": ticket.priority },
+                "customer": ticket.customer,
+                "escalation": { "rule": escalation.rule, "clock": escalation.clock, "deadline": escalation.deadline, "summary": escalation.summary },
+            });
+            deliveries.push(NewDelivery {
+                id,
+                subscription_id: subscription.id.clone(),
+                ticket_id: ticket_id.to_owned(),
+                event_id: escalation.id.clone(),
+                event_kind: ESCALATED.to_owned(),
+                payload: payload.to_string(),
+                created_at: at,
+                attempt_limit,
+            });
+        }
+        if state.storage().enqueue_deliveries(&deliveries)? > 0 {
+            state.webhook_runtime().wake.notify_one();
+        }
+        Ok(())
+    };
+    if let Err(e) = enqueue() {
+        eprintln!("fieldsync-server: escalation webhook of ticket {ticket_id} not enqueued: {e}");
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

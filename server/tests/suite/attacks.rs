@@ -533,3 +533,58 @@ async fn attack_devices_writing_the_customers_rating_or_messages_are_undone() {
     assert_eq!(detail(&server, &dana.token, &id).await["customer_feedback"]["rating"], 2);
     server.stop().await;
 }
+
+/// The classification and the escalations are dispatcher-owned (docs/adr/0014): an engineer's
+/// phone that rewrites the ticket's type, or forges an escalation, is refused and undone, and
+/// the index (what lists filter by) keeps the dispatcher's type.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attack_an_engineer_reclassifies_or_forges_an_escalation() {
+    let server = Server::start().await;
+    let dana = server.user("dana", Role::Dispatcher);
+    let eli = server.user("eli", Role::Engineer);
+    let (status, body) = server
+        .post_json(
+            &dana.token,
+            "/v1/tickets",
+            &serde_json::json!({"title": "Pump noise", "assignee": "eli", "classification": {"type": "on_site_repair"}}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let id = body["id"].as_str().expect("id").to_owned();
+    let mut phone = Hostile::join(&server, &eli, &id).await;
+
+    // Into the existing map: a cheaper type for the reports.
+    let answer = phone
+        .push(&server, |tx, _| {
+            let Some((_, map)) = tx.get(ROOT, "classification").expect("read") else { panic!("no classification") };
+            tx.put(&map, "type", "consultation").expect("type");
+        })
+        .await;
+    assert_eq!(answer.rejections.len(), 1, "{answer:?}");
+    // A whole new map, and a forged escalation beside it.
+    let answer = phone
+        .push(&server, |tx, _| {
+            let map = tx.put_object(ROOT, "classification", ObjType::Map).expect("map");
+            tx.put(&map, "type", "bug").expect("type");
+            let forged = tx.put_object(ROOT, "escalations", ObjType::Map).expect("escalations");
+            let entry = tx.put_object(&forged, "x", ObjType::Map).expect("entry");
+            tx.put(&entry, "summary", "all fine").expect("summary");
+        })
+        .await;
+    assert_eq!(answer.rejections.len(), 1, "{answer:?}");
+    phone.pull(&server).await;
+
+    let detail = detail(&server, &dana.token, &id).await;
+    assert_eq!(detail["classification"]["type"], "on_site_repair", "{detail}");
+    assert_eq!(detail["escalations"], serde_json::json!([]), "no forged escalation");
+    let (_, listed) = server.get_json(&dana.token, "/v1/tickets?type=on_site_repair").await;
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "the index keeps the dispatcher's type: {listed}");
+    assert_eq!(listed[0]["escalated"], serde_json::Value::Null, "summaries carry the type only");
+    let (_, forged) = server.get_json(&dana.token, "/v1/tickets?type=bug").await;
+    assert_eq!(forged, serde_json::json!([]));
+    // The phone's copy converged back too.
+    let Some((value, map)) = phone.doc.get(ROOT, "classification").expect("read") else { panic!("gone") };
+    assert!(matches!(value, automerge::Value::Object(ObjType::Map)));
+    let kind = phone.doc.get(&map, "type").expect("read").map(|(v, _)| v.to_string());
+    assert_eq!(kind.as_deref(), Some("\"on_site_repair\""));
+}

@@ -19,6 +19,7 @@ mod console;
 mod engine;
 mod fuzz_regressions;
 mod http;
+mod manager;
 mod postgres;
 mod properties;
 mod storage;

@@ -143,6 +143,8 @@ fn row(id: &str) -> IndexRow {
         resolved_at: None,
         updated_at: 0,
         changed_seq: 0,
+        ticket_type: String::new(),
+        escalated: false,
     }
 }
 
@@ -464,4 +466,82 @@ async fn a_console_session_made_on_one_instance_works_on_the_other() {
     assert_eq!(after.status(), 303);
     a.stop().await;
     b.stop().await;
+}
+
+/// Two instances on one database, both evaluating escalations every 20 ms on the same clock,
+/// and more passes run by hand from threads racing on both: one breach, exactly one escalation
+/// (the claim is one statement keyed by the breach; docs/adr/0014).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_escalate_one_breach_exactly_once() {
+    let Some(dbs) = TestDatabases::new() else { return };
+    let dbs = Arc::new(dbs);
+    let url = dbs.create_off_runtime().await;
+    let shared = tempfile::tempdir().expect("data dir");
+    let now = Arc::new(std::sync::atomic::AtomicI64::new(fieldsync_core::time::now_ms()));
+    let clock = {
+        let now = Arc::clone(&now);
+        fieldsync_server::escalator::TimeSource::from_fn(move || now.load(Ordering::SeqCst))
+    };
+    let config = crate::manager::escalation_config(clock);
+    let a = Instance::start(&url, shared.path(), config.clone()).await;
+    let b = Instance::start(&url, shared.path(), config).await;
+    let http = reqwest::Client::new();
+    let (_, _, root) = a.add_user("root", Role::Admin).await;
+    let (_, _, dana) = a.add_user("dana", Role::Dispatcher).await;
+    let rules = serde_json::json!({"rules": [{"id": "late", "raise_priority": true}]});
+    let (status, _) = json_call(http.put(b.url("/v1/escalation-rules")).bearer_auth(&root), Some(&rules)).await;
+    assert_eq!(status, 200);
+    let hook = serde_json::json!({"url": "http://127.0.0.1:9/hook", "events": ["escalated"]});
+    let (_, hook) = json_call(http.post(a.url("/v1/webhooks")).bearer_auth(&dana), Some(&hook)).await;
+    let new = serde_json::json!({"title": "Chiller down", "priority": "normal"});
+    let (_, created) = json_call(http.post(a.url("/v1/tickets")).bearer_auth(&dana), Some(&new)).await;
+    let id = created["id"].as_str().expect("id").to_owned();
+    let (_, ticket) = json_call(http.get(a.url(&format!("/v1/tickets/{id}"))).bearer_auth(&dana), None).await;
+    let respond_by = ticket["sla"]["respond_by"].as_i64().expect("deadline");
+
+    // The breach, with both instances' tasks running, and eight more passes racing on both.
+    now.store(respond_by + 1, Ordering::SeqCst);
+    let mut racers = Vec::new();
+    for n in 0..8 {
+        let state = if n % 2 == 0 { a.state.clone() } else { b.state.clone() };
+        racers.push(tokio::task::spawn_blocking(move || {
+            fieldsync_server::escalator::evaluate(&state, &format!("racer-{n}")).expect("evaluate")
+        }));
+    }
+    let mut by_racers = 0;
+    for racer in racers {
+        by_racers += racer.await.expect("join");
+    }
+    let list = crate::manager::wait_for_escalations(&http, &b.base, &dana, 1).await;
+    assert_eq!(list.as_array().map(Vec::len), Some(1), "one escalation row: {list}");
+    assert!(by_racers <= 1, "at most one racer won: {by_racers}");
+    // Later passes of both instances change nothing.
+    now.store(respond_by + 5 * 60_000, Ordering::SeqCst);
+    for state in [a.state.clone(), b.state.clone()] {
+        let again = tokio::task::spawn_blocking(move || fieldsync_server::escalator::evaluate(&state, "late-pass"))
+            .await
+            .expect("join")
+            .expect("evaluate");
+        assert_eq!(again, 0);
+    }
+    let (_, ticket) = json_call(http.get(b.url(&format!("/v1/tickets/{id}"))).bearer_auth(&dana), None).await;
+    assert_eq!(ticket["escalations"].as_array().map(Vec::len), Some(1), "{ticket}");
+    assert_eq!(ticket["priority"], "high", "raised once, not twice");
+    let hook_id = hook["id"].as_str().expect("hook id");
+    let path = format!("/v1/webhooks/{hook_id}/deliveries");
+    let (_, deliveries) = json_call(http.get(a.url(&path)).bearer_auth(&dana), None).await;
+    assert_eq!(deliveries.as_array().map(Vec::len), Some(1), "one webhook event: {deliveries}");
+    a.stop().await;
+    b.stop().await;
+}
+
+async fn json_call(request: reqwest::RequestBuilder, body: Option<&serde_json::Value>) -> (u16, serde_json::Value) {
+    let request = match body {
+        Some(body) => request.header("content-type", "application/json").body(body.to_string()),
+        None => request,
+    };
+    let response = request.send().await.expect("send");
+    let status = response.status().as_u16();
+    let bytes = response.bytes().await.expect("body");
+    (status, serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
 }

@@ -241,6 +241,10 @@ async fn an_engineer_editing_dispatcher_fields_is_kept_in_history_undone_and_tol
     let dana = server.user("dana", Role::Dispatcher);
     let eli = server.user("eli", Role::Engineer);
     let id = server.create_ticket(&dana.token, "Original title", Some("eli")).await;
+    // The SLA policy gave it deadlines (docs/adr/0014): the attack moves one.
+    let (_, created) = server.get_json(&dana.token, &format!("/v1/tickets/{id}")).await;
+    let resolve_by = created["sla"]["resolve_by"].clone();
+    assert!(resolve_by.as_i64().is_some(), "{created}");
     let phone = open_client(server.dir.path(), &eli, Role::Engineer);
     let (first, _) = server.sync(&eli.token, &noop(0)).await;
     apply(&phone, &first);
@@ -287,7 +291,7 @@ async fn an_engineer_editing_dispatcher_fields_is_kept_in_history_undone_and_tol
     assert_eq!(detail["priority"], "normal");
     assert_eq!(detail["description"], "");
     assert_eq!(detail["customer"]["name"], "");
-    assert_eq!(detail["sla"]["resolve_by"], serde_json::Value::Null);
+    assert_eq!(detail["sla"]["resolve_by"], resolve_by);
     let row = server.state.storage().ticket_row(&id).expect("row").expect("exists");
     assert_eq!(row.title, "Original title");
 

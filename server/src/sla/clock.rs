@@ -1,50 +1,13 @@
-//! SLA policy and clocks: the deadlines a new ticket gets from its priority and its customer's
-//! tier, and how a deadline reads at a given moment. Pure.
+//! How an SLA deadline reads at a given moment: the board's clock and the detail page's
+//! milestones. Pure.
 
-use fieldsync_core::model::{Milestones, Priority, Sla};
+use fieldsync_core::model::{Milestones, Sla};
 use fieldsync_core::time::Millis;
 use fieldsync_core::workflow::Status;
 
 const MINUTE: Millis = 60_000;
+#[cfg(test)]
 const HOUR: Millis = 60 * MINUTE;
-
-/// Deadlines of one priority for the standard tier, as offsets from creation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Targets {
-    /// Accept within.
-    pub respond: Millis,
-    /// Be on site within.
-    pub arrive: Millis,
-    /// Complete within.
-    pub resolve: Millis,
-}
-
-/// The policy table: per priority for the standard tier; better tiers get a share of it.
-pub fn targets(priority: Priority) -> Targets {
-    match priority {
-        Priority::Urgent => Targets { respond: 15 * MINUTE, arrive: 2 * HOUR, resolve: 8 * HOUR },
-        Priority::High => Targets { respond: 30 * MINUTE, arrive: 4 * HOUR, resolve: 24 * HOUR },
-        Priority::Normal => Targets { respond: 2 * HOUR, arrive: 24 * HOUR, resolve: 72 * HOUR },
-        Priority::Low => Targets { respond: 8 * HOUR, arrive: 72 * HOUR, resolve: 168 * HOUR },
-    }
-}
-
-/// The tiers the console offers, best first, with the share (percent) of the standard targets
-/// each gets. An unknown tier is treated as standard.
-pub const TIERS: [(&str, Millis); 3] = [("gold", 50), ("silver", 75), ("standard", 100)];
-
-/// The share (percent) of the standard targets a tier gets.
-pub fn tier_percent(tier: &str) -> Millis {
-    TIERS.iter().find(|(name, _)| name.eq_ignore_ascii_case(tier.trim())).map_or(100, |(_, percent)| *percent)
-}
-
-/// The deadlines of a ticket created at `created_at` with this priority and tier.
-pub fn policy(priority: Priority, tier: &str, created_at: Millis) -> Sla {
-    let t = targets(priority);
-    let percent = tier_percent(tier);
-    let after = |offset: Millis| Some(created_at.saturating_add(offset * percent / 100));
-    Sla { respond_by: after(t.respond), arrive_by: after(t.arrive), resolve_by: after(t.resolve) }
-}
 
 /// How an SLA clock reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -151,19 +114,6 @@ pub fn milestones(sla: &Sla, met: &Milestones, status: Status, now: Millis) -> [
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn policy_scales_the_priority_targets_by_tier() {
-        let standard = policy(Priority::High, "standard", 1_000);
-        assert_eq!(standard.respond_by, Some(1_000 + 30 * MINUTE));
-        assert_eq!(standard.arrive_by, Some(1_000 + 4 * HOUR));
-        assert_eq!(standard.resolve_by, Some(1_000 + 24 * HOUR));
-        let gold = policy(Priority::High, "Gold", 1_000);
-        assert_eq!(gold.respond_by, Some(1_000 + 15 * MINUTE), "gold gets half the time");
-        let unknown = policy(Priority::High, "platinum-ish", 1_000);
-        assert_eq!(unknown, standard, "an unknown tier is standard");
-        assert!(targets(Priority::Urgent).resolve < targets(Priority::Low).resolve);
-    }
 
     #[test]
     fn clock_reads_time_left_soon_and_overdue() {

@@ -1,0 +1,223 @@
+//! The service manager's settings on storage, and their REST API (docs/adr/0014): the taxonomy
+//! (`/v1/taxonomy`), the SLA policy (`/v1/sla-policy`, with its change log) and the escalation
+//! rules (`/v1/escalation-rules`), read by dispatchers and written by admins; the escalations
+//! raised (`/v1/escalations`). What a setting may hold is decided by `crate::sla`; this module
+//! only loads, checks through it, and stores.
+
+use axum::Json;
+use axum::extract::State;
+use axum::extract::rejection::JsonRejection;
+use fieldsync_core::model::NewTicket;
+use fieldsync_core::time::Millis;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::sla::Policy;
+use crate::sla::escalation::Rules;
+use crate::sla::taxonomy::Taxonomy;
+use crate::storage::manager::{EscalationRecord, SettingRecord};
+use crate::{AppError, AppState, Caller, blocking};
+
+/// The setting names in storage.
+pub const TAXONOMY: &str = "taxonomy";
+/// See [`TAXONOMY`].
+pub const SLA_POLICY: &str = "sla_policy";
+/// See [`TAXONOMY`].
+pub const ESCALATION_RULES: &str = "escalation_rules";
+
+/// A setting with its version, as read.
+#[derive(Clone, Debug, Serialize)]
+pub struct Versioned<T> {
+    /// The setting.
+    #[serde(flatten)]
+    pub value: T,
+    /// 0 while it is the built-in default.
+    pub version: i64,
+    /// When it was last written, if ever.
+    pub updated_at: Option<Millis>,
+    /// Who last wrote it, if anyone.
+    pub updated_by: Option<String>,
+}
+
+fn load<T: DeserializeOwned + Default>(state: &AppState, name: &str) -> Result<Versioned<T>, AppError> {
+    match state.storage().setting(name)? {
+        None => Ok(Versioned { value: T::default(), version: 0, updated_at: None, updated_by: None }),
+        Some(SettingRecord { json, version, updated_at, updated_by, .. }) => {
+            let value = serde_json::from_str(&json)
+                .map_err(|e| AppError::Internal(format!("stored setting {name} does not read: {e}")))?;
+            Ok(Versioned { value, version, updated_at: Some(updated_at), updated_by: Some(updated_by) })
+        }
+    }
+}
+
+fn save<T: Serialize>(state: &AppState, caller: &Caller, name: &str, value: &T) -> Result<i64, AppError> {
+    caller.require_admin()?;
+    let json = serde_json::to_string(value).map_err(|e| AppError::Internal(e.to_string()))?;
+    Ok(state.storage().put_setting(name, &json, &caller.0.user_id, fieldsync_core::time::now_ms())?)
+}
+
+/// The taxonomy in force. Blocking.
+pub fn taxonomy(state: &AppState) -> Result<Versioned<Taxonomy>, AppError> {
+    load(state, TAXONOMY)
+}
+
+/// The SLA policy in force. Blocking.
+pub fn sla_policy(state: &AppState) -> Result<Versioned<Policy>, AppError> {
+    load(state, SLA_POLICY)
+}
+
+/// The escalation rules in force. Blocking.
+pub fn escalation_rules(state: &AppState) -> Result<Versioned<Rules>, AppError> {
+    load(state, ESCALATION_RULES)
+}
+
+/// Replaces the taxonomy (admins). Blocking.
+pub fn set_taxonomy(state: &AppState, caller: &Caller, taxonomy: &Taxonomy) -> Result<i64, AppError> {
+    taxonomy.validate().map_err(|e| AppError::BadRequest(e.0))?;
+    save(state, caller, TAXONOMY, taxonomy)
+}
+
+/// Replaces the SLA policy (admins); it applies to tickets created from now on, and the write is
+/// logged. Blocking.
+pub fn set_sla_policy(state: &AppState, caller: &Caller, policy: &Policy) -> Result<i64, AppError> {
+    policy.validate().map_err(|e| AppError::BadRequest(e.0))?;
+    save(state, caller, SLA_POLICY, policy)
+}
+
+/// Replaces the escalation rules (admins). Blocking.
+pub fn set_escalation_rules(state: &AppState, caller: &Caller, rules: &Rules) -> Result<i64, AppError> {
+    rules.validate().map_err(|e| AppError::BadRequest(e.0))?;
+    for (rule, user) in rules.rules.iter().filter_map(|r| r.assign_to.as_ref().map(|u| (r, u))) {
+        if state.storage().user(user)?.is_none() {
+            return Err(AppError::BadRequest(format!("rule {}: no user {user:?} to assign to", rule.id)));
+        }
+    }
+    save(state, caller, ESCALATION_RULES, rules)
+}
+
+/// What every new ticket goes through, however it is made (REST API, console, CLI): its
+/// classification checked against the taxonomy, and the deadlines it was not given filled from
+/// the SLA policy for its priority, tier and type. Blocking.
+pub fn prepare_new_ticket(state: &AppState, new: &NewTicket, at: Millis) -> Result<NewTicket, AppError> {
+    taxonomy(state)?.value.check(&new.classification).map_err(|e| AppError::BadRequest(e.0))?;
+    let policy = sla_policy(state)?.value;
+    let sla = policy.apply(new.sla, new.priority, &new.customer.tier, &new.classification.ticket_type, at);
+    Ok(NewTicket { sla, ..new.clone() })
+}
+
+fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, AppError> {
+    body.map(|Json(value)| value).map_err(|rejection| AppError::BadRequest(rejection.body_text()))
+}
+
+/// `{ "version": n }`
+#[derive(Serialize)]
+pub(crate) struct Written {
+    version: i64,
+}
+
+/// `GET /v1/taxonomy`.
+pub(crate) async fn get_taxonomy(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Versioned<Taxonomy>>, AppError> {
+    caller.require_dispatcher()?;
+    Ok(Json(blocking(move || taxonomy(&state)).await?))
+}
+
+/// `PUT /v1/taxonomy`.
+pub(crate) async fn put_taxonomy(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Result<Json<Taxonomy>, JsonRejection>,
+) -> Result<Json<Written>, AppError> {
+    let value = json_body(body)?;
+    let version = blocking(move || set_taxonomy(&state, &caller, &value)).await?;
+    Ok(Json(Written { version }))
+}
+
+/// `GET /v1/sla-policy`.
+pub(crate) async fn get_sla_policy(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Versioned<Policy>>, AppError> {
+    caller.require_dispatcher()?;
+    Ok(Json(blocking(move || sla_policy(&state)).await?))
+}
+
+/// `PUT /v1/sla-policy`.
+pub(crate) async fn put_sla_policy(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Result<Json<Policy>, JsonRejection>,
+) -> Result<Json<Written>, AppError> {
+    let value = json_body(body)?;
+    let version = blocking(move || set_sla_policy(&state, &caller, &value)).await?;
+    Ok(Json(Written { version }))
+}
+
+/// One logged write of the SLA policy.
+#[derive(Serialize)]
+pub(crate) struct PolicyChange {
+    version: i64,
+    at: Millis,
+    by: String,
+    policy: serde_json::Value,
+}
+
+/// The logged writes of the SLA policy, newest first. Blocking.
+pub(crate) fn policy_changes(state: &AppState, limit: usize) -> Result<Vec<PolicyChange>, AppError> {
+    Ok(state
+        .storage()
+        .setting_changes(SLA_POLICY, limit)?
+        .into_iter()
+        .map(|c| PolicyChange {
+            version: c.version,
+            at: c.updated_at,
+            by: c.updated_by,
+            policy: serde_json::from_str(&c.json).unwrap_or(serde_json::Value::Null),
+        })
+        .collect())
+}
+
+/// The logged writes of the SLA policy as stored, newest first. Blocking.
+pub fn policy_change_log(state: &AppState, limit: usize) -> Result<Vec<SettingRecord>, AppError> {
+    Ok(state.storage().setting_changes(SLA_POLICY, limit)?)
+}
+
+/// `GET /v1/sla-policy/changes`.
+pub(crate) async fn get_policy_changes(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<PolicyChange>>, AppError> {
+    caller.require_dispatcher()?;
+    Ok(Json(blocking(move || policy_changes(&state, 200)).await?))
+}
+
+/// `GET /v1/escalation-rules`.
+pub(crate) async fn get_escalation_rules(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Versioned<Rules>>, AppError> {
+    caller.require_dispatcher()?;
+    Ok(Json(blocking(move || escalation_rules(&state)).await?))
+}
+
+/// `PUT /v1/escalation-rules`.
+pub(crate) async fn put_escalation_rules(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Result<Json<Rules>, JsonRejection>,
+) -> Result<Json<Written>, AppError> {
+    let value = json_body(body)?;
+    let version = blocking(move || set_escalation_rules(&state, &caller, &value)).await?;
+    Ok(Json(Written { version }))
+}
+
+/// `GET /v1/escalations`: the most recent escalations, newest first.
+pub(crate) async fn get_escalations(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<EscalationRecord>>, AppError> {
+    caller.require_dispatcher()?;
+    Ok(Json(blocking(move || Ok(state.storage().escalations(200)?)).await?))
+}
