@@ -43,6 +43,11 @@ enum Command {
         /// (a TLS proxy in front of this server), so browsers never send them over plain HTTP.
         #[arg(long)]
         secure_cookies: bool,
+        /// The font service reports are set in (a CJK font for Chinese text); default: Noto
+        /// Sans CJK where installed (docs/adr/0013). Devices use the same file to make the
+        /// same bytes.
+        #[arg(long, env = "FIELDSYNC_REPORT_FONT")]
+        report_font: Option<PathBuf>,
     },
     /// Manage users.
     User {
@@ -145,10 +150,11 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
-        Command::Serve { data, listen, database_url, allow_private_webhooks, secure_cookies } => {
+        Command::Serve { data, listen, database_url, allow_private_webhooks, secure_cookies, report_font } => {
             let config = fieldsync_server::ServerConfig {
                 allow_private_webhooks,
                 secure_cookies,
+                report_font,
                 ..fieldsync_server::ServerConfig::default()
             };
             serve(data, listen, database_url, config).await

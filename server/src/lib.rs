@@ -31,6 +31,7 @@ pub mod blobs;
 mod console;
 mod error;
 pub mod limits;
+mod report;
 mod rules;
 pub mod storage;
 mod sync;
@@ -87,6 +88,10 @@ pub struct ServerConfig {
     pub secure_cookies: bool,
     /// Caps on what one pushed change, push and ticket document may cost (issue 13).
     pub limits: limits::PushLimits,
+    /// The font service reports are set in (docs/adr/0013): a CJK font for Chinese text.
+    /// `None`: the first known system path that exists (Debian: `fonts-noto-cjk`). Devices
+    /// that must make the same bytes use the same font file. `fieldsync serve --report-font`.
+    pub report_font: Option<std::path::PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -101,6 +106,7 @@ impl Default for ServerConfig {
             allow_private_webhooks: false,
             secure_cookies: false,
             limits: limits::PushLimits::default(),
+            report_font: None,
         }
     }
 }
@@ -133,6 +139,7 @@ struct Inner {
     /// this process's own writes; dropping it stops that listener.
     listener: Option<storage::postgres::Listener>,
     webhooks: webhooks::Runtime,
+    report_fonts: report::FontCache,
 }
 
 impl std::fmt::Debug for AppState {
@@ -183,7 +190,10 @@ impl AppState {
         let (shutdown, _) = watch::channel(false);
         let docs = tickets::DocCache::default();
         let webhooks = webhooks::Runtime::default();
-        AppState { inner: Arc::new(Inner { storage, blobs, config, events, shutdown, docs, listener, webhooks }) }
+        let report_fonts = report::FontCache::default();
+        AppState {
+            inner: Arc::new(Inner { storage, blobs, config, events, shutdown, docs, listener, webhooks, report_fonts }),
+        }
     }
 
     /// The storage.
@@ -209,6 +219,10 @@ impl AppState {
     /// Parsed ticket documents this server last read or wrote.
     pub(crate) fn docs(&self) -> &tickets::DocCache {
         &self.inner.docs
+    }
+
+    pub(crate) fn report_fonts(&self) -> &report::FontCache {
+        &self.inner.report_fonts
     }
 
     pub(crate) fn webhook_runtime(&self) -> &webhooks::Runtime {
@@ -282,6 +296,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/tickets/{id}", get(tickets::detail))
         .route("/v1/tickets/{id}/actions", post(tickets::act))
         .route("/v1/tickets/{id}/document", get(tickets::document))
+        .route("/v1/tickets/{id}/report.pdf", get(report::download))
         .route("/v1/events", get(tickets::events))
         .route("/v1/webhooks", post(webhooks::api::create).get(webhooks::api::list))
         .route("/v1/webhooks/{id}", get(webhooks::api::one).patch(webhooks::api::patch).delete(webhooks::api::delete))
