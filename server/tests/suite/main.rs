@@ -21,6 +21,7 @@ mod fuzz_regressions;
 mod http;
 mod postgres;
 mod properties;
+mod report;
 mod storage;
 mod sync;
 mod trust;
