@@ -124,6 +124,13 @@ public final class Fieldsync: Sendable {
     }
 
     /// Syncs now, even when offline was reported.
+    /// Writes the ticket's service report (PDF) offline and returns its path: in
+    /// `options.outDir`, else in a `reports` folder beside the store. iOS keeps system fonts
+    /// out of reach: pass a CJK font the app ships (`options.fontPath`) for Chinese text.
+    public func serviceReport(_ ticketId: String, options: ReportOptions = ReportOptions()) async throws -> String {
+        try await client.serviceReport(ticketId: ticketId, options: options)
+    }
+
     public func syncNow() async throws -> SyncReport { try await client.syncNow() }
 
     /// The connectivity callback (`NWPathMonitor`): going online syncs at once.
