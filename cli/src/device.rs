@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use clap::Subcommand;
 use fieldsync_core::client::ReportRequest;
 use fieldsync_core::media::StrokePoint;
-use fieldsync_core::report::ReportOptions;
 use fieldsync_core::model::{Identity, ListFilter, Location, NewPhoto, PhotoInput, Ticket};
+use fieldsync_core::report::ReportOptions;
 use fieldsync_core::store::{StoreKey, encrypt_existing};
 use fieldsync_core::sync::{SyncConfig, SyncEngine, who_am_i};
 use fieldsync_core::{Client, OpenOptions, TicketSummary};
@@ -376,12 +376,8 @@ pub async fn run(
             println!("wrote {} bytes to {}", bytes.len(), out.display());
         }
         DeviceCommand::Report { id, out, heads, font, utc_offset_minutes } => {
-            let request = ReportRequest {
-                font_path: font,
-                out_dir: None,
-                heads,
-                options: ReportOptions { utc_offset_minutes },
-            };
+            let request =
+                ReportRequest { font_path: font, out_dir: None, heads, options: ReportOptions { utc_offset_minutes } };
             let pdf = client.service_report_pdf(&id, &request)?;
             std::fs::write(&out, &pdf)?;
             println!("wrote the service report of {id} ({} bytes) to {}", pdf.len(), out.display());

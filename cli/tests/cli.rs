@@ -172,7 +172,8 @@ fn a_dispatcher_and_an_engineer_work_a_ticket_from_the_command_line() {
         "480",
     ]);
     assert!(fetched.contains("wrote the service report"), "{fetched}");
-    let (device_bytes, server_bytes) = (std::fs::read(&device_pdf).expect("pdf"), std::fs::read(&server_pdf).expect("pdf"));
+    let (device_bytes, server_bytes) =
+        (std::fs::read(&device_pdf).expect("pdf"), std::fs::read(&server_pdf).expect("pdf"));
     assert!(device_bytes == server_bytes, "device {} bytes, server {} bytes", device_bytes.len(), server_bytes.len());
     let exported = dir.path().join("ticket.automerge");
     run(&["export", &id, "--out", exported.to_str().expect("path")]);

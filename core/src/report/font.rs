@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use skrifa::raw::FileRef;
-use skrifa::string::StringId;
 use skrifa::raw::TableProvider;
+use skrifa::string::StringId;
 use skrifa::{FontRef, MetadataProvider};
 
 use super::ReportError;

@@ -21,7 +21,8 @@ pub(super) fn write(laid_out: &Pages, source: &ReportSource, font: &ReportFont) 
     let krilla_font = font.krilla_font()?;
     let images = laid_out.images.iter().map(image).collect::<Result<Vec<Image>, ReportError>>()?;
     let mut document = Document::new_with(SerializeSettings::default());
-    let settings = PageSettings::from_wh(PAGE_WIDTH, PAGE_HEIGHT).ok_or_else(|| ReportError::Pdf("page size".into()))?;
+    let settings =
+        PageSettings::from_wh(PAGE_WIDTH, PAGE_HEIGHT).ok_or_else(|| ReportError::Pdf("page size".into()))?;
     for ops in &laid_out.pages {
         let mut page = document.start_page_with(settings.clone());
         let mut surface = page.surface();
@@ -30,7 +31,14 @@ pub(super) fn write(laid_out: &Pages, source: &ReportSource, font: &ReportFont) 
                 Op::Text { x, y, size, grey, text } => {
                     surface.set_fill(Some(Fill { paint: luma::Color::new(*grey).into(), ..Fill::default() }));
                     surface.set_stroke(None);
-                    surface.draw_text(Point::from_xy(*x, *y), krilla_font.clone(), *size, text, false, TextDirection::Auto);
+                    surface.draw_text(
+                        Point::from_xy(*x, *y),
+                        krilla_font.clone(),
+                        *size,
+                        text,
+                        false,
+                        TextDirection::Auto,
+                    );
                 }
                 Op::Image { x, y, width, height, blob } => {
                     let (Some(image), Some(size)) = (images.get(*blob), Size::from_wh(*width, *height)) else {

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, FixedOffset, Offset};
 
-use super::layout::{CONTENT_WIDTH, Layout, MARGIN, MUTED, Op, TEXT};
+use super::layout::{CONTENT_WIDTH, Layout, MARGIN, MUTED, Op, PAGE_HEIGHT, TEXT};
 use super::{ReportError, ReportFont, ReportOptions, ReportSource};
 use crate::model::{JobSummary, TicketEvent};
 use crate::time::Millis;
@@ -69,7 +69,9 @@ pub(super) fn lay_out(
     }
     let worked: u64 = t.time_entries.iter().filter(|e| e.void.is_none()).map(|e| u64::from(e.minutes)).sum();
     out.field("工时合计 Time recorded", &minutes(worked));
-    if let Some(summary) = live(&t.events).filter(|e| e.kind == EventKind::Completed.as_str()).last().and_then(|e| e.summary.clone()) {
+    if let Some(summary) =
+        live(&t.events).filter(|e| e.kind == EventKind::Completed.as_str()).last().and_then(|e| e.summary.clone())
+    {
         out.field("完成说明 Completion note", &clean(&summary));
     }
 
@@ -84,11 +86,22 @@ pub(super) fn lay_out(
             };
             out.field("核对 Check", &format!("{verdict} (SHA-256 {})", short(&signature.summary_sha256)));
             if JobSummary::of(t) != *summary {
-                out.paragraph(MARGIN, "签字后有新增记录，见下文。Work was recorded after signing; see below.", 9.0, MUTED);
+                out.paragraph(
+                    MARGIN,
+                    "签字后有新增记录，见下文。Work was recorded after signing; see below.",
+                    9.0,
+                    MUTED,
+                );
             }
         }
         (None, Some(signature)) => {
-            out.field("核对 Check", &format!("签名所依据的内容无法读取 The signed summary cannot be read (SHA-256 {})", short(&signature.summary_sha256)));
+            out.field(
+                "核对 Check",
+                &format!(
+                    "签名所依据的内容无法读取 The signed summary cannot be read (SHA-256 {})",
+                    short(&signature.summary_sha256)
+                ),
+            );
         }
         _ => {
             out.paragraph(MARGIN, "客户尚未签字 Not signed by the customer yet.", 9.5, MUTED);
@@ -111,7 +124,10 @@ pub(super) fn lay_out(
         out.paragraph(MARGIN, "—", 9.5, MUTED);
     }
     for entry in entries {
-        out.field(&clean(&entry.kind), &format!("{}   {}   {}", minutes(u64::from(entry.minutes)), clean(&entry.by), when(entry.at)));
+        out.field(
+            &clean(&entry.kind),
+            &format!("{}   {}   {}", minutes(u64::from(entry.minutes)), clean(&entry.by), when(entry.at)),
+        );
     }
 
     let cell = (CONTENT_WIDTH - PHOTO_GAP * (PHOTOS_PER_ROW - 1) as f32) / PHOTOS_PER_ROW as f32;
@@ -122,7 +138,9 @@ pub(super) fn lay_out(
     }
     // The document keeps photos by hash; the report shows them in the order they were taken.
     let mut photos: Vec<_> = t.photos.iter().collect();
-    photos.sort_by(|a, b| (a.taken_at.is_none(), a.taken_at, &a.sha256).cmp(&(b.taken_at.is_none(), b.taken_at, &b.sha256)));
+    photos.sort_by(|a, b| {
+        (a.taken_at.is_none(), a.taken_at, &a.sha256).cmp(&(b.taken_at.is_none(), b.taken_at, &b.sha256))
+    });
     for row in photos.chunks(PHOTOS_PER_ROW) {
         let captions: Vec<Vec<String>> =
             row.iter().map(|p| out.wrap(&clean(&p.caption), cell, 7.5).into_iter().take(2).collect()).collect();
@@ -140,13 +158,31 @@ pub(super) fn lay_out(
                 }
                 None => {
                     out.push(Op::Frame { x, y: top, width: cell, height: cell });
-                    out.push(Op::Text { x: x + 6.0, y: top + cell / 2.0 - 4.0, size: 8.0, grey: MUTED, text: "照片缺失".into() });
-                    out.push(Op::Text { x: x + 6.0, y: top + cell / 2.0 + 8.0, size: 8.0, grey: MUTED, text: "Photo not available".into() });
+                    out.push(Op::Text {
+                        x: x + 6.0,
+                        y: top + cell / 2.0 - 4.0,
+                        size: 8.0,
+                        grey: MUTED,
+                        text: "照片缺失".into(),
+                    });
+                    out.push(Op::Text {
+                        x: x + 6.0,
+                        y: top + cell / 2.0 + 8.0,
+                        size: 8.0,
+                        grey: MUTED,
+                        text: "Photo not available".into(),
+                    });
                     out.width("照片缺失 Photo not available", 8.0);
                 }
             }
             for (n, caption) in captions[i].iter().enumerate() {
-                out.push(Op::Text { x, y: top + cell + 12.0 + n as f32 * 10.0, size: 7.5, grey: TEXT, text: caption.clone() });
+                out.push(Op::Text {
+                    x,
+                    y: top + cell + 12.0 + n as f32 * 10.0,
+                    size: 7.5,
+                    grey: TEXT,
+                    text: caption.clone(),
+                });
             }
         }
         out.y = top + cell + 6.0 + caption_lines * 10.0 + 8.0;
@@ -166,7 +202,13 @@ pub(super) fn lay_out(
                 }
                 None => {
                     out.push(Op::Frame { x: MARGIN, y: top, width: SIGNATURE_BOX.0, height: SIGNATURE_BOX.1 });
-                    out.push(Op::Text { x: MARGIN + 8.0, y: top + 20.0, size: 8.0, grey: MUTED, text: "签名图像缺失 Signature image not available".into() });
+                    out.push(Op::Text {
+                        x: MARGIN + 8.0,
+                        y: top + 20.0,
+                        size: 8.0,
+                        grey: MUTED,
+                        text: "签名图像缺失 Signature image not available".into(),
+                    });
                     out.width("签名图像缺失 Signature image not available", 8.0);
                 }
             }
@@ -189,6 +231,14 @@ pub(super) fn lay_out(
     }
     out.line(MARGIN, &format!("文档时间 Document time: {}", when(document_time(source))), 7.5, MUTED);
 
+    // A footer on every page, now that the number of pages is known.
+    let count = out.pages.len();
+    let footers: Vec<String> =
+        (1..=count).map(|n| format!("{}   第 {n}/{count} 页 Page {n} of {count}", t.id)).collect();
+    for (page, footer) in out.pages.iter_mut().zip(footers) {
+        page.push(Op::Text { x: MARGIN, y: PAGE_HEIGHT - MARGIN / 2.0, size: 7.0, grey: MUTED, text: footer });
+    }
+    out.width("第页 Page of 0123456789", 7.0);
     if !out.missing.is_empty() {
         return Err(ReportError::MissingGlyphs(out.missing.iter().take(12).collect()));
     }
@@ -292,5 +342,15 @@ fn dash(text: &str) -> String {
 /// Text from the document with control characters (other than line breaks) and tabs made
 /// spaces: they have no glyph and mean nothing on paper.
 fn clean(text: &str) -> String {
-    text.chars().map(|c| if c == '\n' { c } else if c.is_control() { ' ' } else { c }).collect()
+    text.chars()
+        .map(|c| {
+            if c == '\n' {
+                c
+            } else if c.is_control() {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect()
 }

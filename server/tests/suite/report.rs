@@ -25,7 +25,8 @@ async fn the_ticket_page_links_the_service_report_and_a_signed_in_dispatcher_dow
     let response = http.get(format!("{base}{link}")).header(COOKIE, &session).send().await.expect("download");
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()), Some("application/pdf"));
-    let disposition = response.headers().get(CONTENT_DISPOSITION).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let disposition =
+        response.headers().get(CONTENT_DISPOSITION).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
     assert!(disposition.starts_with("attachment;") && disposition.contains(&id), "{disposition}");
     let pdf = response.bytes().await.expect("pdf");
     assert!(pdf.starts_with(b"%PDF-"), "not a PDF");

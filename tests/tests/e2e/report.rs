@@ -2,11 +2,11 @@
 //! store) and the server (`GET /v1/tickets/{id}/report.pdf`, from storage and the blob store)
 //! make the same bytes for the same heads; who may fetch it.
 
+use fieldsync_core::Role;
 use fieldsync_core::client::ReportRequest;
 use fieldsync_core::media::StrokePoint;
 use fieldsync_core::model::{Customer, Location, NewPhoto, NewTicket, PhotoInput, Site};
 use fieldsync_core::report::ReportOptions;
-use fieldsync_core::Role;
 use fieldsync_e2e::{Device, Dispatcher, TestServer, camera_jpeg, sorted_heads};
 
 /// GET `path` with `token` (none: no Authorization): status and body.
@@ -69,15 +69,18 @@ async fn device_and_server_make_the_same_report_for_the_same_heads_and_only_for_
         };
         e.add_photo_blocking(&id, &photo).expect("photo");
     }
-    let stroke: Vec<StrokePoint> =
-        (0..30).map(|i| StrokePoint { x: 0.1 + i as f32 * 0.025, y: 0.5 + ((i as f32) * 0.5).sin() * 0.2, t: i * 16 }).collect();
+    let stroke: Vec<StrokePoint> = (0..30)
+        .map(|i| StrokePoint { x: 0.1 + i as f32 * 0.025, y: 0.5 + ((i as f32) * 0.5).sin() * 0.2, t: i * 16 })
+        .collect();
     e.capture_signature(&id, "李女士", &[stroke]).expect("sign");
     e.complete(&id, "已修复 Fixed").expect("complete");
 
     // Up: the document and every blob. Then down: whatever the server added (its corrections).
     for _ in 0..4 {
         eli.sync().await;
-        if e.uploads().expect("uploads").iter().all(|u| u.state == "done") && eli.heads(&id) == sorted_heads(&dispatcher.document(&id).await) {
+        if e.uploads().expect("uploads").iter().all(|u| u.state == "done")
+            && eli.heads(&id) == sorted_heads(&dispatcher.document(&id).await)
+        {
             break;
         }
     }
@@ -86,10 +89,16 @@ async fn device_and_server_make_the_same_report_for_the_same_heads_and_only_for_
 
     let options = ReportOptions { utc_offset_minutes: 480 };
     let on_device = e.service_report_pdf(&id, &ReportRequest { options, ..Default::default() }).expect("device report");
-    let (status, on_server) = get(&server, Some(&dana), &format!("/v1/tickets/{id}/report.pdf?utc_offset_minutes=480")).await;
+    let (status, on_server) =
+        get(&server, Some(&dana), &format!("/v1/tickets/{id}/report.pdf?utc_offset_minutes=480")).await;
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&on_server));
     assert!(on_server.starts_with(b"%PDF-"));
-    assert!(on_device == on_server, "device ({} bytes) and server ({} bytes) made different reports", on_device.len(), on_server.len());
+    assert!(
+        on_device == on_server,
+        "device ({} bytes) and server ({} bytes) made different reports",
+        on_device.len(),
+        on_server.len()
+    );
 
     // The same heads asked for explicitly, on both sides, at a later time of the ticket too.
     let hex: Vec<String> = heads.iter().map(ToString::to_string).collect();
@@ -103,7 +112,8 @@ async fn device_and_server_make_the_same_report_for_the_same_heads_and_only_for_
     assert!(at_heads == on_server, "a report at the current heads is the report now");
 
     // Who may read it: the assignee, dispatchers; not another engineer, not without a token.
-    let (status, eli_copy) = get(&server, Some(&eli_user.2), &format!("/v1/tickets/{id}/report.pdf?utc_offset_minutes=480")).await;
+    let (status, eli_copy) =
+        get(&server, Some(&eli_user.2), &format!("/v1/tickets/{id}/report.pdf?utc_offset_minutes=480")).await;
     assert_eq!(status, 200);
     assert!(eli_copy == on_server);
     let (status, body) = get(&server, Some(&fay_user.2), &format!("/v1/tickets/{id}/report.pdf")).await;
@@ -115,6 +125,7 @@ async fn device_and_server_make_the_same_report_for_the_same_heads_and_only_for_
     assert_eq!(status, 404);
     let (status, _) = get(&server, Some(&dana), &format!("/v1/tickets/{id}/report.pdf?heads=nothex")).await;
     assert_eq!(status, 400);
-    let (status, _) = get(&server, Some(&dana), &format!("/v1/tickets/{id}/report.pdf?heads={}", "ab".repeat(32))).await;
+    let (status, _) =
+        get(&server, Some(&dana), &format!("/v1/tickets/{id}/report.pdf?heads={}", "ab".repeat(32))).await;
     assert_eq!(status, 400, "a head the document does not have");
 }
