@@ -2,7 +2,7 @@
 # Makes sure the Rust toolchain and its components are there; idempotent and quick when they are.
 set -euo pipefail
 if ! command -v cargo >/dev/null 2>&1; then
-    echo "fieldsync needs Rust (rustup, stable >= 1.92): cargo was not found on PATH" >&2
+    echo "fieldsync needs Rust (rustup, stable >= 1.85): cargo was not found on PATH" >&2
     exit 1
 fi
 if command -v rustup >/dev/null 2>&1; then
