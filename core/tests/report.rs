@@ -180,9 +180,18 @@ fn the_report_shows_chinese_and_english_text_and_fits_one_megabyte_with_four_pho
 fn the_same_heads_make_the_same_bytes_and_older_heads_the_report_of_then() {
     let device = worked_ticket(1);
     let out = tempfile::tempdir().expect("tempdir");
+    // Let the clock pass the ticket's last second, so a date taken from the clock would show.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
     let first = device.engineer.service_report_pdf(&device.id, &request(out.path())).expect("report");
     let again = device.engineer.service_report_pdf(&device.id, &request(out.path())).expect("report");
-    assert_eq!(first, again, "the same heads must make the same bytes");
+    assert!(first == again, "the same heads must make the same bytes");
+    // Pinned to the document, not the clock: the creation date is the ticket's latest time
+    // (its completion), whenever the report is made.
+    let ticket = device.engineer.get(&device.id).expect("ticket");
+    let latest = ticket.events.iter().map(|e| e.at).max().expect("events");
+    let date = chrono::DateTime::from_timestamp_millis(latest).expect("time").format("D:%Y%m%d%H%M%SZ").to_string();
+    let pinned = format!("/CreationDate({date})");
+    assert!(first.windows(pinned.len()).any(|w| w == pinned.as_bytes()), "the PDF's creation date is not {pinned}");
 
     // The same document on another device (the dispatcher's copy, with the blobs copied
     // over) makes the same report too.
