@@ -4,7 +4,7 @@
 // library's listeners, typed errors.
 //
 // Every failure is a `FieldsyncError` (generated): .Refused, .InvalidInput, .NotFound,
-// .SetAside, .Offline, .Unauthorized, .WrongAccount, .Network, .Server, .WrongKey, .Storage.
+// .SetAside, .Offline, .Unauthorized, .WrongAccount, .Network, .Server, .WrongKey, .Report, .Storage.
 import Foundation
 
 extension FieldsyncError {
@@ -12,7 +12,7 @@ extension FieldsyncError {
     public var reason: String {
         switch self {
         case .Refused(let reason), .InvalidInput(let reason), .Network(let reason), .Server(let reason),
-            .WrongKey(let reason), .Storage(let reason), .WrongAccount(let reason):
+            .WrongKey(let reason), .Report(let reason), .Storage(let reason), .WrongAccount(let reason):
             return reason
         case .NotFound(let id): return "ticket \(id) not found"
         case .SetAside(let id): return "ticket \(id) is set aside"

@@ -9,9 +9,10 @@ use krilla::image::Image;
 use krilla::metadata::{DateTime, Metadata};
 use krilla::page::PageSettings;
 use krilla::paint::{Fill, Stroke};
-use krilla::text::TextDirection;
+use krilla::text::{GlyphId, KrillaGlyph};
 use krilla::{Document, SerializeSettings};
 
+use super::font::Measure;
 use super::layout::{Op, PAGE_HEIGHT, PAGE_WIDTH, RULE};
 use super::sections::{Embedded, Pages, document_time};
 use super::{ReportError, ReportFont, ReportSource};
@@ -19,6 +20,7 @@ use super::{ReportError, ReportFont, ReportSource};
 /// Writes the PDF.
 pub(super) fn write(laid_out: &Pages, source: &ReportSource, font: &ReportFont) -> Result<Vec<u8>, ReportError> {
     let krilla_font = font.krilla_font()?;
+    let measure = font.measure()?;
     let images = laid_out.images.iter().map(image).collect::<Result<Vec<Image>, ReportError>>()?;
     let mut document = Document::new_with(SerializeSettings::default());
     let settings =
@@ -31,14 +33,8 @@ pub(super) fn write(laid_out: &Pages, source: &ReportSource, font: &ReportFont) 
                 Op::Text { x, y, size, grey, text } => {
                     surface.set_fill(Some(Fill { paint: luma::Color::new(*grey).into(), ..Fill::default() }));
                     surface.set_stroke(None);
-                    surface.draw_text(
-                        Point::from_xy(*x, *y),
-                        krilla_font.clone(),
-                        *size,
-                        text,
-                        false,
-                        TextDirection::Auto,
-                    );
+                    let glyphs = glyphs(&measure, text);
+                    surface.draw_glyphs(Point::from_xy(*x, *y), &glyphs, krilla_font.clone(), text, *size, false);
                 }
                 Op::Image { x, y, width, height, blob } => {
                     let (Some(image), Some(size)) = (images.get(*blob), Size::from_wh(*width, *height)) else {
@@ -88,6 +84,18 @@ pub(super) fn write(laid_out: &Pages, source: &ReportSource, font: &ReportFont) 
     }
     document.set_metadata(metadata);
     document.finish().map_err(|e| ReportError::Pdf(format!("{e:?}")))
+}
+
+/// One glyph per character, each mapped back to its character (the text `pdftotext` reads).
+/// A character without a glyph was refused before (`ReportError::MissingGlyphs`); should one
+/// get here it is drawn as the font's .notdef.
+fn glyphs(measure: &Measure<'_>, text: &str) -> Vec<KrillaGlyph> {
+    text.char_indices()
+        .map(|(at, ch)| {
+            let (glyph, advance) = measure.glyph(ch).unwrap_or((0, 0.5));
+            KrillaGlyph::new(GlyphId::new(glyph), advance, 0.0, 0.0, 0.0, at..at + ch.len_utf8(), None)
+        })
+        .collect()
 }
 
 fn image(embedded: &Embedded) -> Result<Image, ReportError> {

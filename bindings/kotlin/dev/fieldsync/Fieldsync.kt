@@ -47,6 +47,7 @@ val FieldsyncException.reason: String
         is FieldsyncException.Network -> reason
         is FieldsyncException.Server -> reason
         is FieldsyncException.WrongKey -> reason
+        is FieldsyncException.Report -> reason
         is FieldsyncException.Storage -> reason
     }
 
