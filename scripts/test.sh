@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 
 export PATH="$HOME/.cargo/bin:$PATH"
 scripts/ensure-toolchain.sh
+# The service report tests read PDFs back (poppler-utils) and set them in Noto Sans CJK.
+scripts/ensure-report-tools.sh
 
 echo "== rustfmt"
 cargo fmt --all --check

@@ -12,6 +12,7 @@ import dev.fieldsync.ffi.FieldsyncClient
 import dev.fieldsync.ffi.FieldsyncException
 import dev.fieldsync.ffi.Location
 import dev.fieldsync.ffi.NewPhoto
+import dev.fieldsync.ffi.ReportOptions
 import dev.fieldsync.ffi.ServerConfig
 import dev.fieldsync.ffi.Status
 import dev.fieldsync.ffi.StrokePoint
@@ -155,6 +156,15 @@ private suspend fun kotlinx.coroutines.CoroutineScope.flow(url: String, token: S
     fieldsync.complete(ticketId, "Valve replaced, tested at 1.5 bar.")
     // readme:end
     check("capture_signature records it", signature.pngSha256.length == 64) { "$signature" }
+
+    println("step: service report")
+    val report = File(fieldsync.serviceReport(ticketId, ReportOptions(outDir = dir.path, utcOffsetMinutes = 480)))
+    check("service_report writes a PDF (${report.length()} bytes)", report.readBytes().take(5) == "%PDF-".toByteArray().toList()) {
+        "$report"
+    }
+    expectThrows<FieldsyncException.Report>("no usable font is a typed Report error") {
+        fieldsync.serviceReport(ticketId, ReportOptions(fontPath = File(dir, "no-such-font.ttf").path))
+    }
 
     println("step: complete")
     val done = fieldsync.get(ticketId)

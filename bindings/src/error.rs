@@ -6,6 +6,7 @@
 
 use fieldsync_core::Error;
 use fieldsync_core::media::MediaError;
+use fieldsync_core::report::ReportError;
 use fieldsync_core::store::StoreError;
 use fieldsync_core::sync::SyncError;
 
@@ -69,6 +70,13 @@ pub enum FieldsyncError {
         /// Which of the three.
         reason: String,
     },
+    /// The service report could not be made: no usable font (pass `font_path`, a CJK font for
+    /// Chinese text), or the PDF writer failed. Nothing was written.
+    #[error("service report: {reason}")]
+    Report {
+        /// What is wrong, without the ticket's text.
+        reason: String,
+    },
     /// The local store failed (disk full, a store of another user, a newer app's store).
     #[error("storage: {reason}")]
     Storage {
@@ -94,7 +102,20 @@ impl From<Error> for FieldsyncError {
                 FieldsyncError::InvalidInput { reason: "cannot read the photo file".into() }
             }
             Error::Media(e) => FieldsyncError::InvalidInput { reason: e.to_string() },
+            Error::Report(e) => report_error(e),
         }
+    }
+}
+
+fn report_error(e: ReportError) -> FieldsyncError {
+    match e {
+        ReportError::UnknownHead(_) => FieldsyncError::InvalidInput { reason: e.to_string() },
+        ReportError::Document(_) => FieldsyncError::Storage { reason: "a ticket document cannot be read".into() },
+        // The characters come from the customer's data: not in the message.
+        ReportError::MissingGlyphs(_) => FieldsyncError::Report {
+            reason: "the font cannot show some of the ticket's text: pass a font that covers it (a CJK font)".into(),
+        },
+        ReportError::NoFont(_) | ReportError::Pdf(_) => FieldsyncError::Report { reason: e.to_string() },
     }
 }
 

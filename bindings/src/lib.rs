@@ -264,6 +264,15 @@ impl FieldsyncClient {
         Ok(meta.into())
     }
 
+    /// Writes the ticket's service report PDF (offline, from this device's copy and photos) and
+    /// returns the file's path: in `options.out_dir`, else in a `reports` folder beside the
+    /// store file. Runs on the library's threads (a second or so: the font is read and subset).
+    pub async fn service_report(&self, ticket_id: String, options: ReportOptions) -> Result<String, FieldsyncError> {
+        let client = self.client().clone();
+        let path = runtime()?.spawn_blocking(move || client.service_report(&ticket_id, &options.into())).await??;
+        Ok(path.to_string_lossy().into_owned())
+    }
+
     // -----------------------------------------------------------------------------------------
     // Sync
 

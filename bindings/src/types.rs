@@ -669,3 +669,33 @@ impl From<core_sync::SyncReport> for SyncReport {
         }
     }
 }
+
+/// What [`crate::FieldsyncClient::service_report`] is asked for; every field may be left out.
+#[derive(Clone, Debug, Default, PartialEq, Eq, uniffi::Record)]
+pub struct ReportOptions {
+    /// The font file to set the report in: a CJK font for Chinese text (Android:
+    /// `/system/fonts/NotoSansCJK-Regular.ttc`; iOS: a font the app ships). None: the first
+    /// known system path that exists; no font at all is [`crate::FieldsyncError::Report`].
+    #[uniffi(default)]
+    pub font_path: Option<String>,
+    /// The folder to write the PDF to. None: a `reports` folder beside the store file.
+    #[uniffi(default)]
+    pub out_dir: Option<String>,
+    /// Document heads (hex) to make the report from; empty: the ticket as it is now.
+    #[uniffi(default)]
+    pub heads: Vec<String>,
+    /// Times are shown at this offset from UTC, in minutes (China: 480).
+    #[uniffi(default)]
+    pub utc_offset_minutes: i32,
+}
+
+impl From<ReportOptions> for fieldsync_core::client::ReportRequest {
+    fn from(o: ReportOptions) -> Self {
+        fieldsync_core::client::ReportRequest {
+            font_path: o.font_path.map(PathBuf::from),
+            out_dir: o.out_dir.map(PathBuf::from),
+            heads: o.heads,
+            options: fieldsync_core::report::ReportOptions { utc_offset_minutes: o.utc_offset_minutes },
+        }
+    }
+}

@@ -4,7 +4,7 @@
 // library's listeners, typed errors.
 //
 // Every failure is a `FieldsyncError` (generated): .Refused, .InvalidInput, .NotFound,
-// .SetAside, .Offline, .Unauthorized, .WrongAccount, .Network, .Server, .WrongKey, .Storage.
+// .SetAside, .Offline, .Unauthorized, .WrongAccount, .Network, .Server, .WrongKey, .Report, .Storage.
 import Foundation
 
 extension FieldsyncError {
@@ -12,7 +12,7 @@ extension FieldsyncError {
     public var reason: String {
         switch self {
         case .Refused(let reason), .InvalidInput(let reason), .Network(let reason), .Server(let reason),
-            .WrongKey(let reason), .Storage(let reason), .WrongAccount(let reason):
+            .WrongKey(let reason), .Report(let reason), .Storage(let reason), .WrongAccount(let reason):
             return reason
         case .NotFound(let id): return "ticket \(id) not found"
         case .SetAside(let id): return "ticket \(id) is set aside"
@@ -132,6 +132,13 @@ public final class Fieldsync: Sendable {
     }
 
     /// Syncs now, even when offline was reported.
+    /// Writes the ticket's service report (PDF) offline and returns its path: in
+    /// `options.outDir`, else in a `reports` folder beside the store. iOS keeps system fonts
+    /// out of reach: pass a CJK font the app ships (`options.fontPath`) for Chinese text.
+    public func serviceReport(_ ticketId: String, options: ReportOptions = ReportOptions()) async throws -> String {
+        try await client.serviceReport(ticketId: ticketId, options: options)
+    }
+
     public func syncNow() async throws -> SyncReport { try await client.syncNow() }
 
     /// The connectivity callback (`NWPathMonitor`): going online syncs at once.

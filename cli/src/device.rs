@@ -5,8 +5,10 @@
 use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
+use fieldsync_core::client::ReportRequest;
 use fieldsync_core::media::StrokePoint;
 use fieldsync_core::model::{Identity, ListFilter, Location, NewPhoto, PhotoInput, Ticket};
+use fieldsync_core::report::ReportOptions;
 use fieldsync_core::store::{StoreKey, encrypt_existing};
 use fieldsync_core::sync::{SyncConfig, SyncEngine, who_am_i};
 use fieldsync_core::{Client, OpenOptions, TicketSummary};
@@ -157,6 +159,24 @@ pub enum DeviceCommand {
         /// Output file.
         #[arg(long)]
         out: PathBuf,
+    },
+    /// Write a ticket's service report (PDF) to a file, offline, from this device's copy and
+    /// photos (docs/adr/0013).
+    Report {
+        /// Ticket id.
+        id: String,
+        /// Output file.
+        #[arg(long)]
+        out: PathBuf,
+        /// Document heads (hex, comma-separated) to make it from; default: the ticket now.
+        #[arg(long, value_delimiter = ',')]
+        heads: Vec<String>,
+        /// The font (a CJK font for Chinese text); default: Noto Sans CJK where installed.
+        #[arg(long)]
+        font: Option<PathBuf>,
+        /// Show times at this offset from UTC, in minutes (China: 480).
+        #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+        utc_offset_minutes: i32,
     },
     /// Write a ticket's raw Automerge document to a file.
     Export {
@@ -367,6 +387,13 @@ pub async fn run(
             };
             std::fs::write(&out, &bytes)?;
             println!("wrote {} bytes to {}", bytes.len(), out.display());
+        }
+        DeviceCommand::Report { id, out, heads, font, utc_offset_minutes } => {
+            let request =
+                ReportRequest { font_path: font, out_dir: None, heads, options: ReportOptions { utc_offset_minutes } };
+            let pdf = client.service_report_pdf(&id, &request)?;
+            std::fs::write(&out, &pdf)?;
+            println!("wrote the service report of {id} ({} bytes) to {}", pdf.len(), out.display());
         }
         DeviceCommand::Export { id, out } => {
             let bytes = client.export(&id)?;

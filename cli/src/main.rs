@@ -62,6 +62,11 @@ enum Command {
         /// escalation rules (docs/adr/0014).
         #[arg(long, default_value_t = 15_000)]
         escalation_interval_ms: u64,
+        /// The font service reports are set in (a CJK font for Chinese text); default: Noto
+        /// Sans CJK where installed (docs/adr/0013). Devices use the same file to make the
+        /// same bytes.
+        #[arg(long, env = "FIELDSYNC_REPORT_FONT")]
+        report_font: Option<PathBuf>,
     },
     /// Manage users.
     User {
@@ -175,6 +180,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             language,
             tracking_link_days,
             escalation_interval_ms,
+            report_font,
         } => {
             let tracking = fieldsync_server::tracking::TrackingConfig {
                 public_url,
@@ -187,6 +193,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 allow_private_webhooks,
                 secure_cookies,
                 tracking,
+                report_font,
                 escalation: fieldsync_server::escalator::EscalationConfig {
                     interval: std::time::Duration::from_millis(escalation_interval_ms.max(10)),
                     ..Default::default()

@@ -134,6 +134,11 @@ fn a_dispatcher_and_an_engineer_work_a_ticket_from_the_command_line() {
     assert_eq!(status["pending_uploads"], 3, "photo, thumbnail, signature");
     let err = fails(&device(&["sync"]).iter().map(String::as_str).collect::<Vec<_>>());
     assert!(err.contains("error:"), "sync fails offline with a message: {err}");
+    // The service report, offline, to hand over on site.
+    let offline_report = dir.path().join("offline-report.pdf");
+    let wrote = run(&["report", &id, "--out", offline_report.to_str().expect("path")]);
+    assert!(wrote.contains("wrote the service report"), "{wrote}");
+    assert!(std::fs::read(&offline_report).expect("report written").starts_with(b"%PDF-"));
 
     // Back online on the same address: the work reaches the dispatcher.
     let server = Server::start(&data, &addr);
@@ -149,6 +154,27 @@ fn a_dispatcher_and_an_engineer_work_a_ticket_from_the_command_line() {
     assert_eq!(shown["notes"][0]["text"], "valve corroded");
     assert_eq!(shown["photos"][0]["sha256"], photo_sha.as_str());
     assert_eq!(shown["signature"]["signer"], "Ms Jansen");
+    // The server's report of the same document is the device's, byte for byte.
+    run(&["sync"]);
+    let (device_pdf, server_pdf) = (dir.path().join("device.pdf"), dir.path().join("server.pdf"));
+    run(&["report", &id, "--out", device_pdf.to_str().expect("path"), "--utc-offset-minutes", "480"]);
+    let fetched = ok(&[
+        "dispatch",
+        "--server",
+        &url,
+        "--token",
+        &dana,
+        "report",
+        &id,
+        "--out",
+        server_pdf.to_str().expect("path"),
+        "--utc-offset-minutes",
+        "480",
+    ]);
+    assert!(fetched.contains("wrote the service report"), "{fetched}");
+    let (device_bytes, server_bytes) =
+        (std::fs::read(&device_pdf).expect("pdf"), std::fs::read(&server_pdf).expect("pdf"));
+    assert!(device_bytes == server_bytes, "device {} bytes, server {} bytes", device_bytes.len(), server_bytes.len());
     let exported = dir.path().join("ticket.automerge");
     run(&["export", &id, "--out", exported.to_str().expect("path")]);
     assert!(std::fs::metadata(&exported).expect("exported").len() > 100);

@@ -1002,6 +1002,10 @@ fn spawn_notifier(subscribers: Weak<Subscribers>) -> Result<mpsc::Sender<Vec<Str
 }
 
 mod owner;
+#[cfg(feature = "report")]
+mod report;
+#[cfg(feature = "report")]
+pub use report::ReportRequest;
 #[cfg(test)]
 mod sync_tests;
 #[cfg(test)]

@@ -34,6 +34,10 @@ pub enum Error {
     /// A photo or signature could not be processed.
     #[error(transparent)]
     Media(#[from] crate::media::MediaError),
+    /// The service report could not be made (no usable font, unknown heads).
+    #[cfg(feature = "report")]
+    #[error(transparent)]
+    Report(#[from] crate::report::ReportError),
 }
 
 impl From<rusqlite::Error> for Error {

@@ -6,6 +6,7 @@
 //! - [`protocol`]: the sync wire format shared with the server.
 //! - [`actions`]: every user action as data, checked and applied by one pure function.
 //! - [`sync`]: the device's sync engine (HTTP, background loop, status).
+//! - [`report`]: the service report PDF of a ticket at given heads (pure; feature `report`).
 //! - [`media`]: photos (sniff, orient, strip metadata, resize, JPEG + thumbnail) and signatures (PNG).
 //! - [`client`]: the facade apps and bindings use: open, act, query, subscribe.
 
@@ -15,6 +16,8 @@ pub mod error;
 pub mod media;
 pub mod model;
 pub mod protocol;
+#[cfg(feature = "report")]
+pub mod report;
 pub mod store;
 pub mod sync;
 pub mod time;

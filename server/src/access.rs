@@ -94,3 +94,9 @@ fn references(document: &automerge::Automerge, sha256: &str) -> bool {
             || ticket.signature.is_some_and(|s| s.png_sha256 == sha256)
     })
 }
+
+/// Whether `who` may read a ticket now (its report, its blobs): engineers the tickets assigned
+/// to them, dispatchers and admins any.
+pub(crate) fn may_read_ticket(who: &Principal, row: &IndexRow) -> bool {
+    who.role != Role::Engineer || row.assignee.as_deref() == Some(who.user_id.as_str())
+}

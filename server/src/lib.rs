@@ -37,6 +37,7 @@ mod error;
 pub mod escalator;
 pub mod limits;
 pub mod manage;
+mod report;
 mod rules;
 pub mod sla;
 pub mod storage;
@@ -102,6 +103,10 @@ pub struct ServerConfig {
     pub tracking: tracking::TrackingConfig,
     /// The escalation evaluator: interval, lease, clock (docs/adr/0014).
     pub escalation: escalator::EscalationConfig,
+    /// The font service reports are set in (docs/adr/0013): a CJK font for Chinese text.
+    /// `None`: the first known system path that exists (Debian: `fonts-noto-cjk`). Devices
+    /// that must make the same bytes use the same font file. `fieldsync serve --report-font`.
+    pub report_font: Option<std::path::PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -118,6 +123,7 @@ impl Default for ServerConfig {
             limits: limits::PushLimits::default(),
             tracking: tracking::TrackingConfig::default(),
             escalation: escalator::EscalationConfig::default(),
+            report_font: None,
         }
     }
 }
@@ -151,6 +157,7 @@ struct Inner {
     listener: Option<storage::postgres::Listener>,
     webhooks: webhooks::Runtime,
     tracking: tracking::Runtime,
+    report_fonts: report::FontCache,
 }
 
 impl std::fmt::Debug for AppState {
@@ -202,8 +209,20 @@ impl AppState {
         let docs = documents::DocCache::default();
         let webhooks = webhooks::Runtime::default();
         let tracking = tracking::Runtime::default();
+        let report_fonts = report::FontCache::default();
         AppState {
-            inner: Arc::new(Inner { storage, blobs, config, events, shutdown, docs, listener, webhooks, tracking }),
+            inner: Arc::new(Inner {
+                storage,
+                blobs,
+                config,
+                events,
+                shutdown,
+                docs,
+                listener,
+                webhooks,
+                tracking,
+                report_fonts,
+            }),
         }
     }
 
@@ -230,6 +249,10 @@ impl AppState {
     /// Parsed ticket documents this server last read or wrote.
     pub(crate) fn docs(&self) -> &documents::DocCache {
         &self.inner.docs
+    }
+
+    pub(crate) fn report_fonts(&self) -> &report::FontCache {
+        &self.inner.report_fonts
     }
 
     pub(crate) fn webhook_runtime(&self) -> &webhooks::Runtime {
@@ -308,6 +331,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/tickets/{id}", get(tickets::detail))
         .route("/v1/tickets/{id}/actions", post(tickets::act))
         .route("/v1/tickets/{id}/document", get(tickets::document))
+        .route("/v1/tickets/{id}/report.pdf", get(report::download))
         .route("/v1/events", get(tickets::events))
         .route("/v1/taxonomy", get(manage::get_taxonomy).put(manage::put_taxonomy))
         .route("/v1/sla-policy", get(manage::get_sla_policy).put(manage::put_sla_policy))

@@ -65,6 +65,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/console/webhooks/{id}/delete", post(webhook_pages::delete))
         .route("/console/webhooks/{id}/deliveries/{delivery_id}/redeliver", post(webhook_pages::redeliver))
         .route("/console/blobs/{sha256}", get(blob))
+        .route("/console/tickets/{id}/report.pdf", get(report_pdf))
         .route("/console/static/{file}", get(asset))
 }
 
@@ -291,6 +292,14 @@ async fn events(State(state): State<AppState>, _session: Session) -> Response {
 
 async fn blob(State(state): State<AppState>, session: Session, Path(sha256): Path<String>) -> Response {
     match crate::uploads::send_blob(state, session.caller, &sha256).await {
+        Ok(response) => response,
+        Err(e) => ConsoleError(e).into_response(),
+    }
+}
+
+/// The ticket's service report for the signed-in user (the REST endpoint's rules).
+async fn report_pdf(State(state): State<AppState>, session: Session, Path(id): Path<String>) -> Response {
+    match crate::report::send(state, session.caller, id, Default::default()).await {
         Ok(response) => response,
         Err(e) => ConsoleError(e).into_response(),
     }

@@ -22,6 +22,7 @@ mod http;
 mod manager;
 mod postgres;
 mod properties;
+mod report;
 mod storage;
 mod sync;
 mod tracking;

@@ -3,7 +3,7 @@
 // never block the caller's thread, Flows over the library's listeners, typed exceptions.
 //
 // Every failure is a FieldsyncException (generated, sealed): Refused, InvalidInput, NotFound,
-// SetAside, Offline, Unauthorized, WrongAccount, Network, Server, WrongKey, Storage.
+// SetAside, Offline, Unauthorized, WrongAccount, Network, Server, WrongKey, Report, Storage.
 package dev.fieldsync
 
 import dev.fieldsync.ffi.FieldsyncClient
@@ -13,6 +13,7 @@ import dev.fieldsync.ffi.ListFilter
 import dev.fieldsync.ffi.Location
 import dev.fieldsync.ffi.NewPhoto
 import dev.fieldsync.ffi.Photo
+import dev.fieldsync.ffi.ReportOptions
 import dev.fieldsync.ffi.ServerConfig
 import dev.fieldsync.ffi.Signature
 import dev.fieldsync.ffi.StatusCount
@@ -46,6 +47,7 @@ val FieldsyncException.reason: String
         is FieldsyncException.Network -> reason
         is FieldsyncException.Server -> reason
         is FieldsyncException.WrongKey -> reason
+        is FieldsyncException.Report -> reason
         is FieldsyncException.Storage -> reason
     }
 
@@ -129,6 +131,14 @@ class Fieldsync private constructor(
 
     /** Processes the photo file on the library's threads and adds it to the ticket. */
     suspend fun addPhoto(ticketId: String, photo: NewPhoto): Photo = client.addPhoto(ticketId, photo)
+
+    /**
+     * Writes the ticket's service report (PDF) offline and returns its path: in
+     * `options.outDir`, else in a `reports` folder beside the store. Pass a CJK font for Chinese
+     * text (`options.fontPath`, Android: /system/fonts/NotoSansCJK-Regular.ttc).
+     */
+    suspend fun serviceReport(ticketId: String, options: ReportOptions = ReportOptions()): String =
+        client.serviceReport(ticketId, options)
 
     /** Syncs now, even when offline was reported. */
     suspend fun syncNow(): SyncReport = client.syncNow()
