@@ -77,12 +77,25 @@ fn make(state: &AppState, caller: &Caller, id: &str, query: &ReportQuery) -> Res
     }
     let heads: Vec<&str> = query.heads.as_deref().unwrap_or("").split(',').filter(|h| !h.trim().is_empty()).collect();
     let heads = report::parse_heads(&heads).map_err(|e| AppError::BadRequest(e.to_string()))?;
+    render(state, &row, &heads, query.utc_offset_minutes.unwrap_or(0))
+}
+
+/// The report of the ticket of index row `row` at `heads` (none: as it is now), times at
+/// `utc_offset_minutes`; whoever calls it decided the caller may read it. Blocking.
+pub(crate) fn render(
+    state: &AppState,
+    row: &crate::storage::IndexRow,
+    heads: &[automerge::ChangeHash],
+    utc_offset_minutes: i32,
+) -> Result<Vec<u8>, AppError> {
+    let id = row.id.as_str();
+    let not_found = || AppError::NotFound(format!("ticket {id} not found"));
     let loaded = documents::load_at(state, id, row.changed_seq)?.ok_or_else(not_found)?;
-    let source = ReportSource::at(&loaded.doc, (!heads.is_empty()).then_some(heads.as_slice()))
+    let source = ReportSource::at(&loaded.doc, (!heads.is_empty()).then_some(heads))
         .map_err(|e| AppError::BadRequest(e.to_string()))?;
     let font = font(state)?;
     let blob = |sha256: &str| read_blob(state, sha256);
-    let options = ReportOptions { utc_offset_minutes: query.utc_offset_minutes.unwrap_or(0) };
+    let options = ReportOptions { utc_offset_minutes };
     report::render(&source, &blob, &font, &options).map_err(|e| AppError::Internal(e.to_string()))
 }
 

@@ -118,8 +118,8 @@ pub(crate) fn routes() -> Router<AppState> {
         // A message is at most 1,000 characters and a comment 2,000: no body needs more.
         .route("/t/{token}/messages", post(message).layer(DefaultBodyLimit::max(MAX_POST_BYTES)))
         .route("/t/{token}/rating", post(rating).layer(DefaultBodyLimit::max(MAX_POST_BYTES)))
-        // The service report (issue 15, item 4) is wired here by its own work; until then, 404.
-        .route("/t/{token}/report.pdf", get(|| async { not_found() }))
+        // The service report (issue 15, item 4), once the job is completed.
+        .route("/t/{token}/report.pdf", get(report))
         .route("/track-assets/{file}", get(asset))
 }
 
@@ -476,6 +476,36 @@ async fn page(
     match askama::Template::render(&page) {
         Ok(body) => (page_headers("text/html; charset=utf-8"), body).into_response(),
         Err(e) => AppError::Internal(format!("template: {e}")).into_response(),
+    }
+}
+
+/// `GET /t/{token}/report.pdf`: the ticket's service report, the same as the engineer hands
+/// over and the console downloads, in the customers' zone; a plain 404 before completion.
+async fn report(State(state): State<AppState>, Path(token): Path<String>, ip: ClientIp) -> Response {
+    let resolved = match admit(&state, &ip, &token, Kind::View).await {
+        Ok(resolved) => resolved,
+        Err(refused) => return refused.into_response(),
+    };
+    if resolved.ticket.status != Status::Completed {
+        return not_found();
+    }
+    let id = resolved.ticket.id.clone();
+    let offset = state.config().tracking.utc_offset_minutes;
+    let made = blocking(move || {
+        let row = state.storage().ticket_row(&id)?.ok_or_else(|| AppError::NotFound("not found".into()))?;
+        crate::report::render(&state, &row, &[], offset)
+    })
+    .await;
+    match made {
+        Ok(pdf) => {
+            let mut response = (page_headers("application/pdf"), pdf).into_response();
+            response.headers_mut().insert(
+                header::CONTENT_DISPOSITION,
+                HeaderValue::from_static("attachment; filename=\"service-report.pdf\""),
+            );
+            response
+        }
+        Err(e) => e.into_response(),
     }
 }
 

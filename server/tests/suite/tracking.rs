@@ -235,11 +235,20 @@ async fn messages_reach_the_device_and_the_rating_is_the_customers_once() {
 
     // Not before completion; then once; out of range refused; a 2 opens a follow-up.
     assert_eq!(post(&server, &format!("{link}/rating"), "rating=5").await.0, 409);
+    assert_eq!(get(&server, &format!("{link}/report.pdf"), "en").await.0, 404, "no report before completion");
     phone.accept(&id).expect("accept");
     phone.start_travel_with_eta(&id, fieldsync_core::time::now_ms() + 1_200_000).expect("travel");
     phone.check_in(&id, fieldsync_core::Location { lat: 1.0, lon: 1.0, accuracy_m: 5.0 }).expect("check in");
     phone.complete(&id, "done").expect("complete");
     engine.sync_now().await.expect("sync");
+    // The service report, once completed: the same PDF the console downloads.
+    let response = server.http.get(format!("{link}/report.pdf")).send().await.expect("report");
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/pdf");
+    let pdf = response.bytes().await.expect("pdf");
+    assert!(pdf.starts_with(b"%PDF"), "a PDF");
+    let (_, other) = ticket(&server, &dana, "Another job").await;
+    assert_eq!(get(&server, &format!("{other}/report.pdf"), "en").await.0, 404, "another ticket, not completed");
     for bad in ["rating=0", "rating=6", "rating=x"] {
         assert_eq!(post(&server, &format!("{link}/rating"), bad).await.0, 400, "{bad}");
     }
