@@ -37,6 +37,16 @@ pub(crate) struct Loaded {
 
 /// How many parsed documents the server keeps in memory.
 const CACHED_DOCUMENTS: usize = 4096;
+/// How much memory the cached documents may take, estimated from their op counts
+/// ([`estimated_bytes`]): without it, 4,096 documents at the 25,000-op cap would hold ~6 GB.
+const CACHED_BYTES: usize = 256 * 1024 * 1024;
+
+/// The memory a loaded document takes, estimated from its operation count (the device's
+/// measurement with Automerge 0.12: ≈ 16 KB plus ≈ 57 bytes per operation, rounded up).
+fn estimated_bytes(document: &Automerge) -> usize {
+    let ops = usize::try_from(document.stats().num_ops).unwrap_or(usize::MAX);
+    (16usize << 10).saturating_add(ops.saturating_mul(64))
+}
 
 /// Parsed ticket documents as last loaded or written by this server, so a sync does not read
 /// and parse a document from storage each time. An entry is the document at one storage
@@ -44,19 +54,28 @@ const CACHED_DOCUMENTS: usize = 4096;
 /// index row they read; writers use it optimistically: a stale entry (another server instance
 /// wrote the ticket) makes `save_ticket` fail with a version conflict, and the retry reloads
 /// from storage.
-#[derive(Default)]
 pub(crate) struct DocCache {
     entries: Mutex<CacheEntries>,
+    budget_bytes: usize,
+}
+
+impl Default for DocCache {
+    fn default() -> Self {
+        DocCache { entries: Mutex::default(), budget_bytes: CACHED_BYTES }
+    }
 }
 
 #[derive(Default)]
 struct CacheEntries {
     map: HashMap<String, Cached>,
     tick: u64,
+    /// The estimated bytes of every cached document.
+    bytes: usize,
 }
 
 struct Cached {
     doc: Arc<Automerge>,
+    bytes: usize,
     version: i64,
     seq: u64,
     chunks_since_snapshot: u64,
@@ -98,21 +117,47 @@ impl DocCache {
                 return;
             }
         }
-        if entries.map.len() >= CACHED_DOCUMENTS && !entries.map.contains_key(ticket_id) {
-            // Drop the least recently used eighth at once, so eviction stays rare.
+        let bytes = estimated_bytes(doc);
+        if let Some(old) = entries.map.remove(ticket_id) {
+            entries.bytes = entries.bytes.saturating_sub(old.bytes);
+        }
+        let budget = self.budget_bytes;
+        if entries.map.len() >= CACHED_DOCUMENTS || entries.bytes.saturating_add(bytes) > budget {
+            // Drop the least recently used eighth at once, so eviction stays rare; then more
+            // while the bytes do not fit.
             let mut ages: Vec<u64> = entries.map.values().map(|c| c.used).collect();
-            let cut = ages.len() / 8;
-            let (_, &mut oldest_kept, _) = ages.select_nth_unstable(cut);
-            entries.map.retain(|_, c| c.used > oldest_kept);
+            if !ages.is_empty() {
+                let cut = ages.len() / 8;
+                let (_, &mut oldest_kept, _) = ages.select_nth_unstable(cut);
+                entries.map.retain(|_, c| c.used > oldest_kept);
+            }
+            let mut by_age: Vec<(u64, String)> = entries.map.iter().map(|(id, c)| (c.used, id.clone())).collect();
+            by_age.sort_unstable();
+            let mut total: usize = entries.map.values().map(|c| c.bytes).sum();
+            for (_, id) in by_age {
+                if total.saturating_add(bytes) <= budget {
+                    break;
+                }
+                if let Some(gone) = entries.map.remove(&id) {
+                    total = total.saturating_sub(gone.bytes);
+                }
+            }
+            entries.bytes = total;
         }
         entries.tick += 1;
         let used = entries.tick;
         let (doc, assignee) = (Arc::clone(doc), assignee.clone());
-        entries.map.insert(ticket_id.to_owned(), Cached { doc, version, seq, chunks_since_snapshot, assignee, used });
+        entries.bytes = entries.bytes.saturating_add(bytes);
+        entries
+            .map
+            .insert(ticket_id.to_owned(), Cached { doc, bytes, version, seq, chunks_since_snapshot, assignee, used });
     }
 
     fn forget(&self, ticket_id: &str) {
-        self.entries().map.remove(ticket_id);
+        let mut entries = self.entries();
+        if let Some(gone) = entries.map.remove(ticket_id) {
+            entries.bytes = entries.bytes.saturating_sub(gone.bytes);
+        }
     }
 }
 
@@ -320,5 +365,47 @@ pub(crate) fn summary_of(row: IndexRow) -> TicketSummary {
         pending: false,
         quarantined: None,
         rejected: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use automerge::transaction::Transactable;
+
+    fn document(ops: usize) -> Arc<Automerge> {
+        let mut doc = Automerge::new();
+        let mut tx = doc.transaction();
+        for k in 0..ops {
+            tx.put(automerge::ROOT, format!("k{k}"), k as i64).expect("put");
+        }
+        tx.commit();
+        Arc::new(doc)
+    }
+
+    fn loaded(doc: &Arc<Automerge>, version: i64) -> Loaded {
+        Loaded { doc: Arc::clone(doc), version, seq: 1, chunks_since_snapshot: 0, assignee: None }
+    }
+
+    #[test]
+    fn the_cache_keeps_its_estimated_bytes_under_its_budget_least_recently_used_out_first() {
+        let big = document(10_000);
+        let one = estimated_bytes(&big);
+        let cache = DocCache { entries: Mutex::default(), budget_bytes: one * 3 };
+        for (n, id) in ["a", "b", "c"].iter().enumerate() {
+            cache.put(id, &loaded(&big, n as i64));
+        }
+        assert!(cache.get("a", None).is_some(), "three fit; a is now the most recently used");
+        cache.put("d", &loaded(&big, 9));
+        assert!(cache.get("b", None).is_none(), "the least recently used went");
+        assert!(cache.get("a", None).is_some() && cache.get("d", None).is_some());
+        assert!(cache.entries().bytes <= one * 3, "{} > {}", cache.entries().bytes, one * 3);
+        // Replacing an entry counts it once.
+        cache.put("d", &loaded(&big, 10));
+        assert!(cache.entries().bytes <= one * 3);
+        cache.forget("d");
+        cache.forget("a");
+        cache.forget("c");
+        assert_eq!(cache.entries().bytes, 0);
     }
 }
