@@ -120,6 +120,8 @@ impl From<SyncError> for FieldsyncError {
             SyncError::Offline => FieldsyncError::Offline,
             SyncError::Unauthorized => FieldsyncError::Unauthorized,
             SyncError::Network(reason) => FieldsyncError::Network { reason },
+            SyncError::Tls(reason) => FieldsyncError::Network { reason: format!("TLS: {reason}") },
+            SyncError::Internal(_) => FieldsyncError::Storage { reason: "the operation stopped unexpectedly".into() },
             SyncError::Server { status, message } => FieldsyncError::Server { reason: format!("{status}: {message}") },
             SyncError::Protocol(_) => FieldsyncError::Server { reason: "unreadable answer: update the app".into() },
             SyncError::Local(_) => FieldsyncError::Storage { reason: "the local store failed during sync".into() },

@@ -248,6 +248,20 @@ impl AppState {
         Ok((device_id, token))
     }
 
+    /// One sync exchange for the device whose token is `token`, in process: what `POST /v1/sync`
+    /// does once it has authenticated the caller and decoded the body (the same checks, merges
+    /// and answer), without HTTP. For protocol tests that drive a device's
+    /// `fieldsync_core::client::Exchange` directly. [`AppError::Unauthorized`] for an unknown or
+    /// revoked token. Blocking.
+    pub fn sync_device(
+        &self,
+        token: &str,
+        request: &fieldsync_core::protocol::SyncRequest,
+    ) -> Result<fieldsync_core::protocol::SyncResponse, AppError> {
+        let caller = self.storage().authenticate(&auth::token_hash(token))?.ok_or(AppError::Unauthorized)?;
+        sync::sync(self, &caller, request)
+    }
+
     /// Revokes a device's token at once; `false` when there is no such device. The operator's
     /// own power (the CLI, tests): no caller is checked. A request revokes through
     /// [`AppState::revoke_device_as`].

@@ -1,9 +1,30 @@
 //! The device's side of a refusal (issue 13, "Identity"): whether a ticket is pending follows
 //! the server's heads, never the refusal itself; and a store belongs to one user and device.
 
+use std::path::Path;
+
+use automerge::ChangeHash;
+use serde_bytes::ByteBuf;
+
 use super::*;
-use crate::protocol::{Rejection, Update};
+use crate::protocol::{self, Rejection, SyncRequest, SyncResponse, Update};
 use crate::workflow::Role;
+
+/// One round of an [`Exchange`] at a time, as the tests below drive it.
+trait OneRound {
+    fn sync_request(&self) -> Result<SyncRequest, Error>;
+    fn apply_sync_response(&self, response: &SyncResponse) -> Result<Applied, Error>;
+}
+
+impl OneRound for Client {
+    fn sync_request(&self) -> Result<SyncRequest, Error> {
+        Ok(self.exchange().next_request()?.expect("a new exchange always has a first request"))
+    }
+
+    fn apply_sync_response(&self, response: &SyncResponse) -> Result<Applied, Error> {
+        self.exchange().receive(response)
+    }
+}
 
 fn identity(user: &str, device: &str, role: Role) -> Identity {
     Identity { user_id: user.into(), device_id: device.into(), role }
