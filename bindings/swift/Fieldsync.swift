@@ -4,7 +4,8 @@
 // library's listeners, typed errors.
 //
 // Every failure is a `FieldsyncError` (generated): .Refused, .InvalidInput, .NotFound,
-// .SetAside, .Offline, .Unauthorized, .WrongAccount, .Network, .Server, .WrongKey, .Storage.
+// .SetAside, .Offline, .Unauthorized, .WrongAccount, .Network, .Tls, .Internal, .Server,
+// .WrongKey, .Storage.
 import Foundation
 
 extension FieldsyncError {
@@ -12,8 +13,9 @@ extension FieldsyncError {
     public var reason: String {
         switch self {
         case .Refused(let reason), .InvalidInput(let reason), .Network(let reason), .Server(let reason),
-            .WrongKey(let reason), .Storage(let reason), .WrongAccount(let reason):
+            .WrongKey(let reason), .Storage(let reason), .WrongAccount(let reason), .Internal(let reason):
             return reason
+        case .Tls(let reason): return "the server's certificate is not trusted: \(reason)"
         case .NotFound(let id): return "ticket \(id) not found"
         case .SetAside(let id): return "ticket \(id) is set aside"
         case .Offline: return "offline"

@@ -40,9 +40,16 @@ enum Command {
         #[arg(long)]
         allow_private_webhooks: bool,
         /// Mark the console's cookies `Secure`: set it when the console is reached over HTTPS
-        /// (a TLS proxy in front of this server), so browsers never send them over plain HTTP.
+        /// (a TLS proxy in front of this server, or --tls-cert), so browsers never send them
+        /// over plain HTTP. Implied by --tls-cert.
         #[arg(long)]
         secure_cookies: bool,
+        /// Serve HTTPS with this PEM certificate chain (the server's certificate first).
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The PEM private key of --tls-cert.
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
     },
     /// Manage users.
     User {
@@ -145,13 +152,17 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
-        Command::Serve { data, listen, database_url, allow_private_webhooks, secure_cookies } => {
+        Command::Serve { data, listen, database_url, allow_private_webhooks, secure_cookies, tls_cert, tls_key } => {
+            let tls = match (tls_cert, tls_key) {
+                (Some(cert), Some(key)) => Some(fieldsync_server::tls::server_config(&cert, &key)?),
+                _ => None,
+            };
             let config = fieldsync_server::ServerConfig {
                 allow_private_webhooks,
-                secure_cookies,
+                secure_cookies: secure_cookies || tls.is_some(),
                 ..fieldsync_server::ServerConfig::default()
             };
-            serve(data, listen, database_url, config).await
+            serve(data, listen, database_url, config, tls).await
         }
         Command::User { command: UserCommand::Add { name, role, data, database_url } } => {
             let (user_id, device_id, token) = tokio::task::spawn_blocking(move || {
@@ -190,6 +201,7 @@ async fn serve(
     listen: String,
     database_url: Option<String>,
     config: fieldsync_server::ServerConfig,
+    tls: Option<std::sync::Arc<rustls::ServerConfig>>,
 ) -> Result<(), CliError> {
     let postgres = database_url.is_some();
     let state = {
@@ -202,11 +214,18 @@ async fn serve(
     let store = if postgres { "PostgreSQL, blobs" } else { "data" };
     let address = listener.local_addr()?;
     // One line: tests and scripts read the address from the first line and may close the pipe.
+    let scheme = if tls.is_some() { "https" } else { "http" };
     eprintln!(
-        "fieldsync server on http://{address} ({store} in {}), dispatcher console on http://{address}/console",
+        "fieldsync server on {scheme}://{address} ({store} in {}), dispatcher console on {scheme}://{address}/console",
         data.display()
     );
-    fieldsync_server::serve(listener, state.clone(), shutdown_signal()).await?;
+    match tls {
+        Some(tls) => {
+            let listener = fieldsync_server::tls::TlsListener::new(listener, tls)?;
+            fieldsync_server::serve(listener, state.clone(), shutdown_signal()).await?
+        }
+        None => fieldsync_server::serve(listener, state.clone(), shutdown_signal()).await?,
+    }
     // The PostgreSQL client closes its connections blocking: off the async threads.
     tokio::task::spawn_blocking(move || drop(state)).await?;
     eprintln!("stopped");

@@ -35,6 +35,7 @@ mod rules;
 pub mod storage;
 mod sync;
 mod tickets;
+pub mod tls;
 mod uploads;
 pub mod webhooks;
 
@@ -319,12 +320,17 @@ pub fn app(state: AppState) -> Router {
 
 /// Serves [`app`] on `listener` and delivers webhooks until `shutdown` completes, then
 /// finishes the requests in flight (live event streams end), stops delivering (webhook
-/// requests in flight are abandoned and sent again later) and returns.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
+/// requests in flight are abandoned and sent again later) and returns. `listener`: a
+/// `tokio::net::TcpListener` for HTTP, a [`tls::TlsListener`] for HTTPS.
+pub async fn serve<L>(
+    listener: L,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+) -> std::io::Result<()>
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
     let stop = state.inner.shutdown.clone();
     let signal = async move {
         shutdown.await;

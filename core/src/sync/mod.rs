@@ -28,7 +28,10 @@ mod identity;
 pub mod transport;
 mod uploads;
 pub use identity::{who_am_i, who_am_i_with};
-pub use transport::{HttpRequest, HttpResponse, HttpTransport, Method, ReqwestTransport, TransportError};
+pub use transport::{
+    BlockingTransport, HttpRequest, HttpResponse, HttpTransport, Method, ReqwestTransport, TransportError,
+    on_blocking_pool,
+};
 pub use uploads::{CHUNK_BYTES, UploadReport};
 
 /// Where and how to sync.
@@ -137,10 +140,12 @@ impl From<Error> for SyncError {
 impl From<TransportError> for SyncError {
     fn from(e: TransportError) -> Self {
         match e {
-            TransportError::Network(m) | TransportError::Timeout(m) => SyncError::Network(m),
+            // A request that could not be made (a malformed URL, a transport that threw) says
+            // why in its message; it is retried with backoff like any failed request.
+            TransportError::Network(m) | TransportError::Timeout(m) | TransportError::Request(m) => {
+                SyncError::Network(m)
+            }
             TransportError::Tls(m) => SyncError::Tls(m),
-            // A URL that cannot be requested will not become requestable by retrying.
-            TransportError::Request(m) => SyncError::Protocol(m),
         }
     }
 }
@@ -188,8 +193,11 @@ pub struct SyncStatus {
     pub pending_tickets: u64,
     /// When the last sync succeeded.
     pub last_success_at: Option<Millis>,
-    /// The last failure, cleared by a success.
+    /// The last failure, cleared by a success, as text.
     pub last_error: Option<String>,
+    /// The last failure, cleared by a success: what an app decides on (sign in again, offline,
+    /// a certificate the device does not trust, a bug).
+    pub last_failure: Option<SyncError>,
     /// Blobs (photos, signatures) waiting to upload.
     pub pending_uploads: u64,
     /// Bytes of those blobs not yet on the server.
@@ -340,8 +348,12 @@ impl SyncEngine {
                 Ok(_) => {
                     s.last_success_at = Some(now_ms());
                     s.last_error = None;
+                    s.last_failure = None;
                 }
-                Err(e) => s.last_error = Some(e.to_string()),
+                Err(e) => {
+                    s.last_error = Some(e.to_string());
+                    s.last_failure = Some(e.clone());
+                }
             }
         });
         if let (Ok(report), Ok(mut last)) = (&result, self.inner.last_report.lock()) {
@@ -416,7 +428,9 @@ impl SyncEngine {
     /// transport does.
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse, SyncError> {
         let timeout = self.inner.config.request_timeout;
-        match tokio::time::timeout(timeout, self.inner.transport.send(request)).await {
+        // The transport's own timeout says more (connect or read); this one is the backstop.
+        let backstop = timeout + Duration::from_secs(2);
+        match tokio::time::timeout(backstop, self.inner.transport.send(request.timeout(timeout))).await {
             Ok(answer) => Ok(answer?),
             Err(_) => Err(SyncError::Network(format!("no answer within {} s", timeout.as_secs_f32()))),
         }

@@ -50,6 +50,7 @@ async fn a_panicking_transport_ends_the_sync_with_an_internal_error_on_the_statu
     let status = engine.status();
     assert!(!status.syncing, "the sync is over, not stuck");
     assert_eq!(status.last_error, Some(err.to_string()));
+    assert_eq!(status.last_failure, Some(err.clone()), "typed, for the app to decide on");
     // The engine still works: the next sync runs (and panics again, reported again).
     assert!(matches!(engine.sync_now().await, Err(SyncError::Internal(_))));
 }

@@ -9,6 +9,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// An HTTP method the protocol uses.
@@ -48,12 +49,23 @@ pub struct HttpRequest {
     pub headers: Vec<(String, String)>,
     /// The body (empty for `GET` and `HEAD`).
     pub body: Vec<u8>,
+    /// Give up on this request after this long (connecting, sending and reading together).
+    pub timeout: Duration,
 }
 
+/// How long a request may take unless the engine says otherwise.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
 impl HttpRequest {
-    /// A request with no headers and no body.
+    /// A request with no headers and no body, and the default 30 s timeout.
     pub fn new(method: Method, url: impl Into<String>) -> Self {
-        HttpRequest { method, url: url.into(), headers: Vec::new(), body: Vec::new() }
+        HttpRequest { method, url: url.into(), headers: Vec::new(), body: Vec::new(), timeout: DEFAULT_TIMEOUT }
+    }
+
+    /// Sets the timeout.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
     }
 
     /// Adds a header.
@@ -122,6 +134,38 @@ pub trait HttpTransport: Send + Sync + 'static {
     fn send(&self, request: HttpRequest) -> TransportFuture<'_>;
 }
 
+/// A transport whose `send` blocks until the answer comes: a platform HTTP client called
+/// from one of the library's threads (the bindings' foreign transport, docs/adr/0015).
+/// [`on_blocking_pool`] makes it an [`HttpTransport`].
+pub trait BlockingTransport: Send + Sync + 'static {
+    /// Sends `request` and waits for the answer, at most `request.timeout`.
+    fn send_blocking(&self, request: HttpRequest) -> Result<HttpResponse, TransportError>;
+}
+
+/// `transport` as an [`HttpTransport`]: each request runs on tokio's blocking pool, so a
+/// platform client that blocks never holds up the runtime. A panic in it reaches the engine,
+/// which reports it as [`SyncError::Internal`](super::SyncError::Internal).
+pub fn on_blocking_pool(transport: Arc<dyn BlockingTransport>) -> Arc<dyn HttpTransport> {
+    Arc::new(OnBlockingPool(transport))
+}
+
+struct OnBlockingPool(Arc<dyn BlockingTransport>);
+
+impl HttpTransport for OnBlockingPool {
+    fn send(&self, request: HttpRequest) -> TransportFuture<'_> {
+        let transport = self.0.clone();
+        Box::pin(async move {
+            match tokio::task::spawn_blocking(move || transport.send_blocking(request)).await {
+                Ok(answer) => answer,
+                Err(stopped) => match stopped.try_into_panic() {
+                    Ok(panic) => std::panic::resume_unwind(panic),
+                    Err(stopped) => Err(TransportError::Request(format!("the request's thread stopped: {stopped}"))),
+                },
+            }
+        })
+    }
+}
+
 /// The default transport: reqwest with rustls (ring), trusting the platform's roots (the
 /// platform verifier) or only the given ones. For the CLI, tests and servers; not for Android,
 /// where the platform verifier needs an initialisation only the app can do (docs/adr/0015).
@@ -165,7 +209,7 @@ impl ReqwestTransport {
             Method::Post => reqwest::Method::POST,
             Method::Patch => reqwest::Method::PATCH,
         };
-        let mut builder = self.http.request(method, &request.url);
+        let mut builder = self.http.request(method, &request.url).timeout(request.timeout);
         for (name, value) in &request.headers {
             builder = builder.header(name, value);
         }
@@ -201,10 +245,14 @@ fn classify(error: reqwest::Error) -> TransportError {
     }
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&error);
     while let Some(cause) = source {
-        if cause.downcast_ref::<rustls::Error>().is_some() {
+        if cause.is::<rustls::Error>() {
             return TransportError::Tls(message);
         }
-        source = cause.source();
+        // rustls reports through io::Errors (nested), whose `source` skips what they wrap.
+        source = match cause.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()) {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => cause.source(),
+        };
     }
     TransportError::Network(message)
 }
