@@ -155,9 +155,9 @@ swift_compile() { # product sum swiftc-arguments...
 }
 sum_of() { (cd "$stage" && cat "$@" | sha256sum | cut -d' ' -f1); }
 link=(-I . -L . -Xcc "$ffi_map")
-kit_sum=$(sum_of fieldsync_ffi.swift fieldsync_ffiFFI.h fieldsync_ffiFFI.modulemap Fieldsync.swift)
+kit_sum=$(sum_of fieldsync_ffi.swift fieldsync_ffiFFI.h fieldsync_ffiFFI.modulemap Fieldsync.swift URLSessionTransport.swift)
 swift_compile libFieldsyncKit.so "$kit_sum" -emit-module -emit-library -module-name FieldsyncKit \
-    fieldsync_ffi.swift Fieldsync.swift -lfieldsync_ffi "${link[@]}"
+    fieldsync_ffi.swift Fieldsync.swift URLSessionTransport.swift -lfieldsync_ffi "${link[@]}"
 swift_compile swift-test "$(sum_of main.swift)-$kit_sum" main.swift -lFieldsyncKit -lfieldsync_ffi "${link[@]}"
 mapfile -t model_sources < <(cd "$stage" && find ios-sample/Sources/TicketsModel -name '*.swift' | sort)
 model_sum="$(sum_of "${model_sources[@]}")-$kit_sum"
@@ -199,8 +199,9 @@ jvm_trust=(-Djavax.net.ssl.trustStore="$tls/ca.p12" -Djavax.net.ssl.trustStorePa
     -Djavax.net.ssl.trustStoreType=PKCS12)
 
 # ---- real servers, users and tickets ---------------------------------------------------------
-# HTTPS for the Kotlin programs; plain HTTP for the Swift ones, whose URLSession transport is
-# still to come (docs/adr/0015). The CLI trusts the private CA through SSL_CERT_FILE.
+# HTTPS for the Kotlin programs; plain HTTP for the Swift ones: on Linux, URLSession trusts only
+# the system's bundle in the shared chroot (docs/adr/0015). The CLI trusts the private CA
+# through SSL_CERT_FILE.
 fieldsync="$target/debug/fieldsync"
 server_pids=()
 start_server() { # name extra-args... ; sets $started_url

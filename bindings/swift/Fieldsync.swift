@@ -39,19 +39,25 @@ public final class Fieldsync: Sendable {
 
     /// Opens (or creates) the store at `storePath` for `identity`. `storeKey`: the store's
     /// 32-byte encryption key from the Keychain, or nil for a plaintext store; a wrong or
-    /// missing key throws `FieldsyncError.WrongKey` and changes nothing.
+    /// missing key throws `FieldsyncError.WrongKey` and changes nothing. `transport`: how
+    /// requests reach the server; URLSession by default (docs/adr/0015).
     public static func open(
-        storePath: String, identity: Identity, server: ServerConfig, storeKey: Data? = nil
+        storePath: String, identity: Identity, server: ServerConfig, storeKey: Data? = nil,
+        transport: HttpTransport = URLSessionTransport()
     ) async throws -> Fieldsync {
         Fieldsync(
             client: try FieldsyncClient.open(
-                storePath: storePath, identity: identity, server: server, storeKey: storeKey))
+                storePath: storePath, identity: identity, server: server, storeKey: storeKey, transport: transport))
     }
 
     /// First sign-in: asks the server whose token this is, then opens the store.
-    public static func signIn(storePath: String, server: ServerConfig, storeKey: Data? = nil) async throws -> Fieldsync {
+    public static func signIn(
+        storePath: String, server: ServerConfig, storeKey: Data? = nil,
+        transport: HttpTransport = URLSessionTransport()
+    ) async throws -> Fieldsync {
         try await open(
-            storePath: storePath, identity: try await whoAmI(server: server), server: server, storeKey: storeKey)
+            storePath: storePath, identity: try await whoAmI(server: server, transport: transport), server: server,
+            storeKey: storeKey, transport: transport)
     }
 
     /// The tickets on this device: the current list first, then the list after every change.
