@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # Runs the Kotlin and Swift bindings for real, against the library as shipped (the `ship`
-# profile: release with LTO, stripped libfieldsync_ffi.so) and a real server:
+# profile: release with LTO, stripped libfieldsync_ffi.so) and real servers:
 #   - generates the Kotlin and Swift bindings from that library;
 #   - Kotlin: kotlinc the generated code + bindings/kotlin, the test (bindings/kotlin-test) and
-#     the Android sample's model (android-sample/model), runs both on the JVM with JNA;
+#     the Android sample's model (android-sample/model), runs both on the JVM with JNA against a
+#     server over HTTPS (`fieldsync serve --tls-cert --tls-key`) whose certificate comes from a
+#     private CA made here, trusted the way the JVM trusts a CA (a trust store,
+#     -Djavax.net.ssl.trustStore); every request goes through OkHttpTransport, the transport an
+#     Android app uses (docs/adr/0015). The test also meets a trust store with another CA only:
+#     a typed TLS error, not a hang or a crash;
 #   - Swift: swiftc 6.0.3 (a Debian trixie chroot, scripts/swift-toolchain.sh) the generated
 #     code + bindings/swift as module FieldsyncKit, the test (bindings/swift-test) and the iOS
 #     sample's model (ios-sample), runs both inside the chroot, which shares the host's loopback;
@@ -14,6 +19,8 @@
 # Toolchains (idempotent, cached outside the repo in $FIELDSYNC_CACHE):
 #   kotlinc 2.4.20 + kotlinx-coroutines + kotlin-stdlib: the npm package kotlin-compiler
 #   JNA: Debian's libjna-java (/usr/share/java/jna.jar), installed if missing
+#   OkHttp 5.5.1 + Okio 3.18.1 (JVM jars): Maven Central through mvn, into $FIELDSYNC_CACHE
+#   openssl and keytool (JDK 17): the private CA, the server certificate, the trust stores
 #   Swift 6.0.3: Debian trixie's swiftlang in a chroot (~3 GB, ~3 min once; needs root)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -54,6 +61,18 @@ if [ ! -f "$jna" ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq libjna-java </dev/null >/dev/null
     [ -f "$jna" ] || fail "libjna-java installed no $jna"
 fi
+okhttp_dir="$cache/okhttp-5.5.1"
+okhttp="$okhttp_dir/okhttp-jvm-5.5.1.jar:$okhttp_dir/okio-jvm-3.18.1.jar"
+if [ ! -f "$okhttp_dir/okhttp-jvm-5.5.1.jar" ] || [ ! -f "$okhttp_dir/okio-jvm-3.18.1.jar" ]; then
+    command -v mvn >/dev/null || fail "mvn not found: it fetches OkHttp from Maven Central"
+    say "fetching OkHttp 5.5.1 and Okio 3.18.1 into $okhttp_dir"
+    for artifact in com.squareup.okhttp3:okhttp-jvm:5.5.1 com.squareup.okio:okio-jvm:3.18.1; do
+        mvn -q dependency:copy -Dartifact="$artifact" -DoutputDirectory="$okhttp_dir" </dev/null >/dev/null ||
+            fail "mvn could not fetch $artifact"
+    done
+fi
+command -v openssl >/dev/null || fail "openssl not found: it makes the test's private CA"
+command -v keytool >/dev/null || fail "keytool (JDK 17) not found: it makes the JVM trust stores"
 coroutines="$kotlin_home/lib/kotlinx-coroutines-core-jvm.jar"
 stdlib="$kotlin_home/lib/kotlin-stdlib.jar"
 [ -f "$coroutines" ] && [ -f "$stdlib" ] || fail "kotlin-compiler lacks coroutines or stdlib jars"
@@ -79,7 +98,7 @@ lib="$out/lib/libfieldsync_ffi.so"
 say "shipped library: ship profile, stripped, $(stat -c %s "$lib") bytes (x86_64 Linux)"
 
 # ---- Kotlin: compile (skipped when the sources did not change) -----------------------------
-cp_libs="$jna:$coroutines"
+cp_libs="$jna:$coroutines:$okhttp"
 compile() { # jar classpath sources...
     local jar=$1 classpath=$2; shift 2
     local stamp="$jar.sha256"
@@ -109,10 +128,10 @@ compile "$out/android-sample.jar" "$cp_libs:$out/fieldsync.jar" "${android_model
 # sources and the compiled products (kept in $out/swift between runs).
 stage=$(mktemp -d "$swift_root/work/run.XXXXXX")
 stage_in=${stage#"$swift_root"}
-server_pid=""
+server_pids=()
 work=$(mktemp -d)
 cleanup() {
-    if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
+    for pid in "${server_pids[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
     rm -rf "$work" "$stage"
 }
 trap cleanup EXIT
@@ -136,9 +155,9 @@ swift_compile() { # product sum swiftc-arguments...
 }
 sum_of() { (cd "$stage" && cat "$@" | sha256sum | cut -d' ' -f1); }
 link=(-I . -L . -Xcc "$ffi_map")
-kit_sum=$(sum_of fieldsync_ffi.swift fieldsync_ffiFFI.h fieldsync_ffiFFI.modulemap Fieldsync.swift)
+kit_sum=$(sum_of fieldsync_ffi.swift fieldsync_ffiFFI.h fieldsync_ffiFFI.modulemap Fieldsync.swift URLSessionTransport.swift)
 swift_compile libFieldsyncKit.so "$kit_sum" -emit-module -emit-library -module-name FieldsyncKit \
-    fieldsync_ffi.swift Fieldsync.swift -lfieldsync_ffi "${link[@]}"
+    fieldsync_ffi.swift Fieldsync.swift URLSessionTransport.swift -lfieldsync_ffi "${link[@]}"
 swift_compile swift-test "$(sum_of main.swift)-$kit_sum" main.swift -lFieldsyncKit -lfieldsync_ffi "${link[@]}"
 mapfile -t model_sources < <(cd "$stage" && find ios-sample/Sources/TicketsModel -name '*.swift' | sort)
 model_sum="$(sum_of "${model_sources[@]}")-$kit_sum"
@@ -157,27 +176,68 @@ swift_compile ios-sample-check "$(sum_of ios-sample/Sources/SampleCheck/main.swi
 say "packing the Android AAR for the host ABI (smoke test of the layout)"
 bindings/scripts/android-aar.sh --host --lib "$lib" --classes "$out/fieldsync.jar" --out "$out/aar"
 
-# ---- a real server, users and tickets ------------------------------------------------------
+# ---- a private CA, a server certificate signed by it, and the JVM's trust stores ------------
+say "making a private CA, a certificate for 127.0.0.1 signed by it, and another CA"
+tls="$work/tls"
+mkdir -p "$tls"
+make_ca() { # name
+    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=fieldsync test $1" \
+        -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+        -keyout "$tls/$1.key" -out "$tls/$1.pem" 2>/dev/null || fail "openssl could not make the $1 CA"
+    # The JVM's way of trusting a CA: a trust store holding it.
+    keytool -importcert -noprompt -storetype PKCS12 -keystore "$tls/$1.p12" -storepass fieldsync-test \
+        -alias "$1" -file "$tls/$1.pem" >/dev/null 2>&1 || fail "keytool could not make the $1 trust store"
+}
+make_ca ca
+make_ca stranger
+openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout "$tls/server.key" -out "$tls/server.csr" \
+    2>/dev/null || fail "openssl could not make the server key"
+printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' >"$tls/server.ext"
+openssl x509 -req -in "$tls/server.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" -CAcreateserial -days 2 \
+    -extfile "$tls/server.ext" -out "$tls/server.pem" 2>/dev/null || fail "openssl could not sign the server certificate"
+jvm_trust=(-Djavax.net.ssl.trustStore="$tls/ca.p12" -Djavax.net.ssl.trustStorePassword=fieldsync-test
+    -Djavax.net.ssl.trustStoreType=PKCS12)
+
+# ---- real servers, users and tickets ---------------------------------------------------------
+# HTTPS for the Kotlin programs; plain HTTP for the Swift ones: on Linux, URLSession trusts only
+# the system's bundle in the shared chroot (docs/adr/0015). The CLI trusts the private CA
+# through SSL_CERT_FILE.
 fieldsync="$target/debug/fieldsync"
-mkfifo "$work/server.err"
-"$fieldsync" serve --data "$work/server" --listen 127.0.0.1:0 2>"$work/server.err" </dev/null &
-server_pid=$!
-exec 3<"$work/server.err"
-IFS= read -r -t 60 first_line <&3 || fail "the server printed nothing in 60 s"
-cat <&3 >"$work/server.log" &
-url=$(sed -n 's/^fieldsync server on \(http:\/\/[^ ]*\).*/\1/p' <<<"$first_line")
-[ -n "$url" ] || fail "unexpected first server line: $first_line"
-say "server on $url"
-dispatcher=$("$fieldsync" user add dana --role dispatcher --data "$work/server" 2>/dev/null)
+server_pids=()
+start_server() { # name extra-args... ; sets $started_url
+    local name=$1; shift
+    mkfifo "$work/$name.err"
+    "$fieldsync" serve --data "$work/$name" --listen 127.0.0.1:0 "$@" 2>"$work/$name.err" </dev/null &
+    server_pids+=($!)
+    local fd
+    exec {fd}<"$work/$name.err"
+    IFS= read -r -t 60 first_line <&$fd || fail "the $name server printed nothing in 60 s"
+    cat <&$fd >"$work/$name.log" &
+    started_url=$(sed -n 's/^fieldsync server on \(https\{0,1\}:\/\/[^ ]*\).*/\1/p' <<<"$first_line")
+    [ -n "$started_url" ] || fail "unexpected first $name server line: $first_line"
+}
+start_server server
+url=$started_url
+start_server tls-server --tls-cert "$tls/server.pem" --tls-key "$tls/server.key"
+tls_url=$started_url
+case $tls_url in https://*) ;; *) fail "the TLS server is not on https: $tls_url" ;; esac
+say "servers on $url and $tls_url"
+export SSL_CERT_FILE="$tls/ca.pem"
 # One engineer and one ticket per program, so that no run sees another's work.
-declare -A token ticket
+declare -A token ticket server_of data_of dispatcher_of
+for data in server tls-server; do
+    dispatcher_of[$data]=$("$fieldsync" user add dana --role dispatcher --data "$work/$data" 2>/dev/null)
+done
 for engineer in eli sam ana ivo; do
-    token[$engineer]=$("$fieldsync" user add "$engineer" --role engineer --data "$work/server" 2>/dev/null)
-    ticket[$engineer]=$("$fieldsync" dispatch --server "$url" --token "$dispatcher" create --title "Boiler leaks" \
-        --customer "Acme Bakery" --address "Main St 1" --lat 52.37 --lon 4.895 --assignee "$engineer")
+    case $engineer in eli | ana) data=tls-server; server_of[$engineer]=$tls_url ;; *) data=server; server_of[$engineer]=$url ;; esac
+    data_of[$engineer]=$data
+    token[$engineer]=$("$fieldsync" user add "$engineer" --role engineer --data "$work/$data" 2>/dev/null)
+    ticket[$engineer]=$("$fieldsync" dispatch --server "${server_of[$engineer]}" --token "${dispatcher_of[$data]}" \
+        create --title "Boiler leaks" --customer "Acme Bakery" --address "Main St 1" --lat 52.37 --lon 4.895 \
+        --assignee "$engineer")
     [ -n "${ticket[$engineer]}" ] || fail "no ticket id from dispatch create"
 done
-say "tickets dispatched to eli (Kotlin test), sam (Swift test), ana (Android sample), ivo (iOS sample)"
+say "tickets dispatched to eli (Kotlin test, HTTPS), sam (Swift test), ana (Android sample, HTTPS), ivo (iOS sample)"
 
 # ---- run -------------------------------------------------------------------------------------
 failures=()
@@ -186,14 +246,14 @@ run() { # name command...
     say "running $name"
     "$@" || failures+=("$name (exit $?)")
 }
-run "the Kotlin test on the JVM" java -Djava.awt.headless=true -Djna.library.path="$out/lib" \
-    -cp "$cp_libs:$stdlib:$out/fieldsync.jar:$out/kotlin-test.jar" dev.fieldsync.test.MainKt \
-    "$url" "${token[eli]}" "${ticket[eli]}" "$work/kotlin"
+run "the Kotlin test on the JVM, over HTTPS" java -Djava.awt.headless=true -Djna.library.path="$out/lib" \
+    "${jvm_trust[@]}" -cp "$cp_libs:$stdlib:$out/fieldsync.jar:$out/kotlin-test.jar" dev.fieldsync.test.MainKt \
+    "$tls_url" "${token[eli]}" "${ticket[eli]}" "$work/kotlin" "$tls/stranger.p12"
 run "the Swift test in the chroot" swift_in "$stage_in/swift-test" \
     "$url" "${token[sam]}" "${ticket[sam]}" "$stage_in/swift-device"
-run "the Android sample's model on the JVM" java -Djna.library.path="$out/lib" \
+run "the Android sample's model on the JVM, over HTTPS" java -Djna.library.path="$out/lib" "${jvm_trust[@]}" \
     -cp "$cp_libs:$stdlib:$out/fieldsync.jar:$out/android-sample.jar" dev.fieldsync.sample.SampleCheckKt \
-    "$url" "${token[ana]}" "${ticket[ana]}" "$work/android"
+    "$tls_url" "${token[ana]}" "${ticket[ana]}" "$work/android"
 run "the iOS sample's model in the chroot" swift_in "$stage_in/ios-sample-check" \
     "$url" "${token[ivo]}" "${ticket[ivo]}" "$stage_in/ios-device"
 
@@ -201,7 +261,8 @@ run "the iOS sample's model in the chroot" swift_in "$stage_in/ios-sample-check"
 say "checking what the dispatcher sees"
 passed=0 failed=0
 for engineer in eli sam ana ivo; do
-    status=$("$fieldsync" dispatch --server "$url" --token "$dispatcher" show "${ticket[$engineer]}" --json |
+    status=$("$fieldsync" dispatch --server "${server_of[$engineer]}" --token "${dispatcher_of[${data_of[$engineer]}]}" \
+        show "${ticket[$engineer]}" --json |
         sed -n 's/^  "status": "\([a-z_]*\)".*/\1/p' | head -1)
     if [ "$status" = completed ]; then
         echo "ok   the server has $engineer's ticket completed"; passed=$((passed + 1))

@@ -27,4 +27,6 @@ dependencies {
     api("dev.fieldsync:fieldsync:$fieldsyncVersion@aar")
     api("net.java.dev.jna:jna:5.13.0@aar")
     api("org.jetbrains.kotlinx:kotlinx-coroutines-android:1.8.1")
+    // The library's HTTP transport (dev.fieldsync.OkHttpTransport, docs/adr/0015).
+    api("com.squareup.okhttp3:okhttp:5.5.1")
 }

@@ -3,27 +3,39 @@
 // a ticket dispatched to that engineer). Prints one line per step and ends with
 // "N passed, M failed"; exits non-zero on any failure.
 //
+// Over HTTPS, the script's server has a certificate from a private CA made for the run, trusted
+// the way the JVM trusts a CA (-Djavax.net.ssl.trustStore): every request goes through
+// OkHttpTransport, the transport an Android app uses. With a fifth argument, a trust store
+// holding another CA only, the program also checks that such a device ends in a typed TLS
+// error, promptly.
+//
 // The lines between `// readme:begin` and `// readme:end` are the README's "Use it from Kotlin"
 // snippet, word for word (checked by scripts/readme-snippets.py).
 package dev.fieldsync.test
 
 import dev.fieldsync.Fieldsync
+import dev.fieldsync.OkHttpTransport
 import dev.fieldsync.ffi.FieldsyncClient
 import dev.fieldsync.ffi.FieldsyncException
+import dev.fieldsync.ffi.HttpTransport
 import dev.fieldsync.ffi.Location
 import dev.fieldsync.ffi.NewPhoto
 import dev.fieldsync.ffi.ReportOptions
 import dev.fieldsync.ffi.ServerConfig
 import dev.fieldsync.ffi.Status
 import dev.fieldsync.ffi.StrokePoint
+import dev.fieldsync.ffi.SyncFailureKind
 import dev.fieldsync.ffi.SyncStatus
 import dev.fieldsync.ffi.TicketSummary
 import dev.fieldsync.ffi.TicketsListener
+import dev.fieldsync.ffi.TransportRequest
+import dev.fieldsync.ffi.TransportResponse
 import dev.fieldsync.ffi.whoAmI
 import dev.fieldsync.reason
 import java.awt.Color
 import java.awt.image.BufferedImage
 import java.io.File
+import java.security.KeyStore
 import java.util.concurrent.CopyOnWriteArrayList
 import javax.imageio.ImageIO
 import kotlin.system.exitProcess
@@ -70,10 +82,16 @@ private fun writeJpeg(file: File) {
 }
 
 fun main(args: Array<String>) {
-    require(args.size == 4) { "usage: Main SERVER_URL ENGINEER_TOKEN TICKET_ID WORK_DIR" }
+    require(args.size == 4 || args.size == 5) {
+        "usage: Main SERVER_URL ENGINEER_TOKEN TICKET_ID WORK_DIR [UNTRUSTED_CA_TRUST_STORE]"
+    }
     val (url, token, ticketId, workDir) = args
     try {
-        runBlocking { flow(url, token, ticketId, File(workDir)) }
+        runBlocking {
+            flow(url, token, ticketId, File(workDir))
+            if (args.size == 5) untrusted(url, token, File(args[4]), File(workDir))
+            failingTransport(url, token, File(workDir))
+        }
     } catch (e: Throwable) {
         failed++
         println("FAIL stopped: $e")
@@ -222,15 +240,51 @@ private suspend fun kotlinx.coroutines.CoroutineScope.flow(url: String, token: S
         check("an encrypted store syncs and lists", tickets.any { it.id == ticketId }) { "$tickets" }
     }
     val before = File(lockedPath).readBytes()
-    val identity = whoAmI(server)
+    val identity = whoAmI(server, OkHttpTransport.platform)
     expectThrows<FieldsyncException.WrongKey>("a wrong key is refused") {
-        FieldsyncClient.open(lockedPath, identity, server, ByteArray(32) { 9 }).close()
+        FieldsyncClient.open(lockedPath, identity, server, ByteArray(32) { 9 }, OkHttpTransport.platform).close()
     }
     expectThrows<FieldsyncException.WrongKey>("no key for an encrypted store is refused") {
-        FieldsyncClient.open(lockedPath, identity, server).close()
+        FieldsyncClient.open(lockedPath, identity, server, transport = OkHttpTransport.platform).close()
     }
     check("and the store file is left as it was", File(lockedPath).readBytes().contentEquals(before))
     Fieldsync.open(lockedPath, identity, server, storeKey = key).use { reopened ->
         check("the right key opens it again", reopened.list().any { it.id == ticketId })
+    }
+}
+
+/** A device whose trust store holds another CA than the server's: a typed TLS error, not a hang. */
+private suspend fun untrusted(url: String, token: String, trustStore: File, dir: File) {
+    println("step: a server whose certificate this device does not trust")
+    val store = KeyStore.getInstance("PKCS12")
+    trustStore.inputStream().use { store.load(it, "fieldsync-test".toCharArray()) }
+    val wary = OkHttpTransport.trusting(store)
+    val server = ServerConfig(url = url, token = token)
+    expectThrows<FieldsyncException.Tls>("signing in ends in a TLS error") { whoAmI(server, wary) }
+    val identity = whoAmI(server, OkHttpTransport.platform)
+    Fieldsync.open(File(dir, "eli-wary.sqlite").path, identity, server, transport = wary).use { fieldsync ->
+        val started = System.nanoTime()
+        expectThrows<FieldsyncException.Tls>("sync_now ends in a TLS error") { withTimeout(20_000) { fieldsync.syncNow() } }
+        val seconds = (System.nanoTime() - started) / 1e9
+        check("at once, not after a timeout (%.2f s)".format(seconds), seconds < 5)
+        val status = withTimeout(10_000) { fieldsync.syncStatus.first { it.lastErrorKind != null } }
+        check("the sync status says TLS, typed", status.lastErrorKind == SyncFailureKind.TLS) { "$status" }
+    }
+}
+
+/** An app transport that throws something unexpected: a failed sync, never a crash. */
+private suspend fun failingTransport(url: String, token: String, dir: File) {
+    println("step: an app transport that throws")
+    val broken = object : HttpTransport {
+        override fun send(request: TransportRequest): TransportResponse = throw IllegalStateException("transport bug")
+    }
+    val server = ServerConfig(url = url, token = token)
+    val identity = whoAmI(server, OkHttpTransport.platform)
+    Fieldsync.open(File(dir, "eli-broken.sqlite").path, identity, server, transport = broken).use { fieldsync ->
+        expectThrows<FieldsyncException.Network>("sync_now fails with the transport's error") {
+            withTimeout(20_000) { fieldsync.syncNow() }
+        }
+        val status = withTimeout(10_000) { fieldsync.syncStatus.first { it.lastErrorKind != null } }
+        check("the status says why: ${status.lastError}", status.lastError?.contains("transport bug") == true)
     }
 }

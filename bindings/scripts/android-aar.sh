@@ -2,7 +2,8 @@
 # Packs fieldsync for Android: an AAR with the native library for each ABI (jni/<abi>/, built
 # with cargo-ndk into a jniLibs/<abi>/ tree), classes.jar (the generated Kotlin + the Flow layer,
 # compiled with kotlinc), AndroidManifest.xml and consumer ProGuard rules; beside it a sources
-# jar and a POM naming the runtime dependencies (JNA's AAR, kotlinx-coroutines).
+# jar and a POM naming the runtime dependencies (JNA's AAR, kotlinx-coroutines, OkHttp: the
+# library's HTTP transport, docs/adr/0015).
 #
 #   bindings/scripts/android-aar.sh [--out DIR]
 #       the AAR (`ship` profile: release + LTO) for arm64-v8a, armeabi-v7a, x86_64 and x86. Needs the Android NDK
@@ -14,7 +15,8 @@
 #       --lib and --classes reuse what scripts/test-bindings.sh already built.
 #
 # Kotlin: kotlinc 2.4.20 from the cache scripts/test-bindings.sh fills
-# (${XDG_CACHE_HOME:-~/.cache}/fieldsync/kotlin-compiler-2.4.20), JNA from /usr/share/java/jna.jar.
+# (${XDG_CACHE_HOME:-~/.cache}/fieldsync/kotlin-compiler-2.4.20), JNA from /usr/share/java/jna.jar,
+# OkHttp and Okio from the same cache (okhttp-5.5.1).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -85,9 +87,12 @@ cp -r bindings/kotlin/. "$sources/"
 if [ -z "$classes" ]; then
     [ -x "$kotlin_home/bin/kotlinc" ] || fail "kotlinc is missing: scripts/test-bindings.sh fetches it into $cache"
     [ -f "$jna" ] || fail "$jna is missing: apt-get install libjna-java"
+    okhttp="$cache/okhttp-5.5.1/okhttp-jvm-5.5.1.jar:$cache/okhttp-5.5.1/okio-jvm-3.18.1.jar"
+    [ -f "${okhttp%%:*}" ] || fail "OkHttp is missing: scripts/test-bindings.sh fetches it into $cache"
     classes="$out/classes-build.jar"
     mapfile -t kt < <(find "$sources" -name '*.kt' | sort)
-    "$kotlin_home/bin/kotlinc" -Werror "${kt[@]}" -cp "$jna:$kotlin_home/lib/kotlinx-coroutines-core-jvm.jar" -d "$classes"
+    "$kotlin_home/bin/kotlinc" -Werror "${kt[@]}" -cp "$jna:$kotlin_home/lib/kotlinx-coroutines-core-jvm.jar:$okhttp" \
+        -d "$classes"
 fi
 
 # ---- the AAR ------------------------------------------------------------------------------------
@@ -126,6 +131,7 @@ cat >"$out/fieldsync-$version.pom" <<EOF
   <dependencies>
     <dependency><groupId>net.java.dev.jna</groupId><artifactId>jna</artifactId><version>5.13.0</version><type>aar</type></dependency>
     <dependency><groupId>org.jetbrains.kotlinx</groupId><artifactId>kotlinx-coroutines-android</artifactId><version>1.8.1</version></dependency>
+    <dependency><groupId>com.squareup.okhttp3</groupId><artifactId>okhttp</artifactId><version>5.5.1</version></dependency>
   </dependencies>
 </project>
 EOF

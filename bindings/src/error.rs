@@ -57,6 +57,20 @@ pub enum FieldsyncError {
         /// What failed.
         reason: String,
     },
+    /// The server's certificate is not trusted by this device (the platform's trust store and
+    /// the app's network security config decide), or the TLS handshake failed. Retrying will
+    /// not help until the server's certificate or the device's trust settings change.
+    #[error("TLS: {reason}")]
+    Tls {
+        /// What the platform said.
+        reason: String,
+    },
+    /// A bug in the library: a task failed unexpectedly. Reported, never a silent stop.
+    #[error("internal error: {reason}")]
+    Internal {
+        /// What failed.
+        reason: String,
+    },
     /// The server answered with an error or with something this version cannot read.
     #[error("server: {reason}")]
     Server {
@@ -141,6 +155,8 @@ impl From<SyncError> for FieldsyncError {
             SyncError::Offline => FieldsyncError::Offline,
             SyncError::Unauthorized => FieldsyncError::Unauthorized,
             SyncError::Network(reason) => FieldsyncError::Network { reason },
+            SyncError::Tls(reason) => FieldsyncError::Tls { reason },
+            SyncError::Internal(reason) => FieldsyncError::Internal { reason },
             SyncError::Server { status, message } => FieldsyncError::Server { reason: format!("{status}: {message}") },
             SyncError::Protocol(_) => FieldsyncError::Server { reason: "unreadable answer: update the app".into() },
             SyncError::Local(_) => FieldsyncError::Storage { reason: "the local store failed during sync".into() },
@@ -154,9 +170,52 @@ impl From<SyncError> for FieldsyncError {
     }
 }
 
+/// What kind of failure a sync ended with, for an app to decide on without reading text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, uniffi::Enum)]
+pub enum SyncFailureKind {
+    /// The app said the device is offline.
+    Offline,
+    /// The server could not be reached; it retries by itself.
+    Network,
+    /// The server's certificate is not trusted: the server or the device's trust must change.
+    Tls,
+    /// The token was refused: sign in again.
+    Unauthorized,
+    /// The token belongs to another user or device than this store.
+    WrongAccount,
+    /// The server answered with an error.
+    Server,
+    /// The local store failed.
+    Storage,
+    /// A bug in the library.
+    Internal,
+}
+
+impl FieldsyncError {
+    /// The kind of a sync failure (the errors a sync can end with).
+    pub(crate) fn sync_failure_kind(&self) -> SyncFailureKind {
+        match self {
+            FieldsyncError::Offline => SyncFailureKind::Offline,
+            FieldsyncError::Network { .. } => SyncFailureKind::Network,
+            FieldsyncError::Tls { .. } => SyncFailureKind::Tls,
+            FieldsyncError::Unauthorized => SyncFailureKind::Unauthorized,
+            FieldsyncError::WrongAccount { .. } => SyncFailureKind::WrongAccount,
+            FieldsyncError::Server { .. } => SyncFailureKind::Server,
+            FieldsyncError::Internal { .. } => SyncFailureKind::Internal,
+            FieldsyncError::Storage { .. }
+            | FieldsyncError::WrongKey { .. }
+            | FieldsyncError::Refused { .. }
+            | FieldsyncError::InvalidInput { .. }
+            | FieldsyncError::NotFound { .. }
+            | FieldsyncError::SetAside { .. }
+            | FieldsyncError::Report { .. } => SyncFailureKind::Storage,
+        }
+    }
+}
+
 impl From<tokio::task::JoinError> for FieldsyncError {
     fn from(_: tokio::task::JoinError) -> Self {
         // A panic inside the library (a bug) ends the call, not the app.
-        FieldsyncError::Storage { reason: "the operation stopped unexpectedly".into() }
+        FieldsyncError::Internal { reason: "the operation stopped unexpectedly".into() }
     }
 }

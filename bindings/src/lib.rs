@@ -20,9 +20,11 @@ use tokio::runtime::Runtime;
 use tokio::task::JoinHandle;
 
 mod error;
+mod transport;
 mod types;
 
-pub use error::FieldsyncError;
+pub use error::{FieldsyncError, SyncFailureKind};
+pub use transport::{HttpTransport, TransportError, TransportHeader, TransportRequest, TransportResponse};
 pub use types::*;
 
 uniffi::setup_scaffolding!();
@@ -45,10 +47,16 @@ fn runtime() -> Result<&'static Runtime, FieldsyncError> {
 }
 
 /// Asks the server who a token belongs to: how a device learns its identity at first sign-in.
-#[uniffi::export]
-pub async fn who_am_i(server: ServerConfig) -> Result<Identity, FieldsyncError> {
-    let me =
-        runtime()?.spawn(async move { fieldsync_core::sync::who_am_i(&server.url, &server.token).await }).await??;
+/// The request goes through `transport`, the platform's HTTP client (docs/adr/0015).
+#[uniffi::export(default(transport = None))]
+pub async fn who_am_i(
+    server: ServerConfig,
+    transport: Option<Arc<dyn HttpTransport>>,
+) -> Result<Identity, FieldsyncError> {
+    let transport = transport::or_built_in(transport)?;
+    let me = runtime()?
+        .spawn(async move { fieldsync_core::sync::who_am_i_with(transport.as_ref(), &server.url, &server.token).await })
+        .await??;
     Ok(Identity { user_id: me.user_id, device_id: me.device_id, role: me.role.into() })
 }
 
@@ -124,13 +132,16 @@ impl FieldsyncClient {
     /// Opens (or creates) the store at `store_path` for `identity`, syncing with `server`.
     /// `store_key`: the 32-byte key the store is encrypted with, from the platform keystore
     /// (docs/adr/0011); a wrong or missing key is [`FieldsyncError::WrongKey`] and changes nothing.
+    /// `transport`: the platform's HTTP client (docs/adr/0015); the Kotlin layer always gives
+    /// OkHttp. Without one, the built-in client (not on Android: there it is required).
     /// Blocking for a few milliseconds (SQLite): call it off the main thread.
-    #[uniffi::constructor(default(store_key = None))]
+    #[uniffi::constructor(default(store_key = None, transport = None))]
     pub fn open(
         store_path: String,
         identity: Identity,
         server: ServerConfig,
         store_key: Option<Vec<u8>>,
+        transport: Option<Arc<dyn HttpTransport>>,
     ) -> Result<Arc<Self>, FieldsyncError> {
         let runtime = runtime()?;
         let _context = runtime.enter();
@@ -138,9 +149,10 @@ impl FieldsyncClient {
             store_key: store_key.as_deref().map(StoreKey::from_bytes).transpose()?,
             ..Default::default()
         };
-        let engine = SyncEngine::new(
+        let engine = SyncEngine::with_transport(
             Client::open_with(store_path, identity.into(), options)?,
             SyncConfig::new(server.url, server.token),
+            transport::or_built_in(transport)?,
         )?;
         let sync_loop = engine.start();
         Ok(Arc::new(FieldsyncClient { engine, _sync_loop: sync_loop }))

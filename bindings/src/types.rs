@@ -380,6 +380,8 @@ pub struct SyncStatus {
     pub last_success_at: Option<i64>,
     /// The last failure, cleared by a success.
     pub last_error: Option<String>,
+    /// What kind of failure that was (sign in again, offline, an untrusted certificate, ...).
+    pub last_error_kind: Option<crate::error::SyncFailureKind>,
     /// Photos and signatures waiting to upload.
     pub pending_uploads: u64,
     /// Bytes of those not yet on the server.
@@ -647,6 +649,7 @@ impl From<core_sync::SyncStatus> for SyncStatus {
             pending_tickets: s.pending_tickets,
             last_success_at: s.last_success_at,
             last_error: s.last_error,
+            last_error_kind: s.last_failure.map(|e| crate::FieldsyncError::from(e).sync_failure_kind()),
             pending_uploads: s.pending_uploads,
             pending_upload_bytes: s.pending_upload_bytes,
         }

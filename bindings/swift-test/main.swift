@@ -6,6 +6,9 @@
 //
 // The lines between `// readme:begin` and `// readme:end` are the README's "Use it from Swift"
 // snippet, word for word (checked by scripts/readme-snippets.py).
+//
+// Every request goes through URLSessionTransport (FoundationNetworking on Linux), the transport
+// an iOS app uses (docs/adr/0015); plain HTTP here, the Kotlin test covers HTTPS.
 import FieldsyncKit
 import Foundation
 
@@ -261,6 +264,32 @@ func flow(url: String, token: String, ticketId: String, dir: String) async throw
     check("cancelling the reading tasks ends the streams", ended)
 }
 
+/// What the transport meets when the server is not there, or the app's transport throws
+/// something unexpected: a typed failure, never a crash.
+func transportFailures(url: String, token: String, dir: String) async throws {
+    print("step: transport failures")
+    // Port 1 on loopback: nothing listens there, the connection is refused at once.
+    let nowhere = ServerConfig(url: "http://127.0.0.1:1", token: token)
+    await expectError("a server that is not there is a network failure", {
+        if case .Network = $0 { return true } else { return false }
+    }) { _ = try await whoAmI(server: nowhere, transport: URLSessionTransport()) }
+    let server = ServerConfig(url: url, token: token)
+    let identity = try await whoAmI(server: server, transport: URLSessionTransport())
+    let broken = try await Fieldsync.open(
+        storePath: dir + "/sam-broken.sqlite", identity: identity, server: server, transport: ThrowingTransport())
+    await expectError("an app transport that throws is a network failure", {
+        if case .Network(let reason) = $0 { return reason.contains("transport bug") } else { return false }
+    }) { _ = try await broken.syncNow() }
+}
+
+struct TransportBug: Error, CustomStringConvertible {
+    var description: String { "transport bug" }
+}
+
+final class ThrowingTransport: HttpTransport, Sendable {
+    func send(request: TransportRequest) throws -> TransportResponse { throw TransportBug() }
+}
+
 final class NoOpListener: TicketsListener, Sendable {
     func onTickets(tickets: [TicketSummary]) {}
 }
@@ -272,6 +301,7 @@ guard args.count == 5 else {
 }
 do {
     try await flow(url: args[1], token: args[2], ticketId: args[3], dir: args[4])
+    try await transportFailures(url: args[1], token: args[2], dir: args[4])
 } catch {
     failed += 1
     print("FAIL stopped: \(error)")

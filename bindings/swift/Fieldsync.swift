@@ -4,7 +4,8 @@
 // library's listeners, typed errors.
 //
 // Every failure is a `FieldsyncError` (generated): .Refused, .InvalidInput, .NotFound,
-// .SetAside, .Offline, .Unauthorized, .WrongAccount, .Network, .Server, .WrongKey, .Report, .Storage.
+// .SetAside, .Offline, .Unauthorized, .WrongAccount, .Network, .Tls, .Internal, .Server,
+// .WrongKey, .Report, .Storage.
 import Foundation
 
 extension FieldsyncError {
@@ -12,8 +13,10 @@ extension FieldsyncError {
     public var reason: String {
         switch self {
         case .Refused(let reason), .InvalidInput(let reason), .Network(let reason), .Server(let reason),
-            .WrongKey(let reason), .Report(let reason), .Storage(let reason), .WrongAccount(let reason):
+            .WrongKey(let reason), .Report(let reason), .Storage(let reason), .WrongAccount(let reason),
+            .Internal(let reason):
             return reason
+        case .Tls(let reason): return "the server's certificate is not trusted: \(reason)"
         case .NotFound(let id): return "ticket \(id) not found"
         case .SetAside(let id): return "ticket \(id) is set aside"
         case .Offline: return "offline"
@@ -37,19 +40,25 @@ public final class Fieldsync: Sendable {
 
     /// Opens (or creates) the store at `storePath` for `identity`. `storeKey`: the store's
     /// 32-byte encryption key from the Keychain, or nil for a plaintext store; a wrong or
-    /// missing key throws `FieldsyncError.WrongKey` and changes nothing.
+    /// missing key throws `FieldsyncError.WrongKey` and changes nothing. `transport`: how
+    /// requests reach the server; URLSession by default (docs/adr/0015).
     public static func open(
-        storePath: String, identity: Identity, server: ServerConfig, storeKey: Data? = nil
+        storePath: String, identity: Identity, server: ServerConfig, storeKey: Data? = nil,
+        transport: HttpTransport = URLSessionTransport()
     ) async throws -> Fieldsync {
         Fieldsync(
             client: try FieldsyncClient.open(
-                storePath: storePath, identity: identity, server: server, storeKey: storeKey))
+                storePath: storePath, identity: identity, server: server, storeKey: storeKey, transport: transport))
     }
 
     /// First sign-in: asks the server whose token this is, then opens the store.
-    public static func signIn(storePath: String, server: ServerConfig, storeKey: Data? = nil) async throws -> Fieldsync {
+    public static func signIn(
+        storePath: String, server: ServerConfig, storeKey: Data? = nil,
+        transport: HttpTransport = URLSessionTransport()
+    ) async throws -> Fieldsync {
         try await open(
-            storePath: storePath, identity: try await whoAmI(server: server), server: server, storeKey: storeKey)
+            storePath: storePath, identity: try await whoAmI(server: server, transport: transport), server: server,
+            storeKey: storeKey, transport: transport)
     }
 
     /// The tickets on this device: the current list first, then the list after every change.

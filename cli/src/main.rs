@@ -40,7 +40,8 @@ enum Command {
         #[arg(long)]
         allow_private_webhooks: bool,
         /// Mark the console's cookies `Secure`: set it when the console is reached over HTTPS
-        /// (a TLS proxy in front of this server), so browsers never send them over plain HTTP.
+        /// (a TLS proxy in front of this server, or --tls-cert), so browsers never send them
+        /// over plain HTTP. Implied by --tls-cert.
         #[arg(long)]
         secure_cookies: bool,
         /// The address customers reach this server at, for their tracking links
@@ -67,6 +68,12 @@ enum Command {
         /// same bytes.
         #[arg(long, env = "FIELDSYNC_REPORT_FONT")]
         report_font: Option<PathBuf>,
+        /// Serve HTTPS with this PEM certificate chain (the server's certificate first).
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The PEM private key of --tls-cert.
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
     },
     /// Manage users.
     User {
@@ -181,7 +188,13 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             tracking_link_days,
             escalation_interval_ms,
             report_font,
+            tls_cert,
+            tls_key,
         } => {
+            let tls = match (tls_cert, tls_key) {
+                (Some(cert), Some(key)) => Some(fieldsync_server::tls::server_config(&cert, &key)?),
+                _ => None,
+            };
             let tracking = fieldsync_server::tracking::TrackingConfig {
                 public_url,
                 utc_offset_minutes,
@@ -191,7 +204,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             };
             let config = fieldsync_server::ServerConfig {
                 allow_private_webhooks,
-                secure_cookies,
+                secure_cookies: secure_cookies || tls.is_some(),
                 tracking,
                 report_font,
                 escalation: fieldsync_server::escalator::EscalationConfig {
@@ -200,7 +213,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 },
                 ..fieldsync_server::ServerConfig::default()
             };
-            serve(data, listen, database_url, config).await
+            serve(data, listen, database_url, config, tls).await
         }
         Command::User { command: UserCommand::Add { name, role, data, database_url } } => {
             let (user_id, device_id, token) = tokio::task::spawn_blocking(move || {
@@ -243,6 +256,7 @@ async fn serve(
     listen: String,
     database_url: Option<String>,
     mut config: fieldsync_server::ServerConfig,
+    tls: Option<std::sync::Arc<rustls::ServerConfig>>,
 ) -> Result<(), CliError> {
     let postgres = database_url.is_some();
     let listener = tokio::net::TcpListener::bind(&listen)
@@ -251,17 +265,24 @@ async fn serve(
     let store = if postgres { "PostgreSQL, blobs" } else { "data" };
     let address = listener.local_addr()?;
     // Tracking links in notifications need an absolute address.
-    config.tracking.public_url.get_or_insert_with(|| format!("http://{address}"));
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    config.tracking.public_url.get_or_insert_with(|| format!("{scheme}://{address}"));
     let state = {
         let data = data.clone();
         tokio::task::spawn_blocking(move || open_state(&data, database_url.as_deref(), config)).await??
     };
     // One line: tests and scripts read the address from the first line and may close the pipe.
     eprintln!(
-        "fieldsync server on http://{address} ({store} in {}), dispatcher console on http://{address}/console",
+        "fieldsync server on {scheme}://{address} ({store} in {}), dispatcher console on {scheme}://{address}/console",
         data.display()
     );
-    fieldsync_server::serve(listener, state.clone(), shutdown_signal()).await?;
+    match tls {
+        Some(tls) => {
+            let listener = fieldsync_server::tls::TlsListener::new(listener, tls)?;
+            fieldsync_server::serve(listener, state.clone(), shutdown_signal()).await?
+        }
+        None => fieldsync_server::serve(listener, state.clone(), shutdown_signal()).await?,
+    }
     // The PostgreSQL client closes its connections blocking: off the async threads.
     tokio::task::spawn_blocking(move || drop(state)).await?;
     eprintln!("stopped");

@@ -4,15 +4,10 @@
 //! against the workflow, edit the document, then in one SQLite transaction append the change
 //! and rewrite the ticket's index row. When the call returns, the action is on disk.
 
-use std::collections::{BTreeMap, HashMap};
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak, mpsc};
+use std::sync::{Arc, Mutex};
 
-use automerge::{
-    ActorId, Automerge, AutomergeError, ChangeHash, LoadOptions, OnPartialLoad, ReadDoc, VerificationMode,
-};
+use automerge::{ActorId, Automerge, AutomergeError, LoadOptions, OnPartialLoad, ReadDoc, VerificationMode};
 
 use crate::actions::{self, Command, Performed};
 use crate::error::Error;
@@ -22,14 +17,16 @@ use crate::model::{
     Classification, Identity, JobSummary, ListFilter, Location, NewPhoto, NewTicket, PhotoInput, PhotoMeta,
     SignatureMeta, Ticket, TicketSummary,
 };
-use crate::protocol::{self, Push, RequestBudget, SyncRequest, SyncResponse};
 use crate::store::blobs::{self, Upload};
 use crate::store::tickets::{self, ChunkKind};
 use crate::store::{Durability, OpenReport, Store, StoreError, StoreKey};
 use crate::time::{Millis, now_ms};
 use crate::workflow::Status;
-use crate::workflow::{self, Action, Actor, Derived};
-use serde_bytes::ByteBuf;
+use crate::workflow::{self, Action, Actor};
+use cache::{DocCache, Known};
+pub use exchange::{Applied, Exchange, Exchanged, MAX_ROUNDS, Pending};
+use subscriptions::Notifier;
+pub use subscriptions::Subscription;
 
 /// Tuning for [`Client::open_with`].
 #[derive(Clone, Debug)]
@@ -80,8 +77,7 @@ struct Inner {
     options: OpenOptions,
     report: OpenReport,
     docs: Mutex<DocCache>,
-    subscribers: Arc<Subscribers>,
-    changed: mpsc::Sender<Vec<String>>,
+    notifier: Notifier,
     local_changes: Arc<tokio::sync::Notify>,
 }
 
@@ -113,23 +109,10 @@ impl Client {
         let (store, report) = Store::open(store_path.as_ref(), options.durability, key.as_ref())?;
         drop(key);
         let actor = store.write(|tx| owner::claim(tx, &identity))?;
-        let subscribers = Arc::new(Subscribers::default());
-        let changed = spawn_notifier(Arc::downgrade(&subscribers))?;
+        let notifier = Notifier::start()?;
         let docs = Mutex::new(DocCache::new(options.doc_cache_capacity, options.doc_cache_bytes));
         let local_changes = Arc::new(tokio::sync::Notify::new());
-        Ok(Client {
-            inner: Arc::new(Inner {
-                store,
-                identity,
-                actor,
-                options,
-                report,
-                docs,
-                subscribers,
-                changed,
-                local_changes,
-            }),
-        })
+        Ok(Client { inner: Arc::new(Inner { store, identity, actor, options, report, docs, notifier, local_changes }) })
     }
 
     /// Who this client acts as.
@@ -374,25 +357,6 @@ impl Client {
         self.inner.store.read(|tx| Ok(blobs::pending_upload_totals(tx)?))
     }
 
-    /// Uploads still to do, oldest first (for the sync engine).
-    pub(crate) fn pending_uploads(&self) -> Result<Vec<Upload>, Error> {
-        self.inner.store.read(|tx| Ok(blobs::pending_uploads(tx)?))
-    }
-
-    /// Records an upload's progress (for the sync engine).
-    pub(crate) fn record_upload(
-        &self,
-        upload: &Upload,
-        sent: u64,
-        state: &str,
-        reason: Option<&str>,
-    ) -> Result<(), Error> {
-        let now = now_ms();
-        self.inner.store.write(|tx| -> Result<(), Error> {
-            Ok(blobs::set_upload(tx, &upload.sha256, &upload.ticket_id, sent, state, reason, now)?)
-        })
-    }
-
     fn check_content(&self, ticket_id: &str, action: Action) -> Result<(), Error> {
         let mut docs = self.lock_docs()?;
         let document = self.loaded(&mut docs, ticket_id)?;
@@ -462,152 +426,7 @@ impl Client {
     }
 
     // -----------------------------------------------------------------------------------------
-    // Sync hooks (driven by crate::sync)
-
-    /// Wakes when a local action is stored: the sync engine's trigger.
-    pub(crate) fn local_changes(&self) -> Arc<tokio::sync::Notify> {
-        self.inner.local_changes.clone()
-    }
-
-    /// The next sync request: the cursor, and every pending ticket's changes the server has
-    /// not acknowledged. Reads only; nothing is held while the request travels.
-    #[cfg(test)]
-    pub(crate) fn sync_request(&self) -> Result<SyncRequest, Error> {
-        Ok(self.sync_request_within(&RequestBudget::DEVICE)?.0)
-    }
-
-    /// The next request within `budget`, and whether pending tickets were held back for the
-    /// next round (the engine then goes again at once).
-    pub(crate) fn sync_request_within(&self, budget: &RequestBudget) -> Result<(SyncRequest, bool), Error> {
-        let (cursor, pending) = self.inner.store.read(|tx| -> Result<_, Error> {
-            let cursor = tickets::get_meta(tx, META_SYNC_CURSOR)?.and_then(|c| c.parse().ok()).unwrap_or(0);
-            Ok((cursor, tickets::pending_with_server_heads(tx)?))
-        })?;
-        let mut docs = self.lock_docs()?;
-        let mut pushes = Vec::new();
-        let (mut ops, mut bytes) = (0u64, 0usize);
-        let mut held_back = false;
-        for (ticket_id, server_heads) in pending {
-            // A set-aside ticket cannot be read; the others still sync.
-            let Ok(document) = self.loaded(&mut docs, &ticket_id) else { continue };
-            let missing = document.get_changes(&server_heads);
-            let push_ops: u64 = missing.iter().map(|c| c.len() as u64).sum();
-            let push_bytes: usize = missing.iter().map(|c| c.raw_bytes().len()).sum();
-            if !budget.fits((pushes.len(), ops, bytes), push_ops, push_bytes) {
-                held_back = true;
-                continue;
-            }
-            ops += push_ops;
-            bytes += push_bytes;
-            let changes: Vec<ByteBuf> = missing.iter().map(|c| ByteBuf::from(c.raw_bytes().to_vec())).collect();
-            // Pending with nothing to send: an update this device could not merge. The heads
-            // alone tell the server what the device really holds, so it sends the rest again.
-            pushes.push(Push { ticket_id, changes, heads: protocol::to_wire(&document.get_heads()) });
-        }
-        Ok((SyncRequest { cursor, pushes }, held_back))
-    }
-
-    /// Applies a server response in one transaction: merges updates, records what the server
-    /// has, marks refusals, evicts, and advances the cursor. A ticket whose update cannot be
-    /// merged is skipped (and reported) without holding back the others.
-    pub(crate) fn apply_sync_response(&self, response: &SyncResponse) -> Result<AppliedSync, Error> {
-        let now = now_ms();
-        let mut docs = self.lock_docs()?;
-        let mut applied = AppliedSync::default();
-        let mut staged = Vec::new();
-        // The server will take the cursor as proof this device holds these updates: pending
-        // makes the next request say what it really holds (`sync_request`).
-        let mut unmerged = Vec::new();
-        for update in &response.updates {
-            let bytes: Vec<u8> = update.data.iter().flat_map(|d| d.iter().copied()).collect();
-            let merged = if bytes.is_empty() { Ok(None) } else { self.merged(&mut docs, &update.ticket_id, &bytes) };
-            let merged = match merged {
-                Ok(merged) => merged,
-                Err(e) => {
-                    applied.failed.push((update.ticket_id.clone(), e.to_string()));
-                    unmerged.push(update.ticket_id.clone());
-                    continue;
-                }
-            };
-            let server_heads = protocol::from_wire(&update.heads);
-            let summary = match &merged {
-                Some(m) => Some(doc::summarize(&m.document, now, false)?),
-                None => None,
-            };
-            let local_heads = match &merged {
-                Some(m) => m.document.get_heads(),
-                None => match self.loaded(&mut docs, &update.ticket_id) {
-                    Ok(document) => document.get_heads(),
-                    Err(e) => {
-                        applied.failed.push((update.ticket_id.clone(), e.to_string()));
-                        continue;
-                    }
-                },
-            };
-            let pending = !same_heads(&local_heads, &server_heads);
-            if merged.is_some() {
-                applied.received.push(update.ticket_id.clone());
-            }
-            staged.push((update.ticket_id.clone(), merged, summary, server_heads, pending));
-        }
-        let cursor = response.cursor.to_string();
-        // All of it comes again from the server if a power cut undoes it, except a refusal's
-        // reason (a replayed push is not refused twice): that one waits for the disk.
-        let write = |tx: &rusqlite::Transaction<'_>| -> Result<(), Error> {
-            for (ticket_id, merged, summary, server_heads, pending) in &staged {
-                if let (Some(merged), Some(summary)) = (merged, summary) {
-                    tickets::append_chunk(tx, ticket_id, ChunkKind::Change, &merged.new_changes)?;
-                    tickets::upsert_summary(tx, summary)?;
-                }
-                tickets::set_server_heads(tx, ticket_id, server_heads)?;
-                tickets::set_sync_flags(tx, ticket_id, *pending, None)?;
-            }
-            for ticket_id in &unmerged {
-                tickets::set_pending(tx, ticket_id)?;
-            }
-            // Pending follows the server's heads (the updates above), never the refusal: a push
-            // refused unstored goes again, a stored and compensated one is settled by its update.
-            for rejection in &response.rejections {
-                tickets::set_rejected(tx, &rejection.ticket_id, &rejection.reason)?;
-            }
-            for ticket_id in &response.evictions {
-                let pending = staged.iter().any(|(id, .., pending)| id == ticket_id && *pending);
-                if !pending {
-                    tickets::evict(tx, ticket_id)?;
-                }
-            }
-            tickets::set_meta(tx, META_SYNC_CURSOR, &cursor)?;
-            tickets::set_meta(tx, META_LAST_SYNC, &now.to_string())?;
-            Ok(())
-        };
-        if response.rejections.is_empty() {
-            self.inner.store.write_relaxed(write)?;
-        } else {
-            self.inner.store.write(write)?;
-        }
-        let mut changed: Vec<String> = Vec::new();
-        for (ticket_id, merged, ..) in staged {
-            if let Some(merged) = merged {
-                docs.insert(ticket_id.clone(), merged.document);
-            }
-            changed.push(ticket_id);
-        }
-        for ticket_id in &response.evictions {
-            docs.remove(ticket_id);
-            changed.push(ticket_id.clone());
-        }
-        changed.extend(response.rejections.iter().map(|r| r.ticket_id.clone()));
-        applied.rejected = response.rejections.iter().map(|r| (r.ticket_id.clone(), r.reason.clone())).collect();
-        applied.retrying = response.rejections.iter().filter(|r| !r.stored).map(|r| r.ticket_id.clone()).collect();
-        applied.evicted = response.evictions.clone();
-        drop(docs);
-        changed.sort();
-        changed.dedup();
-        if !changed.is_empty() {
-            self.notify(changed);
-        }
-        Ok(applied)
-    }
+    // Sync state (the exchange itself: `exchange`)
 
     /// When a sync last completed on this store (any process), if ever.
     pub fn last_sync_at(&self) -> Result<Option<Millis>, Error> {
@@ -617,12 +436,6 @@ impl Client {
     /// How many tickets have local changes the server has not acknowledged.
     pub fn pending_count(&self) -> Result<u64, Error> {
         self.inner.store.read(|tx| Ok(tickets::pending_count(tx)?))
-    }
-
-    /// [`Client::pending_count`] and [`Client::pending_upload_totals`] from one snapshot: the
-    /// sync status after every sync.
-    pub(crate) fn pending_totals(&self) -> Result<(u64, (u64, u64)), Error> {
-        self.inner.store.read(|tx| Ok((tickets::pending_count(tx)?, blobs::pending_upload_totals(tx)?)))
     }
 
     // -----------------------------------------------------------------------------------------
@@ -658,19 +471,11 @@ impl Client {
     /// callback runs on a dedicated thread, so a slow callback never slows an action. Dropping
     /// the returned handle stops it.
     pub fn subscribe(&self, callback: impl Fn(&[String]) + Send + Sync + 'static) -> Subscription {
-        let id = self.inner.subscribers.next.fetch_add(1, Ordering::Relaxed);
-        if let Ok(mut map) = self.inner.subscribers.callbacks.lock() {
-            map.insert(id, Arc::new(callback));
-        }
-        Subscription { subscribers: Arc::downgrade(&self.inner.subscribers), id }
+        self.inner.notifier.subscribe(callback)
     }
 
     fn notify(&self, ids: Vec<String>) {
-        let listening = self.inner.subscribers.callbacks.lock().map(|map| !map.is_empty()).unwrap_or(false);
-        if listening {
-            // The notifier thread only stops when the client is dropped; nothing to do then.
-            let _ = self.inner.changed.send(ids);
-        }
+        self.inner.notifier.notify(ids);
     }
 
     // -----------------------------------------------------------------------------------------
@@ -816,28 +621,6 @@ struct Merged {
     new_changes: Vec<u8>,
 }
 
-/// What applying one sync response did.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct AppliedSync {
-    /// Tickets that received new changes.
-    pub received: Vec<String>,
-    /// Tickets the server refused, with the reason.
-    pub rejected: Vec<(String, String)>,
-    /// Of those, the ones the server stored nothing of: still pending, sent again.
-    pub retrying: Vec<String>,
-    /// Tickets removed from this device.
-    pub evicted: Vec<String>,
-    /// Tickets whose update could not be merged, with the reason.
-    pub failed: Vec<(String, String)>,
-}
-
-fn same_heads(a: &[ChangeHash], b: &[ChangeHash]) -> bool {
-    let (mut a, mut b) = (a.to_vec(), b.to_vec());
-    a.sort();
-    b.sort();
-    a == b
-}
-
 /// Automerge's incremental load skips what it cannot parse; received bytes must parse whole.
 fn check_parses(bytes: &[u8]) -> Result<(), Error> {
     let strict =
@@ -849,163 +632,14 @@ fn check_parses(bytes: &[u8]) -> Result<(), Error> {
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Document cache
-
-/// Loaded documents, least recently used evicted first, each with what a local action needs
-/// to know of it beforehand when that is known.
-struct DocCache {
-    capacity: usize,
-    budget_bytes: usize,
-    tick: u64,
-    docs: HashMap<String, Cached>,
-}
-
-struct Cached {
-    document: Automerge,
-    used: u64,
-    /// What was known of the document at these heads: any edit or merge moves the heads, so a
-    /// stale entry is never used.
-    known: Option<(Vec<ChangeHash>, Known)>,
-}
-
-/// What a local action needs to know of a document beforehand: the fold of its history (once
-/// an action has made it) and its index row as stored.
-#[derive(Clone)]
-struct Known {
-    derived: Option<Derived>,
-    summary: TicketSummary,
-}
-
-impl DocCache {
-    fn new(capacity: usize, budget_bytes: usize) -> Self {
-        DocCache { capacity: capacity.max(1), budget_bytes, tick: 0, docs: HashMap::new() }
-    }
-
-    fn contains(&self, id: &str) -> bool {
-        self.docs.contains_key(id)
-    }
-
-    fn get_mut(&mut self, id: &str) -> Option<&mut Automerge> {
-        self.tick += 1;
-        let tick = self.tick;
-        self.docs.get_mut(id).map(|cached| {
-            cached.used = tick;
-            &mut cached.document
-        })
-    }
-
-    /// What is known of the cached document, if it was recorded at its current heads.
-    fn known(&self, id: &str) -> Option<Known> {
-        let cached = self.docs.get(id)?;
-        let (heads, known) = cached.known.as_ref()?;
-        (*heads == cached.document.get_heads()).then(|| known.clone())
-    }
-
-    /// Records what is known of the cached document at its current heads.
-    fn remember(&mut self, id: &str, known: Known) {
-        if let Some(cached) = self.docs.get_mut(id) {
-            cached.known = Some((cached.document.get_heads(), known));
-        }
-    }
-
-    /// Caches `document`, then evicts the least recently used others until the cache is
-    /// within its count and its memory budget (documents grow as actions land on them, so
-    /// the sizes are taken now).
-    fn insert(&mut self, id: String, document: Automerge) {
-        self.tick += 1;
-        self.docs.insert(id.clone(), Cached { document, used: self.tick, known: None });
-        let mut bytes = self.estimated_bytes();
-        while self.docs.len() > self.capacity || (bytes > self.budget_bytes && self.docs.len() > 1) {
-            let oldest = self
-                .docs
-                .iter()
-                .filter(|(cached_id, _)| **cached_id != id)
-                .min_by_key(|(_, cached)| cached.used)
-                .map(|(cached_id, _)| cached_id.clone());
-            let Some(evicted) = oldest.and_then(|oldest| self.docs.remove(&oldest)) else { break };
-            bytes = bytes.saturating_sub(estimated_document_bytes(&evicted.document));
-        }
-    }
-
-    /// The estimated memory of the loaded documents.
-    fn estimated_bytes(&self) -> usize {
-        self.docs.values().map(|cached| estimated_document_bytes(&cached.document)).sum()
-    }
-
-    /// How many documents are loaded, and their estimated memory.
-    #[cfg(test)]
-    fn footprint(&self) -> (usize, usize) {
-        (self.docs.len(), self.estimated_bytes())
-    }
-
-    fn remove(&mut self, id: &str) {
-        self.docs.remove(id);
-    }
-}
-
-/// The memory a loaded document takes, estimated from its operation count: measured with
-/// Automerge 0.12 (RSS of 200 loaded copies), a ticket takes ≈ 16 KB plus ≈ 57 bytes per
-/// operation (36 operations: 18 KB; 6,030 operations, 1,000 changes: 361 KB).
-pub(crate) fn estimated_document_bytes(document: &Automerge) -> usize {
-    let ops = usize::try_from(document.stats().num_ops).unwrap_or(usize::MAX);
-    (16usize << 10).saturating_add(ops.saturating_mul(64))
-}
-
-// ---------------------------------------------------------------------------------------------
-// Subscriptions
-
-type Callback = Arc<dyn Fn(&[String]) + Send + Sync>;
-
-#[derive(Default)]
-struct Subscribers {
-    next: AtomicU64,
-    callbacks: Mutex<BTreeMap<u64, Callback>>,
-}
-
-/// A live subscription; dropping it stops the callback.
-pub struct Subscription {
-    subscribers: Weak<Subscribers>,
-    id: u64,
-}
-
-impl Drop for Subscription {
-    fn drop(&mut self) {
-        if let Some(subscribers) = self.subscribers.upgrade() {
-            if let Ok(mut map) = subscribers.callbacks.lock() {
-                map.remove(&self.id);
-            }
-        }
-    }
-}
-
-/// One thread delivers change notifications in order; it ends when the client is dropped.
-fn spawn_notifier(subscribers: Weak<Subscribers>) -> Result<mpsc::Sender<Vec<String>>, Error> {
-    let (sender, receiver) = mpsc::channel::<Vec<String>>();
-    std::thread::Builder::new()
-        .name("fieldsync-notify".into())
-        .spawn(move || {
-            for ids in receiver {
-                let Some(subscribers) = subscribers.upgrade() else { return };
-                let callbacks: Vec<Callback> = match subscribers.callbacks.lock() {
-                    Ok(map) => map.values().cloned().collect(),
-                    Err(_) => return,
-                };
-                for callback in callbacks {
-                    // A panicking app callback must not stop notifications for the others.
-                    let _ = catch_unwind(AssertUnwindSafe(|| callback(&ids)));
-                }
-            }
-        })
-        .map_err(StoreError::Io)?;
-    Ok(sender)
-}
-
+mod cache;
+mod exchange;
 mod owner;
 #[cfg(feature = "report")]
 mod report;
 #[cfg(feature = "report")]
 pub use report::ReportRequest;
+mod subscriptions;
 #[cfg(test)]
 mod sync_tests;
 #[cfg(test)]

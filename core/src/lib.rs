@@ -5,10 +5,13 @@
 //! - [`store`]: the durable local store (SQLite): chunks, index table, migrations.
 //! - [`protocol`]: the sync wire format shared with the server.
 //! - [`actions`]: every user action as data, checked and applied by one pure function.
-//! - [`sync`]: the device's sync engine (HTTP, background loop, status).
+//! - [`sync`]: the device's sync engine (background loop, status, uploads), with all its I/O
+//!   behind one transport trait ([`sync::HttpTransport`]; reqwest by default, the app's own
+//!   client on phones).
 //! - [`report`]: the service report PDF of a ticket at given heads (pure; feature `report`).
 //! - [`media`]: photos (sniff, orient, strip metadata, resize, JPEG + thumbnail) and signatures (PNG).
-//! - [`client`]: the facade apps and bindings use: open, act, query, subscribe.
+//! - [`client`]: the facade apps and bindings use: open, act, query, subscribe; and the device
+//!   half of the sync protocol without I/O ([`client::Exchange`]).
 
 pub mod actions;
 pub mod client;

@@ -43,6 +43,7 @@ pub mod sla;
 pub mod storage;
 mod sync;
 mod tickets;
+pub mod tls;
 pub mod tracking;
 mod uploads;
 pub mod webhooks;
@@ -296,6 +297,20 @@ impl AppState {
         Ok((device_id, token))
     }
 
+    /// One sync exchange for the device whose token is `token`, in process: what `POST /v1/sync`
+    /// does once it has authenticated the caller and decoded the body (the same checks, merges
+    /// and answer), without HTTP. For protocol tests that drive a device's
+    /// `fieldsync_core::client::Exchange` directly. [`AppError::Unauthorized`] for an unknown or
+    /// revoked token. Blocking.
+    pub fn sync_device(
+        &self,
+        token: &str,
+        request: &fieldsync_core::protocol::SyncRequest,
+    ) -> Result<fieldsync_core::protocol::SyncResponse, AppError> {
+        let caller = self.storage().authenticate(&auth::token_hash(token))?.ok_or(AppError::Unauthorized)?;
+        sync::sync(self, &caller, request)
+    }
+
     /// Revokes a device's token at once; `false` when there is no such device. The operator's
     /// own power (the CLI, tests): no caller is checked. A request revokes through
     /// [`AppState::revoke_device_as`].
@@ -359,14 +374,36 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// The peer's address of a connection, over plain TCP or TLS alike (axum only knows how to
+/// take it from its own `TcpListener`).
+#[derive(Clone, Copy, Debug)]
+pub struct PeerAddr(pub std::net::SocketAddr);
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tokio::net::TcpListener>> for PeerAddr {
+    fn connect_info(stream: axum::serve::IncomingStream<'_, tokio::net::TcpListener>) -> Self {
+        PeerAddr(*stream.remote_addr())
+    }
+}
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tls::TlsListener>> for PeerAddr {
+    fn connect_info(stream: axum::serve::IncomingStream<'_, tls::TlsListener>) -> Self {
+        PeerAddr(*stream.remote_addr())
+    }
+}
+
 /// Serves [`app`] on `listener` and delivers webhooks until `shutdown` completes, then
 /// finishes the requests in flight (live event streams end), stops delivering (webhook
-/// requests in flight are abandoned and sent again later) and returns.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
+/// requests in flight are abandoned and sent again later) and returns. `listener`: a
+/// `tokio::net::TcpListener` for HTTP, a [`tls::TlsListener`] for HTTPS.
+pub async fn serve<L>(
+    listener: L,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+) -> std::io::Result<()>
+where
+    L: axum::serve::Listener<Addr = std::net::SocketAddr>,
+    for<'a> PeerAddr: axum::extract::connect_info::Connected<axum::serve::IncomingStream<'a, L>>,
+{
     let stop = state.inner.shutdown.clone();
     let signal = async move {
         shutdown.await;
@@ -375,7 +412,7 @@ pub async fn serve(
     let deliveries = tokio::spawn(webhooks::delivery::run(state.clone(), state.inner.shutdown.subscribe()));
     let escalations = tokio::spawn(escalator::run(state.clone(), state.inner.shutdown.subscribe()));
     // With the peer's address: the tracking page limits requests per IP address.
-    let service = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let service = app(state).into_make_service_with_connect_info::<PeerAddr>();
     let served = axum::serve(listener, service).with_graceful_shutdown(signal).await;
     // Stopped by the same signal; an error serving stops it here.
     stop_deliveries(&served, deliveries).await;

@@ -145,6 +145,8 @@ fn error_kind(e: &SyncError) -> String {
     match e {
         SyncError::Offline => "offline".into(),
         SyncError::Network(_) => "network".into(),
+        SyncError::Tls(_) => "tls".into(),
+        SyncError::Internal(_) => "internal".into(),
         SyncError::Unauthorized => "unauthorized".into(),
         SyncError::Server { status, .. } => format!("server {status}"),
         SyncError::Protocol(_) => "protocol".into(),

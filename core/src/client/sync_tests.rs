@@ -1,9 +1,30 @@
 //! The device's side of a refusal (issue 13, "Identity"): whether a ticket is pending follows
 //! the server's heads, never the refusal itself; and a store belongs to one user and device.
 
+use std::path::Path;
+
+use automerge::ChangeHash;
+use serde_bytes::ByteBuf;
+
 use super::*;
-use crate::protocol::{Rejection, Update};
+use crate::protocol::{self, Rejection, RequestBudget, SyncRequest, SyncResponse, Update};
 use crate::workflow::Role;
+
+/// One round of an [`Exchange`] at a time, as the tests below drive it.
+trait OneRound {
+    fn sync_request(&self) -> Result<SyncRequest, Error>;
+    fn apply_sync_response(&self, response: &SyncResponse) -> Result<Applied, Error>;
+}
+
+impl OneRound for Client {
+    fn sync_request(&self) -> Result<SyncRequest, Error> {
+        Ok(self.exchange().next_request()?.expect("a new exchange always has a first request"))
+    }
+
+    fn apply_sync_response(&self, response: &SyncResponse) -> Result<Applied, Error> {
+        self.exchange().receive(response)
+    }
+}
 
 fn identity(user: &str, device: &str, role: Role) -> Identity {
     Identity { user_id: user.into(), device_id: device.into(), role }
@@ -183,14 +204,22 @@ fn a_request_carries_at_most_its_budget_and_the_first_push_always_goes() {
         desk.create_ticket(&NewTicket { title: format!("job {n}"), ..Default::default() }).expect("create");
     }
     let budget = RequestBudget { pushes: 2, ..RequestBudget::DEVICE };
-    let (request, held_back) = desk.sync_request_within(&budget).expect("request");
+    let (request, held_back) = desk.build_request(&budget).expect("request");
     assert_eq!((request.pushes.len(), held_back), (2, true), "two tickets now, three for the next round");
-    let (all, held_back) = desk.sync_request_within(&RequestBudget::DEVICE).expect("request");
+    let (all, held_back) = desk.build_request(&RequestBudget::DEVICE).expect("request");
     assert_eq!((all.pushes.len(), held_back), (5, false));
 
     // A ticket larger than the whole byte budget still goes, alone.
     let tiny = RequestBudget { change_bytes: 10, ops: 1, ..RequestBudget::DEVICE };
-    let (request, held_back) = desk.sync_request_within(&tiny).expect("request");
+    let (request, held_back) = desk.build_request(&tiny).expect("request");
     assert_eq!((request.pushes.len(), held_back), (1, true));
     assert!(request.pushes[0].changes.iter().map(|c| c.len()).sum::<usize>() > 10);
+
+    // The exchange goes on while the budget held tickets back, even when the server says no
+    // more is waiting.
+    let mut exchange = desk.exchange_within(RequestBudget { pushes: 2, ..RequestBudget::DEVICE });
+    let first = exchange.next_request().expect("request").expect("first");
+    assert_eq!(first.pushes.len(), 2);
+    exchange.receive(&SyncResponse { cursor: 0, ..Default::default() }).expect("receive");
+    assert!(!exchange.is_done(), "three tickets still to send");
 }

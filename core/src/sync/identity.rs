@@ -12,34 +12,39 @@ use std::time::Duration;
 use crate::model::Identity;
 use crate::protocol::WhoAmI;
 
-use super::{SyncError, http_client, server_error};
+use super::transport::{HttpRequest, HttpResponse, HttpTransport, Method, ReqwestTransport};
+use super::{SyncError, server_error};
 
 /// Asks the server who a token belongs to (`GET /v1/me`): how a device learns its identity
-/// the first time it signs in.
+/// the first time it signs in. Over the default transport.
 pub async fn who_am_i(server_url: &str, token: &str) -> Result<WhoAmI, SyncError> {
-    ask(&http_client(Duration::from_secs(30))?, server_url, token).await
+    who_am_i_with(&ReqwestTransport::new(Duration::from_secs(30))?, server_url, token).await
 }
 
-/// [`who_am_i`] on an existing HTTP client (the engine's).
-pub(super) async fn ask(http: &reqwest::Client, server_url: &str, token: &str) -> Result<WhoAmI, SyncError> {
-    let response = http
-        .get(format!("{}/v1/me", server_url.trim_end_matches('/')))
-        .bearer_auth(token)
-        .send()
-        .await
-        .map_err(|e| SyncError::Network(e.to_string()))?;
-    let status = response.status();
-    let body = response.bytes().await.map_err(|e| SyncError::Network(e.to_string()))?;
-    if !status.is_success() {
-        return Err(server_error(status.as_u16(), &body));
+/// [`who_am_i`] through `transport` (an app's own HTTP client).
+pub async fn who_am_i_with(transport: &dyn HttpTransport, server_url: &str, token: &str) -> Result<WhoAmI, SyncError> {
+    let response = transport.send(request(server_url, token)).await?;
+    if !response.is_success() {
+        return Err(server_error(response.status, &response.body));
     }
-    serde_json::from_slice(&body).map_err(|e| SyncError::Protocol(e.to_string()))
+    read(&response)
+}
+
+/// The `GET /v1/me` request.
+pub(super) fn request(server_url: &str, token: &str) -> HttpRequest {
+    HttpRequest::new(Method::Get, format!("{}/v1/me", server_url.trim_end_matches('/')))
+        .header("Authorization", format!("Bearer {token}"))
+}
+
+/// The answer to [`request`], successful.
+pub(super) fn read(response: &HttpResponse) -> Result<WhoAmI, SyncError> {
+    serde_json::from_slice(&response.body).map_err(|e| SyncError::Protocol(e.to_string()))
 }
 
 /// Whether the token's owner (`token`) is the store's (`store`): the same user and the same
 /// device. The role is not compared: it is the server's to change, and the server judges
 /// every push by the role it knows.
-pub(crate) fn check_owner(store: &Identity, token: &WhoAmI) -> Result<(), SyncError> {
+pub(super) fn check_owner(store: &Identity, token: &WhoAmI) -> Result<(), SyncError> {
     if token.user_id == store.user_id && token.device_id == store.device_id {
         return Ok(());
     }

@@ -1,26 +1,37 @@
 //! The device's sync engine: one loop that pushes local changes and pulls the server's.
 //!
-//! [`SyncEngine::sync_now`] runs one full sync: build the request from the store (reads
-//! only), send it, apply the response in one write transaction; repeat while the server says
-//! more is waiting. No transaction is open while a request travels. [`SyncEngine::start`] runs
+//! [`SyncEngine::sync_now`] runs one full sync: it drives the client's sans-IO
+//! [`Exchange`](crate::client::Exchange) (build the request from the store, apply the response
+//! in one write transaction, repeat while the server says more is waiting) over an
+//! [`HttpTransport`]; no transaction is open while a request travels. The transport is the
+//! engine's only I/O: reqwest by default, the app's own platform client on phones
+//! (docs/adr/0015). A panic anywhere in a sync is caught and reported as
+//! [`SyncError::Internal`] on the status, never a silently dead loop. [`SyncEngine::start`] runs
 //! the background loop: it syncs when a local action is stored, when the app reports that the
 //! device is online, and periodically; after a failure it waits with exponential backoff and
 //! jitter. The status (pending changes, last success, last error) is pushed to subscribers.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
+use futures_util::FutureExt;
 use tokio::sync::{Notify, watch};
 
-use crate::client::Client;
+use crate::client::{Client, Exchange, Pending};
 use crate::error::Error;
-use crate::protocol::{self, ApiError, DecodeError, RequestBudget, SyncRequest, SyncResponse, WhoAmI};
+use crate::protocol::{self, ApiError, DecodeError, SyncRequest, SyncResponse, WhoAmI};
 use crate::time::{Millis, now_ms};
 
 mod identity;
+pub mod transport;
 mod uploads;
-pub use identity::who_am_i;
+pub use identity::{who_am_i, who_am_i_with};
+pub use transport::{
+    BlockingTransport, HttpRequest, HttpResponse, HttpTransport, Method, ReqwestTransport, TransportError,
+    on_blocking_pool,
+};
 pub use uploads::{CHUNK_BYTES, UploadReport};
 
 /// Where and how to sync.
@@ -64,9 +75,13 @@ pub enum SyncError {
     /// The app said the device is offline.
     #[error("offline")]
     Offline,
-    /// The server could not be reached or the connection broke.
+    /// The server could not be reached, the connection broke, or no answer came in time.
     #[error("network: {0}")]
     Network(String),
+    /// The server's certificate was not trusted, or the TLS handshake failed: the server's
+    /// certificate or the device's trust settings must change first.
+    #[error("TLS: {0}")]
+    Tls(String),
     /// The token was refused: sign in again.
     #[error("the server refused this device's token")]
     Unauthorized,
@@ -84,6 +99,9 @@ pub enum SyncError {
     /// The local store failed.
     #[error("local store: {0}")]
     Local(String),
+    /// A bug: a library task panicked. Reported instead of ending the sync loop silently.
+    #[error("internal error: {0}")]
+    Internal(String),
     /// The token belongs to another user or device than this store: nothing was sent and
     /// nothing in the store changed. Sync it with its own user's token on its own device.
     #[error(
@@ -116,6 +134,19 @@ impl SyncError {
 impl From<Error> for SyncError {
     fn from(e: Error) -> Self {
         SyncError::Local(e.to_string())
+    }
+}
+
+impl From<TransportError> for SyncError {
+    fn from(e: TransportError) -> Self {
+        match e {
+            // A request that could not be made (a malformed URL, a transport that threw) says
+            // why in its message; it is retried with backoff like any failed request.
+            TransportError::Network(m) | TransportError::Timeout(m) | TransportError::Request(m) => {
+                SyncError::Network(m)
+            }
+            TransportError::Tls(m) => SyncError::Tls(m),
+        }
     }
 }
 
@@ -162,8 +193,11 @@ pub struct SyncStatus {
     pub pending_tickets: u64,
     /// When the last sync succeeded.
     pub last_success_at: Option<Millis>,
-    /// The last failure, cleared by a success.
+    /// The last failure, cleared by a success, as text.
     pub last_error: Option<String>,
+    /// The last failure, cleared by a success: what an app decides on (sign in again, offline,
+    /// a certificate the device does not trust, a bug).
+    pub last_failure: Option<SyncError>,
     /// Blobs (photos, signatures) waiting to upload.
     pub pending_uploads: u64,
     /// Bytes of those blobs not yet on the server.
@@ -179,7 +213,7 @@ pub struct SyncEngine {
 struct EngineInner {
     client: Client,
     config: SyncConfig,
-    http: reqwest::Client,
+    transport: Arc<dyn HttpTransport>,
     status: watch::Sender<SyncStatus>,
     online_changed: Notify,
     /// One sync at a time: the loop and `sync_now` callers take turns.
@@ -187,17 +221,6 @@ struct EngineInner {
     /// Whom `config.token` belongs to, asked once (a token never changes owner).
     token_owner: tokio::sync::OnceCell<WhoAmI>,
     last_report: Mutex<Option<SyncReport>>,
-}
-
-/// The HTTP client every engine uses: rustls with the ring provider, no OpenSSL.
-fn http_client(timeout: Duration) -> Result<reqwest::Client, SyncError> {
-    // Installing twice is harmless: the first one stays.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .timeout(timeout)
-        .connect_timeout(Duration::from_secs(10))
-        .build()
-        .map_err(|e| SyncError::Network(e.to_string()))
 }
 
 fn server_error(status: u16, body: &[u8]) -> SyncError {
@@ -210,23 +233,65 @@ fn server_error(status: u16, body: &[u8]) -> SyncError {
     SyncError::Server { status, message }
 }
 
+impl SyncStatus {
+    fn set_pending(&mut self, pending: Pending) {
+        self.pending_tickets = pending.tickets;
+        self.pending_uploads = pending.uploads;
+        self.pending_upload_bytes = pending.upload_bytes;
+    }
+}
+
+/// Runs `step` on the exchange on tokio's blocking pool (it reads and writes SQLite), and hands
+/// the exchange back.
+async fn off_thread<T: Send + 'static>(
+    mut exchange: Exchange,
+    step: impl FnOnce(&mut Exchange) -> T + Send + 'static,
+) -> Result<(Exchange, T), SyncError> {
+    tokio::task::spawn_blocking(move || {
+        let out = step(&mut exchange);
+        (exchange, out)
+    })
+    .await
+    .map_err(joined)
+}
+
+/// A blocking task that did not finish: it panicked (or the runtime is shutting down).
+fn joined(e: tokio::task::JoinError) -> SyncError {
+    match e.try_into_panic() {
+        Ok(panic) => SyncError::Internal(panic_message(panic.as_ref())),
+        Err(e) => SyncError::Local(e.to_string()),
+    }
+}
+
+/// What a panic said, when it said it with a string.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    let said =
+        panic.downcast_ref::<&str>().map(|s| (*s).to_owned()).or_else(|| panic.downcast_ref::<String>().cloned());
+    format!("a sync task panicked: {}", said.unwrap_or_else(|| "no message".into()))
+}
+
 impl SyncEngine {
     /// An engine for `client`, talking to `config.server_url`. Starts offline until the app
     /// calls [`SyncEngine::set_online`] (or [`SyncEngine::sync_now`], which always tries).
     pub fn new(client: Client, config: SyncConfig) -> Result<SyncEngine, SyncError> {
-        let http = http_client(config.request_timeout)?;
-        let (pending, (pending_uploads, pending_upload_bytes)) = client.pending_totals()?;
-        let (status, _) = watch::channel(SyncStatus {
-            pending_tickets: pending,
-            pending_uploads,
-            pending_upload_bytes,
-            ..Default::default()
-        });
+        let transport = ReqwestTransport::new(config.request_timeout)?;
+        Self::with_transport(client, config, Arc::new(transport))
+    }
+
+    /// An engine that sends every request through `transport` (an app's own HTTP client).
+    pub fn with_transport(
+        client: Client,
+        config: SyncConfig,
+        transport: Arc<dyn HttpTransport>,
+    ) -> Result<SyncEngine, SyncError> {
+        let mut status = SyncStatus::default();
+        status.set_pending(client.pending()?);
+        let (status, _) = watch::channel(status);
         Ok(SyncEngine {
             inner: Arc::new(EngineInner {
                 client,
                 config,
-                http,
+                transport,
                 status,
                 online_changed: Notify::new(),
                 running: tokio::sync::Mutex::new(()),
@@ -267,19 +332,28 @@ impl SyncEngine {
     pub async fn sync_now(&self) -> Result<SyncReport, SyncError> {
         let _turn = self.inner.running.lock().await;
         self.inner.status.send_modify(|s| s.syncing = true);
-        let result = self.sync_rounds().await;
-        let (pending, (uploads, upload_bytes)) = self.inner.client.pending_totals().unwrap_or((0, (0, 0)));
+        // A panic in any step (ours, a transport's) ends this sync with a typed error; the
+        // loop and the app carry on.
+        let result = match AssertUnwindSafe(self.sync_rounds()).catch_unwind().await {
+            Ok(result) => result,
+            Err(panic) => Err(SyncError::Internal(panic_message(panic.as_ref()))),
+        };
+        let pending = self.inner.client.pending().ok();
         self.inner.status.send_modify(|s| {
             s.syncing = false;
-            s.pending_tickets = pending;
-            s.pending_uploads = uploads;
-            s.pending_upload_bytes = upload_bytes;
+            if let Some(pending) = pending {
+                s.set_pending(pending);
+            }
             match &result {
                 Ok(_) => {
                     s.last_success_at = Some(now_ms());
                     s.last_error = None;
+                    s.last_failure = None;
                 }
-                Err(e) => s.last_error = Some(e.to_string()),
+                Err(e) => {
+                    s.last_error = Some(e.to_string());
+                    s.last_failure = Some(e.clone());
+                }
             }
         });
         if let (Ok(report), Ok(mut last)) = (&result, self.inner.last_report.lock()) {
@@ -289,37 +363,29 @@ impl SyncEngine {
     }
 
     async fn sync_rounds(&self) -> Result<SyncReport, SyncError> {
-        /// A server that keeps saying "more" cannot keep one sync going forever.
-        const MAX_ROUNDS: u32 = 64;
         self.check_token().await?;
         let mut report = SyncReport::default();
+        let mut exchange = self.inner.client.exchange();
         loop {
-            let client = self.inner.client.clone();
-            let (request, held_back) =
-                tokio::task::spawn_blocking(move || client.sync_request_within(&RequestBudget::DEVICE))
-                    .await
-                    .map_err(|e| SyncError::Local(e.to_string()))??;
-            report.pushed.extend(request.pushes.iter().map(|p| p.ticket_id.clone()));
+            let (next, request) = off_thread(exchange, Exchange::next_request).await?;
+            exchange = next;
+            let Some(request) = request? else { break };
             let response = self.exchange(&request, &mut report).await?;
-            let client = self.inner.client.clone();
-            // More to receive, or pushes the budget held back for the next round.
-            let more = response.more || held_back;
-            let applied = tokio::task::spawn_blocking(move || client.apply_sync_response(&response))
-                .await
-                .map_err(|e| SyncError::Local(e.to_string()))??;
-            report.received.extend(applied.received);
-            report.rejected.extend(applied.rejected);
-            report.retrying.extend(applied.retrying);
-            report.evicted.extend(applied.evicted);
-            report.failed.extend(applied.failed);
-            if !more || report.round_trips >= MAX_ROUNDS {
-                report.pushed.sort();
-                report.pushed.dedup();
-                // Documents first; blobs after, so a stuck photo never holds up a ticket.
-                report.uploads = self.upload_pending().await;
-                return Ok(report);
-            }
+            let (next, applied) = off_thread(exchange, move |exchange| exchange.receive(&response)).await?;
+            exchange = next;
+            applied?;
         }
+        let exchanged = exchange.finish();
+        report.pushed = exchanged.pushed;
+        let applied = exchanged.applied;
+        report.received = applied.received;
+        report.rejected = applied.rejected;
+        report.retrying = applied.retrying;
+        report.evicted = applied.evicted;
+        report.failed = applied.failed;
+        // Documents first; blobs after, so a stuck photo never holds up a ticket.
+        report.uploads = self.upload_pending().await;
+        Ok(report)
     }
 
     /// Refuses a token of anyone but the store's owner before the first request that carries
@@ -330,33 +396,53 @@ impl SyncEngine {
         let owner = self
             .inner
             .token_owner
-            .get_or_try_init(|| identity::ask(&self.inner.http, &config.server_url, &config.token))
+            .get_or_try_init(|| async {
+                let response = self.send_checked(identity::request(&config.server_url, &config.token)).await?;
+                identity::read(&response)
+            })
             .await?;
         identity::check_owner(self.inner.client.identity(), owner)
     }
 
+    /// Sends one sync request and reads the answer.
     async fn exchange(&self, request: &SyncRequest, report: &mut SyncReport) -> Result<SyncResponse, SyncError> {
         let body = request.encode();
         report.bytes_sent += body.len() as u64;
         report.round_trips += 1;
         let url = format!("{}/v1/sync", self.inner.config.server_url.trim_end_matches('/'));
-        let response = self
-            .inner
-            .http
-            .post(url)
-            .bearer_auth(&self.inner.config.token)
-            .header(reqwest::header::CONTENT_TYPE, protocol::CONTENT_TYPE)
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| SyncError::Network(e.to_string()))?;
-        let status = response.status();
-        let bytes = response.bytes().await.map_err(|e| SyncError::Network(e.to_string()))?;
-        report.bytes_received += bytes.len() as u64;
-        if !status.is_success() {
-            return Err(server_error(status.as_u16(), &bytes));
+        let request = self.authorized(Method::Post, url).header("Content-Type", protocol::CONTENT_TYPE).body(body);
+        let response = self.send(request).await?;
+        report.bytes_received += response.body.len() as u64;
+        if !response.is_success() {
+            return Err(server_error(response.status, &response.body));
         }
-        Ok(SyncResponse::decode(&bytes)?)
+        Ok(SyncResponse::decode(&response.body)?)
+    }
+
+    /// A request to `url` carrying this device's token.
+    fn authorized(&self, method: Method, url: String) -> HttpRequest {
+        HttpRequest::new(method, url).header("Authorization", format!("Bearer {}", self.inner.config.token))
+    }
+
+    /// Sends `request` through the transport, bounded by the request timeout whatever the
+    /// transport does.
+    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, SyncError> {
+        let timeout = self.inner.config.request_timeout;
+        // The transport's own timeout says more (connect or read); this one is the backstop.
+        let backstop = timeout + Duration::from_secs(2);
+        match tokio::time::timeout(backstop, self.inner.transport.send(request.timeout(timeout))).await {
+            Ok(answer) => Ok(answer?),
+            Err(_) => Err(SyncError::Network(format!("no answer within {} s", timeout.as_secs_f32()))),
+        }
+    }
+
+    /// [`SyncEngine::send`], with an error status as an error.
+    async fn send_checked(&self, request: HttpRequest) -> Result<HttpResponse, SyncError> {
+        let response = self.send(request).await?;
+        if !response.is_success() {
+            return Err(server_error(response.status, &response.body));
+        }
+        Ok(response)
     }
 
     /// Starts the background loop on the current tokio runtime. It runs until the returned
@@ -408,3 +494,6 @@ impl Drop for SyncLoop {
         self.task.abort();
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -7,9 +7,8 @@
 //! with the reason and the others go on; a network failure stops this round and leaves the
 //! rest for the next sync.
 
-use reqwest::StatusCode;
-
-use super::{SyncEngine, SyncError, server_error};
+use super::transport::{HttpResponse, Method};
+use super::{SyncEngine, SyncError, joined, server_error};
 use crate::protocol::ApiError;
 use crate::store::blobs::Upload;
 
@@ -36,7 +35,7 @@ enum Outcome {
 
 impl SyncEngine {
     /// Uploads every queued blob it can; a network failure ends the round, not the sync.
-    pub(crate) async fn upload_pending(&self) -> UploadReport {
+    pub(super) async fn upload_pending(&self) -> UploadReport {
         let mut report = UploadReport::default();
         let client = self.inner.client.clone();
         let pending = match tokio::task::spawn_blocking(move || client.pending_uploads()).await {
@@ -46,7 +45,7 @@ impl SyncEngine {
                 return report;
             }
             Err(e) => {
-                report.interrupted = Some(e.to_string());
+                report.interrupted = Some(joined(e).to_string());
                 return report;
             }
         };
@@ -86,7 +85,7 @@ impl SyncEngine {
             Ok(Ok(Some(bytes))) => bytes,
             Ok(Ok(None)) => return Ok(Outcome::Refused("the blob is missing from this device's store".into())),
             Ok(Err(e)) => return Err(SyncError::Local(e.to_string())),
-            Err(e) => return Err(SyncError::Local(e.to_string())),
+            Err(e) => return Err(joined(e)),
         };
         let total = bytes.len() as u64;
         let mut offset = self.server_offset(&upload.sha256).await?;
@@ -95,37 +94,30 @@ impl SyncEngine {
         }
         // Never trust an offset past the end of what we have.
         let mut at = offset.bytes.min(total);
-        let mut url =
-            reqwest::Url::parse(&self.blob_url(&upload.sha256)).map_err(|e| SyncError::Protocol(e.to_string()))?;
-        url.query_pairs_mut().append_pair("ticket", &upload.ticket_id);
+        let url = format!("{}?ticket={}", self.blob_url(&upload.sha256), query_escaped(&upload.ticket_id));
         // A server that keeps disagreeing about the offset must not keep us here.
         let mut conflicts = 0;
         while at < total {
             let chunk = self.inner.config.upload_chunk_bytes.max(1);
             let end = (at as usize).saturating_add(chunk).min(bytes.len());
-            let response = self
-                .inner
-                .http
-                .patch(url.clone())
-                .bearer_auth(&self.inner.config.token)
+            let request = self
+                .authorized(Method::Patch, url.clone())
                 .header("Upload-Offset", at.to_string())
                 .header("Upload-Length", total.to_string())
-                .header(reqwest::header::CONTENT_TYPE, "application/offset+octet-stream")
-                .body(bytes[at as usize..end].to_vec())
-                .send()
-                .await
-                .map_err(|e| SyncError::Network(e.to_string()))?;
-            let status = response.status();
+                .header("Content-Type", "application/offset+octet-stream")
+                .body(bytes[at as usize..end].to_vec());
+            let response = self.send(request).await?;
+            let status = response.status;
             let server_at = header_u64(&response, "Upload-Offset");
-            let complete = response.headers().contains_key("Upload-Complete");
-            if status == StatusCode::CONFLICT {
-                let body = response.bytes().await.unwrap_or_default();
-                let code = serde_json::from_slice::<ApiError>(&body).map(|e| e.error).unwrap_or_default();
+            let complete = response.header("Upload-Complete").is_some();
+            if status == 409 {
+                let body = &response.body;
+                let code = serde_json::from_slice::<ApiError>(body).map(|e| e.error).unwrap_or_default();
                 conflicts += 1;
                 if code != "offset_mismatch" || conflicts > 3 {
                     // Another upload of this blob declared a different length, or the offsets
                     // never settle: set it aside rather than loop.
-                    return Ok(Outcome::Refused(server_error(status.as_u16(), &body).to_string()));
+                    return Ok(Outcome::Refused(server_error(status, body).to_string()));
                 }
                 // The server has a different offset (a chunk landed before a lost answer).
                 offset = self.server_offset(&upload.sha256).await?;
@@ -135,10 +127,9 @@ impl SyncEngine {
                 at = offset.bytes.min(total);
                 continue;
             }
-            if !status.is_success() {
-                let body = response.bytes().await.unwrap_or_default();
-                return match server_error(status.as_u16(), &body) {
-                    e if e.is_transient() || status == StatusCode::UNAUTHORIZED => Err(e),
+            if !response.is_success() {
+                return match server_error(status, &response.body) {
+                    e if e.is_transient() || status == 401 => Err(e),
                     e => Ok(Outcome::Refused(e.to_string())),
                 };
             }
@@ -158,21 +149,13 @@ impl SyncEngine {
     }
 
     async fn server_offset(&self, sha256: &str) -> Result<ServerOffset, SyncError> {
-        let response = self
-            .inner
-            .http
-            .head(self.blob_url(sha256))
-            .bearer_auth(&self.inner.config.token)
-            .send()
-            .await
-            .map_err(|e| SyncError::Network(e.to_string()))?;
-        let status = response.status();
-        if !status.is_success() {
-            return Err(server_error(status.as_u16(), &[]));
+        let response = self.send(self.authorized(Method::Head, self.blob_url(sha256))).await?;
+        if !response.is_success() {
+            return Err(server_error(response.status, &[]));
         }
         Ok(ServerOffset {
             bytes: header_u64(&response, "Upload-Offset").unwrap_or(0),
-            complete: response.headers().contains_key("Upload-Complete"),
+            complete: response.header("Upload-Complete").is_some(),
         })
     }
 }
@@ -182,6 +165,30 @@ struct ServerOffset {
     complete: bool,
 }
 
-fn header_u64(response: &reqwest::Response, name: &str) -> Option<u64> {
-    response.headers().get(name)?.to_str().ok()?.trim().parse().ok()
+fn header_u64(response: &HttpResponse, name: &str) -> Option<u64> {
+    response.header(name)?.trim().parse().ok()
+}
+
+/// `value` as a URL query value: everything but unreserved characters percent-encoded.
+fn query_escaped(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::query_escaped;
+
+    #[test]
+    fn a_ticket_id_is_escaped_in_the_query() {
+        assert_eq!(query_escaped("0190-ab_c.d~"), "0190-ab_c.d~");
+        assert_eq!(query_escaped("a b&c=d/é"), "a%20b%26c%3Dd%2F%C3%A9");
+    }
 }

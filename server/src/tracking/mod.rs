@@ -23,7 +23,6 @@ pub(crate) mod rate;
 pub mod view;
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -284,7 +283,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
+        let ip = parts.extensions.get::<ConnectInfo<crate::PeerAddr>>().map(|c| c.0.0.ip().to_string());
         Ok(ClientIp(ip.unwrap_or_else(|| "unknown".into())))
     }
 }

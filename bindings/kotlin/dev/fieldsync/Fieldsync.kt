@@ -3,11 +3,14 @@
 // never block the caller's thread, Flows over the library's listeners, typed exceptions.
 //
 // Every failure is a FieldsyncException (generated, sealed): Refused, InvalidInput, NotFound,
-// SetAside, Offline, Unauthorized, WrongAccount, Network, Server, WrongKey, Report, Storage.
+// SetAside, Offline, Unauthorized, WrongAccount, Network, Tls, Internal, Server, WrongKey,
+// Report, Storage. Every request goes through an HttpTransport, OkHttp unless the app gives
+// another (OkHttpTransport.kt, docs/adr/0015).
 package dev.fieldsync
 
 import dev.fieldsync.ffi.FieldsyncClient
 import dev.fieldsync.ffi.FieldsyncException
+import dev.fieldsync.ffi.HttpTransport
 import dev.fieldsync.ffi.Identity
 import dev.fieldsync.ffi.ListFilter
 import dev.fieldsync.ffi.Location
@@ -45,6 +48,8 @@ val FieldsyncException.reason: String
         is FieldsyncException.Unauthorized -> "sign in again"
         is FieldsyncException.WrongAccount -> reason
         is FieldsyncException.Network -> reason
+        is FieldsyncException.Tls -> "the server's certificate is not trusted: $reason"
+        is FieldsyncException.Internal -> reason
         is FieldsyncException.Server -> reason
         is FieldsyncException.WrongKey -> reason
         is FieldsyncException.Report -> reason
@@ -64,7 +69,8 @@ class Fieldsync private constructor(
         /**
          * Opens (or creates) the store at [storePath] for [identity]. [storeKey]: the store's
          * 32-byte key from the Android Keystore, or null for a plaintext store; a wrong or
-         * missing key throws [FieldsyncException.WrongKey] and changes nothing.
+         * missing key throws [FieldsyncException.WrongKey] and changes nothing. [transport]:
+         * how requests reach the server; OkHttp with the platform's trust by default.
          */
         suspend fun open(
             storePath: String,
@@ -72,7 +78,10 @@ class Fieldsync private constructor(
             server: ServerConfig,
             storeKey: ByteArray? = null,
             io: CoroutineDispatcher = Dispatchers.IO,
-        ): Fieldsync = withContext(io) { Fieldsync(FieldsyncClient.open(storePath, identity, server, storeKey), io) }
+            transport: HttpTransport = OkHttpTransport.platform,
+        ): Fieldsync = withContext(io) {
+            Fieldsync(FieldsyncClient.open(storePath, identity, server, storeKey, transport), io)
+        }
 
         /** First sign-in: asks the server whose token this is, then opens the store. */
         suspend fun signIn(
@@ -80,7 +89,8 @@ class Fieldsync private constructor(
             server: ServerConfig,
             storeKey: ByteArray? = null,
             io: CoroutineDispatcher = Dispatchers.IO,
-        ): Fieldsync = open(storePath, whoAmI(server), server, storeKey, io)
+            transport: HttpTransport = OkHttpTransport.platform,
+        ): Fieldsync = open(storePath, whoAmI(server, transport), server, storeKey, io, transport)
     }
 
     /** The tickets on this device: the current list first, then the list after every change. */

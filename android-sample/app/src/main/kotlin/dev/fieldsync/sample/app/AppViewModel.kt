@@ -10,6 +10,7 @@ import android.net.NetworkCapabilities
 import androidx.lifecycle.AndroidViewModel
 import androidx.lifecycle.viewModelScope
 import dev.fieldsync.Fieldsync
+import dev.fieldsync.OkHttpTransport
 import dev.fieldsync.ffi.FieldsyncException
 import dev.fieldsync.ffi.ServerConfig
 import dev.fieldsync.ffi.whoAmI
@@ -80,7 +81,7 @@ class AppViewModel(app: Application) : AndroidViewModel(app) {
         viewModelScope.launch {
             val server = ServerConfig(url = url.trim().trimEnd('/'), token = token.trim())
             try {
-                val identity = whoAmI(server)
+                val identity = whoAmI(server, OkHttpTransport.platform)
                 open {
                     val key = withContext(Dispatchers.IO) {
                         vault.saveSession(Session(server, identity))

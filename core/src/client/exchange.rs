@@ -1,0 +1,348 @@
+//! The device half of the sync protocol, without I/O (as automerge's `sync` module and samod
+//! are built): an [`Exchange`] produces the next request from the store and the documents and
+//! applies the server's response; whoever drives it moves the bytes. The sync engine
+//! (`crate::sync`) drives it over HTTP; protocol tests drive it against the server's exchange
+//! function in one process.
+//!
+//! ```text
+//! let mut exchange = client.exchange();
+//! while let Some(request) = exchange.next_request()? {
+//!     let response = /* send `request`, however */;
+//!     exchange.receive(&response)?;
+//! }
+//! let done = exchange.finish();
+//! ```
+//!
+//! Both steps read and write the local store (SQLite) and may take a while on a large
+//! response: call them off an async runtime's worker threads.
+
+use std::sync::Arc;
+
+use automerge::ChangeHash;
+use serde_bytes::ByteBuf;
+
+use super::{Client, META_LAST_SYNC, META_SYNC_CURSOR};
+use crate::error::Error;
+use crate::model::doc;
+use crate::protocol::{self, Push, RequestBudget, SyncRequest, SyncResponse};
+use crate::store::blobs::{self, Upload};
+use crate::store::tickets::{self, ChunkKind};
+use crate::time::now_ms;
+
+/// A server that keeps saying "more" cannot keep one exchange going forever.
+pub const MAX_ROUNDS: u32 = 64;
+
+/// One sync of a device's documents with the server, as a value: ask it for the next request,
+/// give it the response. No transaction is open between the two, so nothing is held while a
+/// request travels. Created by [`Client::exchange`].
+pub struct Exchange {
+    client: Client,
+    /// Requests produced so far.
+    rounds: u32,
+    /// A request was produced and its response not yet received.
+    awaiting: bool,
+    /// The server said nothing more is waiting (or the rounds ran out).
+    done: bool,
+    /// The last request left pending tickets out to stay within its budget: the exchange goes
+    /// on until they are sent, whatever the server says.
+    held_back: bool,
+    /// What one request may carry.
+    budget: RequestBudget,
+    exchanged: Exchanged,
+}
+
+/// What an exchange moved, over all its rounds.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Exchanged {
+    /// Tickets whose local changes were sent (sorted, once each).
+    pub pushed: Vec<String>,
+    /// Requests produced (round trips, when each got its response).
+    pub rounds: u32,
+    /// What the responses did, all rounds together.
+    pub applied: Applied,
+}
+
+/// What applying one sync response did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// Tickets that received new changes.
+    pub received: Vec<String>,
+    /// Tickets the server refused, with the reason.
+    pub rejected: Vec<(String, String)>,
+    /// Of those, the ones the server stored nothing of: still pending, sent again.
+    pub retrying: Vec<String>,
+    /// Tickets removed from this device.
+    pub evicted: Vec<String>,
+    /// Tickets whose update could not be merged, with the reason.
+    pub failed: Vec<(String, String)>,
+}
+
+impl Applied {
+    fn extend(&mut self, more: Applied) {
+        self.received.extend(more.received);
+        self.rejected.extend(more.rejected);
+        self.retrying.extend(more.retrying);
+        self.evicted.extend(more.evicted);
+        self.failed.extend(more.failed);
+    }
+}
+
+/// What waits to go to the server, from one snapshot of the store: the sync status.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Pending {
+    /// Tickets with local changes the server has not acknowledged.
+    pub tickets: u64,
+    /// Blobs (photos, signatures) waiting to upload.
+    pub uploads: u64,
+    /// Bytes of those blobs not yet on the server.
+    pub upload_bytes: u64,
+}
+
+impl Client {
+    /// A new exchange of this client's documents with the server (see [`Exchange`]).
+    pub fn exchange(&self) -> Exchange {
+        self.exchange_within(RequestBudget::DEVICE)
+    }
+
+    /// An exchange whose requests carry at most `budget` each (tests use a small one).
+    pub fn exchange_within(&self, budget: RequestBudget) -> Exchange {
+        Exchange {
+            client: self.clone(),
+            rounds: 0,
+            awaiting: false,
+            done: false,
+            held_back: false,
+            budget,
+            exchanged: Exchanged::default(),
+        }
+    }
+}
+
+impl Exchange {
+    /// The next request to send, or `None` when the exchange is over: after a response that
+    /// says nothing more is waiting, or after [`MAX_ROUNDS`]. The first request always goes,
+    /// even with nothing to push: it asks what the server has. Calling it again before
+    /// [`Exchange::receive`] builds the request again (a resend after a lost answer).
+    pub fn next_request(&mut self) -> Result<Option<SyncRequest>, Error> {
+        if self.done {
+            return Ok(None);
+        }
+        let (request, held_back) = self.client.build_request(&self.budget)?;
+        self.held_back = held_back;
+        if !self.awaiting {
+            self.rounds += 1;
+            self.awaiting = true;
+        }
+        self.exchanged.pushed.extend(request.pushes.iter().map(|p| p.ticket_id.clone()));
+        Ok(Some(request))
+    }
+
+    /// Applies the server's response in one write transaction: merges updates, records what
+    /// the server has, marks refusals, evicts, and advances the cursor. A ticket whose update
+    /// cannot be merged is skipped (and reported) without holding back the others. Returns what
+    /// this response did.
+    pub fn receive(&mut self, response: &SyncResponse) -> Result<Applied, Error> {
+        let applied = self.client.apply_response(response)?;
+        self.awaiting = false;
+        // More to receive, or pushes the budget held back for the next round.
+        if !(response.more || self.held_back) || self.rounds >= MAX_ROUNDS {
+            self.done = true;
+        }
+        self.exchanged.applied.extend(applied.clone());
+        Ok(applied)
+    }
+
+    /// Whether the exchange is over (no further request is due).
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// What the exchange moved.
+    pub fn finish(mut self) -> Exchanged {
+        self.exchanged.pushed.sort();
+        self.exchanged.pushed.dedup();
+        self.exchanged.rounds = self.rounds;
+        self.exchanged
+    }
+
+    /// The client whose documents this exchange syncs.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+}
+
+/// The device's blob uploads as the protocol sees them: what is queued, and progress.
+impl Client {
+    /// Uploads still to do, oldest first.
+    pub fn pending_uploads(&self) -> Result<Vec<Upload>, Error> {
+        self.inner.store.read(|tx| Ok(blobs::pending_uploads(tx)?))
+    }
+
+    /// Records an upload's progress: `sent` bytes confirmed, `state` `pending`, `done` or
+    /// `failed` (with the `reason`).
+    pub fn record_upload(&self, upload: &Upload, sent: u64, state: &str, reason: Option<&str>) -> Result<(), Error> {
+        let now = now_ms();
+        self.inner.store.write(|tx| -> Result<(), Error> {
+            Ok(blobs::set_upload(tx, &upload.sha256, &upload.ticket_id, sent, state, reason, now)?)
+        })
+    }
+
+    /// Pending tickets and uploads from one snapshot of the store.
+    pub fn pending(&self) -> Result<Pending, Error> {
+        let (tickets, (uploads, upload_bytes)) = self
+            .inner
+            .store
+            .read(|tx| -> Result<_, Error> { Ok((tickets::pending_count(tx)?, blobs::pending_upload_totals(tx)?)) })?;
+        Ok(Pending { tickets, uploads, upload_bytes })
+    }
+
+    /// Wakes when a local action is stored: what a sync loop waits on.
+    pub fn local_changes(&self) -> Arc<tokio::sync::Notify> {
+        self.inner.local_changes.clone()
+    }
+}
+
+impl Client {
+    /// The next sync request: the cursor, and every pending ticket's changes the server has
+    /// not acknowledged. Reads only; nothing is held while the request travels.
+    /// The next request within `budget`, and whether pending tickets were held back for the
+    /// next round (so that no request costs the server more than a few MiB: issue 13). A
+    /// ticket larger than the whole budget goes alone.
+    pub(crate) fn build_request(&self, budget: &RequestBudget) -> Result<(SyncRequest, bool), Error> {
+        let (cursor, pending) = self.inner.store.read(|tx| -> Result<_, Error> {
+            let cursor = tickets::get_meta(tx, META_SYNC_CURSOR)?.and_then(|c| c.parse().ok()).unwrap_or(0);
+            Ok((cursor, tickets::pending_with_server_heads(tx)?))
+        })?;
+        let mut docs = self.lock_docs()?;
+        let mut pushes = Vec::new();
+        let (mut ops, mut bytes) = (0u64, 0usize);
+        let mut held_back = false;
+        for (ticket_id, server_heads) in pending {
+            // A set-aside ticket cannot be read; the others still sync.
+            let Ok(document) = self.loaded(&mut docs, &ticket_id) else { continue };
+            let missing = document.get_changes(&server_heads);
+            let push_ops: u64 = missing.iter().map(|c| c.len() as u64).sum();
+            let push_bytes: usize = missing.iter().map(|c| c.raw_bytes().len()).sum();
+            if !budget.fits((pushes.len(), ops, bytes), push_ops, push_bytes) {
+                held_back = true;
+                continue;
+            }
+            ops += push_ops;
+            bytes += push_bytes;
+            let changes: Vec<ByteBuf> = missing.iter().map(|c| ByteBuf::from(c.raw_bytes().to_vec())).collect();
+            // Pending with nothing to send: an update this device could not merge. The heads
+            // alone tell the server what the device really holds, so it sends the rest again.
+            pushes.push(Push { ticket_id, changes, heads: protocol::to_wire(&document.get_heads()) });
+        }
+        Ok((SyncRequest { cursor, pushes }, held_back))
+    }
+
+    /// Applies a server response in one transaction: merges updates, records what the server
+    /// has, marks refusals, evicts, and advances the cursor. A ticket whose update cannot be
+    /// merged is skipped (and reported) without holding back the others.
+    fn apply_response(&self, response: &SyncResponse) -> Result<Applied, Error> {
+        let now = now_ms();
+        let mut docs = self.lock_docs()?;
+        let mut applied = Applied::default();
+        let mut staged = Vec::new();
+        // The server will take the cursor as proof this device holds these updates: pending
+        // makes the next request say what it really holds (`build_request`).
+        let mut unmerged = Vec::new();
+        for update in &response.updates {
+            let bytes: Vec<u8> = update.data.iter().flat_map(|d| d.iter().copied()).collect();
+            let merged = if bytes.is_empty() { Ok(None) } else { self.merged(&mut docs, &update.ticket_id, &bytes) };
+            let merged = match merged {
+                Ok(merged) => merged,
+                Err(e) => {
+                    applied.failed.push((update.ticket_id.clone(), e.to_string()));
+                    unmerged.push(update.ticket_id.clone());
+                    continue;
+                }
+            };
+            let server_heads = protocol::from_wire(&update.heads);
+            let summary = match &merged {
+                Some(m) => Some(doc::summarize(&m.document, now, false)?),
+                None => None,
+            };
+            let local_heads = match &merged {
+                Some(m) => m.document.get_heads(),
+                None => match self.loaded(&mut docs, &update.ticket_id) {
+                    Ok(document) => document.get_heads(),
+                    Err(e) => {
+                        applied.failed.push((update.ticket_id.clone(), e.to_string()));
+                        continue;
+                    }
+                },
+            };
+            let pending = !same_heads(&local_heads, &server_heads);
+            if merged.is_some() {
+                applied.received.push(update.ticket_id.clone());
+            }
+            staged.push((update.ticket_id.clone(), merged, summary, server_heads, pending));
+        }
+        let cursor = response.cursor.to_string();
+        // All of it comes again from the server if a power cut undoes it, except a refusal's
+        // reason (a replayed push is not refused twice): that one waits for the disk.
+        let write = |tx: &rusqlite::Transaction<'_>| -> Result<(), Error> {
+            for (ticket_id, merged, summary, server_heads, pending) in &staged {
+                if let (Some(merged), Some(summary)) = (merged, summary) {
+                    tickets::append_chunk(tx, ticket_id, ChunkKind::Change, &merged.new_changes)?;
+                    tickets::upsert_summary(tx, summary)?;
+                }
+                tickets::set_server_heads(tx, ticket_id, server_heads)?;
+                tickets::set_sync_flags(tx, ticket_id, *pending, None)?;
+            }
+            for ticket_id in &unmerged {
+                tickets::set_pending(tx, ticket_id)?;
+            }
+            // Pending follows the server's heads (the updates above), never the refusal: a push
+            // refused unstored goes again, a stored and compensated one is settled by its update.
+            for rejection in &response.rejections {
+                tickets::set_rejected(tx, &rejection.ticket_id, &rejection.reason)?;
+            }
+            for ticket_id in &response.evictions {
+                let pending = staged.iter().any(|(id, .., pending)| id == ticket_id && *pending);
+                if !pending {
+                    tickets::evict(tx, ticket_id)?;
+                }
+            }
+            tickets::set_meta(tx, META_SYNC_CURSOR, &cursor)?;
+            tickets::set_meta(tx, META_LAST_SYNC, &now.to_string())?;
+            Ok(())
+        };
+        if response.rejections.is_empty() {
+            self.inner.store.write_relaxed(write)?;
+        } else {
+            self.inner.store.write(write)?;
+        }
+        let mut changed: Vec<String> = Vec::new();
+        for (ticket_id, merged, ..) in staged {
+            if let Some(merged) = merged {
+                docs.insert(ticket_id.clone(), merged.document);
+            }
+            changed.push(ticket_id);
+        }
+        for ticket_id in &response.evictions {
+            docs.remove(ticket_id);
+            changed.push(ticket_id.clone());
+        }
+        changed.extend(response.rejections.iter().map(|r| r.ticket_id.clone()));
+        applied.rejected = response.rejections.iter().map(|r| (r.ticket_id.clone(), r.reason.clone())).collect();
+        applied.retrying = response.rejections.iter().filter(|r| !r.stored).map(|r| r.ticket_id.clone()).collect();
+        applied.evicted = response.evictions.clone();
+        drop(docs);
+        changed.sort();
+        changed.dedup();
+        if !changed.is_empty() {
+            self.notify(changed);
+        }
+        Ok(applied)
+    }
+}
+
+fn same_heads(a: &[ChangeHash], b: &[ChangeHash]) -> bool {
+    let (mut a, mut b) = (a.to_vec(), b.to_vec());
+    a.sort();
+    b.sort();
+    a == b
+}
