@@ -222,6 +222,19 @@ try {
     await shot(customer, "tracking-05-completed-rate");
   });
 
+  await step("the service report PDF downloads from the page", async () => {
+    const href = await customer.$eval("#report-link", (a) => a.href);
+    const answer = await customer.evaluate(async (url) => {
+      const r = await fetch(url);
+      const bytes = new Uint8Array(await r.arrayBuffer());
+      return { status: r.status, type: r.headers.get("content-type"), head: String.fromCharCode(...bytes.slice(0, 5)), size: bytes.length };
+    }, href);
+    check(answer.status === 200, `report status ${answer.status}`);
+    check(answer.type === "application/pdf", `report type ${answer.type}`);
+    check(answer.head === "%PDF-", `not a PDF: ${answer.head}`);
+    check(answer.size > 1000 && answer.size <= 1024 * 1024, `report size ${answer.size}`);
+  });
+
   await step("the customer rates 2; the follow-up appears on the console and is recorded", async () => {
     await customer.check('#rate-form input[name=rating][value="2"]');
     await customer.fill("#rate-form textarea[name=comment]", "Came an hour late");
