@@ -126,8 +126,13 @@ impl Status {
         matches!(self, Status::Completed | Status::Cancelled)
     }
 
+    /// Not final: work may still happen (new, dispatched, rejected back to the desk, or active).
+    pub fn is_open(self) -> bool {
+        !self.is_final()
+    }
+
     /// The engineer has taken the job and not finished it.
-    fn is_active(self) -> bool {
+    pub fn is_active(self) -> bool {
         matches!(self, Status::Accepted | Status::Travelling | Status::OnSite | Status::Working | Status::Paused)
     }
 }

@@ -35,7 +35,7 @@ struct EngineersPage {
 
 /// Statuses in which the engineer is on the job (the "current ticket").
 fn is_current(status: Status) -> bool {
-    matches!(status, Status::Travelling | Status::OnSite | Status::Working | Status::Paused | Status::Accepted)
+    status.is_active()
 }
 
 /// `GET /console/engineers`.

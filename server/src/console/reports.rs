@@ -213,13 +213,9 @@ fn row(group: String, facts: &[&Facts], range: &Range) -> Row {
     Row {
         group,
         tickets: facts.len(),
-        open: count(&|f| matches!(f.status, Status::New | Status::Dispatched | Status::Rejected)),
-        active: count(&|f| {
-            matches!(
-                f.status,
-                Status::Accepted | Status::Travelling | Status::OnSite | Status::Working | Status::Paused
-            )
-        }),
+        // Open but not yet taken by an engineer; taken and not finished.
+        open: count(&|f| f.status.is_open() && !f.status.is_active()),
+        active: count(&|f| f.status.is_active()),
         completed: count(&|f| f.status == Status::Completed),
         cancelled: count(&|f| f.status == Status::Cancelled),
         first_response: mean(facts.iter().filter_map(|f| f.first_response)),

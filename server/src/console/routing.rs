@@ -13,10 +13,7 @@ pub const OPEN_LOAD_LIMIT: usize = 4;
 
 /// Tickets that are an engineer's open work: dispatched to them and not finished.
 pub fn is_open_load(status: Status) -> bool {
-    matches!(
-        status,
-        Status::Dispatched | Status::Accepted | Status::Travelling | Status::OnSite | Status::Working | Status::Paused
-    )
+    status == Status::Dispatched || status.is_active()
 }
 
 /// Open tickets per engineer (every engineer named, zero included).
