@@ -176,9 +176,9 @@ private suspend fun kotlinx.coroutines.CoroutineScope.flow(url: String, token: S
     check("capture_signature records it", signature.pngSha256.length == 64) { "$signature" }
 
     println("step: service report")
-    val report = File(fieldsync.serviceReport(ticketId, ReportOptions(outDir = dir.path, utcOffsetMinutes = 480)))
-    check("service_report writes a PDF (${report.length()} bytes)", report.readBytes().take(5) == "%PDF-".toByteArray().toList()) {
-        "$report"
+    val pdf = File(fieldsync.serviceReport(ticketId, ReportOptions(outDir = dir.path, utcOffsetMinutes = 480)))
+    check("service_report writes a PDF (${pdf.length()} bytes)", pdf.readBytes().take(5) == "%PDF-".toByteArray().toList()) {
+        "$pdf"
     }
     expectThrows<FieldsyncException.Report>("no usable font is a typed Report error") {
         fieldsync.serviceReport(ticketId, ReportOptions(fontPath = File(dir, "no-such-font.ttf").path))
