@@ -112,6 +112,26 @@ impl Words {
         text.to_owned()
     }
 
+    /// A change's message or an escalation's summary ("accept", "escalate: respond clock
+    /// broken; priority high → urgent", "reclassify: type — → bug") in the user's language.
+    pub fn message(&self, text: &str) -> String {
+        if self.lang == Lang::En {
+            return text.to_owned();
+        }
+        if let Some(known) = zh(text) {
+            return known.to_owned();
+        }
+        let (head, parts) = match text.split_once(": ") {
+            Some((head, parts)) if zh(head).is_some() => (Some(head), parts),
+            _ => (None, text),
+        };
+        let parts: Vec<String> = parts.split("; ").map(summary_part_zh).collect();
+        match head {
+            Some(head) => format!("{}：{}", t(Lang::Zh, head), parts.join("；")),
+            None => parts.join("；"),
+        }
+    }
+
     /// A duration ("1h 05m") in the user's language.
     pub fn span(&self, d: &str) -> String {
         match self.lang {
@@ -184,6 +204,25 @@ pub(crate) fn when(ms: Millis, offset_minutes: i32) -> String {
     }
 }
 
+/// One part of an escalation summary or reclassification in Chinese.
+fn summary_part_zh(part: &str) -> String {
+    if let Some(clock) = part.strip_suffix(" clock broken") {
+        return format!("{}时限已违约", t(Lang::Zh, clock));
+    }
+    if let Some(clock) = part.strip_suffix(" clock about to break") {
+        return format!("{}时限即将违约", t(Lang::Zh, clock));
+    }
+    if let Some(to) = part.strip_prefix("assigned to ") {
+        return format!("已改派给 {to}");
+    }
+    if let Some((name, change)) = part.split_once(' ') {
+        if let (Some(name), Some((from, to))) = (zh(name), change.split_once(" → ")) {
+            return format!("{name} {} → {}", t(Lang::Zh, from), t(Lang::Zh, to));
+        }
+    }
+    t(Lang::Zh, part).to_owned()
+}
+
 /// "1h 05m" → "1小时05分", "3d 4h" → "3天4小时", "45s" → "45秒".
 fn duration_zh(d: &str) -> String {
     d.split(' ')
@@ -253,6 +292,9 @@ fn zh(en: &str) -> Option<&'static str> {
         "resumed" => "已恢复",
         "reopened" => "已重开",
         "escalated" => "已升级",
+        "escalate" => "升级",
+        "ticket gone" => "工单已不存在",
+        "recorded already" => "已记录",
         "reclassified" => "已重新分类",
         "customer rating low" => "客户差评",
         "customer message" => "客户留言",
@@ -591,6 +633,12 @@ mod tests {
             zh.why("least loaded (0 open); fay, who last served this customer, is at the limit"),
             "负载最轻（0 张未完成）；上次服务该客户的 fay 已达上限"
         );
+        assert_eq!(
+            zh.message("escalate: respond clock broken; priority high → urgent; assigned to sup"),
+            "升级：响应时限已违约；优先级 高 → 紧急；已改派给 sup"
+        );
+        assert_eq!(zh.message("reclassify: type — → bug"), "重新分类：类型 — → bug");
+        assert_eq!(zh.message("start travel"), "出发");
         let en = Words { lang: Lang::En, zone: 480 };
         assert_eq!(en.status(Status::OnSite), "on site");
         assert_eq!(en.refusal("cannot accept: ticket is completed"), "cannot accept: ticket is completed");
