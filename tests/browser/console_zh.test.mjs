@@ -73,7 +73,8 @@ const ENGLISH = new Set(
 async function englishOn(page) {
   const text = await page.evaluate(() => {
     const body = document.body.cloneNode(true);
-    body.querySelectorAll("code, script").forEach((e) => e.remove());
+    // Code samples, and the text areas whose content is the data an admin edits.
+    body.querySelectorAll("code, script, textarea").forEach((e) => e.remove());
     const attributes = [...document.querySelectorAll("[placeholder], [title], [data-confirm], img[alt]")].map(
       (e) => [e.getAttribute("placeholder"), e.getAttribute("title"), e.getAttribute("data-confirm"), e.getAttribute("alt")].join(" "),
     );

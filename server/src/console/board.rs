@@ -10,8 +10,8 @@ use fieldsync_core::model::{Classification, Customer, NewTicket, Priority, Site}
 use fieldsync_core::workflow::Status;
 use serde::{Deserialize, Serialize};
 
-use super::session::Session;
 use super::i18n::Words;
+use super::session::Session;
 use super::{ConsoleError, Nav, People, all_rows, conflicts, html, routing, sla, ticket_of};
 use crate::storage::IndexRow;
 use crate::{AppError, AppState, blocking};

@@ -11,8 +11,8 @@ use fieldsync_core::model::{JobSummary, Ticket, TicketEvent};
 use fieldsync_core::workflow::Status;
 use serde::Deserialize;
 
-use super::session::Session;
 use super::i18n::Words;
+use super::session::Session;
 use super::{ConsoleError, Nav, People, conflicts, html, sla};
 use crate::tickets::{Detail, HistoryEntry};
 use crate::{AppError, AppState, blocking, tickets};
@@ -156,8 +156,11 @@ fn timeline(ticket: &Ticket, history: &[HistoryEntry], w: Words) -> Vec<Timeline
     history
         .iter()
         .map(|entry| {
-            let who =
-                if entry.server { w.t("server").to_owned() } else { entry.user_id.clone().unwrap_or_else(|| "?".into()) };
+            let who = if entry.server {
+                w.t("server").to_owned()
+            } else {
+                entry.user_id.clone().unwrap_or_else(|| "?".into())
+            };
             // The events a change recorded carry its stamp: the same device time and user.
             let details = ticket
                 .events
@@ -304,8 +307,10 @@ fn build(detail: Detail, people: &People, taxonomy: crate::sla::taxonomy::Taxono
             format!("{} / 5{}", f.rating, if f.comment.is_empty() { String::new() } else { format!(": {}", f.comment) })
         })
         .unwrap_or_default();
-    let site =
-        t.site.map(|s| format!("{:.5}, {:.5}, {} {:.0} m", s.lat, s.lon, w.t("radius"), s.radius_m)).unwrap_or_else(|| "—".into());
+    let site = t
+        .site
+        .map(|s| format!("{:.5}, {:.5}, {} {:.0} m", s.lat, s.lon, w.t("radius"), s.radius_m))
+        .unwrap_or_else(|| "—".into());
     DetailPage {
         nav,
         status: t.status.as_str(),
@@ -484,6 +489,8 @@ mod tests {
         let text = event_details(&event, Words { lang: crate::tracking::i18n::Lang::En, zone: 0 });
         assert!(text.contains("device clock said") && text.contains("86400 s early"), "{text}");
         let honest = TicketEvent { device_at: None, ..event };
-        assert!(!event_details(&honest, Words { lang: crate::tracking::i18n::Lang::En, zone: 0 }).contains("device clock"));
+        assert!(
+            !event_details(&honest, Words { lang: crate::tracking::i18n::Lang::En, zone: 0 }).contains("device clock")
+        );
     }
 }

@@ -103,7 +103,8 @@ impl Words {
         if let Some(rest) = text.strip_prefix("least loaded ") {
             return match rest.split_once("; ") {
                 Some((load, regular)) => {
-                    let who = regular.strip_suffix(", who last served this customer, is at the limit").unwrap_or(regular);
+                    let who =
+                        regular.strip_suffix(", who last served this customer, is at the limit").unwrap_or(regular);
                     format!("负载最轻{}；上次服务该客户的 {who} 已达上限", open(load))
                 }
                 None => format!("负载最轻{}", open(rest)),
@@ -342,6 +343,24 @@ fn zh(en: &str) -> Option<&'static str> {
         "normal" => "普通",
         "high" => "高",
         "urgent" => "紧急",
+        // The built-in ticket types (sla::taxonomy::DEFAULT_TYPES): labels and values
+        "On-site repair" => "上门维修",
+        "on site repair" => "上门维修",
+        "Installation" => "安装",
+        "installation" => "安装",
+        "Maintenance" => "保养",
+        "maintenance" => "保养",
+        "Inspection" => "巡检",
+        "inspection" => "巡检",
+        "Consultation" => "咨询",
+        "consultation" => "咨询",
+        "Bug" => "故障",
+        "bug" => "故障",
+        "Complaint" => "投诉",
+        // The built-in customer tiers (sla::TIERS)
+        "gold" => "金牌",
+        "silver" => "银牌",
+        "standard" => "标准",
         // Board
         "Status" => "状态",
         "Engineer" => "工程师",
@@ -476,11 +495,17 @@ fn zh(en: &str) -> Option<&'static str> {
         "Create ticket" => "创建工单",
         "SLA policy" => "SLA 策略",
         "version" => "版本",
-        "Deadlines from creation; the most specific rule for the ticket's priority, tier and type applies. Admins edit it under" => "截止时间自创建时起算；按工单的优先级、客户等级和类型取最具体的规则。管理员可在此修改：",
+        "Deadlines from creation; the most specific rule for the ticket's priority, tier and type applies. Admins edit it under" => {
+            "截止时间自创建时起算；按工单的优先级、客户等级和类型取最具体的规则。管理员可在此修改："
+        }
         "tier" => "等级",
         "Routing" => "派单建议",
-        "The engineer who last served the customer, if they have fewer than" => "优先推荐上次服务该客户的工程师（其未完成工单少于",
-        "open tickets; otherwise the least-loaded engineer. Pick anyone else if you know better." => "张时）；否则推荐负载最轻的工程师。您也可以另选他人。",
+        "The engineer who last served the customer, if they have fewer than" => {
+            "优先推荐上次服务该客户的工程师（其未完成工单少于"
+        }
+        "open tickets; otherwise the least-loaded engineer. Pick anyone else if you know better." => {
+            "张时）；否则推荐负载最轻的工程师。您也可以另选他人。"
+        }
         // Engineers
         "engineer" => "工程师",
         "open load" => "未完成工单",
@@ -491,7 +516,9 @@ fn zh(en: &str) -> Option<&'static str> {
         "Revoke this device's token? It stops syncing at once." => "吊销此设备的令牌？它将立即停止同步。",
         "Revoke token" => "吊销令牌",
         // Follow-ups
-        "Customers who rated a visit 2 or lower on their tracking page: call them back and record what came of it." => "在跟踪页面给服务打 2 分及以下的客户：请回电并记录结果。",
+        "Customers who rated a visit 2 or lower on their tracking page: call them back and record what came of it." => {
+            "在跟踪页面给服务打 2 分及以下的客户：请回电并记录结果。"
+        }
         "No bad ratings." => "没有差评。",
         "ticket" => "工单",
         "rating" => "评分",
@@ -506,7 +533,9 @@ fn zh(en: &str) -> Option<&'static str> {
         "From" => "从",
         "To" => "到",
         "Show" => "显示",
-        "Tickets created in the range; times in minutes (device clocks), rates in %." => "统计区间内创建的工单；时间单位为分钟（设备时钟），比率为 %。",
+        "Tickets created in the range; times in minutes (device clocks), rates in %." => {
+            "统计区间内创建的工单；时间单位为分钟（设备时钟），比率为 %。"
+        }
         "Tickets created per day" => "每日新建工单",
         "By engineer" => "按工程师",
         "By priority" => "按优先级",
@@ -535,7 +564,9 @@ fn zh(en: &str) -> Option<&'static str> {
         "Save classification" => "保存分类",
         "One rule a line:" => "每行一条规则：",
         "targets in minutes," => "目标以分钟计，",
-        "for any. The most specific matching rule applies to each new ticket; tickets keep the deadlines they were made with." => "表示任意。每张新工单采用最具体的匹配规则；已有工单保留创建时的截止时间。",
+        "for any. The most specific matching rule applies to each new ticket; tickets keep the deadlines they were made with." => {
+            "表示任意。每张新工单采用最具体的匹配规则；已有工单保留创建时的截止时间。"
+        }
         "Save policy" => "保存策略",
         "Policy changes" => "策略变更记录",
         "none (the built-in default)" => "无（使用内置默认策略）",
@@ -547,7 +578,9 @@ fn zh(en: &str) -> Option<&'static str> {
         "Save rules" => "保存规则",
         // Webhooks
         "Webhook" => "Webhook 订阅",
-        "Customer progress notifications: each subscription gets a signed POST for every workflow event of the kinds it wants (docs/webhooks.md)." => "客户进度通知：每个订阅会为其选择的每种工作流事件收到一个签名的 POST 请求（见 docs/webhooks.md）。",
+        "Customer progress notifications: each subscription gets a signed POST for every workflow event of the kinds it wants (docs/webhooks.md)." => {
+            "客户进度通知：每个订阅会为其选择的每种工作流事件收到一个签名的 POST 请求（见 docs/webhooks.md）。"
+        }
         "URL" => "URL",
         "events" => "事件",
         "enabled" => "已启用",
@@ -562,15 +595,21 @@ fn zh(en: &str) -> Option<&'static str> {
         "New subscription" => "新建订阅",
         "URL (http:// or https://)" => "URL（http:// 或 https://）",
         "Events" => "事件",
-        "The signing secret is generated and shown once, after you create the subscription." => "签名密钥在创建订阅后生成，只显示一次。",
+        "The signing secret is generated and shown once, after you create the subscription." => {
+            "签名密钥在创建订阅后生成，只显示一次。"
+        }
         "Create subscription" => "创建订阅",
         "Disable" => "停用",
         "Enable" => "启用",
-        "Delete this subscription with its deliveries and their log? Pending deliveries are never sent." => "删除此订阅及其投递和日志？待发送的投递将不再发送。",
+        "Delete this subscription with its deliveries and their log? Pending deliveries are never sent." => {
+            "删除此订阅及其投递和日志？待发送的投递将不再发送。"
+        }
         "Delete subscription" => "删除订阅",
         "Deliveries" => "投递记录",
         "Newest first (at most" => "最新的在前（最多",
-        "); a delivery keeps its id across attempts and redeliveries." => "条）；同一投递在重试和重新投递时保持同一 ID。",
+        "); a delivery keeps its id across attempts and redeliveries." => {
+            "条）；同一投递在重试和重新投递时保持同一 ID。"
+        }
         "delivery" => "投递",
         "event" => "事件",
         "state" => "状态",
@@ -637,7 +676,7 @@ mod tests {
             zh.message("escalate: respond clock broken; priority high → urgent; assigned to sup"),
             "升级：响应时限已违约；优先级 高 → 紧急；已改派给 sup"
         );
-        assert_eq!(zh.message("reclassify: type — → bug"), "重新分类：类型 — → bug");
+        assert_eq!(zh.message("reclassify: type — → bug"), "重新分类：类型 — → 故障");
         assert_eq!(zh.message("start travel"), "出发");
         let en = Words { lang: Lang::En, zone: 480 };
         assert_eq!(en.status(Status::OnSite), "on site");

@@ -165,7 +165,13 @@ pub(crate) struct Nav {
 
 impl Nav {
     pub(crate) fn of(session: &Session, active: &'static str) -> Nav {
-        Nav { user: session.user().to_owned(), csrf: session.csrf.clone(), active, w: session.words, here: session.here.clone() }
+        Nav {
+            user: session.user().to_owned(),
+            csrf: session.csrf.clone(),
+            active,
+            w: session.words,
+            here: session.here.clone(),
+        }
     }
 
     /// `en` in the user's language.

@@ -11,8 +11,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::session::Session;
 use super::i18n::Words;
+use super::session::Session;
 use super::{ConsoleError, Nav, html};
 use crate::storage::webhooks::{DeliveryLogEntry, DeliveryState};
 use crate::webhooks::{DeliveryView, MAX_LIST, NewWebhook, WebhookView};
@@ -102,7 +102,11 @@ fn delivery_rows(deliveries: Vec<DeliveryView>, log: &[DeliveryLogEntry], w: Wor
                 None => "—".into(),
             };
             DeliveryRow {
-                next_retry: if d.state == DeliveryState::Pending { w.when_opt(d.next_attempt_at) } else { "—".into() },
+                next_retry: if d.state == DeliveryState::Pending {
+                    w.when_opt(d.next_attempt_at)
+                } else {
+                    "—".into()
+                },
                 state: d.state.as_str(),
                 attempts: d.attempts,
                 last_result,

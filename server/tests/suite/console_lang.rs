@@ -26,13 +26,8 @@ async fn server() -> Server {
 
 /// A page's status and body, with these cookies and this `Accept-Language`.
 async fn get(http: &reqwest::Client, server: &Server, path: &str, cookies: &str, accept: &str) -> (u16, String) {
-    let response = http
-        .get(server.url(path))
-        .header(COOKIE, cookies)
-        .header(ACCEPT_LANGUAGE, accept)
-        .send()
-        .await
-        .expect("page");
+    let response =
+        http.get(server.url(path)).header(COOKIE, cookies).header(ACCEPT_LANGUAGE, accept).send().await.expect("page");
     (response.status().as_u16(), response.text().await.expect("body"))
 }
 
@@ -70,14 +65,9 @@ async fn the_browser_chooses_until_the_user_switches_and_the_switch_is_remembere
     assert_eq!(refused.status(), 403);
     let unknown = post(&http, &server, "/console/language", &session, format!("csrf={csrf}&lang=fr")).await;
     assert_eq!(unknown.status(), 400);
-    let switched = post(
-        &http,
-        &server,
-        "/console/language",
-        &session,
-        format!("csrf={csrf}&lang=zh&back=%2Fconsole%2Fengineers"),
-    )
-    .await;
+    let switched =
+        post(&http, &server, "/console/language", &session, format!("csrf={csrf}&lang=zh&back=%2Fconsole%2Fengineers"))
+            .await;
     assert_eq!(switched.status(), 303);
     assert_eq!(switched.headers().get(LOCATION).and_then(|v| v.to_str().ok()), Some("/console/engineers"));
     let cookie = switched
@@ -99,14 +89,16 @@ async fn the_browser_chooses_until_the_user_switches_and_the_switch_is_remembere
         assert!(body.contains(r#"<html lang="zh-CN">"#), "{path} in Chinese");
     }
     // And back to English.
-    let back = post(&http, &server, "/console/language", &both, format!("csrf={csrf}&lang=en&back=/console/board")).await;
+    let back =
+        post(&http, &server, "/console/language", &both, format!("csrf={csrf}&lang=en&back=/console/board")).await;
     assert_eq!(back.status(), 303);
     let (_, en) = get(&http, &server, "/console/board", &format!("{session}; fieldsync_lang=en"), "zh-CN").await;
     assert!(en.contains(r#"<html lang="en">"#), "the English choice beats a Chinese browser");
 
     // Only a console page is a place to go back to.
     for evil in ["https://evil.example/", "//evil.example/console/", "/v1/tickets"] {
-        let answer = post(&http, &server, "/console/language", &session, format!("csrf={csrf}&lang=zh&back={evil}")).await;
+        let answer =
+            post(&http, &server, "/console/language", &session, format!("csrf={csrf}&lang=zh&back={evil}")).await;
         assert_eq!(answer.headers().get(LOCATION).and_then(|v| v.to_str().ok()), Some("/console/board"), "{evil}");
     }
 }
@@ -150,7 +142,13 @@ fn visible_text(html: &str) -> String {
         }
         rest = &rest[open + close + 1..];
         if tag.starts_with("<code") || tag.starts_with("<script") || tag.starts_with("<title") {
-            let end = if tag.starts_with("<code") { "</code>" } else if tag.starts_with("<script") { "</script>" } else { "</title>" };
+            let end = if tag.starts_with("<code") {
+                "</code>"
+            } else if tag.starts_with("<script") {
+                "</script>"
+            } else {
+                "</title>"
+            };
             rest = rest.find(end).map_or("", |at| &rest[at..]);
         }
     }
@@ -161,14 +159,90 @@ fn visible_text(html: &str) -> String {
 /// English words the console's chrome uses; none may show when Chinese is chosen. ("URL",
 /// "Webhook", "SLA", "CSV" and "PDF" are the loanwords Chinese software uses as they are.)
 const ENGLISH: &[&str] = &[
-    "Board", "Engineers", "Reports", "Settings", "Sign", "Status", "Priority", "Filter", "all", "none", "overdue",
-    "left", "assignee", "customer", "created", "Timeline", "Actions", "Reassign", "Assign", "Cancel", "Reopen",
-    "Notes", "Parts", "Photos", "Signature", "Deliveries", "Events", "enabled", "pending", "delivered", "failed",
-    "dispatched", "accepted", "completed", "cancelled", "travelling", "new", "New", "ticket", "Ticket", "by",
-    "version", "rules", "Save", "Create", "Revoke", "sync", "open", "yes", "no", "cannot", "device", "server",
-    "when", "what", "Type", "Product", "Module", "Version", "Record", "Show", "From", "To", "group", "tickets",
-    "priority", "type", "milestone", "deadline", "respond", "arrive", "resolve", "met", "due", "any", "Routing",
-    "Suggested", "least", "loaded", "served", "note", "Escalation", "Follow", "subscription",
+    "Board",
+    "Engineers",
+    "Reports",
+    "Settings",
+    "Sign",
+    "Status",
+    "Priority",
+    "Filter",
+    "all",
+    "none",
+    "overdue",
+    "left",
+    "assignee",
+    "customer",
+    "created",
+    "Timeline",
+    "Actions",
+    "Reassign",
+    "Assign",
+    "Cancel",
+    "Reopen",
+    "Notes",
+    "Parts",
+    "Photos",
+    "Signature",
+    "Deliveries",
+    "Events",
+    "enabled",
+    "pending",
+    "delivered",
+    "failed",
+    "dispatched",
+    "accepted",
+    "completed",
+    "cancelled",
+    "travelling",
+    "new",
+    "New",
+    "ticket",
+    "Ticket",
+    "by",
+    "version",
+    "rules",
+    "Save",
+    "Create",
+    "Revoke",
+    "sync",
+    "open",
+    "yes",
+    "no",
+    "cannot",
+    "device",
+    "server",
+    "when",
+    "what",
+    "Type",
+    "Product",
+    "Module",
+    "Version",
+    "Record",
+    "Show",
+    "From",
+    "To",
+    "group",
+    "tickets",
+    "priority",
+    "type",
+    "milestone",
+    "deadline",
+    "respond",
+    "arrive",
+    "resolve",
+    "met",
+    "due",
+    "any",
+    "Routing",
+    "Suggested",
+    "least",
+    "loaded",
+    "served",
+    "note",
+    "Escalation",
+    "Follow",
+    "subscription",
 ];
 
 /// The English words of [`ENGLISH`] in `text`, as whole words.
