@@ -363,9 +363,11 @@ async fn blob(State(state): State<AppState>, session: Session, Path(sha256): Pat
     }
 }
 
-/// The ticket's service report for the signed-in user (the REST endpoint's rules).
+/// The ticket's service report for the signed-in user (the REST endpoint's rules), its times
+/// in the organisation's zone like the console's.
 async fn report_pdf(State(state): State<AppState>, session: Session, Path(id): Path<String>) -> Response {
-    match crate::report::send(state, session.caller, id, Default::default()).await {
+    let query = crate::report::ReportQuery::now_in_zone(session.words.zone);
+    match crate::report::send(state, session.caller, id, query).await {
         Ok(response) => response,
         Err(e) => ConsoleError(e).into_response(),
     }
