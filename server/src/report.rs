@@ -32,6 +32,13 @@ pub(crate) struct ReportQuery {
     utc_offset_minutes: Option<i32>,
 }
 
+impl ReportQuery {
+    /// The ticket as it is now, times at `utc_offset_minutes` (the console's download).
+    pub(crate) fn now_in_zone(utc_offset_minutes: i32) -> ReportQuery {
+        ReportQuery { heads: None, utc_offset_minutes: Some(utc_offset_minutes) }
+    }
+}
+
 /// `GET /v1/tickets/{id}/report.pdf?heads=h1,h2&utc_offset_minutes=480`: dispatchers and
 /// admins for any ticket, an engineer for a ticket assigned to them now.
 pub(crate) async fn download(

@@ -5,6 +5,10 @@
 (function () {
   function liveBoard(board) {
     var state = document.getElementById("live-state");
+    // The page's own words for the live state (the server renders them in the user's language).
+    function words(attribute, fallback) {
+      return (state && state.getAttribute(attribute)) || fallback;
+    }
     var url = board.getAttribute("data-columns");
     var timer = null;
     var inFlight = false;
@@ -18,7 +22,7 @@
           board.innerHTML = html;
           board.setAttribute("data-refreshed", String(Date.now()));
         })
-        .catch(function (e) { if (state) { state.textContent = "refresh failed: " + e.message; } })
+        .catch(function (e) { if (state) { state.textContent = words("data-failed", "refresh failed") + ": " + e.message; } })
         .then(function () {
           inFlight = false;
           if (again) { again = false; refresh(); }
@@ -31,11 +35,11 @@
     }
     var source = new EventSource("/console/events");
     source.onopen = function () {
-      if (state) { state.textContent = "live"; state.className = "live on"; }
+      if (state) { state.textContent = words("data-on", "live"); state.className = "live on"; }
       board.setAttribute("data-live", "1");
     };
     source.onerror = function () {
-      if (state) { state.textContent = "reconnecting…"; state.className = "live off"; }
+      if (state) { state.textContent = words("data-off", "reconnecting…"); state.className = "live off"; }
     };
     source.addEventListener("ticket", soon);
     source.addEventListener("lagged", soon);

@@ -10,6 +10,7 @@ use fieldsync_core::model::{Classification, Customer, NewTicket, Priority, Site}
 use fieldsync_core::workflow::Status;
 use serde::{Deserialize, Serialize};
 
+use super::i18n::Words;
 use super::session::Session;
 use super::{ConsoleError, Nav, People, all_rows, conflicts, html, routing, sla, ticket_of};
 use crate::storage::IndexRow;
@@ -88,14 +89,14 @@ pub(crate) struct Alert {
 /// How many escalations the board's alert list shows.
 const ALERTS: usize = 5;
 
-fn alerts(state: &AppState) -> Result<Vec<Alert>, AppError> {
+fn alerts(state: &AppState, w: Words) -> Result<Vec<Alert>, AppError> {
     let mut alerts = Vec::new();
     for e in state.storage().escalations(ALERTS)?.into_iter().filter(|e| e.state == "done") {
         let title = state.storage().ticket_row(&e.ticket_id)?.map(|r| r.title).unwrap_or_default();
         alerts.push(Alert {
             ticket_id: e.ticket_id,
             title,
-            at: super::when(e.done_at.unwrap_or(e.created_at)),
+            at: w.when(e.done_at.unwrap_or(e.created_at)),
             summary: e.summary,
         });
     }
@@ -112,6 +113,7 @@ pub(crate) struct Column {
 #[derive(Template)]
 #[template(path = "board_columns.html")]
 struct Columns {
+    w: Words,
     columns: Vec<Column>,
     shown: usize,
     alerts: Vec<Alert>,
@@ -121,6 +123,7 @@ struct Columns {
 #[template(path = "board.html")]
 struct BoardPage {
     nav: Nav,
+    w: Words,
     columns: Vec<Column>,
     shown: usize,
     alerts: Vec<Alert>,
@@ -132,14 +135,14 @@ struct BoardPage {
     types: Vec<crate::sla::taxonomy::Entry>,
 }
 
-fn build_columns(state: &AppState, filters: &Filters) -> Result<(Vec<Column>, Vec<String>), AppError> {
+fn build_columns(state: &AppState, filters: &Filters, w: Words) -> Result<(Vec<Column>, Vec<String>), AppError> {
     let now = super::now();
     let people = People::load(state)?;
     let rows = all_rows(state)?;
     let mut columns: Vec<Column> = Status::ALL
         .iter()
         .filter(|s| filters.status.is_empty() || s.as_str() == filters.status)
-        .map(|s| Column { status: s.as_str(), label: s.label(), cards: Vec::new() })
+        .map(|s| Column { status: s.as_str(), label: w.status(*s), cards: Vec::new() })
         .collect();
     for row in rows.iter().filter(|row| filters.keeps(row, now)) {
         // Only tickets with conflicts need their document: is any still waiting?
@@ -156,7 +159,7 @@ fn build_columns(state: &AppState, filters: &Filters) -> Result<(Vec<Column>, Ve
             priority: row.priority.as_str(),
             customer: row.customer_name.clone(),
             assignee: row.assignee.clone().unwrap_or_else(|| "—".into()),
-            clock_text: clock.text,
+            clock_text: w.clock(&clock.text),
             clock_class: clock.state.class(),
             pending_conflicts,
             ticket_type: row.ticket_type.clone(),
@@ -180,21 +183,23 @@ pub(crate) async fn page(
     session: Session,
     Query(filters): Query<Filters>,
 ) -> Result<Response, ConsoleError> {
+    let w = session.words;
     let (columns, engineers, filters, alerts, types) = blocking(move || {
-        let (columns, engineers) = build_columns(&state, &filters)?;
-        Ok((columns, engineers, filters, alerts(&state)?, crate::manage::taxonomy(&state)?.value.types))
+        let (columns, engineers) = build_columns(&state, &filters, w)?;
+        Ok((columns, engineers, filters, alerts(&state, w)?, crate::manage::taxonomy(&state)?.value.types))
     })
     .await?;
     let shown = columns.iter().map(|c| c.cards.len()).sum();
     html(&BoardPage {
         nav: Nav::of(&session, "board"),
+        w,
         query: filters.query(),
         columns,
         shown,
         alerts,
         filters,
         engineers,
-        statuses: Status::ALL.iter().map(|s| (s.as_str(), s.label())).collect(),
+        statuses: Status::ALL.iter().map(|s| (s.as_str(), w.status(*s))).collect(),
         priorities: Priority::ALL.iter().map(|p| p.as_str()).collect(),
         types,
     })
@@ -204,12 +209,13 @@ pub(crate) async fn page(
 /// ticket changes.
 pub(crate) async fn columns(
     State(state): State<AppState>,
-    _session: Session,
+    session: Session,
     Query(filters): Query<Filters>,
 ) -> Result<Response, ConsoleError> {
-    let (columns, alerts) = blocking(move || Ok((build_columns(&state, &filters)?.0, alerts(&state)?))).await?;
+    let w = session.words;
+    let (columns, alerts) = blocking(move || Ok((build_columns(&state, &filters, w)?.0, alerts(&state, w)?))).await?;
     let shown = columns.iter().map(|c| c.cards.len()).sum();
-    html(&Columns { columns, shown, alerts })
+    html(&Columns { w, columns, shown, alerts })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -242,10 +248,11 @@ fn suggestion(state: &AppState, customer: &str) -> Result<(SuggestionBody, Vec<(
 /// `GET /console/suggest?customer=...`.
 pub(crate) async fn suggest(
     State(state): State<AppState>,
-    _session: Session,
+    session: Session,
     Query(query): Query<CustomerQuery>,
 ) -> Result<Json<SuggestionBody>, ConsoleError> {
-    let (body, _) = blocking(move || suggestion(&state, &query.customer)).await?;
+    let (mut body, _) = blocking(move || suggestion(&state, &query.customer)).await?;
+    body.why = session.words.why(&body.why);
     Ok(Json(body))
 }
 

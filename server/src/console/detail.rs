@@ -11,8 +11,9 @@ use fieldsync_core::model::{JobSummary, Ticket, TicketEvent};
 use fieldsync_core::workflow::Status;
 use serde::Deserialize;
 
+use super::i18n::Words;
 use super::session::Session;
-use super::{ConsoleError, Nav, People, conflicts, html, sla, when, when_opt};
+use super::{ConsoleError, Nav, People, conflicts, html, sla};
 use crate::tickets::{Detail, HistoryEntry};
 use crate::{AppError, AppState, blocking, tickets};
 
@@ -116,55 +117,60 @@ pub(crate) struct EscalationRow {
     summary: String,
 }
 
-fn event_details(event: &TicketEvent) -> String {
-    let mut text = event.kind.replace('_', " ");
+fn event_details(event: &TicketEvent, w: Words) -> String {
+    let mut text = w.word(&event.kind);
     if let Some(assignee) = &event.assignee {
         text.push_str(&format!(" → {assignee}"));
     }
     if let Some(place) = &event.place {
         if let Some(distance) = place.distance_m {
-            text.push_str(&format!(" ({distance:.0} m from the site)"));
+            text.push_str(&format!(" ({distance:.0} {})", w.t("m from the site")));
         }
     }
     if let Some(reason) = &event.reason {
-        text.push_str(&format!(": {reason}"));
+        text.push_str(&format!(": {}", w.refusal(reason)));
     }
     if let Some(summary) = event.summary.as_deref().filter(|s| !s.is_empty()) {
         text.push_str(&format!(": {summary}"));
     }
     if let Some(void) = &event.void {
-        text.push_str(&format!(" [voided by the server: {void}]"));
+        text.push_str(&format!(" [{}: {}]", w.t("voided by the server"), w.refusal(void)));
     }
     if let Some(device_at) = event.device_at {
         // The server moved the time into the ticket's life (docs/security.md, rule 6).
         let skew = (device_at - event.at) / 1000;
         text.push_str(&format!(
-            " [device clock said {}, {} s {}; counted at {}]",
-            when(device_at),
+            " [{} {}, {} s {}; {} {}]",
+            w.t("device clock said"),
+            w.when(device_at),
             skew.abs(),
-            if skew < 0 { "early" } else { "late" },
-            when(event.at)
+            w.t(if skew < 0 { "early" } else { "late" }),
+            w.t("counted at"),
+            w.when(event.at)
         ));
     }
     text
 }
 
-fn timeline(ticket: &Ticket, history: &[HistoryEntry]) -> Vec<TimelineRow> {
+fn timeline(ticket: &Ticket, history: &[HistoryEntry], w: Words) -> Vec<TimelineRow> {
     history
         .iter()
         .map(|entry| {
-            let who =
-                if entry.server { "server".to_owned() } else { entry.user_id.clone().unwrap_or_else(|| "?".into()) };
+            let who = if entry.server {
+                w.t("server").to_owned()
+            } else {
+                entry.user_id.clone().unwrap_or_else(|| "?".into())
+            };
             // The events a change recorded carry its stamp: the same device time and user.
             let details = ticket
                 .events
                 .iter()
                 .filter(|e| e.device_at.unwrap_or(e.at) == entry.device_time && Some(&e.by) == entry.user_id.as_ref())
-                .map(event_details)
+                .map(|e| event_details(e, w))
                 .collect();
             TimelineRow {
-                device_time: when(entry.device_time),
-                received: when_opt(entry.server_received_at),
+                device_time: w.when(entry.device_time),
+                received: w.when_opt(entry.server_received_at),
                 who,
                 device: entry.device_id.clone().unwrap_or_else(|| entry.actor.chars().take(12).collect()),
                 what: entry.message.clone().unwrap_or_else(|| "change".into()),
@@ -177,6 +183,7 @@ fn timeline(ticket: &Ticket, history: &[HistoryEntry]) -> Vec<TimelineRow> {
 
 fn build(detail: Detail, people: &People, taxonomy: crate::sla::taxonomy::Taxonomy, nav: Nav) -> DetailPage {
     let Detail { ticket: t, history, tracking_url } = detail;
+    let w = nav.w;
     let now = super::now();
     let due = fieldsync_core::model::doc::sla_due_at(&t.sla, t.status, &t.milestones);
     let clock = sla::clock(due, t.status, now);
@@ -184,8 +191,8 @@ fn build(detail: Detail, people: &People, taxonomy: crate::sla::taxonomy::Taxono
         .into_iter()
         .map(|m| MilestoneRow {
             name: m.name,
-            deadline: when_opt(m.deadline),
-            met: when_opt(m.met_at),
+            deadline: w.when_opt(m.deadline),
+            met: w.when_opt(m.met_at),
             verdict: m.verdict,
             class: if m.breached {
                 "breached"
@@ -204,7 +211,7 @@ fn build(detail: Detail, people: &People, taxonomy: crate::sla::taxonomy::Taxono
         .map(|c| {
             let marker = conflicts::marker(c);
             ConflictView {
-                kind: c.kind.replace('_', " "),
+                kind: c.kind.clone(),
                 by: c.by.clone(),
                 reason: c.reason.clone(),
                 pending: pending.contains(&marker),
@@ -217,19 +224,19 @@ fn build(detail: Detail, people: &People, taxonomy: crate::sla::taxonomy::Taxono
         .iter()
         .filter(|e| e.kind == "checked_in")
         .map(|e| CheckInView {
-            at: when(e.at),
+            at: w.when(e.at),
             by: e.by.clone(),
             place: match e.place {
                 Some(p) => {
                     let mut text =
                         format!("{:.5}, {:.5} (±{:.0} m)", p.location.lat, p.location.lon, p.location.accuracy_m);
                     if let (Some(d), Some(inside)) = (p.distance_m, p.inside_site) {
-                        let verdict = if inside { "inside the site radius" } else { "OUTSIDE the site radius" };
-                        text.push_str(&format!(": {d:.0} m from the site, {verdict}"));
+                        let verdict = w.t(if inside { "inside the site radius" } else { "OUTSIDE the site radius" });
+                        text.push_str(&format!(": {d:.0} {}, {verdict}", w.t("m from the site")));
                     }
                     text
                 }
-                None => "no location".into(),
+                None => w.t("no location").into(),
             },
         })
         .collect();
@@ -238,16 +245,16 @@ fn build(detail: Detail, people: &People, taxonomy: crate::sla::taxonomy::Taxono
         .notes
         .iter()
         .map(|n| WorkRow {
-            at: when(n.at),
+            at: w.when(n.at),
             by: n.by.clone(),
-            text: if n.public { format!("[to the customer] {}", n.text) } else { n.text.clone() },
+            text: if n.public { format!("[{}] {}", w.t("to the customer"), n.text) } else { n.text.clone() },
             void: void(&n.void),
         })
         .collect();
     let customer_messages = t
         .customer_messages
         .iter()
-        .map(|m| WorkRow { at: when(m.at), by: m.by.clone(), text: m.text.clone(), void: String::new() })
+        .map(|m| WorkRow { at: w.when(m.at), by: m.by.clone(), text: m.text.clone(), void: String::new() })
         .collect();
     let customer_rating = t
         .customer_feedback
@@ -260,7 +267,7 @@ fn build(detail: Detail, people: &People, taxonomy: crate::sla::taxonomy::Taxono
         .parts
         .iter()
         .map(|p| WorkRow {
-            at: when(p.at),
+            at: w.when(p.at),
             by: p.by.clone(),
             text: format!("{} × {}", p.sku, p.qty),
             void: void(&p.void),
@@ -270,9 +277,9 @@ fn build(detail: Detail, people: &People, taxonomy: crate::sla::taxonomy::Taxono
         .time_entries
         .iter()
         .map(|e| WorkRow {
-            at: when(e.at),
+            at: w.when(e.at),
             by: e.by.clone(),
-            text: format!("{} min {}", e.minutes, e.kind),
+            text: format!("{} {} {}", e.minutes, w.t("min"), w.word(&e.kind)),
             void: void(&e.void),
         })
         .collect();
@@ -288,7 +295,7 @@ fn build(detail: Detail, people: &People, taxonomy: crate::sla::taxonomy::Taxono
         .collect();
     let signature = t.signature.as_ref().map(|s| SignatureView {
         signer: s.signer.clone(),
-        signed_at: when(s.signed_at),
+        signed_at: w.when(s.signed_at),
         png_sha256: s.png_sha256.clone(),
         summary_sha256: s.summary_sha256.clone(),
         matches: JobSummary::of(&t).sha256() == s.summary_sha256,
@@ -300,18 +307,20 @@ fn build(detail: Detail, people: &People, taxonomy: crate::sla::taxonomy::Taxono
             format!("{} / 5{}", f.rating, if f.comment.is_empty() { String::new() } else { format!(": {}", f.comment) })
         })
         .unwrap_or_default();
-    let site =
-        t.site.map(|s| format!("{:.5}, {:.5}, radius {:.0} m", s.lat, s.lon, s.radius_m)).unwrap_or_else(|| "—".into());
+    let site = t
+        .site
+        .map(|s| format!("{:.5}, {:.5}, {} {:.0} m", s.lat, s.lon, w.t("radius"), s.radius_m))
+        .unwrap_or_else(|| "—".into());
     DetailPage {
         nav,
         status: t.status.as_str(),
-        status_label: t.status.label(),
-        clock_text: clock.text,
+        status_label: w.status(t.status),
+        clock_text: w.clock(&clock.text),
         clock_class: clock.state.class(),
-        created: format!("{} by {}", when(t.created_at), t.created_by),
+        created: format!("{} {} {}", w.when(t.created_at), w.t("by"), t.created_by),
         site,
         milestones,
-        timeline: timeline(&t, &history),
+        timeline: timeline(&t, &history, w),
         check_ins,
         notes,
         parts,
@@ -333,9 +342,9 @@ fn build(detail: Detail, people: &People, taxonomy: crate::sla::taxonomy::Taxono
             .escalations
             .iter()
             .map(|e| EscalationRow {
-                at: when(e.at),
+                at: w.when(e.at),
                 clock: e.clock.clone(),
-                deadline: when(e.deadline),
+                deadline: w.when(e.deadline),
                 summary: e.summary.clone(),
             })
             .collect(),
@@ -477,9 +486,11 @@ mod tests {
             void: None,
             device_at: Some(1_000_000 - 86_400_000),
         };
-        let text = event_details(&event);
+        let text = event_details(&event, Words { lang: crate::tracking::i18n::Lang::En, zone: 0 });
         assert!(text.contains("device clock said") && text.contains("86400 s early"), "{text}");
         let honest = TicketEvent { device_at: None, ..event };
-        assert!(!event_details(&honest).contains("device clock"));
+        assert!(
+            !event_details(&honest, Words { lang: crate::tracking::i18n::Lang::En, zone: 0 }).contains("device clock")
+        );
     }
 }

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::session::Session;
-use super::{ConsoleError, Nav, html, when};
+use super::{ConsoleError, Nav, html};
 use crate::{AppError, AppState, blocking};
 
 pub(crate) struct FollowUpRow {
@@ -33,6 +33,7 @@ struct FollowUpsPage {
 /// `GET /console/follow-ups`.
 pub(crate) async fn page(State(state): State<AppState>, session: Session) -> Result<Response, ConsoleError> {
     let nav = Nav::of(&session, "follow-ups");
+    let w = nav.w;
     let rows = blocking(move || {
         let follow_ups = state.storage().follow_ups()?;
         let mut rows = Vec::with_capacity(follow_ups.len());
@@ -42,10 +43,10 @@ pub(crate) async fn page(State(state): State<AppState>, session: Session) -> Res
                 title,
                 rating: f.rating,
                 comment: f.comment,
-                opened: when(f.opened_at),
+                opened: w.when(f.opened_at),
                 open: f.followed_up_at.is_none(),
                 by: f.followed_up_by.unwrap_or_default(),
-                at: f.followed_up_at.map(when).unwrap_or_default(),
+                at: f.followed_up_at.map(|at| w.when(at)).unwrap_or_default(),
                 outcome: f.outcome.unwrap_or_default(),
                 ticket_id: f.ticket_id,
             });

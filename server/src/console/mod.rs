@@ -13,6 +13,7 @@ mod board;
 mod conflicts;
 mod detail;
 mod follow_ups;
+mod i18n;
 mod people;
 mod report_pages;
 mod reports;
@@ -43,6 +44,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/console", get(|| async { Redirect::to("/console/board") }))
         .route("/console/login", get(login_form).post(login))
         .route("/console/logout", post(logout))
+        .route("/console/language", post(set_language))
         .route("/console/board", get(board::page))
         .route("/console/board/columns", get(board::columns))
         .route("/console/events", get(events))
@@ -67,6 +69,24 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/console/blobs/{sha256}", get(blob))
         .route("/console/tickets/{id}/report.pdf", get(report_pdf))
         .route("/console/static/{file}", get(asset))
+        .layer(axum::middleware::from_fn(speak))
+}
+
+tokio::task_local! {
+    /// The language of the request being answered, for pages rendered without a session (the
+    /// error page).
+    static LANG: i18n::Lang;
+}
+
+/// Answers every console request in its language (see [`i18n::choose`]).
+async fn speak(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let lang = i18n::choose(request.headers());
+    LANG.scope(lang, next.run(request)).await
+}
+
+/// The language of the request being answered (English outside one).
+fn request_lang() -> i18n::Lang {
+    LANG.try_with(|lang| *lang).unwrap_or(i18n::Lang::En)
 }
 
 /// A console failure, answered as an HTML page with the status the REST API would give.
@@ -84,6 +104,7 @@ impl<E: Into<AppError>> From<E> for ConsoleError {
 struct ErrorPage {
     status: u16,
     message: String,
+    w: i18n::Words,
 }
 
 impl IntoResponse for ConsoleError {
@@ -96,7 +117,9 @@ impl IntoResponse for ConsoleError {
             }
             other => other.to_string(),
         };
-        match (ErrorPage { status: status.as_u16(), message: message.clone() }).render() {
+        let w = i18n::Words { lang: request_lang(), zone: 0 };
+        let message = w.refusal(&message);
+        match (ErrorPage { status: status.as_u16(), message: message.clone(), w }).render() {
             Ok(body) => (status, secure_headers(), body).into_response(),
             Err(_) => (status, message).into_response(),
         }
@@ -134,28 +157,32 @@ pub(crate) struct Nav {
     pub csrf: String,
     /// The current section ("board", "new", "engineers", "reports", "webhooks").
     pub active: &'static str,
+    /// The user's language and the organisation's zone.
+    pub w: i18n::Words,
+    /// The page shown, for the language switch to come back to.
+    pub here: String,
 }
 
 impl Nav {
     pub(crate) fn of(session: &Session, active: &'static str) -> Nav {
-        Nav { user: session.user().to_owned(), csrf: session.csrf.clone(), active }
+        Nav {
+            user: session.user().to_owned(),
+            csrf: session.csrf.clone(),
+            active,
+            w: session.words,
+            here: session.here.clone(),
+        }
+    }
+
+    /// `en` in the user's language.
+    pub fn t<'a>(&self, en: &'a str) -> &'a str {
+        self.w.t(en)
     }
 
     /// The class of a nav link.
     pub fn class(&self, section: &str) -> &'static str {
         if self.active == section { "active" } else { "" }
     }
-}
-
-/// UTC milliseconds for people: `2026-11-22 14:05:09 UTC`.
-pub(crate) fn when(ms: Millis) -> String {
-    let text = fieldsync_core::time::to_rfc3339(ms);
-    format!("{} UTC", text.get(..19).unwrap_or(&text).replace('T', " "))
-}
-
-/// [`when`] of an optional time, "—" when absent.
-pub(crate) fn when_opt(ms: Option<Millis>) -> String {
-    ms.map(when).unwrap_or_else(|| "—".into())
 }
 
 /// Every index row (the board, routing, engineers and reports read them). Blocking.
@@ -203,11 +230,13 @@ impl People {
 struct LoginPage {
     csrf: String,
     error: String,
+    w: i18n::Words,
 }
 
 async fn login_form(State(state): State<AppState>) -> Result<Response, ConsoleError> {
     let nonce = crate::auth::new_token();
-    let mut response = html(&LoginPage { csrf: nonce.clone(), error: String::new() })?;
+    let w = i18n::Words { lang: request_lang(), zone: 0 };
+    let mut response = html(&LoginPage { csrf: nonce.clone(), error: String::new(), w })?;
     let secure = state.config().secure_cookies;
     response
         .headers_mut()
@@ -244,7 +273,9 @@ async fn login(
             };
             let status =
                 if message.starts_with("engineers") { StatusCode::FORBIDDEN } else { StatusCode::UNAUTHORIZED };
-            let mut response = html(&LoginPage { csrf: expected, error: message })?;
+            let w = i18n::Words { lang: request_lang(), zone: 0 };
+            let error = w.refusal(&message);
+            let mut response = html(&LoginPage { csrf: expected, error, w })?;
             *response.status_mut() = status;
             return Ok(response);
         }
@@ -283,6 +314,41 @@ async fn logout(
     Ok(response)
 }
 
+/// The language switch: `lang` (`en`, `zh`) and where to go back to.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct LanguageForm {
+    csrf: String,
+    lang: String,
+    back: String,
+}
+
+/// `POST /console/language`: remembers the user's choice in a cookie (a year) and goes back to
+/// the page it was made on.
+async fn set_language(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<LanguageForm>,
+) -> Result<Response, ConsoleError> {
+    session.check(&headers, &form.csrf)?;
+    let lang = i18n::Lang::parse(&form.lang)
+        .ok_or_else(|| AppError::BadRequest(format!("unknown language {:?}: en or zh", form.lang)))?;
+    // Only a page of the console: never a redirect elsewhere.
+    let back = if form.back.starts_with("/console/") && !form.back.starts_with("//") && !form.back.contains('\\') {
+        form.back
+    } else {
+        "/console/board".to_owned()
+    };
+    let mut response = Redirect::to(&back).into_response();
+    let secure = state.config().secure_cookies;
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        session::set_cookie(i18n::LANG_COOKIE, lang.code(), 365 * 24 * 60 * 60, "/console", secure),
+    );
+    Ok(response)
+}
+
 // ---------------------------------------------------------------------------------------------
 // Live events, blobs, static files
 
@@ -297,9 +363,11 @@ async fn blob(State(state): State<AppState>, session: Session, Path(sha256): Pat
     }
 }
 
-/// The ticket's service report for the signed-in user (the REST endpoint's rules).
+/// The ticket's service report for the signed-in user (the REST endpoint's rules), its times
+/// in the organisation's zone like the console's.
 async fn report_pdf(State(state): State<AppState>, session: Session, Path(id): Path<String>) -> Response {
-    match crate::report::send(state, session.caller, id, Default::default()).await {
+    let query = crate::report::ReportQuery::now_in_zone(session.words.zone);
+    match crate::report::send(state, session.caller, id, query).await {
         Ok(response) => response,
         Err(e) => ConsoleError(e).into_response(),
     }

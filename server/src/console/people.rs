@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use fieldsync_core::workflow::Status;
 
 use super::session::Session;
-use super::{ConsoleError, Nav, People, all_rows, html, routing, when_opt};
+use super::{ConsoleError, Nav, People, all_rows, html, routing};
 use crate::{AppError, AppState, blocking};
 
 pub(crate) struct DeviceRow {
@@ -40,6 +40,7 @@ fn is_current(status: Status) -> bool {
 
 /// `GET /console/engineers`.
 pub(crate) async fn page(State(state): State<AppState>, session: Session) -> Result<Response, ConsoleError> {
+    let w = session.words;
     let engineers = blocking(move || {
         let people = People::load(&state)?;
         let rows = all_rows(&state)?;
@@ -56,14 +57,14 @@ pub(crate) async fn page(State(state): State<AppState>, session: Session) -> Res
                     id: engineer.clone(),
                     open_load: loads.get(engineer).copied().unwrap_or(0),
                     current_id: current.map(|r| r.id.clone()).unwrap_or_default(),
-                    current_title: current.map(|r| format!("{} ({})", r.title, r.status.label())).unwrap_or_default(),
-                    last_sync: when_opt(theirs.iter().filter_map(|d| d.last_sync_at).max()),
+                    current_title: current.map(|r| format!("{} ({})", r.title, w.status(r.status))).unwrap_or_default(),
+                    last_sync: w.when_opt(theirs.iter().filter_map(|d| d.last_sync_at).max()),
                     devices: theirs
                         .iter()
                         .map(|d| DeviceRow {
                             id: d.id.clone(),
                             revoked: d.revoked,
-                            last_sync: when_opt(d.last_sync_at),
+                            last_sync: w.when_opt(d.last_sync_at),
                         })
                         .collect(),
                 }

@@ -76,7 +76,14 @@ pub(crate) async fn page(
 ) -> Result<Response, ConsoleError> {
     let now = super::now();
     let range = query.range(now)?;
-    let tables = blocking(move || Ok(reports::tables(&all_facts(&state, now)?, &range))).await?;
+    let mut tables = blocking(move || Ok(reports::tables(&all_facts(&state, now)?, &range))).await?;
+    // Group names the console made ("(none)", "high") in the user's language; "all" is the
+    // total, which the chart leaves out by that name.
+    let w = session.words;
+    for row in tables.iter_mut().flat_map(|t| t.rows.iter_mut()).filter(|r| r.group != "all") {
+        let group = w.t(&row.group).to_owned();
+        row.group = group;
+    }
     let from = reports::day_label(range.from);
     let to = reports::day_label(range.to - DAY);
     let views = tables

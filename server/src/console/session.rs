@@ -32,6 +32,10 @@ pub(crate) struct Session {
     pub csrf: String,
     /// The cookie's value (to end the session).
     token: String,
+    /// The language and zone of the pages this request gets.
+    pub words: super::i18n::Words,
+    /// The page asked for (path and query), for the language switch to come back to.
+    pub here: String,
 }
 
 impl Session {
@@ -149,15 +153,20 @@ impl FromRequestParts<AppState> for Session {
             .filter(|t| !t.is_empty() && t.len() <= 128)
             .ok_or_else(|| SignInFirst.into_response())?;
         let hash = auth::token_hash(&token);
-        let state = state.clone();
-        let principal = blocking(move || Ok(state.storage().session(&hash, now_ms())?))
+        let storage_state = state.clone();
+        let principal = blocking(move || Ok(storage_state.storage().session(&hash, now_ms())?))
             .await
             .map_err(|e| super::ConsoleError(e).into_response())?
             .ok_or_else(|| SignInFirst.into_response())?;
         if principal.role == Role::Engineer {
             return Err(SignInFirst.into_response());
         }
-        Ok(Session { caller: Caller(principal), csrf: csrf_for(&token), token })
+        let words = super::i18n::Words {
+            lang: super::i18n::choose(&parts.headers),
+            zone: state.config().tracking.utc_offset_minutes,
+        };
+        let here = parts.uri.path_and_query().map_or_else(|| "/console/board".to_owned(), |p| p.as_str().to_owned());
+        Ok(Session { caller: Caller(principal), csrf: csrf_for(&token), token, words, here })
     }
 }
 

@@ -11,7 +11,7 @@ use fieldsync_core::model::Priority;
 use serde::Deserialize;
 
 use super::session::Session;
-use super::{ConsoleError, Nav, html, when};
+use super::{ConsoleError, Nav, html};
 use crate::sla::escalation::{Rule, Rules, Watched};
 use crate::sla::taxonomy::{Entry, Taxonomy};
 use crate::sla::{Policy, PolicyRule, Targets};
@@ -219,7 +219,7 @@ pub(crate) async fn page(State(state): State<AppState>, session: Session) -> Res
             .into_iter()
             .map(|c| ChangeRow {
                 version: c.version,
-                at: when(c.updated_at),
+                at: session.words.when(c.updated_at),
                 by: c.updated_by,
                 rules: serde_json::from_str::<Policy>(&c.json).map_or(0, |p| p.rules.len()),
             })

@@ -11,8 +11,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
+use super::i18n::Words;
 use super::session::Session;
-use super::{ConsoleError, Nav, html, when, when_opt};
+use super::{ConsoleError, Nav, html};
 use crate::storage::webhooks::{DeliveryLogEntry, DeliveryState};
 use crate::webhooks::{DeliveryView, MAX_LIST, NewWebhook, WebhookView};
 use crate::{AppError, AppState, blocking};
@@ -83,7 +84,7 @@ fn counts(deliveries: &[DeliveryView]) -> (usize, usize, usize) {
 }
 
 /// The log's rows: each delivery with the result of its latest attempt (`log` is newest first).
-fn delivery_rows(deliveries: Vec<DeliveryView>, log: &[DeliveryLogEntry]) -> Vec<DeliveryRow> {
+fn delivery_rows(deliveries: Vec<DeliveryView>, log: &[DeliveryLogEntry], w: Words) -> Vec<DeliveryRow> {
     let mut latest: HashMap<&str, &DeliveryLogEntry> = HashMap::new();
     for entry in log {
         latest.entry(entry.attempt.delivery_id.as_str()).or_insert(entry);
@@ -101,7 +102,11 @@ fn delivery_rows(deliveries: Vec<DeliveryView>, log: &[DeliveryLogEntry]) -> Vec
                 None => "—".into(),
             };
             DeliveryRow {
-                next_retry: if d.state == DeliveryState::Pending { when_opt(d.next_attempt_at) } else { "—".into() },
+                next_retry: if d.state == DeliveryState::Pending {
+                    w.when_opt(d.next_attempt_at)
+                } else {
+                    "—".into()
+                },
                 state: d.state.as_str(),
                 attempts: d.attempts,
                 last_result,
@@ -116,6 +121,7 @@ fn delivery_rows(deliveries: Vec<DeliveryView>, log: &[DeliveryLogEntry]) -> Vec
 /// `GET /console/webhooks`.
 pub(crate) async fn page(State(state): State<AppState>, session: Session) -> Result<Response, ConsoleError> {
     session.caller.require_dispatcher()?;
+    let w = session.words;
     let (subscriptions, any_capped) = blocking(move || {
         let mut rows = Vec::new();
         let mut any_capped = false;
@@ -125,7 +131,7 @@ pub(crate) async fn page(State(state): State<AppState>, session: Session) -> Res
             any_capped |= deliveries.len() >= MAX_LIST;
             rows.push(SubscriptionRow {
                 events: webhook.events.join(", "),
-                created_at: when(webhook.created_at),
+                created_at: w.when(webhook.created_at),
                 id: webhook.id,
                 url: webhook.url,
                 enabled: webhook.enabled,
@@ -192,17 +198,18 @@ pub(crate) async fn detail(
     Path(id): Path<String>,
 ) -> Result<Response, ConsoleError> {
     session.caller.require_dispatcher()?;
+    let w = session.words;
     let (webhook, deliveries) = blocking(move || {
         let webhook = state.webhook(&id)?;
         let deliveries = state.webhook_deliveries(&id, LOG_ROWS)?;
         let log = state.webhook_log(&id, MAX_LIST)?;
-        Ok((webhook, delivery_rows(deliveries, &log)))
+        Ok((webhook, delivery_rows(deliveries, &log, w)))
     })
     .await?;
     html(&WebhookPage {
         nav: Nav::of(&session, "webhooks"),
         events: webhook.events.join(", "),
-        created_at: when(webhook.created_at),
+        created_at: w.when(webhook.created_at),
         webhook,
         deliveries,
         limit: LOG_ROWS,
@@ -328,7 +335,7 @@ mod tests {
             attempt("d1", 1, Some(500), None),
             attempt("d2", 1, Some(502), None),
         ];
-        let rows = delivery_rows(deliveries, &log);
+        let rows = delivery_rows(deliveries, &log, Words { lang: crate::tracking::i18n::Lang::En, zone: 0 });
         let results: Vec<(&str, &str, &str)> =
             rows.iter().map(|r| (r.id.as_str(), r.state, r.last_result.as_str())).collect();
         assert_eq!(

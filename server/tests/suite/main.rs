@@ -16,6 +16,7 @@ mod attacks_ssrf;
 mod blob_store;
 mod blobs;
 mod console;
+mod console_lang;
 mod engine;
 mod fuzz_regressions;
 mod http;
