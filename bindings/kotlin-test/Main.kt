@@ -153,12 +153,12 @@ private suspend fun kotlinx.coroutines.CoroutineScope.flow(url: String, token: S
         fieldsync.observeTickets(TicketQuery(filter = ListFilter(text = "no such title"))).first()
     }
     check("a query that matches nothing emits an empty result", others.tickets.isEmpty() && others.changedIds.isEmpty())
-    val before = fieldsync.openSubscriptions
+    val openBefore = fieldsync.openSubscriptions
     val brief = launch(Dispatchers.Default) { fieldsync.observeTicket(ticketId).collect {} }
-    withTimeout(10_000) { while (fieldsync.openSubscriptions == before) delay(10) }
+    withTimeout(10_000) { while (fieldsync.openSubscriptions == openBefore) delay(10) }
     brief.cancel()
-    withTimeout(10_000) { while (fieldsync.openSubscriptions != before) delay(10) }
-    check("cancelling a collector ends its subscription ($before open)", fieldsync.openSubscriptions == before)
+    withTimeout(10_000) { while (fieldsync.openSubscriptions != openBefore) delay(10) }
+    check("cancelling a collector ends its subscription ($openBefore open)", fieldsync.openSubscriptions == openBefore)
 
     println("step: offline from here, accept")
     // readme:begin
@@ -211,9 +211,9 @@ private suspend fun kotlinx.coroutines.CoroutineScope.flow(url: String, token: S
     check("capture_signature records it", signature.pngSha256.length == 64) { "$signature" }
 
     println("step: service report")
-    val report = File(fieldsync.serviceReport(ticketId, ReportOptions(outDir = dir.path, utcOffsetMinutes = 480)))
-    check("service_report writes a PDF (${report.length()} bytes)", report.readBytes().take(5) == "%PDF-".toByteArray().toList()) {
-        "$report"
+    val pdf = File(fieldsync.serviceReport(ticketId, ReportOptions(outDir = dir.path, utcOffsetMinutes = 480)))
+    check("service_report writes a PDF (${pdf.length()} bytes)", pdf.readBytes().take(5) == "%PDF-".toByteArray().toList()) {
+        "$pdf"
     }
     expectThrows<FieldsyncException.Report>("no usable font is a typed Report error") {
         fieldsync.serviceReport(ticketId, ReportOptions(fontPath = File(dir, "no-such-font.ttf").path))
@@ -276,7 +276,7 @@ private suspend fun kotlinx.coroutines.CoroutineScope.flow(url: String, token: S
     watching.cancel()
     println("step: close ends every Flow")
     val lateViews = async(Dispatchers.Default) { fieldsync.observeTicket(ticketId).toList() }
-    withTimeout(10_000) { while (fieldsync.openSubscriptions < 5) delay(10) }
+    withTimeout(10_000) { while (fieldsync.openSubscriptions != 5) delay(10) }
     check("four Flows and the status feed open before close", fieldsync.openSubscriptions == 5) {
         "${fieldsync.openSubscriptions}"
     }

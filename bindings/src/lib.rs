@@ -25,7 +25,7 @@ mod transport;
 mod types;
 
 pub use error::{FieldsyncError, SyncFailureKind};
-pub use observe::{Observation, TicketObserver, TicketQuery, TicketSort, TicketsObserver, TicketsUpdate};
+pub use observe::{ObservationHandle, TicketObserver, TicketQuery, TicketSort, TicketsObserver, TicketsUpdate};
 pub use transport::{HttpTransport, TransportError, TransportHeader, TransportRequest, TransportResponse};
 pub use types::*;
 
@@ -355,16 +355,16 @@ impl FieldsyncClient {
 
     /// Pushes the full view of `ticket_id` to `observer` now and after every change to it
     /// (`None` once it is gone), until the handle is cancelled or dropped.
-    pub fn observe_ticket(&self, ticket_id: String, observer: Arc<dyn TicketObserver>) -> Arc<Observation> {
+    pub fn observe_ticket(&self, ticket_id: String, observer: Arc<dyn TicketObserver>) -> Arc<ObservationHandle> {
         let subscription = self.client().observe_ticket(&ticket_id, move |t| observer.on_ticket(t.map(Into::into)));
-        Arc::new(Observation::new(subscription))
+        Arc::new(ObservationHandle::new(subscription))
     }
 
     /// Pushes `query`'s result to `observer` now and whenever a change alters it, with the ids
     /// that changed, until the handle is cancelled or dropped.
-    pub fn observe_tickets(&self, query: TicketQuery, observer: Arc<dyn TicketsObserver>) -> Arc<Observation> {
+    pub fn observe_tickets(&self, query: TicketQuery, observer: Arc<dyn TicketsObserver>) -> Arc<ObservationHandle> {
         let subscription = self.client().observe_tickets(query.into(), move |u| observer.on_tickets(u.into()));
-        Arc::new(Observation::new(subscription))
+        Arc::new(ObservationHandle::new(subscription))
     }
 
     /// Pushes the sync status to `listener` now and after every change, until the handle is

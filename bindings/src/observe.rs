@@ -30,9 +30,9 @@ pub struct TicketQuery {
     /// Which tickets.
     #[uniffi(default)]
     pub filter: ListFilter,
-    /// In what order.
+    /// In what order (none: [`TicketSort::Urgency`]).
     #[uniffi(default)]
-    pub sort: TicketSort,
+    pub sort: Option<TicketSort>,
     /// At most this many (none: all).
     #[uniffi(default)]
     pub limit: Option<u32>,
@@ -62,21 +62,21 @@ pub trait TicketsObserver: Send + Sync {
     fn on_tickets(&self, update: TicketsUpdate);
 }
 
-/// A running observation. It stops when [`Observation::cancel`] is called or when the handle
+/// A running observation. It stops when [`ObservationHandle::cancel`] is called or when the handle
 /// is dropped (Kotlin `close()`, Swift deinit).
 #[derive(uniffi::Object)]
-pub struct Observation {
+pub struct ObservationHandle {
     subscription: Mutex<Option<Subscription>>,
 }
 
-impl Observation {
+impl ObservationHandle {
     pub(crate) fn new(subscription: Subscription) -> Self {
-        Observation { subscription: Mutex::new(Some(subscription)) }
+        ObservationHandle { subscription: Mutex::new(Some(subscription)) }
     }
 }
 
 #[uniffi::export]
-impl Observation {
+impl ObservationHandle {
     /// Stops the observation. A call already under way finishes; no other follows.
     pub fn cancel(&self) {
         if let Ok(mut subscription) = self.subscription.lock() {
@@ -103,7 +103,7 @@ impl From<TicketSort> for core_model::TicketSort {
 
 impl From<TicketQuery> for core_model::TicketQuery {
     fn from(q: TicketQuery) -> Self {
-        core_model::TicketQuery { filter: q.filter.into(), sort: q.sort.into(), limit: q.limit }
+        core_model::TicketQuery { filter: q.filter.into(), sort: q.sort.unwrap_or_default().into(), limit: q.limit }
     }
 }
 

@@ -646,9 +646,9 @@ mod owner;
 mod report;
 #[cfg(feature = "report")]
 pub use report::ReportRequest;
-mod subscriptions;
 #[cfg(test)]
 mod observe_tests;
+mod subscriptions;
 #[cfg(test)]
 mod sync_tests;
 #[cfg(test)]

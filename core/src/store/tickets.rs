@@ -218,9 +218,9 @@ pub fn query(tx: &Transaction<'_>, query: &TicketQuery) -> Result<Vec<TicketSumm
     let order = match query.sort {
         TicketSort::Urgency => URGENCY.to_owned(),
         TicketSort::RecentlyUpdated => "updated_at DESC, id".to_owned(),
-        TicketSort::Priority => format!(
-            "CASE priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 ELSE 3 END, {URGENCY}"
-        ),
+        TicketSort::Priority => {
+            format!("CASE priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 ELSE 3 END, {URGENCY}")
+        }
         TicketSort::Title => "title COLLATE NOCASE, id".to_owned(),
     };
     sql.push_str(&format!(" ORDER BY {order}"));

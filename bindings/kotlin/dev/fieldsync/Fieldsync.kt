@@ -15,7 +15,7 @@ import dev.fieldsync.ffi.Identity
 import dev.fieldsync.ffi.ListFilter
 import dev.fieldsync.ffi.Location
 import dev.fieldsync.ffi.NewPhoto
-import dev.fieldsync.ffi.Observation
+import dev.fieldsync.ffi.ObservationHandle
 import dev.fieldsync.ffi.Photo
 import dev.fieldsync.ffi.ReportOptions
 import dev.fieldsync.ffi.ServerConfig
@@ -160,7 +160,7 @@ class Fieldsync private constructor(
     }.buffer(Channel.UNLIMITED)
 
     /** How many Flows are being collected now (0 after [close]). */
-    val openSubscriptions: Int get() = open.size + if (statusFeed.isActive()) 1 else 0
+    val openSubscriptions: Int get() = open.size + if (!closed && statusFeed.isActive()) 1 else 0
 
     /**
      * A Flow over a library subscription: [subscribe] starts it when collection starts; it
@@ -178,7 +178,7 @@ class Fieldsync private constructor(
         awaitClose {
             open.remove(channel)
             when (handle) {
-                is Observation -> handle.cancel()
+                is ObservationHandle -> handle.cancel()
                 is TaskHandle -> handle.cancel()
             }
             handle.close()
