@@ -77,7 +77,7 @@ fn a_limited_query_calls_back_once_per_change_to_its_result() {
     let next = seen.recv_timeout(WAIT).expect("the cancellation");
     assert_eq!(ids(&next), [boiler_1.clone(), boiler_2.clone()]);
     assert_eq!(next.tickets[0].status, Status::Cancelled);
-    assert_eq!(next.changed_ids, [boiler_1.clone()], "only the id that changed the result");
+    assert_eq!(next.changed_ids, std::slice::from_ref(&boiler_1), "only the id that changed the result");
 
     // A ticket that sorts into the first two pushes one out: both ids are handed over.
     let renamed = d.create_ticket(&titled("Boiler 0")).expect("create");
