@@ -17,6 +17,7 @@ import dev.fieldsync.Fieldsync
 import dev.fieldsync.OkHttpTransport
 import dev.fieldsync.ffi.FieldsyncClient
 import dev.fieldsync.ffi.FieldsyncException
+import dev.fieldsync.ffi.ListFilter
 import dev.fieldsync.ffi.HttpTransport
 import dev.fieldsync.ffi.Location
 import dev.fieldsync.ffi.NewPhoto
@@ -26,6 +27,10 @@ import dev.fieldsync.ffi.Status
 import dev.fieldsync.ffi.StrokePoint
 import dev.fieldsync.ffi.SyncFailureKind
 import dev.fieldsync.ffi.SyncStatus
+import dev.fieldsync.ffi.Ticket
+import dev.fieldsync.ffi.TicketQuery
+import dev.fieldsync.ffi.TicketSort
+import dev.fieldsync.ffi.TicketsUpdate
 import dev.fieldsync.ffi.TicketSummary
 import dev.fieldsync.ffi.TicketsListener
 import dev.fieldsync.ffi.TransportRequest
@@ -40,8 +45,10 @@ import java.util.concurrent.CopyOnWriteArrayList
 import javax.imageio.ImageIO
 import kotlin.system.exitProcess
 import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.async
 import kotlinx.coroutines.delay
 import kotlinx.coroutines.flow.first
+import kotlinx.coroutines.flow.toList
 import kotlinx.coroutines.launch
 import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withTimeout
@@ -91,6 +98,7 @@ fun main(args: Array<String>) {
             flow(url, token, ticketId, File(workDir))
             if (args.size == 5) untrusted(url, token, File(args[4]), File(workDir))
             failingTransport(url, token, File(workDir))
+            signedOut(url, token, File(workDir))
         }
     } catch (e: Throwable) {
         failed++
@@ -124,6 +132,33 @@ private suspend fun kotlinx.coroutines.CoroutineScope.flow(url: String, token: S
     check("counts has one dispatched", fieldsync.counts().any { it.status == Status.DISPATCHED && it.count == 1UL })
     withTimeout(10_000) { fieldsync.tickets.first { l -> l.any { it.id == ticketId } } }
     check("the tickets Flow pushes the current list first", true)
+
+    println("step: observe the ticket and a query")
+    val views = CopyOnWriteArrayList<Ticket?>()
+    val updates = CopyOnWriteArrayList<TicketsUpdate>()
+    // readme:begin
+    val boilers = TicketQuery(filter = ListFilter(text = "boiler"), sort = TicketSort.TITLE, limit = 1u)
+    val viewing = launch(Dispatchers.Default) { fieldsync.observeTicket(ticketId).collect { views.add(it) } }
+    val querying = launch(Dispatchers.Default) { fieldsync.observeTickets(boilers).collect { updates.add(it) } }
+    // readme:end
+    withTimeout(10_000) { while (views.isEmpty() || updates.isEmpty()) delay(10) }
+    check("observeTicket emits the ticket at once", views.single()?.id == ticketId) { "$views" }
+    check(
+        "observeTickets emits the query's result at once, its ids as changed",
+        updates.single().tickets.map { it.id } == listOf(ticketId) && updates.single().changedIds == listOf(ticketId),
+    ) { "$updates" }
+    val missing = withTimeout(10_000) { fieldsync.observeTicket("no-such-ticket").first() }
+    check("a ticket not on this device is observed as null", missing == null)
+    val others = withTimeout(10_000) {
+        fieldsync.observeTickets(TicketQuery(filter = ListFilter(text = "no such title"))).first()
+    }
+    check("a query that matches nothing emits an empty result", others.tickets.isEmpty() && others.changedIds.isEmpty())
+    val openBefore = fieldsync.openSubscriptions
+    val brief = launch(Dispatchers.Default) { fieldsync.observeTicket(ticketId).collect {} }
+    withTimeout(10_000) { while (fieldsync.openSubscriptions == openBefore) delay(10) }
+    brief.cancel()
+    withTimeout(10_000) { while (fieldsync.openSubscriptions != openBefore) delay(10) }
+    check("cancelling a collector ends its subscription ($openBefore open)", fieldsync.openSubscriptions == openBefore)
 
     println("step: offline from here, accept")
     // readme:begin
@@ -220,15 +255,42 @@ private suspend fun kotlinx.coroutines.CoroutineScope.flow(url: String, token: S
     withTimeout(10_000) { while (statuses.none { it.lastSuccessAt != null && it.pendingTickets == 0UL }) delay(10) }
     check("the status listener saw the sync succeed (${statuses.size} statuses)", statuses.size >= 2)
     check("the tickets listener saw every change (${lists.size} lists)", lists.size >= 2)
+    check(
+        "observeTicket followed every step up to completed (${views.size} views)",
+        views.size >= 5 && views.last()?.status == Status.COMPLETED && views.none { it == null },
+    ) { "${views.map { it?.status }}" }
+    check(
+        "each query update names the changed ticket (${updates.size} updates)",
+        updates.all { it.changedIds == listOf(ticketId) } && updates.last().tickets.single().status == Status.COMPLETED,
+    ) { "${updates.map { it.changedIds }}" }
+    val current = fieldsync.syncStatus.value
+    check("the sync status is hot: its value is the current status", current == fieldsync.client.syncStatus()) {
+        "$current"
+    }
     val handle = fieldsync.client.subscribeTickets(object : TicketsListener {
         override fun onTickets(tickets: List<TicketSummary>) {}
     })
     handle.cancel()
     check("a cancelled subscription stops", !handle.isActive())
     handle.close()
-    listening.cancel()
     watching.cancel()
+    println("step: close ends every Flow")
+    val lateViews = async(Dispatchers.Default) { fieldsync.observeTicket(ticketId).toList() }
+    withTimeout(10_000) { while (fieldsync.openSubscriptions != 5) delay(10) }
+    check("four Flows and the status feed open before close", fieldsync.openSubscriptions == 5) {
+        "${fieldsync.openSubscriptions}"
+    }
     fieldsync.close()
+    withTimeout(10_000) {
+        listening.join()
+        viewing.join()
+        querying.join()
+        lateViews.await()
+    }
+    check("close() completes every collector", !listening.isCancelled && !viewing.isCancelled && !querying.isCancelled)
+    check("and leaves no subscription open", fieldsync.openSubscriptions == 0) { "${fieldsync.openSubscriptions}" }
+    val afterClose = withTimeout(10_000) { fieldsync.observeTicket(ticketId).toList() }
+    check("a Flow collected after close() ends at once", afterClose.isEmpty()) { "$afterClose" }
 
     println("step: encrypted store")
     val server = ServerConfig(url = serverUrl, token = token)
@@ -286,5 +348,21 @@ private suspend fun failingTransport(url: String, token: String, dir: File) {
         }
         val status = withTimeout(10_000) { fieldsync.syncStatus.first { it.lastErrorKind != null } }
         check("the status says why: ${status.lastError}", status.lastError?.contains("transport bug") == true)
+    }
+}
+
+/** A token the server does not know: the status says to sign in again, typed, without text. */
+private suspend fun signedOut(url: String, token: String, dir: File) {
+    println("step: a token the server refuses")
+    val identity = whoAmI(ServerConfig(url = url, token = token), OkHttpTransport.platform)
+    val revoked = ServerConfig(url = url, token = "not-a-token")
+    Fieldsync.open(File(dir, "eli-signed-out.sqlite").path, identity, revoked).use { fieldsync ->
+        check("the status starts with no error", fieldsync.syncStatus.value.lastErrorKind == null)
+        expectThrows<FieldsyncException.Unauthorized>("sync_now is refused") { withTimeout(20_000) { fieldsync.syncNow() } }
+        val status = withTimeout(10_000) { fieldsync.syncStatus.first { it.lastErrorKind != null } }
+        check(
+            "the status says sign in again, typed",
+            status.needsSignIn && status.lastErrorKind == SyncFailureKind.UNAUTHORIZED,
+        ) { "$status" }
     }
 }

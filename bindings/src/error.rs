@@ -191,6 +191,13 @@ pub enum SyncFailureKind {
     Internal,
 }
 
+impl SyncFailureKind {
+    /// Whether the user must sign in again before sync can work.
+    pub fn needs_sign_in(self) -> bool {
+        matches!(self, SyncFailureKind::Unauthorized | SyncFailureKind::WrongAccount)
+    }
+}
+
 impl FieldsyncError {
     /// The kind of a sync failure (the errors a sync can end with).
     pub(crate) fn sync_failure_kind(&self) -> SyncFailureKind {

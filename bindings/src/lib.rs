@@ -20,10 +20,12 @@ use tokio::runtime::Runtime;
 use tokio::task::JoinHandle;
 
 mod error;
+mod observe;
 mod transport;
 mod types;
 
 pub use error::{FieldsyncError, SyncFailureKind};
+pub use observe::{ObservationHandle, TicketObserver, TicketQuery, TicketSort, TicketsObserver, TicketsUpdate};
 pub use transport::{HttpTransport, TransportError, TransportHeader, TransportRequest, TransportResponse};
 pub use types::*;
 
@@ -118,7 +120,7 @@ impl Drop for TaskHandle {
 #[derive(uniffi::Object)]
 pub struct FieldsyncClient {
     engine: SyncEngine,
-    _sync_loop: SyncLoop,
+    sync_loop: Mutex<Option<SyncLoop>>,
 }
 
 impl FieldsyncClient {
@@ -155,7 +157,7 @@ impl FieldsyncClient {
             transport::or_built_in(transport)?,
         )?;
         let sync_loop = engine.start();
-        Ok(Arc::new(FieldsyncClient { engine, _sync_loop: sync_loop }))
+        Ok(Arc::new(FieldsyncClient { engine, sync_loop: Mutex::new(Some(sync_loop)) }))
     }
 
     // -----------------------------------------------------------------------------------------
@@ -169,6 +171,11 @@ impl FieldsyncClient {
     /// The full view of one ticket.
     pub fn get(&self, ticket_id: String) -> Result<Ticket, FieldsyncError> {
         Ok(self.client().get(&ticket_id)?.into())
+    }
+
+    /// Ticket summaries matching `query`'s filter, in its order, at most its limit.
+    pub fn query(&self, query: TicketQuery) -> Result<Vec<TicketSummary>, FieldsyncError> {
+        Ok(self.client().query(&query.into())?.into_iter().map(Into::into).collect())
     }
 
     /// How many tickets are in each status.
@@ -300,6 +307,14 @@ impl FieldsyncClient {
         self.engine.set_online(online)
     }
 
+    /// Stops the background sync loop for good (the Swift layer's `close()`); `sync_now` still
+    /// works. Dropping the client stops it too.
+    pub fn stop_sync(&self) {
+        if let Ok(mut sync_loop) = self.sync_loop.lock() {
+            sync_loop.take();
+        }
+    }
+
     /// The sync status now.
     pub fn sync_status(&self) -> SyncStatus {
         self.engine.status().into()
@@ -336,6 +351,20 @@ impl FieldsyncClient {
             }
         });
         Ok(Arc::new(TaskHandle { task: Mutex::new(Some(task)) }))
+    }
+
+    /// Pushes the full view of `ticket_id` to `observer` now and after every change to it
+    /// (`None` once it is gone), until the handle is cancelled or dropped.
+    pub fn observe_ticket(&self, ticket_id: String, observer: Arc<dyn TicketObserver>) -> Arc<ObservationHandle> {
+        let subscription = self.client().observe_ticket(&ticket_id, move |t| observer.on_ticket(t.map(Into::into)));
+        Arc::new(ObservationHandle::new(subscription))
+    }
+
+    /// Pushes `query`'s result to `observer` now and whenever a change alters it, with the ids
+    /// that changed, until the handle is cancelled or dropped.
+    pub fn observe_tickets(&self, query: TicketQuery, observer: Arc<dyn TicketsObserver>) -> Arc<ObservationHandle> {
+        let subscription = self.client().observe_tickets(query.into(), move |u| observer.on_tickets(u.into()));
+        Arc::new(ObservationHandle::new(subscription))
     }
 
     /// Pushes the sync status to `listener` now and after every change, until the handle is

@@ -382,6 +382,9 @@ pub struct SyncStatus {
     pub last_error: Option<String>,
     /// What kind of failure that was (sign in again, offline, an untrusted certificate, ...).
     pub last_error_kind: Option<crate::error::SyncFailureKind>,
+    /// The last failure asks the user to sign in again (the token was refused, or belongs to
+    /// another user or device than this store).
+    pub needs_sign_in: bool,
     /// Photos and signatures waiting to upload.
     pub pending_uploads: u64,
     /// Bytes of those not yet on the server.
@@ -643,13 +646,15 @@ impl From<StrokePoint> for CoreStrokePoint {
 
 impl From<core_sync::SyncStatus> for SyncStatus {
     fn from(s: core_sync::SyncStatus) -> Self {
+        let last_error_kind = s.last_failure.map(|e| crate::FieldsyncError::from(e).sync_failure_kind());
         SyncStatus {
             online: s.online,
             syncing: s.syncing,
             pending_tickets: s.pending_tickets,
             last_success_at: s.last_success_at,
             last_error: s.last_error,
-            last_error_kind: s.last_failure.map(|e| crate::FieldsyncError::from(e).sync_failure_kind()),
+            last_error_kind,
+            needs_sign_in: last_error_kind.is_some_and(crate::error::SyncFailureKind::needs_sign_in),
             pending_uploads: s.pending_uploads,
             pending_upload_bytes: s.pending_upload_bytes,
         }

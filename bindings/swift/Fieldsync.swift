@@ -33,6 +33,7 @@ extension FieldsyncError {
 public final class Fieldsync: Sendable {
     /// The generated client, for anything this layer does not wrap.
     public let client: FieldsyncClient
+    private let streams = OpenStreams()
 
     private init(client: FieldsyncClient) {
         self.client = client
@@ -63,34 +64,88 @@ public final class Fieldsync: Sendable {
 
     /// The tickets on this device: the current list first, then the list after every change.
     /// Only the newest list waits for a slow reader. Stopping the iteration (or cancelling its
-    /// task) cancels the subscription.
+    /// task) cancels the subscription; `close()` ends it.
     public var tickets: AsyncStream<[TicketSummary]> {
-        AsyncStream(bufferingPolicy: .bufferingNewest(1)) { continuation in
-            do {
-                let handle = try client.subscribeTickets(listener: TicketsRelay { continuation.yield($0) })
-                continuation.onTermination = { _ in handle.cancel() }
-            } catch {
-                // Only if the library cannot start its threads: the stream ends at once.
-                continuation.finish()
-            }
+        observed(.bufferingNewest(1)) { continuation in
+            let handle = try client.subscribeTickets(listener: TicketsRelay { continuation.yield($0) })
+            return { handle.cancel() }
         }
     }
 
-    /// The sync status: the current one first, then every change (newest kept for a slow reader).
+    /// The sync status: the current one first (a new reader gets it at once), then every change
+    /// (newest kept for a slow reader). `lastErrorKind` says what went wrong without reading
+    /// text; `needsSignIn` says when to ask for a new token. `currentSyncStatus` is the value now.
     public var syncStatus: AsyncStream<SyncStatus> {
-        AsyncStream(bufferingPolicy: .bufferingNewest(1)) { continuation in
-            do {
-                let handle = try client.subscribeSyncStatus(listener: SyncStatusRelay { continuation.yield($0) })
-                continuation.onTermination = { _ in handle.cancel() }
-            } catch {
+        observed(.bufferingNewest(1)) { continuation in
+            let handle = try client.subscribeSyncStatus(listener: SyncStatusRelay { continuation.yield($0) })
+            return { handle.cancel() }
+        }
+    }
+
+    /// One ticket's full view: now, then after every change to it (changes to other tickets do
+    /// not wake it); nil when it is not on this device (evicted: reassigned or deleted).
+    public func observeTicket(_ ticketId: String) -> AsyncStream<Ticket?> {
+        observed(.bufferingNewest(1)) { continuation in
+            let observation = client.observeTicket(ticketId: ticketId, observer: TicketRelay { continuation.yield($0) })
+            return { observation.cancel() }
+        }
+    }
+
+    /// A live query (filter, sort, limit): its result now, then whenever a change alters it,
+    /// with the ids that changed (`changedIds`). Every update is kept for a slow reader, so no
+    /// changed id is lost.
+    public func observeTickets(_ query: TicketQuery = TicketQuery()) -> AsyncStream<TicketsUpdate> {
+        observed(.unbounded) { continuation in
+            let observation = client.observeTickets(query: query, observer: TicketsUpdateRelay { continuation.yield($0) })
+            return { observation.cancel() }
+        }
+    }
+
+    /// How many streams are being read now (0 after `close()`).
+    public var openStreams: Int { streams.count }
+
+    /// Ends every stream handed out (their loops finish) and stops background sync. Streams
+    /// asked for afterwards end at once.
+    public func close() {
+        streams.closeAll()
+        client.stopSync()
+    }
+
+    /// A stream over a library subscription: `subscribe` starts it and returns how to stop it;
+    /// it stops when the reader stops iterating, its task is cancelled, or `close()` is called.
+    private func observed<T: Sendable>(
+        _ buffering: AsyncStream<T>.Continuation.BufferingPolicy,
+        _ subscribe: (AsyncStream<T>.Continuation) throws -> @Sendable () -> Void
+    ) -> AsyncStream<T> {
+        AsyncStream(bufferingPolicy: buffering) { continuation in
+            if streams.isClosed {
                 continuation.finish()
+                return
             }
+            let stop: @Sendable () -> Void
+            do {
+                stop = try subscribe(continuation)
+            } catch {
+                // Only if the library cannot start its threads: the stream ends at once.
+                continuation.finish()
+                return
+            }
+            let id = streams.reserve()
+            let streams = self.streams
+            continuation.onTermination = { _ in
+                streams.remove(id)
+                stop()
+            }
+            // Registered after onTermination is set: a close() from now on finishes it.
+            if !streams.add(id, finish: { continuation.finish() }) { continuation.finish() }
         }
     }
 
     public func list(_ filter: ListFilter = ListFilter()) async throws -> [TicketSummary] {
         try client.list(filter: filter)
     }
+    /// The tickets `query` selects, in its order, at most its limit, once.
+    public func query(_ query: TicketQuery) async throws -> [TicketSummary] { try client.query(query: query) }
     public func get(_ ticketId: String) async throws -> Ticket { try client.get(ticketId: ticketId) }
     public func counts() async throws -> [StatusCount] { try client.counts() }
 
@@ -169,4 +224,70 @@ private final class SyncStatusRelay: SyncStatusListener, Sendable {
     private let send: @Sendable (SyncStatus) -> Void
     init(_ send: @escaping @Sendable (SyncStatus) -> Void) { self.send = send }
     func onStatus(status: SyncStatus) { send(status) }
+}
+
+/// Hands the library's views of one ticket to a stream; called on the library's thread, in order.
+private final class TicketRelay: TicketObserver, Sendable {
+    private let send: @Sendable (Ticket?) -> Void
+    init(_ send: @escaping @Sendable (Ticket?) -> Void) { self.send = send }
+    func onTicket(ticket: Ticket?) { send(ticket) }
+}
+
+/// Hands a query's updates to a stream; called on the library's thread, in order.
+private final class TicketsUpdateRelay: TicketsObserver, Sendable {
+    private let send: @Sendable (TicketsUpdate) -> Void
+    init(_ send: @escaping @Sendable (TicketsUpdate) -> Void) { self.send = send }
+    func onTickets(update: TicketsUpdate) { send(update) }
+}
+
+/// The streams being read, each with how to finish it, so that `close()` ends them all.
+private final class OpenStreams: @unchecked Sendable {
+    private let lock = NSLock()
+    private var next: UInt64 = 0
+    private var finishers: [UInt64: @Sendable () -> Void] = [:]
+    private var closed = false
+
+    func reserve() -> UInt64 {
+        lock.lock()
+        defer { lock.unlock() }
+        next += 1
+        return next
+    }
+
+    /// Records a stream's finisher; false once closed (the caller finishes it).
+    func add(_ id: UInt64, finish: @escaping @Sendable () -> Void) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        if closed { return false }
+        finishers[id] = finish
+        return true
+    }
+
+    func remove(_ id: UInt64) {
+        lock.lock()
+        defer { lock.unlock() }
+        finishers.removeValue(forKey: id)
+    }
+
+    var isClosed: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return closed
+    }
+
+    var count: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return finishers.count
+    }
+
+    /// Finishes every stream, outside the lock (finishing runs their termination handlers).
+    func closeAll() {
+        lock.lock()
+        closed = true
+        let all = Array(finishers.values)
+        finishers.removeAll()
+        lock.unlock()
+        for finish in all { finish() }
+    }
 }

@@ -15,7 +15,7 @@ use crate::media::{self, PhotoOptions, PhotoSource, SignatureOptions, StrokePoin
 use crate::model::doc;
 use crate::model::{
     Classification, Identity, JobSummary, ListFilter, Location, NewPhoto, NewTicket, PhotoInput, PhotoMeta,
-    SignatureMeta, Ticket, TicketSummary,
+    SignatureMeta, Ticket, TicketQuery, TicketSummary,
 };
 use crate::store::blobs::{self, Upload};
 use crate::store::tickets::{self, ChunkKind};
@@ -25,6 +25,7 @@ use crate::workflow::Status;
 use crate::workflow::{self, Action, Actor};
 use cache::{DocCache, Known};
 pub use exchange::{Applied, Exchange, Exchanged, MAX_ROUNDS, Pending};
+pub use observe::QueryUpdate;
 use subscriptions::Notifier;
 pub use subscriptions::Subscription;
 
@@ -446,6 +447,11 @@ impl Client {
         self.inner.store.read(|tx| Ok(tickets::list(tx, filter)?))
     }
 
+    /// Ticket summaries matching `query`'s filter, in its order, at most its limit.
+    pub fn query(&self, query: &TicketQuery) -> Result<Vec<TicketSummary>, Error> {
+        self.inner.store.read(|tx| Ok(tickets::query(tx, query)?))
+    }
+
     /// How many tickets are in each status.
     pub fn counts(&self) -> Result<Vec<(Status, u64)>, Error> {
         self.inner.store.read(|tx| Ok(tickets::counts_by_status(tx)?))
@@ -634,11 +640,14 @@ fn check_parses(bytes: &[u8]) -> Result<(), Error> {
 
 mod cache;
 mod exchange;
+mod observe;
 mod owner;
 #[cfg(feature = "report")]
 mod report;
 #[cfg(feature = "report")]
 pub use report::ReportRequest;
+#[cfg(test)]
+mod observe_tests;
 mod subscriptions;
 #[cfg(test)]
 mod sync_tests;

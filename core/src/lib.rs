@@ -26,8 +26,8 @@ pub mod sync;
 pub mod time;
 pub mod workflow;
 
-pub use client::{Client, OpenOptions, Subscription};
+pub use client::{Client, OpenOptions, QueryUpdate, Subscription};
 pub use error::Error;
-pub use model::{Identity, Location, NewTicket, Ticket, TicketSummary};
+pub use model::{Identity, Location, NewTicket, Ticket, TicketQuery, TicketSort, TicketSummary};
 pub use store::Durability;
 pub use workflow::{Role, Status};

@@ -20,7 +20,13 @@ struct Subscribers {
 /// The client's subscribers and the thread that calls them.
 pub(super) struct Notifier {
     subscribers: Arc<Subscribers>,
-    changed: mpsc::Sender<Vec<String>>,
+    changed: mpsc::Sender<Delivery>,
+}
+
+/// Changed ids for every subscriber, or for one (its first call).
+struct Delivery {
+    only: Option<u64>,
+    ids: Vec<String>,
 }
 
 impl Notifier {
@@ -40,12 +46,24 @@ impl Notifier {
         Subscription { subscribers: Arc::downgrade(&self.subscribers), id }
     }
 
+    /// [`Notifier::subscribe`], and a first call with `first` on the notifier thread, in order
+    /// with every later one (a first call made on the caller's thread could overtake a change).
+    pub(super) fn subscribe_with_first(
+        &self,
+        first: Vec<String>,
+        callback: impl Fn(&[String]) + Send + Sync + 'static,
+    ) -> Subscription {
+        let subscription = self.subscribe(callback);
+        let _ = self.changed.send(Delivery { only: Some(subscription.id), ids: first });
+        subscription
+    }
+
     /// Tells every subscriber, on the notifier thread, that `ids` changed.
     pub(super) fn notify(&self, ids: Vec<String>) {
         let listening = self.subscribers.callbacks.lock().map(|map| !map.is_empty()).unwrap_or(false);
         if listening {
             // The notifier thread only stops when the client is dropped; nothing to do then.
-            let _ = self.changed.send(ids);
+            let _ = self.changed.send(Delivery { only: None, ids });
         }
     }
 }
@@ -67,17 +85,22 @@ impl Drop for Subscription {
 }
 
 /// One thread delivers change notifications in order; it ends when the client is dropped.
-fn spawn_notifier(subscribers: Weak<Subscribers>) -> Result<mpsc::Sender<Vec<String>>, Error> {
-    let (sender, receiver) = mpsc::channel::<Vec<String>>();
+fn spawn_notifier(subscribers: Weak<Subscribers>) -> Result<mpsc::Sender<Delivery>, Error> {
+    let (sender, receiver) = mpsc::channel::<Delivery>();
     std::thread::Builder::new()
         .name("fieldsync-notify".into())
         .spawn(move || {
-            for ids in receiver {
+            for Delivery { only, ids } in receiver {
                 let Some(subscribers) = subscribers.upgrade() else { return };
                 let callbacks: Vec<Callback> = match subscribers.callbacks.lock() {
-                    Ok(map) => map.values().cloned().collect(),
+                    Ok(map) => match only {
+                        Some(id) => map.get(&id).cloned().into_iter().collect(),
+                        None => map.values().cloned().collect(),
+                    },
                     Err(_) => return,
                 };
+                // Released before the calls: a callback may subscribe or drop a subscription.
+                drop(subscribers);
                 for callback in callbacks {
                     // A panicking app callback must not stop notifications for the others.
                     let _ = catch_unwind(AssertUnwindSafe(|| callback(&ids)));

@@ -3,24 +3,24 @@ use crate::model::{Classification, Customer, Priority, Site, Sla};
 use crate::workflow::{Action, Reason, Refusal, Role};
 use std::time::Duration;
 
-struct World {
-    _dir: tempfile::TempDir,
-    dispatcher: Client,
-    engineer: Client,
+pub(super) struct World {
+    pub(super) _dir: tempfile::TempDir,
+    pub(super) dispatcher: Client,
+    pub(super) engineer: Client,
 }
 
 fn identity(user: &str, role: Role) -> Identity {
     Identity { user_id: user.into(), device_id: format!("{user}-device"), role }
 }
 
-fn world() -> World {
+pub(super) fn world() -> World {
     let dir = tempfile::tempdir().expect("tempdir");
     let dispatcher = Client::open(dir.path().join("disp.sqlite"), identity("disp", Role::Dispatcher)).expect("open");
     let engineer = Client::open(dir.path().join("eng.sqlite"), identity("eng-1", Role::Engineer)).expect("open");
     World { _dir: dir, dispatcher, engineer }
 }
 
-fn boiler() -> NewTicket {
+pub(super) fn boiler() -> NewTicket {
     NewTicket {
         title: "Boiler leaks".into(),
         description: "Water under the boiler".into(),

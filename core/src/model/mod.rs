@@ -515,6 +515,34 @@ pub struct ListFilter {
     pub ticket_type: Option<String>,
 }
 
+/// The order of a ticket query's results.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TicketSort {
+    /// The most urgent unmet deadline first, then the most recently changed (the list's order).
+    #[default]
+    Urgency,
+    /// The most recently changed first.
+    RecentlyUpdated,
+    /// The highest priority first, then by urgency.
+    Priority,
+    /// By title, A to Z.
+    Title,
+}
+
+/// A live query for [`crate::Client::observe_tickets`]: which tickets, in what order, how many.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TicketQuery {
+    /// Which tickets.
+    pub filter: ListFilter,
+    /// In what order.
+    #[serde(default)]
+    pub sort: TicketSort,
+    /// At most this many (none: all).
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
 /// A photo to add: the camera's file or bytes, and what the app records beside it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NewPhoto {

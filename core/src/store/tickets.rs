@@ -10,7 +10,7 @@
 use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::StoreError;
-use crate::model::{ListFilter, Priority, Sla, TicketSummary};
+use crate::model::{ListFilter, Priority, Sla, TicketQuery, TicketSort, TicketSummary};
 use crate::time::Millis;
 use crate::workflow::Status;
 
@@ -208,7 +208,48 @@ fn summary_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<TicketSummary> 
 
 /// Lists index rows matching `filter`: most urgent deadline first, then newest.
 pub fn list(tx: &Transaction<'_>, filter: &ListFilter) -> Result<Vec<TicketSummary>, StoreError> {
-    let mut sql = format!("SELECT {SUMMARY_COLUMNS} FROM tickets WHERE 1 = 1");
+    query(tx, &TicketQuery { filter: filter.clone(), ..TicketQuery::default() })
+}
+
+/// Lists index rows matching the query's filter, in its order, at most its limit.
+pub fn query(tx: &Transaction<'_>, query: &TicketQuery) -> Result<Vec<TicketSummary>, StoreError> {
+    let (mut sql, mut args) = filtered(&format!("SELECT {SUMMARY_COLUMNS} FROM tickets"), &query.filter);
+    const URGENCY: &str = "sla_due_at IS NULL, sla_due_at, updated_at DESC, id";
+    let order = match query.sort {
+        TicketSort::Urgency => URGENCY.to_owned(),
+        TicketSort::RecentlyUpdated => "updated_at DESC, id".to_owned(),
+        TicketSort::Priority => {
+            format!("CASE priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 ELSE 3 END, {URGENCY}")
+        }
+        TicketSort::Title => "title COLLATE NOCASE, id".to_owned(),
+    };
+    sql.push_str(&format!(" ORDER BY {order}"));
+    if let Some(limit) = query.limit {
+        sql.push_str(" LIMIT ?");
+        args.push(i64::from(limit).into());
+    }
+    let mut stmt = tx.prepare_cached(&sql)?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(args), summary_from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Which of `ids` match `filter` now (rows that no longer exist match nothing).
+pub fn matching_ids(tx: &Transaction<'_>, filter: &ListFilter, ids: &[String]) -> Result<Vec<String>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (mut sql, mut args) = filtered("SELECT id FROM tickets", filter);
+    let marks = vec!["?"; ids.len()].join(", ");
+    sql.push_str(&format!(" AND id IN ({marks})"));
+    args.extend(ids.iter().map(|id| id.clone().into()));
+    let mut stmt = tx.prepare(&sql)?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(args), |row| row.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// `select` with the WHERE clause of `filter`, and its arguments.
+fn filtered(select: &str, filter: &ListFilter) -> (String, Vec<rusqlite::types::Value>) {
+    let mut sql = format!("{select} WHERE 1 = 1");
     let mut args: Vec<rusqlite::types::Value> = Vec::new();
     if !filter.statuses.is_empty() {
         let marks = vec!["?"; filter.statuses.len()].join(", ");
@@ -234,10 +275,7 @@ pub fn list(tx: &Transaction<'_>, filter: &ListFilter) -> Result<Vec<TicketSumma
         args.push(pattern.clone().into());
         args.push(pattern.into());
     }
-    sql.push_str(" ORDER BY sla_due_at IS NULL, sla_due_at, updated_at DESC, id");
-    let mut stmt = tx.prepare_cached(&sql)?;
-    let rows = stmt.query_map(rusqlite::params_from_iter(args), summary_from_row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    (sql, args)
 }
 
 /// One ticket's index row.

@@ -15,6 +15,7 @@ import dev.fieldsync.ffi.Identity
 import dev.fieldsync.ffi.ListFilter
 import dev.fieldsync.ffi.Location
 import dev.fieldsync.ffi.NewPhoto
+import dev.fieldsync.ffi.ObservationHandle
 import dev.fieldsync.ffi.Photo
 import dev.fieldsync.ffi.ReportOptions
 import dev.fieldsync.ffi.ServerConfig
@@ -24,15 +25,26 @@ import dev.fieldsync.ffi.StrokePoint
 import dev.fieldsync.ffi.SyncReport
 import dev.fieldsync.ffi.SyncStatus
 import dev.fieldsync.ffi.SyncStatusListener
+import dev.fieldsync.ffi.TaskHandle
 import dev.fieldsync.ffi.Ticket
+import dev.fieldsync.ffi.TicketObserver
+import dev.fieldsync.ffi.TicketQuery
 import dev.fieldsync.ffi.TicketSummary
 import dev.fieldsync.ffi.TicketsListener
+import dev.fieldsync.ffi.TicketsObserver
+import dev.fieldsync.ffi.TicketsUpdate
 import dev.fieldsync.ffi.whoAmI
 import kotlinx.coroutines.CoroutineDispatcher
 import kotlinx.coroutines.Dispatchers
+import java.util.concurrent.ConcurrentHashMap
 import kotlinx.coroutines.channels.Channel
+import kotlinx.coroutines.channels.ProducerScope
+import kotlinx.coroutines.channels.SendChannel
 import kotlinx.coroutines.channels.awaitClose
 import kotlinx.coroutines.flow.Flow
+import kotlinx.coroutines.flow.MutableStateFlow
+import kotlinx.coroutines.flow.StateFlow
+import kotlinx.coroutines.flow.asStateFlow
 import kotlinx.coroutines.flow.buffer
 import kotlinx.coroutines.flow.callbackFlow
 import kotlinx.coroutines.withContext
@@ -58,7 +70,8 @@ val FieldsyncException.reason: String
 
 /**
  * A signed-in engineer's tickets on this device. Actions are on disk when they return and sync
- * in the background once [setOnline] says the device is online. Close it when done.
+ * in the background once [setOnline] says the device is online. Close it when done: [close]
+ * ends every Flow it handed out (their collectors complete) and stops background sync.
  */
 class Fieldsync private constructor(
     /** The generated client, for anything this layer does not wrap. */
@@ -93,27 +106,88 @@ class Fieldsync private constructor(
         ): Fieldsync = open(storePath, whoAmI(server, transport), server, storeKey, io, transport)
     }
 
+    /** The channels of the Flows being collected now, each closed by [close]. */
+    private val open: MutableSet<SendChannel<*>> = ConcurrentHashMap.newKeySet()
+    @Volatile private var closed = false
+
+    private val status = MutableStateFlow(client.syncStatus())
+    private val statusFeed = client.subscribeSyncStatus(object : SyncStatusListener {
+        override fun onStatus(status: SyncStatus) {
+            this@Fieldsync.status.value = status
+        }
+    })
+
+    /**
+     * The sync status, hot: every collector gets the current value at once, then each change.
+     * `lastErrorKind` says what went wrong without reading text; `needsSignIn` says when to
+     * ask for a new token. A StateFlow never completes: collect it in a scope that ends with
+     * the screen (after [close] it keeps its last value).
+     */
+    val syncStatus: StateFlow<SyncStatus> = status.asStateFlow()
+
     /** The tickets on this device: the current list first, then the list after every change. */
-    val tickets: Flow<List<TicketSummary>> = callbackFlow {
-        val handle = client.subscribeTickets(object : TicketsListener {
+    val tickets: Flow<List<TicketSummary>> = observed<List<TicketSummary>> { scope ->
+        client.subscribeTickets(object : TicketsListener {
             override fun onTickets(tickets: List<TicketSummary>) {
-                trySend(tickets)
+                scope.trySend(tickets)
             }
         })
-        awaitClose { handle.close() }
     }.buffer(Channel.CONFLATED)
 
-    /** The sync status: the current one first, then every change. */
-    val syncStatus: Flow<SyncStatus> = callbackFlow {
-        val handle = client.subscribeSyncStatus(object : SyncStatusListener {
-            override fun onStatus(status: SyncStatus) {
-                trySend(status)
+    /**
+     * One ticket's full view: now, then after every change to it (changes to other tickets do
+     * not wake it); null when it is not on this device (evicted: reassigned or deleted).
+     */
+    fun observeTicket(ticketId: String): Flow<Ticket?> = observed<Ticket?> { scope ->
+        client.observeTicket(ticketId, object : TicketObserver {
+            override fun onTicket(ticket: Ticket?) {
+                scope.trySend(ticket)
             }
         })
-        awaitClose { handle.close() }
     }.buffer(Channel.CONFLATED)
+
+    /**
+     * A live query (filter, sort, limit): its result now, then whenever a change alters it,
+     * with the ids that changed ([TicketsUpdate.changedIds]). Every update is kept for a slow
+     * collector, so no changed id is lost.
+     */
+    fun observeTickets(query: TicketQuery = TicketQuery()): Flow<TicketsUpdate> = observed<TicketsUpdate> { scope ->
+        client.observeTickets(query, object : TicketsObserver {
+            override fun onTickets(update: TicketsUpdate) {
+                scope.trySend(update)
+            }
+        })
+    }.buffer(Channel.UNLIMITED)
+
+    /** How many Flows are being collected now (0 after [close]). */
+    val openSubscriptions: Int get() = open.size + if (!closed && statusFeed.isActive()) 1 else 0
+
+    /**
+     * A Flow over a library subscription: [subscribe] starts it when collection starts; it
+     * stops when the collector is cancelled or when [close] closes the channel.
+     */
+    private fun <T> observed(subscribe: (ProducerScope<T>) -> AutoCloseable): Flow<T> = callbackFlow {
+        if (closed) {
+            channel.close()
+            return@callbackFlow
+        }
+        val handle = subscribe(this)
+        open.add(channel)
+        // Registered before the check: either close() sees this channel or this sees closed.
+        if (closed) channel.close()
+        awaitClose {
+            open.remove(channel)
+            when (handle) {
+                is ObservationHandle -> handle.cancel()
+                is TaskHandle -> handle.cancel()
+            }
+            handle.close()
+        }
+    }
 
     suspend fun list(filter: ListFilter = ListFilter()): List<TicketSummary> = io { client.list(filter) }
+    /** The tickets [query] selects, in its order, at most its limit, once. */
+    suspend fun query(query: TicketQuery): List<TicketSummary> = io { client.query(query) }
     suspend fun get(ticketId: String): Ticket = io { client.get(ticketId) }
     suspend fun counts(): List<StatusCount> = io { client.counts() }
 
@@ -156,7 +230,14 @@ class Fieldsync private constructor(
     /** The connectivity callback: going online syncs at once. */
     fun setOnline(online: Boolean) = client.setOnline(online)
 
-    override fun close() = client.close()
+    /** Ends every Flow handed out (their collectors complete), stops background sync, frees the client. */
+    override fun close() {
+        closed = true
+        statusFeed.cancel()
+        statusFeed.close()
+        for (channel in open) channel.close()
+        client.close()
+    }
 
     private suspend fun <T> io(block: () -> T): T = withContext(io) { block() }
 }
