@@ -291,10 +291,20 @@ func flow(url: String, token: String, ticketId: String, dir: String) async throw
     check("cancelling the reading task ends its stream", ended)
 
     print("step: close ends every stream")
+    // The first view is delivered on the library's notifier thread, after the stream opens:
+    // close() waits for it, or it could end the stream before the ticket was ever seen.
+    let (firstView, firstViewSeen) = AsyncStream<Void>.makeStream()
     let lateViews = Task {
         var seen = 0
-        for await _ in fieldsync.observeTicket(ticketId) { seen += 1 }
+        for await _ in fieldsync.observeTicket(ticketId) {
+            seen += 1
+            if seen == 1 { firstViewSeen.yield(()) }
+        }
         return seen
+    }
+    _ = try await within(10, "the late stream's first view") {
+        for await _ in firstView { break }
+        return true
     }
     _ = try await within(10, "four open streams") {
         while fieldsync.openStreams != 4 { try await Task.sleep(nanoseconds: 10_000_000) }
