@@ -293,19 +293,20 @@ func flow(url: String, token: String, ticketId: String, dir: String) async throw
     print("step: close ends every stream")
     // The first view is delivered on the library's notifier thread, after the stream opens:
     // close() waits for it, or it could end the stream before the ticket was ever seen.
-    let (firstView, firstViewSeen) = AsyncStream<Void>.makeStream()
+    let (lateFirstView, lateFirstViewSeen) = AsyncStream<Void>.makeStream()
     let lateViews = Task {
         var seen = 0
         for await _ in fieldsync.observeTicket(ticketId) {
             seen += 1
-            if seen == 1 { firstViewSeen.yield(()) }
+            if seen == 1 { lateFirstViewSeen.yield(()) }
         }
         return seen
     }
-    _ = try await within(10, "the late stream's first view") {
-        for await _ in firstView { break }
-        return true
+    let sawFirst: Bool = try await within(10, "the late stream's first view") { () async throws -> Bool? in
+        for await _ in lateFirstView { return true }
+        return nil
     }
+    check("the late stream saw the ticket before close()", sawFirst)
     _ = try await within(10, "four open streams") {
         while fieldsync.openStreams != 4 { try await Task.sleep(nanoseconds: 10_000_000) }
         return true
