@@ -218,6 +218,11 @@ impl Client {
         let (mut ops, mut bytes) = (0u64, 0usize);
         let mut held_back = false;
         for (ticket_id, server_heads) in pending {
+            // A full request takes no more tickets: the rest are not even loaded this round.
+            if pushes.len() >= budget.pushes {
+                held_back = true;
+                break;
+            }
             // A set-aside ticket cannot be read; the others still sync.
             let Ok(document) = self.loaded(&mut docs, &ticket_id) else { continue };
             let missing = document.get_changes(&server_heads);
