@@ -139,7 +139,9 @@ async fn the_page_shows_nothing_private_in_either_language() {
             }
             (0, text)
         };
-        for shown in [&page, &events] {
+        // The token is random hex and may itself contain "4711"; look for secrets outside it.
+        let token = link.rsplit('/').next().expect("token");
+        for shown in [&page.replace(token, "<token>"), &events.replace(token, "<token>")] {
             for word in words {
                 assert!(shown.contains(word), "{lang}: no {word:?} in {shown}");
             }
