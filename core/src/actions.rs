@@ -116,6 +116,19 @@ pub enum Command {
         /// The new classification (every field written).
         classification: Classification,
     },
+    /// Record the revisit of a completed job (dispatcher; docs/adr/0019): the customer was
+    /// called; `fixed` closes it as revisited, not fixed reopens it to its engineer with the
+    /// reason.
+    Revisit {
+        /// Whether the customer confirmed the job fixed.
+        fixed: bool,
+        /// Whom the call reached (free text; may be empty).
+        #[serde(default)]
+        contact: String,
+        /// What the customer said; required when not fixed (the reopen's reason).
+        #[serde(default)]
+        note: String,
+    },
 }
 
 /// What an applied action left behind.
@@ -216,6 +229,7 @@ pub fn perform_on(
         Command::Reclassify { classification } => {
             reclassify_message(&doc::read_classification(document), classification)
         }
+        Command::Revisit { fixed, .. } => revisit_message(*fixed).to_owned(),
         _ => verb(command).to_owned(),
     };
     let hash = doc::edit(document, at, &message, |tx| match (&edit, command) {
@@ -278,7 +292,22 @@ fn plan(document: &Automerge, state: &workflow::TicketState, command: &Command) 
         Command::AddPhoto { .. } => Edit::Content(Action::AddPhoto),
         Command::CaptureSignature { .. } => Edit::Content(Action::CaptureSignature),
         Command::Reclassify { .. } => Edit::Dispatcher(Action::Reclassify),
+        Command::Revisit { fixed, contact, note } => {
+            let text = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
+            let kind = if *fixed { EventKind::Revisited } else { EventKind::Reopened };
+            Edit::Event(EventDraft {
+                reason: text(note),
+                contact: text(contact),
+                revisit: !*fixed,
+                ..EventDraft::of(kind)
+            })
+        }
     }
+}
+
+/// The timeline's name of a revisit change.
+pub fn revisit_message(fixed: bool) -> &'static str {
+    if fixed { "revisit: fixed" } else { "revisit: not fixed" }
 }
 
 /// "reclassify: type maintenance → bug; product — → boiler-x".
@@ -315,6 +344,7 @@ fn verb(command: &Command) -> &'static str {
         Command::AddPhoto { .. } => Action::AddPhoto.verb(),
         Command::CaptureSignature { .. } => Action::CaptureSignature.verb(),
         Command::Reclassify { .. } => Action::Reclassify.verb(),
+        Command::Revisit { .. } => Action::Revisit.verb(),
     }
 }
 
@@ -360,6 +390,14 @@ fn validate(command: &Command) -> Result<(), Error> {
                 })
         }
         Command::Reclassify { classification } => v::classification(classification),
+        Command::Revisit { fixed, contact, note } => v::optional_text(contact, "contact", v::MAX_SIGNER_CHARS)
+            .and_then(|()| {
+                if *fixed {
+                    v::optional_text(note, "note", v::MAX_REASON_CHARS)
+                } else {
+                    v::required_text(note, "reason", v::MAX_REASON_CHARS)
+                }
+            }),
         _ => Ok(()),
     };
     checked.map_err(|bad| Error::InvalidInput(bad.0))

@@ -241,6 +241,8 @@ impl Replica {
                     eta: draft.eta,
                     void: None,
                     device_at: None,
+                    contact: draft.contact.clone(),
+                    revisit: draft.revisit,
                 };
                 written.events.insert(id.clone(), (expected, event));
                 self.events.push(id);

@@ -101,8 +101,12 @@ pub fn set_escalation_rules(state: &AppState, caller: &Caller, rules: &Rules) ->
 pub fn prepare_new_ticket(state: &AppState, new: &NewTicket, at: Millis) -> Result<NewTicket, AppError> {
     taxonomy(state)?.value.check(&new.classification).map_err(|e| AppError::BadRequest(e.0))?;
     let policy = sla_policy(state)?.value;
-    let sla = policy.apply(new.sla, new.priority, &new.customer.tier, &new.classification.ticket_type, at);
-    Ok(NewTicket { sla, ..new.clone() })
+    let (tier, ticket_type) = (&new.customer.tier, &new.classification.ticket_type);
+    let sla = policy.apply(new.sla, new.priority, tier, ticket_type, at);
+    // The revisit target travels with the ticket like its deadlines: a policy change applies
+    // to new tickets only (docs/adr/0019).
+    let revisit_after = new.revisit_after.or(policy.targets(new.priority, tier, ticket_type).revisit);
+    Ok(NewTicket { sla, revisit_after, ..new.clone() })
 }
 
 fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, AppError> {

@@ -91,6 +91,7 @@ pub(crate) async fn list(
         sla_due_before: query.sla_due_before,
         text: query.text.filter(|t| !t.is_empty()),
         ticket_type: query.ticket_type.filter(|t| !t.is_empty()),
+        ..TicketFilter::default()
     };
     let rows = blocking(move || Ok(state.storage().list_tickets(&filter)?)).await?;
     Ok(Json(rows.into_iter().map(documents::summary_of).collect()))

@@ -49,13 +49,18 @@ mod key {
     pub const ETA: &str = "eta";
     pub const CLASSIFICATION: &str = "classification";
     pub const ESCALATIONS: &str = "escalations";
+    pub const CONTACT: &str = "contact";
+    pub const REVISIT: &str = "revisit";
+    pub const REVISIT_AFTER: &str = "revisit_after";
 }
 
 mod at_heads;
 mod customer;
 mod dispatch;
 pub use at_heads::{derive_at, event_count_at};
-pub use customer::{append_customer_message, customer_message_count, has_customer_feedback, put_customer_feedback};
+pub use customer::{
+    append_customer_message, customer_message_count, customer_rating, has_customer_feedback, put_customer_feedback,
+};
 pub use dispatch::{
     is_escalated, put_classification, put_escalation, put_priority, read_classification, read_escalations,
 };
@@ -113,6 +118,10 @@ pub struct EventDraft {
     pub summary: Option<String>,
     /// Estimated arrival shared with `travel_started`.
     pub eta: Option<Millis>,
+    /// Whom a revisit call reached.
+    pub contact: Option<String>,
+    /// A `reopened` recording a revisit's "not fixed".
+    pub revisit: bool,
 }
 
 impl EventDraft {
@@ -132,6 +141,7 @@ impl EventDraft {
             role: Some(stamp.identity.role),
             assignee: self.assignee.clone(),
             at: stamp.at,
+            revisit: self.revisit,
         }
     }
 }
@@ -184,6 +194,9 @@ pub fn create(tx: &mut Transaction<'_>, ticket_id: &str, new: &NewTicket, stamp:
             tx.put(&sla, name, deadline)?;
         }
     }
+    if let Some(after) = new.revisit_after {
+        tx.put(&sla, key::REVISIT_AFTER, after)?;
+    }
     tx.put(ROOT, key::COMPLAINT, new.complaint)?;
     tx.put(ROOT, key::SIGNATURE_REQUIRED, new.signature_required)?;
     for list in [key::EVENTS, key::NOTES, key::PARTS, key::TIME_ENTRIES] {
@@ -213,13 +226,21 @@ pub fn append_event(tx: &mut Transaction<'_>, draft: &EventDraft, stamp: &Stamp<
         ("role", stamp.identity.role.as_str().into()),
         ("device", stamp.identity.device_id.as_str().into()),
     ];
-    for (name, value) in [("assignee", &draft.assignee), ("reason", &draft.reason), ("summary", &draft.summary)] {
+    for (name, value) in [
+        ("assignee", &draft.assignee),
+        ("reason", &draft.reason),
+        ("summary", &draft.summary),
+        (key::CONTACT, &draft.contact),
+    ] {
         if let Some(value) = value {
             fields.push((name, value.as_str().into()));
         }
     }
     if let Some(eta) = draft.eta {
         fields.push((key::ETA, eta.into()));
+    }
+    if draft.revisit {
+        fields.push((key::REVISIT, ScalarValue::Boolean(true).into()));
     }
     if let Some(place) = &draft.place {
         let l = place.location;
@@ -588,6 +609,8 @@ pub fn read_events(doc: &Automerge) -> Vec<TicketEvent> {
             eta: event.i64(key::ETA),
             void: event.str(key::VOID),
             device_at: event.i64(key::DEVICE_AT),
+            contact: event.str(key::CONTACT),
+            revisit: event.bool(key::REVISIT).unwrap_or(false),
         })
         .collect()
 }
@@ -606,6 +629,7 @@ pub fn workflow_events(events: &[TicketEvent]) -> Vec<workflow::Event> {
             role: e.role,
             assignee: e.assignee.clone(),
             at: e.at,
+            revisit: e.revisit,
         })
         .collect()
 }
@@ -645,6 +669,21 @@ fn read_sla(doc: &Automerge) -> Sla {
         },
         None => Sla::default(),
     }
+}
+
+/// How long after completion the customer is called back (the policy's revisit target,
+/// written at creation), if a revisit is due.
+pub fn read_revisit_after(doc: &Automerge) -> Option<Millis> {
+    map_at(doc, &root(doc), key::SLA)?.i64(key::REVISIT_AFTER)
+}
+
+/// When a revisit of this ticket is due: its revisit target after completion, while it is
+/// completed and not yet revisited (docs/adr/0019).
+pub fn revisit_due_at(state: &workflow::TicketState, revisit_after: Option<Millis>) -> Option<Millis> {
+    if state.status != Status::Completed || state.revisited_at.is_some() {
+        return None;
+    }
+    Some(state.resolved_at?.saturating_add(revisit_after?))
 }
 
 fn read_customer(doc: &Automerge) -> Customer {
@@ -779,6 +818,8 @@ pub fn read_ticket(doc: &Automerge) -> Result<Ticket, ModelError> {
         classification: read_classification(doc),
         escalations: read_escalations(doc),
         sla: read_sla(doc),
+        revisit_after: read_revisit_after(doc),
+        revisited_at: derived.state.revisited_at,
         complaint: r.bool(key::COMPLAINT).unwrap_or(false),
         signature_required: r.bool(key::SIGNATURE_REQUIRED).unwrap_or(false),
         status: derived.state.status,

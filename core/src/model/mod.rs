@@ -167,6 +167,9 @@ pub struct NewTicket {
     pub signature_required: bool,
     /// Checklist items (labels), all unticked.
     pub checklist: Vec<String>,
+    /// How long after completion the customer is called back (the SLA policy's revisit
+    /// target, written at creation; `None`: no revisit is due).
+    pub revisit_after: Option<Millis>,
 }
 
 /// A GPS fix from the device.
@@ -248,6 +251,12 @@ pub struct TicketEvent {
     /// be before the ticket was created, nor after the server received it): the skew shows.
     #[serde(default)]
     pub device_at: Option<Millis>,
+    /// Whom the revisit call reached (`revisited`, or a revisit's `reopened`).
+    #[serde(default)]
+    pub contact: Option<String>,
+    /// A `reopened` recording a revisit's "not fixed" (docs/adr/0019).
+    #[serde(default)]
+    pub revisit: bool,
 }
 
 /// A free-text note.
@@ -426,6 +435,10 @@ pub struct Ticket {
     pub escalations: Vec<Escalation>,
     /// Deadlines.
     pub sla: Sla,
+    /// How long after completion the customer is called back, if a revisit is due.
+    pub revisit_after: Option<Millis>,
+    /// When the completed job was revisited and confirmed fixed (cleared by a reopen).
+    pub revisited_at: Option<Millis>,
     /// Complaint flag.
     pub complaint: bool,
     /// Whether completion needs a signature.

@@ -171,13 +171,17 @@ pub enum EventKind {
     Cancelled,
     /// Dispatcher gave the ticket to another (or the same) engineer.
     Reassigned,
-    /// Dispatcher reopened a completed or cancelled ticket.
+    /// Dispatcher reopened a completed or cancelled ticket (a revisit that found the job not
+    /// fixed is a reopen too, marked [`Event::revisit`]).
     Reopened,
+    /// Dispatcher called the customer back after completion and the job is confirmed fixed:
+    /// the ticket stays completed, closed as revisited (docs/adr/0019).
+    Revisited,
 }
 
 impl EventKind {
     /// Every kind.
-    pub const ALL: [EventKind; 13] = [
+    pub const ALL: [EventKind; 14] = [
         EventKind::Created,
         EventKind::Dispatched,
         EventKind::Accepted,
@@ -191,6 +195,7 @@ impl EventKind {
         EventKind::Cancelled,
         EventKind::Reassigned,
         EventKind::Reopened,
+        EventKind::Revisited,
     ];
 
     /// The name stored in documents.
@@ -209,6 +214,7 @@ impl EventKind {
             EventKind::Cancelled => "cancelled",
             EventKind::Reassigned => "reassigned",
             EventKind::Reopened => "reopened",
+            EventKind::Revisited => "revisited",
         }
     }
 
@@ -231,6 +237,7 @@ impl EventKind {
                 | EventKind::Cancelled
                 | EventKind::Reassigned
                 | EventKind::Reopened
+                | EventKind::Revisited
         )
     }
 
@@ -249,6 +256,7 @@ impl EventKind {
             EventKind::Completed => Action::Complete,
             EventKind::Cancelled => Action::Cancel,
             EventKind::Reopened => Action::Reopen,
+            EventKind::Revisited => Action::Revisit,
         }
     }
 }
@@ -301,6 +309,8 @@ pub enum Action {
     RateVisit,
     /// Change the ticket's classification (type, product, module, version).
     Reclassify,
+    /// Record the revisit of a completed job (回访): fixed, or not fixed and reopened.
+    Revisit,
 }
 
 impl Action {
@@ -349,6 +359,7 @@ impl Action {
             Action::MessageFromCustomer => "leave a message",
             Action::RateVisit => "rate the visit",
             Action::Reclassify => "reclassify",
+            Action::Revisit => "record a revisit",
         }
     }
 }
@@ -379,6 +390,9 @@ pub struct Event {
     pub assignee: Option<String>,
     /// Device time when it was recorded.
     pub at: Millis,
+    /// A `reopened` that records a revisit's "not fixed" (allowed only from completed, before
+    /// the ticket was revisited, and it counts against the first-time fix).
+    pub revisit: bool,
 }
 
 /// Why the state machine refused an event or an action.
@@ -477,6 +491,13 @@ pub struct TicketState {
     pub arrived_at: Option<Millis>,
     /// When the ticket was completed (cleared by reopen): the SLA "resolve" milestone.
     pub resolved_at: Option<Millis>,
+    /// When the completed job was revisited and confirmed fixed (cleared by reopen).
+    pub revisited_at: Option<Millis>,
+    /// How many times the ticket was reopened.
+    pub reopens: u32,
+    /// The first revisit's verdict on the first visit: fixed with no reopen before it. `None`
+    /// until the ticket is first revisited (docs/adr/0019).
+    pub first_time_fix: Option<bool>,
 }
 
 /// The whole derived picture of a ticket: its state plus the refused events.
@@ -500,6 +521,10 @@ pub fn apply(state: &TicketState, event: &Event) -> Result<TicketState, Refusal>
 
     use Status as S;
     let from = state.status;
+    let judges_revisit = kind == EventKind::Revisited || (kind == EventKind::Reopened && event.revisit);
+    if judges_revisit && from == S::Completed && state.revisited_at.is_some() {
+        return Err(refuse(Reason::AlreadyRecorded));
+    }
     let allowed = match kind {
         EventKind::Created => {
             if state.created {
@@ -518,7 +543,10 @@ pub fn apply(state: &TicketState, event: &Event) -> Result<TicketState, Refusal>
         EventKind::Resumed => from == S::Paused,
         EventKind::Completed => matches!(from, S::OnSite | S::Working | S::Paused),
         EventKind::Cancelled => !from.is_final(),
+        // A revisit judges a completed job once: not a cancelled one, not one revisited.
+        EventKind::Reopened if event.revisit => from == S::Completed,
         EventKind::Reopened => from.is_final(),
+        EventKind::Revisited => from == S::Completed,
     };
     if !allowed {
         return Err(refuse(Reason::WrongStatus { status: from }));
@@ -563,6 +591,15 @@ pub fn apply(state: &TicketState, event: &Event) -> Result<TicketState, Refusal>
             next.responded_at = None;
             next.arrived_at = None;
             next.resolved_at = None;
+            next.revisited_at = None;
+            if event.revisit {
+                next.first_time_fix.get_or_insert(false);
+            }
+            next.reopens = next.reopens.saturating_add(1);
+        }
+        EventKind::Revisited => {
+            next.revisited_at = Some(event.at);
+            next.first_time_fix.get_or_insert(state.reopens == 0);
         }
     }
     Ok(next)

@@ -32,6 +32,7 @@ fn event_at(kind: EventKind, by: &str, role: Option<Role>, assignee: Option<&str
         role,
         assignee: assignee.map(str::to_owned),
         at,
+        revisit: false,
     }
 }
 
@@ -51,6 +52,7 @@ fn unknown_event(kind_name: &str, by: &str, role: Option<Role>) -> Event {
         role,
         assignee: None,
         at: next_seq(),
+        revisit: false,
     }
 }
 
@@ -128,8 +130,14 @@ fn working_history() -> Vec<Event> {
 // ---------------------------------------------------------------------------------------------
 
 /// The kinds only dispatchers and admins may record.
-const DISPATCHER_KINDS: [EventKind; 5] =
-    [EventKind::Created, EventKind::Dispatched, EventKind::Cancelled, EventKind::Reassigned, EventKind::Reopened];
+const DISPATCHER_KINDS: [EventKind; 6] = [
+    EventKind::Created,
+    EventKind::Dispatched,
+    EventKind::Cancelled,
+    EventKind::Reassigned,
+    EventKind::Reopened,
+    EventKind::Revisited,
+];
 
 /// The kinds only the current assignee may record.
 const ENGINEER_KINDS: [EventKind; 8] = [
@@ -144,7 +152,7 @@ const ENGINEER_KINDS: [EventKind; 8] = [
 ];
 
 /// The action each kind is reported as.
-const KIND_ACTIONS: [(EventKind, Action); 13] = [
+const KIND_ACTIONS: [(EventKind, Action); 14] = [
     (EventKind::Created, Action::Create),
     (EventKind::Dispatched, Action::Assign),
     (EventKind::Accepted, Action::Accept),
@@ -158,6 +166,7 @@ const KIND_ACTIONS: [(EventKind, Action); 13] = [
     (EventKind::Cancelled, Action::Cancel),
     (EventKind::Reassigned, Action::Assign),
     (EventKind::Reopened, Action::Reopen),
+    (EventKind::Revisited, Action::Revisit),
 ];
 
 fn action_of(kind: EventKind) -> Action {
@@ -227,6 +236,9 @@ const ALLOWED: &[(EventKind, Status, Status)] = &[
     // The state has an assignee, so a reopened ticket goes back to them.
     (EventKind::Reopened, Status::Completed, Status::Dispatched),
     (EventKind::Reopened, Status::Cancelled, Status::Dispatched),
+
+    // A revisit confirming the fix leaves the ticket completed (closed as revisited).
+    (EventKind::Revisited, Status::Completed, Status::Completed),
 ];
 
 fn expected_to(kind: EventKind, from: Status) -> Option<Status> {
@@ -266,8 +278,8 @@ fn tables_are_consistent() {
     for (kind, from, _) in ALLOWED {
         assert!(seen.insert((*kind, *from)), "duplicate ALLOWED entry for ({kind:?}, {from:?})");
     }
-    assert_eq!(ALLOWED.len(), 41);
-    assert_eq!(EventKind::ALL.len() * Status::ALL.len() - ALLOWED.len(), 89, "refused pairs");
+    assert_eq!(ALLOWED.len(), 42);
+    assert_eq!(EventKind::ALL.len() * Status::ALL.len() - ALLOWED.len(), 98, "refused pairs");
 
     let dispatcher: HashSet<_> = DISPATCHER_KINDS.into_iter().collect();
     let engineer: HashSet<_> = ENGINEER_KINDS.into_iter().collect();
@@ -335,7 +347,7 @@ fn check_matrix(created: bool, dispatcher_role: Role) {
             }
         }
     }
-    assert_eq!(allowed + refused, 130);
+    assert_eq!(allowed + refused, 140);
 }
 
 #[test]
@@ -605,6 +617,9 @@ fn unknown_kind_leaves_state_unchanged_in_every_status() {
                     responded_at: Some(1),
                     arrived_at: Some(2),
                     resolved_at: Some(3),
+                    revisited_at: None,
+                    reopens: 1,
+                    first_time_fix: Some(false),
                 };
                 // Whoever records it, whatever the role.
                 for (by, role) in [(ENG, Some(Role::Engineer)), ("stranger", None), (DISP, Some(Role::Dispatcher))] {
@@ -1295,6 +1310,7 @@ fn event_kind_names_round_trip() {
         (EventKind::Cancelled, "cancelled"),
         (EventKind::Reassigned, "reassigned"),
         (EventKind::Reopened, "reopened"),
+        (EventKind::Revisited, "revisited"),
     ];
     assert_eq!(EventKind::ALL.to_vec(), kinds.iter().map(|(k, _)| *k).collect::<Vec<_>>());
     for (kind, name) in kinds {
@@ -1341,4 +1357,92 @@ fn the_customer_messages_until_cancelled_and_rates_once_after_completion() {
     let again = check_customer_rating(Status::Completed, true);
     assert_eq!(again.map_err(|r| r.to_string()), Err("cannot rate the visit: it is already recorded".into()));
     assert!(needs_follow_up(1) && needs_follow_up(2) && !needs_follow_up(3) && !needs_follow_up(5));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Revisits (docs/adr/0019)
+// ---------------------------------------------------------------------------------------------
+
+/// created, dispatched to ENG, worked and completed.
+fn completed_history() -> Vec<Event> {
+    let mut events = dispatched_history();
+    for kind in [EventKind::Accepted, EventKind::CheckedIn, EventKind::Completed] {
+        events.push(eng(kind));
+    }
+    events
+}
+
+/// A dispatcher's `reopened` recording a revisit's "not fixed".
+fn revisit_not_fixed() -> Event {
+    Event { revisit: true, ..disp(EventKind::Reopened) }
+}
+
+#[test]
+fn a_revisit_confirming_the_fix_closes_the_ticket_as_revisited_and_counts_a_first_time_fix() {
+    let mut events = completed_history();
+    let revisited = disp(EventKind::Revisited);
+    let at = revisited.at;
+    events.push(revisited);
+    let state = fold_ok(&events);
+    assert_eq!(state.status, Status::Completed);
+    assert_eq!(state.revisited_at, Some(at));
+    assert_eq!(state.first_time_fix, Some(true));
+    // Revisited once: a second verdict either way is refused as already recorded.
+    for second in [disp(EventKind::Revisited), revisit_not_fixed()] {
+        let refusal = err_refusal(apply(&state, &second), "second revisit");
+        assert_eq!(refusal.reason, Reason::AlreadyRecorded, "{refusal}");
+    }
+    // A plain reopen by a dispatcher is still possible, and clears the revisit.
+    let reopened = ok_state(apply(&state, &disp(EventKind::Reopened)), "reopen after revisit");
+    assert_eq!((reopened.status, reopened.revisited_at), (Status::Dispatched, None));
+    assert_eq!(reopened.first_time_fix, Some(true), "the first verdict stands");
+}
+
+#[test]
+fn a_revisit_finding_it_not_fixed_reopens_the_ticket_to_its_engineer_and_is_no_first_time_fix() {
+    let mut events = completed_history();
+    events.push(revisit_not_fixed());
+    let state = fold_ok(&events);
+    assert_eq!(state.status, Status::Dispatched);
+    assert_eq!(state.assignee.as_deref(), Some(ENG));
+    assert_eq!(state.first_time_fix, Some(false));
+    assert_eq!(state.resolved_at, None);
+    // Fixed on the second visit and then confirmed: still not a first-time fix.
+    for kind in [EventKind::Accepted, EventKind::CheckedIn, EventKind::Completed] {
+        events.push(eng(kind));
+    }
+    events.push(disp(EventKind::Revisited));
+    let state = fold_ok(&events);
+    assert_eq!(state.status, Status::Completed);
+    assert_eq!(state.first_time_fix, Some(false));
+}
+
+#[test]
+fn a_ticket_reopened_before_its_first_revisit_is_no_first_time_fix() {
+    let mut events = completed_history();
+    events.push(disp(EventKind::Reopened));
+    for kind in [EventKind::Accepted, EventKind::CheckedIn, EventKind::Completed] {
+        events.push(eng(kind));
+    }
+    events.push(disp(EventKind::Revisited));
+    assert_eq!(fold_ok(&events).first_time_fix, Some(false));
+}
+
+#[test]
+fn revisits_are_refused_before_completion_on_cancelled_tickets_and_to_engineers() {
+    let mut cancelled = dispatched_history();
+    cancelled.push(disp(EventKind::Cancelled));
+    let state = fold_ok(&cancelled);
+    for event in [disp(EventKind::Revisited), revisit_not_fixed()] {
+        let refusal = err_refusal(apply(&state, &event), "revisit of a cancelled ticket");
+        assert_eq!(refusal.reason, Reason::WrongStatus { status: Status::Cancelled });
+    }
+    let working = fold_ok(&dispatched_history());
+    let refusal = err_refusal(apply(&working, &disp(EventKind::Revisited)), "revisit before completion");
+    assert_eq!(refusal.reason, Reason::WrongStatus { status: Status::Dispatched });
+    let completed = fold_ok(&completed_history());
+    let by_engineer = event(EventKind::Revisited, ENG, Some(Role::Engineer), None);
+    let refusal = err_refusal(apply(&completed, &by_engineer), "an engineer revisits");
+    assert_eq!(refusal.reason, Reason::NotDispatcher);
+    assert_eq!(completed.first_time_fix, None, "not revisited yet");
 }

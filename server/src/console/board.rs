@@ -406,6 +406,8 @@ impl NewTicketForm {
             complaint: !self.complaint.is_empty(),
             signature_required: !self.signature_required.is_empty(),
             checklist: self.checklist.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect(),
+            // From the policy in force (`manage::prepare_new_ticket`).
+            revisit_after: None,
         })
     }
 }

@@ -485,6 +485,8 @@ mod tests {
             eta: None,
             void: None,
             device_at: Some(1_000_000 - 86_400_000),
+            contact: None,
+            revisit: false,
         };
         let text = event_details(&event, Words { lang: crate::tracking::i18n::Lang::En, zone: 0 });
         assert!(text.contains("device clock said") && text.contains("86400 s early"), "{text}");

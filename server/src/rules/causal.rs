@@ -447,6 +447,7 @@ fn read_event(document: &Automerge, record: &ObjId) -> workflow::Event {
         role: text(document, record, "role").as_deref().and_then(Role::parse),
         assignee: text(document, record, "assignee"),
         at: scalar(document, record, "at").as_ref().and_then(int).unwrap_or(0),
+        revisit: matches!(scalar(document, record, "revisit"), Some(ScalarValue::Boolean(true))),
     }
 }
 

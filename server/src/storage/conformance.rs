@@ -62,6 +62,10 @@ fn row(id: &str, status: Status, assignee: Option<&str>) -> IndexRow {
         changed_seq: 0,
         ticket_type: String::new(),
         escalated: false,
+        revisit_due_at: None,
+        revisited_at: None,
+        first_time_fix: None,
+        customer_rating: None,
     }
 }
 
@@ -239,6 +243,24 @@ fn list_filters(s: &dyn Storage) {
     assert_eq!(ids(typed), ["a"]);
     let a = s.ticket_row("a").expect("row").expect("a");
     assert_eq!((a.ticket_type.as_str(), a.escalated), ("on_site_repair", true), "type and flag round-trip");
+
+    // The revisit work (docs/adr/0019): due, and revisited with its verdict and rating.
+    let mut due = row("d", Status::Completed, Some("eli"));
+    due.revisit_due_at = Some(5_000);
+    due.customer_rating = Some(4);
+    s.save_ticket(&write("d", None, b"1", due.clone(), &[])).expect("d");
+    let mut revisited = row("e", Status::Completed, Some("fay"));
+    (revisited.revisited_at, revisited.first_time_fix) = (Some(6_000), Some(true));
+    s.save_ticket(&write("e", None, b"1", revisited.clone(), &[])).expect("e");
+    let mut reopened = row("f", Status::Dispatched, Some("fay"));
+    reopened.first_time_fix = Some(false);
+    s.save_ticket(&write("f", None, b"1", reopened, &[])).expect("f");
+    assert_eq!(ids(TicketFilter { revisit_due: true, ..Default::default() }), ["d"]);
+    assert_eq!(ids(TicketFilter { revisited: true, ..Default::default() }), ["e", "f"]);
+    let d = s.ticket_row("d").expect("row").expect("d");
+    assert_eq!((d.revisit_due_at, d.customer_rating, d.first_time_fix), (Some(5_000), Some(4), None));
+    let e = s.ticket_row("e").expect("row").expect("e");
+    assert_eq!((e.revisited_at, e.first_time_fix, e.revisit_due_at), (Some(6_000), Some(true), None));
 }
 
 fn sync_states(s: &dyn Storage) {

@@ -166,6 +166,16 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // SLA policy, escalation rules) with their change log, and escalation claims
     // (docs/adr/0014).
     super::sqlite::manager::MIGRATION,
+    // 9 here, 10 once merged after the customers branch's 9 (they commute: this one only adds
+    // columns of its own): the revisit work and the customer's rating in the index
+    // (docs/adr/0019).
+    r#"
+    ALTER TABLE tickets ADD COLUMN revisit_due_at INTEGER;
+    ALTER TABLE tickets ADD COLUMN revisited_at INTEGER;
+    ALTER TABLE tickets ADD COLUMN first_time_fix INTEGER;
+    ALTER TABLE tickets ADD COLUMN customer_rating INTEGER;
+    CREATE INDEX tickets_by_revisit_due ON tickets (revisit_due_at);
+    "#,
 ];
 
 /// Brings the schema up to the newest migration in one transaction with the project's one

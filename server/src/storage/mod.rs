@@ -184,6 +184,15 @@ pub struct IndexRow {
     pub ticket_type: String,
     /// Whether the server has escalated the ticket (docs/adr/0014).
     pub escalated: bool,
+    /// When the revisit call is due: completed, not yet revisited, and a revisit target was
+    /// set (docs/adr/0019).
+    pub revisit_due_at: Option<Millis>,
+    /// When the completed job was revisited and confirmed fixed.
+    pub revisited_at: Option<Millis>,
+    /// The first revisit's verdict: fixed at the first visit, or not; `None` until revisited.
+    pub first_time_fix: Option<bool>,
+    /// The customer's own rating from the tracking page, once given.
+    pub customer_rating: Option<u8>,
 }
 
 /// One change's arrival at the server.
@@ -253,6 +262,10 @@ pub struct TicketFilter {
     pub text: Option<String>,
     /// Only tickets of this type.
     pub ticket_type: Option<String>,
+    /// Only tickets with a revisit due (completed, not revisited, a target set).
+    pub revisit_due: bool,
+    /// Only tickets revisited at least once (the first-time-fix population).
+    pub revisited: bool,
 }
 
 /// What the server remembers about one ticket on one device.
@@ -360,4 +373,5 @@ pub(crate) fn i64_of(n: u64) -> i64 {
 
 pub(crate) const ROW_COLUMNS: &str =
     "t.id, t.title, t.status, t.assignee, t.priority, t.customer_name, t.customer_address,
-    t.respond_by, t.arrive_by, t.resolve_by, t.sla_due_at, t.conflicts, t.resolved_at, t.updated_at, t.changed_seq, t.ticket_type, t.escalated";
+    t.respond_by, t.arrive_by, t.resolve_by, t.sla_due_at, t.conflicts, t.resolved_at, t.updated_at, t.changed_seq, t.ticket_type, t.escalated,
+    t.revisit_due_at, t.revisited_at, t.first_time_fix, t.customer_rating";

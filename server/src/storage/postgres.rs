@@ -196,6 +196,15 @@ const MIGRATIONS: &[&str] = &[
     // escalation rules) with their change log, and escalation claims (SQLite's 8;
     // docs/adr/0014).
     manager::MIGRATION,
+    // 7 here, 8 once merged after the customers branch's 7 (SQLite's 9, then 10): the revisit
+    // work and the customer's rating in the index (docs/adr/0019).
+    r#"
+    ALTER TABLE tickets ADD COLUMN revisit_due_at BIGINT;
+    ALTER TABLE tickets ADD COLUMN revisited_at BIGINT;
+    ALTER TABLE tickets ADD COLUMN first_time_fix BOOLEAN;
+    ALTER TABLE tickets ADD COLUMN customer_rating SMALLINT;
+    CREATE INDEX tickets_by_revisit_due ON tickets (revisit_due_at);
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -563,6 +572,10 @@ fn index_row(row: &Row) -> Result<IndexRow, postgres::Error> {
         changed_seq: u64_of(row.try_get(14)?),
         ticket_type: row.try_get(15)?,
         escalated: row.try_get(16)?,
+        revisit_due_at: row.try_get(17)?,
+        revisited_at: row.try_get(18)?,
+        first_time_fix: row.try_get(19)?,
+        customer_rating: row.try_get::<_, Option<i16>>(20)?.and_then(|n| u8::try_from(n).ok()),
     })
 }
 
@@ -826,8 +839,10 @@ impl Storage for PostgresStorage {
             tx.execute(
                 "INSERT INTO tickets (id, title, status, assignee, priority, customer_name, customer_address,
                                       respond_by, arrive_by, resolve_by, sla_due_at, conflicts, resolved_at,
-                                      updated_at, changed_seq, version, ticket_type, escalated)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+                                      updated_at, changed_seq, version, ticket_type, escalated,
+                                      revisit_due_at, revisited_at, first_time_fix, customer_rating)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+                         $19, $20, $21, $22)
                  ON CONFLICT (id) DO UPDATE SET
                     title = excluded.title, status = excluded.status, assignee = excluded.assignee,
                     priority = excluded.priority, customer_name = excluded.customer_name,
@@ -836,7 +851,9 @@ impl Storage for PostgresStorage {
                     sla_due_at = excluded.sla_due_at, conflicts = excluded.conflicts,
                     resolved_at = excluded.resolved_at, updated_at = excluded.updated_at,
                     changed_seq = excluded.changed_seq, version = excluded.version,
-                    ticket_type = excluded.ticket_type, escalated = excluded.escalated",
+                    ticket_type = excluded.ticket_type, escalated = excluded.escalated,
+                    revisit_due_at = excluded.revisit_due_at, revisited_at = excluded.revisited_at,
+                    first_time_fix = excluded.first_time_fix, customer_rating = excluded.customer_rating",
                 &[
                     &id,
                     &r.title,
@@ -856,6 +873,10 @@ impl Storage for PostgresStorage {
                     &version,
                     &r.ticket_type,
                     &r.escalated,
+                    &r.revisit_due_at,
+                    &r.revisited_at,
+                    &r.first_time_fix,
+                    &r.customer_rating.map(i16::from),
                 ],
             )?;
             // Delivered to every listening instance at commit, in commit order.
@@ -895,6 +916,12 @@ impl Storage for PostgresStorage {
         if let Some(ticket_type) = &filter.ticket_type {
             params.push(ticket_type);
             clauses.push(format!("t.ticket_type = ${}", params.len()));
+        }
+        if filter.revisit_due {
+            clauses.push("t.revisit_due_at IS NOT NULL".to_owned());
+        }
+        if filter.revisited {
+            clauses.push("t.first_time_fix IS NOT NULL".to_owned());
         }
         if let Some(pattern) = &pattern {
             params.push(pattern);

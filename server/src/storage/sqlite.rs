@@ -248,6 +248,10 @@ fn index_row(row: &Row<'_>) -> rusqlite::Result<IndexRow> {
         changed_seq: u64_of(row.get(14)?),
         ticket_type: row.get(15)?,
         escalated: row.get(16)?,
+        revisit_due_at: row.get(17)?,
+        revisited_at: row.get(18)?,
+        first_time_fix: row.get(19)?,
+        customer_rating: row.get(20)?,
     })
 }
 
@@ -497,8 +501,10 @@ impl Storage for SqliteStorage {
             tx.prepare_cached(
                 "INSERT INTO tickets (id, title, status, assignee, priority, customer_name, customer_address,
                                       respond_by, arrive_by, resolve_by, sla_due_at, conflicts, resolved_at,
-                                      updated_at, changed_seq, version, ticket_type, escalated)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
+                                      updated_at, changed_seq, version, ticket_type, escalated,
+                                      revisit_due_at, revisited_at, first_time_fix, customer_rating)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
+                         ?19, ?20, ?21, ?22)
                  ON CONFLICT (id) DO UPDATE SET
                     title = excluded.title, status = excluded.status, assignee = excluded.assignee,
                     priority = excluded.priority, customer_name = excluded.customer_name,
@@ -507,7 +513,9 @@ impl Storage for SqliteStorage {
                     sla_due_at = excluded.sla_due_at, conflicts = excluded.conflicts,
                     resolved_at = excluded.resolved_at, updated_at = excluded.updated_at,
                     changed_seq = excluded.changed_seq, version = excluded.version,
-                    ticket_type = excluded.ticket_type, escalated = excluded.escalated",
+                    ticket_type = excluded.ticket_type, escalated = excluded.escalated,
+                    revisit_due_at = excluded.revisit_due_at, revisited_at = excluded.revisited_at,
+                    first_time_fix = excluded.first_time_fix, customer_rating = excluded.customer_rating",
             )?
             .execute(params![
                 id,
@@ -528,6 +536,10 @@ impl Storage for SqliteStorage {
                 version,
                 r.ticket_type,
                 r.escalated,
+                r.revisit_due_at,
+                r.revisited_at,
+                r.first_time_fix,
+                r.customer_rating,
             ])?;
             let mut log = tx.prepare_cached(
                 "INSERT OR IGNORE INTO change_log (ticket_id, change_hash, device_id, received_at) VALUES (?1, ?2, ?3, ?4)",
@@ -577,6 +589,12 @@ impl Storage for SqliteStorage {
         if let Some(ticket_type) = &filter.ticket_type {
             values.push(SqlValue::Text(ticket_type.clone()));
             clauses.push(format!("t.ticket_type = ?{}", values.len()));
+        }
+        if filter.revisit_due {
+            clauses.push("t.revisit_due_at IS NOT NULL".to_owned());
+        }
+        if filter.revisited {
+            clauses.push("t.first_time_fix IS NOT NULL".to_owned());
         }
         if let Some(text) = filter.text.as_deref().filter(|t| !t.is_empty()) {
             let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");

@@ -145,6 +145,10 @@ fn row(id: &str) -> IndexRow {
         changed_seq: 0,
         ticket_type: String::new(),
         escalated: false,
+        revisit_due_at: None,
+        revisited_at: None,
+        first_time_fix: None,
+        customer_rating: None,
     }
 }
 

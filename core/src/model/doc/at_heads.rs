@@ -60,6 +60,7 @@ pub fn derive_at(doc: &Automerge, heads: &[ChangeHash]) -> Derived {
                 role: text("role").as_deref().and_then(Role::parse),
                 assignee: text("assignee"),
                 at,
+                revisit: matches!(record.get("revisit"), Some(ScalarValue::Boolean(true))),
             })
         })
         .collect();

@@ -51,6 +51,12 @@ pub fn has_customer_feedback(doc: &Automerge) -> bool {
     root(doc).object(key::CUSTOMER_FEEDBACK, ObjType::Map).is_some()
 }
 
+/// The customer's own rating of the visit, once given.
+pub fn customer_rating(doc: &Automerge) -> Option<u8> {
+    let obj = root(doc).object(key::CUSTOMER_FEEDBACK, ObjType::Map)?;
+    super::At { doc, obj }.u64("rating").and_then(|n| u8::try_from(n).ok())
+}
+
 /// How many messages the customer has left.
 pub fn customer_message_count(doc: &Automerge) -> usize {
     root(doc).object(key::CUSTOMER_MESSAGES, ObjType::List).map_or(0, |list| doc.length(&list))
