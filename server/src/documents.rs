@@ -227,7 +227,12 @@ pub(crate) fn index_row(document: &Automerge, at: Millis) -> Result<IndexRow, Ap
         changed_seq: 0,
         ticket_type: summary.ticket_type,
         escalated: doc::is_escalated(document),
-        revisit_due_at: doc::revisit_due_at(&derived.state, doc::read_revisit_after(document)),
+        revisit_due_at: doc::revisit_due_at(
+            derived.state.status,
+            derived.state.resolved_at,
+            derived.state.revisited_at,
+            doc::read_revisit_after(document),
+        ),
         revisited_at: derived.state.revisited_at,
         first_time_fix: derived.state.first_time_fix,
         customer_rating: doc::customer_rating(document),

@@ -679,11 +679,16 @@ pub fn read_revisit_after(doc: &Automerge) -> Option<Millis> {
 
 /// When a revisit of this ticket is due: its revisit target after completion, while it is
 /// completed and not yet revisited (docs/adr/0019).
-pub fn revisit_due_at(state: &workflow::TicketState, revisit_after: Option<Millis>) -> Option<Millis> {
-    if state.status != Status::Completed || state.revisited_at.is_some() {
+pub fn revisit_due_at(
+    status: Status,
+    resolved_at: Option<Millis>,
+    revisited_at: Option<Millis>,
+    revisit_after: Option<Millis>,
+) -> Option<Millis> {
+    if status != Status::Completed || revisited_at.is_some() {
         return None;
     }
-    Some(state.resolved_at?.saturating_add(revisit_after?))
+    Some(resolved_at?.saturating_add(revisit_after?))
 }
 
 fn read_customer(doc: &Automerge) -> Customer {

@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use fieldsync_core::actions::Command;
-use fieldsync_core::model::{JobSummary, Ticket, TicketEvent};
+use fieldsync_core::model::{JobSummary, Ticket, TicketEvent, doc};
 use fieldsync_core::workflow::Status;
 use serde::Deserialize;
 
@@ -107,6 +107,8 @@ struct DetailPage {
     taxonomy: crate::sla::taxonomy::Taxonomy,
     type_label: String,
     escalations: Vec<EscalationRow>,
+    revisit: String,
+    can_revisit: bool,
 }
 
 /// An escalation the server recorded, as the page lists it.
@@ -126,6 +128,12 @@ fn event_details(event: &TicketEvent, w: Words) -> String {
         if let Some(distance) = place.distance_m {
             text.push_str(&format!(" ({distance:.0} {})", w.t("m from the site")));
         }
+    }
+    if event.revisit {
+        text.push_str(&format!(" ({})", w.t("revisit: not fixed")));
+    }
+    if let Some(contact) = &event.contact {
+        text.push_str(&format!(" [{}: {contact}]", w.t("reached")));
     }
     if let Some(reason) = &event.reason {
         text.push_str(&format!(": {}", w.refusal(reason)));
@@ -311,8 +319,19 @@ fn build(detail: Detail, people: &People, taxonomy: crate::sla::taxonomy::Taxono
         .site
         .map(|s| format!("{:.5}, {:.5}, {} {:.0} m", s.lat, s.lon, w.t("radius"), s.radius_m))
         .unwrap_or_else(|| "—".into());
+    let revisit_due = doc::revisit_due_at(t.status, t.milestones.resolved_at, t.revisited_at, t.revisit_after);
+    let revisit = match (revisit_due, t.revisited_at) {
+        (_, Some(at)) => format!("{} {}", w.t("revisited, confirmed fixed:"), w.when(at)),
+        (Some(due), None) => {
+            let state = crate::sla::revisit::RevisitState::at(due, now);
+            format!("{} {} ({})", w.t("revisit due"), w.when(due), w.t(state.as_str()))
+        }
+        (None, None) => w.t("no revisit due").to_owned(),
+    };
     DetailPage {
         nav,
+        revisit,
+        can_revisit: t.status == Status::Completed && t.revisited_at.is_none(),
         status: t.status.as_str(),
         status_label: w.status(t.status),
         clock_text: w.clock(&clock.text),

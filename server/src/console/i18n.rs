@@ -625,6 +625,29 @@ fn zh(en: &str) -> Option<&'static str> {
         "with it." => "。",
         "Delivery log" => "投递日志",
         "All subscriptions" => "全部订阅",
+        // Revisits (docs/adr/0019)
+        "Revisits" => "完工回访",
+        "Revisit" => "完工回访",
+        "Completed jobs due a call back, the oldest due first: ask the customer whether it is really fixed. Not fixed reopens the ticket to its engineer with the reason." => {
+            "待回访的已完成工单，最早到期的在前：询问客户问题是否真正解决。未解决则带原因重开工单，退回原工程师。"
+        }
+        "First-time fix" => "一次修复率",
+        "revisited" => "已回访",
+        "No revisits due." => "没有待回访的工单。",
+        "revisit due" => "回访到期",
+        "the call" => "回访电话",
+        "overdue" => "已超期",
+        "whom you reached" => "接听人",
+        "confirmed fixed" => "确认已解决",
+        "not fixed" => "未解决",
+        "what the customer said (the reason, if not fixed)" => "客户反馈（未解决时填写原因）",
+        "revisited, confirmed fixed:" => "已回访，确认已解决：",
+        "no revisit due" => "无待回访",
+        "Record the revisit" => "记录回访",
+        "revisit: fixed" => "回访：已解决",
+        "revisit: not fixed" => "回访：未解决",
+        "reached" => "接听人",
+        "record a revisit" => "记录回访",
         _ => return None,
     })
 }

@@ -17,6 +17,7 @@ mod i18n;
 mod people;
 mod report_pages;
 mod reports;
+mod revisits;
 mod routing;
 mod session;
 mod settings_pages;
@@ -58,6 +59,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/console/reports", get(report_pages::page))
         .route("/console/follow-ups", get(follow_ups::page))
         .route("/console/follow-ups/{ticket_id}", post(follow_ups::record))
+        .route("/console/revisits", get(revisits::page))
+        .route("/console/revisits/{ticket_id}", post(revisits::record))
         .route("/console/reports/{table}", get(report_pages::csv))
         .route("/console/settings", get(settings_pages::page))
         .route("/console/settings/{which}", post(settings_pages::save))

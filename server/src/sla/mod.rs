@@ -6,6 +6,7 @@
 
 pub mod clock;
 pub mod escalation;
+pub mod revisit;
 pub mod taxonomy;
 
 use fieldsync_core::model::{Priority, Sla};

@@ -588,3 +588,43 @@ async fn attack_an_engineer_reclassifies_or_forges_an_escalation() {
     let kind = phone.doc.get(&map, "type").expect("read").map(|(v, _)| v.to_string());
     assert_eq!(kind.as_deref(), Some("\"on_site_repair\""));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attack_an_engineer_closes_his_own_job_as_revisited_or_moves_the_revisit_target() {
+    let server = Server::start().await;
+    let dana = server.user("dana", Role::Dispatcher);
+    let eli = server.user("eli", Role::Engineer);
+    let (id, mut phone) = on_site(&server, &dana, &eli).await;
+    let answer = phone.push(&server, |tx, me| drop(me.event(tx, "completed"))).await;
+    assert!(answer.rejections.is_empty(), "{answer:?}");
+    let due = server.state.storage().ticket_row(&id).expect("row").expect("exists").revisit_due_at;
+    assert!(due.is_some(), "the default policy's revisit target makes a revisit due");
+
+    // A `revisited` event claiming a dispatcher's role, and a revisit's reopen: only a
+    // dispatcher judges the job, and the role is the device's, not what the record says.
+    let answer = phone
+        .push(&server, |tx, me| {
+            let event = me.event(tx, "revisited");
+            tx.put(&event, "role", "dispatcher").expect("role");
+            tx.put(&event, "contact", "myself").expect("contact");
+        })
+        .await;
+    assert_eq!(answer.rejections.len(), 1, "{answer:?}");
+    // Pushing the revisit target far away, so the job never shows as due.
+    let answer = phone
+        .push(&server, |tx, _| {
+            let Some((_, sla)) = tx.get(ROOT, "sla").expect("read") else { panic!("no sla") };
+            tx.put(&sla, "revisit_after", ScalarValue::Int(i64::MAX / 4)).expect("revisit_after");
+        })
+        .await;
+    assert_eq!(answer.rejections.len(), 1, "{answer:?}");
+
+    let row = server.state.storage().ticket_row(&id).expect("row").expect("exists");
+    assert_eq!(
+        (row.revisit_due_at, row.revisited_at, row.first_time_fix),
+        (due, None, None),
+        "still due a revisit, with no verdict"
+    );
+    let detail = detail(&server, &dana.token, &id).await;
+    assert_eq!(detail["status"], "completed", "{detail}");
+}
