@@ -3,13 +3,14 @@
 //! the organisation's zone, and no page leaves English words when Chinese is chosen.
 
 use chrono::{DateTime, FixedOffset};
-use fieldsync_core::Role;
+use fieldsync_core::sync::{SyncConfig, SyncEngine};
+use fieldsync_core::{Location, Role};
 use fieldsync_server::ServerConfig;
 use fieldsync_server::tracking::TrackingConfig;
 use reqwest::header::{ACCEPT_LANGUAGE, COOKIE, LOCATION, SET_COOKIE};
 use serde_json::json;
 
-use crate::common::Server;
+use crate::common::{Server, open_client};
 use crate::console::{client, csrf_of, sign_in};
 
 /// The organisation's zone in these tests: UTC−05:00, neither UTC nor the default.
@@ -243,6 +244,14 @@ const ENGLISH: &[&str] = &[
     "Escalation",
     "Follow",
     "subscription",
+    "Revisit",
+    "Revisits",
+    "revisit",
+    "revisited",
+    "fixed",
+    "reached",
+    "overdue",
+    "First",
 ];
 
 /// The English words of [`ENGLISH`] in `text`, as whole words.
@@ -261,10 +270,32 @@ fn english_words(text: &str) -> Vec<String> {
 async fn no_console_page_shows_english_words_when_chinese_is_chosen() {
     let server = server().await;
     let dana = server.user("dana", Role::Admin);
-    let _eli = server.user("eli", Role::Engineer);
+    let eli = server.user("eli", Role::Engineer);
     let http = client();
     let (_, session) = sign_in(&http, &server.base, &dana.token).await;
     let session = format!("{}; fieldsync_lang=zh", session.expect("session"));
+    // A completed job due a revisit, and one revisited and found not fixed (docs/adr/0019).
+    let phone = open_client(server.dir.path(), &eli, Role::Engineer);
+    let engine =
+        SyncEngine::new(phone.clone(), SyncConfig::new(server.base.clone(), eli.token.clone())).expect("engine");
+    engine.set_online(true);
+    let fixed = server.create_ticket(&dana.token, "门铃不响", Some("eli")).await;
+    let reopened = server.create_ticket(&dana.token, "水管漏水", Some("eli")).await;
+    engine.sync_now().await.expect("sync");
+    for id in [&fixed, &reopened] {
+        phone.accept(id).expect("accept");
+        phone.check_in(id, Location { lat: 31.23, lon: 121.47, accuracy_m: 5.0 }).expect("check in");
+        phone.complete(id, "好了").expect("complete");
+    }
+    engine.sync_now().await.expect("sync completions");
+    let (status, body) = server
+        .act(
+            &dana.token,
+            &reopened,
+            json!({"action": "revisit", "fixed": false, "contact": "王女士", "note": "还在漏"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
 
     // Something on every page: tickets in several states, a note, a cancellation, a webhook.
     let open = server.create_ticket(&dana.token, "锅炉漏水", Some("eli")).await;
@@ -297,6 +328,9 @@ async fn no_console_page_shows_english_words_when_chinese_is_chosen() {
         "/console/engineers".to_owned(),
         "/console/reports".to_owned(),
         "/console/follow-ups".to_owned(),
+        "/console/revisits".to_owned(),
+        format!("/console/tickets/{fixed}"),
+        format!("/console/tickets/{reopened}"),
         "/console/webhooks".to_owned(),
         format!("/console/webhooks/{webhook_id}"),
         "/console/settings".to_owned(),
