@@ -324,7 +324,7 @@ fn build(detail: Detail, people: &People, taxonomy: crate::sla::taxonomy::Taxono
         (_, Some(at)) => format!("{} {}", w.t("revisited, confirmed fixed:"), w.when(at)),
         (Some(due), None) => {
             let state = crate::sla::revisit::RevisitState::at(due, now);
-            format!("{} {} ({})", w.t("revisit due"), w.when(due), w.t(state.as_str()))
+            format!("{} {} ({})", w.t("revisit due"), w.when(due), w.t(state.label()))
         }
         (None, None) => w.t("no revisit due").to_owned(),
     };

@@ -637,6 +637,7 @@ fn zh(en: &str) -> Option<&'static str> {
         "revisit due" => "回访到期",
         "the call" => "回访电话",
         "overdue" => "已超期",
+        "to call" => "待回访",
         "whom you reached" => "接听人",
         "confirmed fixed" => "确认已解决",
         "not fixed" => "未解决",

@@ -26,6 +26,7 @@ pub(crate) struct RevisitRow {
     completed: String,
     due: String,
     state: &'static str,
+    state_label: &'static str,
     rating: String,
 }
 
@@ -63,6 +64,7 @@ pub(crate) async fn page(State(state): State<AppState>, session: Session) -> Res
                 completed: w.when_opt(r.resolved_at),
                 due: w.when(due_at),
                 state: state.as_str(),
+                state_label: state.label(),
                 rating: rating_text(r.customer_rating),
                 ticket_id: r.id,
             })

@@ -20,10 +20,18 @@ impl RevisitState {
         if now > due_at { RevisitState::Overdue } else { RevisitState::Due }
     }
 
-    /// The name pages and CSS use.
+    /// The name CSS uses.
     pub fn as_str(self) -> &'static str {
         match self {
             RevisitState::Due => "due",
+            RevisitState::Overdue => "overdue",
+        }
+    }
+
+    /// The words pages show.
+    pub fn label(self) -> &'static str {
+        match self {
+            RevisitState::Due => "to call",
             RevisitState::Overdue => "overdue",
         }
     }

@@ -252,6 +252,7 @@ const ENGLISH: &[&str] = &[
     "reached",
     "overdue",
     "First",
+    "call",
 ];
 
 /// The English words of [`ENGLISH`] in `text`, as whole words.

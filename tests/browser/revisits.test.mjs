@@ -1,0 +1,201 @@
+// Revisits (回访) and complaints in a real browser (Debian's Chromium via playwright-core)
+// against a real `fieldsync serve` on port 0, with a real device (the `fieldsync device` CLI):
+// a revisit that finds the job not fixed reopens it on the engineer's device, one confirmed
+// fixed closes it, the first-time-fix rate follows, in English and in Chinese
+// (docs/adr/0019). Prints "N passed, M failed" last; exits non-zero on any failure.
+//
+// Environment: FIELDSYNC_BIN (the fieldsync binary), SCREENSHOTS (folder for screenshots),
+// CHROMIUM (default /usr/bin/chromium).
+
+import { chromium } from "playwright-core";
+import { execFile, spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+
+const run = promisify(execFile);
+const bin = process.env.FIELDSYNC_BIN;
+const shots = path.resolve(process.env.SCREENSHOTS || "artifacts/screenshots");
+const browserPath = process.env.CHROMIUM || "/usr/bin/chromium";
+if (!bin) {
+  console.error("FIELDSYNC_BIN is not set");
+  process.exit(2);
+}
+fs.mkdirSync(shots, { recursive: true });
+const work = fs.mkdtempSync(path.join(os.tmpdir(), "fieldsync-browser-revisits-"));
+const data = path.join(work, "data");
+
+function check(condition, message) {
+  if (!condition) throw new Error(message);
+}
+
+async function fieldsync(args) {
+  try {
+    return (await run(bin, args, { maxBuffer: 1 << 24 })).stdout;
+  } catch (e) {
+    throw new Error(`fieldsync ${args.join(" ")} failed: ${e.stderr || e.message}`);
+  }
+}
+
+/** Starts `fieldsync serve` on port 0 and resolves with its URL once it says it listens. */
+function startServer() {
+  const args = ["serve", "--data", data, "--listen", "127.0.0.1:0"];
+  const child = spawn(bin, args, { stdio: ["ignore", "ignore", "pipe"] });
+  return new Promise((resolve, reject) => {
+    let seen = "";
+    child.on("exit", (code) => reject(new Error(`the server exited (${code}) before listening: ${seen}`)));
+    child.stderr.setEncoding("utf8");
+    child.stderr.on("data", (text) => {
+      seen += text;
+      const m = /fieldsync server on (http:\/\/\S+) .*\n/.exec(seen);
+      if (m) resolve({ child, url: m[1] });
+    });
+  });
+}
+
+const results = [];
+let server;
+let browser;
+try {
+  const dana = (await fieldsync(["user", "add", "dana", "--role", "dispatcher", "--data", data])).trim();
+  const eli = (await fieldsync(["user", "add", "eli", "--role", "engineer", "--data", data])).trim();
+  const started = await startServer();
+  server = started.child;
+  const url = started.url;
+  console.log(`server on ${url}`);
+
+  const store = path.join(work, "eli.sqlite");
+  const online = (...args) => fieldsync(["device", "--store", store, "--server", url, "--token", eli, ...args]);
+  const offline = (...args) => fieldsync(["device", "--store", store, ...args]);
+  const onDevice = async (id) => JSON.parse(await offline("show", id, "--json"));
+  const rest = async (method, route, body) => {
+    const response = await fetch(url + route, {
+      method,
+      headers: { Authorization: `Bearer ${dana}`, "Content-Type": "application/json" },
+      body: body && JSON.stringify(body),
+    });
+    check(response.ok, `${method} ${route}: ${response.status} ${await response.clone().text()}`);
+    return response.json();
+  };
+
+  // Three jobs eli completes on his device, in this order: due for a revisit in this order.
+  const ticket = async (title, customer) =>
+    (await rest("POST", "/v1/tickets", { title, customer: { name: customer, tier: "gold" }, assignee: "eli" })).id;
+  const leak = await ticket("Boiler leaks", "Mrs Wong");
+  const door = await ticket("门铃不响", "王先生");
+  const lift = await ticket("Lift stuck", "Hotel Amstel");
+  await online("sync");
+  for (const id of [leak, door, lift]) {
+    await offline("accept", id);
+    await offline("check-in", id, "--lat", "31.2304", "--lon", "121.4737");
+    await offline("complete", id, "--summary", "fixed");
+  }
+  await online("sync");
+
+  browser = await chromium.launch({
+    executablePath: browserPath,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+  });
+  const context = await browser.newContext({ viewport: { width: 1500, height: 950 }, locale: "en-GB" });
+  const page = await context.newPage();
+  page.setDefaultTimeout(15000);
+  const shot = (name) => page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
+  const text = async (selector) => (await page.textContent(selector)) ?? "";
+  const step = async (name, body) => {
+    const t0 = Date.now();
+    try {
+      await body();
+      results.push([name, true]);
+      console.log(`ok    ${name} (${Date.now() - t0} ms)`);
+    } catch (e) {
+      results.push([name, false]);
+      console.log(`FAIL  ${name}: ${e.stack || e}`);
+      await shot(`failed-revisits-${results.length}`).catch(() => {});
+    }
+  };
+
+  await page.goto(`${url}/console/login`);
+  await page.fill("input[name=token]", dana);
+  await page.click("#login-form button");
+  await page.waitForURL("**/console/board");
+
+  await step("the revisit queue lists completed jobs oldest due first, with the customer's rating", async () => {
+    await page.click("#nav-revisits");
+    await page.waitForURL("**/console/revisits");
+    const rows = await page.$$eval("#revisits tr[data-ticket]", (trs) => trs.map((tr) => tr.dataset.ticket));
+    check(JSON.stringify(rows) === JSON.stringify([leak, door, lift]), `queue order: ${rows}`);
+    check((await text("#ftf-rate")) === "—", `first-time fix before any revisit: ${await text("#ftf-rate")}`);
+    check((await text(`tr[data-ticket="${leak}"] .rating`)) === "—", "no rating yet");
+    await shot("revisits-01-queue-en");
+  });
+
+  await step("a revisit that finds the job not fixed reopens it on the engineer's device", async () => {
+    const row = `tr[data-ticket="${leak}"]`;
+    await page.fill(`${row} input[name=contact]`, "Mrs Wong");
+    await page.check(`${row} input[name=outcome][value=not_fixed]`);
+    await page.fill(`${row} input[name=note]`, "still dripping under the boiler");
+    await page.click(`${row} button[type=submit]`);
+    await page.waitForURL("**/console/revisits");
+    check((await page.$(row)) === null, "the reopened job left the queue");
+    check((await text("#ftf-rate")) === "0%", `first-time fix: ${await text("#ftf-rate")}`);
+    await page.goto(`${url}/console/tickets/${leak}`);
+    check((await text("#status")) === "dispatched", `status ${await text("#status")}`);
+    const timeline = await page.$$eval("#timeline tr", (rows) => rows.map((r) => r.innerText));
+    check(
+      timeline.some((r) => r.includes("revisit: not fixed") && r.includes("dana") && r.includes("still dripping")),
+      `timeline: ${timeline}`,
+    );
+    await shot("revisits-02-reopened-en");
+    await online("sync");
+    const onPhone = await onDevice(leak);
+    const reopen = onPhone.events[onPhone.events.length - 1];
+    check(onPhone.status === "dispatched" && onPhone.assignee === "eli", `device: ${onPhone.status} ${onPhone.assignee}`);
+    check(reopen.kind === "reopened" && reopen.revisit === true && reopen.reason === "still dripping under the boiler",
+      `the reopen on the device: ${JSON.stringify(reopen)}`);
+    check(reopen.contact === "Mrs Wong", `contact ${reopen.contact}`);
+  });
+
+  await step("in Chinese: the queue, and a confirmed fix recorded on the ticket's page", async () => {
+    await page.goto(`${url}/console/revisits`);
+    await page.click("#lang-zh");
+    await page.waitForURL("**/console/revisits");
+    check((await page.getAttribute("html", "lang")) === "zh-CN", "the page is Chinese");
+    check((await text("h1")) === "完工回访", `title ${await text("h1")}`);
+    check((await text("#first-time-fix")).includes("一次修复率"), await text("#first-time-fix"));
+    await shot("revisits-03-queue-zh");
+    await page.click(`tr[data-ticket="${door}"] a`);
+    await page.waitForURL(`**/console/tickets/${door}`);
+    await page.fill("#revisit-form input[name=contact]", "王先生");
+    await page.check("#revisit-form input[name=outcome][value=fixed]");
+    await page.click("#revisit-form button[type=submit]");
+    await page.waitForURL(`**/console/tickets/${door}`);
+    check((await text("#revisit")).includes("已回访，确认已解决"), await text("#revisit"));
+    check((await page.$("#revisit-form")) === null, "judged once: no second form");
+    const timeline = await page.$$eval("#timeline tr", (rows) => rows.map((r) => r.innerText));
+    check(timeline.some((r) => r.includes("回访：已解决") && r.includes("王先生")), `timeline: ${timeline}`);
+    await shot("revisits-04-fixed-zh");
+    await page.goto(`${url}/console/revisits`);
+    check((await text("#ftf-rate")) === "50%", `first-time fix: ${await text("#ftf-rate")}`);
+    const rows = await page.$$eval("#revisits tr[data-ticket]", (trs) => trs.map((tr) => tr.dataset.ticket));
+    check(JSON.stringify(rows) === JSON.stringify([lift]), `queue: ${rows}`);
+    await page.click("#lang-en");
+    await page.waitForURL("**/console/revisits");
+  });
+} catch (e) {
+  results.push(["setup", false]);
+  console.log(`FAIL  setup: ${e.stack || e}`);
+} finally {
+  await browser?.close().catch(() => {});
+  if (server) {
+    server.kill("SIGTERM");
+    await new Promise((resolve) => server.once("exit", resolve));
+  }
+  fs.rmSync(work, { recursive: true, force: true });
+}
+
+const passed = results.filter(([, ok]) => ok).length;
+const failed = results.length - passed;
+console.log(`screenshots in ${shots}`);
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed > 0 ? 1 : 0);
