@@ -37,6 +37,8 @@ pub enum Role {
     Dispatcher,
     /// A dispatcher who also manages users and devices.
     Admin,
+    /// Handles complaints (through the server's API; their devices hold no tickets).
+    ComplaintHandler,
 }
 
 /// A ticket's status.
@@ -440,6 +442,7 @@ impl From<Role> for workflow::Role {
             Role::Engineer => workflow::Role::Engineer,
             Role::Dispatcher => workflow::Role::Dispatcher,
             Role::Admin => workflow::Role::Admin,
+            Role::ComplaintHandler => workflow::Role::ComplaintHandler,
         }
     }
 }
@@ -450,6 +453,7 @@ impl From<workflow::Role> for Role {
             workflow::Role::Engineer => Role::Engineer,
             workflow::Role::Dispatcher => Role::Dispatcher,
             workflow::Role::Admin => Role::Admin,
+            workflow::Role::ComplaintHandler => Role::ComplaintHandler,
         }
     }
 }

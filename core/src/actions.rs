@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::model::doc::{self, EventDraft, Stamp};
-use crate::model::{CheckInPlace, Classification, Identity, Location, NewTicket, PhotoMeta, SignatureMeta, ids};
+use crate::model::{
+    CheckInPlace, Classification, ComplaintLevel, Identity, Location, NewTicket, PhotoMeta, SignatureMeta, ids,
+};
 use crate::time::Millis;
 use crate::workflow::{self, Action, Actor, Derived, EventKind, Status};
 
@@ -129,6 +131,15 @@ pub enum Command {
         #[serde(default)]
         note: String,
     },
+    /// Set a complaint's level and the organisation unit it concerns (complaint handler,
+    /// dispatcher; complaint tickets only; docs/adr/0019).
+    SetComplaint {
+        /// Suggestion, grumble, complaint or crisis.
+        level: ComplaintLevel,
+        /// The organisation unit it concerns (may be empty).
+        #[serde(default)]
+        unit: String,
+    },
 }
 
 /// What an applied action left behind.
@@ -213,13 +224,31 @@ pub fn perform_on(
             derived.state.clone()
         }
         Edit::Dispatcher(action) => {
-            if !identity.role.dispatches() {
-                return Err(workflow::Refusal { action: *action, reason: workflow::Reason::NotDispatcher }.into());
-            }
-            if let Command::Reclassify { classification } = command {
-                if *classification == doc::read_classification(document) {
-                    return Err(Error::InvalidInput("the ticket is classified so already".into()));
+            let complaint = doc::is_complaint(document);
+            match command {
+                Command::Reclassify { classification } => {
+                    let before = doc::read_classification(document);
+                    workflow::complaints::check_reclassify(
+                        identity.role,
+                        complaint,
+                        &before.ticket_type,
+                        &classification.ticket_type,
+                    )?;
+                    if *classification == before {
+                        return Err(Error::InvalidInput("the ticket is classified so already".into()));
+                    }
                 }
+                Command::SetComplaint { level, unit } => {
+                    workflow::complaints::check_set_complaint(identity.role, complaint)?;
+                    let before = (doc::read_complaint_level(document), doc::read_complaint_unit(document));
+                    if before == (Some(*level), unit.trim().to_owned()) {
+                        return Err(Error::InvalidInput("the complaint is set so already".into()));
+                    }
+                }
+                _ if !identity.role.dispatches() => {
+                    return Err(workflow::Refusal { action: *action, reason: workflow::Reason::NotDispatcher }.into());
+                }
+                _ => {}
             }
             derived.state.clone()
         }
@@ -230,6 +259,7 @@ pub fn perform_on(
             reclassify_message(&doc::read_classification(document), classification)
         }
         Command::Revisit { fixed, .. } => revisit_message(*fixed).to_owned(),
+        Command::SetComplaint { level, unit } => complaint_message(document, *level, unit.trim()),
         _ => verb(command).to_owned(),
     };
     let hash = doc::edit(document, at, &message, |tx| match (&edit, command) {
@@ -244,7 +274,14 @@ pub fn perform_on(
         (_, Command::CaptureSignature { signature, strokes_json }) => {
             doc::put_signature(tx, signature, strokes_json, &stamp)
         }
-        (_, Command::Reclassify { classification }) => doc::put_classification(tx, classification),
+        (_, Command::Reclassify { classification }) => {
+            // Reclassified into a complaint, it is one for good (docs/adr/0019).
+            if classification.ticket_type == workflow::complaints::COMPLAINT_TYPE {
+                doc::mark_complaint(tx)?;
+            }
+            doc::put_classification(tx, classification)
+        }
+        (_, Command::SetComplaint { level, unit }) => doc::put_complaint(tx, Some(*level), unit.trim()),
         _ => Err(doc::ModelError::NotATicket("event command planned as content")),
     })?;
     // A valid action appends at the end of the history: the fold is the old one plus this
@@ -292,6 +329,7 @@ fn plan(document: &Automerge, state: &workflow::TicketState, command: &Command) 
         Command::AddPhoto { .. } => Edit::Content(Action::AddPhoto),
         Command::CaptureSignature { .. } => Edit::Content(Action::CaptureSignature),
         Command::Reclassify { .. } => Edit::Dispatcher(Action::Reclassify),
+        Command::SetComplaint { .. } => Edit::Dispatcher(Action::SetComplaint),
         Command::Revisit { fixed, contact, note } => {
             let text = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
             let kind = if *fixed { EventKind::Revisited } else { EventKind::Reopened };
@@ -303,6 +341,21 @@ fn plan(document: &Automerge, state: &workflow::TicketState, command: &Command) 
             })
         }
     }
+}
+
+/// "complaint: level — → crisis; unit — → billing": what a complaint change changed.
+fn complaint_message(document: &Automerge, level: ComplaintLevel, unit: &str) -> String {
+    let shown = |v: &str| if v.is_empty() { "—".to_owned() } else { v.to_owned() };
+    let old_level = doc::read_complaint_level(document).map_or("", ComplaintLevel::as_str);
+    let old_unit = doc::read_complaint_unit(document);
+    let mut changes = Vec::new();
+    if old_level != level.as_str() {
+        changes.push(format!("level {} → {}", shown(old_level), level.as_str()));
+    }
+    if old_unit != unit {
+        changes.push(format!("unit {} → {}", shown(&old_unit), shown(unit)));
+    }
+    format!("complaint: {}", changes.join("; "))
 }
 
 /// The timeline's name of a revisit change.
@@ -345,6 +398,7 @@ fn verb(command: &Command) -> &'static str {
         Command::CaptureSignature { .. } => Action::CaptureSignature.verb(),
         Command::Reclassify { .. } => Action::Reclassify.verb(),
         Command::Revisit { .. } => Action::Revisit.verb(),
+        Command::SetComplaint { .. } => Action::SetComplaint.verb(),
     }
 }
 
@@ -390,6 +444,7 @@ fn validate(command: &Command) -> Result<(), Error> {
                 })
         }
         Command::Reclassify { classification } => v::classification(classification),
+        Command::SetComplaint { unit, .. } => v::optional_text(unit, "unit", v::MAX_SIGNER_CHARS),
         Command::Revisit { fixed, contact, note } => v::optional_text(contact, "contact", v::MAX_SIGNER_CHARS)
             .and_then(|()| {
                 if *fixed {

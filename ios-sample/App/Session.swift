@@ -30,6 +30,7 @@ enum SessionStore {
         let role: Role = switch stored.role {
         case "dispatcher": .dispatcher
         case "admin": .admin
+        case "complaint_handler": .complaintHandler
         default: .engineer
         }
         return Session(
@@ -42,6 +43,7 @@ enum SessionStore {
         case .engineer: "engineer"
         case .dispatcher: "dispatcher"
         case .admin: "admin"
+        case .complaintHandler: "complaint_handler"
         }
         let data = try JSONEncoder().encode(
             Stored(url: session.server.url, token: session.server.token, userId: session.identity.userId,

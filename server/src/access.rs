@@ -4,6 +4,7 @@
 //! the blob checks need.
 
 use automerge::Automerge;
+use fieldsync_core::actions::Command;
 use fieldsync_core::model::doc;
 use fieldsync_core::time::Millis;
 use fieldsync_core::workflow::{EventKind, Role, Status};
@@ -17,8 +18,11 @@ use crate::{AppError, AppState};
 /// Engineers push only to tickets that are, or were, assigned to them; dispatchers and admins
 /// to any ticket, and they may create tickets.
 pub(crate) fn may_push(who: &Principal, existing: Option<&Loaded>) -> Result<(), String> {
-    if who.role != Role::Engineer {
+    if who.role.dispatches() {
         return Ok(());
+    }
+    if who.role == Role::ComplaintHandler {
+        return Err("complaint handlers act through the API, not by syncing documents".into());
     }
     let Some(loaded) = existing else {
         return Err("unknown ticket".into());
@@ -45,7 +49,7 @@ pub(crate) fn is_or_was_assigned(document: &Automerge, user_id: &str) -> bool {
 
 /// Whether the device should hold the ticket now.
 pub(crate) fn should_hold(who: &Principal, row: &IndexRow, expired_before: Millis) -> bool {
-    let mine = who.role != Role::Engineer || row.assignee.as_deref() == Some(who.user_id.as_str());
+    let mine = who.role.dispatches() || row.assignee.as_deref() == Some(who.user_id.as_str());
     let expired = row.status == Status::Completed && row.resolved_at.is_some_and(|at| at < expired_before);
     mine && !expired
 }
@@ -55,7 +59,7 @@ pub(crate) fn should_hold(who: &Principal, row: &IndexRow, expired_before: Milli
 pub(crate) fn may_write_blobs(state: &AppState, caller: &Caller, ticket: &str) -> Result<(), AppError> {
     let not_found = || AppError::NotFound(format!("ticket {ticket} not found"));
     let row = state.storage().ticket_row(ticket)?.ok_or_else(not_found)?;
-    if caller.0.role != Role::Engineer {
+    if caller.0.role.dispatches() {
         return Ok(());
     }
     let loaded = documents::load_at(state, ticket, row.changed_seq)?.ok_or_else(not_found)?;
@@ -73,7 +77,7 @@ pub(crate) fn may_write_blobs(state: &AppState, caller: &Caller, ticket: &str) -
 pub(crate) fn may_read_blob(state: &AppState, caller: &Caller, id: &BlobId) -> Result<bool, AppError> {
     for ticket in state.storage().blob_tickets(id.as_str())? {
         let Some(row) = state.storage().ticket_row(&ticket)? else { continue };
-        if caller.0.role == Role::Engineer && row.assignee.as_deref() != Some(caller.0.user_id.as_str()) {
+        if !caller.0.role.dispatches() && row.assignee.as_deref() != Some(caller.0.user_id.as_str()) {
             continue;
         }
         let Some(loaded) = documents::load_at(state, &ticket, row.changed_seq)? else { continue };
@@ -95,8 +99,51 @@ fn references(document: &automerge::Automerge, sha256: &str) -> bool {
     })
 }
 
-/// Whether `who` may read a ticket now (its report, its blobs): engineers the tickets assigned
-/// to them, dispatchers and admins any.
+/// Dispatchers and admins list and read tickets; complaint handlers complaints only (the list
+/// is filtered, a detail checked by [`may_read_detail`]); engineers use their devices.
+pub(crate) fn may_list(caller: &Caller) -> Result<(), AppError> {
+    if caller.0.role.handles_complaints() {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden("only dispatchers, admins and complaint handlers may use this".into()))
+    }
+}
+
+/// Whether `caller` may read ticket `id`'s detail: a dispatcher or admin any, a complaint
+/// handler a complaint. A ticket the caller may not read is "not found" to a handler, as it is
+/// absent from their list.
+pub(crate) fn may_read_detail(state: &AppState, caller: &Caller, id: &str) -> Result<(), AppError> {
+    if caller.0.role.dispatches() {
+        return Ok(());
+    }
+    let row = state.storage().ticket_row(id)?;
+    match row {
+        Some(row) if may_read_ticket(&caller.0, &row) => Ok(()),
+        _ => Err(AppError::NotFound(format!("ticket {id} not found"))),
+    }
+}
+
+/// Whether `caller` may give `command` on ticket `id` through the API: dispatchers and admins
+/// any (the workflow judges it), complaint handlers a complaint's level and classification on
+/// a complaint (docs/adr/0019), engineers nothing (they act on their devices).
+pub(crate) fn may_act(state: &AppState, caller: &Caller, id: &str, command: &Command) -> Result<(), AppError> {
+    match caller.0.role {
+        Role::Dispatcher | Role::Admin => Ok(()),
+        Role::Engineer => caller.require_dispatcher(),
+        Role::ComplaintHandler => {
+            may_read_detail(state, caller, id)?;
+            match command {
+                Command::Reclassify { .. } | Command::SetComplaint { .. } => Ok(()),
+                _ => Err(AppError::Forbidden("a complaint handler sets a complaint's level and classification".into())),
+            }
+        }
+    }
+}
+
+/// Whether `who` may read a ticket now (its detail, report, blobs): engineers the tickets
+/// assigned to them, complaint handlers complaints, dispatchers and admins any.
 pub(crate) fn may_read_ticket(who: &Principal, row: &IndexRow) -> bool {
-    who.role != Role::Engineer || row.assignee.as_deref() == Some(who.user_id.as_str())
+    who.role.dispatches()
+        || row.assignee.as_deref() == Some(who.user_id.as_str())
+        || (who.role == Role::ComplaintHandler && row.complaint)
 }

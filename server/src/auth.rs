@@ -38,7 +38,9 @@ impl Caller {
     pub fn require_dispatcher(&self) -> Result<(), AppError> {
         match self.0.role {
             Role::Dispatcher | Role::Admin => Ok(()),
-            Role::Engineer => Err(AppError::Forbidden("only dispatchers and admins may use this".into())),
+            Role::Engineer | Role::ComplaintHandler => {
+                Err(AppError::Forbidden("only dispatchers and admins may use this".into()))
+            }
         }
     }
 
@@ -46,7 +48,9 @@ impl Caller {
     pub fn require_admin(&self) -> Result<(), AppError> {
         match self.0.role {
             Role::Admin => Ok(()),
-            Role::Dispatcher | Role::Engineer => Err(AppError::Forbidden("only admins may change this".into())),
+            Role::Dispatcher | Role::Engineer | Role::ComplaintHandler => {
+                Err(AppError::Forbidden("only admins may change this".into()))
+            }
         }
     }
 }
@@ -63,7 +67,7 @@ pub(crate) fn may_manage(role: Role, user: &str, target_role: Role, target_user:
     let allowed = match role {
         Role::Admin => true,
         Role::Dispatcher => target_role == Role::Engineer || target_user == user,
-        Role::Engineer => false,
+        Role::Engineer | Role::ComplaintHandler => false,
     };
     if allowed {
         Ok(())
@@ -80,6 +84,7 @@ fn article(role: Role) -> String {
     match role {
         Role::Admin | Role::Engineer => format!("an {}", role.as_str()),
         Role::Dispatcher => format!("a {}", role.as_str()),
+        Role::ComplaintHandler => "a complaint handler".to_owned(),
     }
 }
 

@@ -236,7 +236,28 @@ pub(crate) fn index_row(document: &Automerge, at: Millis) -> Result<IndexRow, Ap
         revisited_at: derived.state.revisited_at,
         first_time_fix: derived.state.first_time_fix,
         customer_rating: doc::customer_rating(document),
-    })
+        complaint: false,
+        complaint_level: String::new(),
+        complaint_unit: String::new(),
+        complaint_product: String::new(),
+        complaint_tier: String::new(),
+    }
+    .with_complaint(document))
+}
+
+impl IndexRow {
+    /// The complaint analysis's columns (docs/adr/0019), filled for a complaint only.
+    fn with_complaint(mut self, document: &Automerge) -> IndexRow {
+        if doc::is_complaint(document) {
+            self.complaint = true;
+            self.complaint_level =
+                doc::read_complaint_level(document).map(|l| l.as_str().to_owned()).unwrap_or_default();
+            self.complaint_unit = doc::read_complaint_unit(document);
+            self.complaint_product = doc::read_classification(document).product;
+            self.complaint_tier = doc::read_customer(document).tier;
+        }
+        self
+    }
 }
 
 /// Stores `new_changes` (already applied to `document`) atomically with the new index row and
@@ -334,7 +355,11 @@ pub(crate) fn perform(
     id: &str,
     command: &Command,
 ) -> Result<TicketSummary, AppError> {
-    caller.require_dispatcher()?;
+    // Which commands a complaint handler may give is the workflow's rule (`complaints`); the
+    // handlers ask `access::may_act` first.
+    if !caller.0.role.handles_complaints() {
+        caller.require_dispatcher()?;
+    }
     if let Command::Reclassify { classification } = command {
         let taxonomy = crate::manage::taxonomy(state)?.value;
         taxonomy.check(classification).map_err(|e| AppError::BadRequest(e.0))?;

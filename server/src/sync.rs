@@ -261,7 +261,11 @@ fn updates(
     let config = state.config();
     let current = storage.current_seq()?;
     let scope = match who.role {
-        Role::Engineer => Scope::Engineer { user_id: who.user_id.clone(), device_id: who.device_id.clone() },
+        // A complaint handler is assigned nothing: their device holds no tickets, they act
+        // through the API (docs/adr/0019).
+        Role::Engineer | Role::ComplaintHandler => {
+            Scope::Engineer { user_id: who.user_id.clone(), device_id: who.device_id.clone() }
+        }
         Role::Dispatcher | Role::Admin => Scope::All,
     };
     let retention = i64::try_from(config.completed_retention.as_millis()).unwrap_or(i64::MAX);

@@ -56,9 +56,12 @@ pub(crate) async fn act(
     Path(id): Path<String>,
     body: Result<Json<Command>, JsonRejection>,
 ) -> Result<Json<TicketSummary>, AppError> {
-    caller.require_dispatcher()?;
     let command = json_body(body)?;
-    let summary = blocking(move || documents::perform(&state, &caller, &id, &command)).await?;
+    let summary = blocking(move || {
+        crate::access::may_act(&state, &caller, &id, &command)?;
+        documents::perform(&state, &caller, &id, &command)
+    })
+    .await?;
     Ok(Json(summary))
 }
 
@@ -79,7 +82,7 @@ pub(crate) async fn list(
     caller: Caller,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Vec<TicketSummary>>, AppError> {
-    caller.require_dispatcher()?;
+    crate::access::may_list(&caller)?;
     let Query(query) = query.map_err(|e| AppError::BadRequest(e.body_text()))?;
     let mut statuses = Vec::new();
     for name in query.status.iter().flat_map(|s| s.split(',')).map(str::trim).filter(|s| !s.is_empty()) {
@@ -91,6 +94,8 @@ pub(crate) async fn list(
         sla_due_before: query.sla_due_before,
         text: query.text.filter(|t| !t.is_empty()),
         ticket_type: query.ticket_type.filter(|t| !t.is_empty()),
+        // A complaint handler lists complaints only (docs/adr/0019).
+        complaint: !caller.0.role.dispatches(),
         ..TicketFilter::default()
     };
     let rows = blocking(move || Ok(state.storage().list_tickets(&filter)?)).await?;
@@ -129,9 +134,10 @@ pub(crate) async fn detail(
     Path(id): Path<String>,
     headers: axum::http::HeaderMap,
 ) -> Result<Json<Detail>, AppError> {
-    caller.require_dispatcher()?;
+    crate::access::may_list(&caller)?;
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).map(str::to_owned);
     let detail = blocking(move || {
+        crate::access::may_read_detail(&state, &caller, &id)?;
         let mut detail = detail_of(&state, &id)?;
         let base = crate::tracking::base_url(&state, host.as_deref());
         detail.tracking_url = crate::tracking::current_url(&state, &id, detail.ticket.status, &base)?;

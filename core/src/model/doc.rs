@@ -52,6 +52,8 @@ mod key {
     pub const CONTACT: &str = "contact";
     pub const REVISIT: &str = "revisit";
     pub const REVISIT_AFTER: &str = "revisit_after";
+    pub const COMPLAINT_LEVEL: &str = "complaint_level";
+    pub const COMPLAINT_UNIT: &str = "complaint_unit";
 }
 
 mod at_heads;
@@ -62,7 +64,8 @@ pub use customer::{
     append_customer_message, customer_message_count, customer_rating, has_customer_feedback, put_customer_feedback,
 };
 pub use dispatch::{
-    is_escalated, put_classification, put_escalation, put_priority, read_classification, read_escalations,
+    is_complaint, is_escalated, mark_complaint, put_classification, put_complaint, put_escalation, put_priority,
+    read_classification, read_complaint_level, read_complaint_unit, read_escalations,
 };
 
 /// The key the server writes into a record of `events`, `notes`, `parts` or `time_entries`
@@ -197,7 +200,14 @@ pub fn create(tx: &mut Transaction<'_>, ticket_id: &str, new: &NewTicket, stamp:
     if let Some(after) = new.revisit_after {
         tx.put(&sla, key::REVISIT_AFTER, after)?;
     }
-    tx.put(ROOT, key::COMPLAINT, new.complaint)?;
+    // Filed as a complaint in any way, it is one for good (docs/adr/0019).
+    let complaint = new.complaint
+        || new.complaint_level.is_some()
+        || new.classification.ticket_type == crate::workflow::complaints::COMPLAINT_TYPE;
+    tx.put(ROOT, key::COMPLAINT, complaint)?;
+    if complaint {
+        put_complaint(tx, new.complaint_level, &new.complaint_unit)?;
+    }
     tx.put(ROOT, key::SIGNATURE_REQUIRED, new.signature_required)?;
     for list in [key::EVENTS, key::NOTES, key::PARTS, key::TIME_ENTRIES] {
         tx.put_object(ROOT, list, ObjType::List)?;
@@ -691,7 +701,8 @@ pub fn revisit_due_at(
     Some(resolved_at?.saturating_add(revisit_after?))
 }
 
-fn read_customer(doc: &Automerge) -> Customer {
+/// The customer as written on the ticket.
+pub fn read_customer(doc: &Automerge) -> Customer {
     match map_at(doc, &root(doc), key::CUSTOMER) {
         Some(c) => Customer {
             name: c.string("name"),
@@ -826,6 +837,8 @@ pub fn read_ticket(doc: &Automerge) -> Result<Ticket, ModelError> {
         revisit_after: read_revisit_after(doc),
         revisited_at: derived.state.revisited_at,
         complaint: r.bool(key::COMPLAINT).unwrap_or(false),
+        complaint_level: read_complaint_level(doc),
+        complaint_unit: r.string(key::COMPLAINT_UNIT),
         signature_required: r.bool(key::SIGNATURE_REQUIRED).unwrap_or(false),
         status: derived.state.status,
         assignee: derived.state.assignee.clone(),

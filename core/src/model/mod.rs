@@ -4,8 +4,11 @@
 //! the plain types apps see: what a dispatcher fills in ([`NewTicket`]), the full view of one
 //! ticket ([`Ticket`]) and the one-row summary lists are made of ([`TicketSummary`]).
 
+mod complaint;
 pub mod doc;
 pub mod ids;
+
+pub use complaint::ComplaintLevel;
 
 use serde::{Deserialize, Serialize};
 
@@ -170,6 +173,10 @@ pub struct NewTicket {
     /// How long after completion the customer is called back (the SLA policy's revisit
     /// target, written at creation; `None`: no revisit is due).
     pub revisit_after: Option<Millis>,
+    /// A complaint's level (the ticket is then a complaint).
+    pub complaint_level: Option<ComplaintLevel>,
+    /// The organisation unit a complaint concerns (free text, may be empty).
+    pub complaint_unit: String,
 }
 
 /// A GPS fix from the device.
@@ -439,8 +446,12 @@ pub struct Ticket {
     pub revisit_after: Option<Millis>,
     /// When the completed job was revisited and confirmed fixed (cleared by a reopen).
     pub revisited_at: Option<Millis>,
-    /// Complaint flag.
+    /// Complaint flag: once set it stays (never deleted, history never rewritten).
     pub complaint: bool,
+    /// A complaint's level, once set.
+    pub complaint_level: Option<ComplaintLevel>,
+    /// The organisation unit a complaint concerns.
+    pub complaint_unit: String,
     /// Whether completion needs a signature.
     pub signature_required: bool,
     /// Derived status.

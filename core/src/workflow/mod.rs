@@ -11,6 +11,7 @@ use std::fmt;
 
 use crate::time::Millis;
 
+pub mod complaints;
 pub mod values;
 
 /// What a user is allowed to be.
@@ -23,6 +24,9 @@ pub enum Role {
     Dispatcher,
     /// A dispatcher who also manages users and devices.
     Admin,
+    /// Handles customer complaints: sets their level and reclassifies them (a complaint into
+    /// a sales lead or an inquiry, and back), on complaint tickets only (docs/adr/0019).
+    ComplaintHandler,
 }
 
 impl Role {
@@ -32,6 +36,7 @@ impl Role {
             Role::Engineer => "engineer",
             Role::Dispatcher => "dispatcher",
             Role::Admin => "admin",
+            Role::ComplaintHandler => "complaint_handler",
         }
     }
 
@@ -41,12 +46,19 @@ impl Role {
             "engineer" => Some(Role::Engineer),
             "dispatcher" => Some(Role::Dispatcher),
             "admin" => Some(Role::Admin),
+            "complaint_handler" => Some(Role::ComplaintHandler),
             _ => None,
         }
     }
 
-    pub(crate) fn dispatches(self) -> bool {
+    /// Dispatchers and admins: every ticket, every dispatcher action.
+    pub fn dispatches(self) -> bool {
         matches!(self, Role::Dispatcher | Role::Admin)
+    }
+
+    /// Who may act on complaints: complaint handlers, dispatchers and admins.
+    pub fn handles_complaints(self) -> bool {
+        matches!(self, Role::ComplaintHandler | Role::Dispatcher | Role::Admin)
     }
 }
 
@@ -311,6 +323,8 @@ pub enum Action {
     Reclassify,
     /// Record the revisit of a completed job (回访): fixed, or not fixed and reopened.
     Revisit,
+    /// Set a complaint's level and the organisation unit it concerns.
+    SetComplaint,
 }
 
 impl Action {
@@ -360,6 +374,7 @@ impl Action {
             Action::RateVisit => "rate the visit",
             Action::Reclassify => "reclassify",
             Action::Revisit => "record a revisit",
+            Action::SetComplaint => "set the complaint",
         }
     }
 }
@@ -426,6 +441,10 @@ pub enum Reason {
         /// The most there may be.
         max: usize,
     },
+    /// A complaint's action on a ticket that is not a complaint.
+    NotAComplaint,
+    /// A complaint handler reclassifying outside complaint, sales lead and inquiry.
+    NotAComplaintType,
 }
 
 /// A refused event or action: what was tried and why not.
@@ -457,6 +476,10 @@ impl fmt::Display for Refusal {
             Reason::AlreadySigned => f.write_str("the customer has already signed"),
             Reason::AlreadyRecorded => f.write_str("it is already recorded"),
             Reason::TooMany { max } => write!(f, "a ticket holds at most {max}"),
+            Reason::NotAComplaint => f.write_str("the ticket is not a complaint"),
+            Reason::NotAComplaintType => {
+                f.write_str("a complaint handler turns a complaint into a sales lead or an inquiry, and back")
+            }
         }
     }
 }

@@ -408,6 +408,8 @@ impl NewTicketForm {
             checklist: self.checklist.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect(),
             // From the policy in force (`manage::prepare_new_ticket`).
             revisit_after: None,
+            complaint_level: None,
+            complaint_unit: String::new(),
         })
     }
 }

@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use fieldsync_core::actions::Command;
-use fieldsync_core::model::{JobSummary, Ticket, TicketEvent, doc};
+use fieldsync_core::model::{ComplaintLevel, JobSummary, Ticket, TicketEvent, doc};
 use fieldsync_core::workflow::Status;
 use serde::Deserialize;
 
@@ -109,6 +109,8 @@ struct DetailPage {
     escalations: Vec<EscalationRow>,
     revisit: String,
     can_revisit: bool,
+    complaint_levels: Vec<String>,
+    complaint_level: String,
 }
 
 /// An escalation the server recorded, as the page lists it.
@@ -332,6 +334,8 @@ fn build(detail: Detail, people: &People, taxonomy: crate::sla::taxonomy::Taxono
         nav,
         revisit,
         can_revisit: t.status == Status::Completed && t.revisited_at.is_none(),
+        complaint_levels: ComplaintLevel::ALL.iter().map(|l| l.as_str().to_owned()).collect(),
+        complaint_level: t.complaint_level.map(|l| l.as_str().to_owned()).unwrap_or_default(),
         status: t.status.as_str(),
         status_label: w.status(t.status),
         clock_text: w.clock(&clock.text),
@@ -408,6 +412,8 @@ pub(crate) struct ActionForm {
     product: String,
     module: String,
     version: String,
+    level: String,
+    unit: String,
 }
 
 impl ActionForm {
@@ -426,6 +432,11 @@ impl ActionForm {
                     module: self.module.trim().to_owned(),
                     version: self.version.trim().to_owned(),
                 },
+            },
+            "set_complaint" => Command::SetComplaint {
+                level: ComplaintLevel::parse(self.level.trim())
+                    .ok_or_else(|| AppError::BadRequest(format!("unknown complaint level {:?}", self.level)))?,
+                unit: self.unit.trim().to_owned(),
             },
             // A review is a dispatcher's note carrying the conflict's marker: it stays in the
             // history like every other change.

@@ -625,6 +625,36 @@ fn zh(en: &str) -> Option<&'static str> {
         "with it." => "。",
         "Delivery log" => "投递日志",
         "All subscriptions" => "全部订阅",
+        // Complaints (docs/adr/0019)
+        "Complaints" => "投诉",
+        "Save" => "保存",
+        "Complaints are never deleted and every change is kept on the ticket's timeline." => {
+            "投诉工单不可删除，每次修改都记录在工单时间线上。"
+        }
+        "Complaints in all" => "投诉总数",
+        "By organisation unit" => "按部门",
+        "By product" => "按产品",
+        "total" => "合计",
+        "no level" => "未定级",
+        "All complaints" => "全部投诉",
+        "level" => "级别",
+        "unit" => "部门",
+        "status" => "状态",
+        "organisation unit concerned" => "涉及的部门",
+        "suggestion" => "建议",
+        "grumble" => "抱怨",
+        "crisis" => "危机",
+        "sales lead" => "销售线索",
+        "Sales lead" => "销售线索",
+        "inquiry" => "询问",
+        "Inquiry" => "询问",
+        "set the complaint" => "设置投诉",
+        "the ticket is not a complaint" => "该工单不是投诉",
+        "a complaint handler turns a complaint into a sales lead or an inquiry, and back" => {
+            "投诉处理人只能把投诉改为销售线索或询问，或改回投诉"
+        }
+        "a complaint's history is never rewritten or deleted" => "投诉的历史记录不可改写或删除",
+        "a complaint stays a complaint" => "投诉一经立案即保持为投诉",
         // Revisits (docs/adr/0019)
         "Revisits" => "完工回访",
         "Revisit" => "完工回访",

@@ -10,6 +10,7 @@
 //! on [`AppState`], as `/v1/webhooks` does.
 
 mod board;
+mod complaint_pages;
 mod conflicts;
 mod detail;
 mod follow_ups;
@@ -60,6 +61,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/console/follow-ups", get(follow_ups::page))
         .route("/console/follow-ups/{ticket_id}", post(follow_ups::record))
         .route("/console/revisits", get(revisits::page))
+        .route("/console/complaints", get(complaint_pages::page))
         .route("/console/revisits/{ticket_id}", post(revisits::record))
         .route("/console/reports/{table}", get(report_pages::csv))
         .route("/console/settings", get(settings_pages::page))

@@ -100,6 +100,11 @@ mod tests {
             revisited_at: None,
             first_time_fix: None,
             customer_rating: None,
+            complaint: false,
+            complaint_level: String::new(),
+            complaint_unit: String::new(),
+            complaint_product: String::new(),
+            complaint_tier: String::new(),
         }
     }
 

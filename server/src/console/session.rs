@@ -123,6 +123,9 @@ pub(crate) fn sign_in(state: &AppState, device_token: &str) -> Result<(String, M
     if principal.role == Role::Engineer {
         return Err(AppError::Forbidden("engineers cannot sign in to the console: use the app".into()));
     }
+    if !principal.role.dispatches() {
+        return Err(AppError::Forbidden("complaint handlers act through the API, not the console".into()));
+    }
     let token = auth::new_token();
     let now = now_ms();
     let expires_at = now + SESSION_TTL;
@@ -158,7 +161,7 @@ impl FromRequestParts<AppState> for Session {
             .await
             .map_err(|e| super::ConsoleError(e).into_response())?
             .ok_or_else(|| SignInFirst.into_response())?;
-        if principal.role == Role::Engineer {
+        if !principal.role.dispatches() {
             return Err(SignInFirst.into_response());
         }
         let words = super::i18n::Words {

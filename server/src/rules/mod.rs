@@ -31,6 +31,10 @@ use sha2::{Digest, Sha256};
 const OWNED_MAPS: [&str; 4] = ["checklist", "photos", "signature", "feedback"];
 /// Why a device may not write `void`.
 const ONLY_THE_SERVER_VOIDS: &str = "only the server may void a record";
+/// Why no device may change or remove what a complaint's history holds (docs/adr/0019).
+const COMPLAINT_HISTORY: &str = "a complaint's history is never rewritten or deleted";
+/// Why no device may unmark a complaint.
+const COMPLAINT_STAYS: &str = "a complaint stays a complaint";
 /// Why a device may not write the customer's messages or rating.
 const ONLY_THE_CUSTOMER: &str = "only the customer writes the customer's messages and rating (through the server)";
 
@@ -123,6 +127,8 @@ pub(crate) fn check(base: &Automerge, after: &Automerge, before_heads: &[ChangeH
     let patches = after.diff(before_heads, &after.get_heads());
     let existed = |obj: &ObjId| *obj == ROOT || base.object_type(obj).is_ok();
     let engineer = who.role == Role::Engineer;
+    // Whoever pushes, a complaint's records stay as they are and it stays a complaint.
+    let protected = fieldsync_core::model::doc::is_complaint(base);
     let mut verdict = Verdict::default();
     // Records inserted into the record lists, with their list, in the order found.
     let mut inserted: Vec<(ObjId, &'static str)> = Vec::new();
@@ -158,6 +164,7 @@ pub(crate) fn check(base: &Automerge, after: &Automerge, before_heads: &[ChangeH
                     let reason = format!("an engineer may not change or remove existing entries of {list}");
                     undo(&mut verdict, reason, &patch.obj, &patch.action);
                 }
+                _ if protected => undo(&mut verdict, COMPLAINT_HISTORY.into(), &patch.obj, &patch.action),
                 _ => {}
             }
             continue;
@@ -165,6 +172,15 @@ pub(crate) fn check(base: &Automerge, after: &Automerge, before_heads: &[ChangeH
         if list.is_some() && patch.path.len() == 2 && action_key(&patch.action).as_deref() == Some(VOID) {
             // `void` written into, or removed from, an existing record.
             undo(&mut verdict, ONLY_THE_SERVER_VOIDS.into(), &patch.obj, &patch.action);
+            continue;
+        }
+        if protected && list.is_some() {
+            // Inside a record the complaint already held.
+            undo(&mut verdict, COMPLAINT_HISTORY.into(), &patch.obj, &patch.action);
+            continue;
+        }
+        if protected && patch.path.is_empty() && top == COMPLAINT_KEY && !keeps_complaint(&patch.action) {
+            undo(&mut verdict, COMPLAINT_STAYS.into(), &patch.obj, &patch.action);
             continue;
         }
         if !engineer || OWNED_MAPS.contains(&top.as_str()) {
@@ -244,6 +260,14 @@ fn undo(verdict: &mut Verdict, reason: String, obj: &ObjId, action: &PatchAction
         }
     }
     verdict.broke(reason, fix);
+}
+
+/// The root key marking a complaint.
+const COMPLAINT_KEY: &str = "complaint";
+
+/// Whether a write of the `complaint` key leaves it `true`.
+fn keeps_complaint(action: &PatchAction) -> bool {
+    matches!(action, PatchAction::PutMap { value: (Value::Scalar(s), _), .. } if **s == ScalarValue::Boolean(true))
 }
 
 fn action_key(action: &PatchAction) -> Option<String> {

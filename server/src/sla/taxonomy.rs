@@ -29,7 +29,7 @@ pub struct Taxonomy {
 }
 
 /// The ticket types a new installation offers.
-pub const DEFAULT_TYPES: [(&str, &str); 7] = [
+pub const DEFAULT_TYPES: [(&str, &str); 9] = [
     ("on_site_repair", "On-site repair"),
     ("installation", "Installation"),
     ("maintenance", "Maintenance"),
@@ -37,6 +37,9 @@ pub const DEFAULT_TYPES: [(&str, &str); 7] = [
     ("consultation", "Consultation"),
     ("bug", "Bug"),
     ("complaint", "Complaint"),
+    // What a complaint handler may turn a complaint into, and back (docs/adr/0019).
+    ("sales_lead", "Sales lead"),
+    ("inquiry", "Inquiry"),
 ];
 
 impl Default for Taxonomy {

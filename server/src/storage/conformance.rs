@@ -66,6 +66,11 @@ fn row(id: &str, status: Status, assignee: Option<&str>) -> IndexRow {
         revisited_at: None,
         first_time_fix: None,
         customer_rating: None,
+        complaint: false,
+        complaint_level: String::new(),
+        complaint_unit: String::new(),
+        complaint_product: String::new(),
+        complaint_tier: String::new(),
     }
 }
 

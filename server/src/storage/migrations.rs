@@ -167,14 +167,20 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // (docs/adr/0014).
     super::sqlite::manager::MIGRATION,
     // 9 here, 10 once merged after the customers branch's 9 (they commute: this one only adds
-    // columns of its own): the revisit work and the customer's rating in the index
-    // (docs/adr/0019).
+    // columns of its own): the revisit work, the customer's rating and the complaint analysis
+    // in the index (docs/adr/0019).
     r#"
     ALTER TABLE tickets ADD COLUMN revisit_due_at INTEGER;
     ALTER TABLE tickets ADD COLUMN revisited_at INTEGER;
     ALTER TABLE tickets ADD COLUMN first_time_fix INTEGER;
     ALTER TABLE tickets ADD COLUMN customer_rating INTEGER;
+    ALTER TABLE tickets ADD COLUMN complaint INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE tickets ADD COLUMN complaint_level TEXT NOT NULL DEFAULT '';
+    ALTER TABLE tickets ADD COLUMN complaint_unit TEXT NOT NULL DEFAULT '';
+    ALTER TABLE tickets ADD COLUMN complaint_product TEXT NOT NULL DEFAULT '';
+    ALTER TABLE tickets ADD COLUMN complaint_tier TEXT NOT NULL DEFAULT '';
     CREATE INDEX tickets_by_revisit_due ON tickets (revisit_due_at);
+    CREATE INDEX tickets_by_complaint ON tickets (complaint);
     "#,
 ];
 

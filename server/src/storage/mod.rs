@@ -193,6 +193,16 @@ pub struct IndexRow {
     pub first_time_fix: Option<bool>,
     /// The customer's own rating from the tracking page, once given.
     pub customer_rating: Option<u8>,
+    /// Whether the ticket is (or was filed as) a complaint (docs/adr/0019).
+    pub complaint: bool,
+    /// A complaint's level ("" until set); the complaint fields are empty on other tickets.
+    pub complaint_level: String,
+    /// The organisation unit a complaint concerns.
+    pub complaint_unit: String,
+    /// A complaint's product (its classification's).
+    pub complaint_product: String,
+    /// A complaint's customer tier.
+    pub complaint_tier: String,
 }
 
 /// One change's arrival at the server.
@@ -266,6 +276,8 @@ pub struct TicketFilter {
     pub revisit_due: bool,
     /// Only tickets revisited at least once (the first-time-fix population).
     pub revisited: bool,
+    /// Only complaints.
+    pub complaint: bool,
 }
 
 /// What the server remembers about one ticket on one device.
@@ -374,4 +386,5 @@ pub(crate) fn i64_of(n: u64) -> i64 {
 pub(crate) const ROW_COLUMNS: &str =
     "t.id, t.title, t.status, t.assignee, t.priority, t.customer_name, t.customer_address,
     t.respond_by, t.arrive_by, t.resolve_by, t.sla_due_at, t.conflicts, t.resolved_at, t.updated_at, t.changed_seq, t.ticket_type, t.escalated,
-    t.revisit_due_at, t.revisited_at, t.first_time_fix, t.customer_rating";
+    t.revisit_due_at, t.revisited_at, t.first_time_fix, t.customer_rating,
+    t.complaint, t.complaint_level, t.complaint_unit, t.complaint_product, t.complaint_tier";

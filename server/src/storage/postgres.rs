@@ -197,13 +197,19 @@ const MIGRATIONS: &[&str] = &[
     // docs/adr/0014).
     manager::MIGRATION,
     // 7 here, 8 once merged after the customers branch's 7 (SQLite's 9, then 10): the revisit
-    // work and the customer's rating in the index (docs/adr/0019).
+    // work, the customer's rating and the complaint analysis in the index (docs/adr/0019).
     r#"
     ALTER TABLE tickets ADD COLUMN revisit_due_at BIGINT;
     ALTER TABLE tickets ADD COLUMN revisited_at BIGINT;
     ALTER TABLE tickets ADD COLUMN first_time_fix BOOLEAN;
     ALTER TABLE tickets ADD COLUMN customer_rating SMALLINT;
+    ALTER TABLE tickets ADD COLUMN complaint BOOLEAN NOT NULL DEFAULT FALSE;
+    ALTER TABLE tickets ADD COLUMN complaint_level TEXT NOT NULL DEFAULT '';
+    ALTER TABLE tickets ADD COLUMN complaint_unit TEXT NOT NULL DEFAULT '';
+    ALTER TABLE tickets ADD COLUMN complaint_product TEXT NOT NULL DEFAULT '';
+    ALTER TABLE tickets ADD COLUMN complaint_tier TEXT NOT NULL DEFAULT '';
     CREATE INDEX tickets_by_revisit_due ON tickets (revisit_due_at);
+    CREATE INDEX tickets_by_complaint ON tickets (complaint);
     "#,
 ];
 
@@ -576,6 +582,11 @@ fn index_row(row: &Row) -> Result<IndexRow, postgres::Error> {
         revisited_at: row.try_get(18)?,
         first_time_fix: row.try_get(19)?,
         customer_rating: row.try_get::<_, Option<i16>>(20)?.and_then(|n| u8::try_from(n).ok()),
+        complaint: row.try_get(21)?,
+        complaint_level: row.try_get(22)?,
+        complaint_unit: row.try_get(23)?,
+        complaint_product: row.try_get(24)?,
+        complaint_tier: row.try_get(25)?,
     })
 }
 
@@ -840,9 +851,10 @@ impl Storage for PostgresStorage {
                 "INSERT INTO tickets (id, title, status, assignee, priority, customer_name, customer_address,
                                       respond_by, arrive_by, resolve_by, sla_due_at, conflicts, resolved_at,
                                       updated_at, changed_seq, version, ticket_type, escalated,
-                                      revisit_due_at, revisited_at, first_time_fix, customer_rating)
+                                      revisit_due_at, revisited_at, first_time_fix, customer_rating,
+                                      complaint, complaint_level, complaint_unit, complaint_product, complaint_tier)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-                         $19, $20, $21, $22)
+                         $19, $20, $21, $22, $23, $24, $25, $26, $27)
                  ON CONFLICT (id) DO UPDATE SET
                     title = excluded.title, status = excluded.status, assignee = excluded.assignee,
                     priority = excluded.priority, customer_name = excluded.customer_name,
@@ -853,7 +865,10 @@ impl Storage for PostgresStorage {
                     changed_seq = excluded.changed_seq, version = excluded.version,
                     ticket_type = excluded.ticket_type, escalated = excluded.escalated,
                     revisit_due_at = excluded.revisit_due_at, revisited_at = excluded.revisited_at,
-                    first_time_fix = excluded.first_time_fix, customer_rating = excluded.customer_rating",
+                    first_time_fix = excluded.first_time_fix, customer_rating = excluded.customer_rating,
+                    complaint = excluded.complaint, complaint_level = excluded.complaint_level,
+                    complaint_unit = excluded.complaint_unit, complaint_product = excluded.complaint_product,
+                    complaint_tier = excluded.complaint_tier",
                 &[
                     &id,
                     &r.title,
@@ -877,6 +892,11 @@ impl Storage for PostgresStorage {
                     &r.revisited_at,
                     &r.first_time_fix,
                     &r.customer_rating.map(i16::from),
+                    &r.complaint,
+                    &r.complaint_level,
+                    &r.complaint_unit,
+                    &r.complaint_product,
+                    &r.complaint_tier,
                 ],
             )?;
             // Delivered to every listening instance at commit, in commit order.
@@ -922,6 +942,9 @@ impl Storage for PostgresStorage {
         }
         if filter.revisited {
             clauses.push("t.first_time_fix IS NOT NULL".to_owned());
+        }
+        if filter.complaint {
+            clauses.push("t.complaint".to_owned());
         }
         if let Some(pattern) = &pattern {
             params.push(pattern);

@@ -252,6 +252,11 @@ fn index_row(row: &Row<'_>) -> rusqlite::Result<IndexRow> {
         revisited_at: row.get(18)?,
         first_time_fix: row.get(19)?,
         customer_rating: row.get(20)?,
+        complaint: row.get(21)?,
+        complaint_level: row.get(22)?,
+        complaint_unit: row.get(23)?,
+        complaint_product: row.get(24)?,
+        complaint_tier: row.get(25)?,
     })
 }
 
@@ -502,9 +507,10 @@ impl Storage for SqliteStorage {
                 "INSERT INTO tickets (id, title, status, assignee, priority, customer_name, customer_address,
                                       respond_by, arrive_by, resolve_by, sla_due_at, conflicts, resolved_at,
                                       updated_at, changed_seq, version, ticket_type, escalated,
-                                      revisit_due_at, revisited_at, first_time_fix, customer_rating)
+                                      revisit_due_at, revisited_at, first_time_fix, customer_rating,
+                                      complaint, complaint_level, complaint_unit, complaint_product, complaint_tier)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
-                         ?19, ?20, ?21, ?22)
+                         ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)
                  ON CONFLICT (id) DO UPDATE SET
                     title = excluded.title, status = excluded.status, assignee = excluded.assignee,
                     priority = excluded.priority, customer_name = excluded.customer_name,
@@ -515,7 +521,10 @@ impl Storage for SqliteStorage {
                     changed_seq = excluded.changed_seq, version = excluded.version,
                     ticket_type = excluded.ticket_type, escalated = excluded.escalated,
                     revisit_due_at = excluded.revisit_due_at, revisited_at = excluded.revisited_at,
-                    first_time_fix = excluded.first_time_fix, customer_rating = excluded.customer_rating",
+                    first_time_fix = excluded.first_time_fix, customer_rating = excluded.customer_rating,
+                    complaint = excluded.complaint, complaint_level = excluded.complaint_level,
+                    complaint_unit = excluded.complaint_unit, complaint_product = excluded.complaint_product,
+                    complaint_tier = excluded.complaint_tier",
             )?
             .execute(params![
                 id,
@@ -540,6 +549,11 @@ impl Storage for SqliteStorage {
                 r.revisited_at,
                 r.first_time_fix,
                 r.customer_rating,
+                r.complaint,
+                r.complaint_level,
+                r.complaint_unit,
+                r.complaint_product,
+                r.complaint_tier,
             ])?;
             let mut log = tx.prepare_cached(
                 "INSERT OR IGNORE INTO change_log (ticket_id, change_hash, device_id, received_at) VALUES (?1, ?2, ?3, ?4)",
@@ -595,6 +609,9 @@ impl Storage for SqliteStorage {
         }
         if filter.revisited {
             clauses.push("t.first_time_fix IS NOT NULL".to_owned());
+        }
+        if filter.complaint {
+            clauses.push("t.complaint = 1".to_owned());
         }
         if let Some(text) = filter.text.as_deref().filter(|t| !t.is_empty()) {
             let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");

@@ -6,7 +6,7 @@ use automerge::transaction::{Transactable, Transaction};
 use automerge::{Automerge, ObjType, ROOT, ReadDoc};
 
 use super::{Fields, ModelError, key, keyed_records, map_at, put_all, root};
-use crate::model::{Classification, Escalation, Priority};
+use crate::model::{Classification, ComplaintLevel, Escalation, Priority};
 
 /// Writes the classification map, replacing the fields that changed (unknown keys kept).
 pub fn put_classification(tx: &mut Transaction<'_>, classification: &Classification) -> Result<(), ModelError> {
@@ -38,6 +38,36 @@ pub fn read_classification(doc: &Automerge) -> Classification {
         },
         None => Classification::default(),
     }
+}
+
+/// Whether the ticket is a complaint (then never deleted, its history never rewritten).
+pub fn is_complaint(doc: &Automerge) -> bool {
+    root(doc).bool(key::COMPLAINT).unwrap_or(false)
+}
+
+/// Marks the ticket a complaint (reclassified into one); it stays one.
+pub fn mark_complaint(tx: &mut Transaction<'_>) -> Result<(), ModelError> {
+    tx.put(ROOT, key::COMPLAINT, true)?;
+    Ok(())
+}
+
+/// Writes a complaint's level (when given) and unit.
+pub fn put_complaint(tx: &mut Transaction<'_>, level: Option<ComplaintLevel>, unit: &str) -> Result<(), ModelError> {
+    if let Some(level) = level {
+        tx.put(ROOT, key::COMPLAINT_LEVEL, level.as_str())?;
+    }
+    tx.put(ROOT, key::COMPLAINT_UNIT, unit)?;
+    Ok(())
+}
+
+/// A complaint's level, once set.
+pub fn read_complaint_level(doc: &Automerge) -> Option<ComplaintLevel> {
+    root(doc).str(key::COMPLAINT_LEVEL).as_deref().and_then(ComplaintLevel::parse)
+}
+
+/// The organisation unit a complaint concerns (empty when none).
+pub fn read_complaint_unit(doc: &Automerge) -> String {
+    root(doc).string(key::COMPLAINT_UNIT)
 }
 
 /// Sets the priority (the server raising it on escalation).
