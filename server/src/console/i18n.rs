@@ -337,6 +337,7 @@ fn zh(en: &str) -> Option<&'static str> {
         "it is already recorded" => "已经记录过了",
         "unknown or revoked token" => "令牌无效或已吊销",
         "engineers cannot sign in to the console: use the app" => "工程师不能登录调度台，请使用手机应用",
+        "complaint handlers act through the API, not the console" => "投诉处理人通过 API 处理投诉，不能登录调度台",
         "internal server error" => "服务器内部错误",
         // Priorities
         "low" => "低",

@@ -272,12 +272,13 @@ async fn login(
     let (token, _) = match signed_in {
         Ok(ok) => ok,
         Err(e @ (AppError::Unauthorized | AppError::Forbidden(_))) => {
+            // A known token of someone who may not sign in here is forbidden, not unknown.
+            let status =
+                if matches!(e, AppError::Forbidden(_)) { StatusCode::FORBIDDEN } else { StatusCode::UNAUTHORIZED };
             let message = match e {
                 AppError::Unauthorized => "unknown or revoked token".to_owned(),
                 other => other.to_string(),
             };
-            let status =
-                if message.starts_with("engineers") { StatusCode::FORBIDDEN } else { StatusCode::UNAUTHORIZED };
             let w = i18n::Words { lang: request_lang(), zone: 0 };
             let error = w.refusal(&message);
             let mut response = html(&LoginPage { csrf: expected, error, w })?;

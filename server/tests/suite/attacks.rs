@@ -628,3 +628,74 @@ async fn attack_an_engineer_closes_his_own_job_as_revisited_or_moves_the_revisit
     let detail = detail(&server, &dana.token, &id).await;
     assert_eq!(detail["status"], "completed", "{detail}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attack_devices_delete_or_rewrite_a_complaints_history_or_unmark_it() {
+    let server = Server::start().await;
+    let dana = server.user("dana", Role::Dispatcher);
+    let eli = server.user("eli", Role::Engineer);
+    let (id, mut phone) = on_site(&server, &dana, &eli).await;
+    // Filed as an ordinary job, reclassified into a complaint by the desk: one for good.
+    act(
+        &server,
+        &dana.token,
+        &id,
+        serde_json::json!({"action": "reclassify", "classification": {"type": "complaint"}}),
+    )
+    .await;
+    act(&server, &dana.token, &id, serde_json::json!({"action": "set_complaint", "level": "crisis"})).await;
+    phone.pull(&server).await;
+    let before = detail(&server, &dana.token, &id).await;
+    assert_eq!((before["complaint"].clone(), before["complaint_level"].clone()), (Json::Bool(true), "crisis".into()));
+
+    // A dispatcher's device (dispatchers may edit tickets from their devices) deletes the
+    // check-in from the history, rewrites the acceptance, and unmarks the complaint.
+    let mut desk = Hostile::join(&server, &dana, &id).await;
+    let check_in = desk.index_of("checked_in");
+    let accepted = desk.index_of("accepted");
+    let answer = desk
+        .push(&server, |tx, me| {
+            let events = me.list(tx, "events");
+            tx.delete(&events, check_in).expect("delete the check-in");
+        })
+        .await;
+    assert_eq!(answer.rejections.len(), 1, "deleting history: {answer:?}");
+    let answer = desk
+        .push(&server, |tx, me| {
+            let events = me.list(tx, "events");
+            let Some((_, record)) = tx.get(&events, accepted).expect("read") else { panic!("no acceptance") };
+            tx.put(&record, "by", "someone-else").expect("rewrite");
+            tx.put(&record, "at", ScalarValue::Int(0)).expect("backdate");
+        })
+        .await;
+    assert_eq!(answer.rejections.len(), 1, "rewriting history: {answer:?}");
+    for unmark in [Some(ScalarValue::Boolean(false)), None] {
+        let answer = desk
+            .push(&server, |tx, _| match &unmark {
+                Some(value) => tx.put(ROOT, "complaint", value.clone()).expect("unmark"),
+                None => tx.delete(ROOT, "complaint").expect("delete the flag"),
+            })
+            .await;
+        assert_eq!(answer.rejections.len(), 1, "unmarking ({unmark:?}): {answer:?}");
+    }
+    // The engineer's phone lowers the level.
+    let answer = phone.push(&server, |tx, _| tx.put(ROOT, "complaint_level", "suggestion").expect("level")).await;
+    assert_eq!(answer.rejections.len(), 1, "{answer:?}");
+
+    let after = detail(&server, &dana.token, &id).await;
+    assert_eq!(events_of(&after).len(), events_of(&before).len(), "no event lost");
+    for (old, new) in events_of(&before).iter().zip(events_of(&after).iter()) {
+        assert_eq!(
+            (old["id"].clone(), old["by"].clone(), old["at"].clone()),
+            (new["id"].clone(), new["by"].clone(), new["at"].clone())
+        );
+    }
+    assert_eq!((after["complaint"].clone(), after["complaint_level"].clone()), (Json::Bool(true), "crisis".into()));
+    let (_, listed) = server.get_json(&dana.token, "/v1/tickets").await;
+    assert_eq!(listed.as_array().map(Vec::len), Some(1));
+    let row = server.state.storage().ticket_row(&id).expect("row").expect("exists");
+    assert!(row.complaint && row.complaint_level == "crisis", "{row:?}");
+    // Every attempt and its undoing is on the timeline, marked as the server's.
+    let history = after["history"].as_array().expect("history");
+    assert!(history.iter().filter(|h| h["server"] == true).count() >= 5, "{history:?}");
+}

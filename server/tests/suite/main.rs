@@ -15,6 +15,7 @@ mod attacks_roles;
 mod attacks_ssrf;
 mod blob_store;
 mod blobs;
+mod complaints;
 mod console;
 mod console_lang;
 mod engine;
