@@ -646,6 +646,7 @@ fn zh(en: &str) -> Option<&'static str> {
         "grumble" => "抱怨",
         "crisis" => "危机",
         "sales lead" => "销售线索",
+        "sales_lead" => "销售线索",
         "Sales lead" => "销售线索",
         "inquiry" => "询问",
         "Inquiry" => "询问",

@@ -253,6 +253,11 @@ const ENGLISH: &[&str] = &[
     "overdue",
     "First",
     "call",
+    "Complaints",
+    "level",
+    "unit",
+    "crisis",
+    "total",
 ];
 
 /// The English words of [`ENGLISH`] in `text`, as whole words.
@@ -297,6 +302,19 @@ async fn no_console_page_shows_english_words_when_chinese_is_chosen() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
+    // A complaint with a level, reclassified into a sales lead (docs/adr/0019).
+    let (status, body) = server
+        .post_json(&dana.token, "/v1/tickets", &json!({"title": "态度差", "classification": {"type": "complaint"}}))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let complaint = body["id"].as_str().expect("id").to_owned();
+    for step in [
+        json!({"action": "set_complaint", "level": "crisis", "unit": "客服部"}),
+        json!({"action": "reclassify", "classification": {"type": "sales_lead"}}),
+    ] {
+        let (status, body) = server.act(&dana.token, &complaint, step).await;
+        assert_eq!(status, 200, "{body}");
+    }
 
     // Something on every page: tickets in several states, a note, a cancellation, a webhook.
     let open = server.create_ticket(&dana.token, "锅炉漏水", Some("eli")).await;
@@ -330,6 +348,8 @@ async fn no_console_page_shows_english_words_when_chinese_is_chosen() {
         "/console/reports".to_owned(),
         "/console/follow-ups".to_owned(),
         "/console/revisits".to_owned(),
+        "/console/complaints".to_owned(),
+        format!("/console/tickets/{complaint}"),
         format!("/console/tickets/{fixed}"),
         format!("/console/tickets/{reopened}"),
         "/console/webhooks".to_owned(),

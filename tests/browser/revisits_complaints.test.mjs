@@ -1,8 +1,10 @@
 // Revisits (回访) and complaints in a real browser (Debian's Chromium via playwright-core)
 // against a real `fieldsync serve` on port 0, with a real device (the `fieldsync device` CLI):
 // a revisit that finds the job not fixed reopens it on the engineer's device, one confirmed
-// fixed closes it, the first-time-fix rate follows, in English and in Chinese
-// (docs/adr/0019). Prints "N passed, M failed" last; exits non-zero on any failure.
+// fixed closes it, the first-time-fix rate follows; a complaint gets its level and is
+// reclassified into a sales lead and back, on its timeline and in the complaint analysis; in
+// English and in Chinese (docs/adr/0019). Prints "N passed, M failed" last; exits non-zero on
+// any failure.
 //
 // Environment: FIELDSYNC_BIN (the fieldsync binary), SCREENSHOTS (folder for screenshots),
 // CHROMIUM (default /usr/bin/chromium).
@@ -92,6 +94,13 @@ try {
     await offline("complete", id, "--summary", "fixed");
   }
   await online("sync");
+  const complaint = (
+    await rest("POST", "/v1/tickets", {
+      title: "Rude on the phone",
+      customer: { name: "Mrs Wong", tier: "gold" },
+      classification: { type: "complaint" },
+    })
+  ).id;
 
   browser = await chromium.launch({
     executablePath: browserPath,
@@ -181,6 +190,51 @@ try {
     check(JSON.stringify(rows) === JSON.stringify([lift]), `queue: ${rows}`);
     await page.click("#lang-en");
     await page.waitForURL("**/console/revisits");
+  });
+
+  await step("a complaint gets its level and is reclassified into a sales lead, on its timeline", async () => {
+    await page.goto(`${url}/console/tickets/${complaint}`);
+    await page.selectOption("#complaint-form select[name=level]", "crisis");
+    await page.fill("#complaint-form input[name=unit]", "Field team");
+    await page.click("#complaint-form button");
+    await page.waitForURL(`**/console/tickets/${complaint}`);
+    check((await text("#complaint-level")) === "crisis", `level ${await text("#complaint-level")}`);
+    await page.selectOption("#reclassify-form select[name=type]", "sales_lead");
+    await page.click("#reclassify-form button");
+    await page.waitForURL(`**/console/tickets/${complaint}`);
+    const timeline = await page.$$eval("#timeline tr", (rows) => rows.map((r) => r.innerText));
+    check(timeline.some((r) => r.includes("reclassify: type complaint → sales_lead") && r.includes("dana")),
+      `timeline: ${timeline}`);
+    check(timeline.some((r) => r.includes("complaint: level — → crisis; unit — → Field team")), `timeline: ${timeline}`);
+    check((await page.$(".badge.complaint")) !== null, "a sales lead that was a complaint stays protected");
+    await shot("complaints-01-reclassified-en");
+    await page.click("#nav-complaints");
+    await page.waitForURL("**/console/complaints");
+    check((await text("#complaints-total")) === "1", await text("#complaints-total"));
+    check((await text(`#complaints tr[data-ticket="${complaint}"] .type`)) === "sales lead",
+      await text(`#complaints tr[data-ticket="${complaint}"] .type`));
+    check((await text('#by-unit tr[data-key="Field team"] .total')) === "1", "by unit");
+    check((await text('#by-tier tr[data-key="gold"] .total')) === "1", "by tier");
+    await shot("complaints-02-analysis-en");
+  });
+
+  await step("in Chinese: the sales lead is reclassified back into a complaint", async () => {
+    await page.goto(`${url}/console/tickets/${complaint}`);
+    await page.click("#lang-zh");
+    await page.waitForURL(`**/console/tickets/${complaint}`);
+    check((await text("#complaint-level")) === "危机", `level ${await text("#complaint-level")}`);
+    await page.selectOption("#reclassify-form select[name=type]", "complaint");
+    await page.click("#reclassify-form button");
+    await page.waitForURL(`**/console/tickets/${complaint}`);
+    const timeline = await page.$$eval("#timeline tr", (rows) => rows.map((r) => r.innerText));
+    check(timeline.some((r) => r.includes("重新分类：类型 销售线索 → 投诉")), `timeline: ${timeline}`);
+    check(timeline.some((r) => r.includes("重新分类：类型 投诉 → 销售线索")), `timeline: ${timeline}`);
+    await shot("complaints-03-reclassified-zh");
+    await page.goto(`${url}/console/complaints`);
+    check((await text("h1")) === "投诉", await text("h1"));
+    check((await text(`#complaints tr[data-ticket="${complaint}"] .level`)) === "危机", "level in Chinese");
+    check((await text(`#complaints tr[data-ticket="${complaint}"] .type`)) === "投诉", "type in Chinese");
+    await shot("complaints-04-analysis-zh");
   });
 } catch (e) {
   results.push(["setup", false]);
