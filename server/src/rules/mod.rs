@@ -10,6 +10,8 @@
 //! role, only the server writes `void` into a record, and only the server writes the
 //! customer's records (`customer_messages`, `customer_feedback`: the tracking page's, written
 //! with the server's customer actor): a device of any role that touches them is undone.
+//! A complaint's history is kept whoever pushes (docs/adr/0019): no device, dispatchers'
+//! included, may change or remove its existing records or unset `complaint`.
 //!
 //! A push that breaks a rule is merged anyway; [`check`] returns, with the reasons, the
 //! [`Fix`]es that [`compensate`] writes as one server change to undo its effect.
