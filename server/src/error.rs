@@ -95,7 +95,7 @@ impl From<fieldsync_core::Error> for AppError {
     fn from(e: fieldsync_core::Error) -> Self {
         use fieldsync_core::Error as E;
         match e {
-            E::Refused(refusal) => AppError::Conflict(refusal.to_string()),
+            E::Refused(refusal) => AppError::Conflict(refusal.explain()),
             E::InvalidInput(message) => AppError::BadRequest(message),
             E::NotFound(id) => AppError::NotFound(format!("ticket {id} not found")),
             other => AppError::Internal(other.to_string()),
