@@ -285,8 +285,12 @@ impl AppState {
         Ok((name.to_owned(), device_id, token))
     }
 
-    /// Issues a new device token for an existing user. Returns `(device_id, token)`.
+    /// Issues a new device token for an existing user (a second phone, a replaced one).
+    /// Returns `(device_id, token)`; [`AppError::NotFound`] for an unknown user.
     pub fn add_device(&self, user_id: &str) -> Result<(String, String), AppError> {
+        if self.storage().user(user_id)?.is_none() {
+            return Err(AppError::NotFound(format!("no user {user_id:?}: add them with `user add` first")));
+        }
         let device_id = fieldsync_core::model::ids::new_id();
         let token = auth::new_token();
         self.storage().create_device(&DeviceRecord {
@@ -309,6 +313,12 @@ impl AppState {
     ) -> Result<fieldsync_core::protocol::SyncResponse, AppError> {
         let caller = self.storage().authenticate(&auth::token_hash(token))?.ok_or(AppError::Unauthorized)?;
         sync::sync(self, &caller, request)
+    }
+
+    /// Every device: its user, whether revoked, when it last synced. The operator's view (the
+    /// CLI); no caller is checked.
+    pub fn devices(&self) -> Result<Vec<storage::DeviceInfo>, AppError> {
+        Ok(self.storage().list_devices()?)
     }
 
     /// Revokes a device's token at once; `false` when there is no such device. The operator's
