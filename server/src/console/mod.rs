@@ -69,6 +69,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/console/blobs/{sha256}", get(blob))
         .route("/console/tickets/{id}/report.pdf", get(report_pdf))
         .route("/console/static/{file}", get(asset))
+        .route("/favicon.ico", get(favicon))
         .layer(axum::middleware::from_fn(speak))
 }
 
@@ -375,6 +376,15 @@ async fn report_pdf(State(state): State<AppState>, session: Session, Path(id): P
 
 const CONSOLE_JS: &str = include_str!("../../static/console.js");
 const CONSOLE_CSS: &str = include_str!("../../static/console.css");
+
+const FAVICON_SVG: &str = include_str!("../../static/favicon.svg");
+
+/// The icon browsers ask for on every page (console and tracking page): an SVG, which every
+/// current browser shows as a tab icon.
+async fn favicon() -> Response {
+    ([(header::CONTENT_TYPE, "image/svg+xml"), (header::CACHE_CONTROL, "public, max-age=86400")], FAVICON_SVG)
+        .into_response()
+}
 
 async fn asset(Path(file): Path<String>) -> Response {
     let (body, content_type) = match file.as_str() {
