@@ -336,6 +336,8 @@ pub(crate) struct NewTicketForm {
     title: String,
     description: String,
     customer: String,
+    customer_id: String,
+    site_id: String,
     phone: String,
     address: String,
     tier: String,
@@ -392,6 +394,8 @@ impl NewTicketForm {
                 phone: self.phone.trim().to_owned(),
                 address: self.address.trim().to_owned(),
                 tier: tier.clone(),
+                id: self.customer_id.trim().to_owned(),
+                site_id: self.site_id.trim().to_owned(),
             },
             site,
             priority,
@@ -406,6 +410,7 @@ impl NewTicketForm {
             complaint: !self.complaint.is_empty(),
             signature_required: !self.signature_required.is_empty(),
             checklist: self.checklist.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect(),
+            customer_card: None,
         })
     }
 }
