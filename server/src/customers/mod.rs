@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::storage::IndexRow;
 
-pub use figures::{Figures, figures};
+pub use figures::{Figures, breached, figures};
 
 /// Longest name.
 pub const MAX_NAME_CHARS: usize = 200;
