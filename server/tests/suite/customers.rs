@@ -7,6 +7,10 @@
 use fieldsync_core::Role;
 use serde_json::{Value as Json, json};
 
+use automerge::transaction::Transactable;
+use automerge::{ROOT, ReadDoc};
+
+use crate::attacks::Hostile;
 use crate::common::{Server, api_error};
 
 const MINUTE: i64 = 60_000;
@@ -202,4 +206,35 @@ async fn a_ticket_for_a_customer_takes_its_tier_policy_and_card_and_the_page_sho
     let (_, walk_in) = server.get_json(&dana.token, &format!("/v1/tickets/{}", answer["id"].as_str().expect("id"))).await;
     assert!(walk_in["customer_card"].is_null(), "{walk_in}");
     assert_eq!(walk_in["customer"]["id"], "");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attack_an_engineer_rewrites_the_customer_card_or_reference_and_is_undone() {
+    let server = Server::start().await;
+    let dana = server.user("dana", Role::Dispatcher);
+    let eli = server.user("eli", Role::Engineer);
+    let (status, answer) = server.post_json(&dana.token, "/v1/customers", &zhang()).await;
+    assert_eq!(status, 201, "{answer}");
+    let body = json!({"title": "Chiller", "assignee": "eli", "customer": {"id": "zj-tech"}});
+    let (status, answer) = server.post_json(&dana.token, "/v1/tickets", &body).await;
+    assert_eq!(status, 201, "{answer}");
+    let id = answer["id"].as_str().expect("id").to_owned();
+    let mut phone = Hostile::join(&server, &eli, &id).await;
+    let answer = phone
+        .push(&server, |tx, _| {
+            tx.put(ROOT, "customer_card", r#"{"name":"forged","tier":"platinum"}"#).expect("card");
+            let Some((_, customer)) = tx.get(ROOT, "customer").expect("read") else { panic!("no customer") };
+            tx.put(&customer, "id", "someone-else").expect("reference");
+            tx.put(&customer, "tier", "platinum").expect("tier");
+        })
+        .await;
+    assert_eq!(answer.rejections.len(), 1, "{answer:?}");
+    phone.pull(&server).await;
+    let (_, t) = server.get_json(&dana.token, &format!("/v1/tickets/{id}")).await;
+    assert_eq!((t["customer"]["id"].as_str(), t["customer"]["tier"].as_str()), (Some("zj-tech"), Some("gold")), "{t}");
+    assert_eq!(t["customer_card"]["name"], "上海张江科技有限公司", "{t}");
+    let (_, page) = server.get_json(&dana.token, "/v1/customers/zj-tech").await;
+    assert_eq!(page["figures"]["tickets"], 1, "the index keeps the dispatcher's reference: {page}");
+    let card = phone.doc.get(ROOT, "customer_card").expect("read").map(|(v, _)| v.to_string()).unwrap_or_default();
+    assert!(card.contains("上海张江科技有限公司"), "the phone's copy converged back: {card}");
 }
