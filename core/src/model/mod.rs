@@ -8,9 +8,7 @@ mod card;
 pub mod doc;
 pub mod ids;
 
-pub use card::{
-    CARD_CONTACTS, CARD_RECENT_TICKETS, Contact, Contract, CustomerCard, CustomerSite, RecentTicket,
-};
+pub use card::{CARD_CONTACTS, CARD_RECENT_TICKETS, Contact, Contract, CustomerCard, CustomerSite, RecentTicket};
 
 use serde::{Deserialize, Serialize};
 

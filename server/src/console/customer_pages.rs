@@ -87,7 +87,11 @@ pub(crate) fn record_choices(state: &AppState, preselect: &str) -> Result<Vec<Re
         }
         for s in &r.sites {
             let place = if s.label.is_empty() { &s.address } else { &s.label };
-            choices.push(RecordChoice { value: format!("{}|{}", r.id, s.id), label: format!("{} — {place}", r.name), selected: false });
+            choices.push(RecordChoice {
+                value: format!("{}|{}", r.id, s.id),
+                label: format!("{} — {place}", r.name),
+                selected: false,
+            });
         }
         if r.id == preselect {
             if let Some(choice) = choices.get_mut(first) {
@@ -172,8 +176,12 @@ impl RecordForm {
                 let f = fields(line);
                 match f.as_slice() {
                     [address] => CustomerSite { address: address.clone(), ..CustomerSite::default() },
-                    [label, address] => CustomerSite { label: label.clone(), address: address.clone(), ..CustomerSite::default() },
-                    [id, label, rest @ ..] => CustomerSite { id: id.clone(), label: label.clone(), address: rest.join(" | ") },
+                    [label, address] => {
+                        CustomerSite { label: label.clone(), address: address.clone(), ..CustomerSite::default() }
+                    }
+                    [id, label, rest @ ..] => {
+                        CustomerSite { id: id.clone(), label: label.clone(), address: rest.join(" | ") }
+                    }
                     [] => CustomerSite::default(),
                 }
             })
@@ -274,7 +282,11 @@ pub(crate) async fn page(
         open: page.figures.open,
         closed: page.figures.closed,
         tickets: page.figures.tickets,
-        mean_first_response: page.figures.mean_first_response_ms.map(|ms| w.span(&duration(ms))).unwrap_or_else(|| "—".into()),
+        mean_first_response: page
+            .figures
+            .mean_first_response_ms
+            .map(|ms| w.span(&duration(ms)))
+            .unwrap_or_else(|| "—".into()),
         breaches: page.figures.sla_breaches,
         history,
         c: page.customer,
@@ -300,7 +312,10 @@ mod tests {
         assert_eq!(record.contacts[1], Contact { name: "李四".into(), phone: "138".into(), role: String::new() });
         let sites: Vec<(&str, &str, &str)> =
             record.sites.iter().map(|s| (s.id.as_str(), s.label.as_str(), s.address.as_str())).collect();
-        assert_eq!(sites, [("plant-1", "一号厂房", "上海市浦东新区"), ("s1", "HQ", "1 Main St"), ("s2", "", "88 Century Ave")]);
+        assert_eq!(
+            sites,
+            [("plant-1", "一号厂房", "上海市浦东新区"), ("s1", "HQ", "1 Main St"), ("s2", "", "88 Century Ave")]
+        );
         assert_eq!(record.contract, None, "an empty contract is none");
         assert_eq!(sites_text(&record).lines().next(), Some("plant-1 | 一号厂房 | 上海市浦东新区"));
     }

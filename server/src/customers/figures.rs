@@ -40,10 +40,7 @@ pub fn breached(row: &IndexRow, now: Millis) -> bool {
 /// The figures of `rows` (one customer's tickets) at `now`.
 pub fn figures(rows: &[IndexRow], now: Millis) -> Figures {
     let open = rows.iter().filter(|r| r.status.is_open()).count();
-    let responses: Vec<Millis> = rows
-        .iter()
-        .filter_map(|r| Some((r.responded_at? - r.created_at?).max(0)))
-        .collect();
+    let responses: Vec<Millis> = rows.iter().filter_map(|r| Some((r.responded_at? - r.created_at?).max(0))).collect();
     let mean_first_response_ms =
         (!responses.is_empty()).then(|| responses.iter().sum::<Millis>() / responses.len() as Millis);
     Figures {

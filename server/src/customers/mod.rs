@@ -9,9 +9,7 @@ mod figures;
 pub(crate) mod service;
 
 pub use fieldsync_core::model::CARD_RECENT_TICKETS;
-use fieldsync_core::model::{
-    CARD_CONTACTS, Contact, Contract, Customer, CustomerCard, CustomerSite, RecentTicket,
-};
+use fieldsync_core::model::{CARD_CONTACTS, Contact, Contract, Customer, CustomerCard, CustomerSite, RecentTicket};
 use fieldsync_core::time::Millis;
 use serde::{Deserialize, Serialize};
 
@@ -128,7 +126,9 @@ pub fn is_id(id: &str) -> bool {
 fn is_day(text: &str) -> bool {
     let parts: Vec<&str> = text.split('-').collect();
     let [y, m, d] = parts.as_slice() else { return false };
-    let number = |s: &str, len: usize| (s.len() == len && s.chars().all(|c| c.is_ascii_digit())).then(|| s.parse::<u32>().ok()).flatten();
+    let number = |s: &str, len: usize| {
+        (s.len() == len && s.chars().all(|c| c.is_ascii_digit())).then(|| s.parse::<u32>().ok()).flatten()
+    };
     matches!((number(y, 4), number(m, 2), number(d, 2)), (Some(_), Some(1..=12), Some(1..=31)))
 }
 
@@ -194,7 +194,8 @@ impl Record {
             contract.valid_from = contract.valid_from.trim().to_owned();
             contract.valid_until = contract.valid_until.trim().to_owned();
             check_text("contract.level", &contract.level, MAX_SHORT_CHARS)?;
-            for (field, day) in [("contract.valid_from", &contract.valid_from), ("contract.valid_until", &contract.valid_until)]
+            for (field, day) in
+                [("contract.valid_from", &contract.valid_from), ("contract.valid_until", &contract.valid_until)]
             {
                 if !day.is_empty() && !is_day(day) {
                     return Err(invalid(field, "write the day as YYYY-MM-DD"));

@@ -152,6 +152,7 @@ pub fn for_new_ticket(
     }
     let record = get(state, &customer.id)?.record;
     let site = record.site(&customer.site_id)?;
-    let earlier = state.storage().customer_tickets(&record.id, site.map(|s| s.id.as_str()), super::CARD_RECENT_TICKETS)?;
+    let earlier =
+        state.storage().customer_tickets(&record.id, site.map(|s| s.id.as_str()), super::CARD_RECENT_TICKETS)?;
     Ok(Some((snapshot(&record, site), card(&record, site, &earlier, at))))
 }

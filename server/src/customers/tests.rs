@@ -14,10 +14,16 @@ fn record() -> Record {
             Contact::default(),
         ],
         sites: vec![
-            CustomerSite { id: String::new(), label: "一号厂房".into(), address: "上海市浦东新区张江路1号".into() },
+            CustomerSite {
+                id: String::new(), label: "一号厂房".into(), address: "上海市浦东新区张江路1号".into()
+            },
             CustomerSite { id: "s1".into(), label: "HQ".into(), address: "1 Main St".into() },
         ],
-        contract: Some(Contract { level: "24x7".into(), valid_from: "2026-01-01".into(), valid_until: "2026-12-31".into() }),
+        contract: Some(Contract {
+            level: "24x7".into(),
+            valid_from: "2026-01-01".into(),
+            valid_until: "2026-12-31".into(),
+        }),
         notes: String::new(),
     }
 }
@@ -39,7 +45,8 @@ fn a_record_is_trimmed_its_empty_entries_dropped_and_its_sites_given_unused_ids(
 fn oversized_or_malformed_fields_are_refused_with_the_field_named() {
     let long = Record { name: "名".repeat(MAX_NAME_CHARS + 1), ..record() };
     assert_eq!(long.normalized(), Err(CustomerError::TooLong { field: "name".into(), max: MAX_NAME_CHARS }));
-    let many = Record { contacts: vec![Contact { name: "x".into(), ..Contact::default() }; MAX_CONTACTS + 1], ..record() };
+    let many =
+        Record { contacts: vec![Contact { name: "x".into(), ..Contact::default() }; MAX_CONTACTS + 1], ..record() };
     assert!(matches!(many.normalized(), Err(CustomerError::TooLong { field, .. }) if field == "contacts"));
     let address = Record {
         sites: vec![CustomerSite { address: "x".repeat(MAX_ADDRESS_CHARS + 1), ..CustomerSite::default() }],
@@ -59,7 +66,11 @@ fn oversized_or_malformed_fields_are_refused_with_the_field_named() {
     let bad_id = Record { id: "../etc".into(), ..record() };
     assert!(matches!(bad_id.normalized(), Err(CustomerError::Invalid { field, .. }) if field == "id"));
     let backwards = Record {
-        contract: Some(Contract { level: "x".into(), valid_from: "2026-12-31".into(), valid_until: "2026-01-01".into() }),
+        contract: Some(Contract {
+            level: "x".into(),
+            valid_from: "2026-12-31".into(),
+            valid_until: "2026-01-01".into(),
+        }),
         ..record()
     };
     assert!(backwards.normalized().is_err());
@@ -113,16 +124,23 @@ fn the_card_is_bounded_whatever_the_record_holds() {
     let big = Record {
         name: "名".repeat(MAX_NAME_CHARS),
         contacts: vec![
-            Contact { name: "名".repeat(MAX_NAME_CHARS), phone: "9".repeat(MAX_SHORT_CHARS), role: "职".repeat(MAX_ADDRESS_CHARS) };
+            Contact {
+                name: "名".repeat(MAX_NAME_CHARS),
+                phone: "9".repeat(MAX_SHORT_CHARS),
+                role: "职".repeat(MAX_ADDRESS_CHARS)
+            };
             MAX_CONTACTS
         ],
-        sites: vec![CustomerSite { id: "s1".into(), label: "厂".repeat(MAX_ADDRESS_CHARS), address: "路".repeat(MAX_ADDRESS_CHARS) }],
+        sites: vec![CustomerSite {
+            id: "s1".into(),
+            label: "厂".repeat(MAX_ADDRESS_CHARS),
+            address: "路".repeat(MAX_ADDRESS_CHARS),
+        }],
         notes: "秘".repeat(MAX_NOTES_CHARS),
         ..record()
     };
-    let earlier: Vec<IndexRow> = (0..20)
-        .map(|n| IndexRow { title: "题".repeat(200), ..row(&format!("t{n}"), Status::Completed, n) })
-        .collect();
+    let earlier: Vec<IndexRow> =
+        (0..20).map(|n| IndexRow { title: "题".repeat(200), ..row(&format!("t{n}"), Status::Completed, n) }).collect();
     let card = card(&big, big.sites.first(), &earlier, 9);
     assert_eq!((card.contacts.len(), card.recent_tickets.len()), (CARD_CONTACTS, CARD_RECENT_TICKETS));
     let json = serde_json::to_string(&card).expect("json");

@@ -54,7 +54,11 @@ impl Hostile {
     }
 
     /// Commits `edit` on top of the copy's current heads and pushes it.
-    pub(crate) async fn push(&mut self, server: &Server, edit: impl FnOnce(&mut Transaction<'_>, &Hostile)) -> SyncResponse {
+    pub(crate) async fn push(
+        &mut self,
+        server: &Server,
+        edit: impl FnOnce(&mut Transaction<'_>, &Hostile),
+    ) -> SyncResponse {
         let heads = self.doc.get_heads();
         self.push_at(server, &heads, edit).await
     }

@@ -37,7 +37,10 @@ async fn the_engineer_device_receives_the_customer_card_and_the_sites_last_ticke
     assert_eq!(card.contract.as_ref().map(|c| c.level.as_str()), Some("7x24"));
     assert_eq!(card.site.as_ref().map(|s| s.label.as_str()), Some("一号厂房"));
     assert_eq!(card.recent_tickets.len(), 1);
-    assert_eq!((card.recent_tickets[0].id.as_str(), card.recent_tickets[0].title.as_str()), (earlier.as_str(), "Chiller alarm"));
+    assert_eq!(
+        (card.recent_tickets[0].id.as_str(), card.recent_tickets[0].title.as_str()),
+        (earlier.as_str(), "Chiller alarm")
+    );
     assert!(eli.client().get(&earlier).is_err(), "the earlier ticket itself is fay's: only its line is on the card");
     let card_json = serde_json::to_string(&card).expect("json");
     assert!(!card_json.contains("4711"), "the dispatchers' notes never reach a device");

@@ -54,7 +54,16 @@ impl CustomerStorage for SqliteStorage {
                     "INSERT INTO customers ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?8)
                      ON CONFLICT (id) DO NOTHING"
                 ))?
-                .execute(params![c.id, c.name, c.tier, c.json, c.search_text, c.created_at, c.updated_at, c.updated_by])?;
+                .execute(params![
+                    c.id,
+                    c.name,
+                    c.tier,
+                    c.json,
+                    c.search_text,
+                    c.created_at,
+                    c.updated_at,
+                    c.updated_by
+                ])?;
             if inserted == 0 {
                 return Err(StorageError::Duplicate(format!("customer {}", c.id)));
             }
