@@ -140,3 +140,44 @@ impl CustomerStorage for SqliteStorage {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::Storage;
+    use crate::storage::customers::CustomerStorage;
+
+    /// A database written before migration 9 (a ticket in the index) opens, migrates, and its
+    /// ticket reads with no customer and no creation time; nothing else changed.
+    #[test]
+    fn a_database_from_before_customers_migrates_and_keeps_its_tickets() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("server.sqlite");
+        {
+            let mut conn = rusqlite::Connection::open(&path).expect("open");
+            let before = &crate::storage::migrations::MIGRATIONS[..8];
+            fieldsync_core::store::run_numbered(&mut conn, before).expect("schema 8");
+            conn.execute(
+                "INSERT INTO tickets (id, title, status, assignee, priority, customer_name, customer_address,
+                    conflicts, updated_at, changed_seq, version, ticket_type, escalated)
+                 VALUES ('t1', 'Old job', 'dispatched', 'eli', 'normal', 'ACME', '1 Main St', 0, 5, 1, 1, 'bug', 0)",
+                [],
+            )
+            .expect("an old row");
+        }
+        let storage = SqliteStorage::open(&path).expect("migrates");
+        let row = storage.ticket_row("t1").expect("read").expect("kept");
+        assert_eq!(
+            (row.title.as_str(), row.customer_name.as_str(), row.ticket_type.as_str()),
+            ("Old job", "ACME", "bug")
+        );
+        assert_eq!((row.customer_id.as_str(), row.site_id.as_str(), row.created_at), ("", "", None));
+        assert!(storage.customer_tickets("", None, 10).expect("none").iter().all(|r| r.customer_id.is_empty()));
+        assert!(storage.search_customers("", 10).expect("empty").is_empty());
+        let version: i64 = rusqlite::Connection::open(&path)
+            .expect("open")
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .expect("version");
+        assert_eq!(version, crate::storage::migrations::MIGRATIONS.len() as i64);
+    }
+}
