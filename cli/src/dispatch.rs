@@ -20,9 +20,16 @@ pub enum DispatchCommand {
         /// Title.
         #[arg(long)]
         title: String,
-        /// Customer name.
-        #[arg(long)]
+        /// Customer name (free text; with --customer-id the record's name is used).
+        #[arg(long, default_value = "")]
         customer: String,
+        /// A customer record's id: the ticket takes its name, phone, site address and tier,
+        /// and carries its card to the engineer's device (docs/adr/0018).
+        #[arg(long, default_value = "")]
+        customer_id: String,
+        /// The record's site (default: its first).
+        #[arg(long, default_value = "")]
+        site_id: String,
         /// Street address.
         #[arg(long, default_value = "")]
         address: String,
@@ -189,11 +196,23 @@ pub async fn run(server: &str, token: &str, command: DispatchCommand) -> Result<
         *id = crate::ids::resolve(id, tickets.iter().map(|t| t.id.as_str()))?;
     }
     match command {
-        DispatchCommand::Create { title, customer, address, lat, lon, radius, priority, assignee, ticket_type } => {
+        DispatchCommand::Create {
+            title,
+            customer,
+            customer_id,
+            site_id,
+            address,
+            lat,
+            lon,
+            radius,
+            priority,
+            assignee,
+            ticket_type,
+        } => {
             let site = lat.zip(lon).map(|(lat, lon)| Site { lat, lon, radius_m: radius });
             let new = NewTicket {
                 title,
-                customer: Customer { name: customer, address, ..Default::default() },
+                customer: Customer { name: customer, address, id: customer_id, site_id, ..Default::default() },
                 site,
                 priority,
                 assignee,

@@ -32,6 +32,7 @@ pub mod actors;
 mod auth;
 pub mod blobs;
 mod console;
+pub mod customers;
 mod documents;
 mod error;
 pub mod escalator;
@@ -358,6 +359,8 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/tickets/{id}/document", get(tickets::document))
         .route("/v1/tickets/{id}/report.pdf", get(report::download))
         .route("/v1/events", get(tickets::events))
+        .route("/v1/customers", post(customers::api::create).get(customers::api::search))
+        .route("/v1/customers/{id}", get(customers::api::detail).put(customers::api::update))
         .route("/v1/taxonomy", get(manage::get_taxonomy).put(manage::put_taxonomy))
         .route("/v1/sla-policy", get(manage::get_sla_policy).put(manage::put_sla_policy))
         .route("/v1/sla-policy/changes", get(manage::get_policy_changes))

@@ -49,12 +49,15 @@ mod key {
     pub const ETA: &str = "eta";
     pub const CLASSIFICATION: &str = "classification";
     pub const ESCALATIONS: &str = "escalations";
+    pub const CUSTOMER_CARD: &str = "customer_card";
 }
 
 mod at_heads;
+mod card;
 mod customer;
 mod dispatch;
 pub use at_heads::{derive_at, event_count_at};
+pub use card::read_customer_card;
 pub use customer::{append_customer_message, customer_message_count, has_customer_feedback, put_customer_feedback};
 pub use dispatch::{
     is_escalated, put_classification, put_escalation, put_priority, read_classification, read_escalations,
@@ -168,6 +171,7 @@ pub fn create(tx: &mut Transaction<'_>, ticket_id: &str, new: &NewTicket, stamp:
             ("tier", new.customer.tier.as_str().into()),
         ],
     )?;
+    card::put_customer_reference(tx, &customer, &new.customer, new.customer_card.as_ref())?;
     if let Some(site) = new.site {
         let obj = tx.put_object(ROOT, key::SITE, ObjType::Map)?;
         put_all(tx, &obj, [("lat", site.lat.into()), ("lon", site.lon.into()), ("radius_m", site.radius_m.into())])?;
@@ -552,6 +556,11 @@ fn map_at<'a>(doc: &'a Automerge, parent: &At<'_>, key: &str) -> Option<At<'a>> 
     parent.object(key, ObjType::Map).map(|obj| At { doc, obj })
 }
 
+/// When the ticket was created (`None` if the document does not say).
+pub fn created_at(doc: &Automerge) -> Option<Millis> {
+    root(doc).i64(key::CREATED_AT)
+}
+
 /// The ticket id, or an error when the document is not a ticket.
 pub fn ticket_id(doc: &Automerge) -> Result<String, ModelError> {
     root(doc).str(key::ID).ok_or(ModelError::NotATicket("no id"))
@@ -647,13 +656,16 @@ fn read_sla(doc: &Automerge) -> Sla {
     }
 }
 
-fn read_customer(doc: &Automerge) -> Customer {
+/// The customer snapshot and its record reference.
+pub fn read_customer(doc: &Automerge) -> Customer {
     match map_at(doc, &root(doc), key::CUSTOMER) {
         Some(c) => Customer {
             name: c.string("name"),
             phone: c.string("phone"),
             address: c.string("address"),
             tier: c.string("tier"),
+            id: c.string("id"),
+            site_id: c.string("site_id"),
         },
         None => Customer::default(),
     }
@@ -774,6 +786,7 @@ pub fn read_ticket(doc: &Automerge) -> Result<Ticket, ModelError> {
         title: r.string(key::TITLE),
         description: r.string(key::DESCRIPTION),
         customer: read_customer(doc),
+        customer_card: read_customer_card(doc),
         site: read_site(doc),
         priority: read_priority(doc),
         classification: read_classification(doc),

@@ -4,8 +4,11 @@
 //! the plain types apps see: what a dispatcher fills in ([`NewTicket`]), the full view of one
 //! ticket ([`Ticket`]) and the one-row summary lists are made of ([`TicketSummary`]).
 
+mod card;
 pub mod doc;
 pub mod ids;
+
+pub use card::{CARD_CONTACTS, CARD_RECENT_TICKETS, Contact, Contract, CustomerCard, CustomerSite, RecentTicket};
 
 use serde::{Deserialize, Serialize};
 
@@ -74,6 +77,11 @@ pub struct Customer {
     pub address: String,
     /// Service tier ("gold", "standard", ...), which drives SLA policy.
     pub tier: String,
+    /// The customer record this ticket is for (empty: free text only; docs/adr/0018). On
+    /// creation the server fills the fields above from the record.
+    pub id: String,
+    /// The record's site the work is at (empty: the record's first site).
+    pub site_id: String,
 }
 
 /// Where the work is: a point and the radius that counts as "on site".
@@ -167,6 +175,10 @@ pub struct NewTicket {
     pub signature_required: bool,
     /// Checklist items (labels), all unticked.
     pub checklist: Vec<String>,
+    /// The customer card the server writes for a ticket made for a customer record (never read
+    /// from a caller's JSON: only the server fills it, docs/adr/0018).
+    #[serde(skip)]
+    pub customer_card: Option<CustomerCard>,
 }
 
 /// A GPS fix from the device.
@@ -416,6 +428,9 @@ pub struct Ticket {
     pub description: String,
     /// Customer.
     pub customer: Customer,
+    /// The customer card the server wrote at creation (read-only), if made for a record.
+    #[serde(default)]
+    pub customer_card: Option<CustomerCard>,
     /// Site.
     pub site: Option<Site>,
     /// Priority.

@@ -636,7 +636,7 @@ fn zh(en: &str) -> Option<&'static str> {
         "with it." => "。",
         "Delivery log" => "投递日志",
         "All subscriptions" => "全部订阅",
-        _ => return None,
+        _ => return super::customer_words::zh(en),
     })
 }
 

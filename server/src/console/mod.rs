@@ -11,6 +11,8 @@
 
 mod board;
 mod conflicts;
+mod customer_pages;
+mod customer_words;
 mod detail;
 mod follow_ups;
 mod i18n;
@@ -53,6 +55,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/console/suggest", get(board::suggest))
         .route("/console/tickets/{id}", get(detail::page))
         .route("/console/tickets/{id}/actions", post(detail::act))
+        .route("/console/customers", get(customer_pages::list).post(customer_pages::create))
+        .route("/console/customers/{id}", get(customer_pages::page).post(customer_pages::update))
         .route("/console/engineers", get(people::page))
         .route("/console/devices/{id}/revoke", post(people::revoke))
         .route("/console/reports", get(report_pages::page))

@@ -166,6 +166,9 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // SLA policy, escalation rules) with their change log, and escalation claims
     // (docs/adr/0014).
     super::sqlite::manager::MIGRATION,
+    // 9: customer records, and the customer reference, creation time and response milestones
+    // in the ticket index (docs/adr/0018).
+    super::sqlite::customers::MIGRATION,
 ];
 
 /// Brings the schema up to the newest migration in one transaction with the project's one

@@ -40,6 +40,7 @@ use super::{
 };
 
 mod actors;
+mod customers;
 mod manager;
 mod tracking;
 mod uploads;
@@ -196,6 +197,9 @@ const MIGRATIONS: &[&str] = &[
     // escalation rules) with their change log, and escalation claims (SQLite's 8;
     // docs/adr/0014).
     manager::MIGRATION,
+    // 7: customer records, and the customer reference, creation time and response milestones
+    // in the ticket index (SQLite's 9; docs/adr/0018).
+    customers::MIGRATION,
 ];
 
 /// The schema version this build writes.
@@ -563,6 +567,11 @@ fn index_row(row: &Row) -> Result<IndexRow, postgres::Error> {
         changed_seq: u64_of(row.try_get(14)?),
         ticket_type: row.try_get(15)?,
         escalated: row.try_get(16)?,
+        customer_id: row.try_get(17)?,
+        site_id: row.try_get(18)?,
+        created_at: row.try_get(19)?,
+        responded_at: row.try_get(20)?,
+        arrived_at: row.try_get(21)?,
     })
 }
 
@@ -826,8 +835,10 @@ impl Storage for PostgresStorage {
             tx.execute(
                 "INSERT INTO tickets (id, title, status, assignee, priority, customer_name, customer_address,
                                       respond_by, arrive_by, resolve_by, sla_due_at, conflicts, resolved_at,
-                                      updated_at, changed_seq, version, ticket_type, escalated)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+                                      updated_at, changed_seq, version, ticket_type, escalated,
+                                      customer_id, site_id, created_at, responded_at, arrived_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+                         $19, $20, $21, $22, $23)
                  ON CONFLICT (id) DO UPDATE SET
                     title = excluded.title, status = excluded.status, assignee = excluded.assignee,
                     priority = excluded.priority, customer_name = excluded.customer_name,
@@ -836,7 +847,10 @@ impl Storage for PostgresStorage {
                     sla_due_at = excluded.sla_due_at, conflicts = excluded.conflicts,
                     resolved_at = excluded.resolved_at, updated_at = excluded.updated_at,
                     changed_seq = excluded.changed_seq, version = excluded.version,
-                    ticket_type = excluded.ticket_type, escalated = excluded.escalated",
+                    ticket_type = excluded.ticket_type, escalated = excluded.escalated,
+                    customer_id = excluded.customer_id, site_id = excluded.site_id,
+                    created_at = excluded.created_at, responded_at = excluded.responded_at,
+                    arrived_at = excluded.arrived_at",
                 &[
                     &id,
                     &r.title,
@@ -856,6 +870,11 @@ impl Storage for PostgresStorage {
                     &version,
                     &r.ticket_type,
                     &r.escalated,
+                    &r.customer_id,
+                    &r.site_id,
+                    &r.created_at,
+                    &r.responded_at,
+                    &r.arrived_at,
                 ],
             )?;
             // Delivered to every listening instance at commit, in commit order.

@@ -33,6 +33,7 @@ use super::{
 };
 
 mod actors;
+pub(crate) mod customers;
 pub(crate) mod manager;
 pub(crate) mod tracking;
 pub(crate) mod uploads;
@@ -248,6 +249,11 @@ fn index_row(row: &Row<'_>) -> rusqlite::Result<IndexRow> {
         changed_seq: u64_of(row.get(14)?),
         ticket_type: row.get(15)?,
         escalated: row.get(16)?,
+        customer_id: row.get(17)?,
+        site_id: row.get(18)?,
+        created_at: row.get(19)?,
+        responded_at: row.get(20)?,
+        arrived_at: row.get(21)?,
     })
 }
 
@@ -497,8 +503,10 @@ impl Storage for SqliteStorage {
             tx.prepare_cached(
                 "INSERT INTO tickets (id, title, status, assignee, priority, customer_name, customer_address,
                                       respond_by, arrive_by, resolve_by, sla_due_at, conflicts, resolved_at,
-                                      updated_at, changed_seq, version, ticket_type, escalated)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
+                                      updated_at, changed_seq, version, ticket_type, escalated,
+                                      customer_id, site_id, created_at, responded_at, arrived_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
+                         ?19, ?20, ?21, ?22, ?23)
                  ON CONFLICT (id) DO UPDATE SET
                     title = excluded.title, status = excluded.status, assignee = excluded.assignee,
                     priority = excluded.priority, customer_name = excluded.customer_name,
@@ -507,7 +515,10 @@ impl Storage for SqliteStorage {
                     sla_due_at = excluded.sla_due_at, conflicts = excluded.conflicts,
                     resolved_at = excluded.resolved_at, updated_at = excluded.updated_at,
                     changed_seq = excluded.changed_seq, version = excluded.version,
-                    ticket_type = excluded.ticket_type, escalated = excluded.escalated",
+                    ticket_type = excluded.ticket_type, escalated = excluded.escalated,
+                    customer_id = excluded.customer_id, site_id = excluded.site_id,
+                    created_at = excluded.created_at, responded_at = excluded.responded_at,
+                    arrived_at = excluded.arrived_at",
             )?
             .execute(params![
                 id,
@@ -528,6 +539,11 @@ impl Storage for SqliteStorage {
                 version,
                 r.ticket_type,
                 r.escalated,
+                r.customer_id,
+                r.site_id,
+                r.created_at,
+                r.responded_at,
+                r.arrived_at,
             ])?;
             let mut log = tx.prepare_cached(
                 "INSERT OR IGNORE INTO change_log (ticket_id, change_hash, device_id, received_at) VALUES (?1, ?2, ?3, ?4)",

@@ -17,6 +17,7 @@ mod blob_store;
 mod blobs;
 mod console;
 mod console_lang;
+mod customers;
 mod engine;
 mod fuzz_regressions;
 mod http;

@@ -145,6 +145,11 @@ fn row(id: &str) -> IndexRow {
         changed_seq: 0,
         ticket_type: String::new(),
         escalated: false,
+        customer_id: String::new(),
+        site_id: String::new(),
+        created_at: None,
+        responded_at: None,
+        arrived_at: None,
     }
 }
 
