@@ -102,7 +102,7 @@ pub enum FieldsyncError {
 impl From<Error> for FieldsyncError {
     fn from(e: Error) -> Self {
         match e {
-            Error::Refused(refusal) => FieldsyncError::Refused { reason: refusal.to_string() },
+            Error::Refused(refusal) => FieldsyncError::Refused { reason: refusal.explain() },
             Error::InvalidInput(reason) => FieldsyncError::InvalidInput { reason },
             Error::NotFound(id) => FieldsyncError::NotFound { id },
             Error::Quarantined { id, .. } => FieldsyncError::SetAside { id },

@@ -19,11 +19,13 @@ use fieldsync_core::{Client, OpenOptions};
 use tokio::runtime::Runtime;
 use tokio::task::JoinHandle;
 
+mod card;
 mod error;
 mod observe;
 mod transport;
 mod types;
 
+pub use card::{CustomerCard, CustomerContact, CustomerContract, CustomerSite, RecentTicket};
 pub use error::{FieldsyncError, SyncFailureKind};
 pub use observe::{ObservationHandle, TicketObserver, TicketQuery, TicketSort, TicketsObserver, TicketsUpdate};
 pub use transport::{HttpTransport, TransportError, TransportHeader, TransportRequest, TransportResponse};

@@ -300,6 +300,9 @@ pub struct Ticket {
     pub description: String,
     /// Customer.
     pub customer: Customer,
+    /// The customer card the server wrote with the ticket (read-only), if it was made for a
+    /// customer record.
+    pub customer_card: Option<crate::CustomerCard>,
     /// Site.
     pub site: Option<Site>,
     /// Priority.
@@ -588,6 +591,7 @@ impl From<core_model::Ticket> for Ticket {
                 address: t.customer.address,
                 tier: t.customer.tier,
             },
+            customer_card: t.customer_card.map(Into::into),
             site: t.site.map(|s| Site { lat: s.lat, lon: s.lon, radius_m: s.radius_m }),
             priority: t.priority.into(),
             status: t.status.into(),

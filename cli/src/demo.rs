@@ -7,7 +7,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use fieldsync_core::actions::Command;
-use fieldsync_core::model::{Customer, Identity, ListFilter, Location, NewTicket, Priority, Site, Sla};
+use fieldsync_core::media::StrokePoint;
+use fieldsync_core::model::{
+    Customer, Identity, ListFilter, Location, NewPhoto, NewTicket, PhotoInput, Priority, Site, Sla,
+};
 use fieldsync_core::sync::{SyncConfig, SyncEngine};
 use fieldsync_core::{Client, Role, Status, TicketSummary};
 use rand::Rng;
@@ -44,16 +47,63 @@ impl Engineer {
     }
 
     /// Takes the next workflow step on one of their tickets, offline; returns what happened.
-    fn work(&self, rng: &mut impl Rng) -> Option<String> {
+    /// Before completing, the engineer photographs the work and the customer signs, as on a
+    /// real visit.
+    async fn work(&self, rng: &mut impl Rng) -> Option<String> {
         let tickets = self.client().list(&ListFilter::default()).ok()?;
         let open: Vec<&TicketSummary> =
             tickets.iter().filter(|t| !t.status.is_final() && t.status != Status::Rejected).collect();
-        let ticket = open.choose(rng)?;
+        let ticket = *open.choose(rng)?;
         let (command, what) = next_step(ticket.status, rng);
         let id = &ticket.id;
+        let mut extra = String::new();
+        if matches!(command, Command::Complete { .. }) {
+            let photo = NewPhoto {
+                source: PhotoInput::Bytes(photo_of_the_work(rng.random())),
+                caption: "After the repair".into(),
+                taken_at: None,
+                location: None,
+            };
+            if self.client().add_photo(id, photo).await.is_ok() {
+                extra.push_str(", photographed it");
+            }
+            if self.client().capture_signature(id, &ticket.customer_name, &signature(rng)).is_ok() {
+                extra.push_str(&format!(", signed by {}", ticket.customer_name));
+            }
+        }
         self.client().run(id, command).ok()?;
-        Some(format!("{what} \"{}\"", ticket.title))
+        Some(format!("{what} \"{}\"{extra}", ticket.title))
     }
+}
+
+/// A made-up 640×480 photograph: a gradient with some texture, different per `seed`.
+fn photo_of_the_work(seed: u8) -> Vec<u8> {
+    let (width, height) = (640u16, 480u16);
+    let mut rgb = Vec::with_capacity(usize::from(width) * usize::from(height) * 3);
+    for y in 0..height {
+        for x in 0..width {
+            let texture = ((x / 7) ^ (y / 5)) as u8 & 0x1f;
+            rgb.extend_from_slice(&[(x / 3) as u8 ^ seed, (y / 2) as u8, texture.wrapping_mul(5).wrapping_add(seed)]);
+        }
+    }
+    let mut out = Vec::new();
+    // A JPEG of a buffer of the right size cannot fail to encode; an empty photo is refused
+    // by the core with a typed error, never a panic.
+    let _ = jpeg_encoder::Encoder::new(&mut out, 85).encode(&rgb, width, height, jpeg_encoder::ColorType::Rgb);
+    out
+}
+
+/// A signature's strokes: a wavy line across the pad.
+fn signature(rng: &mut impl Rng) -> Vec<Vec<StrokePoint>> {
+    let wobble: f32 = rng.random_range(0.05..0.15);
+    vec![
+        (0..24u32)
+            .map(|i| {
+                let x = 0.1 + i as f32 * 0.035;
+                StrokePoint { x, y: 0.5 + wobble * (x * 19.0).sin(), t: i * 15 }
+            })
+            .collect(),
+    ]
 }
 
 fn next_step(status: Status, rng: &mut impl Rng) -> (Command, &'static str) {
@@ -80,42 +130,59 @@ fn next_step(status: Status, rng: &mut impl Rng) -> (Command, &'static str) {
     }
 }
 
-fn demo_tickets() -> Vec<NewTicket> {
-    let jobs = [
-        ("Boiler leaking in plant room", "Van Dijk Bakery", "Prinsengracht 12", Priority::High, "gold"),
-        ("No heating on 3rd floor", "Hotel Amstel", "Amstel 1", Priority::Urgent, "gold"),
-        ("Annual gas safety check", "De Vries family", "Keizersgracht 80", Priority::Normal, "standard"),
-        ("Thermostat unresponsive", "Café Luxembourg", "Spui 24", Priority::Normal, "standard"),
-        ("Water pressure drops at night", "Jansen Dental", "Overtoom 300", Priority::High, "silver"),
-        ("Radiator noise", "Bakker & Zn", "Damrak 55", Priority::Low, "standard"),
-        ("Heat pump error E31", "Museum Quarter Offices", "Museumplein 6", Priority::Urgent, "gold"),
-        ("Replace expansion vessel", "Smit Laundry", "Ferdinand Bolstraat 10", Priority::Normal, "silver"),
-        ("Commission new boiler", "Visser Flats", "Javastraat 140", Priority::High, "standard"),
-    ];
+/// Faults customers call about.
+const FAULTS: [&str; 9] = [
+    "Boiler leaking in plant room",
+    "No heating on 3rd floor",
+    "Annual gas safety check",
+    "Thermostat unresponsive",
+    "Water pressure drops at night",
+    "Radiator noise",
+    "Heat pump error E31",
+    "Replace expansion vessel",
+    "Commission new boiler",
+];
+
+/// Customers: name, address, tier.
+const CUSTOMERS: [(&str, &str, &str); 9] = [
+    ("Van Dijk Bakery", "Prinsengracht 12", "gold"),
+    ("Hotel Amstel", "Amstel 1", "gold"),
+    ("De Vries family", "Keizersgracht 80", "standard"),
+    ("Café Luxembourg", "Spui 24", "standard"),
+    ("Jansen Dental", "Overtoom 300", "silver"),
+    ("Bakker & Zn", "Damrak 55", "standard"),
+    ("Museum Quarter Offices", "Museumplein 6", "gold"),
+    ("Smit Laundry", "Ferdinand Bolstraat 10", "silver"),
+    ("Visser Flats", "Javastraat 140", "standard"),
+];
+
+const PRIORITIES: [Priority; 4] = [Priority::High, Priority::Urgent, Priority::Normal, Priority::Low];
+
+/// Call `call`'s ticket: a fault at a customer, numbered so that every line the demo prints
+/// names one ticket.
+fn demo_ticket(call: u32, fault: usize, customer: usize, engineer: &str) -> NewTicket {
     let now = fieldsync_core::time::now_ms();
-    jobs.iter()
-        .enumerate()
-        .map(|(n, (title, customer, address, priority, tier))| NewTicket {
-            title: (*title).into(),
-            description: "Reported by phone".into(),
-            customer: Customer {
-                name: (*customer).into(),
-                address: (*address).into(),
-                tier: (*tier).into(),
-                ..Default::default()
-            },
-            site: Some(Site { lat: 52.3702, lon: 4.8952, radius_m: 150.0 }),
-            priority: *priority,
-            sla: Sla {
-                respond_by: Some(now + 30 * 60_000),
-                arrive_by: Some(now + 4 * 3_600_000),
-                resolve_by: Some(now + 24 * 3_600_000),
-            },
-            assignee: Some(ENGINEERS[n % ENGINEERS.len()].into()),
-            checklist: vec!["Isolate supply".into(), "Test after repair".into()],
-            ..Default::default()
-        })
-        .collect()
+    let (name, address, tier) = CUSTOMERS[customer % CUSTOMERS.len()];
+    NewTicket {
+        title: format!("#{call} {} — {name}", FAULTS[fault % FAULTS.len()]),
+        description: "Reported by phone".into(),
+        customer: Customer { name: name.into(), address: address.into(), tier: tier.into(), ..Default::default() },
+        site: Some(Site { lat: 52.3702, lon: 4.8952, radius_m: 150.0 }),
+        priority: PRIORITIES[(fault + customer) % PRIORITIES.len()],
+        sla: Sla {
+            respond_by: Some(now + 30 * 60_000),
+            arrive_by: Some(now + 4 * 3_600_000),
+            resolve_by: Some(now + 24 * 3_600_000),
+        },
+        assignee: Some(engineer.into()),
+        checklist: vec!["Isolate supply".into(), "Test after repair".into()],
+        ..Default::default()
+    }
+}
+
+/// The morning's nine calls, one per fault and customer, spread over the engineers.
+fn demo_tickets() -> Vec<NewTicket> {
+    (0..FAULTS.len()).map(|n| demo_ticket(101 + n as u32, n, n, ENGINEERS[n % ENGINEERS.len()])).collect()
 }
 
 async fn print_board(api: &Api, heading: &str) -> Result<(), CliError> {
@@ -135,8 +202,15 @@ async fn print_board(api: &Api, heading: &str) -> Result<(), CliError> {
             t.assignee.as_deref().unwrap_or("-"),
             t.priority.as_str(),
             t.title,
-            if t.conflicts > 0 { "  [conflict]" } else { "" }
+            if t.conflicts > 0 { format!("  [{} conflict(s)]", t.conflicts) } else { String::new() }
         );
+    }
+    // Each conflict in full, as the console's ticket page lists them.
+    for t in tickets.iter().filter(|t| t.conflicts > 0) {
+        let ticket: fieldsync_core::Ticket = api.get(&format!("/v1/tickets/{}", t.id)).await?;
+        for c in &ticket.conflicts {
+            println!("   conflict on {}: {} by {} refused: {}", t.title, c.kind, c.by, c.reason);
+        }
     }
     println!();
     Ok(())
@@ -203,7 +277,7 @@ pub async fn run(data: PathBuf, listen: String, once: bool) -> Result<(), CliErr
         println!("\n-- round {round}: everyone works offline");
         for e in &engineers {
             for _ in 0..3 {
-                if let Some(what) = e.work(&mut rng) {
+                if let Some(what) = e.work(&mut rng).await {
                     println!("  {:<4} offline {what}", e.name);
                 }
             }
@@ -225,6 +299,7 @@ pub async fn run(data: PathBuf, listen: String, once: bool) -> Result<(), CliErr
     }
     println!("serving on {url} until Ctrl-C; the engineers keep working (one step every 3 s)");
     println!("watch the board at {url}/console, sign in with {dispatcher_token}");
+    let mut call = 100 + demo_tickets().len() as u32;
     let ticker = async {
         let mut interval = tokio::time::interval(Duration::from_secs(3));
         loop {
@@ -232,13 +307,14 @@ pub async fn run(data: PathBuf, listen: String, once: bool) -> Result<(), CliErr
             let mut rng = rand::rng();
             let Some(e) = engineers.choose(&mut rng) else { return };
             if rng.random_ratio(1, 6) {
-                let mut new = demo_tickets().swap_remove(rng.random_range(0..9));
-                new.assignee = Some(e.name.into());
+                call += 1;
+                let new =
+                    demo_ticket(call, rng.random_range(0..FAULTS.len()), rng.random_range(0..CUSTOMERS.len()), e.name);
                 if api.create(&new).await.is_ok() {
                     println!("dana dispatched \"{}\" to {}", new.title, e.name);
                 }
             }
-            if let Some(what) = e.work(&mut rng) {
+            if let Some(what) = e.work(&mut rng).await {
                 println!("{} {what}", e.name);
             }
             if let Err(err) = e.engine.sync_now().await {
@@ -268,8 +344,16 @@ async fn conflict(api: &Api, engineers: &[Engineer]) -> Result<(), CliError> {
     for command in [Command::Accept, Command::StartTravel { eta: None }, Command::CheckIn { location: here }] {
         let _ = fay.client().run(&ticket.id, command);
     }
+    let photo = NewPhoto {
+        source: PhotoInput::Bytes(photo_of_the_work(7)),
+        caption: "New pump fitted".into(),
+        taken_at: None,
+        location: None,
+    };
+    fay.client().add_photo(&ticket.id, photo).await?;
+    fay.client().capture_signature(&ticket.id, &ticket.customer_name, &signature(&mut rand::rng()))?;
     fay.client().complete(&ticket.id, "Replaced the pump")?;
-    println!("  fay  offline completed \"{}\"", ticket.title);
+    println!("  fay  offline completed \"{}\", photographed it, signed by {}", ticket.title, ticket.customer_name);
     api.act(&ticket.id, &Command::Cancel { reason: "Customer cancelled by phone".into() }).await?;
     println!("  dana cancels \"{}\" at the same time (the customer phoned)", ticket.title);
     Ok(())

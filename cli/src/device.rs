@@ -194,6 +194,49 @@ fn identity_path(store: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// What the CLI keeps beside a store: who the device is, and the server and token it syncs
+/// with, so `sync` needs neither again. Older files hold the identity alone.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct DeviceFile {
+    #[serde(flatten)]
+    identity: Identity,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    server: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    token: Option<String>,
+}
+
+impl DeviceFile {
+    fn read(path: &Path) -> Result<Option<DeviceFile>, CliError> {
+        match std::fs::read(path) {
+            Ok(bytes) => {
+                Ok(Some(serde_json::from_slice(&bytes).map_err(|e| CliError(format!("{}: {e}", path.display())))?))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(CliError(format!("{}: {e}", path.display()))),
+        }
+    }
+
+    /// Written readable by its owner only: it holds the device's token.
+    fn write(&self, path: &Path) -> Result<(), CliError> {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(path).map_err(|e| CliError(format!("{}: {e}", path.display())))?;
+        #[cfg(unix)]
+        std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+        std::io::Write::write_all(&mut file, &serde_json::to_vec_pretty(self)?)?;
+        Ok(())
+    }
+}
+
+/// The server and token to sync with: the command line's, else those remembered.
+struct Connection {
+    server: Option<String>,
+    token: Option<String>,
+}
+
 /// The store key from `--key-file`, or else from `FIELDSYNC_STORE_KEY`; `None` without either.
 pub fn store_key(key_file: Option<&Path>) -> Result<Option<StoreKey>, CliError> {
     if let Some(file) = key_file {
@@ -213,26 +256,69 @@ pub fn store_key(key_file: Option<&Path>) -> Result<Option<StoreKey>, CliError> 
 
 async fn open(
     store: &Path,
-    server: Option<&str>,
-    token: Option<&str>,
+    server: Option<String>,
+    token: Option<String>,
     key: Option<StoreKey>,
-) -> Result<Client, CliError> {
+) -> Result<(Client, Connection), CliError> {
     let path = identity_path(store);
-    let identity: Identity = match std::fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| CliError(format!("{}: {e}", path.display())))?,
-        Err(_) => {
+    let (identity, connection) = match DeviceFile::read(&path)? {
+        Some(file) => {
+            let connection = Connection { server: server.or(file.server), token: token.or(file.token) };
+            (file.identity, connection)
+        }
+        None => {
             let (Some(server), Some(token)) = (server, token) else {
                 return Err(CliError(
                     "this store is new: give --server and --token once so the device can learn who it is".into(),
                 ));
             };
-            let me = who_am_i(server, token).await?;
+            let me = who_am_i(&server, &token).await?;
             let identity = Identity { user_id: me.user_id, device_id: me.device_id, role: me.role };
-            std::fs::write(&path, serde_json::to_vec_pretty(&identity)?)?;
-            identity
+            let file = DeviceFile { identity, server: Some(server), token: Some(token) };
+            file.write(&path)?;
+            (file.identity, Connection { server: file.server, token: file.token })
         }
     };
-    Ok(Client::open_with(store, identity, OpenOptions { store_key: key, ..OpenOptions::default() })?)
+    let client = Client::open_with(store, identity, OpenOptions { store_key: key, ..OpenOptions::default() })?;
+    Ok((client, connection))
+}
+
+/// Remembers the server and token a sync just succeeded with (a new token after the old one
+/// was revoked, a server that moved).
+fn remember(store: &Path, connection: &Connection) -> Result<(), CliError> {
+    let path = identity_path(store);
+    let Some(mut file) = DeviceFile::read(&path)? else { return Ok(()) };
+    if file.server == connection.server && file.token == connection.token {
+        return Ok(());
+    }
+    file.server.clone_from(&connection.server);
+    file.token.clone_from(&connection.token);
+    file.write(&path)
+}
+
+impl DeviceCommand {
+    /// The ticket id the command names, if any, to be completed from a typed prefix.
+    fn ticket_id(&mut self) -> Option<&mut String> {
+        use DeviceCommand as D;
+        match self {
+            D::Show { id, .. }
+            | D::Accept { id }
+            | D::Reject { id, .. }
+            | D::Travel { id, .. }
+            | D::CheckIn { id, .. }
+            | D::Work { id }
+            | D::Note { id, .. }
+            | D::Part { id, .. }
+            | D::Time { id, .. }
+            | D::Feedback { id, .. }
+            | D::Complete { id, .. }
+            | D::Photo { id, .. }
+            | D::Sign { id, .. }
+            | D::Report { id, .. }
+            | D::Export { id, .. } => Some(id),
+            D::Encrypt | D::List { .. } | D::Sync | D::Status { .. } | D::Blob { .. } => None,
+        }
+    }
 }
 
 /// Runs one device command.
@@ -249,7 +335,12 @@ pub async fn run(
         println!("{} is encrypted", store.display());
         return Ok(());
     }
-    let client = open(&store, server.as_deref(), token.as_deref(), key).await?;
+    let (client, connection) = open(&store, server, token, key).await?;
+    let mut command = command;
+    if let Some(id) = command.ticket_id() {
+        let tickets = client.list(&ListFilter::default())?;
+        *id = crate::ids::resolve(id, tickets.iter().map(|t| t.id.as_str()))?;
+    }
     match command {
         // Done above, before the store is opened: encrypting needs it closed.
         DeviceCommand::Encrypt => {}
@@ -300,11 +391,12 @@ pub async fn run(
         }
         DeviceCommand::Complete { id, summary } => act(client.complete(&id, &summary), "completed", &id)?,
         DeviceCommand::Sync => {
-            let (Some(server), Some(token)) = (server, token) else {
-                return Err(CliError("sync needs --server and --token".into()));
+            let (Some(server), Some(token)) = (connection.server.clone(), connection.token.clone()) else {
+                return Err(CliError("this store has no server yet: give --server and --token once".into()));
             };
             let engine = SyncEngine::new(client.clone(), SyncConfig::new(server, token))?;
             let report = engine.sync_now().await?;
+            remember(&store, &connection)?;
             println!(
                 "synced: sent {} ticket(s), received {}, {} round trip(s), {} bytes up, {} bytes down",
                 report.pushed.len(),
@@ -427,7 +519,7 @@ pub fn print_list(tickets: &[TicketSummary]) {
         println!(
             "{:<36}  {:<10}  {:<6}  {:<8}  {:<9}  {} ({}){}",
             t.id,
-            t.status.as_str(),
+            t.status.label(),
             t.priority.as_str(),
             t.assignee.as_deref().unwrap_or("-"),
             sync,
@@ -447,7 +539,14 @@ pub fn print_ticket(t: &Ticket) {
         t.priority.as_str(),
         t.assignee.as_deref().unwrap_or("-")
     );
-    println!("customer {} ({}), {}", t.customer.name, t.customer.tier, t.customer.address);
+    let customer: Vec<&str> =
+        [t.customer.name.as_str(), t.customer.tier.as_str(), t.customer.address.as_str(), t.customer.phone.as_str()]
+            .into_iter()
+            .filter(|part| !part.is_empty())
+            .collect();
+    if !customer.is_empty() {
+        println!("customer {}", customer.join(", "));
+    }
     if !t.description.is_empty() {
         println!("{}", t.description);
     }

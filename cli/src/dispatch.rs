@@ -6,7 +6,7 @@ use clap::Subcommand;
 use fieldsync_core::TicketSummary;
 use fieldsync_core::actions::Command;
 use fieldsync_core::model::{Classification, Customer, NewTicket, Priority, Site, Ticket};
-use fieldsync_core::protocol::ApiError;
+use fieldsync_core::sync::{HttpRequest, HttpTransport, Method, ReqwestTransport, SyncError};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -20,9 +20,16 @@ pub enum DispatchCommand {
         /// Title.
         #[arg(long)]
         title: String,
-        /// Customer name.
-        #[arg(long)]
+        /// Customer name (free text; with --customer-id the record's name is used).
+        #[arg(long, default_value = "")]
         customer: String,
+        /// A customer record's id: the ticket takes its name, phone, site address and tier,
+        /// and carries its card to the engineer's device (docs/adr/0018).
+        #[arg(long, default_value = "")]
+        customer_id: String,
+        /// The record's site (default: its first).
+        #[arg(long, default_value = "")]
+        site_id: String,
         /// Street address.
         #[arg(long, default_value = "")]
         address: String,
@@ -103,9 +110,11 @@ fn parse_priority(s: &str) -> Result<Priority, String> {
     Priority::parse(s).ok_or_else(|| format!("unknown priority {s:?}: use low, normal, high or urgent"))
 }
 
-/// A small JSON client for the REST API.
+/// A small JSON client for the REST API. It goes out through the same transport and reads
+/// refusals with the same map as the device's sync ([`SyncError`]), so one cause reads the
+/// same whichever command met it ("network: ...", "the server refused this device's token").
 pub struct Api {
-    http: reqwest::Client,
+    transport: ReqwestTransport,
     base: String,
     token: String,
 }
@@ -113,52 +122,36 @@ pub struct Api {
 impl Api {
     /// A client for `server` with `token`.
     pub fn new(server: &str, token: &str) -> Result<Api, CliError> {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(30)).build()?;
-        Ok(Api { http, base: server.trim_end_matches('/').to_owned(), token: token.to_owned() })
+        let transport = ReqwestTransport::new(std::time::Duration::from_secs(30)).map_err(SyncError::from)?;
+        Ok(Api { transport, base: server.trim_end_matches('/').to_owned(), token: token.to_owned() })
     }
 
-    async fn send<T: DeserializeOwned>(&self, request: reqwest::RequestBuilder) -> Result<T, CliError> {
-        let response = request.bearer_auth(&self.token).send().await.map_err(|e| CliError(format!("server: {e}")))?;
-        let status = response.status();
-        let body = response.bytes().await?;
-        if !status.is_success() {
-            let message = serde_json::from_slice::<ApiError>(&body)
-                .map(|e| e.message)
-                .unwrap_or_else(|_| String::from_utf8_lossy(&body).into_owned());
-            return Err(CliError(format!("{message} (HTTP {})", status.as_u16())));
+    /// Sends a request; the body of a successful answer, or the error its failure means.
+    async fn send(&self, request: HttpRequest) -> Result<Vec<u8>, CliError> {
+        let request = request.header("authorization", format!("Bearer {}", self.token));
+        let response = self.transport.send(request).await.map_err(SyncError::from)?;
+        if !response.is_success() {
+            return Err(SyncError::from_response(response.status, &response.body).into());
         }
-        Ok(serde_json::from_slice(&body)?)
+        Ok(response.body)
     }
 
     /// GET a resource's bytes as they are (a PDF).
     pub async fn get_bytes(&self, path: &str) -> Result<Vec<u8>, CliError> {
-        let request = self.http.get(format!("{}{path}", self.base)).bearer_auth(&self.token);
-        let response = request.send().await.map_err(|e| CliError(format!("server: {e}")))?;
-        let status = response.status();
-        let body = response.bytes().await?;
-        if !status.is_success() {
-            let message = serde_json::from_slice::<ApiError>(&body)
-                .map(|e| e.message)
-                .unwrap_or_else(|_| String::from_utf8_lossy(&body).into_owned());
-            return Err(CliError(format!("{message} (HTTP {})", status.as_u16())));
-        }
-        Ok(body.to_vec())
+        self.send(HttpRequest::new(Method::Get, format!("{}{path}", self.base))).await
     }
 
     /// GET a JSON resource.
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, CliError> {
-        self.send(self.http.get(format!("{}{path}", self.base))).await
+        Ok(serde_json::from_slice(&self.get_bytes(path).await?)?)
     }
 
     /// POST a JSON body.
     pub async fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T, CliError> {
-        let request = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
+        let request = HttpRequest::new(Method::Post, format!("{}{path}", self.base))
+            .header("content-type", "application/json")
             .body(serde_json::to_vec(body)?);
-        self.send(request).await
+        Ok(serde_json::from_slice(&self.send(request).await?)?)
     }
 
     /// Creates a ticket; returns its id.
@@ -179,15 +172,47 @@ impl Api {
     }
 }
 
+impl DispatchCommand {
+    /// The ticket id the command names, if any, to be completed from a typed prefix.
+    fn ticket_id(&mut self) -> Option<&mut String> {
+        use DispatchCommand as D;
+        match self {
+            D::Assign { id, .. }
+            | D::Cancel { id, .. }
+            | D::Reopen { id, .. }
+            | D::Show { id, .. }
+            | D::Report { id, .. } => Some(id),
+            D::Create { .. } | D::List { .. } => None,
+        }
+    }
+}
+
 /// Runs one dispatcher command.
 pub async fn run(server: &str, token: &str, command: DispatchCommand) -> Result<(), CliError> {
     let api = Api::new(server, token)?;
+    let mut command = command;
+    if let Some(id) = command.ticket_id() {
+        let tickets = api.list().await?;
+        *id = crate::ids::resolve(id, tickets.iter().map(|t| t.id.as_str()))?;
+    }
     match command {
-        DispatchCommand::Create { title, customer, address, lat, lon, radius, priority, assignee, ticket_type } => {
+        DispatchCommand::Create {
+            title,
+            customer,
+            customer_id,
+            site_id,
+            address,
+            lat,
+            lon,
+            radius,
+            priority,
+            assignee,
+            ticket_type,
+        } => {
             let site = lat.zip(lon).map(|(lat, lon)| Site { lat, lon, radius_m: radius });
             let new = NewTicket {
                 title,
-                customer: Customer { name: customer, address, ..Default::default() },
+                customer: Customer { name: customer, address, id: customer_id, site_id, ..Default::default() },
                 site,
                 priority,
                 assignee,

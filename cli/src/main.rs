@@ -4,6 +4,7 @@
 mod demo;
 mod device;
 mod dispatch;
+mod ids;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -85,10 +86,11 @@ enum Command {
         /// The device's store file.
         #[arg(long, env = "FIELDSYNC_STORE")]
         store: PathBuf,
-        /// The server's URL (needed the first time and for `sync`).
+        /// The server's URL (needed the first time; remembered beside the store).
         #[arg(long, env = "FIELDSYNC_SERVER")]
         server: Option<String>,
-        /// This device's token (needed the first time and for `sync`).
+        /// This device's token (needed the first time; remembered beside the store, readable
+        /// by its owner only).
         #[arg(long, env = "FIELDSYNC_TOKEN")]
         token: Option<String>,
         /// A file holding the store's key, 64 hexadecimal digits: the store is encrypted with it
@@ -124,6 +126,17 @@ enum Command {
     },
 }
 
+/// Where the server keeps its users: the same options as `serve`.
+#[derive(clap::Args)]
+struct ServerData {
+    /// The server's data directory.
+    #[arg(long, default_value = "fieldsync-data")]
+    data: PathBuf,
+    /// The server's PostgreSQL database, when it uses one (see `serve`).
+    #[arg(long, env = "FIELDSYNC_DATABASE_URL")]
+    database_url: Option<String>,
+}
+
 #[derive(Subcommand)]
 enum UserCommand {
     /// Add a user and print a token for their first device.
@@ -133,12 +146,30 @@ enum UserCommand {
         /// engineer, dispatcher or admin.
         #[arg(long, value_parser = parse_role)]
         role: Role,
-        /// The server's data directory.
-        #[arg(long, default_value = "fieldsync-data")]
-        data: PathBuf,
-        /// The server's PostgreSQL database, when it uses one (see `serve`).
-        #[arg(long, env = "FIELDSYNC_DATABASE_URL")]
-        database_url: Option<String>,
+        #[command(flatten)]
+        server: ServerData,
+    },
+    /// Print a token for another device of an existing user (a second phone, a replaced one).
+    AddDevice {
+        /// The user's id.
+        name: String,
+        #[command(flatten)]
+        server: ServerData,
+    },
+    /// List every device: its user, whether it is revoked, when it last synced.
+    Devices {
+        /// Only this user's devices.
+        #[arg(long)]
+        user: Option<String>,
+        #[command(flatten)]
+        server: ServerData,
+    },
+    /// Revoke a device's token at once (a lost phone): its next request is refused.
+    Revoke {
+        /// The device id (see `user devices`).
+        device: String,
+        #[command(flatten)]
+        server: ServerData,
     },
 }
 
@@ -215,16 +246,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             };
             serve(data, listen, database_url, config, tls).await
         }
-        Command::User { command: UserCommand::Add { name, role, data, database_url } } => {
-            let (user_id, device_id, token) = tokio::task::spawn_blocking(move || {
-                let state = open_state(&data, database_url.as_deref(), fieldsync_server::ServerConfig::default())?;
-                Ok::<_, CliError>(state.add_user(&name, role)?)
-            })
-            .await??;
-            println!("{token}");
-            eprintln!("added {user_id} ({}), device {device_id}", role.as_str());
-            Ok(())
-        }
+        Command::User { command } => tokio::task::spawn_blocking(move || users(command)).await?,
         Command::Device { store, server, token, key_file, command } => {
             let key = device::store_key(key_file.as_deref())?;
             device::run(store, server, token, key, command).await
@@ -232,6 +254,43 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Dispatch { server, token, command } => dispatch::run(&server, &token, command).await,
         Command::Demo { data, listen, once } => demo::run(data, listen, once).await,
     }
+}
+
+/// Runs one `user` command against the server's database. Blocking.
+fn users(command: UserCommand) -> Result<(), CliError> {
+    let open = |server: &ServerData| {
+        open_state(&server.data, server.database_url.as_deref(), fieldsync_server::ServerConfig::default())
+    };
+    match command {
+        UserCommand::Add { name, role, server } => {
+            let (user_id, device_id, token) = open(&server)?.add_user(&name, role)?;
+            println!("{token}");
+            eprintln!("added {user_id} ({}), device {device_id}", role.as_str());
+        }
+        UserCommand::AddDevice { name, server } => {
+            let (device_id, token) = open(&server)?.add_device(&name)?;
+            println!("{token}");
+            eprintln!("added device {device_id} for {name}");
+        }
+        UserCommand::Devices { user, server } => {
+            let devices = open(&server)?.devices()?;
+            let shown: Vec<_> = devices.iter().filter(|d| user.as_ref().is_none_or(|u| *u == d.user_id)).collect();
+            if shown.is_empty() {
+                println!("no devices");
+            }
+            for d in shown {
+                let state = if d.revoked { "revoked" } else { "active" };
+                println!("{}  {:<16}  {:<7}  last sync {}", d.id, d.user_id, state, when(d.last_sync_at));
+            }
+        }
+        UserCommand::Revoke { device, server } => {
+            if !open(&server)?.revoke_device(&device)? {
+                return Err(CliError(format!("no device {device:?}: see `user devices`")));
+            }
+            println!("revoked {device}: its token is refused from now on");
+        }
+    }
+    Ok(())
 }
 
 fn parse_language(s: &str) -> Result<fieldsync_server::tracking::i18n::Lang, String> {

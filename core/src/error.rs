@@ -8,8 +8,9 @@ use crate::workflow::Refusal;
 /// Everything a client call can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The workflow refuses the action ("cannot check in: ticket is not accepted").
-    #[error(transparent)]
+    /// The workflow refuses the action ("cannot check in: ticket is not accepted; accept
+    /// first").
+    #[error("{}", .0.explain())]
     Refused(#[from] Refusal),
     /// An argument is out of range or empty; nothing was written.
     #[error("invalid input: {0}")]

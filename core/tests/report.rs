@@ -81,6 +81,7 @@ fn worked_ticket(photos: u32) -> Device {
                 phone: "+86 21 5555 0100".into(),
                 address: "上海市浦东新区张江路 88 号".into(),
                 tier: "gold".into(),
+                ..Default::default()
             },
             site: Some(Site { lat: 31.2035, lon: 121.5906, radius_m: 200.0 }),
             assignee: Some("eng-1".into()),

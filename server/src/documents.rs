@@ -211,6 +211,7 @@ pub(crate) fn index_row(document: &Automerge, at: Millis) -> Result<IndexRow, Ap
     let derived = doc::derive(document);
     let summary = doc::summarize_derived(document, &derived, at, false)
         .map_err(|e| AppError::BadRequest(format!("not a ticket document: {e}")))?;
+    let summary_customer = doc::read_customer(document);
     Ok(IndexRow {
         id: summary.id,
         title: summary.title,
@@ -227,6 +228,11 @@ pub(crate) fn index_row(document: &Automerge, at: Millis) -> Result<IndexRow, Ap
         changed_seq: 0,
         ticket_type: summary.ticket_type,
         escalated: doc::is_escalated(document),
+        customer_id: summary_customer.id,
+        site_id: summary_customer.site_id,
+        created_at: doc::created_at(document),
+        responded_at: derived.state.responded_at,
+        arrived_at: derived.state.arrived_at,
         revisit_due_at: doc::revisit_due_at(
             derived.state.status,
             derived.state.resolved_at,

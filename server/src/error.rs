@@ -57,6 +57,13 @@ pub enum AppError {
     /// The request body has a content type this endpoint does not take.
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// A ticket named a customer record (or a site of one) that does not exist here
+    /// (docs/adr/0018).
+    #[error("{0}")]
+    UnknownCustomer(String),
+    /// A field is longer than its limit (a customer record's, docs/adr/0018).
+    #[error("{0}")]
+    FieldTooLong(String),
     /// Anything else: logged, answered as "internal".
     #[error("internal: {0}")]
     Internal(String),
@@ -85,6 +92,17 @@ impl From<crate::blobs::BlobError> for AppError {
     }
 }
 
+impl From<crate::customers::CustomerError> for AppError {
+    fn from(e: crate::customers::CustomerError) -> Self {
+        use crate::customers::CustomerError as E;
+        match e {
+            e @ (E::UnknownCustomer(_) | E::UnknownSite { .. }) => AppError::UnknownCustomer(e.to_string()),
+            e @ E::TooLong { .. } => AppError::FieldTooLong(e.to_string()),
+            e @ E::Invalid { .. } => AppError::BadRequest(e.to_string()),
+        }
+    }
+}
+
 impl From<tokio::task::JoinError> for AppError {
     fn from(e: tokio::task::JoinError) -> Self {
         AppError::Internal(format!("blocking task failed: {e}"))
@@ -95,7 +113,7 @@ impl From<fieldsync_core::Error> for AppError {
     fn from(e: fieldsync_core::Error) -> Self {
         use fieldsync_core::Error as E;
         match e {
-            E::Refused(refusal) => AppError::Conflict(refusal.to_string()),
+            E::Refused(refusal) => AppError::Conflict(refusal.explain()),
             E::InvalidInput(message) => AppError::BadRequest(message),
             E::NotFound(id) => AppError::NotFound(format!("ticket {id} not found")),
             other => AppError::Internal(other.to_string()),
@@ -117,6 +135,8 @@ impl AppError {
             AppError::HashMismatch(_) => (StatusCode::UNPROCESSABLE_ENTITY, "hash_mismatch"),
             AppError::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
             AppError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            AppError::UnknownCustomer(_) => (StatusCode::BAD_REQUEST, "unknown_customer"),
+            AppError::FieldTooLong(_) => (StatusCode::BAD_REQUEST, "field_too_long"),
             AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }

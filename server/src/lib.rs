@@ -33,6 +33,7 @@ mod auth;
 pub mod blobs;
 pub mod complaints;
 mod console;
+pub mod customers;
 mod documents;
 mod error;
 pub mod escalator;
@@ -286,8 +287,12 @@ impl AppState {
         Ok((name.to_owned(), device_id, token))
     }
 
-    /// Issues a new device token for an existing user. Returns `(device_id, token)`.
+    /// Issues a new device token for an existing user (a second phone, a replaced one).
+    /// Returns `(device_id, token)`; [`AppError::NotFound`] for an unknown user.
     pub fn add_device(&self, user_id: &str) -> Result<(String, String), AppError> {
+        if self.storage().user(user_id)?.is_none() {
+            return Err(AppError::NotFound(format!("no user {user_id:?}: add them with `user add` first")));
+        }
         let device_id = fieldsync_core::model::ids::new_id();
         let token = auth::new_token();
         self.storage().create_device(&DeviceRecord {
@@ -310,6 +315,12 @@ impl AppState {
     ) -> Result<fieldsync_core::protocol::SyncResponse, AppError> {
         let caller = self.storage().authenticate(&auth::token_hash(token))?.ok_or(AppError::Unauthorized)?;
         sync::sync(self, &caller, request)
+    }
+
+    /// Every device: its user, whether revoked, when it last synced. The operator's view (the
+    /// CLI); no caller is checked.
+    pub fn devices(&self) -> Result<Vec<storage::DeviceInfo>, AppError> {
+        Ok(self.storage().list_devices()?)
     }
 
     /// Revokes a device's token at once; `false` when there is no such device. The operator's
@@ -349,6 +360,8 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/tickets/{id}/document", get(tickets::document))
         .route("/v1/tickets/{id}/report.pdf", get(report::download))
         .route("/v1/events", get(tickets::events))
+        .route("/v1/customers", post(customers::api::create).get(customers::api::search))
+        .route("/v1/customers/{id}", get(customers::api::detail).put(customers::api::update))
         .route("/v1/taxonomy", get(manage::get_taxonomy).put(manage::put_taxonomy))
         .route("/v1/sla-policy", get(manage::get_sla_policy).put(manage::put_sla_policy))
         .route("/v1/sla-policy/changes", get(manage::get_policy_changes))

@@ -98,15 +98,23 @@ pub fn set_escalation_rules(state: &AppState, caller: &Caller, rules: &Rules) ->
 /// What every new ticket goes through, however it is made (REST API, console, CLI): its
 /// classification checked against the taxonomy, and the deadlines it was not given filled from
 /// the SLA policy for its priority, tier and type. Blocking.
+///
+/// A ticket for a customer record (`customer.id`) takes the record's snapshot and tier (so the
+/// policy's rules for that tier apply) and carries the customer card (docs/adr/0018); an id
+/// that names no record here is refused. A card in `new` is never kept: only this fills it.
 pub fn prepare_new_ticket(state: &AppState, new: &NewTicket, at: Millis) -> Result<NewTicket, AppError> {
     taxonomy(state)?.value.check(&new.classification).map_err(|e| AppError::BadRequest(e.0))?;
+    let (customer, customer_card) = match crate::customers::service::for_new_ticket(state, &new.customer, at)? {
+        Some((customer, card)) => (customer, Some(card)),
+        None => (new.customer.clone(), None),
+    };
     let policy = sla_policy(state)?.value;
-    let (tier, ticket_type) = (&new.customer.tier, &new.classification.ticket_type);
+    let (tier, ticket_type) = (&customer.tier, &new.classification.ticket_type);
     let sla = policy.apply(new.sla, new.priority, tier, ticket_type, at);
     // The revisit target travels with the ticket like its deadlines: a policy change applies
     // to new tickets only (docs/adr/0019).
     let revisit_after = new.revisit_after.or(policy.targets(new.priority, tier, ticket_type).revisit);
-    Ok(NewTicket { sla, revisit_after, ..new.clone() })
+    Ok(NewTicket { sla, customer, customer_card, revisit_after, ..new.clone() })
 }
 
 fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, AppError> {

@@ -125,6 +125,9 @@ pub(crate) struct Detail {
     pub history: Vec<HistoryEntry>,
     /// The customer's tracking page (the REST API only; none before dispatch or once revoked).
     pub tracking_url: Option<String>,
+    /// The ticket's change sequence at this version: a live event with a `seq` no greater
+    /// than this one is already in what was read.
+    pub changed_seq: u64,
 }
 
 /// `GET /v1/tickets/{id}`.
@@ -183,7 +186,7 @@ pub(crate) fn detail_of(state: &AppState, id: &str) -> Result<Detail, AppError> 
             }
         })
         .collect();
-    Ok(Detail { ticket, history, tracking_url: None })
+    Ok(Detail { ticket, history, tracking_url: None, changed_seq: loaded.seq })
 }
 
 /// `GET /v1/tickets/{id}/document`: the whole saved Automerge document.

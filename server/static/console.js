@@ -67,9 +67,13 @@
           if (none && !fresh.getElementById("no-customer-messages")) { none.hidden = true; }
         });
     }
+    // The change sequence the page was rendered at: an event for a change already shown (one
+    // published while the page loaded, or delivered late by another instance) is not news.
+    var shown = Number(ticket.getAttribute("data-seq") || "0");
     source.addEventListener("ticket", function (e) {
       try {
-        if (JSON.parse(e.data).id === id) {
+        var change = JSON.parse(e.data);
+        if (change.id === id && !(Number(change.seq) <= shown)) {
           if (banner) { banner.hidden = false; }
           refreshCustomer();
         }

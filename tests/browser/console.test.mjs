@@ -403,6 +403,10 @@ try {
     await page.fill("#cancel-form input[name=reason]", "Customer cancelled by phone");
     await page.click("#cancel-form button");
     await page.waitForFunction(() => document.getElementById("status")?.textContent === "cancelled");
+    // The page shows the dispatcher's own change: no "this ticket changed" banner for it.
+    const seq = Number(await page.getAttribute("#ticket", "data-seq"));
+    check(seq > 0, `the page knows the change it shows: ${seq}`);
+    check(await page.isHidden("#changed"), "no banner for the change the page already shows");
     await offline("fay", "check-in", amstel, "--lat", "52.36", "--lon", "4.90");
     await offline("fay", "complete", amstel, "--summary", "Serviced");
     await page.goto(`${url}/console/board`);

@@ -130,6 +130,11 @@ impl Dispatcher {
         self.call::<serde_json::Value>(request).await.map(|_| ())
     }
 
+    /// Posts JSON to `path` (`/v1/...`); the server's refusal comes back as (status, body).
+    pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> Result<serde_json::Value, (u16, String)> {
+        self.call(self.http.post(format!("{}{path}", self.base)).json_body(body)).await
+    }
+
     /// Every ticket's summary.
     pub async fn list(&self) -> Vec<TicketSummary> {
         self.call(self.http.get(format!("{}/v1/tickets", self.base))).await.expect("list")

@@ -9,6 +9,8 @@ use fieldsync_core::{Role, Status};
 use fieldsync_e2e::{Device, Dispatcher, TestServer, sorted_heads};
 
 // Kept in a folder of its own so cargo does not build it as a test target by itself.
+#[path = "e2e/customers.rs"]
+mod customers;
 #[path = "e2e/identity.rs"]
 mod identity;
 #[path = "e2e/observe.rs"]

@@ -221,7 +221,7 @@ fn refused_actions_are_typed_errors_and_write_nothing() {
     let before = w.engineer.export(&id).expect("export");
 
     let err = w.engineer.check_in(&id, on_site()).expect_err("not accepted yet");
-    assert_eq!(err.to_string(), "cannot check in: ticket is not accepted");
+    assert_eq!(err.to_string(), "cannot check in: ticket is not accepted; accept first");
     assert!(matches!(
         err,
         Error::Refused(Refusal { action: Action::CheckIn, reason: Reason::WrongStatus { status: Status::Dispatched } })
@@ -234,7 +234,7 @@ fn refused_actions_are_typed_errors_and_write_nothing() {
     let err = w.dispatcher.accept(&id).expect_err("dispatcher is not the assignee");
     assert!(matches!(err, Error::Refused(Refusal { reason: Reason::NotAssignee { .. }, .. })), "{err}");
     let err = w.engineer.add_part(&id, "X", 1).expect_err("not accepted");
-    assert_eq!(err.to_string(), "cannot add a part: ticket is not accepted");
+    assert_eq!(err.to_string(), "cannot add a part: ticket is not accepted; accept first");
 
     for bad in [
         w.engineer.add_note(&id, "   "),

@@ -54,12 +54,15 @@ mod key {
     pub const REVISIT_AFTER: &str = "revisit_after";
     pub const COMPLAINT_LEVEL: &str = "complaint_level";
     pub const COMPLAINT_UNIT: &str = "complaint_unit";
+    pub const CUSTOMER_CARD: &str = "customer_card";
 }
 
 mod at_heads;
+mod card;
 mod customer;
 mod dispatch;
 pub use at_heads::{derive_at, event_count_at};
+pub use card::read_customer_card;
 pub use customer::{
     append_customer_message, customer_message_count, customer_rating, has_customer_feedback, put_customer_feedback,
 };
@@ -181,6 +184,7 @@ pub fn create(tx: &mut Transaction<'_>, ticket_id: &str, new: &NewTicket, stamp:
             ("tier", new.customer.tier.as_str().into()),
         ],
     )?;
+    card::put_customer_reference(tx, &customer, &new.customer, new.customer_card.as_ref())?;
     if let Some(site) = new.site {
         let obj = tx.put_object(ROOT, key::SITE, ObjType::Map)?;
         put_all(tx, &obj, [("lat", site.lat.into()), ("lon", site.lon.into()), ("radius_m", site.radius_m.into())])?;
@@ -583,6 +587,11 @@ fn map_at<'a>(doc: &'a Automerge, parent: &At<'_>, key: &str) -> Option<At<'a>> 
     parent.object(key, ObjType::Map).map(|obj| At { doc, obj })
 }
 
+/// When the ticket was created (`None` if the document does not say).
+pub fn created_at(doc: &Automerge) -> Option<Millis> {
+    root(doc).i64(key::CREATED_AT)
+}
+
 /// The ticket id, or an error when the document is not a ticket.
 pub fn ticket_id(doc: &Automerge) -> Result<String, ModelError> {
     root(doc).str(key::ID).ok_or(ModelError::NotATicket("no id"))
@@ -701,7 +710,7 @@ pub fn revisit_due_at(
     Some(resolved_at?.saturating_add(revisit_after?))
 }
 
-/// The customer as written on the ticket.
+/// The customer snapshot and its record reference.
 pub fn read_customer(doc: &Automerge) -> Customer {
     match map_at(doc, &root(doc), key::CUSTOMER) {
         Some(c) => Customer {
@@ -709,6 +718,8 @@ pub fn read_customer(doc: &Automerge) -> Customer {
             phone: c.string("phone"),
             address: c.string("address"),
             tier: c.string("tier"),
+            id: c.string("id"),
+            site_id: c.string("site_id"),
         },
         None => Customer::default(),
     }
@@ -829,6 +840,7 @@ pub fn read_ticket(doc: &Automerge) -> Result<Ticket, ModelError> {
         title: r.string(key::TITLE),
         description: r.string(key::DESCRIPTION),
         customer: read_customer(doc),
+        customer_card: read_customer_card(doc),
         site: read_site(doc),
         priority: read_priority(doc),
         classification: read_classification(doc),

@@ -4,10 +4,12 @@
 //! the plain types apps see: what a dispatcher fills in ([`NewTicket`]), the full view of one
 //! ticket ([`Ticket`]) and the one-row summary lists are made of ([`TicketSummary`]).
 
+mod card;
 mod complaint;
 pub mod doc;
 pub mod ids;
 
+pub use card::{CARD_CONTACTS, CARD_RECENT_TICKETS, Contact, Contract, CustomerCard, CustomerSite, RecentTicket};
 pub use complaint::ComplaintLevel;
 
 use serde::{Deserialize, Serialize};
@@ -77,6 +79,11 @@ pub struct Customer {
     pub address: String,
     /// Service tier ("gold", "standard", ...), which drives SLA policy.
     pub tier: String,
+    /// The customer record this ticket is for (empty: free text only; docs/adr/0018). On
+    /// creation the server fills the fields above from the record.
+    pub id: String,
+    /// The record's site the work is at (empty: the record's first site).
+    pub site_id: String,
 }
 
 /// Where the work is: a point and the radius that counts as "on site".
@@ -177,6 +184,10 @@ pub struct NewTicket {
     pub complaint_level: Option<ComplaintLevel>,
     /// The organisation unit a complaint concerns (free text, may be empty).
     pub complaint_unit: String,
+    /// The customer card the server writes for a ticket made for a customer record (never read
+    /// from a caller's JSON: only the server fills it, docs/adr/0018).
+    #[serde(skip)]
+    pub customer_card: Option<CustomerCard>,
 }
 
 /// A GPS fix from the device.
@@ -432,6 +443,9 @@ pub struct Ticket {
     pub description: String,
     /// Customer.
     pub customer: Customer,
+    /// The customer card the server wrote at creation (read-only), if made for a record.
+    #[serde(default)]
+    pub customer_card: Option<CustomerCard>,
     /// Site.
     pub site: Option<Site>,
     /// Priority.

@@ -223,6 +223,15 @@ struct EngineInner {
     last_report: Mutex<Option<SyncReport>>,
 }
 
+impl SyncError {
+    /// The error an unsuccessful answer means: 401 is [`SyncError::Unauthorized`], anything
+    /// else [`SyncError::Server`] with the server's message. The one reading of a server's
+    /// refusal, for the sync engine and for the CLI's dispatcher commands alike.
+    pub fn from_response(status: u16, body: &[u8]) -> SyncError {
+        server_error(status, body)
+    }
+}
+
 fn server_error(status: u16, body: &[u8]) -> SyncError {
     if status == 401 {
         return SyncError::Unauthorized;

@@ -12,6 +12,7 @@ use std::fmt;
 use crate::time::Millis;
 
 pub mod complaints;
+mod guidance;
 pub mod values;
 
 /// What a user is allowed to be.
@@ -544,33 +545,15 @@ pub fn apply(state: &TicketState, event: &Event) -> Result<TicketState, Refusal>
 
     use Status as S;
     let from = state.status;
+    if kind == EventKind::Created && state.created {
+        return Err(refuse(Reason::AlreadyCreated));
+    }
+    // A revisit judges a completed job once: not a cancelled one, not one revisited.
     let judges_revisit = kind == EventKind::Revisited || (kind == EventKind::Reopened && event.revisit);
     if judges_revisit && from == S::Completed && state.revisited_at.is_some() {
         return Err(refuse(Reason::AlreadyRecorded));
     }
-    let allowed = match kind {
-        EventKind::Created => {
-            if state.created {
-                return Err(refuse(Reason::AlreadyCreated));
-            }
-            true
-        }
-        EventKind::Dispatched => from == S::New,
-        EventKind::Reassigned => !from.is_final() && from != S::New,
-        EventKind::Accepted => from == S::Dispatched,
-        EventKind::Rejected => matches!(from, S::Dispatched | S::Accepted),
-        EventKind::TravelStarted => from == S::Accepted,
-        EventKind::CheckedIn => matches!(from, S::Accepted | S::Travelling),
-        EventKind::WorkStarted => from == S::OnSite,
-        EventKind::Paused => matches!(from, S::OnSite | S::Working),
-        EventKind::Resumed => from == S::Paused,
-        EventKind::Completed => matches!(from, S::OnSite | S::Working | S::Paused),
-        EventKind::Cancelled => !from.is_final(),
-        // A revisit judges a completed job once: not a cancelled one, not one revisited.
-        EventKind::Reopened if event.revisit => from == S::Completed,
-        EventKind::Reopened => from.is_final(),
-        EventKind::Revisited => from == S::Completed,
-    };
+    let allowed = if judges_revisit { from == S::Completed } else { allows(kind, from) };
     if !allowed {
         return Err(refuse(Reason::WrongStatus { status: from }));
     }
@@ -626,6 +609,28 @@ pub fn apply(state: &TicketState, event: &Event) -> Result<TicketState, Refusal>
         }
     }
     Ok(next)
+}
+
+/// Whether a ticket in status `from` may take an event of `kind` (who records it is checked
+/// apart). The one table of status transitions; [`apply`] and [`Refusal::next_step`] read it.
+pub fn allows(kind: EventKind, from: Status) -> bool {
+    use Status as S;
+    match kind {
+        EventKind::Created => true,
+        EventKind::Dispatched => from == S::New,
+        EventKind::Reassigned => !from.is_final() && from != S::New,
+        EventKind::Accepted => from == S::Dispatched,
+        EventKind::Rejected => matches!(from, S::Dispatched | S::Accepted),
+        EventKind::TravelStarted => from == S::Accepted,
+        EventKind::CheckedIn => matches!(from, S::Accepted | S::Travelling),
+        EventKind::WorkStarted => from == S::OnSite,
+        EventKind::Paused => matches!(from, S::OnSite | S::Working),
+        EventKind::Resumed => from == S::Paused,
+        EventKind::Completed => matches!(from, S::OnSite | S::Working | S::Paused),
+        EventKind::Cancelled => !from.is_final(),
+        EventKind::Reopened => from.is_final(),
+        EventKind::Revisited => from == S::Completed,
+    }
 }
 
 /// Engineer kinds: only the current assignee. Dispatcher kinds: only dispatchers and admins.
@@ -719,17 +724,25 @@ pub fn check_content(state: &TicketState, action: Action, actor: &Actor<'_>) -> 
         return Ok(());
     }
     check_assignee(state, actor).map_err(refuse)?;
-    let status_allows = match action {
+    if content_allows(action, state.status) {
+        Ok(())
+    } else {
+        Err(refuse(Reason::WrongStatus { status: state.status }))
+    }
+}
+
+/// Whether the assignee may add content of this kind to a ticket in `status`.
+pub(crate) fn content_allows(action: Action, status: Status) -> bool {
+    match action {
         Action::AddNote | Action::AddPart | Action::LogTime | Action::SetChecklistItem | Action::AddPhoto => {
-            state.status.is_active()
+            status.is_active()
         }
-        Action::CaptureSignature => matches!(state.status, Status::OnSite | Status::Working | Status::Paused),
+        Action::CaptureSignature => matches!(status, Status::OnSite | Status::Working | Status::Paused),
         Action::RecordFeedback => {
-            matches!(state.status, Status::OnSite | Status::Working | Status::Paused | Status::Completed)
+            matches!(status, Status::OnSite | Status::Working | Status::Paused | Status::Completed)
         }
         _ => false,
-    };
-    if status_allows { Ok(()) } else { Err(refuse(Reason::WrongStatus { status: state.status })) }
+    }
 }
 
 #[cfg(test)]

@@ -226,6 +226,8 @@ pub(crate) async fn columns(
 #[serde(default)]
 pub(crate) struct CustomerQuery {
     customer: String,
+    /// A customer record to preselect (the customer page's link).
+    record: String,
 }
 
 /// The routing suggestion, as JSON for the form's script.
@@ -294,6 +296,7 @@ struct NewTicketPage {
     policy_version: i64,
     taxonomy: crate::sla::taxonomy::Taxonomy,
     limit: usize,
+    records: Vec<super::customer_pages::RecordChoice>,
 }
 
 /// `GET /console/tickets/new`.
@@ -303,9 +306,10 @@ pub(crate) async fn new_ticket(
     Query(query): Query<CustomerQuery>,
 ) -> Result<Response, ConsoleError> {
     let customer = query.customer.clone();
-    let (suggestion, loads, policy, taxonomy) = blocking(move || {
+    let (suggestion, loads, policy, taxonomy, records) = blocking(move || {
         let (suggestion, loads) = suggestion(&state, &query.customer)?;
-        Ok((suggestion, loads, crate::manage::sla_policy(&state)?, crate::manage::taxonomy(&state)?.value))
+        let records = super::customer_pages::record_choices(&state, &query.record)?;
+        Ok((suggestion, loads, crate::manage::sla_policy(&state)?, crate::manage::taxonomy(&state)?.value, records))
     })
     .await?;
     let mut tiers: Vec<String> = sla::TIERS.iter().map(|(t, _)| (*t).to_owned()).collect();
@@ -325,6 +329,7 @@ pub(crate) async fn new_ticket(
         policy_version: policy.version,
         taxonomy,
         limit: routing::OPEN_LOAD_LIMIT,
+        records,
     })
 }
 
@@ -336,6 +341,8 @@ pub(crate) struct NewTicketForm {
     title: String,
     description: String,
     customer: String,
+    /// A customer record and site as `customer_id|site_id` (docs/adr/0018), or empty.
+    customer_ref: String,
     phone: String,
     address: String,
     tier: String,
@@ -367,6 +374,12 @@ fn number(field: &str, text: &str) -> Result<Option<f64>, AppError> {
 }
 
 impl NewTicketForm {
+    /// The customer record and site the form names, if any.
+    fn record_ref(&self) -> (String, String) {
+        let (id, site) = self.customer_ref.split_once('|').unwrap_or((self.customer_ref.as_str(), ""));
+        (id.trim().to_owned(), site.trim().to_owned())
+    }
+
     /// The ticket to create; its deadlines are left to the SLA policy
     /// (`crate::manage::prepare_new_ticket`), as for every ticket.
     fn to_new_ticket(&self) -> Result<NewTicket, AppError> {
@@ -392,6 +405,8 @@ impl NewTicketForm {
                 phone: self.phone.trim().to_owned(),
                 address: self.address.trim().to_owned(),
                 tier: tier.clone(),
+                id: self.record_ref().0,
+                site_id: self.record_ref().1,
             },
             site,
             priority,
@@ -410,6 +425,7 @@ impl NewTicketForm {
             revisit_after: None,
             complaint_level: None,
             complaint_unit: String::new(),
+            customer_card: None,
         })
     }
 }

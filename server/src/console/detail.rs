@@ -80,6 +80,8 @@ pub(crate) struct CheckInView {
 struct DetailPage {
     nav: Nav,
     t: Ticket,
+    /// The ticket's change sequence as rendered: live events up to it are already shown.
+    changed_seq: u64,
     status: &'static str,
     status_label: &'static str,
     clock_text: String,
@@ -192,7 +194,7 @@ fn timeline(ticket: &Ticket, history: &[HistoryEntry], w: Words) -> Vec<Timeline
 }
 
 fn build(detail: Detail, people: &People, taxonomy: crate::sla::taxonomy::Taxonomy, nav: Nav) -> DetailPage {
-    let Detail { ticket: t, history, tracking_url } = detail;
+    let Detail { ticket: t, history, tracking_url, changed_seq } = detail;
     let w = nav.w;
     let now = super::now();
     let due = fieldsync_core::model::doc::sla_due_at(&t.sla, t.status, &t.milestones);
@@ -336,6 +338,7 @@ fn build(detail: Detail, people: &People, taxonomy: crate::sla::taxonomy::Taxono
         can_revisit: t.status == Status::Completed && t.revisited_at.is_none(),
         complaint_levels: ComplaintLevel::ALL.iter().map(|l| l.as_str().to_owned()).collect(),
         complaint_level: t.complaint_level.map(|l| l.as_str().to_owned()).unwrap_or_default(),
+        changed_seq,
         status: t.status.as_str(),
         status_label: w.status(t.status),
         clock_text: w.clock(&clock.text),

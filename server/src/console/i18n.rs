@@ -179,6 +179,17 @@ impl Words {
         if let Some(known) = zh(text) {
             return known.to_owned();
         }
+        // "…; check in first": the refusal, then what comes first (workflow::Refusal::explain).
+        if let Some((refusal, step)) = text.rsplit_once("; ") {
+            let first = match step.strip_suffix(" first") {
+                Some("a dispatcher must assign it") => Some("需先由调度员派单".to_owned()),
+                Some(verb) if zh(verb).is_some() => Some(format!("请先{}", t(Lang::Zh, verb))),
+                _ => None,
+            };
+            if let Some(first) = first {
+                return format!("{}；{first}", self.refusal(refusal));
+            }
+        }
         let Some((verb, reason)) = text.strip_prefix("cannot ").and_then(|rest| rest.split_once(": ")) else {
             return text.to_owned();
         };
@@ -681,7 +692,7 @@ fn zh(en: &str) -> Option<&'static str> {
         "revisit: not fixed" => "回访：未解决",
         "reached" => "接听人",
         "record a revisit" => "记录回访",
-        _ => return None,
+        _ => return super::customer_words::zh(en),
     })
 }
 
@@ -722,6 +733,14 @@ mod tests {
         assert_eq!(zh.clock("3d 4h left"), "剩余 3天4小时");
         assert_eq!(zh.refusal("cannot accept: ticket is completed"), "无法接单：工单状态为“已完成”");
         assert_eq!(zh.refusal("cannot complete: ticket is not accepted"), "无法完成：工单尚未接单");
+        assert_eq!(
+            zh.refusal("cannot complete: ticket is accepted; check in first"),
+            "无法完成：工单状态为“已接单”；请先签到"
+        );
+        assert_eq!(
+            zh.refusal("cannot check in: ticket is not assigned to anyone; a dispatcher must assign it first"),
+            "无法签到：工单尚未派给任何人；需先由调度员派单"
+        );
         assert_eq!(zh.refusal("cannot add a note: a ticket holds at most 500"), "无法添加备注：一张工单最多 500 条");
         assert_eq!(zh.why("last served Hotel Amstel (2 open)"), "上次服务过 Hotel Amstel（2 张未完成）");
         assert_eq!(

@@ -12,6 +12,8 @@
 mod board;
 mod complaint_pages;
 mod conflicts;
+mod customer_pages;
+mod customer_words;
 mod detail;
 mod follow_ups;
 mod i18n;
@@ -55,6 +57,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/console/suggest", get(board::suggest))
         .route("/console/tickets/{id}", get(detail::page))
         .route("/console/tickets/{id}/actions", post(detail::act))
+        .route("/console/customers", get(customer_pages::list).post(customer_pages::create))
+        .route("/console/customers/{id}", get(customer_pages::page).post(customer_pages::update))
         .route("/console/engineers", get(people::page))
         .route("/console/devices/{id}/revoke", post(people::revoke))
         .route("/console/reports", get(report_pages::page))
@@ -74,6 +78,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/console/blobs/{sha256}", get(blob))
         .route("/console/tickets/{id}/report.pdf", get(report_pdf))
         .route("/console/static/{file}", get(asset))
+        .route("/favicon.ico", get(favicon))
         .layer(axum::middleware::from_fn(speak))
 }
 
@@ -381,6 +386,15 @@ async fn report_pdf(State(state): State<AppState>, session: Session, Path(id): P
 
 const CONSOLE_JS: &str = include_str!("../../static/console.js");
 const CONSOLE_CSS: &str = include_str!("../../static/console.css");
+
+const FAVICON_SVG: &str = include_str!("../../static/favicon.svg");
+
+/// The icon browsers ask for on every page (console and tracking page): an SVG, which every
+/// current browser shows as a tab icon.
+async fn favicon() -> Response {
+    ([(header::CONTENT_TYPE, "image/svg+xml"), (header::CACHE_CONTROL, "public, max-age=86400")], FAVICON_SVG)
+        .into_response()
+}
 
 async fn asset(Path(file): Path<String>) -> Response {
     let (body, content_type) = match file.as_str() {

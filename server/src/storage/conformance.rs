@@ -34,6 +34,8 @@ pub fn run(make: &dyn Fn() -> Box<dyn Storage>) {
     super::uploads::conformance(make);
     super::tracking::conformance(make);
     super::manager::conformance(make);
+    super::customers::conformance(make);
+    customer_index(make);
 }
 
 fn user(id: &str, role: Role) -> UserRecord {
@@ -62,6 +64,11 @@ fn row(id: &str, status: Status, assignee: Option<&str>) -> IndexRow {
         changed_seq: 0,
         ticket_type: String::new(),
         escalated: false,
+        customer_id: String::new(),
+        site_id: String::new(),
+        created_at: None,
+        responded_at: None,
+        arrived_at: None,
         revisit_due_at: None,
         revisited_at: None,
         first_time_fix: None,
@@ -72,6 +79,33 @@ fn row(id: &str, status: Status, assignee: Option<&str>) -> IndexRow {
         complaint_product: String::new(),
         complaint_tier: String::new(),
     }
+}
+
+/// The customer columns of the index round-trip, and a customer's tickets list newest created
+/// first, per site when asked.
+fn customer_index(make: &dyn Fn() -> Box<dyn Storage>) {
+    let s = make();
+    let at = |id: &str, site: &str, created: i64| IndexRow {
+        customer_id: "c1".into(),
+        site_id: site.into(),
+        created_at: Some(created),
+        responded_at: Some(created + 60_000),
+        arrived_at: Some(created + 120_000),
+        ..row(id, Status::Accepted, Some("eli"))
+    };
+    for (id, site, created) in [("k1", "s1", 1_000), ("k2", "s2", 2_000), ("k3", "s1", 3_000)] {
+        s.save_ticket(&write(id, None, b"c", at(id, site, created), &[])).expect("save");
+    }
+    s.save_ticket(&write("other", None, b"c", row("other", Status::New, None), &[])).expect("save");
+    let ids = |rows: Vec<IndexRow>| rows.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    assert_eq!(ids(s.customer_tickets("c1", None, 10).expect("all")), ["k3", "k2", "k1"]);
+    assert_eq!(ids(s.customer_tickets("c1", Some("s1"), 10).expect("site")), ["k3", "k1"]);
+    assert_eq!(ids(s.customer_tickets("c1", None, 1).expect("limit")), ["k3"]);
+    let read = s.ticket_row("k2").expect("row").expect("there");
+    assert_eq!(
+        (read.customer_id.as_str(), read.site_id.as_str(), read.created_at, read.responded_at, read.arrived_at),
+        ("c1", "s2", Some(2_000), Some(62_000), Some(122_000))
+    );
 }
 
 fn write(id: &str, expected: Option<i64>, changes: &[u8], index: IndexRow, log: &[&str]) -> TicketWrite {

@@ -166,9 +166,11 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // SLA policy, escalation rules) with their change log, and escalation claims
     // (docs/adr/0014).
     super::sqlite::manager::MIGRATION,
-    // 9 here, 10 once merged after the customers branch's 9 (they commute: this one only adds
-    // columns of its own): the revisit work, the customer's rating and the complaint analysis
-    // in the index (docs/adr/0019).
+    // 9: customer records, and the customer reference, creation time and response milestones
+    // in the ticket index (docs/adr/0018).
+    super::sqlite::customers::MIGRATION,
+    // 10: the revisit work, the customer's rating and the complaint analysis in the index
+    // (docs/adr/0019).
     r#"
     ALTER TABLE tickets ADD COLUMN revisit_due_at INTEGER;
     ALTER TABLE tickets ADD COLUMN revisited_at INTEGER;
@@ -191,4 +193,74 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<i64, StorageError> {
         StoreError::NewerSchema { found, supported } => StorageError::NewerSchema { found, supported },
         other => StorageError::Backend(other.to_string()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::{SqliteStorage, Storage, TicketFilter};
+
+    fn schema_of(conn: &Connection) -> Vec<(String, String, String)> {
+        let mut stmt = conn
+            .prepare(
+                "SELECT type, name, COALESCE(sql, '') FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name",
+            )
+            .expect("prepare");
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows")
+    }
+
+    /// The schema exactly as version `version` left it, with a user, a device and a ticket
+    /// written under it.
+    fn old_database(path: &std::path::Path, version: usize) {
+        let mut conn = Connection::open(path).expect("open old");
+        let tx = conn.transaction().expect("tx");
+        for step in &MIGRATIONS[..version] {
+            tx.execute_batch(step).expect("old step");
+        }
+        tx.pragma_update(None, "user_version", version as i64).expect("version");
+        if version >= 1 {
+            tx.execute_batch(
+                "INSERT INTO users (id, name, role) VALUES ('dana', 'dana', 'dispatcher');
+                 INSERT INTO devices (id, user_id, token_sha256) VALUES ('d1', 'dana', x'01');
+                 INSERT INTO doc_chunks (ticket_id, seq, kind, bytes) VALUES ('t1', 1, 'change', x'00');
+                 INSERT INTO tickets (id, title, status, priority, customer_name, customer_address,
+                                      updated_at, changed_seq, version)
+                 VALUES ('t1', 'Boiler leaks', 'dispatched', 'high', 'Acme', 'Main St 1', 1, 1, 1);",
+            )
+            .expect("old data");
+        }
+        tx.commit().expect("commit");
+    }
+
+    /// Every schema the server ever shipped opens with today's opener into exactly a fresh
+    /// database's schema, and what was written under it is still read by today's code.
+    #[test]
+    fn every_older_schema_migrates_to_the_fresh_schema() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fresh_path = dir.path().join("fresh.sqlite");
+        drop(SqliteStorage::open(&fresh_path).expect("open fresh"));
+        let fresh = schema_of(&Connection::open(&fresh_path).expect("reopen fresh"));
+        assert!(fresh.iter().any(|(kind, name, _)| kind == "table" && name == "tickets"));
+
+        for version in 0..MIGRATIONS.len() {
+            let path = dir.path().join(format!("v{version}.sqlite"));
+            old_database(&path, version);
+            let storage = SqliteStorage::open(&path).unwrap_or_else(|e| panic!("migrating from v{version}: {e}"));
+            if version >= 1 {
+                let dana = storage.user("dana").expect("read user").expect("user kept");
+                assert_eq!(dana.name, "dana", "v{version}");
+                let rows = storage.list_tickets(&TicketFilter::default()).expect("list");
+                assert_eq!(rows.len(), 1, "the ticket written under v{version} is listed");
+                assert_eq!(rows[0].title, "Boiler leaks");
+            }
+            drop(storage);
+            let conn = Connection::open(&path).expect("reopen");
+            assert_eq!(schema_of(&conn), fresh, "schema after migrating from v{version}");
+            let user_version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).expect("version");
+            assert_eq!(user_version, MIGRATIONS.len() as i64);
+        }
+    }
 }

@@ -12,6 +12,7 @@
 //! [`conformance::run`] is the shared test suite every implementation must pass.
 
 pub mod conformance;
+pub mod customers;
 pub mod manager;
 mod migrations;
 pub mod postgres;
@@ -24,6 +25,7 @@ use fieldsync_core::model::{Priority, Sla};
 use fieldsync_core::time::Millis;
 use fieldsync_core::workflow::{Role, Status};
 
+pub use customers::CustomerStorage;
 pub use manager::ManagerStorage;
 pub use postgres::PostgresStorage;
 pub use sqlite::SqliteStorage;
@@ -184,6 +186,16 @@ pub struct IndexRow {
     pub ticket_type: String,
     /// Whether the server has escalated the ticket (docs/adr/0014).
     pub escalated: bool,
+    /// The customer record the ticket is for (empty: none; docs/adr/0018).
+    pub customer_id: String,
+    /// The record's site it is at (empty: none).
+    pub site_id: String,
+    /// When the ticket was created (UTC ms; `None` on rows written before the column existed).
+    pub created_at: Option<Millis>,
+    /// The `responded_at` milestone: first acceptance since the last dispatch.
+    pub responded_at: Option<Millis>,
+    /// The `arrived_at` milestone: first check-in since the last dispatch.
+    pub arrived_at: Option<Millis>,
     /// When the revisit call is due: completed, not yet revisited, and a revisit target was
     /// set (docs/adr/0019).
     pub revisit_due_at: Option<Millis>,
@@ -296,7 +308,9 @@ pub struct SyncState {
 /// subscriptions and deliveries are the [`WebhookStorage`] part, who sent which blob's bytes
 /// the [`UploadStorage`] part, tracking links and follow-ups the [`TrackingStorage`] part,
 /// the manager's settings and escalation claims the [`ManagerStorage`] part.
-pub trait Storage: Send + Sync + WebhookStorage + UploadStorage + TrackingStorage + ManagerStorage {
+pub trait Storage:
+    Send + Sync + WebhookStorage + UploadStorage + TrackingStorage + ManagerStorage + CustomerStorage
+{
     /// Creates a user; [`StorageError::Duplicate`] if the id is taken.
     fn create_user(&self, user: &UserRecord) -> Result<(), StorageError>;
     /// A user by id.
@@ -386,5 +400,6 @@ pub(crate) fn i64_of(n: u64) -> i64 {
 pub(crate) const ROW_COLUMNS: &str =
     "t.id, t.title, t.status, t.assignee, t.priority, t.customer_name, t.customer_address,
     t.respond_by, t.arrive_by, t.resolve_by, t.sla_due_at, t.conflicts, t.resolved_at, t.updated_at, t.changed_seq, t.ticket_type, t.escalated,
+    t.customer_id, t.site_id, t.created_at, t.responded_at, t.arrived_at,
     t.revisit_due_at, t.revisited_at, t.first_time_fix, t.customer_rating,
     t.complaint, t.complaint_level, t.complaint_unit, t.complaint_product, t.complaint_tier";

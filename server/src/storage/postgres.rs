@@ -40,6 +40,7 @@ use super::{
 };
 
 mod actors;
+mod customers;
 mod manager;
 mod tracking;
 mod uploads;
@@ -196,8 +197,11 @@ const MIGRATIONS: &[&str] = &[
     // escalation rules) with their change log, and escalation claims (SQLite's 8;
     // docs/adr/0014).
     manager::MIGRATION,
-    // 7 here, 8 once merged after the customers branch's 7 (SQLite's 9, then 10): the revisit
-    // work, the customer's rating and the complaint analysis in the index (docs/adr/0019).
+    // 7: customer records, and the customer reference, creation time and response milestones
+    // in the ticket index (SQLite's 9; docs/adr/0018).
+    customers::MIGRATION,
+    // 8: the revisit work, the customer's rating and the complaint analysis in the index
+    // (SQLite's 10; docs/adr/0019).
     r#"
     ALTER TABLE tickets ADD COLUMN revisit_due_at BIGINT;
     ALTER TABLE tickets ADD COLUMN revisited_at BIGINT;
@@ -578,15 +582,20 @@ fn index_row(row: &Row) -> Result<IndexRow, postgres::Error> {
         changed_seq: u64_of(row.try_get(14)?),
         ticket_type: row.try_get(15)?,
         escalated: row.try_get(16)?,
-        revisit_due_at: row.try_get(17)?,
-        revisited_at: row.try_get(18)?,
-        first_time_fix: row.try_get(19)?,
-        customer_rating: row.try_get::<_, Option<i16>>(20)?.and_then(|n| u8::try_from(n).ok()),
-        complaint: row.try_get(21)?,
-        complaint_level: row.try_get(22)?,
-        complaint_unit: row.try_get(23)?,
-        complaint_product: row.try_get(24)?,
-        complaint_tier: row.try_get(25)?,
+        customer_id: row.try_get(17)?,
+        site_id: row.try_get(18)?,
+        created_at: row.try_get(19)?,
+        responded_at: row.try_get(20)?,
+        arrived_at: row.try_get(21)?,
+        revisit_due_at: row.try_get(22)?,
+        revisited_at: row.try_get(23)?,
+        first_time_fix: row.try_get(24)?,
+        customer_rating: row.try_get::<_, Option<i16>>(25)?.and_then(|n| u8::try_from(n).ok()),
+        complaint: row.try_get(26)?,
+        complaint_level: row.try_get(27)?,
+        complaint_unit: row.try_get(28)?,
+        complaint_product: row.try_get(29)?,
+        complaint_tier: row.try_get(30)?,
     })
 }
 
@@ -851,10 +860,11 @@ impl Storage for PostgresStorage {
                 "INSERT INTO tickets (id, title, status, assignee, priority, customer_name, customer_address,
                                       respond_by, arrive_by, resolve_by, sla_due_at, conflicts, resolved_at,
                                       updated_at, changed_seq, version, ticket_type, escalated,
+                                      customer_id, site_id, created_at, responded_at, arrived_at,
                                       revisit_due_at, revisited_at, first_time_fix, customer_rating,
                                       complaint, complaint_level, complaint_unit, complaint_product, complaint_tier)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-                         $19, $20, $21, $22, $23, $24, $25, $26, $27)
+                         $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32)
                  ON CONFLICT (id) DO UPDATE SET
                     title = excluded.title, status = excluded.status, assignee = excluded.assignee,
                     priority = excluded.priority, customer_name = excluded.customer_name,
@@ -864,6 +874,9 @@ impl Storage for PostgresStorage {
                     resolved_at = excluded.resolved_at, updated_at = excluded.updated_at,
                     changed_seq = excluded.changed_seq, version = excluded.version,
                     ticket_type = excluded.ticket_type, escalated = excluded.escalated,
+                    customer_id = excluded.customer_id, site_id = excluded.site_id,
+                    created_at = excluded.created_at, responded_at = excluded.responded_at,
+                    arrived_at = excluded.arrived_at,
                     revisit_due_at = excluded.revisit_due_at, revisited_at = excluded.revisited_at,
                     first_time_fix = excluded.first_time_fix, customer_rating = excluded.customer_rating,
                     complaint = excluded.complaint, complaint_level = excluded.complaint_level,
@@ -888,6 +901,11 @@ impl Storage for PostgresStorage {
                     &version,
                     &r.ticket_type,
                     &r.escalated,
+                    &r.customer_id,
+                    &r.site_id,
+                    &r.created_at,
+                    &r.responded_at,
+                    &r.arrived_at,
                     &r.revisit_due_at,
                     &r.revisited_at,
                     &r.first_time_fix,

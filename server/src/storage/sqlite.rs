@@ -33,6 +33,7 @@ use super::{
 };
 
 mod actors;
+pub(crate) mod customers;
 pub(crate) mod manager;
 pub(crate) mod tracking;
 pub(crate) mod uploads;
@@ -248,15 +249,20 @@ fn index_row(row: &Row<'_>) -> rusqlite::Result<IndexRow> {
         changed_seq: u64_of(row.get(14)?),
         ticket_type: row.get(15)?,
         escalated: row.get(16)?,
-        revisit_due_at: row.get(17)?,
-        revisited_at: row.get(18)?,
-        first_time_fix: row.get(19)?,
-        customer_rating: row.get(20)?,
-        complaint: row.get(21)?,
-        complaint_level: row.get(22)?,
-        complaint_unit: row.get(23)?,
-        complaint_product: row.get(24)?,
-        complaint_tier: row.get(25)?,
+        customer_id: row.get(17)?,
+        site_id: row.get(18)?,
+        created_at: row.get(19)?,
+        responded_at: row.get(20)?,
+        arrived_at: row.get(21)?,
+        revisit_due_at: row.get(22)?,
+        revisited_at: row.get(23)?,
+        first_time_fix: row.get(24)?,
+        customer_rating: row.get(25)?,
+        complaint: row.get(26)?,
+        complaint_level: row.get(27)?,
+        complaint_unit: row.get(28)?,
+        complaint_product: row.get(29)?,
+        complaint_tier: row.get(30)?,
     })
 }
 
@@ -507,10 +513,11 @@ impl Storage for SqliteStorage {
                 "INSERT INTO tickets (id, title, status, assignee, priority, customer_name, customer_address,
                                       respond_by, arrive_by, resolve_by, sla_due_at, conflicts, resolved_at,
                                       updated_at, changed_seq, version, ticket_type, escalated,
+                                      customer_id, site_id, created_at, responded_at, arrived_at,
                                       revisit_due_at, revisited_at, first_time_fix, customer_rating,
                                       complaint, complaint_level, complaint_unit, complaint_product, complaint_tier)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
-                         ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)
+                         ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32)
                  ON CONFLICT (id) DO UPDATE SET
                     title = excluded.title, status = excluded.status, assignee = excluded.assignee,
                     priority = excluded.priority, customer_name = excluded.customer_name,
@@ -520,6 +527,9 @@ impl Storage for SqliteStorage {
                     resolved_at = excluded.resolved_at, updated_at = excluded.updated_at,
                     changed_seq = excluded.changed_seq, version = excluded.version,
                     ticket_type = excluded.ticket_type, escalated = excluded.escalated,
+                    customer_id = excluded.customer_id, site_id = excluded.site_id,
+                    created_at = excluded.created_at, responded_at = excluded.responded_at,
+                    arrived_at = excluded.arrived_at,
                     revisit_due_at = excluded.revisit_due_at, revisited_at = excluded.revisited_at,
                     first_time_fix = excluded.first_time_fix, customer_rating = excluded.customer_rating,
                     complaint = excluded.complaint, complaint_level = excluded.complaint_level,
@@ -545,6 +555,11 @@ impl Storage for SqliteStorage {
                 version,
                 r.ticket_type,
                 r.escalated,
+                r.customer_id,
+                r.site_id,
+                r.created_at,
+                r.responded_at,
+                r.arrived_at,
                 r.revisit_due_at,
                 r.revisited_at,
                 r.first_time_fix,

@@ -13,18 +13,18 @@ use sha2::{Digest, Sha256};
 use crate::common::{Device, Server};
 
 /// A device that speaks the protocol by hand and writes whatever it likes into its copy.
-struct Hostile {
+pub(crate) struct Hostile {
     token: String,
     device_id: String,
     user_id: String,
     id: String,
-    doc: Automerge,
+    pub(crate) doc: Automerge,
     cursor: u64,
 }
 
 impl Hostile {
     /// Syncs from nothing and keeps its copy of ticket `id`.
-    async fn join(server: &Server, device: &Device, id: &str) -> Hostile {
+    pub(crate) async fn join(server: &Server, device: &Device, id: &str) -> Hostile {
         let mut hostile = Hostile {
             token: device.token.clone(),
             device_id: device.device_id.clone(),
@@ -47,14 +47,18 @@ impl Hostile {
         self.cursor = answer.cursor;
     }
 
-    async fn pull(&mut self, server: &Server) -> SyncResponse {
+    pub(crate) async fn pull(&mut self, server: &Server) -> SyncResponse {
         let (answer, _) = server.sync(&self.token, &SyncRequest { cursor: self.cursor, pushes: vec![] }).await;
         self.take(&answer);
         answer
     }
 
     /// Commits `edit` on top of the copy's current heads and pushes it.
-    async fn push(&mut self, server: &Server, edit: impl FnOnce(&mut Transaction<'_>, &Hostile)) -> SyncResponse {
+    pub(crate) async fn push(
+        &mut self,
+        server: &Server,
+        edit: impl FnOnce(&mut Transaction<'_>, &Hostile),
+    ) -> SyncResponse {
         let heads = self.doc.get_heads();
         self.push_at(server, &heads, edit).await
     }

@@ -122,6 +122,12 @@ async fn only_dispatchers_sign_in_and_every_form_needs_its_csrf_token() {
     let location = created.headers().get(LOCATION).and_then(|v| v.to_str().ok()).expect("location").to_owned();
     let detail = page(&http, &server.base, &location, &session).await;
     assert!(detail.contains("Boiler leaks") && detail.contains("Hotel Amstel"), "{detail}");
+    // Empty sections say so (notes, parts, time: none yet on a new ticket); the tab has an icon.
+    assert_eq!(detail.matches(r#"<p class="none">none</p>"#).count(), 3, "{detail}");
+    let icon = http.get(server.url("/favicon.ico")).send().await.expect("favicon");
+    assert_eq!(icon.status(), 200);
+    assert_eq!(icon.headers().get("content-type").and_then(|v| v.to_str().ok()), Some("image/svg+xml"));
+    assert!(icon.text().await.expect("icon").starts_with("<svg"));
     let (_, listed) = server.get_json(&dana.token, "/v1/tickets").await;
     let ticket = &listed[0];
     // The SLA came from the policy: urgent, gold = half of 15 min to respond.

@@ -18,6 +18,7 @@ mod blobs;
 mod complaints;
 mod console;
 mod console_lang;
+mod customers;
 mod engine;
 mod fuzz_regressions;
 mod http;

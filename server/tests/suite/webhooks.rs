@@ -177,6 +177,7 @@ pub(crate) async fn create_ticket(server: &Server, token: &str, assignee: &str) 
             phone: "+31 20 555 0100".into(),
             address: "1 Main St".into(),
             tier: "gold".into(),
+            ..Default::default()
         },
         ..Default::default()
     };

@@ -1,0 +1,172 @@
+//! The command line as a newcomer meets it (issue 17, item 6): the store remembers its server,
+//! ids may be shortened, a refusal says what comes first, one cause reads the same from every
+//! command, statuses read as the console shows them, and an admin manages a user's devices.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_fieldsync");
+
+fn run<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> (bool, String, String) {
+    let out = Command::new(BIN).args(args).output().expect("run fieldsync");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn ok<S: AsRef<std::ffi::OsStr> + std::fmt::Debug>(args: &[S]) -> String {
+    let (success, stdout, stderr) = run(args);
+    assert!(success, "fieldsync {args:?} failed: {stderr}");
+    stdout
+}
+
+fn fails<S: AsRef<std::ffi::OsStr> + std::fmt::Debug>(args: &[S]) -> String {
+    let (success, _, stderr) = run(args);
+    assert!(!success, "fieldsync {args:?} should fail");
+    stderr
+}
+
+struct Server(Child, String);
+
+impl Server {
+    fn start(data: &Path) -> Server {
+        let mut child = Command::new(BIN)
+            .args(["serve", "--data", data.to_str().expect("path"), "--listen", "127.0.0.1:0"])
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn server");
+        let mut line = String::new();
+        BufReader::new(child.stderr.take().expect("stderr")).read_line(&mut line).expect("ready line");
+        let url = line.split_whitespace().find(|w| w.starts_with("http://")).expect("url").to_owned();
+        Server(child, url)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_newcomer_is_guided_and_remembered() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("server");
+    let data_s = data.to_str().expect("path");
+    let dana = ok(&["user", "add", "dana", "--role", "dispatcher", "--data", data_s]).trim().to_owned();
+    let eli = ok(&["user", "add", "eli", "--role", "engineer", "--data", data_s]).trim().to_owned();
+    let server = Server::start(&data);
+    let url = server.1.clone();
+    let dispatch = |args: &[&str]| {
+        let mut all = vec!["dispatch", "--server", url.as_str(), "--token", dana.as_str()];
+        all.extend_from_slice(args);
+        all.into_iter().map(str::to_owned).collect::<Vec<_>>()
+    };
+    let create = |title: &str| {
+        ok(&dispatch(&["create", "--title", title, "--customer", "Acme Ltd", "--assignee", "eli"])).trim().to_owned()
+    };
+    let first = create("Boiler leaks");
+    let second = create("Pump hums");
+
+    // The first run learns the server and token; from then on the store knows them.
+    let store = dir.path().join("eli.sqlite");
+    let store_s = store.to_str().expect("path").to_owned();
+    ok(&["device", "--store", &store_s, "--server", &url, "--token", &eli, "list"]);
+    let device = |args: &[&str]| {
+        let mut all = vec!["device", "--store", store_s.as_str()];
+        all.extend_from_slice(args);
+        all.into_iter().map(str::to_owned).collect::<Vec<_>>()
+    };
+    let synced = ok(&device(&["sync"]));
+    assert!(synced.contains("received 2"), "sync without --server and --token: {synced}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let file = dir.path().join("eli.sqlite.identity.json");
+        let mode = std::fs::metadata(&file).expect("identity file").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the file holding the token is its owner's alone");
+    }
+
+    // A unique prefix names a ticket; a shared one asks for more.
+    let short = &first[..first.len() - 4];
+    assert!(ok(&device(&["accept", short])).contains(&first));
+    let shared: String = first.chars().zip(second.chars()).take_while(|(a, b)| a == b).map(|(a, _)| a).collect();
+    assert!(!shared.is_empty(), "ids made a moment apart share their time prefix");
+    let err = fails(&device(&["accept", &shared]));
+    assert!(err.contains("type more") && err.contains(&first) && err.contains(&second), "{err}");
+
+    // A refusal says what comes first.
+    let err = fails(&device(&["complete", short]));
+    assert!(err.contains("cannot complete: ticket is accepted; check in first"), "{err}");
+    let err = fails(&device(&["note", &second, "hello"]));
+    assert!(err.contains("cannot add a note: ticket is not accepted; accept first"), "{err}");
+
+    // Statuses read as the console shows them; no empty brackets for a missing detail.
+    ok(&device(&["check-in", short, "--lat", "52.37", "--lon", "4.89"]));
+    let listed = ok(&device(&["list"]));
+    assert!(listed.contains("on site") && !listed.contains("on_site"), "{listed}");
+    let shown = ok(&device(&["show", short]));
+    assert!(shown.contains("status on site"), "{shown}");
+    assert!(shown.contains("customer Acme Ltd\n") && !shown.contains("()"), "{shown}");
+
+    // The dispatcher's commands take prefixes too.
+    let shown = ok(&dispatch(&["show", short, "--json"]));
+    assert!(shown.contains(&first), "{shown}");
+
+    // One cause, one wording: with the server gone, the device and the dispatcher both say
+    // "network:".
+    drop(server);
+    let device_err = fails(&device(&["sync"]));
+    let dispatch_err = fails(&dispatch(&["list"]));
+    assert!(device_err.starts_with("error: network:"), "{device_err}");
+    assert!(dispatch_err.starts_with("error: network:"), "{dispatch_err}");
+
+    // A second phone for eli, listed and revoked from the command line.
+    let token = ok(&["user", "add-device", "eli", "--data", data_s]).trim().to_owned();
+    assert_eq!(token.len(), 64);
+    let err = fails(&["user", "add-device", "nobody", "--data", data_s]);
+    assert!(err.contains("no user \"nobody\""), "{err}");
+    let devices = ok(&["user", "devices", "--user", "eli", "--data", data_s]);
+    assert_eq!(devices.lines().count(), 2, "{devices}");
+    let second_phone =
+        devices.lines().find(|l| l.contains("never") || l.contains("last sync -")).expect("an unsynced device");
+    let device_id = second_phone.split_whitespace().next().expect("id");
+    assert!(ok(&["user", "revoke", device_id, "--data", data_s]).contains("revoked"));
+    let devices = ok(&["user", "devices", "--user", "eli", "--data", data_s]);
+    assert!(devices.lines().any(|l| l.starts_with(device_id) && l.contains("revoked")), "{devices}");
+    assert!(fails(&["user", "revoke", "no-such-device", "--data", data_s]).contains("no device"));
+
+    // Revoked means refused: the server says so with the same words a phone sees.
+    let server = Server::start(&data);
+    let (success, _, stderr) = run(&["dispatch", "--server", &server.1, "--token", &token, "list"]);
+    assert!(!success && stderr.contains("the server refused this device's token"), "{stderr}");
+}
+
+/// `fieldsync demo --once` as a new user first meets the product: every line names one
+/// ticket, completed jobs carry a photo and a signature, and the board prints each conflict
+/// the console would show.
+#[test]
+fn the_demo_tells_tickets_apart_and_shows_every_conflict() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("demo");
+    let out = ok(&["demo", "--data", data.to_str().expect("path"), "--listen", "127.0.0.1:0", "--once"]);
+    let board = out.rsplit("== board:").next().expect("a board");
+    let titles: Vec<&str> =
+        board.lines().filter_map(|l| l.split_once('#').map(|(_, t)| t)).filter(|t| !t.contains("refused")).collect();
+    let unique: std::collections::HashSet<&str> = titles.iter().copied().collect();
+    assert_eq!(unique.len(), titles.len(), "every ticket on the board has its own title: {board}");
+    let conflicts = board.lines().filter(|l| l.trim_start().starts_with("conflict on ")).count();
+    let counted: usize = board
+        .lines()
+        .filter_map(|l| l.split_once("  [").and_then(|(_, n)| n.split(' ').next()?.parse::<usize>().ok()))
+        .sum();
+    assert!(counted >= 1 && conflicts == counted, "{conflicts} conflict lines for {counted} counted: {board}");
+    // Work is random; completed jobs (if any this run) were photographed and signed first.
+    for line in out.lines().filter(|l| l.contains("offline completed")) {
+        assert!(line.contains("photographed it") && line.contains("signed by"), "{line}");
+    }
+}
