@@ -308,7 +308,7 @@ impl AppState {
         request: &fieldsync_core::protocol::SyncRequest,
     ) -> Result<fieldsync_core::protocol::SyncResponse, AppError> {
         let caller = self.storage().authenticate(&auth::token_hash(token))?.ok_or(AppError::Unauthorized)?;
-        sync::sync(self, &caller, request)
+        sync::sync(self, &caller, request.clone())
     }
 
     /// Revokes a device's token at once; `false` when there is no such device. The operator's
