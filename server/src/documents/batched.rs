@@ -5,9 +5,10 @@
 //! a patch log that fills even when nobody reads it). `Automerge::load` of a stored ticket
 //! (its snapshot and every change chunk written since) applies all those chunks as one batch:
 //! 16 MB for a ticket at the 25,000-op cap stored as change chunks. Applied in batches of at
-//! most [`BATCH_OPS`] ops, the same load takes ~1.2 MB plus the document; each batch walks the
-//! document once, which is why a batch is not a single change (2,000 one-change batches on a
-//! ticket at the cap take seconds).
+//! most [`BATCH_OPS`] ops, a load holds one batch's bookkeeping at a time (~1.2 MB; a single
+//! larger change is its own batch). Each batch walks the document once, which is why a batch
+//! is not a single change (2,000 one-change batches on a ticket at the cap take seconds).
+//! docs/adr/0022.
 
 use automerge::{Automerge, Change, ReadDoc};
 
