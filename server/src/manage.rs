@@ -16,6 +16,7 @@ use crate::sla::Policy;
 use crate::sla::escalation::Rules;
 use crate::sla::taxonomy::Taxonomy;
 use crate::storage::manager::{EscalationRecord, SettingRecord};
+use crate::error::json_body;
 use crate::{AppError, AppState, Caller, blocking};
 
 /// The setting names in storage.
@@ -103,10 +104,6 @@ pub fn prepare_new_ticket(state: &AppState, new: &NewTicket, at: Millis) -> Resu
     let policy = sla_policy(state)?.value;
     let sla = policy.apply(new.sla, new.priority, &new.customer.tier, &new.classification.ticket_type, at);
     Ok(NewTicket { sla, ..new.clone() })
-}
-
-fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, AppError> {
-    body.map(|Json(value)| value).map_err(|rejection| AppError::BadRequest(rejection.body_text()))
 }
 
 /// `{ "version": n }`

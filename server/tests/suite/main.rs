@@ -24,6 +24,7 @@ mod manager;
 mod postgres;
 mod properties;
 mod report;
+mod route_audit;
 mod storage;
 mod sync;
 mod tracking;
