@@ -63,11 +63,14 @@ impl ServerProcess {
         // A profiler may wrap the server (e.g. `FIELDSYNC_BENCH_SERVER_WRAPPER=heaptrack`).
         let wrapper = std::env::var_os("FIELDSYNC_BENCH_SERVER_WRAPPER");
         let mut child = wrapper
-            .map_or_else(|| Process::new(&exe), |w| {
-                let mut p = Process::new(w);
-                p.arg(&exe);
-                p
-            })
+            .map_or_else(
+                || Process::new(&exe),
+                |w| {
+                    let mut p = Process::new(w);
+                    p.arg(&exe);
+                    p
+                },
+            )
             .arg("__serve")
             .arg(data)
             .args(database_url)

@@ -12,11 +12,11 @@ use fieldsync_core::time::Millis;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::error::json_body;
 use crate::sla::Policy;
 use crate::sla::escalation::Rules;
 use crate::sla::taxonomy::Taxonomy;
 use crate::storage::manager::{EscalationRecord, SettingRecord};
-use crate::error::json_body;
 use crate::{AppError, AppState, Caller, blocking};
 
 /// The setting names in storage.

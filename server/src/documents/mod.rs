@@ -412,4 +412,3 @@ mod tests {
         assert_eq!(cache.entries().bytes, 0);
     }
 }
-

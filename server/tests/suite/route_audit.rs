@@ -1,7 +1,9 @@
-//! An audit of the routes added for the service manager (ADR 0013, 0014): the taxonomy, the SLA
-//! policy, the escalation rules and the REST service report, each asked with no token, with the
-//! wrong role and with hostile bodies (malformed, wrong types, oversized). Each asserts the
-//! refusal's status and that what an admin set before is still in force, unchanged.
+//! An audit of the routes added for the service manager and the customer (ADR 0012–0014,
+//! 0016): the taxonomy, the SLA policy, the escalation rules, the REST service report, the
+//! customer's tracking routes (`/t/{token}`, its events, messages, rating and report) and the
+//! console's language switch, each asked with no token or session (or one that is nobody's),
+//! with the wrong role, and with hostile input (malformed, wrong types, oversized). Each
+//! asserts the refusal's status and that what honest parties set or wrote is intact after.
 
 use fieldsync_core::Role;
 use serde_json::{Value as Json, json};
@@ -116,4 +118,156 @@ async fn the_rest_report_refuses_strangers_and_other_engineers_and_odd_ids() {
     }
     let (status, detail) = server.get_json(&dana.token, &format!("/v1/tickets/{ticket}")).await;
     assert_eq!((status, detail["title"].as_str()), (200, Some("Boiler leaks")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tracking_routes_refuse_unknown_tokens_and_hostile_forms_and_store_nothing_of_them() {
+    use crate::tracking::{engineer, get, post, ticket};
+    use fieldsync_server::ServerConfig;
+    use fieldsync_server::tracking::TrackingConfig;
+    // Limits high enough that this test's own requests are not what refuses them.
+    let tracking = TrackingConfig {
+        views_per_minute_per_token: 1_000,
+        views_per_minute_per_ip: 1_000,
+        posts_per_hour_per_token: 1_000,
+        posts_per_hour_per_ip: 1_000,
+        ..Default::default()
+    };
+    let server = Server::start_with(ServerConfig { tracking, ..ServerConfig::default() }).await;
+    let dana = server.user("dana", Role::Dispatcher);
+    let mei = engineer(&server);
+    let (id, link) = ticket(&server, &dana, "Boiler leaks").await;
+
+    // No token, or one that is nobody's: well-formed, overlong, path tricks, odd bytes.
+    let long = "a".repeat(4_000);
+    for token in ["0".repeat(48).as_str(), long.as_str(), "..%2F..%2Fv1%2Fme", "%00", "%FF"] {
+        let base = server.url(&format!("/t/{token}"));
+        for path in ["", "/events", "/report.pdf"] {
+            let status = get(&server, &format!("{base}{path}"), "en").await.0;
+            assert!(matches!(status, 404 | 400), "GET {:.30}{path}: {status}", token);
+        }
+        for (path, body) in [("/messages", "text=hello"), ("/rating", "rating=5")] {
+            let status = post(&server, &format!("{base}{path}"), body).await.0;
+            assert!(matches!(status, 404 | 400), "POST {:.30}{path}: {status}", token);
+        }
+    }
+
+    // Hostile forms on a real link: missing or misnamed fields, a JSON body, a message that is
+    // all blanks or over the caps.
+    let messages = format!("{link}/messages");
+    let rating = format!("{link}/rating");
+    for (url, body) in
+        [(&messages, ""), (&messages, "txt=hello"), (&messages, "text=%20%20%20"), (&messages, "text=hello&text=twice")]
+    {
+        let status = post(&server, url, body).await.0;
+        assert!((400..500).contains(&status) && status != 404 && status != 429, "{url} {body:?}: {status}");
+    }
+    let json_body = server
+        .http
+        .post(&messages)
+        .header("content-type", "application/json")
+        .body(r#"{"text": "hello"}"#)
+        .send()
+        .await
+        .expect("post");
+    assert!(json_body.status().is_client_error(), "a JSON body: {}", json_body.status());
+    let huge = format!("text={}", "a".repeat(100_000));
+    assert_eq!(post(&server, &messages, &huge).await.0, 413);
+
+    // Nothing of it is in the ticket; the page still works; an honest message is the only one.
+    let path = format!("/v1/tickets/{id}");
+    let (_, detail) = server.get_json(&dana.token, &path).await;
+    assert_eq!(detail["customer_messages"].as_array().map(Vec::len), Some(0), "{detail}");
+    assert!(detail["customer_feedback"].is_null(), "{detail}");
+    assert_eq!(get(&server, &link, "en").await.0, 200);
+    assert_eq!(post(&server, &messages, "text=Please+call+first").await.0, 200);
+    let (_, detail) = server.get_json(&dana.token, &path).await;
+    let texts: Vec<&str> =
+        detail["customer_messages"].as_array().into_iter().flatten().filter_map(|m| m["text"].as_str()).collect();
+    assert_eq!(texts, ["Please call first"]);
+    assert_eq!(detail["title"].as_str(), Some("Boiler leaks"));
+
+    // Ratings, once the job is done: anything but a whole number from 1 to 5 is 400, and the
+    // customer's one honest rating is what the ticket keeps.
+    let dir = tempfile::tempdir().expect("dir");
+    let phone = crate::common::open_client(dir.path(), &mei, Role::Engineer);
+    let config = fieldsync_core::sync::SyncConfig::new(server.base.clone(), mei.token.clone());
+    let engine = fieldsync_core::sync::SyncEngine::new(phone.clone(), config).expect("engine");
+    engine.set_online(true);
+    engine.sync_now().await.expect("sync");
+    phone.accept(&id).expect("accept");
+    phone.start_travel_with_eta(&id, fieldsync_core::time::now_ms() + 1_200_000).expect("travel");
+    phone.check_in(&id, fieldsync_core::Location { lat: 1.0, lon: 1.0, accuracy_m: 5.0 }).expect("check in");
+    phone.complete(&id, "done").expect("complete");
+    engine.sync_now().await.expect("sync");
+    for bad in ["", "rating=", "rating=abc", "rating=-1", "rating=3.5", "rating=256", "rating=99", "rating=0"] {
+        assert_eq!(post(&server, &rating, bad).await.0, 400, "{bad:?}");
+    }
+    assert_eq!(post(&server, &rating, "rating=4&comment=fine").await.0, 200);
+    let (_, detail) = server.get_json(&dana.token, &path).await;
+    assert_eq!(detail["customer_feedback"]["rating"], 4, "{detail}");
+    assert_eq!(detail["status"], "completed", "{detail}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_language_switch_refuses_no_session_and_hostile_forms_and_sets_nothing() {
+    use crate::console::{client, csrf_of, page, sign_in};
+    use reqwest::header::{COOKIE, SET_COOKIE};
+    let server = Server::start().await;
+    let dana = server.user("dana", Role::Dispatcher);
+    let http = client();
+    let (_, session) = sign_in(&http, &server.base, &dana.token).await;
+    let session = session.expect("session");
+    let csrf = csrf_of(&page(&http, &server.base, "/console/board", &session).await);
+    let switch = |cookies: String, body: String| {
+        let request = http
+            .post(server.url("/console/language"))
+            .header(COOKIE, cookies)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body);
+        async move {
+            let answer = request.send().await.expect("post");
+            let sets_language =
+                answer.headers().get_all(SET_COOKIE).iter().any(|c| c.as_bytes().starts_with(b"fieldsync_lang="));
+            (answer.status().as_u16(), sets_language)
+        }
+    };
+    let good = format!("csrf={csrf}&lang=zh&back=/console/board");
+    // No session, a forged one, a bearer token instead of a session: refused, nothing set.
+    for cookies in [String::new(), "fieldsync_session=forged".to_owned()] {
+        let (status, sets) = switch(cookies.clone(), good.clone()).await;
+        assert!(!sets && (status == 401 || status == 403 || status == 303), "{cookies:?}: {status}");
+        if status == 303 {
+            // A redirect to the sign-in page, not the switch going through.
+            let answer = http
+                .post(server.url("/console/language"))
+                .header(COOKIE, cookies)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(good.clone())
+                .send()
+                .await
+                .expect("post");
+            let to = answer.headers().get("location").and_then(|l| l.to_str().ok()).unwrap_or_default().to_owned();
+            assert!(to.starts_with("/console/login"), "{to}");
+        }
+    }
+    // Hostile forms with a real session: missing fields, a wrong type of body, odd languages,
+    // an oversized one.
+    for body in [
+        String::new(),
+        format!("csrf={csrf}"),
+        format!("csrf={csrf}&lang=&back=/console/board"),
+        format!("csrf={csrf}&lang=zh%00&back=/console/board"),
+        format!("csrf={csrf}&lang={}&back=/console/board", "z".repeat(10_000)),
+        format!("csrf={csrf}&lang[]=zh&back=/console/board"),
+        r#"{"lang": "zh"}"#.to_owned(),
+    ] {
+        let (status, sets) = switch(session.clone(), body.clone()).await;
+        assert!(!sets && (400..500).contains(&status), "{:.60}: {status}", body);
+    }
+    let oversized = format!("csrf={csrf}&lang=zh&back=/console/{}", "x".repeat(2 << 20));
+    let (status, sets) = switch(session.clone(), oversized).await;
+    assert_eq!((status, sets), (413, false));
+    // The honest switch still works.
+    assert_eq!(switch(session.clone(), good).await, (303, true));
 }
