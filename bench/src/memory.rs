@@ -1,9 +1,9 @@
 //! The `memory` suite (issue 13, attack 7): what one crafted sync request of at most 16 MiB
 //! raises a real server process's peak memory by. Each request runs against a fresh server
-//! child (the `__serve` entry point, as `fieldsync serve` runs it) that has served one honest
-//! sync first; the figure is how far the peak resident set (`VmHWM` in `/proc/<pid>/status`,
-//! reset to the resident set before the request) rises over the resident set before it.
-//! Nothing is timed.
+//! child (the `__serve` entry point, as `fieldsync serve` runs it) on its own copy of the
+//! scene's data, that has served one honest sync first; the figure is how far the peak
+//! resident set (`VmHWM` in `/proc/<pid>/status`, reset to the resident set before the
+//! request) rises over the resident set before it. Nothing is timed.
 
 use std::io::{Read, Write};
 use std::path::Path;
@@ -172,10 +172,27 @@ fn scene(runtime: &tokio::runtime::Runtime) -> Scene {
     Scene { data, dispatcher, engineer, tickets, documents }
 }
 
-/// Runs `body` as `token` against a fresh server on the scene's data: the peak-memory rise
-/// in bytes, the status, and the rejection reasons.
+/// Copies the files of `from` into `to`, folders included.
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create copy");
+    for entry in std::fs::read_dir(from).expect("read data dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("file type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+/// Runs `body` as `token` against a fresh server on a fresh copy of the scene's data (so that
+/// every run does the same work: a run on data an earlier run wrote would replay its pushes):
+/// the peak-memory rise in bytes, the status, and the rejection reasons.
 fn measure(data: &Path, warm_token: &str, token: &str, path: &str, body: &[u8]) -> (u64, u16, Vec<String>) {
-    let server = ServerProcess::start(data);
+    let copy = tempfile::tempdir().expect("data copy");
+    copy_dir(data, copy.path());
+    let server = ServerProcess::start(copy.path());
     let pid = server.child.id();
     // One honest exchange first: what any server has allocated once it served a request.
     let (warm, _) = post_sync(&server.url, warm_token, &SyncRequest::default().encode());

@@ -59,7 +59,18 @@ impl ServerProcess {
 
     /// A server on `data`, or on PostgreSQL at `database_url` with its blobs in `data`.
     fn start_with(data: &Path, database_url: Option<&str>) -> ServerProcess {
-        let mut child = Process::new(std::env::current_exe().expect("exe"))
+        let exe = std::env::current_exe().expect("exe");
+        // A profiler may wrap the server (e.g. `FIELDSYNC_BENCH_SERVER_WRAPPER=heaptrack`).
+        let wrapper = std::env::var_os("FIELDSYNC_BENCH_SERVER_WRAPPER");
+        let mut child = wrapper
+            .map_or_else(
+                || Process::new(&exe),
+                |w| {
+                    let mut p = Process::new(w);
+                    p.arg(&exe);
+                    p
+                },
+            )
             .arg("__serve")
             .arg(data)
             .args(database_url)
@@ -68,9 +79,13 @@ impl ServerProcess {
             .spawn()
             .expect("spawn server");
         let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).expect("ready line");
-        let port = line.trim().strip_prefix("PORT ").expect("PORT line").to_owned();
+        let mut lines = BufReader::new(stdout).lines();
+        // A wrapper may print lines of its own first.
+        let port = lines
+            .find_map(|line| line.expect("ready line").trim().strip_prefix("PORT ").map(str::to_owned))
+            .expect("PORT line");
+        // Drained, so that what the wrapper prints at exit does not meet a closed pipe.
+        std::thread::spawn(move || lines.for_each(drop));
         ServerProcess { child, url: format!("http://127.0.0.1:{port}") }
     }
 

@@ -314,7 +314,7 @@ impl AppState {
         request: &fieldsync_core::protocol::SyncRequest,
     ) -> Result<fieldsync_core::protocol::SyncResponse, AppError> {
         let caller = self.storage().authenticate(&auth::token_hash(token))?.ok_or(AppError::Unauthorized)?;
-        sync::sync(self, &caller, request)
+        sync::sync(self, &caller, request.clone())
     }
 
     /// Every device: its user, whether revoked, when it last synced. The operator's view (the

@@ -87,8 +87,10 @@ impl Default for PushLimits {
 
 /// The Automerge binary chunk magic bytes.
 const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
+/// Chunk type of a document (a saved snapshot).
+pub(crate) const CHUNK_DOCUMENT: u8 = 0;
 /// Chunk type of an uncompressed change.
-const CHUNK_CHANGE: u8 = 1;
+pub(crate) const CHUNK_CHANGE: u8 = 1;
 /// Chunk type of a deflated change.
 const CHUNK_COMPRESSED_CHANGE: u8 = 2;
 /// Column spec of a change's `action` column: id 4, type 2 (unsigned integer, RLE).
@@ -271,6 +273,25 @@ pub(crate) fn check_document(base: &Automerge, new: &[Change], limits: &PushLimi
         ));
     }
     Ok(())
+}
+
+/// Splits concatenated Automerge chunks (a stored document: its snapshot and the change chunks
+/// after it) into each chunk's type and bytes, reading only their headers.
+pub(crate) fn split_chunks(bytes: &[u8]) -> Result<Vec<(u8, &[u8])>, ChangeRefusal> {
+    let mut r = Reader { bytes, at: 0 };
+    let mut chunks = Vec::new();
+    while r.remaining() > 0 {
+        let start = r.at;
+        if r.take(4)? != MAGIC {
+            return Err(malformed("not an Automerge chunk"));
+        }
+        r.take(4)?; // checksum: automerge verifies it
+        let kind = r.byte()?;
+        let length = r.uleb()?;
+        r.take(usize::try_from(length).map_err(|_| malformed("a chunk is longer than the bytes"))?)?;
+        chunks.push((kind, &bytes[start..r.at]));
+    }
+    Ok(chunks)
 }
 
 /// Rows of an unsigned RLE column and the sum of its values, stopping with an error as soon as
@@ -508,6 +529,30 @@ mod tests {
         assert!(server.max_request_change_bytes * 2 <= server.max_request_bytes);
         // The largest honest value (a signature's strokes) fits one change.
         assert!(fieldsync_core::workflow::values::MAX_STROKES_BYTES * 3 / 2 <= server.max_change_bytes);
+    }
+
+    #[test]
+    fn stored_bytes_split_into_their_chunks() {
+        let mut doc = Automerge::new();
+        let mut tx = doc.transaction();
+        tx.put(automerge::ROOT, "a", 1).expect("put");
+        tx.commit();
+        let snapshot = doc.save();
+        let before = doc.get_heads();
+        for n in 0..2 {
+            let mut tx = doc.transaction();
+            tx.put(automerge::ROOT, "b", n).expect("put");
+            tx.commit();
+        }
+        let mut bytes = snapshot.clone();
+        let changes: Vec<Vec<u8>> = doc.get_changes(&before).iter().map(|c| c.raw_bytes().to_vec()).collect();
+        bytes.extend(changes.concat());
+        let chunks = split_chunks(&bytes).expect("split");
+        let kinds: Vec<u8> = chunks.iter().map(|c| c.0).collect();
+        assert_eq!(kinds, [CHUNK_DOCUMENT, CHUNK_CHANGE, CHUNK_CHANGE]);
+        assert_eq!((chunks[0].1, chunks[1].1, chunks[2].1), (&snapshot[..], &changes[0][..], &changes[1][..]));
+        assert!(split_chunks(&bytes[..bytes.len() - 1]).is_err(), "cut short");
+        assert_eq!(split_chunks(&[]).map(|c| c.len()), Ok(0));
     }
 
     #[test]

@@ -12,6 +12,7 @@ use fieldsync_core::time::Millis;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::error::json_body;
 use crate::sla::Policy;
 use crate::sla::escalation::Rules;
 use crate::sla::taxonomy::Taxonomy;
@@ -115,10 +116,6 @@ pub fn prepare_new_ticket(state: &AppState, new: &NewTicket, at: Millis) -> Resu
     // to new tickets only (docs/adr/0019).
     let revisit_after = new.revisit_after.or(policy.targets(new.priority, tier, ticket_type).revisit);
     Ok(NewTicket { sla, customer, customer_card, revisit_after, ..new.clone() })
-}
-
-fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, AppError> {
-    body.map(|Json(value)| value).map_err(|rejection| AppError::BadRequest(rejection.body_text()))
 }
 
 /// `{ "version": n }`

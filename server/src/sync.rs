@@ -49,12 +49,13 @@ pub(crate) async fn handler(
         .map_err(|e| AppError::BadRequest(e.to_string()))?;
     // The decoded request holds every byte the body did: do not keep both while it is served.
     drop(body);
-    let response = blocking(move || sync(&state, &caller.0, &request)).await?;
+    let response = blocking(move || sync(&state, &caller.0, request)).await?;
     Ok(([(header::CONTENT_TYPE, protocol::CONTENT_TYPE)], response.encode()).into_response())
 }
 
-/// One sync exchange, blocking.
-pub(crate) fn sync(state: &AppState, who: &Principal, request: &SyncRequest) -> Result<SyncResponse, AppError> {
+/// One sync exchange, blocking. Each push is dropped once it is merged: the request is not held
+/// while the answer is built.
+pub(crate) fn sync(state: &AppState, who: &Principal, request: SyncRequest) -> Result<SyncResponse, AppError> {
     let now = now_ms();
     let mut rejections = Vec::new();
     let mut pushed: Vec<(String, Vec<HashBytes>)> = Vec::new();
@@ -65,18 +66,26 @@ pub(crate) fn sync(state: &AppState, who: &Principal, request: &SyncRequest) -> 
     // Pushes cut by the budget go again in the same sync when this request made progress (a
     // device with an older or larger budget than the server's); `more` tells it to.
     let cut_by_budget = over_budget.iter().any(Option::is_some) && over_budget.first().is_some_and(Option::is_none);
-    for (push, over) in request.pushes.iter().zip(over_budget) {
+    let mut pushes = request.pushes;
+    // The refused pushes' bytes are not held while the others are merged.
+    for (push, over) in pushes.iter_mut().zip(&over_budget) {
+        if over.is_some() {
+            push.changes = Vec::new();
+        }
+    }
+    for (mut push, over) in pushes.into_iter().zip(over_budget) {
         if let Some(reason) = over {
             rejections.push(Rejection::not_stored(&push.ticket_id, reason));
             continue;
         }
-        if !seen.insert(push.ticket_id.as_str()) {
+        if !seen.insert(push.ticket_id.clone()) {
             rejections.push(Rejection::not_stored(&push.ticket_id, "ticket pushed twice in one request"));
             continue;
         }
-        match apply_push(state, who, push, now) {
+        let heads: Vec<HashBytes> = push.heads.iter().map(|h| h.into_array()).collect();
+        match apply_push(state, who, &mut push, now) {
             Ok(compensated) => {
-                pushed.push((push.ticket_id.clone(), push.heads.iter().map(|h| h.into_array()).collect()));
+                pushed.push((push.ticket_id.clone(), heads));
                 // Merged but undone: the update carries the compensation, this says why.
                 if let Some(reason) = compensated {
                     rejections.push(Rejection::compensated(&push.ticket_id, reason));
@@ -128,7 +137,8 @@ fn reject<T>(reason: impl Into<String>) -> Result<T, PushError> {
 /// history (another device's actor, not this ticket, not assigned) is refused and nothing of
 /// it is stored. A push that breaks a rule of what its user may edit is merged and undone by
 /// one compensating server change; its reason comes back as `Ok(Some(reason))`.
-fn apply_push(state: &AppState, who: &Principal, push: &Push, now: Millis) -> Result<Option<String>, PushError> {
+/// The push's change bytes are taken once parsed (the parsed changes hold a copy).
+fn apply_push(state: &AppState, who: &Principal, push: &mut Push, now: Millis) -> Result<Option<String>, PushError> {
     let id = push.ticket_id.as_str();
     if id.is_empty() || id.len() > MAX_TICKET_ID {
         return reject("invalid ticket id");
@@ -138,7 +148,7 @@ fn apply_push(state: &AppState, who: &Principal, push: &Push, now: Millis) -> Re
     }
     // Sizes and op counts are checked before automerge parses (and would inflate) anything.
     let limits = &state.config().limits;
-    let changes = limits::parse_push(&push.changes, limits).or_else(reject)?;
+    let changes = limits::parse_push(&std::mem::take(&mut push.changes), limits).or_else(reject)?;
     for _ in 0..WRITE_ATTEMPTS {
         // The cached document when there is one: a stale one fails the write's version check,
         // which drops it, and the next attempt reads storage.
@@ -168,7 +178,7 @@ fn apply_push(state: &AppState, who: &Principal, push: &Push, now: Millis) -> Re
         if bound.iter().any(|a| a.device_id != who.device_id) {
             return reject("change from another device's actor");
         }
-        if let Err(e) = document.apply_changes(new.clone()) {
+        if let Err(e) = documents::batched::apply(&mut document, new.iter().cloned()) {
             return reject(format!("changes cannot be applied: {e}"));
         }
         if !document.get_missing_deps(&[]).is_empty() {
@@ -194,7 +204,9 @@ fn apply_push(state: &AppState, who: &Principal, push: &Push, now: Millis) -> Re
         // server change, which also carries what the server corrects (times, distances).
         let mut verdict = rules::check(base, &document, &before, &pusher);
         rules::causal::judge(&document, &frames, &pusher, now, &mut verdict);
-        let mut stored = new.clone();
+        // Each frame holds what its change did: not kept through the write.
+        drop(frames);
+        let mut stored = new;
         let hash = rules::compensate(&mut document, &before, &verdict, now)
             .map_err(|e| AppError::Internal(format!("compensating a push to ticket {id} failed: {e}")))?;
         if let Some(change) = hash.and_then(|h| document.get_change_by_hash(&h)) {

@@ -20,16 +20,12 @@ use serde::{Deserialize, Serialize};
 use tokio_stream::wrappers::BroadcastStream;
 
 use crate::auth::Caller;
-use crate::error::body_rejection;
+use crate::error::json_body;
 use crate::storage::TicketFilter;
 use crate::{AppError, AppState, blocking, documents};
 
 // ---------------------------------------------------------------------------------------------
 // REST
-
-fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, AppError> {
-    body.map(|Json(value)| value).map_err(|rejection| body_rejection(rejection.status(), rejection.body_text()))
-}
 
 /// `{ "id": ... }`
 #[derive(Serialize)]

@@ -9,16 +9,12 @@ use serde::Deserialize;
 
 use super::{CreatedWebhook, DeliveryView, NewWebhook, WebhookView};
 use crate::auth::Caller;
-use crate::error::body_rejection;
+use crate::error::json_body;
 use crate::storage::webhooks::DeliveryLogEntry;
 use crate::{AppError, AppState, blocking};
 
 /// Rows a list returns unless `?limit=` says otherwise.
 const DEFAULT_LIMIT: usize = 100;
-
-fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, AppError> {
-    body.map(|Json(value)| value).map_err(|rejection| body_rejection(rejection.status(), rejection.body_text()))
-}
 
 /// `POST /v1/webhooks`: 201 with the subscription and its secret (shown this once).
 pub(crate) async fn create(

@@ -27,6 +27,7 @@ mod postgres;
 mod properties;
 mod report;
 mod revisits;
+mod route_audit;
 mod storage;
 mod sync;
 mod tracking;

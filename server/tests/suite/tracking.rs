@@ -13,7 +13,7 @@ use crate::common::{Device, Server, open_client};
 
 /// A ticket for `eli` ("Mei Chen" is the engineer's display name: see `engineer`), with an
 /// internal note and a public one; returns its id and tracking link.
-async fn ticket(server: &Server, dana: &Device, title: &str) -> (String, String) {
+pub(crate) async fn ticket(server: &Server, dana: &Device, title: &str) -> (String, String) {
     let (status, body) = server
         .post_json(
             &dana.token,
@@ -41,12 +41,12 @@ async fn ticket(server: &Server, dana: &Device, title: &str) -> (String, String)
     (id, server.url(&format!("/t/{token}")))
 }
 
-async fn get(server: &Server, url: &str, lang: &str) -> (u16, String) {
+pub(crate) async fn get(server: &Server, url: &str, lang: &str) -> (u16, String) {
     let response = server.http.get(url).header("accept-language", lang).send().await.expect("get");
     (response.status().as_u16(), response.text().await.expect("body"))
 }
 
-async fn post(server: &Server, url: &str, body: &str) -> (u16, serde_json::Value) {
+pub(crate) async fn post(server: &Server, url: &str, body: &str) -> (u16, serde_json::Value) {
     let response = server
         .http
         .post(url)
@@ -61,7 +61,7 @@ async fn post(server: &Server, url: &str, body: &str) -> (u16, serde_json::Value
     (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::Null))
 }
 
-fn engineer(server: &Server) -> Device {
+pub(crate) fn engineer(server: &Server) -> Device {
     server.user("Mei Chen", Role::Engineer)
 }
 

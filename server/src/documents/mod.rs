@@ -5,6 +5,8 @@
 //! cache). Who may do what is `crate::access`; what a pushed change may mean is
 //! `crate::rules`, a pure judge.
 
+pub(crate) mod batched;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -193,7 +195,8 @@ fn load_stored(state: &AppState, ticket_id: &str) -> Result<Option<Loaded>, AppE
     let Some(stored) = state.storage().load_ticket(ticket_id)? else {
         return Ok(None);
     };
-    let doc = Automerge::load(&stored.bytes)
+    // In bounded batches: `Automerge::load` would apply every change chunk at once (batched.rs).
+    let doc = batched::load(&stored.bytes)
         .map_err(|e| AppError::Internal(format!("stored document of ticket {ticket_id} does not load: {e}")))?;
     let loaded = Loaded {
         doc: Arc::new(doc),

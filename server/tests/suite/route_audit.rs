@@ -1,0 +1,273 @@
+//! An audit of the routes added for the service manager and the customer (ADR 0012–0014,
+//! 0016): the taxonomy, the SLA policy, the escalation rules, the REST service report, the
+//! customer's tracking routes (`/t/{token}`, its events, messages, rating and report) and the
+//! console's language switch, each asked with no token or session (or one that is nobody's),
+//! with the wrong role, and with hostile input (malformed, wrong types, oversized). Each
+//! asserts the refusal's status and that what honest parties set or wrote is intact after.
+
+use fieldsync_core::Role;
+use serde_json::{Value as Json, json};
+
+use crate::common::Server;
+
+/// `PUT path` with `body` as-is (not necessarily JSON), as `token` (none when empty).
+async fn put_raw(server: &Server, token: &str, path: &str, body: impl Into<reqwest::Body>) -> u16 {
+    let mut request = server.http.put(server.url(path)).header("content-type", "application/json").body(body);
+    if !token.is_empty() {
+        request = request.bearer_auth(token);
+    }
+    request.send().await.expect("put").status().as_u16()
+}
+
+/// The honest setting each route starts with, and a hostile one of the right shape but wrong
+/// values (each field a wrong type).
+fn settings(engineer: &str) -> [(&'static str, Json, Json); 3] {
+    [
+        (
+            "/v1/taxonomy",
+            json!({"types": [{"value": "bug", "label": "Bug"}], "products": [], "versions": []}),
+            json!({"types": "bug", "products": 7, "versions": [null]}),
+        ),
+        (
+            "/v1/sla-policy",
+            json!({"rules": [{"priority": "urgent", "targets": {"respond": 60_000, "arrive": 600_000, "resolve": 3_600_000}}]}),
+            json!({"rules": [{"priority": 5, "targets": {"respond": "soon", "arrive": -1, "resolve": []}}]}),
+        ),
+        (
+            "/v1/escalation-rules",
+            json!({"rules": [{"id": "late", "clock": "any", "raise_priority": true, "assign_to": engineer}]}),
+            json!({"rules": [{"id": 1, "clock": {"any": true}, "raise_priority": "yes", "assign_to": 42}]}),
+        ),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_routes_refuse_strangers_lower_roles_and_hostile_bodies_and_keep_what_was_set() {
+    let server = Server::start().await;
+    let root = server.user("root", Role::Admin);
+    let dana = server.user("dana", Role::Dispatcher);
+    let eli = server.user("eli", Role::Engineer);
+    for (path, honest, wrong_types) in settings(&eli.user_id) {
+        assert_eq!(put_raw(&server, &root.token, path, honest.to_string()).await, 200, "{path}: the admin sets it");
+        let (_, set) = server.get_json(&root.token, path).await;
+        assert_eq!(set["version"].as_i64(), Some(1), "{path}: {set}");
+
+        // Who: no token, a token that is nobody's, an engineer, a dispatcher.
+        assert_eq!(put_raw(&server, "", path, honest.to_string()).await, 401, "{path}: no token");
+        assert_eq!(put_raw(&server, "not-a-token", path, honest.to_string()).await, 401, "{path}: unknown token");
+        assert_eq!(put_raw(&server, &eli.token, path, honest.to_string()).await, 403, "{path}: an engineer writes");
+        assert_eq!(put_raw(&server, &dana.token, path, honest.to_string()).await, 403, "{path}: a dispatcher writes");
+        let no_token = server.http.get(server.url(path)).send().await.expect("get").status().as_u16();
+        assert_eq!(no_token, 401, "{path}: read with no token");
+        assert_eq!(server.get_json(&eli.token, path).await.0, 403, "{path}: an engineer reads");
+
+        // What: malformed JSON, wrong types, a body over the 1 MiB cap, an empty body.
+        for (what, body) in [
+            ("malformed", b"{\"rules\": [".to_vec()),
+            ("wrong types", wrong_types.to_string().into_bytes()),
+            ("not an object", b"[1, 2, 3]".to_vec()),
+            ("empty", Vec::new()),
+        ] {
+            let status = put_raw(&server, &root.token, path, body).await;
+            assert!(status == 400 || status == 422, "{path}: {what} answered {status}");
+        }
+        let oversized = format!("{{\"rules\": [], \"pad\": \"{}\"}}", "x".repeat(2 << 20));
+        assert_eq!(put_raw(&server, &root.token, path, oversized).await, 413, "{path}: 2 MiB body");
+
+        // Nothing of it took: the admin's setting, at its version, unchanged.
+        let (status, after) = server.get_json(&dana.token, path).await;
+        assert_eq!(status, 200, "{path}: a dispatcher still reads it");
+        assert_eq!(after, set, "{path}: the setting is what the admin set");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rest_report_refuses_strangers_and_other_engineers_and_odd_ids() {
+    let server = Server::start().await;
+    let dana = server.user("dana", Role::Dispatcher);
+    let eli = server.user("eli", Role::Engineer);
+    let finn = server.user("finn", Role::Engineer);
+    let ticket = server.create_ticket(&dana.token, "Boiler leaks", Some(&eli.user_id)).await;
+    let path = format!("/v1/tickets/{ticket}/report.pdf");
+    let get = |token: &'static str, path: String| {
+        let request = server.http.get(server.url(&path));
+        let request = if token.is_empty() { request } else { request.bearer_auth(token) };
+        async move { request.send().await.expect("get").status().as_u16() }
+    };
+    assert_eq!(get("", path.clone()).await, 401, "no token");
+    assert_eq!(get("not-a-token", path.clone()).await, 401, "an unknown token");
+    assert_eq!(server.http.get(server.url(&path)).bearer_auth(&finn.token).send().await.expect("get").status(), 403);
+    // Hostile ids: unknown, overlong, path tricks, percent-encoded bytes.
+    for id in ["no-such-ticket", &"x".repeat(10_000), "..%2F..%2Fetc%2Fpasswd", "%00", "%FF%FE"] {
+        let status = server
+            .http
+            .get(server.url(&format!("/v1/tickets/{id}/report.pdf")))
+            .bearer_auth(&dana.token)
+            .send()
+            .await
+            .expect("get")
+            .status()
+            .as_u16();
+        assert!(matches!(status, 400 | 404 | 414 | 431), "id {:.40}: {status}", id);
+    }
+    // The honest parties still get theirs, and the ticket is as it was.
+    for token in [&dana.token, &eli.token] {
+        let answer = server.http.get(server.url(&path)).bearer_auth(token).send().await.expect("get");
+        assert_eq!(answer.status(), 200);
+        assert!(answer.bytes().await.expect("pdf").starts_with(b"%PDF"), "a PDF");
+    }
+    let (status, detail) = server.get_json(&dana.token, &format!("/v1/tickets/{ticket}")).await;
+    assert_eq!((status, detail["title"].as_str()), (200, Some("Boiler leaks")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tracking_routes_refuse_unknown_tokens_and_hostile_forms_and_store_nothing_of_them() {
+    use crate::tracking::{engineer, get, post, ticket};
+    use fieldsync_server::ServerConfig;
+    use fieldsync_server::tracking::TrackingConfig;
+    // Limits high enough that this test's own requests are not what refuses them.
+    let tracking = TrackingConfig {
+        views_per_minute_per_token: 1_000,
+        views_per_minute_per_ip: 1_000,
+        posts_per_hour_per_token: 1_000,
+        posts_per_hour_per_ip: 1_000,
+        ..Default::default()
+    };
+    let server = Server::start_with(ServerConfig { tracking, ..ServerConfig::default() }).await;
+    let dana = server.user("dana", Role::Dispatcher);
+    let mei = engineer(&server);
+    let (id, link) = ticket(&server, &dana, "Boiler leaks").await;
+
+    // No token, or one that is nobody's: well-formed, overlong, path tricks, odd bytes.
+    let long = "a".repeat(4_000);
+    for token in ["0".repeat(48).as_str(), long.as_str(), "..%2F..%2Fv1%2Fme", "%00", "%FF"] {
+        let base = server.url(&format!("/t/{token}"));
+        for path in ["", "/events", "/report.pdf"] {
+            let status = get(&server, &format!("{base}{path}"), "en").await.0;
+            assert!(matches!(status, 404 | 400), "GET {:.30}{path}: {status}", token);
+        }
+        for (path, body) in [("/messages", "text=hello"), ("/rating", "rating=5")] {
+            let status = post(&server, &format!("{base}{path}"), body).await.0;
+            assert!(matches!(status, 404 | 400), "POST {:.30}{path}: {status}", token);
+        }
+    }
+
+    // Hostile forms on a real link: missing or misnamed fields, a JSON body, a message that is
+    // all blanks or over the caps.
+    let messages = format!("{link}/messages");
+    let rating = format!("{link}/rating");
+    for (url, body) in
+        [(&messages, ""), (&messages, "txt=hello"), (&messages, "text=%20%20%20"), (&messages, "text=hello&text=twice")]
+    {
+        let status = post(&server, url, body).await.0;
+        assert!((400..500).contains(&status) && status != 404 && status != 429, "{url} {body:?}: {status}");
+    }
+    let json_body = server
+        .http
+        .post(&messages)
+        .header("content-type", "application/json")
+        .body(r#"{"text": "hello"}"#)
+        .send()
+        .await
+        .expect("post");
+    assert!(json_body.status().is_client_error(), "a JSON body: {}", json_body.status());
+    let huge = format!("text={}", "a".repeat(100_000));
+    assert_eq!(post(&server, &messages, &huge).await.0, 413);
+
+    // Nothing of it is in the ticket; the page still works; an honest message is the only one.
+    let path = format!("/v1/tickets/{id}");
+    let (_, detail) = server.get_json(&dana.token, &path).await;
+    assert_eq!(detail["customer_messages"].as_array().map(Vec::len), Some(0), "{detail}");
+    assert!(detail["customer_feedback"].is_null(), "{detail}");
+    assert_eq!(get(&server, &link, "en").await.0, 200);
+    assert_eq!(post(&server, &messages, "text=Please+call+first").await.0, 200);
+    let (_, detail) = server.get_json(&dana.token, &path).await;
+    let texts: Vec<&str> =
+        detail["customer_messages"].as_array().into_iter().flatten().filter_map(|m| m["text"].as_str()).collect();
+    assert_eq!(texts, ["Please call first"]);
+    assert_eq!(detail["title"].as_str(), Some("Boiler leaks"));
+
+    // Ratings, once the job is done: anything but a whole number from 1 to 5 is 400, and the
+    // customer's one honest rating is what the ticket keeps.
+    let dir = tempfile::tempdir().expect("dir");
+    let phone = crate::common::open_client(dir.path(), &mei, Role::Engineer);
+    let config = fieldsync_core::sync::SyncConfig::new(server.base.clone(), mei.token.clone());
+    let engine = fieldsync_core::sync::SyncEngine::new(phone.clone(), config).expect("engine");
+    engine.set_online(true);
+    engine.sync_now().await.expect("sync");
+    phone.accept(&id).expect("accept");
+    phone.start_travel_with_eta(&id, fieldsync_core::time::now_ms() + 1_200_000).expect("travel");
+    phone.check_in(&id, fieldsync_core::Location { lat: 1.0, lon: 1.0, accuracy_m: 5.0 }).expect("check in");
+    phone.complete(&id, "done").expect("complete");
+    engine.sync_now().await.expect("sync");
+    for bad in ["", "rating=", "rating=abc", "rating=-1", "rating=3.5", "rating=256", "rating=99", "rating=0"] {
+        assert_eq!(post(&server, &rating, bad).await.0, 400, "{bad:?}");
+    }
+    assert_eq!(post(&server, &rating, "rating=4&comment=fine").await.0, 200);
+    let (_, detail) = server.get_json(&dana.token, &path).await;
+    assert_eq!(detail["customer_feedback"]["rating"], 4, "{detail}");
+    assert_eq!(detail["status"], "completed", "{detail}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_language_switch_refuses_no_session_and_hostile_forms_and_sets_nothing() {
+    use crate::console::{client, csrf_of, page, sign_in};
+    use reqwest::header::{COOKIE, SET_COOKIE};
+    let server = Server::start().await;
+    let dana = server.user("dana", Role::Dispatcher);
+    let http = client();
+    let (_, session) = sign_in(&http, &server.base, &dana.token).await;
+    let session = session.expect("session");
+    let csrf = csrf_of(&page(&http, &server.base, "/console/board", &session).await);
+    let switch = |cookies: String, body: String| {
+        let request = http
+            .post(server.url("/console/language"))
+            .header(COOKIE, cookies)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body);
+        async move {
+            let answer = request.send().await.expect("post");
+            let sets_language =
+                answer.headers().get_all(SET_COOKIE).iter().any(|c| c.as_bytes().starts_with(b"fieldsync_lang="));
+            (answer.status().as_u16(), sets_language)
+        }
+    };
+    let good = format!("csrf={csrf}&lang=zh&back=/console/board");
+    // No session, a forged one, a bearer token instead of a session: refused, nothing set.
+    for cookies in [String::new(), "fieldsync_session=forged".to_owned()] {
+        let (status, sets) = switch(cookies.clone(), good.clone()).await;
+        assert!(!sets && (status == 401 || status == 403 || status == 303), "{cookies:?}: {status}");
+        if status == 303 {
+            // A redirect to the sign-in page, not the switch going through.
+            let answer = http
+                .post(server.url("/console/language"))
+                .header(COOKIE, cookies)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(good.clone())
+                .send()
+                .await
+                .expect("post");
+            let to = answer.headers().get("location").and_then(|l| l.to_str().ok()).unwrap_or_default().to_owned();
+            assert!(to.starts_with("/console/login"), "{to}");
+        }
+    }
+    // Hostile forms with a real session: missing fields, a wrong type of body, odd languages,
+    // an oversized one.
+    for body in [
+        String::new(),
+        format!("csrf={csrf}"),
+        format!("csrf={csrf}&lang=&back=/console/board"),
+        format!("csrf={csrf}&lang=zh%00&back=/console/board"),
+        format!("csrf={csrf}&lang={}&back=/console/board", "z".repeat(10_000)),
+        format!("csrf={csrf}&lang[]=zh&back=/console/board"),
+        r#"{"lang": "zh"}"#.to_owned(),
+    ] {
+        let (status, sets) = switch(session.clone(), body.clone()).await;
+        assert!(!sets && (400..500).contains(&status), "{:.60}: {status}", body);
+    }
+    let oversized = format!("csrf={csrf}&lang=zh&back=/console/{}", "x".repeat(2 << 20));
+    let (status, sets) = switch(session.clone(), oversized).await;
+    assert_eq!((status, sets), (413, false));
+    // The honest switch still works.
+    assert_eq!(switch(session.clone(), good).await, (303, true));
+}
