@@ -1,10 +1,11 @@
 // The Android sample as an Android Studio project: :app (the Compose screens) over :model (the
 // screen model CI also compiles and runs on the JVM, scripts/test-bindings.sh).
 //
-// The fieldsync AAR is not published: bindings/scripts/android-aar.sh writes
-// fieldsync-<version>.aar into <cargo target dir>/android. The ivy repository below reads it
-// from there as dev.fieldsync:fieldsync:<version>; set fieldsync.aarDir in gradle.properties (or
-// -Pfieldsync.aarDir=...) when CARGO_TARGET_DIR points elsewhere.
+// fieldsync comes from a Maven repository by coordinates, dev.fieldsync:fieldsync-android, its
+// POM bringing JNA, kotlinx-coroutines and OkHttp: bindings/scripts/android-aar.sh makes the
+// AAR, `bindings/scripts/publish-maven.sh --aar <it>` publishes it into <cargo target
+// dir>/maven. Set fieldsync.mavenRepo in gradle.properties (or -Pfieldsync.mavenRepo=...) when
+// CARGO_TARGET_DIR points elsewhere, or to your own repository's URL.
 pluginManagement {
     repositories {
         google()
@@ -18,12 +19,10 @@ dependencyResolutionManagement {
     repositories {
         google()
         mavenCentral()
-        val aarDir = providers.gradleProperty("fieldsync.aarDir").getOrElse("../target/android")
-        ivy {
-            name = "fieldsyncAar"
-            url = uri(settingsDir.resolve(aarDir))
-            patternLayout { artifact("[artifact]-[revision].[ext]") }
-            metadataSources { artifact() }
+        val fieldsyncRepo = providers.gradleProperty("fieldsync.mavenRepo").getOrElse("../target/maven")
+        maven {
+            name = "fieldsync"
+            url = if (fieldsyncRepo.contains("://")) uri(fieldsyncRepo) else uri(settingsDir.resolve(fieldsyncRepo))
             content { includeGroup("dev.fieldsync") }
         }
     }

@@ -23,10 +23,7 @@ val fieldsyncVersion = providers.gradleProperty("fieldsync.version").get()
 
 dependencies {
     // The AAR of bindings/scripts/android-aar.sh (dev.fieldsync.Fieldsync + the generated
-    // dev.fieldsync.ffi + jni/<abi>/libfieldsync_ffi.so), and what its POM names.
-    api("dev.fieldsync:fieldsync:$fieldsyncVersion@aar")
-    api("net.java.dev.jna:jna:5.13.0@aar")
-    api("org.jetbrains.kotlinx:kotlinx-coroutines-android:1.8.1")
-    // The library's HTTP transport (dev.fieldsync.OkHttpTransport, docs/adr/0015).
-    api("com.squareup.okhttp3:okhttp:5.5.1")
+    // dev.fieldsync.ffi + jni/<abi>/libfieldsync_ffi.so), resolved by coordinates: JNA's AAR,
+    // kotlinx-coroutines-android and OkHttp (the HTTP transport) come with it, from its POM.
+    api("dev.fieldsync:fieldsync-android:$fieldsyncVersion")
 }

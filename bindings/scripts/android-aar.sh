@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Packs fieldsync for Android: an AAR with the native library for each ABI (jni/<abi>/, built
-# with cargo-ndk into a jniLibs/<abi>/ tree), classes.jar (the generated Kotlin + the Flow layer,
-# compiled with kotlinc), AndroidManifest.xml and consumer ProGuard rules; beside it a sources
-# jar and a POM naming the runtime dependencies (JNA's AAR, kotlinx-coroutines, OkHttp: the
-# library's HTTP transport, docs/adr/0015).
+# with cargo-ndk into a jniLibs/<abi>/ tree, linked for 16 KB pages by bindings/build.rs and
+# checked), classes.jar (the generated Kotlin + the Flow layer, compiled with kotlinc for Kotlin
+# 2.0 readers), AndroidManifest.xml and consumer ProGuard rules. Publish it with its POM (JNA's
+# AAR, kotlinx-coroutines-android, OkHttp: bindings/scripts/kotlin-deps.sh) as
+# dev.fieldsync:fieldsync-android with `bindings/scripts/publish-maven.sh --aar <the AAR>`.
 #
 #   bindings/scripts/android-aar.sh [--out DIR]
 #       the AAR (`ship` profile: release + LTO) for arm64-v8a, armeabi-v7a, x86_64 and x86. Needs the Android NDK
@@ -15,8 +16,8 @@
 #       --lib and --classes reuse what scripts/test-bindings.sh already built.
 #
 # Kotlin: kotlinc 2.4.20 from the cache scripts/test-bindings.sh fills
-# (${XDG_CACHE_HOME:-~/.cache}/fieldsync/kotlin-compiler-2.4.20), JNA from /usr/share/java/jna.jar,
-# OkHttp and Okio from the same cache (okhttp-5.5.1).
+# (${XDG_CACHE_HOME:-~/.cache}/fieldsync/kotlin-compiler-2.4.20), the JVM jars of JNA,
+# kotlinx-coroutines, OkHttp and Okio fetched by bindings/scripts/kotlin-deps.sh.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -47,8 +48,9 @@ version=$(cargo metadata --format-version 1 --no-deps --locked |
     python3 -c 'import json, sys; print(next(p["version"] for p in json.load(sys.stdin)["packages"] if p["name"] == "fieldsync-ffi"))')
 out=${out:-$target/android}
 cache="${FIELDSYNC_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/fieldsync}"
-kotlin_home="$cache/kotlin-compiler-2.4.20/package"
-jna=/usr/share/java/jna.jar
+# shellcheck source=kotlin-deps.sh
+. bindings/scripts/kotlin-deps.sh
+kotlin_home="$cache/kotlin-compiler-$fieldsync_kotlin_compiler_version/package"
 abis=(arm64-v8a armeabi-v7a x86_64 x86)
 
 # ---- the native libraries: jniLibs/<abi>/libfieldsync_ffi.so --------------------------------
@@ -74,6 +76,8 @@ else
     cargo ndk --platform 24 -t arm64-v8a -t armeabi-v7a -t x86_64 -t x86 -o "$jni_libs" \
         build --locked --profile ship -p fieldsync-ffi
 fi
+# Google Play: every native library of an app targeting Android 15+ loads with 16 KB pages.
+scripts/check-elf-alignment.sh "$jni_libs"/*/*.so || fail "a native library is not aligned for 16 KB pages"
 
 # ---- the Kotlin: generated from the host's unstripped library, plus the Flow layer ----------
 sources="$out/kotlin"
@@ -86,12 +90,10 @@ cargo build --locked --workspace --bins
 cp -r bindings/kotlin/. "$sources/"
 if [ -z "$classes" ]; then
     [ -x "$kotlin_home/bin/kotlinc" ] || fail "kotlinc is missing: scripts/test-bindings.sh fetches it into $cache"
-    [ -f "$jna" ] || fail "$jna is missing: apt-get install libjna-java"
-    okhttp="$cache/okhttp-5.5.1/okhttp-jvm-5.5.1.jar:$cache/okhttp-5.5.1/okio-jvm-3.18.1.jar"
-    [ -f "${okhttp%%:*}" ] || fail "OkHttp is missing: scripts/test-bindings.sh fetches it into $cache"
+    fieldsync_kotlin_deps
     classes="$out/classes-build.jar"
     mapfile -t kt < <(find "$sources" -name '*.kt' | sort)
-    "$kotlin_home/bin/kotlinc" -Werror "${kt[@]}" -cp "$jna:$kotlin_home/lib/kotlinx-coroutines-core-jvm.jar:$okhttp" \
+    "$kotlin_home/bin/kotlinc" "${fieldsync_kotlinc_flags[@]}" "${kt[@]}" -cp "$fieldsync_kotlin_classpath" \
         -d "$classes"
 fi
 
@@ -120,21 +122,6 @@ aar="$out/fieldsync-$version.aar"
 rm -f "$aar" "$out/fieldsync-$version-sources.jar"
 (cd "$aar_dir" && python3 -m zipfile -c "$aar" AndroidManifest.xml classes.jar R.txt proguard.txt jni)
 (cd "$sources" && python3 -m zipfile -c "$out/fieldsync-$version-sources.jar" .)
-cat >"$out/fieldsync-$version.pom" <<EOF
-<?xml version="1.0" encoding="UTF-8"?>
-<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>dev.fieldsync</groupId>
-  <artifactId>fieldsync</artifactId>
-  <version>$version</version>
-  <packaging>aar</packaging>
-  <dependencies>
-    <dependency><groupId>net.java.dev.jna</groupId><artifactId>jna</artifactId><version>5.13.0</version><type>aar</type></dependency>
-    <dependency><groupId>org.jetbrains.kotlinx</groupId><artifactId>kotlinx-coroutines-android</artifactId><version>1.8.1</version></dependency>
-    <dependency><groupId>com.squareup.okhttp3</groupId><artifactId>okhttp</artifactId><version>5.5.1</version></dependency>
-  </dependencies>
-</project>
-EOF
 
 # ---- check the layout -------------------------------------------------------------------------
 python3 - "$aar" "${abis[@]}" <<'EOF'
@@ -153,4 +140,4 @@ if missing or stray:
     sys.exit(f"android-aar: bad layout in {aar}: missing {missing}, stray {stray}")
 print(f"ok   {aar.rsplit('/', 1)[-1]}: manifest, classes.jar (Fieldsync, FieldsyncClient), jni/{{{','.join(abis)}}}/libfieldsync_ffi.so")
 EOF
-say "$aar ($(stat -c %s "$aar") bytes), sources jar and POM in $out"
+say "$aar ($(stat -c %s "$aar") bytes) and its sources jar in $out"

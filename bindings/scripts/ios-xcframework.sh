@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Packs fieldsync for iOS as a Swift package an app adds by path:
+# Packs fieldsync for iOS: a Swift package an app adds by path, and (with --url-base) the release
+# form, the zipped XCFramework and a package naming it by URL and checksum
+# (bindings/scripts/swift-package.sh: $OUT/swiftpm/).
 #
 #   $OUT/FieldsyncKit/
 #     Package.swift                       library FieldsyncKit = the Swift sources + the XCFramework
@@ -10,7 +12,12 @@
 #                                         x86_64-apple-ios) + Headers/
 #     (Headers/: fieldsync_ffiFFI.h and module.modulemap, module fieldsync_ffiFFI)
 #
-#   bindings/scripts/ios-xcframework.sh [--out DIR]        (default: <cargo target dir>/ios)
+#   bindings/scripts/ios-xcframework.sh [--out DIR] [--url-base https://...]
+#       --out       default: <cargo target dir>/ios
+#       --url-base  where the release zip will be downloadable from: also writes $OUT/swiftpm/
+#
+# The libraries' imports are checked against bindings/swift/PrivacyInfo.xcprivacy (every
+# required-reason API category they call is declared; bindings/scripts/check-privacy-apis.py).
 #
 # Needs macOS with Xcode (the iOS SDK, xcodebuild, lipo) and rustup. This machine is Linux with
 # no Apple SDK: here it stops and says so; CI compiles the same Swift sources for Linux
@@ -23,10 +30,11 @@ cd "$(dirname "$0")/../.."
 fail() { echo "ios-xcframework: $*" >&2; exit 1; }
 say() { echo "== ios-xcframework: $*"; }
 
-out=""
+out="" url_base=""
 while [ $# -gt 0 ]; do
     case $1 in
         --out) out=$2; shift ;;
+        --url-base) url_base=$2; shift ;;
         *) fail "unknown argument $1" ;;
     esac
     shift
@@ -49,6 +57,8 @@ export IPHONEOS_DEPLOYMENT_TARGET=15.0
 for triple in "$device" "${simulators[@]}"; do
     say "static library for $triple"
     cargo rustc --locked --profile ship -p fieldsync-ffi --lib --crate-type staticlib --target "$triple"
+    bindings/scripts/check-privacy-apis.py "$target/$triple/ship/libfieldsync_ffi.a" bindings/swift/PrivacyInfo.xcprivacy ||
+        fail "the $triple library calls a required-reason API that bindings/swift/PrivacyInfo.xcprivacy does not declare"
 done
 
 say "generating Swift from the host library"
@@ -72,7 +82,8 @@ xcodebuild -create-xcframework \
     -library "$target/$device/ship/libfieldsync_ffi.a" -headers "$headers" \
     -library "$out/simulator/libfieldsync_ffi.a" -headers "$headers" \
     -output "$package/FieldsyncFFI.xcframework"
-cp "$out/generated/fieldsync_ffi.swift" bindings/swift/*.swift "$package/Sources/FieldsyncKit/"
+cp "$out/generated/fieldsync_ffi.swift" bindings/swift/*.swift bindings/swift/PrivacyInfo.xcprivacy \
+    "$package/Sources/FieldsyncKit/"
 cat >"$package/Package.swift" <<'EOF'
 // swift-tools-version:5.9
 import PackageDescription
@@ -83,8 +94,13 @@ let package = Package(
     products: [.library(name: "FieldsyncKit", targets: ["FieldsyncKit"])],
     targets: [
         .binaryTarget(name: "fieldsync_ffiFFI", path: "FieldsyncFFI.xcframework"),
-        .target(name: "FieldsyncKit", dependencies: ["fieldsync_ffiFFI"], path: "Sources/FieldsyncKit"),
+        .target(name: "FieldsyncKit", dependencies: ["fieldsync_ffiFFI"], path: "Sources/FieldsyncKit",
+                resources: [.copy("PrivacyInfo.xcprivacy")]),
     ]
 )
 EOF
 say "done: $package (add it to the app with File > Add Package Dependencies > Add Local)"
+if [ -n "$url_base" ]; then
+    bindings/scripts/swift-package.sh --xcframework "$package/FieldsyncFFI.xcframework" \
+        --generated "$out/generated" --url-base "$url_base" --out "$out/swiftpm"
+fi

@@ -51,13 +51,14 @@ fn runtime() -> Result<&'static Runtime, FieldsyncError> {
 }
 
 /// Asks the server who a token belongs to: how a device learns its identity at first sign-in.
-/// The request goes through `transport`, the platform's HTTP client (docs/adr/0015).
+/// The request goes through `transport`, the platform's HTTP client (docs/adr/0015); without
+/// one, [`FieldsyncError::InvalidInput`].
 #[uniffi::export(default(transport = None))]
 pub async fn who_am_i(
     server: ServerConfig,
     transport: Option<Arc<dyn HttpTransport>>,
 ) -> Result<Identity, FieldsyncError> {
-    let transport = transport::or_built_in(transport)?;
+    let transport = transport::required(transport)?;
     let me = runtime()?
         .spawn(async move { fieldsync_core::sync::who_am_i_with(transport.as_ref(), &server.url, &server.token).await })
         .await??;
@@ -137,7 +138,8 @@ impl FieldsyncClient {
     /// `store_key`: the 32-byte key the store is encrypted with, from the platform keystore
     /// (docs/adr/0011); a wrong or missing key is [`FieldsyncError::WrongKey`] and changes nothing.
     /// `transport`: the platform's HTTP client (docs/adr/0015); the Kotlin layer always gives
-    /// OkHttp. Without one, the built-in client (not on Android: there it is required).
+    /// OkHttp, the Swift layer URLSession. Without one, [`FieldsyncError::InvalidInput`]: the
+    /// library has no HTTP client of its own (docs/adr/0020).
     /// Blocking for a few milliseconds (SQLite): call it off the main thread.
     #[uniffi::constructor(default(store_key = None, transport = None))]
     pub fn open(
@@ -156,7 +158,7 @@ impl FieldsyncClient {
         let engine = SyncEngine::with_transport(
             Client::open_with(store_path, identity.into(), options)?,
             SyncConfig::new(server.url, server.token),
-            transport::or_built_in(transport)?,
+            transport::required(transport)?,
         )?;
         let sync_loop = engine.start();
         Ok(Arc::new(FieldsyncClient { engine, sync_loop: Mutex::new(Some(sync_loop)) }))

@@ -97,31 +97,21 @@ pub trait HttpTransport: Send + Sync {
     fn send(&self, request: TransportRequest) -> Result<TransportResponse, TransportError>;
 }
 
-/// The app's transport as the core's; without one, the built-in client (reqwest, the platform's
-/// roots), except on Android, where that client's certificate verifier would need an
-/// initialisation from the app's JNI context: there a transport is required, and its absence
-/// is a typed error, never a panic at the first handshake.
-pub(crate) fn or_built_in(
+/// The app's transport as the core's. There is no built-in client (the library is built
+/// without reqwest, docs/adr/0020): without a transport, a typed error, never a panic at the
+/// first handshake (Android's verifier would need an initialisation from the app's JNI context,
+/// docs/adr/0015). The Kotlin and Swift layers always pass one.
+pub(crate) fn required(
     transport: Option<Arc<dyn HttpTransport>>,
 ) -> Result<Arc<dyn core_sync::HttpTransport>, FieldsyncError> {
     match transport {
         Some(transport) => Ok(core_sync::on_blocking_pool(Arc::new(Platform(transport)))),
-        None => built_in(),
+        None => Err(FieldsyncError::InvalidInput {
+            reason:
+                "no HTTP transport given: pass the platform's (Kotlin: OkHttpTransport; Swift: URLSessionTransport)"
+                    .into(),
+        }),
     }
-}
-
-#[cfg(not(target_os = "android"))]
-fn built_in() -> Result<Arc<dyn core_sync::HttpTransport>, FieldsyncError> {
-    let transport = core_sync::ReqwestTransport::new(std::time::Duration::from_secs(30))
-        .map_err(|e| FieldsyncError::from(core_sync::SyncError::from(e)))?;
-    Ok(Arc::new(transport))
-}
-
-#[cfg(target_os = "android")]
-fn built_in() -> Result<Arc<dyn core_sync::HttpTransport>, FieldsyncError> {
-    Err(FieldsyncError::InvalidInput {
-        reason: "no HTTP transport given: pass the platform's (the Kotlin layer's OkHttpTransport)".into(),
-    })
 }
 
 struct Platform(Arc<dyn HttpTransport>);

@@ -6,8 +6,8 @@
 //! - [`protocol`]: the sync wire format shared with the server.
 //! - [`actions`]: every user action as data, checked and applied by one pure function.
 //! - [`sync`]: the device's sync engine (background loop, status, uploads), with all its I/O
-//!   behind one transport trait ([`sync::HttpTransport`]; reqwest by default, the app's own
-//!   client on phones).
+//!   behind one transport trait ([`sync::HttpTransport`]; reqwest by default, feature
+//!   `reqwest-transport`; the app's own client on phones).
 //! - [`report`]: the service report PDF of a ticket at given heads (pure; feature `report`).
 //! - [`media`]: photos (sniff, orient, strip metadata, resize, JPEG + thumbnail) and signatures (PNG).
 //! - [`client`]: the facade apps and bindings use: open, act, query, subscribe; and the device

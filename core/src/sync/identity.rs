@@ -7,18 +7,18 @@
 //! per engine (a token never changes owner), and refuses a stranger's token with
 //! [`SyncError::ForeignToken`] before anything of the store is sent or changed.
 
-use std::time::Duration;
-
 use crate::model::Identity;
 use crate::protocol::WhoAmI;
 
-use super::transport::{HttpRequest, HttpResponse, HttpTransport, Method, ReqwestTransport};
+use super::transport::{HttpRequest, HttpResponse, HttpTransport, Method};
 use super::{SyncError, server_error};
 
 /// Asks the server who a token belongs to (`GET /v1/me`): how a device learns its identity
-/// the first time it signs in. Over the default transport.
+/// the first time it signs in. Over the built-in client (feature `reqwest-transport`).
+#[cfg(feature = "reqwest-transport")]
 pub async fn who_am_i(server_url: &str, token: &str) -> Result<WhoAmI, SyncError> {
-    who_am_i_with(&ReqwestTransport::new(Duration::from_secs(30))?, server_url, token).await
+    let transport = super::ReqwestTransport::new(std::time::Duration::from_secs(30))?;
+    who_am_i_with(&transport, server_url, token).await
 }
 
 /// [`who_am_i`] through `transport` (an app's own HTTP client).

@@ -25,12 +25,17 @@ use crate::protocol::{self, ApiError, DecodeError, SyncRequest, SyncResponse, Wh
 use crate::time::{Millis, now_ms};
 
 mod identity;
+#[cfg(feature = "reqwest-transport")]
+mod reqwest_transport;
 pub mod transport;
 mod uploads;
-pub use identity::{who_am_i, who_am_i_with};
+#[cfg(feature = "reqwest-transport")]
+pub use identity::who_am_i;
+pub use identity::who_am_i_with;
+#[cfg(feature = "reqwest-transport")]
+pub use reqwest_transport::ReqwestTransport;
 pub use transport::{
-    BlockingTransport, HttpRequest, HttpResponse, HttpTransport, Method, ReqwestTransport, TransportError,
-    on_blocking_pool,
+    BlockingTransport, HttpRequest, HttpResponse, HttpTransport, Method, TransportError, on_blocking_pool,
 };
 pub use uploads::{CHUNK_BYTES, UploadReport};
 
@@ -282,6 +287,8 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 impl SyncEngine {
     /// An engine for `client`, talking to `config.server_url`. Starts offline until the app
     /// calls [`SyncEngine::set_online`] (or [`SyncEngine::sync_now`], which always tries).
+    /// Over the built-in client (feature `reqwest-transport`).
+    #[cfg(feature = "reqwest-transport")]
     pub fn new(client: Client, config: SyncConfig) -> Result<SyncEngine, SyncError> {
         let transport = ReqwestTransport::new(config.request_timeout)?;
         Self::with_transport(client, config, Arc::new(transport))
