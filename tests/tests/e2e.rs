@@ -11,6 +11,8 @@ use fieldsync_e2e::{Device, Dispatcher, TestServer, sorted_heads};
 // Kept in a folder of its own so cargo does not build it as a test target by itself.
 #[path = "e2e/identity.rs"]
 mod identity;
+#[path = "e2e/lifecycle.rs"]
+mod lifecycle;
 #[path = "e2e/observe.rs"]
 mod observe;
 #[path = "e2e/report.rs"]
