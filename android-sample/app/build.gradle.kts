@@ -55,6 +55,8 @@ dependencies {
     implementation("androidx.activity:activity-compose:1.9.3")
     implementation("androidx.lifecycle:lifecycle-viewmodel-compose:2.8.7")
     implementation("androidx.lifecycle:lifecycle-runtime-compose:2.8.7")
+    // Background sync (SyncWorker): a CoroutineWorker on WorkManager.
+    implementation("androidx.work:work-runtime-ktx:2.10.0")
 
     // The check-in's fix and the photo's location: the fused location provider.
     implementation("com.google.android.gms:play-services-location:21.3.0")

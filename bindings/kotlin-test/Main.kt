@@ -18,6 +18,7 @@ import dev.fieldsync.OkHttpTransport
 import dev.fieldsync.ffi.FieldsyncClient
 import dev.fieldsync.ffi.FieldsyncException
 import dev.fieldsync.ffi.ListFilter
+import dev.fieldsync.ffi.LogLevel
 import dev.fieldsync.ffi.HttpTransport
 import dev.fieldsync.ffi.Location
 import dev.fieldsync.ffi.NewPhoto
@@ -26,6 +27,7 @@ import dev.fieldsync.ffi.ServerConfig
 import dev.fieldsync.ffi.Status
 import dev.fieldsync.ffi.StrokePoint
 import dev.fieldsync.ffi.SyncFailureKind
+import dev.fieldsync.ffi.SyncOutcome
 import dev.fieldsync.ffi.SyncStatus
 import dev.fieldsync.ffi.Ticket
 import dev.fieldsync.ffi.TicketQuery
@@ -42,8 +44,13 @@ import java.awt.image.BufferedImage
 import java.io.File
 import java.security.KeyStore
 import java.util.concurrent.CopyOnWriteArrayList
+import java.util.concurrent.CountDownLatch
+import java.util.concurrent.atomic.AtomicBoolean
 import javax.imageio.ImageIO
 import kotlin.system.exitProcess
+import kotlin.time.Duration.Companion.seconds
+import kotlinx.coroutines.CompletableDeferred
+import kotlinx.coroutines.cancelAndJoin
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.async
 import kotlinx.coroutines.delay
@@ -52,6 +59,9 @@ import kotlinx.coroutines.flow.toList
 import kotlinx.coroutines.launch
 import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withTimeout
+
+/** Held: java.util.logging keeps loggers weakly, and a collected one loses its handlers. */
+private val julParent: java.util.logging.Logger = java.util.logging.Logger.getLogger("dev.fieldsync")
 
 private var passed = 0
 private var failed = 0
@@ -93,9 +103,22 @@ fun main(args: Array<String>) {
         "usage: Main SERVER_URL ENGINEER_TOKEN TICKET_ID WORK_DIR [UNTRUSTED_CA_TRUST_STORE]"
     }
     val (url, token, ticketId, workDir) = args
+    // The wrapper's default logger is java.util.logging: what it got from the first flow.
+    val julRecords = CopyOnWriteArrayList<java.util.logging.LogRecord>()
+    julParent.addHandler(object : java.util.logging.Handler() {
+        override fun publish(record: java.util.logging.LogRecord) { julRecords.add(record) }
+        override fun flush() {}
+        override fun close() {}
+    })
     try {
         runBlocking {
             flow(url, token, ticketId, File(workDir))
+            check("by default the library logs to java.util.logging (${julRecords.size} records)",
+                julRecords.any { it.loggerName == "dev.fieldsync.sync" && it.message.startsWith("sync attempt") }) {
+                julRecords.take(5).joinToString { "${it.loggerName}: ${it.message}" }
+            }
+            lifecycle(url, token, ticketId, File(workDir))
+            logging(url, token, ticketId, File(workDir))
             if (args.size == 5) untrusted(url, token, File(args[4]), File(workDir))
             failingTransport(url, token, File(workDir))
             signedOut(url, token, File(workDir))
@@ -201,14 +224,39 @@ private suspend fun kotlinx.coroutines.CoroutineScope.flow(url: String, token: S
         val text = File(dir, "not-a-photo.jpg").apply { writeText("hello") }
         fieldsync.addPhoto(ticketId, NewPhoto(path = text.path))
     }
+    // A photo that is not a file: what an app reads from a content:// Uri.
+    val pixels = BufferedImage(640, 480, BufferedImage.TYPE_INT_RGB).apply {
+        createGraphics().run { color = Color(200, 60, 40); fillRect(40, 40, 400, 300); dispose() }
+    }
+    val streamed = java.io.ByteArrayOutputStream().also { ImageIO.write(pixels, "jpg", it) }.toByteArray()
+    val fromBytes = fieldsync.addPhoto(ticketId, NewPhoto(bytes = streamed, caption = "from a content:// Uri"))
+    check("a photo from bytes is processed too (${fromBytes.width}x${fromBytes.height})", fromBytes.width == 640u)
 
     println("step: signature")
     val stroke = (0..20).map { StrokePoint(x = 0.1f + it * 0.04f, y = 0.5f + (it % 3) * 0.05f, t = (it * 16).toUInt()) }
+    val shown = fieldsync.jobSummary(ticketId)
+    val digest = java.security.MessageDigest.getInstance("SHA-256").digest(shown.text.toByteArray(Charsets.UTF_8))
+    check(
+        "the job summary shows the work, parts and photos, and its text hashes to its sha256",
+        shown.work == listOf("Replaced the pressure valve; no more leak.") && shown.parts.single().sku == "VALVE-22" &&
+            shown.photos.size == 2 && digest.joinToString("") { "%02x".format(it) } == shown.sha256,
+    ) { "$shown" }
     // readme:begin
     val signature = fieldsync.captureSignature(ticketId, "Customer", listOf(stroke))
     fieldsync.complete(ticketId, "Valve replaced, tested at 1.5 bar.")
     // readme:end
     check("capture_signature records it", signature.pngSha256.length == 64) { "$signature" }
+    check("the signature binds exactly the summary shown", signature.summarySha256 == shown.sha256) { "$signature" }
+
+    println("step: media back out as files")
+    for ((what, sha256) in listOf("photo" to photo.sha256, "thumbnail" to photo.thumbnailSha256, "signature" to signature.pngSha256)) {
+        val path = fieldsync.mediaFile(sha256)
+        val bytes = path?.let { File(it).readBytes() }
+        val hash = bytes?.let { b -> java.security.MessageDigest.getInstance("SHA-256").digest(b).joinToString("") { "%02x".format(it) } }
+        check("the $what is a file an image loader reads ($path)", hash == sha256) { "$path" }
+    }
+    check("the signature's file is a PNG", fieldsync.mediaFile(signature.pngSha256)!!.endsWith(".png"))
+    check("a blob not on this device has no file", fieldsync.mediaFile("0".repeat(64)) == null)
 
     println("step: service report")
     val pdf = File(fieldsync.serviceReport(ticketId, ReportOptions(outDir = dir.path, utcOffsetMinutes = 480)))
@@ -224,7 +272,7 @@ private suspend fun kotlinx.coroutines.CoroutineScope.flow(url: String, token: S
     check("the ticket is completed on the device", done.status == Status.COMPLETED) { "${done.status}" }
     check(
         "it holds the note, the photo and the signature",
-        done.notes.size == 1 && done.photos.size == 1 && done.signature != null,
+        done.notes.size == 1 && done.photos.size == 2 && done.signature != null,
     ) { "$done" }
     check("it is pending while offline", fieldsync.list().single { it.id == ticketId }.pending)
     expectThrows<FieldsyncException.Refused>("completing twice is refused") {
@@ -242,7 +290,12 @@ private suspend fun kotlinx.coroutines.CoroutineScope.flow(url: String, token: S
     val report = fieldsync.syncNow()           // suspend; runs on the library's threads
     // readme:end
     check("sync_now pushes the ticket", ticketId in report.pushed) { "$report" }
-    check("and uploads the photo, its thumbnail and the signature", report.uploaded.size == 3) { "$report" }
+    check("and uploads the photos, their thumbnails and the signature", report.uploaded.size == 5) { "$report" }
+    val queued = statuses.firstOrNull { it.syncing && it.uploads.isNotEmpty() }?.uploads.orEmpty()
+    check(
+        "the status listed each upload as the sync began, with its progress (${queued.size})",
+        queued.size == 5 && queued.all { it.ticketId == ticketId && it.size > 0UL && it.sent == 0UL },
+    ) { "$queued" }
     check("nothing is pending afterwards", !fieldsync.list().single { it.id == ticketId }.pending)
     val settled = withTimeout(10_000) {
         fieldsync.syncStatus.first { it.lastSuccessAt != null && !it.syncing && it.pendingTickets == 0UL }
@@ -250,6 +303,7 @@ private suspend fun kotlinx.coroutines.CoroutineScope.flow(url: String, token: S
     check("the sync status Flow reports success", settled.lastError == null && settled.pendingUploads == 0UL) {
         "$settled"
     }
+    check("the status lists no upload left", settled.uploads.isEmpty()) { "${settled.uploads}" }
 
     println("step: listeners")
     withTimeout(10_000) { while (statuses.none { it.lastSuccessAt != null && it.pendingTickets == 0UL }) delay(10) }
@@ -313,6 +367,128 @@ private suspend fun kotlinx.coroutines.CoroutineScope.flow(url: String, token: S
     Fieldsync.open(lockedPath, identity, server, storeKey = key).use { reopened ->
         check("the right key opens it again", reopened.list().any { it.id == ticketId })
     }
+}
+
+/**
+ * Passes requests to [inner]; while [stall] is set, a sync's answer is held after the server
+ * has applied it (the server stalls, as far as the library can tell) until [release].
+ */
+private class StallingTransport(private val inner: HttpTransport) : HttpTransport {
+    val stall = AtomicBoolean(false)
+    @Volatile var stalled = CompletableDeferred<Unit>()
+    @Volatile private var held = CountDownLatch(1)
+
+    override fun send(request: TransportRequest): TransportResponse {
+        val response = inner.send(request)
+        if (stall.get() && request.method == "POST" && request.url.endsWith("/v1/sync")) {
+            stalled.complete(Unit)
+            held.await()
+        }
+        return response
+    }
+
+    fun release() {
+        held.countDown()
+        held = CountDownLatch(1)
+        stalled = CompletableDeferred()
+    }
+}
+
+/** One client per store, cancelling a sync the server stalls, syncOnce, close (docs/adr/0021). */
+private suspend fun kotlinx.coroutines.CoroutineScope.lifecycle(url: String, token: String, ticketId: String, dir: File) {
+    println("step: lifecycle: one client per store")
+    val server = ServerConfig(url = url, token = token)
+    val identity = whoAmI(server, OkHttpTransport.platform)
+    val path = File(dir, "eli-lifecycle.sqlite").path
+    val stalling = StallingTransport(OkHttpTransport.platform)
+    val fieldsync = Fieldsync.open(path, identity, server, transport = stalling)
+    expectThrows<FieldsyncException.StoreInUse>("a second client of an open store is refused") {
+        Fieldsync.open(path, identity, server).close()
+    }
+    check("and the first works on", fieldsync.list().isEmpty())
+
+    println("step: lifecycle: syncOnce for WorkManager")
+    // readme:begin
+    val outcome = fieldsync.syncOnce(timeout = 30.seconds)   // a CoroutineWorker's doWork()
+    val result = when (outcome) {
+        is SyncOutcome.Synced -> "success"     // Result.success()
+        is SyncOutcome.Retry -> "retry"        // Result.retry(): no network, server busy, out of time
+        is SyncOutcome.Failed -> "failure"     // Result.failure(); outcome.needsSignIn: ask to sign in
+    }
+    // readme:end
+    check("syncOnce: $result, the ticket arrived", outcome is SyncOutcome.Synced && ticketId in outcome.report.received) {
+        "$outcome"
+    }
+    fieldsync.recordFeedback(ticketId, 5u, "quick and tidy")
+
+    println("step: lifecycle: cancel a sync the server stalls")
+    stalling.stall.set(true)
+    val syncing = launch(Dispatchers.Default) { fieldsync.syncNow() }
+    withTimeout(20_000) { stalling.stalled.await() }
+    val started = System.nanoTime()
+    withTimeout(5_000) { syncing.cancelAndJoin() }
+    val seconds = (System.nanoTime() - started) / 1e9
+    check("cancelling the coroutine ends syncNow at once (%.2f s)".format(seconds), syncing.isCancelled && seconds < 2)
+    val afterCancel = withTimeout(10_000) { fieldsync.syncStatus.first { !it.syncing } }
+    check(
+        "the status stops saying syncing; the feedback is still pending, no error",
+        afterCancel.pendingTickets == 1UL && afterCancel.lastErrorKind == null,
+    ) { "$afterCancel" }
+    check(
+        "the store is as it was: the feedback there, pending",
+        fieldsync.get(ticketId).feedback?.rating == 5.toUByte() && fieldsync.list().single().pending,
+    )
+    stalling.stall.set(false)
+    stalling.release()
+    val next = fieldsync.syncOnce(timeout = 30.seconds)
+    check("the next sync completes it, once", next is SyncOutcome.Synced && ticketId in next.report.pushed) { "$next" }
+    // The StateFlow hears of it from the library's thread, a moment after syncOnce returns.
+    val drained = withTimeout(10_000) { fieldsync.syncStatus.first { it.pendingTickets == 0UL && !it.syncing } }
+    check("nothing pending afterwards", drained.lastErrorKind == null && !fieldsync.list().single().pending)
+    stalling.stall.set(true)
+    val late = fieldsync.syncOnce(timeout = 1.seconds)
+    check("a syncOnce out of time says Retry", late is SyncOutcome.Retry && late.kind == SyncFailureKind.NETWORK) { "$late" }
+    stalling.stall.set(false)
+    stalling.release()
+
+    println("step: lifecycle: close releases the store")
+    fieldsync.close()
+    fieldsync.close()
+    check("close() is idempotent", true)
+    expectThrows<FieldsyncException.Closed>("a call after close()") { fieldsync.list() }
+    Fieldsync.open(path, identity, server).use { again ->
+        check("the store opens again at once, with its data", again.get(ticketId).feedback?.rating == 5.toUByte())
+    }
+}
+
+/** The app's own logger: sync lines arrive, no customer data at INFO (docs/adr/0021). */
+private suspend fun logging(url: String, token: String, ticketId: String, dir: File) {
+    println("step: the app's logger")
+    val lines = CopyOnWriteArrayList<Triple<LogLevel, String, String>>()
+    // readme:begin
+    Fieldsync.setLogger(LogLevel.DEBUG) { level, target, message -> lines.add(Triple(level, target, message)) }
+    // readme:end
+    val server = ServerConfig(url = url, token = token)
+    val identity = whoAmI(server, OkHttpTransport.platform)
+    Fieldsync.open(File(dir, "eli-logging.sqlite").path, identity, server).use { fieldsync ->
+        val report = fieldsync.syncNow()
+        check("a sync brings the ticket", ticketId in report.received)
+        val ticket = fieldsync.get(ticketId)
+        val attempt = lines.firstOrNull { it.second == "fieldsync::sync" && it.third.startsWith("sync attempt") }
+        check("the logger got a sync-attempt line: ${attempt?.third}", attempt?.first == LogLevel.INFO)
+        check("and the outcome", lines.any { it.first == LogLevel.INFO && it.third.startsWith("sync done") && "received=1" in it.third }) {
+            "${lines.map { it.third }}"
+        }
+        check("and the round trips at DEBUG", lines.any { it.first == LogLevel.DEBUG && it.third.startsWith("round trip") })
+        // What the dispatcher wrote (scripts/test-bindings.sh): never in the log at INFO or above.
+        val personal = listOf(ticket.customer.name, ticket.customer.address, ticket.title, identity.userId)
+        check("the ticket has its customer (${ticket.customer.name})", ticket.customer.name == "Acme Bakery")
+        val leaks = lines.filter { it.first <= LogLevel.INFO && personal.any { p -> p in it.third } }
+        check("no customer name, address, title or user at INFO and above (${lines.size} lines)", leaks.isEmpty()) {
+            "$leaks"
+        }
+    }
+    Fieldsync.clearLogger()
 }
 
 /** A device whose trust store holds another CA than the server's: a typed TLS error, not a hang. */

@@ -97,6 +97,21 @@ pub enum FieldsyncError {
         /// What failed.
         reason: String,
     },
+    /// Another client of this process has this store open: one client per store per process.
+    /// Use that one, or close it first. The store was not touched.
+    #[error("{reason}")]
+    StoreInUse {
+        /// What to do.
+        reason: String,
+    },
+    /// This client was closed; open the store again to go on.
+    #[error("the client is closed")]
+    Closed,
+    /// The call was cancelled by the app (a Swift task cancelled; Kotlin coroutines throw
+    /// their own `CancellationException` instead). What it had done stays done; the rest is
+    /// for the next call.
+    #[error("cancelled")]
+    Cancelled,
 }
 
 impl From<Error> for FieldsyncError {
@@ -110,6 +125,10 @@ impl From<Error> for FieldsyncError {
                 FieldsyncError::WrongKey { reason: e.to_string() }
             }
             Error::Store(StoreError::InvalidKey(reason)) => FieldsyncError::InvalidInput { reason },
+            Error::Store(e @ StoreError::InUse) => {
+                FieldsyncError::StoreInUse { reason: format!("{e} (this app has it open in another client)") }
+            }
+            Error::Closed => FieldsyncError::Closed,
             Error::Store(e) => FieldsyncError::Storage { reason: store_reason(&e) },
             Error::Document(_) => FieldsyncError::Storage { reason: "a ticket document cannot be read".into() },
             Error::Media(MediaError::Io(_)) => {
@@ -160,6 +179,7 @@ impl From<SyncError> for FieldsyncError {
             SyncError::Server { status, message } => FieldsyncError::Server { reason: format!("{status}: {message}") },
             SyncError::Protocol(_) => FieldsyncError::Server { reason: "unreadable answer: update the app".into() },
             SyncError::Local(_) => FieldsyncError::Storage { reason: "the local store failed during sync".into() },
+            SyncError::Closed => FieldsyncError::Closed,
             // The ids stay in the core's message (logs, CLI); people get what to do.
             SyncError::ForeignToken { .. } => FieldsyncError::WrongAccount {
                 reason: "this sign-in belongs to another user or device than this phone's data; nothing was sent: \
@@ -189,6 +209,8 @@ pub enum SyncFailureKind {
     Storage,
     /// A bug in the library.
     Internal,
+    /// The client was closed, or the sync cancelled, before it finished.
+    Stopped,
 }
 
 impl SyncFailureKind {
@@ -209,13 +231,15 @@ impl FieldsyncError {
             FieldsyncError::WrongAccount { .. } => SyncFailureKind::WrongAccount,
             FieldsyncError::Server { .. } => SyncFailureKind::Server,
             FieldsyncError::Internal { .. } => SyncFailureKind::Internal,
+            FieldsyncError::Closed | FieldsyncError::Cancelled => SyncFailureKind::Stopped,
             FieldsyncError::Storage { .. }
             | FieldsyncError::WrongKey { .. }
             | FieldsyncError::Refused { .. }
             | FieldsyncError::InvalidInput { .. }
             | FieldsyncError::NotFound { .. }
             | FieldsyncError::SetAside { .. }
-            | FieldsyncError::Report { .. } => SyncFailureKind::Storage,
+            | FieldsyncError::Report { .. }
+            | FieldsyncError::StoreInUse { .. } => SyncFailureKind::Storage,
         }
     }
 }

@@ -21,12 +21,18 @@ use tokio::task::JoinHandle;
 
 mod card;
 mod error;
+mod lifecycle;
+mod logging;
+mod media;
 mod observe;
 mod transport;
 mod types;
 
 pub use card::{CustomerCard, CustomerContact, CustomerContract, CustomerSite, RecentTicket};
 pub use error::{FieldsyncError, SyncFailureKind};
+pub use lifecycle::{Cancellation, SyncOutcome};
+pub use logging::{FieldsyncLogger, LogLevel, clear_logger, set_logger};
+pub use media::{JobSummary, SummaryPart, SummaryTime, UploadProgress};
 pub use observe::{ObservationHandle, TicketObserver, TicketQuery, TicketSort, TicketsObserver, TicketsUpdate};
 pub use transport::{HttpTransport, TransportError, TransportHeader, TransportRequest, TransportResponse};
 pub use types::*;
@@ -279,6 +285,19 @@ impl FieldsyncClient {
         Ok(self.client().capture_signature(&ticket_id, &signer, &strokes)?.into())
     }
 
+    /// What the customer is shown before signing, with the exact text the signature binds
+    /// (`text`; a signature captured now records `sha256` as its `summary_sha256`).
+    pub fn job_summary(&self, ticket_id: String) -> Result<JobSummary, FieldsyncError> {
+        Ok(self.client().signed_summary(&ticket_id)?.into())
+    }
+
+    /// A photo, thumbnail or signature PNG (by its SHA-256) as a file for an image loader
+    /// (Coil, AsyncImage): written once into a folder beside the store, then only read. None
+    /// when this device does not have it. Blocking for a moment the first time.
+    pub fn media_file(&self, sha256: String) -> Result<Option<String>, FieldsyncError> {
+        Ok(self.client().media_file(&sha256)?.map(|path| path.to_string_lossy().into_owned()))
+    }
+
     /// Processes a photo file (orientation, metadata stripped, resized, thumbnail) and adds
     /// it to the ticket; it uploads with the next sync. Runs on the library's threads.
     pub async fn add_photo(&self, ticket_id: String, photo: NewPhoto) -> Result<Photo, FieldsyncError> {
@@ -299,11 +318,38 @@ impl FieldsyncClient {
     // -----------------------------------------------------------------------------------------
     // Sync
 
-    /// Syncs now (even when offline was reported) and reports what moved.
-    pub async fn sync_now(&self) -> Result<SyncReport, FieldsyncError> {
+    /// Syncs now (even when offline was reported) and reports what moved. Cancelled when the
+    /// awaiting coroutine is, or when `cancellation` is cancelled: the sync stops at its next
+    /// step and the next sync carries on (docs/adr/0021).
+    #[uniffi::method(default(cancellation = None))]
+    pub async fn sync_now(&self, cancellation: Option<Arc<Cancellation>>) -> Result<SyncReport, FieldsyncError> {
         let engine = self.engine.clone();
-        let report = runtime()?.spawn(async move { engine.sync_now().await }).await??;
-        Ok(report.into())
+        lifecycle::cancellable(cancellation, async move { Ok(engine.sync_now().await?.into()) }).await
+    }
+
+    /// One sync bounded by `timeout_ms` (the time a background task is granted), sorted into
+    /// synced, retry later, or failed: what WorkManager's `Result` and BGTaskScheduler's
+    /// `setTaskCompleted` need. Never throws; cancellable like [`FieldsyncClient::sync_now`]
+    /// (a cancelled one says `Failed` with kind `Stopped`).
+    #[uniffi::method(default(cancellation = None))]
+    pub async fn sync_once(&self, timeout_ms: u64, cancellation: Option<Arc<Cancellation>>) -> SyncOutcome {
+        let engine = self.engine.clone();
+        let timeout = std::time::Duration::from_millis(timeout_ms);
+        let outcome = async move { Ok(SyncOutcome::from(engine.sync_once(timeout).await)) };
+        lifecycle::cancellable(cancellation, outcome).await.unwrap_or_else(|e| {
+            let kind = e.sync_failure_kind();
+            SyncOutcome::Failed { kind, reason: e.to_string(), needs_sign_in: kind.needs_sign_in() }
+        })
+    }
+
+    /// Closes the client: a sync under way stops, the background loop ends, an action under
+    /// way finishes, every subscription ends, and the store is released (it may be opened
+    /// again at once). Later calls are [`FieldsyncError::Closed`]. The wrappers' `close()`.
+    pub async fn shutdown(&self) -> Result<(), FieldsyncError> {
+        self.stop_sync();
+        let engine = self.engine.clone();
+        runtime()?.spawn(async move { engine.close().await }).await?;
+        Ok(())
     }
 
     /// The app's connectivity callback: going online syncs at once.

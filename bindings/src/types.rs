@@ -345,11 +345,16 @@ pub struct Ticket {
     pub customer_rating: Option<Feedback>,
 }
 
-/// A photo to add, from a file the camera wrote.
+/// A photo to add: a file the camera wrote, or its bytes.
 #[derive(Clone, Debug, PartialEq, uniffi::Record)]
 pub struct NewPhoto {
-    /// The JPEG or PNG file (HEIC: convert first).
+    /// The JPEG or PNG file (HEIC: convert first); ignored when `bytes` is given.
+    #[uniffi(default)]
     pub path: String,
+    /// The JPEG or PNG itself, for a photo that is not a file (a `content://` stream read by the
+    /// app, a camera buffer).
+    #[uniffi(default)]
+    pub bytes: Option<Vec<u8>>,
     /// Caption.
     #[uniffi(default)]
     pub caption: String,
@@ -394,6 +399,9 @@ pub struct SyncStatus {
     pub pending_uploads: u64,
     /// Bytes of those not yet on the server.
     pub pending_upload_bytes: u64,
+    /// Each of those, with the bytes the server has confirmed: per-photo progress, updated
+    /// after every chunk.
+    pub uploads: Vec<crate::media::UploadProgress>,
 }
 
 /// A ticket the server refused, and why.
@@ -638,7 +646,10 @@ impl From<core_model::Ticket> for Ticket {
 impl From<NewPhoto> for core_model::NewPhoto {
     fn from(p: NewPhoto) -> Self {
         core_model::NewPhoto {
-            source: PhotoInput::Path(PathBuf::from(p.path)),
+            source: match p.bytes {
+                Some(bytes) => PhotoInput::Bytes(bytes),
+                None => PhotoInput::Path(PathBuf::from(p.path)),
+            },
             caption: p.caption,
             taken_at: p.taken_at,
             location: p.location.map(Into::into),
@@ -665,6 +676,7 @@ impl From<core_sync::SyncStatus> for SyncStatus {
             needs_sign_in: last_error_kind.is_some_and(crate::error::SyncFailureKind::needs_sign_in),
             pending_uploads: s.pending_uploads,
             pending_upload_bytes: s.pending_upload_bytes,
+            uploads: s.uploads.into_iter().map(Into::into).collect(),
         }
     }
 }

@@ -226,21 +226,42 @@ func flow(url: String, token: String, ticketId: String, dir: String) async throw
         try Data("hello".utf8).write(to: URL(fileURLWithPath: text))
         _ = try await fieldsync.addPhoto(ticketId, NewPhoto(path: text))
     }
+    // A photo that is not a file: what PhotosPicker's loadTransferable(type: Data.self) gives.
+    let otherPath = dir + "/other.png"
+    try writePng(to: otherPath, width: 640, height: 480)
+    let picked = try Data(contentsOf: URL(fileURLWithPath: otherPath))
+    let fromBytes = try await fieldsync.addPhoto(ticketId, NewPhoto(bytes: picked, caption: "from the photo picker"))
+    check("a photo from bytes is processed too (\(fromBytes.width)x\(fromBytes.height))", fromBytes.width == 640)
 
     print("step: signature")
     let stroke = (0...20).map { StrokePoint(x: 0.1 + Float($0) * 0.04, y: 0.5 + Float($0 % 3) * 0.05, t: UInt32($0 * 16)) }
+    let shown = try await fieldsync.jobSummary(ticketId)
+    check("the job summary shows the work, parts and photos",
+        shown.parts.first?.sku == "VALVE-22" && shown.photos.count == 2 && shown.text.contains("VALVE-22"), "\(shown)")
     // readme:begin
     let signature = try await fieldsync.captureSignature(ticketId, signer: "Customer", strokes: [stroke])
     try await fieldsync.complete(ticketId, summary: "Valve replaced, tested at 1.5 bar.")
     // readme:end
     check("captureSignature records it", signature.pngSha256.count == 64, "\(signature)")
+    check("the signature binds exactly the summary shown", signature.summarySha256 == shown.sha256, "\(signature)")
+
+    print("step: media back out as files")
+    for (what, sha256) in [("photo", photo.sha256), ("thumbnail", photo.thumbnailSha256), ("signature", signature.pngSha256)] {
+        let path = try await fieldsync.mediaFile(sha256)
+        let exists = path.map { FileManager.default.fileExists(atPath: $0) } ?? false
+        check("the \(what) is a file AsyncImage reads (\(path ?? "-"))", exists)
+    }
+    let signaturePath = try await fieldsync.mediaFile(signature.pngSha256)
+    let png = signaturePath.flatMap { FileManager.default.contents(atPath: $0) }
+    check("the signature's file is the PNG", png?.starts(with: [0x89, 0x50, 0x4E, 0x47]) == true)
+    check("a blob not on this device has no file", try await fieldsync.mediaFile(String(repeating: "0", count: 64)) == nil)
 
     print("step: complete")
     let done = try await fieldsync.get(ticketId)
     check("the ticket is completed on the device", done.status == .completed, "\(done.status)")
     check(
         "it holds the note, the photo and the signature",
-        done.notes.count == 1 && done.photos.count == 1 && done.signature != nil, "\(done)")
+        done.notes.count == 1 && done.photos.count == 2 && done.signature != nil, "\(done)")
     check("it is pending while offline", try await fieldsync.list().first { $0.id == ticketId }?.pending == true)
     await expectError("completing twice is refused", { if case .Refused = $0 { true } else { false } }) {
         try await fieldsync.complete(ticketId, summary: "again")
@@ -256,7 +277,7 @@ func flow(url: String, token: String, ticketId: String, dir: String) async throw
     let report = try await fieldsync.syncNow()  // runs on the library's threads
     // readme:end
     check("syncNow pushes the ticket", report.pushed.contains(ticketId), "\(report)")
-    check("and uploads the photo, its thumbnail and the signature", report.uploaded.count == 3, "\(report)")
+    check("and uploads the photos, their thumbnails and the signature", report.uploaded.count == 5, "\(report)")
     check("nothing is pending afterwards", try await fieldsync.list().first { $0.id == ticketId }?.pending == false)
     let synced: @Sendable (SyncStatus) -> Bool = {
         ($0.lastSuccessAt ?? 0) >= syncStarted && !$0.syncing && $0.pendingTickets == 0
@@ -266,6 +287,10 @@ func flow(url: String, token: String, ticketId: String, dir: String) async throw
 
     print("step: listeners")
     _ = try await within(10, "the status listener to see the sync") { await statuses.first(where: synced) }
+    let began = await statuses.values.first { $0.syncing && !$0.uploads.isEmpty }?.uploads ?? []
+    check("the status listed each upload as the sync began, with its progress (\(began.count))",
+        began.count == 5 && began.allSatisfy { $0.size > 0 && $0.sent == 0 }, "\(began)")
+    check("the status lists no upload left", fieldsync.currentSyncStatus.uploads.isEmpty)
     let seenStatuses = await statuses.values.count
     check("the status listener saw the sync succeed (\(seenStatuses) statuses)", seenStatuses >= 2)
     let seenLists = await lists.values.count
@@ -312,7 +337,7 @@ func flow(url: String, token: String, ticketId: String, dir: String) async throw
         return true
     }
     check("four streams open before close", fieldsync.openStreams == 4, "\(fieldsync.openStreams)")
-    fieldsync.close()
+    await fieldsync.close()
     let late = try await within(10, "every stream to end after close()") {
         await listening.value
         await viewing.value
@@ -347,7 +372,195 @@ func transportFailures(url: String, token: String, dir: String) async throws {
     // illegal instruction inside Linux's FoundationNetworking (not iOS's URLSession); the
     // Kotlin test covers `needsSignIn` over HTTPS.
     check("a transport failure does not ask to sign in again", !broken.currentSyncStatus.needsSignIn)
-    broken.close()
+    await broken.close()
+}
+
+/// Passes requests to `inner`; while stalling, a sync's answer is held after the server has
+/// applied it (the server stalls, as far as the library can tell) until `release()`.
+final class StallingTransport: HttpTransport, @unchecked Sendable {
+    private let inner: HttpTransport
+    private let lock = NSLock()
+    private var stalling = false
+    private var held = DispatchSemaphore(value: 0)
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+    private var stalledOnce = false
+
+    init(_ inner: HttpTransport) { self.inner = inner }
+
+    func send(request: TransportRequest) throws -> TransportResponse {
+        let response = try inner.send(request: request)
+        lock.lock()
+        let hold = stalling && request.method == "POST" && request.url.hasSuffix("/v1/sync")
+        let semaphore = held
+        var wake: [CheckedContinuation<Void, Never>] = []
+        if hold {
+            stalledOnce = true
+            wake = waiting
+            waiting = []
+        }
+        lock.unlock()
+        if hold {
+            for continuation in wake { continuation.resume() }
+            semaphore.wait()
+        }
+        return response
+    }
+
+    func stall(_ on: Bool) {
+        lock.lock()
+        stalling = on
+        stalledOnce = false
+        lock.unlock()
+    }
+
+    /// Returns once a sync's answer is being held.
+    func stalled() async {
+        await withCheckedContinuation { continuation in
+            lock.lock()
+            if stalledOnce {
+                lock.unlock()
+                continuation.resume()
+            } else {
+                waiting.append(continuation)
+                lock.unlock()
+            }
+        }
+    }
+
+    func release() {
+        lock.lock()
+        let semaphore = held
+        held = DispatchSemaphore(value: 0)
+        lock.unlock()
+        semaphore.signal()
+    }
+}
+
+/// The log lines the app's logger got.
+final class LogLines: @unchecked Sendable {
+    private let lock = NSLock()
+    private var lines: [(LogLevel, String, String)] = []
+    func add(_ level: LogLevel, _ target: String, _ message: String) {
+        lock.lock()
+        lines.append((level, target, message))
+        lock.unlock()
+    }
+    var all: [(LogLevel, String, String)] {
+        lock.lock()
+        defer { lock.unlock() }
+        return lines
+    }
+}
+
+/// The app's own logger: sync lines arrive, no customer data at info (docs/adr/0021).
+func logging(url: String, token: String, ticketId: String, dir: String) async throws {
+    print("step: the app's logger")
+    let logLines = LogLines()
+    // readme:begin
+    Fieldsync.setLogger(level: .debug) { level, target, message in logLines.add(level, target, message) }
+    // readme:end
+    let server = ServerConfig(url: url, token: token)
+    let identity = try await whoAmI(server: server, transport: URLSessionTransport())
+    let fieldsync = try await Fieldsync.open(storePath: dir + "/sam-logging.sqlite", identity: identity, server: server)
+    let report = try await fieldsync.syncNow()
+    check("a sync brings the ticket", report.received.contains(ticketId))
+    let ticket = try await fieldsync.get(ticketId)
+    await fieldsync.close()
+    let lines = logLines.all
+    let attempt = lines.first { $0.1 == "fieldsync::sync" && $0.2.hasPrefix("sync attempt") }
+    check("the logger got a sync-attempt line: \(attempt?.2 ?? "-")", attempt?.0 == .info)
+    check("and the outcome", lines.contains { $0.0 == .info && $0.2.hasPrefix("sync done") && $0.2.contains("received=1") },
+        "\(lines.map { $0.2 })")
+    let personal = [ticket.customer.name, ticket.customer.address, ticket.title, identity.userId]
+    check("the ticket has its customer (\(ticket.customer.name))", ticket.customer.name == "Acme Bakery")
+    let atInfo: Set<LogLevel> = [.error, .warn, .info]
+    let leaks = lines.filter { line in atInfo.contains(line.0) && personal.contains { line.2.contains($0) } }
+    check("no customer name, address, title or user at info and above (\(lines.count) lines)", leaks.isEmpty, "\(leaks)")
+    Fieldsync.clearLogger()
+}
+
+/// One client per store, cancelling a sync the server stalls, syncOnce, close (docs/adr/0021).
+func lifecycle(url: String, token: String, ticketId: String, dir: String) async throws {
+    print("step: lifecycle: one client per store")
+    let server = ServerConfig(url: url, token: token)
+    let identity = try await whoAmI(server: server, transport: URLSessionTransport())
+    let path = dir + "/sam-lifecycle.sqlite"
+    let stalling = StallingTransport(URLSessionTransport())
+    let fieldsync = try await Fieldsync.open(storePath: path, identity: identity, server: server, transport: stalling)
+    await expectError("a second client of an open store is refused", {
+        if case .StoreInUse = $0 { return true } else { return false }
+    }) { _ = try await Fieldsync.open(storePath: path, identity: identity, server: server) }
+    check("and the first works on", try await fieldsync.list().isEmpty)
+
+    print("step: lifecycle: syncOnce for BGTaskScheduler")
+    // readme:begin
+    let outcome = await fieldsync.syncOnce(timeout: .seconds(25))  // in a BGAppRefreshTask handler
+    let success: Bool  // task.setTaskCompleted(success:)
+    switch outcome {
+    case .synced: success = true
+    case .retry: success = false  // no network, server busy, out of time: schedule the next soon
+    case .failed: success = false  // its needsSignIn: ask the user to sign in again
+    }
+    // readme:end
+    if case .synced(let report) = outcome {
+        check("syncOnce: synced, the ticket arrived", success && report.received.contains(ticketId))
+    } else {
+        check("syncOnce: synced", false, "\(outcome)")
+    }
+    try await fieldsync.recordFeedback(ticketId, rating: 5, comment: "quick and tidy")
+
+    print("step: lifecycle: cancel a sync the server stalls")
+    stalling.stall(true)
+    let syncing = Task { try await fieldsync.syncNow() }
+    _ = try await within(20, "the server to stall") {
+        await stalling.stalled()
+        return true
+    }
+    let started = Date()
+    syncing.cancel()
+    let result = await syncing.result
+    let seconds = Date().timeIntervalSince(started)
+    var cancelled = false
+    if case .failure(let error) = result { cancelled = error is CancellationError }
+    check("cancelling the task ends syncNow with CancellationError at once (\(seconds) s)", cancelled && seconds < 2,
+        "\(result)")
+    // A cancelled syncNow returns once the sync has stopped: the status says so already.
+    let status = fieldsync.currentSyncStatus
+    check("the status stops saying syncing; the feedback is still pending, no error",
+        !status.syncing && status.pendingTickets == 1 && status.lastErrorKind == nil, "\(status)")
+    let pendingRow = try await fieldsync.list().first
+    let kept = try await fieldsync.get(ticketId)
+    check("the store is as it was: the feedback there, pending",
+        kept.feedback?.rating == 5 && pendingRow?.pending == true)
+    stalling.stall(false)
+    stalling.release()
+    let next = await fieldsync.syncOnce(timeout: .seconds(30))
+    if case .synced(let report) = next {
+        check("the next sync completes it, once", report.pushed.contains(ticketId))
+    } else {
+        check("the next sync completes it", false, "\(next)")
+    }
+    check("nothing pending afterwards", fieldsync.currentSyncStatus.pendingTickets == 0)
+    stalling.stall(true)
+    let late = await fieldsync.syncOnce(timeout: .seconds(1))
+    if case .retry(let kind, _) = late {
+        check("a syncOnce out of time says retry", kind == .network)
+    } else {
+        check("a syncOnce out of time says retry", false, "\(late)")
+    }
+    stalling.stall(false)
+    stalling.release()
+
+    print("step: lifecycle: close releases the store")
+    await fieldsync.close()
+    await fieldsync.close()
+    await expectError("a call after close()", {
+        if case .Closed = $0 { return true } else { return false }
+    }) { _ = try await fieldsync.list() }
+    let again = try await Fieldsync.open(storePath: path, identity: identity, server: server)
+    let reopened = try await again.get(ticketId)
+    check("the store opens again at once, with its data", reopened.feedback?.rating == 5)
+    await again.close()
 }
 
 struct TransportBug: Error, CustomStringConvertible {
@@ -370,6 +583,8 @@ guard args.count == 5 else {
 do {
     try await flow(url: args[1], token: args[2], ticketId: args[3], dir: args[4])
     try await transportFailures(url: args[1], token: args[2], dir: args[4])
+    try await lifecycle(url: args[1], token: args[2], ticketId: args[3], dir: args[4])
+    try await logging(url: args[1], token: args[2], ticketId: args[3], dir: args[4])
 } catch {
     failed += 1
     print("FAIL stopped: \(error)")

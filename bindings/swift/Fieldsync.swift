@@ -5,8 +5,12 @@
 //
 // Every failure is a `FieldsyncError` (generated): .Refused, .InvalidInput, .NotFound,
 // .SetAside, .Offline, .Unauthorized, .WrongAccount, .Network, .Tls, .Internal, .Server,
-// .WrongKey, .Report, .Storage.
+// .WrongKey, .Report, .Storage, .StoreInUse, .Closed, .Cancelled.
 import Foundation
+
+#if canImport(os)
+import os
+#endif
 
 extension FieldsyncError {
     /// The people-facing text of a fieldsync failure ("cannot accept: ticket is accepted").
@@ -14,8 +18,10 @@ extension FieldsyncError {
         switch self {
         case .Refused(let reason), .InvalidInput(let reason), .Network(let reason), .Server(let reason),
             .WrongKey(let reason), .Report(let reason), .Storage(let reason), .WrongAccount(let reason),
-            .Internal(let reason):
+            .Internal(let reason), .StoreInUse(let reason):
             return reason
+        case .Closed: return "the client is closed"
+        case .Cancelled: return "cancelled"
         case .Tls(let reason): return "the server's certificate is not trusted: \(reason)"
         case .NotFound(let id): return "ticket \(id) not found"
         case .SetAside(let id): return "ticket \(id) is set aside"
@@ -30,6 +36,10 @@ extension FieldsyncError {
 ///
 /// The methods are `nonisolated async`: called from the main actor they run on Swift's
 /// global executor, so the few milliseconds of SQLite never block the UI.
+///
+/// One client per store per process: opening a store this process already has open throws
+/// `FieldsyncError.StoreInUse`; share the one client (the scenes and a `BGAppRefreshTask`
+/// handler alike), or `await close()` it first.
 public final class Fieldsync: Sendable {
     /// The generated client, for anything this layer does not wrap.
     public let client: FieldsyncClient
@@ -47,7 +57,8 @@ public final class Fieldsync: Sendable {
         storePath: String, identity: Identity, server: ServerConfig, storeKey: Data? = nil,
         transport: HttpTransport = URLSessionTransport()
     ) async throws -> Fieldsync {
-        Fieldsync(
+        Logging.installDefault()
+        return Fieldsync(
             client: try FieldsyncClient.open(
                 storePath: storePath, identity: identity, server: server, storeKey: storeKey, transport: transport))
     }
@@ -104,11 +115,14 @@ public final class Fieldsync: Sendable {
     /// How many streams are being read now (0 after `close()`).
     public var openStreams: Int { streams.count }
 
-    /// Ends every stream handed out (their loops finish) and stops background sync. Streams
-    /// asked for afterwards end at once.
-    public func close() {
+    /// Ends every stream handed out (their loops finish), stops a sync under way and background
+    /// sync, waits for an action under way (milliseconds) and releases the store: it may be
+    /// opened again as soon as this returns. Later calls throw `FieldsyncError.Closed`; streams
+    /// asked for afterwards end at once. Idempotent.
+    public func close() async {
         streams.closeAll()
-        client.stopSync()
+        // Fails only if the library cannot start its threads: then nothing is running anyway.
+        try? await client.shutdown()
     }
 
     /// A stream over a library subscription: `subscribe` starts it and returns how to stop it;
@@ -190,7 +204,21 @@ public final class Fieldsync: Sendable {
         try client.captureSignature(ticketId: ticketId, signer: signer, strokes: strokes)
     }
 
-    /// Processes the photo file on the library's threads and adds it to the ticket.
+    /// What the customer is shown before signing: the work, parts, time and photos, and `text`,
+    /// exactly what a signature captured now binds (its `summarySha256` is `sha256`).
+    public func jobSummary(_ ticketId: String) async throws -> JobSummary {
+        try client.jobSummary(ticketId: ticketId)
+    }
+
+    /// A photo (`Photo.sha256`), its thumbnail (`thumbnailSha256`) or a signature PNG
+    /// (`Signature.pngSha256`) as a file path for `AsyncImage(url: URL(fileURLWithPath:))`;
+    /// nil when this device does not have it.
+    public func mediaFile(_ sha256: String) async throws -> String? {
+        try client.mediaFile(sha256: sha256)
+    }
+
+    /// Processes the photo (a file, or `NewPhoto(bytes:)` from the photo picker) on the
+    /// library's threads and adds it to the ticket.
     public func addPhoto(_ ticketId: String, _ photo: NewPhoto) async throws -> Photo {
         try await client.addPhoto(ticketId: ticketId, photo: photo)
     }
@@ -203,13 +231,107 @@ public final class Fieldsync: Sendable {
         try await client.serviceReport(ticketId: ticketId, options: options)
     }
 
-    public func syncNow() async throws -> SyncReport { try await client.syncNow() }
+    /// Cancelling the calling task stops the sync at its next step (`CancellationError`); what
+    /// it had applied stays, the rest goes with the next sync.
+    public func syncNow() async throws -> SyncReport {
+        let cancellation = Cancellation()
+        do {
+            return try await withTaskCancellationHandler {
+                try await client.syncNow(cancellation: cancellation)
+            } onCancel: {
+                cancellation.cancel()
+            }
+        } catch FieldsyncError.Cancelled {
+            throw CancellationError()
+        }
+    }
+
+    /// One sync bounded by `timeout` for a `BGAppRefreshTask`: `.synced` is
+    /// `setTaskCompleted(success: true)`; `.retry` and `.failed` are `success: false` (after
+    /// `.retry`, schedule the next request soon; `.failed` with `needsSignIn`, ask the user to
+    /// sign in). Call it from the task's handler and cancel its Swift task from the
+    /// `expirationHandler`: it stops at once. Never throws.
+    public func syncOnce(timeout: Duration) async -> SyncOutcome {
+        let cancellation = Cancellation()
+        let (seconds, attoseconds) = timeout.components
+        let milliseconds = UInt64(max(0, seconds)) * 1000 + UInt64(max(0, attoseconds) / 1_000_000_000_000_000)
+        return await withTaskCancellationHandler {
+            await client.syncOnce(timeoutMs: milliseconds, cancellation: cancellation)
+        } onCancel: {
+            cancellation.cancel()
+        }
+    }
 
     /// The connectivity callback (`NWPathMonitor`): going online syncs at once.
     public func setOnline(_ online: Bool) { client.setOnline(online: online) }
 
     /// The sync status now.
     public var currentSyncStatus: SyncStatus { client.syncStatus() }
+}
+
+extension Fieldsync {
+    /// Sends the library's log lines at `level` and above to `sink` (level, target such as
+    /// `fieldsync::sync`, text), instead of the default (OSLog on Apple platforms, standard
+    /// error elsewhere). Lines at `.info` and above carry no personal data. Called on the
+    /// library's threads: hand the line on and return.
+    public static func setLogger(level: LogLevel, _ sink: @escaping @Sendable (LogLevel, String, String) -> Void) {
+        Logging.choose()
+        FieldsyncKit.setLogger(level: level, logger: LoggerRelay(sink))
+    }
+
+    /// No log lines at all (not even the default).
+    public static func clearLogger() {
+        Logging.choose()
+        FieldsyncKit.clearLogger()
+    }
+}
+
+/// Whether the app chose a logger; until it does, the first open installs the default.
+private enum Logging {
+    private static let state = ChosenFlag()
+
+    static func choose() { _ = state.set() }
+
+    /// OSLog (subsystem `dev.fieldsync`, category the target) where there is one, else a line
+    /// on standard error; `.info` and above.
+    static func installDefault() {
+        guard state.set() else { return }
+        FieldsyncKit.setLogger(level: .info, logger: LoggerRelay { level, target, message in
+            #if canImport(os)
+            let type: OSLogType = switch level {
+            case .error: .fault
+            case .warn: .error
+            case .info: .info
+            case .debug, .trace: .debug
+            }
+            os.Logger(subsystem: "dev.fieldsync", category: target).log(level: type, "\(message, privacy: .public)")
+            #else
+            FileHandle.standardError.write(Data("fieldsync \(level) \(target): \(message)\n".utf8))
+            #endif
+        })
+    }
+}
+
+/// Set once.
+private final class ChosenFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var chosen = false
+
+    /// Sets it; true when this call did.
+    func set() -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        if chosen { return false }
+        chosen = true
+        return true
+    }
+}
+
+/// Hands the library's log lines to a closure; called on the library's threads.
+private final class LoggerRelay: FieldsyncLogger, Sendable {
+    private let sink: @Sendable (LogLevel, String, String) -> Void
+    init(_ sink: @escaping @Sendable (LogLevel, String, String) -> Void) { self.sink = sink }
+    func log(level: LogLevel, target: String, message: String) { sink(level, target, message) }
 }
 
 /// Hands the library's ticket lists to a stream; called on the library's threads, in order.

@@ -5,6 +5,7 @@
 //! and rewrite the ticket's index row. When the call returns, the action is on disk.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use automerge::{ActorId, Automerge, AutomergeError, LoadOptions, OnPartialLoad, ReadDoc, VerificationMode};
@@ -18,6 +19,7 @@ use crate::model::{
     SignatureMeta, Ticket, TicketQuery, TicketSummary,
 };
 use crate::store::blobs::{self, Upload};
+use crate::store::claims::{self, StoreClaim};
 use crate::store::tickets::{self, ChunkKind};
 use crate::store::{Durability, OpenReport, Store, StoreError, StoreKey};
 use crate::time::{Millis, now_ms};
@@ -80,6 +82,10 @@ struct Inner {
     docs: Mutex<DocCache>,
     notifier: Notifier,
     local_changes: Arc<tokio::sync::Notify>,
+    /// This process's claim on the store file, released by [`Client::close`] or on drop.
+    claim: Mutex<Option<StoreClaim>>,
+    /// Set by [`Client::close`]: every call after it is [`Error::Closed`].
+    closed: AtomicBool,
 }
 
 impl std::fmt::Debug for Client {
@@ -99,11 +105,14 @@ impl Client {
 
     /// Opens (or creates) the store at `store_path` for `identity`. A store that belongs to
     /// another user or device is refused (`owner`); a store written by a newer version is
-    /// refused; a store whose key is wrong or missing is refused and left as it is.
+    /// refused; a store whose key is wrong or missing is refused and left as it is. A store
+    /// another client of this process has open is refused ([`StoreError::InUse`]) and not
+    /// touched: one client per store per process (`store::claims`, docs/adr/0021).
     pub fn open_with(store_path: impl AsRef<Path>, identity: Identity, options: OpenOptions) -> Result<Client, Error> {
         if identity.user_id.is_empty() || identity.device_id.is_empty() {
             return Err(Error::InvalidInput("user id and device id must not be empty".into()));
         }
+        let claim = claims::claim(store_path.as_ref())?;
         // The key is needed only to open; the client does not keep it (dropping wipes it).
         let mut options = options;
         let key = options.store_key.take();
@@ -113,7 +122,51 @@ impl Client {
         let notifier = Notifier::start()?;
         let docs = Mutex::new(DocCache::new(options.doc_cache_capacity, options.doc_cache_bytes));
         let local_changes = Arc::new(tokio::sync::Notify::new());
-        Ok(Client { inner: Arc::new(Inner { store, identity, actor, options, report, docs, notifier, local_changes }) })
+        Ok(Client {
+            inner: Arc::new(Inner {
+                store,
+                identity,
+                actor,
+                options,
+                report,
+                docs,
+                notifier,
+                local_changes,
+                claim: Mutex::new(Some(claim)),
+                closed: AtomicBool::new(false),
+            }),
+        })
+    }
+
+    /// Closes the client: waits for an action under way to finish, then every later call on
+    /// it (or on any clone) is [`Error::Closed`], its subscriptions end, and the store is
+    /// released, so it can be opened again at once. Idempotent. The SQLite connections close
+    /// when the last clone is dropped; nothing writes through them after this returns.
+    pub fn close(&self) {
+        // Every write and every document read holds this lock: once taken, none is under way.
+        let mut docs = self.inner.docs.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        self.inner.closed.store(true, Ordering::SeqCst);
+        docs.clear();
+        drop(docs);
+        self.inner.notifier.close();
+        // Wakes a sync loop waiting for local changes, so that it notices.
+        self.inner.local_changes.notify_one();
+        if let Ok(mut claim) = self.inner.claim.lock() {
+            claim.take();
+        }
+    }
+
+    /// Whether [`Client::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        self.inner.closed.load(Ordering::SeqCst)
+    }
+
+    /// The store, unless the client is closed.
+    fn live_store(&self) -> Result<&Store, Error> {
+        if self.is_closed() {
+            return Err(Error::Closed);
+        }
+        Ok(&self.inner.store)
     }
 
     /// Who this client acts as.
@@ -345,17 +398,17 @@ impl Client {
 
     /// A stored blob (a photo, thumbnail or signature image).
     pub fn blob(&self, sha256: &str) -> Result<Option<Vec<u8>>, Error> {
-        self.inner.store.read(|tx| Ok(blobs::blob(tx, sha256)?))
+        self.live_store()?.read(|tx| Ok(blobs::blob(tx, sha256)?))
     }
 
     /// Every blob upload and where it stands.
     pub fn uploads(&self) -> Result<Vec<Upload>, Error> {
-        self.inner.store.read(|tx| Ok(blobs::uploads(tx)?))
+        self.live_store()?.read(|tx| Ok(blobs::uploads(tx)?))
     }
 
     /// Pending uploads: how many, and how many bytes are left to send.
     pub fn pending_upload_totals(&self) -> Result<(u64, u64), Error> {
-        self.inner.store.read(|tx| Ok(blobs::pending_upload_totals(tx)?))
+        self.live_store()?.read(|tx| Ok(blobs::pending_upload_totals(tx)?))
     }
 
     fn check_content(&self, ticket_id: &str, action: Action) -> Result<(), Error> {
@@ -431,12 +484,12 @@ impl Client {
 
     /// When a sync last completed on this store (any process), if ever.
     pub fn last_sync_at(&self) -> Result<Option<Millis>, Error> {
-        self.inner.store.read(|tx| Ok(tickets::get_meta(tx, META_LAST_SYNC)?.and_then(|v| v.parse().ok())))
+        self.live_store()?.read(|tx| Ok(tickets::get_meta(tx, META_LAST_SYNC)?.and_then(|v| v.parse().ok())))
     }
 
     /// How many tickets have local changes the server has not acknowledged.
     pub fn pending_count(&self) -> Result<u64, Error> {
-        self.inner.store.read(|tx| Ok(tickets::pending_count(tx)?))
+        self.live_store()?.read(|tx| Ok(tickets::pending_count(tx)?))
     }
 
     // -----------------------------------------------------------------------------------------
@@ -444,17 +497,17 @@ impl Client {
 
     /// Ticket summaries matching `filter`, from the index table (no document is loaded).
     pub fn list(&self, filter: &ListFilter) -> Result<Vec<TicketSummary>, Error> {
-        self.inner.store.read(|tx| Ok(tickets::list(tx, filter)?))
+        self.live_store()?.read(|tx| Ok(tickets::list(tx, filter)?))
     }
 
     /// Ticket summaries matching `query`'s filter, in its order, at most its limit.
     pub fn query(&self, query: &TicketQuery) -> Result<Vec<TicketSummary>, Error> {
-        self.inner.store.read(|tx| Ok(tickets::query(tx, query)?))
+        self.live_store()?.read(|tx| Ok(tickets::query(tx, query)?))
     }
 
     /// How many tickets are in each status.
     pub fn counts(&self) -> Result<Vec<(Status, u64)>, Error> {
-        self.inner.store.read(|tx| Ok(tickets::counts_by_status(tx)?))
+        self.live_store()?.read(|tx| Ok(tickets::counts_by_status(tx)?))
     }
 
     /// The full view of one ticket.
@@ -574,8 +627,13 @@ impl Client {
         })
     }
 
+    /// The loaded documents, locked for one action; [`Error::Closed`] once the client is.
     fn lock_docs(&self) -> Result<std::sync::MutexGuard<'_, DocCache>, Error> {
-        self.inner.docs.lock().map_err(|_| Error::Store(StoreError::Poisoned))
+        let docs = self.inner.docs.lock().map_err(|_| Error::Store(StoreError::Poisoned))?;
+        if self.is_closed() {
+            return Err(Error::Closed);
+        }
+        Ok(docs)
     }
 
     /// The ticket's document, from memory or loaded from its chunks in one buffer. A document
@@ -640,6 +698,12 @@ fn check_parses(bytes: &[u8]) -> Result<(), Error> {
 
 mod cache;
 mod exchange;
+#[cfg(test)]
+mod lifecycle_tests;
+mod media_out;
+#[cfg(test)]
+mod media_out_tests;
+pub use media_out::SignedSummary;
 mod observe;
 mod owner;
 #[cfg(feature = "report")]

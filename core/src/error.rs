@@ -26,9 +26,13 @@ pub enum Error {
         /// Why.
         reason: String,
     },
-    /// The local store failed.
+    /// The local store failed (or another client of this process has it open:
+    /// [`StoreError::InUse`]).
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The client was closed ([`crate::Client::close`]); open the store again to go on.
+    #[error("this client is closed")]
+    Closed,
     /// A document could not be edited or read as a ticket.
     #[error(transparent)]
     Document(#[from] ModelError),

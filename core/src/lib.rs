@@ -10,12 +10,14 @@
 //!   `reqwest-transport`; the app's own client on phones).
 //! - [`report`]: the service report PDF of a ticket at given heads (pure; feature `report`).
 //! - [`media`]: photos (sniff, orient, strip metadata, resize, JPEG + thumbnail) and signatures (PNG).
+//! - [`logging`]: the library's `tracing` events handed to a sink the app installs.
 //! - [`client`]: the facade apps and bindings use: open, act, query, subscribe; and the device
 //!   half of the sync protocol without I/O ([`client::Exchange`]).
 
 pub mod actions;
 pub mod client;
 pub mod error;
+pub mod logging;
 pub mod media;
 pub mod model;
 pub mod protocol;

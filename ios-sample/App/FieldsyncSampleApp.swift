@@ -1,5 +1,6 @@
-// The SwiftUI app: sign-in, the encrypted store opened with the Keychain's key, the ticket
-// screens over TicketsModel, and NWPathMonitor telling the library when the phone is online.
+// The SwiftUI app: sign-in, the encrypted store opened with the Keychain's key (through the
+// SharedStore it shares with background refresh, BackgroundRefresh.swift), the ticket screens
+// over TicketsModel, and NWPathMonitor telling the library when the phone is online.
 // iOS only (UIKit, PhotosUI, Network): CI compiles and runs TicketsModel on Linux instead.
 #if canImport(UIKit) && canImport(SwiftUI)
 import FieldsyncKit
@@ -10,6 +11,10 @@ import TicketsModel
 @main
 struct FieldsyncSampleApp: App {
     @State private var app = AppModel()
+
+    init() {
+        BackgroundRefresh.register()
+    }
 
     var body: some Scene {
         WindowGroup {
@@ -33,6 +38,15 @@ final class AppModel {
     private(set) var busy = false
     private var fieldsync: Fieldsync?
     private var monitor: NWPathMonitor?
+
+    /// The one client of the store for the scenes and background refresh alike.
+    static func sharedStore(session: Session) -> SharedStore {
+        let (path, server, identity) = (storePath, session.server, session.identity)
+        return SharedStore {
+            let key = try KeychainStoreKey.load()
+            return try await openStore(storePath: path, server: server, storeKey: key, identity: identity)
+        }
+    }
 
     private static let storePath: String = {
         let support = FileManager.default.urls(for: .applicationSupportDirectory, in: .userDomainMask)[0]
@@ -69,11 +83,15 @@ final class AppModel {
     }
 
     /// Forgets the sign-in, the key and the store (what has not synced is lost: the UI warns).
-    func signOut() {
+    func signOut() async {
         monitor?.cancel()
         monitor = nil
         if case .signedIn(let model) = screen { model.stop() }
         fieldsync = nil
+        BackgroundRefresh.cancel()
+        // The last holder closes the client (a refresh under way finishes first).
+        await BackgroundRefresh.store?.release()
+        BackgroundRefresh.store = nil
         screen = .signedOut(error: nil)
         try? SessionStore.delete()
         try? KeychainStoreKey.delete()
@@ -82,9 +100,11 @@ final class AppModel {
 
     private func open(server: ServerConfig, identity: Identity) async {
         do {
-            let key = try KeychainStoreKey.load()
-            let opened = try await openStore(storePath: Self.storePath, server: server, storeKey: key, identity: identity)
+            let store = BackgroundRefresh.store ?? Self.sharedStore(session: Session(server: server, identity: identity))
+            BackgroundRefresh.store = store
+            let opened = try await store.acquire()
             fieldsync = opened
+            BackgroundRefresh.schedule()
             let model = TicketsModel(fieldsync: opened)
             model.start()
             screen = .signedIn(model)
@@ -118,13 +138,13 @@ struct RootView: View {
         case .signedOut(let error):
             SignInView(error: error, busy: app.busy) { url, token in Task { await app.signIn(url: url, token: token) } }
         case .signedIn(let model):
-            TicketListView(model: model, onSignOut: { app.signOut() })
+            TicketListView(model: model, onSignOut: { Task { await app.signOut() } })
         case .failed(let reason):
             VStack(spacing: 16) {
                 Text("The store did not open").font(.title2)
                 Text(reason)
                 Text("Signing out deletes this phone's copy; what had not synced is lost.")
-                Button("Sign out", role: .destructive) { app.signOut() }
+                Button("Sign out", role: .destructive) { Task { await app.signOut() } }
             }
             .padding()
         }

@@ -251,6 +251,8 @@ impl Device {
 
     /// Closes the store and opens it again (as after an app restart).
     pub fn reopen(&mut self) {
+        // One client per store per process: the old one lets go of the store first.
+        self.engine.client().close();
         let client = Client::open(&self.path, self.identity.clone()).expect("reopen store");
         self.engine = SyncEngine::new(client, self.config.clone()).expect("engine");
     }

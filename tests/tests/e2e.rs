@@ -13,6 +13,8 @@ use fieldsync_e2e::{Device, Dispatcher, TestServer, sorted_heads};
 mod customers;
 #[path = "e2e/identity.rs"]
 mod identity;
+#[path = "e2e/lifecycle.rs"]
+mod lifecycle;
 #[path = "e2e/observe.rs"]
 mod observe;
 #[path = "e2e/report.rs"]

@@ -152,6 +152,7 @@ fn error_kind(e: &SyncError) -> String {
         SyncError::Protocol(_) => "protocol".into(),
         SyncError::Local(_) => "local".into(),
         SyncError::ForeignToken { .. } => "foreign token".into(),
+        SyncError::Closed => "closed".into(),
     }
 }
 

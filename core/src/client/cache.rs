@@ -98,6 +98,11 @@ impl DocCache {
     pub(super) fn remove(&mut self, id: &str) {
         self.docs.remove(id);
     }
+
+    /// Forgets every document (the client closed: their memory goes now, not at the last drop).
+    pub(super) fn clear(&mut self) {
+        self.docs.clear();
+    }
 }
 
 /// The memory a loaded document takes, estimated from its operation count: measured with

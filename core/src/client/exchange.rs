@@ -175,14 +175,14 @@ impl Exchange {
 impl Client {
     /// Uploads still to do, oldest first.
     pub fn pending_uploads(&self) -> Result<Vec<Upload>, Error> {
-        self.inner.store.read(|tx| Ok(blobs::pending_uploads(tx)?))
+        self.live_store()?.read(|tx| Ok(blobs::pending_uploads(tx)?))
     }
 
     /// Records an upload's progress: `sent` bytes confirmed, `state` `pending`, `done` or
     /// `failed` (with the `reason`).
     pub fn record_upload(&self, upload: &Upload, sent: u64, state: &str, reason: Option<&str>) -> Result<(), Error> {
         let now = now_ms();
-        self.inner.store.write(|tx| -> Result<(), Error> {
+        self.live_store()?.write(|tx| -> Result<(), Error> {
             Ok(blobs::set_upload(tx, &upload.sha256, &upload.ticket_id, sent, state, reason, now)?)
         })
     }
@@ -190,8 +190,7 @@ impl Client {
     /// Pending tickets and uploads from one snapshot of the store.
     pub fn pending(&self) -> Result<Pending, Error> {
         let (tickets, (uploads, upload_bytes)) = self
-            .inner
-            .store
+            .live_store()?
             .read(|tx| -> Result<_, Error> { Ok((tickets::pending_count(tx)?, blobs::pending_upload_totals(tx)?)) })?;
         Ok(Pending { tickets, uploads, upload_bytes })
     }
@@ -209,7 +208,7 @@ impl Client {
     /// next round (so that no request costs the server more than a few MiB: issue 13). A
     /// ticket larger than the whole budget goes alone.
     pub(crate) fn build_request(&self, budget: &RequestBudget) -> Result<(SyncRequest, bool), Error> {
-        let (cursor, pending) = self.inner.store.read(|tx| -> Result<_, Error> {
+        let (cursor, pending) = self.live_store()?.read(|tx| -> Result<_, Error> {
             let cursor = tickets::get_meta(tx, META_SYNC_CURSOR)?.and_then(|c| c.parse().ok()).unwrap_or(0);
             Ok((cursor, tickets::pending_with_server_heads(tx)?))
         })?;

@@ -82,7 +82,7 @@ impl Client {
         last: Option<&[TicketSummary]>,
         changed: &[String],
     ) -> Result<Option<QueryUpdate>, Error> {
-        self.inner.store.read(|tx| {
+        self.live_store()?.read(|tx| {
             let Some(last) = last else {
                 let result = tickets::query(tx, query)?;
                 let changed_ids = result.iter().map(|t| t.id.clone()).collect();

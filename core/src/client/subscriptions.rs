@@ -58,6 +58,13 @@ impl Notifier {
         subscription
     }
 
+    /// Drops every callback (the client closed): no subscriber is called again.
+    pub(super) fn close(&self) {
+        if let Ok(mut map) = self.subscribers.callbacks.lock() {
+            map.clear();
+        }
+    }
+
     /// Tells every subscriber, on the notifier thread, that `ids` changed.
     pub(super) fn notify(&self, ids: Vec<String>) {
         let listening = self.subscribers.callbacks.lock().map(|map| !map.is_empty()).unwrap_or(false);

@@ -40,11 +40,11 @@ pub(super) fn boiler() -> NewTicket {
 }
 
 /// Copies a ticket from one client to another, as sync will.
-fn deliver(from: &Client, to: &Client, id: &str) {
+pub(super) fn deliver(from: &Client, to: &Client, id: &str) {
     to.merge_remote(id, &from.export(id).expect("export")).expect("merge");
 }
 
-fn on_site() -> Location {
+pub(super) fn on_site() -> Location {
     Location { lat: 52.3680, lon: 4.9045, accuracy_m: 8.0 }
 }
 
@@ -513,7 +513,7 @@ fn subscribers_hear_of_changes_until_they_drop_the_handle() {
 }
 
 /// A small camera-like JPEG made in the test.
-fn camera_jpeg(width: u16, height: u16, seed: u8) -> Vec<u8> {
+pub(super) fn camera_jpeg(width: u16, height: u16, seed: u8) -> Vec<u8> {
     let mut rgb = Vec::with_capacity(usize::from(width) * usize::from(height) * 3);
     for y in 0..height {
         for x in 0..width {
@@ -527,7 +527,7 @@ fn camera_jpeg(width: u16, height: u16, seed: u8) -> Vec<u8> {
     out
 }
 
-fn photo(bytes: Vec<u8>) -> crate::model::NewPhoto {
+pub(super) fn photo(bytes: Vec<u8>) -> crate::model::NewPhoto {
     crate::model::NewPhoto {
         source: crate::model::PhotoInput::Bytes(bytes),
         caption: "meter before".into(),

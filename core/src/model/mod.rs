@@ -646,7 +646,12 @@ impl JobSummary {
 
     /// SHA-256 (hex) of the summary's canonical JSON (fields in declaration order).
     pub fn sha256(&self) -> String {
-        Self::sha256_hex(&serde_json::to_vec(self).unwrap_or_default())
+        Self::sha256_hex(self.canonical_text().as_bytes())
+    }
+
+    /// The canonical JSON (fields in declaration order) the signature's hash is taken of.
+    pub fn canonical_text(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
     }
 
     /// SHA-256 (hex) of some bytes.

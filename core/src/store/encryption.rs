@@ -163,6 +163,8 @@ pub(crate) fn sibling(path: &Path, suffix: &str) -> PathBuf {
 /// leaves either the plaintext store, whole, or the encrypted one. Calling it again on a store
 /// the key already opens does nothing.
 pub fn encrypt_existing(path: &Path, key: &StoreKey) -> Result<(), StoreError> {
+    // Held to the end: no client of this process opens the store half-way (claims.rs).
+    let _claim = super::claims::claim(path)?;
     match inspect(path)? {
         Unreadable::Plaintext => {}
         _ => return check_key(path, key),

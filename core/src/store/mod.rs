@@ -11,6 +11,7 @@
 
 pub mod blobs;
 mod checkpointer;
+pub mod claims;
 pub mod encryption;
 mod migrations;
 pub mod tickets;
@@ -78,7 +79,8 @@ pub enum StoreError {
     /// plaintext store is unchanged and the copy was removed.
     #[error("encrypting the store failed verification; the plaintext store is unchanged")]
     EncryptionFailed,
-    /// The store is open elsewhere, so it cannot be replaced now; nothing was changed.
+    /// The store is open elsewhere (another client of this process, or another process while
+    /// it is being encrypted): close that client first; nothing was changed.
     #[error("the store is in use: close it first")]
     InUse,
 }

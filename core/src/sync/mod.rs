@@ -25,6 +25,7 @@ use crate::protocol::{self, ApiError, DecodeError, SyncRequest, SyncResponse, Wh
 use crate::time::{Millis, now_ms};
 
 mod identity;
+mod log;
 #[cfg(feature = "reqwest-transport")]
 mod reqwest_transport;
 pub mod transport;
@@ -107,6 +108,10 @@ pub enum SyncError {
     /// A bug: a library task panicked. Reported instead of ending the sync loop silently.
     #[error("internal error: {0}")]
     Internal(String),
+    /// The client was closed while the sync waited or ran; the sync stopped where it was (an
+    /// answer not yet applied is asked for again by the next sync of a reopened client).
+    #[error("the client is closed")]
+    Closed,
     /// The token belongs to another user or device than this store: nothing was sent and
     /// nothing in the store changed. Sync it with its own user's token on its own device.
     #[error(
@@ -138,7 +143,10 @@ impl SyncError {
 
 impl From<Error> for SyncError {
     fn from(e: Error) -> Self {
-        SyncError::Local(e.to_string())
+        match e {
+            Error::Closed => SyncError::Closed,
+            e => SyncError::Local(e.to_string()),
+        }
     }
 }
 
@@ -187,6 +195,21 @@ pub struct SyncReport {
     pub uploads: UploadReport,
 }
 
+/// What one bounded sync ([`SyncEngine::sync_once`]) came to, in the terms of the platforms'
+/// background schedulers: WorkManager's `Result.success()` / `retry()` / `failure()`,
+/// BGTaskScheduler's `setTaskCompleted(success:)` and whether to schedule the next request soon.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SyncOnce {
+    /// Everything went both ways: documents, and every upload that could go.
+    Synced(SyncReport),
+    /// It did not finish, for a reason that passes by itself (no network, a server error
+    /// 5xx/429, the time was up, uploads cut short): try again later.
+    Retry(SyncError),
+    /// Retrying will not help until something changes (the token refused: sign in again; a
+    /// certificate not trusted; the store or the client closed).
+    Failed(SyncError),
+}
+
 /// The engine's state, for a status bar.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SyncStatus {
@@ -207,6 +230,9 @@ pub struct SyncStatus {
     pub pending_uploads: u64,
     /// Bytes of those blobs not yet on the server.
     pub pending_upload_bytes: u64,
+    /// Each upload waiting or under way, with the bytes the server has confirmed (`sent` of
+    /// `size`), updated after every chunk: per-photo progress.
+    pub uploads: Vec<crate::store::blobs::Upload>,
 }
 
 /// The sync engine of one [`Client`]. Cheap to clone.
@@ -226,6 +252,8 @@ struct EngineInner {
     /// Whom `config.token` belongs to, asked once (a token never changes owner).
     token_owner: tokio::sync::OnceCell<WhoAmI>,
     last_report: Mutex<Option<SyncReport>>,
+    /// Set by [`SyncEngine::close`]: a sync under way stops, the loop ends, no sync starts.
+    closed: watch::Sender<bool>,
 }
 
 impl SyncError {
@@ -302,6 +330,7 @@ impl SyncEngine {
     ) -> Result<SyncEngine, SyncError> {
         let mut status = SyncStatus::default();
         status.set_pending(client.pending()?);
+        status.uploads = client.pending_uploads()?;
         let (status, _) = watch::channel(status);
         Ok(SyncEngine {
             inner: Arc::new(EngineInner {
@@ -313,6 +342,7 @@ impl SyncEngine {
                 running: tokio::sync::Mutex::new(()),
                 token_owner: tokio::sync::OnceCell::new(),
                 last_report: Mutex::new(None),
+                closed: watch::channel(false).0,
             }),
         })
     }
@@ -345,9 +375,78 @@ impl SyncEngine {
 
     /// Runs one full sync now (several round trips only if the server has more than one
     /// response's worth), and reports what moved.
+    ///
+    /// Cancel-safe: dropping the future (a cancelled coroutine or Swift task, a timeout) stops
+    /// the sync at its next step. Nothing is left half-applied: each answer is applied in one
+    /// transaction or not at all, and what the server took but this device did not hear back
+    /// about is sent again, idempotently, by the next sync. The status stops saying `syncing`.
     pub async fn sync_now(&self) -> Result<SyncReport, SyncError> {
+        let mut closed = self.inner.closed.subscribe();
+        if *closed.borrow_and_update() {
+            return Err(SyncError::Closed);
+        }
+        tokio::select! {
+            result = self.sync_turn() => result,
+            _ = closed.wait_for(|closed| *closed) => Err(SyncError::Closed),
+        }
+    }
+
+    /// One bounded sync for a background task (WorkManager, BGTaskScheduler): [`SyncEngine::sync_now`]
+    /// stopped after `timeout` (the time the platform grants), with its result sorted into
+    /// done, try again later, or give up ([`SyncOnce`]).
+    pub async fn sync_once(&self, timeout: Duration) -> SyncOnce {
+        match tokio::time::timeout(timeout, self.sync_now()).await {
+            Ok(Ok(report)) => match &report.uploads.interrupted {
+                Some(why) => SyncOnce::Retry(SyncError::Network(format!("uploads cut short: {why}"))),
+                None => SyncOnce::Synced(report),
+            },
+            Ok(Err(e)) if e.is_transient() => SyncOnce::Retry(e),
+            Ok(Err(e)) => SyncOnce::Failed(e),
+            Err(_) => SyncOnce::Retry(SyncError::Network(format!(
+                "the sync did not finish within {} s; it stopped and goes on next time",
+                timeout.as_secs_f32()
+            ))),
+        }
+    }
+
+    /// Stops this engine for good: a sync under way stops at its next step, the background
+    /// loop ends, later syncs are [`SyncError::Closed`], and then the client closes
+    /// ([`Client::close`]: an action under way finishes first, and the store is released).
+    pub async fn close(&self) {
+        self.inner.closed.send_replace(true);
+        // Taken once the sync under way has seen `closed` and stopped.
         let _turn = self.inner.running.lock().await;
-        self.inner.status.send_modify(|s| s.syncing = true);
+        let client = self.inner.client.clone();
+        // Waits for an action under way (a blocking step of the stopped sync, too): off the runtime.
+        let _ = tokio::task::spawn_blocking(move || client.close()).await;
+    }
+
+    /// Whether [`SyncEngine::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        *self.inner.closed.borrow()
+    }
+
+    async fn sync_turn(&self) -> Result<SyncReport, SyncError> {
+        let _turn = self.inner.running.lock().await;
+        // What waits to go, as the attempt starts (local actions do not touch the status).
+        let client = self.inner.client.clone();
+        let waiting =
+            tokio::task::spawn_blocking(move || Ok::<_, Error>((client.pending()?, client.pending_uploads()?)))
+                .await
+                .ok()
+                .and_then(Result::ok);
+        self.inner.status.send_modify(|s| {
+            s.syncing = true;
+            if let Some((pending, uploads)) = waiting {
+                s.set_pending(pending);
+                s.uploads = uploads;
+            }
+        });
+        let now = self.inner.status.borrow().clone();
+        log::attempt(&now);
+        let started = std::time::Instant::now();
+        // However this sync ends (also when its future is dropped), the status stops saying so.
+        let _syncing = SyncingFlag(&self.inner.status);
         // A panic in any step (ours, a transport's) ends this sync with a typed error; the
         // loop and the app carry on.
         let result = match AssertUnwindSafe(self.sync_rounds()).catch_unwind().await {
@@ -355,10 +454,14 @@ impl SyncEngine {
             Err(panic) => Err(SyncError::Internal(panic_message(panic.as_ref()))),
         };
         let pending = self.inner.client.pending().ok();
+        let uploads = self.inner.client.pending_uploads().ok();
         self.inner.status.send_modify(|s| {
             s.syncing = false;
             if let Some(pending) = pending {
                 s.set_pending(pending);
+            }
+            if let Some(uploads) = uploads {
+                s.uploads = uploads;
             }
             match &result {
                 Ok(_) => {
@@ -375,6 +478,7 @@ impl SyncEngine {
         if let (Ok(report), Ok(mut last)) = (&result, self.inner.last_report.lock()) {
             *last = Some(report.clone());
         }
+        log::outcome(&result, started.elapsed());
         result
     }
 
@@ -427,8 +531,10 @@ impl SyncEngine {
         report.round_trips += 1;
         let url = format!("{}/v1/sync", self.inner.config.server_url.trim_end_matches('/'));
         let request = self.authorized(Method::Post, url).header("Content-Type", protocol::CONTENT_TYPE).body(body);
+        let sent = request.body.len();
         let response = self.send(request).await?;
         report.bytes_received += response.body.len() as u64;
+        log::round_trip(report.round_trips, sent, response.body.len());
         if !response.is_success() {
             return Err(server_error(response.status, &response.body));
         }
@@ -469,6 +575,14 @@ impl SyncEngine {
     }
 
     async fn run_loop(self) {
+        let mut closed = self.inner.closed.subscribe();
+        tokio::select! {
+            _ = self.run_rounds() => {}
+            _ = closed.wait_for(|closed| *closed) => {}
+        }
+    }
+
+    async fn run_rounds(&self) {
         let local_changes = self.inner.client.local_changes();
         let backoff_builder = ExponentialBuilder::default()
             .with_min_delay(self.inner.config.min_backoff)
@@ -496,6 +610,18 @@ impl SyncEngine {
                 _ = self.inner.online_changed.notified() => {}
                 _ = tokio::time::sleep(wait) => {}
             }
+        }
+    }
+}
+
+/// Clears `syncing` on the status when a sync ends, however it ends.
+struct SyncingFlag<'a>(&'a watch::Sender<SyncStatus>);
+
+impl Drop for SyncingFlag<'_> {
+    fn drop(&mut self) {
+        // Still `syncing` here only when the sync did not run to its end: it was dropped.
+        if self.0.send_if_modified(|s| std::mem::replace(&mut s.syncing, false)) {
+            log::cancelled();
         }
     }
 }

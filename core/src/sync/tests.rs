@@ -105,3 +105,75 @@ async fn every_request_carries_the_token_and_the_protocol_content_type() {
     }
     assert!(seen[1].headers.contains(&("Content-Type".into(), protocol::CONTENT_TYPE.into())));
 }
+
+/// Cancelling (issue 14, Deliver 5; docs/adr/0021): a sync whose future is dropped while the
+/// transport stalls stops, the status stops saying `syncing`, and the engine syncs again.
+#[tokio::test]
+async fn a_cancelled_sync_stops_and_the_next_one_runs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut engine = engine(dir.path(), Arc::new(Silent));
+    let mut config = engine.inner.config.clone();
+    config.request_timeout = Duration::from_secs(3600);
+    engine = SyncEngine::with_transport(engine.client().clone(), config, Arc::new(Silent)).expect("engine");
+    let mut statuses = engine.watch_status();
+    let mut sync = Box::pin(engine.sync_now());
+    // Runs until it is waiting on the stalled request, then is dropped.
+    tokio::select! {
+        _ = &mut sync => panic!("a stalled transport cannot finish the sync"),
+        _ = statuses.wait_for(|s| s.syncing) => {}
+    }
+    drop(sync);
+    assert!(!engine.status().syncing, "a cancelled sync does not stay `syncing`");
+    assert_eq!(engine.status().last_failure, None, "cancelling is not a failure");
+    // The turn was given back: the next sync runs (and times out against this transport).
+    let outcome = engine.sync_once(Duration::from_millis(100)).await;
+    assert!(matches!(&outcome, SyncOnce::Retry(SyncError::Network(m)) if m.contains("did not finish")), "{outcome:?}");
+    assert!(!engine.status().syncing);
+}
+
+#[tokio::test]
+async fn sync_once_sorts_outcomes_for_background_schedulers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let refused = engine(
+        dir.path().join("a").as_path(),
+        Arc::new(Fake(|_: &HttpRequest| Ok(HttpResponse { status: 401, ..Default::default() }))),
+    );
+    assert_eq!(refused.sync_once(Duration::from_secs(10)).await, SyncOnce::Failed(SyncError::Unauthorized));
+    let busy = engine(
+        dir.path().join("b").as_path(),
+        Arc::new(Fake(|_: &HttpRequest| Ok(HttpResponse { status: 503, ..Default::default() }))),
+    );
+    assert!(matches!(
+        busy.sync_once(Duration::from_secs(10)).await,
+        SyncOnce::Retry(SyncError::Server { status: 503, .. })
+    ));
+    let untrusted =
+        engine(dir.path().join("c").as_path(), Arc::new(Fake(|_: &HttpRequest| Err(TransportError::Tls("x".into())))));
+    assert!(matches!(untrusted.sync_once(Duration::from_secs(10)).await, SyncOnce::Failed(SyncError::Tls(_))));
+}
+
+#[tokio::test]
+async fn closing_stops_a_sync_under_way_and_the_loop_and_releases_the_store() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut engine = engine(dir.path(), Arc::new(Silent));
+    let mut config = engine.inner.config.clone();
+    config.request_timeout = Duration::from_secs(3600);
+    engine = SyncEngine::with_transport(engine.client().clone(), config, Arc::new(Silent)).expect("engine");
+    let sync_loop = engine.start();
+    engine.set_online(true);
+    let mut statuses = engine.watch_status();
+    statuses.wait_for(|s| s.syncing).await.expect("the loop syncs");
+    let waiting = tokio::spawn({
+        let engine = engine.clone();
+        async move { engine.sync_now().await }
+    });
+    tokio::time::timeout(Duration::from_secs(10), engine.close()).await.expect("close does not wait for the stall");
+    let stopped = tokio::time::timeout(Duration::from_secs(10), waiting).await.expect("ends").expect("joined");
+    assert_eq!(stopped, Err(SyncError::Closed), "a sync waiting for its turn ends as closed");
+    assert!(!engine.status().syncing);
+    assert_eq!(engine.sync_now().await, Err(SyncError::Closed));
+    assert!(engine.client().is_closed());
+    let identity = Identity { user_id: "eli".into(), device_id: "eli-phone".into(), role: Role::Engineer };
+    Client::open(dir.path().join("store.sqlite"), identity).expect("the store is free again");
+    drop(sync_loop);
+}

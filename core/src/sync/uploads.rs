@@ -71,8 +71,18 @@ impl SyncEngine {
     async fn record(&self, upload: &Upload, sent: u64, state: &'static str, reason: Option<String>) {
         let (client, upload) = (self.inner.client.clone(), upload.clone());
         // Progress is an optimisation: if it cannot be written, HEAD tells the truth next time.
-        let _ =
-            tokio::task::spawn_blocking(move || client.record_upload(&upload, sent, state, reason.as_deref())).await;
+        let now = tokio::task::spawn_blocking(move || {
+            client.record_upload(&upload, sent, state, reason.as_deref())?;
+            Ok::<_, crate::Error>((client.pending()?, client.pending_uploads()?))
+        })
+        .await;
+        // Each chunk shows on the status: an app's per-photo progress bar.
+        if let Ok(Ok((pending, uploads))) = now {
+            self.inner.status.send_modify(|s| {
+                s.set_pending(pending);
+                s.uploads = uploads;
+            });
+        }
     }
 
     fn blob_url(&self, sha256: &str) -> String {

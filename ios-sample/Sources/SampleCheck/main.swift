@@ -68,7 +68,7 @@ struct TimedOut: Error, CustomStringConvertible {
         // A build without encryption, closed before the next build opens the store (its live
         // streams would otherwise hold it until their tasks end).
         let earlier = try await Fieldsync.signIn(storePath: store, server: server)
-        earlier.close()
+        await earlier.close()
     }
     check("a build without encryption left a plaintext store", isPlaintextStore(atPath: store))
     let fieldsync = try await openStore(storePath: store, server: server, storeKey: storeKey)
@@ -125,6 +125,30 @@ struct TimedOut: Error, CustomStringConvertible {
     }
     check("the background sync sends it all (no pending ticket or upload)", model.sync?.lastError == nil)
     model.stop()
+    await fieldsync.close()
+
+    print("step: the scenes and the background refresh share one client")
+    let shared = SharedStore { try await openStore(storePath: store, server: server, storeKey: storeKey) }
+    let scenes = try await shared.acquire()
+    var inUse = false
+    do {
+        _ = try await openStore(storePath: store, server: server, storeKey: storeKey)
+    } catch FieldsyncError.StoreInUse {
+        inUse = true
+    }
+    check("a second client of the open store is refused", inUse)
+    let refreshed = await backgroundSync(shared)
+    let holders = await shared.holders
+    check("the refresh syncs on the scenes' client", refreshed && holders == 1)
+    check("the scenes still hold it", try await !scenes.list().isEmpty)
+    await shared.release()
+    // As when the system launches the app for a refresh with no scene: it opens and closes it.
+    let alone = await backgroundSync(shared)
+    let left = await shared.holders
+    check("a refresh with no scene up opens and closes it", alone && left == 0)
+    let free = try await openStore(storePath: store, server: server, storeKey: storeKey)
+    await free.close()
+    check("after the last release the store is free", true)
 }
 
 let args = CommandLine.arguments

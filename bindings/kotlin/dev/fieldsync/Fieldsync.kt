@@ -4,7 +4,7 @@
 //
 // Every failure is a FieldsyncException (generated, sealed): Refused, InvalidInput, NotFound,
 // SetAside, Offline, Unauthorized, WrongAccount, Network, Tls, Internal, Server, WrongKey,
-// Report, Storage. Every request goes through an HttpTransport, OkHttp unless the app gives
+// Report, Storage, StoreInUse, Closed, Cancelled. Every request goes through an HttpTransport, OkHttp unless the app gives
 // another (OkHttpTransport.kt, docs/adr/0015).
 package dev.fieldsync
 
@@ -12,7 +12,10 @@ import dev.fieldsync.ffi.FieldsyncClient
 import dev.fieldsync.ffi.FieldsyncException
 import dev.fieldsync.ffi.HttpTransport
 import dev.fieldsync.ffi.Identity
+import dev.fieldsync.ffi.JobSummary
 import dev.fieldsync.ffi.ListFilter
+import dev.fieldsync.ffi.LogLevel
+import dev.fieldsync.ffi.FieldsyncLogger
 import dev.fieldsync.ffi.Location
 import dev.fieldsync.ffi.NewPhoto
 import dev.fieldsync.ffi.ObservationHandle
@@ -22,6 +25,7 @@ import dev.fieldsync.ffi.ServerConfig
 import dev.fieldsync.ffi.Signature
 import dev.fieldsync.ffi.StatusCount
 import dev.fieldsync.ffi.StrokePoint
+import dev.fieldsync.ffi.SyncOutcome
 import dev.fieldsync.ffi.SyncReport
 import dev.fieldsync.ffi.SyncStatus
 import dev.fieldsync.ffi.SyncStatusListener
@@ -34,9 +38,12 @@ import dev.fieldsync.ffi.TicketsListener
 import dev.fieldsync.ffi.TicketsObserver
 import dev.fieldsync.ffi.TicketsUpdate
 import dev.fieldsync.ffi.whoAmI
+import java.util.logging.Level
 import kotlinx.coroutines.CoroutineDispatcher
 import kotlinx.coroutines.Dispatchers
 import java.util.concurrent.ConcurrentHashMap
+import java.util.concurrent.atomic.AtomicBoolean
+import kotlin.time.Duration
 import kotlinx.coroutines.channels.Channel
 import kotlinx.coroutines.channels.ProducerScope
 import kotlinx.coroutines.channels.SendChannel
@@ -47,6 +54,7 @@ import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
 import kotlinx.coroutines.flow.buffer
 import kotlinx.coroutines.flow.callbackFlow
+import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withContext
 
 /** The people-facing text of a fieldsync failure ("cannot accept: ticket is accepted"). */
@@ -66,12 +74,19 @@ val FieldsyncException.reason: String
         is FieldsyncException.WrongKey -> reason
         is FieldsyncException.Report -> reason
         is FieldsyncException.Storage -> reason
+        is FieldsyncException.StoreInUse -> reason
+        is FieldsyncException.Closed -> "the client is closed"
+        is FieldsyncException.Cancelled -> "cancelled"
     }
 
 /**
  * A signed-in engineer's tickets on this device. Actions are on disk when they return and sync
  * in the background once [setOnline] says the device is online. Close it when done: [close]
  * ends every Flow it handed out (their collectors complete) and stops background sync.
+ *
+ * One client per store per process: opening a store this process already has open throws
+ * [FieldsyncException.StoreInUse]; share the one client (the screens and a WorkManager worker
+ * alike), or close it first.
  */
 class Fieldsync private constructor(
     /** The generated client, for anything this layer does not wrap. */
@@ -93,6 +108,7 @@ class Fieldsync private constructor(
             io: CoroutineDispatcher = Dispatchers.IO,
             transport: HttpTransport = OkHttpTransport.platform,
         ): Fieldsync = withContext(io) {
+            installDefaultLogger()
             Fieldsync(FieldsyncClient.open(storePath, identity, server, storeKey, transport), io)
         }
 
@@ -104,11 +120,58 @@ class Fieldsync private constructor(
             io: CoroutineDispatcher = Dispatchers.IO,
             transport: HttpTransport = OkHttpTransport.platform,
         ): Fieldsync = open(storePath, whoAmI(server, transport), server, storeKey, io, transport)
+
+        @Volatile private var loggerChosen = false
+
+        /**
+         * Sends the library's log lines at [level] and above to [sink] (level, target such as
+         * `fieldsync::sync`, text), instead of java.util.logging. Lines at INFO and above carry no
+         * personal data. Called on the library's threads: hand the line on and return.
+         */
+        fun setLogger(level: LogLevel, sink: (level: LogLevel, target: String, message: String) -> Unit) {
+            loggerChosen = true
+            dev.fieldsync.ffi.setLogger(level, object : FieldsyncLogger {
+                override fun log(level: LogLevel, target: String, message: String) = sink(level, target, message)
+            })
+        }
+
+        /** No log lines at all (not even the java.util.logging default). */
+        fun clearLogger() {
+            loggerChosen = true
+            dev.fieldsync.ffi.clearLogger()
+        }
+
+        /**
+         * The default, until the app chooses: java.util.logging at INFO, loggers named
+         * `dev.fieldsync.<target>` (`dev.fieldsync.sync`); on Android those reach Logcat.
+         */
+        @Synchronized
+        private fun installDefaultLogger() {
+            if (loggerChosen) return
+            loggerChosen = true
+            dev.fieldsync.ffi.setLogger(LogLevel.INFO, JavaUtilLogging)
+        }
+    }
+
+    /** Log lines to java.util.logging. */
+    private object JavaUtilLogging : FieldsyncLogger {
+        override fun log(level: LogLevel, target: String, message: String) {
+            val name = "dev.fieldsync." + target.substringAfter("::", target).replace("::", ".")
+            val julLevel = when (level) {
+                LogLevel.ERROR -> Level.SEVERE
+                LogLevel.WARN -> Level.WARNING
+                LogLevel.INFO -> Level.INFO
+                LogLevel.DEBUG -> Level.FINE
+                LogLevel.TRACE -> Level.FINEST
+            }
+            java.util.logging.Logger.getLogger(name).log(julLevel, message)
+        }
     }
 
     /** The channels of the Flows being collected now, each closed by [close]. */
     private val open: MutableSet<SendChannel<*>> = ConcurrentHashMap.newKeySet()
     @Volatile private var closed = false
+    private val closing = AtomicBoolean(false)
 
     private val status = MutableStateFlow(client.syncStatus())
     private val statusFeed = client.subscribeSyncStatus(object : SyncStatusListener {
@@ -185,36 +248,52 @@ class Fieldsync private constructor(
         }
     }
 
-    suspend fun list(filter: ListFilter = ListFilter()): List<TicketSummary> = io { client.list(filter) }
+    suspend fun list(filter: ListFilter = ListFilter()): List<TicketSummary> = io { live().list(filter) }
     /** The tickets [query] selects, in its order, at most its limit, once. */
-    suspend fun query(query: TicketQuery): List<TicketSummary> = io { client.query(query) }
-    suspend fun get(ticketId: String): Ticket = io { client.get(ticketId) }
-    suspend fun counts(): List<StatusCount> = io { client.counts() }
+    suspend fun query(query: TicketQuery): List<TicketSummary> = io { live().query(query) }
+    suspend fun get(ticketId: String): Ticket = io { live().get(ticketId) }
+    suspend fun counts(): List<StatusCount> = io { live().counts() }
 
-    suspend fun accept(ticketId: String) = io { client.accept(ticketId) }
-    suspend fun reject(ticketId: String, reason: String) = io { client.reject(ticketId, reason) }
-    suspend fun startTravel(ticketId: String) = io { client.startTravel(ticketId) }
+    suspend fun accept(ticketId: String) = io { live().accept(ticketId) }
+    suspend fun reject(ticketId: String, reason: String) = io { live().reject(ticketId, reason) }
+    suspend fun startTravel(ticketId: String) = io { live().startTravel(ticketId) }
     /** Starts travelling and shares an ETA (UTC ms) with the customer's tracking page. */
-    suspend fun startTravel(ticketId: String, etaMillis: Long) = io { client.startTravelWithEta(ticketId, etaMillis) }
-    suspend fun checkIn(ticketId: String, location: Location) = io { client.checkIn(ticketId, location) }
-    suspend fun startWork(ticketId: String) = io { client.startWork(ticketId) }
-    suspend fun pause(ticketId: String) = io { client.pause(ticketId) }
-    suspend fun resume(ticketId: String) = io { client.resume(ticketId) }
-    suspend fun addNote(ticketId: String, text: String) = io { client.addNote(ticketId, text) }
+    suspend fun startTravel(ticketId: String, etaMillis: Long) = io { live().startTravelWithEta(ticketId, etaMillis) }
+    suspend fun checkIn(ticketId: String, location: Location) = io { live().checkIn(ticketId, location) }
+    suspend fun startWork(ticketId: String) = io { live().startWork(ticketId) }
+    suspend fun pause(ticketId: String) = io { live().pause(ticketId) }
+    suspend fun resume(ticketId: String) = io { live().resume(ticketId) }
+    suspend fun addNote(ticketId: String, text: String) = io { live().addNote(ticketId, text) }
     /** A note the customer sees on the tracking page (an answer to their message). */
-    suspend fun addPublicNote(ticketId: String, text: String) = io { client.addPublicNote(ticketId, text) }
-    suspend fun addPart(ticketId: String, sku: String, qty: UInt) = io { client.addPart(ticketId, sku, qty) }
-    suspend fun logTime(ticketId: String, minutes: UInt, kind: String) = io { client.logTime(ticketId, minutes, kind) }
+    suspend fun addPublicNote(ticketId: String, text: String) = io { live().addPublicNote(ticketId, text) }
+    suspend fun addPart(ticketId: String, sku: String, qty: UInt) = io { live().addPart(ticketId, sku, qty) }
+    suspend fun logTime(ticketId: String, minutes: UInt, kind: String) = io { live().logTime(ticketId, minutes, kind) }
     suspend fun setChecklistItem(ticketId: String, item: String, done: Boolean) =
-        io { client.setChecklistItem(ticketId, item, done) }
+        io { live().setChecklistItem(ticketId, item, done) }
     suspend fun recordFeedback(ticketId: String, rating: UByte, comment: String) =
-        io { client.recordFeedback(ticketId, rating, comment) }
-    suspend fun complete(ticketId: String, summary: String) = io { client.complete(ticketId, summary) }
+        io { live().recordFeedback(ticketId, rating, comment) }
+    suspend fun complete(ticketId: String, summary: String) = io { live().complete(ticketId, summary) }
     suspend fun captureSignature(ticketId: String, signer: String, strokes: List<List<StrokePoint>>): Signature =
-        io { client.captureSignature(ticketId, signer, strokes) }
+        io { live().captureSignature(ticketId, signer, strokes) }
 
-    /** Processes the photo file on the library's threads and adds it to the ticket. */
-    suspend fun addPhoto(ticketId: String, photo: NewPhoto): Photo = client.addPhoto(ticketId, photo)
+    /**
+     * What the customer is shown before signing: the work, parts, time and photos, and `text`,
+     * exactly what a signature captured now binds (its `summarySha256` is `sha256`).
+     */
+    suspend fun jobSummary(ticketId: String): JobSummary = io { live().jobSummary(ticketId) }
+
+    /**
+     * A photo (`Photo.sha256`), its thumbnail (`thumbnailSha256`) or a signature PNG
+     * (`Signature.pngSha256`) as a file path for an image loader (Coil: `AsyncImage(File(path))`);
+     * null when this device does not have it.
+     */
+    suspend fun mediaFile(sha256: String): String? = io { live().mediaFile(sha256) }
+
+    /**
+     * Processes the photo (a file, or `NewPhoto(bytes = ...)` read from a `content://` Uri) on
+     * the library's threads and adds it to the ticket.
+     */
+    suspend fun addPhoto(ticketId: String, photo: NewPhoto): Photo = live().addPhoto(ticketId, photo)
 
     /**
      * Writes the ticket's service report (PDF) offline and returns its path: in
@@ -222,22 +301,43 @@ class Fieldsync private constructor(
      * text (`options.fontPath`, Android: /system/fonts/NotoSansCJK-Regular.ttc).
      */
     suspend fun serviceReport(ticketId: String, options: ReportOptions = ReportOptions()): String =
-        client.serviceReport(ticketId, options)
+        live().serviceReport(ticketId, options)
 
-    /** Syncs now, even when offline was reported. */
-    suspend fun syncNow(): SyncReport = client.syncNow()
+    /**
+     * Syncs now, even when offline was reported. Cancelling the calling coroutine stops the
+     * sync at its next step; what it had applied stays, the rest goes with the next sync.
+     */
+    suspend fun syncNow(): SyncReport = live().syncNow()
+
+    /**
+     * One sync bounded by [timeout] for background work: [SyncOutcome.Synced] is WorkManager's
+     * `Result.success()`, [SyncOutcome.Retry] its `Result.retry()`, [SyncOutcome.Failed]
+     * `Result.failure()` (`needsSignIn`: ask the user to sign in again). Never throws but
+     * `CancellationException`.
+     */
+    suspend fun syncOnce(timeout: Duration): SyncOutcome = live().syncOnce(timeout.inWholeMilliseconds.toULong())
 
     /** The connectivity callback: going online syncs at once. */
-    fun setOnline(online: Boolean) = client.setOnline(online)
+    fun setOnline(online: Boolean) = live().setOnline(online)
 
-    /** Ends every Flow handed out (their collectors complete), stops background sync, frees the client. */
+    /**
+     * Ends every Flow handed out (their collectors complete), stops a sync under way and
+     * background sync, waits for an action under way (milliseconds), releases the store (it
+     * may be opened again at once) and frees the client. Later calls throw
+     * [FieldsyncException.Closed]. Idempotent.
+     */
     override fun close() {
+        if (!closing.compareAndSet(false, true)) return
         closed = true
         statusFeed.cancel()
         statusFeed.close()
         for (channel in open) channel.close()
+        runBlocking { client.shutdown() }
         client.close()
     }
 
     private suspend fun <T> io(block: () -> T): T = withContext(io) { block() }
+
+    /** The generated client, unless [close] was called: then every call is [FieldsyncException.Closed]. */
+    private fun live(): FieldsyncClient = if (closed) throw FieldsyncException.Closed() else client
 }

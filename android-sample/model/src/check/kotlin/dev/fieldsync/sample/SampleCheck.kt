@@ -147,4 +147,24 @@ private suspend fun screens(url: String, token: String, ticketId: String, dir: F
     val reopened = openStore(store.path, server, storeKey)
     check("the right key opens it, the ticket completed", reopened.get(ticketId).status == Status.COMPLETED)
     reopened.close()
+
+    println("step: the screens and SyncWorker share one client")
+    val shared = SharedStore { openStore(store.path, server, storeKey) }
+    val screensClient = shared.acquire()
+    val inUse = try {
+        openStore(store.path, server, storeKey).close()
+        "opened twice"
+    } catch (e: FieldsyncException.StoreInUse) {
+        "StoreInUse"
+    }
+    check("a second client of the open store is refused: $inUse", inUse == "StoreInUse")
+    val result = backgroundSync(shared)
+    check("SyncWorker's sync on the screens' client: $result", result == WorkResult.SUCCESS)
+    check("the screens still hold it", shared.holders() == 1 && screensClient.list().isNotEmpty())
+    shared.release()
+    // As when WorkManager starts the process with no screen up: the worker opens it and closes it.
+    val alone = backgroundSync(shared)
+    check("a worker with no screen up opens and closes it: $alone", alone == WorkResult.SUCCESS && shared.holders() == 0)
+    openStore(store.path, server, storeKey).close()
+    check("after the last release the store is free", true)
 }

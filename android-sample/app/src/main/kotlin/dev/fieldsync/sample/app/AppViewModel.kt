@@ -1,6 +1,7 @@
 // The app's one androidx ViewModel: signs in, opens the encrypted store with the Keystore's
-// key, hands the screens a TicketsViewModel running in viewModelScope, and tells the library
-// when the phone is online (ConnectivityManager.NetworkCallback).
+// key (through AppStore, the client it shares with SyncWorker), hands the screens a
+// TicketsViewModel running in viewModelScope, tells the library when the phone is online
+// (ConnectivityManager.NetworkCallback) and schedules background sync (SyncWorker).
 package dev.fieldsync.sample.app
 
 import android.app.Application
@@ -15,11 +16,12 @@ import dev.fieldsync.ffi.FieldsyncException
 import dev.fieldsync.ffi.ServerConfig
 import dev.fieldsync.ffi.whoAmI
 import dev.fieldsync.reason
+import dev.fieldsync.sample.SharedStore
 import dev.fieldsync.sample.TicketsViewModel
-import dev.fieldsync.sample.openStore
 import java.io.File
 import java.io.IOException
 import java.security.GeneralSecurityException
+import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.Job
 import kotlinx.coroutines.SupervisorJob
@@ -49,10 +51,12 @@ sealed interface AppState {
 
 class AppViewModel(app: Application) : AndroidViewModel(app) {
     private val vault = KeystoreVault(app.noBackupFilesDir)
-    private val storePath = File(app.noBackupFilesDir, "fieldsync.sqlite").path
+    private val storePath = AppStore.storePath(app)
     private val connectivity = app.getSystemService(ConnectivityManager::class.java)
     private val mutableState = MutableStateFlow<AppState>(AppState.Opening)
     private var fieldsync: Fieldsync? = null
+    /** Where [fieldsync] came from: released (not closed) when done, SyncWorker may hold it too. */
+    private var shared: SharedStore? = null
 
     /** The signed-in screens' coroutines (a child of viewModelScope): sign-out cancels them first. */
     private var signedInJob: Job? = null
@@ -70,7 +74,7 @@ class AppViewModel(app: Application) : AndroidViewModel(app) {
             if (session == null) {
                 mutableState.value = AppState.SignedOut()
             } else {
-                open { openStore(storePath, session.server, withContext(Dispatchers.IO) { vault.storeKey() }, session.identity) }
+                open()
             }
         }
     }
@@ -82,13 +86,8 @@ class AppViewModel(app: Application) : AndroidViewModel(app) {
             val server = ServerConfig(url = url.trim().trimEnd('/'), token = token.trim())
             try {
                 val identity = whoAmI(server, OkHttpTransport.platform)
-                open {
-                    val key = withContext(Dispatchers.IO) {
-                        vault.saveSession(Session(server, identity))
-                        vault.storeKey()
-                    }
-                    openStore(storePath, server, key, identity)
-                }
+                withContext(Dispatchers.IO) { vault.saveSession(Session(server, identity)) }
+                open()
             } catch (e: FieldsyncException) {
                 mutableState.value = AppState.SignedOut(error = e.reason)
             }
@@ -98,13 +97,17 @@ class AppViewModel(app: Application) : AndroidViewModel(app) {
     /** Forgets the sign-in, the key and the store (whatever has not synced is lost: the UI warns). */
     fun signOut() {
         stopConnectivity()
-        val closing = fieldsync
+        val releasing = shared
         fieldsync = null
+        shared = null
+        SyncWorker.cancel(getApplication<Application>())
         viewModelScope.launch {
             // The model's Flows end (their subscriptions close) before the client does.
             signedInJob?.cancelAndJoin()
             signedInJob = null
-            closing?.close()
+            // The last holder closes it (a running SyncWorker finishes its sync first).
+            releasing?.release()
+            AppStore.forget()
             withContext(Dispatchers.IO) {
                 vault.clear()
                 listOf("", "-wal", "-shm").forEach { File(storePath + it).delete() }
@@ -113,9 +116,16 @@ class AppViewModel(app: Application) : AndroidViewModel(app) {
         }
     }
 
-    private suspend fun open(opener: suspend () -> Fieldsync) {
+    /** Opens the saved sign-in's store through [AppStore], shared with SyncWorker. */
+    private suspend fun open() {
+        var store: SharedStore? = null
         val opened = try {
-            opener()
+            store = withContext(Dispatchers.IO) { AppStore.shared(getApplication<Application>()) }
+            if (store == null) {
+                mutableState.value = AppState.SignedOut()
+                return
+            }
+            store.acquire()
         } catch (e: FieldsyncException) {
             mutableState.value = AppState.Failed(e.reason)
             return
@@ -127,6 +137,8 @@ class AppViewModel(app: Application) : AndroidViewModel(app) {
             return
         }
         fieldsync = opened
+        shared = store
+        SyncWorker.schedule(getApplication<Application>())
         val job = SupervisorJob(viewModelScope.coroutineContext.job)
         signedInJob = job
         mutableState.value = AppState.SignedIn(TicketsViewModel(opened, viewModelScope + job))
@@ -158,7 +170,10 @@ class AppViewModel(app: Application) : AndroidViewModel(app) {
     override fun onCleared() {
         // viewModelScope is cancelled by now: the Flows' subscriptions are closed.
         stopConnectivity()
-        fieldsync?.close()
+        val releasing = shared
         fieldsync = null
+        shared = null
+        // viewModelScope is gone; the release is quick (the last holder closes the client).
+        releasing?.let { CoroutineScope(Dispatchers.IO).launch { it.release() } }
     }
 }
