@@ -12,6 +12,7 @@ use std::fmt;
 use crate::time::Millis;
 
 mod guidance;
+mod pool;
 pub mod values;
 
 /// What a user is allowed to be.
@@ -58,6 +59,8 @@ pub enum Status {
     /// Created, not yet assigned.
     #[default]
     New,
+    /// In the shared pool: any engineer may claim it (抢单; docs/adr/0023).
+    Pooled,
     /// Assigned to an engineer who has not answered yet.
     Dispatched,
     /// The engineer accepted it.
@@ -80,8 +83,9 @@ pub enum Status {
 
 impl Status {
     /// Every status, in workflow order.
-    pub const ALL: [Status; 10] = [
+    pub const ALL: [Status; 11] = [
         Status::New,
+        Status::Pooled,
         Status::Dispatched,
         Status::Accepted,
         Status::Rejected,
@@ -97,6 +101,7 @@ impl Status {
     pub fn as_str(self) -> &'static str {
         match self {
             Status::New => "new",
+            Status::Pooled => "pooled",
             Status::Dispatched => "dispatched",
             Status::Accepted => "accepted",
             Status::Rejected => "rejected",
@@ -118,6 +123,7 @@ impl Status {
     pub fn label(self) -> &'static str {
         match self {
             Status::OnSite => "on site",
+            Status::Pooled => "in the pool",
             other => other.as_str(),
         }
     }
@@ -174,11 +180,15 @@ pub enum EventKind {
     Reassigned,
     /// Dispatcher reopened a completed or cancelled ticket.
     Reopened,
+    /// Dispatcher put the ticket into the shared pool instead of assigning it.
+    Pooled,
+    /// An engineer claimed a pooled ticket: it is theirs, accepted.
+    Claimed,
 }
 
 impl EventKind {
     /// Every kind.
-    pub const ALL: [EventKind; 13] = [
+    pub const ALL: [EventKind; 15] = [
         EventKind::Created,
         EventKind::Dispatched,
         EventKind::Accepted,
@@ -192,6 +202,8 @@ impl EventKind {
         EventKind::Cancelled,
         EventKind::Reassigned,
         EventKind::Reopened,
+        EventKind::Pooled,
+        EventKind::Claimed,
     ];
 
     /// The name stored in documents.
@@ -210,6 +222,8 @@ impl EventKind {
             EventKind::Cancelled => "cancelled",
             EventKind::Reassigned => "reassigned",
             EventKind::Reopened => "reopened",
+            EventKind::Pooled => "pooled",
+            EventKind::Claimed => "claimed",
         }
     }
 
@@ -232,6 +246,7 @@ impl EventKind {
                 | EventKind::Cancelled
                 | EventKind::Reassigned
                 | EventKind::Reopened
+                | EventKind::Pooled
         )
     }
 
@@ -250,6 +265,8 @@ impl EventKind {
             EventKind::Completed => Action::Complete,
             EventKind::Cancelled => Action::Cancel,
             EventKind::Reopened => Action::Reopen,
+            EventKind::Pooled => Action::Pool,
+            EventKind::Claimed => Action::Claim,
         }
     }
 }
@@ -302,6 +319,10 @@ pub enum Action {
     RateVisit,
     /// Change the ticket's classification (type, product, module, version).
     Reclassify,
+    /// Put the ticket into the shared pool (dispatcher).
+    Pool,
+    /// Claim a pooled ticket (engineer).
+    Claim,
 }
 
 impl Action {
@@ -350,6 +371,8 @@ impl Action {
             Action::MessageFromCustomer => "leave a message",
             Action::RateVisit => "rate the visit",
             Action::Reclassify => "reclassify",
+            Action::Pool => "put in the pool",
+            Action::Claim => "claim",
         }
     }
 }
@@ -413,6 +436,12 @@ pub enum Reason {
         /// The most there may be.
         max: usize,
     },
+    /// A claim of a pooled ticket another engineer claimed first (or a dispatcher assigned).
+    ClaimedByOther,
+    /// A claim that names another engineer: one claims for oneself.
+    ClaimForOther,
+    /// A claim by someone who is not an engineer.
+    NotEngineer,
 }
 
 /// A refused event or action: what was tried and why not.
@@ -444,6 +473,9 @@ impl fmt::Display for Refusal {
             Reason::AlreadySigned => f.write_str("the customer has already signed"),
             Reason::AlreadyRecorded => f.write_str("it is already recorded"),
             Reason::TooMany { max } => write!(f, "a ticket holds at most {max}"),
+            Reason::ClaimedByOther => f.write_str("claimed by someone else"),
+            Reason::ClaimForOther => f.write_str("one claims a ticket for oneself"),
+            Reason::NotEngineer => f.write_str("only an engineer may claim a ticket"),
         }
     }
 }
@@ -497,6 +529,9 @@ pub fn apply(state: &TicketState, event: &Event) -> Result<TicketState, Refusal>
     };
     let refuse = |reason| Refusal { action: kind.action(), reason };
     let actor = Actor { user: &event.by, role: event.role };
+    if kind == EventKind::Claimed {
+        return pool::apply_claim(state, event, &actor).map_err(refuse);
+    }
     check_actor(state, kind, &actor).map_err(refuse)?;
 
     use Status as S;
@@ -548,6 +583,9 @@ pub fn apply(state: &TicketState, event: &Event) -> Result<TicketState, Refusal>
             next.arrived_at = None;
             next.resolved_at = None;
         }
+        EventKind::Pooled => pool::into_pool(&mut next),
+        // Judged above, by its own rule.
+        EventKind::Claimed => {}
     }
     Ok(next)
 }
@@ -570,6 +608,8 @@ pub fn allows(kind: EventKind, from: Status) -> bool {
         EventKind::Completed => matches!(from, S::OnSite | S::Working | S::Paused),
         EventKind::Cancelled => !from.is_final(),
         EventKind::Reopened => from.is_final(),
+        EventKind::Pooled => pool::may_pool_from(from),
+        EventKind::Claimed => from == S::Pooled,
     }
 }
 
