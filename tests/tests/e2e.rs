@@ -15,6 +15,8 @@ mod customers;
 mod identity;
 #[path = "e2e/observe.rs"]
 mod observe;
+#[path = "e2e/pool.rs"]
+mod pool;
 #[path = "e2e/report.rs"]
 mod report;
 
