@@ -126,7 +126,11 @@ impl Words {
             Some((head, parts)) if zh(head).is_some() => (Some(head), parts),
             _ => (None, text),
         };
-        let parts: Vec<String> = parts.split("; ").map(summary_part_zh).collect();
+        // A compensation's reasons are refusals ("compensate: cannot claim: claimed by someone else").
+        let parts: Vec<String> = parts
+            .split("; ")
+            .map(|part| if part.starts_with("cannot ") { self.refusal(part) } else { summary_part_zh(part) })
+            .collect();
         match head {
             Some(head) => format!("{}：{}", t(Lang::Zh, head), parts.join("；")),
             None => parts.join("；"),
@@ -304,6 +308,7 @@ fn zh(en: &str) -> Option<&'static str> {
         "put in the pool" => "放入抢单池",
         "claim" => "抢单",
         "claimed by someone else" => "已被他人抢单",
+        "compensate" => "服务器撤销",
         "travel started" => "已出发",
         "checked in" => "已签到",
         "work started" => "开始作业",
