@@ -50,9 +50,7 @@ pub(crate) fn is_or_was_assigned(document: &Automerge, user_id: &str) -> bool {
 
 /// Whether the ticket is, or was, in the shared pool: any engineer may have claimed it.
 fn was_pooled(document: &Automerge) -> bool {
-    doc::read_events(document)
-        .iter()
-        .any(|e| e.void.is_none() && EventKind::parse(&e.kind) == Some(EventKind::Pooled))
+    doc::read_events(document).iter().any(|e| e.void.is_none() && EventKind::parse(&e.kind) == Some(EventKind::Pooled))
 }
 
 /// Whether the device should hold the ticket now: an engineer's own tickets and the shared

@@ -100,14 +100,14 @@ mod tests {
     #[test]
     fn claims_outside_the_pool_for_others_or_by_dispatchers_are_refused() {
         let created = derive(&pooled()[..1]).state;
-        let refused = apply(&created, &claim("ana", 5)).unwrap_err();
+        let refused = apply(&created, &claim("ana", 5)).expect_err("refused");
         assert_eq!(refused.reason, Reason::WrongStatus { status: Status::New });
 
         let pool = derive(&pooled()).state;
         let for_other = event(EventKind::Claimed, "ana", Role::Engineer, Some("ben"), 5);
-        assert_eq!(apply(&pool, &for_other).unwrap_err().reason, Reason::ClaimForOther);
+        assert_eq!(apply(&pool, &for_other).expect_err("refused").reason, Reason::ClaimForOther);
         let by_dispatcher = event(EventKind::Claimed, "disp", Role::Dispatcher, None, 5);
-        assert_eq!(apply(&pool, &by_dispatcher).unwrap_err().reason, Reason::NotEngineer);
+        assert_eq!(apply(&pool, &by_dispatcher).expect_err("refused").reason, Reason::NotEngineer);
         let naming_self = event(EventKind::Claimed, "ana", Role::Engineer, Some("ana"), 5);
         assert!(apply(&pool, &naming_self).is_ok());
 
@@ -115,7 +115,7 @@ mod tests {
         let mut events = pooled();
         events.push(event(EventKind::Reassigned, "disp", Role::Dispatcher, Some("ben"), 3));
         let assigned = derive(&events).state;
-        let refusal: Refusal = apply(&assigned, &claim("ana", 5)).unwrap_err();
+        let refusal: Refusal = apply(&assigned, &claim("ana", 5)).expect_err("refused");
         assert_eq!(refusal.to_string(), "cannot claim: claimed by someone else");
     }
 
@@ -123,12 +123,15 @@ mod tests {
     fn only_dispatchers_pool_and_only_new_or_rejected_tickets() {
         let created = derive(&pooled()[..1]).state;
         let by_engineer = event(EventKind::Pooled, "ana", Role::Engineer, None, 3);
-        assert_eq!(apply(&created, &by_engineer).unwrap_err().reason, Reason::NotDispatcher);
+        assert_eq!(apply(&created, &by_engineer).expect_err("refused").reason, Reason::NotDispatcher);
         let mut events = pooled();
         events.push(claim("ana", 10));
         let accepted = derive(&events).state;
         let again = event(EventKind::Pooled, "disp", Role::Dispatcher, None, 11);
-        assert_eq!(apply(&accepted, &again).unwrap_err().reason, Reason::WrongStatus { status: Status::Accepted });
+        assert_eq!(
+            apply(&accepted, &again).expect_err("refused").reason,
+            Reason::WrongStatus { status: Status::Accepted }
+        );
         events.push(event(EventKind::Rejected, "ana", Role::Engineer, None, 12));
         events.push(again);
         let back = derive(&events).state;

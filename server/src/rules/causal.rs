@@ -53,9 +53,9 @@ fn lost_earlier(base: &Automerge, frames: &[Frame], who: &Pusher<'_>) -> Option<
         return None;
     }
     let events = doc::read_events(base);
-    let lost = events.iter().any(|e| {
-        e.void.is_some() && e.by == who.user_id && EventKind::parse(&e.kind) == Some(EventKind::Claimed)
-    });
+    let lost = events
+        .iter()
+        .any(|e| e.void.is_some() && e.by == who.user_id && EventKind::parse(&e.kind) == Some(EventKind::Claimed));
     let holds = doc::derive(base).state.assignee.as_deref() == Some(who.user_id);
     (lost && !holds).then(|| Refusal { action: Action::Claim, reason: Reason::ClaimedByOther }.to_string())
 }
@@ -85,9 +85,7 @@ pub(crate) fn frames(document: &Automerge, changes: &[Change]) -> Vec<Frame> {
 /// change by change (a claim, and nothing else, passes).
 pub(crate) fn knew_not_assignee(frames: &[Frame], who: &Pusher<'_>) -> bool {
     who.role == Role::Engineer
-        && frames
-            .iter()
-            .any(|f| f.known.status != Status::Pooled && f.known.assignee.as_deref() != Some(who.user_id))
+        && frames.iter().any(|f| f.known.status != Status::Pooled && f.known.assignee.as_deref() != Some(who.user_id))
 }
 
 /// A record a change inserted into one of the record lists.

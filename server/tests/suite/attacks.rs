@@ -114,7 +114,13 @@ impl Hostile {
     }
 
     /// Inserts a record at `index` of list `name` with this device's id, user and the fields.
-    pub(crate) fn insert(&self, tx: &mut Transaction<'_>, name: &str, index: usize, fields: &[(&str, ScalarValue)]) -> ObjId {
+    pub(crate) fn insert(
+        &self,
+        tx: &mut Transaction<'_>,
+        name: &str,
+        index: usize,
+        fields: &[(&str, ScalarValue)],
+    ) -> ObjId {
         let list = self.list(tx, name);
         let record = tx.insert_object(&list, index, ObjType::Map).expect("insert");
         tx.put(&record, "id", format!("hostile-{name}-{index}-{}", fields.len())).expect("id");

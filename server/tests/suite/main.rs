@@ -26,6 +26,7 @@ mod manager;
 mod postgres;
 mod properties;
 mod report;
+mod routing;
 mod storage;
 mod sync;
 mod tracking;

@@ -50,7 +50,8 @@ async fn two_devices_claim_offline_the_first_received_wins_the_other_is_told_and
     assert!(second.rejected[0].1.contains("claimed by someone else"), "{second:?}");
     assert!(second.evicted.contains(&pooled), "the ticket leaves fay's device at once: {second:?}");
     assert!(fay.client().get(&pooled).is_err(), "gone from her store");
-    let held: Vec<String> = fay.client().list(&ListFilter::default()).expect("list").into_iter().map(|t| t.id).collect();
+    let held: Vec<String> =
+        fay.client().list(&ListFilter::default()).expect("list").into_iter().map(|t| t.id).collect();
     assert_eq!(held, vec![own.clone()], "her own job stays");
 
     // Nothing else lost: fay's own work reached the server; eli holds the claimed ticket.
