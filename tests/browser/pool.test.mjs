@@ -3,8 +3,9 @@
 // dispatcher makes an unassigned ticket in the console and puts it into the pool; two
 // engineers' devices (the `fieldsync device` CLI, each its own store) receive it and both claim
 // it offline; the first claim the server receives wins, the other device is told "claimed by
-// someone else" and loses the ticket; the console's ticket page shows who claimed it. The
-// Chinese pages show no English of the console's chrome.
+// someone else" and loses the ticket; the console's ticket page shows who claimed it. An admin
+// then sets a skill group and a routing rule on the settings page, and a new ticket naming no
+// engineer goes to the group. The Chinese pages show no English of the console's chrome.
 // Prints "N passed, M failed" last; exits non-zero on any failure.
 //
 // Environment: FIELDSYNC_BIN (the fieldsync binary), SCREENSHOTS (folder for screenshots),
@@ -189,6 +190,23 @@ try {
       check(elis && elis.events.some((e) => e.length > r.claimed.length), `eli's voided, with why: ${all}`);
       await speaks();
       await shot("pool-claimed");
+    });
+    await step("an admin sets a skill group and a rule; a new ticket naming no engineer goes to the group", async () => {
+      await page.goto(`${url}/console/settings`);
+      await speaks();
+      await page.fill("#routing-form textarea[name=groups]", "fixers: fay");
+      await page.fill("#routing-form textarea[name=routing_rules]", "on_site_repair * fixers round_robin");
+      await page.click("#routing-form button[type=submit]");
+      await page.waitForURL("**/console/settings");
+      check((await page.inputValue("#routing-form textarea[name=groups]")) === "fixers: fay", "the groups are kept");
+      await page.goto(`${url}/console/tickets/new`);
+      await page.fill("input[name=title]", `${r.title} 2`);
+      await page.selectOption("#ticket-type", "on_site_repair");
+      await page.selectOption("#assignee", "");
+      await page.click("#new-ticket button[type=submit]");
+      await page.waitForURL(/\/console\/tickets\/[0-9a-f-]{36}$/);
+      check((await text("#assignee")) === "fay", `routed: ${await text("#assignee")}`);
+      await speaks();
     });
     await context.close();
   }

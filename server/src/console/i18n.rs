@@ -447,6 +447,12 @@ fn zh(en: &str) -> Option<&'static str> {
         "reason" => "原因",
         "Cancel ticket" => "取消工单",
         "Put in the pool" => "放入抢单池",
+        "Skill groups and routing" => "技能组与自动派单",
+        "One group a line:" => "每行一个技能组：",
+        "for any. The first matching rule assigns each new ticket that names no engineer." => {
+            "表示任意。未指定工程师的新工单按第一条匹配的规则自动派单。"
+        }
+        "Save routing" => "保存派单规则",
         "any engineer may claim it" => "任何工程师都可以抢单",
         "Reopen" => "重开",
         "Add note" => "添加备注",
