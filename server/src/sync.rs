@@ -193,7 +193,8 @@ fn apply_push(state: &AppState, who: &Principal, push: &Push, now: Millis) -> Re
         // A push that breaks a rule is kept (one history with the device) and undone by one
         // server change, which also carries what the server corrects (times, distances).
         let mut verdict = rules::check(base, &document, &before, &pusher);
-        rules::causal::judge(&document, &frames, &pusher, base, now, &mut verdict);
+        let base_assignee = loaded.as_ref().and_then(|l| l.assignee.as_deref());
+        rules::causal::judge(&document, &frames, &pusher, base, base_assignee, now, &mut verdict);
         let mut stored = new.clone();
         let hash = rules::compensate(&mut document, &before, &verdict, now)
             .map_err(|e| AppError::Internal(format!("compensating a push to ticket {id} failed: {e}")))?;

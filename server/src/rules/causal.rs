@@ -48,8 +48,12 @@ pub(crate) struct Frame {
 /// Why this push is refused whole when its author lost a claim the server already refused in
 /// an earlier push (its copy still shows the ticket as theirs; an honest device dropped it on
 /// being told): every record it writes is undone.
-fn lost_earlier(base: &Automerge, frames: &[Frame], who: &Pusher<'_>) -> Option<String> {
-    if who.role != Role::Engineer || !frames.iter().any(|f| f.known.assignee.as_deref() == Some(who.user_id)) {
+fn lost_earlier(base: &Automerge, base_assignee: Option<&str>, frames: &[Frame], who: &Pusher<'_>) -> Option<String> {
+    // The common case, the assignee pushing as the server knows it, folds nothing.
+    if who.role != Role::Engineer
+        || base_assignee == Some(who.user_id)
+        || !frames.iter().any(|f| f.known.assignee.as_deref() == Some(who.user_id))
+    {
         return None;
     }
     let events = doc::read_events(base);
@@ -100,18 +104,20 @@ struct Inserted {
 /// holds every change of the push; records the path rules already voided are not judged again.
 /// `base` is the ticket as the server had it before the push: a claim is judged against it
 /// too, so the first claim the server receives wins (docs/adr/0023), and whatever the losing
-/// author wrote after its claim is undone with it.
+/// author wrote after its claim is undone with it. `base_assignee` is the assignee the server
+/// recorded for `base` when it knows it without folding (`documents::Loaded::assignee`).
 pub(crate) fn judge(
     document: &Automerge,
     frames: &[Frame],
     who: &Pusher<'_>,
     base: &Automerge,
+    base_assignee: Option<&str>,
     received_at: Millis,
     verdict: &mut Verdict,
 ) {
     // Folded only when the push claims something.
     let current = std::cell::OnceCell::new();
-    let mut lost_claim = lost_earlier(base, frames, who);
+    let mut lost_claim = lost_earlier(base, base_assignee, frames, who);
     let created_at = match document.get(ROOT, "created_at") {
         Ok(Some((Value::Scalar(s), _))) => int(&s).unwrap_or(0),
         _ => 0,
