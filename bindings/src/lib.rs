@@ -197,6 +197,13 @@ impl FieldsyncClient {
     // -----------------------------------------------------------------------------------------
     // Actions: each is on disk when it returns, and syncs later.
 
+    /// Claims a pooled ticket for this device's engineer, offline too. If another engineer's
+    /// claim reached the server first, the next sync reports "cannot claim: claimed by someone
+    /// else" and the ticket leaves this device.
+    pub fn claim(&self, ticket_id: String) -> Result<(), FieldsyncError> {
+        Ok(self.client().claim(&ticket_id)?)
+    }
+
     /// Accepts a dispatched ticket.
     pub fn accept(&self, ticket_id: String) -> Result<(), FieldsyncError> {
         Ok(self.client().accept(&ticket_id)?)

@@ -64,6 +64,8 @@ pub enum Status {
     Completed,
     /// The dispatcher cancelled it.
     Cancelled,
+    /// In the shared pool: any engineer may claim it (last, so older values keep their place).
+    Pooled,
 }
 
 /// How urgent a ticket is.
@@ -483,6 +485,7 @@ impl From<workflow::Status> for Status {
             S::Paused => Status::Paused,
             S::Completed => Status::Completed,
             S::Cancelled => Status::Cancelled,
+            S::Pooled => Status::Pooled,
         }
     }
 }
@@ -501,6 +504,7 @@ impl From<Status> for workflow::Status {
             Status::Paused => S::Paused,
             Status::Completed => S::Completed,
             Status::Cancelled => S::Cancelled,
+            Status::Pooled => S::Pooled,
         }
     }
 }

@@ -34,6 +34,12 @@ pub enum DeviceCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Claim a ticket from the shared pool (offline too): it becomes yours, accepted, unless
+    /// someone else's claim reaches the server first.
+    Claim {
+        /// Ticket id.
+        id: String,
+    },
     /// Accept a dispatched ticket.
     Accept {
         /// Ticket id.
@@ -303,6 +309,7 @@ impl DeviceCommand {
         match self {
             D::Show { id, .. }
             | D::Accept { id }
+            | D::Claim { id }
             | D::Reject { id, .. }
             | D::Travel { id, .. }
             | D::CheckIn { id, .. }
@@ -361,6 +368,7 @@ pub async fn run(
             }
         }
         DeviceCommand::Accept { id } => act(client.accept(&id), "accepted", &id)?,
+        DeviceCommand::Claim { id } => act(client.claim(&id), "claimed", &id)?,
         DeviceCommand::Reject { id, reason } => act(client.reject(&id, &reason), "rejected", &id)?,
         DeviceCommand::Travel { id, eta_minutes: None } => act(client.start_travel(&id), "travelling to", &id)?,
         DeviceCommand::Travel { id, eta_minutes: Some(minutes) } => {

@@ -60,6 +60,12 @@ pub enum DispatchCommand {
         /// Engineer's user id.
         engineer: String,
     },
+    /// Put a new or rejected ticket into the shared pool, where the first engineer to claim
+    /// it on their phone gets it.
+    Pool {
+        /// Ticket id.
+        id: String,
+    },
     /// Cancel a ticket.
     Cancel {
         /// Ticket id.
@@ -178,6 +184,7 @@ impl DispatchCommand {
         use DispatchCommand as D;
         match self {
             D::Assign { id, .. }
+            | D::Pool { id }
             | D::Cancel { id, .. }
             | D::Reopen { id, .. }
             | D::Show { id, .. }
@@ -224,6 +231,10 @@ pub async fn run(server: &str, token: &str, command: DispatchCommand) -> Result<
         DispatchCommand::Assign { id, engineer } => {
             api.act(&id, &Command::Assign { engineer: engineer.clone() }).await?;
             println!("assigned {id} to {engineer}");
+        }
+        DispatchCommand::Pool { id } => {
+            api.act(&id, &Command::Pool).await?;
+            println!("put {id} in the pool");
         }
         DispatchCommand::Cancel { id, reason } => {
             api.act(&id, &Command::Cancel { reason }).await?;

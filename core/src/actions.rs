@@ -32,6 +32,11 @@ pub enum Command {
         /// Why.
         reason: String,
     },
+    /// Put a new (or rejected) ticket into the shared pool instead of assigning it
+    /// (dispatcher; docs/adr/0023).
+    Pool,
+    /// Claim a pooled ticket for oneself (engineer): it becomes one's own, accepted.
+    Claim,
     /// Accept (assignee).
     Accept,
     /// Reject (assignee).
@@ -308,6 +313,8 @@ fn plan(document: &Automerge, state: &workflow::TicketState, command: &Command) 
         Command::Reopen { reason } => with_reason(EventKind::Reopened, reason),
         Command::Reject { reason } => with_reason(EventKind::Rejected, reason),
         Command::Accept => event(EventKind::Accepted),
+        Command::Pool => event(EventKind::Pooled),
+        Command::Claim => event(EventKind::Claimed),
         Command::StartTravel { eta } => {
             Edit::Event(EventDraft { eta: *eta, ..EventDraft::of(EventKind::TravelStarted) })
         }
@@ -382,6 +389,8 @@ fn verb(command: &Command) -> &'static str {
         Command::Cancel { .. } => Action::Cancel.verb(),
         Command::Reopen { .. } => Action::Reopen.verb(),
         Command::Accept => Action::Accept.verb(),
+        Command::Pool => Action::Pool.verb(),
+        Command::Claim => Action::Claim.verb(),
         Command::Reject { .. } => Action::Reject.verb(),
         Command::StartTravel { .. } => Action::StartTravel.verb(),
         Command::CheckIn { .. } => Action::CheckIn.verb(),

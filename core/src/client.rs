@@ -209,6 +209,19 @@ impl Client {
         self.run(ticket_id, Command::Assign { engineer: engineer.to_owned() })
     }
 
+    /// Puts a new (or rejected) ticket into the shared pool, where engineers claim it, instead
+    /// of assigning it (dispatchers and admins; docs/adr/0023).
+    pub fn pool(&self, ticket_id: &str) -> Result<(), Error> {
+        self.run(ticket_id, Command::Pool)
+    }
+
+    /// Claims a pooled ticket for this device's engineer, offline too: it becomes theirs,
+    /// accepted. When another engineer's claim reached the server first, the next sync reports
+    /// the refusal ("cannot claim: claimed by someone else") and the ticket leaves this device.
+    pub fn claim(&self, ticket_id: &str) -> Result<(), Error> {
+        self.run(ticket_id, Command::Claim)
+    }
+
     /// Cancels a ticket that is not completed or cancelled.
     pub fn cancel(&self, ticket_id: &str, reason: &str) -> Result<(), Error> {
         self.run(ticket_id, Command::Cancel { reason: reason.to_owned() })

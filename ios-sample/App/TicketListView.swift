@@ -111,6 +111,7 @@ func label(_ status: Status) -> String {
     case .paused: "paused"
     case .completed: "completed"
     case .cancelled: "cancelled"
+    case .pooled: "in the pool"
     }
 }
 

@@ -15,8 +15,10 @@ use crate::documents::{self, Loaded};
 use crate::storage::{IndexRow, Principal};
 use crate::{AppError, AppState};
 
-/// Engineers push only to tickets that are, or were, assigned to them; dispatchers and admins
-/// to any ticket, and they may create tickets.
+/// Engineers push only to tickets that are, or were, assigned to them, or that are or were in
+/// the shared pool (a claim; the rules judge every change of it against what its author had
+/// seen and what the server already has, rules/causal.rs); dispatchers and admins to any
+/// ticket, and they may create tickets.
 pub(crate) fn may_push(who: &Principal, existing: Option<&Loaded>) -> Result<(), String> {
     if who.role.dispatches() {
         return Ok(());
@@ -27,7 +29,10 @@ pub(crate) fn may_push(who: &Principal, existing: Option<&Loaded>) -> Result<(),
     let Some(loaded) = existing else {
         return Err("unknown ticket".into());
     };
-    if loaded.assignee.as_deref() == Some(who.user_id.as_str()) || is_or_was_assigned(&loaded.doc, &who.user_id) {
+    if loaded.assignee.as_deref() == Some(who.user_id.as_str())
+        || is_or_was_assigned(&loaded.doc, &who.user_id)
+        || was_pooled(&loaded.doc)
+    {
         Ok(())
     } else {
         Err("ticket is not assigned to you".into())
@@ -47,9 +52,18 @@ pub(crate) fn is_or_was_assigned(document: &Automerge, user_id: &str) -> bool {
     })
 }
 
-/// Whether the device should hold the ticket now.
+/// Whether the ticket is, or was, in the shared pool: any engineer may have claimed it.
+fn was_pooled(document: &Automerge) -> bool {
+    doc::read_events(document).iter().any(|e| e.void.is_none() && EventKind::parse(&e.kind) == Some(EventKind::Pooled))
+}
+
+/// Whether the device should hold the ticket now: an engineer's own tickets and the shared
+/// pool's (to claim them offline; the pool is small, and the response budget bounds every
+/// answer); everything for dispatchers and admins. A pooled ticket someone else claimed is no
+/// longer held, so it leaves the other engineers' devices.
 pub(crate) fn should_hold(who: &Principal, row: &IndexRow, expired_before: Millis) -> bool {
-    let mine = who.role.dispatches() || row.assignee.as_deref() == Some(who.user_id.as_str());
+    let mine =
+        who.role.dispatches() || row.assignee.as_deref() == Some(who.user_id.as_str()) || row.status == Status::Pooled;
     let expired = row.status == Status::Completed && row.resolved_at.is_some_and(|at| at < expired_before);
     mine && !expired
 }

@@ -40,6 +40,7 @@ pub mod escalator;
 pub mod limits;
 pub mod manage;
 mod report;
+pub mod routing;
 mod rules;
 pub mod sla;
 pub mod storage;
@@ -367,6 +368,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/sla-policy/changes", get(manage::get_policy_changes))
         .route("/v1/escalation-rules", get(manage::get_escalation_rules).put(manage::put_escalation_rules))
         .route("/v1/escalations", get(manage::get_escalations))
+        .route("/v1/routing", get(manage::get_routing).put(manage::put_routing))
         .route("/v1/webhooks", post(webhooks::api::create).get(webhooks::api::list))
         .route("/v1/webhooks/{id}", get(webhooks::api::one).patch(webhooks::api::patch).delete(webhooks::api::delete))
         .route("/v1/webhooks/{id}/deliveries", get(webhooks::api::deliveries))

@@ -13,6 +13,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::json_body;
+use crate::routing::Routing;
 use crate::sla::Policy;
 use crate::sla::escalation::Rules;
 use crate::sla::taxonomy::Taxonomy;
@@ -25,6 +26,8 @@ pub const TAXONOMY: &str = "taxonomy";
 pub const SLA_POLICY: &str = "sla_policy";
 /// See [`TAXONOMY`].
 pub const ESCALATION_RULES: &str = "escalation_rules";
+/// The skill groups and routing rules' setting name (docs/adr/0023).
+pub const ROUTING: &str = "routing";
 
 /// A setting with its version, as read.
 #[derive(Clone, Debug, Serialize)]
@@ -72,6 +75,26 @@ pub fn escalation_rules(state: &AppState) -> Result<Versioned<Rules>, AppError> 
     load(state, ESCALATION_RULES)
 }
 
+/// The skill groups and routing rules in force. Blocking.
+pub fn routing(state: &AppState) -> Result<Versioned<Routing>, AppError> {
+    load(state, ROUTING)
+}
+
+/// Replaces the skill groups and routing rules (admins); every member must be an engineer.
+/// Blocking.
+pub fn set_routing(state: &AppState, caller: &Caller, routing: &Routing) -> Result<i64, AppError> {
+    routing.validate().map_err(|e| AppError::BadRequest(e.0))?;
+    for group in &routing.groups {
+        for engineer in &group.engineers {
+            match state.storage().user(engineer)? {
+                Some(user) if user.role == fieldsync_core::workflow::Role::Engineer => {}
+                _ => return Err(AppError::BadRequest(format!("group {}: {engineer:?} is no engineer", group.id))),
+            }
+        }
+    }
+    save(state, caller, ROUTING, routing)
+}
+
 /// Replaces the taxonomy (admins). Blocking.
 pub fn set_taxonomy(state: &AppState, caller: &Caller, taxonomy: &Taxonomy) -> Result<i64, AppError> {
     taxonomy.validate().map_err(|e| AppError::BadRequest(e.0))?;
@@ -115,13 +138,43 @@ pub fn prepare_new_ticket(state: &AppState, new: &NewTicket, at: Millis) -> Resu
     // The revisit target travels with the ticket like its deadlines: a policy change applies
     // to new tickets only (docs/adr/0019).
     let revisit_after = new.revisit_after.or(policy.targets(new.priority, tier, ticket_type).revisit);
-    Ok(NewTicket { sla, customer, customer_card, revisit_after, ..new.clone() })
+    // A ticket that names no engineer goes to the one a routing rule picks, if one matches
+    // (the index rows are read only then).
+    let mut assignee = new.assignee.clone().filter(|a| !a.trim().is_empty());
+    if assignee.is_none() {
+        let routing = routing(state)?.value;
+        if routing.rule_for(&new.classification).is_some() {
+            let rows = state.storage().list_tickets(&crate::storage::TicketFilter::default())?;
+            assignee = crate::routing::route(&routing, &new.classification, &rows).map(|d| d.engineer);
+        }
+    }
+    Ok(NewTicket { sla, customer, customer_card, revisit_after, assignee, ..new.clone() })
 }
 
 /// `{ "version": n }`
 #[derive(Serialize)]
 pub(crate) struct Written {
     version: i64,
+}
+
+/// `GET /v1/routing`: skill groups and routing rules.
+pub(crate) async fn get_routing(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Versioned<Routing>>, AppError> {
+    caller.require_dispatcher()?;
+    Ok(Json(blocking(move || routing(&state)).await?))
+}
+
+/// `PUT /v1/routing` (admins).
+pub(crate) async fn put_routing(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Result<Json<Routing>, JsonRejection>,
+) -> Result<Json<Written>, AppError> {
+    let value = json_body(body)?;
+    let version = blocking(move || set_routing(&state, &caller, &value)).await?;
+    Ok(Json(Written { version }))
 }
 
 /// `GET /v1/taxonomy`.

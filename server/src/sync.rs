@@ -203,7 +203,8 @@ fn apply_push(state: &AppState, who: &Principal, push: &mut Push, now: Millis) -
         // A push that breaks a rule is kept (one history with the device) and undone by one
         // server change, which also carries what the server corrects (times, distances).
         let mut verdict = rules::check(base, &document, &before, &pusher);
-        rules::causal::judge(&document, &frames, &pusher, now, &mut verdict);
+        let base_assignee = loaded.as_ref().and_then(|l| l.assignee.as_deref());
+        rules::causal::judge(&document, &frames, &pusher, base, base_assignee, now, &mut verdict);
         // Each frame holds what its change did: not kept through the write.
         drop(frames);
         let mut stored = new;

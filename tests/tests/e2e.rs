@@ -17,6 +17,8 @@ mod identity;
 mod lifecycle;
 #[path = "e2e/observe.rs"]
 mod observe;
+#[path = "e2e/pool.rs"]
+mod pool;
 #[path = "e2e/report.rs"]
 mod report;
 

@@ -45,6 +45,9 @@ fn is_engineers(action: Action) -> bool {
             | Action::Cancel
             | Action::Reopen
             | Action::Reclassify
+            | Action::Revisit
+            | Action::SetComplaint
+            | Action::Pool
             | Action::MessageFromCustomer
             | Action::RateVisit
             | Action::Revisit

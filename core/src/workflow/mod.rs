@@ -13,6 +13,7 @@ use crate::time::Millis;
 
 pub mod complaints;
 mod guidance;
+mod pool;
 pub mod values;
 
 /// What a user is allowed to be.
@@ -70,6 +71,8 @@ pub enum Status {
     /// Created, not yet assigned.
     #[default]
     New,
+    /// In the shared pool: any engineer may claim it (抢单; docs/adr/0023).
+    Pooled,
     /// Assigned to an engineer who has not answered yet.
     Dispatched,
     /// The engineer accepted it.
@@ -92,8 +95,9 @@ pub enum Status {
 
 impl Status {
     /// Every status, in workflow order.
-    pub const ALL: [Status; 10] = [
+    pub const ALL: [Status; 11] = [
         Status::New,
+        Status::Pooled,
         Status::Dispatched,
         Status::Accepted,
         Status::Rejected,
@@ -109,6 +113,7 @@ impl Status {
     pub fn as_str(self) -> &'static str {
         match self {
             Status::New => "new",
+            Status::Pooled => "pooled",
             Status::Dispatched => "dispatched",
             Status::Accepted => "accepted",
             Status::Rejected => "rejected",
@@ -130,6 +135,7 @@ impl Status {
     pub fn label(self) -> &'static str {
         match self {
             Status::OnSite => "on site",
+            Status::Pooled => "in the pool",
             other => other.as_str(),
         }
     }
@@ -190,11 +196,15 @@ pub enum EventKind {
     /// Dispatcher called the customer back after completion and the job is confirmed fixed:
     /// the ticket stays completed, closed as revisited (docs/adr/0019).
     Revisited,
+    /// Dispatcher put the ticket into the shared pool instead of assigning it.
+    Pooled,
+    /// An engineer claimed a pooled ticket: it is theirs, accepted.
+    Claimed,
 }
 
 impl EventKind {
     /// Every kind.
-    pub const ALL: [EventKind; 14] = [
+    pub const ALL: [EventKind; 16] = [
         EventKind::Created,
         EventKind::Dispatched,
         EventKind::Accepted,
@@ -209,6 +219,8 @@ impl EventKind {
         EventKind::Reassigned,
         EventKind::Reopened,
         EventKind::Revisited,
+        EventKind::Pooled,
+        EventKind::Claimed,
     ];
 
     /// The name stored in documents.
@@ -228,6 +240,8 @@ impl EventKind {
             EventKind::Reassigned => "reassigned",
             EventKind::Reopened => "reopened",
             EventKind::Revisited => "revisited",
+            EventKind::Pooled => "pooled",
+            EventKind::Claimed => "claimed",
         }
     }
 
@@ -251,6 +265,7 @@ impl EventKind {
                 | EventKind::Reassigned
                 | EventKind::Reopened
                 | EventKind::Revisited
+                | EventKind::Pooled
         )
     }
 
@@ -270,6 +285,8 @@ impl EventKind {
             EventKind::Cancelled => Action::Cancel,
             EventKind::Reopened => Action::Reopen,
             EventKind::Revisited => Action::Revisit,
+            EventKind::Pooled => Action::Pool,
+            EventKind::Claimed => Action::Claim,
         }
     }
 }
@@ -326,6 +343,10 @@ pub enum Action {
     Revisit,
     /// Set a complaint's level and the organisation unit it concerns.
     SetComplaint,
+    /// Put the ticket into the shared pool (dispatcher).
+    Pool,
+    /// Claim a pooled ticket (engineer).
+    Claim,
 }
 
 impl Action {
@@ -376,6 +397,8 @@ impl Action {
             Action::Reclassify => "reclassify",
             Action::Revisit => "record a revisit",
             Action::SetComplaint => "set the complaint",
+            Action::Pool => "put in the pool",
+            Action::Claim => "claim",
         }
     }
 }
@@ -446,6 +469,12 @@ pub enum Reason {
     NotAComplaint,
     /// A complaint handler reclassifying outside complaint, sales lead and inquiry.
     NotAComplaintType,
+    /// A claim of a pooled ticket another engineer claimed first (or a dispatcher assigned).
+    ClaimedByOther,
+    /// A claim that names another engineer: one claims for oneself.
+    ClaimForOther,
+    /// A claim by someone who is not an engineer.
+    NotEngineer,
 }
 
 /// A refused event or action: what was tried and why not.
@@ -481,6 +510,9 @@ impl fmt::Display for Refusal {
             Reason::NotAComplaintType => {
                 f.write_str("a complaint handler turns a complaint into a sales lead or an inquiry, and back")
             }
+            Reason::ClaimedByOther => f.write_str("claimed by someone else"),
+            Reason::ClaimForOther => f.write_str("one claims a ticket for oneself"),
+            Reason::NotEngineer => f.write_str("only an engineer may claim a ticket"),
         }
     }
 }
@@ -541,6 +573,9 @@ pub fn apply(state: &TicketState, event: &Event) -> Result<TicketState, Refusal>
     };
     let refuse = |reason| Refusal { action: kind.action(), reason };
     let actor = Actor { user: &event.by, role: event.role };
+    if kind == EventKind::Claimed {
+        return pool::apply_claim(state, event, &actor).map_err(refuse);
+    }
     check_actor(state, kind, &actor).map_err(refuse)?;
 
     use Status as S;
@@ -607,6 +642,9 @@ pub fn apply(state: &TicketState, event: &Event) -> Result<TicketState, Refusal>
             next.revisited_at = Some(event.at);
             next.first_time_fix.get_or_insert(state.reopens == 0);
         }
+        EventKind::Pooled => pool::into_pool(&mut next),
+        // Judged above, by its own rule.
+        EventKind::Claimed => {}
     }
     Ok(next)
 }
@@ -630,6 +668,8 @@ pub fn allows(kind: EventKind, from: Status) -> bool {
         EventKind::Cancelled => !from.is_final(),
         EventKind::Reopened => from.is_final(),
         EventKind::Revisited => from == S::Completed,
+        EventKind::Pooled => pool::may_pool_from(from),
+        EventKind::Claimed => from == S::Pooled,
     }
 }
 

@@ -130,13 +130,14 @@ fn working_history() -> Vec<Event> {
 // ---------------------------------------------------------------------------------------------
 
 /// The kinds only dispatchers and admins may record.
-const DISPATCHER_KINDS: [EventKind; 6] = [
+const DISPATCHER_KINDS: [EventKind; 7] = [
     EventKind::Created,
     EventKind::Dispatched,
     EventKind::Cancelled,
     EventKind::Reassigned,
     EventKind::Reopened,
     EventKind::Revisited,
+    EventKind::Pooled,
 ];
 
 /// The kinds only the current assignee may record.
@@ -151,8 +152,13 @@ const ENGINEER_KINDS: [EventKind; 8] = [
     EventKind::Completed,
 ];
 
+/// The kinds any engineer may record, by the pool's own rule (pool.rs has their tests).
+const CLAIM_KINDS: [EventKind; 1] = [EventKind::Claimed];
+
 /// The action each kind is reported as.
-const KIND_ACTIONS: [(EventKind, Action); 14] = [
+const KIND_ACTIONS: [(EventKind, Action); 16] = [
+    (EventKind::Pooled, Action::Pool),
+    (EventKind::Claimed, Action::Claim),
     (EventKind::Created, Action::Create),
     (EventKind::Dispatched, Action::Assign),
     (EventKind::Accepted, Action::Accept),
@@ -183,6 +189,7 @@ fn action_of(kind: EventKind) -> Action {
 const ALLOWED: &[(EventKind, Status, Status)] = &[
     // `created` is gated only by the `created` flag, not by status; it leaves the status alone.
     (EventKind::Created, Status::New, Status::New),
+    (EventKind::Created, Status::Pooled, Status::Pooled),
     (EventKind::Created, Status::Dispatched, Status::Dispatched),
     (EventKind::Created, Status::Accepted, Status::Accepted),
     (EventKind::Created, Status::Rejected, Status::Rejected),
@@ -195,6 +202,7 @@ const ALLOWED: &[(EventKind, Status, Status)] = &[
 
     (EventKind::Dispatched, Status::New, Status::Dispatched),
 
+    (EventKind::Reassigned, Status::Pooled, Status::Dispatched),
     (EventKind::Reassigned, Status::Dispatched, Status::Dispatched),
     (EventKind::Reassigned, Status::Accepted, Status::Dispatched),
     (EventKind::Reassigned, Status::Rejected, Status::Dispatched),
@@ -225,6 +233,7 @@ const ALLOWED: &[(EventKind, Status, Status)] = &[
     (EventKind::Completed, Status::Paused, Status::Completed),
 
     (EventKind::Cancelled, Status::New, Status::Cancelled),
+    (EventKind::Cancelled, Status::Pooled, Status::Cancelled),
     (EventKind::Cancelled, Status::Dispatched, Status::Cancelled),
     (EventKind::Cancelled, Status::Accepted, Status::Cancelled),
     (EventKind::Cancelled, Status::Rejected, Status::Cancelled),
@@ -239,6 +248,10 @@ const ALLOWED: &[(EventKind, Status, Status)] = &[
 
     // A revisit confirming the fix leaves the ticket completed (closed as revisited).
     (EventKind::Revisited, Status::Completed, Status::Completed),
+    // The shared pool (pool.rs): new or rejected tickets go in; a claim takes one out, accepted.
+    (EventKind::Pooled, Status::New, Status::Pooled),
+    (EventKind::Pooled, Status::Rejected, Status::Pooled),
+    (EventKind::Claimed, Status::Pooled, Status::Accepted),
 ];
 
 fn expected_to(kind: EventKind, from: Status) -> Option<Status> {
@@ -278,14 +291,16 @@ fn tables_are_consistent() {
     for (kind, from, _) in ALLOWED {
         assert!(seen.insert((*kind, *from)), "duplicate ALLOWED entry for ({kind:?}, {from:?})");
     }
-    assert_eq!(ALLOWED.len(), 42);
-    assert_eq!(EventKind::ALL.len() * Status::ALL.len() - ALLOWED.len(), 98, "refused pairs");
+    assert_eq!(ALLOWED.len(), 48);
+    assert_eq!(EventKind::ALL.len() * Status::ALL.len() - ALLOWED.len(), 128, "refused pairs");
 
     let dispatcher: HashSet<_> = DISPATCHER_KINDS.into_iter().collect();
     let engineer: HashSet<_> = ENGINEER_KINDS.into_iter().collect();
     let all: HashSet<_> = EventKind::ALL.into_iter().collect();
     assert!(dispatcher.is_disjoint(&engineer));
-    assert_eq!(&dispatcher | &engineer, all);
+    let claim: HashSet<_> = CLAIM_KINDS.into_iter().collect();
+    assert!(claim.is_disjoint(&engineer) && claim.is_disjoint(&dispatcher));
+    assert_eq!(&(&dispatcher | &engineer) | &claim, all);
     assert_eq!(KIND_ACTIONS.len(), EventKind::ALL.len());
 }
 
@@ -329,6 +344,8 @@ fn check_matrix(created: bool, dispatcher_role: Role) {
                         EventKind::Dispatched | EventKind::Reassigned => Some(OTHER_ENG),
                         // The engineer gave the job back: nobody's until reassigned.
                         EventKind::Rejected => None,
+                        // In the pool: nobody's until claimed.
+                        EventKind::Pooled => None,
                         _ => Some(ENG),
                     };
                     assert_eq!(next.assignee.as_deref(), expected_assignee, "{context}");
@@ -347,7 +364,7 @@ fn check_matrix(created: bool, dispatcher_role: Role) {
             }
         }
     }
-    assert_eq!(allowed + refused, 140);
+    assert_eq!(allowed + refused, 176);
 }
 
 #[test]
@@ -1270,6 +1287,7 @@ fn role_names_round_trip() {
 fn status_names_round_trip() {
     let statuses = [
         (Status::New, "new"),
+        (Status::Pooled, "pooled"),
         (Status::Dispatched, "dispatched"),
         (Status::Accepted, "accepted"),
         (Status::Rejected, "rejected"),
@@ -1311,6 +1329,8 @@ fn event_kind_names_round_trip() {
         (EventKind::Reassigned, "reassigned"),
         (EventKind::Reopened, "reopened"),
         (EventKind::Revisited, "revisited"),
+        (EventKind::Pooled, "pooled"),
+        (EventKind::Claimed, "claimed"),
     ];
     assert_eq!(EventKind::ALL.to_vec(), kinds.iter().map(|(k, _)| *k).collect::<Vec<_>>());
     for (kind, name) in kinds {
@@ -1327,7 +1347,9 @@ fn event_kind_names_round_trip() {
 fn event_kind_classification_and_actions() {
     for kind in EventKind::ALL {
         assert_eq!(kind.is_dispatcher_kind(), DISPATCHER_KINDS.contains(&kind), "{kind:?}");
-        assert_eq!(kind.is_engineer_kind(), ENGINEER_KINDS.contains(&kind), "{kind:?}");
+        // A claim is recorded by an engineer (the path rules read this), under the pool's rule.
+        let engineers = ENGINEER_KINDS.contains(&kind) || CLAIM_KINDS.contains(&kind);
+        assert_eq!(kind.is_engineer_kind(), engineers, "{kind:?}");
         assert_eq!(kind.action(), action_of(kind), "{kind:?}");
     }
 }

@@ -8,7 +8,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use fieldsync_core::actions::Command;
 use fieldsync_core::model::{ComplaintLevel, JobSummary, Ticket, TicketEvent, doc};
-use fieldsync_core::workflow::Status;
+use fieldsync_core::workflow::{self, EventKind, Status};
 use serde::Deserialize;
 
 use super::i18n::Words;
@@ -103,6 +103,8 @@ struct DetailPage {
     conflicts: Vec<ConflictView>,
     engineers: Vec<String>,
     can_assign: bool,
+    /// The workflow allows putting it into the shared pool (new or rejected).
+    can_pool: bool,
     assign_label: &'static str,
     can_cancel: bool,
     can_reopen: bool,
@@ -360,7 +362,8 @@ fn build(detail: Detail, people: &People, taxonomy: crate::sla::taxonomy::Taxono
         conflicts: conflict_views,
         engineers: people.engineers.clone(),
         can_assign: !t.status.is_final(),
-        assign_label: if t.status == Status::New { "Assign" } else { "Reassign" },
+        assign_label: if matches!(t.status, Status::New | Status::Pooled) { "Assign" } else { "Reassign" },
+        can_pool: workflow::allows(EventKind::Pooled, t.status),
         can_cancel: !t.status.is_final(),
         can_reopen: t.status.is_final(),
         type_label: taxonomy.type_label(&t.classification.ticket_type).to_owned(),
@@ -424,6 +427,7 @@ impl ActionForm {
         Ok(match self.action.as_str() {
             "assign" => Command::Assign { engineer: self.engineer.trim().to_owned() },
             "cancel" => Command::Cancel { reason: self.reason.trim().to_owned() },
+            "pool" => Command::Pool,
             "reopen" => Command::Reopen { reason: self.reason.trim().to_owned() },
             "note" => Command::AddNote { text: self.text.trim().to_owned() },
             // An answer to the customer: shown on their tracking page.

@@ -126,7 +126,11 @@ impl Words {
             Some((head, parts)) if zh(head).is_some() => (Some(head), parts),
             _ => (None, text),
         };
-        let parts: Vec<String> = parts.split("; ").map(summary_part_zh).collect();
+        // A compensation's reasons are refusals ("compensate: cannot claim: claimed by someone else").
+        let parts: Vec<String> = parts
+            .split("; ")
+            .map(|part| if part.starts_with("cannot ") { self.refusal(part) } else { summary_part_zh(part) })
+            .collect();
         match head {
             Some(head) => format!("{}：{}", t(Lang::Zh, head), parts.join("；")),
             None => parts.join("；"),
@@ -292,12 +296,19 @@ fn zh(en: &str) -> Option<&'static str> {
         "paused" => "已暂停",
         "completed" => "已完成",
         "cancelled" => "已取消",
+        "in the pool" => "抢单池中",
         "not accepted" => "尚未接单",
         // Event kinds and change messages
         "created" => "创建",
         "create" => "创建",
         "assigned" => "已派单",
         "reassigned" => "已改派",
+        "pooled" => "已放入抢单池",
+        "claimed" => "已抢单",
+        "put in the pool" => "放入抢单池",
+        "claim" => "抢单",
+        "claimed by someone else" => "已被他人抢单",
+        "compensate" => "服务器撤销",
         "travel started" => "已出发",
         "checked in" => "已签到",
         "work started" => "开始作业",
@@ -436,6 +447,14 @@ fn zh(en: &str) -> Option<&'static str> {
         "Reassign" => "改派",
         "reason" => "原因",
         "Cancel ticket" => "取消工单",
+        "Put in the pool" => "放入抢单池",
+        "Skill groups and routing" => "技能组与自动派单",
+        "One group a line:" => "每行一个技能组：",
+        "for any. The first matching rule assigns each new ticket that names no engineer." => {
+            "表示任意。未指定工程师的新工单按第一条匹配的规则自动派单。"
+        }
+        "Save routing" => "保存派单规则",
+        "any engineer may claim it" => "任何工程师都可以抢单",
         "Reopen" => "重开",
         "Add note" => "添加备注",
         "answer the customer" => "回复客户",

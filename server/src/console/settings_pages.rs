@@ -1,5 +1,6 @@
 //! The manager's settings page (docs/adr/0014): the taxonomy, the SLA policy with its change
-//! log, and the escalation rules, shown to dispatchers and edited by admins. Each list is a
+//! log, the escalation rules, and the skill groups with their routing rules (docs/adr/0023),
+//! shown to dispatchers and edited by admins. Each list is a
 //! text area, one entry a line; this module only turns lines into the settings' types and
 //! back. Whether a setting holds is decided by `crate::sla`, storing it by `crate::manage`.
 
@@ -12,6 +13,7 @@ use serde::Deserialize;
 
 use super::session::Session;
 use super::{ConsoleError, Nav, html};
+use crate::routing::{Routing, RoutingRule, SkillGroup, Strategy};
 use crate::sla::escalation::{Rule, Rules, Watched};
 use crate::sla::taxonomy::{Entry, Taxonomy};
 use crate::sla::{Policy, PolicyRule, Targets};
@@ -40,6 +42,62 @@ struct SettingsPage {
     policy_version: i64,
     rules: String,
     changes: Vec<ChangeRow>,
+    groups: String,
+    routing_rules: String,
+}
+
+/// `boilers: eli fay gus`, a group a line.
+fn groups_text(routing: &Routing) -> String {
+    routing.groups.iter().map(|g| format!("{}: {}", g.id, g.engineers.join(" "))).collect::<Vec<_>>().join("\n")
+}
+
+/// `type product group strategy`, a rule a line, `*` for any.
+fn routing_rules_text(routing: &Routing) -> String {
+    let any = |s: &str| if s.is_empty() { "*".to_owned() } else { s.to_owned() };
+    routing
+        .rules
+        .iter()
+        .map(|r| {
+            let strategy = match r.strategy {
+                Strategy::RoundRobin => "round_robin",
+                Strategy::LeastLoaded => "least_loaded",
+            };
+            format!("{} {} {} {strategy}", any(&r.ticket_type), any(&r.product), r.group)
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The routing setting from the two text areas; a bad line says which.
+fn routing_of(groups: &str, rules: &str) -> Result<Routing, AppError> {
+    let bad = |n: usize, what: &str| AppError::BadRequest(format!("line {}: {what}", n + 1));
+    let mut routing = Routing::default();
+    for (n, line) in groups.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let (id, members) = line.split_once(':').ok_or_else(|| bad(n, "a group is `id: engineer engineer …`"))?;
+        routing.groups.push(SkillGroup {
+            id: id.trim().to_owned(),
+            engineers: members.split_whitespace().map(str::to_owned).collect(),
+        });
+    }
+    for (n, line) in rules.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let [ticket_type, product, group, rest @ ..] = words.as_slice() else {
+            return Err(bad(n, "a rule is `type product group [round_robin|least_loaded]`"));
+        };
+        let strategy = match rest {
+            [] | ["round_robin"] => Strategy::RoundRobin,
+            ["least_loaded"] => Strategy::LeastLoaded,
+            _ => return Err(bad(n, "the strategy is round_robin or least_loaded")),
+        };
+        let any = |s: &str| if s == "*" { String::new() } else { s.to_owned() };
+        routing.rules.push(RoutingRule {
+            ticket_type: any(ticket_type),
+            product: any(product),
+            group: (*group).to_owned(),
+            strategy,
+        });
+    }
+    Ok(routing)
 }
 
 fn entries_text(entries: &[Entry]) -> String {
@@ -196,12 +254,13 @@ fn rules_text(rules: &Rules) -> String {
 
 /// `GET /console/settings`.
 pub(crate) async fn page(State(state): State<AppState>, session: Session) -> Result<Response, ConsoleError> {
-    let (taxonomy, policy, rules, changes) = blocking(move || {
+    let (taxonomy, policy, rules, changes, routing) = blocking(move || {
         Ok((
             manage::taxonomy(&state)?.value,
             manage::sla_policy(&state)?,
             manage::escalation_rules(&state)?.value,
             manage::policy_change_log(&state, 20)?,
+            manage::routing(&state)?.value,
         ))
     })
     .await?;
@@ -215,6 +274,8 @@ pub(crate) async fn page(State(state): State<AppState>, session: Session) -> Res
         policy: policy_text(&policy.value),
         policy_version: policy.version,
         rules: rules_text(&rules),
+        groups: groups_text(&routing),
+        routing_rules: routing_rules_text(&routing),
         changes: changes
             .into_iter()
             .map(|c| ChangeRow {
@@ -238,9 +299,11 @@ pub(crate) struct SettingsForm {
     versions: String,
     policy: String,
     rules: String,
+    groups: String,
+    routing_rules: String,
 }
 
-/// `POST /console/settings/{which}`: `taxonomy`, `policy` or `escalation`.
+/// `POST /console/settings/{which}`: `taxonomy`, `policy`, `escalation` or `routing`.
 pub(crate) async fn save(
     State(state): State<AppState>,
     session: Session,
@@ -263,6 +326,7 @@ pub(crate) async fn save(
             }
             "policy" => manage::set_sla_policy(&state, &caller, &policy_of(&form.policy)?)?,
             "escalation" => manage::set_escalation_rules(&state, &caller, &rules_of(&form.rules)?)?,
+            "routing" => manage::set_routing(&state, &caller, &routing_of(&form.groups, &form.routing_rules)?)?,
             other => return Err(AppError::NotFound(format!("no setting {other:?}"))),
         };
         Ok(())
@@ -298,5 +362,19 @@ mod tests {
             ]
         );
         assert_eq!(entries_text(&t), "bug | Bug\nmaintenance");
+    }
+
+    #[test]
+    fn routing_lines_round_trip_and_bad_lines_say_which() {
+        let routing =
+            routing_of("boilers: eli fay\n\nnet: hal\n", "bug * boilers\n* router-x net least_loaded").expect("parses");
+        assert_eq!(routing.groups[0].engineers, ["eli", "fay"]);
+        assert_eq!(routing.rules[0].product, "", "* is any");
+        assert_eq!(routing.rules[1].strategy, Strategy::LeastLoaded);
+        let again = routing_of(&groups_text(&routing), &routing_rules_text(&routing)).expect("again");
+        assert_eq!(again, routing);
+        let err = routing_of("boilers eli", "").expect_err("no colon").to_string();
+        assert!(err.contains("line 1"), "{err}");
+        assert!(routing_of("", "bug * boilers sometimes").is_err());
     }
 }

@@ -26,7 +26,7 @@ use fieldsync_core::model::Location;
 use fieldsync_core::model::doc::{self, DEVICE_AT, RECORD_LISTS};
 use fieldsync_core::time::Millis;
 use fieldsync_core::workflow::values::{self as v, BadValue};
-use fieldsync_core::workflow::{self, Action, Actor, EventKind, Reason, Refusal, Role, TicketState};
+use fieldsync_core::workflow::{self, Action, Actor, EventKind, Reason, Refusal, Role, Status, TicketState};
 
 use super::{Fix, OWNED_MAPS, Pusher, Verdict};
 
@@ -43,6 +43,25 @@ pub(crate) struct Frame {
     events_seen: usize,
     /// What the change did, in its author's frame.
     patches: Vec<Patch>,
+}
+
+/// Why this push is refused whole when its author lost a claim the server already refused in
+/// an earlier push (its copy still shows the ticket as theirs; an honest device dropped it on
+/// being told): every record it writes is undone.
+fn lost_earlier(base: &Automerge, base_assignee: Option<&str>, frames: &[Frame], who: &Pusher<'_>) -> Option<String> {
+    // The common case, the assignee pushing as the server knows it, folds nothing.
+    if who.role != Role::Engineer
+        || base_assignee == Some(who.user_id)
+        || !frames.iter().any(|f| f.known.assignee.as_deref() == Some(who.user_id))
+    {
+        return None;
+    }
+    let events = doc::read_events(base);
+    let lost = events
+        .iter()
+        .any(|e| e.void.is_some() && e.by == who.user_id && EventKind::parse(&e.kind) == Some(EventKind::Claimed));
+    let holds = doc::derive(base).state.assignee.as_deref() == Some(who.user_id);
+    (lost && !holds).then(|| Refusal { action: Action::Claim, reason: Reason::ClaimedByOther }.to_string())
 }
 
 /// The frames of `changes`, all already applied to `document`.
@@ -66,8 +85,11 @@ pub(crate) fn frames(document: &Automerge, changes: &[Change]) -> Vec<Frame> {
 /// Whether an engineer wrote one of these changes already knowing the ticket was not (or no
 /// longer) theirs: such a push is refused whole and nothing of it is stored. An honest device
 /// drops a ticket as soon as it learns it is no longer its own, so only a hostile one does this.
+/// A ticket its author knew in the shared pool is anyone's to claim: such frames are judged
+/// change by change (a claim, and nothing else, passes).
 pub(crate) fn knew_not_assignee(frames: &[Frame], who: &Pusher<'_>) -> bool {
-    who.role == Role::Engineer && frames.iter().any(|f| f.known.assignee.as_deref() != Some(who.user_id))
+    who.role == Role::Engineer
+        && frames.iter().any(|f| f.known.status != Status::Pooled && f.known.assignee.as_deref() != Some(who.user_id))
 }
 
 /// A record a change inserted into one of the record lists.
@@ -80,13 +102,22 @@ struct Inserted {
 
 /// Adds to `verdict` what the frames' changes broke and what the server corrects. `document`
 /// holds every change of the push; records the path rules already voided are not judged again.
+/// `base` is the ticket as the server had it before the push: a claim is judged against it
+/// too, so the first claim the server receives wins (docs/adr/0023), and whatever the losing
+/// author wrote after its claim is undone with it. `base_assignee` is the assignee the server
+/// recorded for `base` when it knows it without folding (`documents::Loaded::assignee`).
 pub(crate) fn judge(
     document: &Automerge,
     frames: &[Frame],
     who: &Pusher<'_>,
+    base: &Automerge,
+    base_assignee: Option<&str>,
     received_at: Millis,
     verdict: &mut Verdict,
 ) {
+    // Folded only when the push claims something.
+    let current = std::cell::OnceCell::new();
+    let mut lost_claim = lost_earlier(base, base_assignee, frames, who);
     let created_at = match document.get(ROOT, "created_at") {
         Ok(Some((Value::Scalar(s), _))) => int(&s).unwrap_or(0),
         _ => 0,
@@ -94,6 +125,12 @@ pub(crate) fn judge(
     let actor = Actor { user: who.user_id, role: Some(who.role) };
     for frame in frames {
         let (records, maps) = touched(frame);
+        if let Some(reason) = &lost_claim {
+            for record in &records {
+                void(verdict, record, reason.clone());
+            }
+            continue;
+        }
         let mut state = frame.known.clone();
         let mut events: Vec<&Inserted> = records.iter().filter(|r| r.list == "events").collect();
         events.sort_by_key(|r| r.index);
@@ -106,6 +143,14 @@ pub(crate) fn judge(
                 continue;
             }
             let read = read_event(document, &event.record);
+            if read.kind == Some(EventKind::Claimed) {
+                if let Err(refusal) = workflow::apply(current.get_or_init(|| doc::derive(base).state), &read) {
+                    let reason = refusal.to_string();
+                    void(verdict, event, reason.clone());
+                    lost_claim = Some(reason);
+                    continue;
+                }
+            }
             match workflow::apply(&state, &read) {
                 Ok(next) => {
                     if read.kind == Some(EventKind::Completed) {

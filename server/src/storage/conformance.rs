@@ -248,6 +248,9 @@ fn changed_since_and_scopes(s: &dyn Storage) {
     let b2 = b2.expect("b again");
     assert_eq!(ids(s.changed_since(c.seq, &Scope::All).expect("all")), ["b"]);
     assert!(b2.seq > c.seq);
+    // A pooled ticket is every engineer's to see (docs/adr/0023).
+    s.save_ticket(&write("p", None, b"1", row("p", Status::Pooled, None), &[])).expect("p");
+    assert_eq!(ids(s.changed_since(b2.seq, &eli).expect("eli")), ["p"]);
 }
 
 fn list_filters(s: &dyn Storage) {

@@ -986,7 +986,7 @@ impl Storage for PostgresStorage {
                 tx,
                 &format!(
                     "SELECT {ROW_COLUMNS} FROM tickets t WHERE t.changed_seq > $1
-                     AND (t.assignee = $2 OR t.id IN (SELECT ticket_id FROM sync_state WHERE device_id = $3))
+                     AND (t.assignee = $2 OR t.status = 'pooled' OR t.id IN (SELECT ticket_id FROM sync_state WHERE device_id = $3))
                      ORDER BY t.changed_seq"
                 ),
                 &[&cursor, user_id, device_id],

@@ -48,7 +48,10 @@ impl Server {
         let task = tokio::spawn(fieldsync_server::serve(listener, state.clone(), async move {
             let _ = stopped.await;
         }));
-        let http = reqwest::Client::builder().build().expect("http client");
+        // No pooled connections: a request the server refuses before reading its body (413)
+        // ends that connection, and a pooled one could be picked up by the next request just
+        // as it closes ("connection closed before message completed" under load).
+        let http = reqwest::Client::builder().pool_max_idle_per_host(0).build().expect("http client");
         Server { base, state, http, dir, config, stop: Some(stop), task: Some(task) }
     }
 
@@ -98,6 +101,25 @@ impl Server {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// The status of a sync body the server must refuse before reading it (413), or `None`
+    /// when the server closed the connection while a body larger than the socket buffers was
+    /// still being written (the client then sees a reset, not the answer): both are a refusal.
+    pub async fn refused_sync_status(&self, token: &str, body: Vec<u8>) -> Option<u16> {
+        let sent = self
+            .http
+            .post(self.url("/v1/sync"))
+            .bearer_auth(token)
+            .header("content-type", protocol::CONTENT_TYPE)
+            .body(body)
+            .send()
+            .await;
+        match sent {
+            Ok(response) => Some(response.status().as_u16()),
+            Err(e) if e.is_request() || e.is_body() => None,
+            Err(e) => panic!("send sync: {e}"),
+        }
     }
 
     pub async fn sync_raw(&self, token: &str, body: Vec<u8>) -> reqwest::Response {

@@ -38,6 +38,19 @@ impl Hostile {
         hostile
     }
 
+    /// A device holding `doc` as its copy of ticket `id` however it got it (a ticket the
+    /// server never sent it).
+    pub(crate) fn holding(device: &Device, id: &str, doc: Automerge) -> Hostile {
+        Hostile {
+            token: device.token.clone(),
+            device_id: device.device_id.clone(),
+            user_id: device.user_id.clone(),
+            id: id.to_owned(),
+            doc,
+            cursor: 0,
+        }
+    }
+
     fn take(&mut self, answer: &SyncResponse) {
         for update in answer.updates.iter().filter(|u| u.ticket_id == self.id) {
             for data in &update.data {
@@ -65,7 +78,7 @@ impl Hostile {
 
     /// Commits `edit` as a change depending on `heads` (what it claims to have seen) and
     /// pushes it.
-    async fn push_at(
+    pub(crate) async fn push_at(
         &mut self,
         server: &Server,
         heads: &[ChangeHash],
@@ -93,7 +106,7 @@ impl Hostile {
         answer
     }
 
-    fn list(&self, tx: &Transaction<'_>, name: &str) -> ObjId {
+    pub(crate) fn list(&self, tx: &Transaction<'_>, name: &str) -> ObjId {
         match tx.get(ROOT, name) {
             Ok(Some((_, list))) => list,
             other => panic!("no {name}: {other:?}"),
@@ -101,7 +114,13 @@ impl Hostile {
     }
 
     /// Inserts a record at `index` of list `name` with this device's id, user and the fields.
-    fn insert(&self, tx: &mut Transaction<'_>, name: &str, index: usize, fields: &[(&str, ScalarValue)]) -> ObjId {
+    pub(crate) fn insert(
+        &self,
+        tx: &mut Transaction<'_>,
+        name: &str,
+        index: usize,
+        fields: &[(&str, ScalarValue)],
+    ) -> ObjId {
         let list = self.list(tx, name);
         let record = tx.insert_object(&list, index, ObjType::Map).expect("insert");
         tx.put(&record, "id", format!("hostile-{name}-{index}-{}", fields.len())).expect("id");
@@ -115,7 +134,7 @@ impl Hostile {
     }
 
     /// Appends an engineer event of `kind` (device time now).
-    fn event(&self, tx: &mut Transaction<'_>, kind: &str) -> ObjId {
+    pub(crate) fn event(&self, tx: &mut Transaction<'_>, kind: &str) -> ObjId {
         let n = tx.length(self.list(tx, "events"));
         self.insert(tx, "events", n, &[("kind", kind.into()), ("at", ScalarValue::Int(now()))])
     }
@@ -135,21 +154,21 @@ impl Hostile {
     }
 }
 
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     fieldsync_core::time::now_ms()
 }
 
-async fn detail(server: &Server, token: &str, id: &str) -> Json {
+pub(crate) async fn detail(server: &Server, token: &str, id: &str) -> Json {
     let (status, detail) = server.get_json(token, &format!("/v1/tickets/{id}")).await;
     assert_eq!(status, 200, "{detail}");
     detail
 }
 
-fn events_of(detail: &Json) -> Vec<Json> {
+pub(crate) fn events_of(detail: &Json) -> Vec<Json> {
     detail["events"].as_array().cloned().unwrap_or_default()
 }
 
-async fn act(server: &Server, token: &str, id: &str, command: Json) {
+pub(crate) async fn act(server: &Server, token: &str, id: &str, command: Json) {
     let (status, body) = server.act(token, id, command).await;
     assert_eq!(status, 200, "{body}");
 }

@@ -11,6 +11,7 @@ mod fuzz;
 mod fuzz_pushes;
 
 mod attacks;
+mod attacks_pool;
 mod attacks_roles;
 mod attacks_ssrf;
 mod blob_store;
@@ -28,6 +29,7 @@ mod properties;
 mod report;
 mod revisits;
 mod route_audit;
+mod routing;
 mod storage;
 mod sync;
 mod tracking;

@@ -16,7 +16,7 @@ use crate::common::Server;
 
 const MINUTE: i64 = 60_000;
 
-async fn put_json(server: &Server, token: &str, path: &str, body: &Json) -> (u16, Json) {
+pub(crate) async fn put_json(server: &Server, token: &str, path: &str, body: &Json) -> (u16, Json) {
     let response = server
         .http
         .put(server.url(path))
