@@ -50,8 +50,6 @@ fn is_engineers(action: Action) -> bool {
             | Action::Pool
             | Action::MessageFromCustomer
             | Action::RateVisit
-            | Action::Revisit
-            | Action::SetComplaint
     )
 }
 
