@@ -42,6 +42,7 @@ pub mod manage;
 mod report;
 mod rules;
 pub mod sla;
+pub mod statistics;
 pub mod storage;
 mod sync;
 mod tickets;

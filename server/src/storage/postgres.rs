@@ -41,6 +41,7 @@ use super::{
 
 mod actors;
 mod customers;
+mod statistics;
 mod manager;
 mod tracking;
 mod uploads;
