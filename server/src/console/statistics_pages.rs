@@ -85,16 +85,24 @@ struct StatisticsPage {
 /// Words the module made for groups and figures ("(none)", "Revisited") in the user's language.
 fn translate_cells(report: &mut Report, session: &Session) {
     let w = session.words;
-    for row in &mut report.rows {
-        for cell in row.iter_mut() {
-            let word = w.t(cell).to_owned();
-            *cell = word;
+    let mut rows = std::mem::take(&mut report.rows);
+    for row in &mut rows {
+        for (column, cell) in row.iter_mut().enumerate() {
+            if report.is_word(column, cell) {
+                let word = w.t(cell).to_owned();
+                *cell = word;
+            }
         }
     }
-    for bar in &mut report.bars {
-        let word = w.t(&bar.label).to_owned();
-        bar.label = word;
+    report.rows = rows;
+    let mut bars = std::mem::take(&mut report.bars);
+    for bar in &mut bars {
+        if report.is_word(0, &bar.label) {
+            let word = w.t(&bar.label).to_owned();
+            bar.label = word;
+        }
     }
+    report.bars = bars;
 }
 
 /// `GET /console/statistics`.

@@ -136,6 +136,16 @@ pub struct Report {
     pub bars: Vec<Bar>,
     /// A remark under the table (English), e.g. a figure not in the index yet.
     pub note: Option<&'static str>,
+    /// The columns whose cells are words to translate (types, statuses, figure names), not
+    /// names people typed; placeholders like "(none)" are translated in any column.
+    pub word_columns: Vec<usize>,
+}
+
+impl Report {
+    /// Whether the cell in `column` reading `text` is a word the console translates.
+    pub fn is_word(&self, column: usize, text: &str) -> bool {
+        self.word_columns.contains(&column) || (text.starts_with('(') && text.ends_with(')'))
+    }
 }
 
 /// The reports' keys, in page order.
@@ -213,6 +223,7 @@ fn types(inputs: &Inputs) -> Report {
         bars: bars_of(&rows, 1),
         rows,
         note: Some("Product and module are not in the ticket index yet; this table groups by type."),
+        word_columns: vec![0],
     }
 }
 
@@ -247,6 +258,7 @@ fn customers(inputs: &Inputs) -> Report {
         bars: bars_of(&rows, 1),
         rows,
         note: Some("Hours invested and parts come from time entries, which are not in the ticket index yet."),
+        word_columns: vec![],
     }
 }
 
@@ -271,6 +283,7 @@ fn engineers(inputs: &Inputs) -> Report {
         bars: bars_of(&rows, 1),
         rows,
         note: Some("Reassigned and rejected counts per engineer are not in the ticket index yet."),
+        word_columns: vec![],
     }
 }
 
@@ -303,6 +316,7 @@ fn ageing(inputs: &Inputs, offset_minutes: i32) -> Report {
         columns: vec!["Ticket", "Title", "Customer", "Engineer", "Status", "Created", "Age (days)"],
         rows,
         bars,
+        word_columns: vec![4],
         note: Some(if inputs.open_total as usize > inputs.oldest_open.len() {
             "The oldest 50 open tickets; all open tickets are on the board."
         } else {
@@ -382,6 +396,7 @@ fn comparison(inputs: &Inputs, period: Period) -> Report {
         bars: rows.iter().map(|r| Bar { label: r[0].clone(), value: r[1].parse().unwrap_or(0.0) }).collect(),
         rows,
         note: None,
+        word_columns: vec![],
     }
 }
 
@@ -404,6 +419,7 @@ fn revisits(inputs: &Inputs) -> Report {
         bars: rows[..5].iter().map(|r| Bar { label: r[0].clone(), value: r[1].parse().unwrap_or(0.0) }).collect(),
         rows,
         note: None,
+        word_columns: vec![0],
     }
 }
 
@@ -420,6 +436,7 @@ fn complaints(tallies: &[Tally], key: &'static str, title: &'static str, column:
         bars: bars_of(&rows, 1),
         rows,
         note: None,
+        word_columns: vec![0],
     }
 }
 

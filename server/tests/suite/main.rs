@@ -27,6 +27,7 @@ mod postgres;
 mod properties;
 mod report;
 mod revisits;
+mod statistics;
 mod storage;
 mod sync;
 mod tracking;
