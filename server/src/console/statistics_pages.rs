@@ -42,19 +42,22 @@ impl WindowQuery {
     }
 }
 
-/// Reads the aggregates for `window` and computes every report. Blocking.
-fn compute(state: &AppState, window: &Window, now: i64) -> Result<Vec<Report>, AppError> {
+/// Reads the aggregates for `window` and computes the reports; `only` one of them (a CSV),
+/// reading just the aggregates it needs. Blocking.
+fn compute(state: &AppState, window: &Window, now: i64, only: Option<&str>) -> Result<Vec<Report>, AppError> {
     let storage = state.storage();
     let (from, to, offset) = (window.from_ms(), window.to_ms(), window.offset_ms());
-    let tally = |g| storage.tally(g, from, to, offset);
-    let (oldest_open, open_total) = storage.oldest_open(AGEING_ROWS)?;
+    let wanted = |keys: &[&str]| only.is_none_or(|k| keys.contains(&k));
+    let tally = |g, keys: &[&str]| if wanted(keys) { storage.tally(g, from, to, offset) } else { Ok(Vec::new()) };
+    let (oldest_open, open_total) =
+        if wanted(&["ageing"]) { storage.oldest_open(AGEING_ROWS)? } else { (Vec::new(), 0) };
     let inputs = Inputs {
-        by_type: tally(Grouping::TicketType)?,
-        by_customer: tally(Grouping::Customer)?,
-        by_engineer: tally(Grouping::Engineer)?,
-        by_day: tally(Grouping::Day)?,
-        complaint_levels: tally(Grouping::ComplaintLevel)?,
-        complaint_products: tally(Grouping::ComplaintProduct)?,
+        by_type: tally(Grouping::TicketType, &["types", "revisits"])?,
+        by_customer: tally(Grouping::Customer, &["customers"])?,
+        by_engineer: tally(Grouping::Engineer, &["engineers"])?,
+        by_day: tally(Grouping::Day, &["months", "quarters", "years"])?,
+        complaint_levels: tally(Grouping::ComplaintLevel, &["complaint-levels"])?,
+        complaint_products: tally(Grouping::ComplaintProduct, &["complaint-products"])?,
         oldest_open,
         open_total,
         now,
@@ -113,7 +116,7 @@ pub(crate) async fn page(
 ) -> Result<Response, ConsoleError> {
     let now = super::now();
     let window = query.window(now, session.words.zone)?;
-    let reports = blocking(move || compute(&state, &window, now)).await?;
+    let reports = blocking(move || compute(&state, &window, now, None)).await?;
     let w = session.words;
     let views = reports
         .into_iter()
@@ -153,7 +156,7 @@ pub(crate) async fn csv(
         .ok_or_else(|| AppError::NotFound(format!("no statistics {file}")))?;
     let now = super::now();
     let window = query.window(now, session.words.zone)?;
-    let reports = blocking(move || compute(&state, &window, now)).await?;
+    let reports = blocking(move || compute(&state, &window, now, Some(key))).await?;
     let mut report =
         reports.into_iter().find(|r| r.key == *key).ok_or_else(|| AppError::Internal("report missing".into()))?;
     translate_cells(&mut report, &session);
