@@ -11,8 +11,8 @@
 use std::time::{Duration, Instant};
 
 use fieldsync_core::Role;
-use fieldsync_server::{AppState, ServerConfig};
 use fieldsync_server::tracking::TrackingConfig;
+use fieldsync_server::{AppState, ServerConfig};
 use rusqlite::params;
 use serde_json::json;
 
@@ -70,7 +70,8 @@ fn fill(path: &std::path::Path, now: i64) {
             let kind = TYPES[random.next(TYPES.len() as u64) as usize];
             let customer = random.next(2_000);
             let engineer = (status != "new").then(|| format!("engineer-{}", random.next(40)));
-            let responded = (status != "new" && status != "dispatched").then(|| created + random.next(4 * 3_600_000) as i64);
+            let responded =
+                (status != "new" && status != "dispatched").then(|| created + random.next(4 * 3_600_000) as i64);
             let done = status == "completed";
             let resolved = done.then(|| created + DAY);
             let revisited = (done && random.next(2) == 0).then(|| created + 3 * DAY);
@@ -186,7 +187,11 @@ pub async fn reports_suite() -> serde_json::Value {
     }
     for (page, times, size) in &mut per_page {
         times.sort();
-        eprintln!("reports: {page}: median {:.1} ms, max {:.1} ms ({size} bytes)", percentile(times, 0.5), percentile(times, 1.0));
+        eprintln!(
+            "reports: {page}: median {:.1} ms, max {:.1} ms ({size} bytes)",
+            percentile(times, 0.5),
+            percentile(times, 1.0)
+        );
     }
     samples.sort();
     let (p50, p99) = (percentile(&samples, 0.5), percentile(&samples, 0.99));

@@ -20,12 +20,12 @@ mod i18n;
 mod people;
 mod report_pages;
 mod reports;
-mod statistics_pages;
-mod statistics_words;
 mod revisits;
 mod routing;
 mod session;
 mod settings_pages;
+mod statistics_pages;
+mod statistics_words;
 use crate::sla;
 mod webhook_pages;
 

@@ -56,7 +56,9 @@ pub(super) fn zh(en: &str) -> Option<&'static str> {
         "Reassigned and rejected counts per engineer are not in the ticket index yet." => {
             "各工程师的改派与拒单次数尚未进入工单索引。"
         }
-        "The oldest 50 open tickets; all open tickets are on the board." => "最早的 50 张未结工单；全部未结工单见看板。",
+        "The oldest 50 open tickets; all open tickets are on the board." => {
+            "最早的 50 张未结工单；全部未结工单见看板。"
+        }
         "All open tickets, whenever created." => "全部未结工单，不论创建时间。",
         _ => return None,
     })

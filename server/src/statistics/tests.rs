@@ -24,8 +24,10 @@ fn windows_cut_days_at_the_organisations_zone() {
 #[test]
 fn days_fold_into_months_quarters_and_years_in_calendar_order() {
     let d = |y, m, dd| day_of(NaiveDate::from_ymd_opt(y, m, dd).expect("date")).to_string();
-    let by_day = vec![tally(&d(2025, 12, 31), 2), tally(&d(2026, 1, 1), 3), tally(&d(2026, 3, 31), 4), tally(&d(2026, 4, 1), 5)];
-    let months: Vec<(String, i64)> = fold_periods(&by_day, Period::Month).into_iter().map(|(l, t)| (l, t.tickets)).collect();
+    let by_day =
+        vec![tally(&d(2025, 12, 31), 2), tally(&d(2026, 1, 1), 3), tally(&d(2026, 3, 31), 4), tally(&d(2026, 4, 1), 5)];
+    let months: Vec<(String, i64)> =
+        fold_periods(&by_day, Period::Month).into_iter().map(|(l, t)| (l, t.tickets)).collect();
     assert_eq!(months, [("2025-12".into(), 2), ("2026-01".into(), 3), ("2026-03".into(), 4), ("2026-04".into(), 5)]);
     let quarters: Vec<(String, i64)> =
         fold_periods(&by_day, Period::Quarter).into_iter().map(|(l, t)| (l, t.tickets)).collect();
@@ -64,7 +66,15 @@ fn customers_show_mean_first_response_and_bug_share() {
 
 #[test]
 fn revisits_count_first_time_fix() {
-    let t = Tally { tickets: 10, completed: 8, revisited: 5, revisit_due: 2, ftf_known: 5, ftf_fixed: 4, ..Tally::default() };
+    let t = Tally {
+        tickets: 10,
+        completed: 8,
+        revisited: 5,
+        revisit_due: 2,
+        ftf_known: 5,
+        ftf_fixed: 4,
+        ..Tally::default()
+    };
     let report = revisits(&Inputs { by_type: vec![t], ..Inputs::default() });
     let values: Vec<&str> = report.rows.iter().map(|r| r[1].as_str()).collect();
     assert_eq!(values, ["8", "5", "2", "4", "1", "80.0"]);

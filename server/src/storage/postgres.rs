@@ -41,8 +41,8 @@ use super::{
 
 mod actors;
 mod customers;
-mod statistics;
 mod manager;
+mod statistics;
 mod tracking;
 mod uploads;
 mod webhooks;

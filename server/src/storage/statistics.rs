@@ -80,8 +80,13 @@ pub struct AgedTicket {
 pub trait StatisticsStorage {
     /// One [`Tally`] per group of the tickets created in `from..to` (UTC ms); days are cut at
     /// `utc_offset_ms` (only [`Grouping::Day`] uses it).
-    fn tally(&self, grouping: Grouping, from: Millis, to: Millis, utc_offset_ms: i64)
-    -> Result<Vec<Tally>, StorageError>;
+    fn tally(
+        &self,
+        grouping: Grouping,
+        from: Millis,
+        to: Millis,
+        utc_offset_ms: i64,
+    ) -> Result<Vec<Tally>, StorageError>;
     /// The `limit` oldest open tickets (not completed or cancelled), oldest first, and how
     /// many tickets are open in all.
     fn oldest_open(&self, limit: usize) -> Result<(Vec<AgedTicket>, i64), StorageError>;
@@ -205,7 +210,13 @@ pub(crate) fn conformance(make: &dyn Fn() -> Box<dyn super::Storage>) {
     };
     assert_eq!(by_type[0], bug);
     assert_eq!(
-        (by_type[1].key.as_str(), by_type[1].tickets, by_type[1].ftf_known, by_type[1].ftf_fixed, by_type[1].complaints),
+        (
+            by_type[1].key.as_str(),
+            by_type[1].tickets,
+            by_type[1].ftf_known,
+            by_type[1].ftf_fixed,
+            by_type[1].complaints
+        ),
         ("install", 1, 1, 0, 1),
         "t4 was created before the range"
     );

@@ -19,8 +19,10 @@ async fn create(server: &Server, token: &str, body: Json) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_statistics_page_shows_the_figures_of_the_tickets_in_english_and_chinese_and_csv_has_a_bom() {
-    let config =
-        ServerConfig { tracking: TrackingConfig { utc_offset_minutes: 480, ..Default::default() }, ..Default::default() };
+    let config = ServerConfig {
+        tracking: TrackingConfig { utc_offset_minutes: 480, ..Default::default() },
+        ..Default::default()
+    };
     let server = Server::start_with(config).await;
     let dana = server.user("dana", Role::Dispatcher);
     let eli = server.user("eli", Role::Engineer);
@@ -35,8 +37,12 @@ async fn the_statistics_page_shows_the_figures_of_the_tickets_in_english_and_chi
     let first = create(&server, &dana.token, for_zhang("Login fails", "bug", Some("eli"))).await;
     create(&server, &dana.token, for_zhang("Report crashes", "bug", None)).await;
     create(&server, &dana.token, for_zhang("Chiller alarm", "on_site_repair", None)).await;
-    create(&server, &dana.token, json!({"title": "Rude engineer", "customer": {"name": "Mrs Wong"},
-        "classification": {"type": "complaint"}}))
+    create(
+        &server,
+        &dana.token,
+        json!({"title": "Rude engineer", "customer": {"name": "Mrs Wong"},
+        "classification": {"type": "complaint"}}),
+    )
     .await;
     create(&server, &dana.token, json!({"title": "New unit", "classification": {"type": "installation"}})).await;
     // eli accepts the first: the customer's mean first response has one figure.
@@ -79,7 +85,13 @@ async fn the_statistics_page_shows_the_figures_of_the_tickets_in_english_and_chi
 
     let chinese_session = format!("{session}; fieldsync_lang=zh");
     let chinese = page(&http, &server.base, "/console/statistics", &chinese_session).await;
-    for expected in ["按类型统计的常见问题", "<td>（无客户档案）</td><td>2</td>", "<td>（未派单）</td><td>4</td>", "<td>故障</td><td>2</td>", "平均首次响应（小时）"] {
+    for expected in [
+        "按类型统计的常见问题",
+        "<td>（无客户档案）</td><td>2</td>",
+        "<td>（未派单）</td><td>4</td>",
+        "<td>故障</td><td>2</td>",
+        "平均首次响应（小时）",
+    ] {
         assert!(chinese.contains(expected), "{expected} missing in {chinese}");
     }
 

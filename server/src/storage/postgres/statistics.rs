@@ -3,7 +3,9 @@
 use postgres::Row;
 
 use super::PostgresStorage;
-use crate::storage::statistics::{AgedTicket, Grouping, OLDEST_OPEN_SQL, OPEN_COUNT_SQL, StatisticsStorage, Tally, tally_sql};
+use crate::storage::statistics::{
+    AgedTicket, Grouping, OLDEST_OPEN_SQL, OPEN_COUNT_SQL, StatisticsStorage, Tally, tally_sql,
+};
 use crate::storage::{StorageError, i64_of};
 
 fn tally_of(row: &Row) -> Result<Tally, postgres::Error> {
@@ -25,13 +27,7 @@ fn tally_of(row: &Row) -> Result<Tally, postgres::Error> {
 }
 
 impl StatisticsStorage for PostgresStorage {
-    fn tally(
-        &self,
-        grouping: Grouping,
-        from: i64,
-        to: i64,
-        utc_offset_ms: i64,
-    ) -> Result<Vec<Tally>, StorageError> {
+    fn tally(&self, grouping: Grouping, from: i64, to: i64, utc_offset_ms: i64) -> Result<Vec<Tally>, StorageError> {
         self.read(|tx| {
             let sql = tally_sql(grouping);
             let rows = if grouping == Grouping::Day {

@@ -27,13 +27,7 @@ fn tally_of(row: &rusqlite::Row<'_>) -> rusqlite::Result<Tally> {
 }
 
 impl StatisticsStorage for SqliteStorage {
-    fn tally(
-        &self,
-        grouping: Grouping,
-        from: i64,
-        to: i64,
-        utc_offset_ms: i64,
-    ) -> Result<Vec<Tally>, StorageError> {
+    fn tally(&self, grouping: Grouping, from: i64, to: i64, utc_offset_ms: i64) -> Result<Vec<Tally>, StorageError> {
         self.read(|tx| {
             let sql = for_sqlite(&tally_sql(grouping));
             let mut statement = tx.prepare_cached(&sql)?;
