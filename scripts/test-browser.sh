@@ -26,7 +26,7 @@ target=$(cargo metadata --format-version 1 --no-deps --locked | python3 -c 'impo
 rm -rf artifacts/screenshots
 mkdir -p artifacts/screenshots
 status=0
-for test in console console_zh customers pool tracking revisits_complaints; do
+for test in console console_zh customers pool tracking revisits_complaints statistics; do
     say "running tests/browser/$test.test.mjs"
     FIELDSYNC_BIN="$target/debug/fieldsync" SCREENSHOTS="$PWD/artifacts/screenshots" node "tests/browser/$test.test.mjs" || status=1
 done

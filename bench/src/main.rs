@@ -5,6 +5,7 @@
 //! cargo run --release -p fieldsync-bench -- actions
 //! cargo run --release -p fieldsync-bench -- open
 //! cargo run --release -p fieldsync-bench -- photos
+//! cargo run --release -p fieldsync-bench -- reports
 //! ```
 //!
 //! `FIELDSYNC_BENCH_ENCRYPTED=1` runs `actions` and `open` on encrypted stores (docs/adr/0011).
@@ -22,6 +23,7 @@ const TICKETS: usize = 1_000;
 
 mod memory;
 mod photos;
+mod reports;
 mod sync;
 
 fn main() {
@@ -33,6 +35,7 @@ fn main() {
         "server" => runtime().block_on(sync::server_suite()),
         "photos" => photos::photos_suite(),
         "memory" => memory::memory_suite(),
+        "reports" => runtime().block_on(reports::reports_suite()),
         "__photos_time" => {
             let input = std::env::args().nth(2).expect("input path");
             photos::time_child(Path::new(&input));
@@ -51,7 +54,7 @@ fn main() {
             return;
         }
         _ => {
-            eprintln!("usage: fieldsync-bench actions|open|sync|server|photos|memory");
+            eprintln!("usage: fieldsync-bench actions|open|sync|server|photos|memory|reports");
             std::process::exit(2);
         }
     };

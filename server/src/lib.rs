@@ -43,6 +43,7 @@ mod report;
 pub mod routing;
 mod rules;
 pub mod sla;
+pub mod statistics;
 pub mod storage;
 mod sync;
 mod tickets;

@@ -260,7 +260,7 @@ fn duration_zh(d: &str) -> String {
 pub(crate) fn t(lang: Lang, en: &str) -> &str {
     match lang {
         Lang::En => en,
-        Lang::Zh => zh(en).unwrap_or(en),
+        Lang::Zh => zh(en).or_else(|| super::statistics_words::zh(en)).unwrap_or(en),
     }
 }
 

@@ -24,6 +24,8 @@ mod revisits;
 mod routing;
 mod session;
 mod settings_pages;
+mod statistics_pages;
+mod statistics_words;
 use crate::sla;
 mod webhook_pages;
 
@@ -68,6 +70,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/console/complaints", get(complaint_pages::page))
         .route("/console/revisits/{ticket_id}", post(revisits::record))
         .route("/console/reports/{table}", get(report_pages::csv))
+        .route("/console/statistics", get(statistics_pages::page))
+        .route("/console/statistics/{report}", get(statistics_pages::csv))
         .route("/console/settings", get(settings_pages::page))
         .route("/console/settings/{which}", post(settings_pages::save))
         .route("/console/webhooks", get(webhook_pages::page).post(webhook_pages::create))

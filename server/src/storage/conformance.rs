@@ -36,6 +36,7 @@ pub fn run(make: &dyn Fn() -> Box<dyn Storage>) {
     super::manager::conformance(make);
     super::customers::conformance(make);
     customer_index(make);
+    super::statistics::conformance(make);
 }
 
 fn user(id: &str, role: Role) -> UserRecord {
@@ -47,7 +48,7 @@ fn device(id: &str, user_id: &str, token: u8) -> DeviceRecord {
 }
 
 /// An index row for tests.
-fn row(id: &str, status: Status, assignee: Option<&str>) -> IndexRow {
+pub(super) fn row(id: &str, status: Status, assignee: Option<&str>) -> IndexRow {
     IndexRow {
         id: id.into(),
         title: format!("Title of {id}"),
@@ -108,7 +109,7 @@ fn customer_index(make: &dyn Fn() -> Box<dyn Storage>) {
     );
 }
 
-fn write(id: &str, expected: Option<i64>, changes: &[u8], index: IndexRow, log: &[&str]) -> TicketWrite {
+pub(super) fn write(id: &str, expected: Option<i64>, changes: &[u8], index: IndexRow, log: &[&str]) -> TicketWrite {
     TicketWrite {
         ticket_id: id.into(),
         expected_version: expected,

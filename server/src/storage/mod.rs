@@ -17,6 +17,7 @@ pub mod manager;
 mod migrations;
 pub mod postgres;
 pub mod sqlite;
+pub mod statistics;
 pub mod tracking;
 pub mod uploads;
 pub mod webhooks;
@@ -29,6 +30,7 @@ pub use customers::CustomerStorage;
 pub use manager::ManagerStorage;
 pub use postgres::PostgresStorage;
 pub use sqlite::SqliteStorage;
+pub use statistics::StatisticsStorage;
 pub use tracking::TrackingStorage;
 pub use uploads::UploadStorage;
 pub use webhooks::WebhookStorage;
@@ -309,7 +311,7 @@ pub struct SyncState {
 /// the [`UploadStorage`] part, tracking links and follow-ups the [`TrackingStorage`] part,
 /// the manager's settings and escalation claims the [`ManagerStorage`] part.
 pub trait Storage:
-    Send + Sync + WebhookStorage + UploadStorage + TrackingStorage + ManagerStorage + CustomerStorage
+    Send + Sync + WebhookStorage + UploadStorage + TrackingStorage + ManagerStorage + CustomerStorage + StatisticsStorage
 {
     /// Creates a user; [`StorageError::Duplicate`] if the id is taken.
     fn create_user(&self, user: &UserRecord) -> Result<(), StorageError>;

@@ -42,6 +42,7 @@ use super::{
 mod actors;
 mod customers;
 mod manager;
+mod statistics;
 mod tracking;
 mod uploads;
 mod webhooks;

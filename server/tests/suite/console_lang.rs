@@ -346,6 +346,7 @@ async fn no_console_page_shows_english_words_when_chinese_is_chosen() {
         format!("/console/tickets/{done}"),
         "/console/engineers".to_owned(),
         "/console/reports".to_owned(),
+        "/console/statistics".to_owned(),
         "/console/follow-ups".to_owned(),
         "/console/revisits".to_owned(),
         "/console/complaints".to_owned(),

@@ -30,6 +30,7 @@ mod report;
 mod revisits;
 mod route_audit;
 mod routing;
+mod statistics;
 mod storage;
 mod sync;
 mod tracking;

@@ -1,0 +1,244 @@
+//! Aggregates over the ticket index for the statistics pages (docs/adr/0024).
+//!
+//! Every figure is a `GROUP BY` over index columns written at save time
+//! (`documents::index_row`), never a fold of documents per page view, so a page over a year
+//! of 100,000 tickets costs one scan. One SQL text serves both backends: it uses only
+//! `CASE`, `CAST`, `COUNT`, `SUM`, `MAX` and integer division, which SQLite and PostgreSQL
+//! read alike (a boolean column is `0/1` in SQLite and `BOOLEAN` in PostgreSQL, and
+//! `CASE WHEN column THEN …` reads both). SQLite gets `?n` where PostgreSQL has `$n`.
+
+use fieldsync_core::time::Millis;
+
+use super::StorageError;
+
+/// What a [`Tally`] groups tickets by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Grouping {
+    /// The ticket type (classification), "most frequent problems".
+    TicketType,
+    /// The customer record's id (label: the customer's name).
+    Customer,
+    /// The current (or last) assignee.
+    Engineer,
+    /// The creation day in the organisation's zone (key: days since 1970-01-01 there).
+    Day,
+    /// Complaints only, by complaint level.
+    ComplaintLevel,
+    /// Complaints only, by the product complained about.
+    ComplaintProduct,
+}
+
+/// Counts and sums for one group of tickets created in a range.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// The group's key (see [`Grouping`]); "" for none.
+    pub key: String,
+    /// A readable name for the key (the customer's name for [`Grouping::Customer`]).
+    pub label: String,
+    /// Tickets.
+    pub tickets: i64,
+    /// Of which not completed or cancelled.
+    pub open: i64,
+    /// Of which with a first response (acceptance) at or after creation.
+    pub responded: i64,
+    /// Sum over those of creation → first response, ms.
+    pub response_ms: i64,
+    /// Tickets whose first-time-fix outcome is known (a revisit judged it).
+    pub ftf_known: i64,
+    /// Of which fixed the first time.
+    pub ftf_fixed: i64,
+    /// Tickets revisited.
+    pub revisited: i64,
+    /// Tickets whose revisit is due and not done.
+    pub revisit_due: i64,
+    /// Complaints.
+    pub complaints: i64,
+    /// Tickets of type "bug".
+    pub bugs: i64,
+    /// Completed tickets.
+    pub completed: i64,
+}
+
+/// An open ticket for the ageing list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AgedTicket {
+    /// Ticket id.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// Customer's name.
+    pub customer_name: String,
+    /// Assignee.
+    pub assignee: Option<String>,
+    /// Status (`Status::as_str`).
+    pub status: String,
+    /// Created (UTC ms).
+    pub created_at: Millis,
+}
+
+/// The index aggregates the statistics pages read; part of every [`super::Storage`].
+pub trait StatisticsStorage {
+    /// One [`Tally`] per group of the tickets created in `from..to` (UTC ms); days are cut at
+    /// `utc_offset_ms` (only [`Grouping::Day`] uses it).
+    fn tally(
+        &self,
+        grouping: Grouping,
+        from: Millis,
+        to: Millis,
+        utc_offset_ms: i64,
+    ) -> Result<Vec<Tally>, StorageError>;
+    /// The `limit` oldest open tickets (not completed or cancelled), oldest first, and how
+    /// many tickets are open in all.
+    fn oldest_open(&self, limit: usize) -> Result<(Vec<AgedTicket>, i64), StorageError>;
+}
+
+/// The tally query with PostgreSQL placeholders: `$1` from, `$2` to, `$3` the offset (only
+/// for [`Grouping::Day`], so the other queries bind two parameters).
+pub(crate) fn tally_sql(grouping: Grouping) -> String {
+    let is_complaint = "CASE WHEN complaint THEN 1 ELSE 0 END = 1";
+    let (key, label, only) = match grouping {
+        Grouping::TicketType => ("ticket_type", "ticket_type", ""),
+        Grouping::Customer => ("customer_id", "customer_name", ""),
+        Grouping::Engineer => ("COALESCE(assignee, '')", "COALESCE(assignee, '')", ""),
+        Grouping::Day => ("CAST((created_at + $3) / 86400000 AS TEXT)", "''", ""),
+        Grouping::ComplaintLevel => ("complaint_level", "complaint_level", is_complaint),
+        Grouping::ComplaintProduct => ("complaint_product", "complaint_product", is_complaint),
+    };
+    let only = if only.is_empty() { String::new() } else { format!(" AND {only}") };
+    let sum = |cond: &str| format!("CAST(SUM(CASE WHEN {cond} THEN 1 ELSE 0 END) AS BIGINT)");
+    format!(
+        "SELECT {key}, MAX({label}), COUNT(*), {open}, {responded},
+                CAST(SUM(CASE WHEN responded_at >= created_at THEN responded_at - created_at ELSE 0 END) AS BIGINT),
+                {ftf_known}, {ftf_fixed}, {revisited}, {revisit_due}, {complaints}, {bugs}, {completed}
+         FROM tickets
+         WHERE created_at >= $1 AND created_at < $2{only}
+         GROUP BY {key}",
+        open = sum("status NOT IN ('completed', 'cancelled')"),
+        responded = sum("responded_at >= created_at"),
+        ftf_known = sum("first_time_fix IS NOT NULL"),
+        ftf_fixed = sum("first_time_fix"),
+        revisited = sum("revisited_at IS NOT NULL"),
+        revisit_due = sum("revisit_due_at IS NOT NULL AND revisited_at IS NULL"),
+        complaints = sum("complaint"),
+        bugs = sum("LOWER(ticket_type) = 'bug'"),
+        completed = sum("status = 'completed'"),
+    )
+}
+
+/// The open tickets, oldest first, `$1` at most.
+pub(crate) const OLDEST_OPEN_SQL: &str = "SELECT id, title, customer_name, assignee, status, created_at FROM tickets
+     WHERE status NOT IN ('completed', 'cancelled') AND created_at IS NOT NULL
+     ORDER BY created_at, id LIMIT $1";
+
+/// How many tickets are open.
+pub(crate) const OPEN_COUNT_SQL: &str = "SELECT COUNT(*) FROM tickets WHERE status NOT IN ('completed', 'cancelled')";
+
+/// [`tally_sql`] with SQLite's placeholders.
+pub(crate) fn for_sqlite(sql: &str) -> String {
+    sql.replace('$', "?")
+}
+
+/// The tallies and the ageing list agree with rows whose figures the test chose, days cut at
+/// the zone given (a ticket at 20:00 UTC counts on the next day at UTC+08:00).
+pub(crate) fn conformance(make: &dyn Fn() -> Box<dyn super::Storage>) {
+    use fieldsync_core::workflow::Status;
+
+    use super::IndexRow;
+    use super::conformance::{row, write};
+
+    const HOUR: i64 = 3_600_000;
+    let s = make();
+    let utc = |y, m, d, h| {
+        chrono::NaiveDate::from_ymd_opt(y, m, d)
+            .and_then(|date| date.and_hms_opt(h, 0, 0))
+            .map(|t| t.and_utc().timestamp_millis())
+            .expect("time")
+    };
+    let ticket = |id: &str, status, assignee, kind: &str, customer: (&str, &str), created: i64| IndexRow {
+        ticket_type: kind.into(),
+        customer_id: customer.0.into(),
+        customer_name: customer.1.into(),
+        created_at: Some(created),
+        ..row(id, status, assignee)
+    };
+    let rows = [
+        IndexRow {
+            responded_at: Some(utc(2026, 1, 31, 22)),
+            first_time_fix: Some(true),
+            revisited_at: Some(utc(2026, 2, 5, 0)),
+            ..ticket("t1", Status::Completed, Some("eli"), "bug", ("c1", "澳美"), utc(2026, 1, 31, 20))
+        },
+        IndexRow {
+            responded_at: Some(utc(2026, 1, 31, 14)),
+            ..ticket("t2", Status::Accepted, Some("eli"), "bug", ("c1", "澳美"), utc(2026, 1, 31, 10))
+        },
+        IndexRow {
+            first_time_fix: Some(false),
+            revisited_at: Some(utc(2026, 2, 12, 0)),
+            complaint: true,
+            complaint_level: "serious".into(),
+            complaint_product: "boiler".into(),
+            ..ticket("t3", Status::Completed, None, "install", ("c2", "Bo"), utc(2026, 2, 10, 3))
+        },
+        ticket("t4", Status::New, None, "install", ("c2", "Bo"), utc(2025, 6, 1, 3)),
+        row("t5", Status::New, None),
+    ];
+    for r in rows {
+        s.save_ticket(&write(&r.id.clone(), None, b"c", r, &[])).expect("save");
+    }
+    let (from, to, zone) = (utc(2025, 12, 31, 16), utc(2026, 12, 31, 16), 8 * HOUR);
+    let tally = |g| {
+        let mut t = s.tally(g, from, to, zone).expect("tally");
+        t.sort_by(|a, b| a.key.cmp(&b.key));
+        t
+    };
+    let by_type = tally(Grouping::TicketType);
+    let bug = Tally {
+        key: "bug".into(),
+        label: "bug".into(),
+        tickets: 2,
+        open: 1,
+        responded: 2,
+        response_ms: 6 * HOUR,
+        ftf_known: 1,
+        ftf_fixed: 1,
+        revisited: 1,
+        revisit_due: 0,
+        complaints: 0,
+        bugs: 2,
+        completed: 1,
+    };
+    assert_eq!(by_type[0], bug);
+    assert_eq!(
+        (
+            by_type[1].key.as_str(),
+            by_type[1].tickets,
+            by_type[1].ftf_known,
+            by_type[1].ftf_fixed,
+            by_type[1].complaints
+        ),
+        ("install", 1, 1, 0, 1),
+        "t4 was created before the range"
+    );
+    let customers: Vec<(String, String, i64)> =
+        tally(Grouping::Customer).into_iter().map(|t| (t.key, t.label, t.tickets)).collect();
+    assert_eq!(customers, [("c1".into(), "澳美".into(), 2), ("c2".into(), "Bo".into(), 1)]);
+    let engineers: Vec<(String, i64)> = tally(Grouping::Engineer).into_iter().map(|t| (t.key, t.tickets)).collect();
+    assert_eq!(engineers, [(String::new(), 1), ("eli".into(), 2)]);
+    let day = |y, m, d| ((utc(y, m, d, 0)) / (24 * HOUR)).to_string();
+    let mut days: Vec<(String, i64)> = tally(Grouping::Day).into_iter().map(|t| (t.key, t.tickets)).collect();
+    days.sort();
+    let mut expected = vec![(day(2026, 1, 31), 1), (day(2026, 2, 1), 1), (day(2026, 2, 10), 1)];
+    expected.sort();
+    assert_eq!(days, expected, "20:00 UTC on 31 January is 1 February at UTC+08:00");
+    let levels: Vec<(String, i64)> = tally(Grouping::ComplaintLevel).into_iter().map(|t| (t.key, t.tickets)).collect();
+    assert_eq!(levels, [("serious".into(), 1)]);
+    let products: Vec<(String, i64)> =
+        tally(Grouping::ComplaintProduct).into_iter().map(|t| (t.key, t.tickets)).collect();
+    assert_eq!(products, [("boiler".into(), 1)]);
+    let (oldest, open) = s.oldest_open(10).expect("oldest");
+    let ids: Vec<&str> = oldest.iter().map(|t| t.id.as_str()).collect();
+    assert_eq!(ids, ["t4", "t2"], "oldest first; a row without a creation time is left out");
+    assert_eq!(open, 3);
+    assert_eq!(s.oldest_open(1).expect("one").0.len(), 1);
+}
