@@ -157,9 +157,9 @@ struct Inner {
     events: broadcast::Sender<TicketChanged>,
     shutdown: watch::Sender<bool>,
     docs: documents::DocCache,
-    /// Set when events come from the database (every instance's commits) rather than from
-    /// this process's own writes; dropping it stops that listener.
-    listener: Option<storage::postgres::Listener>,
+    /// Set when events come from the storage (every instance's commits, [`Storage::watch_changes`])
+    /// rather than from this process's own writes; dropping it stops that delivery.
+    watch: Option<storage::ChangeWatch>,
     webhooks: webhooks::Runtime,
     tracking: tracking::Runtime,
     report_fonts: report::FontCache,
@@ -188,13 +188,24 @@ impl AppState {
     pub fn open_postgres(database_url: &str, data_dir: &Path, config: ServerConfig) -> Result<AppState, StorageError> {
         let storage = PostgresStorage::open(database_url)?;
         let blobs = FsBlobStore::open(&data_dir.join("blobs")).map_err(|e| StorageError::Backend(e.to_string()))?;
+        AppState::with_shared_storage(Arc::new(storage), Arc::new(blobs), config)
+    }
+
+    /// A state over a storage other server instances may share: live events come from the
+    /// storage's own change delivery ([`Storage::watch_changes`]) when it has one, so every
+    /// instance publishes every instance's commits; otherwise as [`AppState::with_storage`].
+    pub fn with_shared_storage(
+        storage: Arc<dyn Storage>,
+        blobs: Arc<dyn BlobStore>,
+        config: ServerConfig,
+    ) -> Result<AppState, StorageError> {
         let (events, _) = broadcast::channel(1024);
         let sender = events.clone();
-        let listener = storage.listen(move |notice| {
+        let watch = storage.watch_changes(Box::new(move |notice| {
             // Nobody listening is fine.
             let _ = sender.send(TicketChanged { id: notice.id, status: notice.status, seq: notice.seq });
-        })?;
-        Ok(AppState::build(Arc::new(storage), Arc::new(blobs), config, events, Some(listener)))
+        }))?;
+        Ok(AppState::build(storage, blobs, config, events, watch))
     }
 
     /// A state over any storage and blob store implementations.
@@ -208,7 +219,7 @@ impl AppState {
         blobs: Arc<dyn BlobStore>,
         config: ServerConfig,
         events: broadcast::Sender<TicketChanged>,
-        listener: Option<storage::postgres::Listener>,
+        watch: Option<storage::ChangeWatch>,
     ) -> AppState {
         let (shutdown, _) = watch::channel(false);
         let docs = documents::DocCache::default();
@@ -223,7 +234,7 @@ impl AppState {
                 events,
                 shutdown,
                 docs,
-                listener,
+                watch,
                 webhooks,
                 tracking,
                 report_fonts,
@@ -269,7 +280,7 @@ impl AppState {
     }
 
     pub(crate) fn publish(&self, change: TicketChanged) {
-        if self.inner.listener.is_some() {
+        if self.inner.watch.is_some() {
             // The database's notification brings it, to every instance (this one included).
             return;
         }

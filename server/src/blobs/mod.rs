@@ -7,8 +7,10 @@
 //! bytes its name says. The upload state (bytes received, declared length) is the store's, so
 //! it survives a restart with the bytes it describes.
 //!
-//! [`conformance::run`] is the shared test suite every implementation must pass.
+//! `conformance::run` is the shared test suite every implementation must pass (test code: built
+//! for tests and with the `conformance` feature only).
 
+#[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 pub mod fs;
 

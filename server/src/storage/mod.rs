@@ -9,8 +9,10 @@
 //! re-merges and tries again. That works the same on one SQLite file and on several server
 //! instances sharing one PostgreSQL database.
 //!
-//! [`conformance::run`] is the shared test suite every implementation must pass.
+//! `conformance::run` is the shared test suite every implementation must pass; it is test code,
+//! compiled only for tests and with the `conformance` feature (server/tests turn it on).
 
+#[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 pub mod customers;
 pub mod manager;
@@ -306,6 +308,20 @@ pub struct SyncState {
     pub evicted_at: Option<u64>,
 }
 
+/// A ticket change as every server instance sharing one storage learns of it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TicketNotice {
+    /// The ticket.
+    pub id: String,
+    /// Its derived status after the change.
+    pub status: Status,
+    /// Its `changed_seq`.
+    pub seq: u64,
+}
+
+/// Keeps [`Storage::watch_changes`] delivering while held; dropping it stops the delivery.
+pub type ChangeWatch = Box<dyn std::any::Any + Send + Sync>;
+
 /// Server storage. Synchronous: async handlers call it inside `spawn_blocking`. Webhook
 /// subscriptions and deliveries are the [`WebhookStorage`] part, who sent which blob's bytes
 /// the [`UploadStorage`] part, tracking links and follow-ups the [`TrackingStorage`] part,
@@ -313,6 +329,15 @@ pub struct SyncState {
 pub trait Storage:
     Send + Sync + WebhookStorage + UploadStorage + TrackingStorage + ManagerStorage + CustomerStorage + StatisticsStorage
 {
+    /// For a storage several server instances share: calls `on_change` (on a thread of its own,
+    /// in commit order) for every ticket change any instance commits, from when this returns,
+    /// until the returned guard is dropped. `None`, the default, for a storage one process
+    /// owns: its own writes are all there is to see, and it publishes them itself.
+    fn watch_changes(&self, on_change: Box<dyn Fn(TicketNotice) + Send>) -> Result<Option<ChangeWatch>, StorageError> {
+        let _ = on_change;
+        Ok(None)
+    }
+
     /// Creates a user; [`StorageError::Duplicate`] if the id is taken.
     fn create_user(&self, user: &UserRecord) -> Result<(), StorageError>;
     /// A user by id.

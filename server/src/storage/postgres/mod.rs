@@ -13,7 +13,8 @@
 //!   rolled-back increment is rolled back with its transaction). A cursor never skips a change.
 //! - The same transaction sends `NOTIFY fieldsync_tickets` with the change; PostgreSQL delivers
 //!   it to every listening session at commit, in commit order. [`PostgresStorage::listen`]
-//!   turns those into [`TicketNotice`]s on every instance.
+//!   turns those into [`TicketNotice`]s on every instance
+//!   ([`Storage::watch_changes`]).
 //! - Multi-statement reads run in one `REPEATABLE READ` read-only transaction (one snapshot).
 //! - Migrations are numbered and recorded in `schema_version`, applied in one transaction under
 //!   an advisory lock, so instances starting together migrate once.
@@ -21,332 +22,40 @@
 //! Everything here blocks: never call it on an async worker thread (`spawn_blocking`).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
 
-use fieldsync_core::model::{Priority, Sla};
 use fieldsync_core::time::Millis;
-use fieldsync_core::workflow::{Role, Status};
+use fieldsync_core::workflow::Role;
 use postgres::error::SqlState;
-use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::ToSql;
-use postgres::{Client, IsolationLevel, NoTls, Row, Statement};
+use postgres::{IsolationLevel, Row};
 
 use super::{
     ActorRecord, ChangeLogRow, DeviceInfo, DeviceRecord, HashBytes, IndexRow, Principal, ROW_COLUMNS, Saved, Scope,
-    SessionRecord, Storage, StorageError, StoredTicket, SyncState, TicketFilter, TicketWrite, UserRecord,
+    SessionRecord, Storage, StorageError, StoredTicket, SyncState, TicketFilter, TicketNotice, TicketWrite, UserRecord,
     heads_from_blob, heads_to_blob, i64_of, u64_of,
 };
 
 mod actors;
 mod customers;
+mod listen;
 mod manager;
+mod pool;
+mod rows;
+mod schema;
 mod statistics;
 mod tracking;
 mod uploads;
 mod webhooks;
 
-/// At most this many connections per storage (the listener has one more).
-const POOL_SIZE: usize = 8;
-/// The channel ticket changes are notified on.
-const CHANNEL: &str = "fieldsync_tickets";
-/// Advisory lock key of migrations (the one-key form; tickets use the two-key form).
-const MIGRATION_LOCK: i64 = 0x6669_656c_6473_796e; // "fieldsyn"
+use listen::CHANNEL;
+pub use listen::Listener;
+pub use pool::url_of_database;
+use pool::{Conn, Pool, Tx, parse_config};
+use rows::{index_row, query_rows};
+pub use schema::LATEST_VERSION;
+
 /// First key of the two-key advisory locks on ticket ids.
 const TICKET_LOCK_SPACE: i32 = 7;
-
-/// The schema steps, oldest first: `MIGRATIONS[i]` takes the schema from version `i` to
-/// `i + 1`. Never edit a migration that has shipped: add the next one.
-const MIGRATIONS: &[&str] = &[
-    // 1: everything SQLite has at its version 3 (users, devices, actors, the change sequence,
-    // document chunks, the ticket index, sync state, the change log, blob links).
-    r#"
-    CREATE TABLE users (
-        id   TEXT PRIMARY KEY,
-        name TEXT NOT NULL,
-        role TEXT NOT NULL
-    );
-    CREATE TABLE devices (
-        id           TEXT PRIMARY KEY,
-        user_id      TEXT    NOT NULL REFERENCES users (id),
-        token_sha256 BYTEA   NOT NULL UNIQUE,
-        revoked      BOOLEAN NOT NULL DEFAULT FALSE,
-        last_sync_at BIGINT
-    );
-    CREATE TABLE actors (
-        actor_hex TEXT PRIMARY KEY,
-        device_id TEXT NOT NULL REFERENCES devices (id)
-    );
-    CREATE TABLE counters (
-        name  TEXT PRIMARY KEY,
-        value BIGINT NOT NULL
-    );
-    INSERT INTO counters (name, value) VALUES ('change_seq', 0);
-    CREATE TABLE doc_chunks (
-        ticket_id TEXT   NOT NULL,
-        seq       BIGINT NOT NULL,
-        kind      TEXT   NOT NULL CHECK (kind IN ('change', 'snapshot')),
-        bytes     BYTEA  NOT NULL,
-        PRIMARY KEY (ticket_id, seq)
-    );
-    CREATE TABLE tickets (
-        id               TEXT PRIMARY KEY,
-        title            TEXT   NOT NULL,
-        status           TEXT   NOT NULL,
-        assignee         TEXT,
-        priority         TEXT   NOT NULL,
-        customer_name    TEXT   NOT NULL,
-        customer_address TEXT   NOT NULL,
-        respond_by       BIGINT,
-        arrive_by        BIGINT,
-        resolve_by       BIGINT,
-        sla_due_at       BIGINT,
-        conflicts        BIGINT NOT NULL DEFAULT 0,
-        resolved_at      BIGINT,
-        updated_at       BIGINT NOT NULL,
-        changed_seq      BIGINT NOT NULL UNIQUE,
-        version          BIGINT NOT NULL
-    );
-    CREATE INDEX tickets_by_status   ON tickets (status);
-    CREATE INDEX tickets_by_assignee ON tickets (assignee, changed_seq);
-    CREATE INDEX tickets_by_sla_due  ON tickets (sla_due_at);
-    CREATE TABLE sync_state (
-        device_id      TEXT  NOT NULL,
-        ticket_id      TEXT  NOT NULL,
-        confirmed      BYTEA NOT NULL,
-        pending_cursor BIGINT,
-        pending_heads  BYTEA,
-        evicted_at     BIGINT,
-        PRIMARY KEY (device_id, ticket_id)
-    );
-    CREATE INDEX sync_state_by_ticket ON sync_state (ticket_id);
-    CREATE TABLE change_log (
-        ticket_id   TEXT   NOT NULL,
-        change_hash TEXT   NOT NULL,
-        device_id   TEXT   NOT NULL,
-        received_at BIGINT NOT NULL,
-        PRIMARY KEY (ticket_id, change_hash)
-    );
-    CREATE TABLE blob_links (
-        sha256    TEXT   NOT NULL,
-        ticket_id TEXT   NOT NULL,
-        device_id TEXT   NOT NULL,
-        linked_at BIGINT NOT NULL,
-        PRIMARY KEY (sha256, ticket_id)
-    );
-    CREATE INDEX blob_links_by_ticket ON blob_links (ticket_id);
-    "#,
-    // 2: webhook subscriptions, their delivery outbox and the delivery log (SQLite's 4;
-    // docs/adr/0008).
-    r#"
-    CREATE TABLE webhook_subscriptions (
-        id          TEXT PRIMARY KEY,
-        url         TEXT    NOT NULL,
-        event_kinds TEXT    NOT NULL,
-        secret      TEXT    NOT NULL,
-        enabled     BOOLEAN NOT NULL,
-        created_at  BIGINT  NOT NULL,
-        created_by  TEXT    NOT NULL
-    );
-    CREATE TABLE webhook_deliveries (
-        id              TEXT PRIMARY KEY,
-        subscription_id TEXT   NOT NULL,
-        ticket_id       TEXT   NOT NULL,
-        event_id        TEXT   NOT NULL,
-        event_kind      TEXT   NOT NULL,
-        payload         TEXT   NOT NULL,
-        state           TEXT   NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
-        attempts        BIGINT NOT NULL DEFAULT 0,
-        attempt_limit   BIGINT NOT NULL,
-        next_attempt_at BIGINT,
-        lease_owner     TEXT,
-        lease_until     BIGINT,
-        created_at      BIGINT NOT NULL,
-        UNIQUE (subscription_id, event_id)
-    );
-    CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE state = 'pending';
-    CREATE INDEX webhook_deliveries_by_subscription ON webhook_deliveries (subscription_id, created_at);
-    CREATE INDEX webhook_deliveries_by_lease ON webhook_deliveries (lease_owner) WHERE lease_owner IS NOT NULL;
-    CREATE TABLE webhook_attempts (
-        delivery_id   TEXT   NOT NULL,
-        attempt       BIGINT NOT NULL,
-        started_at    BIGINT NOT NULL,
-        duration_ms   BIGINT NOT NULL,
-        status_code   INTEGER,
-        error         TEXT,
-        next_retry_at BIGINT,
-        PRIMARY KEY (delivery_id, attempt)
-    );
-    "#,
-    // 3: console sign-in sessions (SQLite's 5; docs/adr/0007), by the SHA-256 of the cookie only; shared
-    // by every instance, so a dispatcher signed in through one is signed in on all.
-    r#"
-    CREATE TABLE console_sessions (
-        token_sha256 BYTEA  PRIMARY KEY,
-        device_id    TEXT   NOT NULL REFERENCES devices (id),
-        created_at   BIGINT NOT NULL,
-        expires_at   BIGINT NOT NULL
-    );
-    CREATE INDEX console_sessions_by_expiry ON console_sessions (expires_at);
-    "#,
-    // 4: how many bytes of each blob each device sent (SQLite's 6; issue 13).
-    uploads::MIGRATION,
-    // 5: tracking links and follow-ups (SQLite's 7; docs/adr/0012).
-    tracking::MIGRATION,
-    // 6: classification in the index, the manager's settings (taxonomy, SLA policy,
-    // escalation rules) with their change log, and escalation claims (SQLite's 8;
-    // docs/adr/0014).
-    manager::MIGRATION,
-    // 7: customer records, and the customer reference, creation time and response milestones
-    // in the ticket index (SQLite's 9; docs/adr/0018).
-    customers::MIGRATION,
-    // 8: the revisit work, the customer's rating and the complaint analysis in the index
-    // (SQLite's 10; docs/adr/0019).
-    r#"
-    ALTER TABLE tickets ADD COLUMN revisit_due_at BIGINT;
-    ALTER TABLE tickets ADD COLUMN revisited_at BIGINT;
-    ALTER TABLE tickets ADD COLUMN first_time_fix BOOLEAN;
-    ALTER TABLE tickets ADD COLUMN customer_rating SMALLINT;
-    ALTER TABLE tickets ADD COLUMN complaint BOOLEAN NOT NULL DEFAULT FALSE;
-    ALTER TABLE tickets ADD COLUMN complaint_level TEXT NOT NULL DEFAULT '';
-    ALTER TABLE tickets ADD COLUMN complaint_unit TEXT NOT NULL DEFAULT '';
-    ALTER TABLE tickets ADD COLUMN complaint_product TEXT NOT NULL DEFAULT '';
-    ALTER TABLE tickets ADD COLUMN complaint_tier TEXT NOT NULL DEFAULT '';
-    CREATE INDEX tickets_by_revisit_due ON tickets (revisit_due_at);
-    CREATE INDEX tickets_by_complaint ON tickets (complaint);
-    "#,
-];
-
-/// The schema version this build writes.
-pub const LATEST_VERSION: i64 = MIGRATIONS.len() as i64;
-
-impl From<postgres::Error> for StorageError {
-    fn from(e: postgres::Error) -> Self {
-        StorageError::Backend(match e.as_db_error() {
-            Some(db) => format!("postgres: {}", db.message()),
-            None => format!("postgres: {e}"),
-        })
-    }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // The pool's state is a list and a count: a panic elsewhere cannot leave it half-changed.
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// One pooled connection with its prepared statements.
-struct Conn {
-    client: Client,
-    statements: HashMap<String, Statement>,
-}
-
-struct PoolState {
-    idle: Vec<Conn>,
-    open: usize,
-}
-
-/// A few connections, opened on demand and reused.
-struct Pool {
-    config: postgres::Config,
-    state: Mutex<PoolState>,
-    returned: Condvar,
-}
-
-impl Drop for Pool {
-    fn drop(&mut self) {
-        // Closing a client blocks on its own runtime, which panics on an async thread (the
-        // last `AppState` may well be dropped on one): close them on a thread of their own.
-        let idle = std::mem::take(&mut lock(&self.state).idle);
-        if !idle.is_empty() {
-            let _ = std::thread::Builder::new().name("fieldsync-pg-close".into()).spawn(move || drop(idle));
-        }
-    }
-}
-
-/// A connection taken from the pool; returned to it on drop.
-struct Pooled<'a> {
-    pool: &'a Pool,
-    conn: Option<Conn>,
-}
-
-impl Drop for Pooled<'_> {
-    fn drop(&mut self) {
-        let mut state = lock(&self.pool.state);
-        match self.conn.take() {
-            Some(conn) if !conn.client.is_closed() => state.idle.push(conn),
-            _ => state.open -= 1,
-        }
-        drop(state);
-        self.pool.returned.notify_one();
-    }
-}
-
-impl Pool {
-    fn get(&self) -> Result<Pooled<'_>, StorageError> {
-        let mut state = lock(&self.state);
-        loop {
-            if let Some(conn) = state.idle.pop() {
-                if conn.client.is_closed() {
-                    // The server went away meanwhile: open a new one instead.
-                    state.open -= 1;
-                    continue;
-                }
-                return Ok(Pooled { pool: self, conn: Some(conn) });
-            }
-            if state.open < POOL_SIZE {
-                state.open += 1;
-                drop(state);
-                return match self.config.connect(NoTls) {
-                    Ok(client) => Ok(Pooled { pool: self, conn: Some(Conn { client, statements: HashMap::new() }) }),
-                    Err(e) => {
-                        lock(&self.state).open -= 1;
-                        self.returned.notify_one();
-                        Err(e.into())
-                    }
-                };
-            }
-            state = self.returned.wait(state).unwrap_or_else(PoisonError::into_inner);
-        }
-    }
-}
-
-/// A transaction with the connection's statement cache.
-struct Tx<'a> {
-    tx: postgres::Transaction<'a>,
-    statements: &'a mut HashMap<String, Statement>,
-}
-
-impl Tx<'_> {
-    fn statement(&mut self, sql: &str) -> Result<Statement, postgres::Error> {
-        if let Some(statement) = self.statements.get(sql) {
-            return Ok(statement.clone());
-        }
-        let statement = self.tx.prepare(sql)?;
-        self.statements.insert(sql.to_owned(), statement.clone());
-        Ok(statement)
-    }
-
-    fn query(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>, postgres::Error> {
-        let statement = self.statement(sql)?;
-        self.tx.query(&statement, params)
-    }
-
-    fn query_opt(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Option<Row>, postgres::Error> {
-        let statement = self.statement(sql)?;
-        self.tx.query_opt(&statement, params)
-    }
-
-    fn query_one(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row, postgres::Error> {
-        let statement = self.statement(sql)?;
-        self.tx.query_one(&statement, params)
-    }
-
-    fn execute(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, postgres::Error> {
-        let statement = self.statement(sql)?;
-        self.tx.execute(&statement, params)
-    }
-}
 
 /// PostgreSQL storage.
 pub struct PostgresStorage {
@@ -359,67 +68,15 @@ impl std::fmt::Debug for PostgresStorage {
     }
 }
 
-fn parse_config(url: &str) -> Result<postgres::Config, StorageError> {
-    let mut config: postgres::Config =
-        url.parse().map_err(|e| StorageError::Backend(format!("bad database URL: {e}")))?;
-    if config.get_application_name().is_none() {
-        config.application_name("fieldsync-server");
-    }
-    if config.get_connect_timeout().is_none() {
-        config.connect_timeout(Duration::from_secs(10));
-    }
-    Ok(config)
-}
-
-/// The URL of database `dbname` on the cluster `url` names (same host, port, user and
-/// password): how tests and benchmarks reach the throwaway databases they create.
-pub fn url_of_database(url: &str, dbname: &str) -> Result<String, StorageError> {
-    let config: postgres::Config = url.parse().map_err(|e| StorageError::Backend(format!("bad database URL: {e}")))?;
-    let host = match config.get_hosts().first() {
-        Some(postgres::config::Host::Tcp(host)) => host.clone(),
-        _ => "127.0.0.1".into(),
-    };
-    let port = config.get_ports().first().copied().unwrap_or(5432);
-    let user = config.get_user().unwrap_or("postgres");
-    let password = config.get_password().map(|p| format!(":{}", String::from_utf8_lossy(p))).unwrap_or_default();
-    Ok(format!("postgres://{user}{password}@{host}:{port}/{dbname}"))
-}
-
 impl PostgresStorage {
     /// Connects to the database at `url` (`postgres://user@host:port/db`, no TLS) and brings
     /// its schema up to date; a newer schema is refused. Blocking.
     pub fn open(url: &str) -> Result<PostgresStorage, StorageError> {
         let config = parse_config(url)?;
-        let storage = PostgresStorage {
-            pool: Pool { config, state: Mutex::new(PoolState { idle: Vec::new(), open: 0 }), returned: Condvar::new() },
-        };
+        let storage = PostgresStorage { pool: Pool::new(config) };
         storage.migrate()?;
         actors::bind_every_server_actor(&storage)?;
         Ok(storage)
-    }
-
-    fn migrate(&self) -> Result<i64, StorageError> {
-        self.write(|tx| {
-            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
-            tx.tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")?;
-            let found: i64 = match tx.query_opt("SELECT version FROM schema_version", &[])? {
-                Some(row) => row.get(0),
-                None => {
-                    tx.execute("INSERT INTO schema_version (version) VALUES (0)", &[])?;
-                    0
-                }
-            };
-            if found > LATEST_VERSION {
-                return Err(StorageError::NewerSchema { found, supported: LATEST_VERSION });
-            }
-            for step in &MIGRATIONS[usize::try_from(found).unwrap_or(0)..] {
-                tx.tx.batch_execute(step)?;
-            }
-            if found < LATEST_VERSION {
-                tx.execute("UPDATE schema_version SET version = $1", &[&LATEST_VERSION])?;
-            }
-            Ok(found)
-        })
     }
 
     /// Runs `f` in a read-committed transaction and commits; an error rolls it back.
@@ -444,164 +101,10 @@ impl PostgresStorage {
         tx.tx.commit()?;
         Ok(value)
     }
-
-    /// Starts listening for ticket changes committed by any instance: `on_change` is called
-    /// (on a thread of its own) once per change, in commit order. Returns once the listener is
-    /// subscribed, so every change committed after this returns is seen. A dropped
-    /// connection is reopened, and the changes committed meanwhile are caught up from the
-    /// ticket index (the latest change of each ticket). Dropping the [`Listener`] stops it.
-    pub fn listen(&self, on_change: impl Fn(TicketNotice) + Send + 'static) -> Result<Listener, StorageError> {
-        let config = self.pool.config.clone();
-        let (client, last_seq) = subscribe(&config)?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let stopping = Arc::clone(&stop);
-        std::thread::Builder::new()
-            .name("fieldsync-pg-listen".into())
-            .spawn(move || run_listener(config, client, last_seq, &stopping, &on_change))
-            .map_err(|e| StorageError::Backend(format!("listener thread: {e}")))?;
-        Ok(Listener { stop })
-    }
-}
-
-/// A ticket change committed by some instance, as notified.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TicketNotice {
-    /// The ticket.
-    pub id: String,
-    /// Its derived status after the change.
-    pub status: Status,
-    /// Its `changed_seq`.
-    pub seq: u64,
-}
-
-impl TicketNotice {
-    fn payload(&self) -> String {
-        format!("{} {} {}", self.seq, self.status.as_str(), self.id)
-    }
-
-    fn parse(payload: &str) -> Option<TicketNotice> {
-        let mut parts = payload.splitn(3, ' ');
-        let seq = parts.next()?.parse().ok()?;
-        let status = Status::parse(parts.next()?)?;
-        Some(TicketNotice { id: parts.next()?.to_owned(), status, seq })
-    }
-}
-
-/// Stops the listener thread when dropped.
-#[derive(Debug)]
-pub struct Listener {
-    stop: Arc<AtomicBool>,
-}
-
-impl Drop for Listener {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-    }
-}
-
-/// A connection that listens, and the highest seq committed when it started to.
-fn subscribe(config: &postgres::Config) -> Result<(Client, u64), StorageError> {
-    let mut client = config.connect(NoTls)?;
-    client.batch_execute(&format!("LISTEN {CHANNEL}"))?;
-    let seq: i64 = client.query_one("SELECT value FROM counters WHERE name = 'change_seq'", &[])?.get(0);
-    Ok((client, u64_of(seq)))
-}
-
-fn run_listener(
-    config: postgres::Config,
-    mut client: Client,
-    mut last_seq: u64,
-    stop: &AtomicBool,
-    on_change: &dyn Fn(TicketNotice),
-) {
-    let mut backoff = Duration::from_millis(100);
-    while !stop.load(Ordering::Relaxed) {
-        let next = client.notifications().timeout_iter(Duration::from_millis(250)).next();
-        match next {
-            Ok(Some(notification)) => {
-                backoff = Duration::from_millis(100);
-                if let Some(notice) = TicketNotice::parse(notification.payload()) {
-                    // A notice already caught up after a reconnect is not repeated.
-                    if notice.seq > last_seq {
-                        last_seq = notice.seq;
-                        on_change(notice);
-                    }
-                }
-                continue;
-            }
-            Ok(None) if !client.is_closed() => continue,
-            Ok(None) | Err(_) => {}
-        }
-        // The connection broke: reconnect, then publish what was committed meanwhile.
-        loop {
-            if stop.load(Ordering::Relaxed) {
-                return;
-            }
-            std::thread::sleep(backoff);
-            backoff = (backoff * 2).min(Duration::from_secs(5));
-            let Ok((mut fresh, _)) = subscribe(&config) else { continue };
-            let Ok(rows) = fresh.query(
-                "SELECT id, status, changed_seq FROM tickets WHERE changed_seq > $1 ORDER BY changed_seq",
-                &[&i64_of(last_seq)],
-            ) else {
-                continue;
-            };
-            for row in rows {
-                let (id, status, seq): (String, String, i64) = (row.get(0), row.get(1), row.get(2));
-                if let Some(status) = Status::parse(&status) {
-                    on_change(TicketNotice { id, status, seq: u64_of(seq) });
-                }
-                last_seq = last_seq.max(u64_of(seq));
-            }
-            client = fresh;
-            break;
-        }
-    }
 }
 
 fn is_unique_violation(e: &postgres::Error) -> bool {
     e.code() == Some(&SqlState::UNIQUE_VIOLATION)
-}
-
-fn index_row(row: &Row) -> Result<IndexRow, postgres::Error> {
-    let status: String = row.try_get(2)?;
-    let priority: String = row.try_get(4)?;
-    let conflicts: i64 = row.try_get(11)?;
-    Ok(IndexRow {
-        id: row.try_get(0)?,
-        title: row.try_get(1)?,
-        status: Status::parse(&status).unwrap_or_default(),
-        assignee: row.try_get(3)?,
-        priority: Priority::parse(&priority).unwrap_or_default(),
-        customer_name: row.try_get(5)?,
-        customer_address: row.try_get(6)?,
-        sla: Sla { respond_by: row.try_get(7)?, arrive_by: row.try_get(8)?, resolve_by: row.try_get(9)? },
-        sla_due_at: row.try_get(10)?,
-        conflicts: u32::try_from(conflicts).unwrap_or(u32::MAX),
-        resolved_at: row.try_get(12)?,
-        updated_at: row.try_get(13)?,
-        changed_seq: u64_of(row.try_get(14)?),
-        ticket_type: row.try_get(15)?,
-        escalated: row.try_get(16)?,
-        customer_id: row.try_get(17)?,
-        site_id: row.try_get(18)?,
-        created_at: row.try_get(19)?,
-        responded_at: row.try_get(20)?,
-        arrived_at: row.try_get(21)?,
-        revisit_due_at: row.try_get(22)?,
-        revisited_at: row.try_get(23)?,
-        first_time_fix: row.try_get(24)?,
-        customer_rating: row.try_get::<_, Option<i16>>(25)?.and_then(|n| u8::try_from(n).ok()),
-        complaint: row.try_get(26)?,
-        complaint_level: row.try_get(27)?,
-        complaint_unit: row.try_get(28)?,
-        complaint_product: row.try_get(29)?,
-        complaint_tier: row.try_get(30)?,
-    })
-}
-
-fn query_rows(tx: &mut Tx<'_>, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<IndexRow>, StorageError> {
-    Ok(tx.query(sql, params)?.iter().map(index_row).collect::<Result<_, _>>()?)
 }
 
 /// A `(device id, user id, role, last_sync_at)` row as the caller it authenticates; `None` for
@@ -612,6 +115,14 @@ fn principal_row(row: &Row) -> Option<Principal> {
 }
 
 impl Storage for PostgresStorage {
+    fn watch_changes(
+        &self,
+        on_change: Box<dyn Fn(TicketNotice) + Send>,
+    ) -> Result<Option<super::ChangeWatch>, StorageError> {
+        let listener = self.listen(on_change)?;
+        Ok(Some(Box::new(listener)))
+    }
+
     fn create_user(&self, user: &UserRecord) -> Result<(), StorageError> {
         self.write(|tx| {
             let inserted = tx.execute(

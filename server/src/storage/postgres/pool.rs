@@ -1,0 +1,175 @@
+//! A few PostgreSQL connections, opened on demand and reused, each with its prepared statements.
+
+use std::collections::HashMap;
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use postgres::types::ToSql;
+use postgres::{Client, NoTls, Row, Statement};
+
+use crate::storage::StorageError;
+
+/// At most this many connections per storage (the listener has one more).
+const POOL_SIZE: usize = 8;
+
+impl From<postgres::Error> for StorageError {
+    fn from(e: postgres::Error) -> Self {
+        StorageError::Backend(match e.as_db_error() {
+            Some(db) => format!("postgres: {}", db.message()),
+            None => format!("postgres: {e}"),
+        })
+    }
+}
+
+pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // The pool's state is a list and a count: a panic elsewhere cannot leave it half-changed.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// One pooled connection with its prepared statements.
+pub(super) struct Conn {
+    pub(super) client: Client,
+    pub(super) statements: HashMap<String, Statement>,
+}
+
+pub(super) struct PoolState {
+    idle: Vec<Conn>,
+    open: usize,
+}
+
+/// A few connections, opened on demand and reused.
+pub(super) struct Pool {
+    pub(super) config: postgres::Config,
+    state: Mutex<PoolState>,
+    returned: Condvar,
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        // Closing a client blocks on its own runtime, which panics on an async thread (the
+        // last `AppState` may well be dropped on one): close them on a thread of their own.
+        let idle = std::mem::take(&mut lock(&self.state).idle);
+        if !idle.is_empty() {
+            let _ = std::thread::Builder::new().name("fieldsync-pg-close".into()).spawn(move || drop(idle));
+        }
+    }
+}
+
+/// A connection taken from the pool; returned to it on drop.
+pub(super) struct Pooled<'a> {
+    pool: &'a Pool,
+    pub(super) conn: Option<Conn>,
+}
+
+impl Drop for Pooled<'_> {
+    fn drop(&mut self) {
+        let mut state = lock(&self.pool.state);
+        match self.conn.take() {
+            Some(conn) if !conn.client.is_closed() => state.idle.push(conn),
+            _ => state.open -= 1,
+        }
+        drop(state);
+        self.pool.returned.notify_one();
+    }
+}
+
+impl Pool {
+    /// An empty pool for the database `config` names.
+    pub(super) fn new(config: postgres::Config) -> Pool {
+        Pool { config, state: Mutex::new(PoolState { idle: Vec::new(), open: 0 }), returned: Condvar::new() }
+    }
+
+    pub(super) fn get(&self) -> Result<Pooled<'_>, StorageError> {
+        let mut state = lock(&self.state);
+        loop {
+            if let Some(conn) = state.idle.pop() {
+                if conn.client.is_closed() {
+                    // The server went away meanwhile: open a new one instead.
+                    state.open -= 1;
+                    continue;
+                }
+                return Ok(Pooled { pool: self, conn: Some(conn) });
+            }
+            if state.open < POOL_SIZE {
+                state.open += 1;
+                drop(state);
+                return match self.config.connect(NoTls) {
+                    Ok(client) => Ok(Pooled { pool: self, conn: Some(Conn { client, statements: HashMap::new() }) }),
+                    Err(e) => {
+                        lock(&self.state).open -= 1;
+                        self.returned.notify_one();
+                        Err(e.into())
+                    }
+                };
+            }
+            state = self.returned.wait(state).unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+}
+
+/// A transaction with the connection's statement cache.
+pub(super) struct Tx<'a> {
+    pub(super) tx: postgres::Transaction<'a>,
+    pub(super) statements: &'a mut HashMap<String, Statement>,
+}
+
+impl Tx<'_> {
+    pub(super) fn statement(&mut self, sql: &str) -> Result<Statement, postgres::Error> {
+        if let Some(statement) = self.statements.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = self.tx.prepare(sql)?;
+        self.statements.insert(sql.to_owned(), statement.clone());
+        Ok(statement)
+    }
+
+    pub(super) fn query(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>, postgres::Error> {
+        let statement = self.statement(sql)?;
+        self.tx.query(&statement, params)
+    }
+
+    pub(super) fn query_opt(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<Row>, postgres::Error> {
+        let statement = self.statement(sql)?;
+        self.tx.query_opt(&statement, params)
+    }
+
+    pub(super) fn query_one(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row, postgres::Error> {
+        let statement = self.statement(sql)?;
+        self.tx.query_one(&statement, params)
+    }
+
+    pub(super) fn execute(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, postgres::Error> {
+        let statement = self.statement(sql)?;
+        self.tx.execute(&statement, params)
+    }
+}
+
+pub(super) fn parse_config(url: &str) -> Result<postgres::Config, StorageError> {
+    let mut config: postgres::Config =
+        url.parse().map_err(|e| StorageError::Backend(format!("bad database URL: {e}")))?;
+    if config.get_application_name().is_none() {
+        config.application_name("fieldsync-server");
+    }
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(Duration::from_secs(10));
+    }
+    Ok(config)
+}
+
+/// The URL of database `dbname` on the cluster `url` names (same host, port, user and
+/// password): how tests and benchmarks reach the throwaway databases they create.
+pub fn url_of_database(url: &str, dbname: &str) -> Result<String, StorageError> {
+    let config: postgres::Config = url.parse().map_err(|e| StorageError::Backend(format!("bad database URL: {e}")))?;
+    let host = match config.get_hosts().first() {
+        Some(postgres::config::Host::Tcp(host)) => host.clone(),
+        _ => "127.0.0.1".into(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let user = config.get_user().unwrap_or("postgres");
+    let password = config.get_password().map(|p| format!(":{}", String::from_utf8_lossy(p))).unwrap_or_default();
+    Ok(format!("postgres://{user}{password}@{host}:{port}/{dbname}"))
+}
