@@ -1,6 +1,7 @@
 use super::*;
-use crate::model::{Customer, Site};
+use crate::model::{Customer, Identity, NewTicket, SCHEMA_VERSION, Site};
 use automerge::ActorId;
+use automerge::transaction::Transactable;
 
 fn dispatcher() -> Identity {
     Identity { user_id: "disp".into(), device_id: "console".into(), role: Role::Dispatcher }
