@@ -11,7 +11,13 @@
 #     a typed TLS error, not a hang or a crash;
 #   - Swift: swiftc 6.0.3 (a Debian trixie chroot, scripts/swift-toolchain.sh) the generated
 #     code + bindings/swift as module FieldsyncKit, the test (bindings/swift-test) and the iOS
-#     sample's model (ios-sample), runs both inside the chroot, which shares the host's loopback;
+#     sample's model (ios-sample), runs both inside the chroot, which shares the host's loopback,
+#     against the same HTTPS server through URLSessionTransport, the transport an iOS app uses:
+#     the private CA is trusted the way Linux trusts a CA, in the system bundle the chroot sees
+#     (bind-mounted for the run, in a private mount namespace); the Swift test also runs with the
+#     chroot's bundle as it is: a typed TLS error, not a hang or a crash;
+#   - both test programs also run an app's own unit test on an in-memory store (no server)
+#     through FieldsyncApi (docs/adr/0027);
 #   - packs the Android AAR for this machine's ABI and checks its layout;
 #   - checks the shipped library (and JNA's Android libraries) load with 16 KB pages (readelf);
 #   - publishes the jar (and the AAR) into a Maven repository directory and builds and runs a
@@ -84,6 +90,12 @@ say "generating Kotlin and Swift from $built"
 rm -rf "$out/kotlin" "$out/swift-generated"
 "$target/debug/uniffi-bindgen" generate --library "$built" --language kotlin --out-dir "$out/kotlin" --no-format >/dev/null
 "$target/debug/uniffi-bindgen" generate --library "$built" --language swift --out-dir "$out/swift-generated" --no-format >/dev/null
+# The generated layer below the wrapper is internal: an app sees the wrapper, the records, enums
+# and errors only (docs/adr/0027).
+python3 bindings/scripts/hide-generated.py kotlin "$out/kotlin/dev/fieldsync/fieldsync_ffi.kt" ||
+    fail "could not hide the generated Kotlin layer"
+python3 bindings/scripts/hide-generated.py swift "$out/swift-generated/fieldsync_ffi.swift" ||
+    fail "could not hide the generated Swift layer"
 # What an app ships: the same library, stripped. Every test below loads this copy.
 mkdir -p "$out/lib"
 strip --strip-unneeded -o "$out/lib/libfieldsync_ffi.so" "$built"
@@ -115,8 +127,25 @@ mapfile -t generated < <(find "$out/kotlin" -name '*.kt' | sort)
 mapfile -t layer < <(find bindings/kotlin -name '*.kt' | sort)
 mapfile -t android_model < <(find android-sample/model/src -name '*.kt' | sort)
 compile "$out/fieldsync.jar" "$cp_libs" "${generated[@]}" "${layer[@]}"
-compile "$out/kotlin-test.jar" "$cp_libs:$out/fieldsync.jar" bindings/kotlin-test/Main.kt
+mapfile -t kotlin_test < <(find bindings/kotlin-test -name '*.kt' | sort)
+compile "$out/kotlin-test.jar" "$cp_libs:$out/fieldsync.jar" "${kotlin_test[@]}"
 compile "$out/android-sample.jar" "$cp_libs:$out/fieldsync.jar" "${android_model[@]}"
+# The layer below the wrapper is out of an app's reach: code naming the raw client must not
+# compile against the library (the test programs are the other half: they compile with
+# dev.fieldsync's public face alone). Skipped, like the compiles, when fieldsync.jar is unchanged.
+hidden_probe="$out/hidden-probe"
+if [ "$(cat "$hidden_probe/checked" 2>/dev/null)" != "$(cat "$out/fieldsync.jar.sha256")" ]; then
+    rm -rf "$hidden_probe" && mkdir -p "$hidden_probe"
+    printf 'import dev.fieldsync.FieldsyncClient\nfun probe() = FieldsyncClient::class\n' >"$hidden_probe/RawClient.kt"
+    if "$kotlinc" "$hidden_probe/RawClient.kt" -cp "$cp_libs:$out/fieldsync.jar" -d "$hidden_probe/probe.jar" \
+        >"$hidden_probe/kotlinc.log" 2>&1; then
+        fail "an app can name the generated FieldsyncClient: the generated layer is not internal"
+    fi
+    grep -q "internal" "$hidden_probe/kotlinc.log" ||
+        fail "the raw-client probe failed for another reason: $(head -3 "$hidden_probe/kotlinc.log")"
+    cp "$out/fieldsync.jar.sha256" "$hidden_probe/checked"
+fi
+echo "ok   Kotlin: an app cannot name the generated FieldsyncClient (internal)"
 
 # ---- Swift: compile in the chroot (skipped when the sources did not change) ----------------
 # The chroot sees nothing of the host's files: a stage inside it holds the library, the
@@ -132,7 +161,7 @@ cleanup() {
 trap cleanup EXIT
 swift_in() { scripts/swift-toolchain.sh exec "$stage_in" "$@"; }
 mkdir -p "$out/swift"
-cp "$lib" "$out"/swift-generated/* bindings/swift/*.swift bindings/swift-test/main.swift "$stage/"
+cp "$lib" "$out"/swift-generated/* bindings/swift/*.swift bindings/swift-test/*.swift "$stage/"
 mkdir -p "$stage/ios-sample"
 cp -r ios-sample/Sources "$stage/ios-sample/"
 cp -a "$out/swift/." "$stage/" # products of an earlier run
@@ -150,10 +179,12 @@ swift_compile() { # product sum swiftc-arguments...
 }
 sum_of() { (cd "$stage" && cat "$@" | sha256sum | cut -d' ' -f1); }
 link=(-I . -L . -Xcc "$ffi_map")
-kit_sum=$(sum_of fieldsync_ffi.swift fieldsync_ffiFFI.h fieldsync_ffiFFI.modulemap Fieldsync.swift URLSessionTransport.swift)
+kit_sources=(fieldsync_ffi.swift Fieldsync.swift FieldsyncApi.swift URLSessionTransport.swift)
+kit_sum=$(sum_of "${kit_sources[@]}" fieldsync_ffiFFI.h fieldsync_ffiFFI.modulemap)
 swift_compile libFieldsyncKit.so "$kit_sum" -emit-module -emit-library -module-name FieldsyncKit \
-    fieldsync_ffi.swift Fieldsync.swift URLSessionTransport.swift -lfieldsync_ffi "${link[@]}"
-swift_compile swift-test "$(sum_of main.swift)-$kit_sum" main.swift -lFieldsyncKit -lfieldsync_ffi "${link[@]}"
+    "${kit_sources[@]}" -lfieldsync_ffi "${link[@]}"
+swift_compile swift-test "$(sum_of main.swift AppTests.swift)-$kit_sum" main.swift AppTests.swift \
+    -lFieldsyncKit -lfieldsync_ffi "${link[@]}"
 mapfile -t model_sources < <(cd "$stage" && find ios-sample/Sources/TicketsModel -name '*.swift' | sort)
 model_sum="$(sum_of "${model_sources[@]}")-$kit_sum"
 swift_compile libTicketsModel.so "$model_sum" -emit-module -emit-library -module-name TicketsModel \
@@ -163,6 +194,13 @@ swift_compile libTicketsModel.so "$model_sum" -emit-module -emit-library -module
 swift_compile ios-sample-check "$(sum_of ios-sample/Sources/SampleCheck/main.swift)-$model_sum" \
     ios-sample/Sources/SampleCheck/main.swift -lTicketsModel -lFieldsyncKit -lfieldsync_ffi "${link[@]}" \
     -Xlinker --allow-shlib-undefined
+# As for Kotlin: an app importing FieldsyncKit cannot name the raw client.
+printf 'import FieldsyncKit\nlet raw = FieldsyncClient.self\n' >"$stage/raw-client.swift"
+if swift_in /usr/bin/swiftc -swift-version 6 -typecheck raw-client.swift "${link[@]}" >"$work/raw-client.log" 2>&1; then
+    fail "an app can name the generated FieldsyncClient in Swift: the generated layer is not internal"
+fi
+grep -q "FieldsyncClient" "$work/raw-client.log" || fail "the Swift raw-client probe failed for another reason: $(head -3 "$work/raw-client.log")"
+echo "ok   Swift: an app importing FieldsyncKit cannot name the generated FieldsyncClient"
 # Keep the products for the next run.
 (cd "$stage" && cp -a libFieldsyncKit.so libTicketsModel.so swift-test ios-sample-check ./*.sha256 \
     FieldsyncKit.swift* TicketsModel.swift* "$out/swift/")
@@ -290,10 +328,22 @@ openssl x509 -req -in "$tls/server.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" -
 jvm_trust=(-Djavax.net.ssl.trustStore="$tls/ca.p12" -Djavax.net.ssl.trustStorePassword=fieldsync-test
     -Djavax.net.ssl.trustStoreType=PKCS12)
 
-# ---- real servers, users and tickets ---------------------------------------------------------
-# HTTPS for the Kotlin programs; plain HTTP for the Swift ones: on Linux, URLSession trusts only
-# the system's bundle in the shared chroot (docs/adr/0015). The CLI trusts the private CA
-# through SSL_CERT_FILE.
+# Linux's way of trusting a CA (URLSession on Linux is FoundationNetworking over the distro's
+# libcurl, which reads the system bundle): the chroot's own bundle plus the private CA, mounted
+# over the chroot's /etc/ssl/certs/ca-certificates.crt in a mount namespace of its own for the
+# time of one Swift program. The cached chroot is never changed and nothing else sees the mount.
+cat "$swift_root/etc/ssl/certs/ca-certificates.crt" "$tls/ca.pem" >"$tls/system-and-ca.crt"
+as_root=()
+[ "$(id -u)" = 0 ] || as_root=(sudo -n)
+swift_trusting() { # command... (inside the chroot, in the stage)
+    "${as_root[@]}" env FIELDSYNC_CACHE="$cache" unshare --mount --propagation private \
+        sh -c 'mount --bind "$1" "$2" && shift 2 && exec "$@"' sh \
+        "$tls/system-and-ca.crt" "$swift_root/etc/ssl/certs/ca-certificates.crt" \
+        scripts/swift-toolchain.sh exec "$stage_in" "$@"
+}
+
+# ---- a real server behind TLS, users and tickets ---------------------------------------------
+# Every program talks HTTPS to it; the CLI trusts the private CA through SSL_CERT_FILE.
 fieldsync="$target/debug/fieldsync"
 server_pids=()
 start_server() { # name extra-args... ; sets $started_url
@@ -308,20 +358,17 @@ start_server() { # name extra-args... ; sets $started_url
     started_url=$(sed -n 's/^fieldsync server on \(https\{0,1\}:\/\/[^ ]*\).*/\1/p' <<<"$first_line")
     [ -n "$started_url" ] || fail "unexpected first $name server line: $first_line"
 }
-start_server server
-url=$started_url
 start_server tls-server --tls-cert "$tls/server.pem" --tls-key "$tls/server.key"
 tls_url=$started_url
 case $tls_url in https://*) ;; *) fail "the TLS server is not on https: $tls_url" ;; esac
-say "servers on $url and $tls_url"
+say "server on $tls_url"
 export SSL_CERT_FILE="$tls/ca.pem"
 # One engineer and one ticket per program, so that no run sees another's work.
 declare -A token ticket server_of data_of dispatcher_of
-for data in server tls-server; do
-    dispatcher_of[$data]=$("$fieldsync" user add dana --role dispatcher --data "$work/$data" 2>/dev/null)
-done
+dispatcher_of[tls-server]=$("$fieldsync" user add dana --role dispatcher --data "$work/tls-server" 2>/dev/null)
 for engineer in eli sam ana ivo max; do
-    case $engineer in eli | ana | max) data=tls-server; server_of[$engineer]=$tls_url ;; *) data=server; server_of[$engineer]=$url ;; esac
+    data=tls-server
+    server_of[$engineer]=$tls_url
     data_of[$engineer]=$data
     token[$engineer]=$("$fieldsync" user add "$engineer" --role engineer --data "$work/$data" 2>/dev/null)
     ticket[$engineer]=$("$fieldsync" dispatch --server "${server_of[$engineer]}" --token "${dispatcher_of[$data]}" \
@@ -329,8 +376,8 @@ for engineer in eli sam ana ivo max; do
         --assignee "$engineer")
     [ -n "${ticket[$engineer]}" ] || fail "no ticket id from dispatch create"
 done
-say "tickets dispatched to eli (Kotlin test, HTTPS), sam (Swift test), ana (Android sample, HTTPS), ivo (iOS sample), \
-max (the Maven consumer, HTTPS)"
+say "tickets dispatched to eli (Kotlin test), sam (Swift test), ana (Android sample), ivo (iOS sample), \
+max (the Maven consumer)"
 
 # ---- run -------------------------------------------------------------------------------------
 failures=()
@@ -342,13 +389,15 @@ run() { # name command...
 run "the Kotlin test on the JVM, over HTTPS" java -Djava.awt.headless=true -Djna.library.path="$out/lib" \
     "${jvm_trust[@]}" -cp "$cp_libs:$stdlib:$out/fieldsync.jar:$out/kotlin-test.jar" dev.fieldsync.test.MainKt \
     "$tls_url" "${token[eli]}" "${ticket[eli]}" "$work/kotlin" "$tls/stranger.p12"
-run "the Swift test in the chroot" swift_in "$stage_in/swift-test" \
-    "$url" "${token[sam]}" "${ticket[sam]}" "$stage_in/swift-device"
+run "the Swift test in the chroot, over HTTPS, the private CA in the system bundle" \
+    swift_trusting "$stage_in/swift-test" "$tls_url" "${token[sam]}" "${ticket[sam]}" "$stage_in/swift-device"
+run "the Swift test in the chroot, over HTTPS, the system bundle without the private CA" \
+    swift_in "$stage_in/swift-test" --untrusted "$tls_url" "${token[sam]}" "$stage_in/swift-untrusted"
 run "the Android sample's model on the JVM, over HTTPS" java -Djna.library.path="$out/lib" "${jvm_trust[@]}" \
     -cp "$cp_libs:$stdlib:$out/fieldsync.jar:$out/android-sample.jar" dev.fieldsync.sample.SampleCheckKt \
     "$tls_url" "${token[ana]}" "${ticket[ana]}" "$work/android"
-run "the iOS sample's model in the chroot" swift_in "$stage_in/ios-sample-check" \
-    "$url" "${token[ivo]}" "${ticket[ivo]}" "$stage_in/ios-device"
+run "the iOS sample's model in the chroot, over HTTPS" swift_trusting "$stage_in/ios-sample-check" \
+    "$tls_url" "${token[ivo]}" "${ticket[ivo]}" "$stage_in/ios-device"
 # Only what Maven resolved from the published POM: no -Djna.library.path (the library comes out
 # of the jar), no jar of ours but the published one.
 run "the Maven consumer of the published artifact, over HTTPS" java "${jvm_trust[@]}" \

@@ -24,7 +24,7 @@ android {
     buildTypes {
         release {
             isMinifyEnabled = true
-            // The AAR's consumer rules keep JNA and dev.fieldsync.ffi (reflection).
+            // The AAR's consumer rules keep JNA and dev.fieldsync (reflection).
             proguardFiles(getDefaultProguardFile("proguard-android-optimize.txt"), "proguard-rules.pro")
         }
     }

@@ -22,8 +22,8 @@ kotlin { compilerOptions { jvmTarget.set(JvmTarget.JVM_17) } }
 val fieldsyncVersion = providers.gradleProperty("fieldsync.version").get()
 
 dependencies {
-    // The AAR of bindings/scripts/android-aar.sh (dev.fieldsync.Fieldsync + the generated
-    // dev.fieldsync.ffi + jni/<abi>/libfieldsync_ffi.so), resolved by coordinates: JNA's AAR,
+    // The AAR of bindings/scripts/android-aar.sh (dev.fieldsync.Fieldsync over the generated
+    // layer, internal to it, + jni/<abi>/libfieldsync_ffi.so), resolved by coordinates: JNA's AAR,
     // kotlinx-coroutines-android and OkHttp (the HTTP transport) come with it, from its POM.
     api("dev.fieldsync:fieldsync-android:$fieldsyncVersion")
 }

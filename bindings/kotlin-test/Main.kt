@@ -10,34 +10,33 @@
 // error, promptly.
 //
 // The lines between `// readme:begin` and `// readme:end` are the README's "Use it from Kotlin"
-// snippet, word for word (checked by scripts/readme-snippets.py).
+// snippet, word for word (checked by scripts/readme-snippets.py). Nothing here imports the
+// generated layer below the wrapper: an app's code needs only dev.fieldsync (docs/adr/0027);
+// AppUnitTest.kt is an app's own unit test, on an in-memory store.
 package dev.fieldsync.test
 
 import dev.fieldsync.Fieldsync
 import dev.fieldsync.OkHttpTransport
-import dev.fieldsync.ffi.FieldsyncClient
-import dev.fieldsync.ffi.FieldsyncException
-import dev.fieldsync.ffi.ListFilter
-import dev.fieldsync.ffi.LogLevel
-import dev.fieldsync.ffi.HttpTransport
-import dev.fieldsync.ffi.Location
-import dev.fieldsync.ffi.NewPhoto
-import dev.fieldsync.ffi.ReportOptions
-import dev.fieldsync.ffi.ServerConfig
-import dev.fieldsync.ffi.Status
-import dev.fieldsync.ffi.StrokePoint
-import dev.fieldsync.ffi.SyncFailureKind
-import dev.fieldsync.ffi.SyncOutcome
-import dev.fieldsync.ffi.SyncStatus
-import dev.fieldsync.ffi.Ticket
-import dev.fieldsync.ffi.TicketQuery
-import dev.fieldsync.ffi.TicketSort
-import dev.fieldsync.ffi.TicketsUpdate
-import dev.fieldsync.ffi.TicketSummary
-import dev.fieldsync.ffi.TicketsListener
-import dev.fieldsync.ffi.TransportRequest
-import dev.fieldsync.ffi.TransportResponse
-import dev.fieldsync.ffi.whoAmI
+import dev.fieldsync.FieldsyncException
+import dev.fieldsync.ListFilter
+import dev.fieldsync.LogLevel
+import dev.fieldsync.HttpTransport
+import dev.fieldsync.Location
+import dev.fieldsync.NewPhoto
+import dev.fieldsync.ReportOptions
+import dev.fieldsync.ServerConfig
+import dev.fieldsync.Status
+import dev.fieldsync.StrokePoint
+import dev.fieldsync.SyncFailureKind
+import dev.fieldsync.SyncOutcome
+import dev.fieldsync.SyncStatus
+import dev.fieldsync.Ticket
+import dev.fieldsync.TicketQuery
+import dev.fieldsync.TicketSort
+import dev.fieldsync.TicketsUpdate
+import dev.fieldsync.TicketSummary
+import dev.fieldsync.TransportRequest
+import dev.fieldsync.TransportResponse
 import dev.fieldsync.reason
 import java.awt.Color
 import java.awt.image.BufferedImage
@@ -66,7 +65,7 @@ private val julParent: java.util.logging.Logger = java.util.logging.Logger.getLo
 private var passed = 0
 private var failed = 0
 
-private fun check(name: String, condition: Boolean, detail: () -> String = { "" }) {
+internal fun check(name: String, condition: Boolean, detail: () -> String = { "" }) {
     if (condition) {
         passed++
         println("ok   $name")
@@ -77,7 +76,7 @@ private fun check(name: String, condition: Boolean, detail: () -> String = { "" 
 }
 
 /** Runs [block] and checks that it throws exactly [T]. */
-private inline fun <reified T : FieldsyncException> expectThrows(name: String, block: () -> Unit) {
+internal inline fun <reified T : FieldsyncException> expectThrows(name: String, block: () -> Unit) {
     try {
         block()
         check(name, false) { "no exception" }
@@ -112,6 +111,7 @@ fun main(args: Array<String>) {
     })
     try {
         runBlocking {
+            inMemory()
             flow(url, token, ticketId, File(workDir))
             check("by default the library logs to java.util.logging (${julRecords.size} records)",
                 julRecords.any { it.loggerName == "dev.fieldsync.sync" && it.message.startsWith("sync attempt") }) {
@@ -195,12 +195,12 @@ private suspend fun kotlinx.coroutines.CoroutineScope.flow(url: String, token: S
     }
     // readme:end
     check("accepting twice is refused: $refusal", refusal == "cannot accept: ticket is accepted")
-    expectThrows<FieldsyncException.NotFound>("an unknown ticket is not found") { fieldsync.client.get("no-such-ticket") }
+    expectThrows<FieldsyncException.NotFound>("an unknown ticket is not found") { fieldsync.get("no-such-ticket") }
     println("step: travel")
     fieldsync.startTravel(ticketId)
     println("step: check in")
     expectThrows<FieldsyncException.InvalidInput>("a fix off the planet is invalid input") {
-        fieldsync.client.checkIn(ticketId, Location(lat = 200.0, lon = 4.9, accuracyM = 5.0))
+        fieldsync.checkIn(ticketId, Location(lat = 200.0, lon = 4.9, accuracyM = 5.0))
     }
     // readme:begin
     fieldsync.checkIn(ticketId, Location(lat = 52.3702, lon = 4.8952, accuracyM = 8.0))
@@ -276,7 +276,7 @@ private suspend fun kotlinx.coroutines.CoroutineScope.flow(url: String, token: S
     ) { "$done" }
     check("it is pending while offline", fieldsync.list().single { it.id == ticketId }.pending)
     expectThrows<FieldsyncException.Refused>("completing twice is refused") {
-        fieldsync.client.complete(ticketId, "again")
+        fieldsync.complete(ticketId, "again")
     }
     withTimeout(10_000) {
         fieldsync.tickets.first { l -> l.any { it.id == ticketId && it.status == Status.COMPLETED } }
@@ -318,15 +318,8 @@ private suspend fun kotlinx.coroutines.CoroutineScope.flow(url: String, token: S
         updates.all { it.changedIds == listOf(ticketId) } && updates.last().tickets.single().status == Status.COMPLETED,
     ) { "${updates.map { it.changedIds }}" }
     val current = fieldsync.syncStatus.value
-    check("the sync status is hot: its value is the current status", current == fieldsync.client.syncStatus()) {
-        "$current"
-    }
-    val handle = fieldsync.client.subscribeTickets(object : TicketsListener {
-        override fun onTickets(tickets: List<TicketSummary>) {}
-    })
-    handle.cancel()
-    check("a cancelled subscription stops", !handle.isActive())
-    handle.close()
+    check("the sync status is hot: a new collector gets the current status at once",
+        withTimeout(1_000) { fieldsync.syncStatus.first() } == current) { "$current" }
     watching.cancel()
     println("step: close ends every Flow")
     val lateViews = async(Dispatchers.Default) { fieldsync.observeTicket(ticketId).toList() }
@@ -356,12 +349,12 @@ private suspend fun kotlinx.coroutines.CoroutineScope.flow(url: String, token: S
         check("an encrypted store syncs and lists", tickets.any { it.id == ticketId }) { "$tickets" }
     }
     val before = File(lockedPath).readBytes()
-    val identity = whoAmI(server, OkHttpTransport.platform)
+    val identity = Fieldsync.whoAmI(server)
     expectThrows<FieldsyncException.WrongKey>("a wrong key is refused") {
-        FieldsyncClient.open(lockedPath, identity, server, ByteArray(32) { 9 }, OkHttpTransport.platform).close()
+        Fieldsync.open(lockedPath, identity, server, storeKey = ByteArray(32) { 9 }).close()
     }
     expectThrows<FieldsyncException.WrongKey>("no key for an encrypted store is refused") {
-        FieldsyncClient.open(lockedPath, identity, server, transport = OkHttpTransport.platform).close()
+        Fieldsync.open(lockedPath, identity, server).close()
     }
     check("and the store file is left as it was", File(lockedPath).readBytes().contentEquals(before))
     Fieldsync.open(lockedPath, identity, server, storeKey = key).use { reopened ->
@@ -398,7 +391,7 @@ private class StallingTransport(private val inner: HttpTransport) : HttpTranspor
 private suspend fun kotlinx.coroutines.CoroutineScope.lifecycle(url: String, token: String, ticketId: String, dir: File) {
     println("step: lifecycle: one client per store")
     val server = ServerConfig(url = url, token = token)
-    val identity = whoAmI(server, OkHttpTransport.platform)
+    val identity = Fieldsync.whoAmI(server)
     val path = File(dir, "eli-lifecycle.sqlite").path
     val stalling = StallingTransport(OkHttpTransport.platform)
     val fieldsync = Fieldsync.open(path, identity, server, transport = stalling)
@@ -469,7 +462,7 @@ private suspend fun logging(url: String, token: String, ticketId: String, dir: F
     Fieldsync.setLogger(LogLevel.DEBUG) { level, target, message -> lines.add(Triple(level, target, message)) }
     // readme:end
     val server = ServerConfig(url = url, token = token)
-    val identity = whoAmI(server, OkHttpTransport.platform)
+    val identity = Fieldsync.whoAmI(server)
     Fieldsync.open(File(dir, "eli-logging.sqlite").path, identity, server).use { fieldsync ->
         val report = fieldsync.syncNow()
         check("a sync brings the ticket", ticketId in report.received)
@@ -498,8 +491,8 @@ private suspend fun untrusted(url: String, token: String, trustStore: File, dir:
     trustStore.inputStream().use { store.load(it, "fieldsync-test".toCharArray()) }
     val wary = OkHttpTransport.trusting(store)
     val server = ServerConfig(url = url, token = token)
-    expectThrows<FieldsyncException.Tls>("signing in ends in a TLS error") { whoAmI(server, wary) }
-    val identity = whoAmI(server, OkHttpTransport.platform)
+    expectThrows<FieldsyncException.Tls>("signing in ends in a TLS error") { Fieldsync.whoAmI(server, wary) }
+    val identity = Fieldsync.whoAmI(server)
     Fieldsync.open(File(dir, "eli-wary.sqlite").path, identity, server, transport = wary).use { fieldsync ->
         val started = System.nanoTime()
         expectThrows<FieldsyncException.Tls>("sync_now ends in a TLS error") { withTimeout(20_000) { fieldsync.syncNow() } }
@@ -517,7 +510,7 @@ private suspend fun failingTransport(url: String, token: String, dir: File) {
         override fun send(request: TransportRequest): TransportResponse = throw IllegalStateException("transport bug")
     }
     val server = ServerConfig(url = url, token = token)
-    val identity = whoAmI(server, OkHttpTransport.platform)
+    val identity = Fieldsync.whoAmI(server)
     Fieldsync.open(File(dir, "eli-broken.sqlite").path, identity, server, transport = broken).use { fieldsync ->
         expectThrows<FieldsyncException.Network>("sync_now fails with the transport's error") {
             withTimeout(20_000) { fieldsync.syncNow() }
@@ -530,7 +523,7 @@ private suspend fun failingTransport(url: String, token: String, dir: File) {
 /** A token the server does not know: the status says to sign in again, typed, without text. */
 private suspend fun signedOut(url: String, token: String, dir: File) {
     println("step: a token the server refuses")
-    val identity = whoAmI(ServerConfig(url = url, token = token), OkHttpTransport.platform)
+    val identity = Fieldsync.whoAmI(ServerConfig(url = url, token = token))
     val revoked = ServerConfig(url = url, token = "not-a-token")
     Fieldsync.open(File(dir, "eli-signed-out.sqlite").path, identity, revoked).use { fieldsync ->
         check("the status starts with no error", fieldsync.syncStatus.value.lastErrorKind == null)

@@ -87,6 +87,9 @@ cargo build --locked --profile ship -p fieldsync-ffi
 cargo build --locked --workspace --bins
 "$target/debug/uniffi-bindgen" generate --library "$target/ship/libfieldsync_ffi.so" --language kotlin \
     --out-dir "$sources" --no-format >/dev/null
+# The generated layer below the wrapper is internal (docs/adr/0027).
+python3 bindings/scripts/hide-generated.py kotlin "$sources/dev/fieldsync/fieldsync_ffi.kt" ||
+    fail "could not hide the generated layer"
 cp -r bindings/kotlin/. "$sources/"
 if [ -z "$classes" ]; then
     [ -x "$kotlin_home/bin/kotlinc" ] || fail "kotlinc is missing: scripts/test-bindings.sh fetches it into $cache"
@@ -115,7 +118,7 @@ EOF
 cat >"$aar_dir/proguard.txt" <<'EOF'
 # JNA finds the generated structures and callbacks by reflection.
 -keep class com.sun.jna.** { *; }
--keep class dev.fieldsync.ffi.** { *; }
+-keep class dev.fieldsync.** { *; }
 -dontwarn java.awt.**
 EOF
 aar="$out/fieldsync-$version.aar"
@@ -132,7 +135,7 @@ wanted = ["AndroidManifest.xml", "classes.jar", "R.txt", "proguard.txt"] + [f"jn
 missing = [n for n in wanted if n not in names]
 with zipfile.ZipFile(aar) as z:
     classes = set(zipfile.ZipFile(z.open("classes.jar")).namelist()) if "classes.jar" in names else set()
-for cls in ["dev/fieldsync/Fieldsync.class", "dev/fieldsync/ffi/FieldsyncClient.class"]:
+for cls in ["dev/fieldsync/Fieldsync.class", "dev/fieldsync/FieldsyncClient.class"]:
     if cls not in classes:
         missing.append(f"classes.jar!{cls}")
 stray = [n for n in names if n.startswith("jni/") and not n.endswith("/") and n.count("/") != 2]

@@ -67,6 +67,8 @@ cargo build --locked --workspace --bins
 rm -rf "$out/generated" "$package"
 "$target/debug/uniffi-bindgen" generate --library "$target/ship/libfieldsync_ffi.dylib" --language swift \
     --out-dir "$out/generated" --no-format >/dev/null
+# The generated layer below the wrapper is internal to FieldsyncKit (docs/adr/0027).
+python3 bindings/scripts/hide-generated.py swift "$out/generated/fieldsync_ffi.swift"
 
 headers="$out/generated/Headers"
 mkdir -p "$headers"

@@ -80,6 +80,9 @@ if [ -z "$kotlin" ]; then
     # From the unstripped library: a stripped one has no uniffi metadata.
     "$target/debug/uniffi-bindgen" generate --library "$target/ship/$lib_name" --language kotlin \
         --out-dir "$kotlin" --no-format >/dev/null
+    # The generated layer below the wrapper is internal (docs/adr/0027).
+    python3 bindings/scripts/hide-generated.py kotlin "$kotlin/dev/fieldsync/fieldsync_ffi.kt" ||
+        fail "could not hide the generated layer"
 fi
 [ -f "$lib" ] || fail "no library at $lib"
 if [ -z "$classes" ]; then

@@ -25,6 +25,7 @@ mod lifecycle;
 mod logging;
 mod media;
 mod observe;
+mod testing;
 mod transport;
 mod types;
 
@@ -34,6 +35,7 @@ pub use lifecycle::{Cancellation, SyncOutcome};
 pub use logging::{FieldsyncLogger, LogLevel, clear_logger, set_logger};
 pub use media::{JobSummary, SummaryPart, SummaryTime, UploadProgress};
 pub use observe::{ObservationHandle, TicketObserver, TicketQuery, TicketSort, TicketsObserver, TicketsUpdate};
+pub use testing::SeedTicket;
 pub use transport::{HttpTransport, TransportError, TransportHeader, TransportRequest, TransportResponse};
 pub use types::*;
 

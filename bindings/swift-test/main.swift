@@ -8,7 +8,9 @@
 // snippet, word for word (checked by scripts/readme-snippets.py).
 //
 // Every request goes through URLSessionTransport (FoundationNetworking on Linux), the transport
-// an iOS app uses (docs/adr/0015); plain HTTP here, the Kotlin test covers HTTPS.
+// an iOS app uses (docs/adr/0015), over HTTPS: the server's certificate comes from a private CA
+// made by scripts/test-bindings.sh, trusted the way Linux trusts a CA (the system bundle the
+// chroot sees holds it, for this run only); `--untrusted` runs without it (AppTests.swift).
 import FieldsyncKit
 import Foundation
 
@@ -190,18 +192,18 @@ func flow(url: String, token: String, ticketId: String, dir: String) async throw
     var refusal: String?
     do {
         try await fieldsync.accept(ticketId)
-    } catch FieldsyncError.Refused(let reason) {
+    } catch FieldsyncError.refused(let reason) {
         refusal = reason  // "cannot accept: ticket is accepted"
     }
     // readme:end
     check("accepting twice is refused: \(refusal ?? "-")", refusal == "cannot accept: ticket is accepted")
-    await expectError("an unknown ticket is not found", { if case .NotFound = $0 { true } else { false } }) {
+    await expectError("an unknown ticket is not found", { if case .notFound = $0 { true } else { false } }) {
         _ = try await fieldsync.get("no-such-ticket")
     }
 
     print("step: travel, check in")
     try await fieldsync.startTravel(ticketId)
-    await expectError("a fix off the planet is invalid input", { if case .InvalidInput = $0 { true } else { false } }) {
+    await expectError("a fix off the planet is invalid input", { if case .invalidInput = $0 { true } else { false } }) {
         try await fieldsync.checkIn(ticketId, at: Location(lat: 200, lon: 4.9, accuracyM: 5))
     }
     // readme:begin
@@ -221,7 +223,7 @@ func flow(url: String, token: String, ticketId: String, dir: String) async throw
     let photo = try await fieldsync.addPhoto(ticketId, NewPhoto(path: photoPath, caption: "new valve"))
     // readme:end
     check("addPhoto processes the PNG (\(photo.width)x\(photo.height))", photo.width == 800 && photo.height == 600, "\(photo)")
-    await expectError("a photo that is not an image is invalid input", { if case .InvalidInput = $0 { true } else { false } }) {
+    await expectError("a photo that is not an image is invalid input", { if case .invalidInput = $0 { true } else { false } }) {
         let text = dir + "/not-a-photo.jpg"
         try Data("hello".utf8).write(to: URL(fileURLWithPath: text))
         _ = try await fieldsync.addPhoto(ticketId, NewPhoto(path: text))
@@ -263,7 +265,7 @@ func flow(url: String, token: String, ticketId: String, dir: String) async throw
         "it holds the note, the photo and the signature",
         done.notes.count == 1 && done.photos.count == 2 && done.signature != nil, "\(done)")
     check("it is pending while offline", try await fieldsync.list().first { $0.id == ticketId }?.pending == true)
-    await expectError("completing twice is refused", { if case .Refused = $0 { true } else { false } }) {
+    await expectError("completing twice is refused", { if case .refused = $0 { true } else { false } }) {
         try await fieldsync.complete(ticketId, summary: "again")
     }
     let pushed = try await within(10, "the completed ticket in the recorded lists") {
@@ -305,9 +307,6 @@ func flow(url: String, token: String, ticketId: String, dir: String) async throw
         "each query update names the changed ticket (\(seenUpdates.count) updates)",
         seenUpdates.allSatisfy { $0.changedIds == [ticketId] } && seenUpdates.last?.tickets.first?.status == .completed,
         "\(seenUpdates.map { $0.changedIds })")
-    let handle = try fieldsync.client.subscribeTickets(listener: NoOpListener())
-    handle.cancel()
-    check("a cancelled subscription stops", !handle.isActive())
     watching.cancel()
     let ended = try await within(10, "the stream to end once its task is cancelled") {
         await watching.value
@@ -358,14 +357,14 @@ func transportFailures(url: String, token: String, dir: String) async throws {
     // Port 1 on loopback: nothing listens there, the connection is refused at once.
     let nowhere = ServerConfig(url: "http://127.0.0.1:1", token: token)
     await expectError("a server that is not there is a network failure", {
-        if case .Network = $0 { return true } else { return false }
-    }) { _ = try await whoAmI(server: nowhere, transport: URLSessionTransport()) }
+        if case .network = $0 { return true } else { return false }
+    }) { _ = try await Fieldsync.whoAmI(server: nowhere, transport: URLSessionTransport.shared) }
     let server = ServerConfig(url: url, token: token)
-    let identity = try await whoAmI(server: server, transport: URLSessionTransport())
+    let identity = try await Fieldsync.whoAmI(server: server, transport: URLSessionTransport.shared)
     let broken = try await Fieldsync.open(
         storePath: dir + "/sam-broken.sqlite", identity: identity, server: server, transport: ThrowingTransport())
     await expectError("an app transport that throws is a network failure", {
-        if case .Network(let reason) = $0 { return reason.contains("transport bug") } else { return false }
+        if case .network(let reason) = $0 { return reason.contains("transport bug") } else { return false }
     }) { _ = try await broken.syncNow() }
 
     // A token the server refuses (HTTP 401) is not tried here: with it, this program died of an
@@ -460,7 +459,7 @@ func logging(url: String, token: String, ticketId: String, dir: String) async th
     Fieldsync.setLogger(level: .debug) { level, target, message in logLines.add(level, target, message) }
     // readme:end
     let server = ServerConfig(url: url, token: token)
-    let identity = try await whoAmI(server: server, transport: URLSessionTransport())
+    let identity = try await Fieldsync.whoAmI(server: server, transport: URLSessionTransport.shared)
     let fieldsync = try await Fieldsync.open(storePath: dir + "/sam-logging.sqlite", identity: identity, server: server)
     let report = try await fieldsync.syncNow()
     check("a sync brings the ticket", report.received.contains(ticketId))
@@ -483,12 +482,12 @@ func logging(url: String, token: String, ticketId: String, dir: String) async th
 func lifecycle(url: String, token: String, ticketId: String, dir: String) async throws {
     print("step: lifecycle: one client per store")
     let server = ServerConfig(url: url, token: token)
-    let identity = try await whoAmI(server: server, transport: URLSessionTransport())
+    let identity = try await Fieldsync.whoAmI(server: server, transport: URLSessionTransport.shared)
     let path = dir + "/sam-lifecycle.sqlite"
-    let stalling = StallingTransport(URLSessionTransport())
+    let stalling = StallingTransport(URLSessionTransport.shared)
     let fieldsync = try await Fieldsync.open(storePath: path, identity: identity, server: server, transport: stalling)
     await expectError("a second client of an open store is refused", {
-        if case .StoreInUse = $0 { return true } else { return false }
+        if case .storeInUse = $0 { return true } else { return false }
     }) { _ = try await Fieldsync.open(storePath: path, identity: identity, server: server) }
     check("and the first works on", try await fieldsync.list().isEmpty)
 
@@ -555,7 +554,7 @@ func lifecycle(url: String, token: String, ticketId: String, dir: String) async 
     await fieldsync.close()
     await fieldsync.close()
     await expectError("a call after close()", {
-        if case .Closed = $0 { return true } else { return false }
+        if case .closed = $0 { return true } else { return false }
     }) { _ = try await fieldsync.list() }
     let again = try await Fieldsync.open(storePath: path, identity: identity, server: server)
     let reopened = try await again.get(ticketId)
@@ -571,20 +570,22 @@ final class ThrowingTransport: HttpTransport, Sendable {
     func send(request: TransportRequest) throws -> TransportResponse { throw TransportBug() }
 }
 
-final class NoOpListener: TicketsListener, Sendable {
-    func onTickets(tickets: [TicketSummary]) {}
-}
 
 let args = CommandLine.arguments
-guard args.count == 5 else {
-    print("usage: main SERVER_URL ENGINEER_TOKEN TICKET_ID WORK_DIR")
-    exit(2)
-}
 do {
-    try await flow(url: args[1], token: args[2], ticketId: args[3], dir: args[4])
-    try await transportFailures(url: args[1], token: args[2], dir: args[4])
-    try await lifecycle(url: args[1], token: args[2], ticketId: args[3], dir: args[4])
-    try await logging(url: args[1], token: args[2], ticketId: args[3], dir: args[4])
+    if args.count == 5 && args[1] == "--untrusted" {
+        // Run without the test's CA in the system bundle (scripts/test-bindings.sh).
+        try await untrusted(url: args[2], token: args[3], dir: args[4])
+    } else if args.count == 5 {
+        try await inMemory()
+        try await flow(url: args[1], token: args[2], ticketId: args[3], dir: args[4])
+        try await transportFailures(url: args[1], token: args[2], dir: args[4])
+        try await lifecycle(url: args[1], token: args[2], ticketId: args[3], dir: args[4])
+        try await logging(url: args[1], token: args[2], ticketId: args[3], dir: args[4])
+    } else {
+        print("usage: main SERVER_URL ENGINEER_TOKEN TICKET_ID WORK_DIR | main --untrusted SERVER_URL TOKEN WORK_DIR")
+        exit(2)
+    }
 } catch {
     failed += 1
     print("FAIL stopped: \(error)")

@@ -3,31 +3,111 @@
 // `async throws` functions that never run on the caller's actor, `AsyncStream`s over the
 // library's listeners, typed errors.
 //
-// Every failure is a `FieldsyncError` (generated): .Refused, .InvalidInput, .NotFound,
-// .SetAside, .Offline, .Unauthorized, .WrongAccount, .Network, .Tls, .Internal, .Server,
-// .WrongKey, .Report, .Storage, .StoreInUse, .Closed, .Cancelled.
+// Every failure is a `FieldsyncError` (below): lowerCamelCase cases, `LocalizedError` with the
+// readable reason. The generated layer (`FieldsyncClient`, its listeners, `FieldsyncFfiError`)
+// is this module's implementation, not the app's face (docs/adr/0027).
 import Foundation
 
 #if canImport(os)
 import os
 #endif
 
-extension FieldsyncError {
-    /// The people-facing text of a fieldsync failure ("cannot accept: ticket is accepted").
+/// Why a fieldsync call failed. The readable reason is `errorDescription` (`LocalizedError`) and
+/// `reason`: "cannot accept: ticket is accepted", "sign in again".
+public enum FieldsyncError: Error, LocalizedError, Equatable, Sendable {
+    /// The workflow refused the action ("cannot accept: ticket is accepted").
+    case refused(reason: String)
+    /// The input was malformed (a GPS fix off the planet, an empty note).
+    case invalidInput(reason: String)
+    /// No such ticket on this device.
+    case notFound(id: String)
+    /// The ticket is set aside (its data could not be read); the rest work on.
+    case setAside(id: String)
+    /// The device is offline.
+    case offline
+    /// The server refused the token: ask the user to sign in again.
+    case unauthorized
+    /// The token belongs to another user than this store's.
+    case wrongAccount(reason: String)
+    /// The server could not be reached, or the connection broke.
+    case network(reason: String)
+    /// The server's certificate is not trusted (the platform's trust store decides).
+    case tls(reason: String)
+    /// A bug inside the library (a panic caught and reported).
+    case `internal`(reason: String)
+    /// The server answered with an error.
+    case server(reason: String)
+    /// The store key is wrong or missing; the store was left as it was.
+    case wrongKey(reason: String)
+    /// The service report could not be made.
+    case report(reason: String)
+    /// The store (SQLite, files) failed.
+    case storage(reason: String)
+    /// This process already has the store open: share that client, or close it first.
+    case storeInUse(reason: String)
+    /// The client is closed.
+    case closed
+    /// The call was cancelled.
+    case cancelled
+
+    /// The people-facing text of the failure.
     public var reason: String {
         switch self {
-        case .Refused(let reason), .InvalidInput(let reason), .Network(let reason), .Server(let reason),
-            .WrongKey(let reason), .Report(let reason), .Storage(let reason), .WrongAccount(let reason),
-            .Internal(let reason), .StoreInUse(let reason):
+        case .refused(let reason), .invalidInput(let reason), .network(let reason), .server(let reason),
+            .wrongKey(let reason), .report(let reason), .storage(let reason), .wrongAccount(let reason),
+            .internal(let reason), .storeInUse(let reason):
             return reason
-        case .Closed: return "the client is closed"
-        case .Cancelled: return "cancelled"
-        case .Tls(let reason): return "the server's certificate is not trusted: \(reason)"
-        case .NotFound(let id): return "ticket \(id) not found"
-        case .SetAside(let id): return "ticket \(id) is set aside"
-        case .Offline: return "offline"
-        case .Unauthorized: return "sign in again"
+        case .closed: return "the client is closed"
+        case .cancelled: return "cancelled"
+        case .tls(let reason): return "the server's certificate is not trusted: \(reason)"
+        case .notFound(let id): return "ticket \(id) not found"
+        case .setAside(let id): return "ticket \(id) is set aside"
+        case .offline: return "offline"
+        case .unauthorized: return "sign in again"
         }
+    }
+
+    public var errorDescription: String? { reason }
+
+    /// The same failure as the layer below reports it (its cases one for one).
+    init(_ error: FieldsyncFfiError) {
+        switch error {
+        case .Refused(let reason): self = .refused(reason: reason)
+        case .InvalidInput(let reason): self = .invalidInput(reason: reason)
+        case .NotFound(let id): self = .notFound(id: id)
+        case .SetAside(let id): self = .setAside(id: id)
+        case .Offline: self = .offline
+        case .Unauthorized: self = .unauthorized
+        case .WrongAccount(let reason): self = .wrongAccount(reason: reason)
+        case .Network(let reason): self = .network(reason: reason)
+        case .Tls(let reason): self = .tls(reason: reason)
+        case .Internal(let reason): self = .internal(reason: reason)
+        case .Server(let reason): self = .server(reason: reason)
+        case .WrongKey(let reason): self = .wrongKey(reason: reason)
+        case .Report(let reason): self = .report(reason: reason)
+        case .Storage(let reason): self = .storage(reason: reason)
+        case .StoreInUse(let reason): self = .storeInUse(reason: reason)
+        case .Closed: self = .closed
+        case .Cancelled: self = .cancelled
+        }
+    }
+}
+
+/// Runs a call of the layer below with its errors as `FieldsyncError`.
+func bridged<T>(_ call: () throws -> T) throws -> T {
+    do {
+        return try call()
+    } catch let error as FieldsyncFfiError {
+        throw FieldsyncError(error)
+    }
+}
+
+/// Runs an async call of the layer below with its errors as `FieldsyncError`.
+func bridged<T>(_ call: () async throws -> T) async throws -> T {
+    do {
+        return try await call()
+    } catch let error as FieldsyncFfiError {
+        throw FieldsyncError(error)
     }
 }
 
@@ -38,11 +118,11 @@ extension FieldsyncError {
 /// global executor, so the few milliseconds of SQLite never block the UI.
 ///
 /// One client per store per process: opening a store this process already has open throws
-/// `FieldsyncError.StoreInUse`; share the one client (the scenes and a `BGAppRefreshTask`
+/// `FieldsyncError.storeInUse`; share the one client (the scenes and a `BGAppRefreshTask`
 /// handler alike), or `await close()` it first.
-public final class Fieldsync: Sendable {
-    /// The generated client, for anything this layer does not wrap.
-    public let client: FieldsyncClient
+public final class Fieldsync: FieldsyncApi {
+    /// The generated client: the layer below, not the app's (docs/adr/0027).
+    let client: FieldsyncClient
     private let streams = OpenStreams()
 
     private init(client: FieldsyncClient) {
@@ -51,25 +131,54 @@ public final class Fieldsync: Sendable {
 
     /// Opens (or creates) the store at `storePath` for `identity`. `storeKey`: the store's
     /// 32-byte encryption key from the Keychain, or nil for a plaintext store; a wrong or
-    /// missing key throws `FieldsyncError.WrongKey` and changes nothing. `transport`: how
+    /// missing key throws `FieldsyncError.wrongKey` and changes nothing. `transport`: how
     /// requests reach the server; URLSession by default (docs/adr/0015).
     public static func open(
         storePath: String, identity: Identity, server: ServerConfig, storeKey: Data? = nil,
-        transport: HttpTransport = URLSessionTransport()
+        transport: HttpTransport = URLSessionTransport.shared
     ) async throws -> Fieldsync {
         Logging.installDefault()
         return Fieldsync(
-            client: try FieldsyncClient.open(
-                storePath: storePath, identity: identity, server: server, storeKey: storeKey, transport: transport))
+            client: try bridged {
+                try FieldsyncClient.open(
+                    storePath: storePath, identity: identity, server: server, storeKey: storeKey, transport: transport)
+            })
+    }
+
+    /// A client on a fresh store of its own in `tempDir`, deleted when the client is freed,
+    /// with `tickets` on it, dispatched to `identity`; no server (a sync fails as offline does,
+    /// "no server"). For an app's unit tests: the real store, workflow, queries and streams,
+    /// without a server or a fake (docs/adr/0027).
+    public static func inMemory(
+        tickets: [SeedTicket] = [],
+        identity: Identity = Identity(userId: "tester", deviceId: "test-device", role: .engineer),
+        tempDir: String = NSTemporaryDirectory()
+    ) async throws -> Fieldsync {
+        Logging.installDefault()
+        return Fieldsync(
+            client: try bridged { try FieldsyncClient.openTemporary(tempDir: tempDir, identity: identity, tickets: tickets) })
+    }
+
+    /// Asks the server whose token this is (the identity `open` needs).
+    public static func whoAmI(server: ServerConfig, transport: HttpTransport = URLSessionTransport.shared) async throws
+        -> Identity
+    {
+        try await bridged { try await FieldsyncKit.whoAmI(server: server, transport: transport) }
+    }
+
+    /// Encrypts the plaintext store at `storePath` with `storeKey`, in place, once; the store
+    /// must not be open. Crash-safe (docs/adr/0011).
+    public static func encryptExistingStore(storePath: String, storeKey: Data) async throws {
+        try bridged { try FieldsyncKit.encryptExistingStore(storePath: storePath, storeKey: storeKey) }
     }
 
     /// First sign-in: asks the server whose token this is, then opens the store.
     public static func signIn(
         storePath: String, server: ServerConfig, storeKey: Data? = nil,
-        transport: HttpTransport = URLSessionTransport()
+        transport: HttpTransport = URLSessionTransport.shared
     ) async throws -> Fieldsync {
         try await open(
-            storePath: storePath, identity: try await whoAmI(server: server, transport: transport), server: server,
+            storePath: storePath, identity: try await Fieldsync.whoAmI(server: server, transport: transport), server: server,
             storeKey: storeKey, transport: transport)
     }
 
@@ -105,7 +214,7 @@ public final class Fieldsync: Sendable {
     /// A live query (filter, sort, limit): its result now, then whenever a change alters it,
     /// with the ids that changed (`changedIds`). Every update is kept for a slow reader, so no
     /// changed id is lost.
-    public func observeTickets(_ query: TicketQuery = TicketQuery()) -> AsyncStream<TicketsUpdate> {
+    public func observeTickets(_ query: TicketQuery) -> AsyncStream<TicketsUpdate> {
         observed(.unbounded) { continuation in
             let observation = client.observeTickets(query: query, observer: TicketsUpdateRelay { continuation.yield($0) })
             return { observation.cancel() }
@@ -117,7 +226,7 @@ public final class Fieldsync: Sendable {
 
     /// Ends every stream handed out (their loops finish), stops a sync under way and background
     /// sync, waits for an action under way (milliseconds) and releases the store: it may be
-    /// opened again as soon as this returns. Later calls throw `FieldsyncError.Closed`; streams
+    /// opened again as soon as this returns. Later calls throw `FieldsyncError.closed`; streams
     /// asked for afterwards end at once. Idempotent.
     public func close() async {
         streams.closeAll()
@@ -155,80 +264,81 @@ public final class Fieldsync: Sendable {
         }
     }
 
-    public func list(_ filter: ListFilter = ListFilter()) async throws -> [TicketSummary] {
-        try client.list(filter: filter)
+    public func list(_ filter: ListFilter) async throws -> [TicketSummary] {
+        try bridged { try client.list(filter: filter) }
     }
     /// The tickets `query` selects, in its order, at most its limit, once.
-    public func query(_ query: TicketQuery) async throws -> [TicketSummary] { try client.query(query: query) }
-    public func get(_ ticketId: String) async throws -> Ticket { try client.get(ticketId: ticketId) }
-    public func counts() async throws -> [StatusCount] { try client.counts() }
+    public func query(_ query: TicketQuery) async throws -> [TicketSummary] { try bridged { try client.query(query: query) } }
+    public func get(_ ticketId: String) async throws -> Ticket { try bridged { try client.get(ticketId: ticketId) } }
+    public func counts() async throws -> [StatusCount] { try bridged { try client.counts() } }
 
-    public func accept(_ ticketId: String) async throws { try client.accept(ticketId: ticketId) }
+    public func claim(_ ticketId: String) async throws { try bridged { try client.claim(ticketId: ticketId) } }
+    public func accept(_ ticketId: String) async throws { try bridged { try client.accept(ticketId: ticketId) } }
     public func reject(_ ticketId: String, reason: String) async throws {
-        try client.reject(ticketId: ticketId, reason: reason)
+        try bridged { try client.reject(ticketId: ticketId, reason: reason) }
     }
-    public func startTravel(_ ticketId: String) async throws { try client.startTravel(ticketId: ticketId) }
+    public func startTravel(_ ticketId: String) async throws { try bridged { try client.startTravel(ticketId: ticketId) } }
     /// Starts travelling and shares an ETA (UTC ms) with the customer's tracking page.
     public func startTravel(_ ticketId: String, etaMillis: Int64) async throws {
-        try client.startTravelWithEta(ticketId: ticketId, eta: etaMillis)
+        try bridged { try client.startTravelWithEta(ticketId: ticketId, eta: etaMillis) }
     }
     public func checkIn(_ ticketId: String, at location: Location) async throws {
-        try client.checkIn(ticketId: ticketId, location: location)
+        try bridged { try client.checkIn(ticketId: ticketId, location: location) }
     }
-    public func startWork(_ ticketId: String) async throws { try client.startWork(ticketId: ticketId) }
-    public func pause(_ ticketId: String) async throws { try client.pause(ticketId: ticketId) }
-    public func resume(_ ticketId: String) async throws { try client.resume(ticketId: ticketId) }
+    public func startWork(_ ticketId: String) async throws { try bridged { try client.startWork(ticketId: ticketId) } }
+    public func pause(_ ticketId: String) async throws { try bridged { try client.pause(ticketId: ticketId) } }
+    public func resume(_ ticketId: String) async throws { try bridged { try client.resume(ticketId: ticketId) } }
     public func addNote(_ ticketId: String, _ text: String) async throws {
-        try client.addNote(ticketId: ticketId, text: text)
+        try bridged { try client.addNote(ticketId: ticketId, text: text) }
     }
     /// A note the customer sees on the tracking page (an answer to their message).
     public func addPublicNote(_ ticketId: String, _ text: String) async throws {
-        try client.addPublicNote(ticketId: ticketId, text: text)
+        try bridged { try client.addPublicNote(ticketId: ticketId, text: text) }
     }
     public func addPart(_ ticketId: String, sku: String, qty: UInt32) async throws {
-        try client.addPart(ticketId: ticketId, sku: sku, qty: qty)
+        try bridged { try client.addPart(ticketId: ticketId, sku: sku, qty: qty) }
     }
     public func logTime(_ ticketId: String, minutes: UInt32, kind: String) async throws {
-        try client.logTime(ticketId: ticketId, minutes: minutes, kind: kind)
+        try bridged { try client.logTime(ticketId: ticketId, minutes: minutes, kind: kind) }
     }
     public func setChecklistItem(_ ticketId: String, _ item: String, done: Bool) async throws {
-        try client.setChecklistItem(ticketId: ticketId, item: item, done: done)
+        try bridged { try client.setChecklistItem(ticketId: ticketId, item: item, done: done) }
     }
     public func recordFeedback(_ ticketId: String, rating: UInt8, comment: String) async throws {
-        try client.recordFeedback(ticketId: ticketId, rating: rating, comment: comment)
+        try bridged { try client.recordFeedback(ticketId: ticketId, rating: rating, comment: comment) }
     }
     public func complete(_ ticketId: String, summary: String) async throws {
-        try client.complete(ticketId: ticketId, summary: summary)
+        try bridged { try client.complete(ticketId: ticketId, summary: summary) }
     }
     public func captureSignature(_ ticketId: String, signer: String, strokes: [[StrokePoint]]) async throws -> Signature {
-        try client.captureSignature(ticketId: ticketId, signer: signer, strokes: strokes)
+        try bridged { try client.captureSignature(ticketId: ticketId, signer: signer, strokes: strokes) }
     }
 
     /// What the customer is shown before signing: the work, parts, time and photos, and `text`,
     /// exactly what a signature captured now binds (its `summarySha256` is `sha256`).
     public func jobSummary(_ ticketId: String) async throws -> JobSummary {
-        try client.jobSummary(ticketId: ticketId)
+        try bridged { try client.jobSummary(ticketId: ticketId) }
     }
 
     /// A photo (`Photo.sha256`), its thumbnail (`thumbnailSha256`) or a signature PNG
     /// (`Signature.pngSha256`) as a file path for `AsyncImage(url: URL(fileURLWithPath:))`;
     /// nil when this device does not have it.
     public func mediaFile(_ sha256: String) async throws -> String? {
-        try client.mediaFile(sha256: sha256)
+        try bridged { try client.mediaFile(sha256: sha256) }
     }
 
     /// Processes the photo (a file, or `NewPhoto(bytes:)` from the photo picker) on the
     /// library's threads and adds it to the ticket.
     public func addPhoto(_ ticketId: String, _ photo: NewPhoto) async throws -> Photo {
-        try await client.addPhoto(ticketId: ticketId, photo: photo)
+        try await bridged { try await client.addPhoto(ticketId: ticketId, photo: photo) }
     }
 
     /// Syncs now, even when offline was reported.
     /// Writes the ticket's service report (PDF) offline and returns its path: in
     /// `options.outDir`, else in a `reports` folder beside the store. iOS keeps system fonts
     /// out of reach: pass a CJK font the app ships (`options.fontPath`) for Chinese text.
-    public func serviceReport(_ ticketId: String, options: ReportOptions = ReportOptions()) async throws -> String {
-        try await client.serviceReport(ticketId: ticketId, options: options)
+    public func serviceReport(_ ticketId: String, options: ReportOptions) async throws -> String {
+        try await bridged { try await client.serviceReport(ticketId: ticketId, options: options) }
     }
 
     /// Cancelling the calling task stops the sync at its next step (`CancellationError`); what
@@ -237,11 +347,11 @@ public final class Fieldsync: Sendable {
         let cancellation = Cancellation()
         do {
             return try await withTaskCancellationHandler {
-                try await client.syncNow(cancellation: cancellation)
+                try await bridged { try await client.syncNow(cancellation: cancellation) }
             } onCancel: {
                 cancellation.cancel()
             }
-        } catch FieldsyncError.Cancelled {
+        } catch FieldsyncError.cancelled {
             throw CancellationError()
         }
     }

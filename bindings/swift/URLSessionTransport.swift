@@ -11,11 +11,33 @@ import Foundation
 /// Sends the library's requests with `session`. Called on the library's background threads;
 /// each call blocks until the answer or the request's own timeout.
 public final class URLSessionTransport: HttpTransport, @unchecked Sendable {
-    private let session: URLSession
+    /// The transport every client given none shares: one ephemeral session for the process, as
+    /// URLSession is meant to be used (a session per client would be made and torn down with
+    /// each; on Linux, FoundationNetworking aborts when a session that served HTTPS is freed).
+    public static let shared = URLSessionTransport()
 
-    /// A transport over `session` (an ephemeral session by default: no cookies, no cache).
-    public init(session: URLSession = URLSession(configuration: .ephemeral)) {
+    private let session: URLSession
+    private let ownsSession: Bool
+
+    /// A transport over a new ephemeral session of its own (no cookies, no cache), invalidated
+    /// when the transport is freed. Prefer `shared`.
+    public convenience init() {
+        self.init(session: URLSession(configuration: .ephemeral), owned: true)
+    }
+
+    /// A transport over the app's `session` (its delegate, its configuration); the app keeps it.
+    public convenience init(session: URLSession) {
+        self.init(session: session, owned: false)
+    }
+
+    private init(session: URLSession, owned: Bool) {
         self.session = session
+        self.ownsSession = owned
+    }
+
+    deinit {
+        // A session holds its delegate and its threads until invalidated.
+        if ownsSession { session.finishTasksAndInvalidate() }
     }
 
     public func send(request: TransportRequest) throws -> TransportResponse {
@@ -71,6 +93,12 @@ public final class URLSessionTransport: HttpTransport, @unchecked Sendable {
         case .badURL, .unsupportedURL:
             return .Request(reason: reason)
         default:
+            #if canImport(FoundationNetworking)
+                // FoundationNetworking (Linux) reports most of libcurl's failures as .unknown with
+                // curl's own text; its TLS failures all name SSL ("SSL certificate problem: unable
+                // to get local issuer certificate", "SSL connect error").
+                if urlError.code == .unknown && reason.contains("SSL") { return .Tls(reason: reason) }
+            #endif
             return .Network(reason: reason)
         }
     }

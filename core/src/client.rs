@@ -86,6 +86,9 @@ struct Inner {
     claim: Mutex<Option<StoreClaim>>,
     /// Set by [`Client::close`]: every call after it is [`Error::Closed`].
     closed: AtomicBool,
+    /// The folder of a temporary store ([`Client::open_temporary`]), deleted when this drops:
+    /// declared last, so the store's connections are closed by then.
+    temporary: std::sync::OnceLock<temporary::TemporaryFolder>,
 }
 
 impl std::fmt::Debug for Client {
@@ -134,6 +137,7 @@ impl Client {
                 local_changes,
                 claim: Mutex::new(Some(claim)),
                 closed: AtomicBool::new(false),
+                temporary: std::sync::OnceLock::new(),
             }),
         })
     }
@@ -728,5 +732,8 @@ mod observe_tests;
 mod subscriptions;
 #[cfg(test)]
 mod sync_tests;
+mod temporary;
+#[cfg(test)]
+mod temporary_tests;
 #[cfg(test)]
 mod tests;

@@ -244,7 +244,7 @@ impl Client {
     /// Applies a server response in one transaction: merges updates, records what the server
     /// has, marks refusals, evicts, and advances the cursor. A ticket whose update cannot be
     /// merged is skipped (and reported) without holding back the others.
-    fn apply_response(&self, response: &SyncResponse) -> Result<Applied, Error> {
+    pub(super) fn apply_response(&self, response: &SyncResponse) -> Result<Applied, Error> {
         let now = now_ms();
         let mut docs = self.lock_docs()?;
         let mut applied = Applied::default();

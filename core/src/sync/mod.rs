@@ -347,6 +347,13 @@ impl SyncEngine {
         })
     }
 
+    /// An engine with no server, for a temporary store ([`Client::open_temporary`]): the
+    /// status, the loop and `sync_now` are the real ones, and every sync fails as if the
+    /// network were down ([`TransportError::Network`], "no server").
+    pub fn without_server(client: Client) -> Result<SyncEngine, SyncError> {
+        Self::with_transport(client, SyncConfig::new("", ""), Arc::new(transport::NoServer))
+    }
+
     /// The client this engine syncs.
     pub fn client(&self) -> &Client {
         &self.inner.client

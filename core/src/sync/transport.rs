@@ -167,6 +167,19 @@ impl HttpTransport for OnBlockingPool {
     }
 }
 
+/// The transport of an engine without a server (a temporary store for an app's unit tests,
+/// docs/adr/0027): every request fails as if the network were down, before anything is sent.
+pub(crate) struct NoServer;
+
+/// What a sync without a server reports.
+pub(crate) const NO_SERVER: &str = "no server: this client has a temporary store";
+
+impl HttpTransport for NoServer {
+    fn send(&self, _request: HttpRequest) -> TransportFuture<'_> {
+        Box::pin(async { Err(TransportError::Network(NO_SERVER.into())) })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

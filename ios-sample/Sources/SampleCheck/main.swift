@@ -133,7 +133,7 @@ struct TimedOut: Error, CustomStringConvertible {
     var inUse = false
     do {
         _ = try await openStore(storePath: store, server: server, storeKey: storeKey)
-    } catch FieldsyncError.StoreInUse {
+    } catch FieldsyncError.storeInUse {
         inUse = true
     }
     check("a second client of the open store is refused", inUse)

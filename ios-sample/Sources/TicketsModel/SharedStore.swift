@@ -1,6 +1,6 @@
 // The one client of the engineer's store in this process, shared by the scenes and background
 // refresh (a BGAppRefreshTask handler, App/BackgroundRefresh.swift): the library allows one
-// client per store per process (a second open is FieldsyncError.StoreInUse, docs/adr/0021).
+// client per store per process (a second open is FieldsyncError.storeInUse, docs/adr/0021).
 // Plain Swift, so that CI compiles and runs it on Linux (scripts/test-bindings.sh).
 import FieldsyncKit
 import Foundation

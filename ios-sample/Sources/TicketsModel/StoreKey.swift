@@ -16,12 +16,12 @@ private let plaintextHeader = Data("SQLite format 3\0".utf8)
 /// `identity` nil: first sign-in, the server says whose token this is. Otherwise the identity
 /// saved at sign-in, so that the app opens offline. A store written by a build that did not
 /// encrypt yet is encrypted once, in place, before it is opened (the library never does that
-/// by itself); a wrong key throws `FieldsyncError.WrongKey` and changes nothing.
+/// by itself); a wrong key throws `FieldsyncError.wrongKey` and changes nothing.
 public func openStore(
     storePath: String, server: ServerConfig, storeKey: Data, identity: Identity? = nil
 ) async throws -> Fieldsync {
     if isPlaintextStore(atPath: storePath) {
-        try encryptExistingStore(storePath: storePath, storeKey: storeKey)
+        try await Fieldsync.encryptExistingStore(storePath: storePath, storeKey: storeKey)
     }
     if let identity {
         return try await Fieldsync.open(storePath: storePath, identity: identity, server: server, storeKey: storeKey)

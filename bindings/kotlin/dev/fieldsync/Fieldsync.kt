@@ -8,36 +8,6 @@
 // another (OkHttpTransport.kt, docs/adr/0015).
 package dev.fieldsync
 
-import dev.fieldsync.ffi.FieldsyncClient
-import dev.fieldsync.ffi.FieldsyncException
-import dev.fieldsync.ffi.HttpTransport
-import dev.fieldsync.ffi.Identity
-import dev.fieldsync.ffi.JobSummary
-import dev.fieldsync.ffi.ListFilter
-import dev.fieldsync.ffi.LogLevel
-import dev.fieldsync.ffi.FieldsyncLogger
-import dev.fieldsync.ffi.Location
-import dev.fieldsync.ffi.NewPhoto
-import dev.fieldsync.ffi.ObservationHandle
-import dev.fieldsync.ffi.Photo
-import dev.fieldsync.ffi.ReportOptions
-import dev.fieldsync.ffi.ServerConfig
-import dev.fieldsync.ffi.Signature
-import dev.fieldsync.ffi.StatusCount
-import dev.fieldsync.ffi.StrokePoint
-import dev.fieldsync.ffi.SyncOutcome
-import dev.fieldsync.ffi.SyncReport
-import dev.fieldsync.ffi.SyncStatus
-import dev.fieldsync.ffi.SyncStatusListener
-import dev.fieldsync.ffi.TaskHandle
-import dev.fieldsync.ffi.Ticket
-import dev.fieldsync.ffi.TicketObserver
-import dev.fieldsync.ffi.TicketQuery
-import dev.fieldsync.ffi.TicketSummary
-import dev.fieldsync.ffi.TicketsListener
-import dev.fieldsync.ffi.TicketsObserver
-import dev.fieldsync.ffi.TicketsUpdate
-import dev.fieldsync.ffi.whoAmI
 import java.util.logging.Level
 import kotlinx.coroutines.CoroutineDispatcher
 import kotlinx.coroutines.Dispatchers
@@ -89,10 +59,10 @@ val FieldsyncException.reason: String
  * alike), or close it first.
  */
 class Fieldsync private constructor(
-    /** The generated client, for anything this layer does not wrap. */
-    val client: FieldsyncClient,
+    /** The generated client: the layer below, not the app's (docs/adr/0027). */
+    internal val client: FieldsyncClient,
     private val io: CoroutineDispatcher,
-) : AutoCloseable {
+) : FieldsyncApi {
     companion object {
         /**
          * Opens (or creates) the store at [storePath] for [identity]. [storeKey]: the store's
@@ -112,6 +82,33 @@ class Fieldsync private constructor(
             Fieldsync(FieldsyncClient.open(storePath, identity, server, storeKey, transport), io)
         }
 
+        /**
+         * A client on a fresh store of its own in [tempDir], deleted when the client is closed,
+         * with [tickets] on it, dispatched to [identity]; no server (a sync fails as offline
+         * does, "no server"). For an app's unit tests: the real store, workflow, queries and
+         * Flows, without a server or a fake (docs/adr/0027).
+         */
+        suspend fun inMemory(
+            tickets: List<SeedTicket> = emptyList(),
+            identity: Identity = Identity(userId = "tester", deviceId = "test-device", role = Role.ENGINEER),
+            tempDir: String = System.getProperty("java.io.tmpdir"),
+            io: CoroutineDispatcher = Dispatchers.IO,
+        ): Fieldsync = withContext(io) {
+            installDefaultLogger()
+            Fieldsync(FieldsyncClient.openTemporary(tempDir, identity, tickets), io)
+        }
+
+        /** Asks the server whose token this is (the identity [open] needs). */
+        suspend fun whoAmI(server: ServerConfig, transport: HttpTransport = OkHttpTransport.platform): Identity =
+            dev.fieldsync.whoAmI(server, transport)
+
+        /**
+         * Encrypts the plaintext store at [storePath] with [storeKey], in place, once; the store
+         * must not be open. Crash-safe (docs/adr/0011).
+         */
+        suspend fun encryptExistingStore(storePath: String, storeKey: ByteArray, io: CoroutineDispatcher = Dispatchers.IO) =
+            withContext(io) { dev.fieldsync.encryptExistingStore(storePath, storeKey) }
+
         /** First sign-in: asks the server whose token this is, then opens the store. */
         suspend fun signIn(
             storePath: String,
@@ -119,7 +116,7 @@ class Fieldsync private constructor(
             storeKey: ByteArray? = null,
             io: CoroutineDispatcher = Dispatchers.IO,
             transport: HttpTransport = OkHttpTransport.platform,
-        ): Fieldsync = open(storePath, whoAmI(server, transport), server, storeKey, io, transport)
+        ): Fieldsync = open(storePath, dev.fieldsync.whoAmI(server, transport), server, storeKey, io, transport)
 
         @Volatile private var loggerChosen = false
 
@@ -130,7 +127,7 @@ class Fieldsync private constructor(
          */
         fun setLogger(level: LogLevel, sink: (level: LogLevel, target: String, message: String) -> Unit) {
             loggerChosen = true
-            dev.fieldsync.ffi.setLogger(level, object : FieldsyncLogger {
+            dev.fieldsync.setLogger(level, object : FieldsyncLogger {
                 override fun log(level: LogLevel, target: String, message: String) = sink(level, target, message)
             })
         }
@@ -138,7 +135,7 @@ class Fieldsync private constructor(
         /** No log lines at all (not even the java.util.logging default). */
         fun clearLogger() {
             loggerChosen = true
-            dev.fieldsync.ffi.clearLogger()
+            dev.fieldsync.clearLogger()
         }
 
         /**
@@ -149,7 +146,7 @@ class Fieldsync private constructor(
         private fun installDefaultLogger() {
             if (loggerChosen) return
             loggerChosen = true
-            dev.fieldsync.ffi.setLogger(LogLevel.INFO, JavaUtilLogging)
+            dev.fieldsync.setLogger(LogLevel.INFO, JavaUtilLogging)
         }
     }
 
@@ -186,10 +183,10 @@ class Fieldsync private constructor(
      * ask for a new token. A StateFlow never completes: collect it in a scope that ends with
      * the screen (after [close] it keeps its last value).
      */
-    val syncStatus: StateFlow<SyncStatus> = status.asStateFlow()
+    override val syncStatus: StateFlow<SyncStatus> = status.asStateFlow()
 
     /** The tickets on this device: the current list first, then the list after every change. */
-    val tickets: Flow<List<TicketSummary>> = observed<List<TicketSummary>> { scope ->
+    override val tickets: Flow<List<TicketSummary>> = observed<List<TicketSummary>> { scope ->
         client.subscribeTickets(object : TicketsListener {
             override fun onTickets(tickets: List<TicketSummary>) {
                 scope.trySend(tickets)
@@ -201,7 +198,7 @@ class Fieldsync private constructor(
      * One ticket's full view: now, then after every change to it (changes to other tickets do
      * not wake it); null when it is not on this device (evicted: reassigned or deleted).
      */
-    fun observeTicket(ticketId: String): Flow<Ticket?> = observed<Ticket?> { scope ->
+    override fun observeTicket(ticketId: String): Flow<Ticket?> = observed<Ticket?> { scope ->
         client.observeTicket(ticketId, object : TicketObserver {
             override fun onTicket(ticket: Ticket?) {
                 scope.trySend(ticket)
@@ -214,7 +211,7 @@ class Fieldsync private constructor(
      * with the ids that changed ([TicketsUpdate.changedIds]). Every update is kept for a slow
      * collector, so no changed id is lost.
      */
-    fun observeTickets(query: TicketQuery = TicketQuery()): Flow<TicketsUpdate> = observed<TicketsUpdate> { scope ->
+    override fun observeTickets(query: TicketQuery): Flow<TicketsUpdate> = observed<TicketsUpdate> { scope ->
         client.observeTickets(query, object : TicketsObserver {
             override fun onTickets(update: TicketsUpdate) {
                 scope.trySend(update)
@@ -248,66 +245,67 @@ class Fieldsync private constructor(
         }
     }
 
-    suspend fun list(filter: ListFilter = ListFilter()): List<TicketSummary> = io { live().list(filter) }
+    override suspend fun list(filter: ListFilter): List<TicketSummary> = io { live().list(filter) }
     /** The tickets [query] selects, in its order, at most its limit, once. */
-    suspend fun query(query: TicketQuery): List<TicketSummary> = io { live().query(query) }
-    suspend fun get(ticketId: String): Ticket = io { live().get(ticketId) }
-    suspend fun counts(): List<StatusCount> = io { live().counts() }
+    override suspend fun query(query: TicketQuery): List<TicketSummary> = io { live().query(query) }
+    override suspend fun get(ticketId: String): Ticket = io { live().get(ticketId) }
+    override suspend fun counts(): List<StatusCount> = io { live().counts() }
 
-    suspend fun accept(ticketId: String) = io { live().accept(ticketId) }
-    suspend fun reject(ticketId: String, reason: String) = io { live().reject(ticketId, reason) }
-    suspend fun startTravel(ticketId: String) = io { live().startTravel(ticketId) }
+    override suspend fun claim(ticketId: String) = io { live().claim(ticketId) }
+    override suspend fun accept(ticketId: String) = io { live().accept(ticketId) }
+    override suspend fun reject(ticketId: String, reason: String) = io { live().reject(ticketId, reason) }
+    override suspend fun startTravel(ticketId: String) = io { live().startTravel(ticketId) }
     /** Starts travelling and shares an ETA (UTC ms) with the customer's tracking page. */
-    suspend fun startTravel(ticketId: String, etaMillis: Long) = io { live().startTravelWithEta(ticketId, etaMillis) }
-    suspend fun checkIn(ticketId: String, location: Location) = io { live().checkIn(ticketId, location) }
-    suspend fun startWork(ticketId: String) = io { live().startWork(ticketId) }
-    suspend fun pause(ticketId: String) = io { live().pause(ticketId) }
-    suspend fun resume(ticketId: String) = io { live().resume(ticketId) }
-    suspend fun addNote(ticketId: String, text: String) = io { live().addNote(ticketId, text) }
+    override suspend fun startTravel(ticketId: String, etaMillis: Long) = io { live().startTravelWithEta(ticketId, etaMillis) }
+    override suspend fun checkIn(ticketId: String, location: Location) = io { live().checkIn(ticketId, location) }
+    override suspend fun startWork(ticketId: String) = io { live().startWork(ticketId) }
+    override suspend fun pause(ticketId: String) = io { live().pause(ticketId) }
+    override suspend fun resume(ticketId: String) = io { live().resume(ticketId) }
+    override suspend fun addNote(ticketId: String, text: String) = io { live().addNote(ticketId, text) }
     /** A note the customer sees on the tracking page (an answer to their message). */
-    suspend fun addPublicNote(ticketId: String, text: String) = io { live().addPublicNote(ticketId, text) }
-    suspend fun addPart(ticketId: String, sku: String, qty: UInt) = io { live().addPart(ticketId, sku, qty) }
-    suspend fun logTime(ticketId: String, minutes: UInt, kind: String) = io { live().logTime(ticketId, minutes, kind) }
-    suspend fun setChecklistItem(ticketId: String, item: String, done: Boolean) =
+    override suspend fun addPublicNote(ticketId: String, text: String) = io { live().addPublicNote(ticketId, text) }
+    override suspend fun addPart(ticketId: String, sku: String, qty: UInt) = io { live().addPart(ticketId, sku, qty) }
+    override suspend fun logTime(ticketId: String, minutes: UInt, kind: String) = io { live().logTime(ticketId, minutes, kind) }
+    override suspend fun setChecklistItem(ticketId: String, item: String, done: Boolean) =
         io { live().setChecklistItem(ticketId, item, done) }
-    suspend fun recordFeedback(ticketId: String, rating: UByte, comment: String) =
+    override suspend fun recordFeedback(ticketId: String, rating: UByte, comment: String) =
         io { live().recordFeedback(ticketId, rating, comment) }
-    suspend fun complete(ticketId: String, summary: String) = io { live().complete(ticketId, summary) }
-    suspend fun captureSignature(ticketId: String, signer: String, strokes: List<List<StrokePoint>>): Signature =
+    override suspend fun complete(ticketId: String, summary: String) = io { live().complete(ticketId, summary) }
+    override suspend fun captureSignature(ticketId: String, signer: String, strokes: List<List<StrokePoint>>): Signature =
         io { live().captureSignature(ticketId, signer, strokes) }
 
     /**
      * What the customer is shown before signing: the work, parts, time and photos, and `text`,
      * exactly what a signature captured now binds (its `summarySha256` is `sha256`).
      */
-    suspend fun jobSummary(ticketId: String): JobSummary = io { live().jobSummary(ticketId) }
+    override suspend fun jobSummary(ticketId: String): JobSummary = io { live().jobSummary(ticketId) }
 
     /**
      * A photo (`Photo.sha256`), its thumbnail (`thumbnailSha256`) or a signature PNG
      * (`Signature.pngSha256`) as a file path for an image loader (Coil: `AsyncImage(File(path))`);
      * null when this device does not have it.
      */
-    suspend fun mediaFile(sha256: String): String? = io { live().mediaFile(sha256) }
+    override suspend fun mediaFile(sha256: String): String? = io { live().mediaFile(sha256) }
 
     /**
      * Processes the photo (a file, or `NewPhoto(bytes = ...)` read from a `content://` Uri) on
      * the library's threads and adds it to the ticket.
      */
-    suspend fun addPhoto(ticketId: String, photo: NewPhoto): Photo = live().addPhoto(ticketId, photo)
+    override suspend fun addPhoto(ticketId: String, photo: NewPhoto): Photo = live().addPhoto(ticketId, photo)
 
     /**
      * Writes the ticket's service report (PDF) offline and returns its path: in
      * `options.outDir`, else in a `reports` folder beside the store. Pass a CJK font for Chinese
      * text (`options.fontPath`, Android: /system/fonts/NotoSansCJK-Regular.ttc).
      */
-    suspend fun serviceReport(ticketId: String, options: ReportOptions = ReportOptions()): String =
+    override suspend fun serviceReport(ticketId: String, options: ReportOptions): String =
         live().serviceReport(ticketId, options)
 
     /**
      * Syncs now, even when offline was reported. Cancelling the calling coroutine stops the
      * sync at its next step; what it had applied stays, the rest goes with the next sync.
      */
-    suspend fun syncNow(): SyncReport = live().syncNow()
+    override suspend fun syncNow(): SyncReport = live().syncNow()
 
     /**
      * One sync bounded by [timeout] for background work: [SyncOutcome.Synced] is WorkManager's
@@ -315,10 +313,10 @@ class Fieldsync private constructor(
      * `Result.failure()` (`needsSignIn`: ask the user to sign in again). Never throws but
      * `CancellationException`.
      */
-    suspend fun syncOnce(timeout: Duration): SyncOutcome = live().syncOnce(timeout.inWholeMilliseconds.toULong())
+    override suspend fun syncOnce(timeout: Duration): SyncOutcome = live().syncOnce(timeout.inWholeMilliseconds.toULong())
 
     /** The connectivity callback: going online syncs at once. */
-    fun setOnline(online: Boolean) = live().setOnline(online)
+    override fun setOnline(online: Boolean) = live().setOnline(online)
 
     /**
      * Ends every Flow handed out (their collectors complete), stops a sync under way and

@@ -5,11 +5,6 @@
 // (javax.net.ssl.trustStore) — or exactly the trust store given to [OkHttpTransport.trusting].
 package dev.fieldsync
 
-import dev.fieldsync.ffi.HttpTransport
-import dev.fieldsync.ffi.TransportException
-import dev.fieldsync.ffi.TransportHeader
-import dev.fieldsync.ffi.TransportRequest
-import dev.fieldsync.ffi.TransportResponse
 import java.io.IOException
 import java.io.InterruptedIOException
 import java.security.GeneralSecurityException

@@ -5,11 +5,11 @@
 package dev.fieldsync.sample
 
 import dev.fieldsync.Fieldsync
-import dev.fieldsync.ffi.FieldsyncException
-import dev.fieldsync.ffi.Location
-import dev.fieldsync.ffi.ServerConfig
-import dev.fieldsync.ffi.Status
-import dev.fieldsync.ffi.StrokePoint
+import dev.fieldsync.FieldsyncException
+import dev.fieldsync.Location
+import dev.fieldsync.ServerConfig
+import dev.fieldsync.Status
+import dev.fieldsync.StrokePoint
 import java.awt.image.BufferedImage
 import java.io.File
 import java.security.SecureRandom

@@ -5,7 +5,7 @@
 package dev.fieldsync.sample
 
 import dev.fieldsync.Fieldsync
-import dev.fieldsync.ffi.SyncOutcome
+import dev.fieldsync.SyncOutcome
 import kotlin.time.Duration
 import kotlin.time.Duration.Companion.minutes
 import kotlinx.coroutines.Dispatchers

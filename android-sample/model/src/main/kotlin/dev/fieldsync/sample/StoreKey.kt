@@ -5,9 +5,8 @@
 package dev.fieldsync.sample
 
 import dev.fieldsync.Fieldsync
-import dev.fieldsync.ffi.Identity
-import dev.fieldsync.ffi.ServerConfig
-import dev.fieldsync.ffi.encryptExistingStore
+import dev.fieldsync.Identity
+import dev.fieldsync.ServerConfig
 import java.io.File
 import java.io.RandomAccessFile
 import kotlinx.coroutines.Dispatchers
@@ -26,7 +25,7 @@ private val plaintextHeader = "SQLite format 3\u0000".toByteArray(Charsets.US_AS
  */
 suspend fun openStore(storePath: String, server: ServerConfig, storeKey: ByteArray, identity: Identity? = null): Fieldsync {
     if (isPlaintextStore(File(storePath))) {
-        withContext(Dispatchers.IO) { encryptExistingStore(storePath, storeKey) }
+        Fieldsync.encryptExistingStore(storePath, storeKey)
     }
     return if (identity == null) {
         Fieldsync.signIn(storePath, server, storeKey = storeKey)

@@ -8,13 +8,13 @@
 package dev.fieldsync.sample
 
 import dev.fieldsync.Fieldsync
-import dev.fieldsync.ffi.FieldsyncException
-import dev.fieldsync.ffi.Location
-import dev.fieldsync.ffi.NewPhoto
-import dev.fieldsync.ffi.StrokePoint
-import dev.fieldsync.ffi.SyncStatus
-import dev.fieldsync.ffi.Ticket
-import dev.fieldsync.ffi.TicketSummary
+import dev.fieldsync.FieldsyncException
+import dev.fieldsync.Location
+import dev.fieldsync.NewPhoto
+import dev.fieldsync.StrokePoint
+import dev.fieldsync.SyncStatus
+import dev.fieldsync.Ticket
+import dev.fieldsync.TicketSummary
 import dev.fieldsync.reason
 import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.Job

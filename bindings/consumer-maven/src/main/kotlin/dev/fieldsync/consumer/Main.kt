@@ -9,8 +9,8 @@
 package dev.fieldsync.consumer
 
 import dev.fieldsync.Fieldsync
-import dev.fieldsync.ffi.ServerConfig
-import dev.fieldsync.ffi.Status
+import dev.fieldsync.ServerConfig
+import dev.fieldsync.Status
 import java.io.File
 import kotlin.system.exitProcess
 import kotlinx.coroutines.flow.first

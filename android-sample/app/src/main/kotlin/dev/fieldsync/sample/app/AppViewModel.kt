@@ -12,9 +12,8 @@ import androidx.lifecycle.AndroidViewModel
 import androidx.lifecycle.viewModelScope
 import dev.fieldsync.Fieldsync
 import dev.fieldsync.OkHttpTransport
-import dev.fieldsync.ffi.FieldsyncException
-import dev.fieldsync.ffi.ServerConfig
-import dev.fieldsync.ffi.whoAmI
+import dev.fieldsync.FieldsyncException
+import dev.fieldsync.ServerConfig
 import dev.fieldsync.reason
 import dev.fieldsync.sample.SharedStore
 import dev.fieldsync.sample.TicketsViewModel
@@ -85,7 +84,7 @@ class AppViewModel(app: Application) : AndroidViewModel(app) {
         viewModelScope.launch {
             val server = ServerConfig(url = url.trim().trimEnd('/'), token = token.trim())
             try {
-                val identity = whoAmI(server, OkHttpTransport.platform)
+                val identity = Fieldsync.whoAmI(server, OkHttpTransport.platform)
                 withContext(Dispatchers.IO) { vault.saveSession(Session(server, identity)) }
                 open()
             } catch (e: FieldsyncException) {

@@ -8,9 +8,9 @@ import android.security.keystore.KeyProperties
 import android.util.AtomicFile
 import androidx.core.util.readBytes
 import androidx.core.util.writeBytes
-import dev.fieldsync.ffi.Identity
-import dev.fieldsync.ffi.Role
-import dev.fieldsync.ffi.ServerConfig
+import dev.fieldsync.Identity
+import dev.fieldsync.Role
+import dev.fieldsync.ServerConfig
 import java.io.File
 import java.nio.ByteBuffer
 import java.security.KeyStore

@@ -40,9 +40,9 @@ import androidx.compose.ui.text.input.KeyboardType
 import androidx.compose.ui.text.input.PasswordVisualTransformation
 import androidx.compose.ui.unit.dp
 import androidx.lifecycle.compose.collectAsStateWithLifecycle
-import dev.fieldsync.ffi.Status
-import dev.fieldsync.ffi.SyncStatus
-import dev.fieldsync.ffi.TicketSummary
+import dev.fieldsync.Status
+import dev.fieldsync.SyncStatus
+import dev.fieldsync.TicketSummary
 import dev.fieldsync.sample.TicketsViewModel
 import java.text.DateFormat
 import java.util.Date

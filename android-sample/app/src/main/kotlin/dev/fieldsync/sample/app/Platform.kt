@@ -14,8 +14,8 @@ import androidx.core.content.FileProvider
 import com.google.android.gms.location.LocationServices
 import com.google.android.gms.location.Priority
 import com.google.android.gms.tasks.CancellationTokenSource
-import dev.fieldsync.ffi.Location
-import dev.fieldsync.ffi.Ticket
+import dev.fieldsync.Location
+import dev.fieldsync.Ticket
 import java.io.File
 import kotlinx.coroutines.tasks.await
 

@@ -23,7 +23,7 @@ import androidx.compose.ui.graphics.drawscope.Stroke
 import androidx.compose.ui.input.pointer.pointerInput
 import androidx.compose.ui.unit.IntSize
 import androidx.compose.ui.unit.dp
-import dev.fieldsync.ffi.StrokePoint
+import dev.fieldsync.StrokePoint
 
 /** The strokes drawn so far; survives recomposition, not configuration changes (sign again). */
 @Stable

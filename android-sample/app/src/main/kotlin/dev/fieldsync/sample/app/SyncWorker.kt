@@ -11,7 +11,7 @@ import androidx.work.NetworkType
 import androidx.work.PeriodicWorkRequestBuilder
 import androidx.work.WorkManager
 import androidx.work.WorkerParameters
-import dev.fieldsync.ffi.FieldsyncException
+import dev.fieldsync.FieldsyncException
 import dev.fieldsync.sample.WorkResult
 import dev.fieldsync.sample.backgroundSync
 import java.util.concurrent.TimeUnit

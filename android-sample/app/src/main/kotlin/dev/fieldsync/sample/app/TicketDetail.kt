@@ -35,7 +35,7 @@ import androidx.compose.ui.Modifier
 import androidx.compose.ui.platform.LocalContext
 import androidx.compose.ui.text.input.KeyboardType
 import androidx.compose.ui.unit.dp
-import dev.fieldsync.ffi.Ticket
+import dev.fieldsync.Ticket
 import dev.fieldsync.sample.TicketsViewModel
 import java.io.File
 import kotlinx.coroutines.launch

@@ -1,0 +1,70 @@
+// What an app uses of a fieldsync client, as a protocol: code written against `FieldsyncApi`
+// (a view model, a `BGAppRefreshTask` handler) takes the real client in the app and, in the
+// app's own unit tests, the same client opened on a temporary store with
+// `Fieldsync.inMemory(...)` (no server), or any fake the app prefers (docs/adr/0027).
+import Foundation
+
+/// A signed-in engineer's tickets on this device: every operation an app uses. `Fieldsync`
+/// conforms; every failure is a `FieldsyncError`. See `Fieldsync` for what each does.
+public protocol FieldsyncApi: AnyObject, Sendable {
+    // ---- observation
+    /// The sync status: the current one first, then every change.
+    var syncStatus: AsyncStream<SyncStatus> { get }
+    /// The sync status now.
+    var currentSyncStatus: SyncStatus { get }
+    /// The tickets on this device: the current list first, then the list after every change.
+    var tickets: AsyncStream<[TicketSummary]> { get }
+    /// One ticket's full view, now and after every change to it; nil when not on this device.
+    func observeTicket(_ ticketId: String) -> AsyncStream<Ticket?>
+    /// A live query: its result now, then whenever a change alters it, with the changed ids.
+    func observeTickets(_ query: TicketQuery) -> AsyncStream<TicketsUpdate>
+
+    // ---- queries
+    func list(_ filter: ListFilter) async throws -> [TicketSummary]
+    func query(_ query: TicketQuery) async throws -> [TicketSummary]
+    func get(_ ticketId: String) async throws -> Ticket
+    func counts() async throws -> [StatusCount]
+
+    // ---- actions: each is on disk when it returns, and syncs later
+    func claim(_ ticketId: String) async throws
+    func accept(_ ticketId: String) async throws
+    func reject(_ ticketId: String, reason: String) async throws
+    func startTravel(_ ticketId: String) async throws
+    func startTravel(_ ticketId: String, etaMillis: Int64) async throws
+    func checkIn(_ ticketId: String, at location: Location) async throws
+    func startWork(_ ticketId: String) async throws
+    func pause(_ ticketId: String) async throws
+    func resume(_ ticketId: String) async throws
+    func addNote(_ ticketId: String, _ text: String) async throws
+    func addPublicNote(_ ticketId: String, _ text: String) async throws
+    func addPart(_ ticketId: String, sku: String, qty: UInt32) async throws
+    func logTime(_ ticketId: String, minutes: UInt32, kind: String) async throws
+    func setChecklistItem(_ ticketId: String, _ item: String, done: Bool) async throws
+    func recordFeedback(_ ticketId: String, rating: UInt8, comment: String) async throws
+    func complete(_ ticketId: String, summary: String) async throws
+    func captureSignature(_ ticketId: String, signer: String, strokes: [[StrokePoint]]) async throws -> Signature
+
+    // ---- media and the report
+    func jobSummary(_ ticketId: String) async throws -> JobSummary
+    func mediaFile(_ sha256: String) async throws -> String?
+    func addPhoto(_ ticketId: String, _ photo: NewPhoto) async throws -> Photo
+    func serviceReport(_ ticketId: String, options: ReportOptions) async throws -> String
+
+    // ---- sync and lifecycle
+    func syncNow() async throws -> SyncReport
+    func syncOnce(timeout: Duration) async -> SyncOutcome
+    func setOnline(_ online: Bool)
+    /// Ends every stream, stops sync, releases the store. Idempotent.
+    func close() async
+}
+
+extension FieldsyncApi {
+    /// Every ticket on this device.
+    public func list() async throws -> [TicketSummary] { try await list(ListFilter()) }
+    /// Every ticket, in the default order, live.
+    public func observeTickets() -> AsyncStream<TicketsUpdate> { observeTickets(TicketQuery()) }
+    /// The report with the default options.
+    public func serviceReport(_ ticketId: String) async throws -> String {
+        try await serviceReport(ticketId, options: ReportOptions())
+    }
+}
