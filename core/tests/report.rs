@@ -266,3 +266,43 @@ fn without_a_usable_font_the_report_is_a_typed_error() {
     let written: Vec<_> = std::fs::read_dir(out.path()).expect("dir").flatten().map(|e| e.file_name()).collect();
     assert_eq!(written.len(), 1, "no report file is written on an error: {written:?}");
 }
+
+#[test]
+fn the_report_is_the_customers_copy_without_internal_notes_description_or_user_ids() {
+    // Completed without a signature (the CLI's and many desks' way): the report lists the
+    // work the customer may see, the public notes, and nothing of the desk's internal text.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dispatcher = Client::open(dir.path().join("disp.sqlite"), identity("disp", Role::Dispatcher)).expect("open");
+    let engineer =
+        Client::open(dir.path().join("eng.sqlite"), identity("Mei Chen", Role::Engineer)).expect("open");
+    let id = dispatcher
+        .create_ticket(&NewTicket {
+            title: "空调不制冷 Air conditioner not cooling".into(),
+            description: "Gate code 4711; customer is difficult".into(),
+            customer: Customer { name: CUSTOMER.into(), ..Default::default() },
+            assignee: Some("Mei Chen".into()),
+            ..Default::default()
+        })
+        .expect("create");
+    dispatcher.add_note(&id, "INTERNAL: bring the big ladder").expect("note");
+    deliver(&dispatcher, &engineer, &id);
+    let e = &engineer;
+    e.accept(&id).expect("accept");
+    e.start_travel(&id).expect("travel");
+    e.check_in(&id, Location { lat: 31.2, lon: 121.5, accuracy_m: 5.0 }).expect("check in");
+    e.start_work(&id).expect("work");
+    e.add_note(&id, "INTERNAL: compressor looks old").expect("note");
+    e.add_public_note(&id, "已补充制冷剂 Refilled the refrigerant").expect("public note");
+    e.add_part(&id, "R32-1KG", 1).expect("part");
+    e.log_time(&id, 45, "labour").expect("time");
+    e.complete(&id, "Refilled refrigerant").expect("complete");
+
+    let out = tempfile::tempdir().expect("tempdir");
+    let text = pdftotext(&engineer.service_report(&id, &request(out.path())).expect("report"));
+    for expected in ["已补充制冷剂 Refilled the refrigerant", "R32-1KG", "45 min", "Not signed by the customer yet"] {
+        assert!(text.contains(expected), "the report's text lacks {expected:?}:\n{text}");
+    }
+    for secret in ["INTERNAL", "ladder", "compressor", "4711", "difficult", "Chen"] {
+        assert!(!text.contains(secret), "the customer's report shows {secret:?}:\n{text}");
+    }
+}

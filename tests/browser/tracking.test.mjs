@@ -233,6 +233,17 @@ try {
     check(answer.type === "application/pdf", `report type ${answer.type}`);
     check(answer.head === "%PDF-", `not a PDF: ${answer.head}`);
     check(answer.size > 1000 && answer.size <= 1024 * 1024, `report size ${answer.size}`);
+    // Read back (poppler's pdftotext): the customer's copy, in Chinese and English, with the
+    // public notes and none of the desk's internal text or the engineer's surname.
+    const pdf = path.join(work, "tracking-report.pdf");
+    fs.writeFileSync(pdf, Buffer.from(await (await fetch(href)).arrayBuffer()));
+    const { stdout: words } = await run("pdftotext", ["-enc", "UTF-8", pdf, "-"]);
+    for (const shown of ["服务报告 Service report", "Air conditioner not cooling", "see you in 5 minutes", "free of charge"]) {
+      check(words.includes(shown), `the report lacks ${shown}: ${words}`);
+    }
+    for (const secret of ["INTERNAL", "ladder", "compressor", "4711", "difficult", "Chen"]) {
+      check(!words.includes(secret), `the customer's report shows ${secret}: ${words}`);
+    }
   });
 
   await step("the customer rates 2; the follow-up appears on the console and is recorded", async () => {
