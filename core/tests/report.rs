@@ -273,8 +273,7 @@ fn the_report_is_the_customers_copy_without_internal_notes_description_or_user_i
     // work the customer may see, the public notes, and nothing of the desk's internal text.
     let dir = tempfile::tempdir().expect("tempdir");
     let dispatcher = Client::open(dir.path().join("disp.sqlite"), identity("disp", Role::Dispatcher)).expect("open");
-    let engineer =
-        Client::open(dir.path().join("eng.sqlite"), identity("Mei Chen", Role::Engineer)).expect("open");
+    let engineer = Client::open(dir.path().join("eng.sqlite"), identity("Mei Chen", Role::Engineer)).expect("open");
     let id = dispatcher
         .create_ticket(&NewTicket {
             title: "空调不制冷 Air conditioner not cooling".into(),
@@ -299,7 +298,8 @@ fn the_report_is_the_customers_copy_without_internal_notes_description_or_user_i
 
     let out = tempfile::tempdir().expect("tempdir");
     let text = pdftotext(&engineer.service_report(&id, &request(out.path())).expect("report"));
-    for expected in ["已补充制冷剂 Refilled the refrigerant", "R32-1KG", "45 min", "Not signed by the customer yet"] {
+    for expected in ["已补充制冷剂 Refilled the refrigerant", "R32-1KG", "45 min", "Not signed by the customer yet"]
+    {
         assert!(text.contains(expected), "the report's text lacks {expected:?}:\n{text}");
     }
     for secret in ["INTERNAL", "ladder", "compressor", "4711", "difficult", "Chen"] {

@@ -125,10 +125,7 @@ pub(super) fn lay_out(
         out.paragraph(MARGIN, "—", 9.5, MUTED);
     }
     for entry in entries {
-        out.field(
-            &clean(&entry.kind),
-            &format!("{}   {}", minutes(u64::from(entry.minutes)), when(entry.at)),
-        );
+        out.field(&clean(&entry.kind), &format!("{}   {}", minutes(u64::from(entry.minutes)), when(entry.at)));
     }
 
     let cell = (CONTENT_WIDTH - PHOTO_GAP * (PHOTOS_PER_ROW - 1) as f32) / PHOTOS_PER_ROW as f32;
