@@ -128,6 +128,12 @@ fn pdftotext(pdf: &Path) -> String {
     String::from_utf8(out.stdout).expect("utf-8")
 }
 
+fn run_tool(name: &str, args: &[&std::ffi::OsStr]) -> String {
+    let out = Command::new(tool(name)).args(args).output().expect(name);
+    assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).expect("utf-8")
+}
+
 fn artifacts() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../artifacts/reports");
     std::fs::create_dir_all(&dir).expect("artifacts dir");
@@ -152,9 +158,26 @@ fn the_report_shows_chinese_and_english_text_and_fits_one_megabyte_with_four_pho
     assert!(size <= 1_000_000, "a report with 4 photos is {size} bytes, over 1 MB");
 
     let text = pdftotext(&path);
-    for expected in
-        [CUSTOMER, "更换了主板电源模块", NOTE_EN, "Service report", "服务报告", "王经理", "PSU-750W", "UTC+08:00"]
-    {
+    // What issue 15 item 4 lists: customer, site, times (arrival, work, completion), the signed
+    // summary, parts, time entries, the signature with signer and time.
+    for expected in [
+        CUSTOMER,
+        "上海市浦东新区张江路 88 号",
+        "31.20350, 121.59060",
+        "到达 Arrival",
+        "开始工作 Work started",
+        "完成 Completion",
+        "更换了主板电源模块",
+        NOTE_EN,
+        "Service report",
+        "服务报告",
+        "王经理",
+        "签字时间 Signed at",
+        "PSU-750W",
+        "工时记录 Time entries",
+        "1 h 35 min",
+        "UTC+08:00",
+    ] {
         assert!(text.contains(expected), "the report's text lacks {expected:?}:\n{text}");
     }
     assert!(text.contains("Matches the signature record"), "the signed summary is not verified:\n{text}");
@@ -162,6 +185,15 @@ fn the_report_shows_chinese_and_english_text_and_fits_one_megabyte_with_four_pho
     for head in heads(&device.engineer, &device.id) {
         assert!(text.contains(&head), "the report does not name head {head}");
     }
+    // The four photo thumbnails and the signature are images in it (poppler's pdfimages).
+    let images = run_tool("pdfimages", &["-list".as_ref(), path.as_os_str()]);
+    assert_eq!(images.lines().skip(2).filter(|l| l.contains("jpeg")).count(), 4, "{images}");
+    assert_eq!(images.lines().skip(2).count(), 5, "4 thumbnails and the signature: {images}");
+    // The CJK font is embedded as a subset (a six-letter tag), not the 19 MB collection.
+    let fonts = run_tool("pdffonts", &[path.as_os_str()]);
+    let noto = fonts.lines().find(|l| l.contains("NotoSansCJKsc")).unwrap_or_else(|| panic!("{fonts}"));
+    assert!(noto.split_whitespace().next().is_some_and(|name| name.len() > 7 && name.as_bytes()[6] == b'+'), "{fonts}");
+    assert!(noto.contains("yes yes yes"), "embedded, subset, with a ToUnicode map: {fonts}");
 
     // Page 1 as a picture, kept with the browser tests' screenshots (artifacts/).
     let prefix = artifacts().join("service-report");
@@ -265,4 +297,51 @@ fn without_a_usable_font_the_report_is_a_typed_error() {
     }
     let written: Vec<_> = std::fs::read_dir(out.path()).expect("dir").flatten().map(|e| e.file_name()).collect();
     assert_eq!(written.len(), 1, "no report file is written on an error: {written:?}");
+
+    // The font the app passes is the one used (here the serif CJK face, not the default sans).
+    req.font_path = Some(PathBuf::from("/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc"));
+    let path = device.engineer.service_report(&device.id, &req).expect("report in the app's font");
+    let fonts = run_tool("pdffonts", &[path.as_os_str()]);
+    assert!(fonts.contains("NotoSerifCJKsc") && !fonts.contains("NotoSansCJK"), "{fonts}");
+    assert!(pdftotext(&path).contains(CUSTOMER));
+}
+
+#[test]
+fn the_report_is_the_customers_copy_without_internal_notes_description_or_user_ids() {
+    // Completed without a signature (the CLI's and many desks' way): the report lists the
+    // work the customer may see, the public notes, and nothing of the desk's internal text.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dispatcher = Client::open(dir.path().join("disp.sqlite"), identity("disp", Role::Dispatcher)).expect("open");
+    let engineer = Client::open(dir.path().join("eng.sqlite"), identity("Mei Chen", Role::Engineer)).expect("open");
+    let id = dispatcher
+        .create_ticket(&NewTicket {
+            title: "空调不制冷 Air conditioner not cooling".into(),
+            description: "Gate code 4711; customer is difficult".into(),
+            customer: Customer { name: CUSTOMER.into(), ..Default::default() },
+            assignee: Some("Mei Chen".into()),
+            ..Default::default()
+        })
+        .expect("create");
+    dispatcher.add_note(&id, "INTERNAL: bring the big ladder").expect("note");
+    deliver(&dispatcher, &engineer, &id);
+    let e = &engineer;
+    e.accept(&id).expect("accept");
+    e.start_travel(&id).expect("travel");
+    e.check_in(&id, Location { lat: 31.2, lon: 121.5, accuracy_m: 5.0 }).expect("check in");
+    e.start_work(&id).expect("work");
+    e.add_note(&id, "INTERNAL: compressor looks old").expect("note");
+    e.add_public_note(&id, "已补充制冷剂 Refilled the refrigerant").expect("public note");
+    e.add_part(&id, "R32-1KG", 1).expect("part");
+    e.log_time(&id, 45, "labour").expect("time");
+    e.complete(&id, "Refilled refrigerant").expect("complete");
+
+    let out = tempfile::tempdir().expect("tempdir");
+    let text = pdftotext(&engineer.service_report(&id, &request(out.path())).expect("report"));
+    for expected in ["已补充制冷剂 Refilled the refrigerant", "R32-1KG", "45 min", "Not signed by the customer yet"]
+    {
+        assert!(text.contains(expected), "the report's text lacks {expected:?}:\n{text}");
+    }
+    for secret in ["INTERNAL", "ladder", "compressor", "4711", "difficult", "Chen"] {
+        assert!(!text.contains(secret), "the customer's report shows {secret:?}:\n{text}");
+    }
 }

@@ -5,43 +5,14 @@
 // Environment: FIELDSYNC_BIN (the fieldsync binary), SCREENSHOTS (folder for screenshots),
 // CHROMIUM (default /usr/bin/chromium).
 
-import { chromium } from "playwright-core";
-import { execFile, spawn } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import http from "node:http";
-import os from "node:os";
 import path from "node:path";
-import { promisify } from "node:util";
 import zlib from "node:zlib";
-
-const run = promisify(execFile);
-const bin = process.env.FIELDSYNC_BIN;
-const shots = path.resolve(process.env.SCREENSHOTS || "artifacts/screenshots");
-const browserPath = process.env.CHROMIUM || "/usr/bin/chromium";
-if (!bin) {
-  console.error("FIELDSYNC_BIN is not set");
-  process.exit(2);
-}
-fs.mkdirSync(shots, { recursive: true });
-const work = fs.mkdtempSync(path.join(os.tmpdir(), "fieldsync-browser-"));
-const data = path.join(work, "data");
+import { Harness, check, fieldsyncResult as fieldsync, shot as shotOf, signIn } from "./harness.mjs";
 
 // ---- helpers ------------------------------------------------------------------------------
-
-function check(condition, message) {
-  if (!condition) throw new Error(message);
-}
-
-async function fieldsync(args, { mayFail = false } = {}) {
-  try {
-    const { stdout, stderr } = await run(bin, args, { maxBuffer: 1 << 24 });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    if (!mayFail) throw new Error(`fieldsync ${args.join(" ")} failed: ${e.stderr || e.message}`);
-    return { code: e.code ?? 1, stdout: e.stdout ?? "", stderr: e.stderr ?? "" };
-  }
-}
 
 /** A tiny PNG (RGB gradient) for the photo step, made here so the repository holds no image. */
 function png(width, height) {
@@ -82,27 +53,6 @@ function png(width, height) {
   ]);
 }
 
-/** Starts `fieldsync serve` on port 0 and resolves with its URL once it says it listens. */
-function startServer() {
-  // The webhook receiver listens on 127.0.0.1: private targets must be allowed for it.
-  // Escalation rules are checked every 200 ms, so an escalation shows up at once.
-  const args = ["serve", "--data", data, "--listen", "127.0.0.1:0", "--allow-private-webhooks", "--escalation-interval-ms", "200"];
-  const child = spawn(bin, args, {
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  return new Promise((resolve, reject) => {
-    let seen = "";
-    child.on("exit", (code) => reject(new Error(`the server exited (${code}) before listening: ${seen}`)));
-    child.stderr.setEncoding("utf8");
-    child.stderr.on("data", (text) => {
-      seen += text;
-      // The whole line: the address may arrive in pieces.
-      const m = /fieldsync server on (http:\/\/\S+) .*\n/.exec(seen);
-      if (m) resolve({ child, url: m[1] });
-    });
-  });
-}
-
 /**
  * A webhook receiver on 127.0.0.1, port 0: answers 200 and keeps every request. `waitFor(done)`
  * resolves when `done(requests)` holds, checked on every request (rejects at the deadline).
@@ -137,26 +87,23 @@ function startReceiver() {
 
 // ---- the run ------------------------------------------------------------------------------
 
-const results = [];
-let server;
-let browser;
-let receiver;
-try {
-  receiver = await startReceiver();
+await Harness.main("fieldsync-browser-", async (h) => {
+  const { work, data } = h;
+  const receiver = await startReceiver();
+  h.cleanups.push(() => receiver.server.close());
   const dana = (await fieldsync(["user", "add", "dana", "--role", "dispatcher", "--data", data])).stdout.trim();
   const eli = (await fieldsync(["user", "add", "eli", "--role", "engineer", "--data", data])).stdout.trim();
   const fay = (await fieldsync(["user", "add", "fay", "--role", "engineer", "--data", data])).stdout.trim();
   const root = (await fieldsync(["user", "add", "root", "--role", "admin", "--data", data])).stdout.trim();
-  const started = await startServer();
-  server = started.child;
-  const url = started.url;
-  console.log(`server on ${url}`);
+  // The webhook receiver listens on 127.0.0.1: private targets must be allowed for it.
+  // Escalation rules are checked every 200 ms, so an escalation shows up at once.
+  const url = await h.startServer(["--allow-private-webhooks", "--escalation-interval-ms", "200"]);
 
   // Devices: the first sync (online) teaches the store who it is; every other command but
   // `sync` works offline, without the server.
-  const store = (who) => path.join(work, `${who}.sqlite`);
-  const online = (who, token, ...args) => fieldsync(["device", "--store", store(who), "--server", url, "--token", token, ...args]);
-  const offline = (who, ...args) => fieldsync(["device", "--store", store(who), ...args]);
+  const store = (who) => h.device(who).store;
+  const online = (who, token, ...args) => h.device(who, token, fieldsync).online(...args);
+  const offline = (who, ...args) => h.device(who, null, fieldsync).offline(...args);
   const deviceId = (who) => JSON.parse(fs.readFileSync(`${store(who)}.identity.json`, "utf8")).device_id;
 
   const rest = async (method, route, body) => {
@@ -179,28 +126,15 @@ try {
     })
   ).id;
 
-  browser = await chromium.launch({
-    executablePath: browserPath,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-  });
+  const browser = await h.launchBrowser();
   const context = await browser.newContext({ viewport: { width: 1500, height: 950 } });
   const page = await context.newPage();
   page.setDefaultTimeout(15000);
-  const shot = (name) => page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
+  const shot = (name) => shotOf(page, name);
   const text = async (selector) => (await page.textContent(selector)) ?? "";
 
-  const step = async (name, body) => {
-    const t0 = Date.now();
-    try {
-      await body();
-      results.push([name, true]);
-      console.log(`ok    ${name} (${Date.now() - t0} ms)`);
-    } catch (e) {
-      results.push([name, false]);
-      console.log(`FAIL  ${name}: ${e.stack || e}`);
-      await shot(`failed-${results.length}`).catch(() => {});
-    }
-  };
+  h.onFailure = (n) => shot(`failed-${n}`);
+  const step = (name, body) => h.step(name, body);
 
   let ticket = "";
   let webhookSecret = "";
@@ -218,10 +152,7 @@ try {
   });
 
   await step("a dispatcher signs in and gets an HttpOnly, SameSite=Strict session", async () => {
-    await page.goto(`${url}/console/login`);
-    await page.fill("input[name=token]", dana);
-    await page.click("#login-form button");
-    await page.waitForURL("**/console/board");
+    await signIn(page, url, dana);
     const session = (await context.cookies()).find((c) => c.name === "fieldsync_session");
     check(session, "no session cookie");
     check(session.httpOnly && session.sameSite === "Strict", `cookie flags: ${JSON.stringify(session)}`);
@@ -481,10 +412,7 @@ try {
   let classified = "";
 
   await step("an admin edits the taxonomy and the SLA policy in the settings page; the change is logged", async () => {
-    await admin.goto(`${url}/console/login`);
-    await admin.fill("input[name=token]", root);
-    await admin.click("#login-form button");
-    await admin.waitForURL("**/console/board");
+    await signIn(admin, url, root);
     await admin.goto(`${url}/console/settings`);
     check((await admin.textContent("#policy-changes")).includes("none"), "a policy change before any");
     const types = await admin.inputValue("#taxonomy-form textarea[name=types]");
@@ -503,7 +431,7 @@ try {
     const changes = await admin.$$eval("#policy-changes tr", (rows) => rows.slice(1).map((r) => r.innerText));
     check(changes.length === 1 && changes[0].startsWith("1\t") && changes[0].includes("root") && changes[0].endsWith("17"),
       `changes: ${changes}`);
-    await admin.screenshot({ path: path.join(shots, "09-settings.png"), fullPage: true });
+    await shotOf(admin, "09-settings");
     // A dispatcher sees the settings and cannot change them.
     await page.goto(`${url}/console/settings`);
     check((await page.$("#policy-form button")) === null, "a dispatcher is offered the save button");
@@ -591,21 +519,4 @@ try {
     await page.goto(`${url}/console/board`);
     check(page.url().endsWith("/console/login"), `the old cookie still works: ${page.url()}`);
   });
-} catch (e) {
-  results.push(["setup", false]);
-  console.log(`FAIL  setup: ${e.stack || e}`);
-} finally {
-  await browser?.close().catch(() => {});
-  receiver?.server.close();
-  if (server) {
-    server.kill("SIGTERM");
-    await new Promise((resolve) => server.once("exit", resolve));
-  }
-  fs.rmSync(work, { recursive: true, force: true });
-}
-
-const passed = results.filter(([, ok]) => ok).length;
-const failed = results.length - passed;
-console.log(`screenshots in ${shots}`);
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed > 0 ? 1 : 0);
+});

@@ -8,52 +8,7 @@
 // Environment: FIELDSYNC_BIN (the fieldsync binary), SCREENSHOTS (folder for screenshots),
 // CHROMIUM (default /usr/bin/chromium).
 
-import { chromium } from "playwright-core";
-import { execFile, spawn } from "node:child_process";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import { promisify } from "node:util";
-
-const run = promisify(execFile);
-const bin = process.env.FIELDSYNC_BIN;
-const shots = path.resolve(process.env.SCREENSHOTS || "artifacts/screenshots");
-const browserPath = process.env.CHROMIUM || "/usr/bin/chromium";
-if (!bin) {
-  console.error("FIELDSYNC_BIN is not set");
-  process.exit(2);
-}
-fs.mkdirSync(shots, { recursive: true });
-const work = fs.mkdtempSync(path.join(os.tmpdir(), "fieldsync-browser-zh-"));
-const data = path.join(work, "data");
-
-function check(condition, message) {
-  if (!condition) throw new Error(message);
-}
-
-async function fieldsync(args) {
-  try {
-    return (await run(bin, args, { maxBuffer: 1 << 24 })).stdout;
-  } catch (e) {
-    throw new Error(`fieldsync ${args.join(" ")} failed: ${e.stderr || e.message}`);
-  }
-}
-
-/** Starts `fieldsync serve` on port 0 and resolves with its URL once it says it listens. */
-function startServer() {
-  const args = ["serve", "--data", data, "--listen", "127.0.0.1:0", "--allow-private-webhooks"];
-  const child = spawn(bin, args, { stdio: ["ignore", "ignore", "pipe"] });
-  return new Promise((resolve, reject) => {
-    let seen = "";
-    child.on("exit", (code) => reject(new Error(`the server exited (${code}) before listening: ${seen}`)));
-    child.stderr.setEncoding("utf8");
-    child.stderr.on("data", (text) => {
-      seen += text;
-      const m = /fieldsync server on (http:\/\/\S+) .*\n/.exec(seen);
-      if (m) resolve({ child, url: m[1] });
-    });
-  });
-}
+import { Harness, check, shot as shotOf, signIn } from "./harness.mjs";
 
 // English words of the console's chrome; none may be visible when Chinese is chosen. ("URL",
 // "Webhook", "SLA", "CSV", "PDF" are loanwords Chinese software keeps.) Data the test typed
@@ -84,41 +39,20 @@ async function englishOn(page) {
   return [...new Set(text.split(/[^A-Za-z]+/).filter((w) => ENGLISH.has(w)))].sort();
 }
 
-const results = [];
-let server;
-let browser;
-try {
-  const root = (await fieldsync(["user", "add", "root", "--role", "admin", "--data", data])).trim();
-  const eli = (await fieldsync(["user", "add", "eli", "--role", "engineer", "--data", data])).trim();
-  const started = await startServer();
-  server = started.child;
-  const url = started.url;
-  console.log(`server on ${url}`);
-  const store = path.join(work, "eli.sqlite");
-  const device = (...args) => fieldsync(["device", "--store", store, ...args]);
-  const sync = () => device("--server", url, "--token", eli, "sync");
+await Harness.main("fieldsync-browser-zh-", async (h) => {
+    const root = await h.user("root", "admin");
+  const eli = await h.user("eli", "engineer");
+  const url = await h.startServer(["--allow-private-webhooks"]);
+  const { offline: device, sync } = h.device("eli", eli);
 
-  browser = await chromium.launch({
-    executablePath: browserPath,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--lang=zh-CN"],
-  });
+  const browser = await h.launchBrowser(["--lang=zh-CN"]);
   const context = await browser.newContext({ viewport: { width: 1500, height: 950 }, locale: "zh-CN" });
   const page = await context.newPage();
   page.setDefaultTimeout(15000);
-  const shot = (name) => page.screenshot({ path: path.join(shots, `${name}-zh.png`), fullPage: true });
+  const shot = (name) => shotOf(page, `${name}-zh`);
   const text = async (selector) => (await page.textContent(selector)) ?? "";
-  const step = async (name, body) => {
-    const t0 = Date.now();
-    try {
-      await body();
-      results.push([name, true]);
-      console.log(`ok    ${name} (${Date.now() - t0} ms)`);
-    } catch (e) {
-      results.push([name, false]);
-      console.log(`FAIL  ${name}: ${e.stack || e}`);
-      await page.screenshot({ path: path.join(shots, `failed-zh-${results.length}.png`), fullPage: true }).catch(() => {});
-    }
-  };
+  h.onFailure = (n) => shotOf(page, `failed-zh-${n}`);
+  const step = (name, body) => h.step(name, body);
   /** Opens `route`, checks it is Chinese with no English left, and saves NAME-zh.png. */
   const chinese = async (route, name) => {
     if (route) await page.goto(`${url}${route}`);
@@ -142,10 +76,7 @@ try {
   });
 
   await step("an admin signs in and the board is in Chinese, live, times in the organisation's zone", async () => {
-    await page.goto(`${url}/console/login`);
-    await page.fill("input[name=token]", root);
-    await page.click("#login-form button");
-    await page.waitForURL("**/console/board");
+    await signIn(page, url, root);
     await page.waitForFunction(() => document.getElementById("live-state")?.textContent === "实时");
     const columns = await page.$$eval(".column h2", (hs) => hs.map((h) => h.firstChild.textContent.trim()));
     for (const status of ["新建", "已派单", "已接单", "在途", "已到场", "已完成", "已取消"]) {
@@ -235,20 +166,4 @@ try {
     const cookie = (await context.cookies()).find((c) => c.name === "fieldsync_lang");
     check(cookie && cookie.value === "zh" && cookie.httpOnly, `cookie: ${JSON.stringify(cookie)}`);
   });
-} catch (e) {
-  results.push(["setup", false]);
-  console.log(`FAIL  setup: ${e.stack || e}`);
-} finally {
-  await browser?.close().catch(() => {});
-  if (server) {
-    server.kill("SIGTERM");
-    await new Promise((resolve) => server.once("exit", resolve));
-  }
-  fs.rmSync(work, { recursive: true, force: true });
-}
-
-const passed = results.filter(([, ok]) => ok).length;
-const failed = results.length - passed;
-console.log(`screenshots in ${shots}`);
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed > 0 ? 1 : 0);
+});

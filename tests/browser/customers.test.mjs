@@ -10,52 +10,7 @@
 // Environment: FIELDSYNC_BIN (the fieldsync binary), SCREENSHOTS (folder for screenshots),
 // CHROMIUM (default /usr/bin/chromium).
 
-import { chromium } from "playwright-core";
-import { execFile, spawn } from "node:child_process";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import { promisify } from "node:util";
-
-const run = promisify(execFile);
-const bin = process.env.FIELDSYNC_BIN;
-const shots = path.resolve(process.env.SCREENSHOTS || "artifacts/screenshots");
-const browserPath = process.env.CHROMIUM || "/usr/bin/chromium";
-if (!bin) {
-  console.error("FIELDSYNC_BIN is not set");
-  process.exit(2);
-}
-fs.mkdirSync(shots, { recursive: true });
-const work = fs.mkdtempSync(path.join(os.tmpdir(), "fieldsync-browser-customers-"));
-const data = path.join(work, "data");
-
-function check(condition, message) {
-  if (!condition) throw new Error(message);
-}
-
-async function fieldsync(args) {
-  try {
-    return (await run(bin, args, { maxBuffer: 1 << 24 })).stdout;
-  } catch (e) {
-    throw new Error(`fieldsync ${args.join(" ")} failed: ${e.stderr || e.message}`);
-  }
-}
-
-/** Starts `fieldsync serve` on port 0 and resolves with its URL once it says it listens. */
-function startServer() {
-  const args = ["serve", "--data", data, "--listen", "127.0.0.1:0"];
-  const child = spawn(bin, args, { stdio: ["ignore", "ignore", "pipe"] });
-  return new Promise((resolve, reject) => {
-    let seen = "";
-    child.on("exit", (code) => reject(new Error(`the server exited (${code}) before listening: ${seen}`)));
-    child.stderr.setEncoding("utf8");
-    child.stderr.on("data", (text) => {
-      seen += text;
-      const m = /fieldsync server on (http:\/\/\S+) .*\n/.exec(seen);
-      if (m) resolve({ child, url: m[1] });
-    });
-  });
-}
+import { Harness, check, shot as shotOf, signIn } from "./harness.mjs";
 
 // English words of the console's chrome that must not show on a Chinese page (the customer
 // data typed in the Chinese round is Chinese).
@@ -101,43 +56,22 @@ const ROUNDS = {
   },
 };
 
-const results = [];
-let server;
-let browser;
-try {
-  const root = (await fieldsync(["user", "add", "root", "--role", "admin", "--data", data])).trim();
-  const eli = (await fieldsync(["user", "add", "eli", "--role", "engineer", "--data", data])).trim();
-  const started = await startServer();
-  server = started.child;
-  const url = started.url;
-  console.log(`server on ${url}`);
-  const store = path.join(work, "eli.sqlite");
-  const device = (...args) => fieldsync(["device", "--store", store, ...args]);
-  const sync = () => device("--server", url, "--token", eli, "sync");
+await Harness.main("fieldsync-browser-customers-", async (h) => {
+    const root = await h.user("root", "admin");
+  const eli = await h.user("eli", "engineer");
+  const url = await h.startServer();
+  const { offline: device, sync } = h.device("eli", eli);
 
-  browser = await chromium.launch({
-    executablePath: browserPath,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-  });
+  const browser = await h.launchBrowser();
 
   for (const [lang, r] of Object.entries(ROUNDS)) {
     const context = await browser.newContext({ viewport: { width: 1500, height: 950 }, locale: r.locale });
     const page = await context.newPage();
     page.setDefaultTimeout(15000);
     const text = async (selector) => ((await page.textContent(selector)) ?? "").trim();
-    const shot = (name) => page.screenshot({ path: path.join(shots, `${name}-${lang}.png`), fullPage: true });
-    const step = async (name, body) => {
-      const t0 = Date.now();
-      try {
-        await body();
-        results.push([`${lang}: ${name}`, true]);
-        console.log(`ok    ${lang}: ${name} (${Date.now() - t0} ms)`);
-      } catch (e) {
-        results.push([`${lang}: ${name}`, false]);
-        console.log(`FAIL  ${lang}: ${name}: ${e.stack || e}`);
-        await page.screenshot({ path: path.join(shots, `failed-customers-${lang}-${results.length}.png`), fullPage: true }).catch(() => {});
-      }
-    };
+    const shot = (name) => shotOf(page, `${name}-${lang}`);
+    h.onFailure = (n) => shotOf(page, `failed-customers-${lang}-${n}`);
+    const step = (name, body) => h.step(`${lang}: ${name}`, body);
     const speaks = async () => {
       if (lang !== "zh") return;
       check((await page.getAttribute("html", "lang")) === "zh-CN", `${page.url()}: <html lang> is not zh-CN`);
@@ -148,10 +82,7 @@ try {
     let ticket = "";
 
     await step("a dispatcher creates a customer record with contacts, sites and a contract", async () => {
-      await page.goto(`${url}/console/login`);
-      await page.fill("input[name=token]", root);
-      await page.click("#login-form button");
-      await page.waitForURL("**/console/board");
+      await signIn(page, url, root);
       await page.click("#nav-customers");
       await page.waitForURL("**/console/customers");
       await speaks();
@@ -235,20 +166,4 @@ try {
     });
     await context.close();
   }
-} catch (e) {
-  results.push(["setup", false]);
-  console.log(`FAIL  setup: ${e.stack || e}`);
-} finally {
-  await browser?.close().catch(() => {});
-  if (server) {
-    server.kill("SIGTERM");
-    await new Promise((resolve) => server.once("exit", resolve));
-  }
-  fs.rmSync(work, { recursive: true, force: true });
-}
-
-const passed = results.filter(([, ok]) => ok).length;
-const failed = results.length - passed;
-console.log(`screenshots in ${shots}`);
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed > 0 ? 1 : 0);
+});

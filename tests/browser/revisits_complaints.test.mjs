@@ -9,67 +9,15 @@
 // Environment: FIELDSYNC_BIN (the fieldsync binary), SCREENSHOTS (folder for screenshots),
 // CHROMIUM (default /usr/bin/chromium).
 
-import { chromium } from "playwright-core";
-import { execFile, spawn } from "node:child_process";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import { promisify } from "node:util";
+import { Harness, check, shot as shotOf, signIn } from "./harness.mjs";
 
-const run = promisify(execFile);
-const bin = process.env.FIELDSYNC_BIN;
-const shots = path.resolve(process.env.SCREENSHOTS || "artifacts/screenshots");
-const browserPath = process.env.CHROMIUM || "/usr/bin/chromium";
-if (!bin) {
-  console.error("FIELDSYNC_BIN is not set");
-  process.exit(2);
-}
-fs.mkdirSync(shots, { recursive: true });
-const work = fs.mkdtempSync(path.join(os.tmpdir(), "fieldsync-browser-revisits-"));
-const data = path.join(work, "data");
+await Harness.main("fieldsync-browser-revisits-", async (h) => {
+  const { data } = h;
+  const dana = await h.user("dana", "dispatcher");
+  const eli = await h.user("eli", "engineer");
+  const url = await h.startServer();
 
-function check(condition, message) {
-  if (!condition) throw new Error(message);
-}
-
-async function fieldsync(args) {
-  try {
-    return (await run(bin, args, { maxBuffer: 1 << 24 })).stdout;
-  } catch (e) {
-    throw new Error(`fieldsync ${args.join(" ")} failed: ${e.stderr || e.message}`);
-  }
-}
-
-/** Starts `fieldsync serve` on port 0 and resolves with its URL once it says it listens. */
-function startServer() {
-  const args = ["serve", "--data", data, "--listen", "127.0.0.1:0"];
-  const child = spawn(bin, args, { stdio: ["ignore", "ignore", "pipe"] });
-  return new Promise((resolve, reject) => {
-    let seen = "";
-    child.on("exit", (code) => reject(new Error(`the server exited (${code}) before listening: ${seen}`)));
-    child.stderr.setEncoding("utf8");
-    child.stderr.on("data", (text) => {
-      seen += text;
-      const m = /fieldsync server on (http:\/\/\S+) .*\n/.exec(seen);
-      if (m) resolve({ child, url: m[1] });
-    });
-  });
-}
-
-const results = [];
-let server;
-let browser;
-try {
-  const dana = (await fieldsync(["user", "add", "dana", "--role", "dispatcher", "--data", data])).trim();
-  const eli = (await fieldsync(["user", "add", "eli", "--role", "engineer", "--data", data])).trim();
-  const started = await startServer();
-  server = started.child;
-  const url = started.url;
-  console.log(`server on ${url}`);
-
-  const store = path.join(work, "eli.sqlite");
-  const online = (...args) => fieldsync(["device", "--store", store, "--server", url, "--token", eli, ...args]);
-  const offline = (...args) => fieldsync(["device", "--store", store, ...args]);
+  const { online, offline } = h.device("eli", eli);
   const onDevice = async (id) => JSON.parse(await offline("show", id, "--json"));
   const rest = async (method, route, body) => {
     const response = await fetch(url + route, {
@@ -102,32 +50,16 @@ try {
     })
   ).id;
 
-  browser = await chromium.launch({
-    executablePath: browserPath,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-  });
+  const browser = await h.launchBrowser();
   const context = await browser.newContext({ viewport: { width: 1500, height: 950 }, locale: "en-GB" });
   const page = await context.newPage();
   page.setDefaultTimeout(15000);
-  const shot = (name) => page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
+  const shot = (name) => shotOf(page, `${name}`);
   const text = async (selector) => (await page.textContent(selector)) ?? "";
-  const step = async (name, body) => {
-    const t0 = Date.now();
-    try {
-      await body();
-      results.push([name, true]);
-      console.log(`ok    ${name} (${Date.now() - t0} ms)`);
-    } catch (e) {
-      results.push([name, false]);
-      console.log(`FAIL  ${name}: ${e.stack || e}`);
-      await shot(`failed-revisits-${results.length}`).catch(() => {});
-    }
-  };
+  h.onFailure = (n) => shot(`failed-revisits-${n}`);
+  const step = (name, body) => h.step(name, body);
 
-  await page.goto(`${url}/console/login`);
-  await page.fill("input[name=token]", dana);
-  await page.click("#login-form button");
-  await page.waitForURL("**/console/board");
+  await signIn(page, url, dana);
 
   await step("the revisit queue lists completed jobs oldest due first, with the customer's rating", async () => {
     await page.click("#nav-revisits");
@@ -236,20 +168,4 @@ try {
     check((await text(`#complaints tr[data-ticket="${complaint}"] .type`)) === "投诉", "type in Chinese");
     await shot("complaints-04-analysis-zh");
   });
-} catch (e) {
-  results.push(["setup", false]);
-  console.log(`FAIL  setup: ${e.stack || e}`);
-} finally {
-  await browser?.close().catch(() => {});
-  if (server) {
-    server.kill("SIGTERM");
-    await new Promise((resolve) => server.once("exit", resolve));
-  }
-  fs.rmSync(work, { recursive: true, force: true });
-}
-
-const passed = results.filter(([, ok]) => ok).length;
-const failed = results.length - passed;
-console.log(`screenshots in ${shots}`);
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed > 0 ? 1 : 0);
+});

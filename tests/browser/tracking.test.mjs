@@ -6,70 +6,18 @@
 // Environment: FIELDSYNC_BIN (the fieldsync binary), SCREENSHOTS (folder for screenshots),
 // CHROMIUM (default /usr/bin/chromium).
 
-import { chromium } from "playwright-core";
-import { execFile, spawn } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
-import { promisify } from "node:util";
+import { Harness, check, fieldsync, run, shot, signIn } from "./harness.mjs";
 
-const run = promisify(execFile);
-const bin = process.env.FIELDSYNC_BIN;
-const shots = path.resolve(process.env.SCREENSHOTS || "artifacts/screenshots");
-const browserPath = process.env.CHROMIUM || "/usr/bin/chromium";
-if (!bin) {
-  console.error("FIELDSYNC_BIN is not set");
-  process.exit(2);
-}
-fs.mkdirSync(shots, { recursive: true });
-const work = fs.mkdtempSync(path.join(os.tmpdir(), "fieldsync-tracking-"));
-const data = path.join(work, "data");
+await Harness.main("fieldsync-tracking-", async (h) => {
+  const work = h.work;
+  const dana = await h.user("dana", "dispatcher");
+  const mei = await h.user("Mei Chen", "engineer");
+  const url = await h.startServer(["--utc-offset-minutes", "480"]);
 
-function check(condition, message) {
-  if (!condition) throw new Error(message);
-}
-
-async function fieldsync(args) {
-  try {
-    const { stdout } = await run(bin, args, { maxBuffer: 1 << 24 });
-    return stdout;
-  } catch (e) {
-    throw new Error(`fieldsync ${args.join(" ")} failed: ${e.stderr || e.message}`);
-  }
-}
-
-/** Starts `fieldsync serve` on port 0 and resolves with its URL once it says it listens. */
-function startServer() {
-  const child = spawn(bin, ["serve", "--data", data, "--listen", "127.0.0.1:0", "--utc-offset-minutes", "480"], {
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  return new Promise((resolve, reject) => {
-    let seen = "";
-    child.on("exit", (code) => reject(new Error(`the server exited (${code}) before listening: ${seen}`)));
-    child.stderr.setEncoding("utf8");
-    child.stderr.on("data", (text) => {
-      seen += text;
-      const m = /fieldsync server on (http:\/\/\S+) .*\n/.exec(seen);
-      if (m) resolve({ child, url: m[1] });
-    });
-  });
-}
-
-const results = [];
-let server;
-let browser;
-try {
-  const dana = (await fieldsync(["user", "add", "dana", "--role", "dispatcher", "--data", data])).trim();
-  const mei = (await fieldsync(["user", "add", "Mei Chen", "--role", "engineer", "--data", data])).trim();
-  const started = await startServer();
-  server = started.child;
-  const url = started.url;
-  console.log(`server on ${url}`);
-
-  const store = path.join(work, "mei.sqlite");
-  const online = (...args) => fieldsync(["device", "--store", store, "--server", url, "--token", mei, ...args]);
-  const offline = (...args) => fieldsync(["device", "--store", store, ...args]);
+  const { online, offline } = h.device("mei", mei);
   const rest = async (method, route, body) => {
     const response = await fetch(url + route, {
       method,
@@ -93,10 +41,7 @@ try {
   const other = await newTicket("Fridge door seal");
   await rest("POST", `/v1/tickets/${ticket}/actions`, { action: "add_note", text: "INTERNAL: bring the big ladder" });
 
-  browser = await chromium.launch({
-    executablePath: browserPath,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-  });
+  const browser = await h.launchBrowser();
   // The customer on a small phone, English first; the dispatcher on a desktop.
   const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: "en-GB", isMobile: true });
   const customer = await phone.newPage();
@@ -104,21 +49,9 @@ try {
   const desk = await browser.newContext({ viewport: { width: 1400, height: 900 } });
   const console_ = await desk.newPage();
   console_.setDefaultTimeout(15000);
-  const shot = (page, name) => page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
   const text = async (page, selector) => (await page.textContent(selector)) ?? "";
-
-  const step = async (name, body) => {
-    const t0 = Date.now();
-    try {
-      await body();
-      results.push([name, true]);
-      console.log(`ok    ${name} (${Date.now() - t0} ms)`);
-    } catch (e) {
-      results.push([name, false]);
-      console.log(`FAIL  ${name}: ${e.stack || e}`);
-      await shot(customer, `tracking-failed-${results.length}`).catch(() => {});
-    }
-  };
+  h.onFailure = (n) => shot(customer, `tracking-failed-${n}`);
+  const step = (name, body) => h.step(name, body);
   const current = (page) => page.$eval("#steps li.current", (li) => li.getAttribute("data-key"));
   const waitForStep = (key) =>
     customer.waitForFunction((k) => document.querySelector("#steps li.current")?.getAttribute("data-key") === k, key);
@@ -173,10 +106,7 @@ try {
   });
 
   await step("a customer message reaches the console live and the device after its sync", async () => {
-    await console_.goto(`${url}/console/login`);
-    await console_.fill("input[name=token]", dana);
-    await console_.click("#login-form button");
-    await console_.waitForURL("**/console/board");
+    await signIn(console_, url, dana);
     await console_.goto(`${url}/console/tickets/${ticket}`);
     check((await text(console_, "#tracking-url")) === link, await text(console_, "#tracking-url"));
     await console_.evaluate(() => { window.__sameDocument = true; });
@@ -233,6 +163,17 @@ try {
     check(answer.type === "application/pdf", `report type ${answer.type}`);
     check(answer.head === "%PDF-", `not a PDF: ${answer.head}`);
     check(answer.size > 1000 && answer.size <= 1024 * 1024, `report size ${answer.size}`);
+    // Read back (poppler's pdftotext): the customer's copy, in Chinese and English, with the
+    // public notes and none of the desk's internal text or the engineer's surname.
+    const pdf = path.join(work, "tracking-report.pdf");
+    fs.writeFileSync(pdf, Buffer.from(await (await fetch(href)).arrayBuffer()));
+    const { stdout: words } = await run("pdftotext", ["-enc", "UTF-8", pdf, "-"]);
+    for (const shown of ["服务报告 Service report", "Air conditioner not cooling", "see you in 5 minutes", "free of charge"]) {
+      check(words.includes(shown), `the report lacks ${shown}: ${words}`);
+    }
+    for (const secret of ["INTERNAL", "ladder", "compressor", "4711", "difficult", "Chen"]) {
+      check(!words.includes(secret), `the customer's report shows ${secret}: ${words}`);
+    }
   });
 
   await step("the customer rates 2; the follow-up appears on the console and is recorded", async () => {
@@ -265,7 +206,7 @@ try {
     check((await text(page, "#rated")).includes("感谢您的评价"), await text(page, "#rated"));
     check(/\d+月\d+日 \d\d:\d\d/.test(await text(page, '#steps li[data-key="completed"] time')), "Chinese dates");
     await page.waitForFunction(() => document.getElementById("track").getAttribute("data-live") === "1");
-    await page.screenshot({ path: path.join(shots, "tracking-08-completed-zh.png"), fullPage: true });
+    await shot(page, "tracking-08-completed-zh");
     await zh.close();
   });
 
@@ -295,20 +236,4 @@ try {
     }
     await shot(customer, "tracking-09-revoked-404");
   });
-} catch (e) {
-  results.push(["setup", false]);
-  console.log(`FAIL  setup: ${e.stack || e}`);
-} finally {
-  await browser?.close().catch(() => {});
-  if (server) {
-    server.kill("SIGTERM");
-    await new Promise((resolve) => server.once("exit", resolve));
-  }
-  fs.rmSync(work, { recursive: true, force: true });
-}
-
-const passed = results.filter(([, ok]) => ok).length;
-const failed = results.length - passed;
-console.log(`screenshots in ${shots}`);
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed > 0 ? 1 : 0);
+});

@@ -51,9 +51,9 @@ pub(super) fn lay_out(
         out.field("位置 Site", &format!("{:.5}, {:.5} (±{:.0} m)", site.lat, site.lon, site.radius_m));
     }
     out.field("状态 Status", t.status.as_str());
-    if !t.description.is_empty() {
-        out.field("问题描述 Problem", &clean(&t.description));
-    }
+    // No problem description: the report is the customer's copy (handed over on site,
+    // downloaded from the tracking page), and the description is the desk's working text
+    // (gate codes, remarks) that the tracking page does not show either.
 
     out.heading("时间 Times");
     out.field("创建 Created", &when(t.created_at));
@@ -105,7 +105,7 @@ pub(super) fn lay_out(
         }
         _ => {
             out.paragraph(MARGIN, "客户尚未签字 Not signed by the customer yet.", 9.5, MUTED);
-            summary_lines(&mut out, &JobSummary::of(t));
+            summary_lines(&mut out, &unsigned_summary(t));
         }
     }
 
@@ -115,7 +115,8 @@ pub(super) fn lay_out(
         out.paragraph(MARGIN, "—", 9.5, MUTED);
     }
     for part in parts {
-        out.field(&clean(&part.sku), &format!("× {}   {}   {}", part.qty, clean(&part.by), when(part.at)));
+        // Who recorded it is left out: a user id may be an engineer's full name.
+        out.field(&clean(&part.sku), &format!("× {}   {}", part.qty, when(part.at)));
     }
 
     out.heading("工时记录 Time entries");
@@ -124,10 +125,7 @@ pub(super) fn lay_out(
         out.paragraph(MARGIN, "—", 9.5, MUTED);
     }
     for entry in entries {
-        out.field(
-            &clean(&entry.kind),
-            &format!("{}   {}   {}", minutes(u64::from(entry.minutes)), clean(&entry.by), when(entry.at)),
-        );
+        out.field(&clean(&entry.kind), &format!("{}   {}", minutes(u64::from(entry.minutes)), when(entry.at)));
     }
 
     let cell = (CONTENT_WIDTH - PHOTO_GAP * (PHOTOS_PER_ROW - 1) as f32) / PHOTOS_PER_ROW as f32;
@@ -259,6 +257,14 @@ fn summary_lines(out: &mut Layout<'_>, summary: &JobSummary) {
         out.field("工时 Time", &format!("{} {}", minutes(u64::from(*mins)), clean(kind)));
     }
     out.field("照片 Photos", &summary.photos.len().to_string());
+}
+
+/// What an unsigned ticket's report lists as work: the ticket's summary with only the notes
+/// marked public. Nobody showed the customer the internal ones (a signed summary is printed
+/// as signed: the customer saw it on the device), and they never leave the service team.
+fn unsigned_summary(t: &crate::model::Ticket) -> JobSummary {
+    let work = t.notes.iter().filter(|n| n.void.is_none() && n.public).map(|n| n.text.clone()).collect();
+    JobSummary { work, ..JobSummary::of(t) }
 }
 
 /// Events the state machine did not skip.

@@ -123,7 +123,12 @@ pub fn search(state: &AppState, query: &str) -> Result<Vec<Versioned>, AppError>
 
 /// A customer's page: the record, their tickets and figures at `now`.
 pub fn page(state: &AppState, id: &str, now: Millis) -> Result<Page, AppError> {
-    let customer = get(state, id)?;
+    // A page asked for by its address: no such customer is a 404, like any other page. (A
+    // ticket or an edit naming one is a bad request: `unknown_customer`.)
+    let customer = get(state, id).map_err(|e| match e {
+        AppError::UnknownCustomer(message) => AppError::NotFound(message),
+        other => other,
+    })?;
     let tickets = state.storage().customer_tickets(id, None, HISTORY_LIMIT)?;
     let figures = figures(&tickets, now);
     Ok(Page { customer, tickets, figures })

@@ -282,3 +282,173 @@ async fn the_console_language_switch_refuses_no_session_and_hostile_forms_and_se
     // The honest switch still works.
     assert_eq!(switch(session.clone(), good).await, (303, true));
 }
+
+/// `GET path` with the cookie `cookies` (none when empty): the status, the redirect target and
+/// the body.
+async fn console_get(http: &reqwest::Client, server: &Server, path: &str, cookies: &str) -> (u16, String, String) {
+    let mut request = http.get(server.url(path));
+    if !cookies.is_empty() {
+        request = request.header(reqwest::header::COOKIE, cookies);
+    }
+    let answer = request.send().await.expect("get");
+    let status = answer.status().as_u16();
+    let to = answer.headers().get("location").and_then(|l| l.to_str().ok()).unwrap_or_default().to_owned();
+    (status, to, answer.text().await.unwrap_or_default())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_customer_pages_refuse_no_session_escape_hostile_queries_and_keep_the_record() {
+    use crate::console::{client, sign_in};
+    let server = Server::start().await;
+    let dana = server.user("dana", Role::Dispatcher);
+    let honest = json!({
+        "id": "zj-tech", "name": "上海张江科技有限公司", "tier": "Gold",
+        "contacts": [{"name": "李四", "phone": "138 0000 1234", "role": "厂长"}],
+        "sites": [{"id": "plant-1", "label": "一号厂房", "address": "上海市浦东新区张江路1号"}],
+    });
+    let (status, created) = server.post_json(&dana.token, "/v1/customers", &honest).await;
+    assert_eq!(status, 201, "{created}");
+    let (_, before) = server.get_json(&dana.token, "/v1/customers/zj-tech").await;
+    let http = client();
+
+    // No session, a forged one, or a bearer token instead of a session: sent to sign in.
+    for path in ["/console/customers", "/console/customers/zj-tech", "/console/customers?q=%E6%9D%8E"] {
+        for cookies in ["", "fieldsync_session=forged", "fieldsync_session="] {
+            let (status, to, body) = console_get(&http, &server, path, cookies).await;
+            assert_eq!((status, to.as_str()), (303, "/console/login"), "{path} with {cookies:?}");
+            assert!(!body.contains("张江"), "{path}: the customer shown without a session");
+        }
+        let answer = http.get(server.url(path)).bearer_auth(&dana.token).send().await.expect("get with a bearer token");
+        assert_eq!(answer.status().as_u16(), 303, "{path}: the console takes sessions, not bearer tokens");
+    }
+
+    // A signed-in dispatcher sees the customer in the list, by search, and on its page.
+    let (_, session) = sign_in(&http, &server.base, &dana.token).await;
+    let session = session.expect("session");
+    for path in ["/console/customers", "/console/customers?q=%E6%9D%8E%E5%9B%9B", "/console/customers/zj-tech"] {
+        let (status, _, body) = console_get(&http, &server, path, &session).await;
+        assert_eq!(status, 200, "{path}");
+        assert!(body.contains("上海张江科技有限公司"), "{path}: the customer is not shown");
+    }
+    let (status, _, _) = console_get(&http, &server, "/console/customers/no-such-customer", &session).await;
+    assert_eq!(status, 404, "an unknown customer");
+
+    // Hostile query strings and ids: escaped on the page, or refused; never markup.
+    let script = "%3Cscript%3Ealert(1)%3C%2Fscript%3E";
+    for path in [
+        format!("/console/customers?q={script}"),
+        format!("/console/customers?q={}", "x".repeat(20_000)),
+        "/console/customers?q=%00%01%FF".to_owned(),
+        "/console/customers?q[]=a&q[]=b".to_owned(),
+        "/console/customers?q=a&q=b".to_owned(),
+        format!("/console/customers/{script}"),
+        "/console/customers/%2E%2E%2Fsettings".to_owned(),
+    ] {
+        let (status, _, body) = console_get(&http, &server, &path, &session).await;
+        assert!(status == 200 || (400..500).contains(&status), "{path:.80}: {status}");
+        assert!(!body.contains("<script>alert(1)"), "{path:.80}: markup from the address reached the page");
+    }
+    let (status, _, body) = console_get(&http, &server, &format!("/console/customers?q={script}"), &session).await;
+    assert_eq!(status, 200);
+    assert!(body.contains("&#60;script&#62;alert(1)") || body.contains("&lt;script&gt;alert(1)"), "not echoed escaped");
+
+    // The record is as it was.
+    let (_, after) = server.get_json(&dana.token, "/v1/customers/zj-tech").await;
+    assert_eq!(before, after, "the customer record changed");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_complaint_handler_has_no_console_and_only_a_complaints_level_and_class_through_the_api() {
+    use crate::console::{client, sign_in};
+    use fieldsync_server::storage::SessionRecord;
+    use sha2::{Digest, Sha256};
+    let server = Server::start().await;
+    let dana = server.user("dana", Role::Dispatcher);
+    let eli = server.user("eli", Role::Engineer);
+    let chris = server.user("chris", Role::ComplaintHandler);
+    let job = server.create_ticket(&dana.token, "Boiler leaks", Some(&eli.user_id)).await;
+    let (status, body) = server
+        .post_json(
+            &dana.token,
+            "/v1/tickets",
+            &json!({"title": "Rude on the phone", "customer": {"name": "Mrs Wong"}, "classification": {"type": "complaint"}}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let complaint = body["id"].as_str().expect("id").to_owned();
+    let http = client();
+
+    // The console: the sign-in is refused and gives no session.
+    let (status, session) = sign_in(&http, &server.base, &chris.token).await;
+    assert_eq!((status, session), (403, None), "a complaint handler signs in to the console");
+    // Even holding a session record (made in storage, as if the role had changed after
+    // signing in), every console page sends them to sign in and no console action goes through.
+    let cookie = "handler-session-0123456789";
+    let now = fieldsync_core::time::now_ms();
+    server
+        .state
+        .storage()
+        .create_session(&SessionRecord {
+            token_sha256: Sha256::digest(cookie.as_bytes()).into(),
+            device_id: chris.device_id.clone(),
+            created_at: now,
+            expires_at: now + 3_600_000,
+        })
+        .expect("session");
+    let cookies = format!("fieldsync_session={cookie}");
+    for path in [
+        "/console/board".to_owned(),
+        "/console/customers".to_owned(),
+        "/console/complaints".to_owned(),
+        "/console/follow-ups".to_owned(),
+        "/console/settings".to_owned(),
+        format!("/console/tickets/{complaint}"),
+    ] {
+        let (status, to, body) = console_get(&http, &server, &path, &cookies).await;
+        assert_eq!((status, to.as_str()), (303, "/console/login"), "{path}: {body:.200}");
+    }
+    let answer = http
+        .post(server.url(&format!("/console/tickets/{job}/actions")))
+        .header(reqwest::header::COOKIE, &cookies)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("action=cancel&reason=handler")
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(answer.status().as_u16(), 303, "a console action by a complaint handler");
+
+    // The API: dispatcher-only routes are 403, tickets that are not complaints are not theirs.
+    let (status, _) = server.post_json(&chris.token, "/v1/tickets", &json!({"title": "by a handler"})).await;
+    assert_eq!(status, 403, "a complaint handler creates tickets");
+    let hook = json!({"url": "http://127.0.0.1:9/hook", "events": ["completed"]});
+    assert_eq!(server.post_json(&chris.token, "/v1/webhooks", &hook).await.0, 403, "a handler adds a webhook");
+    assert_eq!(server.get_json(&chris.token, "/v1/webhooks").await.0, 403, "a handler lists webhooks");
+    assert_eq!(put_raw(&server, &chris.token, "/v1/taxonomy", "{}").await, 403, "a handler edits the taxonomy");
+    assert_eq!(server.get_json(&chris.token, &format!("/v1/tickets/{job}")).await.0, 404, "not a complaint");
+    for action in [
+        json!({"action": "cancel", "reason": "handler"}),
+        json!({"action": "assign", "engineer": eli.user_id}),
+        json!({"action": "add_note", "text": "handler"}),
+    ] {
+        let (status, body) = server.act(&chris.token, &complaint, action.clone()).await;
+        assert_eq!(status, 403, "{action}: {body}");
+    }
+    assert_eq!(server.act(&chris.token, &job, json!({"action": "cancel", "reason": "x"})).await.0, 404);
+    // What the role may do: read a complaint, set its level.
+    let (status, detail) = server.get_json(&chris.token, &format!("/v1/tickets/{complaint}")).await;
+    assert_eq!(status, 200, "{detail}");
+    let (status, body) =
+        server.act(&chris.token, &complaint, json!({"action": "set_complaint", "level": "crisis"})).await;
+    assert_eq!(status, 200, "{body}");
+
+    // Honest data intact: both tickets as the dispatcher left them, no webhook.
+    let (_, job_after) = server.get_json(&dana.token, &format!("/v1/tickets/{job}")).await;
+    assert_eq!((job_after["status"].as_str(), job_after["assignee"].as_str()), (Some("dispatched"), Some("eli")));
+    let (_, complaint_after) = server.get_json(&dana.token, &format!("/v1/tickets/{complaint}")).await;
+    assert_ne!(complaint_after["status"], "cancelled", "{complaint_after}");
+    assert!(complaint_after["notes"].as_array().is_none_or(Vec::is_empty), "{complaint_after}");
+    let (_, hooks) = server.get_json(&dana.token, "/v1/webhooks").await;
+    assert_eq!(hooks.as_array().map(Vec::len), Some(0), "{hooks}");
+    server.stop().await;
+}

@@ -107,13 +107,39 @@ async fn tokens_are_unguessable_revocable_and_expire_after_completion() {
     assert!(detail["tracking_url"].is_null(), "a revoked link is not shown: {detail}");
     assert_eq!(get(&server, &other_link, "en").await.0, 200, "only that ticket's link");
 
-    // Completed with a lifetime of zero after completion: expired.
+    // Cancelled with a lifetime of zero after the end: expired.
     let (status, _) =
         server.act(&dana.token, &other_id, json!({"action": "cancel", "reason": "customer fixed it"})).await;
     assert_eq!(status, 200);
     tokio::time::sleep(Duration::from_millis(5)).await;
     assert_eq!(get(&server, &other_link, "en").await.0, 404, "expired after the end");
+
+    // Completed by the engineer: the link works up to completion, then expires (lifetime zero).
+    let (done_id, done_link) = ticket(&server, &dana, "Washing machine").await;
+    work_to_completion(&server, &_mei, &done_id, &done_link).await;
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    assert_eq!(get(&server, &done_link, "en").await.0, 404, "expired after completion");
     server.stop().await;
+}
+
+/// The engineer works `id` to completion on a phone (the real sync engine), with an ETA on
+/// setting off, syncing after every step; the link keeps working up to completion.
+pub(crate) async fn work_to_completion(server: &Server, mei: &Device, id: &str, link: &str) {
+    let dir = tempfile::tempdir().expect("dir");
+    let phone = open_client(dir.path(), mei, Role::Engineer);
+    let engine =
+        SyncEngine::new(phone.clone(), SyncConfig::new(server.base.clone(), mei.token.clone())).expect("engine");
+    engine.set_online(true);
+    engine.sync_now().await.expect("sync");
+    let here = fieldsync_core::Location { lat: 1.0, lon: 1.0, accuracy_m: 5.0 };
+    phone.accept(id).expect("accept");
+    phone.start_travel_with_eta(id, fieldsync_core::time::now_ms() + 1_500_000).expect("travel");
+    engine.sync_now().await.expect("sync");
+    phone.check_in(id, here).expect("check in");
+    engine.sync_now().await.expect("sync");
+    assert_eq!(get(server, link, "en").await.0, 200, "the link works before completion");
+    phone.complete(id, "done").expect("complete");
+    engine.sync_now().await.expect("sync");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -157,7 +183,7 @@ async fn the_page_shows_nothing_private_in_either_language() {
     let (_, page) = get(&server, &link, "en").await;
     let weight = page.len() + js.len() + css.len();
     assert!(weight < 100 * 1024, "page, script and styles weigh {weight} bytes");
-    assert_eq!(get(&server, &format!("{link}/report.pdf"), "en").await.0, 404, "the report is not wired yet");
+    assert_eq!(get(&server, &format!("{link}/report.pdf"), "en").await.0, 404, "no report before completion");
     server.stop().await;
 }
 
@@ -190,6 +216,93 @@ async fn requests_are_limited_per_ip_and_per_token() {
         assert_eq!(post(&server, &format!("{link}/messages"), &format!("text={text}")).await.0, 200);
     }
     assert_eq!(post(&server, &format!("{link}/messages"), "text=third").await.0, 429);
+    server.stop().await;
+
+    // Views per token (another token from the same address still served) and posts per
+    // address (across tokens).
+    let config = ServerConfig {
+        tracking: TrackingConfig {
+            views_per_minute_per_token: 3,
+            posts_per_hour_per_ip: 2,
+            posts_per_hour_per_token: 100,
+            ..Default::default()
+        },
+        ..ServerConfig::default()
+    };
+    let server = Server::start_with(config).await;
+    let dana = server.user("dana", Role::Dispatcher);
+    let _mei = engineer(&server);
+    let (_, first) = ticket(&server, &dana, "Boiler leaks").await;
+    let (_, second) = ticket(&server, &dana, "Fridge door").await;
+    for _ in 0..3 {
+        assert_eq!(get(&server, &first, "en").await.0, 200);
+    }
+    assert_eq!(get(&server, &first, "en").await.0, 429, "the fourth view of one token");
+    assert_eq!(get(&server, &second, "en").await.0, 200, "another token is counted on its own");
+    assert_eq!(post(&server, &format!("{first}/messages"), "text=one").await.0, 200);
+    assert_eq!(post(&server, &format!("{second}/messages"), "text=two").await.0, 200);
+    assert_eq!(post(&server, &format!("{second}/messages"), "text=three").await.0, 429, "the address's third post");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_texts_carry_the_link_the_promised_time_and_the_eta_in_both_languages() {
+    use fieldsync_server::tracking::i18n::{Lang, time};
+    let tracking = TrackingConfig { public_url: Some("https://service.example.com".into()), ..Default::default() };
+    let config = ServerConfig { allow_private_webhooks: true, tracking, ..ServerConfig::default() };
+    let server = Server::start_with(config).await;
+    let dana = server.user("dana", Role::Dispatcher);
+    let mei = engineer(&server);
+    let (status, hook) = server
+        .post_json(
+            &dana.token,
+            "/v1/webhooks",
+            &json!({"url": "http://127.0.0.1:9/hook", "events": ["dispatched", "travel_started", "completed"]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{hook}");
+    let (id, link) = ticket(&server, &dana, "Boiler leaks").await;
+    let public_link = format!("https://service.example.com/t/{}", link.rsplit('/').next().unwrap_or_default());
+    work_to_completion(&server, &mei, &id, &link).await;
+    let (_, detail) = server.get_json(&dana.token, &format!("/v1/tickets/{id}")).await;
+    let arrive_by = detail["sla"]["arrive_by"].as_i64().expect("promised arrival");
+    let eta = detail["events"]
+        .as_array()
+        .and_then(|events| events.iter().find_map(|e| (e["kind"] == "travel_started").then(|| e["eta"].as_i64())))
+        .flatten()
+        .expect("the ETA of travel_started");
+
+    let hook_id = hook["id"].as_str().expect("id");
+    let (_, deliveries) = server.get_json(&dana.token, &format!("/v1/webhooks/{hook_id}/deliveries")).await;
+    let payload = |event: &str| -> serde_json::Value {
+        deliveries
+            .as_array()
+            .and_then(|d| d.iter().find(|d| d["event"] == event))
+            .map(|d| d["payload"].clone())
+            .unwrap_or_else(|| panic!("no {event} delivery: {deliveries}"))
+    };
+    let at = |lang, ms| time(lang, ms, 480);
+    let expected = [
+        (
+            "dispatched",
+            format!("我们承诺最迟于{}到达", at(Lang::Zh, arrive_by)),
+            format!("We will be with you by {}", at(Lang::En, arrive_by)),
+        ),
+        ("travel_started", format!("预计{}到达", at(Lang::Zh, eta)), format!("expected at {}", at(Lang::En, eta))),
+        ("completed", "请为本次服务评分".to_owned(), "Please rate it".to_owned()),
+    ];
+    for (event, zh, en) in expected {
+        let payload = payload(event);
+        assert_eq!(payload["tracking_url"], public_link.as_str(), "{payload}");
+        let text = payload["text"].as_str().unwrap_or_default();
+        assert!(text.contains(&zh) && text.ends_with(&public_link), "{event}: the server's language is zh: {payload}");
+        assert_eq!(payload["texts"]["zh"].as_str(), Some(text), "{payload}");
+        let english = payload["texts"]["en"].as_str().unwrap_or_default();
+        assert!(english.contains(&en) && english.ends_with(&public_link), "{event}: {payload}");
+        for secret in ["Chen", "gate code", "INTERNAL"] {
+            assert!(!text.contains(secret) && !english.contains(secret), "{event}: {secret}: {payload}");
+        }
+    }
     server.stop().await;
 }
 
