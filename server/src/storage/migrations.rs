@@ -263,4 +263,86 @@ mod tests {
             assert_eq!(user_version, MIGRATIONS.len() as i64);
         }
     }
+
+    /// A ticket document as a dispatcher makes it: a customer record, a site and an engineer.
+    fn ticket_document() -> automerge::Automerge {
+        use fieldsync_core::model::doc::{self, Stamp};
+        use fieldsync_core::model::{Customer, Identity, NewTicket};
+        use fieldsync_core::workflow::Role;
+
+        let dana = Identity { user_id: "dana".into(), device_id: "d1".into(), role: Role::Dispatcher };
+        let new = NewTicket {
+            title: "Boiler leaks".into(),
+            customer: Customer {
+                name: "Acme".into(),
+                id: "cust-1".into(),
+                site_id: "site-2".into(),
+                ..Default::default()
+            },
+            assignee: Some("eli".into()),
+            ..Default::default()
+        };
+        let stamp = Stamp { id: "e1".into(), at: 1_700_000_000_000, identity: &dana };
+        let mut document = automerge::Automerge::new();
+        doc::edit(&mut document, stamp.at, "create", |tx| doc::create(tx, "t1", &new, &stamp)).expect("create");
+        document
+    }
+
+    /// Whatever schema a database was last written under, its rows hold after opening what
+    /// their documents say for every index column (docs/adr/0025): columns added since are
+    /// filled by the reindex on open, not left at their defaults.
+    #[test]
+    fn rows_of_every_older_schema_are_reindexed_from_their_documents() {
+        use fieldsync_core::model::TicketIndex;
+        use fieldsync_core::model::doc;
+
+        let document = ticket_document();
+        let expected = TicketIndex::of(&document, &doc::derive(&document));
+        assert_eq!(expected.customer_id, "cust-1", "the document says something the defaults do not");
+        let dir = tempfile::tempdir().expect("tempdir");
+        for version in 1..=MIGRATIONS.len() {
+            let path = dir.path().join(format!("v{version}.sqlite"));
+            {
+                let mut conn = Connection::open(&path).expect("open old");
+                let tx = conn.transaction().expect("tx");
+                for step in &MIGRATIONS[..version] {
+                    tx.execute_batch(step).expect("old step");
+                }
+                tx.pragma_update(None, "user_version", version as i64).expect("version");
+                tx.execute(
+                    "INSERT INTO doc_chunks (ticket_id, seq, kind, bytes) VALUES ('t1', 1, 'snapshot', ?1)",
+                    [document.save()],
+                )
+                .expect("chunk");
+                // The row as the first schema's columns hold it: the rest at their defaults.
+                tx.execute_batch(
+                    "INSERT INTO tickets (id, title, status, priority, customer_name, customer_address,
+                                          updated_at, changed_seq, version)
+                     VALUES ('t1', 'Boiler leaks', 'dispatched', 'normal', 'Acme', '', 7, 1, 1);",
+                )
+                .expect("old row");
+                tx.commit().expect("commit");
+            }
+            let storage = SqliteStorage::open(&path).unwrap_or_else(|e| panic!("opening v{version}: {e}"));
+            let row = storage.ticket_row("t1").expect("read").expect("row");
+            assert_eq!(row.index, expected, "the index after opening a v{version} database");
+            assert_eq!((row.updated_at, row.changed_seq), (7, 1), "the row's own columns are kept");
+        }
+    }
+
+    /// Every index column the core declares is in the fresh schema: a field declared without
+    /// its migration fails here, not at the first write.
+    #[test]
+    fn the_fresh_schema_has_every_index_column() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("fresh.sqlite");
+        drop(SqliteStorage::open(&path).expect("open"));
+        let conn = Connection::open(&path).expect("reopen");
+        let mut stmt = conn.prepare("SELECT name FROM pragma_table_info('tickets')").expect("prepare");
+        let names: Vec<String> =
+            stmt.query_map([], |r| r.get(0)).expect("query").collect::<Result<_, _>>().expect("names");
+        for column in fieldsync_core::model::INDEX_COLUMNS.iter() {
+            assert!(names.iter().any(|n| n == column.name), "the server's tickets table lacks {}", column.name);
+        }
+    }
 }

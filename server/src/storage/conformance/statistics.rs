@@ -8,7 +8,6 @@ pub(super) fn run(make: &dyn Fn() -> Box<dyn crate::storage::Storage>) {
     use fieldsync_core::workflow::Status;
 
     use super::{row, write};
-    use crate::storage::IndexRow;
 
     const HOUR: i64 = 3_600_000;
     let s = make();
@@ -18,32 +17,30 @@ pub(super) fn run(make: &dyn Fn() -> Box<dyn crate::storage::Storage>) {
             .map(|t| t.and_utc().timestamp_millis())
             .expect("time")
     };
-    let ticket = |id: &str, status, assignee, kind: &str, customer: (&str, &str), created: i64| IndexRow {
-        ticket_type: kind.into(),
-        customer_id: customer.0.into(),
-        customer_name: customer.1.into(),
-        created_at: Some(created),
-        ..row(id, status, assignee)
+    let ticket = |id: &str, status, assignee, kind: &str, customer: (&str, &str), created: i64| {
+        row(id, status, assignee).with(|t| {
+            t.ticket_type = kind.into();
+            t.customer_id = customer.0.into();
+            t.customer_name = customer.1.into();
+            t.created_at = Some(created);
+        })
     };
     let rows = [
-        IndexRow {
-            responded_at: Some(utc(2026, 1, 31, 22)),
-            first_time_fix: Some(true),
-            revisited_at: Some(utc(2026, 2, 5, 0)),
-            ..ticket("t1", Status::Completed, Some("eli"), "bug", ("c1", "澳美"), utc(2026, 1, 31, 20))
-        },
-        IndexRow {
-            responded_at: Some(utc(2026, 1, 31, 14)),
-            ..ticket("t2", Status::Accepted, Some("eli"), "bug", ("c1", "澳美"), utc(2026, 1, 31, 10))
-        },
-        IndexRow {
-            first_time_fix: Some(false),
-            revisited_at: Some(utc(2026, 2, 12, 0)),
-            complaint: true,
-            complaint_level: "serious".into(),
-            complaint_product: "boiler".into(),
-            ..ticket("t3", Status::Completed, None, "install", ("c2", "Bo"), utc(2026, 2, 10, 3))
-        },
+        ticket("t1", Status::Completed, Some("eli"), "bug", ("c1", "澳美"), utc(2026, 1, 31, 20)).with(|t| {
+            t.responded_at = Some(utc(2026, 1, 31, 22));
+            t.first_time_fix = Some(true);
+            t.revisited_at = Some(utc(2026, 2, 5, 0));
+        }),
+        ticket("t2", Status::Accepted, Some("eli"), "bug", ("c1", "澳美"), utc(2026, 1, 31, 10)).with(|t| {
+            t.responded_at = Some(utc(2026, 1, 31, 14));
+        }),
+        ticket("t3", Status::Completed, None, "install", ("c2", "Bo"), utc(2026, 2, 10, 3)).with(|t| {
+            t.first_time_fix = Some(false);
+            t.revisited_at = Some(utc(2026, 2, 12, 0));
+            t.complaint = true;
+            t.complaint_level = "serious".into();
+            t.complaint_product = "boiler".into();
+        }),
         ticket("t4", Status::New, None, "install", ("c2", "Bo"), utc(2025, 6, 1, 3)),
         row("t5", Status::New, None),
     ];

@@ -192,6 +192,9 @@ impl PostgresStorage {
             if found < LATEST_VERSION {
                 tx.execute("UPDATE schema_version SET version = $1", &[&LATEST_VERSION])?;
             }
+            // Rows computed under an older index get their new columns from their documents,
+            // under the same lock: one instance does it.
+            super::rows::reindex_if_stale(tx)?;
             Ok(found)
         })
     }
