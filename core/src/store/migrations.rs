@@ -109,6 +109,15 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ALTER TABLE tickets ADD COLUMN complaint_unit TEXT NOT NULL DEFAULT '';
     ALTER TABLE tickets ADD COLUMN complaint_product TEXT NOT NULL DEFAULT '';
     ALTER TABLE tickets ADD COLUMN complaint_tier TEXT NOT NULL DEFAULT '';
+    ALTER TABLE tickets ADD COLUMN product TEXT NOT NULL DEFAULT '';
+    ALTER TABLE tickets ADD COLUMN module TEXT NOT NULL DEFAULT '';
+    ALTER TABLE tickets ADD COLUMN minutes_worked INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE tickets ADD COLUMN parts_lines INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE tickets ADD COLUMN parts_quantity INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE tickets ADD COLUMN reassigned_count INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE tickets ADD COLUMN reassigned_from TEXT NOT NULL DEFAULT '';
+    ALTER TABLE tickets ADD COLUMN rejected_count INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE tickets ADD COLUMN rejected_by TEXT NOT NULL DEFAULT '';
     "#,
 ];
 

@@ -184,6 +184,19 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     CREATE INDEX tickets_by_revisit_due ON tickets (revisit_due_at);
     CREATE INDEX tickets_by_complaint ON tickets (complaint);
     "#,
+    // 11: what the practice's statistics still lacked (docs/adr/0024, 0025): product and
+    // module, time and parts, reassignments and rejections. Filled from the documents on open.
+    r#"
+    ALTER TABLE tickets ADD COLUMN product TEXT NOT NULL DEFAULT '';
+    ALTER TABLE tickets ADD COLUMN module TEXT NOT NULL DEFAULT '';
+    ALTER TABLE tickets ADD COLUMN minutes_worked INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE tickets ADD COLUMN parts_lines INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE tickets ADD COLUMN parts_quantity INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE tickets ADD COLUMN reassigned_count INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE tickets ADD COLUMN reassigned_from TEXT NOT NULL DEFAULT '';
+    ALTER TABLE tickets ADD COLUMN rejected_count INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE tickets ADD COLUMN rejected_by TEXT NOT NULL DEFAULT '';
+    "#,
 ];
 
 /// Brings the schema up to the newest migration in one transaction with the project's one
@@ -264,13 +277,16 @@ mod tests {
         }
     }
 
-    /// A ticket document as a dispatcher makes it: a customer record, a site and an engineer.
+    /// A ticket document with something in every kind of index column: a classified job for
+    /// a customer record that one engineer gave back and another worked on (time and parts).
     fn ticket_document() -> automerge::Automerge {
-        use fieldsync_core::model::doc::{self, Stamp};
-        use fieldsync_core::model::{Customer, Identity, NewTicket};
-        use fieldsync_core::workflow::Role;
+        use fieldsync_core::model::doc::{self, EventDraft, Stamp};
+        use fieldsync_core::model::{Classification, Customer, Identity, NewTicket};
+        use fieldsync_core::workflow::{EventKind, Role};
 
         let dana = Identity { user_id: "dana".into(), device_id: "d1".into(), role: Role::Dispatcher };
+        let eli = Identity { user_id: "eli".into(), device_id: "e1".into(), role: Role::Engineer };
+        let ana = Identity { user_id: "ana".into(), device_id: "a1".into(), role: Role::Engineer };
         let new = NewTicket {
             title: "Boiler leaks".into(),
             customer: Customer {
@@ -279,12 +295,29 @@ mod tests {
                 site_id: "site-2".into(),
                 ..Default::default()
             },
+            classification: Classification {
+                ticket_type: "repair".into(),
+                product: "boiler".into(),
+                module: "valve".into(),
+                ..Default::default()
+            },
             assignee: Some("eli".into()),
             ..Default::default()
         };
-        let stamp = Stamp { id: "e1".into(), at: 1_700_000_000_000, identity: &dana };
+        let at = 1_700_000_000_000;
+        let stamp = |n: i64, who| Stamp { id: format!("e{n}"), at: at + n, identity: who };
         let mut document = automerge::Automerge::new();
-        doc::edit(&mut document, stamp.at, "create", |tx| doc::create(tx, "t1", &new, &stamp)).expect("create");
+        doc::edit(&mut document, at, "create", |tx| doc::create(tx, "t1", &new, &stamp(0, &dana))).expect("create");
+        let reject = EventDraft { reason: Some("no parts".into()), ..EventDraft::of(EventKind::Rejected) };
+        doc::edit(&mut document, at + 1, "reject", |tx| doc::append_event(tx, &reject, &stamp(1, &eli)))
+            .expect("reject");
+        let to_ana = EventDraft { assignee: Some("ana".into()), ..EventDraft::of(EventKind::Reassigned) };
+        doc::edit(&mut document, at + 2, "reassign", |tx| doc::append_event(tx, &to_ana, &stamp(2, &dana)))
+            .expect("reassign");
+        doc::edit(&mut document, at + 3, "time", |tx| doc::append_time(tx, 50, "labour", &stamp(3, &ana)))
+            .expect("time");
+        doc::edit(&mut document, at + 4, "part", |tx| doc::append_part(tx, "VALVE-22", 2, &stamp(4, &ana)))
+            .expect("part");
         document
     }
 
@@ -298,7 +331,11 @@ mod tests {
 
         let document = ticket_document();
         let expected = TicketIndex::of(&document, &doc::derive(&document));
-        assert_eq!(expected.customer_id, "cust-1", "the document says something the defaults do not");
+        assert_eq!(
+            (expected.customer_id.as_str(), expected.module.as_str(), expected.minutes_worked, expected.rejected_count),
+            ("cust-1", "valve", 50, 1),
+            "the document says something the defaults do not"
+        );
         let dir = tempfile::tempdir().expect("tempdir");
         for version in 1..=MIGRATIONS.len() {
             let path = dir.path().join(format!("v{version}.sqlite"));

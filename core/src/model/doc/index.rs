@@ -7,7 +7,8 @@ use automerge::Automerge;
 
 use super::{
     Fields, customer_rating, is_complaint, is_escalated, key, milestones, read_classification, read_complaint_level,
-    read_complaint_unit, read_customer, read_priority, read_revisit_after, read_sla, revisit_due_at, root, sla_due_at,
+    read_complaint_unit, read_customer, read_priority, read_revisit_after, read_sla, records, revisit_due_at, root,
+    sla_due_at,
 };
 use crate::model::columns::ticket_index;
 use crate::model::{Priority, Sla};
@@ -72,6 +73,24 @@ ticket_index! {
     complaint_product: String => ["complaint_product"],
     /// A complaint's customer tier.
     complaint_tier: String => ["complaint_tier"],
+    /// The product concerned (the classification's; empty when unclassified).
+    product: String => ["product"],
+    /// The product's module.
+    module: String => ["module"],
+    /// Minutes of time recorded on the ticket (every time entry not voided by the server).
+    minutes_worked: u32 => ["minutes_worked"],
+    /// Part lines recorded (not voided).
+    parts_lines: u32 => ["parts_lines"],
+    /// The parts' quantities summed.
+    parts_quantity: u32 => ["parts_quantity"],
+    /// How many times the ticket was reassigned (`reassigned` events).
+    reassigned_count: u32 => ["reassigned_count"],
+    /// Who it was last reassigned away from ("" if never).
+    reassigned_from: String => ["reassigned_from"],
+    /// How many times an engineer gave it back (`rejected` events).
+    rejected_count: u32 => ["rejected_count"],
+    /// Who last gave it back ("" if nobody did).
+    rejected_by: String => ["rejected_by"],
 }
 
 impl TicketIndex {
@@ -84,6 +103,7 @@ impl TicketIndex {
         let sla = read_sla(doc);
         let complaint = is_complaint(doc);
         let only_complaint = |value: String| if complaint { value } else { String::new() };
+        let handovers = Handovers::of(doc);
         TicketIndex {
             title: root(doc).string(key::TITLE),
             status: state.status,
@@ -118,6 +138,62 @@ impl TicketIndex {
             complaint_unit: only_complaint(read_complaint_unit(doc)),
             complaint_product: only_complaint(classification.product.clone()),
             complaint_tier: only_complaint(customer.tier),
+            product: classification.product,
+            module: classification.module,
+            minutes_worked: sum(doc, key::TIME_ENTRIES, "minutes"),
+            parts_lines: sum_with(doc, key::PARTS, |_| 1),
+            parts_quantity: sum(doc, key::PARTS, "qty"),
+            reassigned_count: handovers.reassigned,
+            reassigned_from: handovers.reassigned_from,
+            rejected_count: handovers.rejected,
+            rejected_by: handovers.rejected_by,
         }
+    }
+}
+
+/// The sum of `field` over the records of the list at `list` (voided records left out).
+fn sum(doc: &Automerge, list: &str, field: &str) -> u32 {
+    sum_with(doc, list, |record| record.u32(field).unwrap_or(0))
+}
+
+/// The sum of `value` over the records of the list at `list` (voided records left out).
+fn sum_with(doc: &Automerge, list: &str, value: impl Fn(&super::Record) -> u32) -> u32 {
+    records(doc, list).iter().filter(|r| r.str(key::VOID).is_none()).fold(0, |total, r| total.saturating_add(value(r)))
+}
+
+/// Who the ticket went from, by the history: reassignments and rejections, counted, and the
+/// engineer each last took it from (so statistics can count them per engineer).
+#[derive(Default)]
+struct Handovers {
+    reassigned: u32,
+    reassigned_from: String,
+    rejected: u32,
+    rejected_by: String,
+}
+
+impl Handovers {
+    fn of(doc: &Automerge) -> Handovers {
+        let mut handovers = Handovers::default();
+        let mut holder: Option<String> = None;
+        for event in records(doc, key::EVENTS).iter().filter(|e| e.str(key::VOID).is_none()) {
+            match event.string("kind").as_str() {
+                "dispatched" => holder = event.str("assignee"),
+                "claimed" => holder = event.str("by"),
+                "reassigned" => {
+                    handovers.reassigned = handovers.reassigned.saturating_add(1);
+                    if let Some(previous) = holder.take() {
+                        handovers.reassigned_from = previous;
+                    }
+                    holder = event.str("assignee");
+                }
+                "rejected" => {
+                    handovers.rejected = handovers.rejected.saturating_add(1);
+                    handovers.rejected_by = event.string("by");
+                    holder = None;
+                }
+                _ => {}
+            }
+        }
+        handovers
     }
 }
