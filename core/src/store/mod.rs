@@ -187,7 +187,7 @@ impl Store {
         debug_assert_eq!(mode, "wal");
         let migrated_from = migrations::migrate(&mut writer)?;
         // Rows written under an older index get their new columns from their documents.
-        write_on(&mut writer, |tx| tickets::reindex_if_stale(tx))?;
+        write_on(&mut writer, tickets::reindex_if_stale)?;
         writer.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, false)?;
         let readers = (0..READERS)
             .map(|_| {
