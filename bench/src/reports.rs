@@ -25,8 +25,10 @@ const ZONE_MINUTES: i32 = 480;
 const TYPES: [&str; 8] =
     ["bug", "on_site_repair", "installation", "maintenance", "inspection", "consultation", "complaint", "training"];
 const STATUSES: [&str; 6] = ["completed", "completed", "completed", "accepted", "dispatched", "new"];
-const REPORTS: [&str; 10] = [
+const REPORTS: [&str; 12] = [
     "types",
+    "products",
+    "modules",
     "customers",
     "engineers",
     "ageing",
@@ -58,9 +60,10 @@ fn fill(path: &std::path::Path, now: i64) {
                     conflicts, resolved_at, updated_at, changed_seq, version, ticket_type, escalated,
                     customer_id, site_id, created_at, responded_at, arrived_at, revisit_due_at, revisited_at,
                     first_time_fix, customer_rating, complaint, complaint_level, complaint_unit,
-                    complaint_product, complaint_tier)
+                    complaint_product, complaint_tier, product, module, minutes_worked, parts_lines,
+                    parts_quantity, reassigned_count, reassigned_from, rejected_count, rejected_by)
                  VALUES (?1, ?2, ?3, ?4, 'normal', ?5, '', 0, ?6, ?7, ?8, 1, ?9, 0, ?10, '', ?11, ?12, ?13,
-                         NULL, ?14, ?15, NULL, ?16, ?17, '', ?18, '')",
+                         NULL, ?14, ?15, NULL, ?16, ?17, '', ?18, '', ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)",
             )
             .expect("prepare");
         let mut random = Lcg(16);
@@ -77,6 +80,12 @@ fn fill(path: &std::path::Path, now: i64) {
             let revisited = (done && random.next(2) == 0).then(|| created + 3 * DAY);
             let fixed = revisited.map(|_| random.next(10) < 8);
             let complaint = kind == "complaint";
+            let product = format!("product-{}", random.next(12));
+            let module = format!("module-{}", random.next(6));
+            let minutes = if responded.is_some() { random.next(480) as i64 } else { 0 };
+            let parts = random.next(4) as i64;
+            let rejected_by = (random.next(20) == 0).then(|| format!("engineer-{}", random.next(40)));
+            let reassigned_from = (random.next(10) == 0).then(|| format!("engineer-{}", random.next(40)));
             insert
                 .execute(params![
                     format!("t{n:06}"),
@@ -97,6 +106,15 @@ fn fill(path: &std::path::Path, now: i64) {
                     complaint,
                     if complaint { ["minor", "serious", "crisis"][n % 3] } else { "" },
                     if complaint { format!("product-{}", n % 12) } else { String::new() },
+                    product,
+                    module,
+                    minutes,
+                    parts,
+                    parts * 2,
+                    i64::from(reassigned_from.is_some()),
+                    reassigned_from.unwrap_or_default(),
+                    i64::from(rejected_by.is_some()),
+                    rejected_by.unwrap_or_default(),
                 ])
                 .expect("insert");
         }

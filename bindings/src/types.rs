@@ -534,21 +534,22 @@ impl From<core_model::Location> for Location {
 
 impl From<core_model::TicketSummary> for TicketSummary {
     fn from(s: core_model::TicketSummary) -> Self {
+        let index = s.index;
         TicketSummary {
             id: s.id,
-            title: s.title,
-            status: s.status.into(),
-            assignee: s.assignee,
-            priority: s.priority.into(),
-            customer_name: s.customer_name,
-            customer_address: s.customer_address,
-            sla_due_at: s.sla_due_at,
-            conflicts: s.conflicts,
+            title: index.title,
+            status: index.status.into(),
+            assignee: index.assignee,
+            priority: index.priority.into(),
+            customer_name: index.customer_name,
+            customer_address: index.customer_address,
+            sla_due_at: index.sla_due_at,
+            conflicts: index.conflicts,
             updated_at: s.updated_at,
             pending: s.pending,
             set_aside: s.quarantined.is_some(),
             rejected: s.rejected,
-            ticket_type: s.ticket_type,
+            ticket_type: index.ticket_type,
         }
     }
 }

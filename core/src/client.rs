@@ -579,12 +579,7 @@ impl Client {
             Some(Known { derived, summary: before }) => {
                 let derived = derived.unwrap_or_else(|| doc::derive(document));
                 let performed = actions::perform_on(document, derived, &self.inner.identity, &command, at)?;
-                // A reclassification edits a dispatcher field the index holds (the type).
-                let summary = if matches!(command, Command::Reclassify { .. }) {
-                    doc::summarize_derived(document, &performed.derived, at, true)?
-                } else {
-                    doc::summary_after_action(&before, &performed.derived, at)
-                };
+                let summary = doc::summary_after_action(&before, document, &performed.derived, at);
                 (performed, summary)
             }
             None => {

@@ -57,6 +57,7 @@ mod at_heads;
 mod card;
 mod customer;
 mod dispatch;
+mod index;
 mod write;
 pub use at_heads::{derive_at, event_count_at};
 pub use card::read_customer_card;
@@ -67,6 +68,7 @@ pub use dispatch::{
     is_complaint, is_escalated, mark_complaint, put_classification, put_complaint, put_escalation, put_priority,
     read_classification, read_complaint_level, read_complaint_unit, read_escalations,
 };
+pub use index::{INDEX_COLUMNS, INDEX_REVISION, TicketIndex};
 use write::put_all;
 pub use write::{
     EventDraft, Stamp, append_event, append_note, append_part, append_time, create, edit, has_photo, put_feedback,
@@ -446,22 +448,9 @@ pub fn summarize_derived(
     updated_at: Millis,
     pending: bool,
 ) -> Result<TicketSummary, ModelError> {
-    let id = ticket_id(doc)?;
-    let customer = read_customer(doc);
-    let sla = read_sla(doc);
-    let milestones = milestones(derived);
     Ok(TicketSummary {
-        id,
-        title: root(doc).string(key::TITLE),
-        status: derived.state.status,
-        assignee: derived.state.assignee.clone(),
-        priority: read_priority(doc),
-        ticket_type: read_classification(doc).ticket_type,
-        customer_name: customer.name,
-        customer_address: customer.address,
-        sla,
-        sla_due_at: sla_due_at(&sla, derived.state.status, &milestones),
-        conflicts: u32::try_from(derived.conflicts.len()).unwrap_or(u32::MAX),
+        id: ticket_id(doc)?,
+        index: TicketIndex::of(doc, derived),
         updated_at,
         pending,
         quarantined: None,
@@ -469,21 +458,22 @@ pub fn summarize_derived(
     })
 }
 
-/// The index row after a local action, from the row before it. An action appends to the
-/// history and the records and never edits what the dispatcher wrote (title, priority,
-/// customer, SLA), so only what the fold decides is recomputed and nothing is read from the
-/// document (`client::tests` checks this against [`summarize`] for every kind of action).
-pub fn summary_after_action(before: &TicketSummary, derived: &Derived, updated_at: Millis) -> TicketSummary {
+/// The index row after a local action, from the row before it: the index is computed from
+/// the document again (every listed field, whichever the action touched; `client::tests`
+/// checks it against [`summarize`] for every kind of action), the rest is the row's own.
+pub fn summary_after_action(
+    before: &TicketSummary,
+    doc: &Automerge,
+    derived: &Derived,
+    updated_at: Millis,
+) -> TicketSummary {
     TicketSummary {
-        status: derived.state.status,
-        assignee: derived.state.assignee.clone(),
-        sla_due_at: sla_due_at(&before.sla, derived.state.status, &milestones(derived)),
-        conflicts: u32::try_from(derived.conflicts.len()).unwrap_or(u32::MAX),
+        id: before.id.clone(),
+        index: TicketIndex::of(doc, derived),
         updated_at,
         pending: true,
         quarantined: None,
         rejected: None,
-        ..before.clone()
     }
 }
 

@@ -5,12 +5,14 @@
 //! ticket ([`Ticket`]) and the one-row summary lists are made of ([`TicketSummary`]).
 
 mod card;
+pub mod columns;
 mod complaint;
 pub mod doc;
 pub mod ids;
 
 pub use card::{CARD_CONTACTS, CARD_RECENT_TICKETS, Contact, Contract, CustomerCard, CustomerSite, RecentTicket};
 pub use complaint::ComplaintLevel;
+pub use doc::{INDEX_COLUMNS, INDEX_REVISION, TicketIndex};
 
 use serde::{Deserialize, Serialize};
 
@@ -501,32 +503,16 @@ pub struct Ticket {
     pub customer_feedback: Option<Feedback>,
 }
 
-/// One row of a list: what the index table holds, so lists never load documents.
+/// One row of a list: what the device's index table holds, so lists never load documents —
+/// the ticket's [`TicketIndex`] and what only this device knows of it. Reads of the index's
+/// fields go through to it (`summary.status`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TicketSummary {
     /// Ticket id.
     pub id: String,
-    /// Title.
-    pub title: String,
-    /// Derived status.
-    pub status: Status,
-    /// Derived assignee.
-    pub assignee: Option<String>,
-    /// Priority.
-    pub priority: Priority,
-    /// Ticket type (the classification's `type`; empty when unclassified).
-    #[serde(default)]
-    pub ticket_type: String,
-    /// Customer name.
-    pub customer_name: String,
-    /// Customer address.
-    pub customer_address: String,
-    /// Deadlines.
-    pub sla: Sla,
-    /// The earliest deadline not yet met (none once all are met or the ticket is cancelled).
-    pub sla_due_at: Option<Millis>,
-    /// Number of refused events.
-    pub conflicts: u32,
+    /// The listed fields, computed from the document.
+    #[serde(flatten)]
+    pub index: TicketIndex,
     /// When this device last changed or received the ticket.
     pub updated_at: Millis,
     /// Local changes not yet acknowledged by the server.
@@ -535,6 +521,19 @@ pub struct TicketSummary {
     pub quarantined: Option<String>,
     /// Why the server refused this ticket's local changes, if it did.
     pub rejected: Option<String>,
+}
+
+impl std::ops::Deref for TicketSummary {
+    type Target = TicketIndex;
+    fn deref(&self) -> &TicketIndex {
+        &self.index
+    }
+}
+
+impl std::ops::DerefMut for TicketSummary {
+    fn deref_mut(&mut self) -> &mut TicketIndex {
+        &mut self.index
+    }
 }
 
 /// Filters for [`crate::Client::list`]; every field left empty matches everything.

@@ -89,6 +89,36 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ALTER TABLE tickets ADD COLUMN ticket_type TEXT NOT NULL DEFAULT '';
     CREATE INDEX tickets_by_type ON tickets (ticket_type);
     "#,
+    // 6: one ticket index for device and server (docs/adr/0025): the device's rows hold every
+    // listed field the server's do. Rows of older tickets are filled from their documents when
+    // the store opens (`tickets::reindex_if_stale`).
+    r#"
+    ALTER TABLE tickets ADD COLUMN resolved_at INTEGER;
+    ALTER TABLE tickets ADD COLUMN escalated INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE tickets ADD COLUMN customer_id TEXT NOT NULL DEFAULT '';
+    ALTER TABLE tickets ADD COLUMN site_id TEXT NOT NULL DEFAULT '';
+    ALTER TABLE tickets ADD COLUMN created_at INTEGER;
+    ALTER TABLE tickets ADD COLUMN responded_at INTEGER;
+    ALTER TABLE tickets ADD COLUMN arrived_at INTEGER;
+    ALTER TABLE tickets ADD COLUMN revisit_due_at INTEGER;
+    ALTER TABLE tickets ADD COLUMN revisited_at INTEGER;
+    ALTER TABLE tickets ADD COLUMN first_time_fix INTEGER;
+    ALTER TABLE tickets ADD COLUMN customer_rating INTEGER;
+    ALTER TABLE tickets ADD COLUMN complaint INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE tickets ADD COLUMN complaint_level TEXT NOT NULL DEFAULT '';
+    ALTER TABLE tickets ADD COLUMN complaint_unit TEXT NOT NULL DEFAULT '';
+    ALTER TABLE tickets ADD COLUMN complaint_product TEXT NOT NULL DEFAULT '';
+    ALTER TABLE tickets ADD COLUMN complaint_tier TEXT NOT NULL DEFAULT '';
+    ALTER TABLE tickets ADD COLUMN product TEXT NOT NULL DEFAULT '';
+    ALTER TABLE tickets ADD COLUMN module TEXT NOT NULL DEFAULT '';
+    ALTER TABLE tickets ADD COLUMN minutes_worked INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE tickets ADD COLUMN parts_lines INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE tickets ADD COLUMN parts_quantity INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE tickets ADD COLUMN reassigned_count INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE tickets ADD COLUMN reassigned_from TEXT NOT NULL DEFAULT '';
+    ALTER TABLE tickets ADD COLUMN rejected_count INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE tickets ADD COLUMN rejected_by TEXT NOT NULL DEFAULT '';
+    "#,
 ];
 
 /// The schema version this build writes.

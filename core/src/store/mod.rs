@@ -13,6 +13,7 @@ pub mod blobs;
 mod checkpointer;
 pub mod claims;
 pub mod encryption;
+pub mod index_sql;
 mod migrations;
 pub mod tickets;
 
@@ -185,6 +186,8 @@ impl Store {
         let mode: String = writer.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
         debug_assert_eq!(mode, "wal");
         let migrated_from = migrations::migrate(&mut writer)?;
+        // Rows written under an older index get their new columns from their documents.
+        write_on(&mut writer, tickets::reindex_if_stale)?;
         writer.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, false)?;
         let readers = (0..READERS)
             .map(|_| {

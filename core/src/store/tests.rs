@@ -341,20 +341,19 @@ fn summary(
 ) -> crate::model::TicketSummary {
     crate::model::TicketSummary {
         id: "t1".into(),
-        title: title.into(),
-        status,
-        assignee: Some(assignee.into()),
-        priority: crate::model::Priority::default(),
-        customer_name: "Acme".into(),
-        customer_address: "1 Main St".into(),
-        sla: crate::model::Sla::default(),
-        sla_due_at: None,
-        conflicts: 0,
+        index: crate::model::TicketIndex {
+            title: title.into(),
+            status,
+            assignee: Some(assignee.into()),
+            customer_name: "Acme".into(),
+            customer_address: "1 Main St".into(),
+            ticket_type: "maintenance".into(),
+            ..Default::default()
+        },
         updated_at,
         pending: true,
         quarantined: None,
         rejected: None,
-        ticket_type: "maintenance".into(),
     }
 }
 
@@ -383,10 +382,9 @@ fn index_rows_stay_right_through_narrow_and_full_updates() {
     // A reclassification leaves the indexed columns as they were: the narrow update writes it.
     let by_type = |t: &str| list(ListFilter { ticket_type: Some(t.into()), ..Default::default() }).len();
     assert_eq!((by_type("maintenance"), by_type("bug")), (1, 0));
-    upsert(crate::model::TicketSummary {
-        ticket_type: "bug".into(),
-        ..summary(Status::Travelling, "ana", "Boiler leaks", 4)
-    });
+    let mut reclassified = summary(Status::Travelling, "ana", "Boiler leaks", 4);
+    reclassified.ticket_type = "bug".into();
+    upsert(reclassified);
     assert_eq!((by_type("maintenance"), by_type("bug")), (0, 1), "the type is in the index");
     store.integrity_check().expect("integrity");
 }
@@ -473,7 +471,10 @@ fn a_background_thread_checkpoints_and_the_writer_starts_the_wal_over() {
     write_rows(&store, 5);
     assert_eq!(wal_frames(&store), before, "the WAL grew: nothing was checkpointed");
     let rows: i64 = store
-        .read(|tx| -> Result<i64, StoreError> { Ok(tx.query_row("SELECT count(*) FROM meta", [], |r| r.get(0))?) })
+        .read(|tx| -> Result<i64, StoreError> {
+            // Besides the rows written, the opener's record of the index it computed.
+            Ok(tx.query_row("SELECT count(*) FROM meta WHERE key <> 'index_fingerprint'", [], |r| r.get(0))?)
+        })
         .expect("count");
     assert_eq!(rows, written + 5);
     store.integrity_check().expect("integrity");
@@ -529,4 +530,74 @@ fn without_checkpoints_the_wal_grows_by_every_frame_written() {
     let before = wal_frames(&store);
     write_rows(&store, 5);
     assert!(wal_frames(&store) > before);
+}
+
+/// A store last written by schema 5 (before the one ticket index) holds a ticket whose row
+/// lacks the columns added since: opening it fills them from the ticket's document, once.
+#[test]
+fn rows_written_before_the_one_index_are_filled_from_their_documents_on_open() {
+    use crate::model::doc::{self, Stamp};
+    use crate::model::{Customer, Identity, NewTicket};
+    use crate::workflow::Role;
+
+    let dispatcher = Identity { user_id: "dana".into(), device_id: "console".into(), role: Role::Dispatcher };
+    let mut document = automerge::Automerge::new();
+    let new = NewTicket {
+        title: "Boiler leaks".into(),
+        customer: Customer { name: "Acme".into(), id: "cust-1".into(), site_id: "site-2".into(), ..Default::default() },
+        assignee: Some("eli".into()),
+        ..Default::default()
+    };
+    let stamp = Stamp { id: "e1".into(), at: 1_700_000_000_000, identity: &dispatcher };
+    doc::edit(&mut document, stamp.at, "create", |tx| doc::create(tx, "t1", &new, &stamp)).expect("create");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("v5.sqlite");
+    {
+        let mut conn = Connection::open(&path).expect("open old");
+        migrations::migrate_to(&mut conn, 5).expect("schema 5");
+        conn.execute(
+            "INSERT INTO doc_chunks (ticket_id, seq, kind, bytes) VALUES ('t1', 1, 'snapshot', ?1)",
+            [document.save()],
+        )
+        .expect("chunk");
+        conn.execute(
+            "INSERT INTO tickets (id, title, status, assignee, priority, customer_name, customer_address, updated_at)
+             VALUES ('t1', 'Boiler leaks', 'dispatched', 'eli', 'normal', 'Acme', '', 5)",
+            [],
+        )
+        .expect("row as schema 5 wrote it");
+    }
+    let (store, _) = Store::open(&path, Durability::default(), None).expect("open");
+    let row = store.read(|tx| tickets::summary(tx, "t1")).expect("read").expect("row");
+    assert_eq!((row.customer_id.as_str(), row.site_id.as_str()), ("cust-1", "site-2"), "filled from the document");
+    assert_eq!(row.created_at, Some(1_700_000_000_000));
+    assert_eq!((row.title.as_str(), row.updated_at), ("Boiler leaks", 5), "the row's own columns kept");
+    let expected = doc::summarize(&document, 5, false).expect("summary").index;
+    assert_eq!(row.index, expected, "the whole index is what the document says");
+
+    // Once filled, it is not recomputed at every open.
+    store
+        .write(|tx| -> Result<usize, StoreError> {
+            Ok(tx.execute("UPDATE tickets SET customer_id = 'changed' WHERE id = 't1'", [])?)
+        })
+        .expect("edit");
+    drop(store);
+    let (store, _) = Store::open(&path, Durability::default(), None).expect("reopen");
+    let row = store.read(|tx| tickets::summary(tx, "t1")).expect("read").expect("row");
+    assert_eq!(row.customer_id, "changed");
+}
+
+/// Every index column is in the fresh schema: a field declared without its migration fails
+/// here, not at the first write.
+#[test]
+fn the_fresh_schema_has_every_index_column() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (store, _) = Store::open(&dir.path().join("s.sqlite"), Durability::default(), None).expect("open");
+    let conn = store.writer.lock().expect("lock");
+    let mut stmt = conn.prepare("SELECT name FROM pragma_table_info('tickets')").expect("prepare");
+    let names: Vec<String> = stmt.query_map([], |r| r.get(0)).expect("query").collect::<Result<_, _>>().expect("names");
+    for column in crate::model::INDEX_COLUMNS.iter() {
+        assert!(names.iter().any(|n| n == column.name), "the device's tickets table lacks {}", column.name);
+    }
 }

@@ -7,10 +7,14 @@
 //! deleted in a later transaction than the one that wrote the snapshot, so a crash between the
 //! two leaves a loadable document either way.
 
+use std::sync::LazyLock;
+
 use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::StoreError;
-use crate::model::{ListFilter, Priority, Sla, TicketQuery, TicketSort, TicketSummary};
+use super::index_sql::{self, IndexReader};
+use crate::model::columns::index_fingerprint;
+use crate::model::{ListFilter, TicketIndex, TicketQuery, TicketSort, TicketSummary};
 use crate::time::Millis;
 use crate::workflow::Status;
 
@@ -106,11 +110,40 @@ pub fn delete_chunks_before_snapshot(tx: &Transaction<'_>, ticket_id: &str) -> R
     Ok(tx.execute("DELETE FROM doc_chunks WHERE ticket_id = ?1 AND seq < ?2", params![ticket_id, since])?)
 }
 
+/// The columns a row's [`TicketIndex`] never moves without a listed field changing: status,
+/// assignee and SLA due time, which have b-tree indexes of their own.
+const INDEXED: [&str; 3] = ["status", "assignee", "sla_due_at"];
+
+/// The upsert of a whole row: `?1` id, `?2` updated_at, `?3` pending, the index from `?4`.
+static UPSERT_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO tickets (id, updated_at, pending, quarantined, {columns})
+         VALUES (?1, ?2, ?3, NULL, {values})
+         ON CONFLICT (id) DO UPDATE SET
+            updated_at = excluded.updated_at, pending = excluded.pending, quarantined = NULL, {set}",
+        columns = index_sql::column_list(""),
+        values = index_sql::placeholders('?', 4),
+        set = index_sql::set_excluded(),
+    )
+});
+
+/// The same row written without touching [`INDEXED`] (the same parameters, those unused).
+static NARROW_UPDATE_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "UPDATE tickets SET updated_at = ?2, pending = ?3, quarantined = NULL, {set} WHERE id = ?1",
+        set = index_sql::set_numbered('?', 4, &INDEXED),
+    )
+});
+
+/// The index of one ticket rewritten from its document (`?1` id, the index from `?2`).
+static REINDEX_SQL: LazyLock<String> =
+    LazyLock::new(|| format!("UPDATE tickets SET {set} WHERE id = ?1", set = index_sql::set_numbered('?', 2, &[])));
+
 /// Writes a ticket's index row (insert or replace), clearing any quarantine.
 ///
 /// Most actions (a note, a part, time) leave the indexed columns as they were; then only the
-/// other columns are set, so SQLite leaves the three index b-trees alone: fewer pages in the
-/// WAL, a faster fsync per action (docs/adr/0001).
+/// other columns are set, so SQLite leaves those index b-trees alone: fewer pages in the WAL,
+/// a faster fsync per action (docs/adr/0001).
 pub fn upsert_summary(tx: &Transaction<'_>, s: &TicketSummary) -> Result<(), StoreError> {
     let indexed: Option<(String, Option<String>, Option<i64>)> = tx
         .prepare_cached("SELECT status, assignee, sla_due_at FROM tickets WHERE id = ?1")?
@@ -119,57 +152,60 @@ pub fn upsert_summary(tx: &Transaction<'_>, s: &TicketSummary) -> Result<(), Sto
     let unchanged = indexed.is_some_and(|(status, assignee, sla_due_at)| {
         status == s.status.as_str() && assignee == s.assignee && sla_due_at == s.sla_due_at
     });
-    // One parameter list for both statements: the narrow update leaves ?3, ?4 and ?11 (the
-    // indexed status, assignee and SLA due time) unused.
-    let values = params![
-        s.id,
-        s.title,
-        s.status.as_str(),
-        s.assignee,
-        s.priority.as_str(),
-        s.customer_name,
-        s.customer_address,
-        s.sla.respond_by,
-        s.sla.arrive_by,
-        s.sla.resolve_by,
-        s.sla_due_at,
-        s.conflicts,
-        s.updated_at,
-        s.pending,
-        s.ticket_type,
-    ];
-    let sql = if unchanged {
-        "UPDATE tickets SET title = ?2, priority = ?5, customer_name = ?6, customer_address = ?7,
-            respond_by = ?8, arrive_by = ?9, resolve_by = ?10, conflicts = ?12, updated_at = ?13,
-            pending = ?14, quarantined = NULL, ticket_type = ?15
-         WHERE id = ?1"
-    } else {
-        "INSERT INTO tickets (id, title, status, assignee, priority, customer_name, customer_address,
-                              respond_by, arrive_by, resolve_by, sla_due_at, conflicts, updated_at,
-                              pending, quarantined, ticket_type)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, NULL, ?15)
-         ON CONFLICT (id) DO UPDATE SET
-            title = excluded.title, status = excluded.status, assignee = excluded.assignee,
-            priority = excluded.priority, customer_name = excluded.customer_name,
-            customer_address = excluded.customer_address, respond_by = excluded.respond_by,
-            arrive_by = excluded.arrive_by, resolve_by = excluded.resolve_by,
-            sla_due_at = excluded.sla_due_at, conflicts = excluded.conflicts,
-            updated_at = excluded.updated_at, pending = excluded.pending, quarantined = NULL,
-            ticket_type = excluded.ticket_type"
-    };
-    tx.prepare_cached(sql)?.execute(values)?;
+    let sql = if unchanged { NARROW_UPDATE_SQL.as_str() } else { UPSERT_SQL.as_str() };
+    let mut values: Vec<&dyn rusqlite::ToSql> = vec![&s.id, &s.updated_at, &s.pending];
+    let index = s.index.values();
+    values.extend(index.iter().map(|v| v as &dyn rusqlite::ToSql));
+    tx.prepare_cached(sql)?.execute(values.as_slice())?;
     Ok(())
 }
 
 /// Marks a ticket as set aside with a reason (its row stays listed, flagged).
 pub fn quarantine(tx: &Transaction<'_>, ticket_id: &str, reason: &str, now: Millis) -> Result<(), StoreError> {
-    tx.execute(
-        "INSERT INTO tickets (id, title, status, priority, customer_name, customer_address, updated_at, quarantined)
-         VALUES (?1, '', 'new', 'normal', '', '', ?3, ?2)
-         ON CONFLICT (id) DO UPDATE SET quarantined = excluded.quarantined",
-        params![ticket_id, reason, now],
-    )?;
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "INSERT INTO tickets (id, quarantined, updated_at, {columns}) VALUES (?1, ?2, ?3, {values})
+             ON CONFLICT (id) DO UPDATE SET quarantined = excluded.quarantined",
+            columns = index_sql::column_list(""),
+            values = index_sql::placeholders('?', 4),
+        )
+    });
+    let empty = TicketIndex::default().values();
+    let mut values: Vec<&dyn rusqlite::ToSql> = vec![&ticket_id, &reason, &now];
+    values.extend(empty.iter().map(|v| v as &dyn rusqlite::ToSql));
+    tx.execute(&SQL, values.as_slice())?;
     Ok(())
+}
+
+/// The fingerprint of the index columns the rows were last computed under (`meta`).
+const INDEX_FINGERPRINT_KEY: &str = "index_fingerprint";
+
+/// Recomputes every ticket's index from its document when the rows were written under another
+/// index (a column added since, or [`crate::model::INDEX_REVISION`] bumped), so a new column
+/// holds the truth for old tickets too; returns how many rows were rewritten. A document that
+/// does not load keeps its row as it was (loading it later quarantines it).
+pub fn reindex_if_stale(tx: &Transaction<'_>) -> Result<usize, StoreError> {
+    let fingerprint = index_fingerprint().to_string();
+    if get_meta(tx, INDEX_FINGERPRINT_KEY)?.as_deref() == Some(fingerprint.as_str()) {
+        return Ok(0);
+    }
+    let ids: Vec<String> = tx
+        .prepare("SELECT id FROM tickets WHERE quarantined IS NULL ORDER BY id")?
+        .query_map([], |row| row.get(0))?
+        .collect::<Result<_, _>>()?;
+    let mut rewritten = 0;
+    for id in ids {
+        let Some(bytes) = load_bytes(tx, &id)? else { continue };
+        let Ok(document) = automerge::Automerge::load(&bytes) else { continue };
+        let index = TicketIndex::of(&document, &crate::model::doc::derive(&document));
+        let values = index.values();
+        let mut params: Vec<&dyn rusqlite::ToSql> = vec![&id];
+        params.extend(values.iter().map(|v| v as &dyn rusqlite::ToSql));
+        tx.prepare_cached(&REINDEX_SQL)?.execute(params.as_slice())?;
+        rewritten += 1;
+    }
+    set_meta(tx, INDEX_FINGERPRINT_KEY, &fingerprint)?;
+    Ok(rewritten)
 }
 
 /// Whether the store has the ticket at all.
@@ -181,28 +217,30 @@ pub fn exists(tx: &Transaction<'_>, ticket_id: &str) -> Result<bool, StoreError>
         .is_some())
 }
 
-const SUMMARY_COLUMNS: &str = "id, title, status, assignee, priority, customer_name, customer_address,
-     respond_by, arrive_by, resolve_by, sla_due_at, conflicts, updated_at, pending, quarantined, rejected, ticket_type";
+/// What a row holds besides its index.
+const ROW_COLUMNS: &str = "id, updated_at, pending, quarantined, rejected";
 
-fn summary_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<TicketSummary> {
-    let status: String = row.get(2)?;
-    let priority: String = row.get(4)?;
+/// Every column a summary is read from.
+static SUMMARY_COLUMNS: LazyLock<String> = LazyLock::new(|| format!("{ROW_COLUMNS}, {}", index_sql::column_list("")));
+
+/// Rows of `statement` as summaries, read by column name.
+fn summaries(
+    statement: &mut rusqlite::CachedStatement<'_>,
+    params: impl rusqlite::Params,
+) -> Result<Vec<TicketSummary>, StoreError> {
+    let reader = IndexReader::new(statement);
+    let rows = statement.query_map(params, |row| summary_from_row(&reader, row))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+fn summary_from_row(reader: &IndexReader, row: &rusqlite::Row<'_>) -> rusqlite::Result<TicketSummary> {
     Ok(TicketSummary {
-        id: row.get(0)?,
-        title: row.get(1)?,
-        status: Status::parse(&status).unwrap_or_default(),
-        assignee: row.get(3)?,
-        priority: Priority::parse(&priority).unwrap_or_default(),
-        customer_name: row.get(5)?,
-        customer_address: row.get(6)?,
-        sla: Sla { respond_by: row.get(7)?, arrive_by: row.get(8)?, resolve_by: row.get(9)? },
-        sla_due_at: row.get(10)?,
-        conflicts: row.get(11)?,
-        updated_at: row.get(12)?,
-        pending: row.get(13)?,
-        quarantined: row.get(14)?,
-        rejected: row.get(15)?,
-        ticket_type: row.get(16)?,
+        id: row.get("id")?,
+        index: reader.read(row)?,
+        updated_at: row.get("updated_at")?,
+        pending: row.get("pending")?,
+        quarantined: row.get("quarantined")?,
+        rejected: row.get("rejected")?,
     })
 }
 
@@ -213,7 +251,7 @@ pub fn list(tx: &Transaction<'_>, filter: &ListFilter) -> Result<Vec<TicketSumma
 
 /// Lists index rows matching the query's filter, in its order, at most its limit.
 pub fn query(tx: &Transaction<'_>, query: &TicketQuery) -> Result<Vec<TicketSummary>, StoreError> {
-    let (mut sql, mut args) = filtered(&format!("SELECT {SUMMARY_COLUMNS} FROM tickets"), &query.filter);
+    let (mut sql, mut args) = filtered(&format!("SELECT {} FROM tickets", *SUMMARY_COLUMNS), &query.filter);
     const URGENCY: &str = "sla_due_at IS NULL, sla_due_at, updated_at DESC, id";
     let order = match query.sort {
         TicketSort::Urgency => URGENCY.to_owned(),
@@ -228,9 +266,7 @@ pub fn query(tx: &Transaction<'_>, query: &TicketQuery) -> Result<Vec<TicketSumm
         sql.push_str(" LIMIT ?");
         args.push(i64::from(limit).into());
     }
-    let mut stmt = tx.prepare_cached(&sql)?;
-    let rows = stmt.query_map(rusqlite::params_from_iter(args), summary_from_row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    summaries(&mut tx.prepare_cached(&sql)?, rusqlite::params_from_iter(args))
 }
 
 /// Which of `ids` match `filter` now (rows that no longer exist match nothing).
@@ -280,10 +316,11 @@ fn filtered(select: &str, filter: &ListFilter) -> (String, Vec<rusqlite::types::
 
 /// One ticket's index row.
 pub fn summary(tx: &Transaction<'_>, ticket_id: &str) -> Result<Option<TicketSummary>, StoreError> {
-    Ok(tx
-        .prepare_cached(&format!("SELECT {SUMMARY_COLUMNS} FROM tickets WHERE id = ?1"))?
-        .query_row([ticket_id], summary_from_row)
-        .optional()?)
+    Ok(summaries(
+        &mut tx.prepare_cached(&format!("SELECT {} FROM tickets WHERE id = ?1", *SUMMARY_COLUMNS))?,
+        [ticket_id],
+    )?
+    .pop())
 }
 
 /// How many tickets are in each status (statuses with none are left out).

@@ -92,7 +92,7 @@ const ALERTS: usize = 5;
 fn alerts(state: &AppState, w: Words) -> Result<Vec<Alert>, AppError> {
     let mut alerts = Vec::new();
     for e in state.storage().escalations(ALERTS)?.into_iter().filter(|e| e.state == "done") {
-        let title = state.storage().ticket_row(&e.ticket_id)?.map(|r| r.title).unwrap_or_default();
+        let title = state.storage().ticket_row(&e.ticket_id)?.map(|r| r.index.title).unwrap_or_default();
         alerts.push(Alert {
             ticket_id: e.ticket_id,
             title,

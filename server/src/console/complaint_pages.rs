@@ -69,9 +69,9 @@ pub(crate) async fn page(State(state): State<AppState>, session: Session) -> Res
         .map(|r| ComplaintRow {
             level: if r.complaint_level.is_empty() { "—".into() } else { w.word(&r.complaint_level) },
             ticket_type: if r.ticket_type.is_empty() { "—".into() } else { w.word(&r.ticket_type) },
-            unit: r.complaint_unit,
-            status: w.status(r.status),
-            title: r.title,
+            unit: r.index.complaint_unit,
+            status: w.status(r.index.status),
+            title: r.index.title,
             id: r.id,
         })
         .collect();

@@ -38,7 +38,7 @@ pub(crate) async fn page(State(state): State<AppState>, session: Session) -> Res
         let follow_ups = state.storage().follow_ups()?;
         let mut rows = Vec::with_capacity(follow_ups.len());
         for f in follow_ups {
-            let title = state.storage().ticket_row(&f.ticket_id)?.map(|r| r.title).unwrap_or_default();
+            let title = state.storage().ticket_row(&f.ticket_id)?.map(|r| r.index.title).unwrap_or_default();
             rows.push(FollowUpRow {
                 title,
                 rating: f.rating,

@@ -58,14 +58,14 @@ pub(crate) async fn page(State(state): State<AppState>, session: Session) -> Res
         let rows = queue(due, |r| r.revisit_due_at, now)
             .into_iter()
             .map(|(r, due_at, state)| RevisitRow {
-                title: r.title,
-                customer: r.customer_name,
-                engineer: r.assignee.unwrap_or_default(),
-                completed: w.when_opt(r.resolved_at),
+                title: r.index.title,
+                customer: r.index.customer_name,
+                engineer: r.index.assignee.unwrap_or_default(),
+                completed: w.when_opt(r.index.resolved_at),
                 due: w.when(due_at),
                 state: state.as_str(),
                 state_label: state.label(),
-                rating: rating_text(r.customer_rating),
+                rating: rating_text(r.index.customer_rating),
                 ticket_id: r.id,
             })
             .collect::<Vec<_>>();

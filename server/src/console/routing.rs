@@ -75,41 +75,22 @@ pub fn suggest(customer: &str, engineers: &[String], tickets: &[IndexRow]) -> Op
 
 #[cfg(test)]
 mod tests {
-    use fieldsync_core::model::{Priority, Sla};
+    use fieldsync_core::model::TicketIndex;
 
     use super::*;
 
     fn row(id: &str, customer: &str, assignee: Option<&str>, status: Status, updated_at: i64) -> IndexRow {
         IndexRow {
             id: id.into(),
-            title: id.into(),
-            status,
-            assignee: assignee.map(str::to_owned),
-            priority: Priority::Normal,
-            customer_name: customer.into(),
-            customer_address: String::new(),
-            sla: Sla::default(),
-            sla_due_at: None,
-            conflicts: 0,
-            resolved_at: None,
+            index: TicketIndex {
+                title: id.into(),
+                status,
+                assignee: assignee.map(str::to_owned),
+                customer_name: customer.into(),
+                ..Default::default()
+            },
             updated_at,
             changed_seq: 0,
-            ticket_type: String::new(),
-            escalated: false,
-            customer_id: String::new(),
-            site_id: String::new(),
-            created_at: None,
-            responded_at: None,
-            arrived_at: None,
-            revisit_due_at: None,
-            revisited_at: None,
-            first_time_fix: None,
-            customer_rating: None,
-            complaint: false,
-            complaint_level: String::new(),
-            complaint_unit: String::new(),
-            complaint_product: String::new(),
-            complaint_tier: String::new(),
         }
     }
 

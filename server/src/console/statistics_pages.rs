@@ -53,8 +53,12 @@ fn compute(state: &AppState, window: &Window, now: i64, only: Option<&str>) -> R
         if wanted(&["ageing"]) { storage.oldest_open(AGEING_ROWS)? } else { (Vec::new(), 0) };
     let inputs = Inputs {
         by_type: tally(Grouping::TicketType, &["types", "revisits"])?,
+        by_product: tally(Grouping::Product, &["products"])?,
+        by_module: tally(Grouping::Module, &["modules"])?,
         by_customer: tally(Grouping::Customer, &["customers"])?,
         by_engineer: tally(Grouping::Engineer, &["engineers"])?,
+        rejected_by: tally(Grouping::RejectedBy, &["engineers"])?,
+        reassigned_from: tally(Grouping::ReassignedFrom, &["engineers"])?,
         by_day: tally(Grouping::Day, &["months", "quarters", "years"])?,
         complaint_levels: tally(Grouping::ComplaintLevel, &["complaint-levels"])?,
         complaint_products: tally(Grouping::ComplaintProduct, &["complaint-products"])?,

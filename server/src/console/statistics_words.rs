@@ -47,14 +47,19 @@ pub(super) fn zh(en: &str) -> Option<&'static str> {
         "(no customer record)" => "（无客户档案）",
         "(none)" => "（无）",
         "(unassigned)" => "（未分配）",
-        "Product and module are not in the ticket index yet; this table groups by type." => {
-            "产品与模块尚未进入工单索引；本表按类型分组。"
+        "Most frequent problems by product" => "按产品统计的常见问题",
+        "Most frequent problems by module" => "按模块统计的常见问题",
+        "Product / module" => "产品 / 模块",
+        "Hours invested" => "投入工时（小时）",
+        "Part lines" => "备件条目",
+        "Parts used" => "备件数量",
+        "Given back" => "拒单",
+        "Reassigned away" => "被改派",
+        "Hours from the time entries, parts from the parts recorded on the tickets." => {
+            "工时来自工时记录，备件来自工单上记录的备件。"
         }
-        "Hours invested and parts come from time entries, which are not in the ticket index yet." => {
-            "投入工时与备件来自工时记录，尚未进入工单索引。"
-        }
-        "Reassigned and rejected counts per engineer are not in the ticket index yet." => {
-            "各工程师的改派与拒单次数尚未进入工单索引。"
+        "Given back: tickets the engineer rejected last; reassigned away: tickets last taken from the engineer." => {
+            "拒单：该工程师最后拒绝的工单；被改派：最后从该工程师改派走的工单。"
         }
         "The oldest 50 open tickets; all open tickets are on the board." => {
             "最早的 50 张未结工单；全部未结工单见看板。"

@@ -1,4 +1,4 @@
-use fieldsync_core::model::{Contact, Contract, CustomerSite, Priority, Sla};
+use fieldsync_core::model::{Contact, Contract, CustomerSite, Sla, TicketIndex};
 use fieldsync_core::workflow::Status;
 
 use super::*;
@@ -97,34 +97,18 @@ fn a_ticket_names_a_site_of_the_record_or_gets_the_first() {
 fn row(id: &str, status: Status, created: i64) -> IndexRow {
     IndexRow {
         id: id.into(),
-        title: format!("Job {id}"),
-        status,
-        assignee: None,
-        priority: Priority::Normal,
-        customer_name: "C".into(),
-        customer_address: String::new(),
-        sla: Sla::default(),
-        sla_due_at: None,
-        conflicts: 0,
-        resolved_at: None,
+        index: TicketIndex {
+            title: format!("Job {id}"),
+            status,
+            customer_name: "C".into(),
+            ticket_type: "repair".into(),
+            customer_id: "c1".into(),
+            site_id: "s1".into(),
+            created_at: Some(created),
+            ..Default::default()
+        },
         updated_at: created,
         changed_seq: 1,
-        ticket_type: "repair".into(),
-        escalated: false,
-        customer_id: "c1".into(),
-        site_id: "s1".into(),
-        created_at: Some(created),
-        responded_at: None,
-        arrived_at: None,
-        revisit_due_at: None,
-        revisited_at: None,
-        first_time_fix: None,
-        customer_rating: None,
-        complaint: false,
-        complaint_level: String::new(),
-        complaint_unit: String::new(),
-        complaint_product: String::new(),
-        complaint_tier: String::new(),
     }
 }
 
@@ -148,8 +132,13 @@ fn the_card_is_bounded_whatever_the_record_holds() {
         notes: "秘".repeat(MAX_NOTES_CHARS),
         ..record()
     };
-    let earlier: Vec<IndexRow> =
-        (0..20).map(|n| IndexRow { title: "题".repeat(200), ..row(&format!("t{n}"), Status::Completed, n) }).collect();
+    let earlier: Vec<IndexRow> = (0..20)
+        .map(|n| {
+            row(&format!("t{n}"), Status::Completed, n).with(|t| {
+                t.title = "题".repeat(200);
+            })
+        })
+        .collect();
     let card = card(&big, big.sites.first(), &earlier, 9);
     assert_eq!((card.contacts.len(), card.recent_tickets.len()), (CARD_CONTACTS, CARD_RECENT_TICKETS));
     let json = serde_json::to_string(&card).expect("json");

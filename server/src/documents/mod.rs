@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use automerge::{ActorId, Automerge, Change, ReadDoc};
 use fieldsync_core::actions::{self, Command};
-use fieldsync_core::model::{NewTicket, TicketSummary, doc};
+use fieldsync_core::model::{NewTicket, TicketIndex, TicketSummary, doc};
 use fieldsync_core::time::{Millis, now_ms};
 
 use crate::auth::Caller;
@@ -209,64 +209,12 @@ fn load_stored(state: &AppState, ticket_id: &str) -> Result<Option<Loaded>, AppE
     Ok(Some(loaded))
 }
 
-/// The index row of a document.
+/// The index row of a document: the core's [`TicketIndex`] of it, stamped with the server's
+/// time.
 pub(crate) fn index_row(document: &Automerge, at: Millis) -> Result<IndexRow, AppError> {
-    let derived = doc::derive(document);
-    let summary = doc::summarize_derived(document, &derived, at, false)
-        .map_err(|e| AppError::BadRequest(format!("not a ticket document: {e}")))?;
-    let summary_customer = doc::read_customer(document);
-    Ok(IndexRow {
-        id: summary.id,
-        title: summary.title,
-        status: summary.status,
-        assignee: summary.assignee,
-        priority: summary.priority,
-        customer_name: summary.customer_name,
-        customer_address: summary.customer_address,
-        sla: summary.sla,
-        sla_due_at: summary.sla_due_at,
-        conflicts: summary.conflicts,
-        resolved_at: derived.state.resolved_at,
-        updated_at: at,
-        changed_seq: 0,
-        ticket_type: summary.ticket_type,
-        escalated: doc::is_escalated(document),
-        customer_id: summary_customer.id,
-        site_id: summary_customer.site_id,
-        created_at: doc::created_at(document),
-        responded_at: derived.state.responded_at,
-        arrived_at: derived.state.arrived_at,
-        revisit_due_at: doc::revisit_due_at(
-            derived.state.status,
-            derived.state.resolved_at,
-            derived.state.revisited_at,
-            doc::read_revisit_after(document),
-        ),
-        revisited_at: derived.state.revisited_at,
-        first_time_fix: derived.state.first_time_fix,
-        customer_rating: doc::customer_rating(document),
-        complaint: false,
-        complaint_level: String::new(),
-        complaint_unit: String::new(),
-        complaint_product: String::new(),
-        complaint_tier: String::new(),
-    }
-    .with_complaint(document))
-}
-
-impl IndexRow {
-    /// The complaint analysis's columns (docs/adr/0019), filled for a complaint only.
-    fn with_complaint(mut self, document: &Automerge) -> IndexRow {
-        if doc::is_complaint(document) {
-            self.complaint = true;
-            self.complaint_level =
-                doc::read_complaint_level(document).map(|l| l.as_str().to_owned()).unwrap_or_default();
-            self.complaint_unit = doc::read_complaint_unit(document);
-            self.complaint_product = doc::read_classification(document).product;
-            self.complaint_tier = doc::read_customer(document).tier;
-        }
-        self
-    }
+    let id = doc::ticket_id(document).map_err(|e| AppError::BadRequest(format!("not a ticket document: {e}")))?;
+    let index = TicketIndex::of(document, &doc::derive(document));
+    Ok(IndexRow { id, index, updated_at: at, changed_seq: 0 })
 }
 
 /// Stores `new_changes` (already applied to `document`) atomically with the new index row and
@@ -390,20 +338,11 @@ pub(crate) fn perform(
     Err(AppError::Conflict(format!("ticket {id} is busy, try again")))
 }
 
-/// The listed fields of an index row.
+/// The listed fields of an index row, as a device's list shows them.
 pub(crate) fn summary_of(row: IndexRow) -> TicketSummary {
     TicketSummary {
         id: row.id,
-        title: row.title,
-        status: row.status,
-        assignee: row.assignee,
-        priority: row.priority,
-        ticket_type: row.ticket_type,
-        customer_name: row.customer_name,
-        customer_address: row.customer_address,
-        sla: row.sla,
-        sla_due_at: row.sla_due_at,
-        conflicts: row.conflicts,
+        index: row.index,
         updated_at: row.updated_at,
         pending: false,
         quarantined: None,

@@ -1,38 +1,18 @@
-use fieldsync_core::model::{Priority, Sla};
+use fieldsync_core::model::TicketIndex;
 
 use super::*;
 
 fn row(assignee: &str, status: Status, created_at: i64) -> IndexRow {
     IndexRow {
         id: format!("{assignee}-{created_at}"),
-        title: String::new(),
-        status,
-        assignee: Some(assignee.to_owned()),
-        priority: Priority::Normal,
-        customer_name: String::new(),
-        customer_address: String::new(),
-        sla: Sla::default(),
-        sla_due_at: None,
-        conflicts: 0,
-        resolved_at: None,
+        index: TicketIndex {
+            status,
+            assignee: Some(assignee.to_owned()),
+            created_at: Some(created_at),
+            ..Default::default()
+        },
         updated_at: created_at,
         changed_seq: 0,
-        ticket_type: String::new(),
-        escalated: false,
-        customer_id: String::new(),
-        site_id: String::new(),
-        created_at: Some(created_at),
-        responded_at: None,
-        arrived_at: None,
-        revisit_due_at: None,
-        revisited_at: None,
-        first_time_fix: None,
-        customer_rating: None,
-        complaint: false,
-        complaint_level: String::new(),
-        complaint_unit: String::new(),
-        complaint_product: String::new(),
-        complaint_tier: String::new(),
     }
 }
 

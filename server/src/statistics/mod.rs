@@ -94,10 +94,18 @@ pub fn day_label(day: i64) -> String {
 pub struct Inputs {
     /// By ticket type.
     pub by_type: Vec<Tally>,
+    /// By product.
+    pub by_product: Vec<Tally>,
+    /// By product and module.
+    pub by_module: Vec<Tally>,
     /// By customer.
     pub by_customer: Vec<Tally>,
     /// By engineer.
     pub by_engineer: Vec<Tally>,
+    /// Tickets given back, by the engineer who last did.
+    pub rejected_by: Vec<Tally>,
+    /// Tickets reassigned away, by the engineer they were last taken from.
+    pub reassigned_from: Vec<Tally>,
     /// By the organisation's day (key: the day number).
     pub by_day: Vec<Tally>,
     /// Complaints by level.
@@ -149,8 +157,10 @@ impl Report {
 }
 
 /// The reports' keys, in page order.
-pub const KEYS: [&str; 10] = [
+pub const KEYS: [&str; 12] = [
     "types",
+    "products",
+    "modules",
     "customers",
     "engineers",
     "ageing",
@@ -164,6 +174,11 @@ pub const KEYS: [&str; 10] = [
 
 fn percent(part: i64, whole: i64) -> String {
     if whole <= 0 { "-".into() } else { format!("{:.1}", part as f64 * 100.0 / whole as f64) }
+}
+
+/// Minutes as hours with one decimal.
+fn hours(minutes: i64) -> String {
+    format!("{:.1}", minutes as f64 / 60.0)
 }
 
 fn mean_hours(ms: i64, n: i64) -> String {
@@ -182,6 +197,11 @@ fn add(into: &mut Tally, t: &Tally) {
     into.complaints += t.complaints;
     into.bugs += t.bugs;
     into.completed += t.completed;
+    into.minutes += t.minutes;
+    into.parts_lines += t.parts_lines;
+    into.parts_quantity += t.parts_quantity;
+    into.reassignments += t.reassignments;
+    into.rejections += t.rejections;
 }
 
 fn name_or(key: &str, none: &str) -> String {
@@ -222,8 +242,36 @@ fn types(inputs: &Inputs) -> Report {
         columns: vec!["Type", "Tickets", "Share %", "Open", "Complaints"],
         bars: bars_of(&rows, 1),
         rows,
-        note: Some("Product and module are not in the ticket index yet; this table groups by type."),
+        note: None,
         word_columns: vec![0],
+    }
+}
+
+/// Which products (or modules) the problems are about: most frequent first.
+fn problems_by(tallies: &[Tally], key: &'static str, title: &'static str, column: &'static str) -> Report {
+    let total: i64 = tallies.iter().map(|t| t.tickets).sum();
+    let rows: Vec<Vec<String>> = by_count(tallies)
+        .into_iter()
+        .map(|t| {
+            vec![
+                name_or(&t.key, "(none)"),
+                t.tickets.to_string(),
+                percent(t.tickets, total),
+                t.open.to_string(),
+                percent(t.bugs, t.tickets),
+                t.complaints.to_string(),
+                hours(t.minutes),
+            ]
+        })
+        .collect();
+    Report {
+        key,
+        title,
+        columns: vec![column, "Tickets", "Share %", "Open", "Bug share %", "Complaints", "Hours invested"],
+        bars: bars_of(&rows, 1),
+        rows,
+        note: None,
+        word_columns: vec![],
     }
 }
 
@@ -240,6 +288,9 @@ fn customers(inputs: &Inputs) -> Report {
                 t.completed.to_string(),
                 t.revisited.to_string(),
                 t.complaints.to_string(),
+                hours(t.minutes),
+                t.parts_lines.to_string(),
+                t.parts_quantity.to_string(),
             ]
         })
         .collect();
@@ -254,35 +305,66 @@ fn customers(inputs: &Inputs) -> Report {
             "Completed",
             "Revisited",
             "Complaints",
+            "Hours invested",
+            "Part lines",
+            "Parts used",
         ],
         bars: bars_of(&rows, 1),
         rows,
-        note: Some("Hours invested and parts come from time entries, which are not in the ticket index yet."),
+        note: Some("Hours from the time entries, parts from the parts recorded on the tickets."),
         word_columns: vec![],
     }
 }
 
 fn engineers(inputs: &Inputs) -> Report {
-    let rows: Vec<Vec<String>> = by_count(&inputs.by_engineer)
+    // Every engineer who holds tickets, gave one back or had one taken away.
+    let mut engineers: BTreeMap<&str, (Tally, i64, i64)> = BTreeMap::new();
+    for t in &inputs.by_engineer {
+        engineers.entry(&t.key).or_default().0 = t.clone();
+    }
+    for t in &inputs.rejected_by {
+        engineers.entry(&t.key).or_default().1 = t.tickets;
+    }
+    for t in &inputs.reassigned_from {
+        engineers.entry(&t.key).or_default().2 = t.tickets;
+    }
+    let mut sorted: Vec<(&str, (Tally, i64, i64))> = engineers.into_iter().collect();
+    sorted.sort_by(|a, b| b.1.0.tickets.cmp(&a.1.0.tickets).then_with(|| a.0.cmp(b.0)));
+    let rows: Vec<Vec<String>> = sorted
         .into_iter()
-        .map(|t| {
+        .map(|(key, (t, rejected, reassigned_away))| {
             vec![
-                name_or(&t.key, "(unassigned)"),
+                name_or(key, "(unassigned)"),
                 t.tickets.to_string(),
                 t.open.to_string(),
                 t.completed.to_string(),
                 percent(t.ftf_fixed, t.ftf_known),
                 t.complaints.to_string(),
+                hours(t.minutes),
+                rejected.to_string(),
+                reassigned_away.to_string(),
             ]
         })
         .collect();
     Report {
         key: "engineers",
         title: "Per engineer",
-        columns: vec!["Engineer", "Tickets", "Open", "Completed", "First-time fix %", "Complaints"],
+        columns: vec![
+            "Engineer",
+            "Tickets",
+            "Open",
+            "Completed",
+            "First-time fix %",
+            "Complaints",
+            "Hours invested",
+            "Given back",
+            "Reassigned away",
+        ],
         bars: bars_of(&rows, 1),
         rows,
-        note: Some("Reassigned and rejected counts per engineer are not in the ticket index yet."),
+        note: Some(
+            "Given back: tickets the engineer rejected last; reassigned away: tickets last taken from the engineer.",
+        ),
         word_columns: vec![],
     }
 }
@@ -444,6 +526,8 @@ fn complaints(tallies: &[Tally], key: &'static str, title: &'static str, column:
 pub fn reports(inputs: &Inputs, window: &Window) -> Vec<Report> {
     vec![
         types(inputs),
+        problems_by(&inputs.by_product, "products", "Most frequent problems by product", "Product"),
+        problems_by(&inputs.by_module, "modules", "Most frequent problems by module", "Product / module"),
         customers(inputs),
         engineers(inputs),
         ageing(inputs, window.offset_minutes),

@@ -98,3 +98,52 @@ fn bars_scale_and_escape() {
     let svg = bars_svg(&[Bar { label: "<b>".into(), value: 2.0 }], "x");
     assert!(svg.contains("&lt;b&gt;") && !svg.contains("<b>"));
 }
+
+#[test]
+fn customers_show_hours_invested_and_parts() {
+    let acme = Tally { minutes: 150, parts_lines: 3, parts_quantity: 7, ..tally("c1", 2) };
+    let report = customers(&Inputs { by_customer: vec![acme], ..Inputs::default() });
+    let at = |heading: &str| report.columns.iter().position(|c| *c == heading).expect("column");
+    let row = &report.rows[0];
+    assert_eq!((row[at("Hours invested")].as_str(), row[at("Part lines")].as_str()), ("2.5", "3"));
+    assert_eq!(row[at("Parts used")], "7");
+}
+
+#[test]
+fn engineers_show_tickets_given_back_and_reassigned_away_even_with_none_held() {
+    let inputs = Inputs {
+        by_engineer: vec![Tally { minutes: 90, ..tally("eli", 3) }, tally("", 2)],
+        rejected_by: vec![tally("eli", 1), tally("ana", 2)],
+        reassigned_from: vec![tally("ana", 1)],
+        ..Inputs::default()
+    };
+    let report = engineers(&inputs);
+    let at = |heading: &str| report.columns.iter().position(|c| *c == heading).expect("column");
+    let line = |name: &str| {
+        let row = report.rows.iter().find(|r| r[0] == name).expect("row");
+        (
+            row[1].clone(),
+            row[at("Hours invested")].clone(),
+            row[at("Given back")].clone(),
+            row[at("Reassigned away")].clone(),
+        )
+    };
+    assert_eq!(line("eli"), ("3".into(), "1.5".into(), "1".into(), "0".into()));
+    assert_eq!(line("ana"), ("0".into(), "0.0".into(), "2".into(), "1".into()), "ana holds none now");
+    let names: Vec<&str> = report.rows.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(names, ["eli", "(unassigned)", "ana"], "most tickets held first");
+}
+
+#[test]
+fn products_and_modules_are_most_frequent_first() {
+    let by_product = vec![tally("boiler", 3), tally("heat pump", 1), Tally { bugs: 2, ..tally("", 4) }];
+    let report = problems_by(&by_product, "products", "Most frequent problems by product", "Product");
+    let firsts: Vec<(&str, &str)> = report.rows.iter().map(|r| (r[0].as_str(), r[2].as_str())).collect();
+    assert_eq!(firsts, [("(none)", "50.0"), ("boiler", "37.5"), ("heat pump", "12.5")]);
+    assert_eq!(report.rows[0][4], "50.0", "bug share within the group");
+    let inputs = Inputs { by_module: vec![tally("boiler / valve", 2)], ..Inputs::default() };
+    let window = Window::new(0, 0, 0);
+    let all = reports(&inputs, &window);
+    assert_eq!(all.iter().map(|r| r.key).collect::<Vec<_>>(), KEYS, "every report, in page order");
+    assert_eq!(all[2].rows[0][0], "boiler / valve");
+}

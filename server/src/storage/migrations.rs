@@ -184,6 +184,19 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     CREATE INDEX tickets_by_revisit_due ON tickets (revisit_due_at);
     CREATE INDEX tickets_by_complaint ON tickets (complaint);
     "#,
+    // 11: what the practice's statistics still lacked (docs/adr/0024, 0025): product and
+    // module, time and parts, reassignments and rejections. Filled from the documents on open.
+    r#"
+    ALTER TABLE tickets ADD COLUMN product TEXT NOT NULL DEFAULT '';
+    ALTER TABLE tickets ADD COLUMN module TEXT NOT NULL DEFAULT '';
+    ALTER TABLE tickets ADD COLUMN minutes_worked INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE tickets ADD COLUMN parts_lines INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE tickets ADD COLUMN parts_quantity INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE tickets ADD COLUMN reassigned_count INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE tickets ADD COLUMN reassigned_from TEXT NOT NULL DEFAULT '';
+    ALTER TABLE tickets ADD COLUMN rejected_count INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE tickets ADD COLUMN rejected_by TEXT NOT NULL DEFAULT '';
+    "#,
 ];
 
 /// Brings the schema up to the newest migration in one transaction with the project's one
@@ -261,6 +274,112 @@ mod tests {
             assert_eq!(schema_of(&conn), fresh, "schema after migrating from v{version}");
             let user_version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).expect("version");
             assert_eq!(user_version, MIGRATIONS.len() as i64);
+        }
+    }
+
+    /// A ticket document with something in every kind of index column: a classified job for
+    /// a customer record that one engineer gave back and another worked on (time and parts).
+    fn ticket_document() -> automerge::Automerge {
+        use fieldsync_core::model::doc::{self, EventDraft, Stamp};
+        use fieldsync_core::model::{Classification, Customer, Identity, NewTicket};
+        use fieldsync_core::workflow::{EventKind, Role};
+
+        let dana = Identity { user_id: "dana".into(), device_id: "d1".into(), role: Role::Dispatcher };
+        let eli = Identity { user_id: "eli".into(), device_id: "e1".into(), role: Role::Engineer };
+        let ana = Identity { user_id: "ana".into(), device_id: "a1".into(), role: Role::Engineer };
+        let new = NewTicket {
+            title: "Boiler leaks".into(),
+            customer: Customer {
+                name: "Acme".into(),
+                id: "cust-1".into(),
+                site_id: "site-2".into(),
+                ..Default::default()
+            },
+            classification: Classification {
+                ticket_type: "repair".into(),
+                product: "boiler".into(),
+                module: "valve".into(),
+                ..Default::default()
+            },
+            assignee: Some("eli".into()),
+            ..Default::default()
+        };
+        let at = 1_700_000_000_000;
+        let stamp = |n: i64, who| Stamp { id: format!("e{n}"), at: at + n, identity: who };
+        let mut document = automerge::Automerge::new();
+        doc::edit(&mut document, at, "create", |tx| doc::create(tx, "t1", &new, &stamp(0, &dana))).expect("create");
+        let reject = EventDraft { reason: Some("no parts".into()), ..EventDraft::of(EventKind::Rejected) };
+        doc::edit(&mut document, at + 1, "reject", |tx| doc::append_event(tx, &reject, &stamp(1, &eli)))
+            .expect("reject");
+        let to_ana = EventDraft { assignee: Some("ana".into()), ..EventDraft::of(EventKind::Reassigned) };
+        doc::edit(&mut document, at + 2, "reassign", |tx| doc::append_event(tx, &to_ana, &stamp(2, &dana)))
+            .expect("reassign");
+        doc::edit(&mut document, at + 3, "time", |tx| doc::append_time(tx, 50, "labour", &stamp(3, &ana)))
+            .expect("time");
+        doc::edit(&mut document, at + 4, "part", |tx| doc::append_part(tx, "VALVE-22", 2, &stamp(4, &ana)))
+            .expect("part");
+        document
+    }
+
+    /// Whatever schema a database was last written under, its rows hold after opening what
+    /// their documents say for every index column (docs/adr/0025): columns added since are
+    /// filled by the reindex on open, not left at their defaults.
+    #[test]
+    fn rows_of_every_older_schema_are_reindexed_from_their_documents() {
+        use fieldsync_core::model::TicketIndex;
+        use fieldsync_core::model::doc;
+
+        let document = ticket_document();
+        let expected = TicketIndex::of(&document, &doc::derive(&document));
+        assert_eq!(
+            (expected.customer_id.as_str(), expected.module.as_str(), expected.minutes_worked, expected.rejected_count),
+            ("cust-1", "valve", 50, 1),
+            "the document says something the defaults do not"
+        );
+        let dir = tempfile::tempdir().expect("tempdir");
+        for version in 1..=MIGRATIONS.len() {
+            let path = dir.path().join(format!("v{version}.sqlite"));
+            {
+                let mut conn = Connection::open(&path).expect("open old");
+                let tx = conn.transaction().expect("tx");
+                for step in &MIGRATIONS[..version] {
+                    tx.execute_batch(step).expect("old step");
+                }
+                tx.pragma_update(None, "user_version", version as i64).expect("version");
+                tx.execute(
+                    "INSERT INTO doc_chunks (ticket_id, seq, kind, bytes) VALUES ('t1', 1, 'snapshot', ?1)",
+                    [document.save()],
+                )
+                .expect("chunk");
+                // The row as the first schema's columns hold it: the rest at their defaults.
+                tx.execute_batch(
+                    "INSERT INTO tickets (id, title, status, priority, customer_name, customer_address,
+                                          updated_at, changed_seq, version)
+                     VALUES ('t1', 'Boiler leaks', 'dispatched', 'normal', 'Acme', '', 7, 1, 1);",
+                )
+                .expect("old row");
+                tx.commit().expect("commit");
+            }
+            let storage = SqliteStorage::open(&path).unwrap_or_else(|e| panic!("opening v{version}: {e}"));
+            let row = storage.ticket_row("t1").expect("read").expect("row");
+            assert_eq!(row.index, expected, "the index after opening a v{version} database");
+            assert_eq!((row.updated_at, row.changed_seq), (7, 1), "the row's own columns are kept");
+        }
+    }
+
+    /// Every index column the core declares is in the fresh schema: a field declared without
+    /// its migration fails here, not at the first write.
+    #[test]
+    fn the_fresh_schema_has_every_index_column() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("fresh.sqlite");
+        drop(SqliteStorage::open(&path).expect("open"));
+        let conn = Connection::open(&path).expect("reopen");
+        let mut stmt = conn.prepare("SELECT name FROM pragma_table_info('tickets')").expect("prepare");
+        let names: Vec<String> =
+            stmt.query_map([], |r| r.get(0)).expect("query").collect::<Result<_, _>>().expect("names");
+        for column in fieldsync_core::model::INDEX_COLUMNS.iter() {
+            assert!(names.iter().any(|n| n == column.name), "the server's tickets table lacks {}", column.name);
         }
     }
 }

@@ -24,7 +24,9 @@ pub mod tracking;
 pub mod uploads;
 pub mod webhooks;
 
-use fieldsync_core::model::{Priority, Sla};
+use std::sync::LazyLock;
+
+use fieldsync_core::model::{INDEX_COLUMNS, TicketIndex, doc};
 use fieldsync_core::time::Millis;
 use fieldsync_core::workflow::{Role, Status};
 
@@ -157,68 +159,41 @@ pub struct StoredTicket {
     pub seq: u64,
 }
 
-/// A ticket's index row: what lists and sync decisions read without loading documents.
-#[derive(Clone, Debug, PartialEq)]
+/// A ticket's index row: what lists, sync decisions and statistics read without loading
+/// documents — the ticket's [`TicketIndex`] (the core's one declaration of the listed fields
+/// and their columns, docs/adr/0025) and what only the server keeps of it. Reads of the
+/// index's fields go through to it (`row.status`).
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct IndexRow {
     /// Ticket id.
     pub id: String,
-    /// Title.
-    pub title: String,
-    /// Derived status.
-    pub status: Status,
-    /// Derived assignee.
-    pub assignee: Option<String>,
-    /// Priority.
-    pub priority: Priority,
-    /// Customer name.
-    pub customer_name: String,
-    /// Customer address.
-    pub customer_address: String,
-    /// Deadlines.
-    pub sla: Sla,
-    /// The earliest unmet deadline.
-    pub sla_due_at: Option<Millis>,
-    /// Number of refused events.
-    pub conflicts: u32,
-    /// When the ticket was completed (the `resolved_at` milestone), if it is.
-    pub resolved_at: Option<Millis>,
+    /// The listed fields, computed from the document.
+    pub index: TicketIndex,
     /// When the server last changed the ticket (UTC ms).
     pub updated_at: Millis,
     /// The global change sequence number of the ticket's last change (set by storage).
     pub changed_seq: u64,
-    /// The ticket type (its classification's `type`; empty when unclassified).
-    pub ticket_type: String,
-    /// Whether the server has escalated the ticket (docs/adr/0014).
-    pub escalated: bool,
-    /// The customer record the ticket is for (empty: none; docs/adr/0018).
-    pub customer_id: String,
-    /// The record's site it is at (empty: none).
-    pub site_id: String,
-    /// When the ticket was created (UTC ms; `None` on rows written before the column existed).
-    pub created_at: Option<Millis>,
-    /// The `responded_at` milestone: first acceptance since the last dispatch.
-    pub responded_at: Option<Millis>,
-    /// The `arrived_at` milestone: first check-in since the last dispatch.
-    pub arrived_at: Option<Millis>,
-    /// When the revisit call is due: completed, not yet revisited, and a revisit target was
-    /// set (docs/adr/0019).
-    pub revisit_due_at: Option<Millis>,
-    /// When the completed job was revisited and confirmed fixed.
-    pub revisited_at: Option<Millis>,
-    /// The first revisit's verdict: fixed at the first visit, or not; `None` until revisited.
-    pub first_time_fix: Option<bool>,
-    /// The customer's own rating from the tracking page, once given.
-    pub customer_rating: Option<u8>,
-    /// Whether the ticket is (or was filed as) a complaint (docs/adr/0019).
-    pub complaint: bool,
-    /// A complaint's level ("" until set); the complaint fields are empty on other tickets.
-    pub complaint_level: String,
-    /// The organisation unit a complaint concerns.
-    pub complaint_unit: String,
-    /// A complaint's product (its classification's).
-    pub complaint_product: String,
-    /// A complaint's customer tier.
-    pub complaint_tier: String,
+}
+
+impl std::ops::Deref for IndexRow {
+    type Target = TicketIndex;
+    fn deref(&self) -> &TicketIndex {
+        &self.index
+    }
+}
+
+impl std::ops::DerefMut for IndexRow {
+    fn deref_mut(&mut self) -> &mut TicketIndex {
+        &mut self.index
+    }
+}
+
+impl IndexRow {
+    /// The row with its index changed by `edit` (rows made by hand: tests, tools).
+    pub fn with(mut self, edit: impl FnOnce(&mut TicketIndex)) -> IndexRow {
+        edit(&mut self.index);
+        self
+    }
 }
 
 /// One change's arrival at the server.
@@ -424,9 +399,31 @@ pub(crate) fn i64_of(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-pub(crate) const ROW_COLUMNS: &str =
-    "t.id, t.title, t.status, t.assignee, t.priority, t.customer_name, t.customer_address,
-    t.respond_by, t.arrive_by, t.resolve_by, t.sla_due_at, t.conflicts, t.resolved_at, t.updated_at, t.changed_seq, t.ticket_type, t.escalated,
-    t.customer_id, t.site_id, t.created_at, t.responded_at, t.arrived_at,
-    t.revisit_due_at, t.revisited_at, t.first_time_fix, t.customer_rating,
-    t.complaint, t.complaint_level, t.complaint_unit, t.complaint_product, t.complaint_tier";
+/// The columns an [`IndexRow`] is read from (table alias `t`): the row's own, then the
+/// index's, made from [`fieldsync_core::model::INDEX_COLUMNS`]. Shown with `{ROW_COLUMNS}` in
+/// a `format!`.
+pub(crate) const ROW_COLUMNS: RowColumns = RowColumns;
+
+/// See [`ROW_COLUMNS`].
+pub(crate) struct RowColumns;
+
+impl std::fmt::Display for RowColumns {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        static TEXT: LazyLock<String> = LazyLock::new(|| {
+            let index: Vec<String> = INDEX_COLUMNS.iter().map(|c| format!("t.{}", c.name)).collect();
+            format!("t.id, t.updated_at, t.changed_seq, {}", index.join(", "))
+        });
+        f.write_str(&TEXT)
+    }
+}
+
+/// The `counters` row holding the fingerprint of the index the rows were computed under.
+pub(crate) const INDEX_FINGERPRINT_COUNTER: &str = "index_fingerprint";
+
+/// A stored ticket's index, from its chunks in order (a snapshot and the changes after it);
+/// `None` when they do not load as a ticket: its row is then left as it was.
+pub(crate) fn index_of_stored(chunks: &[u8]) -> Option<TicketIndex> {
+    let document = automerge::Automerge::load(chunks).ok()?;
+    doc::ticket_id(&document).ok()?;
+    Some(TicketIndex::of(&document, &doc::derive(&document)))
+}

@@ -19,9 +19,8 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use fieldsync_core::model::{Priority, Sla};
 use fieldsync_core::time::Millis;
-use fieldsync_core::workflow::{Role, Status};
+use fieldsync_core::workflow::Role;
 use rusqlite::config::DbConfig;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, Transaction, TransactionBehavior, params};
@@ -34,6 +33,7 @@ use super::{
 
 mod actors;
 pub(crate) mod customers;
+mod index;
 pub(crate) mod manager;
 mod statistics;
 pub(crate) mod tracking;
@@ -146,6 +146,8 @@ impl SqliteStorage {
         configure(&conn)?;
         let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
         migrations::migrate(&mut conn)?;
+        // Rows computed under an older index get their new columns from their documents.
+        index::reindex_if_stale(&mut conn)?;
         actors::bind_every_server_actor(&mut conn)?;
         let readers = (0..READERS)
             .map(|_| {
@@ -231,46 +233,8 @@ fn is_unique_violation(e: &rusqlite::Error) -> bool {
     matches!(e.sqlite_error_code(), Some(rusqlite::ErrorCode::ConstraintViolation))
 }
 
-fn index_row(row: &Row<'_>) -> rusqlite::Result<IndexRow> {
-    let status: String = row.get(2)?;
-    let priority: String = row.get(4)?;
-    Ok(IndexRow {
-        id: row.get(0)?,
-        title: row.get(1)?,
-        status: Status::parse(&status).unwrap_or_default(),
-        assignee: row.get(3)?,
-        priority: Priority::parse(&priority).unwrap_or_default(),
-        customer_name: row.get(5)?,
-        customer_address: row.get(6)?,
-        sla: Sla { respond_by: row.get(7)?, arrive_by: row.get(8)?, resolve_by: row.get(9)? },
-        sla_due_at: row.get(10)?,
-        conflicts: row.get(11)?,
-        resolved_at: row.get(12)?,
-        updated_at: row.get(13)?,
-        changed_seq: u64_of(row.get(14)?),
-        ticket_type: row.get(15)?,
-        escalated: row.get(16)?,
-        customer_id: row.get(17)?,
-        site_id: row.get(18)?,
-        created_at: row.get(19)?,
-        responded_at: row.get(20)?,
-        arrived_at: row.get(21)?,
-        revisit_due_at: row.get(22)?,
-        revisited_at: row.get(23)?,
-        first_time_fix: row.get(24)?,
-        customer_rating: row.get(25)?,
-        complaint: row.get(26)?,
-        complaint_level: row.get(27)?,
-        complaint_unit: row.get(28)?,
-        complaint_product: row.get(29)?,
-        complaint_tier: row.get(30)?,
-    })
-}
-
 fn query_rows(tx: &Transaction<'_>, sql: &str, params: &[SqlValue]) -> Result<Vec<IndexRow>, StorageError> {
-    let mut stmt = tx.prepare_cached(sql)?;
-    let rows = stmt.query_map(rusqlite::params_from_iter(params.iter()), index_row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    index::query_rows(tx, sql, rusqlite::params_from_iter(params.iter()))
 }
 
 impl Storage for SqliteStorage {
@@ -509,68 +473,7 @@ impl Storage for SqliteStorage {
                 }
                 None => {}
             }
-            let r = &write.index;
-            tx.prepare_cached(
-                "INSERT INTO tickets (id, title, status, assignee, priority, customer_name, customer_address,
-                                      respond_by, arrive_by, resolve_by, sla_due_at, conflicts, resolved_at,
-                                      updated_at, changed_seq, version, ticket_type, escalated,
-                                      customer_id, site_id, created_at, responded_at, arrived_at,
-                                      revisit_due_at, revisited_at, first_time_fix, customer_rating,
-                                      complaint, complaint_level, complaint_unit, complaint_product, complaint_tier)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
-                         ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32)
-                 ON CONFLICT (id) DO UPDATE SET
-                    title = excluded.title, status = excluded.status, assignee = excluded.assignee,
-                    priority = excluded.priority, customer_name = excluded.customer_name,
-                    customer_address = excluded.customer_address, respond_by = excluded.respond_by,
-                    arrive_by = excluded.arrive_by, resolve_by = excluded.resolve_by,
-                    sla_due_at = excluded.sla_due_at, conflicts = excluded.conflicts,
-                    resolved_at = excluded.resolved_at, updated_at = excluded.updated_at,
-                    changed_seq = excluded.changed_seq, version = excluded.version,
-                    ticket_type = excluded.ticket_type, escalated = excluded.escalated,
-                    customer_id = excluded.customer_id, site_id = excluded.site_id,
-                    created_at = excluded.created_at, responded_at = excluded.responded_at,
-                    arrived_at = excluded.arrived_at,
-                    revisit_due_at = excluded.revisit_due_at, revisited_at = excluded.revisited_at,
-                    first_time_fix = excluded.first_time_fix, customer_rating = excluded.customer_rating,
-                    complaint = excluded.complaint, complaint_level = excluded.complaint_level,
-                    complaint_unit = excluded.complaint_unit, complaint_product = excluded.complaint_product,
-                    complaint_tier = excluded.complaint_tier",
-            )?
-            .execute(params![
-                id,
-                r.title,
-                r.status.as_str(),
-                r.assignee,
-                r.priority.as_str(),
-                r.customer_name,
-                r.customer_address,
-                r.sla.respond_by,
-                r.sla.arrive_by,
-                r.sla.resolve_by,
-                r.sla_due_at,
-                r.conflicts,
-                r.resolved_at,
-                r.updated_at,
-                seq,
-                version,
-                r.ticket_type,
-                r.escalated,
-                r.customer_id,
-                r.site_id,
-                r.created_at,
-                r.responded_at,
-                r.arrived_at,
-                r.revisit_due_at,
-                r.revisited_at,
-                r.first_time_fix,
-                r.customer_rating,
-                r.complaint,
-                r.complaint_level,
-                r.complaint_unit,
-                r.complaint_product,
-                r.complaint_tier,
-            ])?;
+            index::save(tx, &write.index, seq, version)?;
             let mut log = tx.prepare_cached(
                 "INSERT OR IGNORE INTO change_log (ticket_id, change_hash, device_id, received_at) VALUES (?1, ?2, ?3, ?4)",
             )?;

@@ -26,6 +26,15 @@ pub enum Grouping {
     ComplaintLevel,
     /// Complaints only, by the product complained about.
     ComplaintProduct,
+    /// The product (classification), "which products have the most problems".
+    Product,
+    /// The product's module, keyed `product / module` ("" when no module is set).
+    Module,
+    /// Tickets an engineer gave back, by the engineer who last did (only such tickets).
+    RejectedBy,
+    /// Tickets reassigned away from an engineer, by the engineer it was last taken from
+    /// (only such tickets).
+    ReassignedFrom,
 }
 
 /// Counts and sums for one group of tickets created in a range.
@@ -57,6 +66,16 @@ pub struct Tally {
     pub bugs: i64,
     /// Completed tickets.
     pub completed: i64,
+    /// Minutes of time recorded (time entries).
+    pub minutes: i64,
+    /// Part lines recorded.
+    pub parts_lines: i64,
+    /// Parts used, quantities summed.
+    pub parts_quantity: i64,
+    /// Reassignments (events), summed over the tickets.
+    pub reassignments: i64,
+    /// Rejections (events), summed over the tickets.
+    pub rejections: i64,
 }
 
 /// An open ticket for the ageing list.
@@ -103,13 +122,19 @@ pub(crate) fn tally_sql(grouping: Grouping) -> String {
         Grouping::Day => ("CAST((created_at + $3) / 86400000 AS TEXT)", "''", ""),
         Grouping::ComplaintLevel => ("complaint_level", "complaint_level", is_complaint),
         Grouping::ComplaintProduct => ("complaint_product", "complaint_product", is_complaint),
+        Grouping::Product => ("product", "product", ""),
+        Grouping::Module => ("CASE WHEN module = '' THEN '' ELSE product || ' / ' || module END", "module", ""),
+        Grouping::RejectedBy => ("rejected_by", "rejected_by", "rejected_by <> ''"),
+        Grouping::ReassignedFrom => ("reassigned_from", "reassigned_from", "reassigned_from <> ''"),
     };
     let only = if only.is_empty() { String::new() } else { format!(" AND {only}") };
     let sum = |cond: &str| format!("CAST(SUM(CASE WHEN {cond} THEN 1 ELSE 0 END) AS BIGINT)");
+    let total = |column: &str| format!("CAST(SUM({column}) AS BIGINT)");
     format!(
         "SELECT {key}, MAX({label}), COUNT(*), {open}, {responded},
                 CAST(SUM(CASE WHEN responded_at >= created_at THEN responded_at - created_at ELSE 0 END) AS BIGINT),
-                {ftf_known}, {ftf_fixed}, {revisited}, {revisit_due}, {complaints}, {bugs}, {completed}
+                {ftf_known}, {ftf_fixed}, {revisited}, {revisit_due}, {complaints}, {bugs}, {completed},
+                {minutes}, {parts_lines}, {parts_quantity}, {reassignments}, {rejections}
          FROM tickets
          WHERE created_at >= $1 AND created_at < $2{only}
          GROUP BY {key}",
@@ -122,6 +147,11 @@ pub(crate) fn tally_sql(grouping: Grouping) -> String {
         complaints = sum("complaint"),
         bugs = sum("LOWER(ticket_type) = 'bug'"),
         completed = sum("status = 'completed'"),
+        minutes = total("minutes_worked"),
+        parts_lines = total("parts_lines"),
+        parts_quantity = total("parts_quantity"),
+        reassignments = total("reassigned_count"),
+        rejections = total("rejected_count"),
     )
 }
 

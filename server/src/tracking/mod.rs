@@ -197,7 +197,7 @@ pub(crate) fn revoke(state: &AppState, ticket_id: &str) -> Result<u64, AppError>
     // Nudges this instance's open pages of the ticket: their live streams look again and end.
     // (With PostgreSQL, events come from the database: they end at the ticket's next change.)
     if let Some(row) = state.storage().ticket_row(ticket_id)? {
-        state.publish(crate::TicketChanged { id: row.id, status: row.status, seq: row.changed_seq });
+        state.publish(crate::TicketChanged { id: row.id, status: row.index.status, seq: row.changed_seq });
     }
     Ok(revoked)
 }

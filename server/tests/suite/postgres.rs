@@ -14,7 +14,7 @@ use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
 use crate::common::{document, open_client};
-use fieldsync_core::model::Priority;
+use fieldsync_core::model::TicketIndex;
 use fieldsync_core::sync::{SyncConfig, SyncEngine};
 use fieldsync_core::{Location, Role, Status};
 use fieldsync_server::blobs::BlobId;
@@ -131,34 +131,9 @@ fn postgres_reopens_with_its_data_and_migrates_once() {
 fn row(id: &str) -> IndexRow {
     IndexRow {
         id: id.into(),
-        title: id.into(),
-        status: Status::New,
-        assignee: None,
-        priority: Priority::Normal,
-        customer_name: String::new(),
-        customer_address: String::new(),
-        sla: Default::default(),
-        sla_due_at: None,
-        conflicts: 0,
-        resolved_at: None,
+        index: TicketIndex { title: id.into(), status: Status::New, ..Default::default() },
         updated_at: 0,
         changed_seq: 0,
-        ticket_type: String::new(),
-        escalated: false,
-        customer_id: String::new(),
-        site_id: String::new(),
-        created_at: None,
-        responded_at: None,
-        arrived_at: None,
-        revisit_due_at: None,
-        revisited_at: None,
-        first_time_fix: None,
-        customer_rating: None,
-        complaint: false,
-        complaint_level: String::new(),
-        complaint_unit: String::new(),
-        complaint_product: String::new(),
-        complaint_tier: String::new(),
     }
 }
 
@@ -558,4 +533,49 @@ async fn json_call(request: reqwest::RequestBuilder, body: Option<&serde_json::V
     let status = response.status().as_u16();
     let bytes = response.bytes().await.expect("body");
     (status, serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
+}
+
+/// Rows written under another index (an older server, or one whose index had other columns)
+/// are recomputed from their documents when an instance opens the database, under the
+/// migration lock (docs/adr/0025); and every index column the core declares exists.
+#[test]
+fn postgres_reindexes_rows_written_under_another_index() {
+    use fieldsync_core::model::doc::{self, Stamp};
+    use fieldsync_core::model::{Customer, INDEX_COLUMNS, Identity, NewTicket};
+
+    let Some(dbs) = TestDatabases::new() else { return };
+    let url = dbs.create();
+    let dana = Identity { user_id: "dana".into(), device_id: "d1".into(), role: Role::Dispatcher };
+    let new = NewTicket {
+        title: "Boiler leaks".into(),
+        customer: Customer { name: "Acme".into(), id: "cust-1".into(), site_id: "site-2".into(), ..Default::default() },
+        assignee: Some("eli".into()),
+        ..Default::default()
+    };
+    let stamp = Stamp { id: "e1".into(), at: 1_700_000_000_000, identity: &dana };
+    let mut document = automerge::Automerge::new();
+    doc::edit(&mut document, stamp.at, "create", |tx| doc::create(tx, "t1", &new, &stamp)).expect("create");
+    let expected = TicketIndex::of(&document, &doc::derive(&document));
+    {
+        let storage = PostgresStorage::open(&url).expect("open");
+        let stale = TicketWrite { changes: document.save(), ..write("t1", None) };
+        storage.save_ticket(&stale).expect("save");
+        assert_ne!(storage.ticket_row("t1").expect("read").expect("row").index, expected, "written stale");
+    }
+    let mut admin = postgres::Client::connect(&url, postgres::NoTls).expect("connect");
+    admin.batch_execute("DELETE FROM counters WHERE name = 'index_fingerprint'").expect("forget the index");
+    let storage = PostgresStorage::open(&url).expect("reopen");
+    let row = storage.ticket_row("t1").expect("read").expect("row");
+    assert_eq!(row.index, expected, "recomputed from the document");
+    assert_eq!(row.changed_seq, 1, "a reindex is not a change devices must fetch");
+
+    let columns: Vec<String> = admin
+        .query("SELECT column_name::TEXT FROM information_schema.columns WHERE table_name = 'tickets'", &[])
+        .expect("columns")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    for column in INDEX_COLUMNS.iter() {
+        assert!(columns.iter().any(|c| c == column.name), "PostgreSQL's tickets table lacks {}", column.name);
+    }
 }

@@ -34,9 +34,27 @@ async fn the_statistics_page_shows_the_figures_of_the_tickets_in_english_and_chi
         json!({"title": title, "customer": {"id": "zj-tech", "site_id": "plant-1"}, "assignee": assignee,
             "classification": {"type": kind}})
     };
-    let first = create(&server, &dana.token, for_zhang("Login fails", "bug", Some("eli"))).await;
+    // The admin's taxonomy names the product and its module the first ticket is about.
+    let root = server.user("root", Role::Admin);
+    let (_, taxonomy) = server.get_json(&root.token, "/v1/taxonomy").await;
+    let mut taxonomy = taxonomy["value"].clone();
+    taxonomy["products"] = json!([{"value": "ERP", "label": "ERP"}]);
+    taxonomy["modules"] = json!([{"value": "login", "label": "Login"}]);
+    let answer = server
+        .http
+        .put(server.url("/v1/taxonomy"))
+        .bearer_auth(&root.token)
+        .header("content-type", "application/json")
+        .body(taxonomy.to_string())
+        .send()
+        .await
+        .expect("put taxonomy");
+    assert_eq!(answer.status().as_u16(), 200);
+    let mut login = for_zhang("Login fails", "bug", Some("eli"));
+    login["classification"] = json!({"type": "bug", "product": "ERP", "module": "login"});
+    let first = create(&server, &dana.token, login).await;
     create(&server, &dana.token, for_zhang("Report crashes", "bug", None)).await;
-    create(&server, &dana.token, for_zhang("Chiller alarm", "on_site_repair", None)).await;
+    let chiller = create(&server, &dana.token, for_zhang("Chiller alarm", "on_site_repair", Some("eli"))).await;
     create(
         &server,
         &dana.token,
@@ -45,14 +63,18 @@ async fn the_statistics_page_shows_the_figures_of_the_tickets_in_english_and_chi
     )
     .await;
     create(&server, &dana.token, json!({"title": "New unit", "classification": {"type": "installation"}})).await;
-    // eli accepts the first: the customer's mean first response has one figure.
+    // eli accepts the first (the customer's mean first response has one figure), works 90
+    // minutes on it with two valves, and gives the chiller back.
     let phone = open_client(server.dir.path(), &eli, Role::Engineer);
     let engine =
         SyncEngine::new(phone.clone(), SyncConfig::new(server.base.clone(), eli.token.clone())).expect("engine");
     engine.set_online(true);
     engine.sync_now().await.expect("sync");
     phone.accept(&first).expect("accept");
-    engine.sync_now().await.expect("sync the acceptance");
+    phone.log_time(&first, 90, "labour").expect("time");
+    phone.add_part(&first, "VALVE-22", 2).expect("part");
+    phone.reject(&chiller, "needs a refrigeration engineer").expect("reject");
+    engine.sync_now().await.expect("sync the acceptance, time, part and rejection");
     let row = server.state.storage().ticket_row(&first).expect("row").expect("there");
     assert!(row.responded_at.is_some(), "the acceptance is in the index");
 
@@ -64,9 +86,14 @@ async fn the_statistics_page_shows_the_figures_of_the_tickets_in_english_and_chi
         // Most frequent first: two bugs of five tickets.
         r#"<tr data-row="bug"><td>bug</td><td>2</td><td>40.0</td><td>2</td><td>0</td></tr>"#,
         // The customer record's three tickets, two of them bugs; one answered within the hour.
-        r#"<td>上海张江科技有限公司</td><td>3</td><td>0.0</td><td>66.7</td><td>0</td><td>0</td><td>0</td>"#,
+        // ... with 1.5 hours invested, one part line of two parts.
+        r#"<td>上海张江科技有限公司</td><td>3</td><td>0.0</td><td>66.7</td><td>0</td><td>0</td><td>0</td><td>1.5</td><td>1</td><td>2</td></tr>"#,
         r#"<td>(no customer record)</td><td>2</td><td>-</td><td>0.0</td>"#,
-        r#"<tr data-row="eli"><td>eli</td><td>1</td><td>1</td><td>0</td><td>-</td><td>0</td></tr>"#,
+        // eli holds one ticket (1.5 hours) and gave one back.
+        r#"<tr data-row="eli"><td>eli</td><td>1</td><td>1</td><td>0</td><td>-</td><td>0</td><td>1.5</td><td>1</td><td>0</td></tr>"#,
+        // One of five tickets is about the ERP, its login module.
+        r#"<tr data-row="ERP"><td>ERP</td><td>1</td><td>20.0</td><td>1</td><td>100.0</td><td>0</td><td>1.5</td></tr>"#,
+        r#"<tr data-row="ERP / login"><td>ERP / login</td><td>1</td><td>20.0</td>"#,
         r#"<tr data-row="(unassigned)"><td>(unassigned)</td><td>4</td>"#,
         r#"<td>(none)</td><td>1</td><td>100.0</td><td>1</td>"#,
         "UTC+08:00",
@@ -91,6 +118,8 @@ async fn the_statistics_page_shows_the_figures_of_the_tickets_in_english_and_chi
         "<td>（未派单）</td><td>4</td>",
         "<td>故障</td><td>2</td>",
         "平均首次响应（小时）",
+        "按产品统计的常见问题",
+        "投入工时（小时）",
     ] {
         assert!(chinese.contains(expected), "{expected} missing in {chinese}");
     }

@@ -259,3 +259,38 @@ fn the_customers_records_public_notes_and_the_eta_read_back() {
     assert_eq!((rating.rating, rating.comment.as_str(), rating.by.as_str()), (2, "late", "customer"));
     assert!(t.feedback.is_none(), "the engineer's feedback is another record");
 }
+
+/// The index's time, parts and handover figures follow the history: eng-1 rejects, the
+/// dispatcher reassigns to eng-2 and then to eng-3, who records time and parts.
+#[test]
+fn the_index_counts_time_parts_and_handovers_from_the_history() {
+    let d = dispatcher();
+    let e1 = engineer();
+    let e3 = Identity { user_id: "eng-3".into(), device_id: "phone-3".into(), role: Role::Engineer };
+    let mut doc = created();
+    let mut n = 10;
+    let mut act = |doc: &mut Automerge, who: &Identity, draft: EventDraft| {
+        n += 1;
+        let stamp = stamp(who, n);
+        edit(doc, n, "act", |tx| append_event(tx, &draft, &stamp)).expect("event");
+    };
+    let to = |engineer: &str| EventDraft { assignee: Some(engineer.into()), ..EventDraft::of(EventKind::Reassigned) };
+    act(&mut doc, &e1, EventDraft { reason: Some("no parts".into()), ..EventDraft::of(EventKind::Rejected) });
+    act(&mut doc, &d, to("eng-2"));
+    act(&mut doc, &d, to("eng-3"));
+    act(&mut doc, &e3, EventDraft::of(EventKind::Accepted));
+    edit(&mut doc, 30, "time", |tx| append_time(tx, 30, "travel", &stamp(&e3, 30))).expect("time");
+    edit(&mut doc, 31, "time", |tx| append_time(tx, 45, "labour", &stamp(&e3, 31))).expect("time");
+    edit(&mut doc, 32, "part", |tx| append_part(tx, "VALVE-22", 3, &stamp(&e3, 32))).expect("part");
+    edit(&mut doc, 33, "part", |tx| append_part(tx, "SEAL-8", 1, &stamp(&e3, 33))).expect("part");
+
+    let index = TicketIndex::of(&doc, &derive(&doc));
+    assert_eq!((index.minutes_worked, index.parts_lines, index.parts_quantity), (75, 2, 4));
+    assert_eq!((index.rejected_count, index.rejected_by.as_str()), (1, "eng-1"));
+    assert_eq!(
+        (index.reassigned_count, index.reassigned_from.as_str()),
+        (2, "eng-2"),
+        "the rejection left nobody holding it; the second reassignment took it from eng-2"
+    );
+    assert_eq!(index.assignee.as_deref(), Some("eng-3"));
+}

@@ -17,7 +17,7 @@ mod tracking;
 mod uploads;
 mod webhooks;
 
-use fieldsync_core::model::{Priority, Sla};
+use fieldsync_core::model::TicketIndex;
 use fieldsync_core::workflow::{Role, Status};
 
 use super::{
@@ -58,34 +58,16 @@ fn device(id: &str, user_id: &str, token: u8) -> DeviceRecord {
 pub(super) fn row(id: &str, status: Status, assignee: Option<&str>) -> IndexRow {
     IndexRow {
         id: id.into(),
-        title: format!("Title of {id}"),
-        status,
-        assignee: assignee.map(str::to_owned),
-        priority: Priority::Normal,
-        customer_name: format!("Customer {id}"),
-        customer_address: "1 Main St".into(),
-        sla: Sla::default(),
-        sla_due_at: None,
-        conflicts: 0,
-        resolved_at: None,
+        index: TicketIndex {
+            title: format!("Title of {id}"),
+            status,
+            assignee: assignee.map(str::to_owned),
+            customer_name: format!("Customer {id}"),
+            customer_address: "1 Main St".into(),
+            ..Default::default()
+        },
         updated_at: 1_000,
         changed_seq: 0,
-        ticket_type: String::new(),
-        escalated: false,
-        customer_id: String::new(),
-        site_id: String::new(),
-        created_at: None,
-        responded_at: None,
-        arrived_at: None,
-        revisit_due_at: None,
-        revisited_at: None,
-        first_time_fix: None,
-        customer_rating: None,
-        complaint: false,
-        complaint_level: String::new(),
-        complaint_unit: String::new(),
-        complaint_product: String::new(),
-        complaint_tier: String::new(),
     }
 }
 
@@ -93,13 +75,14 @@ pub(super) fn row(id: &str, status: Status, assignee: Option<&str>) -> IndexRow 
 /// first, per site when asked.
 fn customer_index(make: &dyn Fn() -> Box<dyn Storage>) {
     let s = make();
-    let at = |id: &str, site: &str, created: i64| IndexRow {
-        customer_id: "c1".into(),
-        site_id: site.into(),
-        created_at: Some(created),
-        responded_at: Some(created + 60_000),
-        arrived_at: Some(created + 120_000),
-        ..row(id, Status::Accepted, Some("eli"))
+    let at = |id: &str, site: &str, created: i64| {
+        row(id, Status::Accepted, Some("eli")).with(|t| {
+            t.customer_id = "c1".into();
+            t.site_id = site.into();
+            t.created_at = Some(created);
+            t.responded_at = Some(created + 60_000);
+            t.arrived_at = Some(created + 120_000);
+        })
     };
     for (id, site, created) in [("k1", "s1", 1_000), ("k2", "s2", 2_000), ("k3", "s1", 3_000)] {
         s.save_ticket(&write(id, None, b"c", at(id, site, created), &[])).expect("save");

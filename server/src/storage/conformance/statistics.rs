@@ -8,7 +8,6 @@ pub(super) fn run(make: &dyn Fn() -> Box<dyn crate::storage::Storage>) {
     use fieldsync_core::workflow::Status;
 
     use super::{row, write};
-    use crate::storage::IndexRow;
 
     const HOUR: i64 = 3_600_000;
     let s = make();
@@ -18,33 +17,41 @@ pub(super) fn run(make: &dyn Fn() -> Box<dyn crate::storage::Storage>) {
             .map(|t| t.and_utc().timestamp_millis())
             .expect("time")
     };
-    let ticket = |id: &str, status, assignee, kind: &str, customer: (&str, &str), created: i64| IndexRow {
-        ticket_type: kind.into(),
-        customer_id: customer.0.into(),
-        customer_name: customer.1.into(),
-        created_at: Some(created),
-        ..row(id, status, assignee)
+    let ticket = |id: &str, status, assignee, kind: &str, customer: (&str, &str), created: i64| {
+        row(id, status, assignee).with(|t| {
+            t.ticket_type = kind.into();
+            t.customer_id = customer.0.into();
+            t.customer_name = customer.1.into();
+            t.created_at = Some(created);
+        })
     };
     let rows = [
-        IndexRow {
-            responded_at: Some(utc(2026, 1, 31, 22)),
-            first_time_fix: Some(true),
-            revisited_at: Some(utc(2026, 2, 5, 0)),
-            ..ticket("t1", Status::Completed, Some("eli"), "bug", ("c1", "澳美"), utc(2026, 1, 31, 20))
-        },
-        IndexRow {
-            responded_at: Some(utc(2026, 1, 31, 14)),
-            ..ticket("t2", Status::Accepted, Some("eli"), "bug", ("c1", "澳美"), utc(2026, 1, 31, 10))
-        },
-        IndexRow {
-            first_time_fix: Some(false),
-            revisited_at: Some(utc(2026, 2, 12, 0)),
-            complaint: true,
-            complaint_level: "serious".into(),
-            complaint_product: "boiler".into(),
-            ..ticket("t3", Status::Completed, None, "install", ("c2", "Bo"), utc(2026, 2, 10, 3))
-        },
-        ticket("t4", Status::New, None, "install", ("c2", "Bo"), utc(2025, 6, 1, 3)),
+        ticket("t1", Status::Completed, Some("eli"), "bug", ("c1", "澳美"), utc(2026, 1, 31, 20)).with(|t| {
+            t.responded_at = Some(utc(2026, 1, 31, 22));
+            t.first_time_fix = Some(true);
+            t.revisited_at = Some(utc(2026, 2, 5, 0));
+            (t.product, t.module) = ("boiler".into(), "valve".into());
+            (t.minutes_worked, t.parts_lines, t.parts_quantity) = (90, 2, 5);
+            (t.reassigned_count, t.reassigned_from) = (1, "ana".into());
+        }),
+        ticket("t2", Status::Accepted, Some("eli"), "bug", ("c1", "澳美"), utc(2026, 1, 31, 10)).with(|t| {
+            t.responded_at = Some(utc(2026, 1, 31, 14));
+            t.product = "boiler".into();
+            (t.minutes_worked, t.parts_lines, t.parts_quantity) = (30, 1, 1);
+            (t.rejected_count, t.rejected_by, t.reassigned_count) = (1, "ana".into(), 1);
+        }),
+        ticket("t3", Status::Completed, None, "install", ("c2", "Bo"), utc(2026, 2, 10, 3)).with(|t| {
+            t.first_time_fix = Some(false);
+            t.revisited_at = Some(utc(2026, 2, 12, 0));
+            t.complaint = true;
+            t.complaint_level = "serious".into();
+            t.complaint_product = "boiler".into();
+            (t.product, t.module, t.minutes_worked) = ("heat pump".into(), "compressor".into(), 15);
+            (t.rejected_count, t.rejected_by) = (1, "ana".into());
+        }),
+        ticket("t4", Status::New, None, "install", ("c2", "Bo"), utc(2025, 6, 1, 3)).with(|t| {
+            (t.product, t.minutes_worked, t.rejected_count, t.rejected_by) = ("boiler".into(), 999, 1, "ana".into());
+        }),
         row("t5", Status::New, None),
     ];
     for r in rows {
@@ -71,6 +78,11 @@ pub(super) fn run(make: &dyn Fn() -> Box<dyn crate::storage::Storage>) {
         complaints: 0,
         bugs: 2,
         completed: 1,
+        minutes: 120,
+        parts_lines: 3,
+        parts_quantity: 6,
+        reassignments: 2,
+        rejections: 1,
     };
     assert_eq!(by_type[0], bug);
     assert_eq!(
@@ -100,6 +112,27 @@ pub(super) fn run(make: &dyn Fn() -> Box<dyn crate::storage::Storage>) {
     let products: Vec<(String, i64)> =
         tally(Grouping::ComplaintProduct).into_iter().map(|t| (t.key, t.tickets)).collect();
     assert_eq!(products, [("boiler".into(), 1)]);
+    // What the statistics take from time entries, parts and handovers (docs/adr/0025).
+    let figures = |g| -> Vec<(String, i64, i64, i64, i64, i64, i64)> {
+        tally(g)
+            .into_iter()
+            .map(|t| (t.key, t.tickets, t.minutes, t.parts_lines, t.parts_quantity, t.reassignments, t.rejections))
+            .collect()
+    };
+    assert_eq!(
+        figures(Grouping::Customer),
+        [("c1".into(), 2, 120, 3, 6, 2, 1), ("c2".into(), 1, 15, 0, 0, 0, 1)],
+        "t4's 999 minutes are before the range"
+    );
+    assert_eq!(figures(Grouping::Engineer)[1], ("eli".into(), 2, 120, 3, 6, 2, 1));
+    let keys = |g| -> Vec<(String, i64)> { tally(g).into_iter().map(|t| (t.key, t.tickets)).collect() };
+    assert_eq!(keys(Grouping::Product), [("boiler".into(), 2), ("heat pump".into(), 1)]);
+    assert_eq!(
+        keys(Grouping::Module),
+        [(String::new(), 1), ("boiler / valve".into(), 1), ("heat pump / compressor".into(), 1)]
+    );
+    assert_eq!(figures(Grouping::RejectedBy), [("ana".into(), 2, 45, 1, 1, 1, 2)], "only tickets ana gave back");
+    assert_eq!(keys(Grouping::ReassignedFrom), [("ana".into(), 1)], "only tickets taken from ana");
     let (oldest, open) = s.oldest_open(10).expect("oldest");
     let ids: Vec<&str> = oldest.iter().map(|t| t.id.as_str()).collect();
     assert_eq!(ids, ["t4", "t2"], "oldest first; a row without a creation time is left out");

@@ -2,7 +2,8 @@
 
 use postgres::Row;
 
-use super::{PostgresStorage, index_row};
+use super::PostgresStorage;
+use super::rows::read_rows;
 use crate::storage::customers::{CustomerStorage, StoredCustomer, like_pattern};
 use crate::storage::{IndexRow, ROW_COLUMNS, StorageError, i64_of};
 
@@ -117,7 +118,7 @@ impl CustomerStorage for PostgresStorage {
                  WHERE t.customer_id = $1 AND ($2::TEXT IS NULL OR t.site_id = $2)
                  ORDER BY t.created_at DESC NULLS LAST, t.changed_seq DESC LIMIT $3"
             );
-            Ok(tx.query(&sql, &[&customer_id, &site_id, &limit])?.iter().map(index_row).collect::<Result<_, _>>()?)
+            Ok(read_rows(&tx.query(&sql, &[&customer_id, &site_id, &limit])?)?)
         })
     }
 }

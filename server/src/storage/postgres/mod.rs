@@ -51,7 +51,7 @@ use listen::CHANNEL;
 pub use listen::Listener;
 pub use pool::url_of_database;
 use pool::{Conn, Pool, Tx, parse_config};
-use rows::{index_row, query_rows};
+use rows::query_rows;
 pub use schema::LATEST_VERSION;
 
 /// First key of the two-key advisory locks on ticket ids.
@@ -366,69 +366,8 @@ impl Storage for PostgresStorage {
             let seq: i64 = tx
                 .query_one("UPDATE counters SET value = value + 1 WHERE name = 'change_seq' RETURNING value", &[])?
                 .get(0);
+            rows::save(tx, &write.index, seq, version)?;
             let r = &write.index;
-            let conflicts = i64::from(r.conflicts);
-            tx.execute(
-                "INSERT INTO tickets (id, title, status, assignee, priority, customer_name, customer_address,
-                                      respond_by, arrive_by, resolve_by, sla_due_at, conflicts, resolved_at,
-                                      updated_at, changed_seq, version, ticket_type, escalated,
-                                      customer_id, site_id, created_at, responded_at, arrived_at,
-                                      revisit_due_at, revisited_at, first_time_fix, customer_rating,
-                                      complaint, complaint_level, complaint_unit, complaint_product, complaint_tier)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-                         $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32)
-                 ON CONFLICT (id) DO UPDATE SET
-                    title = excluded.title, status = excluded.status, assignee = excluded.assignee,
-                    priority = excluded.priority, customer_name = excluded.customer_name,
-                    customer_address = excluded.customer_address, respond_by = excluded.respond_by,
-                    arrive_by = excluded.arrive_by, resolve_by = excluded.resolve_by,
-                    sla_due_at = excluded.sla_due_at, conflicts = excluded.conflicts,
-                    resolved_at = excluded.resolved_at, updated_at = excluded.updated_at,
-                    changed_seq = excluded.changed_seq, version = excluded.version,
-                    ticket_type = excluded.ticket_type, escalated = excluded.escalated,
-                    customer_id = excluded.customer_id, site_id = excluded.site_id,
-                    created_at = excluded.created_at, responded_at = excluded.responded_at,
-                    arrived_at = excluded.arrived_at,
-                    revisit_due_at = excluded.revisit_due_at, revisited_at = excluded.revisited_at,
-                    first_time_fix = excluded.first_time_fix, customer_rating = excluded.customer_rating,
-                    complaint = excluded.complaint, complaint_level = excluded.complaint_level,
-                    complaint_unit = excluded.complaint_unit, complaint_product = excluded.complaint_product,
-                    complaint_tier = excluded.complaint_tier",
-                &[
-                    &id,
-                    &r.title,
-                    &r.status.as_str(),
-                    &r.assignee,
-                    &r.priority.as_str(),
-                    &r.customer_name,
-                    &r.customer_address,
-                    &r.sla.respond_by,
-                    &r.sla.arrive_by,
-                    &r.sla.resolve_by,
-                    &r.sla_due_at,
-                    &conflicts,
-                    &r.resolved_at,
-                    &r.updated_at,
-                    &seq,
-                    &version,
-                    &r.ticket_type,
-                    &r.escalated,
-                    &r.customer_id,
-                    &r.site_id,
-                    &r.created_at,
-                    &r.responded_at,
-                    &r.arrived_at,
-                    &r.revisit_due_at,
-                    &r.revisited_at,
-                    &r.first_time_fix,
-                    &r.customer_rating.map(i16::from),
-                    &r.complaint,
-                    &r.complaint_level,
-                    &r.complaint_unit,
-                    &r.complaint_product,
-                    &r.complaint_tier,
-                ],
-            )?;
             // Delivered to every listening instance at commit, in commit order.
             let notice = TicketNotice { id: id.to_owned(), status: r.status, seq: u64_of(seq) };
             tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &notice.payload()])?;

@@ -1,54 +1,140 @@
-//! Rows of the ticket index as read from PostgreSQL.
+//! The ticket index on PostgreSQL (docs/adr/0025): the row written with a ticket, rows read by
+//! column name, and the reindex from documents when the index changed. Every column list comes
+//! from the core's [`fieldsync_core::model::INDEX_COLUMNS`]; each column's kind says its
+//! PostgreSQL type (`BIGINT`, `SMALLINT`, `BOOLEAN`, `TEXT`).
 
-use fieldsync_core::model::{Priority, Sla};
-use fieldsync_core::workflow::Status;
+use std::sync::LazyLock;
+
+use fieldsync_core::model::columns::{ColumnKind, ColumnValue, index_fingerprint};
+use fieldsync_core::model::{INDEX_COLUMNS, TicketIndex};
+use fieldsync_core::store::index_sql;
 use postgres::Row;
 use postgres::types::ToSql;
 
 use super::pool::Tx;
-use crate::storage::{IndexRow, StorageError, u64_of};
+use crate::storage::{INDEX_FINGERPRINT_COUNTER, IndexRow, StorageError, index_of_stored, u64_of};
 
-pub(super) fn index_row(row: &Row) -> Result<IndexRow, postgres::Error> {
-    let status: String = row.try_get(2)?;
-    let priority: String = row.try_get(4)?;
-    let conflicts: i64 = row.try_get(11)?;
-    Ok(IndexRow {
-        id: row.try_get(0)?,
-        title: row.try_get(1)?,
-        status: Status::parse(&status).unwrap_or_default(),
-        assignee: row.try_get(3)?,
-        priority: Priority::parse(&priority).unwrap_or_default(),
-        customer_name: row.try_get(5)?,
-        customer_address: row.try_get(6)?,
-        sla: Sla { respond_by: row.try_get(7)?, arrive_by: row.try_get(8)?, resolve_by: row.try_get(9)? },
-        sla_due_at: row.try_get(10)?,
-        conflicts: u32::try_from(conflicts).unwrap_or(u32::MAX),
-        resolved_at: row.try_get(12)?,
-        updated_at: row.try_get(13)?,
-        changed_seq: u64_of(row.try_get(14)?),
-        ticket_type: row.try_get(15)?,
-        escalated: row.try_get(16)?,
-        customer_id: row.try_get(17)?,
-        site_id: row.try_get(18)?,
-        created_at: row.try_get(19)?,
-        responded_at: row.try_get(20)?,
-        arrived_at: row.try_get(21)?,
-        revisit_due_at: row.try_get(22)?,
-        revisited_at: row.try_get(23)?,
-        first_time_fix: row.try_get(24)?,
-        customer_rating: row.try_get::<_, Option<i16>>(25)?.and_then(|n| u8::try_from(n).ok()),
-        complaint: row.try_get(26)?,
-        complaint_level: row.try_get(27)?,
-        complaint_unit: row.try_get(28)?,
-        complaint_product: row.try_get(29)?,
-        complaint_tier: row.try_get(30)?,
+/// The upsert of a ticket's row: `$1` id, `$2` updated_at, `$3` changed_seq, `$4` version, the
+/// index from `$5`.
+pub(super) static SAVE_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO tickets (id, updated_at, changed_seq, version, {columns})
+         VALUES ($1, $2, $3, $4, {values})
+         ON CONFLICT (id) DO UPDATE SET
+            updated_at = excluded.updated_at, changed_seq = excluded.changed_seq, version = excluded.version,
+            {set}",
+        columns = index_sql::column_list(""),
+        values = index_sql::placeholders('$', 5),
+        set = index_sql::set_excluded(),
+    )
+});
+
+/// The index's values as PostgreSQL parameters, each typed by its column's kind.
+pub(super) fn parameters(index: &TicketIndex) -> Vec<Box<dyn ToSql + Sync>> {
+    index
+        .values()
+        .into_iter()
+        .zip(INDEX_COLUMNS.iter())
+        .map(|(value, column)| -> Box<dyn ToSql + Sync> {
+            match (column.kind, value) {
+                (ColumnKind::Int, ColumnValue::Int(n)) => Box::new(Some(n)),
+                (ColumnKind::Int, _) => Box::new(None::<i64>),
+                (ColumnKind::SmallInt, ColumnValue::Int(n)) => Box::new(i16::try_from(n).ok()),
+                (ColumnKind::SmallInt, _) => Box::new(None::<i16>),
+                (ColumnKind::Bool, ColumnValue::Bool(b)) => Box::new(Some(b)),
+                (ColumnKind::Bool, _) => Box::new(None::<bool>),
+                (ColumnKind::Text, ColumnValue::Text(s)) => Box::new(Some(s)),
+                (ColumnKind::Text, _) => Box::new(None::<String>),
+            }
+        })
+        .collect()
+}
+
+/// Writes `row` (its `changed_seq` replaced by `seq`) at `version`.
+pub(super) fn save(tx: &mut Tx<'_>, row: &IndexRow, seq: i64, version: i64) -> Result<(), StorageError> {
+    let index = parameters(&row.index);
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&row.id, &row.updated_at, &seq, &version];
+    params.extend(index.iter().map(|p| p.as_ref()));
+    tx.execute(&SAVE_SQL, &params)?;
+    Ok(())
+}
+
+/// The value of column `i` of `row`, read as `kind`.
+fn value(row: &Row, i: usize, kind: ColumnKind) -> Result<ColumnValue, postgres::Error> {
+    Ok(match kind {
+        ColumnKind::Int => row.try_get::<_, Option<i64>>(i)?.map_or(ColumnValue::Null, ColumnValue::Int),
+        ColumnKind::SmallInt => {
+            row.try_get::<_, Option<i16>>(i)?.map_or(ColumnValue::Null, |n| ColumnValue::Int(i64::from(n)))
+        }
+        ColumnKind::Bool => row.try_get::<_, Option<bool>>(i)?.map_or(ColumnValue::Null, ColumnValue::Bool),
+        ColumnKind::Text => row.try_get::<_, Option<String>>(i)?.map_or(ColumnValue::Null, ColumnValue::Text),
     })
 }
 
+/// The rows `sql` (selecting [`crate::storage::ROW_COLUMNS`]) returns for `params`.
 pub(super) fn query_rows(
     tx: &mut Tx<'_>,
     sql: &str,
     params: &[&(dyn ToSql + Sync)],
 ) -> Result<Vec<IndexRow>, StorageError> {
-    Ok(tx.query(sql, params)?.iter().map(index_row).collect::<Result<_, _>>()?)
+    Ok(read_rows(&tx.query(sql, params)?)?)
+}
+
+/// Rows selecting [`crate::storage::ROW_COLUMNS`] as index rows, their columns found by name
+/// once (from the first row).
+pub(super) fn read_rows(rows: &[Row]) -> Result<Vec<IndexRow>, postgres::Error> {
+    let Some(first) = rows.first() else { return Ok(Vec::new()) };
+    let position = |name: &str| first.columns().iter().position(|c| c.name() == name);
+    let positions: Vec<Option<usize>> = INDEX_COLUMNS.iter().map(|c| position(c.name)).collect();
+    rows.iter()
+        .map(|row| {
+            let mut values = Vec::with_capacity(positions.len());
+            for (i, column) in positions.iter().zip(INDEX_COLUMNS.iter()) {
+                values.push(match i {
+                    Some(i) => value(row, *i, column.kind)?,
+                    None => ColumnValue::Null,
+                });
+            }
+            Ok(IndexRow {
+                id: row.try_get("id")?,
+                index: TicketIndex::from_values(values),
+                updated_at: row.try_get("updated_at")?,
+                changed_seq: u64_of(row.try_get("changed_seq")?),
+            })
+        })
+        .collect()
+}
+
+/// Recomputes every ticket's index from its stored document when the rows were computed under
+/// another index (a column added since); returns how many rows it wrote. Run under the
+/// migration lock, so one instance does it. `changed_seq` and `version` stay as they were.
+pub(super) fn reindex_if_stale(tx: &mut Tx<'_>) -> Result<usize, StorageError> {
+    static REINDEX_SQL: LazyLock<String> =
+        LazyLock::new(|| format!("UPDATE tickets SET {} WHERE id = $1", index_sql::set_numbered('$', 2, &[])));
+    let fingerprint = index_fingerprint();
+    let stored: Option<i64> = tx
+        .query_opt("SELECT value FROM counters WHERE name = $1", &[&INDEX_FINGERPRINT_COUNTER])?
+        .map(|row| row.get(0));
+    if stored == Some(fingerprint) {
+        return Ok(0);
+    }
+    let ids: Vec<String> = tx.query("SELECT id FROM tickets ORDER BY id", &[])?.iter().map(|row| row.get(0)).collect();
+    let mut rewritten = 0;
+    for id in &ids {
+        let mut bytes = Vec::new();
+        for row in tx.query("SELECT bytes FROM doc_chunks WHERE ticket_id = $1 ORDER BY seq", &[id])? {
+            bytes.extend_from_slice(row.get::<_, &[u8]>(0));
+        }
+        let Some(index) = index_of_stored(&bytes) else { continue };
+        let values = parameters(&index);
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![id];
+        params.extend(values.iter().map(|p| p.as_ref()));
+        tx.execute(&REINDEX_SQL, &params)?;
+        rewritten += 1;
+    }
+    tx.execute(
+        "INSERT INTO counters (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        &[&INDEX_FINGERPRINT_COUNTER, &fingerprint],
+    )?;
+    Ok(rewritten)
 }

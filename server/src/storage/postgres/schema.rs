@@ -166,6 +166,19 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX tickets_by_revisit_due ON tickets (revisit_due_at);
     CREATE INDEX tickets_by_complaint ON tickets (complaint);
     "#,
+    // 9: product and module, time and parts, reassignments and rejections in the index
+    // (SQLite's 11; docs/adr/0025). Filled from the documents on open.
+    r#"
+    ALTER TABLE tickets ADD COLUMN product TEXT NOT NULL DEFAULT '';
+    ALTER TABLE tickets ADD COLUMN module TEXT NOT NULL DEFAULT '';
+    ALTER TABLE tickets ADD COLUMN minutes_worked BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE tickets ADD COLUMN parts_lines BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE tickets ADD COLUMN parts_quantity BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE tickets ADD COLUMN reassigned_count BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE tickets ADD COLUMN reassigned_from TEXT NOT NULL DEFAULT '';
+    ALTER TABLE tickets ADD COLUMN rejected_count BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE tickets ADD COLUMN rejected_by TEXT NOT NULL DEFAULT '';
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -192,6 +205,9 @@ impl PostgresStorage {
             if found < LATEST_VERSION {
                 tx.execute("UPDATE schema_version SET version = $1", &[&LATEST_VERSION])?;
             }
+            // Rows computed under an older index get their new columns from their documents,
+            // under the same lock: one instance does it.
+            super::rows::reindex_if_stale(tx)?;
             Ok(found)
         })
     }

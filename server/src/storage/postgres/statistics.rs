@@ -23,6 +23,11 @@ fn tally_of(row: &Row) -> Result<Tally, postgres::Error> {
         complaints: row.try_get(10)?,
         bugs: row.try_get(11)?,
         completed: row.try_get(12)?,
+        minutes: row.try_get(13)?,
+        parts_lines: row.try_get(14)?,
+        parts_quantity: row.try_get(15)?,
+        reassignments: row.try_get(16)?,
+        rejections: row.try_get(17)?,
     })
 }
 

@@ -2,7 +2,7 @@
 
 use rusqlite::{OptionalExtension, Row, params};
 
-use super::{SqliteStorage, index_row};
+use super::{SqliteStorage, index};
 use crate::storage::customers::{CustomerStorage, StoredCustomer, like_pattern};
 use crate::storage::{IndexRow, ROW_COLUMNS, StorageError, i64_of};
 
@@ -134,9 +134,7 @@ impl CustomerStorage for SqliteStorage {
                 "SELECT {ROW_COLUMNS} FROM tickets t WHERE t.customer_id = ?1 AND (?2 IS NULL OR t.site_id = ?2)
                  ORDER BY t.created_at DESC, t.changed_seq DESC LIMIT ?3"
             );
-            let mut stmt = tx.prepare_cached(&sql)?;
-            let rows = stmt.query_map(params![customer_id, site_id, i64_of(limit as u64)], index_row)?;
-            Ok(rows.collect::<Result<_, _>>()?)
+            index::query_rows(tx, &sql, params![customer_id, site_id, i64_of(limit as u64)])
         })
     }
 }

@@ -23,6 +23,11 @@ fn tally_of(row: &rusqlite::Row<'_>) -> rusqlite::Result<Tally> {
         complaints: row.get(10)?,
         bugs: row.get(11)?,
         completed: row.get(12)?,
+        minutes: row.get(13)?,
+        parts_lines: row.get(14)?,
+        parts_quantity: row.get(15)?,
+        reassignments: row.get(16)?,
+        rejections: row.get(17)?,
     })
 }
 

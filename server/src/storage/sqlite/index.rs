@@ -1,0 +1,98 @@
+//! The ticket index on the server's SQLite (docs/adr/0025): the row written with a ticket, rows
+//! read by column name, and the reindex from documents when the index changed. Every column
+//! list comes from the core's [`fieldsync_core::model::INDEX_COLUMNS`].
+
+use std::sync::LazyLock;
+
+use fieldsync_core::model::columns::index_fingerprint;
+use fieldsync_core::store::index_sql::{self, IndexReader};
+use rusqlite::{Connection, OptionalExtension, Row, ToSql, Transaction, TransactionBehavior};
+
+use crate::storage::{INDEX_FINGERPRINT_COUNTER, IndexRow, StorageError, index_of_stored, u64_of};
+
+/// The upsert of a ticket's row: `?1` id, `?2` updated_at, `?3` changed_seq, `?4` version, the
+/// index from `?5`.
+static SAVE_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO tickets (id, updated_at, changed_seq, version, {columns})
+         VALUES (?1, ?2, ?3, ?4, {values})
+         ON CONFLICT (id) DO UPDATE SET
+            updated_at = excluded.updated_at, changed_seq = excluded.changed_seq, version = excluded.version,
+            {set}",
+        columns = index_sql::column_list(""),
+        values = index_sql::placeholders('?', 5),
+        set = index_sql::set_excluded(),
+    )
+});
+
+/// Writes `row` (its `changed_seq` replaced by `seq`) at `version`.
+pub(super) fn save(tx: &Transaction<'_>, row: &IndexRow, seq: i64, version: i64) -> Result<(), StorageError> {
+    let values = row.index.values();
+    let mut params: Vec<&dyn ToSql> = vec![&row.id, &row.updated_at, &seq, &version];
+    params.extend(values.iter().map(|v| v as &dyn ToSql));
+    tx.prepare_cached(&SAVE_SQL)?.execute(params.as_slice())?;
+    Ok(())
+}
+
+/// One row, its columns found by name through `reader`.
+pub(super) fn read_row(reader: &IndexReader, row: &Row<'_>) -> rusqlite::Result<IndexRow> {
+    Ok(IndexRow {
+        id: row.get("id")?,
+        index: reader.read(row)?,
+        updated_at: row.get("updated_at")?,
+        changed_seq: u64_of(row.get("changed_seq")?),
+    })
+}
+
+/// The rows `sql` (selecting [`crate::storage::ROW_COLUMNS`]) returns for `params`.
+pub(super) fn query_rows(
+    tx: &Transaction<'_>,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<IndexRow>, StorageError> {
+    let mut statement = tx.prepare_cached(sql)?;
+    let reader = IndexReader::new(&statement);
+    let rows = statement.query_map(params, |row| read_row(&reader, row))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Recomputes every ticket's index from its stored document when the rows were computed under
+/// another index (a column added since), in one transaction; returns how many rows it wrote.
+/// `changed_seq` and `version` stay as they were: devices compute their own index.
+pub(super) fn reindex_if_stale(conn: &mut Connection) -> Result<usize, StorageError> {
+    static REINDEX_SQL: LazyLock<String> =
+        LazyLock::new(|| format!("UPDATE tickets SET {} WHERE id = ?1", index_sql::set_numbered('?', 2, &[])));
+    let fingerprint = index_fingerprint();
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let stored: Option<i64> = tx
+        .query_row("SELECT value FROM counters WHERE name = ?1", [INDEX_FINGERPRINT_COUNTER], |row| row.get(0))
+        .optional()?;
+    if stored == Some(fingerprint) {
+        return Ok(0);
+    }
+    let ids: Vec<String> =
+        tx.prepare("SELECT id FROM tickets ORDER BY id")?.query_map([], |row| row.get(0))?.collect::<Result<_, _>>()?;
+    let mut rewritten = 0;
+    {
+        let mut chunks = tx.prepare("SELECT bytes FROM doc_chunks WHERE ticket_id = ?1 ORDER BY seq")?;
+        let mut update = tx.prepare(&REINDEX_SQL)?;
+        for id in &ids {
+            let mut bytes = Vec::new();
+            for chunk in chunks.query_map([id], |row| row.get::<_, Vec<u8>>(0))? {
+                bytes.extend_from_slice(&chunk?);
+            }
+            let Some(index) = index_of_stored(&bytes) else { continue };
+            let values = index.values();
+            let mut params: Vec<&dyn ToSql> = vec![id];
+            params.extend(values.iter().map(|v| v as &dyn ToSql));
+            update.execute(params.as_slice())?;
+            rewritten += 1;
+        }
+    }
+    tx.execute(
+        "INSERT INTO counters (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        rusqlite::params![INDEX_FINGERPRINT_COUNTER, fingerprint],
+    )?;
+    tx.commit()?;
+    Ok(rewritten)
+}
