@@ -24,6 +24,7 @@ mod engine;
 mod fuzz_regressions;
 mod http;
 mod manager;
+mod pool_groups;
 mod postgres;
 mod properties;
 mod report;
