@@ -184,6 +184,15 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     CREATE INDEX tickets_by_revisit_due ON tickets (revisit_due_at);
     CREATE INDEX tickets_by_complaint ON tickets (complaint);
     "#,
+    // 12 (11 is the statistics' index columns, merged before this): the service reports'
+    // per-ticket facts, folded once per ticket version (docs/adr/0028).
+    r#"
+    CREATE TABLE report_facts (
+        ticket_id TEXT PRIMARY KEY,
+        seq       INTEGER NOT NULL,
+        facts     TEXT    NOT NULL
+    ) STRICT;
+    "#,
 ];
 
 /// Brings the schema up to the newest migration in one transaction with the project's one

@@ -35,6 +35,7 @@ use super::{
 mod actors;
 pub(crate) mod customers;
 pub(crate) mod manager;
+mod report_facts;
 mod statistics;
 pub(crate) mod tracking;
 pub(crate) mod uploads;

@@ -28,6 +28,7 @@ mod pool_groups;
 mod postgres;
 mod properties;
 mod report;
+mod reports_index;
 mod revisits;
 mod route_audit;
 mod routing;
