@@ -1,6 +1,6 @@
 //! The PostgreSQL schema: numbered migrations, applied once under an advisory lock.
 
-use super::{PostgresStorage, customers, manager, tracking, uploads};
+use super::{PostgresStorage, customers, manager, report_facts, tracking, uploads};
 use crate::storage::StorageError;
 
 /// Advisory lock key of migrations (the one-key form; tickets use the two-key form).
@@ -166,6 +166,9 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX tickets_by_revisit_due ON tickets (revisit_due_at);
     CREATE INDEX tickets_by_complaint ON tickets (complaint);
     "#,
+    // 10 (9 is the statistics' index columns, merged before this; SQLite's 12): the service
+    // reports' per-ticket facts (docs/adr/0028).
+    report_facts::MIGRATION,
 ];
 
 /// The schema version this build writes.
