@@ -521,5 +521,23 @@ mod tests {
         assert_eq!(new, Command::StartTravel { eta: Some(5) });
         let public: Command = serde_json::from_str(r#"{"action":"add_public_note","text":"hi"}"#).expect("public");
         assert_eq!(public, Command::AddPublicNote { text: "hi".into() });
+        // `pool` had no fields before skill groups' pools: the pool of everyone.
+        let pool: Command = serde_json::from_str(r#"{"action":"pool"}"#).expect("old pool");
+        assert_eq!(pool, Command::Pool { group: None });
+        assert_eq!(serde_json::to_string(&pool).expect("json"), r#"{"action":"pool"}"#);
+    }
+
+    #[test]
+    fn a_pool_names_its_group_in_the_pooled_event() {
+        let identity =
+            Identity { user_id: "dana".into(), device_id: "d1".into(), role: crate::workflow::Role::Dispatcher };
+        let new = NewTicket { title: "Boiler".into(), ..Default::default() };
+        let (_, mut document, _) = create(automerge::ActorId::random(), &identity, &new, 1).expect("create");
+        assert_eq!(doc::pool_group(&document), None);
+        perform(&mut document, &identity, &Command::Pool { group: Some("boilers".into()) }, 2).expect("pool");
+        assert_eq!(doc::pool_group(&document).as_deref(), Some("boilers"));
+        assert_eq!(doc::derive(&document).state.status, Status::Pooled);
+        let blank = perform(&mut document, &identity, &Command::Pool { group: Some(" ".into()) }, 3);
+        assert!(blank.is_err(), "a blank group is refused");
     }
 }
