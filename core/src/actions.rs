@@ -318,7 +318,9 @@ fn plan(document: &Automerge, state: &workflow::TicketState, command: &Command) 
         Command::Reopen { reason } => with_reason(EventKind::Reopened, reason),
         Command::Reject { reason } => with_reason(EventKind::Rejected, reason),
         Command::Accept => event(EventKind::Accepted),
-        Command::Pool { group } => Edit::Event(EventDraft { group: group.clone(), ..EventDraft::of(EventKind::Pooled) }),
+        Command::Pool { group } => {
+            Edit::Event(EventDraft { group: group.clone(), ..EventDraft::of(EventKind::Pooled) })
+        }
         Command::Claim => event(EventKind::Claimed),
         Command::StartTravel { eta } => {
             Edit::Event(EventDraft { eta: *eta, ..EventDraft::of(EventKind::TravelStarted) })

@@ -292,7 +292,9 @@ pub fn event_count(doc: &Automerge) -> usize {
 pub fn pool_group(doc: &Automerge) -> Option<String> {
     records(doc, key::EVENTS)
         .into_iter()
-        .filter(|event| event.str("kind").as_deref() == Some(EventKind::Pooled.as_str()) && event.str(key::VOID).is_none())
+        .filter(|event| {
+            event.str("kind").as_deref() == Some(EventKind::Pooled.as_str()) && event.str(key::VOID).is_none()
+        })
         .last()
         .and_then(|event| event.str(key::POOL_GROUP))
 }

@@ -55,7 +55,7 @@ fn facts_in(state: &AppState, range: &Range, now: i64) -> Result<Vec<Facts>, App
             serde_json::from_str::<Facts>(&json).ok()
         });
         if let Some(kept) = kept {
-            facts.push(kept.as_of(now));
+            facts.push(kept.seen_at(now));
             continue;
         }
         let Some(loaded) = crate::documents::load_at(state, &row.ticket_id, row.changed_seq)? else { continue };

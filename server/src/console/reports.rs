@@ -41,7 +41,7 @@ pub struct Facts {
     /// Whether an SLA deadline was missed; `None` when the ticket has none.
     pub breached: Option<bool>,
     /// The earliest deadline not met yet (the ticket not cancelled): it breaches once passed,
-    /// with no change to the ticket ([`Facts::as_of`]).
+    /// with no change to the ticket ([`Facts::seen_at`]).
     #[serde(default)]
     pub open_deadline: Option<Millis>,
     /// Whether it was ever reopened.
@@ -121,7 +121,7 @@ pub fn facts(ticket: &Ticket, now: Millis) -> Facts {
 impl Facts {
     /// These facts at `now`, later than when they were folded: an open deadline passed
     /// since is a breach (nothing else changes while the ticket does not).
-    pub fn as_of(mut self, now: Millis) -> Facts {
+    pub fn seen_at(mut self, now: Millis) -> Facts {
         if self.breached == Some(false) && self.open_deadline.is_some_and(|deadline| now > deadline) {
             self.breached = Some(true);
         }
@@ -540,9 +540,9 @@ mod tests {
         // Folded before the deadline and kept: read later, it has breached.
         let kept = facts(&tickets[2], T0 + DAY);
         assert_eq!(kept.open_deadline, Some(T0 + DAY + 15 * MIN));
-        assert_eq!(kept.clone().as_of(now), gus, "the same as folding now");
-        assert_eq!(kept.as_of(T0 + DAY + MIN).breached, Some(false));
-        assert_eq!(eli.clone().as_of(T0 + 400 * DAY), eli, "met deadlines never breach later");
+        assert_eq!(kept.clone().seen_at(now), gus, "the same as folding now");
+        assert_eq!(kept.seen_at(T0 + DAY + MIN).breached, Some(false));
+        assert_eq!(eli.clone().seen_at(T0 + 400 * DAY), eli, "met deadlines never breach later");
     }
 
     #[test]

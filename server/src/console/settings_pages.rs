@@ -97,7 +97,8 @@ fn routing_of(groups: &str, rules: &str) -> Result<Routing, AppError> {
             engineers: members.split_whitespace().map(str::to_owned).collect(),
         });
     }
-    const SHAPE: &str = "a rule is `type product group|@engineer [round_robin|least_loaded|pool] [priority=P] [tier=T]`";
+    const SHAPE: &str =
+        "a rule is `type product group|@engineer [round_robin|least_loaded|pool] [priority=P] [tier=T]`";
     for (n, line) in rules.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
         let words: Vec<&str> = line.split_whitespace().collect();
         let [ticket_type, product, target, rest @ ..] = words.as_slice() else {
@@ -112,7 +113,8 @@ fn routing_of(groups: &str, rules: &str) -> Result<Routing, AppError> {
         for word in rest {
             match word.split_once('=') {
                 Some(("priority", p)) => {
-                    rule.priority = Some(Priority::parse(p).ok_or_else(|| bad(n, "priority is low, normal, high or urgent"))?);
+                    rule.priority =
+                        Some(Priority::parse(p).ok_or_else(|| bad(n, "priority is low, normal, high or urgent"))?);
                 }
                 Some(("tier", tier)) => rule.tier = tier.to_owned(),
                 Some(_) => return Err(bad(n, SHAPE)),

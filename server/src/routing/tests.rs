@@ -126,7 +126,12 @@ fn rules_match_priority_and_tier_and_send_to_an_engineer_or_a_groups_pool() {
     let mut r = routing(Strategy::RoundRobin);
     r.rules.insert(
         0,
-        RoutingRule { priority: Some(Priority::Urgent), group: "boilers".into(), strategy: Strategy::Pool, ..Default::default() },
+        RoutingRule {
+            priority: Some(Priority::Urgent),
+            group: "boilers".into(),
+            strategy: Strategy::Pool,
+            ..Default::default()
+        },
     );
     r.rules.insert(0, RoutingRule { tier: "gold".into(), engineer: "gus".into(), ..Default::default() });
     assert!(r.validate().is_ok());

@@ -39,4 +39,3 @@ pub(crate) const REPORT_FACTS_SQL: &str = "SELECT t.id, t.changed_seq, f.seq, f.
 pub(crate) const KEEP_REPORT_FACTS_SQL: &str = "INSERT INTO report_facts (ticket_id, seq, facts) VALUES ($1, $2, $3)
      ON CONFLICT (ticket_id) DO UPDATE SET seq = excluded.seq, facts = excluded.facts
      WHERE report_facts.seq <= excluded.seq";
-

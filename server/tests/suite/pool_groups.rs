@@ -33,11 +33,11 @@ async fn attack_a_groups_pool_reaches_and_is_claimable_by_its_members_only() {
     let fay = server.user("fay", Role::Engineer);
     let hal = server.user("hal", Role::Engineer);
     let routing = json!({
-        "groups": [{"id": "boilers", "engineers": ["eli", "fay"]}, {"id": "network", "engineers": ["hal"]}],
-        "rules": [
-            {"priority": "urgent", "group": "boilers", "strategy": "pool"},
-            {"tier": "gold", "engineer": "hal"},
-        ]});
+    "groups": [{"id": "boilers", "engineers": ["eli", "fay"]}, {"id": "network", "engineers": ["hal"]}],
+    "rules": [
+        {"priority": "urgent", "group": "boilers", "strategy": "pool"},
+        {"tier": "gold", "engineer": "hal"},
+    ]});
     let (status, answer) = put_json(&server, &root.token, "/v1/routing", &routing).await;
     assert_eq!(status, 200, "{answer}");
     let bad = json!({"groups": [], "rules": [{"engineer": "dana"}]});
@@ -49,7 +49,8 @@ async fn attack_a_groups_pool_reaches_and_is_claimable_by_its_members_only() {
     assert_eq!((urgent["status"].as_str(), urgent["assignee"].as_str()), (Some("pooled"), None), "{urgent}");
     let pooled = events_of(&urgent).into_iter().find(|e| e["kind"] == "pooled").expect("pooled event");
     assert_eq!(pooled["by"], "dana", "pooled on the creator's behalf: {pooled}");
-    let gold = create(&server, &dana.token, json!({"title": "Gold", "customer": {"name": "Acme", "tier": "gold"}})).await;
+    let gold =
+        create(&server, &dana.token, json!({"title": "Gold", "customer": {"name": "Acme", "tier": "gold"}})).await;
     assert_eq!((gold["status"].as_str(), gold["assignee"].as_str()), (Some("dispatched"), Some("hal")), "{gold}");
     let plain = create(&server, &dana.token, json!({"title": "Plain"})).await;
     assert_eq!(plain["status"], "new", "no rule matches: {plain}");
