@@ -65,6 +65,9 @@ pub enum DispatchCommand {
     Pool {
         /// Ticket id.
         id: String,
+        /// Only this skill group's engineers hold it and may claim it (default: everyone).
+        #[arg(long)]
+        group: Option<String>,
     },
     /// Cancel a ticket.
     Cancel {
@@ -184,7 +187,7 @@ impl DispatchCommand {
         use DispatchCommand as D;
         match self {
             D::Assign { id, .. }
-            | D::Pool { id }
+            | D::Pool { id, .. }
             | D::Cancel { id, .. }
             | D::Reopen { id, .. }
             | D::Show { id, .. }
@@ -232,9 +235,10 @@ pub async fn run(server: &str, token: &str, command: DispatchCommand) -> Result<
             api.act(&id, &Command::Assign { engineer: engineer.clone() }).await?;
             println!("assigned {id} to {engineer}");
         }
-        DispatchCommand::Pool { id } => {
-            api.act(&id, &Command::Pool).await?;
-            println!("put {id} in the pool");
+        DispatchCommand::Pool { id, group } => {
+            let whose = group.as_deref().map(|g| format!(" of group {g}")).unwrap_or_default();
+            api.act(&id, &Command::Pool { group }).await?;
+            println!("put {id} in the pool{whose}");
         }
         DispatchCommand::Cancel { id, reason } => {
             api.act(&id, &Command::Cancel { reason }).await?;

@@ -34,7 +34,12 @@ pub enum Command {
     },
     /// Put a new (or rejected) ticket into the shared pool instead of assigning it
     /// (dispatcher; docs/adr/0023).
-    Pool,
+    Pool {
+        /// The skill group whose pool it is: only its members hold the ticket and may claim
+        /// it (docs/adr/0028); none: every engineer's.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        group: Option<String>,
+    },
     /// Claim a pooled ticket for oneself (engineer): it becomes one's own, accepted.
     Claim,
     /// Accept (assignee).
@@ -313,7 +318,9 @@ fn plan(document: &Automerge, state: &workflow::TicketState, command: &Command) 
         Command::Reopen { reason } => with_reason(EventKind::Reopened, reason),
         Command::Reject { reason } => with_reason(EventKind::Rejected, reason),
         Command::Accept => event(EventKind::Accepted),
-        Command::Pool => event(EventKind::Pooled),
+        Command::Pool { group } => {
+            Edit::Event(EventDraft { group: group.clone(), ..EventDraft::of(EventKind::Pooled) })
+        }
         Command::Claim => event(EventKind::Claimed),
         Command::StartTravel { eta } => {
             Edit::Event(EventDraft { eta: *eta, ..EventDraft::of(EventKind::TravelStarted) })
@@ -389,7 +396,7 @@ fn verb(command: &Command) -> &'static str {
         Command::Cancel { .. } => Action::Cancel.verb(),
         Command::Reopen { .. } => Action::Reopen.verb(),
         Command::Accept => Action::Accept.verb(),
-        Command::Pool => Action::Pool.verb(),
+        Command::Pool { .. } => Action::Pool.verb(),
         Command::Claim => Action::Claim.verb(),
         Command::Reject { .. } => Action::Reject.verb(),
         Command::StartTravel { .. } => Action::StartTravel.verb(),
@@ -417,6 +424,7 @@ fn validate(command: &Command) -> Result<(), Error> {
     use workflow::values as v;
     let checked = match command {
         Command::Assign { engineer } => v::required_text(engineer, "engineer", v::MAX_USER_ID_CHARS),
+        Command::Pool { group: Some(group) } => v::required_text(group, "skill group", v::MAX_USER_ID_CHARS),
         Command::Cancel { reason } | Command::Reopen { reason } | Command::Reject { reason } => {
             v::required_text(reason, "reason", v::MAX_REASON_CHARS)
         }
@@ -515,5 +523,23 @@ mod tests {
         assert_eq!(new, Command::StartTravel { eta: Some(5) });
         let public: Command = serde_json::from_str(r#"{"action":"add_public_note","text":"hi"}"#).expect("public");
         assert_eq!(public, Command::AddPublicNote { text: "hi".into() });
+        // `pool` had no fields before skill groups' pools: the pool of everyone.
+        let pool: Command = serde_json::from_str(r#"{"action":"pool"}"#).expect("old pool");
+        assert_eq!(pool, Command::Pool { group: None });
+        assert_eq!(serde_json::to_string(&pool).expect("json"), r#"{"action":"pool"}"#);
+    }
+
+    #[test]
+    fn a_pool_names_its_group_in_the_pooled_event() {
+        let identity =
+            Identity { user_id: "dana".into(), device_id: "d1".into(), role: crate::workflow::Role::Dispatcher };
+        let new = NewTicket { title: "Boiler".into(), ..Default::default() };
+        let (_, mut document, _) = create(automerge::ActorId::random(), &identity, &new, 1).expect("create");
+        assert_eq!(doc::pool_group(&document), None);
+        perform(&mut document, &identity, &Command::Pool { group: Some("boilers".into()) }, 2).expect("pool");
+        assert_eq!(doc::pool_group(&document).as_deref(), Some("boilers"));
+        assert_eq!(doc::derive(&document).state.status, Status::Pooled);
+        let blank = perform(&mut document, &identity, &Command::Pool { group: Some(" ".into()) }, 3);
+        assert!(blank.is_err(), "a blank group is refused");
     }
 }

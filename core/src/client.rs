@@ -216,7 +216,7 @@ impl Client {
     /// Puts a new (or rejected) ticket into the shared pool, where engineers claim it, instead
     /// of assigning it (dispatchers and admins; docs/adr/0023).
     pub fn pool(&self, ticket_id: &str) -> Result<(), Error> {
-        self.run(ticket_id, Command::Pool)
+        self.run(ticket_id, Command::Pool { group: None })
     }
 
     /// Claims a pooled ticket for this device's engineer, offline too: it becomes theirs,

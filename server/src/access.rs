@@ -68,6 +68,22 @@ pub(crate) fn should_hold(who: &Principal, row: &IndexRow, expired_before: Milli
     mine && !expired
 }
 
+/// Whether engineer `who`, a member of `groups`, may hold and claim pooled ticket `row`: a
+/// ticket pooled for a skill group is only its members' (docs/adr/0028), read from the
+/// document's `pooled` event (the pool is small; the document is usually cached).
+pub(crate) fn may_take_from_pool(
+    state: &AppState,
+    who: &Principal,
+    groups: &[String],
+    row: &IndexRow,
+) -> Result<bool, AppError> {
+    if who.role.dispatches() {
+        return Ok(true);
+    }
+    let Some(loaded) = documents::load_at(state, &row.id, row.changed_seq)? else { return Ok(false) };
+    Ok(crate::routing::may_take_from_pool(doc::pool_group(&loaded.doc).as_deref(), groups))
+}
+
 /// Engineers upload only for tickets they may push to (assigned now or earlier); dispatchers
 /// and admins for any existing ticket.
 pub(crate) fn may_write_blobs(state: &AppState, caller: &Caller, ticket: &str) -> Result<(), AppError> {

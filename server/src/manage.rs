@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::json_body;
-use crate::routing::Routing;
+use crate::routing::{Facts, Routing, Target};
 use crate::sla::Policy;
 use crate::sla::escalation::Rules;
 use crate::sla::taxonomy::Taxonomy;
@@ -92,6 +92,12 @@ pub fn set_routing(state: &AppState, caller: &Caller, routing: &Routing) -> Resu
             }
         }
     }
+    for (n, rule) in routing.rules.iter().enumerate().filter(|(_, r)| !r.engineer.is_empty()) {
+        match state.storage().user(&rule.engineer)? {
+            Some(user) if user.role == fieldsync_core::workflow::Role::Engineer => {}
+            _ => return Err(AppError::BadRequest(format!("rule {}: {:?} is no engineer", n + 1, rule.engineer))),
+        }
+    }
     save(state, caller, ROUTING, routing)
 }
 
@@ -119,14 +125,24 @@ pub fn set_escalation_rules(state: &AppState, caller: &Caller, rules: &Rules) ->
     save(state, caller, ESCALATION_RULES, rules)
 }
 
+/// A new ticket as [`prepare_new_ticket`] leaves it.
+#[derive(Clone, Debug)]
+pub struct PreparedTicket {
+    /// The ticket to create.
+    pub ticket: NewTicket,
+    /// The skill group whose pool a routing rule put it in (it then names no engineer).
+    pub pool_group: Option<String>,
+}
+
 /// What every new ticket goes through, however it is made (REST API, console, CLI): its
-/// classification checked against the taxonomy, and the deadlines it was not given filled from
-/// the SLA policy for its priority, tier and type. Blocking.
+/// classification checked against the taxonomy, the deadlines it was not given filled from
+/// the SLA policy for its priority, tier and type, and, when it names no engineer, the routing
+/// rules' pick (an engineer, or a skill group's pool; docs/adr/0028). Blocking.
 ///
 /// A ticket for a customer record (`customer.id`) takes the record's snapshot and tier (so the
 /// policy's rules for that tier apply) and carries the customer card (docs/adr/0018); an id
 /// that names no record here is refused. A card in `new` is never kept: only this fills it.
-pub fn prepare_new_ticket(state: &AppState, new: &NewTicket, at: Millis) -> Result<NewTicket, AppError> {
+pub fn prepare_new_ticket(state: &AppState, new: &NewTicket, at: Millis) -> Result<PreparedTicket, AppError> {
     taxonomy(state)?.value.check(&new.classification).map_err(|e| AppError::BadRequest(e.0))?;
     let (customer, customer_card) = match crate::customers::service::for_new_ticket(state, &new.customer, at)? {
         Some((customer, card)) => (customer, Some(card)),
@@ -141,14 +157,21 @@ pub fn prepare_new_ticket(state: &AppState, new: &NewTicket, at: Millis) -> Resu
     // A ticket that names no engineer goes to the one a routing rule picks, if one matches
     // (the index rows are read only then).
     let mut assignee = new.assignee.clone().filter(|a| !a.trim().is_empty());
+    let mut pool_group = None;
     if assignee.is_none() {
         let routing = routing(state)?.value;
-        if routing.rule_for(&new.classification).is_some() {
+        let facts = Facts { classification: &new.classification, priority: new.priority, tier };
+        if routing.rule_for(&facts).is_some() {
             let rows = state.storage().list_tickets(&crate::storage::TicketFilter::default())?;
-            assignee = crate::routing::route(&routing, &new.classification, &rows).map(|d| d.engineer);
+            match crate::routing::route(&routing, &facts, &rows).map(|d| d.target) {
+                Some(Target::Engineer(engineer)) => assignee = Some(engineer),
+                Some(Target::Pool { group }) => pool_group = Some(group),
+                None => {}
+            }
         }
     }
-    Ok(NewTicket { sla, customer, customer_card, revisit_after, assignee, ..new.clone() })
+    let ticket = NewTicket { sla, customer, customer_card, revisit_after, assignee, ..new.clone() };
+    Ok(PreparedTicket { ticket, pool_group })
 }
 
 /// `{ "version": n }`

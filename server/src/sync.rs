@@ -19,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use fieldsync_core::model::doc;
 use fieldsync_core::protocol::{self, Push, Rejection, SyncRequest, SyncResponse, Update};
 use fieldsync_core::time::{Millis, now_ms};
-use fieldsync_core::workflow::Role;
+use fieldsync_core::workflow::{Role, Status};
 use serde_bytes::ByteBuf;
 
 use crate::access;
@@ -57,6 +57,11 @@ pub(crate) async fn handler(
 /// while the answer is built.
 pub(crate) fn sync(state: &AppState, who: &Principal, request: SyncRequest) -> Result<SyncResponse, AppError> {
     let now = now_ms();
+    // The skill groups whose pools an engineer holds and may claim from (docs/adr/0028).
+    let groups = match who.role {
+        Role::Engineer => crate::manage::routing(state)?.value.groups_of(&who.user_id),
+        _ => Vec::new(),
+    };
     let mut rejections = Vec::new();
     let mut pushed: Vec<(String, Vec<HashBytes>)> = Vec::new();
     let mut seen = HashSet::new();
@@ -83,7 +88,7 @@ pub(crate) fn sync(state: &AppState, who: &Principal, request: SyncRequest) -> R
             continue;
         }
         let heads: Vec<HashBytes> = push.heads.iter().map(|h| h.into_array()).collect();
-        match apply_push(state, who, &mut push, now) {
+        match apply_push(state, who, &groups, &mut push, now) {
             Ok(compensated) => {
                 pushed.push((push.ticket_id.clone(), heads));
                 // Merged but undone: the update carries the compensation, this says why.
@@ -106,7 +111,7 @@ pub(crate) fn sync(state: &AppState, who: &Principal, request: SyncRequest) -> R
     if who.last_sync_at.is_none_or(|last| now - last >= RECORD_SYNC_EVERY_MS) {
         state.storage().record_sync(&who.device_id, now)?;
     }
-    let mut response = updates(state, who, request.cursor, &pushed, now)?;
+    let mut response = updates(state, who, &groups, request.cursor, &pushed, now)?;
     response.rejections = rejections;
     response.more |= cut_by_budget;
     Ok(response)
@@ -137,8 +142,15 @@ fn reject<T>(reason: impl Into<String>) -> Result<T, PushError> {
 /// history (another device's actor, not this ticket, not assigned) is refused and nothing of
 /// it is stored. A push that breaks a rule of what its user may edit is merged and undone by
 /// one compensating server change; its reason comes back as `Ok(Some(reason))`.
-/// The push's change bytes are taken once parsed (the parsed changes hold a copy).
-fn apply_push(state: &AppState, who: &Principal, push: &mut Push, now: Millis) -> Result<Option<String>, PushError> {
+/// The push's change bytes are taken once parsed (the parsed changes hold a copy). `groups`
+/// are the pusher's skill groups (a claim from outside a pool's group is refused).
+fn apply_push(
+    state: &AppState,
+    who: &Principal,
+    groups: &[String],
+    push: &mut Push,
+    now: Millis,
+) -> Result<Option<String>, PushError> {
     let id = push.ticket_id.as_str();
     if id.is_empty() || id.len() > MAX_TICKET_ID {
         return reject("invalid ticket id");
@@ -190,7 +202,7 @@ fn apply_push(state: &AppState, who: &Principal, push: &mut Push, now: Millis) -
             return reject("changes are not this ticket's history");
         }
         // Each change is judged against the ticket as its author had seen it (rules/causal.rs).
-        let pusher = rules::Pusher { user_id: &who.user_id, device_id: &who.device_id, role: who.role };
+        let pusher = rules::Pusher { user_id: &who.user_id, device_id: &who.device_id, role: who.role, groups };
         let frames = rules::causal::frames(&document, &new);
         if rules::causal::knew_not_assignee(&frames, &pusher) {
             return reject("ticket is no longer assigned to you");
@@ -266,6 +278,7 @@ enum Reason {
 fn updates(
     state: &AppState,
     who: &Principal,
+    groups: &[String],
     cursor: u64,
     pushed: &[(String, Vec<HashBytes>)],
     now: Millis,
@@ -331,7 +344,8 @@ fn updates(
         }
         let is_pushed = reason == Reason::Pushed;
         let holds = is_pushed || (existed && !eviction_applied);
-        let hold = access::should_hold(who, &row, expired_before);
+        let hold = access::should_hold(who, &row, expired_before)
+            && (row.status != Status::Pooled || access::may_take_from_pool(state, who, groups, &row)?);
         if !hold && !holds {
             // Not this device's business, and it does not have it.
             if reason == Reason::Changed {

@@ -46,6 +46,7 @@ mod key {
     pub const CLASSIFICATION: &str = "classification";
     pub const ESCALATIONS: &str = "escalations";
     pub const CONTACT: &str = "contact";
+    pub const POOL_GROUP: &str = "group";
     pub const REVISIT: &str = "revisit";
     pub const REVISIT_AFTER: &str = "revisit_after";
     pub const COMPLAINT_LEVEL: &str = "complaint_level";
@@ -285,6 +286,19 @@ pub fn ticket_id(doc: &Automerge) -> Result<String, ModelError> {
 /// history only ever grows.
 pub fn event_count(doc: &Automerge) -> usize {
     root(doc).object(key::EVENTS, ObjType::List).map_or(0, |list| doc.length(&list))
+}
+
+/// The skill group whose pool the ticket was last put in (the latest `pooled` event not
+/// voided), if it names one: only that group's engineers hold it and may claim it
+/// (docs/adr/0028). Whether the ticket is still pooled is the derived status's to say.
+pub fn pool_group(doc: &Automerge) -> Option<String> {
+    records(doc, key::EVENTS)
+        .into_iter()
+        .filter(|event| {
+            event.str("kind").as_deref() == Some(EventKind::Pooled.as_str()) && event.str(key::VOID).is_none()
+        })
+        .last()
+        .and_then(|event| event.str(key::POOL_GROUP))
 }
 
 /// The history, in document order.

@@ -427,7 +427,7 @@ impl ActionForm {
         Ok(match self.action.as_str() {
             "assign" => Command::Assign { engineer: self.engineer.trim().to_owned() },
             "cancel" => Command::Cancel { reason: self.reason.trim().to_owned() },
-            "pool" => Command::Pool,
+            "pool" => Command::Pool { group: None },
             "reopen" => Command::Reopen { reason: self.reason.trim().to_owned() },
             "note" => Command::AddNote { text: self.text.trim().to_owned() },
             // An answer to the customer: shown on their tracking page.

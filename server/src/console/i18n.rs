@@ -594,6 +594,9 @@ fn zh(en: &str) -> Option<&'static str> {
         "Versions" => "版本",
         "Save classification" => "保存分类",
         "One rule a line:" => "每行一条规则：",
+        "the ticket waits in the group's pool, which only the group's engineers see and claim from." => {
+            "工单进入该组的抢单池，只有组内工程师能看到并抢单。"
+        }
         "targets in minutes," => "目标以分钟计，",
         "for any. The most specific matching rule applies to each new ticket; tickets keep the deadlines they were made with." => {
             "表示任意。每张新工单采用最具体的匹配规则；已有工单保留创建时的截止时间。"

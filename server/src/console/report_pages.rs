@@ -1,4 +1,5 @@
-//! The reports page (three tables with a trend chart each) and their CSV exports.
+//! The reports page (three tables with a trend chart each) and their CSV exports, from the
+//! facts kept beside the index (docs/adr/0028).
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -9,7 +10,7 @@ use serde::Deserialize;
 
 use super::reports::{self, DAY, Facts, Range, Table};
 use super::session::Session;
-use super::{ConsoleError, Nav, all_rows, html, ticket_of};
+use super::{ConsoleError, Nav, html};
 use crate::{AppError, AppState, blocking};
 
 /// `?from=YYYY-MM-DD&to=YYYY-MM-DD` (both inclusive; default: the last 7 days).
@@ -40,12 +41,34 @@ impl RangeQuery {
     }
 }
 
-fn all_facts(state: &AppState, now: i64) -> Result<Vec<Facts>, AppError> {
-    let mut facts = Vec::new();
-    for row in all_rows(state)? {
-        if let Some(ticket) = ticket_of(state, &row)? {
-            facts.push(reports::facts(&ticket, now));
+/// The facts of the tickets created in `range`: the ones kept beside the index
+/// (`storage::report_facts`), and a fold of each ticket changed since its facts were kept
+/// (then kept in turn). A page view loads only the documents changed since the last one,
+/// never every ticket's. Blocking.
+fn facts_in(state: &AppState, range: &Range, now: i64) -> Result<Vec<Facts>, AppError> {
+    let rows = state.storage().report_facts(range.from, range.to)?;
+    let mut facts = Vec::with_capacity(rows.len());
+    let mut folded = Vec::new();
+    for row in rows {
+        let kept = row.kept.filter(|(seq, _)| *seq == row.changed_seq).and_then(|(_, json)| {
+            // Facts that do not read (kept by another version) are folded again.
+            serde_json::from_str::<Facts>(&json).ok()
+        });
+        if let Some(kept) = kept {
+            facts.push(kept.seen_at(now));
+            continue;
         }
+        let Some(loaded) = crate::documents::load_at(state, &row.ticket_id, row.changed_seq)? else { continue };
+        let ticket = fieldsync_core::model::doc::read_ticket(&loaded.doc)
+            .map_err(|e| AppError::Internal(format!("ticket {}: {e}", row.ticket_id)))?;
+        let fresh = reports::facts(&ticket, now);
+        let json = serde_json::to_string(&fresh).map_err(|e| AppError::Internal(e.to_string()))?;
+        // Kept at the version loaded: a change since is folded at the next view.
+        folded.push((row.ticket_id, loaded.seq, json));
+        facts.push(fresh);
+    }
+    for batch in folded.chunks(500) {
+        state.storage().keep_report_facts(batch)?;
     }
     Ok(facts)
 }
@@ -76,7 +99,7 @@ pub(crate) async fn page(
 ) -> Result<Response, ConsoleError> {
     let now = super::now();
     let range = query.range(now)?;
-    let mut tables = blocking(move || Ok(reports::tables(&all_facts(&state, now)?, &range))).await?;
+    let mut tables = blocking(move || Ok(reports::tables(&facts_in(&state, &range, now)?, &range))).await?;
     // Group names the console made ("(none)", "high") in the user's language; "all" is the
     // total, which the chart leaves out by that name.
     let w = session.words;
@@ -118,7 +141,7 @@ pub(crate) async fn csv(
         .ok_or_else(|| AppError::NotFound(format!("no report {file}")))?;
     let now = super::now();
     let range = query.range(now)?;
-    let tables = blocking(move || Ok(reports::tables(&all_facts(&state, now)?, &range))).await?;
+    let tables = blocking(move || Ok(reports::tables(&facts_in(&state, &range, now)?, &range))).await?;
     let table = tables.iter().find(|t| t.key == *key).ok_or_else(|| AppError::Internal("report missing".into()))?;
     let name = format!(
         "attachment; filename=\"fieldsync-{key}-{}-{}.csv\"",

@@ -16,8 +16,9 @@ use fieldsync_core::workflow::{self, EventKind, Status, TicketState};
 /// One day in milliseconds.
 pub const DAY: Millis = 86_400_000;
 
-/// What one ticket contributes to the reports.
-#[derive(Clone, Debug, PartialEq)]
+/// What one ticket contributes to the reports. Kept per ticket version in storage
+/// (`crate::report_facts`), so a page view folds only the tickets changed since the last one.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Facts {
     /// Ticket id.
     pub id: String,
@@ -39,6 +40,10 @@ pub struct Facts {
     pub resolution: Option<Millis>,
     /// Whether an SLA deadline was missed; `None` when the ticket has none.
     pub breached: Option<bool>,
+    /// The earliest deadline not met yet (the ticket not cancelled): it breaches once passed,
+    /// with no change to the ticket ([`Facts::seen_at`]).
+    #[serde(default)]
+    pub open_deadline: Option<Millis>,
     /// Whether it was ever reopened.
     pub reopened: bool,
     /// The customer's rating, if given.
@@ -92,6 +97,9 @@ pub fn facts(ticket: &Ticket, now: Millis) -> Facts {
             (None, _) => false,
         })
     });
+    let open_deadline = (state.status != Status::Cancelled)
+        .then(|| deadlines.iter().filter(|(_, met)| met.is_none()).filter_map(|(deadline, _)| *deadline).min())
+        .flatten();
     Facts {
         id: ticket.id.clone(),
         created_at: ticket.created_at,
@@ -103,9 +111,21 @@ pub fn facts(ticket: &Ticket, now: Millis) -> Facts {
         to_arrive,
         resolution: resolved_at.map(|at| (at - ticket.created_at).max(0)),
         breached,
+        open_deadline,
         reopened,
         // The customer's own rating (the tracking page), never what the engineer noted.
         rating: ticket.customer_feedback.as_ref().map(|f| f.rating),
+    }
+}
+
+impl Facts {
+    /// These facts at `now`, later than when they were folded: an open deadline passed
+    /// since is a breach (nothing else changes while the ticket does not).
+    pub fn seen_at(mut self, now: Millis) -> Facts {
+        if self.breached == Some(false) && self.open_deadline.is_some_and(|deadline| now > deadline) {
+            self.breached = Some(true);
+        }
+        self
     }
 }
 
@@ -517,6 +537,12 @@ mod tests {
         let gus = facts(&tickets[2], now);
         assert_eq!((gus.first_response, gus.breached, gus.tier.as_str()), (None, Some(true), ""));
         assert_eq!(facts(&tickets[2], T0 + DAY).breached, Some(false), "not yet due");
+        // Folded before the deadline and kept: read later, it has breached.
+        let kept = facts(&tickets[2], T0 + DAY);
+        assert_eq!(kept.open_deadline, Some(T0 + DAY + 15 * MIN));
+        assert_eq!(kept.clone().seen_at(now), gus, "the same as folding now");
+        assert_eq!(kept.seen_at(T0 + DAY + MIN).breached, Some(false));
+        assert_eq!(eli.clone().seen_at(T0 + 400 * DAY), eli, "met deadlines never breach later");
     }
 
     #[test]

@@ -51,21 +51,39 @@ fn groups_text(routing: &Routing) -> String {
     routing.groups.iter().map(|g| format!("{}: {}", g.id, g.engineers.join(" "))).collect::<Vec<_>>().join("\n")
 }
 
-/// `type product group strategy`, a rule a line, `*` for any.
+/// `type product target [strategy] [priority=P] [tier=T]`, a rule a line, `*` for any; the
+/// target is a group id, or `@user` for one engineer.
 fn routing_rules_text(routing: &Routing) -> String {
     let any = |s: &str| if s.is_empty() { "*".to_owned() } else { s.to_owned() };
     routing
         .rules
         .iter()
         .map(|r| {
-            let strategy = match r.strategy {
-                Strategy::RoundRobin => "round_robin",
-                Strategy::LeastLoaded => "least_loaded",
-            };
-            format!("{} {} {} {strategy}", any(&r.ticket_type), any(&r.product), r.group)
+            let mut words = vec![any(&r.ticket_type), any(&r.product)];
+            if r.engineer.is_empty() {
+                words.push(r.group.clone());
+                words.push(strategy_word(r.strategy).to_owned());
+            } else {
+                words.push(format!("@{}", r.engineer));
+            }
+            if let Some(priority) = r.priority {
+                words.push(format!("priority={}", priority.as_str()));
+            }
+            if !r.tier.is_empty() {
+                words.push(format!("tier={}", r.tier));
+            }
+            words.join(" ")
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+fn strategy_word(strategy: Strategy) -> &'static str {
+    match strategy {
+        Strategy::RoundRobin => "round_robin",
+        Strategy::LeastLoaded => "least_loaded",
+        Strategy::Pool => "pool",
+    }
 }
 
 /// The routing setting from the two text areas; a bad line says which.
@@ -79,23 +97,36 @@ fn routing_of(groups: &str, rules: &str) -> Result<Routing, AppError> {
             engineers: members.split_whitespace().map(str::to_owned).collect(),
         });
     }
+    const SHAPE: &str =
+        "a rule is `type product group|@engineer [round_robin|least_loaded|pool] [priority=P] [tier=T]`";
     for (n, line) in rules.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
         let words: Vec<&str> = line.split_whitespace().collect();
-        let [ticket_type, product, group, rest @ ..] = words.as_slice() else {
-            return Err(bad(n, "a rule is `type product group [round_robin|least_loaded]`"));
-        };
-        let strategy = match rest {
-            [] | ["round_robin"] => Strategy::RoundRobin,
-            ["least_loaded"] => Strategy::LeastLoaded,
-            _ => return Err(bad(n, "the strategy is round_robin or least_loaded")),
+        let [ticket_type, product, target, rest @ ..] = words.as_slice() else {
+            return Err(bad(n, SHAPE));
         };
         let any = |s: &str| if s == "*" { String::new() } else { s.to_owned() };
-        routing.rules.push(RoutingRule {
-            ticket_type: any(ticket_type),
-            product: any(product),
-            group: (*group).to_owned(),
-            strategy,
-        });
+        let mut rule = RoutingRule { ticket_type: any(ticket_type), product: any(product), ..Default::default() };
+        match target.strip_prefix('@') {
+            Some(engineer) => rule.engineer = engineer.to_owned(),
+            None => rule.group = (*target).to_owned(),
+        }
+        for word in rest {
+            match word.split_once('=') {
+                Some(("priority", p)) => {
+                    rule.priority =
+                        Some(Priority::parse(p).ok_or_else(|| bad(n, "priority is low, normal, high or urgent"))?);
+                }
+                Some(("tier", tier)) => rule.tier = tier.to_owned(),
+                Some(_) => return Err(bad(n, SHAPE)),
+                None => {
+                    rule.strategy = [Strategy::RoundRobin, Strategy::LeastLoaded, Strategy::Pool]
+                        .into_iter()
+                        .find(|s| strategy_word(*s) == *word)
+                        .ok_or_else(|| bad(n, "the strategy is round_robin, least_loaded or pool"))?;
+                }
+            }
+        }
+        routing.rules.push(rule);
     }
     Ok(routing)
 }
@@ -376,5 +407,15 @@ mod tests {
         let err = routing_of("boilers eli", "").expect_err("no colon").to_string();
         assert!(err.contains("line 1"), "{err}");
         assert!(routing_of("", "bug * boilers sometimes").is_err());
+        let rich = routing_of(
+            "boilers: eli fay",
+            "* * boilers pool priority=urgent\n* * @eli tier=gold\n* * boilers least_loaded priority=high tier=gold",
+        )
+        .expect("priority, tier, pool and an engineer parse");
+        assert_eq!((rich.rules[0].strategy, rich.rules[0].priority), (Strategy::Pool, Some(Priority::Urgent)));
+        assert_eq!((rich.rules[1].engineer.as_str(), rich.rules[1].tier.as_str()), ("eli", "gold"));
+        assert_eq!(routing_of("boilers: eli fay", &routing_rules_text(&rich)).expect("again"), rich);
+        assert!(routing_of("", "* * boilers priority=soon").is_err());
+        assert!(routing_of("", "* * boilers colour=red").is_err());
     }
 }

@@ -295,8 +295,12 @@ pub(crate) fn create_ticket(state: &AppState, caller: &Caller, new: &NewTicket) 
     let identity = caller.identity();
     let actor = server_actor(state, &identity.device_id)?;
     let at = now_ms();
-    let new = crate::manage::prepare_new_ticket(state, new, at)?;
-    let (id, document, _) = actions::create(actor, &identity, &new, at)?;
+    let prepared = crate::manage::prepare_new_ticket(state, new, at)?;
+    let (id, mut document, _) = actions::create(actor, &identity, &prepared.ticket, at)?;
+    if let Some(group) = prepared.pool_group {
+        // A rule put it in a skill group's pool: the same action a dispatcher gives.
+        actions::perform(&mut document, &identity, &Command::Pool { group: Some(group) }, at)?;
+    }
     let changes = document.get_changes(&[]);
     match commit(state, &id, None, document, &changes, &identity.device_id, at)? {
         Some(_) => Ok(id),

@@ -100,6 +100,14 @@ struct Inserted {
     index: usize,
 }
 
+/// Why `who` may not claim from the pool `base` is in: it is a skill group's and `who` is not
+/// a member (docs/adr/0028).
+fn outside_pool_group(base: &Automerge, who: &Pusher<'_>) -> Option<String> {
+    let group = doc::pool_group(base)?;
+    (!crate::routing::may_take_from_pool(Some(&group), who.groups))
+        .then(|| format!("cannot claim: the pool is skill group {group}'s"))
+}
+
 /// Adds to `verdict` what the frames' changes broke and what the server corrects. `document`
 /// holds every change of the push; records the path rules already voided are not judged again.
 /// `base` is the ticket as the server had it before the push: a claim is judged against it
@@ -144,8 +152,10 @@ pub(crate) fn judge(
             }
             let read = read_event(document, &event.record);
             if read.kind == Some(EventKind::Claimed) {
-                if let Err(refusal) = workflow::apply(current.get_or_init(|| doc::derive(base).state), &read) {
-                    let reason = refusal.to_string();
+                let judged = workflow::apply(current.get_or_init(|| doc::derive(base).state), &read)
+                    .map_err(|refusal| refusal.to_string())
+                    .and_then(|_| outside_pool_group(base, who).map_or(Ok(()), Err));
+                if let Err(reason) = judged {
                     void(verdict, event, reason.clone());
                     lost_claim = Some(reason);
                     continue;

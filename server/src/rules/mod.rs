@@ -45,6 +45,9 @@ pub(crate) struct Pusher<'a> {
     pub user_id: &'a str,
     pub device_id: &'a str,
     pub role: Role,
+    /// The skill groups the pusher belongs to: a claim on a group's pool is refused from
+    /// anyone outside it (docs/adr/0028).
+    pub groups: &'a [String],
 }
 
 /// One edit of the compensating change.

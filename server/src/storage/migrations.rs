@@ -197,6 +197,15 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ALTER TABLE tickets ADD COLUMN rejected_count INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE tickets ADD COLUMN rejected_by TEXT NOT NULL DEFAULT '';
     "#,
+    // 12 (11 is the statistics' index columns, merged before this): the service reports'
+    // per-ticket facts, folded once per ticket version (docs/adr/0028).
+    r#"
+    CREATE TABLE report_facts (
+        ticket_id TEXT PRIMARY KEY,
+        seq       INTEGER NOT NULL,
+        facts     TEXT    NOT NULL
+    ) STRICT;
+    "#,
 ];
 
 /// Brings the schema up to the newest migration in one transaction with the project's one

@@ -18,6 +18,7 @@ pub mod customers;
 pub mod manager;
 mod migrations;
 pub mod postgres;
+pub mod report_facts;
 pub mod sqlite;
 pub mod statistics;
 pub mod tracking;
@@ -33,6 +34,7 @@ use fieldsync_core::workflow::{Role, Status};
 pub use customers::CustomerStorage;
 pub use manager::ManagerStorage;
 pub use postgres::PostgresStorage;
+pub use report_facts::ReportFactsStorage;
 pub use sqlite::SqliteStorage;
 pub use statistics::StatisticsStorage;
 pub use tracking::TrackingStorage;
@@ -302,7 +304,15 @@ pub type ChangeWatch = Box<dyn std::any::Any + Send + Sync>;
 /// the [`UploadStorage`] part, tracking links and follow-ups the [`TrackingStorage`] part,
 /// the manager's settings and escalation claims the [`ManagerStorage`] part.
 pub trait Storage:
-    Send + Sync + WebhookStorage + UploadStorage + TrackingStorage + ManagerStorage + CustomerStorage + StatisticsStorage
+    Send
+    + Sync
+    + WebhookStorage
+    + UploadStorage
+    + TrackingStorage
+    + ManagerStorage
+    + CustomerStorage
+    + StatisticsStorage
+    + ReportFactsStorage
 {
     /// For a storage several server instances share: calls `on_change` (on a thread of its own,
     /// in commit order) for every ticket change any instance commits, from when this returns,

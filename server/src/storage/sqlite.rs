@@ -35,6 +35,7 @@ mod actors;
 pub(crate) mod customers;
 mod index;
 pub(crate) mod manager;
+mod report_facts;
 mod statistics;
 pub(crate) mod tracking;
 pub(crate) mod uploads;

@@ -24,7 +24,7 @@ async fn two_devices_claim_offline_the_first_received_wins_the_other_is_told_and
     // fay has a job of her own, and one ticket goes into the pool instead of to anyone.
     let own = dispatcher.create(&job("Fay's own job", "fay")).await;
     let pooled = dispatcher.create(&NewTicket { assignee: None, ..job("Chiller alarm", "nobody") }).await;
-    dispatcher.act(&pooled, &Command::Pool).await.expect("pool");
+    dispatcher.act(&pooled, &Command::Pool { group: None }).await.expect("pool");
     for device in [&eli, &fay] {
         device.sync().await;
         let held = device.client().get(&pooled).expect("the pooled ticket is on every engineer's device");

@@ -43,6 +43,8 @@ pub struct EventDraft {
     pub contact: Option<String>,
     /// A `reopened` recording a revisit's "not fixed".
     pub revisit: bool,
+    /// The skill group a `pooled` puts the ticket in the pool of (docs/adr/0028).
+    pub group: Option<String>,
 }
 
 impl EventDraft {
@@ -160,6 +162,7 @@ pub fn append_event(tx: &mut Transaction<'_>, draft: &EventDraft, stamp: &Stamp<
         ("reason", &draft.reason),
         ("summary", &draft.summary),
         (key::CONTACT, &draft.contact),
+        (key::POOL_GROUP, &draft.group),
     ] {
         if let Some(value) = value {
             fields.push((name, value.as_str().into()));

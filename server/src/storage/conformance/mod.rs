@@ -12,6 +12,7 @@
 
 mod customers;
 mod manager;
+mod report_facts;
 mod statistics;
 mod tracking;
 mod uploads;
@@ -44,6 +45,7 @@ pub fn run(make: &dyn Fn() -> Box<dyn Storage>) {
     customers::run(make);
     customer_index(make);
     statistics::run(make);
+    report_facts::run(make);
 }
 
 fn user(id: &str, role: Role) -> UserRecord {

@@ -40,6 +40,7 @@ mod customers;
 mod listen;
 mod manager;
 mod pool;
+mod report_facts;
 mod rows;
 mod schema;
 mod statistics;

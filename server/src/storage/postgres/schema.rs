@@ -1,6 +1,6 @@
 //! The PostgreSQL schema: numbered migrations, applied once under an advisory lock.
 
-use super::{PostgresStorage, customers, manager, tracking, uploads};
+use super::{PostgresStorage, customers, manager, report_facts, tracking, uploads};
 use crate::storage::StorageError;
 
 /// Advisory lock key of migrations (the one-key form; tickets use the two-key form).
@@ -179,6 +179,9 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE tickets ADD COLUMN rejected_count BIGINT NOT NULL DEFAULT 0;
     ALTER TABLE tickets ADD COLUMN rejected_by TEXT NOT NULL DEFAULT '';
     "#,
+    // 10 (9 is the statistics' index columns, merged before this; SQLite's 12): the service
+    // reports' per-ticket facts (docs/adr/0028).
+    report_facts::MIGRATION,
 ];
 
 /// The schema version this build writes.

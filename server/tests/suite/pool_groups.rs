@@ -1,0 +1,95 @@
+//! A skill group's pool and routing by priority and customer tier against a real server
+//! (docs/adr/0028): a rule pools urgent tickets for one group and sends gold customers' to one
+//! engineer, on every creation path through REST; only the group's engineers receive the pooled
+//! ticket, and a raw claim pushed by an engineer outside the group is voided while the group's
+//! honest claim wins.
+
+use fieldsync_core::Role;
+use fieldsync_core::protocol::SyncRequest;
+use serde_json::{Value as Json, json};
+
+use crate::attacks::{Hostile, detail, events_of};
+use crate::common::{Device, Server};
+use crate::manager::put_json;
+
+/// The tickets a fresh device of `who` receives.
+async fn received(server: &Server, who: &Device) -> Vec<String> {
+    let (answer, _) = server.sync(&who.token, &SyncRequest { cursor: 0, pushes: vec![] }).await;
+    answer.updates.into_iter().map(|u| u.ticket_id).collect()
+}
+
+async fn create(server: &Server, token: &str, body: Json) -> Json {
+    let (status, answer) = server.post_json(token, "/v1/tickets", &body).await;
+    assert_eq!(status, 201, "{answer}");
+    detail(server, token, answer["id"].as_str().expect("id")).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attack_a_groups_pool_reaches_and_is_claimable_by_its_members_only() {
+    let server = Server::start().await;
+    let root = server.user("root", Role::Admin);
+    let dana = server.user("dana", Role::Dispatcher);
+    let eli = server.user("eli", Role::Engineer);
+    let fay = server.user("fay", Role::Engineer);
+    let hal = server.user("hal", Role::Engineer);
+    let routing = json!({
+    "groups": [{"id": "boilers", "engineers": ["eli", "fay"]}, {"id": "network", "engineers": ["hal"]}],
+    "rules": [
+        {"priority": "urgent", "group": "boilers", "strategy": "pool"},
+        {"tier": "gold", "engineer": "hal"},
+    ]});
+    let (status, answer) = put_json(&server, &root.token, "/v1/routing", &routing).await;
+    assert_eq!(status, 200, "{answer}");
+    let bad = json!({"groups": [], "rules": [{"engineer": "dana"}]});
+    let (status, answer) = put_json(&server, &root.token, "/v1/routing", &bad).await;
+    assert_eq!(status, 400, "a rule's engineer must be one: {answer}");
+
+    let urgent = create(&server, &dana.token, json!({"title": "Boiler out", "priority": "urgent"})).await;
+    let id = urgent["id"].as_str().expect("id").to_owned();
+    assert_eq!((urgent["status"].as_str(), urgent["assignee"].as_str()), (Some("pooled"), None), "{urgent}");
+    let pooled = events_of(&urgent).into_iter().find(|e| e["kind"] == "pooled").expect("pooled event");
+    assert_eq!(pooled["by"], "dana", "pooled on the creator's behalf: {pooled}");
+    let gold =
+        create(&server, &dana.token, json!({"title": "Gold", "customer": {"name": "Acme", "tier": "gold"}})).await;
+    assert_eq!((gold["status"].as_str(), gold["assignee"].as_str()), (Some("dispatched"), Some("hal")), "{gold}");
+    let plain = create(&server, &dana.token, json!({"title": "Plain"})).await;
+    assert_eq!(plain["status"], "new", "no rule matches: {plain}");
+
+    // The group's phones hold the pooled ticket; hal's does not.
+    assert!(received(&server, &eli).await.contains(&id));
+    assert!(received(&server, &fay).await.contains(&id));
+    assert!(!received(&server, &hal).await.contains(&id), "outside the group");
+
+    // hal got a copy elsewhere and pushes a claim by hand: stored, voided, and he is told.
+    let copy = server.state.storage().load_ticket(&id).expect("load").expect("ticket");
+    let mut hals = Hostile::holding(&hal, &id, automerge::Automerge::load(&copy.bytes).expect("doc"));
+    let refused = hals.push(&server, |tx, me| drop(me.event(tx, "claimed"))).await;
+    assert_eq!(refused.rejections.len(), 1, "{refused:?}");
+    assert!(refused.rejections[0].reason.contains("skill group boilers"), "{refused:?}");
+    assert!(refused.rejections[0].stored, "final: {refused:?}");
+    assert!(refused.evictions.contains(&id), "{refused:?}");
+    let ticket = detail(&server, &dana.token, &id).await;
+    assert_eq!((ticket["status"].as_str(), ticket["assignee"].as_str()), (Some("pooled"), None), "{ticket}");
+
+    // An honest member's claim is unaffected.
+    let mut fays = Hostile::join(&server, &fay, &id).await;
+    let won = fays.push(&server, |tx, me| drop(me.event(tx, "claimed"))).await;
+    assert!(won.rejections.is_empty() && won.evictions.is_empty(), "{won:?}");
+    let ticket = detail(&server, &dana.token, &id).await;
+    assert_eq!((ticket["status"].as_str(), ticket["assignee"].as_str()), (Some("accepted"), Some("fay")), "{ticket}");
+    let claims: Vec<Json> = events_of(&ticket).into_iter().filter(|e| e["kind"] == "claimed").collect();
+    let hals_claim = claims.iter().find(|c| c["by"] == "hal").expect("hal's claim kept in the history");
+    assert!(hals_claim["void"].as_str().is_some_and(|v| v.contains("skill group boilers")), "{hals_claim}");
+
+    // A dispatcher pools by hand for a group too; with no group, the pool is everyone's.
+    let (_, made) = server.post_json(&dana.token, "/v1/tickets", &json!({"title": "Router"})).await;
+    let router = made["id"].as_str().expect("id").to_owned();
+    crate::attacks::act(&server, &dana.token, &router, json!({"action": "pool", "group": "network"})).await;
+    assert!(received(&server, &hal).await.contains(&router));
+    assert!(!received(&server, &eli).await.contains(&router));
+    let (_, made) = server.post_json(&dana.token, "/v1/tickets", &json!({"title": "Anyone"})).await;
+    let open = made["id"].as_str().expect("id").to_owned();
+    crate::attacks::act(&server, &dana.token, &open, json!({"action": "pool"})).await;
+    assert!(received(&server, &hal).await.contains(&open) && received(&server, &eli).await.contains(&open));
+    server.stop().await;
+}
