@@ -5,7 +5,7 @@ use fieldsync_core::workflow::Status;
 use postgres::Row;
 use postgres::types::ToSql;
 
-use super::pool::Tx;
+use super::pool::{Autocommit, Tx};
 use crate::storage::{IndexRow, StorageError, u64_of};
 
 pub(super) fn index_row(row: &Row) -> Result<IndexRow, postgres::Error> {
@@ -51,4 +51,13 @@ pub(super) fn query_rows(
     params: &[&(dyn ToSql + Sync)],
 ) -> Result<Vec<IndexRow>, StorageError> {
     Ok(tx.query(sql, params)?.iter().map(index_row).collect::<Result<_, _>>()?)
+}
+
+/// [`query_rows`] as one statement on its own (no transaction around it).
+pub(super) fn query_rows_alone(
+    s: &mut Autocommit<'_>,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Vec<IndexRow>, StorageError> {
+    Ok(s.query(sql, params)?.iter().map(index_row).collect::<Result<_, _>>()?)
 }
