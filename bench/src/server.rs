@@ -24,7 +24,10 @@ use crate::sync::{create_many, device};
 enum Backend {
     Sqlite,
     /// `instances` server processes sharing one fresh database on the cluster at `admin_url`.
-    Postgres { admin_url: String, instances: usize },
+    Postgres {
+        admin_url: String,
+        instances: usize,
+    },
 }
 
 impl Backend {
@@ -97,7 +100,9 @@ pub async fn server_suite() -> serde_json::Value {
     }
     let baseline = Build::baseline_from_env();
     if baseline.is_none() {
-        eprintln!("server: no baseline: set FIELDSYNC_BENCH_BASELINE to a `fieldsync` binary built from an older commit");
+        eprintln!(
+            "server: no baseline: set FIELDSYNC_BENCH_BASELINE to a `fieldsync` binary built from an older commit"
+        );
     }
     let mut runs = Vec::new();
     for backend in backends {
@@ -208,8 +213,14 @@ fn side_by_side(map: &mut serde_json::Map<String, serde_json::Value>, runs: &[Se
             json!(round(run.cpu_ms_per_sync() / sqlite_run.cpu_ms_per_sync())),
         );
         if let Some(count) = &run.statements {
-            map.insert(format!("{prefix}_statements_per_sync"), json!(round(count.statements as f64 / run.syncs as f64)));
-            map.insert(format!("{prefix}_round_trips_per_sync"), json!(round(count.round_trips as f64 / run.syncs as f64)));
+            map.insert(
+                format!("{prefix}_statements_per_sync"),
+                json!(round(count.statements as f64 / run.syncs as f64)),
+            );
+            map.insert(
+                format!("{prefix}_round_trips_per_sync"),
+                json!(round(count.round_trips as f64 / run.syncs as f64)),
+            );
         }
     }
     // The headline figures under their own names: this build's, and the baseline's

@@ -187,10 +187,8 @@ type Output = Box<dyn Iterator<Item = std::io::Result<String>> + Send>;
 /// The port the server announced, and the rest of its output.
 fn first_port<R: BufRead + Send + 'static>(reader: R, port_of: impl Fn(&str) -> Option<String>) -> (String, Output) {
     let mut lines = reader.lines();
-    let port = lines
-        .by_ref()
-        .find_map(|line| port_of(&line.expect("server output")))
-        .expect("the server's address line");
+    let port =
+        lines.by_ref().find_map(|line| port_of(&line.expect("server output"))).expect("the server's address line");
     (port, Box::new(lines))
 }
 
@@ -201,8 +199,10 @@ impl Drop for ServerProcess {
             Build::Current => drop(self.child.stdin.take()),
             // `fieldsync serve` stops on SIGTERM.
             Build::Baseline(_) => {
-                let stopped =
-                    Process::new("kill").args(["-TERM", &self.child.id().to_string()]).status().is_ok_and(|s| s.success());
+                let stopped = Process::new("kill")
+                    .args(["-TERM", &self.child.id().to_string()])
+                    .status()
+                    .is_ok_and(|s| s.success());
                 if !stopped {
                     let _ = self.child.kill();
                 }

@@ -229,4 +229,3 @@ async fn bootstrap_run(build: Build, count: usize) -> Bootstrap {
     assert_eq!(zoe.client().list(&Default::default()).expect("list").len(), count);
     Bootstrap { build, seconds, round_trips: report.round_trips, server_cpu_ms }
 }
-
