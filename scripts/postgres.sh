@@ -11,7 +11,8 @@
 #   scripts/postgres.sh stop [DIR]    stops the cluster and deletes DIR
 #
 # DIR must be outside the repository. The cluster trusts local connections (loopback only) and
-# runs with fsync off: it is for tests, and it is deleted on stop. As root, the cluster runs as
+# runs with fsync off: it is for tests, and it is deleted on stop. It loads pg_stat_statements, so
+# the server bench can count the statements per sync. As root, the cluster runs as
 # the `postgres` user (PostgreSQL refuses to run as root).
 set -euo pipefail
 
@@ -101,7 +102,7 @@ start)
         port=$((20000 + RANDOM % 40000))
         port_free "$port" || continue
         if as_owner "$bin/pg_ctl" -D "$data" -l "$dir/server.log" -w -t 60 \
-            -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories='$dir' -c max_connections=400 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+            -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories='$dir' -c max_connections=400 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c shared_preload_libraries=pg_stat_statements" \
             start >&2; then
             echo "$port" >"$dir/port"
             say "PostgreSQL $("$bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$port (cluster in $dir)"

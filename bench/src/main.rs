@@ -6,9 +6,14 @@
 //! cargo run --release -p fieldsync-bench -- open
 //! cargo run --release -p fieldsync-bench -- photos
 //! cargo run --release -p fieldsync-bench -- reports
+//! cargo run --release -p fieldsync-bench -- sync
+//! cargo run --release -p fieldsync-bench -- server
 //! ```
 //!
 //! `FIELDSYNC_BENCH_ENCRYPTED=1` runs `actions` and `open` on encrypted stores (docs/adr/0011).
+//! `FIELDSYNC_BENCH_BASELINE=PATH` runs `sync`'s bootstrap and `server` also against a
+//! `fieldsync` binary built from an older commit, side by side in the same run;
+//! `FIELDSYNC_BENCH_DATABASE_URL` adds PostgreSQL to `server`.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -23,7 +28,10 @@ const TICKETS: usize = 1_000;
 
 mod memory;
 mod photos;
+mod postgres_stats;
 mod reports;
+mod server;
+mod server_process;
 mod sync;
 
 fn main() {
@@ -32,7 +40,7 @@ fn main() {
         "actions" => actions(),
         "open" => open(),
         "sync" => runtime().block_on(sync::sync_suite()),
-        "server" => runtime().block_on(sync::server_suite()),
+        "server" => runtime().block_on(server::server_suite()),
         "photos" => photos::photos_suite(),
         "memory" => memory::memory_suite(),
         "reports" => runtime().block_on(reports::reports_suite()),
@@ -50,7 +58,7 @@ fn main() {
         "__serve" => {
             let data = std::env::args().nth(2).expect("data dir");
             let database_url = std::env::args().nth(3);
-            sync::serve_child(Path::new(&data), database_url.as_deref());
+            server_process::serve_child(Path::new(&data), database_url.as_deref());
             return;
         }
         _ => {

@@ -17,7 +17,7 @@ use fieldsync_e2e::Dispatcher;
 use fieldsync_server::{AppState, ServerConfig};
 use serde_json::json;
 
-use crate::sync::ServerProcess;
+use crate::server_process::ServerProcess;
 
 const MIB: usize = 1024 * 1024;
 

@@ -168,15 +168,16 @@ fn apply_push(
         access::may_push(who, loaded.as_ref()).map_err(PushError::Rejected)?;
         let empty = Automerge::new();
         let base = loaded.as_ref().map_or(&empty, |l| &*l.doc);
-        let mut document = base.fork();
-        let before = document.get_heads();
         let new: Vec<Change> =
-            changes.iter().filter(|c| document.get_change_meta_by_hash(&c.hash()).is_none()).cloned().collect();
+            changes.iter().filter(|c| base.get_change_meta_by_hash(&c.hash()).is_none()).cloned().collect();
         if new.is_empty() {
             // A replay, or changes the server already has: nothing to do (a compensation made
             // the first time is already in the history, and reaches the device as an update).
+            // Judged before the fork: a replay costs no copy of the document.
             return Ok(None);
         }
+        let mut document = base.fork();
+        let before = document.get_heads();
         limits::check_document(base, &new, limits).or_else(reject)?;
         let mut actors: Vec<String> = new.iter().map(|c| c.actor_id().to_hex_string()).collect();
         actors.sort();
@@ -214,7 +215,8 @@ fn apply_push(
         }
         // A push that breaks a rule is kept (one history with the device) and undone by one
         // server change, which also carries what the server corrects (times, distances).
-        let mut verdict = rules::check(base, &document, &before, &pusher);
+        let mut verdict =
+            rules::check(base, &document, &rules::causal::push_diff(&document, &before, &frames), &pusher);
         let base_assignee = loaded.as_ref().and_then(|l| l.assignee.as_deref());
         rules::causal::judge(&document, &frames, &pusher, base, base_assignee, now, &mut verdict);
         // Each frame holds what its change did: not kept through the write.

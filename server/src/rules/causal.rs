@@ -19,6 +19,8 @@
 //! creation, the server's receipt] (the device's own time is kept as `device_at`), and a
 //! check-in's distance to the site and `inside_site` are recomputed from its coordinates.
 
+use std::borrow::Cow;
+
 use automerge::{
     Automerge, Change, ChangeHash, ObjId, ObjType, Patch, PatchAction, Prop, ROOT, ReadDoc, ScalarValue, Value,
 };
@@ -80,6 +82,24 @@ pub(crate) fn frames(document: &Automerge, changes: &[Change]) -> Vec<Frame> {
             }
         })
         .collect()
+}
+
+/// What the whole push did to the ticket: `diff(before, heads)` of `document`, which holds the
+/// push on top of the server's heads `before`. When the push is one change written on exactly
+/// those heads (the common push: a device that had everything the server had), that is the
+/// same diff as the change's own frame, taken from it instead of computed again.
+pub(crate) fn push_diff<'a>(document: &Automerge, before: &[ChangeHash], frames: &'a [Frame]) -> Cow<'a, [Patch]> {
+    let heads = document.get_heads();
+    if let [frame] = frames {
+        let mut deps = frame.deps.clone();
+        let mut before = before.to_vec();
+        deps.sort_unstable();
+        before.sort_unstable();
+        if heads == [frame.hash] && deps == before {
+            return Cow::Borrowed(&frame.patches);
+        }
+    }
+    Cow::Owned(document.diff(before, &heads))
 }
 
 /// Whether an engineer wrote one of these changes already knowing the ticket was not (or no
@@ -581,6 +601,61 @@ fn correct_check_in(document: &Automerge, record: &ObjId, verdict: &mut Verdict)
 mod tests {
     use super::*;
     use automerge::transaction::Transactable;
+
+    /// The server's document with one note, and two devices' forks of it.
+    fn base_and_forks() -> (Automerge, Automerge, Automerge) {
+        let mut base = Automerge::new();
+        let mut tx = base.transaction();
+        let notes = tx.put_object(ROOT, "notes", ObjType::List).expect("list");
+        tx.insert(&notes, 0, "first").expect("note");
+        tx.commit();
+        let (a, b) = (base.fork(), base.fork());
+        (base, a, b)
+    }
+
+    fn note(device: &mut Automerge, text: &str) -> Change {
+        let notes = match device.get(ROOT, "notes") {
+            Ok(Some((_, id))) => id,
+            other => panic!("notes: {other:?}"),
+        };
+        let mut tx = device.transaction();
+        tx.insert(&notes, 0, text).expect("note");
+        tx.commit();
+        device.get_last_local_change().expect("change").clone()
+    }
+
+    #[test]
+    fn the_push_diff_is_the_frame_of_one_change_on_the_heads_and_the_whole_diff_otherwise() {
+        let (base, mut a, mut b) = base_and_forks();
+        let before = base.get_heads();
+        // One change on the server's heads: the frame's own diff, not computed again.
+        let mut document = base.fork();
+        let change = note(&mut a, "on the heads");
+        document.apply_changes([change.clone()]).expect("apply");
+        let judged = frames(&document, std::slice::from_ref(&change));
+        let diff = push_diff(&document, &before, &judged);
+        assert!(matches!(diff, Cow::Borrowed(_)));
+        assert_eq!(*diff, document.diff(&before, &document.get_heads()));
+        // A change written beside another one the server has: the whole diff.
+        let mut server = document.fork();
+        let concurrent = note(&mut b, "beside it");
+        let before = server.get_heads();
+        server.apply_changes([concurrent.clone()]).expect("apply");
+        let judged = frames(&server, std::slice::from_ref(&concurrent));
+        let diff = push_diff(&server, &before, &judged);
+        assert!(matches!(diff, Cow::Owned(_)));
+        assert_eq!(*diff, server.diff(&before, &server.get_heads()));
+        // Two changes: the whole diff.
+        let (base, mut a, _) = base_and_forks();
+        let before = base.get_heads();
+        let mut document = base.fork();
+        let two = [note(&mut a, "one"), note(&mut a, "two")];
+        document.apply_changes(two.iter().cloned()).expect("apply");
+        let judged = frames(&document, &two);
+        let diff = push_diff(&document, &before, &judged);
+        assert!(matches!(diff, Cow::Owned(_)));
+        assert_eq!(*diff, document.diff(&before, &document.get_heads()));
+    }
 
     #[test]
     fn a_frame_sees_only_what_its_change_depended_on() {

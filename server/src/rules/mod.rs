@@ -22,8 +22,8 @@ use std::collections::HashSet;
 
 use automerge::transaction::{CommitOptions, Transactable, Transaction};
 use automerge::{
-    ActorId, Automerge, AutomergeError, ChangeHash, ObjId, ObjType, PatchAction, Prop, ROOT, ReadDoc, ScalarValue,
-    Value,
+    ActorId, Automerge, AutomergeError, ChangeHash, ObjId, ObjType, Patch, PatchAction, Prop, ROOT, ReadDoc,
+    ScalarValue, Value,
 };
 use fieldsync_core::model::doc::{CUSTOMER_KEYS, RECORD_LISTS, VOID};
 use fieldsync_core::time::Millis;
@@ -125,11 +125,11 @@ impl Verdict {
     }
 }
 
-/// Judges the edits that took `after` from `before_heads` (the server's heads before the
-/// merge) to its heads. `base` is the server's document before the merge: an object it
-/// lacks was created by the push, and its edits are judged where it is attached.
-pub(crate) fn check(base: &Automerge, after: &Automerge, before_heads: &[ChangeHash], who: &Pusher<'_>) -> Verdict {
-    let patches = after.diff(before_heads, &after.get_heads());
+/// Judges the edits that took `after` from the server's heads before the merge to its heads:
+/// `patches` is that diff (`causal::push_diff`). `base` is the server's document before the
+/// merge: an object it lacks was created by the push, and its edits are judged where it is
+/// attached.
+pub(crate) fn check(base: &Automerge, after: &Automerge, patches: &[Patch], who: &Pusher<'_>) -> Verdict {
     let existed = |obj: &ObjId| *obj == ROOT || base.object_type(obj).is_ok();
     let engineer = who.role == Role::Engineer;
     // Whoever pushes, a complaint's records stay as they are and it stays a complaint.
@@ -137,7 +137,7 @@ pub(crate) fn check(base: &Automerge, after: &Automerge, before_heads: &[ChangeH
     let mut verdict = Verdict::default();
     // Records inserted into the record lists, with their list, in the order found.
     let mut inserted: Vec<(ObjId, &'static str)> = Vec::new();
-    for patch in &patches {
+    for patch in patches {
         if !existed(&patch.obj) {
             continue;
         }

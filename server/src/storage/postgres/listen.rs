@@ -35,8 +35,11 @@ impl PostgresStorage {
 
 /// How a notice travels as a NOTIFY payload.
 impl TicketNotice {
-    pub(super) fn payload(&self) -> String {
-        format!("{} {} {}", self.seq, self.status.as_str(), self.id)
+    /// The payload after its sequence number, `" {status} {id}"`: the whole payload is
+    /// `"{seq} {status} {id}"`, the sequence number put in front by the statement that takes it
+    /// (`save_ticket`, which takes the number and notifies in one statement).
+    pub(super) fn payload_after_seq(status: Status, id: &str) -> String {
+        format!(" {} {id}", status.as_str())
     }
 
     fn parse(payload: &str) -> Option<TicketNotice> {

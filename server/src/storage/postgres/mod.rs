@@ -15,7 +15,9 @@
 //!   it to every listening session at commit, in commit order. [`PostgresStorage::listen`]
 //!   turns those into [`TicketNotice`]s on every instance
 //!   ([`Storage::watch_changes`]).
-//! - Multi-statement reads run in one `REPEATABLE READ` read-only transaction (one snapshot).
+//! - Multi-statement reads run in one `REPEATABLE READ` read-only transaction (one snapshot);
+//!   a single statement runs on its own (atomic, one snapshot), without `BEGIN` and `COMMIT`.
+//!   The hot path of a sync is written to take few round trips: each one is awaited.
 //! - Migrations are numbered and recorded in `schema_version`, applied in one transaction under
 //!   an advisory lock, so instances starting together migrate once.
 //!
@@ -51,8 +53,8 @@ mod webhooks;
 use listen::CHANNEL;
 pub use listen::Listener;
 pub use pool::url_of_database;
-use pool::{Conn, Pool, Tx, parse_config};
-use rows::query_rows;
+use pool::{Autocommit, Conn, Pool, Tx, parse_config};
+use rows::{query_rows, query_rows_alone};
 pub use schema::LATEST_VERSION;
 
 /// First key of the two-key advisory locks on ticket ids.
@@ -89,6 +91,15 @@ impl PostgresStorage {
         let value = f(&mut tx)?;
         tx.tx.commit()?;
         Ok(value)
+    }
+
+    /// Runs `f`, which runs one statement, on its own: no transaction around it (one
+    /// statement is atomic and reads one snapshot), so no `BEGIN` and `COMMIT` round trips.
+    fn alone<T>(&self, f: impl FnOnce(&mut Autocommit<'_>) -> Result<T, StorageError>) -> Result<T, StorageError> {
+        let mut pooled = self.pool.get()?;
+        let Conn { client, statements } =
+            pooled.conn.as_mut().ok_or_else(|| StorageError::Backend("no connection".into()))?;
+        f(&mut Autocommit { client, statements })
     }
 
     /// Runs `f` in a read-only transaction on one snapshot.
@@ -173,7 +184,7 @@ impl Storage for PostgresStorage {
     }
 
     fn authenticate(&self, token_sha256: &HashBytes) -> Result<Option<Principal>, StorageError> {
-        self.read(|tx| {
+        self.alone(|tx| {
             let row = tx.query_opt(
                 "SELECT d.id, u.id, u.role, d.last_sync_at FROM devices d JOIN users u ON u.id = d.user_id
                  WHERE d.token_sha256 = $1 AND NOT d.revoked",
@@ -184,7 +195,7 @@ impl Storage for PostgresStorage {
     }
 
     fn record_sync(&self, device_id: &str, at: Millis) -> Result<(), StorageError> {
-        self.write(|tx| {
+        self.alone(|tx| {
             tx.execute("UPDATE devices SET last_sync_at = $2 WHERE id = $1", &[&device_id, &at])?;
             Ok(())
         })
@@ -271,7 +282,7 @@ impl Storage for PostgresStorage {
         if actors.is_empty() {
             return Ok(Vec::new());
         }
-        self.read(|tx| {
+        self.alone(|tx| {
             let rows = tx.query(
                 "SELECT a.actor_hex, a.device_id, d.user_id FROM actors a JOIN devices d ON d.id = a.device_id
                  WHERE a.actor_hex = ANY($1)",
@@ -323,63 +334,74 @@ impl Storage for PostgresStorage {
             // Writers of one ticket take turns (on every instance): the version read next is
             // the latest committed one, so the check below cannot miss a concurrent write.
             tx.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", &[&TICKET_LOCK_SPACE, &id])?;
-            let current: Option<i64> =
-                tx.query_opt("SELECT version FROM tickets WHERE id = $1", &[&id])?.map(|row| row.get(0));
+            // The version, the next chunk number and the change chunks after the last snapshot,
+            // in one round trip (read after the lock: the latest committed ones).
+            let row = tx.query_one(
+                "SELECT (SELECT version FROM tickets WHERE id = $1),
+                        (SELECT (COALESCE(MAX(seq), 0) + 1)::BIGINT FROM doc_chunks WHERE ticket_id = $1),
+                        (SELECT COUNT(*) FROM doc_chunks WHERE ticket_id = $1 AND seq > (SELECT COALESCE(MAX(seq), 0)
+                         FROM doc_chunks WHERE ticket_id = $1 AND kind = 'snapshot'))",
+                &[&id],
+            )?;
+            let (current, next_chunk, chunks_before): (Option<i64>, i64, i64) = (row.get(0), row.get(1), row.get(2));
             if current != write.expected_version {
                 return Err(StorageError::VersionConflict(id.to_owned()));
             }
             let version = current.unwrap_or(0) + 1;
-            let next_chunk: i64 = tx
-                .query_one("SELECT (COALESCE(MAX(seq), 0) + 1)::BIGINT FROM doc_chunks WHERE ticket_id = $1", &[&id])?
-                .get(0);
-            const INSERT_CHUNK: &str = "INSERT INTO doc_chunks (ticket_id, seq, kind, bytes) VALUES ($1, $2, $3, $4)";
-            match &write.snapshot {
+            // The change chunk (when there is one and no snapshot) goes in with the receive
+            // records, in one statement.
+            let mut change_chunk: Option<&Vec<u8>> = None;
+            let chunks = match &write.snapshot {
                 // One transaction: the snapshot and the removal of what it covers commit together.
                 Some(snapshot) => {
-                    tx.execute(INSERT_CHUNK, &[&id, &next_chunk, &"snapshot", snapshot])?;
+                    tx.execute(
+                        "INSERT INTO doc_chunks (ticket_id, seq, kind, bytes) VALUES ($1, $2, 'snapshot', $3)",
+                        &[&id, &next_chunk, snapshot],
+                    )?;
                     tx.execute("DELETE FROM doc_chunks WHERE ticket_id = $1 AND seq < $2", &[&id, &next_chunk])?;
+                    // Nothing follows the new snapshot.
+                    0
                 }
                 None if !write.changes.is_empty() => {
-                    tx.execute(INSERT_CHUNK, &[&id, &next_chunk, &"change", &write.changes])?;
+                    change_chunk = Some(&write.changes);
+                    chunks_before + 1
                 }
-                None => {}
-            }
-            if !write.change_log.is_empty() {
+                None => chunks_before,
+            };
+            if change_chunk.is_some() || !write.change_log.is_empty() {
                 let hashes: Vec<&str> = write.change_log.iter().map(|r| r.change_hash.as_str()).collect();
                 let devices: Vec<&str> = write.change_log.iter().map(|r| r.device_id.as_str()).collect();
                 let times: Vec<i64> = write.change_log.iter().map(|r| r.received_at).collect();
                 tx.execute(
-                    "INSERT INTO change_log (ticket_id, change_hash, device_id, received_at)
+                    "WITH chunk AS (INSERT INTO doc_chunks (ticket_id, seq, kind, bytes)
+                                    SELECT $1, $5, 'change', $6::BYTEA WHERE $6::BYTEA IS NOT NULL)
+                     INSERT INTO change_log (ticket_id, change_hash, device_id, received_at)
                      SELECT $1, h, d, r FROM UNNEST($2::TEXT[], $3::TEXT[], $4::BIGINT[]) AS l (h, d, r)
                      ON CONFLICT DO NOTHING",
-                    &[&id, &hashes, &devices, &times],
+                    &[&id, &hashes, &devices, &times, &next_chunk, &change_chunk],
                 )?;
             }
-            let chunks: i64 = tx
+            let r = &write.index;
+            // Near the end, so the lock on the counter row (held to commit) is held briefly: it
+            // makes commits come in sequence order, which the cursors rely on (docs/adr/0006).
+            // The same statement notifies every listening instance (delivered at commit, in
+            // commit order) with the number it took.
+            let seq: i64 = tx
                 .query_one(
-                    "SELECT COUNT(*) FROM doc_chunks WHERE ticket_id = $1 AND seq > (SELECT COALESCE(MAX(seq), 0)
-                     FROM doc_chunks WHERE ticket_id = $1 AND kind = 'snapshot')",
-                    &[&id],
+                    "WITH s AS (UPDATE counters SET value = value + 1 WHERE name = 'change_seq' RETURNING value)
+                     SELECT value, pg_notify($1, value::TEXT || $2) FROM s",
+                    &[&CHANNEL, &TicketNotice::payload_after_seq(r.status, id)],
                 )?
                 .get(0);
-            // Last, so the lock on the counter row (held to commit) is held briefly: it makes
-            // commits come in sequence order, which the cursors rely on (docs/adr/0006).
-            let seq: i64 = tx
-                .query_one("UPDATE counters SET value = value + 1 WHERE name = 'change_seq' RETURNING value", &[])?
-                .get(0);
             rows::save(tx, &write.index, seq, version)?;
-            let r = &write.index;
-            // Delivered to every listening instance at commit, in commit order.
-            let notice = TicketNotice { id: id.to_owned(), status: r.status, seq: u64_of(seq) };
-            tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &notice.payload()])?;
             Ok(Saved { seq: u64_of(seq), version, chunks_since_snapshot: u64_of(chunks) })
         })
     }
 
     fn ticket_row(&self, ticket_id: &str) -> Result<Option<IndexRow>, StorageError> {
-        self.read(|tx| {
+        self.alone(|tx| {
             let sql = format!("SELECT {ROW_COLUMNS} FROM tickets t WHERE t.id = $1");
-            Ok(query_rows(tx, &sql, &[&ticket_id])?.pop())
+            Ok(query_rows_alone(tx, &sql, &[&ticket_id])?.pop())
         })
     }
 
@@ -428,13 +450,13 @@ impl Storage for PostgresStorage {
 
     fn changed_since(&self, cursor: u64, scope: &Scope) -> Result<Vec<IndexRow>, StorageError> {
         let cursor = i64_of(cursor);
-        self.read(|tx| match scope {
-            Scope::All => query_rows(
+        self.alone(|tx| match scope {
+            Scope::All => query_rows_alone(
                 tx,
                 &format!("SELECT {ROW_COLUMNS} FROM tickets t WHERE t.changed_seq > $1 ORDER BY t.changed_seq"),
                 &[&cursor],
             ),
-            Scope::Engineer { user_id, device_id } => query_rows(
+            Scope::Engineer { user_id, device_id } => query_rows_alone(
                 tx,
                 &format!(
                     "SELECT {ROW_COLUMNS} FROM tickets t WHERE t.changed_seq > $1
@@ -453,8 +475,8 @@ impl Storage for PostgresStorage {
         cursor: u64,
     ) -> Result<Vec<IndexRow>, StorageError> {
         let cursor = i64_of(cursor);
-        self.read(|tx| {
-            query_rows(
+        self.alone(|tx| {
+            query_rows_alone(
                 tx,
                 &format!(
                     "SELECT {ROW_COLUMNS} FROM sync_state s JOIN tickets t ON t.id = s.ticket_id
@@ -468,7 +490,7 @@ impl Storage for PostgresStorage {
     }
 
     fn current_seq(&self) -> Result<u64, StorageError> {
-        self.read(|tx| {
+        self.alone(|tx| {
             let value: i64 = tx.query_one("SELECT value FROM counters WHERE name = 'change_seq'", &[])?.get(0);
             Ok(u64_of(value))
         })
@@ -492,7 +514,7 @@ impl Storage for PostgresStorage {
         if ticket_ids.is_empty() {
             return Ok(Vec::new());
         }
-        self.read(|tx| {
+        self.alone(|tx| {
             let rows = tx.query(
                 "SELECT ticket_id, confirmed, pending_cursor, pending_heads, evicted_at FROM sync_state
                  WHERE device_id = $1 AND ticket_id = ANY($2)",
@@ -520,24 +542,35 @@ impl Storage for PostgresStorage {
         if states.is_empty() {
             return Ok(());
         }
-        self.write(|tx| {
-            for (ticket_id, state) in states {
-                tx.execute(
-                    "INSERT INTO sync_state (device_id, ticket_id, confirmed, pending_cursor, pending_heads, evicted_at)
-                     VALUES ($1, $2, $3, $4, $5, $6)
-                     ON CONFLICT (device_id, ticket_id) DO UPDATE SET confirmed = excluded.confirmed,
-                        pending_cursor = excluded.pending_cursor, pending_heads = excluded.pending_heads,
-                        evicted_at = excluded.evicted_at",
-                    &[
-                        &device_id,
-                        ticket_id,
-                        &heads_to_blob(&state.confirmed),
-                        &state.pending.as_ref().map(|(c, _)| i64_of(*c)),
-                        &state.pending.as_ref().map(|(_, h)| heads_to_blob(h)),
-                        &state.evicted_at.map(i64_of),
-                    ],
-                )?;
+        // One statement for every ticket (one round trip); a ticket named twice keeps its last
+        // state, as one upsert after another would.
+        let mut last: HashMap<&str, &SyncState> = HashMap::new();
+        let mut order: Vec<&str> = Vec::new();
+        for (ticket_id, state) in states {
+            if last.insert(ticket_id.as_str(), state).is_none() {
+                order.push(ticket_id.as_str());
             }
+        }
+        let (mut tickets, mut confirmed, mut cursors, mut pending, mut evicted) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for ticket_id in order {
+            let state = last[ticket_id];
+            tickets.push(ticket_id);
+            confirmed.push(heads_to_blob(&state.confirmed));
+            cursors.push(state.pending.as_ref().map(|(c, _)| i64_of(*c)));
+            pending.push(state.pending.as_ref().map(|(_, h)| heads_to_blob(h)));
+            evicted.push(state.evicted_at.map(i64_of));
+        }
+        self.alone(|tx| {
+            tx.execute(
+                "INSERT INTO sync_state (device_id, ticket_id, confirmed, pending_cursor, pending_heads, evicted_at)
+                 SELECT $1, t, c, pc, ph, e
+                 FROM UNNEST($2::TEXT[], $3::BYTEA[], $4::BIGINT[], $5::BYTEA[], $6::BIGINT[]) AS s (t, c, pc, ph, e)
+                 ON CONFLICT (device_id, ticket_id) DO UPDATE SET confirmed = excluded.confirmed,
+                    pending_cursor = excluded.pending_cursor, pending_heads = excluded.pending_heads,
+                    evicted_at = excluded.evicted_at",
+                &[&device_id, &tickets, &confirmed, &cursors, &pending, &evicted],
+            )?;
             Ok(())
         })
     }

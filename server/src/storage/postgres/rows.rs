@@ -11,7 +11,7 @@ use fieldsync_core::store::index_sql;
 use postgres::Row;
 use postgres::types::ToSql;
 
-use super::pool::Tx;
+use super::pool::{Autocommit, Tx};
 use crate::storage::{INDEX_FINGERPRINT_COUNTER, IndexRow, StorageError, index_of_stored, u64_of};
 
 /// The upsert of a ticket's row: `$1` id, `$2` updated_at, `$3` changed_seq, `$4` version, the
@@ -137,4 +137,13 @@ pub(super) fn reindex_if_stale(tx: &mut Tx<'_>) -> Result<usize, StorageError> {
         &[&INDEX_FINGERPRINT_COUNTER, &fingerprint],
     )?;
     Ok(rewritten)
+}
+
+/// [`query_rows`] as one statement on its own (no transaction around it).
+pub(super) fn query_rows_alone(
+    s: &mut Autocommit<'_>,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Vec<IndexRow>, StorageError> {
+    Ok(read_rows(&s.query(sql, params)?)?)
 }

@@ -1,0 +1,108 @@
+//! A throwaway PostgreSQL database per bench run, and what the servers asked of it: the
+//! statements and round trips per sync, from `pg_stat_statements` when the cluster loads it
+//! (`scripts/postgres.sh` starts its clusters so).
+
+/// A fresh database on the cluster at `admin_url`, dropped with this. Blocking.
+pub(crate) struct BenchDatabase {
+    admin_url: String,
+    name: String,
+    pub(crate) url: String,
+}
+
+impl BenchDatabase {
+    pub(crate) fn create(admin_url: &str) -> BenchDatabase {
+        let name = format!("fieldsync_bench_{}_{:08x}", std::process::id(), clock_nanos());
+        let mut admin = postgres::Client::connect(admin_url, postgres::NoTls).expect("connect to PostgreSQL");
+        admin.batch_execute(&format!("CREATE DATABASE {name}")).expect("create the bench database");
+        let settings: Vec<String> = ["fsync", "synchronous_commit"]
+            .iter()
+            .map(|s| {
+                let value: String = admin.query_one(&format!("SHOW {s}"), &[]).map(|r| r.get(0)).unwrap_or_default();
+                format!("{s}={value}")
+            })
+            .collect();
+        eprintln!("server: PostgreSQL {} ({})", server_version(&mut admin), settings.join(", "));
+        let url = fieldsync_server::storage::postgres::url_of_database(admin_url, &name).expect("PostgreSQL URL");
+        BenchDatabase { admin_url: admin_url.to_owned(), name, url }
+    }
+
+    /// What has been executed in this database so far, or `None` when the cluster does not
+    /// load `pg_stat_statements` (said once on standard error).
+    pub(crate) fn statements(&self) -> Option<StatementCount> {
+        let mut client = postgres::Client::connect(&self.url, postgres::NoTls).expect("connect to the bench database");
+        let installed = client.batch_execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
+        let rows = installed.and_then(|()| {
+            client.query(
+                // The bench's own queries about the statistics are left out.
+                "SELECT query, calls::BIGINT FROM pg_stat_statements
+                 WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+                   AND query NOT LIKE '%pg_stat_statements%'",
+                &[],
+            )
+        });
+        match rows {
+            Ok(rows) => {
+                let mut count = StatementCount::default();
+                for row in rows {
+                    let (query, calls): (String, i64) = (row.get(0), row.get(1));
+                    let calls = u64::try_from(calls).unwrap_or(0);
+                    // Each statement the synchronous client sends is awaited before the next:
+                    // one round trip each, BEGIN and COMMIT included.
+                    count.round_trips += calls;
+                    if !is_transaction_control(&query) {
+                        count.statements += calls;
+                    }
+                }
+                Some(count)
+            }
+            Err(e) => {
+                eprintln!(
+                    "server: PostgreSQL statements per sync not counted (start the cluster with shared_preload_libraries=pg_stat_statements, as scripts/postgres.sh does): {e}"
+                );
+                None
+            }
+        }
+    }
+}
+
+fn is_transaction_control(query: &str) -> bool {
+    let first = query.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
+    matches!(first.as_str(), "BEGIN" | "START" | "COMMIT" | "ROLLBACK" | "END")
+}
+
+/// Statements executed in a database, as counted by `pg_stat_statements`.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct StatementCount {
+    /// Statements other than transaction control.
+    pub(crate) statements: u64,
+    /// Every statement, BEGIN and COMMIT included: each one a round trip for a client that
+    /// awaits each statement's answer before it sends the next.
+    pub(crate) round_trips: u64,
+}
+
+impl StatementCount {
+    /// What was executed between `before` and this count.
+    pub(crate) fn since(&self, before: &StatementCount) -> StatementCount {
+        StatementCount {
+            statements: self.statements.saturating_sub(before.statements),
+            round_trips: self.round_trips.saturating_sub(before.round_trips),
+        }
+    }
+}
+
+impl Drop for BenchDatabase {
+    fn drop(&mut self) {
+        if let Ok(mut admin) = postgres::Client::connect(&self.admin_url, postgres::NoTls) {
+            let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+        }
+    }
+}
+
+fn server_version(admin: &mut postgres::Client) -> String {
+    admin.query_one("SHOW server_version", &[]).map(|r| r.get::<_, String>(0)).unwrap_or_default()
+}
+
+fn clock_nanos() -> u32 {
+    // Unique enough for a database name: the clock's nanoseconds.
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0)
+}
