@@ -11,6 +11,7 @@ use serde::Deserialize;
 use super::session::Session;
 use super::{ConsoleError, Nav, html};
 use crate::statistics::{self, AGEING_ROWS, Inputs, KEYS, Report, Window};
+use crate::storage::StorageError;
 use crate::storage::statistics::Grouping;
 use crate::{AppError, AppState, blocking};
 
@@ -48,20 +49,52 @@ fn compute(state: &AppState, window: &Window, now: i64, only: Option<&str>) -> R
     let storage = state.storage();
     let (from, to, offset) = (window.from_ms(), window.to_ms(), window.offset_ms());
     let wanted = |keys: &[&str]| only.is_none_or(|k| keys.contains(&k));
-    let tally = |g, keys: &[&str]| if wanted(keys) { storage.tally(g, from, to, offset) } else { Ok(Vec::new()) };
-    let (oldest_open, open_total) =
-        if wanted(&["ageing"]) { storage.oldest_open(AGEING_ROWS)? } else { (Vec::new(), 0) };
+    let wanted_tallies: [(Grouping, &[&str]); 10] = [
+        (Grouping::TicketType, &["types", "revisits"]),
+        (Grouping::Product, &["products"]),
+        (Grouping::Module, &["modules"]),
+        (Grouping::Customer, &["customers"]),
+        (Grouping::Engineer, &["engineers"]),
+        (Grouping::RejectedBy, &["engineers"]),
+        (Grouping::ReassignedFrom, &["engineers"]),
+        (Grouping::Day, &["months", "quarters", "years"]),
+        (Grouping::ComplaintLevel, &["complaint-levels"]),
+        (Grouping::ComplaintProduct, &["complaint-products"]),
+    ];
+    // Each tally is one scan of the index over the window; the storage has several readers, so
+    // they run side by side (the full page needs all ten, ADR 0024's one-second budget).
+    let (tallies, ageing) = std::thread::scope(|scope| {
+        let handles: Vec<_> = wanted_tallies
+            .iter()
+            .map(|&(grouping, keys)| {
+                scope.spawn(
+                    move || if wanted(keys) { storage.tally(grouping, from, to, offset) } else { Ok(Vec::new()) },
+                )
+            })
+            .collect();
+        let ageing = if wanted(&["ageing"]) { storage.oldest_open(AGEING_ROWS) } else { Ok((Vec::new(), 0)) };
+        let tallies: Vec<_> = handles
+            .into_iter()
+            .map(|handle| {
+                handle.join().unwrap_or_else(|_| Err(StorageError::Backend("a statistics query panicked".into())))
+            })
+            .collect();
+        (tallies, ageing)
+    });
+    let (oldest_open, open_total) = ageing?;
+    let mut tallies = tallies.into_iter();
+    let mut next = || tallies.next().unwrap_or_else(|| Ok(Vec::new()));
     let inputs = Inputs {
-        by_type: tally(Grouping::TicketType, &["types", "revisits"])?,
-        by_product: tally(Grouping::Product, &["products"])?,
-        by_module: tally(Grouping::Module, &["modules"])?,
-        by_customer: tally(Grouping::Customer, &["customers"])?,
-        by_engineer: tally(Grouping::Engineer, &["engineers"])?,
-        rejected_by: tally(Grouping::RejectedBy, &["engineers"])?,
-        reassigned_from: tally(Grouping::ReassignedFrom, &["engineers"])?,
-        by_day: tally(Grouping::Day, &["months", "quarters", "years"])?,
-        complaint_levels: tally(Grouping::ComplaintLevel, &["complaint-levels"])?,
-        complaint_products: tally(Grouping::ComplaintProduct, &["complaint-products"])?,
+        by_type: next()?,
+        by_product: next()?,
+        by_module: next()?,
+        by_customer: next()?,
+        by_engineer: next()?,
+        rejected_by: next()?,
+        reassigned_from: next()?,
+        by_day: next()?,
+        complaint_levels: next()?,
+        complaint_products: next()?,
         oldest_open,
         open_total,
         now,
