@@ -6,7 +6,7 @@
 //! the index table whether a changed id matches its filter (or was in its last result) before
 //! running its query again, and calls back only when the result differs.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Mutex, Weak};
 
 use super::{Client, Inner, Subscription};
@@ -76,7 +76,7 @@ impl Client {
 
     /// The update a query observer gets for `changed`, given its last result; `None` when the
     /// result cannot have changed or did not.
-    fn query_update(
+    pub(super) fn query_update(
         &self,
         query: &TicketQuery,
         last: Option<&[TicketSummary]>,
@@ -98,11 +98,21 @@ impl Client {
                 return Ok(None);
             }
             let is_in: BTreeSet<&str> = result.iter().map(|t| t.id.as_str()).collect();
-            let changed_ids = changed
+            let mut changed_ids: Vec<String> = changed
                 .iter()
                 .filter(|id| was_in.contains(id.as_str()) || is_in.contains(id.as_str()))
                 .cloned()
                 .collect();
+            // The store may already hold later writes whose notifications are still queued: a
+            // ticket whose row differs from the last result changed too, whichever notification
+            // this read answers (else that later notification finds nothing new to report).
+            let before: BTreeMap<&str, &TicketSummary> = last.iter().map(|t| (t.id.as_str(), t)).collect();
+            for ticket in &result {
+                let differs = before.get(ticket.id.as_str()).is_some_and(|old| *old != ticket);
+                if differs && !changed_ids.contains(&ticket.id) {
+                    changed_ids.push(ticket.id.clone());
+                }
+            }
             Ok(Some(QueryUpdate { tickets: result, changed_ids }))
         })
     }

@@ -108,3 +108,26 @@ fn a_dropped_subscription_is_never_called_again() {
     seen.recv_timeout(WAIT).expect("the note");
     assert_eq!(calls.load(Ordering::SeqCst), 1, "only the first call, before the drop");
 }
+
+#[test]
+fn a_late_read_still_names_the_ticket_that_changed_the_result() {
+    // The notifier reads the store when it gets to a notification, which may be after later
+    // writes: reading for the note on boiler 3 already sees boiler 1 cancelled. That update must
+    // name boiler 1, since the cancellation's own notification will then find nothing new.
+    let w = world();
+    let d = &w.dispatcher;
+    let boiler_1 = d.create_ticket(&titled("Boiler 1")).expect("create");
+    d.create_ticket(&titled("Boiler 2")).expect("create");
+    let boiler_3 = d.create_ticket(&titled("Boiler 3")).expect("create");
+    let query = TicketQuery {
+        filter: ListFilter { text: Some("boiler".into()), ..Default::default() },
+        sort: TicketSort::Title,
+        limit: Some(2),
+    };
+    let last = d.query(&query).expect("query");
+    d.add_note(&boiler_3, "third").expect("note");
+    d.cancel(&boiler_1, "customer cancelled").expect("cancel");
+    let update = d.query_update(&query, Some(&last), std::slice::from_ref(&boiler_3)).expect("read").expect("changed");
+    assert_eq!(update.tickets[0].status, Status::Cancelled);
+    assert_eq!(update.changed_ids, [boiler_1]);
+}
