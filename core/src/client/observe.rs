@@ -88,9 +88,9 @@ impl Client {
                 let changed_ids = result.iter().map(|t| t.id.clone()).collect();
                 return Ok(Some(QueryUpdate { tickets: result, changed_ids }));
             };
-            let was_in: BTreeSet<&str> = last.iter().map(|t| t.id.as_str()).collect();
+            let was_in: BTreeMap<&str, &TicketSummary> = last.iter().map(|t| (t.id.as_str(), t)).collect();
             let matching = tickets::matching_ids(tx, &query.filter, changed)?;
-            if !changed.iter().any(|id| was_in.contains(id.as_str())) && matching.is_empty() {
+            if !changed.iter().any(|id| was_in.contains_key(id.as_str())) && matching.is_empty() {
                 return Ok(None);
             }
             let result = tickets::query(tx, query)?;
@@ -100,15 +100,14 @@ impl Client {
             let is_in: BTreeSet<&str> = result.iter().map(|t| t.id.as_str()).collect();
             let mut changed_ids: Vec<String> = changed
                 .iter()
-                .filter(|id| was_in.contains(id.as_str()) || is_in.contains(id.as_str()))
+                .filter(|id| was_in.contains_key(id.as_str()) || is_in.contains(id.as_str()))
                 .cloned()
                 .collect();
             // The store may already hold later writes whose notifications are still queued: a
             // ticket whose row differs from the last result changed too, whichever notification
             // this read answers (else that later notification finds nothing new to report).
-            let before: BTreeMap<&str, &TicketSummary> = last.iter().map(|t| (t.id.as_str(), t)).collect();
             for ticket in &result {
-                let differs = before.get(ticket.id.as_str()).is_some_and(|old| *old != ticket);
+                let differs = was_in.get(ticket.id.as_str()).is_some_and(|old| *old != ticket);
                 if differs && !changed_ids.contains(&ticket.id) {
                     changed_ids.push(ticket.id.clone());
                 }
