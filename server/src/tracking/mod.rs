@@ -155,7 +155,7 @@ fn make_link(state: &AppState, ticket_id: &str, generation: u32) -> Result<Strin
         ticket_id: ticket_id.to_owned(),
         generation,
         token_sha256: token_hash(&token),
-        created_at: now_ms(),
+        created_at: state.now(),
         revoked_at: None,
     })?;
     Ok(token)
@@ -193,7 +193,7 @@ pub(crate) fn base_url(state: &AppState, host: Option<&str>) -> String {
 
 /// Revokes the ticket's links (the customer's page answers 404 from now on). Blocking.
 pub(crate) fn revoke(state: &AppState, ticket_id: &str) -> Result<u64, AppError> {
-    let revoked = state.storage().revoke_tracking_links(ticket_id, now_ms())?;
+    let revoked = state.storage().revoke_tracking_links(ticket_id, state.now())?;
     // Nudges this instance's open pages of the ticket: their live streams look again and end.
     // (With PostgreSQL, events come from the database: they end at the ticket's next change.)
     if let Some(row) = state.storage().ticket_row(ticket_id)? {
@@ -251,7 +251,7 @@ fn resolve(state: &AppState, token: &str) -> Result<Option<Resolved>, AppError> 
         Status::Cancelled => Some(row.updated_at),
         _ => None,
     };
-    if ended_at.is_some_and(|ended| now_ms() > ended.saturating_add(ttl)) {
+    if ended_at.is_some_and(|ended| state.now() > ended.saturating_add(ttl)) {
         return Ok(None);
     }
     let Some(loaded) = documents::load_at(state, &row.id, row.changed_seq)? else { return Ok(None) };
@@ -649,7 +649,7 @@ fn write_as_customer(
             documents::load_for_write(state, ticket_id)?.ok_or_else(|| AppError::NotFound("not found".into()))?;
         check(&loaded.doc)?;
         let mut document = loaded.doc.fork().with_actor(crate::actors::customer_actor());
-        let at = now_ms();
+        let at = state.now();
         let hash = doc::edit(&mut document, at, message, |tx| edit(tx, at))
             .map_err(|e| AppError::Internal(format!("customer write: {e}")))?;
         let change = document
@@ -696,7 +696,7 @@ pub(crate) fn rate(state: &AppState, ticket_id: &str, rating: u8, comment: &str)
         |tx, at| doc::put_customer_feedback(tx, rating, comment, at),
     )?;
     if workflow::needs_follow_up(rating) {
-        let at = now_ms();
+        let at = state.now();
         let opened = state.storage().open_follow_up(&FollowUp {
             ticket_id: ticket_id.to_owned(),
             rating,
