@@ -35,7 +35,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use fieldsync_core::model::{Ticket, doc, ids};
-use fieldsync_core::time::{Millis, now_ms};
+use fieldsync_core::time::Millis;
 use fieldsync_core::workflow::{self, EventKind, Status, values};
 use futures_util::StreamExt;
 use hmac::{KeyInit, Mac};
@@ -330,7 +330,7 @@ enum Kind {
 fn limit_ip(state: &AppState, ip: &ClientIp, kind: &Kind) -> Result<(), Refused> {
     let config = &state.config().tracking;
     let runtime = state.tracking_runtime();
-    let now = now_ms();
+    let now = state.now();
     let (limiter, per_ip) = match kind {
         Kind::View => (&runtime.views, config.views_per_minute_per_ip),
         Kind::Post => (&runtime.posts, config.posts_per_hour_per_ip),
@@ -374,7 +374,7 @@ fn limit_token(state: &AppState, token: &str, kind: &Kind) -> Result<(), Refused
         Kind::View => (&runtime.views, config.views_per_minute_per_token),
         Kind::Post => (&runtime.posts, config.posts_per_hour_per_token),
     };
-    limiter.hit(&format!("token/{token}"), per_token, now_ms()).map_err(Refused::TooMany)
+    limiter.hit(&format!("token/{token}"), per_token, state.now()).map_err(Refused::TooMany)
 }
 
 /// Why a tracking request is not served.
