@@ -283,7 +283,7 @@ pub async fn run(data: PathBuf, listen: String, once: bool) -> Result<(), CliErr
         engineers.push(Engineer { name, engine });
     }
 
-    println!("\n-- the last {} days, lived through again on a clock set back (a few seconds)", history::DAYS);
+    println!("\n-- the last {} days, lived through again on a clock set back", history::DAYS);
     let started = std::time::Instant::now();
     let admin = fieldsync_server::storage::Principal {
         user_id: admin_id,
