@@ -1,8 +1,13 @@
 //! `fieldsync demo`: a server on embedded SQLite, a dispatcher, and three simulated engineers
 //! whose phones go offline and online while they work, all through the real core and the real
-//! sync engine. It prints the synced board as tickets move, then keeps serving (and keeps the
+//! sync engine. It first lives through the organisation's last 90 days (`history`, on a clock
+//! the server and the phones share, set back and moved forward), so the reports have a past;
+//! then it prints the synced board as today's tickets move, and keeps serving (and keeps the
 //! engineers busy) until Ctrl-C.
 
+mod history;
+
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -12,7 +17,8 @@ use fieldsync_core::model::{
     Customer, Identity, ListFilter, Location, NewPhoto, NewTicket, PhotoInput, Priority, Site, Sla,
 };
 use fieldsync_core::sync::{SyncConfig, SyncEngine};
-use fieldsync_core::{Client, Role, Status, TicketSummary};
+use fieldsync_core::time::ManualClock;
+use fieldsync_core::{Client, Durability, OpenOptions, Role, Status, TicketSummary};
 use rand::Rng;
 use rand::seq::IndexedRandom;
 
@@ -20,6 +26,9 @@ use crate::CliError;
 use crate::dispatch::Api;
 
 const ENGINEERS: [&str; 3] = ["eli", "fay", "gus"];
+
+/// Where every demo job is (the check-ins are near it).
+const SITE: Site = Site { lat: 52.3702, lon: 4.8952, radius_m: 150.0 };
 
 struct Engineer {
     name: &'static str,
@@ -167,7 +176,7 @@ fn demo_ticket(call: u32, fault: usize, customer: usize, engineer: &str) -> NewT
         title: format!("#{call} {} — {name}", FAULTS[fault % FAULTS.len()]),
         description: "Reported by phone".into(),
         customer: Customer { name: name.into(), address: address.into(), tier: tier.into(), ..Default::default() },
-        site: Some(Site { lat: 52.3702, lon: 4.8952, radius_m: 150.0 }),
+        site: Some(SITE),
         priority: PRIORITIES[(fault + customer) % PRIORITIES.len()],
         sla: Sla {
             respond_by: Some(now + 30 * 60_000),
@@ -180,13 +189,15 @@ fn demo_ticket(call: u32, fault: usize, customer: usize, engineer: &str) -> NewT
     }
 }
 
-/// The morning's nine calls, one per fault and customer, spread over the engineers.
-fn demo_tickets() -> Vec<NewTicket> {
-    (0..FAULTS.len()).map(|n| demo_ticket(101 + n as u32, n, n, ENGINEERS[n % ENGINEERS.len()])).collect()
+/// The morning's nine calls, one per fault and customer, spread over the engineers, numbered
+/// from `first`.
+fn demo_tickets(first: u32) -> Vec<NewTicket> {
+    (0..FAULTS.len()).map(|n| demo_ticket(first + n as u32, n, n, ENGINEERS[n % ENGINEERS.len()])).collect()
 }
 
-async fn print_board(api: &Api, heading: &str) -> Result<(), CliError> {
-    let tickets = api.list().await?;
+/// Prints today's tickets (`today`); the history's are in the console's reports.
+async fn print_board(api: &Api, heading: &str, today: &HashSet<String>) -> Result<(), CliError> {
+    let tickets: Vec<TicketSummary> = api.list().await?.into_iter().filter(|t| today.contains(&t.id)).collect();
     println!("\n== board: {heading}");
     let mut counts: Vec<(Status, usize)> = Status::ALL
         .iter()
@@ -235,8 +246,15 @@ fn fresh_data_dir(data: &Path) -> Result<(), CliError> {
 /// Runs the demo.
 pub async fn run(data: PathBuf, listen: String, once: bool) -> Result<(), CliError> {
     fresh_data_dir(&data)?;
-    let state = fieldsync_server::AppState::open(&data, fieldsync_server::ServerConfig::default())?;
+    // One clock for the server and the phones: the history moves it, then it follows the
+    // system clock (docs/adr/0029).
+    let clock = ManualClock::at(fieldsync_core::time::now_ms());
+    let config = fieldsync_server::ServerConfig { clock: clock.clock(), ..fieldsync_server::ServerConfig::default() };
+    let zone = config.tracking.utc_offset_minutes;
+    let state = fieldsync_server::AppState::open(&data, config)?;
     let (_, _, dispatcher_token) = state.add_user("dana", Role::Dispatcher)?;
+    let (admin_id, admin_device, _) = state.add_user("ada", Role::Admin)?;
+    let (_, _, handler_token) = state.add_user("cara", Role::ComplaintHandler)?;
     let mut tokens = Vec::new();
     for name in ENGINEERS {
         tokens.push((name, state.add_user(name, Role::Engineer)?));
@@ -246,7 +264,7 @@ pub async fn run(data: PathBuf, listen: String, once: bool) -> Result<(), CliErr
         .map_err(|e| CliError(format!("cannot listen on {listen}: {e}")))?;
     let url = format!("http://{}", listener.local_addr()?);
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(fieldsync_server::serve(listener, state, async {
+    let server = tokio::spawn(fieldsync_server::serve(listener, state.clone(), async {
         let _ = stop_rx.await;
     }));
     println!("fieldsync demo: server on {url}, data in {}", data.display());
@@ -257,16 +275,52 @@ pub async fn run(data: PathBuf, listen: String, once: bool) -> Result<(), CliErr
     let mut engineers = Vec::new();
     for (name, (user_id, device_id, token)) in &tokens {
         let identity = Identity { user_id: user_id.clone(), device_id: device_id.clone(), role: Role::Engineer };
-        let client = Client::open(data.join(format!("{name}-phone.sqlite")), identity)?;
+        // The demo's phones are remade on every run: an action need not survive power loss
+        // (no fsync per action), which keeps the history's thousands of actions quick.
+        let options = OpenOptions { clock: clock.clock(), durability: Durability::AppCrash, ..OpenOptions::default() };
+        let client = Client::open_with(data.join(format!("{name}-phone.sqlite")), identity, options)?;
         let engine = SyncEngine::new(client, SyncConfig::new(url.clone(), token.clone()))?;
         engineers.push(Engineer { name, engine });
     }
 
-    println!("\n-- dana (dispatcher) creates and dispatches {} tickets", demo_tickets().len());
-    for new in demo_tickets() {
-        api.create(&new).await?;
+    println!("\n-- the last {} days, lived through again on a clock set back", history::DAYS);
+    let started = std::time::Instant::now();
+    let admin = fieldsync_server::storage::Principal {
+        user_id: admin_id,
+        device_id: admin_device,
+        role: Role::Admin,
+        last_sync_at: None,
+    };
+    let handler = Api::new(&url, &handler_token)?;
+    let cast = history::Cast {
+        state: &state,
+        clock: &clock,
+        admin,
+        dispatcher: &api,
+        handler: &handler,
+        engineers: &engineers,
+    };
+    let (made, next_call) = history::live_through(cast, zone).await?;
+    println!(
+        "   {} tickets ({} completed, {} complaints), {} escalations, {} revisits ({} not fixed, reopened), {} ratings, in {:.1} s",
+        made.tickets,
+        made.completed,
+        made.complaints,
+        made.escalations,
+        made.revisits,
+        made.reopened,
+        made.ratings,
+        started.elapsed().as_secs_f64()
+    );
+    println!("   see them at {url}/console/statistics, /console/reports and the customers' pages");
+
+    let first_call = next_call;
+    println!("\n-- dana (dispatcher) creates and dispatches {} tickets", demo_tickets(first_call).len());
+    let mut today = HashSet::new();
+    for new in demo_tickets(first_call) {
+        today.insert(api.create(&new).await?);
     }
-    print_board(&api, "dispatched").await?;
+    print_board(&api, "dispatched", &today).await?;
 
     println!("-- engineers sync in the morning, then drive out of coverage");
     for e in &engineers {
@@ -283,13 +337,13 @@ pub async fn run(data: PathBuf, listen: String, once: bool) -> Result<(), CliErr
             }
         }
         if round == 2 {
-            conflict(&api, &engineers).await?;
+            conflict(&api, &engineers, &today).await?;
         }
         println!("-- round {round}: coverage is back");
         for e in &engineers {
             e.sync().await?;
         }
-        print_board(&api, &format!("after round {round}")).await?;
+        print_board(&api, &format!("after round {round}"), &today).await?;
     }
 
     if once {
@@ -299,7 +353,7 @@ pub async fn run(data: PathBuf, listen: String, once: bool) -> Result<(), CliErr
     }
     println!("serving on {url} until Ctrl-C; the engineers keep working (one step every 3 s)");
     println!("watch the board at {url}/console, sign in with {dispatcher_token}");
-    let mut call = 100 + demo_tickets().len() as u32;
+    let mut call = first_call + FAULTS.len() as u32 - 1;
     let ticker = async {
         let mut interval = tokio::time::interval(Duration::from_secs(3));
         loop {
@@ -333,10 +387,12 @@ pub async fn run(data: PathBuf, listen: String, once: bool) -> Result<(), CliErr
 
 /// The dispatcher cancels a ticket the engineer is completing offline: both survive in the
 /// history and the board shows the conflict.
-async fn conflict(api: &Api, engineers: &[Engineer]) -> Result<(), CliError> {
+async fn conflict(api: &Api, engineers: &[Engineer], today: &HashSet<String>) -> Result<(), CliError> {
     let fay = &engineers[1];
     let tickets = fay.client().list(&ListFilter::default())?;
-    let Some(ticket) = tickets.iter().find(|t| !t.status.is_final() && t.status != Status::Rejected) else {
+    let Some(ticket) =
+        tickets.iter().find(|t| today.contains(&t.id) && !t.status.is_final() && t.status != Status::Rejected)
+    else {
         return Ok(());
     };
     // Bring it on site first, the way fay would.

@@ -163,6 +163,15 @@ impl Api {
         Ok(serde_json::from_slice(&self.send(request).await?)?)
     }
 
+    /// POST a form (`application/x-www-form-urlencoded`), as a browser does; the answer's body
+    /// is not read.
+    pub async fn post_form(&self, path: &str, form: &str) -> Result<(), CliError> {
+        let request = HttpRequest::new(Method::Post, format!("{}{path}", self.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form.as_bytes().to_vec());
+        self.send(request).await.map(drop)
+    }
+
     /// Creates a ticket; returns its id.
     pub async fn create(&self, new: &NewTicket) -> Result<String, CliError> {
         let created: serde_json::Value = self.post("/v1/tickets", new).await?;

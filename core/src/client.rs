@@ -22,7 +22,7 @@ use crate::store::blobs::{self, Upload};
 use crate::store::claims::{self, StoreClaim};
 use crate::store::tickets::{self, ChunkKind};
 use crate::store::{Durability, OpenReport, Store, StoreError, StoreKey};
-use crate::time::{Millis, now_ms};
+use crate::time::{Clock, Millis};
 use crate::workflow::Status;
 use crate::workflow::{self, Action, Actor};
 use cache::{DocCache, Known};
@@ -51,6 +51,9 @@ pub struct OpenOptions {
     /// The key the store is encrypted with (docs/adr/0011), from the platform's keystore; `None`
     /// for a plaintext store. A wrong or missing key is an error and leaves the file alone.
     pub store_key: Option<StoreKey>,
+    /// Where the client reads "now" for every stamp it writes (actions, syncs, quarantines);
+    /// the system clock by default (docs/adr/0029).
+    pub clock: Clock,
 }
 
 impl Default for OpenOptions {
@@ -62,6 +65,7 @@ impl Default for OpenOptions {
             durability: Durability::default(),
             photo: PhotoOptions::default(),
             store_key: None,
+            clock: Clock::system(),
         }
     }
 }
@@ -183,6 +187,16 @@ impl Client {
         &self.inner.report
     }
 
+    /// Now, by this client's clock ([`OpenOptions::clock`]).
+    pub fn now(&self) -> Millis {
+        self.inner.options.clock.now()
+    }
+
+    /// The clock this client stamps with.
+    pub fn clock(&self) -> &Clock {
+        &self.inner.options.clock
+    }
+
     /// The underlying store (for the sync engine, tools and benchmarks).
     pub fn store(&self) -> &Store {
         &self.inner.store
@@ -194,7 +208,7 @@ impl Client {
     /// Creates a ticket (dispatchers and admins); dispatches it at once when `new.assignee` is
     /// set. Returns its id.
     pub fn create_ticket(&self, new: &NewTicket) -> Result<String, Error> {
-        let at = now_ms();
+        let at = self.now();
         let (ticket_id, document, performed) =
             actions::create(self.inner.actor.clone(), &self.inner.identity, new, at)?;
         let summary = doc::summarize_derived(&document, &performed.derived, at, true)?;
@@ -357,7 +371,7 @@ impl Client {
         if already_there {
             return Ok(meta);
         }
-        let now = now_ms();
+        let now = self.now();
         self.run_with(ticket_id, Command::AddPhoto { photo: meta.clone() }, |tx| {
             for (sha256, bytes) in
                 [(&processed.sha256, &processed.jpeg), (&processed.thumbnail_sha256, &processed.thumbnail)]
@@ -399,12 +413,12 @@ impl Client {
         let summary_sha256 = self.job_summary(ticket_id)?.sha256();
         let signature = SignatureMeta {
             signer: signer.to_owned(),
-            signed_at: now_ms(),
+            signed_at: self.now(),
             png_sha256: png_sha256.clone(),
             summary_sha256,
         };
         let strokes_json = serde_json::to_string(strokes).map_err(|e| Error::InvalidInput(e.to_string()))?;
-        let now = now_ms();
+        let now = self.now();
         self.run_with(ticket_id, Command::CaptureSignature { signature: signature.clone(), strokes_json }, |tx| {
             blobs::put_blob(tx, &png_sha256, &png, "image/png", now)?;
             blobs::queue_upload(tx, &png_sha256, ticket_id, png.len() as u64, now)?;
@@ -452,7 +466,7 @@ impl Client {
             .inner
             .store
             .read(|tx| -> Result<_, Error> { Ok(tickets::summary(tx, ticket_id)?.is_some_and(|s| s.pending)) })?;
-        let summary = doc::summarize(&merged.document, now_ms(), pending)?;
+        let summary = doc::summarize(&merged.document, self.now(), pending)?;
         self.inner.store.write(|tx| -> Result<(), Error> {
             tickets::append_chunk(tx, ticket_id, ChunkKind::Change, &merged.new_changes)?;
             tickets::upsert_summary(tx, &summary)?;
@@ -570,7 +584,7 @@ impl Client {
         command: Command,
         also: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<(), Error>,
     ) -> Result<(), Error> {
-        let at = now_ms();
+        let at = self.now();
         let mut docs = self.lock_docs()?;
         self.loaded(&mut docs, ticket_id)?;
         let known = docs.known(ticket_id);
@@ -682,9 +696,9 @@ impl Client {
             Ok(document) => Ok((document.with_actor(self.inner.actor.clone()), row)),
             Err(reason) => {
                 let reason = format!("stored document cannot be loaded: {reason}");
-                self.inner
-                    .store
-                    .write(|tx| -> Result<(), Error> { Ok(tickets::quarantine(tx, ticket_id, &reason, now_ms())?) })?;
+                self.inner.store.write(|tx| -> Result<(), Error> {
+                    Ok(tickets::quarantine(tx, ticket_id, &reason, self.now())?)
+                })?;
                 Err(Error::Quarantined { id: ticket_id.to_owned(), reason })
             }
         }

@@ -3,11 +3,9 @@
 //! for on the open tickets, claims each breach in storage (one winner across instances, with a
 //! lease), and acts on it once: records the escalation in the ticket's document (so it shows on
 //! the board, the detail page and the timeline), raises the priority, reassigns, and enqueues an
-//! `escalated` webhook event. Time comes from [`TimeSource`], so tests move it instead of
-//! sleeping.
+//! `escalated` webhook event. Time comes from the server's clock (`ServerConfig::clock`,
+//! docs/adr/0029), so tests and the demo move it instead of sleeping.
 
-use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
 use automerge::{ActorId, ReadDoc};
@@ -24,33 +22,6 @@ use crate::storage::TicketFilter;
 use crate::storage::manager::EscalationClaim;
 use crate::{AppError, AppState, blocking, documents, manage};
 
-/// Where the evaluator's "now" comes from.
-#[derive(Clone)]
-pub struct TimeSource(Arc<dyn Fn() -> Millis + Send + Sync>);
-
-impl TimeSource {
-    /// The system clock.
-    pub fn system() -> TimeSource {
-        TimeSource(Arc::new(fieldsync_core::time::now_ms))
-    }
-
-    /// Any clock (tests: a shared value they move).
-    pub fn from_fn(now: impl Fn() -> Millis + Send + Sync + 'static) -> TimeSource {
-        TimeSource(Arc::new(now))
-    }
-
-    /// Now, UTC ms.
-    pub fn now(&self) -> Millis {
-        (self.0)()
-    }
-}
-
-impl fmt::Debug for TimeSource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("TimeSource")
-    }
-}
-
 /// How escalations are evaluated.
 #[derive(Clone, Debug)]
 pub struct EscalationConfig {
@@ -59,17 +30,11 @@ pub struct EscalationConfig {
     /// How long a claimed breach is held before another instance may take it over (its
     /// instance died while acting). Default 60 s.
     pub lease: Duration,
-    /// The evaluator's clock. Default the system clock.
-    pub clock: TimeSource,
 }
 
 impl Default for EscalationConfig {
     fn default() -> Self {
-        EscalationConfig {
-            interval: Duration::from_secs(15),
-            lease: Duration::from_secs(60),
-            clock: TimeSource::system(),
-        }
+        EscalationConfig { interval: Duration::from_secs(15), lease: Duration::from_secs(60) }
     }
 }
 
@@ -121,7 +86,7 @@ pub fn evaluate(state: &AppState, owner: &str) -> Result<usize, AppError> {
         return Ok(0);
     }
     let config = &state.config().escalation;
-    let now = config.clock.now();
+    let now = state.now();
     let filter = TicketFilter {
         statuses: Status::ALL.into_iter().filter(|s| !s.is_final()).collect(),
         sla_due_before: Some(now.saturating_add(rules.longest_lead()).saturating_add(1)),

@@ -106,12 +106,17 @@ pub struct ServerConfig {
     pub limits: limits::PushLimits,
     /// The customers' tracking page: link lifetime, zone, language, rate limits (issue 15).
     pub tracking: tracking::TrackingConfig,
-    /// The escalation evaluator: interval, lease, clock (docs/adr/0014).
+    /// The escalation evaluator: interval, lease (docs/adr/0014).
     pub escalation: escalator::EscalationConfig,
     /// The font service reports are set in (docs/adr/0013): a CJK font for Chinese text.
     /// `None`: the first known system path that exists (Debian: `fonts-noto-cjk`). Devices
     /// that must make the same bytes use the same font file. `fieldsync serve --report-font`.
     pub report_font: Option<std::path::PathBuf>,
+    /// Where the server reads "now": receive times, the clamping of device times, SLA clocks,
+    /// escalations, revisit due dates, webhook leases, the console's "now" (docs/adr/0029).
+    /// The system clock by default; the demo shares a manual one with its devices to make its
+    /// history in the past.
+    pub clock: fieldsync_core::time::Clock,
 }
 
 impl Default for ServerConfig {
@@ -129,6 +134,7 @@ impl Default for ServerConfig {
             tracking: tracking::TrackingConfig::default(),
             escalation: escalator::EscalationConfig::default(),
             report_font: None,
+            clock: fieldsync_core::time::Clock::system(),
         }
     }
 }
@@ -250,6 +256,11 @@ impl AppState {
     /// The blob store.
     pub fn blobs(&self) -> &dyn BlobStore {
         self.inner.blobs.as_ref()
+    }
+
+    /// Now, by the server's clock ([`ServerConfig::clock`]).
+    pub fn now(&self) -> fieldsync_core::time::Millis {
+        self.inner.config.clock.now()
     }
 
     /// The configuration.

@@ -57,7 +57,7 @@ fn load<T: DeserializeOwned + Default>(state: &AppState, name: &str) -> Result<V
 fn save<T: Serialize>(state: &AppState, caller: &Caller, name: &str, value: &T) -> Result<i64, AppError> {
     caller.require_admin()?;
     let json = serde_json::to_string(value).map_err(|e| AppError::Internal(e.to_string()))?;
-    Ok(state.storage().put_setting(name, &json, &caller.0.user_id, fieldsync_core::time::now_ms())?)
+    Ok(state.storage().put_setting(name, &json, &caller.0.user_id, state.now())?)
 }
 
 /// The taxonomy in force. Blocking.

@@ -18,7 +18,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use fieldsync_core::model::doc;
 use fieldsync_core::protocol::{self, Push, Rejection, SyncRequest, SyncResponse, Update};
-use fieldsync_core::time::{Millis, now_ms};
+use fieldsync_core::time::Millis;
 use fieldsync_core::workflow::{Role, Status};
 use serde_bytes::ByteBuf;
 
@@ -56,7 +56,7 @@ pub(crate) async fn handler(
 /// One sync exchange, blocking. Each push is dropped once it is merged: the request is not held
 /// while the answer is built.
 pub(crate) fn sync(state: &AppState, who: &Principal, request: SyncRequest) -> Result<SyncResponse, AppError> {
-    let now = now_ms();
+    let now = state.now();
     // The skill groups whose pools an engineer holds and may claim from (docs/adr/0028).
     let groups = match who.role {
         Role::Engineer => crate::manage::routing(state)?.value.groups_of(&who.user_id),

@@ -21,7 +21,6 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use fieldsync_core::time::now_ms;
 use futures_util::StreamExt;
 use serde::Deserialize;
 
@@ -252,7 +251,7 @@ fn receive(
     } else {
         state.blobs().state(id)?
     };
-    state.storage().record_blob_received(id.as_str(), device_id, end, now_ms())?;
+    state.storage().record_blob_received(id.as_str(), device_id, end, state.now())?;
     match after {
         BlobState::Complete { length } if end == length => {
             link(state, id, ticket, device_id)?;
@@ -266,7 +265,7 @@ fn receive(
 fn link(state: &AppState, id: &BlobId, ticket: &str, device_id: &str) -> Result<(), AppError> {
     let storage = state.storage();
     if !storage.blob_tickets(id.as_str())?.iter().any(|t| t == ticket) {
-        storage.link_blob(id.as_str(), ticket, device_id, now_ms())?;
+        storage.link_blob(id.as_str(), ticket, device_id, state.now())?;
     }
     Ok(())
 }

@@ -27,7 +27,6 @@ use crate::model::doc;
 use crate::protocol::{self, Push, RequestBudget, SyncRequest, SyncResponse};
 use crate::store::blobs::{self, Upload};
 use crate::store::tickets::{self, ChunkKind};
-use crate::time::now_ms;
 
 /// A server that keeps saying "more" cannot keep one exchange going forever.
 pub const MAX_ROUNDS: u32 = 64;
@@ -181,7 +180,7 @@ impl Client {
     /// Records an upload's progress: `sent` bytes confirmed, `state` `pending`, `done` or
     /// `failed` (with the `reason`).
     pub fn record_upload(&self, upload: &Upload, sent: u64, state: &str, reason: Option<&str>) -> Result<(), Error> {
-        let now = now_ms();
+        let now = self.now();
         self.live_store()?.write(|tx| -> Result<(), Error> {
             Ok(blobs::set_upload(tx, &upload.sha256, &upload.ticket_id, sent, state, reason, now)?)
         })
@@ -245,7 +244,7 @@ impl Client {
     /// has, marks refusals, evicts, and advances the cursor. A ticket whose update cannot be
     /// merged is skipped (and reported) without holding back the others.
     pub(super) fn apply_response(&self, response: &SyncResponse) -> Result<Applied, Error> {
-        let now = now_ms();
+        let now = self.now();
         let mut docs = self.lock_docs()?;
         let mut applied = Applied::default();
         let mut staged = Vec::new();

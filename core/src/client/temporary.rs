@@ -12,7 +12,7 @@ use crate::error::Error;
 use crate::model::{Identity, NewTicket};
 use crate::protocol::{self, SyncResponse, Update};
 use crate::store::Durability;
-use crate::time::now_ms;
+
 use crate::workflow::Role;
 
 /// The stand-in dispatcher who created a temporary store's tickets.
@@ -64,7 +64,7 @@ impl Client {
         for ticket in tickets {
             let new = NewTicket { assignee: Some(self.identity().user_id.clone()), ..ticket.clone() };
             let (ticket_id, document, _) =
-                actions::create(crate::model::ids::new_actor(), &dispatcher, &new, now_ms())?;
+                actions::create(crate::model::ids::new_actor(), &dispatcher, &new, self.now())?;
             updates.push(Update {
                 ticket_id,
                 data: vec![ByteBuf::from(document.save())],

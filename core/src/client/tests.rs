@@ -706,3 +706,28 @@ fn the_document_cache_keeps_within_its_memory_budget() {
     assert_eq!(cache_footprint(&d).0, 1, "only the ticket just loaded stays");
     assert_eq!(d.get(&long).expect("long ticket").notes.len(), 102);
 }
+
+#[test]
+fn a_manual_clock_stamps_every_action_and_the_default_is_the_system_clock() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ninety_days_ago = crate::time::now_ms() - 90 * 86_400_000;
+    let manual = crate::time::ManualClock::at(ninety_days_ago);
+    let options = OpenOptions { clock: manual.clock(), ..OpenOptions::default() };
+    let dispatcher =
+        Client::open_with(dir.path().join("disp.sqlite"), identity("disp", Role::Dispatcher), options).expect("open");
+    let id = dispatcher.create_ticket(&boiler()).expect("create");
+    manual.advance(3_600_000);
+    dispatcher.add_note(&id, "Called the customer").expect("note");
+    let ticket = dispatcher.get(&id).expect("get");
+    assert_eq!(ticket.created_at, ninety_days_ago, "created at the clock's time");
+    assert_eq!(ticket.events[0].at, ninety_days_ago, "dispatched at the clock's time");
+    assert_eq!(ticket.notes[0].at, ninety_days_ago + 3_600_000, "the note moved with the clock");
+    assert_eq!(dispatcher.now(), ninety_days_ago + 3_600_000);
+
+    let before = crate::time::now_ms();
+    let engineer = Client::open(dir.path().join("eng.sqlite"), identity("eng-1", Role::Engineer)).expect("open");
+    deliver(&dispatcher, &engineer, &id);
+    engineer.accept(&id).expect("accept");
+    let accepted = engineer.get(&id).expect("get").events.last().expect("an event").at;
+    assert!(accepted >= before, "the default clock is the system clock: {accepted} >= {before}");
+}

@@ -22,7 +22,7 @@ use tokio::sync::{Notify, watch};
 use crate::client::{Client, Exchange, Pending};
 use crate::error::Error;
 use crate::protocol::{self, ApiError, DecodeError, SyncRequest, SyncResponse, WhoAmI};
-use crate::time::{Millis, now_ms};
+use crate::time::Millis;
 
 mod identity;
 mod log;
@@ -462,6 +462,7 @@ impl SyncEngine {
         };
         let pending = self.inner.client.pending().ok();
         let uploads = self.inner.client.pending_uploads().ok();
+        let finished_at = self.inner.client.now();
         self.inner.status.send_modify(|s| {
             s.syncing = false;
             if let Some(pending) = pending {
@@ -472,7 +473,7 @@ impl SyncEngine {
             }
             match &result {
                 Ok(_) => {
-                    s.last_success_at = Some(now_ms());
+                    s.last_success_at = Some(finished_at);
                     s.last_error = None;
                     s.last_failure = None;
                 }

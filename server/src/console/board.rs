@@ -136,7 +136,7 @@ struct BoardPage {
 }
 
 fn build_columns(state: &AppState, filters: &Filters, w: Words) -> Result<(Vec<Column>, Vec<String>), AppError> {
-    let now = super::now();
+    let now = super::now(state);
     let people = People::load(state)?;
     let rows = all_rows(state)?;
     let mut columns: Vec<Column> = Status::ALL

@@ -9,7 +9,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use fieldsync_core::model::{Contact, Contract, CustomerSite};
-use fieldsync_core::time::now_ms;
 use serde::Deserialize;
 
 use super::session::Session;
@@ -248,7 +247,7 @@ pub(crate) async fn page(
     session: Session,
     Path(id): Path<String>,
 ) -> Result<Response, ConsoleError> {
-    let now = now_ms();
+    let now = state.now();
     let page = blocking(move || service::page(&state, &id, now)).await?;
     let w = session.words;
     let site_label = |site_id: &str| {

@@ -8,6 +8,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use fieldsync_core::actions::Command;
 use fieldsync_core::model::{ComplaintLevel, JobSummary, Ticket, TicketEvent, doc};
+use fieldsync_core::time::Millis;
 use fieldsync_core::workflow::{self, EventKind, Status};
 use serde::Deserialize;
 
@@ -195,10 +196,15 @@ fn timeline(ticket: &Ticket, history: &[HistoryEntry], w: Words) -> Vec<Timeline
         .collect()
 }
 
-fn build(detail: Detail, people: &People, taxonomy: crate::sla::taxonomy::Taxonomy, nav: Nav) -> DetailPage {
+fn build(
+    detail: Detail,
+    people: &People,
+    taxonomy: crate::sla::taxonomy::Taxonomy,
+    nav: Nav,
+    now: Millis,
+) -> DetailPage {
     let Detail { ticket: t, history, tracking_url, changed_seq } = detail;
     let w = nav.w;
-    let now = super::now();
     let due = fieldsync_core::model::doc::sla_due_at(&t.sla, t.status, &t.milestones);
     let clock = sla::clock(due, t.status, now);
     let milestones = sla::milestones(&t.sla, &t.milestones, t.status, now)
@@ -397,7 +403,7 @@ pub(crate) async fn page(
         let mut detail = tickets::detail_of(&state, &id)?;
         let base = crate::tracking::base_url(&state, host.as_deref());
         detail.tracking_url = crate::tracking::current_url(&state, &id, detail.ticket.status, &base)?;
-        Ok(build(detail, &people, taxonomy, nav))
+        Ok(build(detail, &people, taxonomy, nav, super::now(&state)))
     })
     .await?;
     html(&page)

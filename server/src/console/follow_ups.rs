@@ -83,7 +83,7 @@ pub(crate) async fn record(
         .map_err(|bad| AppError::BadRequest(bad.0))?;
     let by = session.user().to_owned();
     let found =
-        blocking(move || Ok(state.storage().record_follow_up(&ticket_id, &by, super::now(), &outcome)?)).await?;
+        blocking(move || Ok(state.storage().record_follow_up(&ticket_id, &by, super::now(&state), &outcome)?)).await?;
     if !found {
         return Err(AppError::NotFound("no such follow-up".into()).into());
     }

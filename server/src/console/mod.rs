@@ -36,7 +36,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use fieldsync_core::model::Ticket;
-use fieldsync_core::time::{Millis, now_ms};
+use fieldsync_core::time::Millis;
 use fieldsync_core::workflow::Role;
 use serde::Deserialize;
 
@@ -409,7 +409,7 @@ async fn asset(Path(file): Path<String>) -> Response {
     ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "no-cache")], body).into_response()
 }
 
-/// Now, for clocks (one reading per request).
-pub(crate) fn now() -> Millis {
-    now_ms()
+/// Now, for clocks (one reading per request), by the server's clock.
+pub(crate) fn now(state: &AppState) -> Millis {
+    state.now()
 }

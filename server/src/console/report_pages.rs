@@ -97,7 +97,7 @@ pub(crate) async fn page(
     session: Session,
     Query(query): Query<RangeQuery>,
 ) -> Result<Response, ConsoleError> {
-    let now = super::now();
+    let now = super::now(&state);
     let range = query.range(now)?;
     let mut tables = blocking(move || Ok(reports::tables(&facts_in(&state, &range, now)?, &range))).await?;
     // Group names the console made ("(none)", "high") in the user's language; "all" is the
@@ -139,7 +139,7 @@ pub(crate) async fn csv(
         .strip_suffix(".csv")
         .and_then(|k| reports::TABLES.iter().find(|t| **t == k))
         .ok_or_else(|| AppError::NotFound(format!("no report {file}")))?;
-    let now = super::now();
+    let now = super::now(&state);
     let range = query.range(now)?;
     let tables = blocking(move || Ok(reports::tables(&facts_in(&state, &range, now)?, &range))).await?;
     let table = tables.iter().find(|t| t.key == *key).ok_or_else(|| AppError::Internal("report missing".into()))?;

@@ -49,7 +49,7 @@ pub(crate) fn rating_text(rating: Option<u8>) -> String {
 pub(crate) async fn page(State(state): State<AppState>, session: Session) -> Result<Response, ConsoleError> {
     let nav = Nav::of(&session, "revisits");
     let w = nav.w;
-    let now = super::now();
+    let now = super::now(&state);
     let (rows, figures) = blocking(move || {
         let storage = state.storage();
         let due = storage.list_tickets(&TicketFilter { revisit_due: true, ..TicketFilter::default() })?;

@@ -151,7 +151,7 @@ pub(crate) async fn page(
     session: Session,
     Query(query): Query<WindowQuery>,
 ) -> Result<Response, ConsoleError> {
-    let now = super::now();
+    let now = super::now(&state);
     let window = query.window(now, session.words.zone)?;
     let reports = blocking(move || compute(&state, &window, now, None)).await?;
     let w = session.words;
@@ -191,7 +191,7 @@ pub(crate) async fn csv(
         .strip_suffix(".csv")
         .and_then(|k| KEYS.iter().find(|t| **t == k))
         .ok_or_else(|| AppError::NotFound(format!("no statistics {file}")))?;
-    let now = super::now();
+    let now = super::now(&state);
     let window = query.window(now, session.words.zone)?;
     let reports = blocking(move || compute(&state, &window, now, Some(key))).await?;
     let mut report =

@@ -9,7 +9,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use fieldsync_core::model::TicketSummary;
-use fieldsync_core::time::now_ms;
 use serde::{Deserialize, Serialize};
 
 use super::service::{self, Versioned};
@@ -78,7 +77,7 @@ pub(crate) async fn detail(
     Path(id): Path<String>,
 ) -> Result<Json<Detail>, AppError> {
     caller.require_dispatcher()?;
-    let page = blocking(move || service::page(&state, &id, now_ms())).await?;
+    let page = blocking(move || service::page(&state, &id, state.now())).await?;
     Ok(Json(Detail {
         customer: page.customer,
         figures: page.figures,

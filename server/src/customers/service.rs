@@ -3,7 +3,7 @@
 //! in [`super`].
 
 use fieldsync_core::model::{Customer, CustomerCard};
-use fieldsync_core::time::{Millis, now_ms};
+use fieldsync_core::time::Millis;
 use serde::Serialize;
 
 use super::{CustomerError, Figures, Record, RecordInput, card, figures, needle, snapshot};
@@ -77,7 +77,7 @@ pub fn create(state: &AppState, caller: &Caller, input: RecordInput) -> Result<V
     if record.id.is_empty() {
         record.id = fieldsync_core::model::ids::new_id();
     }
-    let at = now_ms();
+    let at = state.now();
     state.storage().create_customer(&stored(&record, &caller.0.user_id, at)?)?;
     get(state, &record.id)
 }
@@ -94,7 +94,7 @@ pub fn update(state: &AppState, caller: &Caller, id: &str, input: RecordInput) -
     })?;
     let record = Record { id: id.to_owned(), ..input.record }.normalized()?;
     let existing = state.storage().customer(id)?.ok_or_else(|| CustomerError::UnknownCustomer(id.to_owned()))?;
-    let mut row = stored(&record, &caller.0.user_id, now_ms())?;
+    let mut row = stored(&record, &caller.0.user_id, state.now())?;
     row.created_at = existing.created_at;
     match state.storage().update_customer(&row, version) {
         Ok(_) => get(state, id),

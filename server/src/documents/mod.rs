@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use automerge::{ActorId, Automerge, Change, ReadDoc};
 use fieldsync_core::actions::{self, Command};
 use fieldsync_core::model::{NewTicket, TicketIndex, TicketSummary, doc};
-use fieldsync_core::time::{Millis, now_ms};
+use fieldsync_core::time::Millis;
 
 use crate::auth::Caller;
 use crate::storage::{ChangeLogRow, IndexRow, Saved, StorageError, TicketWrite};
@@ -294,7 +294,7 @@ pub(crate) fn create_ticket(state: &AppState, caller: &Caller, new: &NewTicket) 
     caller.require_dispatcher()?;
     let identity = caller.identity();
     let actor = server_actor(state, &identity.device_id)?;
-    let at = now_ms();
+    let at = state.now();
     let prepared = crate::manage::prepare_new_ticket(state, new, at)?;
     let (id, mut document, _) = actions::create(actor, &identity, &prepared.ticket, at)?;
     if let Some(group) = prepared.pool_group {
@@ -330,7 +330,7 @@ pub(crate) fn perform(
     for _ in 0..WRITE_ATTEMPTS {
         let loaded = load_for_write(state, id)?.ok_or_else(|| AppError::NotFound(format!("ticket {id} not found")))?;
         let mut document = loaded.doc.fork().with_actor(actor.clone());
-        let at = now_ms();
+        let at = state.now();
         let performed = actions::perform(&mut document, &identity, command, at)?;
         let change = document
             .get_change_by_hash(&performed.hash)

@@ -35,7 +35,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use fieldsync_core::model::{Ticket, doc, ids};
-use fieldsync_core::time::{Millis, now_ms};
+use fieldsync_core::time::Millis;
 use fieldsync_core::workflow::{self, EventKind, Status, values};
 use futures_util::StreamExt;
 use hmac::{KeyInit, Mac};
@@ -155,7 +155,7 @@ fn make_link(state: &AppState, ticket_id: &str, generation: u32) -> Result<Strin
         ticket_id: ticket_id.to_owned(),
         generation,
         token_sha256: token_hash(&token),
-        created_at: now_ms(),
+        created_at: state.now(),
         revoked_at: None,
     })?;
     Ok(token)
@@ -193,7 +193,7 @@ pub(crate) fn base_url(state: &AppState, host: Option<&str>) -> String {
 
 /// Revokes the ticket's links (the customer's page answers 404 from now on). Blocking.
 pub(crate) fn revoke(state: &AppState, ticket_id: &str) -> Result<u64, AppError> {
-    let revoked = state.storage().revoke_tracking_links(ticket_id, now_ms())?;
+    let revoked = state.storage().revoke_tracking_links(ticket_id, state.now())?;
     // Nudges this instance's open pages of the ticket: their live streams look again and end.
     // (With PostgreSQL, events come from the database: they end at the ticket's next change.)
     if let Some(row) = state.storage().ticket_row(ticket_id)? {
@@ -251,7 +251,7 @@ fn resolve(state: &AppState, token: &str) -> Result<Option<Resolved>, AppError> 
         Status::Cancelled => Some(row.updated_at),
         _ => None,
     };
-    if ended_at.is_some_and(|ended| now_ms() > ended.saturating_add(ttl)) {
+    if ended_at.is_some_and(|ended| state.now() > ended.saturating_add(ttl)) {
         return Ok(None);
     }
     let Some(loaded) = documents::load_at(state, &row.id, row.changed_seq)? else { return Ok(None) };
@@ -330,7 +330,7 @@ enum Kind {
 fn limit_ip(state: &AppState, ip: &ClientIp, kind: &Kind) -> Result<(), Refused> {
     let config = &state.config().tracking;
     let runtime = state.tracking_runtime();
-    let now = now_ms();
+    let now = state.now();
     let (limiter, per_ip) = match kind {
         Kind::View => (&runtime.views, config.views_per_minute_per_ip),
         Kind::Post => (&runtime.posts, config.posts_per_hour_per_ip),
@@ -374,7 +374,7 @@ fn limit_token(state: &AppState, token: &str, kind: &Kind) -> Result<(), Refused
         Kind::View => (&runtime.views, config.views_per_minute_per_token),
         Kind::Post => (&runtime.posts, config.posts_per_hour_per_token),
     };
-    limiter.hit(&format!("token/{token}"), per_token, now_ms()).map_err(Refused::TooMany)
+    limiter.hit(&format!("token/{token}"), per_token, state.now()).map_err(Refused::TooMany)
 }
 
 /// Why a tracking request is not served.
@@ -649,7 +649,7 @@ fn write_as_customer(
             documents::load_for_write(state, ticket_id)?.ok_or_else(|| AppError::NotFound("not found".into()))?;
         check(&loaded.doc)?;
         let mut document = loaded.doc.fork().with_actor(crate::actors::customer_actor());
-        let at = now_ms();
+        let at = state.now();
         let hash = doc::edit(&mut document, at, message, |tx| edit(tx, at))
             .map_err(|e| AppError::Internal(format!("customer write: {e}")))?;
         let change = document
@@ -696,7 +696,7 @@ pub(crate) fn rate(state: &AppState, ticket_id: &str, rating: u8, comment: &str)
         |tx, at| doc::put_customer_feedback(tx, rating, comment, at),
     )?;
     if workflow::needs_follow_up(rating) {
-        let at = now_ms();
+        let at = state.now();
         let opened = state.storage().open_follow_up(&FollowUp {
             ticket_id: ticket_id.to_owned(),
             rating,

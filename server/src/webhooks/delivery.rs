@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use backon::{BackoffBuilder, ExponentialBuilder};
-use fieldsync_core::time::{Millis, now_ms};
+use fieldsync_core::time::Millis;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
@@ -102,7 +102,7 @@ async fn claim(state: &AppState, config: &WebhookConfig, room: usize) -> Result<
     let state = state.clone();
     let lease = config.request_timeout.saturating_add(LEASE_MARGIN);
     tokio::task::spawn_blocking(move || {
-        let now = now_ms();
+        let now = state.now();
         let until = now.saturating_add(millis(lease));
         state.storage().claim_deliveries(&state.webhook_runtime().lease_owner, now, until, room)
     })
@@ -114,7 +114,7 @@ async fn claim(state: &AppState, config: &WebhookConfig, room: usize) -> Result<
 /// One attempt: POST, then log it and decide what becomes of the delivery.
 async fn attempt(state: AppState, http: reqwest::Client, claimed: ClaimedDelivery) {
     let delivery = &claimed.delivery;
-    let started_at = now_ms();
+    let started_at = state.now();
     let clock = Instant::now();
     let allow_private = state.config().allow_private_webhooks;
     let sent = match literal_refusal(&claimed.url, allow_private) {
@@ -142,7 +142,7 @@ async fn attempt(state: AppState, http: reqwest::Client, claimed: ClaimedDeliver
         let config = &state.config().webhooks;
         // Counted within this run of attempts: a redelivery starts from the short delays again.
         let run = delivery.attempts.saturating_sub(delivery.attempt_limit.saturating_sub(config.max_attempts.max(1)));
-        DeliveryOutcome::RetryAt(now_ms().saturating_add(millis(retry_delay(config, run))))
+        DeliveryOutcome::RetryAt(state.now().saturating_add(millis(retry_delay(config, run))))
     };
     let row = DeliveryAttempt {
         delivery_id: delivery.id.clone(),

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use automerge::Automerge;
 use fieldsync_core::model::{Customer, Priority, doc, ids};
-use fieldsync_core::time::{Millis, now_ms};
+use fieldsync_core::time::Millis;
 use fieldsync_core::workflow::{self, EventKind, Status, TicketState};
 use hmac::{KeyInit, Mac};
 use serde::Serialize;
@@ -609,7 +609,7 @@ impl AppState {
             event_kinds,
             secret,
             enabled: new.enabled.unwrap_or(true),
-            created_at: now_ms(),
+            created_at: self.now(),
             created_by: created_by.to_owned(),
         };
         self.storage().create_webhook(&subscription)?;
@@ -681,7 +681,7 @@ impl AppState {
     /// Blocking.
     pub fn redeliver_webhook(&self, id: &str, delivery_id: &str) -> Result<(), AppError> {
         let attempts = self.config().webhooks.max_attempts.max(1);
-        if !self.storage().redeliver(id, delivery_id, now_ms(), attempts)? {
+        if !self.storage().redeliver(id, delivery_id, self.now(), attempts)? {
             return Err(AppError::NotFound(format!("delivery {delivery_id} of webhook {id} not found")));
         }
         self.webhook_runtime().wake.notify_one();

@@ -3,13 +3,12 @@
 //! changes logged, reclassification on the timeline, and a breach escalated exactly once with
 //! the evaluator's clock moved by the test (no sleeping).
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use fieldsync_core::Role;
+use fieldsync_core::time::{Clock, ManualClock};
 use fieldsync_server::ServerConfig;
-use fieldsync_server::escalator::{EscalationConfig, TimeSource};
+use fieldsync_server::escalator::EscalationConfig;
 use serde_json::{Value as Json, json};
 
 use crate::common::Server;
@@ -142,15 +141,17 @@ async fn classification_comes_from_the_taxonomy_and_reclassifying_is_on_the_time
 }
 
 /// A clock the test moves.
-fn movable_clock(start: i64) -> (Arc<AtomicI64>, TimeSource) {
-    let now = Arc::new(AtomicI64::new(start));
-    let shared = Arc::clone(&now);
-    (now, TimeSource::from_fn(move || shared.load(Ordering::SeqCst)))
+fn movable_clock(start: i64) -> (ManualClock, Clock) {
+    let now = ManualClock::at(start);
+    let clock = now.clock();
+    (now, clock)
 }
 
-pub(crate) fn escalation_config(clock: TimeSource) -> ServerConfig {
+/// The server's clock is the test's: receive times, SLA clocks and escalations alike.
+pub(crate) fn escalation_config(clock: Clock) -> ServerConfig {
     ServerConfig {
-        escalation: EscalationConfig { interval: Duration::from_millis(20), lease: Duration::from_secs(60), clock },
+        clock,
+        escalation: EscalationConfig { interval: Duration::from_millis(20), lease: Duration::from_secs(60) },
         allow_private_webhooks: true,
         ..ServerConfig::default()
     }
@@ -202,7 +203,7 @@ async fn a_broken_clock_escalates_once_raises_moves_and_notifies() {
     let respond_by = t["sla"]["respond_by"].as_i64().expect("policy deadline");
     assert_eq!(t["escalations"], json!([]), "not before the deadline");
 
-    now.store(respond_by + 1, Ordering::SeqCst);
+    now.set(respond_by + 1);
     let list = wait_for_escalations(&server.http, &server.base, &dana.token, 1).await;
     assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
     let t = detail(&server, &dana.token, &id).await;
@@ -221,7 +222,7 @@ async fn a_broken_clock_escalates_once_raises_moves_and_notifies() {
 
     // The same breach, evaluated again by this and other owners at later times: nothing more.
     for (owner, later) in [("other", 1), ("third", 2), ("other", 60 * MINUTE)] {
-        now.store(respond_by + later, Ordering::SeqCst);
+        now.set(respond_by + later);
         let state = server.state.clone();
         let again = tokio::task::spawn_blocking(move || fieldsync_server::escalator::evaluate(&state, owner))
             .await
@@ -260,7 +261,7 @@ async fn a_breach_claimed_by_a_dead_instance_is_taken_over_when_its_lease_runs_o
     let lease_until = respond_by + 30_000;
     assert!(server.state.storage().claim_escalation(&claim, "dead", lease_until, respond_by).expect("claim"));
 
-    now.store(respond_by + 1, Ordering::SeqCst);
+    now.set(respond_by + 1);
     let pass = |owner: &'static str| {
         let state = server.state.clone();
         async move {
@@ -272,7 +273,7 @@ async fn a_breach_claimed_by_a_dead_instance_is_taken_over_when_its_lease_runs_o
     };
     assert_eq!(pass("alive").await, 0, "held by the dead instance");
     assert_eq!(detail(&server, &dana.token, &id).await["escalations"], json!([]));
-    now.store(lease_until + 1, Ordering::SeqCst);
+    now.set(lease_until + 1);
     let list = wait_for_escalations(&server.http, &server.base, &dana.token, 1).await;
     assert_eq!(list[0]["id"], json!(claim.id), "{list}");
     assert_eq!(pass("alive").await, 0, "done: never again");

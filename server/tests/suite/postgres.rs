@@ -466,11 +466,8 @@ async fn two_instances_escalate_one_breach_exactly_once() {
     let dbs = Arc::new(dbs);
     let url = dbs.create_off_runtime().await;
     let shared = tempfile::tempdir().expect("data dir");
-    let now = Arc::new(std::sync::atomic::AtomicI64::new(fieldsync_core::time::now_ms()));
-    let clock = {
-        let now = Arc::clone(&now);
-        fieldsync_server::escalator::TimeSource::from_fn(move || now.load(Ordering::SeqCst))
-    };
+    let now = fieldsync_core::time::ManualClock::at(fieldsync_core::time::now_ms());
+    let clock = now.clock();
     let config = crate::manager::escalation_config(clock);
     let a = Instance::start(&url, shared.path(), config.clone()).await;
     let b = Instance::start(&url, shared.path(), config).await;
@@ -489,7 +486,7 @@ async fn two_instances_escalate_one_breach_exactly_once() {
     let respond_by = ticket["sla"]["respond_by"].as_i64().expect("deadline");
 
     // The breach, with both instances' tasks running, and eight more passes racing on both.
-    now.store(respond_by + 1, Ordering::SeqCst);
+    now.set(respond_by + 1);
     let mut racers = Vec::new();
     for n in 0..8 {
         let state = if n % 2 == 0 { a.state.clone() } else { b.state.clone() };
@@ -505,7 +502,7 @@ async fn two_instances_escalate_one_breach_exactly_once() {
     assert_eq!(list.as_array().map(Vec::len), Some(1), "one escalation row: {list}");
     assert!(by_racers <= 1, "at most one racer won: {by_racers}");
     // Later passes of both instances change nothing.
-    now.store(respond_by + 5 * 60_000, Ordering::SeqCst);
+    now.set(respond_by + 5 * 60_000);
     for state in [a.state.clone(), b.state.clone()] {
         let again = tokio::task::spawn_blocking(move || fieldsync_server::escalator::evaluate(&state, "late-pass"))
             .await
