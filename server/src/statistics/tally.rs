@@ -2,6 +2,7 @@
 //! one scan of the window instead of a `GROUP BY` scan per grouping.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use fieldsync_core::time::Millis;
 
@@ -95,14 +96,48 @@ impl Tally {
     }
 }
 
-/// Groups by key; a group's label is the greatest label seen (by bytes), so the result does
-/// not depend on the order rows arrive in.
+/// FNV-1a: the fold hashes ten short keys per row, and SipHash's resistance to chosen keys is
+/// not needed for grouping the organisation's own index values.
+#[derive(Clone, Copy)]
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 = (self.0 ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
+type FnvMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
+
+/// Groups by key. A labelled group's label is the greatest seen (by bytes), so the result does
+/// not depend on the order rows arrive in; other groups are labelled with their key.
 #[derive(Debug, Default)]
-struct Groups(HashMap<String, Tally>);
+struct Groups(FnvMap<String, Tally>);
 
 impl Groups {
-    fn add(&mut self, key: &str, label: &str, one: &Tally) {
+    /// Counts `one` in the group `key` (labelled with its key).
+    fn add(&mut self, key: &str, one: &Tally) {
         // Looked up by `&str` first: a key is allocated once per group, not once per row.
+        match self.0.get_mut(key) {
+            Some(group) => group.add(one),
+            None => self.insert(key, key, one),
+        }
+    }
+
+    /// Counts `one` in the group `key`, whose label is then at least `label`.
+    fn add_labelled(&mut self, key: &str, label: &str, one: &Tally) {
         match self.0.get_mut(key) {
             Some(group) => {
                 group.add(one);
@@ -110,12 +145,14 @@ impl Groups {
                     label.clone_into(&mut group.label);
                 }
             }
-            None => {
-                let mut group = Tally { key: key.to_owned(), label: label.to_owned(), ..Tally::default() };
-                group.add(one);
-                self.0.insert(key.to_owned(), group);
-            }
+            None => self.insert(key, label, one),
         }
+    }
+
+    fn insert(&mut self, key: &str, label: &str, one: &Tally) {
+        let mut group = Tally { key: key.to_owned(), label: label.to_owned(), ..Tally::default() };
+        group.add(one);
+        self.0.insert(key.to_owned(), group);
     }
 
     /// The groups, by key.
@@ -137,7 +174,7 @@ pub struct Tallies {
     by_engineer: Groups,
     rejected_by: Groups,
     reassigned_from: Groups,
-    by_day: HashMap<i64, Tally>,
+    by_day: FnvMap<i64, Tally>,
     complaint_levels: Groups,
     complaint_products: Groups,
     /// The `product / module` key being built (reused, not allocated per row).
@@ -153,28 +190,28 @@ impl Tallies {
     /// Counts one ticket in every grouping it belongs to.
     pub fn add(&mut self, t: &TicketFigures<'_>) {
         let one = Tally::of(t);
-        self.by_type.add(t.ticket_type, t.ticket_type, &one);
-        self.by_product.add(t.product, t.product, &one);
+        self.by_type.add(t.ticket_type, &one);
+        self.by_product.add(t.product, &one);
         self.module_key.clear();
         if !t.module.is_empty() {
             self.module_key.push_str(t.product);
             self.module_key.push_str(" / ");
             self.module_key.push_str(t.module);
         }
-        self.by_module.add(&self.module_key, t.module, &one);
-        self.by_customer.add(t.customer_id, t.customer_name, &one);
-        self.by_engineer.add(t.assignee, t.assignee, &one);
+        self.by_module.add_labelled(&self.module_key, t.module, &one);
+        self.by_customer.add_labelled(t.customer_id, t.customer_name, &one);
+        self.by_engineer.add(t.assignee, &one);
         if !t.rejected_by.is_empty() {
-            self.rejected_by.add(t.rejected_by, t.rejected_by, &one);
+            self.rejected_by.add(t.rejected_by, &one);
         }
         if !t.reassigned_from.is_empty() {
-            self.reassigned_from.add(t.reassigned_from, t.reassigned_from, &one);
+            self.reassigned_from.add(t.reassigned_from, &one);
         }
         let day = (t.created_at + self.utc_offset_ms).div_euclid(DAY);
         self.by_day.entry(day).or_default().add(&one);
         if t.complaint {
-            self.complaint_levels.add(t.complaint_level, t.complaint_level, &one);
-            self.complaint_products.add(t.complaint_product, t.complaint_product, &one);
+            self.complaint_levels.add(t.complaint_level, &one);
+            self.complaint_products.add(t.complaint_product, &one);
         }
     }
 
