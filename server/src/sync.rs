@@ -26,7 +26,7 @@ use crate::access;
 use crate::auth::Caller;
 use crate::documents::{self, WRITE_ATTEMPTS};
 use crate::error::body_rejection;
-use crate::storage::{HashBytes, IndexRow, Principal, Scope, SyncState};
+use crate::storage::{HashBytes, IndexRow, Principal, Scope, SyncState, TicketFilter};
 use crate::{AppError, AppState, blocking};
 use crate::{limits, rules};
 
@@ -275,6 +275,9 @@ enum Reason {
     Pushed,
     Changed,
     Expired,
+    /// In a pool: who may hold it follows the skill groups' membership, which no ticket
+    /// change (and so no cursor) records.
+    Pooled,
 }
 
 fn updates(
@@ -316,6 +319,17 @@ fn updates(
             candidates.push((row.id.clone(), Reason::Expired, Some(row)));
         }
     }
+    if who.role == Role::Engineer {
+        // A change of a skill group's membership changes no ticket, so the cursor does not bring
+        // it: every pooled ticket is reconsidered (pools are small), and the loop below sends
+        // those the device should now hold and evicts those it no longer should (ADR 0028).
+        let pooled = TicketFilter { statuses: vec![Status::Pooled], ..TicketFilter::default() };
+        for row in storage.list_tickets(&pooled)? {
+            if listed.insert(row.id.clone()) {
+                candidates.push((row.id.clone(), Reason::Pooled, Some(row)));
+            }
+        }
+    }
     if candidates.is_empty() {
         return Ok(SyncResponse { cursor: current, ..Default::default() });
     }
@@ -348,6 +362,10 @@ fn updates(
         let holds = is_pushed || (existed && !eviction_applied);
         let hold = access::should_hold(who, &row, expired_before)
             && (row.status != Status::Pooled || access::may_take_from_pool(state, who, groups, &row)?);
+        if reason == Reason::Pooled && hold == holds {
+            // Membership agrees with what the device holds; changes come with the cursor.
+            continue;
+        }
         if !hold && !holds {
             // Not this device's business, and it does not have it.
             if reason == Reason::Changed {

@@ -10,9 +10,8 @@ use serde::Deserialize;
 
 use super::session::Session;
 use super::{ConsoleError, Nav, html};
-use crate::statistics::{self, AGEING_ROWS, Inputs, KEYS, Report, Window};
+use crate::statistics::{self, AGEING_ROWS, KEYS, Report, Tallies, Window};
 use crate::storage::StorageError;
-use crate::storage::statistics::Grouping;
 use crate::{AppError, AppState, blocking};
 
 /// `?from=YYYY-MM-DD&to=YYYY-MM-DD`, days in the organisation's zone, both inclusive
@@ -49,56 +48,19 @@ fn compute(state: &AppState, window: &Window, now: i64, only: Option<&str>) -> R
     let storage = state.storage();
     let (from, to, offset) = (window.from_ms(), window.to_ms(), window.offset_ms());
     let wanted = |keys: &[&str]| only.is_none_or(|k| keys.contains(&k));
-    let wanted_tallies: [(Grouping, &[&str]); 10] = [
-        (Grouping::TicketType, &["types", "revisits"]),
-        (Grouping::Product, &["products"]),
-        (Grouping::Module, &["modules"]),
-        (Grouping::Customer, &["customers"]),
-        (Grouping::Engineer, &["engineers"]),
-        (Grouping::RejectedBy, &["engineers"]),
-        (Grouping::ReassignedFrom, &["engineers"]),
-        (Grouping::Day, &["months", "quarters", "years"]),
-        (Grouping::ComplaintLevel, &["complaint-levels"]),
-        (Grouping::ComplaintProduct, &["complaint-products"]),
-    ];
-    // Each tally is one scan of the index over the window; the storage has several readers, so
-    // they run side by side (the full page needs all ten, ADR 0024's one-second budget).
+    // Every report but the ageing list reads the window's tallies: one scan folded into every
+    // grouping at once (ADR 0024's one-second budget), beside the ageing list on another reader.
+    let scan = only.is_none_or(|k| k != "ageing");
     let (tallies, ageing) = std::thread::scope(|scope| {
-        let handles: Vec<_> = wanted_tallies
-            .iter()
-            .map(|&(grouping, keys)| {
-                scope.spawn(
-                    move || if wanted(keys) { storage.tally(grouping, from, to, offset) } else { Ok(Vec::new()) },
-                )
-            })
-            .collect();
-        let ageing = if wanted(&["ageing"]) { storage.oldest_open(AGEING_ROWS) } else { Ok((Vec::new(), 0)) };
-        let tallies: Vec<_> = handles
-            .into_iter()
-            .map(|handle| {
-                handle.join().unwrap_or_else(|_| Err(StorageError::Backend("a statistics query panicked".into())))
-            })
-            .collect();
-        (tallies, ageing)
+        let ageing =
+            scope.spawn(|| if wanted(&["ageing"]) { storage.oldest_open(AGEING_ROWS) } else { Ok((Vec::new(), 0)) });
+        let mut tallies = Tallies::new(offset);
+        let scanned = if scan { storage.each_created(from, to, &mut |row| tallies.add(row)) } else { Ok(()) };
+        let ageing = ageing.join().unwrap_or_else(|_| Err(StorageError::Backend("the ageing query panicked".into())));
+        (scanned.map(|()| tallies), ageing)
     });
     let (oldest_open, open_total) = ageing?;
-    let mut tallies = tallies.into_iter();
-    let mut next = || tallies.next().unwrap_or_else(|| Ok(Vec::new()));
-    let inputs = Inputs {
-        by_type: next()?,
-        by_product: next()?,
-        by_module: next()?,
-        by_customer: next()?,
-        by_engineer: next()?,
-        rejected_by: next()?,
-        reassigned_from: next()?,
-        by_day: next()?,
-        complaint_levels: next()?,
-        complaint_products: next()?,
-        oldest_open,
-        open_total,
-        now,
-    };
+    let inputs = tallies?.into_inputs(oldest_open, open_total, now);
     Ok(statistics::reports(&inputs, window))
 }
 

@@ -3,11 +3,12 @@
 //! revisit outcomes and first-time fix, complaint figures; as tables with a bar chart each and
 //! as CSV that Excel on Chinese Windows opens as UTF-8.
 //!
-//! Pure: it reads the [`Tally`]s the index aggregates into (`storage::statistics`) and
+//! Pure: it folds the index rows of a window (`storage::statistics`) into [`Tally`]s and
 //! decides what the tables say; the console only renders them. Days, months, quarters and
 //! years are the organisation's (its offset from UTC), never the server's or UTC's.
 
 mod chart;
+mod tally;
 
 use std::collections::BTreeMap;
 
@@ -15,7 +16,8 @@ use chrono::{Datelike, NaiveDate};
 use fieldsync_core::time::Millis;
 
 pub use self::chart::bars_svg;
-use crate::storage::statistics::{AgedTicket, Tally};
+pub use self::tally::{Tallies, Tally};
+use crate::storage::statistics::AgedTicket;
 
 /// One day in milliseconds.
 pub const DAY: Millis = 86_400_000;
@@ -89,7 +91,8 @@ pub fn day_label(day: i64) -> String {
     date_of(day).map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default()
 }
 
-/// What the reports are computed from: the index's aggregates for one [`Window`].
+/// What the reports are computed from: the index's aggregates for one [`Window`] (see
+/// [`Tallies`]).
 #[derive(Clone, Debug, Default)]
 pub struct Inputs {
     /// By ticket type.
@@ -183,25 +186,6 @@ fn hours(minutes: i64) -> String {
 
 fn mean_hours(ms: i64, n: i64) -> String {
     if n <= 0 { "-".into() } else { format!("{:.1}", ms as f64 / n as f64 / 3_600_000.0) }
-}
-
-fn add(into: &mut Tally, t: &Tally) {
-    into.tickets += t.tickets;
-    into.open += t.open;
-    into.responded += t.responded;
-    into.response_ms += t.response_ms;
-    into.ftf_known += t.ftf_known;
-    into.ftf_fixed += t.ftf_fixed;
-    into.revisited += t.revisited;
-    into.revisit_due += t.revisit_due;
-    into.complaints += t.complaints;
-    into.bugs += t.bugs;
-    into.completed += t.completed;
-    into.minutes += t.minutes;
-    into.parts_lines += t.parts_lines;
-    into.parts_quantity += t.parts_quantity;
-    into.reassignments += t.reassignments;
-    into.rejections += t.rejections;
 }
 
 fn name_or(key: &str, none: &str) -> String {
@@ -433,7 +417,7 @@ pub fn fold_periods(by_day: &[Tally], period: Period) -> Vec<(String, Tally)> {
     let mut periods: BTreeMap<String, Tally> = BTreeMap::new();
     for t in by_day {
         let Ok(day) = t.key.parse::<i64>() else { continue };
-        add(periods.entry(period_label(day, period)).or_default(), t);
+        periods.entry(period_label(day, period)).or_default().add(t);
     }
     periods.into_iter().collect()
 }
@@ -484,7 +468,7 @@ fn comparison(inputs: &Inputs, period: Period) -> Report {
 
 fn revisits(inputs: &Inputs) -> Report {
     let mut all = Tally::default();
-    inputs.by_type.iter().for_each(|t| add(&mut all, t));
+    inputs.by_type.iter().for_each(|t| all.add(t));
     let figures = [
         ("Completed", all.completed.to_string()),
         ("Revisited", all.revisited.to_string()),

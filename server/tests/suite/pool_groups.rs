@@ -93,3 +93,56 @@ async fn attack_a_groups_pool_reaches_and_is_claimable_by_its_members_only() {
     assert!(received(&server, &hal).await.contains(&open) && received(&server, &eli).await.contains(&open));
     server.stop().await;
 }
+
+/// A change of a skill group's membership changes no ticket, yet it reaches the engineers'
+/// phones at their next sync (docs/adr/0028): the member added receives the group's pooled
+/// ticket and can claim it, the member removed loses it, and nothing else is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_groups_membership_change_reaches_the_phones_at_their_next_sync() {
+    use fieldsync_core::model::ListFilter;
+
+    use crate::webhooks::{phone, sync};
+
+    let server = Server::start().await;
+    let devices = tempfile::tempdir().expect("dir");
+    let root = server.user("root", Role::Admin);
+    let dana = server.user("dana", Role::Dispatcher);
+    let eli = server.user("eli", Role::Engineer);
+    let fay = server.user("fay", Role::Engineer);
+    let members = |engineers: &[&str]| {
+        json!({
+            "groups": [{"id": "boilers", "engineers": engineers}],
+            "rules": [{"priority": "urgent", "group": "boilers", "strategy": "pool"}],
+        })
+    };
+    let (status, answer) = put_json(&server, &root.token, "/v1/routing", &members(&["eli"])).await;
+    assert_eq!(status, 200, "{answer}");
+    let urgent = create(&server, &dana.token, json!({"title": "Boiler out", "priority": "urgent"})).await;
+    let id = urgent["id"].as_str().expect("id").to_owned();
+    assert_eq!(urgent["status"], "pooled", "{urgent}");
+
+    let (elis, eli_engine) = phone(&server, devices.path(), &eli);
+    let (fays, fay_engine) = phone(&server, devices.path(), &fay);
+    let holds =
+        |client: &fieldsync_core::Client| client.list(&ListFilter::default()).expect("list").iter().any(|t| t.id == id);
+    sync(&eli_engine).await;
+    sync(&fay_engine).await;
+    assert!(holds(&elis) && !holds(&fays), "only the group's member holds the pooled ticket");
+    let before = server.state.storage().current_seq().expect("seq");
+
+    // fay joins the group, eli leaves it; no ticket changes.
+    let (status, answer) = put_json(&server, &root.token, "/v1/routing", &members(&["fay"])).await;
+    assert_eq!(status, 200, "{answer}");
+    sync(&fay_engine).await;
+    sync(&eli_engine).await;
+    assert!(holds(&fays), "the member added receives the group's pool at her next sync");
+    assert!(!holds(&elis), "the member removed loses it at his next sync");
+    assert_eq!(server.state.storage().current_seq().expect("seq"), before, "no ticket was changed to get there");
+
+    // The new member claims it from her phone.
+    fays.claim(&id).expect("claim");
+    sync(&fay_engine).await;
+    let ticket = detail(&server, &dana.token, &id).await;
+    assert_eq!((ticket["status"].as_str(), ticket["assignee"].as_str()), (Some("accepted"), Some("fay")), "{ticket}");
+    server.stop().await;
+}

@@ -1,46 +1,58 @@
 //! [`StatisticsStorage`] on PostgreSQL (the SQL is shared with SQLite).
 
 use postgres::Row;
+use postgres::fallible_iterator::FallibleIterator;
+use postgres::types::ToSql;
 
 use super::PostgresStorage;
 use crate::storage::statistics::{
-    AgedTicket, Grouping, OLDEST_OPEN_SQL, OPEN_COUNT_SQL, StatisticsStorage, Tally, tally_sql,
+    AgedTicket, CREATED_SQL, OLDEST_OPEN_SQL, OPEN_COUNT_SQL, StatisticsStorage, TicketFigures,
 };
 use crate::storage::{StorageError, i64_of};
 
-fn tally_of(row: &Row) -> Result<Tally, postgres::Error> {
-    Ok(Tally {
-        key: row.try_get::<_, Option<String>>(0)?.unwrap_or_default(),
-        label: row.try_get::<_, Option<String>>(1)?.unwrap_or_default(),
-        tickets: row.try_get(2)?,
-        open: row.try_get(3)?,
-        responded: row.try_get(4)?,
-        response_ms: row.try_get(5)?,
-        ftf_known: row.try_get(6)?,
-        ftf_fixed: row.try_get(7)?,
-        revisited: row.try_get(8)?,
-        revisit_due: row.try_get(9)?,
-        complaints: row.try_get(10)?,
-        bugs: row.try_get(11)?,
-        completed: row.try_get(12)?,
-        minutes: row.try_get(13)?,
-        parts_lines: row.try_get(14)?,
-        parts_quantity: row.try_get(15)?,
-        reassignments: row.try_get(16)?,
-        rejections: row.try_get(17)?,
+/// Column `i` as text borrowed from the row ("" for `NULL`).
+fn text(row: &Row, i: usize) -> Result<&str, postgres::Error> {
+    Ok(row.try_get::<_, Option<&str>>(i)?.unwrap_or(""))
+}
+
+fn figures(row: &Row) -> Result<TicketFigures<'_>, postgres::Error> {
+    Ok(TicketFigures {
+        ticket_type: text(row, 0)?,
+        customer_id: text(row, 1)?,
+        customer_name: text(row, 2)?,
+        assignee: text(row, 3)?,
+        status: text(row, 4)?,
+        product: text(row, 5)?,
+        module: text(row, 6)?,
+        complaint_level: text(row, 7)?,
+        complaint_product: text(row, 8)?,
+        reassigned_from: text(row, 9)?,
+        rejected_by: text(row, 10)?,
+        created_at: row.try_get(11)?,
+        responded_at: row.try_get(12)?,
+        first_time_fix: row.try_get::<_, Option<i64>>(13)?.map(|fixed| fixed != 0),
+        revisited_at: row.try_get(14)?,
+        revisit_due_at: row.try_get(15)?,
+        complaint: row.try_get::<_, i64>(16)? != 0,
+        minutes_worked: row.try_get(17)?,
+        parts_lines: row.try_get(18)?,
+        parts_quantity: row.try_get(19)?,
+        reassigned_count: row.try_get(20)?,
+        rejected_count: row.try_get(21)?,
     })
 }
 
 impl StatisticsStorage for PostgresStorage {
-    fn tally(&self, grouping: Grouping, from: i64, to: i64, utc_offset_ms: i64) -> Result<Vec<Tally>, StorageError> {
+    fn each_created(&self, from: i64, to: i64, visit: &mut dyn FnMut(&TicketFigures<'_>)) -> Result<(), StorageError> {
         self.read(|tx| {
-            let sql = tally_sql(grouping);
-            let rows = if grouping == Grouping::Day {
-                tx.query(&sql, &[&from, &to, &utc_offset_ms])?
-            } else {
-                tx.query(&sql, &[&from, &to])?
-            };
-            Ok(rows.iter().map(tally_of).collect::<Result<Vec<_>, _>>()?)
+            let statement = tx.statement(CREATED_SQL)?;
+            // Streamed: a year of tickets is not held in memory at once.
+            let params: [&dyn ToSql; 2] = [&from, &to];
+            let mut rows = tx.tx.query_raw(&statement, params)?;
+            while let Some(row) = rows.next()? {
+                visit(&figures(&row)?);
+            }
+            Ok(())
         })
     }
 
