@@ -15,6 +15,7 @@ use crate::workflow::{self, Action, Actor, Derived, EventKind, Status};
 
 /// One action on an existing ticket, with its arguments.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Command {
     /// Assign a new ticket, or reassign one (dispatcher).
