@@ -67,6 +67,13 @@ pub enum Command {
     Pause,
     /// Resume work (assignee).
     Resume,
+    /// Put work on hold with the reason the dispatcher sees on the timeline: "awaiting part
+    /// X-20", "customer away until 3 pm" (assignee; a pause that says why, resumed by
+    /// [`Command::Resume`]).
+    Hold {
+        /// Why.
+        reason: String,
+    },
     /// Complete the job (assignee).
     Complete {
         /// What was done.
@@ -332,6 +339,7 @@ fn plan(document: &Automerge, state: &workflow::TicketState, command: &Command) 
         }),
         Command::StartWork => event(EventKind::WorkStarted),
         Command::Pause => event(EventKind::Paused),
+        Command::Hold { reason } => with_reason(EventKind::Paused, reason),
         Command::Resume => event(EventKind::Resumed),
         Command::Complete { summary } => {
             Edit::Event(EventDraft { summary: Some(summary.clone()), ..EventDraft::of(EventKind::Completed) })
@@ -403,7 +411,7 @@ fn verb(command: &Command) -> &'static str {
         Command::StartTravel { .. } => Action::StartTravel.verb(),
         Command::CheckIn { .. } => Action::CheckIn.verb(),
         Command::StartWork => Action::StartWork.verb(),
-        Command::Pause => Action::Pause.verb(),
+        Command::Pause | Command::Hold { .. } => Action::Pause.verb(),
         Command::Resume => Action::Resume.verb(),
         Command::Complete { .. } => Action::Complete.verb(),
         Command::AddNote { .. } | Command::AddPublicNote { .. } => Action::AddNote.verb(),
@@ -426,9 +434,10 @@ fn validate(command: &Command) -> Result<(), Error> {
     let checked = match command {
         Command::Assign { engineer } => v::required_text(engineer, "engineer", v::MAX_USER_ID_CHARS),
         Command::Pool { group: Some(group) } => v::required_text(group, "skill group", v::MAX_USER_ID_CHARS),
-        Command::Cancel { reason } | Command::Reopen { reason } | Command::Reject { reason } => {
-            v::required_text(reason, "reason", v::MAX_REASON_CHARS)
-        }
+        Command::Cancel { reason }
+        | Command::Reopen { reason }
+        | Command::Reject { reason }
+        | Command::Hold { reason } => v::required_text(reason, "reason", v::MAX_REASON_CHARS),
         Command::CheckIn { location } if !location.is_valid() => Err(v::BadValue(format!(
             "location out of range: lat {}, lon {}, accuracy {} m",
             location.lat, location.lon, location.accuracy_m
@@ -542,5 +551,35 @@ mod tests {
         assert_eq!(doc::derive(&document).state.status, Status::Pooled);
         let blank = perform(&mut document, &identity, &Command::Pool { group: Some(" ".into()) }, 3);
         assert!(blank.is_err(), "a blank group is refused");
+    }
+
+    #[test]
+    fn a_hold_pauses_the_work_and_says_why() {
+        let dispatcher =
+            Identity { user_id: "dana".into(), device_id: "d1".into(), role: crate::workflow::Role::Dispatcher };
+        let engineer =
+            Identity { user_id: "eli".into(), device_id: "d2".into(), role: crate::workflow::Role::Engineer };
+        let new = NewTicket { title: "Boiler".into(), assignee: Some("eli".into()), ..Default::default() };
+        let (_, mut document, _) = create(automerge::ActorId::random(), &dispatcher, &new, 1).expect("create");
+        let hold = Command::Hold { reason: "awaiting part X-20".into() };
+        let early = perform(&mut document, &engineer, &hold, 2).expect_err("nothing to hold before work starts");
+        assert!(early.to_string().contains("cannot pause"), "{early}");
+        let location = Location { lat: 52.0, lon: 4.0, accuracy_m: 5.0 };
+        for (at, command) in
+            [Command::Accept, Command::StartTravel { eta: None }, Command::CheckIn { location }, Command::StartWork]
+                .into_iter()
+                .enumerate()
+        {
+            perform(&mut document, &engineer, &command, 3 + at as Millis).expect("to work");
+        }
+        let blank = perform(&mut document, &engineer, &Command::Hold { reason: " ".into() }, 10);
+        assert!(matches!(blank, Err(Error::InvalidInput(_))), "a hold says why: {blank:?}");
+        let held = perform(&mut document, &engineer, &hold, 11).expect("hold");
+        assert_eq!(held.derived.state.status, Status::Paused);
+        let ticket = doc::read_ticket(&document).expect("read");
+        let last = ticket.events.last().expect("an event");
+        assert_eq!((last.kind.as_str(), last.reason.as_deref()), ("paused", Some("awaiting part X-20")));
+        let resumed = perform(&mut document, &engineer, &Command::Resume, 12).expect("resume");
+        assert_eq!(resumed.derived.state.status, Status::Working);
     }
 }
