@@ -14,6 +14,12 @@ use crate::time::Millis;
 use crate::workflow::{self, Action, Actor, Derived, EventKind, Status};
 
 /// One action on an existing ticket, with its arguments.
+///
+/// An action is declared by its variant here and its row in `plan`: the workflow event kind
+/// or [`Action`] the row names carries who may, the status move and the verb
+/// (`workflow`); arguments with text get their bounds in `validate`. Nothing else restates
+/// it: the bindings hand this enum to Kotlin and Swift as it is (feature `uniffi`,
+/// docs/adr/0032).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 #[serde(tag = "action", rename_all = "snake_case")]
@@ -278,7 +284,7 @@ pub fn perform_on(
         }
         Command::Revisit { fixed, .. } => revisit_message(*fixed).to_owned(),
         Command::SetComplaint { level, unit } => complaint_message(document, *level, unit.trim()),
-        _ => verb(command).to_owned(),
+        _ => edit.action().verb().to_owned(),
     };
     let hash = doc::edit(document, at, &message, |tx| match (&edit, command) {
         (Edit::Event(draft), _) => doc::append_event(tx, draft, &stamp),
@@ -311,6 +317,16 @@ enum Edit {
     Event(EventDraft),
     Content(Action),
     Dispatcher(Action),
+}
+
+impl Edit {
+    /// The workflow's action this edit is: its verb names the change ("pause", "add note").
+    fn action(&self) -> Action {
+        match self {
+            Edit::Event(draft) => draft.kind.map_or(Action::Create, EventKind::action),
+            Edit::Content(action) | Edit::Dispatcher(action) => *action,
+        }
+    }
 }
 
 fn plan(document: &Automerge, state: &workflow::TicketState, command: &Command) -> Edit {
@@ -397,34 +413,6 @@ fn reclassify_message(before: &Classification, after: &Classification) -> String
         .map(|((name, old), (_, new))| format!("{name} {} → {}", shown(old), shown(new)))
         .collect();
     format!("{}: {}", Action::Reclassify.verb(), changes.join("; "))
-}
-
-fn verb(command: &Command) -> &'static str {
-    match command {
-        Command::Assign { .. } => Action::Assign.verb(),
-        Command::Cancel { .. } => Action::Cancel.verb(),
-        Command::Reopen { .. } => Action::Reopen.verb(),
-        Command::Accept => Action::Accept.verb(),
-        Command::Pool { .. } => Action::Pool.verb(),
-        Command::Claim => Action::Claim.verb(),
-        Command::Reject { .. } => Action::Reject.verb(),
-        Command::StartTravel { .. } => Action::StartTravel.verb(),
-        Command::CheckIn { .. } => Action::CheckIn.verb(),
-        Command::StartWork => Action::StartWork.verb(),
-        Command::Pause | Command::Hold { .. } => Action::Pause.verb(),
-        Command::Resume => Action::Resume.verb(),
-        Command::Complete { .. } => Action::Complete.verb(),
-        Command::AddNote { .. } | Command::AddPublicNote { .. } => Action::AddNote.verb(),
-        Command::AddPart { .. } => Action::AddPart.verb(),
-        Command::LogTime { .. } => Action::LogTime.verb(),
-        Command::SetChecklistItem { .. } => Action::SetChecklistItem.verb(),
-        Command::RecordFeedback { .. } => Action::RecordFeedback.verb(),
-        Command::AddPhoto { .. } => Action::AddPhoto.verb(),
-        Command::CaptureSignature { .. } => Action::CaptureSignature.verb(),
-        Command::Reclassify { .. } => Action::Reclassify.verb(),
-        Command::Revisit { .. } => Action::Revisit.verb(),
-        Command::SetComplaint { .. } => Action::SetComplaint.verb(),
-    }
 }
 
 /// Arguments out of range are refused before anything is looked at, by the same value rules
