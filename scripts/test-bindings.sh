@@ -88,14 +88,12 @@ built="$target/ship/libfieldsync_ffi.so"
 say "generating Kotlin and Swift from $built"
 # From the unstripped library: a stripped one has no uniffi metadata.
 rm -rf "$out/kotlin" "$out/swift-generated"
-"$target/debug/uniffi-bindgen" generate --library "$built" --language kotlin --out-dir "$out/kotlin" --no-format >/dev/null
-"$target/debug/uniffi-bindgen" generate --library "$built" --language swift --out-dir "$out/swift-generated" --no-format >/dev/null
-# The generated layer below the wrapper is internal: an app sees the wrapper, the records, enums
-# and errors only (docs/adr/0027).
-python3 bindings/scripts/hide-generated.py kotlin "$out/kotlin/dev/fieldsync/fieldsync_ffi.kt" ||
-    fail "could not hide the generated Kotlin layer"
-python3 bindings/scripts/hide-generated.py swift "$out/swift-generated/fieldsync_ffi.swift" ||
-    fail "could not hide the generated Swift layer"
+# The FFI's and the core's files (docs/adr/0032), the layer below the wrapper made internal: an
+# app sees the wrapper, the records, enums and errors only (docs/adr/0027).
+bindings/scripts/generate.sh "$target/debug/uniffi-bindgen" "$built" kotlin "$out/kotlin" ||
+    fail "could not generate the Kotlin bindings"
+bindings/scripts/generate.sh "$target/debug/uniffi-bindgen" "$built" swift "$out/swift-generated" ||
+    fail "could not generate the Swift bindings"
 # What an app ships: the same library, stripped. Every test below loads this copy.
 mkdir -p "$out/lib"
 strip --strip-unneeded -o "$out/lib/libfieldsync_ffi.so" "$built"
@@ -179,7 +177,7 @@ swift_compile() { # product sum swiftc-arguments...
 }
 sum_of() { (cd "$stage" && cat "$@" | sha256sum | cut -d' ' -f1); }
 link=(-I . -L . -Xcc "$ffi_map")
-kit_sources=(fieldsync_ffi.swift Fieldsync.swift FieldsyncApi.swift URLSessionTransport.swift)
+kit_sources=(fieldsync_ffi.swift fieldsync_core.swift Fieldsync.swift FieldsyncApi.swift URLSessionTransport.swift)
 kit_sum=$(sum_of "${kit_sources[@]}" fieldsync_ffiFFI.h fieldsync_ffiFFI.modulemap)
 swift_compile libFieldsyncKit.so "$kit_sum" -emit-module -emit-library -module-name FieldsyncKit \
     "${kit_sources[@]}" -lfieldsync_ffi "${link[@]}"

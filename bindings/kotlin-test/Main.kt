@@ -38,6 +38,7 @@ import dev.fieldsync.TicketSummary
 import dev.fieldsync.TransportRequest
 import dev.fieldsync.TransportResponse
 import dev.fieldsync.reason
+import dev.fieldsync.core.Command
 import java.awt.Color
 import java.awt.image.BufferedImage
 import java.io.File
@@ -206,6 +207,14 @@ private suspend fun kotlinx.coroutines.CoroutineScope.flow(url: String, token: S
     fieldsync.checkIn(ticketId, Location(lat = 52.3702, lon = 4.8952, accuracyM = 8.0))
     // readme:end
     fieldsync.startWork(ticketId)
+    println("step: hold, through perform (an action no wrapper method names)")
+    expectThrows<FieldsyncException.InvalidInput>("a hold without a reason is invalid input") {
+        fieldsync.perform(ticketId, Command.Hold(" "))
+    }
+    fieldsync.perform(ticketId, Command.Hold("awaiting part VALVE-22"))
+    val held = fieldsync.get(ticketId).status
+    check("a hold pauses the work ($held)", held == Status.PAUSED)
+    fieldsync.resume(ticketId)
     println("step: note, part, time")
     fieldsync.addNote(ticketId, "Replaced the pressure valve; no more leak.")
     fieldsync.addPart(ticketId, "VALVE-22", 1u)

@@ -85,11 +85,9 @@ rm -rf "$sources"
 cargo build --locked --profile ship -p fieldsync-ffi
 # uniffi-bindgen with the workspace's features: nothing new to build after scripts/test.sh.
 cargo build --locked --workspace --bins
-"$target/debug/uniffi-bindgen" generate --library "$target/ship/libfieldsync_ffi.so" --language kotlin \
-    --out-dir "$sources" --no-format >/dev/null
-# The generated layer below the wrapper is internal (docs/adr/0027).
-python3 bindings/scripts/hide-generated.py kotlin "$sources/dev/fieldsync/fieldsync_ffi.kt" ||
-    fail "could not hide the generated layer"
+# The FFI's and the core's files, the layer below the wrapper internal (docs/adr/0027, 0032).
+bindings/scripts/generate.sh "$target/debug/uniffi-bindgen" "$target/ship/libfieldsync_ffi.so" kotlin "$sources" ||
+    fail "could not generate the Kotlin bindings"
 cp -r bindings/kotlin/. "$sources/"
 if [ -z "$classes" ]; then
     [ -x "$kotlin_home/bin/kotlinc" ] || fail "kotlinc is missing: scripts/test-bindings.sh fetches it into $cache"

@@ -10,6 +10,10 @@ may give its own). docs/adr/0027.
     bindings/scripts/hide-generated.py kotlin FILE.kt
     bindings/scripts/hide-generated.py swift FILE.swift
 
+FILE is the FFI crate's generated file (fieldsync_ffi.*) or the core's (fieldsync_core.*: the
+records and enums fieldsync-core derives itself, feature `uniffi`, docs/adr/0032); the core's
+holds no object, callback or function, only converters to hide.
+
 Edits FILE in place; fails (exit 1) when an expected declaration is missing, so a uniffi
 upgrade that changes the generated shape stops the build instead of leaving the layer public.
 """
@@ -24,14 +28,14 @@ CALLBACKS = ["TicketsListener", "SyncStatusListener", "TicketObserver", "Tickets
 FUNCTIONS = ["whoAmI", "setLogger", "clearLogger", "encryptExistingStore"]
 
 
-def kotlin(text: str) -> str:
+def kotlin(text: str, core: bool) -> str:
     rules = []
-    for name in OBJECTS:
+    for name in [] if core else OBJECTS:
         rules += [
             (rf"^public interface {name}Interface\b", f"internal interface {name}Interface"),
             (rf"^open class {name}\b", f"internal open class {name}"),
         ]
-    for name in CALLBACKS:
+    for name in [] if core else CALLBACKS:
         rules += [
             (rf"^public interface {name}\b", f"internal interface {name}"),
             (rf"^open class {name}Impl\b", f"internal open class {name}Impl"),
@@ -41,15 +45,19 @@ def kotlin(text: str) -> str:
         (r"^public object (FfiConverter\w*)", r"internal object \1"),
         (r"^public interface (FfiConverter\w*)", r"internal interface \1"),
     ]
-    for name in FUNCTIONS:
+    for name in [] if core else FUNCTIONS:
         # After an annotation or the end of a doc comment on the same line.
         rules.append((rf"^(.*?)((?:suspend )?fun `{name}`\()", r"\1internal \2"))
     return apply(text, rules)
 
 
-def swift(text: str) -> str:
+def swift(text: str, core: bool) -> str:
     # `open` members of a class that is no longer open are allowed; only public signatures that
     # name a hidden type are not, hence the converters and their lift/lower functions too.
+    if core:
+        # Every converter of the core's records and enums: the FFI's file, in the same module,
+        # still reaches them.
+        return apply(text, [(r"^public (struct|func) (FfiConverter\w*)", r"\1 \2")])
     rules = []
     for name in OBJECTS:
         rules += [
@@ -92,7 +100,10 @@ def main(argv):
         sys.exit(__doc__)
     path = Path(argv[2])
     transform = kotlin if argv[1] == "kotlin" else swift
-    path.write_text(transform(path.read_text()))
+    core = path.stem == "fieldsync_core"
+    if not core and path.stem != "fieldsync_ffi":
+        sys.exit(f"hide-generated: {path.name} is neither fieldsync_ffi nor fieldsync_core")
+    path.write_text(transform(path.read_text(), core))
 
 
 main(sys.argv)

@@ -5,7 +5,7 @@
 #
 #   $OUT/FieldsyncKit/
 #     Package.swift                       library FieldsyncKit = the Swift sources + the XCFramework
-#     Sources/FieldsyncKit/               fieldsync_ffi.swift (generated) + Fieldsync.swift (bindings/swift)
+#     Sources/FieldsyncKit/               fieldsync_ffi.swift, fieldsync_core.swift (generated) + Fieldsync.swift (bindings/swift)
 #     FieldsyncFFI.xcframework/
 #       ios-arm64/                        libfieldsync_ffi.a (aarch64-apple-ios) + Headers/
 #       ios-arm64_x86_64-simulator/       one lipo'd libfieldsync_ffi.a (aarch64-apple-ios-sim,
@@ -65,10 +65,10 @@ say "generating Swift from the host library"
 cargo build --locked --profile ship -p fieldsync-ffi
 cargo build --locked --workspace --bins
 rm -rf "$out/generated" "$package"
-"$target/debug/uniffi-bindgen" generate --library "$target/ship/libfieldsync_ffi.dylib" --language swift \
-    --out-dir "$out/generated" --no-format >/dev/null
-# The generated layer below the wrapper is internal to FieldsyncKit (docs/adr/0027).
-python3 bindings/scripts/hide-generated.py swift "$out/generated/fieldsync_ffi.swift"
+# The FFI's and the core's files over one C module, the layer below the wrapper internal to
+# FieldsyncKit (docs/adr/0027, 0032).
+bindings/scripts/generate.sh "$target/debug/uniffi-bindgen" "$target/ship/libfieldsync_ffi.dylib" swift "$out/generated" ||
+    fail "could not generate the Swift bindings"
 
 headers="$out/generated/Headers"
 mkdir -p "$headers"
@@ -84,7 +84,7 @@ xcodebuild -create-xcframework \
     -library "$target/$device/ship/libfieldsync_ffi.a" -headers "$headers" \
     -library "$out/simulator/libfieldsync_ffi.a" -headers "$headers" \
     -output "$package/FieldsyncFFI.xcframework"
-cp "$out/generated/fieldsync_ffi.swift" bindings/swift/*.swift bindings/swift/PrivacyInfo.xcprivacy \
+cp "$out/generated/fieldsync_ffi.swift" "$out/generated/fieldsync_core.swift" bindings/swift/*.swift bindings/swift/PrivacyInfo.xcprivacy \
     "$package/Sources/FieldsyncKit/"
 cat >"$package/Package.swift" <<'EOF'
 // swift-tools-version:5.9

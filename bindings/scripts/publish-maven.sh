@@ -78,11 +78,9 @@ fi
 if [ -z "$kotlin" ]; then
     kotlin="$build/generated"
     # From the unstripped library: a stripped one has no uniffi metadata.
-    "$target/debug/uniffi-bindgen" generate --library "$target/ship/$lib_name" --language kotlin \
-        --out-dir "$kotlin" --no-format >/dev/null
-    # The generated layer below the wrapper is internal (docs/adr/0027).
-    python3 bindings/scripts/hide-generated.py kotlin "$kotlin/dev/fieldsync/fieldsync_ffi.kt" ||
-        fail "could not hide the generated layer"
+    # The FFI's and the core's files, the layer below the wrapper internal (docs/adr/0027, 0032).
+    bindings/scripts/generate.sh "$target/debug/uniffi-bindgen" "$target/ship/$lib_name" kotlin "$kotlin" ||
+        fail "could not generate the Kotlin bindings"
 fi
 [ -f "$lib" ] || fail "no library at $lib"
 if [ -z "$classes" ]; then

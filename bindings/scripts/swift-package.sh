@@ -6,12 +6,12 @@
 #   $OUT/FieldsyncFFI-<version>.xcframework.zip        upload this to <url base>/
 #   $OUT/FieldsyncKit/
 #     Package.swift                                    .binaryTarget(name:url:checksum:)
-#     Sources/FieldsyncKit/                            fieldsync_ffi.swift (generated), bindings/swift/*.swift,
+#     Sources/FieldsyncKit/                            fieldsync_ffi.swift + fieldsync_core.swift (generated), bindings/swift/*.swift,
 #                                                      PrivacyInfo.xcprivacy (a resource)
 #
 #   bindings/scripts/swift-package.sh --xcframework DIR --generated DIR --url-base URL [--out DIR]
 #     --xcframework  FieldsyncFFI.xcframework (bindings/scripts/ios-xcframework.sh makes it)
-#     --generated    uniffi-bindgen's Swift output (fieldsync_ffi.swift)
+#     --generated    bindings/scripts/generate.sh's Swift output (fieldsync_ffi.swift, fieldsync_core.swift)
 #     --url-base     where the zip will be downloadable from (https://...), without the file name
 #     --out          default: <cargo target dir>/swiftpm
 #
@@ -37,7 +37,9 @@ while [ $# -gt 0 ]; do
     shift
 done
 [ -d "$xcframework" ] || fail "--xcframework: no directory at '$xcframework'"
-[ -f "$generated/fieldsync_ffi.swift" ] || fail "--generated: no fieldsync_ffi.swift in '$generated'"
+for file in fieldsync_ffi.swift fieldsync_core.swift; do
+    [ -f "$generated/$file" ] || fail "--generated: no $file in '$generated' (bindings/scripts/generate.sh makes both)"
+done
 case $url_base in https://*) ;; *) fail "--url-base must be an https:// URL (SwiftPM downloads binary targets over https)" ;; esac
 url_base=${url_base%/}
 
@@ -77,7 +79,7 @@ fi
 
 # ---- the package ------------------------------------------------------------------------------
 mkdir -p "$package/Sources/FieldsyncKit"
-cp "$generated/fieldsync_ffi.swift" bindings/swift/*.swift bindings/swift/PrivacyInfo.xcprivacy \
+cp "$generated/fieldsync_ffi.swift" "$generated/fieldsync_core.swift" bindings/swift/*.swift bindings/swift/PrivacyInfo.xcprivacy \
     "$package/Sources/FieldsyncKit/"
 cat >"$package/Package.swift" <<EOF
 // swift-tools-version:5.9

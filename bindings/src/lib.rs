@@ -1,8 +1,9 @@
 //! fieldsync-ffi: the Kotlin and Swift face of `fieldsync_core`, through uniffi proc-macros.
 //!
 //! No logic lives here: every method is one line over [`fieldsync_core::Client`] or
-//! [`SyncEngine`]; types are mirrored and converted in [`types`]; errors are mapped in
-//! [`error`]. The plumbing the platforms need is here too: one tokio runtime the library owns
+//! [`SyncEngine`]; every action is one method, [`FieldsyncClient::perform`], over the core's own
+//! [`Command`] (derived there behind its `uniffi` feature, docs/adr/0032); the other types are
+//! mirrored and converted in [`types`]; errors are mapped in [`error`]. The plumbing the platforms need is here too: one tokio runtime the library owns
 //! (the sync loop, `sync_now`, photo processing and the subscriptions run on it, never on the
 //! caller's thread) and the listener tasks behind `subscribe_*`.
 //!
@@ -11,6 +12,7 @@
 
 use std::sync::{Arc, Mutex, OnceLock};
 
+pub use fieldsync_core::actions::Command;
 use fieldsync_core::media::StrokePoint as CoreStrokePoint;
 use fieldsync_core::model::ListFilter as CoreListFilter;
 use fieldsync_core::store::StoreKey;
@@ -199,87 +201,14 @@ impl FieldsyncClient {
     // -----------------------------------------------------------------------------------------
     // Actions: each is on disk when it returns, and syncs later.
 
-    /// Claims a pooled ticket for this device's engineer, offline too. If another engineer's
-    /// claim reached the server first, the next sync reports "cannot claim: claimed by someone
-    /// else" and the ticket leaves this device.
-    pub fn claim(&self, ticket_id: String) -> Result<(), FieldsyncError> {
-        Ok(self.client().claim(&ticket_id)?)
-    }
-
-    /// Accepts a dispatched ticket.
-    pub fn accept(&self, ticket_id: String) -> Result<(), FieldsyncError> {
-        Ok(self.client().accept(&ticket_id)?)
-    }
-
-    /// Rejects a ticket, with a reason.
-    pub fn reject(&self, ticket_id: String, reason: String) -> Result<(), FieldsyncError> {
-        Ok(self.client().reject(&ticket_id, &reason)?)
-    }
-
-    /// Starts travelling to the site.
-    pub fn start_travel(&self, ticket_id: String) -> Result<(), FieldsyncError> {
-        Ok(self.client().start_travel(&ticket_id)?)
-    }
-
-    /// Starts travelling and shares an estimated arrival (UTC ms, now to a day ahead) with the
-    /// customer's tracking page.
-    pub fn start_travel_with_eta(&self, ticket_id: String, eta: i64) -> Result<(), FieldsyncError> {
-        Ok(self.client().start_travel_with_eta(&ticket_id, eta)?)
-    }
-
-    /// Checks in on site with a GPS fix.
-    pub fn check_in(&self, ticket_id: String, location: Location) -> Result<(), FieldsyncError> {
-        Ok(self.client().check_in(&ticket_id, location.into())?)
-    }
-
-    /// Starts work once on site.
-    pub fn start_work(&self, ticket_id: String) -> Result<(), FieldsyncError> {
-        Ok(self.client().start_work(&ticket_id)?)
-    }
-
-    /// Pauses work.
-    pub fn pause(&self, ticket_id: String) -> Result<(), FieldsyncError> {
-        Ok(self.client().pause(&ticket_id)?)
-    }
-
-    /// Resumes paused work.
-    pub fn resume(&self, ticket_id: String) -> Result<(), FieldsyncError> {
-        Ok(self.client().resume(&ticket_id)?)
-    }
-
-    /// Adds a note.
-    pub fn add_note(&self, ticket_id: String, text: String) -> Result<(), FieldsyncError> {
-        Ok(self.client().add_note(&ticket_id, &text)?)
-    }
-
-    /// Adds a note the customer sees on the tracking page (an answer to their message).
-    pub fn add_public_note(&self, ticket_id: String, text: String) -> Result<(), FieldsyncError> {
-        Ok(self.client().add_public_note(&ticket_id, &text)?)
-    }
-
-    /// Records a part used.
-    pub fn add_part(&self, ticket_id: String, sku: String, qty: u32) -> Result<(), FieldsyncError> {
-        Ok(self.client().add_part(&ticket_id, &sku, qty)?)
-    }
-
-    /// Logs time worked (`kind`: "labour", "travel", ...).
-    pub fn log_time(&self, ticket_id: String, minutes: u32, kind: String) -> Result<(), FieldsyncError> {
-        Ok(self.client().log_time(&ticket_id, minutes, &kind)?)
-    }
-
-    /// Ticks or unticks a checklist item.
-    pub fn set_checklist_item(&self, ticket_id: String, item: String, done: bool) -> Result<(), FieldsyncError> {
-        Ok(self.client().set_checklist_item(&ticket_id, &item, done)?)
-    }
-
-    /// Records the customer's feedback (rating 1 to 5).
-    pub fn record_feedback(&self, ticket_id: String, rating: u8, comment: String) -> Result<(), FieldsyncError> {
-        Ok(self.client().record_feedback(&ticket_id, rating, &comment)?)
-    }
-
-    /// Completes the job with a summary of the work done.
-    pub fn complete(&self, ticket_id: String, summary: String) -> Result<(), FieldsyncError> {
-        Ok(self.client().complete(&ticket_id, &summary)?)
+    /// Performs one action on a ticket: any [`Command`] the core declares, checked by the
+    /// workflow as on every device and the server. On disk when it returns; syncs later.
+    /// Runs on the library's blocking pool, so the generated Kotlin is `suspend` and the
+    /// Swift `async`: an action added to the core reaches both with no wrapper edit
+    /// (docs/adr/0032).
+    pub async fn perform(&self, ticket_id: String, command: Command) -> Result<(), FieldsyncError> {
+        let client = self.client().clone();
+        Ok(runtime()?.spawn_blocking(move || client.perform(&ticket_id, command)).await??)
     }
 
     /// Renders and records the customer's signature (once), bound to the job summary.

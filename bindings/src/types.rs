@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use fieldsync_core::media::StrokePoint as CoreStrokePoint;
 use fieldsync_core::model::{self as core_model, PhotoInput};
+// The core's own record (feature `uniffi`, docs/adr/0032): no mirror.
+pub use fieldsync_core::model::Location;
 use fieldsync_core::sync as core_sync;
 use fieldsync_core::workflow;
 
@@ -79,17 +81,6 @@ pub enum Priority {
     High,
     /// Now.
     Urgent,
-}
-
-/// A GPS fix from the device.
-#[derive(Clone, Copy, Debug, PartialEq, uniffi::Record)]
-pub struct Location {
-    /// Latitude in degrees.
-    pub lat: f64,
-    /// Longitude in degrees.
-    pub lon: f64,
-    /// Horizontal accuracy in metres.
-    pub accuracy_m: f64,
 }
 
 /// Where the work is: a point and the radius that counts as on site.
@@ -520,18 +511,6 @@ impl From<core_model::Priority> for Priority {
     }
 }
 
-impl From<Location> for core_model::Location {
-    fn from(l: Location) -> Self {
-        core_model::Location { lat: l.lat, lon: l.lon, accuracy_m: l.accuracy_m }
-    }
-}
-
-impl From<core_model::Location> for Location {
-    fn from(l: core_model::Location) -> Self {
-        Location { lat: l.lat, lon: l.lon, accuracy_m: l.accuracy_m }
-    }
-}
-
 impl From<core_model::TicketSummary> for TicketSummary {
     fn from(s: core_model::TicketSummary) -> Self {
         let index = s.index;
@@ -575,7 +554,7 @@ impl From<core_model::PhotoMeta> for Photo {
             bytes: p.bytes,
             caption: p.caption,
             taken_at: p.taken_at,
-            location: p.location.map(Into::into),
+            location: p.location,
             thumbnail_sha256: p.thumbnail_sha256,
         }
     }
@@ -657,7 +636,7 @@ impl From<NewPhoto> for core_model::NewPhoto {
             },
             caption: p.caption,
             taken_at: p.taken_at,
-            location: p.location.map(Into::into),
+            location: p.location,
         }
     }
 }

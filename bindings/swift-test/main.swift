@@ -211,6 +211,15 @@ func flow(url: String, token: String, ticketId: String, dir: String) async throw
     // readme:end
     try await fieldsync.startWork(ticketId)
 
+    print("step: hold, through perform (an action no wrapper method names)")
+    await expectError("a hold without a reason is invalid input", { if case .invalidInput = $0 { true } else { false } }) {
+        try await fieldsync.perform(ticketId, .hold(reason: " "))
+    }
+    try await fieldsync.perform(ticketId, .hold(reason: "awaiting part VALVE-22"))
+    let held = try await fieldsync.get(ticketId).status
+    check("a hold pauses the work (\(held))", held == .paused, "\(held)")
+    try await fieldsync.resume(ticketId)
+
     print("step: note, part, time")
     try await fieldsync.addNote(ticketId, "Replaced the pressure valve; no more leak.")
     try await fieldsync.addPart(ticketId, sku: "VALVE-22", qty: 1)

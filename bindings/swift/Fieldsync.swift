@@ -272,43 +272,9 @@ public final class Fieldsync: FieldsyncApi {
     public func get(_ ticketId: String) async throws -> Ticket { try bridged { try client.get(ticketId: ticketId) } }
     public func counts() async throws -> [StatusCount] { try bridged { try client.counts() } }
 
-    public func claim(_ ticketId: String) async throws { try bridged { try client.claim(ticketId: ticketId) } }
-    public func accept(_ ticketId: String) async throws { try bridged { try client.accept(ticketId: ticketId) } }
-    public func reject(_ ticketId: String, reason: String) async throws {
-        try bridged { try client.reject(ticketId: ticketId, reason: reason) }
-    }
-    public func startTravel(_ ticketId: String) async throws { try bridged { try client.startTravel(ticketId: ticketId) } }
-    /// Starts travelling and shares an ETA (UTC ms) with the customer's tracking page.
-    public func startTravel(_ ticketId: String, etaMillis: Int64) async throws {
-        try bridged { try client.startTravelWithEta(ticketId: ticketId, eta: etaMillis) }
-    }
-    public func checkIn(_ ticketId: String, at location: Location) async throws {
-        try bridged { try client.checkIn(ticketId: ticketId, location: location) }
-    }
-    public func startWork(_ ticketId: String) async throws { try bridged { try client.startWork(ticketId: ticketId) } }
-    public func pause(_ ticketId: String) async throws { try bridged { try client.pause(ticketId: ticketId) } }
-    public func resume(_ ticketId: String) async throws { try bridged { try client.resume(ticketId: ticketId) } }
-    public func addNote(_ ticketId: String, _ text: String) async throws {
-        try bridged { try client.addNote(ticketId: ticketId, text: text) }
-    }
-    /// A note the customer sees on the tracking page (an answer to their message).
-    public func addPublicNote(_ ticketId: String, _ text: String) async throws {
-        try bridged { try client.addPublicNote(ticketId: ticketId, text: text) }
-    }
-    public func addPart(_ ticketId: String, sku: String, qty: UInt32) async throws {
-        try bridged { try client.addPart(ticketId: ticketId, sku: sku, qty: qty) }
-    }
-    public func logTime(_ ticketId: String, minutes: UInt32, kind: String) async throws {
-        try bridged { try client.logTime(ticketId: ticketId, minutes: minutes, kind: kind) }
-    }
-    public func setChecklistItem(_ ticketId: String, _ item: String, done: Bool) async throws {
-        try bridged { try client.setChecklistItem(ticketId: ticketId, item: item, done: done) }
-    }
-    public func recordFeedback(_ ticketId: String, rating: UInt8, comment: String) async throws {
-        try bridged { try client.recordFeedback(ticketId: ticketId, rating: rating, comment: comment) }
-    }
-    public func complete(_ ticketId: String, summary: String) async throws {
-        try bridged { try client.complete(ticketId: ticketId, summary: summary) }
+    /// Runs on the library's blocking pool (the generated call is `async`).
+    public func perform(_ ticketId: String, _ command: Command) async throws {
+        try await bridged { try await client.perform(ticketId: ticketId, command: command) }
     }
     public func captureSignature(_ ticketId: String, signer: String, strokes: [[StrokePoint]]) async throws -> Signature {
         try bridged { try client.captureSignature(ticketId: ticketId, signer: signer, strokes: strokes) }

@@ -26,22 +26,13 @@ public protocol FieldsyncApi: AnyObject, Sendable {
     func counts() async throws -> [StatusCount]
 
     // ---- actions: each is on disk when it returns, and syncs later
-    func claim(_ ticketId: String) async throws
-    func accept(_ ticketId: String) async throws
-    func reject(_ ticketId: String, reason: String) async throws
-    func startTravel(_ ticketId: String) async throws
-    func startTravel(_ ticketId: String, etaMillis: Int64) async throws
-    func checkIn(_ ticketId: String, at location: Location) async throws
-    func startWork(_ ticketId: String) async throws
-    func pause(_ ticketId: String) async throws
-    func resume(_ ticketId: String) async throws
-    func addNote(_ ticketId: String, _ text: String) async throws
-    func addPublicNote(_ ticketId: String, _ text: String) async throws
-    func addPart(_ ticketId: String, sku: String, qty: UInt32) async throws
-    func logTime(_ ticketId: String, minutes: UInt32, kind: String) async throws
-    func setChecklistItem(_ ticketId: String, _ item: String, done: Bool) async throws
-    func recordFeedback(_ ticketId: String, rating: UInt8, comment: String) async throws
-    func complete(_ ticketId: String, summary: String) async throws
+    /// Performs any action the core declares, e.g. `perform(id, .hold(reason: "awaiting part
+    /// X-20"))`: checked by the same workflow as on every device and the server; a refusal is
+    /// `.refused(reason:)`. `Command` is generated from the core's own declaration, so an action
+    /// added there is here with no edit to this protocol (docs/adr/0032). The only action a fake
+    /// must implement; the named ones below are conveniences over it.
+    func perform(_ ticketId: String, _ command: Command) async throws
+    /// Renders the strokes to a PNG, binds it to the job summary and records it: more than a `Command`.
     func captureSignature(_ ticketId: String, signer: String, strokes: [[StrokePoint]]) async throws -> Signature
 
     // ---- media and the report
@@ -66,5 +57,44 @@ extension FieldsyncApi {
     /// The report with the default options.
     public func serviceReport(_ ticketId: String) async throws -> String {
         try await serviceReport(ticketId, options: ReportOptions())
+    }
+}
+
+// Conveniences over `perform`, one line each, for the actions every app calls; any other action
+// is `perform(ticketId, .x(...))`.
+extension FieldsyncApi {
+    public func claim(_ ticketId: String) async throws { try await perform(ticketId, .claim) }
+    public func accept(_ ticketId: String) async throws { try await perform(ticketId, .accept) }
+    public func reject(_ ticketId: String, reason: String) async throws { try await perform(ticketId, .reject(reason: reason)) }
+    public func startTravel(_ ticketId: String) async throws { try await perform(ticketId, .startTravel(eta: nil)) }
+    /// Starts travelling and shares an ETA (UTC ms) with the customer's tracking page.
+    public func startTravel(_ ticketId: String, etaMillis: Int64) async throws {
+        try await perform(ticketId, .startTravel(eta: etaMillis))
+    }
+    public func checkIn(_ ticketId: String, at location: Location) async throws {
+        try await perform(ticketId, .checkIn(location: location))
+    }
+    public func startWork(_ ticketId: String) async throws { try await perform(ticketId, .startWork) }
+    public func pause(_ ticketId: String) async throws { try await perform(ticketId, .pause) }
+    public func resume(_ ticketId: String) async throws { try await perform(ticketId, .resume) }
+    public func addNote(_ ticketId: String, _ text: String) async throws { try await perform(ticketId, .addNote(text: text)) }
+    /// A note the customer sees on the tracking page (an answer to their message).
+    public func addPublicNote(_ ticketId: String, _ text: String) async throws {
+        try await perform(ticketId, .addPublicNote(text: text))
+    }
+    public func addPart(_ ticketId: String, sku: String, qty: UInt32) async throws {
+        try await perform(ticketId, .addPart(sku: sku, qty: qty))
+    }
+    public func logTime(_ ticketId: String, minutes: UInt32, kind: String) async throws {
+        try await perform(ticketId, .logTime(minutes: minutes, kind: kind))
+    }
+    public func setChecklistItem(_ ticketId: String, _ item: String, done: Bool) async throws {
+        try await perform(ticketId, .setChecklistItem(item: item, done: done))
+    }
+    public func recordFeedback(_ ticketId: String, rating: UInt8, comment: String) async throws {
+        try await perform(ticketId, .recordFeedback(rating: rating, comment: comment))
+    }
+    public func complete(_ ticketId: String, summary: String) async throws {
+        try await perform(ticketId, .complete(summary: summary))
     }
 }

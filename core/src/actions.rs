@@ -14,7 +14,14 @@ use crate::time::Millis;
 use crate::workflow::{self, Action, Actor, Derived, EventKind, Status};
 
 /// One action on an existing ticket, with its arguments.
+///
+/// An action is declared by its variant here and its row in `plan`: the workflow event kind
+/// or [`Action`] the row names carries who may, the status move and the verb
+/// (`workflow`); arguments with text get their bounds in `validate`. Nothing else restates
+/// it: the bindings hand this enum to Kotlin and Swift as it is (feature `uniffi`,
+/// docs/adr/0032).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Command {
     /// Assign a new ticket, or reassign one (dispatcher).
@@ -66,6 +73,13 @@ pub enum Command {
     Pause,
     /// Resume work (assignee).
     Resume,
+    /// Put work on hold with the reason the dispatcher sees on the timeline: "awaiting part
+    /// X-20", "customer away until 3 pm" (assignee; a pause that says why, resumed by
+    /// [`Command::Resume`]).
+    Hold {
+        /// Why.
+        reason: String,
+    },
     /// Complete the job (assignee).
     Complete {
         /// What was done.
@@ -270,7 +284,7 @@ pub fn perform_on(
         }
         Command::Revisit { fixed, .. } => revisit_message(*fixed).to_owned(),
         Command::SetComplaint { level, unit } => complaint_message(document, *level, unit.trim()),
-        _ => verb(command).to_owned(),
+        _ => edit.action().verb().to_owned(),
     };
     let hash = doc::edit(document, at, &message, |tx| match (&edit, command) {
         (Edit::Event(draft), _) => doc::append_event(tx, draft, &stamp),
@@ -305,6 +319,16 @@ enum Edit {
     Dispatcher(Action),
 }
 
+impl Edit {
+    /// The workflow's action this edit is: its verb names the change ("pause", "add note").
+    fn action(&self) -> Action {
+        match self {
+            Edit::Event(draft) => draft.kind.map_or(Action::Create, EventKind::action),
+            Edit::Content(action) | Edit::Dispatcher(action) => *action,
+        }
+    }
+}
+
 fn plan(document: &Automerge, state: &workflow::TicketState, command: &Command) -> Edit {
     let event = |kind| Edit::Event(EventDraft::of(kind));
     let with_reason =
@@ -331,6 +355,7 @@ fn plan(document: &Automerge, state: &workflow::TicketState, command: &Command) 
         }),
         Command::StartWork => event(EventKind::WorkStarted),
         Command::Pause => event(EventKind::Paused),
+        Command::Hold { reason } => with_reason(EventKind::Paused, reason),
         Command::Resume => event(EventKind::Resumed),
         Command::Complete { summary } => {
             Edit::Event(EventDraft { summary: Some(summary.clone()), ..EventDraft::of(EventKind::Completed) })
@@ -390,34 +415,6 @@ fn reclassify_message(before: &Classification, after: &Classification) -> String
     format!("{}: {}", Action::Reclassify.verb(), changes.join("; "))
 }
 
-fn verb(command: &Command) -> &'static str {
-    match command {
-        Command::Assign { .. } => Action::Assign.verb(),
-        Command::Cancel { .. } => Action::Cancel.verb(),
-        Command::Reopen { .. } => Action::Reopen.verb(),
-        Command::Accept => Action::Accept.verb(),
-        Command::Pool { .. } => Action::Pool.verb(),
-        Command::Claim => Action::Claim.verb(),
-        Command::Reject { .. } => Action::Reject.verb(),
-        Command::StartTravel { .. } => Action::StartTravel.verb(),
-        Command::CheckIn { .. } => Action::CheckIn.verb(),
-        Command::StartWork => Action::StartWork.verb(),
-        Command::Pause => Action::Pause.verb(),
-        Command::Resume => Action::Resume.verb(),
-        Command::Complete { .. } => Action::Complete.verb(),
-        Command::AddNote { .. } | Command::AddPublicNote { .. } => Action::AddNote.verb(),
-        Command::AddPart { .. } => Action::AddPart.verb(),
-        Command::LogTime { .. } => Action::LogTime.verb(),
-        Command::SetChecklistItem { .. } => Action::SetChecklistItem.verb(),
-        Command::RecordFeedback { .. } => Action::RecordFeedback.verb(),
-        Command::AddPhoto { .. } => Action::AddPhoto.verb(),
-        Command::CaptureSignature { .. } => Action::CaptureSignature.verb(),
-        Command::Reclassify { .. } => Action::Reclassify.verb(),
-        Command::Revisit { .. } => Action::Revisit.verb(),
-        Command::SetComplaint { .. } => Action::SetComplaint.verb(),
-    }
-}
-
 /// Arguments out of range are refused before anything is looked at, by the same value rules
 /// the server applies to what a device pushes ([`workflow::values`]).
 fn validate(command: &Command) -> Result<(), Error> {
@@ -425,9 +422,10 @@ fn validate(command: &Command) -> Result<(), Error> {
     let checked = match command {
         Command::Assign { engineer } => v::required_text(engineer, "engineer", v::MAX_USER_ID_CHARS),
         Command::Pool { group: Some(group) } => v::required_text(group, "skill group", v::MAX_USER_ID_CHARS),
-        Command::Cancel { reason } | Command::Reopen { reason } | Command::Reject { reason } => {
-            v::required_text(reason, "reason", v::MAX_REASON_CHARS)
-        }
+        Command::Cancel { reason }
+        | Command::Reopen { reason }
+        | Command::Reject { reason }
+        | Command::Hold { reason } => v::required_text(reason, "reason", v::MAX_REASON_CHARS),
         Command::CheckIn { location } if !location.is_valid() => Err(v::BadValue(format!(
             "location out of range: lat {}, lon {}, accuracy {} m",
             location.lat, location.lon, location.accuracy_m
@@ -541,5 +539,35 @@ mod tests {
         assert_eq!(doc::derive(&document).state.status, Status::Pooled);
         let blank = perform(&mut document, &identity, &Command::Pool { group: Some(" ".into()) }, 3);
         assert!(blank.is_err(), "a blank group is refused");
+    }
+
+    #[test]
+    fn a_hold_pauses_the_work_and_says_why() {
+        let dispatcher =
+            Identity { user_id: "dana".into(), device_id: "d1".into(), role: crate::workflow::Role::Dispatcher };
+        let engineer =
+            Identity { user_id: "eli".into(), device_id: "d2".into(), role: crate::workflow::Role::Engineer };
+        let new = NewTicket { title: "Boiler".into(), assignee: Some("eli".into()), ..Default::default() };
+        let (_, mut document, _) = create(automerge::ActorId::random(), &dispatcher, &new, 1).expect("create");
+        let hold = Command::Hold { reason: "awaiting part X-20".into() };
+        let early = perform(&mut document, &engineer, &hold, 2).expect_err("nothing to hold before work starts");
+        assert!(early.to_string().contains("cannot pause"), "{early}");
+        let location = Location { lat: 52.0, lon: 4.0, accuracy_m: 5.0 };
+        for (at, command) in
+            [Command::Accept, Command::StartTravel { eta: None }, Command::CheckIn { location }, Command::StartWork]
+                .into_iter()
+                .enumerate()
+        {
+            perform(&mut document, &engineer, &command, 3 + at as Millis).expect("to work");
+        }
+        let blank = perform(&mut document, &engineer, &Command::Hold { reason: " ".into() }, 10);
+        assert!(matches!(blank, Err(Error::InvalidInput(_))), "a hold says why: {blank:?}");
+        let held = perform(&mut document, &engineer, &hold, 11).expect("hold");
+        assert_eq!(held.derived.state.status, Status::Paused);
+        let ticket = doc::read_ticket(&document).expect("read");
+        let last = ticket.events.last().expect("an event");
+        assert_eq!((last.kind.as_str(), last.reason.as_deref()), ("paused", Some("awaiting part X-20")));
+        let resumed = perform(&mut document, &engineer, &Command::Resume, 12).expect("resume");
+        assert_eq!(resumed.derived.state.status, Status::Working);
     }
 }

@@ -571,6 +571,22 @@ impl Client {
     // -----------------------------------------------------------------------------------------
     // The one write path
 
+    /// Performs an action an app names as data (the bindings' one `perform`, docs/adr/0032):
+    /// [`Client::run`], except a photo or a signature, which come with what the command only
+    /// points at (the image, the rendered strokes): [`Client::add_photo`] and
+    /// [`Client::capture_signature`] make those.
+    pub fn perform(&self, ticket_id: &str, command: Command) -> Result<(), Error> {
+        match command {
+            Command::AddPhoto { .. } => {
+                Err(Error::InvalidInput("a photo is added with add_photo, which brings the image".into()))
+            }
+            Command::CaptureSignature { .. } => {
+                Err(Error::InvalidInput("a signature is captured with capture_signature, which renders it".into()))
+            }
+            command => self.run(ticket_id, command),
+        }
+    }
+
     /// The one write path: checks and applies `command` to the ticket's document, then stores
     /// the change and the new index row in one transaction.
     pub fn run(&self, ticket_id: &str, command: Command) -> Result<(), Error> {

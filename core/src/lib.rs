@@ -14,6 +14,11 @@
 //! - [`client`]: the facade apps and bindings use: open, act, query, subscribe; and the device
 //!   half of the sync protocol without I/O ([`client::Exchange`]).
 
+// The Kotlin/Swift face of the core's own types (Command and what it carries), derived here
+// instead of mirrored in the FFI crate (docs/adr/0032).
+#[cfg(feature = "uniffi")]
+uniffi::setup_scaffolding!();
+
 pub mod actions;
 pub mod client;
 pub mod error;

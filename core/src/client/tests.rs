@@ -44,6 +44,25 @@ pub(super) fn deliver(from: &Client, to: &Client, id: &str) {
     to.merge_remote(id, &from.export(id).expect("export")).expect("merge");
 }
 
+fn photo_meta() -> crate::model::PhotoMeta {
+    crate::model::PhotoMeta {
+        sha256: "a".repeat(64),
+        width: 1,
+        height: 1,
+        bytes: 1,
+        caption: String::new(),
+        taken_at: None,
+        by: String::new(),
+        location: None,
+        thumbnail_sha256: String::new(),
+    }
+}
+
+fn signature_meta() -> crate::model::SignatureMeta {
+    let sha = "b".repeat(64);
+    crate::model::SignatureMeta { signer: "Ann".into(), signed_at: 1, png_sha256: sha.clone(), summary_sha256: sha }
+}
+
 pub(super) fn on_site() -> Location {
     Location { lat: 52.3680, lon: 4.9045, accuracy_m: 8.0 }
 }
@@ -244,6 +263,10 @@ fn refused_actions_are_typed_errors_and_write_nothing() {
         w.engineer.reject(&id, ""),
         w.engineer.check_in(&id, Location { lat: f64::NAN, lon: 0.0, accuracy_m: 1.0 }),
         w.engineer.check_in(&id, Location { lat: 91.0, lon: 0.0, accuracy_m: 1.0 }),
+        // The bindings' one `perform` (ADR 0032): a photo or a signature points at media the
+        // command does not carry; add_photo and capture_signature bring it.
+        w.engineer.perform(&id, Command::AddPhoto { photo: photo_meta() }),
+        w.engineer.perform(&id, Command::CaptureSignature { signature: signature_meta(), strokes_json: "[]".into() }),
     ] {
         assert!(matches!(bad, Err(Error::InvalidInput(_))), "{bad:?}");
     }

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// How serious a complaint is, least first.
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ComplaintLevel {

@@ -101,6 +101,7 @@ pub struct Site {
 
 /// What kind of work a ticket is, from the taxonomy an admin keeps (docs/adr/0014). Every field
 /// may be empty (unclassified). Dispatcher-owned: engineers see it and cannot change it.
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Classification {
@@ -193,6 +194,7 @@ pub struct NewTicket {
 }
 
 /// A GPS fix from the device.
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Location {
     /// Latitude in degrees.
@@ -368,6 +370,7 @@ pub struct ChecklistItem {
 }
 
 /// Metadata of a photo (the image itself is a content-addressed blob).
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PhotoMeta {
     /// SHA-256 of the processed image, hex.
@@ -392,6 +395,7 @@ pub struct PhotoMeta {
 }
 
 /// Metadata of the customer's signature.
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignatureMeta {
     /// Name of the person who signed.

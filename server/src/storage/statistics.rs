@@ -117,3 +117,22 @@ pub(crate) const OPEN_COUNT_SQL: &str = "SELECT COUNT(*) FROM tickets WHERE stat
 pub(crate) fn for_sqlite(sql: &str) -> String {
     sql.replace('$', "?")
 }
+
+#[cfg(test)]
+mod tests {
+    use fieldsync_core::workflow::Status;
+
+    use super::*;
+
+    /// SQL cannot call `Status::is_final`, so the statements spell the final statuses out; this
+    /// holds them to the workflow's (ADR 0007): a new final status fails here, not on the page.
+    #[test]
+    fn open_means_what_the_workflow_says() {
+        let finals: Vec<String> =
+            Status::ALL.iter().filter(|s| s.is_final()).map(|s| format!("'{}'", s.as_str())).collect();
+        let open = format!("status NOT IN ({})", finals.join(", "));
+        for sql in [OPEN_COUNT_SQL, OLDEST_OPEN_SQL, &tally_sql(Grouping::TicketType)] {
+            assert!(sql.contains(&open), "{sql} does not say {open}");
+        }
+    }
+}

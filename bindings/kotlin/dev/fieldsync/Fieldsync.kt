@@ -8,6 +8,7 @@
 // another (OkHttpTransport.kt, docs/adr/0015).
 package dev.fieldsync
 
+import dev.fieldsync.core.Command
 import java.util.logging.Level
 import kotlinx.coroutines.CoroutineDispatcher
 import kotlinx.coroutines.Dispatchers
@@ -251,26 +252,8 @@ class Fieldsync private constructor(
     override suspend fun get(ticketId: String): Ticket = io { live().get(ticketId) }
     override suspend fun counts(): List<StatusCount> = io { live().counts() }
 
-    override suspend fun claim(ticketId: String) = io { live().claim(ticketId) }
-    override suspend fun accept(ticketId: String) = io { live().accept(ticketId) }
-    override suspend fun reject(ticketId: String, reason: String) = io { live().reject(ticketId, reason) }
-    override suspend fun startTravel(ticketId: String) = io { live().startTravel(ticketId) }
-    /** Starts travelling and shares an ETA (UTC ms) with the customer's tracking page. */
-    override suspend fun startTravel(ticketId: String, etaMillis: Long) = io { live().startTravelWithEta(ticketId, etaMillis) }
-    override suspend fun checkIn(ticketId: String, location: Location) = io { live().checkIn(ticketId, location) }
-    override suspend fun startWork(ticketId: String) = io { live().startWork(ticketId) }
-    override suspend fun pause(ticketId: String) = io { live().pause(ticketId) }
-    override suspend fun resume(ticketId: String) = io { live().resume(ticketId) }
-    override suspend fun addNote(ticketId: String, text: String) = io { live().addNote(ticketId, text) }
-    /** A note the customer sees on the tracking page (an answer to their message). */
-    override suspend fun addPublicNote(ticketId: String, text: String) = io { live().addPublicNote(ticketId, text) }
-    override suspend fun addPart(ticketId: String, sku: String, qty: UInt) = io { live().addPart(ticketId, sku, qty) }
-    override suspend fun logTime(ticketId: String, minutes: UInt, kind: String) = io { live().logTime(ticketId, minutes, kind) }
-    override suspend fun setChecklistItem(ticketId: String, item: String, done: Boolean) =
-        io { live().setChecklistItem(ticketId, item, done) }
-    override suspend fun recordFeedback(ticketId: String, rating: UByte, comment: String) =
-        io { live().recordFeedback(ticketId, rating, comment) }
-    override suspend fun complete(ticketId: String, summary: String) = io { live().complete(ticketId, summary) }
+    /** Runs on the library's blocking pool (the generated call is `suspend`): no dispatcher hop here. */
+    override suspend fun perform(ticketId: String, command: Command) = live().perform(ticketId, command)
     override suspend fun captureSignature(ticketId: String, signer: String, strokes: List<List<StrokePoint>>): Signature =
         io { live().captureSignature(ticketId, signer, strokes) }
 

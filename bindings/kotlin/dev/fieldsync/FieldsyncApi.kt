@@ -4,6 +4,7 @@
 // `Fieldsync.inMemory(...)` (no server), or any fake the app prefers (docs/adr/0027).
 package dev.fieldsync
 
+import dev.fieldsync.core.Command
 import kotlin.time.Duration
 import kotlinx.coroutines.flow.Flow
 import kotlinx.coroutines.flow.StateFlow
@@ -30,22 +31,38 @@ interface FieldsyncApi : AutoCloseable {
     suspend fun counts(): List<StatusCount>
 
     // ---- actions: each is on disk when it returns, and syncs later
-    suspend fun claim(ticketId: String)
-    suspend fun accept(ticketId: String)
-    suspend fun reject(ticketId: String, reason: String)
-    suspend fun startTravel(ticketId: String)
-    suspend fun startTravel(ticketId: String, etaMillis: Long)
-    suspend fun checkIn(ticketId: String, location: Location)
-    suspend fun startWork(ticketId: String)
-    suspend fun pause(ticketId: String)
-    suspend fun resume(ticketId: String)
-    suspend fun addNote(ticketId: String, text: String)
-    suspend fun addPublicNote(ticketId: String, text: String)
-    suspend fun addPart(ticketId: String, sku: String, qty: UInt)
-    suspend fun logTime(ticketId: String, minutes: UInt, kind: String)
-    suspend fun setChecklistItem(ticketId: String, item: String, done: Boolean)
-    suspend fun recordFeedback(ticketId: String, rating: UByte, comment: String)
-    suspend fun complete(ticketId: String, summary: String)
+    /**
+     * Performs any action the core declares, e.g. `perform(id, Command.Hold("awaiting part
+     * X-20"))`: checked by the same workflow as on every device and the server; a refusal is
+     * `FieldsyncException.Refused` with its reason. `Command` is generated from the core's own
+     * declaration (dev.fieldsync.core.Command), so an action added there is here with no edit
+     * to this interface (docs/adr/0032). The only action method a fake must implement.
+     */
+    suspend fun perform(ticketId: String, command: Command)
+
+    // Conveniences over [perform], one line each, for the actions every app calls; any other
+    // action is `perform(ticketId, Command.X(...))`.
+    suspend fun claim(ticketId: String) = perform(ticketId, Command.Claim)
+    suspend fun accept(ticketId: String) = perform(ticketId, Command.Accept)
+    suspend fun reject(ticketId: String, reason: String) = perform(ticketId, Command.Reject(reason))
+    suspend fun startTravel(ticketId: String) = perform(ticketId, Command.StartTravel(null))
+    /** Starts travelling and shares an ETA (UTC ms) with the customer's tracking page. */
+    suspend fun startTravel(ticketId: String, etaMillis: Long) = perform(ticketId, Command.StartTravel(etaMillis))
+    suspend fun checkIn(ticketId: String, location: Location) = perform(ticketId, Command.CheckIn(location))
+    suspend fun startWork(ticketId: String) = perform(ticketId, Command.StartWork)
+    suspend fun pause(ticketId: String) = perform(ticketId, Command.Pause)
+    suspend fun resume(ticketId: String) = perform(ticketId, Command.Resume)
+    suspend fun addNote(ticketId: String, text: String) = perform(ticketId, Command.AddNote(text))
+    /** A note the customer sees on the tracking page (an answer to their message). */
+    suspend fun addPublicNote(ticketId: String, text: String) = perform(ticketId, Command.AddPublicNote(text))
+    suspend fun addPart(ticketId: String, sku: String, qty: UInt) = perform(ticketId, Command.AddPart(sku, qty))
+    suspend fun logTime(ticketId: String, minutes: UInt, kind: String) = perform(ticketId, Command.LogTime(minutes, kind))
+    suspend fun setChecklistItem(ticketId: String, item: String, done: Boolean) =
+        perform(ticketId, Command.SetChecklistItem(item, done))
+    suspend fun recordFeedback(ticketId: String, rating: UByte, comment: String) =
+        perform(ticketId, Command.RecordFeedback(rating, comment))
+    suspend fun complete(ticketId: String, summary: String) = perform(ticketId, Command.Complete(summary))
+    /** Renders the strokes to a PNG, binds it to the job summary and records it: more than a [Command]. */
     suspend fun captureSignature(ticketId: String, signer: String, strokes: List<List<StrokePoint>>): Signature
 
     // ---- media and the report
@@ -61,3 +78,9 @@ interface FieldsyncApi : AutoCloseable {
     /** Ends every Flow, stops sync, releases the store. Idempotent. */
     override fun close()
 }
+
+/**
+ * A GPS fix: the core's own record (dev.fieldsync.core.Location), named here too so code written
+ * against `dev.fieldsync.Location` keeps compiling (docs/adr/0032).
+ */
+typealias Location = dev.fieldsync.core.Location
