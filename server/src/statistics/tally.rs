@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use fieldsync_core::time::Millis;
+use fieldsync_core::workflow::Status;
 
 use super::{DAY, Inputs};
 use crate::storage::statistics::{AgedTicket, TicketFigures};
@@ -54,9 +55,11 @@ impl Tally {
     /// One ticket's counts (no key).
     pub fn of(t: &TicketFigures<'_>) -> Tally {
         let responded = t.responded_at.filter(|&at| at >= t.created_at);
+        // The workflow says which statuses are final (ADR 0007); an unknown one counts as open.
+        let status = Status::parse(t.status);
         Tally {
             tickets: 1,
-            open: i64::from(t.status != "completed" && t.status != "cancelled"),
+            open: i64::from(!status.is_some_and(Status::is_final)),
             responded: i64::from(responded.is_some()),
             response_ms: responded.map_or(0, |at| at - t.created_at),
             ftf_known: i64::from(t.first_time_fix.is_some()),
@@ -65,7 +68,7 @@ impl Tally {
             revisit_due: i64::from(t.revisit_due_at.is_some() && t.revisited_at.is_none()),
             complaints: i64::from(t.complaint),
             bugs: i64::from(t.ticket_type.eq_ignore_ascii_case("bug")),
-            completed: i64::from(t.status == "completed"),
+            completed: i64::from(status == Some(Status::Completed)),
             minutes: t.minutes_worked,
             parts_lines: t.parts_lines,
             parts_quantity: t.parts_quantity,
