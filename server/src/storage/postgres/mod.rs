@@ -33,7 +33,7 @@ use postgres::{IsolationLevel, Row};
 
 use super::{
     ActorRecord, ChangeLogRow, DeviceInfo, DeviceRecord, HashBytes, IndexRow, Principal, ROW_COLUMNS, Saved, Scope,
-    SessionRecord, Storage, StorageError, StoredTicket, SyncState, TicketFilter, TicketNotice, TicketWrite, UserRecord,
+    SessionRecord, Storage, StorageError, StoredTicket, SyncReads, SyncReadsQuery, SyncState, TicketFilter, TicketNotice, TicketWrite, UserRecord,
     heads_from_blob, heads_to_blob, i64_of, u64_of,
 };
 
@@ -46,6 +46,7 @@ mod report_facts;
 mod rows;
 mod schema;
 mod statistics;
+mod sync_reads;
 mod tracking;
 mod uploads;
 mod webhooks;
@@ -536,6 +537,10 @@ impl Storage for PostgresStorage {
             // In the order asked, like SQLite.
             Ok(ticket_ids.iter().filter_map(|id| found.remove(id).map(|s| (id.clone(), s))).collect())
         })
+    }
+
+    fn sync_reads(&self, query: &SyncReadsQuery<'_>) -> Result<SyncReads, StorageError> {
+        self.alone(|s| sync_reads::all(s, query))
     }
 
     fn put_sync_states(&self, device_id: &str, states: &[(String, SyncState)]) -> Result<(), StorageError> {
