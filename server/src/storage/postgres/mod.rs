@@ -382,19 +382,10 @@ impl Storage for PostgresStorage {
                     &[&id, &hashes, &devices, &times, &next_chunk, &change_chunk],
                 )?;
             }
-            let r = &write.index;
-            // Near the end, so the lock on the counter row (held to commit) is held briefly: it
-            // makes commits come in sequence order, which the cursors rely on (docs/adr/0006).
-            // The same statement notifies every listening instance (delivered at commit, in
-            // commit order) with the number it took.
-            let seq: i64 = tx
-                .query_one(
-                    "WITH s AS (UPDATE counters SET value = value + 1 WHERE name = 'change_seq' RETURNING value)
-                     SELECT value, pg_notify($1, value::TEXT || $2) FROM s",
-                    &[&CHANNEL, &TicketNotice::payload_after_seq(r.status, id)],
-                )?
-                .get(0);
-            rows::save(tx, &write.index, seq, version)?;
+            // Near the end, so the lock on the counter row (held to commit) is held briefly; the
+            // row and the notification go in the same statement (docs/adr/0026).
+            let payload = TicketNotice::payload_after_seq(write.index.status, id);
+            let seq = rows::save(tx, CHANNEL, &payload, &write.index, version)?;
             Ok(Saved { seq: u64_of(seq), version, chunks_since_snapshot: u64_of(chunks) })
         })
     }
