@@ -27,8 +27,8 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, Transaction, Trans
 
 use super::{
     ActorRecord, ChangeLogRow, DeviceInfo, DeviceRecord, HashBytes, IndexRow, Principal, ROW_COLUMNS, Saved, Scope,
-    SessionRecord, Storage, StorageError, StoredTicket, SyncReads, SyncReadsQuery, SyncState, TicketFilter, TicketWrite, UserRecord,
-    heads_to_blob, i64_of, migrations, u64_of,
+    SessionRecord, Storage, StorageError, StoredTicket, SyncReads, SyncReadsQuery, SyncState, TicketFilter,
+    TicketWrite, UserRecord, heads_to_blob, i64_of, migrations, u64_of,
 };
 
 mod actors;

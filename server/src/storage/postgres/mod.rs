@@ -33,8 +33,8 @@ use postgres::{IsolationLevel, Row};
 
 use super::{
     ActorRecord, ChangeLogRow, DeviceInfo, DeviceRecord, HashBytes, IndexRow, Principal, ROW_COLUMNS, Saved, Scope,
-    SessionRecord, Storage, StorageError, StoredTicket, SyncReads, SyncReadsQuery, SyncState, TicketFilter, TicketNotice, TicketWrite, UserRecord,
-    heads_from_blob, heads_to_blob, i64_of, u64_of,
+    SessionRecord, Storage, StorageError, StoredTicket, SyncReads, SyncReadsQuery, SyncState, TicketFilter,
+    TicketNotice, TicketWrite, UserRecord, heads_from_blob, heads_to_blob, i64_of, u64_of,
 };
 
 mod actors;

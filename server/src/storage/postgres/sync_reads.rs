@@ -43,7 +43,9 @@ fn statement(scope: &str) -> String {
 
 static ALL_SQL: LazyLock<String> = LazyLock::new(|| statement(""));
 static ENGINEER_SQL: LazyLock<String> = LazyLock::new(|| {
-    statement("AND (t.assignee = $5 OR t.status = 'pooled' OR t.id IN (SELECT ticket_id FROM sync_state WHERE device_id = $3))")
+    statement(
+        "AND (t.assignee = $5 OR t.status = 'pooled' OR t.id IN (SELECT ticket_id FROM sync_state WHERE device_id = $3))",
+    )
 });
 
 /// All of them, as one statement on its own.
