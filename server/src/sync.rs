@@ -26,7 +26,7 @@ use crate::access;
 use crate::auth::Caller;
 use crate::documents::{self, WRITE_ATTEMPTS};
 use crate::error::body_rejection;
-use crate::storage::{HashBytes, IndexRow, Principal, Scope, SyncState, TicketFilter};
+use crate::storage::{HashBytes, IndexRow, Principal, Scope, SyncReadsQuery, SyncState, TicketFilter};
 use crate::{AppError, AppState, blocking};
 use crate::{limits, rules};
 
@@ -290,7 +290,6 @@ fn updates(
 ) -> Result<SyncResponse, AppError> {
     let storage = state.storage();
     let config = state.config();
-    let current = storage.current_seq()?;
     let scope = match who.role {
         // A complaint handler is assigned nothing: their device holds no tickets, they act
         // through the API (docs/adr/0019).
@@ -301,20 +300,30 @@ fn updates(
     };
     let retention = i64::try_from(config.completed_retention.as_millis()).unwrap_or(i64::MAX);
     let expired_before = now.saturating_sub(retention);
+    let pushed_ids: Vec<String> = pushed.iter().map(|(id, _)| id.clone()).collect();
+    // Every read of the answer in one call: one snapshot, one round trip (docs/adr/0026).
+    let reads = storage.sync_reads(&SyncReadsQuery {
+        device_id: &who.device_id,
+        pushed: &pushed_ids,
+        cursor,
+        scope: &scope,
+        expired_before,
+    })?;
+    let current = reads.current_seq;
 
     let mut candidates: Vec<(String, Reason, Option<IndexRow>)> = Vec::new();
     let mut listed = HashSet::new();
-    for (id, _) in pushed {
+    for (id, row) in pushed_ids.into_iter().zip(reads.pushed) {
         if listed.insert(id.clone()) {
-            candidates.push((id.clone(), Reason::Pushed, storage.ticket_row(id)?));
+            candidates.push((id, Reason::Pushed, row));
         }
     }
-    for row in storage.changed_since(cursor, &scope)? {
+    for row in reads.changed {
         if listed.insert(row.id.clone()) {
             candidates.push((row.id.clone(), Reason::Changed, Some(row)));
         }
     }
-    for row in storage.held_completed_before(&who.device_id, expired_before, cursor)? {
+    for row in reads.held {
         if listed.insert(row.id.clone()) {
             candidates.push((row.id.clone(), Reason::Expired, Some(row)));
         }
@@ -333,8 +342,7 @@ fn updates(
     if candidates.is_empty() {
         return Ok(SyncResponse { cursor: current, ..Default::default() });
     }
-    let ids: Vec<String> = candidates.iter().map(|(id, _, _)| id.clone()).collect();
-    let mut states: HashMap<String, SyncState> = storage.sync_states(&who.device_id, &ids)?.into_iter().collect();
+    let mut states: HashMap<String, SyncState> = reads.states.into_iter().collect();
     let pushed_heads: HashMap<&str, &Vec<HashBytes>> = pushed.iter().map(|(id, h)| (id.as_str(), h)).collect();
 
     let mut response = SyncResponse::default();

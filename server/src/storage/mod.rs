@@ -21,6 +21,7 @@ pub mod postgres;
 pub mod report_facts;
 pub mod sqlite;
 pub mod statistics;
+pub mod sync_reads;
 pub mod tracking;
 pub mod uploads;
 pub mod webhooks;
@@ -37,6 +38,7 @@ pub use postgres::PostgresStorage;
 pub use report_facts::ReportFactsStorage;
 pub use sqlite::SqliteStorage;
 pub use statistics::StatisticsStorage;
+pub use sync_reads::{SyncReads, SyncReadsQuery};
 pub use tracking::TrackingStorage;
 pub use uploads::UploadStorage;
 pub use webhooks::WebhookStorage;
@@ -380,6 +382,11 @@ pub trait Storage:
 
     /// The sync states of `device_id` for the given tickets (absent: never sent).
     fn sync_states(&self, device_id: &str, ticket_ids: &[String]) -> Result<Vec<(String, SyncState)>, StorageError>;
+    /// Everything one sync answer reads, in one call (see [`SyncReads`]): on one snapshot and,
+    /// where the backend can, in one round trip. The default makes the single reads in turn.
+    fn sync_reads(&self, query: &SyncReadsQuery<'_>) -> Result<SyncReads, StorageError> {
+        sync_reads::separately(self, query)
+    }
     /// Writes sync states of `device_id`, one transaction.
     fn put_sync_states(&self, device_id: &str, states: &[(String, SyncState)]) -> Result<(), StorageError>;
 

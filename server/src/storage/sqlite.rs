@@ -27,8 +27,8 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, Transaction, Trans
 
 use super::{
     ActorRecord, ChangeLogRow, DeviceInfo, DeviceRecord, HashBytes, IndexRow, Principal, ROW_COLUMNS, Saved, Scope,
-    SessionRecord, Storage, StorageError, StoredTicket, SyncState, TicketFilter, TicketWrite, UserRecord,
-    heads_from_blob, heads_to_blob, i64_of, migrations, u64_of,
+    SessionRecord, Storage, StorageError, StoredTicket, SyncReads, SyncReadsQuery, SyncState, TicketFilter,
+    TicketWrite, UserRecord, heads_to_blob, i64_of, migrations, u64_of,
 };
 
 mod actors;
@@ -37,6 +37,7 @@ mod index;
 pub(crate) mod manager;
 mod report_facts;
 mod statistics;
+mod sync_reads;
 pub(crate) mod tracking;
 pub(crate) mod uploads;
 mod webhooks;
@@ -492,10 +493,7 @@ impl Storage for SqliteStorage {
     }
 
     fn ticket_row(&self, ticket_id: &str) -> Result<Option<IndexRow>, StorageError> {
-        self.read(|tx| {
-            let sql = format!("SELECT {ROW_COLUMNS} FROM tickets t WHERE t.id = ?1");
-            Ok(query_rows(tx, &sql, &[SqlValue::Text(ticket_id.to_owned())])?.pop())
-        })
+        self.read(|tx| sync_reads::ticket_row(tx, ticket_id))
     }
 
     fn list_tickets(&self, filter: &TicketFilter) -> Result<Vec<IndexRow>, StorageError> {
@@ -545,26 +543,7 @@ impl Storage for SqliteStorage {
     }
 
     fn changed_since(&self, cursor: u64, scope: &Scope) -> Result<Vec<IndexRow>, StorageError> {
-        self.read(|tx| match scope {
-            Scope::All => query_rows(
-                tx,
-                &format!("SELECT {ROW_COLUMNS} FROM tickets t WHERE t.changed_seq > ?1 ORDER BY t.changed_seq"),
-                &[SqlValue::Integer(i64_of(cursor))],
-            ),
-            Scope::Engineer { user_id, device_id } => query_rows(
-                tx,
-                &format!(
-                    "SELECT {ROW_COLUMNS} FROM tickets t WHERE t.changed_seq > ?1
-                     AND (t.assignee = ?2 OR t.status = 'pooled' OR t.id IN (SELECT ticket_id FROM sync_state WHERE device_id = ?3))
-                     ORDER BY t.changed_seq"
-                ),
-                &[
-                    SqlValue::Integer(i64_of(cursor)),
-                    SqlValue::Text(user_id.clone()),
-                    SqlValue::Text(device_id.clone()),
-                ],
-            ),
-        })
+        self.read(|tx| sync_reads::changed_since(tx, cursor, scope))
     }
 
     fn held_completed_before(
@@ -573,31 +552,11 @@ impl Storage for SqliteStorage {
         resolved_before: Millis,
         cursor: u64,
     ) -> Result<Vec<IndexRow>, StorageError> {
-        self.read(|tx| {
-            query_rows(
-                tx,
-                &format!(
-                    "SELECT {ROW_COLUMNS} FROM sync_state s JOIN tickets t ON t.id = s.ticket_id
-                     WHERE s.device_id = ?1 AND t.status = 'completed' AND t.resolved_at < ?2
-                     AND (s.evicted_at IS NULL OR s.evicted_at > ?3)
-                     ORDER BY t.changed_seq"
-                ),
-                &[
-                    SqlValue::Text(device_id.to_owned()),
-                    SqlValue::Integer(resolved_before),
-                    SqlValue::Integer(i64_of(cursor)),
-                ],
-            )
-        })
+        self.read(|tx| sync_reads::held_completed_before(tx, device_id, resolved_before, cursor))
     }
 
     fn current_seq(&self) -> Result<u64, StorageError> {
-        self.read(|tx| {
-            let value: i64 = tx
-                .prepare_cached("SELECT value FROM counters WHERE name = 'change_seq'")?
-                .query_row([], |row| row.get(0))?;
-            Ok(u64_of(value))
-        })
+        self.read(sync_reads::current_seq)
     }
 
     fn change_log(&self, ticket_id: &str) -> Result<Vec<ChangeLogRow>, StorageError> {
@@ -613,33 +572,11 @@ impl Storage for SqliteStorage {
     }
 
     fn sync_states(&self, device_id: &str, ticket_ids: &[String]) -> Result<Vec<(String, SyncState)>, StorageError> {
-        self.read(|tx| {
-            let mut stmt = tx.prepare_cached(
-                "SELECT confirmed, pending_cursor, pending_heads, evicted_at FROM sync_state
-                 WHERE device_id = ?1 AND ticket_id = ?2",
-            )?;
-            let mut found = Vec::new();
-            for id in ticket_ids {
-                let state = stmt
-                    .query_row(params![device_id, id], |row| {
-                        let confirmed: Vec<u8> = row.get(0)?;
-                        let pending_cursor: Option<i64> = row.get(1)?;
-                        let pending_heads: Option<Vec<u8>> = row.get(2)?;
-                        let evicted_at: Option<i64> = row.get(3)?;
-                        Ok(SyncState {
-                            confirmed: heads_from_blob(&confirmed),
-                            pending: pending_cursor
-                                .map(|c| (u64_of(c), heads_from_blob(pending_heads.as_deref().unwrap_or_default()))),
-                            evicted_at: evicted_at.map(u64_of),
-                        })
-                    })
-                    .optional()?;
-                if let Some(state) = state {
-                    found.push((id.clone(), state));
-                }
-            }
-            Ok(found)
-        })
+        self.read(|tx| sync_reads::sync_states(tx, device_id, ticket_ids))
+    }
+
+    fn sync_reads(&self, query: &SyncReadsQuery<'_>) -> Result<SyncReads, StorageError> {
+        self.read(|tx| sync_reads::all(tx, query))
     }
 
     fn put_sync_states(&self, device_id: &str, states: &[(String, SyncState)]) -> Result<(), StorageError> {

@@ -14,6 +14,7 @@ mod customers;
 mod manager;
 mod report_facts;
 mod statistics;
+mod sync_reads;
 mod tracking;
 mod uploads;
 mod webhooks;
@@ -36,6 +37,7 @@ pub fn run(make: &dyn Fn() -> Box<dyn Storage>) {
     list_filters(make().as_ref());
     sync_states(make().as_ref());
     retention(make().as_ref());
+    sync_reads::run(make().as_ref());
     blob_links(make().as_ref());
     listings_and_sessions(make().as_ref());
     webhooks::run(make);

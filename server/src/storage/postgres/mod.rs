@@ -33,8 +33,8 @@ use postgres::{IsolationLevel, Row};
 
 use super::{
     ActorRecord, ChangeLogRow, DeviceInfo, DeviceRecord, HashBytes, IndexRow, Principal, ROW_COLUMNS, Saved, Scope,
-    SessionRecord, Storage, StorageError, StoredTicket, SyncState, TicketFilter, TicketNotice, TicketWrite, UserRecord,
-    heads_from_blob, heads_to_blob, i64_of, u64_of,
+    SessionRecord, Storage, StorageError, StoredTicket, SyncReads, SyncReadsQuery, SyncState, TicketFilter,
+    TicketNotice, TicketWrite, UserRecord, heads_from_blob, heads_to_blob, i64_of, u64_of,
 };
 
 mod actors;
@@ -46,6 +46,7 @@ mod report_facts;
 mod rows;
 mod schema;
 mod statistics;
+mod sync_reads;
 mod tracking;
 mod uploads;
 mod webhooks;
@@ -381,19 +382,10 @@ impl Storage for PostgresStorage {
                     &[&id, &hashes, &devices, &times, &next_chunk, &change_chunk],
                 )?;
             }
-            let r = &write.index;
-            // Near the end, so the lock on the counter row (held to commit) is held briefly: it
-            // makes commits come in sequence order, which the cursors rely on (docs/adr/0006).
-            // The same statement notifies every listening instance (delivered at commit, in
-            // commit order) with the number it took.
-            let seq: i64 = tx
-                .query_one(
-                    "WITH s AS (UPDATE counters SET value = value + 1 WHERE name = 'change_seq' RETURNING value)
-                     SELECT value, pg_notify($1, value::TEXT || $2) FROM s",
-                    &[&CHANNEL, &TicketNotice::payload_after_seq(r.status, id)],
-                )?
-                .get(0);
-            rows::save(tx, &write.index, seq, version)?;
+            // Near the end, so the lock on the counter row (held to commit) is held briefly; the
+            // row and the notification go in the same statement (docs/adr/0026).
+            let payload = TicketNotice::payload_after_seq(write.index.status, id);
+            let seq = rows::save(tx, CHANNEL, &payload, &write.index, version)?;
             Ok(Saved { seq: u64_of(seq), version, chunks_since_snapshot: u64_of(chunks) })
         })
     }
@@ -536,6 +528,10 @@ impl Storage for PostgresStorage {
             // In the order asked, like SQLite.
             Ok(ticket_ids.iter().filter_map(|id| found.remove(id).map(|s| (id.clone(), s))).collect())
         })
+    }
+
+    fn sync_reads(&self, query: &SyncReadsQuery<'_>) -> Result<SyncReads, StorageError> {
+        self.alone(|s| sync_reads::all(s, query))
     }
 
     fn put_sync_states(&self, device_id: &str, states: &[(String, SyncState)]) -> Result<(), StorageError> {

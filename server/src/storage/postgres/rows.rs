@@ -14,17 +14,23 @@ use postgres::types::ToSql;
 use super::pool::{Autocommit, Tx};
 use crate::storage::{INDEX_FINGERPRINT_COUNTER, IndexRow, StorageError, index_of_stored, u64_of};
 
-/// The upsert of a ticket's row: `$1` id, `$2` updated_at, `$3` changed_seq, `$4` version, the
-/// index from `$5`.
+/// The end of a ticket write in one statement: the next change sequence number, the ticket's
+/// row upserted with it and the notification of every listening instance with that number
+/// (delivered at commit, in commit order). `$1` channel, `$2` payload after the number, `$3` id,
+/// `$4` updated_at, `$5` version, the index from `$6`. The lock on the counter row is held to
+/// commit: commits come in sequence order, which the cursors rely on (docs/adr/0006).
 pub(super) static SAVE_SQL: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "INSERT INTO tickets (id, updated_at, changed_seq, version, {columns})
-         VALUES ($1, $2, $3, $4, {values})
-         ON CONFLICT (id) DO UPDATE SET
-            updated_at = excluded.updated_at, changed_seq = excluded.changed_seq, version = excluded.version,
-            {set}",
+        "WITH s AS (UPDATE counters SET value = value + 1 WHERE name = 'change_seq' RETURNING value),
+              saved AS (
+                INSERT INTO tickets (id, updated_at, changed_seq, version, {columns})
+                VALUES ($3, $4, (SELECT value FROM s), $5, {values})
+                ON CONFLICT (id) DO UPDATE SET
+                   updated_at = excluded.updated_at, changed_seq = excluded.changed_seq, version = excluded.version,
+                   {set})
+         SELECT value, pg_notify($1, value::TEXT || $2) FROM s",
         columns = index_sql::column_list(""),
-        values = index_sql::placeholders('$', 5),
+        values = index_sql::placeholders('$', 6),
         set = index_sql::set_excluded(),
     )
 });
@@ -50,13 +56,19 @@ pub(super) fn parameters(index: &TicketIndex) -> Vec<Box<dyn ToSql + Sync>> {
         .collect()
 }
 
-/// Writes `row` (its `changed_seq` replaced by `seq`) at `version`.
-pub(super) fn save(tx: &mut Tx<'_>, row: &IndexRow, seq: i64, version: i64) -> Result<(), StorageError> {
+/// Takes the next change sequence number, writes `row` with it at `version` and notifies
+/// `channel` with `payload` after the number, in one round trip; returns the number.
+pub(super) fn save(
+    tx: &mut Tx<'_>,
+    channel: &str,
+    payload: &str,
+    row: &IndexRow,
+    version: i64,
+) -> Result<i64, StorageError> {
     let index = parameters(&row.index);
-    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&row.id, &row.updated_at, &seq, &version];
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&channel, &payload, &row.id, &row.updated_at, &version];
     params.extend(index.iter().map(|p| p.as_ref()));
-    tx.execute(&SAVE_SQL, &params)?;
-    Ok(())
+    Ok(tx.query_one(&SAVE_SQL, &params)?.get(0))
 }
 
 /// The value of column `i` of `row`, read as `kind`.

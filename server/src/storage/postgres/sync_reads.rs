@@ -1,0 +1,97 @@
+//! The reads of a sync answer on PostgreSQL in one statement, so one round trip and one
+//! snapshot (docs/adr/0026): the change counter, the index rows the answer considers (pushed,
+//! changed since the cursor in the device's scope, completed and due to be dropped) and the
+//! device's sync state of each, joined to its row.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use postgres::Row;
+use postgres::types::ToSql;
+
+use super::pool::Autocommit;
+use super::rows::read_rows;
+use crate::storage::{
+    IndexRow, ROW_COLUMNS, Scope, StorageError, SyncReads, SyncReadsQuery, SyncState, heads_from_blob, i64_of, u64_of,
+};
+
+/// The statement, with `{scope}` the changed rows' extra condition: `$1` the pushed ids, `$2`
+/// the cursor, `$3` the device, `$4` the expiry; `$5` the engineer (engineer scope only). The
+/// counter row is always there, so an answer with no rows still carries the sequence number.
+fn statement(scope: &str) -> String {
+    format!(
+        "WITH asked AS (
+            SELECT {ROW_COLUMNS}, 0 AS part, p.n AS place
+              FROM unnest($1::text[]) WITH ORDINALITY AS p(id, n) JOIN tickets t ON t.id = p.id
+            UNION ALL
+            SELECT {ROW_COLUMNS}, 1, t.changed_seq FROM tickets t WHERE t.changed_seq > $2 {scope}
+            UNION ALL
+            SELECT {ROW_COLUMNS}, 2, t.changed_seq FROM sync_state s JOIN tickets t ON t.id = s.ticket_id
+             WHERE s.device_id = $3 AND t.status = 'completed' AND t.resolved_at < $4
+               AND (s.evicted_at IS NULL OR s.evicted_at > $2)
+         )
+         SELECT c.value AS current_seq, t.*, s.confirmed AS state_confirmed,
+                s.pending_cursor AS state_pending_cursor, s.pending_heads AS state_pending_heads,
+                s.evicted_at AS state_evicted_at
+           FROM counters c
+           LEFT JOIN asked t ON true
+           LEFT JOIN sync_state s ON s.device_id = $3 AND s.ticket_id = t.id
+          WHERE c.name = 'change_seq'
+          ORDER BY t.part, t.place"
+    )
+}
+
+static ALL_SQL: LazyLock<String> = LazyLock::new(|| statement(""));
+static ENGINEER_SQL: LazyLock<String> = LazyLock::new(|| {
+    statement(
+        "AND (t.assignee = $5 OR t.status = 'pooled' OR t.id IN (SELECT ticket_id FROM sync_state WHERE device_id = $3))",
+    )
+});
+
+/// All of them, as one statement on its own.
+pub(super) fn all(s: &mut Autocommit<'_>, query: &SyncReadsQuery<'_>) -> Result<SyncReads, StorageError> {
+    let cursor = i64_of(query.cursor);
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&query.pushed, &cursor, &query.device_id, &query.expired_before];
+    let sql: &str = match query.scope {
+        Scope::All => &ALL_SQL,
+        Scope::Engineer { user_id, .. } => {
+            params.push(user_id);
+            &ENGINEER_SQL
+        }
+    };
+    let rows = s.query(sql, &params)?;
+    let current_seq = match rows.first() {
+        Some(row) => u64_of(row.try_get("current_seq")?),
+        None => return Err(StorageError::Backend("the change counter is missing".into())),
+    };
+    // The counter's row alone (no ticket joined) is the answer with nothing in it.
+    let rows: Vec<Row> =
+        rows.into_iter().filter(|row| row.try_get::<_, Option<i32>>("part").ok().flatten().is_some()).collect();
+    let mut states: HashMap<String, SyncState> = HashMap::new();
+    let (mut pushed_rows, mut changed, mut held) = (HashMap::new(), Vec::new(), Vec::new());
+    for (row, index_row) in rows.iter().zip(read_rows(&rows)?) {
+        if let Some(confirmed) = row.try_get::<_, Option<&[u8]>>("state_confirmed")? {
+            let pending_cursor: Option<i64> = row.try_get("state_pending_cursor")?;
+            let pending_heads: Option<&[u8]> = row.try_get("state_pending_heads")?;
+            let evicted_at: Option<i64> = row.try_get("state_evicted_at")?;
+            states.entry(index_row.id.clone()).or_insert_with(|| SyncState {
+                confirmed: heads_from_blob(confirmed),
+                pending: pending_cursor.map(|c| (u64_of(c), heads_from_blob(pending_heads.unwrap_or_default()))),
+                evicted_at: evicted_at.map(u64_of),
+            });
+        }
+        match row.try_get::<_, i32>("part")? {
+            0 => {
+                pushed_rows.insert(index_row.id.clone(), index_row);
+            }
+            1 => changed.push(index_row),
+            _ => held.push(index_row),
+        }
+    }
+    let pushed: Vec<Option<IndexRow>> = query.pushed.iter().map(|id| pushed_rows.remove(id)).collect();
+    let states = SyncReads::ticket_ids(query, &changed, &held)
+        .into_iter()
+        .filter_map(|id| states.remove(&id).map(|state| (id, state)))
+        .collect();
+    Ok(SyncReads { current_seq, pushed, changed, held, states })
+}

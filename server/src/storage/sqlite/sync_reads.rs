@@ -1,0 +1,102 @@
+//! The reads of a sync answer on SQLite, each a function of a read transaction, so that
+//! [`crate::storage::Storage::sync_reads`] makes them all in one (one reader, one snapshot, one
+//! WAL read lock) and the single reads are the same code.
+
+use fieldsync_core::time::Millis;
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{OptionalExtension, Transaction, params};
+
+use super::query_rows;
+use crate::storage::{
+    IndexRow, ROW_COLUMNS, Scope, StorageError, SyncReads, SyncReadsQuery, SyncState, heads_from_blob, i64_of, u64_of,
+};
+
+/// All of them, in the transaction `tx`.
+pub(super) fn all(tx: &Transaction<'_>, query: &SyncReadsQuery<'_>) -> Result<SyncReads, StorageError> {
+    let current_seq = current_seq(tx)?;
+    let pushed = query.pushed.iter().map(|id| ticket_row(tx, id)).collect::<Result<_, _>>()?;
+    let changed = changed_since(tx, query.cursor, query.scope)?;
+    let held = held_completed_before(tx, query.device_id, query.expired_before, query.cursor)?;
+    let states = sync_states(tx, query.device_id, &SyncReads::ticket_ids(query, &changed, &held))?;
+    Ok(SyncReads { current_seq, pushed, changed, held, states })
+}
+
+pub(super) fn ticket_row(tx: &Transaction<'_>, ticket_id: &str) -> Result<Option<IndexRow>, StorageError> {
+    let sql = format!("SELECT {ROW_COLUMNS} FROM tickets t WHERE t.id = ?1");
+    Ok(query_rows(tx, &sql, &[SqlValue::Text(ticket_id.to_owned())])?.pop())
+}
+
+pub(super) fn changed_since(tx: &Transaction<'_>, cursor: u64, scope: &Scope) -> Result<Vec<IndexRow>, StorageError> {
+    match scope {
+        Scope::All => query_rows(
+            tx,
+            &format!("SELECT {ROW_COLUMNS} FROM tickets t WHERE t.changed_seq > ?1 ORDER BY t.changed_seq"),
+            &[SqlValue::Integer(i64_of(cursor))],
+        ),
+        Scope::Engineer { user_id, device_id } => query_rows(
+            tx,
+            &format!(
+                "SELECT {ROW_COLUMNS} FROM tickets t WHERE t.changed_seq > ?1
+                 AND (t.assignee = ?2 OR t.status = 'pooled' OR t.id IN (SELECT ticket_id FROM sync_state WHERE device_id = ?3))
+                 ORDER BY t.changed_seq"
+            ),
+            &[SqlValue::Integer(i64_of(cursor)), SqlValue::Text(user_id.clone()), SqlValue::Text(device_id.clone())],
+        ),
+    }
+}
+
+pub(super) fn held_completed_before(
+    tx: &Transaction<'_>,
+    device_id: &str,
+    resolved_before: Millis,
+    cursor: u64,
+) -> Result<Vec<IndexRow>, StorageError> {
+    query_rows(
+        tx,
+        &format!(
+            "SELECT {ROW_COLUMNS} FROM sync_state s JOIN tickets t ON t.id = s.ticket_id
+             WHERE s.device_id = ?1 AND t.status = 'completed' AND t.resolved_at < ?2
+             AND (s.evicted_at IS NULL OR s.evicted_at > ?3)
+             ORDER BY t.changed_seq"
+        ),
+        &[SqlValue::Text(device_id.to_owned()), SqlValue::Integer(resolved_before), SqlValue::Integer(i64_of(cursor))],
+    )
+}
+
+pub(super) fn current_seq(tx: &Transaction<'_>) -> Result<u64, StorageError> {
+    let value: i64 =
+        tx.prepare_cached("SELECT value FROM counters WHERE name = 'change_seq'")?.query_row([], |row| row.get(0))?;
+    Ok(u64_of(value))
+}
+
+pub(super) fn sync_states(
+    tx: &Transaction<'_>,
+    device_id: &str,
+    ticket_ids: &[String],
+) -> Result<Vec<(String, SyncState)>, StorageError> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT confirmed, pending_cursor, pending_heads, evicted_at FROM sync_state
+         WHERE device_id = ?1 AND ticket_id = ?2",
+    )?;
+    let mut found = Vec::new();
+    for id in ticket_ids {
+        let state = stmt
+            .query_row(params![device_id, id], |row| {
+                let confirmed: Vec<u8> = row.get(0)?;
+                let pending_cursor: Option<i64> = row.get(1)?;
+                let pending_heads: Option<Vec<u8>> = row.get(2)?;
+                let evicted_at: Option<i64> = row.get(3)?;
+                Ok(SyncState {
+                    confirmed: heads_from_blob(&confirmed),
+                    pending: pending_cursor
+                        .map(|c| (u64_of(c), heads_from_blob(pending_heads.as_deref().unwrap_or_default()))),
+                    evicted_at: evicted_at.map(u64_of),
+                })
+            })
+            .optional()?;
+        if let Some(state) = state {
+            found.push((id.clone(), state));
+        }
+    }
+    Ok(found)
+}
