@@ -343,6 +343,16 @@ fn updates(
         return Ok(SyncResponse { cursor: current, ..Default::default() });
     }
     let mut states: HashMap<String, SyncState> = reads.states.into_iter().collect();
+    // The one read named only the pushed, changed and held tickets; a pooled ticket reconsidered
+    // above needs the device's state too, or a removed member would not be told to drop it.
+    let pooled_ids: Vec<String> = candidates
+        .iter()
+        .filter(|(id, reason, _)| *reason == Reason::Pooled && !states.contains_key(id))
+        .map(|(id, _, _)| id.clone())
+        .collect();
+    if !pooled_ids.is_empty() {
+        states.extend(storage.sync_states(&who.device_id, &pooled_ids)?);
+    }
     let pushed_heads: HashMap<&str, &Vec<HashBytes>> = pushed.iter().map(|(id, h)| (id.as_str(), h)).collect();
 
     let mut response = SyncResponse::default();
