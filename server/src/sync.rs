@@ -357,6 +357,11 @@ fn updates(
 
     let mut response = SyncResponse::default();
     let mut touched: Vec<(String, SyncState, bool)> = Vec::new();
+    // Tickets sent or evicted for a membership change, which moves no sequence: when the answer's
+    // cursor is the request's, the next request's cursor cannot tell a received answer from a lost
+    // one, so they count as received only at a later cursor (until the sequence moves, a retry
+    // gets them again: a repeat, never a loss).
+    let mut unsequenced: HashSet<String> = HashSet::new();
     let mut size = 0usize;
     let mut included_unpushed = false;
     let mut cut_at: Option<u64> = None;
@@ -380,10 +385,8 @@ fn updates(
         let holds = is_pushed || (existed && !eviction_applied);
         let hold = access::should_hold(who, &row, expired_before)
             && (row.status != Status::Pooled || access::may_take_from_pool(state, who, groups, &row)?);
-        if reason == Reason::Pooled && hold == holds {
-            // Membership agrees with what the device holds; changes come with the cursor.
-            continue;
-        }
+        // A pooled ticket the device should hold and holds goes on to the heads check below, as
+        // every ticket does: "holds" may be a sent answer the phone never received.
         if !hold && !holds {
             // Not this device's business, and it does not have it.
             if reason == Reason::Changed {
@@ -407,6 +410,9 @@ fn updates(
             st.pending = None;
             st.confirmed.clear();
             response.evictions.push(id.clone());
+            if reason == Reason::Pooled {
+                unsequenced.insert(id.clone());
+            }
             touched.push((id, st, true));
             continue;
         }
@@ -448,6 +454,9 @@ fn updates(
         // with the same cursor (a duplicated request, a budget cut) may carry different heads.
         st.pending = Some((covered_by, server_heads));
         st.evicted_at = None;
+        if reason == Reason::Pooled {
+            unsequenced.insert(id.clone());
+        }
         touched.push((id, st, false));
     }
     response.cursor = match cut_at {
@@ -460,11 +469,13 @@ fn updates(
     let states: Vec<(String, SyncState)> = touched
         .into_iter()
         .map(|(id, mut st, evict)| {
+            let ambiguous = response.cursor <= cursor && unsequenced.contains(&id);
+            let received_at = if ambiguous { cursor + 1 } else { response.cursor };
             if let Some(pending) = st.pending.as_mut() {
-                pending.0 = pending.0.max(response.cursor);
+                pending.0 = pending.0.max(received_at);
             }
             if evict {
-                st.evicted_at = Some(response.cursor);
+                st.evicted_at = Some(received_at);
             }
             (id, st)
         })

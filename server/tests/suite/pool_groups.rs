@@ -146,3 +146,45 @@ async fn a_groups_membership_change_reaches_the_phones_at_their_next_sync() {
     assert_eq!((ticket["status"].as_str(), ticket["assignee"].as_str()), (Some("accepted"), Some("fay")), "{ticket}");
     server.stop().await;
 }
+
+/// A phone's network drops the answer that first brought a new member the group's pool: the
+/// retry with the old cursor must bring the ticket again (the server recorded it as sent, not as
+/// received), or the member would not see it until the ticket itself changed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_answer_does_not_keep_the_pool_from_a_new_member() {
+    let server = Server::start().await;
+    let root = server.user("root", Role::Admin);
+    let dana = server.user("dana", Role::Dispatcher);
+    let fay = server.user("fay", Role::Engineer);
+    let members = |engineers: &[&str]| {
+        json!({
+            "groups": [{"id": "boilers", "engineers": engineers}],
+            "rules": [{"priority": "urgent", "group": "boilers", "strategy": "pool"}],
+        })
+    };
+    let (status, answer) = put_json(&server, &root.token, "/v1/routing", &members(&[])).await;
+    assert_eq!(status, 200, "{answer}");
+    let urgent = create(&server, &dana.token, json!({"title": "Boiler out", "priority": "urgent"})).await;
+    let id = urgent["id"].as_str().expect("id").to_owned();
+    let (first, _) = server.sync(&fay.token, &SyncRequest { cursor: 0, pushes: vec![] }).await;
+    assert!(first.updates.is_empty(), "not a member yet: {:?}", first.updates);
+    assert!(first.cursor > 0, "the answer carries the sequence");
+
+    let (status, answer) = put_json(&server, &root.token, "/v1/routing", &members(&["fay"])).await;
+    assert_eq!(status, 200, "{answer}");
+    let ids = |answer: &fieldsync_core::protocol::SyncResponse| -> Vec<String> {
+        answer.updates.iter().filter(|u| !u.data.is_empty()).map(|u| u.ticket_id.clone()).collect()
+    };
+    let (lost, _) = server.sync(&fay.token, &SyncRequest { cursor: first.cursor, pushes: vec![] }).await;
+    assert_eq!(ids(&lost), vec![id.clone()], "the new member's next sync brings the pool");
+    // That answer never reached the phone: it asks again from the cursor it has.
+    let (retry, _) = server.sync(&fay.token, &SyncRequest { cursor: first.cursor, pushes: vec![] }).await;
+    assert_eq!(ids(&retry), vec![id.clone()], "the retry brings it again");
+    // Repeats end once the sequence moves on: a cursor past that answer says it arrived.
+    create(&server, &dana.token, json!({"title": "Leaking tap", "priority": "low"})).await;
+    let (moved, _) = server.sync(&fay.token, &SyncRequest { cursor: retry.cursor, pushes: vec![] }).await;
+    assert!(moved.cursor > retry.cursor, "the sequence moved");
+    let (settled, _) = server.sync(&fay.token, &SyncRequest { cursor: moved.cursor, pushes: vec![] }).await;
+    assert!(ids(&settled).is_empty(), "received and confirmed, not sent again: {:?}", ids(&settled));
+    server.stop().await;
+}
