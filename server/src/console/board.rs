@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::i18n::Words;
 use super::session::Session;
 use super::{ConsoleError, Nav, People, all_rows, conflicts, html, routing, sla, ticket_of};
-use crate::storage::IndexRow;
+use crate::storage::{IndexRow, TicketFilter};
 use crate::{AppError, AppState, blocking};
 
 /// The board's filters (query string).
@@ -108,6 +108,15 @@ pub(crate) struct Column {
     status: &'static str,
     label: &'static str,
     cards: Vec<Card>,
+    /// How many tickets the column holds; more than `cards` in a final column.
+    total: usize,
+}
+
+impl Column {
+    /// Tickets the column holds but does not show.
+    fn hidden(&self) -> usize {
+        self.total.saturating_sub(self.cards.len())
+    }
 }
 
 #[derive(Template)]
@@ -135,15 +144,39 @@ struct BoardPage {
     types: Vec<crate::sla::taxonomy::Entry>,
 }
 
+/// How many cards a final column (completed, cancelled) shows: its most recently changed ones.
+/// The board is the work in hand; a year of finished tickets (100,000 in the reports bench) is
+/// found through customers' pages and reports, and the column says how many there are.
+const FINAL_CARDS: usize = 50;
+
 fn build_columns(state: &AppState, filters: &Filters, w: Words) -> Result<(Vec<Column>, Vec<String>), AppError> {
     let now = super::now(state);
     let people = People::load(state)?;
-    let rows = all_rows(state)?;
-    let mut columns: Vec<Column> = Status::ALL
-        .iter()
-        .filter(|s| filters.status.is_empty() || s.as_str() == filters.status)
-        .map(|s| Column { status: s.as_str(), label: w.status(*s), cards: Vec::new() })
-        .collect();
+    let shown: Vec<Status> =
+        Status::ALL.into_iter().filter(|s| filters.status.is_empty() || s.as_str() == filters.status).collect();
+    // The filters storage can apply; `keeps` applies them all again, and the SLA clock.
+    let base = TicketFilter {
+        assignee: Some(filters.engineer.clone()).filter(|e| !e.is_empty()),
+        priority: Some(filters.priority.clone()).filter(|p| !p.is_empty()),
+        ticket_type: Some(filters.ticket_type.clone()).filter(|t| !t.is_empty()),
+        ..TicketFilter::default()
+    };
+    let open: Vec<Status> = shown.iter().copied().filter(|s| s.is_open()).collect();
+    let mut rows = if open.is_empty() {
+        Vec::new()
+    } else {
+        state.storage().list_tickets(&TicketFilter { statuses: open, ..base.clone() })?
+    };
+    let mut final_totals: Vec<(Status, usize)> = Vec::new();
+    // A final ticket is never overdue: with that filter its columns stay empty, unread.
+    for status in shown.iter().copied().filter(|s| s.is_final() && filters.overdue.is_empty()) {
+        let filter = TicketFilter { statuses: vec![status], limit: Some(FINAL_CARDS), ..base.clone() };
+        rows.extend(state.storage().list_tickets(&filter)?);
+        let total = state.storage().count_tickets(&filter)?;
+        final_totals.push((status, usize::try_from(total).unwrap_or(usize::MAX)));
+    }
+    let mut columns: Vec<Column> =
+        shown.iter().map(|s| Column { status: s.as_str(), label: w.status(*s), cards: Vec::new(), total: 0 }).collect();
     for row in rows.iter().filter(|row| filters.keeps(row, now)) {
         // Only tickets with conflicts need their document: is any still waiting?
         let pending_conflicts = if row.conflicts > 0 {
@@ -166,9 +199,11 @@ fn build_columns(state: &AppState, filters: &Filters, w: Words) -> Result<(Vec<C
             escalated: row.escalated,
         });
     }
-    // Most urgent first within a column: overdue, then by priority.
     for column in &mut columns {
+        // Most urgent first within a column: overdue, then by priority.
         column.cards.sort_by_key(|c| (c.clock_class != "sla-overdue", std::cmp::Reverse(priority_rank(c.priority))));
+        let total = final_totals.iter().find(|(s, _)| s.as_str() == column.status).map(|(_, n)| *n);
+        column.total = total.unwrap_or(0).max(column.cards.len());
     }
     Ok((columns, people.engineers))
 }

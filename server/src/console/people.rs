@@ -7,7 +7,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use fieldsync_core::workflow::Status;
 
 use super::session::Session;
-use super::{ConsoleError, Nav, People, all_rows, html, routing};
+use super::{ConsoleError, Nav, People, html, routing};
+use crate::storage::TicketFilter;
 use crate::{AppError, AppState, blocking};
 
 pub(crate) struct DeviceRow {
@@ -43,7 +44,10 @@ pub(crate) async fn page(State(state): State<AppState>, session: Session) -> Res
     let w = session.words;
     let engineers = blocking(move || {
         let people = People::load(&state)?;
-        let rows = all_rows(&state)?;
+        // Loads and current jobs are open work: finished tickets (most of the index) are not read.
+        let open =
+            TicketFilter { statuses: Status::ALL.into_iter().filter(|s| s.is_open()).collect(), ..Default::default() };
+        let rows = state.storage().list_tickets(&open)?;
         let devices = state.storage().list_devices()?;
         let loads = routing::open_loads(&people.engineers, &rows);
         Ok(people

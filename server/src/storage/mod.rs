@@ -273,6 +273,10 @@ pub struct TicketFilter {
     pub revisited: bool,
     /// Only complaints.
     pub complaint: bool,
+    /// Only tickets of this priority (its wire name, `Priority::as_str`).
+    pub priority: Option<String>,
+    /// At most this many rows (the most recently changed; `None`: all).
+    pub limit: Option<usize>,
 }
 
 /// What the server remembers about one ticket on one device.
@@ -365,6 +369,8 @@ pub trait Storage:
     fn ticket_row(&self, ticket_id: &str) -> Result<Option<IndexRow>, StorageError>;
     /// Index rows matching `filter`, most recently changed first.
     fn list_tickets(&self, filter: &TicketFilter) -> Result<Vec<IndexRow>, StorageError>;
+    /// How many rows `filter` matches, its `limit` ignored.
+    fn count_tickets(&self, filter: &TicketFilter) -> Result<u64, StorageError>;
     /// Index rows in `scope` with `changed_seq > cursor`, lowest `changed_seq` first.
     fn changed_since(&self, cursor: u64, scope: &Scope) -> Result<Vec<IndexRow>, StorageError>;
     /// Index rows of completed tickets resolved before `resolved_before` that `device_id` was

@@ -235,6 +235,56 @@ fn is_unique_violation(e: &rusqlite::Error) -> bool {
     matches!(e.sqlite_error_code(), Some(rusqlite::ErrorCode::ConstraintViolation))
 }
 
+/// The `WHERE` clause of `filter` over `tickets t`, and its values.
+fn where_of(filter: &TicketFilter) -> (String, Vec<SqlValue>) {
+    let mut clauses = Vec::new();
+    let mut values = Vec::new();
+    if !filter.statuses.is_empty() {
+        let marks: Vec<String> = filter
+            .statuses
+            .iter()
+            .map(|s| {
+                values.push(SqlValue::Text(s.as_str().to_owned()));
+                format!("?{}", values.len())
+            })
+            .collect();
+        clauses.push(format!("t.status IN ({})", marks.join(", ")));
+    }
+    if let Some(assignee) = &filter.assignee {
+        values.push(SqlValue::Text(assignee.clone()));
+        clauses.push(format!("t.assignee = ?{}", values.len()));
+    }
+    if let Some(before) = filter.sla_due_before {
+        values.push(SqlValue::Integer(before));
+        clauses.push(format!("t.sla_due_at < ?{}", values.len()));
+    }
+    if let Some(ticket_type) = &filter.ticket_type {
+        values.push(SqlValue::Text(ticket_type.clone()));
+        clauses.push(format!("t.ticket_type = ?{}", values.len()));
+    }
+    if filter.revisit_due {
+        clauses.push("t.revisit_due_at IS NOT NULL".to_owned());
+    }
+    if filter.revisited {
+        clauses.push("t.first_time_fix IS NOT NULL".to_owned());
+    }
+    if filter.complaint {
+        clauses.push("t.complaint = 1".to_owned());
+    }
+    if let Some(text) = filter.text.as_deref().filter(|t| !t.is_empty()) {
+        let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        values.push(SqlValue::Text(format!("%{escaped}%")));
+        let n = values.len();
+        clauses.push(format!("(t.title LIKE ?{n} ESCAPE '\\' OR t.customer_name LIKE ?{n} ESCAPE '\\')"));
+    }
+    if let Some(priority) = &filter.priority {
+        values.push(SqlValue::Text(priority.clone()));
+        clauses.push(format!("t.priority = ?{}", values.len()));
+    }
+    let filter_sql = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
+    (filter_sql, values)
+}
+
 fn query_rows(tx: &Transaction<'_>, sql: &str, params: &[SqlValue]) -> Result<Vec<IndexRow>, StorageError> {
     index::query_rows(tx, sql, rusqlite::params_from_iter(params.iter()))
 }
@@ -497,49 +547,18 @@ impl Storage for SqliteStorage {
     }
 
     fn list_tickets(&self, filter: &TicketFilter) -> Result<Vec<IndexRow>, StorageError> {
-        let mut clauses = Vec::new();
-        let mut values = Vec::new();
-        if !filter.statuses.is_empty() {
-            let marks: Vec<String> = filter
-                .statuses
-                .iter()
-                .map(|s| {
-                    values.push(SqlValue::Text(s.as_str().to_owned()));
-                    format!("?{}", values.len())
-                })
-                .collect();
-            clauses.push(format!("t.status IN ({})", marks.join(", ")));
-        }
-        if let Some(assignee) = &filter.assignee {
-            values.push(SqlValue::Text(assignee.clone()));
-            clauses.push(format!("t.assignee = ?{}", values.len()));
-        }
-        if let Some(before) = filter.sla_due_before {
-            values.push(SqlValue::Integer(before));
-            clauses.push(format!("t.sla_due_at < ?{}", values.len()));
-        }
-        if let Some(ticket_type) = &filter.ticket_type {
-            values.push(SqlValue::Text(ticket_type.clone()));
-            clauses.push(format!("t.ticket_type = ?{}", values.len()));
-        }
-        if filter.revisit_due {
-            clauses.push("t.revisit_due_at IS NOT NULL".to_owned());
-        }
-        if filter.revisited {
-            clauses.push("t.first_time_fix IS NOT NULL".to_owned());
-        }
-        if filter.complaint {
-            clauses.push("t.complaint = 1".to_owned());
-        }
-        if let Some(text) = filter.text.as_deref().filter(|t| !t.is_empty()) {
-            let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-            values.push(SqlValue::Text(format!("%{escaped}%")));
-            let n = values.len();
-            clauses.push(format!("(t.title LIKE ?{n} ESCAPE '\\' OR t.customer_name LIKE ?{n} ESCAPE '\\')"));
-        }
-        let filter_sql = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
-        let sql = format!("SELECT {ROW_COLUMNS} FROM tickets t {filter_sql} ORDER BY t.changed_seq DESC");
+        let (filter_sql, values) = where_of(filter);
+        let limit = filter.limit.map(|n| format!(" LIMIT {n}")).unwrap_or_default();
+        let sql = format!("SELECT {ROW_COLUMNS} FROM tickets t {filter_sql} ORDER BY t.changed_seq DESC{limit}");
         self.read(|tx| query_rows(tx, &sql, &values))
+    }
+
+    fn count_tickets(&self, filter: &TicketFilter) -> Result<u64, StorageError> {
+        let (filter_sql, values) = where_of(filter);
+        let sql = format!("SELECT COUNT(*) FROM tickets t {filter_sql}");
+        let count: i64 =
+            self.read(|tx| Ok(tx.query_row(&sql, rusqlite::params_from_iter(values.iter()), |row| row.get(0))?))?;
+        Ok(u64_of(count))
     }
 
     fn changed_since(&self, cursor: u64, scope: &Scope) -> Result<Vec<IndexRow>, StorageError> {

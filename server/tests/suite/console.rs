@@ -367,3 +367,72 @@ async fn the_webhooks_page_creates_lists_logs_redelivers_disables_and_deletes_wi
     assert_eq!(gone.status(), 404);
     server.stop().await;
 }
+
+/// The cards of the board column `status` in a page: their ticket ids, in order.
+fn column_cards(board: &str, status: &str) -> Vec<String> {
+    let start = board.find(&format!(r#"data-status="{status}""#)).expect("the column");
+    let column = &board[start..board[start..].find("</section>").map_or(board.len(), |end| start + end)];
+    column.split(r#"data-id=""#).skip(1).filter_map(|rest| rest.split('"').next()).map(str::to_owned).collect()
+}
+
+/// A year of finished work is not rendered card by card: a final column shows its most recent
+/// tickets and says how many more it holds; open columns show every ticket; filters still count.
+#[tokio::test]
+async fn the_board_shows_the_newest_finished_tickets_and_counts_the_rest() {
+    let server = Server::start().await;
+    let dana = server.user("dana", Role::Dispatcher);
+    server.user("eli", Role::Engineer);
+    let http = client();
+    let mut cancelled = Vec::new();
+    for n in 0..53 {
+        let id = server.create_ticket(&dana.token, &format!("Old job {n}"), None).await;
+        let (status, _) = server.act(&dana.token, &id, serde_json::json!({"action": "cancel", "reason": "done"})).await;
+        assert_eq!(status, 200);
+        cancelled.push(id);
+    }
+    let open: Vec<String> = [
+        server.create_ticket(&dana.token, "Open one", Some("eli")).await,
+        server.create_ticket(&dana.token, "Open two", None).await,
+    ]
+    .into();
+    let (_, session) = sign_in(&http, &server.base, &dana.token).await;
+    let session = session.expect("session");
+
+    let board = page(&http, &server.base, "/console/board", &session).await;
+    let shown = column_cards(&board, "cancelled");
+    let newest: Vec<String> = cancelled.iter().rev().take(50).cloned().collect();
+    let mut sorted = shown.clone();
+    sorted.sort();
+    let mut expected = newest.clone();
+    expected.sort();
+    assert_eq!(sorted, expected, "the 50 most recently changed cancelled tickets");
+    assert!(!shown.contains(&cancelled[0]), "the oldest is not rendered");
+    assert!(board.contains(r#"data-hidden="3""#), "the column says 3 more are not shown");
+    let column = &board[board.find(r#"data-status="cancelled""#).expect("column")..];
+    assert!(column.contains(r#"<span class="count">53</span>"#), "the count is the column's whole");
+    let mut open_shown = [column_cards(&board, "dispatched"), column_cards(&board, "new")].concat();
+    open_shown.sort();
+    let mut open_sorted = open.clone();
+    open_sorted.sort();
+    assert_eq!(open_shown, open_sorted, "open columns show every ticket");
+
+    // A filter storage applies narrows the count too; the live column refresh says the same.
+    let columns = page(&http, &server.base, "/console/board/columns?status=cancelled", &session).await;
+    assert_eq!(column_cards(&columns, "cancelled").len(), 50);
+    assert!(columns.contains(r#"data-hidden="3""#), "{columns}");
+    let filtered = page(&http, &server.base, "/console/board?priority=urgent", &session).await;
+    assert!(column_cards(&filtered, "cancelled").is_empty());
+    assert!(!filtered.contains("data-hidden"), "nothing hidden when nothing matches");
+    let overdue = page(&http, &server.base, "/console/board?overdue=1", &session).await;
+    assert!(column_cards(&overdue, "cancelled").is_empty(), "a final ticket is never overdue");
+
+    let zh = http
+        .get(server.url("/console/board"))
+        .header(COOKIE, &session)
+        .header("accept-language", "zh-CN")
+        .send()
+        .await
+        .expect("board");
+    let zh = zh.text().await.expect("body");
+    assert!(zh.contains("3 张较早的工单未显示"), "the note in Chinese");
+}

@@ -254,6 +254,7 @@ fn list_filters(s: &dyn Storage) {
     breach.title = "Boiler 50% leak".into();
     breach.ticket_type = "on_site_repair".into();
     breach.escalated = true;
+    breach.priority = fieldsync_core::model::Priority::Urgent;
     s.save_ticket(&write("a", None, b"1", breach, &[])).expect("a");
     s.save_ticket(&write("b", None, b"1", row("b", Status::Accepted, Some("fay")), &[])).expect("b");
     let mut cancelled = row("c", Status::Cancelled, None);
@@ -278,6 +279,22 @@ fn list_filters(s: &dyn Storage) {
     assert_eq!(ids(TicketFilter { text: Some("5_".into()), ..Default::default() }), Vec::<String>::new());
     let typed = TicketFilter { ticket_type: Some("on_site_repair".into()), ..Default::default() };
     assert_eq!(ids(typed), ["a"]);
+    // A priority, a limit (the most recently changed first) and a count that ignores the limit:
+    // what the board's final columns read (the newest few of many).
+    let priority = |p: &str| TicketFilter { priority: Some(p.into()), ..Default::default() };
+    let all_of = |p: &str| s.list_tickets(&priority(p)).expect("list").len() as u64;
+    assert_eq!(ids(priority("urgent")), ["a"]);
+    assert_eq!(s.count_tickets(&priority("urgent")).expect("count"), 1);
+    assert_eq!(s.count_tickets(&priority("normal")).expect("count"), all_of("normal"));
+    assert_eq!(all_of("normal"), 2, "b and c");
+    assert_eq!(ids(priority("no such priority")), Vec::<String>::new());
+    let newest = TicketFilter { limit: Some(2), ..Default::default() };
+    let listed: Vec<String> = s.list_tickets(&newest).expect("list").into_iter().map(|r| r.id).collect();
+    assert_eq!(listed, ["c", "b"], "the two most recently changed, newest first");
+    assert_eq!(s.count_tickets(&newest).expect("count"), 3, "the count ignores the limit");
+    let cancelled_only = TicketFilter { statuses: vec![Status::Cancelled], ..Default::default() };
+    assert_eq!(s.count_tickets(&cancelled_only).expect("count"), 1);
+    assert_eq!(s.count_tickets(&TicketFilter { text: Some("boiler".into()), ..Default::default() }).expect("n"), 2);
     let a = s.ticket_row("a").expect("row").expect("a");
     assert_eq!((a.ticket_type.as_str(), a.escalated), ("on_site_repair", true), "type and flag round-trip");
 

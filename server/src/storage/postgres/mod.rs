@@ -127,6 +127,49 @@ fn principal_row(row: &Row) -> Option<Principal> {
     Some(Principal { device_id: row.get(0), user_id: row.get(1), role: Role::parse(&role)?, last_sync_at: row.get(3) })
 }
 
+/// The `WHERE` clause of `filter` over `tickets t`, and its parameters.
+fn where_of(filter: &TicketFilter) -> (String, Vec<Box<dyn ToSql + Sync>>) {
+    let mut clauses = Vec::new();
+    let mut params: Vec<Box<dyn ToSql + Sync>> = Vec::new();
+    if !filter.statuses.is_empty() {
+        params.push(Box::new(filter.statuses.iter().map(|s| s.as_str().to_owned()).collect::<Vec<String>>()));
+        clauses.push(format!("t.status = ANY(${})", params.len()));
+    }
+    if let Some(assignee) = &filter.assignee {
+        params.push(Box::new(assignee.clone()));
+        clauses.push(format!("t.assignee = ${}", params.len()));
+    }
+    if let Some(before) = filter.sla_due_before {
+        params.push(Box::new(before));
+        clauses.push(format!("t.sla_due_at < ${}", params.len()));
+    }
+    if let Some(ticket_type) = &filter.ticket_type {
+        params.push(Box::new(ticket_type.clone()));
+        clauses.push(format!("t.ticket_type = ${}", params.len()));
+    }
+    if filter.revisit_due {
+        clauses.push("t.revisit_due_at IS NOT NULL".to_owned());
+    }
+    if filter.revisited {
+        clauses.push("t.first_time_fix IS NOT NULL".to_owned());
+    }
+    if filter.complaint {
+        clauses.push("t.complaint".to_owned());
+    }
+    if let Some(text) = filter.text.as_deref().filter(|t| !t.is_empty()) {
+        let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        params.push(Box::new(format!("%{escaped}%")));
+        let n = params.len();
+        clauses.push(format!("(t.title ILIKE ${n} ESCAPE '\\' OR t.customer_name ILIKE ${n} ESCAPE '\\')"));
+    }
+    if let Some(priority) = &filter.priority {
+        params.push(Box::new(priority.clone()));
+        clauses.push(format!("t.priority = ${}", params.len()));
+    }
+    let filter_sql = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
+    (filter_sql, params)
+}
+
 impl Storage for PostgresStorage {
     fn watch_changes(
         &self,
@@ -398,46 +441,19 @@ impl Storage for PostgresStorage {
     }
 
     fn list_tickets(&self, filter: &TicketFilter) -> Result<Vec<IndexRow>, StorageError> {
-        let mut clauses = Vec::new();
-        let statuses: Vec<&str> = filter.statuses.iter().map(|s| s.as_str()).collect();
-        let pattern = filter.text.as_deref().filter(|t| !t.is_empty()).map(|text| {
-            let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-            format!("%{escaped}%")
-        });
-        let mut params: Vec<&(dyn ToSql + Sync)> = Vec::new();
-        if !statuses.is_empty() {
-            params.push(&statuses);
-            clauses.push(format!("t.status = ANY(${})", params.len()));
-        }
-        if let Some(assignee) = &filter.assignee {
-            params.push(assignee);
-            clauses.push(format!("t.assignee = ${}", params.len()));
-        }
-        if let Some(before) = &filter.sla_due_before {
-            params.push(before);
-            clauses.push(format!("t.sla_due_at < ${}", params.len()));
-        }
-        if let Some(ticket_type) = &filter.ticket_type {
-            params.push(ticket_type);
-            clauses.push(format!("t.ticket_type = ${}", params.len()));
-        }
-        if filter.revisit_due {
-            clauses.push("t.revisit_due_at IS NOT NULL".to_owned());
-        }
-        if filter.revisited {
-            clauses.push("t.first_time_fix IS NOT NULL".to_owned());
-        }
-        if filter.complaint {
-            clauses.push("t.complaint".to_owned());
-        }
-        if let Some(pattern) = &pattern {
-            params.push(pattern);
-            let n = params.len();
-            clauses.push(format!("(t.title ILIKE ${n} ESCAPE '\\' OR t.customer_name ILIKE ${n} ESCAPE '\\')"));
-        }
-        let filter_sql = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
-        let sql = format!("SELECT {ROW_COLUMNS} FROM tickets t {filter_sql} ORDER BY t.changed_seq DESC");
+        let (filter_sql, params) = where_of(filter);
+        let limit = filter.limit.map(|n| format!(" LIMIT {n}")).unwrap_or_default();
+        let sql = format!("SELECT {ROW_COLUMNS} FROM tickets t {filter_sql} ORDER BY t.changed_seq DESC{limit}");
+        let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref()).collect();
         self.read(|tx| query_rows(tx, &sql, &params))
+    }
+
+    fn count_tickets(&self, filter: &TicketFilter) -> Result<u64, StorageError> {
+        let (filter_sql, params) = where_of(filter);
+        let sql = format!("SELECT COUNT(*) FROM tickets t {filter_sql}");
+        let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref()).collect();
+        let count: i64 = self.read(|tx| Ok(tx.query_one(&sql, &params)?.get(0)))?;
+        Ok(u64_of(count))
     }
 
     fn changed_since(&self, cursor: u64, scope: &Scope) -> Result<Vec<IndexRow>, StorageError> {
