@@ -108,8 +108,10 @@ pub(crate) struct Column {
     status: &'static str,
     label: &'static str,
     cards: Vec<Card>,
-    /// How many tickets the column holds; more than `cards` in a final column.
+    /// How many tickets the column holds; more than `cards` when it is long.
     total: usize,
+    /// A final status: the cards shown are the newest, not the most urgent.
+    finished: bool,
 }
 
 impl Column {
@@ -148,6 +150,9 @@ struct BoardPage {
 /// The board is the work in hand; a year of finished tickets (100,000 in the reports bench) is
 /// found through customers' pages and reports, and the column says how many there are.
 const FINAL_CARDS: usize = 50;
+/// How many cards an open column shows: its most urgent ones. A column of thousands of cards is
+/// no help to a dispatcher; the filters narrow it, and the column says how many it holds.
+const OPEN_CARDS: usize = 200;
 
 fn build_columns(state: &AppState, filters: &Filters, w: Words) -> Result<(Vec<Column>, Vec<String>), AppError> {
     let now = super::now(state);
@@ -175,8 +180,16 @@ fn build_columns(state: &AppState, filters: &Filters, w: Words) -> Result<(Vec<C
         let total = state.storage().count_tickets(&filter)?;
         final_totals.push((status, usize::try_from(total).unwrap_or(usize::MAX)));
     }
-    let mut columns: Vec<Column> =
-        shown.iter().map(|s| Column { status: s.as_str(), label: w.status(*s), cards: Vec::new(), total: 0 }).collect();
+    let mut columns: Vec<Column> = shown
+        .iter()
+        .map(|s| Column {
+            status: s.as_str(),
+            label: w.status(*s),
+            cards: Vec::new(),
+            total: 0,
+            finished: s.is_final(),
+        })
+        .collect();
     for row in rows.iter().filter(|row| filters.keeps(row, now)) {
         // Only tickets with conflicts need their document: is any still waiting?
         let pending_conflicts = if row.conflicts > 0 {
@@ -204,6 +217,7 @@ fn build_columns(state: &AppState, filters: &Filters, w: Words) -> Result<(Vec<C
         column.cards.sort_by_key(|c| (c.clock_class != "sla-overdue", std::cmp::Reverse(priority_rank(c.priority))));
         let total = final_totals.iter().find(|(s, _)| s.as_str() == column.status).map(|(_, n)| *n);
         column.total = total.unwrap_or(0).max(column.cards.len());
+        column.cards.truncate(if column.finished { FINAL_CARDS } else { OPEN_CARDS });
     }
     Ok((columns, people.engineers))
 }

@@ -286,6 +286,7 @@ fn zh(en: &str) -> Option<&'static str> {
         "Something went wrong" => "出错了",
         "Back to the board" => "返回看板",
         "older, not shown: see the customers' pages and the reports" => "张较早的工单未显示：请在客户页面和报表中查看",
+        "less urgent, not shown: narrow the board with the filters" => "张较不紧急的工单未显示：请用筛选条件缩小范围",
         // Statuses (Status::label)
         "new" => "新建",
         "dispatched" => "已派单",

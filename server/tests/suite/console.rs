@@ -375,10 +375,10 @@ fn column_cards(board: &str, status: &str) -> Vec<String> {
     column.split(r#"data-id=""#).skip(1).filter_map(|rest| rest.split('"').next()).map(str::to_owned).collect()
 }
 
-/// A year of finished work is not rendered card by card: a final column shows its most recent
-/// tickets and says how many more it holds; open columns show every ticket; filters still count.
+/// A year of work is not rendered card by card: a final column shows its most recent tickets, an
+/// open column its most urgent, and each says how many more it holds; filters still count.
 #[tokio::test]
-async fn the_board_shows_the_newest_finished_tickets_and_counts_the_rest() {
+async fn the_board_shows_the_most_urgent_open_and_newest_finished_tickets_and_counts_the_rest() {
     let server = Server::start().await;
     let dana = server.user("dana", Role::Dispatcher);
     server.user("eli", Role::Engineer);
@@ -390,11 +390,21 @@ async fn the_board_shows_the_newest_finished_tickets_and_counts_the_rest() {
         assert_eq!(status, 200);
         cancelled.push(id);
     }
-    let open: Vec<String> = [
-        server.create_ticket(&dana.token, "Open one", Some("eli")).await,
-        server.create_ticket(&dana.token, "Open two", None).await,
-    ]
-    .into();
+    // An open column shows its most urgent 200: the oldest ticket, urgent, is among them.
+    let urgent = fieldsync_core::NewTicket {
+        title: "Gas smell".into(),
+        priority: fieldsync_core::model::Priority::Urgent,
+        ..Default::default()
+    };
+    let (status, body) =
+        server.post_json(&dana.token, "/v1/tickets", &serde_json::to_value(&urgent).expect("json")).await;
+    assert_eq!(status, 201);
+    let urgent = body["id"].as_str().expect("id").to_owned();
+    let mut fresh = Vec::new();
+    for n in 0..200 {
+        fresh.push(server.create_ticket(&dana.token, &format!("New job {n}"), None).await);
+    }
+    let dispatched = server.create_ticket(&dana.token, "Open one", Some("eli")).await;
     let (_, session) = sign_in(&http, &server.base, &dana.token).await;
     let session = session.expect("session");
 
@@ -410,11 +420,14 @@ async fn the_board_shows_the_newest_finished_tickets_and_counts_the_rest() {
     assert!(board.contains(r#"data-hidden="3""#), "the column says 3 more are not shown");
     let column = &board[board.find(r#"data-status="cancelled""#).expect("column")..];
     assert!(column.contains(r#"<span class="count">53</span>"#), "the count is the column's whole");
-    let mut open_shown = [column_cards(&board, "dispatched"), column_cards(&board, "new")].concat();
-    open_shown.sort();
-    let mut open_sorted = open.clone();
-    open_sorted.sort();
-    assert_eq!(open_shown, open_sorted, "open columns show every ticket");
+    assert_eq!(column_cards(&board, "dispatched"), [dispatched.clone()]);
+    let new = column_cards(&board, "new");
+    assert_eq!(new.len(), 200, "an open column shows its 200 most urgent");
+    assert_eq!(new[0], urgent, "the urgent one first, though the oldest");
+    assert!(!new.contains(&fresh[0]), "the oldest of equal urgency is the one not shown");
+    assert!(board.contains(r#"data-hidden="1""#) && board.contains("less urgent, not shown"), "the column says so");
+    let column = &board[board.find(r#"data-status="new""#).expect("column")..];
+    assert!(column.contains(r#"<span class="count">201</span>"#), "the count is the column's whole");
 
     // A filter storage applies narrows the count too; the live column refresh says the same.
     let columns = page(&http, &server.base, "/console/board/columns?status=cancelled", &session).await;
