@@ -420,7 +420,7 @@ async fn the_board_shows_the_most_urgent_open_and_newest_finished_tickets_and_co
     assert!(board.contains(r#"data-hidden="3""#), "the column says 3 more are not shown");
     let column = &board[board.find(r#"data-status="cancelled""#).expect("column")..];
     assert!(column.contains(r#"<span class="count">53</span>"#), "the count is the column's whole");
-    assert_eq!(column_cards(&board, "dispatched"), [dispatched.clone()]);
+    assert_eq!(column_cards(&board, "dispatched"), [dispatched]);
     let new = column_cards(&board, "new");
     assert_eq!(new.len(), 200, "an open column shows its 200 most urgent");
     assert_eq!(new[0], urgent, "the urgent one first, though the oldest");
