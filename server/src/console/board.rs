@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::i18n::Words;
 use super::session::Session;
-use super::{ConsoleError, Nav, People, all_rows, conflicts, html, routing, sla, ticket_of};
+use super::{ConsoleError, Nav, People, conflicts, html, routing, sla, ticket_of};
 use crate::storage::{IndexRow, TicketFilter};
 use crate::{AppError, AppState, blocking};
 
@@ -288,7 +288,16 @@ pub(crate) struct SuggestionBody {
 
 fn suggestion(state: &AppState, customer: &str) -> Result<(SuggestionBody, Vec<(String, usize)>), AppError> {
     let people = People::load(state)?;
-    let rows = all_rows(state)?;
+    // What the suggestion weighs: open work (the loads) and this customer's tickets (who served
+    // them last); not every finished ticket of every customer.
+    let open =
+        TicketFilter { statuses: Status::ALL.into_iter().filter(|s| s.is_open()).collect(), ..Default::default() };
+    let mut rows = state.storage().list_tickets(&open)?;
+    let customer_text = customer.trim();
+    if !customer_text.is_empty() {
+        let theirs = TicketFilter { text: Some(customer_text.to_owned()), ..Default::default() };
+        rows.extend(state.storage().list_tickets(&theirs)?.into_iter().filter(|row| row.status.is_final()));
+    }
     let loads = routing::open_loads(&people.engineers, &rows).into_iter().collect();
     let body = routing::suggest(customer, &people.engineers, &rows)
         .map(|s| SuggestionBody { engineer: s.engineer, why: s.why })

@@ -40,7 +40,7 @@ use fieldsync_core::time::Millis;
 use fieldsync_core::workflow::Role;
 use serde::Deserialize;
 
-use crate::storage::{IndexRow, TicketFilter};
+use crate::storage::IndexRow;
 use crate::{AppError, AppState, blocking, tickets};
 use session::Session;
 
@@ -197,11 +197,6 @@ impl Nav {
     pub fn class(&self, section: &str) -> &'static str {
         if self.active == section { "active" } else { "" }
     }
-}
-
-/// Every index row (the board, routing, engineers and reports read them). Blocking.
-pub(crate) fn all_rows(state: &AppState) -> Result<Vec<IndexRow>, AppError> {
-    Ok(state.storage().list_tickets(&TicketFilter::default())?)
 }
 
 /// The ticket view of an index row's document. Blocking.

@@ -449,3 +449,37 @@ async fn the_board_shows_the_most_urgent_open_and_newest_finished_tickets_and_co
     let zh = zh.text().await.expect("body");
     assert!(zh.contains("3 张较早的工单未显示"), "the note in Chinese");
 }
+
+/// The routing suggestion reads open work and this customer's tickets, finished ones included:
+/// whoever served the customer last is suggested, though their ticket was closed long ago.
+#[tokio::test]
+async fn the_suggestion_finds_who_last_served_the_customer_among_finished_tickets() {
+    let server = Server::start().await;
+    let dana = server.user("dana", Role::Dispatcher);
+    server.user("eli", Role::Engineer);
+    server.user("fay", Role::Engineer);
+    let new = fieldsync_core::NewTicket {
+        title: "Boiler service".into(),
+        customer: fieldsync_core::model::Customer { name: "Hotel Amstel".into(), ..Default::default() },
+        assignee: Some("fay".into()),
+        ..Default::default()
+    };
+    let (status, body) = server.post_json(&dana.token, "/v1/tickets", &serde_json::to_value(&new).expect("json")).await;
+    assert_eq!(status, 201);
+    let id = body["id"].as_str().expect("id");
+    let (status, _) = server.act(&dana.token, id, serde_json::json!({"action": "cancel", "reason": "done"})).await;
+    assert_eq!(status, 200);
+    server.create_ticket(&dana.token, "Another customer's job", Some("fay")).await;
+    let http = client();
+    let (_, session) = sign_in(&http, &server.base, &dana.token).await;
+    let session = session.expect("session");
+    let amstel: serde_json::Value =
+        serde_json::from_str(&page(&http, &server.base, "/console/suggest?customer=hotel%20amstel", &session).await)
+            .expect("json");
+    assert_eq!(amstel["engineer"], "fay", "{amstel}");
+    assert!(amstel["why"].as_str().is_some_and(|w| w.contains("last served") && w.contains("1 open")), "{amstel}");
+    let other: serde_json::Value =
+        serde_json::from_str(&page(&http, &server.base, "/console/suggest?customer=Bakery", &session).await)
+            .expect("json");
+    assert_eq!(other["engineer"], "eli", "the least loaded for a new customer: {other}");
+}
