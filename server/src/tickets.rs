@@ -70,9 +70,13 @@ pub(crate) struct ListQuery {
     text: Option<String>,
     #[serde(rename = "type")]
     ticket_type: Option<String>,
+    priority: Option<String>,
+    /// At most this many, the most recently changed first.
+    limit: Option<usize>,
 }
 
-/// `GET /v1/tickets?status=a,b&assignee=x&sla_due_before=ms&text=...&type=...`.
+/// `GET /v1/tickets?status=a,b&assignee=x&sla_due_before=ms&text=...&type=...&priority=p&limit=n`,
+/// most recently changed first.
 pub(crate) async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -90,6 +94,8 @@ pub(crate) async fn list(
         sla_due_before: query.sla_due_before,
         text: query.text.filter(|t| !t.is_empty()),
         ticket_type: query.ticket_type.filter(|t| !t.is_empty()),
+        priority: query.priority.filter(|p| !p.is_empty()),
+        limit: query.limit,
         // A complaint handler lists complaints only (docs/adr/0019).
         complaint: !caller.0.role.dispatches(),
         ..TicketFilter::default()

@@ -168,6 +168,15 @@ async fn dispatchers_create_act_list_and_read_tickets() {
     assert_eq!(body[0]["title"], "Broken window");
     let (_, body) = server.get_json(&dana.token, "/v1/tickets?status=dispatched,cancelled&assignee=eli").await;
     assert_eq!(ids(body), vec![a.clone()]);
+    // The most recently changed first, as many as asked; a priority names its tickets.
+    let (status, body) = server.get_json(&dana.token, "/v1/tickets?limit=1").await;
+    assert_eq!((status, ids(body)), (200, vec![b.clone()]), "b was cancelled after a changed");
+    let (_, body) = server.get_json(&dana.token, "/v1/tickets?priority=urgent").await;
+    assert_eq!(ids(body), Vec::<String>::new());
+    let (_, body) = server.get_json(&dana.token, "/v1/tickets?priority=normal&limit=5").await;
+    assert_eq!(ids(body), both);
+    let (status, _) = server.get_json(&dana.token, "/v1/tickets?limit=many").await;
+    assert_eq!(status, 400, "a limit that is no number is refused");
     let (_, body) = server.get_json(&dana.token, "/v1/tickets?text=BOILER").await;
     assert_eq!(ids(body), vec![a.clone()]);
     let (status, _) = server.get_json(&dana.token, "/v1/tickets?status=sleeping").await;
