@@ -547,8 +547,15 @@ impl Storage for SqliteStorage {
     }
 
     fn list_tickets(&self, filter: &TicketFilter) -> Result<Vec<IndexRow>, StorageError> {
-        let (filter_sql, values) = where_of(filter);
-        let limit = filter.limit.map(|n| format!(" LIMIT {n}")).unwrap_or_default();
+        let (filter_sql, mut values) = where_of(filter);
+        // A parameter, not a literal: each SQL text is a cached statement.
+        let limit = match filter.limit {
+            Some(n) => {
+                values.push(SqlValue::Integer(i64::try_from(n).unwrap_or(i64::MAX)));
+                format!(" LIMIT ?{}", values.len())
+            }
+            None => String::new(),
+        };
         let sql = format!("SELECT {ROW_COLUMNS} FROM tickets t {filter_sql} ORDER BY t.changed_seq DESC{limit}");
         self.read(|tx| query_rows(tx, &sql, &values))
     }

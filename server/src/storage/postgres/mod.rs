@@ -441,18 +441,26 @@ impl Storage for PostgresStorage {
     }
 
     fn list_tickets(&self, filter: &TicketFilter) -> Result<Vec<IndexRow>, StorageError> {
-        let (filter_sql, params) = where_of(filter);
-        let limit = filter.limit.map(|n| format!(" LIMIT {n}")).unwrap_or_default();
+        let (filter_sql, mut params) = where_of(filter);
+        // A parameter, not a literal: each SQL text is a statement cached per connection.
+        let limit = match filter.limit {
+            Some(n) => {
+                params.push(Box::new(i64::try_from(n).unwrap_or(i64::MAX)));
+                format!(" LIMIT ${}", params.len())
+            }
+            None => String::new(),
+        };
         let sql = format!("SELECT {ROW_COLUMNS} FROM tickets t {filter_sql} ORDER BY t.changed_seq DESC{limit}");
         let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref()).collect();
-        self.read(|tx| query_rows(tx, &sql, &params))
+        // One statement: one snapshot without a transaction's BEGIN and COMMIT round trips.
+        self.alone(|s| query_rows_alone(s, &sql, &params))
     }
 
     fn count_tickets(&self, filter: &TicketFilter) -> Result<u64, StorageError> {
         let (filter_sql, params) = where_of(filter);
         let sql = format!("SELECT COUNT(*) FROM tickets t {filter_sql}");
         let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref()).collect();
-        let count: i64 = self.read(|tx| Ok(tx.query_one(&sql, &params)?.get(0)))?;
+        let count: i64 = self.alone(|s| Ok(s.query_one(&sql, &params)?.get(0)))?;
         Ok(u64_of(count))
     }
 
