@@ -55,7 +55,7 @@ use listen::CHANNEL;
 pub use listen::Listener;
 pub use pool::url_of_database;
 use pool::{Autocommit, Conn, Pool, Tx, parse_config};
-use rows::{query_rows, query_rows_alone};
+use rows::query_rows_alone;
 pub use schema::LATEST_VERSION;
 
 /// First key of the two-key advisory locks on ticket ids.

@@ -83,15 +83,6 @@ fn value(row: &Row, i: usize, kind: ColumnKind) -> Result<ColumnValue, postgres:
     })
 }
 
-/// The rows `sql` (selecting [`crate::storage::ROW_COLUMNS`]) returns for `params`.
-pub(super) fn query_rows(
-    tx: &mut Tx<'_>,
-    sql: &str,
-    params: &[&(dyn ToSql + Sync)],
-) -> Result<Vec<IndexRow>, StorageError> {
-    Ok(read_rows(&tx.query(sql, params)?)?)
-}
-
 /// Rows selecting [`crate::storage::ROW_COLUMNS`] as index rows, their columns found by name
 /// once (from the first row).
 pub(super) fn read_rows(rows: &[Row]) -> Result<Vec<IndexRow>, postgres::Error> {
