@@ -1,59 +1,11 @@
 //! The `fieldsync` binary as a person uses it: a real server process, a dispatcher and an
 //! engineer's device on the command line, offline and online.
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+mod common;
 
-const BIN: &str = env!("CARGO_BIN_EXE_fieldsync");
+use std::process::{Command, Output};
 
-fn fieldsync(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).output().expect("run fieldsync")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = fieldsync(args);
-    assert!(out.status.success(), "fieldsync {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).expect("utf8")
-}
-
-fn fails(args: &[&str]) -> String {
-    let out = fieldsync(args);
-    assert!(!out.status.success(), "fieldsync {args:?} should fail");
-    String::from_utf8(out.stderr).expect("utf8")
-}
-
-/// A `fieldsync serve` process; its address is read from the line it prints when listening.
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Server {
-    fn start(data: &Path, listen: &str) -> Server {
-        Server::start_with(data, listen, &[])
-    }
-
-    /// A server with more `serve` options.
-    fn start_with(data: &Path, listen: &str, options: &[&str]) -> Server {
-        let mut child = Command::new(BIN)
-            .args(["serve", "--data", data.to_str().expect("path"), "--listen", listen])
-            .args(options)
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn server");
-        let mut line = String::new();
-        BufReader::new(child.stderr.take().expect("stderr")).read_line(&mut line).expect("ready line");
-        let url = line.split_whitespace().find(|w| w.starts_with("http://")).expect("url in ready line").to_owned();
-        Server { child, url }
-    }
-
-    fn stop(mut self) -> String {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        self.url.trim_start_matches("http://").to_owned()
-    }
-}
+use common::{BIN, Server, fails, ok};
 
 #[test]
 fn a_dispatcher_and_an_engineer_work_a_ticket_from_the_command_line() {
@@ -65,7 +17,7 @@ fn a_dispatcher_and_an_engineer_work_a_ticket_from_the_command_line() {
     assert_eq!(dana.len(), 64, "a token is 32 random bytes in hex");
     assert!(fails(&["user", "add", "eli", "--role", "engineer", "--data", data_s]).contains("error:"));
 
-    let server = Server::start(&data, "127.0.0.1:0");
+    let server = Server::start(&data);
     let url = server.url.clone();
     let id = ok(&[
         "dispatch",
@@ -141,7 +93,7 @@ fn a_dispatcher_and_an_engineer_work_a_ticket_from_the_command_line() {
     assert!(std::fs::read(&offline_report).expect("report written").starts_with(b"%PDF-"));
 
     // Back online on the same address: the work reaches the dispatcher.
-    let server = Server::start(&data, &addr);
+    let server = Server::start_with(&data, &addr, &[]);
     let synced = run(&["sync"]);
     assert!(synced.contains("sent 1"), "{synced}");
     assert!(synced.contains("uploaded 3 blob(s)"), "{synced}");
@@ -284,7 +236,7 @@ fn serve_options_allow_private_webhooks_and_secure_cookies() {
         answer.lines().find(|l| l.to_ascii_lowercase().starts_with("set-cookie:")).unwrap_or_default().to_owned()
     };
 
-    let plain = Server::start(&data, "127.0.0.1:0");
+    let plain = Server::start(&data);
     let refused = http(&plain.url, &create);
     assert!(refused.starts_with("HTTP/1.1 400") && refused.contains("loopback"), "{refused}");
     let answer = http(&plain.url, login);

@@ -4,17 +4,18 @@
 //! real devices and the real server on a clock set back (docs/adr/0029). The demo runs once;
 //! then the test serves its data with `fieldsync serve` and reads what a manager would.
 
+mod common;
+
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
 
 use chrono::{Duration, FixedOffset, TimeZone, Utc};
+use common::{BIN, Server};
 use serde_json::Value as Json;
-
-const BIN: &str = env!("CARGO_BIN_EXE_fieldsync");
 const DAY_MS: i64 = 86_400_000;
 /// The organisation's zone the demo's server keeps (the default: UTC+08:00).
 const ZONE_SECONDS: i32 = 8 * 3600;
@@ -48,25 +49,12 @@ fn demo() -> &'static Demo {
     })
 }
 
-struct Server(Child, String);
-
+/// What these tests read from the served demo, over HTTP/1.1 on loopback.
 impl Server {
-    fn start(data: &std::path::Path) -> Server {
-        let mut child = Command::new(BIN)
-            .args(["serve", "--data", data.to_str().expect("path"), "--listen", "127.0.0.1:0"])
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn server");
-        let mut line = String::new();
-        BufReader::new(child.stderr.take().expect("stderr")).read_line(&mut line).expect("ready line");
-        let url = line.split_whitespace().find(|w| w.starts_with("http://")).expect("url");
-        Server(child, url.trim_start_matches("http://").trim_end_matches(',').to_owned())
-    }
-
     /// One HTTP/1.1 exchange over loopback: the status, the `Set-Cookie` values and the body.
     fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, Vec<String>, String) {
-        let mut stream = TcpStream::connect(&self.1).expect("connect");
-        let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n", self.1);
+        let mut stream = TcpStream::connect(self.address()).expect("connect");
+        let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n", self.address());
         for (name, value) in headers {
             request.push_str(&format!("{name}: {value}\r\n"));
         }
@@ -113,13 +101,6 @@ impl Server {
         let (status, _, body) = self.request("GET", path, &[("Cookie", session)], "");
         assert_eq!(status, 200, "GET {path}: {body}");
         body.trim_start_matches('\u{feff}').lines().map(|l| l.split(',').map(str::to_owned).collect()).collect()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
     }
 }
 

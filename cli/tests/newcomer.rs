@@ -2,55 +2,9 @@
 //! ids may be shortened, a refusal says what comes first, one cause reads the same from every
 //! command, statuses read as the console shows them, and an admin manages a user's devices.
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+mod common;
 
-const BIN: &str = env!("CARGO_BIN_EXE_fieldsync");
-
-fn run<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> (bool, String, String) {
-    let out = Command::new(BIN).args(args).output().expect("run fieldsync");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn ok<S: AsRef<std::ffi::OsStr> + std::fmt::Debug>(args: &[S]) -> String {
-    let (success, stdout, stderr) = run(args);
-    assert!(success, "fieldsync {args:?} failed: {stderr}");
-    stdout
-}
-
-fn fails<S: AsRef<std::ffi::OsStr> + std::fmt::Debug>(args: &[S]) -> String {
-    let (success, _, stderr) = run(args);
-    assert!(!success, "fieldsync {args:?} should fail");
-    stderr
-}
-
-struct Server(Child, String);
-
-impl Server {
-    fn start(data: &Path) -> Server {
-        let mut child = Command::new(BIN)
-            .args(["serve", "--data", data.to_str().expect("path"), "--listen", "127.0.0.1:0"])
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn server");
-        let mut line = String::new();
-        BufReader::new(child.stderr.take().expect("stderr")).read_line(&mut line).expect("ready line");
-        let url = line.split_whitespace().find(|w| w.starts_with("http://")).expect("url").to_owned();
-        Server(child, url)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use common::{Server, fails, ok, run};
 
 #[test]
 fn a_newcomer_is_guided_and_remembered() {
@@ -60,7 +14,7 @@ fn a_newcomer_is_guided_and_remembered() {
     let dana = ok(&["user", "add", "dana", "--role", "dispatcher", "--data", data_s]).trim().to_owned();
     let eli = ok(&["user", "add", "eli", "--role", "engineer", "--data", data_s]).trim().to_owned();
     let server = Server::start(&data);
-    let url = server.1.clone();
+    let url = server.url.clone();
     let dispatch = |args: &[&str]| {
         let mut all = vec!["dispatch", "--server", url.as_str(), "--token", dana.as_str()];
         all.extend_from_slice(args);
@@ -142,6 +96,6 @@ fn a_newcomer_is_guided_and_remembered() {
 
     // Revoked means refused: the server says so with the same words a phone sees.
     let server = Server::start(&data);
-    let (success, _, stderr) = run(&["dispatch", "--server", &server.1, "--token", &token, "list"]);
+    let (success, _, stderr) = run(&["dispatch", "--server", &server.url, "--token", &token, "list"]);
     assert!(!success && stderr.contains("the server refused this device's token"), "{stderr}");
 }

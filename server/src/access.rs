@@ -68,20 +68,45 @@ pub(crate) fn should_hold(who: &Principal, row: &IndexRow, expired_before: Milli
     mine && !expired
 }
 
-/// Whether engineer `who`, a member of `groups`, may hold and claim pooled ticket `row`: a
-/// ticket pooled for a skill group is only its members' (docs/adr/0028), read from the
-/// document's `pooled` event (the pool is small; the document is usually cached).
+/// An engineer's skill groups, read from the routing setting the first time a ticket pooled for
+/// a group asks (docs/adr/0028): most syncs bring no such ticket and read no setting. Dispatchers
+/// and admins take from every pool and read nothing.
+pub(crate) struct SkillGroups<'a> {
+    state: &'a AppState,
+    who: &'a Principal,
+    read: Option<Vec<String>>,
+}
+
+impl<'a> SkillGroups<'a> {
+    /// `who`'s groups, not read yet.
+    pub(crate) fn of(state: &'a AppState, who: &'a Principal) -> SkillGroups<'a> {
+        SkillGroups { state, who, read: None }
+    }
+
+    fn get(&mut self) -> Result<&[String], AppError> {
+        if self.read.is_none() {
+            self.read = Some(crate::manage::routing(self.state)?.value.groups_of(&self.who.user_id));
+        }
+        Ok(self.read.as_deref().unwrap_or_default())
+    }
+}
+
+/// Whether `groups`' engineer may hold and claim pooled ticket `row`: a ticket pooled for a skill
+/// group is only its members' (docs/adr/0028), read from the document's `pooled` event (the pool
+/// is small; the document is usually cached).
 pub(crate) fn may_take_from_pool(
     state: &AppState,
-    who: &Principal,
-    groups: &[String],
+    groups: &mut SkillGroups<'_>,
     row: &IndexRow,
 ) -> Result<bool, AppError> {
-    if who.role.dispatches() {
+    if groups.who.role.dispatches() {
         return Ok(true);
     }
     let Some(loaded) = documents::load_at(state, &row.id, row.changed_seq)? else { return Ok(false) };
-    Ok(crate::routing::may_take_from_pool(doc::pool_group(&loaded.doc).as_deref(), groups))
+    match doc::pool_group(&loaded.doc) {
+        None => Ok(true),
+        Some(group) => Ok(crate::routing::may_take_from_pool(Some(&group), groups.get()?)),
+    }
 }
 
 /// Engineers upload only for tickets they may push to (assigned now or earlier); dispatchers

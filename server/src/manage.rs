@@ -60,6 +60,17 @@ fn save<T: Serialize>(state: &AppState, caller: &Caller, name: &str, value: &T) 
     Ok(state.storage().put_setting(name, &json, &caller.0.user_id, state.now())?)
 }
 
+/// [`save`] for the routing setting: its skill groups decide who may hold and claim a group's
+/// pooled tickets, so the same write gives every pooled ticket a new change sequence number and
+/// each engineer's next sync reconsiders them, as it does any changed ticket (docs/adr/0028).
+/// Every routing write does, not only one that changes members: routing writes are rare, and a
+/// comparison with the setting it replaces would race another admin's write.
+fn save_routing(state: &AppState, caller: &Caller, routing: &Routing) -> Result<i64, AppError> {
+    caller.require_admin()?;
+    let json = serde_json::to_string(routing).map_err(|e| AppError::Internal(e.to_string()))?;
+    Ok(state.storage().put_setting_resequencing_pool(ROUTING, &json, &caller.0.user_id, state.now())?)
+}
+
 /// The taxonomy in force. Blocking.
 pub fn taxonomy(state: &AppState) -> Result<Versioned<Taxonomy>, AppError> {
     load(state, TAXONOMY)
@@ -98,7 +109,7 @@ pub fn set_routing(state: &AppState, caller: &Caller, routing: &Routing) -> Resu
             _ => return Err(AppError::BadRequest(format!("rule {}: {:?} is no engineer", n + 1, rule.engineer))),
         }
     }
-    save(state, caller, ROUTING, routing)
+    save_routing(state, caller, routing)
 }
 
 /// Replaces the taxonomy (admins). Blocking.

@@ -26,7 +26,7 @@ use crate::access;
 use crate::auth::Caller;
 use crate::documents::{self, WRITE_ATTEMPTS};
 use crate::error::body_rejection;
-use crate::storage::{HashBytes, IndexRow, Principal, Scope, SyncReadsQuery, SyncState, TicketFilter};
+use crate::storage::{HashBytes, IndexRow, Principal, Scope, SyncReadsQuery, SyncState};
 use crate::{AppError, AppState, blocking};
 use crate::{limits, rules};
 
@@ -57,9 +57,10 @@ pub(crate) async fn handler(
 /// while the answer is built.
 pub(crate) fn sync(state: &AppState, who: &Principal, request: SyncRequest) -> Result<SyncResponse, AppError> {
     let now = state.now();
-    // The skill groups whose pools an engineer holds and may claim from (docs/adr/0028).
+    // The skill groups whose pools an engineer may claim from (docs/adr/0028), for the pushes'
+    // claims; what the answer sends reads them itself, after its own reads.
     let groups = match who.role {
-        Role::Engineer => crate::manage::routing(state)?.value.groups_of(&who.user_id),
+        Role::Engineer if !request.pushes.is_empty() => crate::manage::routing(state)?.value.groups_of(&who.user_id),
         _ => Vec::new(),
     };
     let mut rejections = Vec::new();
@@ -111,7 +112,7 @@ pub(crate) fn sync(state: &AppState, who: &Principal, request: SyncRequest) -> R
     if who.last_sync_at.is_none_or(|last| now - last >= RECORD_SYNC_EVERY_MS) {
         state.storage().record_sync(&who.device_id, now)?;
     }
-    let mut response = updates(state, who, &groups, request.cursor, &pushed, now)?;
+    let mut response = updates(state, who, request.cursor, &pushed, now)?;
     response.rejections = rejections;
     response.more |= cut_by_budget;
     Ok(response)
@@ -275,15 +276,11 @@ enum Reason {
     Pushed,
     Changed,
     Expired,
-    /// In a pool: who may hold it follows the skill groups' membership, which no ticket
-    /// change (and so no cursor) records.
-    Pooled,
 }
 
 fn updates(
     state: &AppState,
     who: &Principal,
-    groups: &[String],
     cursor: u64,
     pushed: &[(String, Vec<HashBytes>)],
     now: Millis,
@@ -328,40 +325,17 @@ fn updates(
             candidates.push((row.id.clone(), Reason::Expired, Some(row)));
         }
     }
-    if who.role == Role::Engineer {
-        // A change of a skill group's membership changes no ticket, so the cursor does not bring
-        // it: every pooled ticket is reconsidered (pools are small), and the loop below sends
-        // those the device should now hold and evicts those it no longer should (ADR 0028).
-        let pooled = TicketFilter { statuses: vec![Status::Pooled], ..TicketFilter::default() };
-        for row in storage.list_tickets(&pooled)? {
-            if listed.insert(row.id.clone()) {
-                candidates.push((row.id.clone(), Reason::Pooled, Some(row)));
-            }
-        }
-    }
     if candidates.is_empty() {
         return Ok(SyncResponse { cursor: current, ..Default::default() });
     }
     let mut states: HashMap<String, SyncState> = reads.states.into_iter().collect();
-    // The one read named only the pushed, changed and held tickets; a pooled ticket reconsidered
-    // above needs the device's state too, or a removed member would not be told to drop it.
-    let pooled_ids: Vec<String> = candidates
-        .iter()
-        .filter(|(id, reason, _)| *reason == Reason::Pooled && !states.contains_key(id))
-        .map(|(id, _, _)| id.clone())
-        .collect();
-    if !pooled_ids.is_empty() {
-        states.extend(storage.sync_states(&who.device_id, &pooled_ids)?);
-    }
+    // Read after the answer's reads, so a membership change whose resequenced pool they saw is
+    // the membership judged here (docs/adr/0028); read at all only for a group's pooled ticket.
+    let mut groups = access::SkillGroups::of(state, who);
     let pushed_heads: HashMap<&str, &Vec<HashBytes>> = pushed.iter().map(|(id, h)| (id.as_str(), h)).collect();
 
     let mut response = SyncResponse::default();
     let mut touched: Vec<(String, SyncState, bool)> = Vec::new();
-    // Tickets sent or evicted for a membership change, which moves no sequence: when the answer's
-    // cursor is the request's, the next request's cursor cannot tell a received answer from a lost
-    // one, so they count as received only at a later cursor (until the sequence moves, a retry
-    // gets them again: a repeat, never a loss).
-    let mut unsequenced: HashSet<String> = HashSet::new();
     let mut size = 0usize;
     let mut included_unpushed = false;
     let mut cut_at: Option<u64> = None;
@@ -384,9 +358,7 @@ fn updates(
         let is_pushed = reason == Reason::Pushed;
         let holds = is_pushed || (existed && !eviction_applied);
         let hold = access::should_hold(who, &row, expired_before)
-            && (row.status != Status::Pooled || access::may_take_from_pool(state, who, groups, &row)?);
-        // A pooled ticket the device should hold and holds goes on to the heads check below, as
-        // every ticket does: "holds" may be a sent answer the phone never received.
+            && (row.status != Status::Pooled || access::may_take_from_pool(state, &mut groups, &row)?);
         if !hold && !holds {
             // Not this device's business, and it does not have it.
             if reason == Reason::Changed {
@@ -410,9 +382,6 @@ fn updates(
             st.pending = None;
             st.confirmed.clear();
             response.evictions.push(id.clone());
-            if reason == Reason::Pooled {
-                unsequenced.insert(id.clone());
-            }
             touched.push((id, st, true));
             continue;
         }
@@ -454,9 +423,6 @@ fn updates(
         // with the same cursor (a duplicated request, a budget cut) may carry different heads.
         st.pending = Some((covered_by, server_heads));
         st.evicted_at = None;
-        if reason == Reason::Pooled {
-            unsequenced.insert(id.clone());
-        }
         touched.push((id, st, false));
     }
     response.cursor = match cut_at {
@@ -469,13 +435,11 @@ fn updates(
     let states: Vec<(String, SyncState)> = touched
         .into_iter()
         .map(|(id, mut st, evict)| {
-            let ambiguous = response.cursor <= cursor && unsequenced.contains(&id);
-            let received_at = if ambiguous { cursor + 1 } else { response.cursor };
             if let Some(pending) = st.pending.as_mut() {
-                pending.0 = pending.0.max(received_at);
+                pending.0 = pending.0.max(response.cursor);
             }
             if evict {
-                st.evicted_at = Some(received_at);
+                st.evicted_at = Some(response.cursor);
             }
             (id, st)
         })

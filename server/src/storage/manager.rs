@@ -73,6 +73,12 @@ pub trait ManagerStorage {
     fn setting(&self, name: &str) -> Result<Option<SettingRecord>, StorageError>;
     /// Writes the setting and logs the write, atomically; returns the new version.
     fn put_setting(&self, name: &str, json: &str, by: &str, at: Millis) -> Result<i64, StorageError>;
+    /// [`ManagerStorage::put_setting`] for a setting that decides who may hold pooled tickets
+    /// (the skill groups, docs/adr/0028), and in the same transaction a new change sequence
+    /// number for every pooled ticket, one each in their old order: no document changed, but the
+    /// devices that now gain or lose them learn it the way they learn every change, by the
+    /// cursor. Nothing else of a ticket moves (version, document, `updated_at`).
+    fn put_setting_resequencing_pool(&self, name: &str, json: &str, by: &str, at: Millis) -> Result<i64, StorageError>;
     /// The logged writes of `name`, newest first, at most `limit`.
     fn setting_changes(&self, name: &str, limit: usize) -> Result<Vec<SettingRecord>, StorageError>;
     /// Claims a breach for `owner` until `lease_until`: `true` when the breach was new, or

@@ -8,57 +8,160 @@
 //! column is `0/1` in SQLite and `BOOLEAN` in PostgreSQL, and `CASE WHEN column THEN …` reads
 //! both). SQLite gets `?n` where PostgreSQL has `$n`.
 
+use std::sync::LazyLock;
+
 use fieldsync_core::time::Millis;
 
 use super::StorageError;
 
-/// The index figures of one ticket the statistics fold, borrowed from the row being read.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct TicketFigures<'a> {
+/// How a statistics column travels: text, or a `BIGINT` (integer columns and booleans alike,
+/// cast in the SQL so both backends hand back the same two kinds).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum FigureKind {
+    /// Text, read as borrowed from the row ("" for `NULL`).
+    Text,
+    /// An integer column, selected as `CAST(column AS BIGINT)`.
+    Int,
+    /// A boolean column, selected as a `BIGINT` 0 or 1 (`NULL` kept).
+    Flag,
+}
+
+/// One value of a statistics column as a backend read it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum FigureValue<'a> {
+    /// A [`FigureKind::Text`] column ("" for `NULL`).
+    Text(&'a str),
+    /// A [`FigureKind::Int`] or [`FigureKind::Flag`] column.
+    Int(Option<i64>),
+}
+
+/// A field type of [`TicketFigures`]: the kind its column is read as, and the field from the
+/// value read. Forgiving, like the index rows: a value of another kind reads as the default.
+trait Figure<'a>: Sized {
+    const KIND: FigureKind;
+    fn of(value: FigureValue<'a>) -> Self;
+}
+
+impl<'a> Figure<'a> for &'a str {
+    const KIND: FigureKind = FigureKind::Text;
+    fn of(value: FigureValue<'a>) -> Self {
+        match value {
+            FigureValue::Text(text) => text,
+            FigureValue::Int(_) => "",
+        }
+    }
+}
+
+impl Figure<'_> for i64 {
+    const KIND: FigureKind = FigureKind::Int;
+    fn of(value: FigureValue<'_>) -> Self {
+        Option::<i64>::of(value).unwrap_or(0)
+    }
+}
+
+impl Figure<'_> for Option<i64> {
+    const KIND: FigureKind = FigureKind::Int;
+    fn of(value: FigureValue<'_>) -> Self {
+        match value {
+            FigureValue::Int(n) => n,
+            FigureValue::Text(_) => None,
+        }
+    }
+}
+
+impl Figure<'_> for Option<bool> {
+    const KIND: FigureKind = FigureKind::Flag;
+    fn of(value: FigureValue<'_>) -> Self {
+        Option::<i64>::of(value).map(|n| n != 0)
+    }
+}
+
+impl Figure<'_> for bool {
+    const KIND: FigureKind = FigureKind::Flag;
+    fn of(value: FigureValue<'_>) -> Self {
+        Option::<bool>::of(value).unwrap_or(false)
+    }
+}
+
+/// Declares [`TicketFigures`] once: each field is the index column of the same name, and its
+/// type says how the column is selected and read ([`Figure`]). From it come
+/// [`TicketFigures::COLUMNS`] (the projection, in order) and [`TicketFigures::read`] (a row of
+/// it), so no backend maps the columns by position.
+macro_rules! ticket_figures {
+    (<$lt:lifetime> $( $(#[doc = $doc:literal])* $field:ident: $ty:ty, )*) => {
+        /// The index figures of one ticket the statistics fold, borrowed from the row being read.
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+        pub struct TicketFigures<$lt> {
+            $( $(#[doc = $doc])* pub $field: $ty, )*
+        }
+
+        impl<$lt> TicketFigures<$lt> {
+            /// The projection's columns (index column names) and kinds, in the order selected.
+            pub(crate) const COLUMNS: &'static [(&'static str, FigureKind)] =
+                &[$( (stringify!($field), <$ty as Figure<$lt>>::KIND) ),*];
+
+            /// One row of the projection: `column(i, kind)` reads its column `i` as `kind`.
+            pub(crate) fn read<E>(
+                mut column: impl FnMut(usize, FigureKind) -> Result<FigureValue<$lt>, E>,
+            ) -> Result<Self, E> {
+                let mut positions = 0usize..;
+                Ok(TicketFigures {
+                    $( $field: {
+                        let i = positions.next().unwrap_or_default();
+                        <$ty as Figure<$lt>>::of(column(i, <$ty as Figure<$lt>>::KIND)?)
+                    }, )*
+                })
+            }
+        }
+    };
+}
+
+ticket_figures! {
+    <'a>
     /// The ticket type (classification).
-    pub ticket_type: &'a str,
+    ticket_type: &'a str,
     /// The customer record's id ("" for none).
-    pub customer_id: &'a str,
+    customer_id: &'a str,
     /// The customer's name.
-    pub customer_name: &'a str,
+    customer_name: &'a str,
     /// The current (or last) assignee ("" for none).
-    pub assignee: &'a str,
+    assignee: &'a str,
     /// The derived status (`Status::as_str`).
-    pub status: &'a str,
+    status: &'a str,
     /// The product (classification).
-    pub product: &'a str,
+    product: &'a str,
     /// The product's module.
-    pub module: &'a str,
+    module: &'a str,
     /// A complaint's level ("" on other tickets).
-    pub complaint_level: &'a str,
+    complaint_level: &'a str,
     /// A complaint's product ("" on other tickets).
-    pub complaint_product: &'a str,
+    complaint_product: &'a str,
     /// Who it was last reassigned away from ("" if never).
-    pub reassigned_from: &'a str,
+    reassigned_from: &'a str,
     /// Who last gave it back ("" if nobody did).
-    pub rejected_by: &'a str,
+    rejected_by: &'a str,
     /// Created (UTC ms).
-    pub created_at: Millis,
+    created_at: Millis,
     /// The first response (acceptance) since the last dispatch.
-    pub responded_at: Option<Millis>,
+    responded_at: Option<Millis>,
     /// The first revisit's verdict, once revisited.
-    pub first_time_fix: Option<bool>,
+    first_time_fix: Option<bool>,
     /// When it was revisited.
-    pub revisited_at: Option<Millis>,
+    revisited_at: Option<Millis>,
     /// When its revisit is due (set only while not revisited).
-    pub revisit_due_at: Option<Millis>,
+    revisit_due_at: Option<Millis>,
     /// Whether it is a complaint.
-    pub complaint: bool,
+    complaint: bool,
     /// Minutes of time recorded.
-    pub minutes_worked: i64,
+    minutes_worked: i64,
     /// Part lines recorded.
-    pub parts_lines: i64,
+    parts_lines: i64,
     /// Parts used, quantities summed.
-    pub parts_quantity: i64,
+    parts_quantity: i64,
     /// Reassignments (events).
-    pub reassigned_count: i64,
+    reassigned_count: i64,
     /// Rejections (events).
-    pub rejected_count: i64,
+    rejected_count: i64,
 }
 
 /// An open ticket for the ageing list.
@@ -94,16 +197,20 @@ pub trait StatisticsStorage {
 }
 
 /// The scan behind [`StatisticsStorage::each_created`] with PostgreSQL placeholders (`$1` from,
-/// `$2` to); columns in [`TicketFigures`]' order, booleans and counts as `BIGINT`.
-pub(crate) const CREATED_SQL: &str = "SELECT ticket_type, customer_id, customer_name, COALESCE(assignee, ''), status,
-        product, module, complaint_level, complaint_product, reassigned_from, rejected_by,
-        created_at, responded_at,
-        CAST(CASE WHEN first_time_fix IS NULL THEN NULL WHEN first_time_fix THEN 1 ELSE 0 END AS BIGINT),
-        revisited_at, revisit_due_at, CAST(CASE WHEN complaint THEN 1 ELSE 0 END AS BIGINT),
-        CAST(minutes_worked AS BIGINT), CAST(parts_lines AS BIGINT), CAST(parts_quantity AS BIGINT),
-        CAST(reassigned_count AS BIGINT), CAST(rejected_count AS BIGINT)
-     FROM tickets
-     WHERE created_at >= $1 AND created_at < $2";
+/// `$2` to): [`TicketFigures::COLUMNS`], booleans and integers as `BIGINT`.
+pub(crate) static CREATED_SQL: LazyLock<String> = LazyLock::new(|| {
+    let columns: Vec<String> = TicketFigures::COLUMNS
+        .iter()
+        .map(|&(name, kind)| match kind {
+            FigureKind::Text => name.to_owned(),
+            FigureKind::Int => format!("CAST({name} AS BIGINT)"),
+            FigureKind::Flag => {
+                format!("CAST(CASE WHEN {name} IS NULL THEN NULL WHEN {name} THEN 1 ELSE 0 END AS BIGINT)")
+            }
+        })
+        .collect();
+    format!("SELECT {} FROM tickets WHERE created_at >= $1 AND created_at < $2", columns.join(", "))
+});
 
 /// The open tickets, oldest first, `$1` at most.
 pub(crate) const OLDEST_OPEN_SQL: &str = "SELECT id, title, customer_name, assignee, status, created_at FROM tickets
@@ -120,9 +227,26 @@ pub(crate) fn for_sqlite(sql: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use fieldsync_core::model::INDEX_COLUMNS;
+    use fieldsync_core::model::columns::ColumnKind;
     use fieldsync_core::workflow::Status;
 
     use super::*;
+
+    /// Each figure is an index column of its name (ADR 0025's one list), of a kind it can be
+    /// read as: a renamed or retyped index column fails here, not on a page.
+    #[test]
+    fn every_figure_is_an_index_column_of_its_kind() {
+        for &(name, kind) in TicketFigures::COLUMNS {
+            let column = INDEX_COLUMNS.iter().find(|c| c.name == name);
+            let fits = |c: &ColumnKind| match kind {
+                FigureKind::Text => *c == ColumnKind::Text,
+                FigureKind::Int => matches!(c, ColumnKind::Int | ColumnKind::SmallInt),
+                FigureKind::Flag => *c == ColumnKind::Bool,
+            };
+            assert!(column.is_some_and(|c| fits(&c.kind)), "{name} ({kind:?}) is no index column of that kind");
+        }
+    }
 
     /// SQL cannot call `Status::is_final`, so the statements spell the final statuses out; this
     /// holds them to the workflow's (ADR 0007): a new final status fails here, not on the page.

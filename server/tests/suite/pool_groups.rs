@@ -94,9 +94,9 @@ async fn attack_a_groups_pool_reaches_and_is_claimable_by_its_members_only() {
     server.stop().await;
 }
 
-/// A change of a skill group's membership changes no ticket, yet it reaches the engineers'
-/// phones at their next sync (docs/adr/0028): the member added receives the group's pooled
-/// ticket and can claim it, the member removed loses it, and nothing else is sent.
+/// A change of a skill group's membership changes no ticket's document, yet it reaches the
+/// engineers' phones at their next sync (docs/adr/0028): the member added receives the group's
+/// pooled ticket and can claim it, the member removed loses it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_groups_membership_change_reaches_the_phones_at_their_next_sync() {
     use fieldsync_core::model::ListFilter;
@@ -128,7 +128,8 @@ async fn a_groups_membership_change_reaches_the_phones_at_their_next_sync() {
     sync(&eli_engine).await;
     sync(&fay_engine).await;
     assert!(holds(&elis) && !holds(&fays), "only the group's member holds the pooled ticket");
-    let before = server.state.storage().current_seq().expect("seq");
+    let version = || server.state.storage().load_ticket(&id).expect("load").expect("ticket").version;
+    let before = version();
 
     // fay joins the group, eli leaves it; no ticket changes.
     let (status, answer) = put_json(&server, &root.token, "/v1/routing", &members(&["fay"])).await;
@@ -137,7 +138,7 @@ async fn a_groups_membership_change_reaches_the_phones_at_their_next_sync() {
     sync(&eli_engine).await;
     assert!(holds(&fays), "the member added receives the group's pool at her next sync");
     assert!(!holds(&elis), "the member removed loses it at his next sync");
-    assert_eq!(server.state.storage().current_seq().expect("seq"), before, "no ticket was changed to get there");
+    assert_eq!(version(), before, "no ticket was changed to get there");
 
     // The new member claims it from her phone.
     fays.claim(&id).expect("claim");
@@ -180,11 +181,54 @@ async fn a_lost_answer_does_not_keep_the_pool_from_a_new_member() {
     // That answer never reached the phone: it asks again from the cursor it has.
     let (retry, _) = server.sync(&fay.token, &SyncRequest { cursor: first.cursor, pushes: vec![] }).await;
     assert_eq!(ids(&retry), vec![id.clone()], "the retry brings it again");
-    // Repeats end once the sequence moves on: a cursor past that answer says it arrived.
-    create(&server, &dana.token, json!({"title": "Leaking tap", "priority": "low"})).await;
-    let (moved, _) = server.sync(&fay.token, &SyncRequest { cursor: retry.cursor, pushes: vec![] }).await;
-    assert!(moved.cursor > retry.cursor, "the sequence moved");
-    let (settled, _) = server.sync(&fay.token, &SyncRequest { cursor: moved.cursor, pushes: vec![] }).await;
+    // The retry's cursor, carried by the next request, says that one arrived.
+    assert!(retry.cursor > first.cursor, "the membership change moved the pooled ticket's sequence");
+    let (settled, _) = server.sync(&fay.token, &SyncRequest { cursor: retry.cursor, pushes: vec![] }).await;
     assert!(ids(&settled).is_empty(), "received and confirmed, not sent again: {:?}", ids(&settled));
+    server.stop().await;
+}
+
+/// In a quiet organisation (no ticket changes) a new member receives the group's pool once: the
+/// syncs after the one that brought it send nothing and leave the cursor where it is (the old
+/// reconsideration of every pooled ticket sent it again at every sync until some ticket changed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quiet_organisations_new_member_receives_the_pool_once() {
+    let server = Server::start().await;
+    let root = server.user("root", Role::Admin);
+    let dana = server.user("dana", Role::Dispatcher);
+    let fay = server.user("fay", Role::Engineer);
+    let hal = server.user("hal", Role::Engineer);
+    let members = |engineers: &[&str]| {
+        json!({
+            "groups": [{"id": "boilers", "engineers": engineers}],
+            "rules": [{"priority": "urgent", "group": "boilers", "strategy": "pool"}],
+        })
+    };
+    let (status, answer) = put_json(&server, &root.token, "/v1/routing", &members(&[])).await;
+    assert_eq!(status, 200, "{answer}");
+    let urgent = create(&server, &dana.token, json!({"title": "Boiler out", "priority": "urgent"})).await;
+    let id = urgent["id"].as_str().expect("id").to_owned();
+    let sync = |who: &Device, cursor: u64| {
+        let (server, token) = (&server, who.token.clone());
+        async move { server.sync(&token, &SyncRequest { cursor, pushes: vec![] }).await.0 }
+    };
+    let fay_cursor = sync(&fay, 0).await.cursor;
+    let hal_cursor = sync(&hal, 0).await.cursor;
+
+    let (status, answer) = put_json(&server, &root.token, "/v1/routing", &members(&["fay"])).await;
+    assert_eq!(status, 200, "{answer}");
+    let joined = sync(&fay, fay_cursor).await;
+    let sent: Vec<&str> = joined.updates.iter().map(|u| u.ticket_id.as_str()).collect();
+    assert_eq!(sent, [id.as_str()], "the new member receives the pool");
+    let outside = sync(&hal, hal_cursor).await;
+    assert!(outside.updates.is_empty() && outside.evictions.is_empty(), "not hal's: {outside:?}");
+
+    for n in 1..=3 {
+        let again = sync(&fay, joined.cursor).await;
+        let resent: Vec<&str> = again.updates.iter().map(|u| u.ticket_id.as_str()).collect();
+        assert!(resent.is_empty(), "sync {n} after receiving it sends it again: {resent:?}");
+        assert!(again.evictions.is_empty(), "sync {n}: {:?}", again.evictions);
+        assert_eq!(again.cursor, joined.cursor, "sync {n}: nothing changed");
+    }
     server.stop().await;
 }

@@ -360,8 +360,8 @@ async fn two_instances_share_one_database_events_and_blobs() {
     let engine_b = SyncEngine::new(phone_b.clone(), SyncConfig::new(b.base.clone(), eli_token_b)).expect("engine B");
     engine_a.set_online(true);
     engine_b.set_online(true);
-    assert_eq!(engine_a.sync_now().await.expect("sync A").received, vec![id.clone()]);
-    assert_eq!(engine_b.sync_now().await.expect("sync B").received, vec![id.clone()]);
+    assert_eq!(engine_a.sync_now().await.expect("sync A").received, vec![id.as_str()]);
+    assert_eq!(engine_b.sync_now().await.expect("sync B").received, vec![id.as_str()]);
 
     phone_a.accept(&id).expect("accept");
     phone_a.check_in(&id, Location { lat: 52.37, lon: 4.9, accuracy_m: 8.0 }).expect("check in");
@@ -517,6 +517,71 @@ async fn two_instances_escalate_one_breach_exactly_once() {
     let path = format!("/v1/webhooks/{hook_id}/deliveries");
     let (_, deliveries) = json_call(http.get(a.url(&path)).bearer_auth(&dana), None).await;
     assert_eq!(deliveries.as_array().map(Vec::len), Some(1), "one webhook event: {deliveries}");
+    a.stop().await;
+    b.stop().await;
+}
+
+/// A skill group's membership changed through one instance reaches the phones syncing with the
+/// other at their next sync, once (docs/adr/0028): the routing write moves the pooled tickets'
+/// sequence numbers in the shared database, and a sync reads the membership after its own reads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_membership_change_on_one_instance_reaches_phones_on_the_other_once() {
+    use fieldsync_core::protocol::{SyncRequest, SyncResponse};
+    use serde_json::json;
+
+    let Some(dbs) = TestDatabases::new() else { return };
+    let dbs = Arc::new(dbs);
+    let url = dbs.create_off_runtime().await;
+    let shared = tempfile::tempdir().expect("data dir");
+    let a = Instance::start(&url, shared.path(), ServerConfig::default()).await;
+    let b = Instance::start(&url, shared.path(), ServerConfig::default()).await;
+    let http = reqwest::Client::new();
+    let (_, _, root) = a.add_user("root", Role::Admin).await;
+    let (_, _, dana) = a.add_user("dana", Role::Dispatcher).await;
+    let (_, _, eli) = a.add_user("eli", Role::Engineer).await;
+    let (_, _, fay) = a.add_user("fay", Role::Engineer).await;
+    let members = |engineers: &[&str]| {
+        json!({
+            "groups": [{"id": "boilers", "engineers": engineers}],
+            "rules": [{"priority": "urgent", "group": "boilers", "strategy": "pool"}],
+        })
+    };
+    let (status, answer) = json_call(http.put(a.url("/v1/routing")).bearer_auth(&root), Some(&members(&["eli"]))).await;
+    assert_eq!(status, 200, "{answer}");
+    let urgent = json!({"title": "Boiler out", "priority": "urgent"});
+    let (status, made) = json_call(http.post(a.url("/v1/tickets")).bearer_auth(&dana), Some(&urgent)).await;
+    assert_eq!(status, 201, "{made}");
+    let id = made["id"].as_str().expect("id").to_owned();
+    let sync_on_b = |token: &str, cursor: u64| {
+        let request = http
+            .post(b.url("/v1/sync"))
+            .bearer_auth(token)
+            .header("content-type", fieldsync_core::protocol::CONTENT_TYPE)
+            .body(SyncRequest { cursor, pushes: vec![] }.encode());
+        async move {
+            let response = request.send().await.expect("sync");
+            assert_eq!(response.status(), 200);
+            SyncResponse::decode(&response.bytes().await.expect("body")).expect("decode")
+        }
+    };
+    let sent = |answer: &SyncResponse| answer.updates.iter().map(|u| u.ticket_id.clone()).collect::<Vec<_>>();
+    let elis = sync_on_b(&eli, 0).await;
+    assert_eq!(sent(&elis), [id.as_str()], "the member holds the group's pool");
+    let fays = sync_on_b(&fay, 0).await;
+    assert!(sent(&fays).is_empty(), "not a member yet");
+
+    // fay joins, eli leaves, through A; no ticket changes.
+    let (status, answer) = json_call(http.put(a.url("/v1/routing")).bearer_auth(&root), Some(&members(&["fay"]))).await;
+    assert_eq!(status, 200, "{answer}");
+    let joined = sync_on_b(&fay, fays.cursor).await;
+    assert_eq!(sent(&joined), [id.as_str()], "the member added receives the pool through B");
+    let left = sync_on_b(&eli, elis.cursor).await;
+    assert_eq!(left.evictions, [id.as_str()], "the member removed loses it through B: {left:?}");
+    for n in 1..=2 {
+        let again = sync_on_b(&fay, joined.cursor).await;
+        assert!(again.updates.is_empty() && again.evictions.is_empty(), "sync {n} after receiving it: {again:?}");
+        assert_eq!(again.cursor, joined.cursor, "sync {n}: nothing changed");
+    }
     a.stop().await;
     b.stop().await;
 }

@@ -2,75 +2,14 @@
 //! conformance suite checks the rows it folds come out of both backends as saved).
 
 use super::*;
+use crate::storage::conformance::statistics::{utc, window_figures};
 
 const HOUR: i64 = 3_600_000;
 
-fn utc(y: i32, m: u32, d: u32, h: u32) -> i64 {
-    chrono::NaiveDate::from_ymd_opt(y, m, d)
-        .and_then(|date| date.and_hms_opt(h, 0, 0))
-        .map(|t| t.and_utc().timestamp_millis())
-        .expect("time")
-}
-
-/// Three tickets of a window, as the scan hands them over.
+/// Three tickets of a window, as the scan hands them over (the storage conformance suite saves
+/// and scans back the same figures).
 fn rows() -> Vec<TicketFigures<'static>> {
-    vec![
-        TicketFigures {
-            ticket_type: "bug",
-            customer_id: "c1",
-            customer_name: "澳美",
-            assignee: "eli",
-            status: "completed",
-            product: "boiler",
-            module: "valve",
-            reassigned_from: "ana",
-            created_at: utc(2026, 1, 31, 20),
-            responded_at: Some(utc(2026, 1, 31, 22)),
-            first_time_fix: Some(true),
-            revisited_at: Some(utc(2026, 2, 5, 0)),
-            minutes_worked: 90,
-            parts_lines: 2,
-            parts_quantity: 5,
-            reassigned_count: 1,
-            ..TicketFigures::default()
-        },
-        TicketFigures {
-            ticket_type: "bug",
-            customer_id: "c1",
-            customer_name: "澳美",
-            assignee: "eli",
-            status: "accepted",
-            product: "boiler",
-            rejected_by: "ana",
-            created_at: utc(2026, 1, 31, 10),
-            responded_at: Some(utc(2026, 1, 31, 14)),
-            revisit_due_at: Some(utc(2026, 3, 1, 0)),
-            minutes_worked: 30,
-            parts_lines: 1,
-            parts_quantity: 1,
-            reassigned_count: 1,
-            rejected_count: 1,
-            ..TicketFigures::default()
-        },
-        TicketFigures {
-            ticket_type: "install",
-            customer_id: "c2",
-            customer_name: "Bo",
-            status: "completed",
-            product: "heat pump",
-            module: "compressor",
-            complaint_level: "serious",
-            complaint_product: "boiler",
-            rejected_by: "ana",
-            created_at: utc(2026, 2, 10, 3),
-            first_time_fix: Some(false),
-            revisited_at: Some(utc(2026, 2, 12, 0)),
-            complaint: true,
-            minutes_worked: 15,
-            rejected_count: 1,
-            ..TicketFigures::default()
-        },
-    ]
+    window_figures()
 }
 
 fn fold(rows: &[TicketFigures<'_>]) -> Inputs {

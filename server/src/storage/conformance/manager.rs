@@ -1,5 +1,8 @@
 //! The manager part of the storage conformance suite.
 
+use fieldsync_core::workflow::Status;
+
+use super::{row, write};
 use crate::storage::Storage;
 use crate::storage::manager::*;
 
@@ -15,6 +18,7 @@ pub(super) fn run(make: &dyn Fn() -> Box<dyn Storage>) {
     assert_eq!(log.iter().map(|c| (c.version, c.updated_at)).collect::<Vec<_>>(), [(2, 2_000), (1, 1_000)]);
     assert_eq!(log[1].json, r#"{"a":1}"#, "the log keeps every version");
     assert!(s.setting_changes("sla_policy", 10).expect("other").is_empty());
+    resequencing_the_pool(make);
 
     let claim = EscalationClaim {
         id: "t1/r1/resolve/500".into(),
@@ -36,4 +40,25 @@ pub(super) fn run(make: &dyn Fn() -> Box<dyn Storage>) {
     let all = s.escalations(10).expect("list");
     assert_eq!(all.len(), 1);
     assert_eq!((all[0].state.as_str(), all[0].summary.as_str(), all[0].done_at), ("done", "escalated", Some(3_100)));
+}
+
+/// A setting that decides who may hold pooled tickets moves every pooled ticket, and only
+/// those, to new sequence numbers in the same write (docs/adr/0028).
+fn resequencing_the_pool(make: &dyn Fn() -> Box<dyn Storage>) {
+    let s = make();
+    for (id, status) in [("p1", Status::Pooled), ("mine", Status::Accepted), ("p2", Status::Pooled)] {
+        s.save_ticket(&write(id, None, b"c", row(id, status, None), &[])).expect("save");
+    }
+    let seq_of = |id: &str| s.ticket_row(id).expect("row").expect("there").changed_seq;
+    let before = s.current_seq().expect("seq");
+    let (p1, mine, p2) = (seq_of("p1"), seq_of("mine"), seq_of("p2"));
+    assert_eq!(s.put_setting_resequencing_pool("routing", "{}", "root", 3_000).expect("put"), 1);
+    assert_eq!(s.setting("routing").expect("read").expect("written").json, "{}");
+    assert_eq!(s.current_seq().expect("seq"), before + 2, "one number per pooled ticket");
+    assert_eq!((seq_of("p1"), seq_of("p2")), (before + 1, before + 2), "new numbers, in the old order");
+    assert!(p1 < p2);
+    assert_eq!(seq_of("mine"), mine, "a ticket out of the pool keeps its number");
+    let stored = s.load_ticket("p1").expect("load").expect("there");
+    assert_eq!((stored.version, stored.seq), (1, before + 1), "the document did not change, its number did");
+    assert_eq!(s.setting_changes("routing", 10).expect("log").len(), 1, "logged like any setting write");
 }

@@ -13,7 +13,7 @@
 mod customers;
 mod manager;
 mod report_facts;
-mod statistics;
+pub(crate) mod statistics;
 mod sync_reads;
 mod tracking;
 mod uploads;

@@ -3,6 +3,7 @@
 use fieldsync_core::time::Millis;
 
 use super::PostgresStorage;
+use super::pool::Tx;
 use crate::storage::StorageError;
 use crate::storage::i64_of;
 use crate::storage::manager::{EscalationClaim, EscalationRecord, ManagerStorage, SettingRecord};
@@ -54,6 +55,37 @@ fn setting_row(row: &postgres::Row) -> Result<SettingRecord, postgres::Error> {
     })
 }
 
+/// Gives every pooled ticket the next change sequence number, one each, in their old order.
+const RESEQUENCE_POOL: &str = "
+    WITH pooled AS (
+        SELECT id, row_number() OVER (ORDER BY changed_seq, id) AS n FROM tickets WHERE status = 'pooled'
+    ), counter AS (
+        UPDATE counters SET value = value + (SELECT count(*) FROM pooled) WHERE name = 'change_seq'
+        RETURNING value - (SELECT count(*) FROM pooled) AS base
+    )
+    UPDATE tickets t SET changed_seq = counter.base + pooled.n FROM pooled, counter WHERE t.id = pooled.id";
+
+/// Writes setting `name` and logs the write; returns its new version.
+fn insert_setting(tx: &mut Tx<'_>, name: &str, json: &str, by: &str, at: Millis) -> Result<i64, StorageError> {
+    let version: i64 = tx
+        .query_one(
+            "INSERT INTO manager_settings (name, json, version, updated_at, updated_by)
+             VALUES ($1, $2, 1, $3, $4)
+             ON CONFLICT (name) DO UPDATE SET json = excluded.json,
+                version = manager_settings.version + 1,
+                updated_at = excluded.updated_at, updated_by = excluded.updated_by
+             RETURNING version",
+            &[&name, &json, &at, &by],
+        )?
+        .get(0);
+    tx.execute(
+        "INSERT INTO manager_setting_changes (name, version, json, updated_at, updated_by)
+         VALUES ($1, $2, $3, $4, $5)",
+        &[&name, &version, &json, &at, &by],
+    )?;
+    Ok(version)
+}
+
 impl ManagerStorage for PostgresStorage {
     fn setting(&self, name: &str) -> Result<Option<SettingRecord>, StorageError> {
         self.read(|tx| {
@@ -66,23 +98,17 @@ impl ManagerStorage for PostgresStorage {
     }
 
     fn put_setting(&self, name: &str, json: &str, by: &str, at: Millis) -> Result<i64, StorageError> {
+        self.write(|tx| insert_setting(tx, name, json, by, at))
+    }
+
+    fn put_setting_resequencing_pool(&self, name: &str, json: &str, by: &str, at: Millis) -> Result<i64, StorageError> {
         self.write(|tx| {
-            let version: i64 = tx
-                .query_one(
-                    "INSERT INTO manager_settings (name, json, version, updated_at, updated_by)
-                     VALUES ($1, $2, 1, $3, $4)
-                     ON CONFLICT (name) DO UPDATE SET json = excluded.json,
-                        version = manager_settings.version + 1,
-                        updated_at = excluded.updated_at, updated_by = excluded.updated_by
-                     RETURNING version",
-                    &[&name, &json, &at, &by],
-                )?
-                .get(0);
-            tx.execute(
-                "INSERT INTO manager_setting_changes (name, version, json, updated_at, updated_by)
-                 VALUES ($1, $2, $3, $4, $5)",
-                &[&name, &version, &json, &at, &by],
-            )?;
+            // The counter's row lock first, held to commit: a ticket write waits behind it, so the
+            // next statement sees every pooled ticket committed before, and a ticket pooled later
+            // takes a higher number, whose readers see this setting too.
+            tx.query_one("SELECT value FROM counters WHERE name = 'change_seq' FOR UPDATE", &[])?;
+            let version = insert_setting(tx, name, json, by, at)?;
+            tx.execute(RESEQUENCE_POOL, &[])?;
             Ok(version)
         })
     }

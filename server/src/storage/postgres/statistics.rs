@@ -6,7 +6,7 @@ use postgres::types::ToSql;
 
 use super::PostgresStorage;
 use crate::storage::statistics::{
-    AgedTicket, CREATED_SQL, OLDEST_OPEN_SQL, OPEN_COUNT_SQL, StatisticsStorage, TicketFigures,
+    AgedTicket, CREATED_SQL, FigureKind, FigureValue, OLDEST_OPEN_SQL, OPEN_COUNT_SQL, StatisticsStorage, TicketFigures,
 };
 use crate::storage::{StorageError, i64_of};
 
@@ -15,42 +15,23 @@ fn text(row: &Row, i: usize) -> Result<&str, postgres::Error> {
     Ok(row.try_get::<_, Option<&str>>(i)?.unwrap_or(""))
 }
 
-fn figures(row: &Row) -> Result<TicketFigures<'_>, postgres::Error> {
-    Ok(TicketFigures {
-        ticket_type: text(row, 0)?,
-        customer_id: text(row, 1)?,
-        customer_name: text(row, 2)?,
-        assignee: text(row, 3)?,
-        status: text(row, 4)?,
-        product: text(row, 5)?,
-        module: text(row, 6)?,
-        complaint_level: text(row, 7)?,
-        complaint_product: text(row, 8)?,
-        reassigned_from: text(row, 9)?,
-        rejected_by: text(row, 10)?,
-        created_at: row.try_get(11)?,
-        responded_at: row.try_get(12)?,
-        first_time_fix: row.try_get::<_, Option<i64>>(13)?.map(|fixed| fixed != 0),
-        revisited_at: row.try_get(14)?,
-        revisit_due_at: row.try_get(15)?,
-        complaint: row.try_get::<_, i64>(16)? != 0,
-        minutes_worked: row.try_get(17)?,
-        parts_lines: row.try_get(18)?,
-        parts_quantity: row.try_get(19)?,
-        reassigned_count: row.try_get(20)?,
-        rejected_count: row.try_get(21)?,
+/// Column `i` of a statistics row, read as `kind`.
+fn figure(row: &Row, i: usize, kind: FigureKind) -> Result<FigureValue<'_>, postgres::Error> {
+    Ok(match kind {
+        FigureKind::Text => FigureValue::Text(text(row, i)?),
+        FigureKind::Int | FigureKind::Flag => FigureValue::Int(row.try_get(i)?),
     })
 }
 
 impl StatisticsStorage for PostgresStorage {
     fn each_created(&self, from: i64, to: i64, visit: &mut dyn FnMut(&TicketFigures<'_>)) -> Result<(), StorageError> {
         self.read(|tx| {
-            let statement = tx.statement(CREATED_SQL)?;
+            let statement = tx.statement(&CREATED_SQL)?;
             // Streamed: a year of tickets is not held in memory at once.
             let params: [&dyn ToSql; 2] = [&from, &to];
             let mut rows = tx.tx.query_raw(&statement, params)?;
             while let Some(row) = rows.next()? {
-                visit(&figures(&row)?);
+                visit(&TicketFigures::read(|i, kind| figure(&row, i, kind))?);
             }
             Ok(())
         })

@@ -1,7 +1,7 @@
 //! [`ManagerStorage`] on SQLite.
 
 use fieldsync_core::time::Millis;
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::SqliteStorage;
 use crate::storage::StorageError;
@@ -55,6 +55,25 @@ fn setting_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<SettingRecord> {
     })
 }
 
+/// Writes setting `name` and logs the write; returns its new version.
+fn insert_setting(tx: &Transaction<'_>, name: &str, json: &str, by: &str, at: Millis) -> Result<i64, StorageError> {
+    let version: i64 = tx
+        .prepare_cached(
+            "INSERT INTO manager_settings (name, json, version, updated_at, updated_by)
+             VALUES (?1, ?2, 1, ?3, ?4)
+             ON CONFLICT (name) DO UPDATE SET json = excluded.json, version = version + 1,
+                updated_at = excluded.updated_at, updated_by = excluded.updated_by
+             RETURNING version",
+        )?
+        .query_row(params![name, json, at, by], |row| row.get(0))?;
+    tx.prepare_cached(
+        "INSERT INTO manager_setting_changes (name, version, json, updated_at, updated_by)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![name, version, json, at, by])?;
+    Ok(version)
+}
+
 impl ManagerStorage for SqliteStorage {
     fn setting(&self, name: &str) -> Result<Option<SettingRecord>, StorageError> {
         self.read(|tx| {
@@ -69,21 +88,24 @@ impl ManagerStorage for SqliteStorage {
 
     fn put_setting(&self, name: &str, json: &str, by: &str, at: Millis) -> Result<i64, StorageError> {
         let (name, json, by) = (name.to_owned(), json.to_owned(), by.to_owned());
+        self.write(move |tx| insert_setting(tx, &name, &json, &by, at))
+    }
+
+    fn put_setting_resequencing_pool(&self, name: &str, json: &str, by: &str, at: Millis) -> Result<i64, StorageError> {
+        let (name, json, by) = (name.to_owned(), json.to_owned(), by.to_owned());
         self.write(move |tx| {
-            let version: i64 = tx
-                .prepare_cached(
-                    "INSERT INTO manager_settings (name, json, version, updated_at, updated_by)
-                     VALUES (?1, ?2, 1, ?3, ?4)
-                     ON CONFLICT (name) DO UPDATE SET json = excluded.json, version = version + 1,
-                        updated_at = excluded.updated_at, updated_by = excluded.updated_by
-                     RETURNING version",
-                )?
-                .query_row(params![name, json, at, by], |row| row.get(0))?;
-            tx.prepare_cached(
-                "INSERT INTO manager_setting_changes (name, version, json, updated_at, updated_by)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?
-            .execute(params![name, version, json, at, by])?;
+            let version = insert_setting(tx, &name, &json, &by, at)?;
+            let pooled: Vec<String> = tx
+                .prepare_cached("SELECT id FROM tickets WHERE status = 'pooled' ORDER BY changed_seq, id")?
+                .query_map([], |row| row.get(0))?
+                .collect::<Result<_, _>>()?;
+            let mut next =
+                tx.prepare_cached("UPDATE counters SET value = value + 1 WHERE name = 'change_seq' RETURNING value")?;
+            let mut move_to = tx.prepare_cached("UPDATE tickets SET changed_seq = ?1 WHERE id = ?2")?;
+            for id in pooled {
+                let seq: i64 = next.query_row([], |row| row.get(0))?;
+                move_to.execute(params![seq, id])?;
+            }
             Ok(version)
         })
     }

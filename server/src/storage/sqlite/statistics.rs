@@ -5,7 +5,8 @@ use rusqlite::types::{FromSqlError, ValueRef};
 
 use super::SqliteStorage;
 use crate::storage::statistics::{
-    AgedTicket, CREATED_SQL, OLDEST_OPEN_SQL, OPEN_COUNT_SQL, StatisticsStorage, TicketFigures, for_sqlite,
+    AgedTicket, CREATED_SQL, FigureKind, FigureValue, OLDEST_OPEN_SQL, OPEN_COUNT_SQL, StatisticsStorage,
+    TicketFigures, for_sqlite,
 };
 use crate::storage::{StorageError, i64_of};
 
@@ -19,40 +20,21 @@ fn text<'a>(row: &'a rusqlite::Row<'_>, i: usize) -> rusqlite::Result<&'a str> {
     Ok(value.as_str_or_null().map_err(|e| conversion(i, value, e))?.unwrap_or(""))
 }
 
-fn figures<'a>(row: &'a rusqlite::Row<'_>) -> rusqlite::Result<TicketFigures<'a>> {
-    Ok(TicketFigures {
-        ticket_type: text(row, 0)?,
-        customer_id: text(row, 1)?,
-        customer_name: text(row, 2)?,
-        assignee: text(row, 3)?,
-        status: text(row, 4)?,
-        product: text(row, 5)?,
-        module: text(row, 6)?,
-        complaint_level: text(row, 7)?,
-        complaint_product: text(row, 8)?,
-        reassigned_from: text(row, 9)?,
-        rejected_by: text(row, 10)?,
-        created_at: row.get(11)?,
-        responded_at: row.get(12)?,
-        first_time_fix: row.get::<_, Option<i64>>(13)?.map(|fixed| fixed != 0),
-        revisited_at: row.get(14)?,
-        revisit_due_at: row.get(15)?,
-        complaint: row.get::<_, i64>(16)? != 0,
-        minutes_worked: row.get(17)?,
-        parts_lines: row.get(18)?,
-        parts_quantity: row.get(19)?,
-        reassigned_count: row.get(20)?,
-        rejected_count: row.get(21)?,
+/// Column `i` of a statistics row, read as `kind`.
+fn figure<'a>(row: &'a rusqlite::Row<'_>, i: usize, kind: FigureKind) -> rusqlite::Result<FigureValue<'a>> {
+    Ok(match kind {
+        FigureKind::Text => FigureValue::Text(text(row, i)?),
+        FigureKind::Int | FigureKind::Flag => FigureValue::Int(row.get(i)?),
     })
 }
 
 impl StatisticsStorage for SqliteStorage {
     fn each_created(&self, from: i64, to: i64, visit: &mut dyn FnMut(&TicketFigures<'_>)) -> Result<(), StorageError> {
         self.read(|tx| {
-            let mut statement = tx.prepare_cached(&for_sqlite(CREATED_SQL))?;
+            let mut statement = tx.prepare_cached(&for_sqlite(&CREATED_SQL))?;
             let mut rows = statement.query(params![from, to])?;
             while let Some(row) = rows.next()? {
-                visit(&figures(row)?);
+                visit(&TicketFigures::read(|i, kind| figure(row, i, kind))?);
             }
             Ok(())
         })
