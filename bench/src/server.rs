@@ -3,7 +3,8 @@
 //! `scripts/postgres.sh start DIR` prints) on PostgreSQL with one and two server instances,
 //! beside automerge-repo's sync server doing the same edits in the same run, and beside a
 //! baseline server binary (`FIELDSYNC_BENCH_BASELINE=PATH`, a `fieldsync` built from an older
-//! commit) doing the same devices' work in the same run.
+//! commit) doing the same devices' work in the same run. Every set-up is prepared first, then
+//! they take turns in rounds (`rounds`), and comparisons are medians of per-round ratios.
 
 use std::path::Path;
 use std::process::{Command as Process, Stdio};
@@ -11,13 +12,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fieldsync_core::sync::SyncEngine;
-use fieldsync_e2e::Dispatcher;
 use serde_json::json;
 
-use crate::postgres_stats::{BenchDatabase, StatementCount};
+use crate::postgres_stats::StatementCount;
 use crate::round;
-use crate::server_process::{Build, ServerProcess};
-use crate::sync::{create_many, device};
+use crate::server_process::Build;
+
+mod rounds;
+
+use rounds::{Device, ROUNDS, Round, SYNCS_PER_ROUND, SetUp, Spread};
 
 /// Where the `server` suite's server keeps its tickets.
 #[derive(Clone, Debug)]
@@ -47,10 +50,11 @@ impl Backend {
     }
 }
 
-/// The figures of one run of the `server` suite's timed part.
+/// The figures of one set-up over all its rounds.
 struct ServerRun {
     build: Build,
     backend: Backend,
+    rounds: Vec<Round>,
     syncs: usize,
     syncs_per_s: f64,
     p50: f64,
@@ -58,7 +62,7 @@ struct ServerRun {
     elapsed: f64,
     server_cpu_s: f64,
     client_cpu_s: f64,
-    /// What the server(s) asked PostgreSQL during the saturated phase (PostgreSQL only, and
+    /// What the server(s) asked PostgreSQL during the saturated rounds (PostgreSQL only, and
     /// only when the cluster loads `pg_stat_statements`).
     statements: Option<StatementCount>,
     /// Latency when the same devices together offer [`PACED_SYNCS_PER_S`].
@@ -66,8 +70,52 @@ struct ServerRun {
 }
 
 impl ServerRun {
+    /// After the rounds: the totals over them, then the paced phase, then the servers stop.
+    async fn finish(mut set_up: SetUp) -> ServerRun {
+        let paced = paced_run(&set_up.devices, PACED_SYNCS_PER_DEVICE).await;
+        let rounds = std::mem::take(&mut set_up.rounds);
+        let (build, backend) = (set_up.build.clone(), set_up.backend.clone());
+        set_up.stop().await;
+        let mut latencies: Vec<Duration> = rounds.iter().flat_map(|r| r.latencies.iter().copied()).collect();
+        latencies.sort();
+        let sum = |figure: fn(&Round) -> f64| rounds.iter().map(figure).sum::<f64>();
+        let statements = rounds.iter().try_fold(StatementCount::default(), |total, round| {
+            let count = round.statements.as_ref()?;
+            Some(StatementCount {
+                statements: total.statements + count.statements,
+                round_trips: total.round_trips + count.round_trips,
+            })
+        });
+        let syncs: usize = rounds.iter().map(|r| r.syncs).sum();
+        let elapsed = sum(|r| r.elapsed_s);
+        ServerRun {
+            build,
+            backend,
+            syncs,
+            syncs_per_s: syncs as f64 / elapsed,
+            p50: crate::percentile(&latencies, 0.5),
+            p99: crate::percentile(&latencies, 0.99),
+            elapsed,
+            server_cpu_s: sum(|r| r.server_cpu_s),
+            client_cpu_s: sum(|r| r.client_cpu_s),
+            statements,
+            paced,
+            rounds,
+        }
+    }
+
     fn cpu_ms_per_sync(&self) -> f64 {
         self.server_cpu_s * 1_000.0 / self.syncs as f64
+    }
+
+    /// This run's CPU per sync against `other`'s, round by round.
+    fn cpu_ratio(&self, other: &ServerRun) -> Spread {
+        Spread::of(&self.rounds, &other.rounds, Round::cpu_ms_per_sync)
+    }
+
+    /// This run's syncs per second against `other`'s, round by round.
+    fn rate_ratio(&self, other: &ServerRun) -> Spread {
+        Spread::of(&self.rounds, &other.rounds, Round::syncs_per_s)
     }
 }
 
@@ -83,9 +131,10 @@ struct Paced {
     sync_only_p99: f64,
 }
 
-/// Runs every backend with this build and, when `FIELDSYNC_BENCH_BASELINE` names one, with the
-/// baseline binary right before it (SQLite and PostgreSQL with one instance), then the
-/// automerge-repo reference; prints the side-by-side figures and one JSON line.
+/// Prepares every backend with this build and, when `FIELDSYNC_BENCH_BASELINE` names one, with
+/// the baseline binary (SQLite and PostgreSQL with one instance), runs them in alternated
+/// rounds, then the automerge-repo reference; prints the side-by-side figures and one JSON
+/// line. Ratios between two set-ups are medians of per-round ratios, with their spread.
 pub async fn server_suite() -> serde_json::Value {
     let mut backends = vec![Backend::Sqlite];
     match std::env::var("FIELDSYNC_BENCH_DATABASE_URL") {
@@ -104,17 +153,21 @@ pub async fn server_suite() -> serde_json::Value {
             "server: no baseline: set FIELDSYNC_BENCH_BASELINE to a `fieldsync` binary built from an older commit"
         );
     }
-    let mut runs = Vec::new();
+    let mut set_ups = Vec::new();
     for backend in backends {
         // The baseline on the single-instance backends: what one server costs per sync.
         let one_instance = !matches!(backend, Backend::Postgres { instances, .. } if instances > 1);
         if let Some(baseline) = baseline.as_ref().filter(|_| one_instance) {
-            runs.push(server_run(baseline.clone(), backend.clone()).await);
+            set_ups.push(SetUp::prepare(baseline.clone(), backend.clone()).await);
         }
-        runs.push(server_run(Build::Current, backend).await);
+        set_ups.push(SetUp::prepare(Build::Current, backend).await);
     }
-    let syncs = runs[0].syncs;
-    let reference = automerge_repo_reference(SERVER_DEVICES, syncs);
+    rounds::alternate(&mut set_ups).await;
+    let mut runs = Vec::new();
+    for set_up in set_ups {
+        runs.push(ServerRun::finish(set_up).await);
+    }
+    let reference = automerge_repo_reference(SERVER_DEVICES, SYNCS_PER_ROUND);
     let reference_syncs_per_s = reference["syncs_per_s"].as_f64().unwrap_or(f64::NAN);
     let find = |build: &str, key: &str| runs.iter().find(|r| r.build.label() == build && r.backend.key() == key);
     let current_sqlite = find("this build", "sqlite").expect("SQLite run");
@@ -130,7 +183,7 @@ pub async fn server_suite() -> serde_json::Value {
             run.paced.sync_only_p99,
         );
         eprintln!(
-            "server [{}]: {} small syncs from {SERVER_DEVICES} devices at once, none pausing ({}): {:.0}/s, p50 {:.2} ms, p99 {:.2} ms; CPU over {:.2} s: server(s) {:.2} s ({:.3} ms/sync), the devices {:.2} s; ratio to automerge-repo {:.2}, to SQLite {:.2}",
+            "server [{}]: {} small syncs ({ROUNDS} rounds of {SYNCS_PER_ROUND}) from {SERVER_DEVICES} devices at once, none pausing ({}): {:.0}/s, p50 {:.2} ms, p99 {:.2} ms; CPU over {:.2} s: server(s) {:.2} s ({:.3} ms/sync), the devices {:.2} s; ratio to automerge-repo {:.2}; to SQLite, per round: syncs/s {}, CPU {}",
             run.build.label(),
             run.syncs,
             run.backend.label(),
@@ -142,7 +195,8 @@ pub async fn server_suite() -> serde_json::Value {
             run.cpu_ms_per_sync(),
             run.client_cpu_s,
             run.syncs_per_s / reference_syncs_per_s,
-            run.syncs_per_s / sqlite_of(run).syncs_per_s,
+            run.rate_ratio(sqlite_of(run)),
+            run.cpu_ratio(sqlite_of(run)),
         );
         if let Some(count) = &run.statements {
             eprintln!(
@@ -154,15 +208,27 @@ pub async fn server_suite() -> serde_json::Value {
             );
         }
     }
+    for key in ["sqlite", "postgres_1"] {
+        if let (Some(ours), Some(theirs)) = (find("this build", key), find("baseline", key)) {
+            eprintln!(
+                "server: this build ÷ baseline ({}), median of {ROUNDS} per-round ratios: CPU per sync {}, syncs/s {}",
+                ours.backend.label(),
+                ours.cpu_ratio(theirs),
+                ours.rate_ratio(theirs),
+            );
+        }
+    }
     eprintln!(
-        "server: reference automerge-repo sync server, same edits: {reference_syncs_per_s:.0}/s, p50 {} ms, p99 {} ms",
+        "server: reference automerge-repo sync server, same edits ({SYNCS_PER_ROUND}): {reference_syncs_per_s:.0}/s, p50 {} ms, p99 {} ms",
         reference["p50_ms"], reference["p99_ms"],
     );
     let sqlite = current_sqlite;
     let mut out = json!({
         "suite": "server",
         "devices": SERVER_DEVICES,
-        "syncs": syncs,
+        "syncs": sqlite.syncs,
+        "rounds": ROUNDS,
+        "syncs_per_round": SYNCS_PER_ROUND,
         "syncs_per_s": round(sqlite.syncs_per_s),
         "p50_ms": round(sqlite.paced.p50),
         "p99_ms": round(sqlite.paced.p99),
@@ -185,6 +251,13 @@ pub async fn server_suite() -> serde_json::Value {
     out
 }
 
+/// `name` (the median of per-round ratios) with `name_min` and `name_max` beside it.
+fn insert_spread(map: &mut serde_json::Map<String, serde_json::Value>, name: &str, spread: Spread) {
+    map.insert(name.to_owned(), json!(round(spread.median)));
+    map.insert(format!("{name}_min"), json!(round(spread.min)));
+    map.insert(format!("{name}_max"), json!(round(spread.max)));
+}
+
 /// Every run's figures beside this build's on SQLite, under the keys of its build and backend,
 /// and the headline figures under their own names.
 fn side_by_side(map: &mut serde_json::Map<String, serde_json::Value>, runs: &[ServerRun], reference_syncs_per_s: f64) {
@@ -200,7 +273,7 @@ fn side_by_side(map: &mut serde_json::Map<String, serde_json::Value>, runs: &[Se
         };
         if let Backend::Postgres { .. } = run.backend {
             map.insert(format!("{prefix}_syncs_per_s"), json!(round(run.syncs_per_s)));
-            map.insert(format!("{prefix}_ratio_to_sqlite"), json!(round(run.syncs_per_s / sqlite_run.syncs_per_s)));
+            insert_spread(map, &format!("{prefix}_ratio_to_sqlite"), run.rate_ratio(sqlite_run));
         }
         map.insert(format!("{prefix}_p50_ms"), json!(round(run.paced.p50)));
         map.insert(format!("{prefix}_p99_ms"), json!(round(run.paced.p99)));
@@ -208,10 +281,7 @@ fn side_by_side(map: &mut serde_json::Map<String, serde_json::Value>, runs: &[Se
         map.insert(format!("{prefix}_saturated_p99_ms"), json!(round(run.p99)));
         map.insert(format!("{prefix}_ratio"), json!(round(run.syncs_per_s / reference_syncs_per_s)));
         map.insert(format!("{prefix}_server_cpu_ms_per_sync"), json!(round(run.cpu_ms_per_sync())));
-        map.insert(
-            format!("{prefix}_cpu_ratio_to_sqlite"),
-            json!(round(run.cpu_ms_per_sync() / sqlite_run.cpu_ms_per_sync())),
-        );
+        insert_spread(map, &format!("{prefix}_cpu_ratio_to_sqlite"), run.cpu_ratio(sqlite_run));
         if let Some(count) = &run.statements {
             map.insert(
                 format!("{prefix}_statements_per_sync"),
@@ -224,10 +294,12 @@ fn side_by_side(map: &mut serde_json::Map<String, serde_json::Value>, runs: &[Se
         }
     }
     // The headline figures under their own names: this build's, and the baseline's
-    // beside them (same devices' work, same run).
+    // beside them (same devices' work, same rounds).
     let headline = |map: &mut serde_json::Map<String, serde_json::Value>, name: &str, from: &str| {
-        if let Some(value) = map.get(from).cloned() {
-            map.insert(name.to_owned(), value);
+        for suffix in ["", "_min", "_max"] {
+            if let Some(value) = map.get(&format!("{from}{suffix}")).cloned() {
+                map.insert(format!("{name}{suffix}"), value);
+            }
         }
     };
     headline(map, "postgres_ratio_to_sqlite", "postgres_1_ratio_to_sqlite");
@@ -240,131 +312,16 @@ fn side_by_side(map: &mut serde_json::Map<String, serde_json::Value>, runs: &[Se
     headline(map, "baseline_postgres_round_trips_per_sync", "baseline_postgres_1_round_trips_per_sync");
     if let Some(baseline) = find("baseline", "sqlite") {
         map.insert("baseline_syncs_per_s".into(), json!(round(baseline.syncs_per_s)));
-        map.insert(
-            "server_cpu_ratio_to_baseline".into(),
-            json!(round(sqlite.cpu_ms_per_sync() / baseline.cpu_ms_per_sync())),
-        );
-        map.insert("syncs_per_s_ratio_to_baseline".into(), json!(round(sqlite.syncs_per_s / baseline.syncs_per_s)));
+        insert_spread(map, "server_cpu_ratio_to_baseline", sqlite.cpu_ratio(baseline));
+        insert_spread(map, "syncs_per_s_ratio_to_baseline", sqlite.rate_ratio(baseline));
     }
     if let (Some(ours), Some(theirs)) = (find("this build", "postgres_1"), find("baseline", "postgres_1")) {
-        map.insert(
-            "postgres_server_cpu_ratio_to_baseline".into(),
-            json!(round(ours.cpu_ms_per_sync() / theirs.cpu_ms_per_sync())),
-        );
+        insert_spread(map, "postgres_server_cpu_ratio_to_baseline", ours.cpu_ratio(theirs));
+        insert_spread(map, "postgres_syncs_per_s_ratio_to_baseline", ours.rate_ratio(theirs));
     }
 }
 
 const SERVER_DEVICES: usize = 50;
-
-/// The `server` suite's timed part on one backend with one build: every device in turn edits
-/// one of its tickets and syncs it, all devices at once; devices are spread over the instances.
-async fn server_run(build: Build, backend: Backend) -> ServerRun {
-    const TICKETS_PER_DEVICE: usize = 20;
-    const SYNCS: usize = 2_000;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let data = dir.path().join("server");
-    std::fs::create_dir_all(&data).expect("data");
-    let (database, instances) = match &backend {
-        Backend::Sqlite => (None, 1),
-        Backend::Postgres { admin_url, instances } => {
-            let admin_url = admin_url.clone();
-            let database =
-                tokio::task::spawn_blocking(move || BenchDatabase::create(&admin_url)).await.expect("create database");
-            (Some(Arc::new(database)), *instances)
-        }
-    };
-    let database_url = database.as_ref().map(|d| d.url.clone());
-    let (dispatcher_user, users) = {
-        let (data, url, build) = (data.clone(), database_url.clone(), build.clone());
-        let names: Vec<String> = (0..SERVER_DEVICES).map(|n| format!("eng{n}")).collect();
-        // Blocking (and, for PostgreSQL, on a runtime of its own): off the async threads.
-        tokio::task::spawn_blocking(move || build.add_users(&data, url.as_deref(), &names, "dana"))
-            .await
-            .expect("users")
-    };
-    let servers: Vec<ServerProcess> =
-        (0..instances).map(|_| ServerProcess::start_with(&build, &data, database_url.as_deref())).collect();
-    let dispatcher = Dispatcher::at(&servers[0].url, &dispatcher_user.2);
-    let mut devices = Vec::with_capacity(SERVER_DEVICES);
-    for (n, user) in users.iter().enumerate() {
-        let ids = create_many(&dispatcher, TICKETS_PER_DEVICE, &user.0).await;
-        let engine = device(dir.path(), &servers[n % instances].url, user);
-        engine.sync_now().await.expect("first sync");
-        for id in &ids {
-            engine.client().accept(id).expect("accept");
-        }
-        engine.sync_now().await.expect("accepts synced");
-        devices.push((engine, ids));
-    }
-
-    let per_device = SYNCS / SERVER_DEVICES;
-    let devices: Vec<(Arc<SyncEngine>, Arc<Vec<String>>)> =
-        devices.into_iter().map(|(engine, ids)| (Arc::new(engine), Arc::new(ids))).collect();
-    let server_cpu = || servers.iter().map(ServerProcess::cpu).sum::<Duration>();
-    let statements_before = match &database {
-        Some(database) => {
-            let database = Arc::clone(database);
-            tokio::task::spawn_blocking(move || database.statements()).await.expect("statements")
-        }
-        None => None,
-    };
-    let (server_cpu_before, client_cpu_before) = (server_cpu(), crate::cpu_time());
-    let started = Instant::now();
-    let tasks: Vec<_> = devices
-        .iter()
-        .map(|(engine, ids)| {
-            let (engine, ids) = (Arc::clone(engine), Arc::clone(ids));
-            tokio::spawn(async move {
-                let mut latencies = Vec::with_capacity(per_device);
-                for n in 0..per_device {
-                    let id = &ids[n % ids.len()];
-                    note(&engine, id, "Seal replaced, pressure tested").await;
-                    let sync_started = Instant::now();
-                    let report = engine.sync_now().await.expect("sync");
-                    latencies.push(sync_started.elapsed());
-                    assert_eq!(report.round_trips, 1);
-                }
-                latencies
-            })
-        })
-        .collect();
-    let mut latencies = Vec::with_capacity(SYNCS);
-    for task in tasks {
-        latencies.extend(task.await.expect("device task"));
-    }
-    let elapsed = started.elapsed().as_secs_f64();
-    let server_cpu_s = server_cpu().saturating_sub(server_cpu_before).as_secs_f64();
-    let client_cpu_s = crate::cpu_time().saturating_sub(client_cpu_before).as_secs_f64();
-    let statements = match (&database, statements_before) {
-        (Some(database), Some(before)) => {
-            let database = Arc::clone(database);
-            let after = tokio::task::spawn_blocking(move || database.statements()).await.expect("statements");
-            after.map(|after| after.since(&before))
-        }
-        _ => None,
-    };
-    latencies.sort();
-    let syncs = latencies.len();
-    let (p50, p99) = (crate::percentile(&latencies, 0.5), crate::percentile(&latencies, 0.99));
-    let paced = paced_run(&devices, PACED_SYNCS_PER_DEVICE).await;
-    drop(servers);
-    if let Some(database) = database {
-        tokio::task::spawn_blocking(move || drop(database)).await.expect("drop database");
-    }
-    ServerRun {
-        build,
-        backend,
-        syncs,
-        syncs_per_s: syncs as f64 / elapsed,
-        p50,
-        p99,
-        elapsed,
-        server_cpu_s,
-        client_cpu_s,
-        statements,
-        paced,
-    }
-}
 
 /// A device's note, off the async threads as an app's UI would make it: the action waits for
 /// its fsync, and on the bench's shared runtime that wait must not stall the other devices'
@@ -384,7 +341,7 @@ const PACED_SYNCS_PER_DEVICE: usize = 200;
 /// every `devices / PACED_SYNCS_PER_S` seconds, the devices staggered evenly): the latency a
 /// device sees while the server carries that load, rather than the queue of 50 devices that
 /// never pause (whose mean latency is simply devices / throughput).
-async fn paced_run(devices: &[(Arc<SyncEngine>, Arc<Vec<String>>)], per_device: usize) -> Paced {
+async fn paced_run(devices: &[Device], per_device: usize) -> Paced {
     let interval = Duration::from_secs_f64(devices.len() as f64 / PACED_SYNCS_PER_S);
     let stagger = interval / devices.len() as u32;
     let start = tokio::time::Instant::now() + Duration::from_millis(20);

@@ -65,7 +65,16 @@ pub struct IndexReader {
 impl IndexReader {
     /// Finds the index columns in `statement`'s result (a column it lacks reads as `NULL`).
     pub fn new(statement: &Statement<'_>) -> IndexReader {
-        IndexReader { positions: INDEX_COLUMNS.iter().map(|c| statement.column_index(c.name).ok()).collect() }
+        // One pass over the statement's names: `Statement::column_index` per index column asks
+        // SQLite for every name again each time (4% of the server's CPU per small sync).
+        let mut positions = vec![None; INDEX_COLUMNS.len()];
+        for (at, name) in statement.column_names().enumerate() {
+            if let Some(column) = INDEX_COLUMNS.iter().position(|c| c.name.eq_ignore_ascii_case(name)) {
+                // The first column of a name, as `column_index` finds it.
+                positions[column].get_or_insert(at);
+            }
+        }
+        IndexReader { positions }
     }
 
     /// The index in `row`.

@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 
 use fieldsync_core::model::columns::index_fingerprint;
 use fieldsync_core::store::index_sql::{self, IndexReader};
-use rusqlite::{Connection, OptionalExtension, Row, ToSql, Transaction, TransactionBehavior};
+use rusqlite::{Connection, OptionalExtension, Row, Statement, ToSql, Transaction, TransactionBehavior};
 
 use crate::storage::{INDEX_FINGERPRINT_COUNTER, IndexRow, StorageError, index_of_stored, u64_of};
 
@@ -34,14 +34,33 @@ pub(super) fn save(tx: &Transaction<'_>, row: &IndexRow, seq: i64, version: i64)
     Ok(())
 }
 
-/// One row, its columns found by name through `reader`.
-pub(super) fn read_row(reader: &IndexReader, row: &Row<'_>) -> rusqlite::Result<IndexRow> {
-    Ok(IndexRow {
-        id: row.get("id")?,
-        index: reader.read(row)?,
-        updated_at: row.get("updated_at")?,
-        changed_seq: u64_of(row.get("changed_seq")?),
-    })
+/// Where a statement's row columns are, found by name once per statement.
+pub(super) struct RowReader {
+    index: IndexReader,
+    id: usize,
+    updated_at: usize,
+    changed_seq: usize,
+}
+
+impl RowReader {
+    pub(super) fn new(statement: &Statement<'_>) -> rusqlite::Result<RowReader> {
+        Ok(RowReader {
+            index: IndexReader::new(statement),
+            id: statement.column_index("id")?,
+            updated_at: statement.column_index("updated_at")?,
+            changed_seq: statement.column_index("changed_seq")?,
+        })
+    }
+
+    /// One row.
+    pub(super) fn read(&self, row: &Row<'_>) -> rusqlite::Result<IndexRow> {
+        Ok(IndexRow {
+            id: row.get(self.id)?,
+            index: self.index.read(row)?,
+            updated_at: row.get(self.updated_at)?,
+            changed_seq: u64_of(row.get(self.changed_seq)?),
+        })
+    }
 }
 
 /// The rows `sql` (selecting [`crate::storage::ROW_COLUMNS`]) returns for `params`.
@@ -51,8 +70,8 @@ pub(super) fn query_rows(
     params: impl rusqlite::Params,
 ) -> Result<Vec<IndexRow>, StorageError> {
     let mut statement = tx.prepare_cached(sql)?;
-    let reader = IndexReader::new(&statement);
-    let rows = statement.query_map(params, |row| read_row(&reader, row))?;
+    let reader = RowReader::new(&statement)?;
+    let rows = statement.query_map(params, |row| reader.read(row))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
