@@ -61,8 +61,8 @@ internal suspend fun CoroutineScope.inMemory() {
     api.use {
         val listed = api.list()
         check("the in-memory store has its two tickets, dispatched, nothing pending",
-            listed.size == 2 && listed.all { it.status == Status.DISPATCHED && !it.pending }) { "$listed" }
-        val ticketId = listed.first { it.title == "Boiler leaks" }.id
+            listed.size == 2 && listed.all { it.index.status == Status.DISPATCHED && !it.pending }) { "$listed" }
+        val ticketId = listed.first { it.index.title == "Boiler leaks" }.id
         val travelling = launch(Dispatchers.Default) {
             val seen: Ticket? = withTimeout(10_000) { api.observeTicket(ticketId).first { it?.status == Status.TRAVELLING } }
             check("observeTicket follows the actions", seen?.checklist?.single()?.item == "Valve") { "$seen" }

@@ -98,6 +98,18 @@ private fun writeJpeg(file: File) {
     require(ImageIO.write(image, "jpg", file)) { "no JPEG writer" }
 }
 
+// The generated FieldsyncClient.perform is a suspend function (an async export, docs/adr/0032):
+// on the JVM a suspend function takes a Continuation last. A blocking perform would still compile
+// inside the wrapper's `suspend fun perform` (and block the caller's dispatcher), so it is checked
+// here, on the class itself (internal to the library, so by name).
+fun generatedPerformIsSuspend() {
+    val performs = Class.forName("dev.fieldsync.FieldsyncClient").declaredMethods.filter { it.name == "perform" }
+    check("the generated FieldsyncClient.perform is suspend",
+        performs.isNotEmpty() && performs.all { it.parameterTypes.lastOrNull() == kotlin.coroutines.Continuation::class.java }) {
+        performs.joinToString { it.toGenericString() }
+    }
+}
+
 fun main(args: Array<String>) {
     require(args.size == 4 || args.size == 5) {
         "usage: Main SERVER_URL ENGINEER_TOKEN TICKET_ID WORK_DIR [UNTRUSTED_CA_TRUST_STORE]"
@@ -111,6 +123,7 @@ fun main(args: Array<String>) {
         override fun close() {}
     })
     try {
+        generatedPerformIsSuspend()
         runBlocking {
             inMemory()
             flow(url, token, ticketId, File(workDir))
@@ -152,7 +165,7 @@ private suspend fun kotlinx.coroutines.CoroutineScope.flow(url: String, token: S
     val first = fieldsync.syncNow()
     check("sync_now receives the dispatched ticket", ticketId in first.received) { "$first" }
     val listed = fieldsync.list()
-    check("list shows it, dispatched", listed.any { it.id == ticketId && it.status == Status.DISPATCHED }) { "$listed" }
+    check("list shows it, dispatched", listed.any { it.id == ticketId && it.index.status == Status.DISPATCHED }) { "$listed" }
     check("counts has one dispatched", fieldsync.counts().any { it.status == Status.DISPATCHED && it.count == 1UL })
     withTimeout(10_000) { fieldsync.tickets.first { l -> l.any { it.id == ticketId } } }
     check("the tickets Flow pushes the current list first", true)
@@ -288,9 +301,9 @@ private suspend fun kotlinx.coroutines.CoroutineScope.flow(url: String, token: S
         fieldsync.complete(ticketId, "again")
     }
     withTimeout(10_000) {
-        fieldsync.tickets.first { l -> l.any { it.id == ticketId && it.status == Status.COMPLETED } }
+        fieldsync.tickets.first { l -> l.any { it.id == ticketId && it.index.status == Status.COMPLETED } }
     }
-    check("the tickets Flow pushed the completed ticket", lists.any { l -> l.any { it.status == Status.COMPLETED } }) {
+    check("the tickets Flow pushed the completed ticket", lists.any { l -> l.any { it.index.status == Status.COMPLETED } }) {
         "${lists.size} lists"
     }
 
@@ -324,7 +337,7 @@ private suspend fun kotlinx.coroutines.CoroutineScope.flow(url: String, token: S
     ) { "${views.map { it?.status }}" }
     check(
         "each query update names the changed ticket (${updates.size} updates)",
-        updates.all { it.changedIds == listOf(ticketId) } && updates.last().tickets.single().status == Status.COMPLETED,
+        updates.all { it.changedIds == listOf(ticketId) } && updates.last().tickets.single().index.status == Status.COMPLETED,
     ) { "${updates.map { it.changedIds }}" }
     val current = fieldsync.syncStatus.value
     check("the sync status is hot: a new collector gets the current status at once",

@@ -4,9 +4,9 @@
 #
 #     bindings/scripts/generate.sh BINDGEN LIBRARY kotlin|swift OUT_DIR
 #
-# The library carries two uniffi components: fieldsync_ffi (the client, its objects and
-# mirrors) and fieldsync_core (Command and the model records it carries, derived in the core
-# behind its `uniffi` feature, docs/adr/0032). So:
+# The library carries two uniffi components: fieldsync_ffi (the client, its objects and the
+# few records the boundary adds) and fieldsync_core (Command and every model record and enum an
+# app reads, derived in the core behind its `uniffi` feature, docs/adr/0032). So:
 #   kotlin: OUT_DIR/dev/fieldsync/fieldsync_ffi.kt and OUT_DIR/dev/fieldsync/core/fieldsync_core.kt
 #           (packages of their own: each defines uniffi's runtime helpers; core/uniffi.toml);
 #   swift:  OUT_DIR/fieldsync_ffi.swift, OUT_DIR/fieldsync_core.swift, and ONE C module

@@ -2,8 +2,8 @@
 //!
 //! No logic lives here: every method is one line over [`fieldsync_core::Client`] or
 //! [`SyncEngine`]; every action is one method, [`FieldsyncClient::perform`], over the core's own
-//! [`Command`] (derived there behind its `uniffi` feature, docs/adr/0032); the other types are
-//! mirrored and converted in [`types`]; errors are mapped in [`error`]. The plumbing the platforms need is here too: one tokio runtime the library owns
+//! [`Command`] (derived there behind its `uniffi` feature, docs/adr/0032), and the records and enums
+//! are the core's own too (the few the boundary adds are in [`types`]); errors are mapped in [`error`]. The plumbing the platforms need is here too: one tokio runtime the library owns
 //! (the sync loop, `sync_now`, photo processing and the subscriptions run on it, never on the
 //! caller's thread) and the listener tasks behind `subscribe_*`.
 //!
@@ -13,7 +13,6 @@
 use std::sync::{Arc, Mutex, OnceLock};
 
 pub use fieldsync_core::actions::Command;
-use fieldsync_core::media::StrokePoint as CoreStrokePoint;
 use fieldsync_core::model::ListFilter as CoreListFilter;
 use fieldsync_core::store::StoreKey;
 use fieldsync_core::sync::{SyncConfig, SyncEngine, SyncLoop};
@@ -21,7 +20,6 @@ use fieldsync_core::{Client, OpenOptions};
 use tokio::runtime::Runtime;
 use tokio::task::JoinHandle;
 
-mod card;
 mod error;
 mod lifecycle;
 mod logging;
@@ -31,7 +29,6 @@ mod testing;
 mod transport;
 mod types;
 
-pub use card::{CustomerCard, CustomerContact, CustomerContract, CustomerSite, RecentTicket};
 pub use error::{FieldsyncError, SyncFailureKind};
 pub use lifecycle::{Cancellation, SyncOutcome};
 pub use logging::{FieldsyncLogger, LogLevel, clear_logger, set_logger};
@@ -72,7 +69,7 @@ pub async fn who_am_i(
     let me = runtime()?
         .spawn(async move { fieldsync_core::sync::who_am_i_with(transport.as_ref(), &server.url, &server.token).await })
         .await??;
-    Ok(Identity { user_id: me.user_id, device_id: me.device_id, role: me.role.into() })
+    Ok(Identity { user_id: me.user_id, device_id: me.device_id, role: me.role })
 }
 
 /// Encrypts the plaintext store at `store_path` with `store_key`, in place, once: for an app
@@ -166,7 +163,7 @@ impl FieldsyncClient {
             ..Default::default()
         };
         let engine = SyncEngine::with_transport(
-            Client::open_with(store_path, identity.into(), options)?,
+            Client::open_with(store_path, identity, options)?,
             SyncConfig::new(server.url, server.token),
             transport::required(transport)?,
         )?;
@@ -179,23 +176,23 @@ impl FieldsyncClient {
 
     /// Ticket summaries matching `filter` (no document is loaded).
     pub fn list(&self, filter: ListFilter) -> Result<Vec<TicketSummary>, FieldsyncError> {
-        Ok(self.client().list(&filter.into())?.into_iter().map(Into::into).collect())
+        Ok(self.client().list(&filter)?)
     }
 
     /// The full view of one ticket.
     pub fn get(&self, ticket_id: String) -> Result<Ticket, FieldsyncError> {
-        Ok(self.client().get(&ticket_id)?.into())
+        Ok(self.client().get(&ticket_id)?.without_voided())
     }
 
     /// Ticket summaries matching `query`'s filter, in its order, at most its limit.
     pub fn query(&self, query: TicketQuery) -> Result<Vec<TicketSummary>, FieldsyncError> {
-        Ok(self.client().query(&query.into())?.into_iter().map(Into::into).collect())
+        Ok(self.client().query(&query.into())?)
     }
 
     /// How many tickets are in each status.
     pub fn counts(&self) -> Result<Vec<StatusCount>, FieldsyncError> {
         let counts = self.client().counts()?;
-        Ok(counts.into_iter().map(|(status, count)| StatusCount { status: status.into(), count }).collect())
+        Ok(counts.into_iter().map(|(status, count)| StatusCount { status, count }).collect())
     }
 
     // -----------------------------------------------------------------------------------------
@@ -217,10 +214,8 @@ impl FieldsyncClient {
         ticket_id: String,
         signer: String,
         strokes: Vec<Vec<StrokePoint>>,
-    ) -> Result<Signature, FieldsyncError> {
-        let strokes: Vec<Vec<CoreStrokePoint>> =
-            strokes.into_iter().map(|s| s.into_iter().map(Into::into).collect()).collect();
-        Ok(self.client().capture_signature(&ticket_id, &signer, &strokes)?.into())
+    ) -> Result<SignatureMeta, FieldsyncError> {
+        Ok(self.client().capture_signature(&ticket_id, &signer, &strokes)?)
     }
 
     /// What the customer is shown before signing, with the exact text the signature binds
@@ -238,10 +233,10 @@ impl FieldsyncClient {
 
     /// Processes a photo file (orientation, metadata stripped, resized, thumbnail) and adds
     /// it to the ticket; it uploads with the next sync. Runs on the library's threads.
-    pub async fn add_photo(&self, ticket_id: String, photo: NewPhoto) -> Result<Photo, FieldsyncError> {
+    pub async fn add_photo(&self, ticket_id: String, photo: NewPhoto) -> Result<PhotoMeta, FieldsyncError> {
         let client = self.client().clone();
         let meta = runtime()?.spawn(async move { client.add_photo(&ticket_id, photo.into()).await }).await??;
-        Ok(meta.into())
+        Ok(meta)
     }
 
     /// Writes the ticket's service report PDF (offline, from this device's copy and photos) and
@@ -327,7 +322,7 @@ impl FieldsyncClient {
                 // that throws ends that call only.
                 let _ = tokio::task::spawn_blocking(move || {
                     if let Ok(tickets) = client.list(&CoreListFilter::default()) {
-                        listener.on_tickets(tickets.into_iter().map(Into::into).collect());
+                        listener.on_tickets(tickets);
                     }
                 })
                 .await;
@@ -344,7 +339,8 @@ impl FieldsyncClient {
     /// Pushes the full view of `ticket_id` to `observer` now and after every change to it
     /// (`None` once it is gone), until the handle is cancelled or dropped.
     pub fn observe_ticket(&self, ticket_id: String, observer: Arc<dyn TicketObserver>) -> Arc<ObservationHandle> {
-        let subscription = self.client().observe_ticket(&ticket_id, move |t| observer.on_ticket(t.map(Into::into)));
+        let subscription =
+            self.client().observe_ticket(&ticket_id, move |t| observer.on_ticket(t.map(Ticket::without_voided)));
         Arc::new(ObservationHandle::new(subscription))
     }
 

@@ -103,12 +103,12 @@ impl From<TicketSort> for core_model::TicketSort {
 
 impl From<TicketQuery> for core_model::TicketQuery {
     fn from(q: TicketQuery) -> Self {
-        core_model::TicketQuery { filter: q.filter.into(), sort: q.sort.unwrap_or_default().into(), limit: q.limit }
+        core_model::TicketQuery { filter: q.filter, sort: q.sort.unwrap_or_default().into(), limit: q.limit }
     }
 }
 
 impl From<fieldsync_core::QueryUpdate> for TicketsUpdate {
     fn from(u: fieldsync_core::QueryUpdate) -> Self {
-        TicketsUpdate { tickets: u.tickets.into_iter().map(Into::into).collect(), changed_ids: u.changed_ids }
+        TicketsUpdate { tickets: u.tickets, changed_ids: u.changed_ids }
     }
 }

@@ -39,7 +39,7 @@ impl From<SeedTicket> for core_model::NewTicket {
             title: t.title,
             description: t.description,
             customer: core_model::Customer { name: t.customer, address: t.address, ..Default::default() },
-            site: t.site.map(|s| core_model::Site { lat: s.lat, lon: s.lon, radius_m: s.radius_m }),
+            site: t.site,
             checklist: t.checklist,
             signature_required: t.signature_required,
             ..Default::default()
@@ -61,7 +61,7 @@ impl FieldsyncClient {
     ) -> Result<Arc<Self>, FieldsyncError> {
         let _context = runtime()?.enter();
         let tickets: Vec<core_model::NewTicket> = tickets.into_iter().map(Into::into).collect();
-        let engine = SyncEngine::without_server(Client::open_temporary(temp_dir, identity.into(), &tickets)?)?;
+        let engine = SyncEngine::without_server(Client::open_temporary(temp_dir, identity, &tickets)?)?;
         let sync_loop = engine.start();
         Ok(Arc::new(FieldsyncClient { engine, sync_loop: Mutex::new(Some(sync_loop)) }))
     }

@@ -49,8 +49,8 @@ func inMemory() async throws {
     let api: any FieldsyncApi = fieldsync
     let listed = try await api.list()
     check("the in-memory store has its two tickets, dispatched, nothing pending",
-        listed.count == 2 && listed.allSatisfy { $0.status == .dispatched && !$0.pending }, "\(listed)")
-    let ticketId = listed.first { $0.title == "Boiler leaks" }!.id
+        listed.count == 2 && listed.allSatisfy { $0.index.status == .dispatched && !$0.pending }, "\(listed)")
+    let ticketId = listed.first { $0.index.title == "Boiler leaks" }!.id
     let views = Recorder<Ticket?>()
     let watching = Task { for await view in api.observeTicket(ticketId) { await views.add(view) } }
     try await api.accept(ticketId)

@@ -160,7 +160,7 @@ func flow(url: String, token: String, ticketId: String, dir: String) async throw
     let first = try await fieldsync.syncNow()
     check("syncNow receives the dispatched ticket", first.received.contains(ticketId), "\(first)")
     let listed = try await fieldsync.list()
-    check("list shows it, dispatched", listed.contains { $0.id == ticketId && $0.status == .dispatched }, "\(listed)")
+    check("list shows it, dispatched", listed.contains { $0.id == ticketId && $0.index.status == .dispatched }, "\(listed)")
     let counts = try await fieldsync.counts()
     check("counts has one dispatched", counts.contains { $0.status == .dispatched && $0.count == 1 }, "\(counts)")
     let current = try await within(10, "the first list") { await fieldsync.tickets.first { _ in true } }
@@ -278,7 +278,7 @@ func flow(url: String, token: String, ticketId: String, dir: String) async throw
         try await fieldsync.complete(ticketId, summary: "again")
     }
     let pushed = try await within(10, "the completed ticket in the recorded lists") {
-        await lists.first { $0.contains { $0.id == ticketId && $0.status == .completed } }
+        await lists.first { $0.contains { $0.id == ticketId && $0.index.status == .completed } }
     }
     check("the tickets stream pushed the completed ticket, pending", pushed.first { $0.id == ticketId }?.pending == true)
 
@@ -314,7 +314,7 @@ func flow(url: String, token: String, ticketId: String, dir: String) async throw
     let seenUpdates = await updates.values
     check(
         "each query update names the changed ticket (\(seenUpdates.count) updates)",
-        seenUpdates.allSatisfy { $0.changedIds == [ticketId] } && seenUpdates.last?.tickets.first?.status == .completed,
+        seenUpdates.allSatisfy { $0.changedIds == [ticketId] } && seenUpdates.last?.tickets.first?.index.status == .completed,
         "\(seenUpdates.map { $0.changedIds })")
     watching.cancel()
     let ended = try await within(10, "the stream to end once its task is cancelled") {

@@ -276,6 +276,25 @@ public final class Fieldsync: FieldsyncApi {
     public func perform(_ ticketId: String, _ command: Command) async throws {
         try await bridged { try await client.perform(ticketId: ticketId, command: command) }
     }
+
+    // Compile-time proof that the generated `perform` is `async` (an async export, docs/adr/0032):
+    // a blocking one would still compile in the call above (`await` on it is only a warning) and
+    // hold the caller's thread. Overload resolution picks the exact match: for a synchronous
+    // `perform` that is the second `performProof`, whose result is a `PerformIsBlocking`, and this
+    // stops compiling (seen so). Never called.
+    private struct PerformIsAsync {}
+    private static func performProof(_: (FieldsyncClient) -> (String, Command) async throws -> Void) -> PerformIsAsync {
+        PerformIsAsync()
+    }
+    private struct PerformIsBlocking {}
+    private static func performProof(_: (FieldsyncClient) -> (String, Command) throws -> Void) -> PerformIsBlocking {
+        PerformIsBlocking()
+    }
+    private static func generatedPerformIsAsync() {
+        let proof = performProof(FieldsyncClient.perform)
+        let _: PerformIsAsync = proof
+    }
+
     public func captureSignature(_ ticketId: String, signer: String, strokes: [[StrokePoint]]) async throws -> Signature {
         try bridged { try client.captureSignature(ticketId: ticketId, signer: signer, strokes: strokes) }
     }

@@ -98,3 +98,8 @@ extension FieldsyncApi {
         try await perform(ticketId, .complete(summary: summary))
     }
 }
+
+/// A photo's metadata: the core's own `PhotoMeta` (docs/adr/0032), under the name apps know.
+public typealias Photo = PhotoMeta
+/// The customer's signature: the core's own `SignatureMeta` (docs/adr/0032).
+public typealias Signature = SignatureMeta

@@ -39,7 +39,7 @@ struct TicketDetailView: View {
                         Spacer()
                         Button("Navigate") { openURL(mapsURL(ticket)) }
                     }
-                    ForEach(ticket.conflicts, id: \.self) { Text($0).foregroundStyle(.red) }
+                    ForEach(ticket.conflicts, id: \.eventId) { Text($0.reason).foregroundStyle(.red) }
                 }
                 Section("Status") {
                     Button("Accept") { Task { await model.accept() } }

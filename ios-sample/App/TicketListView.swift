@@ -52,21 +52,21 @@ struct TicketRow: View {
     var body: some View {
         VStack(alignment: .leading, spacing: 4) {
             HStack {
-                Text(ticket.title).font(.headline)
+                Text(ticket.index.title).font(.headline)
                 Spacer()
-                Text(label(ticket.status)).font(.caption)
+                Text(label(ticket.index.status)).font(.caption)
             }
-            Text("\(ticket.customerName) · \(ticket.customerAddress)").font(.subheadline)
+            Text("\(ticket.index.customerName) · \(ticket.index.customerAddress)").font(.subheadline)
             Text(flags.joined(separator: " · ")).font(.caption).foregroundStyle(.secondary)
         }
     }
 
     private var flags: [String] {
-        var flags = ["\(ticket.priority)"]
-        if let due = ticket.slaDueAt { flags.append("due \(formatTime(due))") }
+        var flags = ["\(ticket.index.priority)"]
+        if let due = ticket.index.slaDueAt { flags.append("due \(formatTime(due))") }
         if ticket.pending { flags.append("not synced yet") }
-        if ticket.conflicts > 0 { flags.append("\(ticket.conflicts) refused") }
-        if ticket.setAside { flags.append("set aside: cannot be read") }
+        if ticket.index.conflicts > 0 { flags.append("\(ticket.index.conflicts) refused") }
+        if ticket.quarantined != nil { flags.append("set aside: cannot be read") }
         if let rejected = ticket.rejected { flags.append("server refused: \(rejected)") }
         return flags
     }

@@ -7,6 +7,7 @@ use super::MediaError;
 
 /// One sampled point of a stroke, normalised to the pad: (0, 0) top-left, (1, 1)
 /// bottom-right.
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct StrokePoint {
     /// Horizontal position, 0..=1.

@@ -12,6 +12,8 @@ pub const CARD_RECENT_TICKETS: usize = 5;
 pub const CARD_CONTACTS: usize = 5;
 
 /// A person to talk to at the customer.
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+#[cfg_attr(feature = "uniffi", uniffi(name = "CustomerContact"))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Contact {
@@ -24,6 +26,8 @@ pub struct Contact {
 }
 
 /// The service contract: its level and when it is valid.
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+#[cfg_attr(feature = "uniffi", uniffi(name = "CustomerContract"))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Contract {
@@ -36,6 +40,7 @@ pub struct Contract {
 }
 
 /// One of the customer's sites (where work happens).
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct CustomerSite {
@@ -48,6 +53,7 @@ pub struct CustomerSite {
 }
 
 /// An earlier ticket at the same site, as the card lists it.
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct RecentTicket {
@@ -64,6 +70,7 @@ pub struct RecentTicket {
 }
 
 /// What the engineer's device is told about the customer, read-only.
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct CustomerCard {

@@ -205,6 +205,7 @@ macro_rules! ticket_index {
         /// without loading documents, computed from the document in one place
         /// ([`TicketIndex::of`]) and embedded in the device's [`crate::model::TicketSummary`] and
         /// the server's index row (docs/adr/0025).
+        #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
         #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
         #[serde(default)]
         pub struct TicketIndex {

@@ -24,6 +24,7 @@ use crate::workflow::{Conflict, Role, Status};
 pub const SCHEMA_VERSION: u64 = 1;
 
 /// Who is using this store: the signed-in user, on this device, in this role.
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Identity {
     /// The user's id (engineers are assigned by it).
@@ -35,6 +36,7 @@ pub struct Identity {
 }
 
 /// How urgent a ticket is.
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Priority {
@@ -70,6 +72,7 @@ impl Priority {
 }
 
 /// The customer the work is for.
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Customer {
@@ -89,6 +92,7 @@ pub struct Customer {
 }
 
 /// Where the work is: a point and the radius that counts as "on site".
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Site {
     /// Latitude in degrees.
@@ -124,6 +128,7 @@ impl Classification {
 }
 
 /// One escalation the server recorded on a ticket when an SLA clock was about to break or broke.
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Escalation {
@@ -142,6 +147,7 @@ pub struct Escalation {
 }
 
 /// The service-level deadlines, UTC milliseconds.
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Sla {
@@ -228,6 +234,7 @@ impl Location {
 }
 
 /// Where a check-in happened and how it relates to the site.
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CheckInPlace {
     /// The GPS fix.
@@ -239,6 +246,7 @@ pub struct CheckInPlace {
 }
 
 /// One entry of a ticket's history.
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TicketEvent {
     /// Sortable unique id.
@@ -282,6 +290,7 @@ pub struct TicketEvent {
 }
 
 /// A free-text note.
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Note {
     /// Sortable unique id.
@@ -305,6 +314,7 @@ pub struct Note {
 
 /// A message the customer left on the tracking page. Only the server writes these (with its
 /// customer actor), so a device can neither forge nor edit one.
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CustomerMessage {
     /// Sortable unique id.
@@ -321,6 +331,7 @@ pub struct CustomerMessage {
 pub const CUSTOMER_AUTHOR: &str = "customer";
 
 /// A part used on the job.
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartUsed {
     /// Sortable unique id.
@@ -339,6 +350,7 @@ pub struct PartUsed {
 }
 
 /// Time worked.
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TimeEntry {
     /// Sortable unique id.
@@ -357,6 +369,7 @@ pub struct TimeEntry {
 }
 
 /// One checklist item.
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChecklistItem {
     /// The item's key (its label as created).
@@ -409,6 +422,7 @@ pub struct SignatureMeta {
 }
 
 /// Feedback: a rating and a comment (the engineer's note of it, or the customer's own).
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Feedback {
     /// 1 to 5.
@@ -422,6 +436,7 @@ pub struct Feedback {
 }
 
 /// SLA milestones as derived from the history.
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Milestones {
     /// First acceptance since the last dispatch.
@@ -433,6 +448,7 @@ pub struct Milestones {
 }
 
 /// The full view of one ticket.
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Ticket {
     /// Ticket id.
@@ -504,12 +520,27 @@ pub struct Ticket {
     /// The customer's own rating from the tracking page (written once, by the server): what
     /// reports and follow-ups use.
     #[serde(default)]
+    // Apps have always called it the customer's rating (and the index does too).
+    #[cfg_attr(feature = "uniffi", uniffi(name = "customer_rating"))]
     pub customer_feedback: Option<Feedback>,
+}
+
+impl Ticket {
+    /// The ticket as an app shows it: the notes, parts and time entries the server voided are
+    /// left out, as in the job summary the customer signs ([`JobSummary::of`]); the history
+    /// keeps its voided events, and the refusals are in `conflicts`.
+    pub fn without_voided(mut self) -> Ticket {
+        self.notes.retain(|n| n.void.is_none());
+        self.parts.retain(|p| p.void.is_none());
+        self.time_entries.retain(|e| e.void.is_none());
+        self
+    }
 }
 
 /// One row of a list: what the device's index table holds, so lists never load documents —
 /// the ticket's [`TicketIndex`] and what only this device knows of it. Reads of the index's
 /// fields go through to it (`summary.status`).
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TicketSummary {
     /// Ticket id.
@@ -541,18 +572,24 @@ impl std::ops::DerefMut for TicketSummary {
 }
 
 /// Filters for [`crate::Client::list`]; every field left empty matches everything.
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ListFilter {
     /// Only these statuses (empty: all).
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub statuses: Vec<Status>,
     /// Only tickets assigned to this user.
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub assignee: Option<String>,
     /// Only tickets with an unmet SLA deadline before this time.
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub sla_due_before: Option<Millis>,
     /// Only tickets whose title or customer name contains this text (case-insensitive).
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub text: Option<String>,
     /// Only tickets of this type.
     #[serde(default)]
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub ticket_type: Option<String>,
 }
 

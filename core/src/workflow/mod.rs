@@ -17,6 +17,7 @@ mod pool;
 pub mod values;
 
 /// What a user is allowed to be.
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
@@ -65,6 +66,7 @@ impl Role {
 }
 
 /// A ticket's derived status.
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
@@ -520,6 +522,7 @@ impl fmt::Display for Refusal {
 impl std::error::Error for Refusal {}
 
 /// A refused event, kept in the history and shown to people.
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Conflict {
     /// The refused event's id.

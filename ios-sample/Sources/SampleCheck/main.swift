@@ -118,8 +118,8 @@ struct TimedOut: Error, CustomStringConvertible {
     check("nothing is running", !model.busy)
 
     print("step: the list and the status bar follow")
-    try await waitUntil(20, "the completed row") { model.tickets.contains { $0.id == ticketId && $0.status == .completed } }
-    check("the list row shows completed", model.tickets.first { $0.id == ticketId }?.status == .completed)
+    try await waitUntil(20, "the completed row") { model.tickets.contains { $0.id == ticketId && $0.index.status == .completed } }
+    check("the list row shows completed", model.tickets.first { $0.id == ticketId }?.index.status == .completed)
     try await waitUntil(30, "the background sync to send it all") {
         !model.tickets.contains { $0.pending } && model.sync?.pendingTickets == 0 && model.sync?.pendingUploads == 0
     }

@@ -78,9 +78,3 @@ interface FieldsyncApi : AutoCloseable {
     /** Ends every Flow, stops sync, releases the store. Idempotent. */
     override fun close()
 }
-
-/**
- * A GPS fix: the core's own record (dev.fieldsync.core.Location), named here too so code written
- * against `dev.fieldsync.Location` keeps compiling (docs/adr/0032).
- */
-typealias Location = dev.fieldsync.core.Location

@@ -225,6 +225,34 @@ fn voided_notes_parts_and_time_entries_stay_readable_with_the_reason() {
 }
 
 #[test]
+fn the_ticket_an_app_shows_leaves_the_voided_notes_parts_and_time_entries_out() {
+    let mut doc = created();
+    let e = engineer();
+    edit(&mut doc, 10, "records", |tx| {
+        append_note(tx, "kept", false, &stamp(&e, 10))?;
+        append_note(tx, "forged", false, &stamp(&e, 11))?;
+        append_part(tx, "SKU-1", 2, &stamp(&e, 12))?;
+        append_part(tx, "SKU-2", 1, &stamp(&e, 13))?;
+        append_time(tx, 30, "labour", &stamp(&e, 14))
+    })
+    .expect("records");
+    let (note, part, time) =
+        (record_at(&doc, key::NOTES, 1), record_at(&doc, key::PARTS, 0), record_at(&doc, key::TIME_ENTRIES, 0));
+    edit(&mut doc, 15, "compensate", |tx| {
+        tx.put(&note, VOID, "names another user")?;
+        tx.put(&part, VOID, "not yours")?;
+        tx.put(&time, VOID, "not yours either")?;
+        Ok(())
+    })
+    .expect("void");
+    let shown = read_ticket(&doc).expect("read").without_voided();
+    assert_eq!(shown.notes.iter().map(|n| n.text.as_str()).collect::<Vec<_>>(), ["kept"]);
+    assert_eq!(shown.parts.iter().map(|p| p.sku.as_str()).collect::<Vec<_>>(), ["SKU-2"]);
+    assert!(shown.time_entries.is_empty());
+    assert_eq!(shown.events.len(), read_ticket(&doc).expect("read").events.len(), "the history is kept whole");
+}
+
+#[test]
 fn void_defaults_to_none_in_json_written_before_it_existed() {
     let json = r#"{"id":"n","text":"t","at":1,"by":"eli","device":"p"}"#;
     let note: Note = serde_json::from_str(json).expect("old json");

@@ -120,8 +120,8 @@ private suspend fun screens(url: String, token: String, ticketId: String, dir: F
     check("nothing is running", !state.value.busy)
 
     println("step: the list and the status bar follow")
-    withTimeout(20_000) { state.first { s -> s.tickets.any { it.id == ticketId && it.status == Status.COMPLETED } } }
-    check("the list row shows completed", state.value.tickets.single { it.id == ticketId }.status == Status.COMPLETED)
+    withTimeout(20_000) { state.first { s -> s.tickets.any { it.id == ticketId && it.index.status == Status.COMPLETED } } }
+    check("the list row shows completed", state.value.tickets.single { it.id == ticketId }.index.status == Status.COMPLETED)
     val synced = withTimeout(30_000) {
         state.first { s ->
             s.tickets.none { it.pending } && s.sync.let { it != null && it.pendingTickets == 0UL && it.pendingUploads == 0UL }

@@ -133,16 +133,16 @@ fun TicketsScreens(model: TicketsViewModel, onSignOut: () -> Unit) {
 private fun TicketRow(ticket: TicketSummary, onClick: () -> Unit) {
     Column(Modifier.fillMaxWidth().clickable(onClick = onClick).padding(16.dp, 12.dp)) {
         Row(horizontalArrangement = Arrangement.spacedBy(8.dp)) {
-            Text(ticket.title, Modifier.weight(1f), style = MaterialTheme.typography.titleMedium)
-            Text(ticket.status.label(), style = MaterialTheme.typography.labelLarge)
+            Text(ticket.index.title, Modifier.weight(1f), style = MaterialTheme.typography.titleMedium)
+            Text(ticket.index.status.label(), style = MaterialTheme.typography.labelLarge)
         }
-        Text("${ticket.customerName} · ${ticket.customerAddress}", style = MaterialTheme.typography.bodyMedium)
+        Text("${ticket.index.customerName} · ${ticket.index.customerAddress}", style = MaterialTheme.typography.bodyMedium)
         val flags = buildList {
-            add(ticket.priority.name.lowercase())
-            ticket.slaDueAt?.let { add("due ${formatTime(it)}") }
+            add(ticket.index.priority.name.lowercase())
+            ticket.index.slaDueAt?.let { add("due ${formatTime(it)}") }
             if (ticket.pending) add("not synced yet")
-            if (ticket.conflicts > 0u) add("${ticket.conflicts} refused")
-            if (ticket.setAside) add("set aside: cannot be read")
+            if (ticket.index.conflicts > 0u) add("${ticket.index.conflicts} refused")
+            if (ticket.quarantined != null) add("set aside: cannot be read")
             ticket.rejected?.let { add("server refused: $it") }
         }
         Text(flags.joinToString(" · "), style = MaterialTheme.typography.bodySmall)

@@ -103,9 +103,9 @@ fun TicketDetailScreen(
             Text(ticket.customer.address, Modifier.weight(1f))
             OutlinedButton(onClick = { if (!navigateTo(context, ticket)) say("No maps app is installed") }) { Text("Navigate") }
         }
-        ticket.arriveBy?.let { Text("Arrive by ${formatTime(it)}") }
-        ticket.resolveBy?.let { Text("Resolve by ${formatTime(it)}") }
-        ticket.conflicts.forEach { Text(it, color = MaterialTheme.colorScheme.error) }
+        ticket.sla.arriveBy?.let { Text("Arrive by ${formatTime(it)}") }
+        ticket.sla.resolveBy?.let { Text("Resolve by ${formatTime(it)}") }
+        ticket.conflicts.forEach { Text(it.reason, color = MaterialTheme.colorScheme.error) }
 
         Section("Status")
         FlowRow(horizontalArrangement = Arrangement.spacedBy(8.dp)) {
