@@ -182,6 +182,10 @@ const MIGRATIONS: &[&str] = &[
     // 10 (9 is the statistics' index columns, merged before this; SQLite's 12): the service
     // reports' per-ticket facts (docs/adr/0028).
     report_facts::MIGRATION,
+    // 13 (11–12 are other branches' steps, merged before this; SQLite's 15): the heads of each
+    // ticket's stored document, written with its row, so that a bootstrap sends the stored
+    // bytes without loading them (docs/adr/0030). NULL in rows written before: loaded instead.
+    "ALTER TABLE tickets ADD COLUMN heads BYTEA;",
 ];
 
 /// The schema version this build writes.
