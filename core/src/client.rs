@@ -459,7 +459,8 @@ impl Client {
     /// not parse, or that hold another ticket, are refused and change nothing.
     pub fn merge_remote(&self, ticket_id: &str, bytes: &[u8]) -> Result<bool, Error> {
         let mut docs = self.lock_docs()?;
-        let Some(merged) = self.merged(&mut docs, ticket_id, bytes)? else {
+        let exists = self.inner.store.read(|tx| -> Result<_, Error> { Ok(tickets::exists(tx, ticket_id)?) })?;
+        let Some(merged) = self.merged(&mut docs, ticket_id, bytes, exists)? else {
             return Ok(false);
         };
         let pending = self
@@ -479,10 +480,16 @@ impl Client {
     }
 
     /// The ticket's document with `bytes` merged in, on a copy (the cached document is left as
-    /// it is), with the new changes' bytes; `None` when nothing was new.
-    fn merged(&self, docs: &mut DocCache, ticket_id: &str, bytes: &[u8]) -> Result<Option<Merged>, Error> {
+    /// it is), with the new changes' bytes; `None` when nothing was new. `exists`: the store
+    /// holds the ticket.
+    fn merged(
+        &self,
+        docs: &mut DocCache,
+        ticket_id: &str,
+        bytes: &[u8],
+        exists: bool,
+    ) -> Result<Option<Merged>, Error> {
         check_parses(bytes)?;
-        let exists = self.inner.store.read(|tx| -> Result<_, Error> { Ok(tickets::exists(tx, ticket_id)?) })?;
         let mut document = if exists {
             self.loaded(docs, ticket_id)?.fork().with_actor(self.inner.actor.clone())
         } else {

@@ -24,6 +24,7 @@ use serde_bytes::ByteBuf;
 
 use crate::access;
 use crate::auth::Caller;
+use crate::documents::whole::WholeTickets;
 use crate::documents::{self, WRITE_ATTEMPTS};
 use crate::error::body_rejection;
 use crate::storage::{HashBytes, IndexRow, Principal, Scope, SyncReadsQuery, SyncState};
@@ -255,8 +256,9 @@ fn same_heads(a: &[HashBytes], b: &[HashBytes]) -> bool {
     a == b
 }
 
-/// What the device lacks: the changes after `known`, or the whole document when the device
-/// has nothing (or heads the server does not know).
+/// What the device lacks of a loaded document: the changes after `known`, or the whole document
+/// when the device claims heads the server does not know. A device that holds nothing of a
+/// ticket is sent its stored bytes instead ([`WholeTickets`]), without loading it.
 fn data_for(document: &Automerge, known: &[HashBytes]) -> Vec<ByteBuf> {
     let heads = to_heads(known);
     if !known.is_empty() && heads.iter().all(|h| document.get_change_meta_by_hash(h).is_some()) {
@@ -268,6 +270,25 @@ fn data_for(document: &Automerge, known: &[HashBytes]) -> Vec<ByteBuf> {
 
 fn update_size(update: &Update) -> usize {
     update.ticket_id.len() + update.heads.len() * 34 + update.data.iter().map(|d| d.len() + 5).sum::<usize>() + 16
+}
+
+/// Brings the device's state for a ticket to what this request's cursor proves: an answer it
+/// covers was received (its heads are confirmed); an eviction it covers was applied, and a
+/// cursor of 0 (a device starting from nothing) holds nothing. Returns whether an eviction was
+/// applied.
+fn as_of_cursor(st: &mut SyncState, cursor: u64) -> bool {
+    if let Some((sent_at, heads)) = &st.pending {
+        if cursor >= *sent_at {
+            st.confirmed = heads.clone();
+            st.pending = None;
+        }
+    }
+    let eviction_applied = st.evicted_at.is_some_and(|at| cursor >= at);
+    if eviction_applied || cursor == 0 {
+        // The device dropped the ticket, or starts from nothing: it has none of it.
+        st.confirmed.clear();
+    }
+    eviction_applied
 }
 
 /// Why a ticket is considered in this response.
@@ -333,6 +354,20 @@ fn updates(
     // the membership judged here (docs/adr/0028); read at all only for a group's pooled ticket.
     let mut groups = access::SkillGroups::of(state, who);
     let pushed_heads: HashMap<&str, &Vec<HashBytes>> = pushed.iter().map(|(id, h)| (id.as_str(), h)).collect();
+    // The tickets the device holds nothing of (not pushed in this request) are sent as stored,
+    // read a batch at a time in the order below (docs/adr/0030).
+    let holds_nothing: Vec<String> = candidates
+        .iter()
+        .filter(|(id, reason, row)| {
+            let mut st = states.get(id).cloned().unwrap_or_default();
+            row.is_some() && *reason != Reason::Pushed && {
+                as_of_cursor(&mut st, cursor);
+                st.confirmed.is_empty()
+            }
+        })
+        .map(|(id, ..)| id.clone())
+        .collect();
+    let mut whole = WholeTickets::new(storage, holds_nothing);
 
     let mut response = SyncResponse::default();
     let mut touched: Vec<(String, SyncState, bool)> = Vec::new();
@@ -344,17 +379,7 @@ fn updates(
         let Some(row) = row else { continue };
         let existed = states.contains_key(&id);
         let mut st = states.remove(&id).unwrap_or_default();
-        if let Some((sent_at, heads)) = &st.pending {
-            if cursor >= *sent_at {
-                st.confirmed = heads.clone();
-                st.pending = None;
-            }
-        }
-        let eviction_applied = st.evicted_at.is_some_and(|at| cursor >= at);
-        if eviction_applied || cursor == 0 {
-            // The device dropped the ticket, or starts from nothing: it has none of it.
-            st.confirmed.clear();
-        }
+        let eviction_applied = as_of_cursor(&mut st, cursor);
         let is_pushed = reason == Reason::Pushed;
         let holds = is_pushed || (existed && !eviction_applied);
         let hold = access::should_hold(who, &row, expired_before)
@@ -385,27 +410,31 @@ fn updates(
             touched.push((id, st, true));
             continue;
         }
-        let Some(loaded) = documents::load_at(state, &id, row.changed_seq)? else { continue };
-        let covered_by = loaded.seq;
-        let document = loaded.doc;
-        let server_heads = from_heads(&document.get_heads());
-        if let Some(heads) = pushed_heads.get(id.as_str()) {
-            if to_heads(heads).iter().all(|h| document.get_change_meta_by_hash(h).is_some()) {
-                st.confirmed = (*heads).clone();
+        let stored = if is_pushed || !st.confirmed.is_empty() { None } else { whole.take(&id)? };
+        let (covered_by, server_heads, data) = match stored {
+            // The device holds nothing of it: the stored bytes are its whole history.
+            Some(stored) => (stored.seq, stored.heads, vec![ByteBuf::from(stored.bytes)]),
+            None => {
+                let Some(loaded) = documents::load_at(state, &id, row.changed_seq)? else { continue };
+                let document = loaded.doc;
+                let server_heads = from_heads(&document.get_heads());
+                if let Some(heads) = pushed_heads.get(id.as_str()) {
+                    if to_heads(heads).iter().all(|h| document.get_change_meta_by_hash(h).is_some()) {
+                        st.confirmed = (*heads).clone();
+                    }
+                }
+                if !is_pushed && st.evicted_at.is_none() && same_heads(&st.confirmed, &server_heads) {
+                    // The device has it all already.
+                    if reason == Reason::Changed {
+                        last_included_seq = last_included_seq.max(row.changed_seq);
+                    }
+                    continue;
+                }
+                let data = data_for(&document, &st.confirmed);
+                (loaded.seq, server_heads, data)
             }
-        }
-        if !is_pushed && st.evicted_at.is_none() && same_heads(&st.confirmed, &server_heads) {
-            // The device has it all already.
-            if reason == Reason::Changed {
-                last_included_seq = last_included_seq.max(row.changed_seq);
-            }
-            continue;
-        }
-        let update = Update {
-            ticket_id: id.clone(),
-            data: data_for(&document, &st.confirmed),
-            heads: protocol::to_wire(&to_heads(&server_heads)),
         };
+        let update = Update { ticket_id: id.clone(), data, heads: protocol::to_wire(&to_heads(&server_heads)) };
         let this_size = update_size(&update);
         if !is_pushed {
             if included_unpushed && size + this_size > config.sync_budget_bytes {

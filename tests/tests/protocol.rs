@@ -196,3 +196,52 @@ fn a_revoked_device_is_refused_and_its_changes_stay_pending() {
     w.sync(&dana);
     assert_eq!(dana.client.get(&id).expect("get").status, Status::Dispatched, "nothing of it reached the server");
 }
+
+/// The heads of what the server stores of a ticket.
+fn server_heads(w: &World, id: &str) -> Vec<ChangeHash> {
+    let stored = w.server.storage().load_ticket(id).expect("load").expect("stored");
+    let mut heads = Automerge::load(&stored.bytes).expect("load").get_heads();
+    heads.sort();
+    heads
+}
+
+/// A device that holds nothing of a ticket is sent the server's stored bytes as they are
+/// (docs/adr/0030): its newest snapshot and every change chunk written after it. The device
+/// must end with exactly the server's heads, for a ticket stored as a snapshot and chunks and
+/// for one stored as chunks only: bytes that are not the whole history (a stale snapshot
+/// without the newest chunks, the first chunk alone) leave it behind.
+#[test]
+fn a_device_that_holds_nothing_gets_the_whole_stored_history() {
+    let w = world(ServerConfig::default());
+    let dana = w.phone("dana", Role::Dispatcher);
+    let eli = w.phone("eli", Role::Engineer);
+    let long = dana.client.create_ticket(&job("boiler", "eli")).expect("create");
+    let short = dana.client.create_ticket(&job("radiator", "eli")).expect("create");
+    w.sync(&dana);
+    // One server write per sync: past the compaction threshold (64 chunks), then a few more.
+    for n in 0..70 {
+        dana.client.add_note(&long, &format!("note {n}")).expect("note");
+        w.sync(&dana);
+    }
+    dana.client.add_note(&short, "bring a ladder").expect("note");
+    w.sync(&dana);
+    let stored = w.server.storage().load_ticket(&long).expect("load").expect("stored");
+    assert!(
+        (1..70).contains(&stored.chunks_since_snapshot),
+        "a snapshot and chunks after it: {}",
+        stored.chunks_since_snapshot
+    );
+
+    let got = w.sync(&eli);
+    assert_eq!(got.applied.failed, Vec::<(String, String)>::new());
+    for id in [&long, &short] {
+        assert_eq!(heads(&eli, id), server_heads(&w, id), "the device holds the server's whole history");
+    }
+    assert_eq!(pending(&eli), 0, "nothing the device lacks");
+    assert_eq!(eli.client.get(&long).expect("get").notes.len(), 70);
+    // And it goes on from there: its own change reaches the server and comes back settled.
+    eli.client.accept(&long).expect("accept");
+    w.sync(&eli);
+    assert_eq!(heads(&eli, &long), server_heads(&w, &long));
+    assert_eq!(pending(&eli), 0);
+}

@@ -16,17 +16,19 @@
 //! Both steps read and write the local store (SQLite) and may take a while on a large
 //! response: call them off an async runtime's worker threads.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
-use automerge::ChangeHash;
+use automerge::{Automerge, ChangeHash, LoadOptions, OnPartialLoad, ReadDoc, VerificationMode};
 use serde_bytes::ByteBuf;
 
 use super::{Client, META_LAST_SYNC, META_SYNC_CURSOR};
 use crate::error::Error;
-use crate::model::doc;
+use crate::model::{TicketSummary, doc};
 use crate::protocol::{self, Push, RequestBudget, SyncRequest, SyncResponse};
 use crate::store::blobs::{self, Upload};
 use crate::store::tickets::{self, ChunkKind};
+use crate::time::Millis;
 
 /// A server that keeps saying "more" cannot keep one exchange going forever.
 pub const MAX_ROUNDS: u32 = 64;
@@ -247,15 +249,39 @@ impl Client {
         let now = self.now();
         let mut docs = self.lock_docs()?;
         let mut applied = Applied::default();
-        let mut staged = Vec::new();
+        let mut staged: Vec<Staged> = Vec::with_capacity(response.updates.len());
         // The server will take the cursor as proof this device holds these updates: pending
         // makes the next request say what it really holds (`build_request`).
         let mut unmerged = Vec::new();
+        // Which of the updated tickets the store holds, in one read: one it holds nothing of is
+        // taken whole, as the server sent it (docs/adr/0030).
+        let held = self.inner.store.read(|tx| -> Result<HashSet<String>, Error> {
+            let mut held = HashSet::new();
+            for update in response.updates.iter().filter(|u| !u.data.is_empty()) {
+                if tickets::exists(tx, &update.ticket_id)? {
+                    held.insert(update.ticket_id.clone());
+                }
+            }
+            Ok(held)
+        })?;
         for update in &response.updates {
             let bytes: Vec<u8> = update.data.iter().flat_map(|d| d.iter().copied()).collect();
-            let merged = if bytes.is_empty() { Ok(None) } else { self.merged(&mut docs, &update.ticket_id, &bytes) };
-            let merged = match merged {
-                Ok(merged) => merged,
+            let id = update.ticket_id.as_str();
+            let received = if bytes.is_empty() {
+                Ok(None)
+            } else if !held.contains(id) && !docs.contains(id) {
+                received_whole(id, bytes, now).map(Some)
+            } else {
+                self.merged(&mut docs, id, &bytes, held.contains(id)).and_then(|merged| {
+                    let Some(merged) = merged else { return Ok(None) };
+                    let summary = doc::summarize(&merged.document, now, false)?;
+                    let heads = merged.document.get_heads();
+                    let chunk = NewChunk { kind: ChunkKind::Change, bytes: merged.new_changes, summary };
+                    Ok(Some(Received { chunk, heads, document: Some(merged.document) }))
+                })
+            };
+            let received = match received {
+                Ok(received) => received,
                 Err(e) => {
                     applied.failed.push((update.ticket_id.clone(), e.to_string()));
                     unmerged.push(update.ticket_id.clone());
@@ -263,13 +289,9 @@ impl Client {
                 }
             };
             let server_heads = protocol::from_wire(&update.heads);
-            let summary = match &merged {
-                Some(m) => Some(doc::summarize(&m.document, now, false)?),
-                None => None,
-            };
-            let local_heads = match &merged {
-                Some(m) => m.document.get_heads(),
-                None => match self.loaded(&mut docs, &update.ticket_id) {
+            let local_heads = match &received {
+                Some(received) => received.heads.clone(),
+                None => match self.loaded(&mut docs, id) {
                     Ok(document) => document.get_heads(),
                     Err(e) => {
                         applied.failed.push((update.ticket_id.clone(), e.to_string()));
@@ -278,22 +300,22 @@ impl Client {
                 },
             };
             let pending = !same_heads(&local_heads, &server_heads);
-            if merged.is_some() {
+            if received.is_some() {
                 applied.received.push(update.ticket_id.clone());
             }
-            staged.push((update.ticket_id.clone(), merged, summary, server_heads, pending));
+            staged.push(Staged { ticket_id: update.ticket_id.clone(), received, server_heads, pending });
         }
         let cursor = response.cursor.to_string();
         // All of it comes again from the server if a power cut undoes it, except a refusal's
         // reason (a replayed push is not refused twice): that one waits for the disk.
         let write = |tx: &rusqlite::Transaction<'_>| -> Result<(), Error> {
-            for (ticket_id, merged, summary, server_heads, pending) in &staged {
-                if let (Some(merged), Some(summary)) = (merged, summary) {
-                    tickets::append_chunk(tx, ticket_id, ChunkKind::Change, &merged.new_changes)?;
-                    tickets::upsert_summary(tx, summary)?;
+            for staged in &staged {
+                if let Some(Received { chunk, .. }) = &staged.received {
+                    tickets::append_chunk(tx, &staged.ticket_id, chunk.kind, &chunk.bytes)?;
+                    tickets::upsert_summary(tx, &chunk.summary)?;
                 }
-                tickets::set_server_heads(tx, ticket_id, server_heads)?;
-                tickets::set_sync_flags(tx, ticket_id, *pending, None)?;
+                tickets::set_server_heads(tx, &staged.ticket_id, &staged.server_heads)?;
+                tickets::set_sync_flags(tx, &staged.ticket_id, staged.pending, None)?;
             }
             for ticket_id in &unmerged {
                 tickets::set_pending(tx, ticket_id)?;
@@ -304,7 +326,7 @@ impl Client {
                 tickets::set_rejected(tx, &rejection.ticket_id, &rejection.reason)?;
             }
             for ticket_id in &response.evictions {
-                let pending = staged.iter().any(|(id, .., pending)| id == ticket_id && *pending);
+                let pending = staged.iter().any(|s| &s.ticket_id == ticket_id && s.pending);
                 if !pending {
                     tickets::evict(tx, ticket_id)?;
                 }
@@ -319,11 +341,11 @@ impl Client {
             self.inner.store.write(write)?;
         }
         let mut changed: Vec<String> = Vec::new();
-        for (ticket_id, merged, ..) in staged {
-            if let Some(merged) = merged {
-                docs.insert(ticket_id.clone(), merged.document);
+        for staged in staged {
+            if let Some(document) = staged.received.and_then(|r| r.document) {
+                docs.insert(staged.ticket_id.clone(), document);
             }
-            changed.push(ticket_id);
+            changed.push(staged.ticket_id);
         }
         for ticket_id in &response.evictions {
             docs.remove(ticket_id);
@@ -341,6 +363,59 @@ impl Client {
         }
         Ok(applied)
     }
+}
+
+/// One update of a response, ready for the response's write transaction.
+struct Staged {
+    ticket_id: String,
+    /// What was new in it, if anything.
+    received: Option<Received>,
+    /// The heads the server has.
+    server_heads: Vec<ChangeHash>,
+    /// The device's heads differ from the server's after it.
+    pending: bool,
+}
+
+/// What an update brought that the store did not hold.
+struct Received {
+    chunk: NewChunk,
+    /// The device's heads after it.
+    heads: Vec<ChangeHash>,
+    /// The merged document, cached once written. `None` for a ticket received whole: a
+    /// bootstrap of thousands does not churn the cache (nor hold them all until the write).
+    document: Option<Automerge>,
+}
+
+/// A chunk to append to a ticket, and the ticket's index row after it.
+struct NewChunk {
+    kind: ChunkKind,
+    bytes: Vec<u8>,
+    summary: TicketSummary,
+}
+
+/// A ticket this device holds nothing of, received whole (the server sends its stored bytes:
+/// the newest snapshot and the change chunks after it, docs/adr/0030). Loaded once, strictly:
+/// every chunk must parse, every dependency be there, a snapshot's heads match its changes; the
+/// history must have one root and be this ticket. The bytes are kept as they came (a whole
+/// history: a snapshot chunk), not taken apart and re-encoded change by change.
+fn received_whole(ticket_id: &str, bytes: Vec<u8>, now: Millis) -> Result<Received, Error> {
+    let strict = LoadOptions::new().on_partial_load(OnPartialLoad::Error).verification_mode(VerificationMode::Check);
+    let document = Automerge::load_with_options(&bytes, strict)
+        .map_err(|e| Error::InvalidInput(format!("received bytes of ticket {ticket_id} do not load: {e}")))?;
+    // A snapshot first lets changes with missing dependencies wait in a queue instead of failing.
+    if !document.get_missing_deps(&[]).is_empty() {
+        return Err(Error::InvalidInput(format!("received bytes lack part of ticket {ticket_id}'s history")));
+    }
+    let roots = document.get_changes_meta(&[]).iter().filter(|change| change.deps.is_empty()).count();
+    if roots != 1 || !doc::ticket_id(&document).is_ok_and(|id| id == ticket_id) {
+        return Err(Error::InvalidInput(format!("received bytes are not ticket {ticket_id}")));
+    }
+    let summary = doc::summarize(&document, now, false)?;
+    Ok(Received {
+        chunk: NewChunk { kind: ChunkKind::Snapshot, bytes, summary },
+        heads: document.get_heads(),
+        document: None,
+    })
 }
 
 fn same_heads(a: &[ChangeHash], b: &[ChangeHash]) -> bool {

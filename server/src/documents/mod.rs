@@ -6,6 +6,7 @@
 //! `crate::rules`, a pure judge.
 
 pub(crate) mod batched;
+pub(crate) mod whole;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -250,6 +251,9 @@ pub(crate) fn commit(
                 received_at: at,
             })
             .collect(),
+        // Kept with the chunks: a device that holds nothing of the ticket is sent them as they
+        // are, without loading the document (docs/adr/0030).
+        heads: document.get_heads().iter().map(|h| h.0).collect(),
     };
     match state.storage().save_ticket(&write) {
         Ok(saved) => {

@@ -206,6 +206,11 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         facts     TEXT    NOT NULL
     ) STRICT;
     "#,
+    // 13: the heads of each ticket's
+    // stored document, written with its chunks, so that a device holding nothing of a ticket is
+    // sent the stored bytes without loading them (docs/adr/0030). NULL in rows written before:
+    // those are loaded as they always were.
+    "ALTER TABLE tickets ADD COLUMN heads BLOB;",
 ];
 
 /// Brings the schema up to the newest migration in one transaction with the project's one

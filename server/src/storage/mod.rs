@@ -161,6 +161,10 @@ pub struct StoredTicket {
     pub chunks_since_snapshot: u64,
     /// The ticket's `changed_seq` at this version (read in the same transaction).
     pub seq: u64,
+    /// The heads of the document `bytes` hold, as the write that made them recorded them
+    /// (`None`: written before heads were kept, docs/adr/0030): with them a whole ticket is
+    /// sent as it is stored, without loading it.
+    pub heads: Option<Vec<HashBytes>>,
 }
 
 /// A ticket's index row: what lists, sync decisions and statistics read without loading
@@ -226,6 +230,9 @@ pub struct TicketWrite {
     pub index: IndexRow,
     /// Receive records of the new changes; a hash already logged for the ticket is kept as is.
     pub change_log: Vec<ChangeLogRow>,
+    /// The heads of the document after this write, kept with the chunks (see
+    /// [`StoredTicket::heads`]); empty: not known.
+    pub heads: Vec<HashBytes>,
 }
 
 /// What [`Storage::save_ticket`] did.
@@ -363,6 +370,18 @@ pub trait Storage:
 
     /// A ticket's document, if it exists.
     fn load_ticket(&self, ticket_id: &str) -> Result<Option<StoredTicket>, StorageError>;
+    /// Several tickets' documents in one call (on one snapshot, and where the backend can in
+    /// one round trip), in the order asked; tickets that do not exist are left out. What a
+    /// bootstrap sends as stored (docs/adr/0030). The default loads them in turn.
+    fn load_tickets(&self, ticket_ids: &[String]) -> Result<Vec<(String, StoredTicket)>, StorageError> {
+        let mut found = Vec::with_capacity(ticket_ids.len());
+        for id in ticket_ids {
+            if let Some(stored) = self.load_ticket(id)? {
+                found.push((id.clone(), stored));
+            }
+        }
+        Ok(found)
+    }
     /// Writes a ticket atomically (see [`TicketWrite`]).
     fn save_ticket(&self, write: &TicketWrite) -> Result<Saved, StorageError>;
     /// A ticket's index row.
@@ -412,6 +431,16 @@ pub(crate) fn heads_to_blob(heads: &[HashBytes]) -> Vec<u8> {
 
 pub(crate) fn heads_from_blob(blob: &[u8]) -> Vec<HashBytes> {
     blob.chunks_exact(32).filter_map(|c| <HashBytes>::try_from(c).ok()).collect()
+}
+
+/// A write's heads as stored with the ticket's row: `NULL` when not known.
+pub(crate) fn stored_heads_blob(heads: &[HashBytes]) -> Option<Vec<u8>> {
+    (!heads.is_empty()).then(|| heads_to_blob(heads))
+}
+
+/// The heads stored with a ticket's row; `None` when not known (`NULL`, or not whole hashes).
+pub(crate) fn stored_heads(blob: Option<&[u8]>) -> Option<Vec<HashBytes>> {
+    blob.filter(|b| !b.is_empty() && b.len() % 32 == 0).map(heads_from_blob)
 }
 
 pub(crate) fn u64_of(n: i64) -> u64 {

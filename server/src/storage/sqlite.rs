@@ -28,7 +28,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, Transaction, Trans
 use super::{
     ActorRecord, ChangeLogRow, DeviceInfo, DeviceRecord, HashBytes, IndexRow, Principal, ROW_COLUMNS, Saved, Scope,
     SessionRecord, Storage, StorageError, StoredTicket, SyncReads, SyncReadsQuery, SyncState, TicketFilter,
-    TicketWrite, UserRecord, heads_to_blob, i64_of, migrations, u64_of,
+    TicketWrite, UserRecord, heads_to_blob, i64_of, migrations, stored_heads, stored_heads_blob, u64_of,
 };
 
 mod actors;
@@ -289,6 +289,41 @@ fn query_rows(tx: &Transaction<'_>, sql: &str, params: &[SqlValue]) -> Result<Ve
     index::query_rows(tx, sql, rusqlite::params_from_iter(params.iter()))
 }
 
+/// A ticket's stored document in `tx`: its newest snapshot and the change chunks after it,
+/// with the row's version, sequence number and heads.
+fn stored_ticket(tx: &Transaction<'_>, ticket_id: &str) -> Result<Option<StoredTicket>, StorageError> {
+    let Some((version, seq, heads)) = tx
+        .prepare_cached("SELECT version, changed_seq, heads FROM tickets WHERE id = ?1")?
+        .query_row([ticket_id], |row| {
+            Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?, row.get::<_, Option<Vec<u8>>>(2)?))
+        })
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let since: i64 = tx
+        .prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM doc_chunks WHERE ticket_id = ?1 AND kind = 'snapshot'")?
+        .query_row([ticket_id], |row| row.get(0))?;
+    let mut stmt = tx.prepare_cached("SELECT bytes FROM doc_chunks WHERE ticket_id = ?1 AND seq >= ?2 ORDER BY seq")?;
+    let mut rows = stmt.query(params![ticket_id, since])?;
+    let mut bytes = Vec::new();
+    let mut chunks: u64 = 0;
+    while let Some(row) = rows.next()? {
+        let chunk = row.get_ref(0)?;
+        bytes.extend_from_slice(chunk.as_blob().map_err(rusqlite::Error::from)?);
+        chunks += 1;
+    }
+    // The snapshot itself (when there is one) is not a change chunk.
+    let chunks_since_snapshot = if since > 0 { chunks.saturating_sub(1) } else { chunks };
+    Ok(Some(StoredTicket {
+        bytes,
+        version,
+        chunks_since_snapshot,
+        seq: u64_of(seq),
+        heads: stored_heads(heads.as_deref()),
+    }))
+}
+
 impl Storage for SqliteStorage {
     fn create_user(&self, user: &UserRecord) -> Result<(), StorageError> {
         let user = user.clone();
@@ -465,32 +500,19 @@ impl Storage for SqliteStorage {
     }
 
     fn load_ticket(&self, ticket_id: &str) -> Result<Option<StoredTicket>, StorageError> {
+        self.read(|tx| stored_ticket(tx, ticket_id))
+    }
+
+    fn load_tickets(&self, ticket_ids: &[String]) -> Result<Vec<(String, StoredTicket)>, StorageError> {
+        // One read transaction: one snapshot, one reader for the lot.
         self.read(|tx| {
-            let Some((version, seq)) = tx
-                .prepare_cached("SELECT version, changed_seq FROM tickets WHERE id = ?1")?
-                .query_row([ticket_id], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?)))
-                .optional()?
-            else {
-                return Ok(None);
-            };
-            let since: i64 = tx
-                .prepare_cached(
-                    "SELECT COALESCE(MAX(seq), 0) FROM doc_chunks WHERE ticket_id = ?1 AND kind = 'snapshot'",
-                )?
-                .query_row([ticket_id], |row| row.get(0))?;
-            let mut stmt =
-                tx.prepare_cached("SELECT bytes FROM doc_chunks WHERE ticket_id = ?1 AND seq >= ?2 ORDER BY seq")?;
-            let mut rows = stmt.query(params![ticket_id, since])?;
-            let mut bytes = Vec::new();
-            let mut chunks: u64 = 0;
-            while let Some(row) = rows.next()? {
-                let chunk = row.get_ref(0)?;
-                bytes.extend_from_slice(chunk.as_blob().map_err(rusqlite::Error::from)?);
-                chunks += 1;
+            let mut found = Vec::with_capacity(ticket_ids.len());
+            for id in ticket_ids {
+                if let Some(stored) = stored_ticket(tx, id)? {
+                    found.push((id.clone(), stored));
+                }
             }
-            // The snapshot itself (when there is one) is not a change chunk.
-            let chunks_since_snapshot = if since > 0 { chunks.saturating_sub(1) } else { chunks };
-            Ok(Some(StoredTicket { bytes, version, chunks_since_snapshot, seq: u64_of(seq) }))
+            Ok(found)
         })
     }
 
@@ -525,7 +547,7 @@ impl Storage for SqliteStorage {
                 }
                 None => {}
             }
-            index::save(tx, &write.index, seq, version)?;
+            index::save(tx, &write.index, seq, version, stored_heads_blob(&write.heads).as_deref())?;
             let mut log = tx.prepare_cached(
                 "INSERT OR IGNORE INTO change_log (ticket_id, change_hash, device_id, received_at) VALUES (?1, ?2, ?3, ?4)",
             )?;

@@ -145,6 +145,7 @@ fn write(id: &str, expected: Option<i64>) -> TicketWrite {
         snapshot: None,
         index: row(id),
         change_log: Vec::new(),
+        heads: Vec::new(),
     }
 }
 

@@ -33,6 +33,7 @@ pub fn run(make: &dyn Fn() -> Box<dyn Storage>) {
     actors(make().as_ref());
     ticket_writes(make().as_ref());
     snapshots_replace_chunks(make().as_ref());
+    stored_heads_and_batched_loads(make().as_ref());
     changed_since_and_scopes(make().as_ref());
     list_filters(make().as_ref());
     sync_states(make().as_ref());
@@ -114,6 +115,7 @@ pub(super) fn write(id: &str, expected: Option<i64>, changes: &[u8], index: Inde
             .iter()
             .map(|h| ChangeLogRow { change_hash: (*h).into(), device_id: "d1".into(), received_at: 5 })
             .collect(),
+        heads: Vec::new(),
     }
 }
 
@@ -222,6 +224,45 @@ fn snapshots_replace_chunks(s: &dyn Storage) {
     s.save_ticket(&write("t1", Some(saved.version), b"ghi", row("t1", Status::New, None), &[])).expect("after");
     let loaded = s.load_ticket("t1").expect("load").expect("exists");
     assert_eq!((loaded.bytes.as_slice(), loaded.chunks_since_snapshot), (&b"SNAPghi"[..], 1));
+}
+
+/// The heads a write records come back with its bytes, from one load or many (docs/adr/0030);
+/// a batched load is the single loads', in the order asked, without the missing ones.
+fn stored_heads_and_batched_loads(s: &dyn Storage) {
+    let saved = s.save_ticket(&write("t1", None, b"abc", row("t1", Status::New, None), &[])).expect("no heads");
+    assert_eq!(s.load_ticket("t1").expect("load").expect("exists").heads, None, "a write without heads");
+    let with_heads = TicketWrite {
+        heads: vec![[1; 32], [2; 32]],
+        ..write("t1", Some(saved.version), b"def", row("t1", Status::New, None), &[])
+    };
+    let saved = s.save_ticket(&with_heads).expect("heads");
+    let loaded = s.load_ticket("t1").expect("load").expect("exists");
+    assert_eq!((loaded.bytes.as_slice(), loaded.heads), (&b"abcdef"[..], Some(vec![[1; 32], [2; 32]])));
+    let mut compact = TicketWrite {
+        heads: vec![[3; 32]],
+        ..write("t1", Some(saved.version), b"", row("t1", Status::New, None), &[])
+    };
+    compact.snapshot = Some(b"SNAP".to_vec());
+    let saved = s.save_ticket(&compact).expect("snapshot");
+    let after = TicketWrite {
+        heads: vec![[4; 32]],
+        ..write("t1", Some(saved.version), b"ghi", row("t1", Status::New, None), &[])
+    };
+    s.save_ticket(&after).expect("after the snapshot");
+    s.save_ticket(&TicketWrite { heads: vec![[5; 32]], ..write("t2", None, b"zz", row("t2", Status::New, None), &[]) })
+        .expect("t2");
+    let ids: Vec<String> = ["t2", "gone", "t1"].iter().map(|id| (*id).to_owned()).collect();
+    let batch = s.load_tickets(&ids).expect("batch");
+    let single: Vec<(String, super::StoredTicket)> =
+        ["t2", "t1"].iter().map(|id| ((*id).to_owned(), s.load_ticket(id).expect("load").expect("exists"))).collect();
+    assert_eq!(batch, single, "a batched load is the single loads, in order, the missing left out");
+    let t1 = &batch[1].1;
+    assert_eq!(
+        (t1.bytes.as_slice(), t1.chunks_since_snapshot, t1.heads.clone()),
+        (&b"SNAPghi"[..], 1, Some(vec![[4; 32]])),
+        "the newest snapshot, the chunks after it, the newest heads"
+    );
+    assert_eq!(s.load_tickets(&[]).expect("none"), Vec::new());
 }
 
 fn changed_since_and_scopes(s: &dyn Storage) {

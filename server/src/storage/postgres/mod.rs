@@ -34,7 +34,8 @@ use postgres::{IsolationLevel, Row};
 use super::{
     ActorRecord, ChangeLogRow, DeviceInfo, DeviceRecord, HashBytes, IndexRow, Principal, ROW_COLUMNS, Saved, Scope,
     SessionRecord, Storage, StorageError, StoredTicket, SyncReads, SyncReadsQuery, SyncState, TicketFilter,
-    TicketNotice, TicketWrite, UserRecord, heads_from_blob, heads_to_blob, i64_of, u64_of,
+    TicketNotice, TicketWrite, UserRecord, heads_from_blob, heads_to_blob, i64_of, stored_heads, stored_heads_blob,
+    u64_of,
 };
 
 mod actors;
@@ -346,11 +347,12 @@ impl Storage for PostgresStorage {
 
     fn load_ticket(&self, ticket_id: &str) -> Result<Option<StoredTicket>, StorageError> {
         self.read(|tx| {
-            let Some(row) = tx.query_opt("SELECT version, changed_seq FROM tickets WHERE id = $1", &[&ticket_id])?
+            let Some(row) =
+                tx.query_opt("SELECT version, changed_seq, heads FROM tickets WHERE id = $1", &[&ticket_id])?
             else {
                 return Ok(None);
             };
-            let (version, seq): (i64, i64) = (row.get(0), row.get(1));
+            let (version, seq, heads): (i64, i64, Option<&[u8]>) = (row.get(0), row.get(1), row.get(2));
             let since: i64 = tx
                 .query_one(
                     "SELECT COALESCE(MAX(seq), 0)::BIGINT FROM doc_chunks WHERE ticket_id = $1 AND kind = 'snapshot'",
@@ -368,8 +370,50 @@ impl Storage for PostgresStorage {
             let chunks = rows.len() as u64;
             // The snapshot itself (when there is one) is not a change chunk.
             let chunks_since_snapshot = if since > 0 { chunks.saturating_sub(1) } else { chunks };
-            Ok(Some(StoredTicket { bytes, version, chunks_since_snapshot, seq: u64_of(seq) }))
+            Ok(Some(StoredTicket {
+                bytes,
+                version,
+                chunks_since_snapshot,
+                seq: u64_of(seq),
+                heads: stored_heads(heads),
+            }))
         })
+    }
+
+    fn load_tickets(&self, ticket_ids: &[String]) -> Result<Vec<(String, StoredTicket)>, StorageError> {
+        // One statement (one snapshot, one round trip): each ticket's row joined to its newest
+        // snapshot and the chunks after it, in order.
+        let rows = self.alone(|s| {
+            Ok(s.query(
+                "SELECT t.id, t.version, t.changed_seq, t.heads, c.kind, c.bytes
+                 FROM tickets t LEFT JOIN doc_chunks c ON c.ticket_id = t.id AND c.seq >= (
+                     SELECT COALESCE(MAX(n.seq), 0) FROM doc_chunks n WHERE n.ticket_id = t.id AND n.kind = 'snapshot')
+                 WHERE t.id = ANY($1)
+                 ORDER BY t.id, c.seq",
+                &[&ticket_ids],
+            )?)
+        })?;
+        let mut by_id: HashMap<String, StoredTicket> = HashMap::new();
+        for row in &rows {
+            let id: String = row.try_get(0)?;
+            let stored = by_id.entry(id).or_insert_with(|| StoredTicket {
+                bytes: Vec::new(),
+                version: row.get(1),
+                chunks_since_snapshot: 0,
+                seq: u64_of(row.get(2)),
+                heads: stored_heads(row.get(3)),
+            });
+            let (kind, chunk): (Option<&str>, Option<&[u8]>) = (row.try_get(4)?, row.try_get(5)?);
+            if let Some(chunk) = chunk {
+                stored.bytes.extend_from_slice(chunk);
+                // The snapshot itself (when there is one) is not a change chunk.
+                if kind != Some("snapshot") {
+                    stored.chunks_since_snapshot += 1;
+                }
+            }
+        }
+        // In the order asked, like SQLite.
+        Ok(ticket_ids.iter().filter_map(|id| by_id.remove(id).map(|stored| (id.clone(), stored))).collect())
     }
 
     fn save_ticket(&self, write: &TicketWrite) -> Result<Saved, StorageError> {
@@ -428,7 +472,8 @@ impl Storage for PostgresStorage {
             // Near the end, so the lock on the counter row (held to commit) is held briefly; the
             // row and the notification go in the same statement (docs/adr/0026).
             let payload = TicketNotice::payload_after_seq(write.index.status, id);
-            let seq = rows::save(tx, CHANNEL, &payload, &write.index, version)?;
+            let heads = stored_heads_blob(&write.heads);
+            let seq = rows::save(tx, CHANNEL, &payload, &write.index, version, heads.as_deref())?;
             Ok(Saved { seq: u64_of(seq), version, chunks_since_snapshot: u64_of(chunks) })
         })
     }

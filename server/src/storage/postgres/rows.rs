@@ -17,20 +17,21 @@ use crate::storage::{INDEX_FINGERPRINT_COUNTER, IndexRow, StorageError, index_of
 /// The end of a ticket write in one statement: the next change sequence number, the ticket's
 /// row upserted with it and the notification of every listening instance with that number
 /// (delivered at commit, in commit order). `$1` channel, `$2` payload after the number, `$3` id,
-/// `$4` updated_at, `$5` version, the index from `$6`. The lock on the counter row is held to
-/// commit: commits come in sequence order, which the cursors rely on (docs/adr/0006).
+/// `$4` updated_at, `$5` version, `$6` the stored document's heads, the index from `$7`. The lock
+/// on the counter row is held to commit: commits come in sequence order, which the cursors rely
+/// on (docs/adr/0006).
 pub(super) static SAVE_SQL: LazyLock<String> = LazyLock::new(|| {
     format!(
         "WITH s AS (UPDATE counters SET value = value + 1 WHERE name = 'change_seq' RETURNING value),
               saved AS (
-                INSERT INTO tickets (id, updated_at, changed_seq, version, {columns})
-                VALUES ($3, $4, (SELECT value FROM s), $5, {values})
+                INSERT INTO tickets (id, updated_at, changed_seq, version, heads, {columns})
+                VALUES ($3, $4, (SELECT value FROM s), $5, $6, {values})
                 ON CONFLICT (id) DO UPDATE SET
                    updated_at = excluded.updated_at, changed_seq = excluded.changed_seq, version = excluded.version,
-                   {set})
+                   heads = excluded.heads, {set})
          SELECT value, pg_notify($1, value::TEXT || $2) FROM s",
         columns = index_sql::column_list(""),
-        values = index_sql::placeholders('$', 6),
+        values = index_sql::placeholders('$', 7),
         set = index_sql::set_excluded(),
     )
 });
@@ -56,17 +57,19 @@ pub(super) fn parameters(index: &TicketIndex) -> Vec<Box<dyn ToSql + Sync>> {
         .collect()
 }
 
-/// Takes the next change sequence number, writes `row` with it at `version` and notifies
-/// `channel` with `payload` after the number, in one round trip; returns the number.
+/// Takes the next change sequence number, writes `row` with it at `version` and the document's
+/// `heads` (`None`: not known), and notifies `channel` with `payload` after the number, in one
+/// round trip; returns the number.
 pub(super) fn save(
     tx: &mut Tx<'_>,
     channel: &str,
     payload: &str,
     row: &IndexRow,
     version: i64,
+    heads: Option<&[u8]>,
 ) -> Result<i64, StorageError> {
     let index = parameters(&row.index);
-    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&channel, &payload, &row.id, &row.updated_at, &version];
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&channel, &payload, &row.id, &row.updated_at, &version, &heads];
     params.extend(index.iter().map(|p| p.as_ref()));
     Ok(tx.query_one(&SAVE_SQL, &params)?.get(0))
 }

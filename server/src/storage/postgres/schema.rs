@@ -182,6 +182,10 @@ const MIGRATIONS: &[&str] = &[
     // 10 (9 is the statistics' index columns, merged before this; SQLite's 12): the service
     // reports' per-ticket facts (docs/adr/0028).
     report_facts::MIGRATION,
+    // 11 (SQLite's 13): the heads of each
+    // ticket's stored document, written with its row, so that a bootstrap sends the stored
+    // bytes without loading them (docs/adr/0030). NULL in rows written before: loaded instead.
+    "ALTER TABLE tickets ADD COLUMN heads BYTEA;",
 ];
 
 /// The schema version this build writes.

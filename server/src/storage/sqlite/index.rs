@@ -10,25 +10,32 @@ use rusqlite::{Connection, OptionalExtension, Row, Statement, ToSql, Transaction
 
 use crate::storage::{INDEX_FINGERPRINT_COUNTER, IndexRow, StorageError, index_of_stored, u64_of};
 
-/// The upsert of a ticket's row: `?1` id, `?2` updated_at, `?3` changed_seq, `?4` version, the
-/// index from `?5`.
+/// The upsert of a ticket's row: `?1` id, `?2` updated_at, `?3` changed_seq, `?4` version, `?5`
+/// the stored document's heads, the index from `?6`.
 static SAVE_SQL: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "INSERT INTO tickets (id, updated_at, changed_seq, version, {columns})
-         VALUES (?1, ?2, ?3, ?4, {values})
+        "INSERT INTO tickets (id, updated_at, changed_seq, version, heads, {columns})
+         VALUES (?1, ?2, ?3, ?4, ?5, {values})
          ON CONFLICT (id) DO UPDATE SET
             updated_at = excluded.updated_at, changed_seq = excluded.changed_seq, version = excluded.version,
-            {set}",
+            heads = excluded.heads, {set}",
         columns = index_sql::column_list(""),
-        values = index_sql::placeholders('?', 5),
+        values = index_sql::placeholders('?', 6),
         set = index_sql::set_excluded(),
     )
 });
 
-/// Writes `row` (its `changed_seq` replaced by `seq`) at `version`.
-pub(super) fn save(tx: &Transaction<'_>, row: &IndexRow, seq: i64, version: i64) -> Result<(), StorageError> {
+/// Writes `row` (its `changed_seq` replaced by `seq`) at `version`, with the heads of the
+/// document as this write leaves it (`None`: not known).
+pub(super) fn save(
+    tx: &Transaction<'_>,
+    row: &IndexRow,
+    seq: i64,
+    version: i64,
+    heads: Option<&[u8]>,
+) -> Result<(), StorageError> {
     let values = row.index.values();
-    let mut params: Vec<&dyn ToSql> = vec![&row.id, &row.updated_at, &seq, &version];
+    let mut params: Vec<&dyn ToSql> = vec![&row.id, &row.updated_at, &seq, &version, &heads];
     params.extend(values.iter().map(|v| v as &dyn ToSql));
     tx.prepare_cached(&SAVE_SQL)?.execute(params.as_slice())?;
     Ok(())
