@@ -354,19 +354,22 @@ fn updates(
     // the membership judged here (docs/adr/0028); read at all only for a group's pooled ticket.
     let mut groups = access::SkillGroups::of(state, who);
     let pushed_heads: HashMap<&str, &Vec<HashBytes>> = pushed.iter().map(|(id, h)| (id.as_str(), h)).collect();
-    // The tickets the device holds nothing of (not pushed in this request) are sent as stored,
-    // read a batch at a time in the order below (docs/adr/0030).
-    let holds_nothing: Vec<String> = candidates
-        .iter()
-        .filter(|(id, reason, row)| {
-            let mut st = states.get(id).cloned().unwrap_or_default();
-            row.is_some() && *reason != Reason::Pushed && {
-                as_of_cursor(&mut st, cursor);
-                st.confirmed.is_empty()
-            }
-        })
-        .map(|(id, ..)| id.clone())
-        .collect();
+    // The tickets the device holds nothing of (not pushed in this request) and should hold are
+    // sent as stored, read a batch at a time in the order below (docs/adr/0030). Only those:
+    // a batch read for tickets the loop then skips (another group's pool, another engineer's
+    // ticket) would load bytes nobody is sent.
+    let mut holds_nothing: Vec<String> = Vec::new();
+    for (id, reason, row) in &candidates {
+        let Some(row) = row.as_ref().filter(|_| *reason != Reason::Pushed) else { continue };
+        let mut st = states.get(id).cloned().unwrap_or_default();
+        as_of_cursor(&mut st, cursor);
+        if st.confirmed.is_empty()
+            && access::should_hold(who, row, expired_before)
+            && (row.status != Status::Pooled || access::may_take_from_pool(state, &mut groups, row)?)
+        {
+            holds_nothing.push(id.clone());
+        }
+    }
     let mut whole = WholeTickets::new(storage, holds_nothing);
 
     let mut response = SyncResponse::default();

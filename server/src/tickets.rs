@@ -88,13 +88,23 @@ pub(crate) async fn list(
     for name in query.status.iter().flat_map(|s| s.split(',')).map(str::trim).filter(|s| !s.is_empty()) {
         statuses.push(Status::parse(name).ok_or_else(|| AppError::BadRequest(format!("unknown status {name:?}")))?);
     }
+    let priority = match query.priority.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+        // An unknown priority is refused, as an unknown status is, not answered with nothing.
+        Some(name) => Some(
+            fieldsync_core::model::Priority::parse(name)
+                .ok_or_else(|| AppError::BadRequest(format!("unknown priority {name:?}")))?
+                .as_str()
+                .to_owned(),
+        ),
+        None => None,
+    };
     let filter = TicketFilter {
         statuses,
         assignee: query.assignee.filter(|a| !a.is_empty()),
         sla_due_before: query.sla_due_before,
         text: query.text.filter(|t| !t.is_empty()),
         ticket_type: query.ticket_type.filter(|t| !t.is_empty()),
-        priority: query.priority.filter(|p| !p.is_empty()),
+        priority,
         limit: query.limit,
         // A complaint handler lists complaints only (docs/adr/0019).
         complaint: !caller.0.role.dispatches(),

@@ -286,6 +286,9 @@ pub(crate) struct SuggestionBody {
     why: String,
 }
 
+/// How many of the customer's finished tickets the routing suggestion weighs (the newest).
+const SUGGESTION_HISTORY: usize = 500;
+
 fn suggestion(state: &AppState, customer: &str) -> Result<(SuggestionBody, Vec<(String, usize)>), AppError> {
     let people = People::load(state)?;
     // What the suggestion weighs: open work (the loads) and this customer's tickets (who served
@@ -295,8 +298,15 @@ fn suggestion(state: &AppState, customer: &str) -> Result<(SuggestionBody, Vec<(
     let mut rows = state.storage().list_tickets(&open)?;
     let customer_text = customer.trim();
     if !customer_text.is_empty() {
-        let theirs = TicketFilter { text: Some(customer_text.to_owned()), ..Default::default() };
-        rows.extend(state.storage().list_tickets(&theirs)?.into_iter().filter(|row| row.status.is_final()));
+        // The newest few hundred that name them: a one-letter prefix typed so far matches
+        // nearly every finished ticket, and who served the customer last is among the newest.
+        let theirs = TicketFilter {
+            text: Some(customer_text.to_owned()),
+            statuses: Status::ALL.into_iter().filter(|s| s.is_final()).collect(),
+            limit: Some(SUGGESTION_HISTORY),
+            ..Default::default()
+        };
+        rows.extend(state.storage().list_tickets(&theirs)?);
     }
     let loads = routing::open_loads(&people.engineers, &rows).into_iter().collect();
     let body = routing::suggest(customer, &people.engineers, &rows)

@@ -175,6 +175,8 @@ async fn dispatchers_create_act_list_and_read_tickets() {
     assert_eq!(ids(body), Vec::<String>::new());
     let (_, body) = server.get_json(&dana.token, "/v1/tickets?priority=normal&limit=5").await;
     assert_eq!(ids(body), both);
+    let (status, body) = server.get_json(&dana.token, "/v1/tickets?priority=soonish").await;
+    assert_eq!((status, api_error(&body).message.as_str()), (400, "unknown priority \"soonish\""));
     let (status, _) = server.get_json(&dana.token, "/v1/tickets?limit=many").await;
     assert_eq!(status, 400, "a limit that is no number is refused");
     let (_, body) = server.get_json(&dana.token, "/v1/tickets?text=BOILER").await;
