@@ -22,6 +22,7 @@ pub mod report_facts;
 pub mod sqlite;
 pub mod statistics;
 pub mod sync_reads;
+mod ticket_filter;
 pub mod tracking;
 pub mod uploads;
 pub mod webhooks;

@@ -26,9 +26,9 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, Transaction, TransactionBehavior, params};
 
 use super::{
-    ActorRecord, ChangeLogRow, DeviceInfo, DeviceRecord, HashBytes, IndexRow, Principal, ROW_COLUMNS, Saved, Scope,
-    SessionRecord, Storage, StorageError, StoredTicket, SyncReads, SyncReadsQuery, SyncState, TicketFilter,
-    TicketWrite, UserRecord, heads_to_blob, i64_of, migrations, stored_heads, stored_heads_blob, u64_of,
+    ActorRecord, ChangeLogRow, DeviceInfo, DeviceRecord, HashBytes, IndexRow, Principal, Saved, Scope, SessionRecord,
+    Storage, StorageError, StoredTicket, SyncReads, SyncReadsQuery, SyncState, TicketFilter, TicketWrite, UserRecord,
+    heads_to_blob, i64_of, migrations, stored_heads, stored_heads_blob, ticket_filter, u64_of,
 };
 
 mod actors;
@@ -235,54 +235,15 @@ fn is_unique_violation(e: &rusqlite::Error) -> bool {
     matches!(e.sqlite_error_code(), Some(rusqlite::ErrorCode::ConstraintViolation))
 }
 
-/// The `WHERE` clause of `filter` over `tickets t`, and its values.
-fn where_of(filter: &TicketFilter) -> (String, Vec<SqlValue>) {
-    let mut clauses = Vec::new();
-    let mut values = Vec::new();
-    if !filter.statuses.is_empty() {
-        let marks: Vec<String> = filter
-            .statuses
-            .iter()
-            .map(|s| {
-                values.push(SqlValue::Text(s.as_str().to_owned()));
-                format!("?{}", values.len())
-            })
-            .collect();
-        clauses.push(format!("t.status IN ({})", marks.join(", ")));
-    }
-    if let Some(assignee) = &filter.assignee {
-        values.push(SqlValue::Text(assignee.clone()));
-        clauses.push(format!("t.assignee = ?{}", values.len()));
-    }
-    if let Some(before) = filter.sla_due_before {
-        values.push(SqlValue::Integer(before));
-        clauses.push(format!("t.sla_due_at < ?{}", values.len()));
-    }
-    if let Some(ticket_type) = &filter.ticket_type {
-        values.push(SqlValue::Text(ticket_type.clone()));
-        clauses.push(format!("t.ticket_type = ?{}", values.len()));
-    }
-    if filter.revisit_due {
-        clauses.push("t.revisit_due_at IS NOT NULL".to_owned());
-    }
-    if filter.revisited {
-        clauses.push("t.first_time_fix IS NOT NULL".to_owned());
-    }
-    if filter.complaint {
-        clauses.push("t.complaint = 1".to_owned());
-    }
-    if let Some(text) = filter.text.as_deref().filter(|t| !t.is_empty()) {
-        let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-        values.push(SqlValue::Text(format!("%{escaped}%")));
-        let n = values.len();
-        clauses.push(format!("(t.title LIKE ?{n} ESCAPE '\\' OR t.customer_name LIKE ?{n} ESCAPE '\\')"));
-    }
-    if let Some(priority) = &filter.priority {
-        values.push(SqlValue::Text(priority.clone()));
-        clauses.push(format!("t.priority = ?{}", values.len()));
-    }
-    let filter_sql = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
-    (filter_sql, values)
+/// A filter's bound values as SQLite's.
+fn sql_values(values: Vec<ticket_filter::Bound>) -> Vec<SqlValue> {
+    values
+        .into_iter()
+        .map(|v| match v {
+            ticket_filter::Bound::Text(text) => SqlValue::Text(text),
+            ticket_filter::Bound::Int(n) => SqlValue::Integer(n),
+        })
+        .collect()
 }
 
 fn query_rows(tx: &Transaction<'_>, sql: &str, params: &[SqlValue]) -> Result<Vec<IndexRow>, StorageError> {
@@ -569,24 +530,16 @@ impl Storage for SqliteStorage {
     }
 
     fn list_tickets(&self, filter: &TicketFilter) -> Result<Vec<IndexRow>, StorageError> {
-        let (filter_sql, mut values) = where_of(filter);
-        // A parameter, not a literal: each SQL text is a cached statement.
-        let limit = match filter.limit {
-            Some(n) => {
-                values.push(SqlValue::Integer(i64::try_from(n).unwrap_or(i64::MAX)));
-                format!(" LIMIT ?{}", values.len())
-            }
-            None => String::new(),
-        };
-        let sql = format!("SELECT {ROW_COLUMNS} FROM tickets t {filter_sql} ORDER BY t.changed_seq DESC{limit}");
-        self.read(|tx| query_rows(tx, &sql, &values))
+        let query = ticket_filter::list(filter, &ticket_filter::SQLITE);
+        let values = sql_values(query.values);
+        self.read(|tx| query_rows(tx, &query.sql, &values))
     }
 
     fn count_tickets(&self, filter: &TicketFilter) -> Result<u64, StorageError> {
-        let (filter_sql, values) = where_of(filter);
-        let sql = format!("SELECT COUNT(*) FROM tickets t {filter_sql}");
+        let query = ticket_filter::count(filter, &ticket_filter::SQLITE);
+        let values = sql_values(query.values);
         let count: i64 =
-            self.read(|tx| Ok(tx.query_row(&sql, rusqlite::params_from_iter(values.iter()), |row| row.get(0))?))?;
+            self.read(|tx| Ok(tx.query_row(&query.sql, rusqlite::params_from_iter(values.iter()), |row| row.get(0))?))?;
         Ok(u64_of(count))
     }
 

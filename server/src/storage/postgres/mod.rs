@@ -35,7 +35,7 @@ use super::{
     ActorRecord, ChangeLogRow, DeviceInfo, DeviceRecord, HashBytes, IndexRow, Principal, ROW_COLUMNS, Saved, Scope,
     SessionRecord, Storage, StorageError, StoredTicket, SyncReads, SyncReadsQuery, SyncState, TicketFilter,
     TicketNotice, TicketWrite, UserRecord, heads_from_blob, heads_to_blob, i64_of, stored_heads, stored_heads_blob,
-    u64_of,
+    ticket_filter, u64_of,
 };
 
 mod actors;
@@ -128,47 +128,17 @@ fn principal_row(row: &Row) -> Option<Principal> {
     Some(Principal { device_id: row.get(0), user_id: row.get(1), role: Role::parse(&role)?, last_sync_at: row.get(3) })
 }
 
-/// The `WHERE` clause of `filter` over `tickets t`, and its parameters.
-fn where_of(filter: &TicketFilter) -> (String, Vec<Box<dyn ToSql + Sync>>) {
-    let mut clauses = Vec::new();
-    let mut params: Vec<Box<dyn ToSql + Sync>> = Vec::new();
-    if !filter.statuses.is_empty() {
-        params.push(Box::new(filter.statuses.iter().map(|s| s.as_str().to_owned()).collect::<Vec<String>>()));
-        clauses.push(format!("t.status = ANY(${})", params.len()));
-    }
-    if let Some(assignee) = &filter.assignee {
-        params.push(Box::new(assignee.clone()));
-        clauses.push(format!("t.assignee = ${}", params.len()));
-    }
-    if let Some(before) = filter.sla_due_before {
-        params.push(Box::new(before));
-        clauses.push(format!("t.sla_due_at < ${}", params.len()));
-    }
-    if let Some(ticket_type) = &filter.ticket_type {
-        params.push(Box::new(ticket_type.clone()));
-        clauses.push(format!("t.ticket_type = ${}", params.len()));
-    }
-    if filter.revisit_due {
-        clauses.push("t.revisit_due_at IS NOT NULL".to_owned());
-    }
-    if filter.revisited {
-        clauses.push("t.first_time_fix IS NOT NULL".to_owned());
-    }
-    if filter.complaint {
-        clauses.push("t.complaint".to_owned());
-    }
-    if let Some(text) = filter.text.as_deref().filter(|t| !t.is_empty()) {
-        let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-        params.push(Box::new(format!("%{escaped}%")));
-        let n = params.len();
-        clauses.push(format!("(t.title ILIKE ${n} ESCAPE '\\' OR t.customer_name ILIKE ${n} ESCAPE '\\')"));
-    }
-    if let Some(priority) = &filter.priority {
-        params.push(Box::new(priority.clone()));
-        clauses.push(format!("t.priority = ${}", params.len()));
-    }
-    let filter_sql = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
-    (filter_sql, params)
+/// A filter's bound values as PostgreSQL parameters.
+fn sql_params(values: Vec<ticket_filter::Bound>) -> Vec<Box<dyn ToSql + Sync>> {
+    values
+        .into_iter()
+        .map(|v| -> Box<dyn ToSql + Sync> {
+            match v {
+                ticket_filter::Bound::Text(text) => Box::new(text),
+                ticket_filter::Bound::Int(n) => Box::new(n),
+            }
+        })
+        .collect()
 }
 
 impl Storage for PostgresStorage {
@@ -486,26 +456,18 @@ impl Storage for PostgresStorage {
     }
 
     fn list_tickets(&self, filter: &TicketFilter) -> Result<Vec<IndexRow>, StorageError> {
-        let (filter_sql, mut params) = where_of(filter);
-        // A parameter, not a literal: each SQL text is a statement cached per connection.
-        let limit = match filter.limit {
-            Some(n) => {
-                params.push(Box::new(i64::try_from(n).unwrap_or(i64::MAX)));
-                format!(" LIMIT ${}", params.len())
-            }
-            None => String::new(),
-        };
-        let sql = format!("SELECT {ROW_COLUMNS} FROM tickets t {filter_sql} ORDER BY t.changed_seq DESC{limit}");
+        let query = ticket_filter::list(filter, &ticket_filter::POSTGRES);
+        let params = sql_params(query.values);
         let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref()).collect();
         // One statement: one snapshot without a transaction's BEGIN and COMMIT round trips.
-        self.alone(|s| query_rows_alone(s, &sql, &params))
+        self.alone(|s| query_rows_alone(s, &query.sql, &params))
     }
 
     fn count_tickets(&self, filter: &TicketFilter) -> Result<u64, StorageError> {
-        let (filter_sql, params) = where_of(filter);
-        let sql = format!("SELECT COUNT(*) FROM tickets t {filter_sql}");
+        let query = ticket_filter::count(filter, &ticket_filter::POSTGRES);
+        let params = sql_params(query.values);
         let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref()).collect();
-        let count: i64 = self.alone(|s| Ok(s.query_one(&sql, &params)?.get(0)))?;
+        let count: i64 = self.alone(|s| Ok(s.query_one(&query.sql, &params)?.get(0)))?;
         Ok(u64_of(count))
     }
 
