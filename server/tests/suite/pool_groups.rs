@@ -94,6 +94,14 @@ async fn attack_a_groups_pool_reaches_and_is_claimable_by_its_members_only() {
     server.stop().await;
 }
 
+/// A routing where urgent tickets go to the pool of one group, "boilers", of `engineers`.
+pub(crate) fn boiler_pool(engineers: &[&str]) -> serde_json::Value {
+    json!({
+        "groups": [{"id": "boilers", "engineers": engineers}],
+        "rules": [{"priority": "urgent", "group": "boilers", "strategy": "pool"}],
+    })
+}
+
 /// A change of a skill group's membership changes no ticket's document, yet it reaches the
 /// engineers' phones at their next sync (docs/adr/0028): the member added receives the group's
 /// pooled ticket and can claim it, the member removed loses it.
@@ -109,13 +117,7 @@ async fn a_groups_membership_change_reaches_the_phones_at_their_next_sync() {
     let dana = server.user("dana", Role::Dispatcher);
     let eli = server.user("eli", Role::Engineer);
     let fay = server.user("fay", Role::Engineer);
-    let members = |engineers: &[&str]| {
-        json!({
-            "groups": [{"id": "boilers", "engineers": engineers}],
-            "rules": [{"priority": "urgent", "group": "boilers", "strategy": "pool"}],
-        })
-    };
-    let (status, answer) = put_json(&server, &root.token, "/v1/routing", &members(&["eli"])).await;
+    let (status, answer) = put_json(&server, &root.token, "/v1/routing", &boiler_pool(&["eli"])).await;
     assert_eq!(status, 200, "{answer}");
     let urgent = create(&server, &dana.token, json!({"title": "Boiler out", "priority": "urgent"})).await;
     let id = urgent["id"].as_str().expect("id").to_owned();
@@ -132,7 +134,7 @@ async fn a_groups_membership_change_reaches_the_phones_at_their_next_sync() {
     let before = version();
 
     // fay joins the group, eli leaves it; no ticket changes.
-    let (status, answer) = put_json(&server, &root.token, "/v1/routing", &members(&["fay"])).await;
+    let (status, answer) = put_json(&server, &root.token, "/v1/routing", &boiler_pool(&["fay"])).await;
     assert_eq!(status, 200, "{answer}");
     sync(&fay_engine).await;
     sync(&eli_engine).await;
@@ -157,13 +159,7 @@ async fn a_lost_answer_does_not_keep_the_pool_from_a_new_member() {
     let root = server.user("root", Role::Admin);
     let dana = server.user("dana", Role::Dispatcher);
     let fay = server.user("fay", Role::Engineer);
-    let members = |engineers: &[&str]| {
-        json!({
-            "groups": [{"id": "boilers", "engineers": engineers}],
-            "rules": [{"priority": "urgent", "group": "boilers", "strategy": "pool"}],
-        })
-    };
-    let (status, answer) = put_json(&server, &root.token, "/v1/routing", &members(&[])).await;
+    let (status, answer) = put_json(&server, &root.token, "/v1/routing", &boiler_pool(&[])).await;
     assert_eq!(status, 200, "{answer}");
     let urgent = create(&server, &dana.token, json!({"title": "Boiler out", "priority": "urgent"})).await;
     let id = urgent["id"].as_str().expect("id").to_owned();
@@ -171,7 +167,7 @@ async fn a_lost_answer_does_not_keep_the_pool_from_a_new_member() {
     assert!(first.updates.is_empty(), "not a member yet: {:?}", first.updates);
     assert!(first.cursor > 0, "the answer carries the sequence");
 
-    let (status, answer) = put_json(&server, &root.token, "/v1/routing", &members(&["fay"])).await;
+    let (status, answer) = put_json(&server, &root.token, "/v1/routing", &boiler_pool(&["fay"])).await;
     assert_eq!(status, 200, "{answer}");
     let ids = |answer: &fieldsync_core::protocol::SyncResponse| -> Vec<String> {
         answer.updates.iter().filter(|u| !u.data.is_empty()).map(|u| u.ticket_id.clone()).collect()
@@ -198,13 +194,7 @@ async fn a_quiet_organisations_new_member_receives_the_pool_once() {
     let dana = server.user("dana", Role::Dispatcher);
     let fay = server.user("fay", Role::Engineer);
     let hal = server.user("hal", Role::Engineer);
-    let members = |engineers: &[&str]| {
-        json!({
-            "groups": [{"id": "boilers", "engineers": engineers}],
-            "rules": [{"priority": "urgent", "group": "boilers", "strategy": "pool"}],
-        })
-    };
-    let (status, answer) = put_json(&server, &root.token, "/v1/routing", &members(&[])).await;
+    let (status, answer) = put_json(&server, &root.token, "/v1/routing", &boiler_pool(&[])).await;
     assert_eq!(status, 200, "{answer}");
     let urgent = create(&server, &dana.token, json!({"title": "Boiler out", "priority": "urgent"})).await;
     let id = urgent["id"].as_str().expect("id").to_owned();
@@ -215,7 +205,7 @@ async fn a_quiet_organisations_new_member_receives_the_pool_once() {
     let fay_cursor = sync(&fay, 0).await.cursor;
     let hal_cursor = sync(&hal, 0).await.cursor;
 
-    let (status, answer) = put_json(&server, &root.token, "/v1/routing", &members(&["fay"])).await;
+    let (status, answer) = put_json(&server, &root.token, "/v1/routing", &boiler_pool(&["fay"])).await;
     assert_eq!(status, 200, "{answer}");
     let joined = sync(&fay, fay_cursor).await;
     let sent: Vec<&str> = joined.updates.iter().map(|u| u.ticket_id.as_str()).collect();

@@ -310,14 +310,8 @@ fn heads(client: &fieldsync_core::Client, id: &str) -> Vec<automerge::ChangeHash
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_instances_share_one_database_events_and_blobs() {
-    let Some(dbs) = TestDatabases::new() else { return };
-    let dbs = Arc::new(dbs);
-    let url = dbs.create_off_runtime().await;
-    // One data directory for both: the blob store is shared through it (docs/adr/0006).
-    let shared = tempfile::tempdir().expect("data dir");
+    let Some((dbs, _shared, a, b)) = two_instances(ServerConfig::default()).await else { return };
     let devices = tempfile::tempdir().expect("device dir");
-    let a = Instance::start(&url, shared.path(), ServerConfig::default()).await;
-    let b = Instance::start(&url, shared.path(), ServerConfig::default()).await;
     let http = reqwest::Client::new();
 
     let (_, _, dana) = a.add_user("dana", Role::Dispatcher).await;
@@ -428,12 +422,7 @@ async fn two_instances_share_one_database_events_and_blobs() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_console_session_made_on_one_instance_works_on_the_other() {
-    let Some(dbs) = TestDatabases::new() else { return };
-    let dbs = Arc::new(dbs);
-    let url = dbs.create_off_runtime().await;
-    let shared = tempfile::tempdir().expect("data dir");
-    let a = Instance::start(&url, shared.path(), ServerConfig::default()).await;
-    let b = Instance::start(&url, shared.path(), ServerConfig::default()).await;
+    let Some((_dbs, _shared, a, b)) = two_instances(ServerConfig::default()).await else { return };
     let (_, _, dana) = a.add_user("dana", Role::Dispatcher).await;
     let http = crate::console::client();
     let (status, session) = crate::console::sign_in(&http, &a.base, &dana).await;
@@ -463,15 +452,10 @@ async fn a_console_session_made_on_one_instance_works_on_the_other() {
 /// (the claim is one statement keyed by the breach; docs/adr/0014).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_instances_escalate_one_breach_exactly_once() {
-    let Some(dbs) = TestDatabases::new() else { return };
-    let dbs = Arc::new(dbs);
-    let url = dbs.create_off_runtime().await;
-    let shared = tempfile::tempdir().expect("data dir");
     let now = fieldsync_core::time::ManualClock::at(fieldsync_core::time::now_ms());
     let clock = now.clock();
     let config = crate::manager::escalation_config(clock);
-    let a = Instance::start(&url, shared.path(), config.clone()).await;
-    let b = Instance::start(&url, shared.path(), config).await;
+    let Some((_dbs, _shared, a, b)) = two_instances(config).await else { return };
     let http = reqwest::Client::new();
     let (_, _, root) = a.add_user("root", Role::Admin).await;
     let (_, _, dana) = a.add_user("dana", Role::Dispatcher).await;
@@ -530,24 +514,15 @@ async fn a_membership_change_on_one_instance_reaches_phones_on_the_other_once() 
     use fieldsync_core::protocol::{SyncRequest, SyncResponse};
     use serde_json::json;
 
-    let Some(dbs) = TestDatabases::new() else { return };
-    let dbs = Arc::new(dbs);
-    let url = dbs.create_off_runtime().await;
-    let shared = tempfile::tempdir().expect("data dir");
-    let a = Instance::start(&url, shared.path(), ServerConfig::default()).await;
-    let b = Instance::start(&url, shared.path(), ServerConfig::default()).await;
+    let Some((_dbs, _shared, a, b)) = two_instances(ServerConfig::default()).await else { return };
     let http = reqwest::Client::new();
     let (_, _, root) = a.add_user("root", Role::Admin).await;
     let (_, _, dana) = a.add_user("dana", Role::Dispatcher).await;
     let (_, _, eli) = a.add_user("eli", Role::Engineer).await;
     let (_, _, fay) = a.add_user("fay", Role::Engineer).await;
-    let members = |engineers: &[&str]| {
-        json!({
-            "groups": [{"id": "boilers", "engineers": engineers}],
-            "rules": [{"priority": "urgent", "group": "boilers", "strategy": "pool"}],
-        })
-    };
-    let (status, answer) = json_call(http.put(a.url("/v1/routing")).bearer_auth(&root), Some(&members(&["eli"]))).await;
+    let (status, answer) =
+        json_call(http.put(a.url("/v1/routing")).bearer_auth(&root), Some(&crate::pool_groups::boiler_pool(&["eli"])))
+            .await;
     assert_eq!(status, 200, "{answer}");
     let urgent = json!({"title": "Boiler out", "priority": "urgent"});
     let (status, made) = json_call(http.post(a.url("/v1/tickets")).bearer_auth(&dana), Some(&urgent)).await;
@@ -572,7 +547,9 @@ async fn a_membership_change_on_one_instance_reaches_phones_on_the_other_once() 
     assert!(sent(&fays).is_empty(), "not a member yet");
 
     // fay joins, eli leaves, through A; no ticket changes.
-    let (status, answer) = json_call(http.put(a.url("/v1/routing")).bearer_auth(&root), Some(&members(&["fay"]))).await;
+    let (status, answer) =
+        json_call(http.put(a.url("/v1/routing")).bearer_auth(&root), Some(&crate::pool_groups::boiler_pool(&["fay"])))
+            .await;
     assert_eq!(status, 200, "{answer}");
     let joined = sync_on_b(&fay, fays.cursor).await;
     assert_eq!(sent(&joined), [id.as_str()], "the member added receives the pool through B");
@@ -585,6 +562,18 @@ async fn a_membership_change_on_one_instance_reaches_phones_on_the_other_once() 
     }
     a.stop().await;
     b.stop().await;
+}
+
+/// Two instances on one fresh database, both configured as `config` and sharing one data
+/// directory (the blob store is shared through it, docs/adr/0006); `None` without a test
+/// database. The databases and the directory are returned to live as long as the instances.
+async fn two_instances(config: ServerConfig) -> Option<(Arc<TestDatabases>, tempfile::TempDir, Instance, Instance)> {
+    let dbs = Arc::new(TestDatabases::new()?);
+    let url = dbs.create_off_runtime().await;
+    let shared = tempfile::tempdir().expect("data dir");
+    let a = Instance::start(&url, shared.path(), config.clone()).await;
+    let b = Instance::start(&url, shared.path(), config).await;
+    Some((dbs, shared, a, b))
 }
 
 async fn json_call(request: reqwest::RequestBuilder, body: Option<&serde_json::Value>) -> (u16, serde_json::Value) {
