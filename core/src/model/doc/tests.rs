@@ -195,37 +195,9 @@ fn a_voided_forged_event_stays_in_the_history_but_no_longer_moves_the_status() {
     assert!(derived.conflicts.is_empty());
 }
 
-#[test]
-fn voided_notes_parts_and_time_entries_stay_readable_with_the_reason() {
-    let mut doc = created();
-    let e = engineer();
-    edit(&mut doc, 10, "records", |tx| {
-        append_note(tx, "kept", false, &stamp(&e, 10))?;
-        append_note(tx, "forged", false, &stamp(&e, 11))?;
-        append_part(tx, "SKU-1", 2, &stamp(&e, 12))?;
-        append_time(tx, 30, "labour", &stamp(&e, 13))
-    })
-    .expect("records");
-    let (note, part, time) =
-        (record_at(&doc, key::NOTES, 1), record_at(&doc, key::PARTS, 0), record_at(&doc, key::TIME_ENTRIES, 0));
-    edit(&mut doc, 14, "compensate", |tx| {
-        tx.put(&note, VOID, "names another user")?;
-        tx.put(&part, VOID, "not yours")?;
-        tx.put(&time, VOID, "not yours either")?;
-        Ok(())
-    })
-    .expect("void");
-    let t = read_ticket(&doc).expect("read");
-    assert_eq!(t.notes.len(), 2);
-    assert_eq!(t.notes[0].void, None);
-    assert_eq!((t.notes[1].text.as_str(), t.notes[1].void.as_deref()), ("forged", Some("names another user")));
-    assert_eq!(t.parts[0].void.as_deref(), Some("not yours"));
-    assert_eq!(t.time_entries[0].void.as_deref(), Some("not yours either"));
-    assert_eq!(t.status, Status::Dispatched);
-}
-
-#[test]
-fn the_ticket_an_app_shows_leaves_the_voided_notes_parts_and_time_entries_out() {
+/// A ticket with two notes, two parts and a time entry, of which the server voided the second
+/// note, the first part and the time entry, each with its reason.
+fn with_voided_records() -> Automerge {
     let mut doc = created();
     let e = engineer();
     edit(&mut doc, 10, "records", |tx| {
@@ -245,6 +217,24 @@ fn the_ticket_an_app_shows_leaves_the_voided_notes_parts_and_time_entries_out() 
         Ok(())
     })
     .expect("void");
+    doc
+}
+
+#[test]
+fn voided_notes_parts_and_time_entries_stay_readable_with_the_reason() {
+    let doc = with_voided_records();
+    let t = read_ticket(&doc).expect("read");
+    assert_eq!(t.notes.len(), 2);
+    assert_eq!(t.notes[0].void, None);
+    assert_eq!((t.notes[1].text.as_str(), t.notes[1].void.as_deref()), ("forged", Some("names another user")));
+    assert_eq!(t.parts[0].void.as_deref(), Some("not yours"));
+    assert_eq!(t.time_entries[0].void.as_deref(), Some("not yours either"));
+    assert_eq!(t.status, Status::Dispatched);
+}
+
+#[test]
+fn the_ticket_an_app_shows_leaves_the_voided_notes_parts_and_time_entries_out() {
+    let doc = with_voided_records();
     let shown = read_ticket(&doc).expect("read").without_voided();
     assert_eq!(shown.notes.iter().map(|n| n.text.as_str()).collect::<Vec<_>>(), ["kept"]);
     assert_eq!(shown.parts.iter().map(|p| p.sku.as_str()).collect::<Vec<_>>(), ["SKU-2"]);
