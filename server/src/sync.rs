@@ -59,11 +59,9 @@ pub(crate) async fn handler(
 pub(crate) fn sync(state: &AppState, who: &Principal, request: SyncRequest) -> Result<SyncResponse, AppError> {
     let now = state.now();
     // The skill groups whose pools an engineer may claim from (docs/adr/0028), for the pushes'
-    // claims; what the answer sends reads them itself, after its own reads.
-    let groups = match who.role {
-        Role::Engineer if !request.pushes.is_empty() => crate::manage::routing(state)?.value.groups_of(&who.user_id),
-        _ => Vec::new(),
-    };
+    // claims: read once, and only for a push to a ticket that may be in a pool (`apply_push`);
+    // what the answer sends reads them itself, after its own reads.
+    let mut groups = None;
     let mut rejections = Vec::new();
     let mut pushed: Vec<(String, Vec<HashBytes>)> = Vec::new();
     let mut seen = HashSet::new();
@@ -90,7 +88,7 @@ pub(crate) fn sync(state: &AppState, who: &Principal, request: SyncRequest) -> R
             continue;
         }
         let heads: Vec<HashBytes> = push.heads.iter().map(|h| h.into_array()).collect();
-        match apply_push(state, who, &groups, &mut push, now) {
+        match apply_push(state, who, &mut groups, &mut push, now) {
             Ok(compensated) => {
                 pushed.push((push.ticket_id.clone(), heads));
                 // Merged but undone: the update carries the compensation, this says why.
@@ -145,11 +143,12 @@ fn reject<T>(reason: impl Into<String>) -> Result<T, PushError> {
 /// it is stored. A push that breaks a rule of what its user may edit is merged and undone by
 /// one compensating server change; its reason comes back as `Ok(Some(reason))`.
 /// The push's change bytes are taken once parsed (the parsed changes hold a copy). `groups`
-/// are the pusher's skill groups (a claim from outside a pool's group is refused).
+/// are the pusher's skill groups (a claim from outside a pool's group is refused), read into
+/// it when first needed.
 fn apply_push(
     state: &AppState,
     who: &Principal,
-    groups: &[String],
+    groups: &mut Option<Vec<String>>,
     push: &mut Push,
     now: Millis,
 ) -> Result<Option<String>, PushError> {
@@ -193,9 +192,16 @@ fn apply_push(
         if bound.iter().any(|a| a.device_id != who.device_id) {
             return reject("change from another device's actor");
         }
-        if let Err(e) = documents::batched::apply(&mut document, new.iter().cloned()) {
-            return reject(format!("changes cannot be applied: {e}"));
-        }
+        // One change (the common push) is applied with its patches logged: its frame's diff
+        // when it was written on the server's heads (rules/causal.rs).
+        let applied = match new.as_slice() {
+            [one] => documents::batched::apply_one_logged(&mut document, one.clone()).map(Some),
+            _ => documents::batched::apply(&mut document, new.iter().cloned()).map(|()| None),
+        };
+        let applied = match applied {
+            Ok(applied) => applied,
+            Err(e) => return reject(format!("changes cannot be applied: {e}")),
+        };
         if !document.get_missing_deps(&[]).is_empty() {
             return reject("changes depend on changes the server does not have");
         }
@@ -205,8 +211,16 @@ fn apply_push(
             return reject("changes are not this ticket's history");
         }
         // Each change is judged against the ticket as its author had seen it (rules/causal.rs).
+        // A claim is judged against the ticket as the server has it: only a ticket the server
+        // may have in a pool needs the pusher's groups (the state it wrote, else assume so).
+        let maybe_pooled = loaded.as_ref().is_some_and(|l| l.known.as_ref().is_none_or(|k| k.state.status == Status::Pooled));
+        if who.role == Role::Engineer && maybe_pooled && groups.is_none() {
+            *groups = Some(crate::manage::routing(state)?.value.groups_of(&who.user_id));
+        }
+        let groups = groups.as_deref().unwrap_or_default();
         let pusher = rules::Pusher { user_id: &who.user_id, device_id: &who.device_id, role: who.role, groups };
-        let frames = rules::causal::frames(&document, &new);
+        let known = loaded.as_ref().and_then(|l| l.known.as_deref()).map(|k| (&k.state, k.events));
+        let frames = rules::causal::frames(&document, &new, rules::causal::Base { heads: &before, known, applied });
         if rules::causal::knew_not_assignee(&frames, &pusher) {
             return reject("ticket is no longer assigned to you");
         }

@@ -15,6 +15,7 @@ use automerge::{ActorId, Automerge, Change, ReadDoc};
 use fieldsync_core::actions::{self, Command};
 use fieldsync_core::model::{NewTicket, TicketIndex, TicketSummary, doc};
 use fieldsync_core::time::Millis;
+use fieldsync_core::workflow::TicketState;
 
 use crate::auth::Caller;
 use crate::storage::{ChangeLogRow, IndexRow, Saved, StorageError, TicketWrite};
@@ -36,6 +37,17 @@ pub(crate) struct Loaded {
     /// not known without deriving the document): lets a sync authorize the common case, the
     /// assignee pushing, without folding the ticket's events.
     pub assignee: Option<String>,
+    /// The ticket's state and event count at this version, when this server wrote it: a push
+    /// written on this version is judged from them without folding the history again.
+    pub known: Option<Arc<Known>>,
+}
+
+/// What the server derived of a document it wrote (docs/adr/0026).
+pub(crate) struct Known {
+    /// The state after every accepted event.
+    pub state: TicketState,
+    /// How many events the history holds.
+    pub events: usize,
 }
 
 /// How many parsed documents the server keeps in memory.
@@ -83,6 +95,7 @@ struct Cached {
     seq: u64,
     chunks_since_snapshot: u64,
     assignee: Option<String>,
+    known: Option<Arc<Known>>,
     used: u64,
 }
 
@@ -108,11 +121,12 @@ impl DocCache {
             seq: cached.seq,
             chunks_since_snapshot: cached.chunks_since_snapshot,
             assignee: cached.assignee.clone(),
+            known: cached.known.clone(),
         })
     }
 
     fn put(&self, ticket_id: &str, loaded: &Loaded) {
-        let Loaded { doc, version, seq, chunks_since_snapshot, assignee } = loaded;
+        let Loaded { doc, version, seq, chunks_since_snapshot, assignee, known } = loaded;
         let (version, seq, chunks_since_snapshot) = (*version, *seq, *chunks_since_snapshot);
         let mut entries = self.entries();
         if let Some(old) = entries.map.get(ticket_id) {
@@ -149,11 +163,11 @@ impl DocCache {
         }
         entries.tick += 1;
         let used = entries.tick;
-        let (doc, assignee) = (Arc::clone(doc), assignee.clone());
+        let (doc, assignee, known) = (Arc::clone(doc), assignee.clone(), known.clone());
         entries.bytes = entries.bytes.saturating_add(bytes);
         entries
             .map
-            .insert(ticket_id.to_owned(), Cached { doc, bytes, version, seq, chunks_since_snapshot, assignee, used });
+            .insert(ticket_id.to_owned(), Cached { doc, bytes, version, seq, chunks_since_snapshot, assignee, known, used });
     }
 
     fn forget(&self, ticket_id: &str) {
@@ -205,17 +219,19 @@ fn load_stored(state: &AppState, ticket_id: &str) -> Result<Option<Loaded>, AppE
         seq: stored.seq,
         chunks_since_snapshot: stored.chunks_since_snapshot,
         assignee: None,
+        known: None,
     };
     state.docs().put(ticket_id, &loaded);
     Ok(Some(loaded))
 }
 
-/// The index row of a document: the core's [`TicketIndex`] of it, stamped with the server's
-/// time.
-pub(crate) fn index_row(document: &Automerge, at: Millis) -> Result<IndexRow, AppError> {
+/// The index row of a document (the core's [`TicketIndex`] of it, stamped with the server's
+/// time) and the derived state it was made from.
+fn index_row(document: &Automerge, at: Millis) -> Result<(IndexRow, TicketState), AppError> {
     let id = doc::ticket_id(document).map_err(|e| AppError::BadRequest(format!("not a ticket document: {e}")))?;
-    let index = TicketIndex::of(document, &doc::derive(document));
-    Ok(IndexRow { id, index, updated_at: at, changed_seq: 0 })
+    let derived = doc::derive(document);
+    let index = TicketIndex::of(document, &derived);
+    Ok((IndexRow { id, index, updated_at: at, changed_seq: 0 }, derived.state))
 }
 
 /// Stores `new_changes` (already applied to `document`) atomically with the new index row and
@@ -231,7 +247,7 @@ pub(crate) fn commit(
     device_id: &str,
     at: Millis,
 ) -> Result<Option<(Saved, IndexRow)>, AppError> {
-    let index = index_row(&document, at)?;
+    let (index, derived_state) = index_row(&document, at)?;
     let mut changes = Vec::new();
     for change in new_changes {
         changes.extend_from_slice(change.raw_bytes());
@@ -257,16 +273,22 @@ pub(crate) fn commit(
     };
     match state.storage().save_ticket(&write) {
         Ok(saved) => {
-            // Right after the commit, never failing it (docs/adr/0008).
-            // The link first: the dispatch notification carries it.
-            crate::tracking::after_commit(state, ticket_id, loaded.map(|l| &*l.doc), &document);
-            crate::webhooks::enqueue_new_events(state, ticket_id, loaded.map(|l| &*l.doc), &document, at);
+            let events = doc::event_count(&document);
+            // Most writes (notes, parts, photos, time) add no event: nothing to link or deliver.
+            let events_before = loaded.map(|l| l.known.as_ref().map_or_else(|| doc::event_count(&l.doc), |k| k.events));
+            if events_before != Some(events) {
+                // Right after the commit, never failing it (docs/adr/0008).
+                // The link first: the dispatch notification carries it.
+                crate::tracking::after_commit(state, ticket_id, loaded.map(|l| &*l.doc), &document);
+                crate::webhooks::enqueue_new_events(state, ticket_id, loaded.map(|l| &*l.doc), &document, at);
+            }
             let written = Loaded {
                 doc: Arc::new(document),
                 version: saved.version,
                 seq: saved.seq,
                 chunks_since_snapshot: saved.chunks_since_snapshot,
                 assignee: index.assignee.clone(),
+                known: Some(Arc::new(Known { state: derived_state, events })),
             };
             state.docs().put(ticket_id, &written);
             state.publish(TicketChanged { id: ticket_id.to_owned(), status: index.status, seq: saved.seq });
@@ -374,7 +396,7 @@ mod tests {
     }
 
     fn loaded(doc: &Arc<Automerge>, version: i64) -> Loaded {
-        Loaded { doc: Arc::clone(doc), version, seq: 1, chunks_since_snapshot: 0, assignee: None }
+        Loaded { doc: Arc::clone(doc), version, seq: 1, chunks_since_snapshot: 0, assignee: None, known: None }
     }
 
     #[test]

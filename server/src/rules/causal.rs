@@ -66,17 +66,42 @@ fn lost_earlier(base: &Automerge, base_assignee: Option<&str>, frames: &[Frame],
     (lost && !holds).then(|| Refusal { action: Action::Claim, reason: Reason::ClaimedByOther }.to_string())
 }
 
-/// The frames of `changes`, all already applied to `document`.
-pub(crate) fn frames(document: &Automerge, changes: &[Change]) -> Vec<Frame> {
+/// What the server had of the ticket before a push, so that a change written on exactly that
+/// (the common push: a device that had everything the server had) is framed without reading
+/// the document at the change's dependencies again (docs/adr/0026).
+#[derive(Default)]
+pub(crate) struct Base<'a> {
+    /// The server's heads before the push.
+    pub heads: &'a [ChangeHash],
+    /// The state and event count at `heads`, when the cached document carries them.
+    pub known: Option<(&'a TicketState, usize)>,
+    /// What applying the push did, when it is one change: that change's own diff when it was
+    /// written on `heads`.
+    pub applied: Option<Vec<Patch>>,
+}
+
+/// The frames of `changes`, all already applied to `document`; `base` as [`Base`] says.
+pub(crate) fn frames(document: &Automerge, changes: &[Change], mut base: Base<'_>) -> Vec<Frame> {
+    let mut base_heads = base.heads.to_vec();
+    base_heads.sort_unstable();
+    let one_change = changes.len() == 1;
     changes
         .iter()
         .map(|change| {
             let deps = change.deps().to_vec();
             let hash = change.hash();
+            let mut sorted = deps.clone();
+            sorted.sort_unstable();
+            let on_base = sorted == base_heads;
+            let (known, events_seen) = match base.known.filter(|_| on_base) {
+                Some((state, events)) => (state.clone(), events),
+                None => (doc::derive_at(document, &deps).state, doc::event_count_at(document, &deps)),
+            };
+            let applied = if on_base && one_change { base.applied.take() } else { None };
             Frame {
-                known: doc::derive_at(document, &deps).state,
-                events_seen: doc::event_count_at(document, &deps),
-                patches: document.diff(&deps, &[hash]),
+                known,
+                events_seen,
+                patches: applied.unwrap_or_else(|| document.diff(&deps, &[hash])),
                 hash,
                 deps,
             }
@@ -632,7 +657,7 @@ mod tests {
         let mut document = base.fork();
         let change = note(&mut a, "on the heads");
         document.apply_changes([change.clone()]).expect("apply");
-        let judged = frames(&document, std::slice::from_ref(&change));
+        let judged = frames(&document, std::slice::from_ref(&change), Base::default());
         let diff = push_diff(&document, &before, &judged);
         assert!(matches!(diff, Cow::Borrowed(_)));
         assert_eq!(*diff, document.diff(&before, &document.get_heads()));
@@ -641,7 +666,7 @@ mod tests {
         let concurrent = note(&mut b, "beside it");
         let before = server.get_heads();
         server.apply_changes([concurrent.clone()]).expect("apply");
-        let judged = frames(&server, std::slice::from_ref(&concurrent));
+        let judged = frames(&server, std::slice::from_ref(&concurrent), Base::default());
         let diff = push_diff(&server, &before, &judged);
         assert!(matches!(diff, Cow::Owned(_)));
         assert_eq!(*diff, server.diff(&before, &server.get_heads()));
@@ -651,7 +676,7 @@ mod tests {
         let mut document = base.fork();
         let two = [note(&mut a, "one"), note(&mut a, "two")];
         document.apply_changes(two.iter().cloned()).expect("apply");
-        let judged = frames(&document, &two);
+        let judged = frames(&document, &two, Base::default());
         let diff = push_diff(&document, &before, &judged);
         assert!(matches!(diff, Cow::Owned(_)));
         assert_eq!(*diff, document.diff(&before, &document.get_heads()));
@@ -674,13 +699,77 @@ mod tests {
         tx.put(&n, "role", "dispatcher").expect("role");
         tx.commit();
         let change = doc.get_changes(&before);
-        let frames = frames(&doc, &change);
+        let frames = frames(&doc, &change, Base::default());
         assert_eq!(frames.len(), 1);
         assert_eq!(frames[0].events_seen, 1, "the author had seen the created event only");
         assert!(frames[0].known.created && frames[0].known.assignee.is_none());
         let (records, _) = touched(&frames[0]);
         assert_eq!(records.len(), 1);
         assert_eq!((records[0].list, records[0].index), ("events", 1));
+    }
+
+    /// A ticket with its created event, and a device's copy that adds a dispatch and a note.
+    fn ticket_and_device_change() -> (Automerge, Change) {
+        let mut server = Automerge::new();
+        let mut tx = server.transaction();
+        let events = tx.put_object(ROOT, "events", ObjType::List).expect("list");
+        let e = tx.insert_object(&events, 0, ObjType::Map).expect("event");
+        tx.put(&e, "kind", "created").expect("kind");
+        tx.put(&e, "role", "dispatcher").expect("role");
+        tx.put_object(ROOT, "notes", ObjType::List).expect("notes");
+        tx.commit();
+        let mut device = server.fork();
+        let (events, notes) = match (device.get(ROOT, "events"), device.get(ROOT, "notes")) {
+            (Ok(Some((_, e))), Ok(Some((_, n)))) => (e, n),
+            other => panic!("{other:?}"),
+        };
+        let mut tx = device.transaction();
+        let n = tx.insert_object(&events, 1, ObjType::Map).expect("event");
+        tx.put(&n, "kind", "dispatched").expect("kind");
+        tx.put(&n, "assignee", "eli").expect("assignee");
+        let note = tx.insert_object(&notes, 0, ObjType::Map).expect("note");
+        tx.put(&note, "text", "Seal replaced").expect("text");
+        tx.put(ROOT, "priority", "high").expect("priority");
+        tx.commit();
+        let change = device.get_last_local_change().expect("change").clone();
+        (server, change)
+    }
+
+    #[test]
+    fn a_change_on_the_servers_heads_is_framed_from_what_the_server_knew_exactly_as_read_again() {
+        let (server, change) = ticket_and_device_change();
+        let before = server.get_heads();
+        let known = doc::derive(&server).state;
+        let events = doc::event_count(&server);
+        let mut fast = server.fork();
+        let applied = crate::documents::batched::apply_one_logged(&mut fast, change.clone()).expect("apply");
+        let base = Base { heads: &before, known: Some((&known, events)), applied: Some(applied) };
+        let fast = frames(&fast, std::slice::from_ref(&change), base);
+        let mut read = server.fork();
+        read.apply_changes([change.clone()]).expect("apply");
+        let read = frames(&read, std::slice::from_ref(&change), Base::default());
+        assert_eq!(fast[0].known, read[0].known);
+        assert_eq!(fast[0].events_seen, read[0].events_seen);
+        assert_eq!(fast[0].patches, read[0].patches, "the logged patches are the change's diff");
+    }
+
+    #[test]
+    fn what_the_server_knew_is_not_used_for_a_change_written_on_other_heads() {
+        let (server, change) = ticket_and_device_change();
+        // The server moved on meanwhile: the change was not written on its heads.
+        let mut moved = server.fork();
+        let mut tx = moved.transaction();
+        tx.put(ROOT, "site_note", "gate code 4711").expect("put");
+        tx.commit();
+        let before = moved.get_heads();
+        let wrong = TicketState { assignee: Some("mallory".into()), ..TicketState::default() };
+        let mut document = moved.fork();
+        let applied = crate::documents::batched::apply_one_logged(&mut document, change.clone()).expect("apply");
+        let base = Base { heads: &before, known: Some((&wrong, 99)), applied: Some(applied) };
+        let judged = frames(&document, std::slice::from_ref(&change), base);
+        assert_eq!(judged[0].known, doc::derive_at(&document, change.deps()).state);
+        assert_eq!(judged[0].events_seen, 1);
+        assert_eq!(judged[0].patches, document.diff(change.deps(), &[change.hash()]));
     }
 
     #[test]

@@ -211,6 +211,15 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // sent the stored bytes without loading them (docs/adr/0030). NULL in rows written before:
     // those are loaded as they always were.
     "ALTER TABLE tickets ADD COLUMN heads BLOB;",
+    // 14: an engineer's sync asks which of its tickets changed after its cursor by assignee, by
+    // the pool and by the tickets the device holds; each of those three now finds only the rows
+    // past the cursor in an index, instead of reading every pooled and every held ticket's row
+    // to compare its sequence (docs/adr/0026).
+    r#"
+    DROP INDEX tickets_by_status;
+    CREATE INDEX tickets_by_status ON tickets (status, changed_seq);
+    CREATE INDEX tickets_by_id_seq ON tickets (id, changed_seq);
+    "#,
 ];
 
 /// Brings the schema up to the newest migration in one transaction with the project's one

@@ -186,6 +186,13 @@ const MIGRATIONS: &[&str] = &[
     // ticket's stored document, written with its row, so that a bootstrap sends the stored
     // bytes without loading them (docs/adr/0030). NULL in rows written before: loaded instead.
     "ALTER TABLE tickets ADD COLUMN heads BYTEA;",
+    // 12 (SQLite's 14): the three ways an engineer's sync finds its changed tickets (assignee,
+    // pool, held) each bounded by the cursor in an index (docs/adr/0026).
+    r#"
+    DROP INDEX tickets_by_status;
+    CREATE INDEX tickets_by_status ON tickets (status, changed_seq);
+    CREATE INDEX tickets_by_id_seq ON tickets (id, changed_seq);
+    "#,
 ];
 
 /// The schema version this build writes.
