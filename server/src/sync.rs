@@ -213,7 +213,8 @@ fn apply_push(
         // Each change is judged against the ticket as its author had seen it (rules/causal.rs).
         // A claim is judged against the ticket as the server has it: only a ticket the server
         // may have in a pool needs the pusher's groups (the state it wrote, else assume so).
-        let maybe_pooled = loaded.as_ref().is_some_and(|l| l.known.as_ref().is_none_or(|k| k.state.status == Status::Pooled));
+        let maybe_pooled =
+            loaded.as_ref().is_some_and(|l| l.known.as_ref().is_none_or(|k| k.state.status == Status::Pooled));
         if who.role == Role::Engineer && maybe_pooled && groups.is_none() {
             *groups = Some(crate::manage::routing(state)?.value.groups_of(&who.user_id));
         }

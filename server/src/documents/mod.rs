@@ -165,9 +165,10 @@ impl DocCache {
         let used = entries.tick;
         let (doc, assignee, known) = (Arc::clone(doc), assignee.clone(), known.clone());
         entries.bytes = entries.bytes.saturating_add(bytes);
-        entries
-            .map
-            .insert(ticket_id.to_owned(), Cached { doc, bytes, version, seq, chunks_since_snapshot, assignee, known, used });
+        entries.map.insert(
+            ticket_id.to_owned(),
+            Cached { doc, bytes, version, seq, chunks_since_snapshot, assignee, known, used },
+        );
     }
 
     fn forget(&self, ticket_id: &str) {

@@ -98,13 +98,7 @@ pub(crate) fn frames(document: &Automerge, changes: &[Change], mut base: Base<'_
                 None => (doc::derive_at(document, &deps).state, doc::event_count_at(document, &deps)),
             };
             let applied = if on_base && one_change { base.applied.take() } else { None };
-            Frame {
-                known,
-                events_seen,
-                patches: applied.unwrap_or_else(|| document.diff(&deps, &[hash])),
-                hash,
-                deps,
-            }
+            Frame { known, events_seen, patches: applied.unwrap_or_else(|| document.diff(&deps, &[hash])), hash, deps }
         })
         .collect()
 }
