@@ -29,7 +29,7 @@ pub(crate) fn may_push(who: &Principal, existing: Option<&Loaded>) -> Result<(),
     let Some(loaded) = existing else {
         return Err("unknown ticket".into());
     };
-    if loaded.assignee.as_deref() == Some(who.user_id.as_str())
+    if loaded.assignee() == Some(who.user_id.as_str())
         || is_or_was_assigned(&loaded.doc, &who.user_id)
         || was_pooled(&loaded.doc)
     {

@@ -25,7 +25,7 @@ use serde_bytes::ByteBuf;
 use crate::access;
 use crate::auth::Caller;
 use crate::documents::whole::WholeTickets;
-use crate::documents::{self, WRITE_ATTEMPTS};
+use crate::documents::{self, Loaded, WRITE_ATTEMPTS};
 use crate::error::body_rejection;
 use crate::storage::{HashBytes, IndexRow, Principal, Scope, SyncReadsQuery, SyncState};
 use crate::{AppError, AppState, blocking};
@@ -234,7 +234,7 @@ fn apply_push(
         // server change, which also carries what the server corrects (times, distances).
         let mut verdict =
             rules::check(base, &document, &rules::causal::push_diff(&document, &before, &frames), &pusher);
-        let base_assignee = loaded.as_ref().and_then(|l| l.assignee.as_deref());
+        let base_assignee = loaded.as_ref().and_then(Loaded::assignee);
         rules::causal::judge(&document, &frames, &pusher, base, base_assignee, now, &mut verdict);
         // Each frame holds what its change did: not kept through the write.
         drop(frames);

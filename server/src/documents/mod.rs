@@ -33,10 +33,6 @@ pub(crate) struct Loaded {
     /// The ticket's `changed_seq` at this version: the cursor that covers this document.
     pub seq: u64,
     pub chunks_since_snapshot: u64,
-    /// The ticket's assignee at this version when this server wrote it (`None`: unassigned, or
-    /// not known without deriving the document): lets a sync authorize the common case, the
-    /// assignee pushing, without folding the ticket's events.
-    pub assignee: Option<String>,
     /// The ticket's state and event count at this version, when this server wrote it: a push
     /// written on this version is judged from them without folding the history again.
     pub known: Option<Arc<Known>>,
@@ -48,6 +44,15 @@ pub(crate) struct Known {
     pub state: TicketState,
     /// How many events the history holds.
     pub events: usize,
+}
+
+impl Loaded {
+    /// The ticket's assignee at this version when this server wrote it (`None`: unassigned, or
+    /// not known without deriving the document): lets a sync authorize the common case, the
+    /// assignee pushing, without folding the ticket's events.
+    pub fn assignee(&self) -> Option<&str> {
+        self.known.as_ref()?.state.assignee.as_deref()
+    }
 }
 
 /// How many parsed documents the server keeps in memory.
@@ -94,7 +99,6 @@ struct Cached {
     version: i64,
     seq: u64,
     chunks_since_snapshot: u64,
-    assignee: Option<String>,
     known: Option<Arc<Known>>,
     used: u64,
 }
@@ -120,13 +124,12 @@ impl DocCache {
             version: cached.version,
             seq: cached.seq,
             chunks_since_snapshot: cached.chunks_since_snapshot,
-            assignee: cached.assignee.clone(),
             known: cached.known.clone(),
         })
     }
 
     fn put(&self, ticket_id: &str, loaded: &Loaded) {
-        let Loaded { doc, version, seq, chunks_since_snapshot, assignee, known } = loaded;
+        let Loaded { doc, version, seq, chunks_since_snapshot, known } = loaded;
         let (version, seq, chunks_since_snapshot) = (*version, *seq, *chunks_since_snapshot);
         let mut entries = self.entries();
         if let Some(old) = entries.map.get(ticket_id) {
@@ -163,12 +166,11 @@ impl DocCache {
         }
         entries.tick += 1;
         let used = entries.tick;
-        let (doc, assignee, known) = (Arc::clone(doc), assignee.clone(), known.clone());
+        let (doc, known) = (Arc::clone(doc), known.clone());
         entries.bytes = entries.bytes.saturating_add(bytes);
-        entries.map.insert(
-            ticket_id.to_owned(),
-            Cached { doc, bytes, version, seq, chunks_since_snapshot, assignee, known, used },
-        );
+        entries
+            .map
+            .insert(ticket_id.to_owned(), Cached { doc, bytes, version, seq, chunks_since_snapshot, known, used });
     }
 
     fn forget(&self, ticket_id: &str) {
@@ -219,7 +221,6 @@ fn load_stored(state: &AppState, ticket_id: &str) -> Result<Option<Loaded>, AppE
         version: stored.version,
         seq: stored.seq,
         chunks_since_snapshot: stored.chunks_since_snapshot,
-        assignee: None,
         known: None,
     };
     state.docs().put(ticket_id, &loaded);
@@ -288,7 +289,6 @@ pub(crate) fn commit(
                 version: saved.version,
                 seq: saved.seq,
                 chunks_since_snapshot: saved.chunks_since_snapshot,
-                assignee: index.assignee.clone(),
                 known: Some(Arc::new(Known { state: derived_state, events })),
             };
             state.docs().put(ticket_id, &written);
@@ -397,7 +397,7 @@ mod tests {
     }
 
     fn loaded(doc: &Arc<Automerge>, version: i64) -> Loaded {
-        Loaded { doc: Arc::clone(doc), version, seq: 1, chunks_since_snapshot: 0, assignee: None, known: None }
+        Loaded { doc: Arc::clone(doc), version, seq: 1, chunks_since_snapshot: 0, known: None }
     }
 
     #[test]

@@ -676,14 +676,20 @@ mod tests {
         assert_eq!(*diff, document.diff(&before, &document.get_heads()));
     }
 
-    #[test]
-    fn a_frame_sees_only_what_its_change_depended_on() {
-        let mut doc = Automerge::new();
-        let mut tx = doc.transaction();
+    /// The events list with a ticket's created event, written in `tx`; the list's id.
+    fn created(tx: &mut impl Transactable) -> ObjId {
         let events = tx.put_object(ROOT, "events", ObjType::List).expect("list");
         let e = tx.insert_object(&events, 0, ObjType::Map).expect("event");
         tx.put(&e, "kind", "created").expect("kind");
         tx.put(&e, "role", "dispatcher").expect("role");
+        events
+    }
+
+    #[test]
+    fn a_frame_sees_only_what_its_change_depended_on() {
+        let mut doc = Automerge::new();
+        let mut tx = doc.transaction();
+        let events = created(&mut tx);
         tx.commit();
         let before = doc.get_heads();
         let mut tx = doc.transaction();
@@ -706,10 +712,7 @@ mod tests {
     fn ticket_and_device_change() -> (Automerge, Change) {
         let mut server = Automerge::new();
         let mut tx = server.transaction();
-        let events = tx.put_object(ROOT, "events", ObjType::List).expect("list");
-        let e = tx.insert_object(&events, 0, ObjType::Map).expect("event");
-        tx.put(&e, "kind", "created").expect("kind");
-        tx.put(&e, "role", "dispatcher").expect("role");
+        created(&mut tx);
         tx.put_object(ROOT, "notes", ObjType::List).expect("notes");
         tx.commit();
         let mut device = server.fork();
