@@ -8,8 +8,17 @@
 //! any device (another device's is bound to that device; the pusher's own is refused here) or
 //! the compensation actor.
 
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex, PoisonError};
+
 use automerge::ActorId;
 use sha2::{Digest, Sha256};
+
+use crate::AppState;
+use crate::storage::StorageError;
+
+/// Most bindings [`Bindings`] keeps before it starts again (~100 bytes each).
+const BINDINGS_KEPT: usize = 100_000;
 
 /// The server's Automerge actor for the REST actions of device `device_id`: the first 16
 /// bytes of SHA-256 of `fieldsync-server-actor/<device id>`.
@@ -34,14 +43,71 @@ pub fn customer_actor() -> ActorId {
 /// pushing device's own server actor (the server actors of other devices are bound to those
 /// devices and refused as foreign).
 pub(crate) fn reserved(actor_hex: &str, pusher_device_id: &str) -> Option<&'static str> {
-    if actor_hex == crate::rules::compensation_actor().to_hex_string()
-        || actor_hex == customer_actor().to_hex_string()
-        || actor_hex == crate::escalator::escalation_actor().to_hex_string()
-    {
+    // Hashed once: every push asks for each of its actors.
+    static SERVER_ACTORS: LazyLock<[String; 3]> = LazyLock::new(|| {
+        [crate::rules::compensation_actor(), customer_actor(), crate::escalator::escalation_actor()]
+            .map(|actor| actor.to_hex_string())
+    });
+    if SERVER_ACTORS.iter().any(|server| server == actor_hex) {
         Some("change from the server's actor")
     } else if actor_hex == server_actor_hex(pusher_device_id) {
         Some("change from a server actor (reserved for the server's own writes)")
     } else {
         None
     }
+}
+
+/// The device each actor is bound to, as far as this server has read or made the binding. A
+/// binding never changes once made (`register_actor` keeps the first, nothing deletes one), so
+/// a push by an actor seen before needs no read of storage (docs/adr/0026); on several
+/// instances each keeps its own, all agreeing with the database.
+#[derive(Default)]
+pub(crate) struct Bindings {
+    devices: Mutex<HashMap<String, String>>,
+}
+
+impl Bindings {
+    fn known(&self, actor: &str) -> Option<String> {
+        self.devices.lock().unwrap_or_else(PoisonError::into_inner).get(actor).cloned()
+    }
+
+    fn remember(&self, actor: &str, device_id: &str) {
+        let mut devices = self.devices.lock().unwrap_or_else(PoisonError::into_inner);
+        if devices.len() >= BINDINGS_KEPT {
+            devices.clear();
+        }
+        devices.insert(actor.to_owned(), device_id.to_owned());
+    }
+}
+
+/// The devices `actors` are bound to, as `(actor, device id)`; an actor bound to none is left
+/// out. Storage is read only for actors this server has not seen bound.
+pub(crate) fn bound_devices(state: &AppState, actors: &[String]) -> Result<Vec<(String, String)>, StorageError> {
+    let bindings = state.actor_bindings();
+    let mut found = Vec::with_capacity(actors.len());
+    let mut unknown = Vec::new();
+    for actor in actors {
+        match bindings.known(actor) {
+            Some(device_id) => found.push((actor.clone(), device_id)),
+            None => unknown.push(actor.clone()),
+        }
+    }
+    if !unknown.is_empty() {
+        for record in state.storage().actors(&unknown)? {
+            bindings.remember(&record.actor, &record.device_id);
+            found.push((record.actor, record.device_id));
+        }
+    }
+    Ok(found)
+}
+
+/// Binds `actor` to `device_id` unless it is bound already; returns the device it is bound to
+/// (a binding this server has seen is not written again).
+pub(crate) fn register(state: &AppState, actor: &str, device_id: &str) -> Result<String, StorageError> {
+    if let Some(owner) = state.actor_bindings().known(actor) {
+        return Ok(owner);
+    }
+    let owner = state.storage().register_actor(actor, device_id)?;
+    state.actor_bindings().remember(actor, &owner);
+    Ok(owner)
 }

@@ -169,6 +169,7 @@ struct Inner {
     webhooks: webhooks::Runtime,
     tracking: tracking::Runtime,
     report_fonts: report::FontCache,
+    actor_bindings: actors::Bindings,
 }
 
 impl std::fmt::Debug for AppState {
@@ -244,6 +245,7 @@ impl AppState {
                 webhooks,
                 tracking,
                 report_fonts,
+                actor_bindings: actors::Bindings::default(),
             }),
         }
     }
@@ -276,6 +278,11 @@ impl AppState {
     /// Parsed ticket documents this server last read or wrote.
     pub(crate) fn docs(&self) -> &documents::DocCache {
         &self.inner.docs
+    }
+
+    /// The actor bindings this server has read or made.
+    pub(crate) fn actor_bindings(&self) -> &actors::Bindings {
+        &self.inner.actor_bindings
     }
 
     pub(crate) fn report_fonts(&self) -> &report::FontCache {

@@ -188,8 +188,8 @@ fn apply_push(
         if let Some(reason) = actors.iter().find_map(|a| crate::actors::reserved(a, &who.device_id)) {
             return reject(reason);
         }
-        let bound = state.storage().actors(&actors)?;
-        if bound.iter().any(|a| a.device_id != who.device_id) {
+        let bound = crate::actors::bound_devices(state, &actors)?;
+        if bound.iter().any(|(_, device_id)| *device_id != who.device_id) {
             return reject("change from another device's actor");
         }
         // One change (the common push) is applied with its patches logged: its frame's diff
@@ -225,15 +225,19 @@ fn apply_push(
         if rules::causal::knew_not_assignee(&frames, &pusher) {
             return reject("ticket is no longer assigned to you");
         }
-        for actor in actors.iter().filter(|a| !bound.iter().any(|b| &b.actor == *a)) {
-            if state.storage().register_actor(actor, &who.device_id)? != who.device_id {
+        for actor in actors.iter().filter(|a| !bound.iter().any(|(bound, _)| bound == *a)) {
+            if crate::actors::register(state, actor, &who.device_id)? != who.device_id {
                 return reject("change from another device's actor");
             }
         }
         // A push that breaks a rule is kept (one history with the device) and undone by one
         // server change, which also carries what the server corrects (times, distances).
-        let mut verdict =
-            rules::check(base, &document, &rules::causal::push_diff(&document, &before, &frames), &pusher);
+        let diff = rules::causal::push_diff(&document, &before, &frames);
+        let mut verdict = rules::check(base, &document, &diff, &pusher);
+        // A note, a photo, a checklist tick, a signature: nothing the index or the state reads.
+        let index_neutral =
+            diff.iter().all(|p| rules::root_key(p).is_some_and(|k| doc::INDEX_NEUTRAL_KEYS.contains(&k)));
+        drop(diff);
         let base_assignee = loaded.as_ref().and_then(Loaded::assignee);
         rules::causal::judge(&document, &frames, &pusher, base, base_assignee, now, &mut verdict);
         // Each frame holds what its change did: not kept through the write.
@@ -248,7 +252,11 @@ fn apply_push(
             eprintln!("fieldsync-server: ticket {id}: a push could not be fully undone: {}", verdict.reason());
         }
         let refused = (!verdict.is_clean()).then(|| verdict.reason());
-        if documents::commit(state, id, loaded.as_ref(), document, &stored, &who.device_id, now)?.is_some() {
+        // Undone in part (a compensation voids records) or not: only a clean push keeps them.
+        let index_unchanged = index_neutral && hash.is_none();
+        let written =
+            documents::Written { document, changes: &stored, device_id: &who.device_id, at: now, index_unchanged };
+        if documents::commit_written(state, id, loaded.as_ref(), written)?.is_some() {
             return Ok(refused);
         }
         // Someone wrote the ticket meanwhile: reload and merge again.

@@ -69,7 +69,7 @@ pub use dispatch::{
     is_complaint, is_escalated, mark_complaint, put_classification, put_complaint, put_escalation, put_priority,
     read_classification, read_complaint_level, read_complaint_unit, read_escalations,
 };
-pub use index::{INDEX_COLUMNS, INDEX_REVISION, TicketIndex};
+pub use index::{INDEX_COLUMNS, INDEX_NEUTRAL_KEYS, INDEX_REVISION, TicketIndex};
 use write::put_all;
 pub use write::{
     EventDraft, Stamp, append_event, append_note, append_part, append_time, create, edit, has_photo, put_feedback,

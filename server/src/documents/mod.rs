@@ -44,6 +44,8 @@ pub(crate) struct Known {
     pub state: TicketState,
     /// How many events the history holds.
     pub events: usize,
+    /// The index this server computed of this version (its listed fields).
+    pub index: TicketIndex,
 }
 
 impl Loaded {
@@ -249,7 +251,37 @@ pub(crate) fn commit(
     device_id: &str,
     at: Millis,
 ) -> Result<Option<(Saved, IndexRow)>, AppError> {
-    let (index, derived_state) = index_row(&document, at)?;
+    let write = Written { document, changes: new_changes, device_id, at, index_unchanged: false };
+    commit_written(state, ticket_id, loaded, write)
+}
+
+/// What a write stores: the document with its new changes applied, who wrote them, when.
+pub(crate) struct Written<'a> {
+    pub document: Automerge,
+    pub changes: &'a [Change],
+    pub device_id: &'a str,
+    pub at: Millis,
+    /// The changes touched only [`doc::INDEX_NEUTRAL_KEYS`] (their patches say so): the index
+    /// and state this server knew of `loaded` are this version's too, not read again.
+    pub index_unchanged: bool,
+}
+
+/// [`commit`] of a [`Written`].
+pub(crate) fn commit_written(
+    state: &AppState,
+    ticket_id: &str,
+    loaded: Option<&Loaded>,
+    written: Written<'_>,
+) -> Result<Option<(Saved, IndexRow)>, AppError> {
+    let Written { document, changes: new_changes, device_id, at, index_unchanged } = written;
+    let known = loaded.and_then(|l| l.known.as_deref()).filter(|_| index_unchanged);
+    let (index, derived_state) = match known {
+        Some(known) => (
+            IndexRow { id: ticket_id.to_owned(), index: known.index.clone(), updated_at: at, changed_seq: 0 },
+            known.state.clone(),
+        ),
+        None => index_row(&document, at)?,
+    };
     let mut changes = Vec::new();
     for change in new_changes {
         changes.extend_from_slice(change.raw_bytes());
@@ -275,7 +307,7 @@ pub(crate) fn commit(
     };
     match state.storage().save_ticket(&write) {
         Ok(saved) => {
-            let events = doc::event_count(&document);
+            let events = known.map_or_else(|| doc::event_count(&document), |k| k.events);
             // Most writes (notes, parts, photos, time) add no event: nothing to link or deliver.
             let events_before = loaded.map(|l| l.known.as_ref().map_or_else(|| doc::event_count(&l.doc), |k| k.events));
             if events_before != Some(events) {
@@ -289,7 +321,7 @@ pub(crate) fn commit(
                 version: saved.version,
                 seq: saved.seq,
                 chunks_since_snapshot: saved.chunks_since_snapshot,
-                known: Some(Arc::new(Known { state: derived_state, events })),
+                known: Some(Arc::new(Known { state: derived_state, events, index: index.index.clone() })),
             };
             state.docs().put(ticket_id, &written);
             state.publish(TicketChanged { id: ticket_id.to_owned(), status: index.status, seq: saved.seq });
@@ -308,7 +340,7 @@ pub(crate) fn commit(
 pub(crate) fn server_actor(state: &AppState, device_id: &str) -> Result<ActorId, AppError> {
     let actor = crate::actors::server_actor(device_id);
     // Bound already; registering again is a no-op that also reports a binding gone wrong.
-    let owner = state.storage().register_actor(&actor.to_hex_string(), device_id)?;
+    let owner = crate::actors::register(state, &actor.to_hex_string(), device_id)?;
     if owner != device_id {
         return Err(AppError::Internal(format!("server actor of device {device_id} is bound to {owner}")));
     }

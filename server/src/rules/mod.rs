@@ -141,11 +141,7 @@ pub(crate) fn check(base: &Automerge, after: &Automerge, patches: &[Patch], who:
         if !existed(&patch.obj) {
             continue;
         }
-        let top = match (patch.path.first(), &patch.action) {
-            (Some((_, Prop::Map(key))), _) => key.clone(),
-            (None, _) => action_key(&patch.action).unwrap_or_default(),
-            (Some((_, Prop::Seq(_))), _) => String::new(),
-        };
+        let top = root_key(patch).unwrap_or_default().to_owned();
         if CUSTOMER_KEYS.contains(&top.as_str()) {
             // Whatever the role: the customer's word is the customer's (the tracking page).
             undo(&mut verdict, ONLY_THE_CUSTOMER.into(), &patch.obj, &patch.action);
@@ -273,6 +269,19 @@ const COMPLAINT_KEY: &str = "complaint";
 /// Whether a write of the `complaint` key leaves it `true`.
 fn keeps_complaint(action: &PatchAction) -> bool {
     matches!(action, PatchAction::PutMap { value: (Value::Scalar(s), _), .. } if **s == ScalarValue::Boolean(true))
+}
+
+/// The root key a patch changes something under (`None` when it names none).
+pub(crate) fn root_key(patch: &Patch) -> Option<&str> {
+    match (patch.path.first(), &patch.action) {
+        (Some((_, Prop::Map(key))), _) => Some(key),
+        (None, PatchAction::PutMap { key, .. } | PatchAction::DeleteMap { key }) => Some(key),
+        (
+            None,
+            PatchAction::Conflict { prop: Prop::Map(key) } | PatchAction::Increment { prop: Prop::Map(key), .. },
+        ) => Some(key),
+        _ => None,
+    }
 }
 
 fn action_key(action: &PatchAction) -> Option<String> {

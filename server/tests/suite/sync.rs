@@ -197,6 +197,16 @@ async fn changes_made_with_another_devices_actor_are_refused() {
     let (accepted, _) = server.sync(&eli.token, &SyncRequest { cursor: answer.cursor, pushes: vec![forged] }).await;
     assert!(accepted.rejections.is_empty(), "{accepted:?}");
     assert_eq!(server.state.storage().ticket_row(&id).expect("row").expect("exists").status, Status::Travelling);
+    // The binding refused above came from what this server had seen; one that has not seen it
+    // since it started reads it from storage, and refuses the same.
+    let server = server.restart().await;
+    let before = document(&phone, &id).get_heads();
+    phone.check_in(&id, Location { lat: 52.0, lon: 4.0, accuracy_m: 10.0 }).expect("check in");
+    let forged = push_since(&document(&phone, &id), &before, &id);
+    let (refused, _) = server.sync(&tablet_token, &SyncRequest { cursor: 0, pushes: vec![forged] }).await;
+    assert_eq!(refused.rejections.len(), 1, "{refused:?}");
+    assert_eq!(refused.rejections[0].reason, "change from another device's actor");
+    assert_eq!(server.state.storage().ticket_row(&id).expect("row").expect("exists").status, Status::Travelling);
     let _ = tablet_device;
     server.stop().await;
 }
@@ -664,5 +674,52 @@ async fn two_server_instances_on_one_database_never_serve_or_write_a_stale_cache
 
     let _ = stop.send(());
     task.await.expect("task").expect("io");
+    server.stop().await;
+}
+
+/// A push that adds only notes, photos, checklist ticks or a signature keeps the index the
+/// server knew (docs/adr/0026): the stored row must still be the document's own index after
+/// such a push, and after one change that adds a note and a part together.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_index_row_stays_the_documents_after_a_note_and_after_a_note_with_a_part() {
+    use fieldsync_core::model::{Identity, TicketIndex, doc};
+    let server = Server::start().await;
+    let dana = server.user("dana", Role::Dispatcher);
+    let eli = server.user("eli", Role::Engineer);
+    let id = server.create_ticket(&dana.token, "Boiler leaks", Some("eli")).await;
+    let phone = open_client(server.dir.path(), &eli, Role::Engineer);
+    let (first, _) = server.sync(&eli.token, &noop(0)).await;
+    apply(&phone, &first);
+    let identity = Identity { user_id: eli.user_id.clone(), device_id: eli.device_id.clone(), role: Role::Engineer };
+    let stamp = |n: i64| doc::Stamp { id: format!("rec-{n}"), at: fieldsync_core::time::now_ms(), identity: &identity };
+    let row_is_the_documents = |answer: &SyncResponse| {
+        apply(&phone, answer);
+        let document = document(&phone, &id);
+        let row = server.state.storage().ticket_row(&id).expect("row").expect("exists");
+        assert_eq!(row.index, TicketIndex::of(&document, &doc::derive(&document)));
+        row
+    };
+
+    let (_, accepted) = push_edit(&server, &eli.token, &phone, &id, first.cursor, |tx| {
+        doc::append_event(tx, &doc::EventDraft::of(fieldsync_core::workflow::EventKind::Accepted), &stamp(1))
+            .expect("accept");
+    })
+    .await;
+    assert!(accepted.rejections.is_empty(), "{accepted:?}");
+    assert_eq!(row_is_the_documents(&accepted).status, Status::Accepted);
+    let (_, noted) = push_edit(&server, &eli.token, &phone, &id, accepted.cursor, |tx| {
+        doc::append_note(tx, "Seal replaced", false, &stamp(2)).expect("note");
+    })
+    .await;
+    assert!(noted.rejections.is_empty(), "{noted:?}");
+    assert_eq!(row_is_the_documents(&noted).status, Status::Accepted, "a note changes no listed field");
+    let (_, both) = push_edit(&server, &eli.token, &phone, &id, noted.cursor, |tx| {
+        doc::append_note(tx, "Valve swapped too", false, &stamp(3)).expect("note");
+        doc::append_part(tx, "VALVE-22", 3, &stamp(4)).expect("part");
+    })
+    .await;
+    assert!(both.rejections.is_empty(), "{both:?}");
+    let row = row_is_the_documents(&both);
+    assert_eq!((row.parts_lines, row.parts_quantity), (1, 3), "the part beside the note is listed");
     server.stop().await;
 }

@@ -19,6 +19,12 @@ use crate::workflow::{Derived, Status};
 /// reindexes its tickets from their documents when it next opens.
 pub const INDEX_REVISION: u32 = 1;
 
+/// Root keys of a ticket document that neither [`TicketIndex::of`] nor the derived state reads
+/// (the workflow folds `events` only): a write that changes nothing but these leaves the index
+/// and the state as they were, and the server reuses them instead of reading the document again
+/// (docs/adr/0026). A listed field that comes to read one of these takes it off this list.
+pub const INDEX_NEUTRAL_KEYS: [&str; 4] = [key::NOTES, key::PHOTOS, key::CHECKLIST, key::SIGNATURE];
+
 ticket_index! {
     /// Title.
     title: String => ["title"],

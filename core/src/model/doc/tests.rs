@@ -312,3 +312,46 @@ fn the_index_counts_time_parts_and_handovers_from_the_history() {
     );
     assert_eq!(index.assignee.as_deref(), Some("eng-3"));
 }
+
+/// The server reuses a ticket's index and state for a write that changes only these keys: each
+/// must leave both as they were (a field that reads one must take it off the list).
+#[test]
+fn writes_under_the_index_neutral_keys_leave_the_index_and_state_as_they_were() {
+    let e = engineer();
+    let mut doc = created();
+    edit(&mut doc, 2, "accept", |tx| append_event(tx, &EventDraft::of(EventKind::Accepted), &stamp(&e, 2)))
+        .expect("accept");
+    let index_of = |doc: &Automerge| {
+        let derived = derive(doc);
+        (TicketIndex::of(doc, &derived), derived.state)
+    };
+    let before = index_of(&doc);
+    let photo = PhotoMeta {
+        sha256: "ab".repeat(32),
+        width: 640,
+        height: 480,
+        bytes: 1_000,
+        caption: "valve".into(),
+        taken_at: Some(1_700_000_000_100),
+        by: "eng-1".into(),
+        location: None,
+        thumbnail_sha256: String::new(),
+    };
+    let signature = SignatureMeta {
+        signer: "Li Wei".into(),
+        signed_at: 1_700_000_000_200,
+        png_sha256: "cd".repeat(32),
+        summary_sha256: "ef".repeat(32),
+    };
+    edit(&mut doc, 3, "note", |tx| append_note(tx, "Seal replaced", true, &stamp(&e, 3))).expect("note");
+    edit(&mut doc, 4, "photo", |tx| put_photo(tx, &photo, &stamp(&e, 4))).expect("photo");
+    edit(&mut doc, 5, "check", |tx| set_checklist_item(tx, "isolate power", true, &stamp(&e, 5))).expect("check");
+    edit(&mut doc, 6, "sign", |tx| put_signature(tx, &signature, "[]", &stamp(&e, 6))).expect("sign");
+    let mut touched: Vec<String> = doc.keys(ROOT).filter(|k| INDEX_NEUTRAL_KEYS.contains(&k.as_str())).collect();
+    touched.sort();
+    assert_eq!(touched, ["checklist", "notes", "photos", "signature"], "every neutral key was written");
+    assert_eq!(index_of(&doc), before);
+    // The test can tell: a write outside the list changes the index.
+    edit(&mut doc, 7, "part", |tx| append_part(tx, "SEAL-8", 1, &stamp(&e, 7))).expect("part");
+    assert_ne!(index_of(&doc), before);
+}
