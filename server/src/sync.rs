@@ -27,7 +27,7 @@ use crate::auth::Caller;
 use crate::documents::whole::WholeTickets;
 use crate::documents::{self, Loaded, WRITE_ATTEMPTS};
 use crate::error::body_rejection;
-use crate::storage::{HashBytes, IndexRow, Principal, Scope, SyncReadsQuery, SyncState};
+use crate::storage::{HashBytes, IndexRow, Principal, Scope, SyncReadsQuery, SyncState, same_heads};
 use crate::{AppError, AppState, blocking};
 use crate::{limits, rules};
 
@@ -162,6 +162,7 @@ fn apply_push(
     // Sizes and op counts are checked before automerge parses (and would inflate) anything.
     let limits = &state.config().limits;
     let changes = limits::parse_push(&std::mem::take(&mut push.changes), limits).or_else(reject)?;
+    let pushed_heads: Vec<HashBytes> = push.heads.iter().map(|h| h.into_array()).collect();
     for _ in 0..WRITE_ATTEMPTS {
         // The cached document when there is one: a stale one fails the write's version check,
         // which drops it, and the next attempt reads storage.
@@ -254,8 +255,14 @@ fn apply_push(
         let refused = (!verdict.is_clean()).then(|| verdict.reason());
         // Undone in part (a compensation voids records) or not: only a clean push keeps them.
         let index_unchanged = index_neutral && hash.is_none();
-        let written =
-            documents::Written { document, changes: &stored, device_id: &who.device_id, at: now, index_unchanged };
+        let written = documents::Written {
+            document,
+            changes: &stored,
+            device_id: &who.device_id,
+            at: now,
+            index_unchanged,
+            holder: Some((&who.device_id, &pushed_heads)),
+        };
         if documents::commit_written(state, id, loaded.as_ref(), written)?.is_some() {
             return Ok(refused);
         }
@@ -270,13 +277,6 @@ fn to_heads(hashes: &[HashBytes]) -> Vec<ChangeHash> {
 
 fn from_heads(heads: &[ChangeHash]) -> Vec<HashBytes> {
     heads.iter().map(|h| h.0).collect()
-}
-
-fn same_heads(a: &[HashBytes], b: &[HashBytes]) -> bool {
-    let (mut a, mut b) = (a.to_vec(), b.to_vec());
-    a.sort_unstable();
-    b.sort_unstable();
-    a == b
 }
 
 /// What the device lacks of a loaded document: the changes after `known`, or the whole document
@@ -312,6 +312,16 @@ fn as_of_cursor(st: &mut SyncState, cursor: u64) -> bool {
         st.confirmed.clear();
     }
     eviction_applied
+}
+
+/// Whether two states say the same (heads in any order).
+fn same_state(a: &SyncState, b: &SyncState) -> bool {
+    let same_pending = match (&a.pending, &b.pending) {
+        (None, None) => true,
+        (Some((a_cursor, a_heads)), Some((b_cursor, b_heads))) => a_cursor == b_cursor && same_heads(a_heads, b_heads),
+        _ => false,
+    };
+    same_pending && a.evicted_at == b.evicted_at && same_heads(&a.confirmed, &b.confirmed)
 }
 
 /// Why a ticket is considered in this response.
@@ -373,6 +383,8 @@ fn updates(
         return Ok(SyncResponse { cursor: current, ..Default::default() });
     }
     let mut states: HashMap<String, SyncState> = reads.states.into_iter().collect();
+    // As read: a state the answer leaves as it was is not written again.
+    let read_states = states.clone();
     // Read after the answer's reads, so a membership change whose resequenced pool they saw is
     // the membership judged here (docs/adr/0028); read at all only for a group's pooled ticket.
     let mut groups = access::SkillGroups::of(state, who);
@@ -474,9 +486,16 @@ fn updates(
             last_included_seq = last_included_seq.max(row.changed_seq);
         }
         response.updates.push(update);
-        // Confirmed only by a cursor that covers this version of the document: two answers
-        // with the same cursor (a duplicated request, a budget cut) may carry different heads.
-        st.pending = Some((covered_by, server_heads));
+        if is_pushed && pushed_heads.get(id.as_str()).is_some_and(|heads| same_heads(heads, &server_heads)) {
+            // The device pushed exactly what the server has: it holds it all, answer or not
+            // (the ticket's write stored this state already: `TicketWrite::holder`).
+            st.confirmed = server_heads;
+            st.pending = None;
+        } else {
+            // Confirmed only by a cursor that covers this version of the document: two answers
+            // with the same cursor (a duplicated request, a budget cut) may carry different heads.
+            st.pending = Some((covered_by, server_heads));
+        }
         st.evicted_at = None;
         touched.push((id, st, false));
     }
@@ -498,6 +517,7 @@ fn updates(
             }
             (id, st)
         })
+        .filter(|(id, st)| read_states.get(id).is_none_or(|read| !same_state(read, st)))
         .collect();
     storage.put_sync_states(&who.device_id, &states)?;
     Ok(response)

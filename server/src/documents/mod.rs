@@ -18,7 +18,7 @@ use fieldsync_core::time::Millis;
 use fieldsync_core::workflow::TicketState;
 
 use crate::auth::Caller;
-use crate::storage::{ChangeLogRow, IndexRow, Saved, StorageError, TicketWrite};
+use crate::storage::{ChangeLogRow, HashBytes, IndexRow, Saved, StorageError, TicketWrite, same_heads};
 use crate::{AppError, AppState, TicketChanged};
 
 /// Compact a ticket into one snapshot once this many change chunks follow the last one.
@@ -251,7 +251,7 @@ pub(crate) fn commit(
     device_id: &str,
     at: Millis,
 ) -> Result<Option<(Saved, IndexRow)>, AppError> {
-    let write = Written { document, changes: new_changes, device_id, at, index_unchanged: false };
+    let write = Written { document, changes: new_changes, device_id, at, index_unchanged: false, holder: None };
     commit_written(state, ticket_id, loaded, write)
 }
 
@@ -264,6 +264,9 @@ pub(crate) struct Written<'a> {
     /// The changes touched only [`doc::INDEX_NEUTRAL_KEYS`] (their patches say so): the index
     /// and state this server knew of `loaded` are this version's too, not read again.
     pub index_unchanged: bool,
+    /// The pushing device and the heads it says it holds: when they are the written
+    /// document's heads, its sync state is written with the ticket ([`TicketWrite::holder`]).
+    pub holder: Option<(&'a str, &'a [HashBytes])>,
 }
 
 /// [`commit`] of a [`Written`].
@@ -273,7 +276,7 @@ pub(crate) fn commit_written(
     loaded: Option<&Loaded>,
     written: Written<'_>,
 ) -> Result<Option<(Saved, IndexRow)>, AppError> {
-    let Written { document, changes: new_changes, device_id, at, index_unchanged } = written;
+    let Written { document, changes: new_changes, device_id, at, index_unchanged, holder } = written;
     let known = loaded.and_then(|l| l.known.as_deref()).filter(|_| index_unchanged);
     let (index, derived_state) = match known {
         Some(known) => (
@@ -287,6 +290,8 @@ pub(crate) fn commit_written(
         changes.extend_from_slice(change.raw_bytes());
     }
     let compact = loaded.is_some_and(|l| l.chunks_since_snapshot + 1 > COMPACT_AFTER_CHUNKS);
+    let heads: Vec<HashBytes> = document.get_heads().iter().map(|h| h.0).collect();
+    let holder = holder.filter(|(_, held)| same_heads(held, &heads)).map(|(device, _)| device.to_owned());
     let write = TicketWrite {
         ticket_id: ticket_id.to_owned(),
         expected_version: loaded.map(|l| l.version),
@@ -303,7 +308,8 @@ pub(crate) fn commit_written(
             .collect(),
         // Kept with the chunks: a device that holds nothing of the ticket is sent them as they
         // are, without loading the document (docs/adr/0030).
-        heads: document.get_heads().iter().map(|h| h.0).collect(),
+        heads,
+        holder,
     };
     match state.storage().save_ticket(&write) {
         Ok(saved) => {

@@ -234,6 +234,11 @@ pub struct TicketWrite {
     /// The heads of the document after this write, kept with the chunks (see
     /// [`StoredTicket::heads`]); empty: not known.
     pub heads: Vec<HashBytes>,
+    /// The device whose push this write stores, when that device now holds exactly `heads`:
+    /// its sync state for the ticket is written with the ticket (confirmed `heads`, nothing
+    /// pending, not evicted), so the answer to its sync has no state left to write
+    /// (docs/adr/0003, docs/adr/0026).
+    pub holder: Option<String>,
 }
 
 /// What [`Storage::save_ticket`] did.
@@ -428,6 +433,14 @@ pub trait Storage:
 
 pub(crate) fn heads_to_blob(heads: &[HashBytes]) -> Vec<u8> {
     heads.concat()
+}
+
+/// Whether `a` and `b` are the same heads, in any order.
+pub(crate) fn same_heads(a: &[HashBytes], b: &[HashBytes]) -> bool {
+    let (mut a, mut b) = (a.to_vec(), b.to_vec());
+    a.sort_unstable();
+    b.sort_unstable();
+    a == b
 }
 
 pub(crate) fn heads_from_blob(blob: &[u8]) -> Vec<HashBytes> {

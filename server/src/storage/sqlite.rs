@@ -75,6 +75,31 @@ impl Drop for SqliteStorage {
     }
 }
 
+/// Writes what device `device_id` holds of ticket `ticket_id`.
+fn upsert_sync_state(
+    tx: &Transaction<'_>,
+    device_id: &str,
+    ticket_id: &str,
+    state: &SyncState,
+) -> Result<(), StorageError> {
+    tx.prepare_cached(
+        "INSERT INTO sync_state (device_id, ticket_id, confirmed, pending_cursor, pending_heads, evicted_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (device_id, ticket_id) DO UPDATE SET confirmed = excluded.confirmed,
+            pending_cursor = excluded.pending_cursor, pending_heads = excluded.pending_heads,
+            evicted_at = excluded.evicted_at",
+    )?
+    .execute(params![
+        device_id,
+        ticket_id,
+        heads_to_blob(&state.confirmed),
+        state.pending.as_ref().map(|(c, _)| i64_of(*c)),
+        state.pending.as_ref().map(|(_, h)| heads_to_blob(h)),
+        state.evicted_at.map(i64_of),
+    ])?;
+    Ok(())
+}
+
 /// The writer thread: one transaction per group of queued jobs.
 fn run_writer(mut conn: Connection, jobs: mpsc::Receiver<Job>) {
     // As `configure` left it.
@@ -515,6 +540,9 @@ impl Storage for SqliteStorage {
             for row in &write.change_log {
                 log.execute(params![id, row.change_hash, row.device_id, row.received_at])?;
             }
+            if let Some(device_id) = &write.holder {
+                upsert_sync_state(tx, device_id, id, &SyncState { confirmed: write.heads.clone(), ..Default::default() })?;
+            }
             let chunks: i64 = tx
                 .prepare_cached(
                     "SELECT COUNT(*) FROM doc_chunks WHERE ticket_id = ?1 AND seq > (SELECT COALESCE(MAX(seq), 0)
@@ -587,22 +615,8 @@ impl Storage for SqliteStorage {
         let (device_id, states) = (device_id.to_owned(), states.to_vec());
         // What a device holds: lost, the server sends it those changes again (docs/adr/0003).
         self.write_relaxed(move |tx| {
-            let mut stmt = tx.prepare_cached(
-                "INSERT INTO sync_state (device_id, ticket_id, confirmed, pending_cursor, pending_heads, evicted_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT (device_id, ticket_id) DO UPDATE SET confirmed = excluded.confirmed,
-                    pending_cursor = excluded.pending_cursor, pending_heads = excluded.pending_heads,
-                    evicted_at = excluded.evicted_at",
-            )?;
             for (ticket_id, state) in states {
-                stmt.execute(params![
-                    device_id,
-                    ticket_id,
-                    heads_to_blob(&state.confirmed),
-                    state.pending.as_ref().map(|(c, _)| i64_of(*c)),
-                    state.pending.as_ref().map(|(_, h)| heads_to_blob(h)),
-                    state.evicted_at.map(i64_of),
-                ])?;
+                upsert_sync_state(tx, &device_id, &ticket_id, &state)?;
             }
             Ok(())
         })

@@ -146,6 +146,7 @@ fn write(id: &str, expected: Option<i64>) -> TicketWrite {
         index: row(id),
         change_log: Vec::new(),
         heads: Vec::new(),
+        holder: None,
     }
 }
 

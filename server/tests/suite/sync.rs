@@ -723,3 +723,45 @@ async fn the_index_row_stays_the_documents_after_a_note_and_after_a_note_with_a_
     assert_eq!((row.parts_lines, row.parts_quantity), (1, 3), "the part beside the note is listed");
     server.stop().await;
 }
+
+/// A device that pushed exactly what the server has holds it all: the ticket's write stores
+/// that (docs/adr/0026) and the answer writes no state of its own. The next answer, after a
+/// dispatcher's note, carries that note alone: not the device's own changes again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_that_pushed_what_the_server_has_is_sent_only_what_others_add_next() {
+    let server = Server::start().await;
+    let dana = server.user("dana", Role::Dispatcher);
+    let eli = server.user("eli", Role::Engineer);
+    let id = server.create_ticket(&dana.token, "Held", Some("eli")).await;
+    let phone = open_client(server.dir.path(), &eli, Role::Engineer);
+    let (first, _) = server.sync(&eli.token, &noop(0)).await;
+    apply(&phone, &first);
+    phone.accept(&id).expect("accept");
+    phone.add_note(&id, "Seal replaced").expect("note");
+    let pushed = push_all(&phone, &id);
+    let (answer, _) =
+        server.sync(&eli.token, &SyncRequest { cursor: first.cursor, pushes: vec![pushed.clone()] }).await;
+    assert!(answer.rejections.is_empty(), "{answer:?}");
+    assert_eq!(answer.updates.len(), 1);
+    assert!(answer.updates[0].data.is_empty(), "nothing the device lacks");
+    let mut heads = fieldsync_core::protocol::from_wire(&pushed.heads);
+    heads.sort();
+    let mut held = fieldsync_core::protocol::from_wire(&answer.updates[0].heads);
+    held.sort();
+    assert_eq!(held, heads, "the server has exactly what the device pushed");
+    let states = server.state.storage().sync_states(&eli.device_id, std::slice::from_ref(&id)).expect("states");
+    let [(_, state)] = states.as_slice() else { panic!("one state: {states:?}") };
+    let mut confirmed: Vec<automerge::ChangeHash> = state.confirmed.iter().map(|h| automerge::ChangeHash(*h)).collect();
+    confirmed.sort();
+    assert_eq!((confirmed, &state.pending, state.evicted_at), (heads, &None, None), "held, nothing pending");
+
+    let (status, _) =
+        server.act(&dana.token, &id, serde_json::json!({"action": "add_note", "text": "Customer called"})).await;
+    assert_eq!(status, 200);
+    let (next, _) = server.sync(&eli.token, &noop(answer.cursor)).await;
+    let update = next.updates.iter().find(|u| u.ticket_id == id).expect("the dispatcher's note comes");
+    assert_eq!(update.data.len(), 1, "one change: the dispatcher's note, not the device's own again");
+    apply(&phone, &next);
+    assert_eq!(phone.get(&id).expect("ticket").notes.len(), 2);
+    server.stop().await;
+}

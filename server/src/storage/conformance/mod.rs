@@ -116,6 +116,7 @@ pub(super) fn write(id: &str, expected: Option<i64>, changes: &[u8], index: Inde
             .map(|h| ChangeLogRow { change_hash: (*h).into(), device_id: "d1".into(), received_at: 5 })
             .collect(),
         heads: Vec::new(),
+        holder: None,
     }
 }
 
@@ -363,11 +364,34 @@ fn sync_states(s: &dyn Storage) {
     let state = SyncState { confirmed: vec![[1; 32], [2; 32]], pending: Some((9, vec![[3; 32]])), evicted_at: Some(4) };
     s.put_sync_states("d1", &[("t".into(), state.clone()), ("u".into(), SyncState::default())]).expect("put");
     let got = s.sync_states("d1", &["t".into(), "u".into(), "v".into()]).expect("states");
-    assert_eq!(got, vec![("t".into(), state), ("u".into(), SyncState::default())]);
+    assert_eq!(got, vec![("t".into(), state.clone()), ("u".into(), SyncState::default())]);
     assert!(s.sync_states("d2", &["t".into()]).expect("states").is_empty(), "per device");
     let cleared = SyncState { confirmed: vec![[5; 32]], pending: None, evicted_at: None };
     s.put_sync_states("d1", &[("t".into(), cleared.clone())]).expect("overwrite");
     assert_eq!(s.sync_states("d1", &["t".into()]).expect("states"), vec![("t".into(), cleared)]);
+
+    // A pushing device that holds what its push wrote: its state comes with the ticket's
+    // write, replacing what was pending or evicted; other devices' states stay.
+    s.put_sync_states("d1", &[("t".into(), state.clone())]).expect("pending again");
+    s.put_sync_states("d2", &[("t".into(), state.clone())]).expect("another device's");
+    let held = TicketWrite {
+        heads: vec![[7; 32], [8; 32]],
+        holder: Some("d1".into()),
+        ..write("t", None, b"abc", row("t", Status::New, None), &["h1"])
+    };
+    s.save_ticket(&held).expect("write with its holder");
+    let holds = SyncState { confirmed: vec![[7; 32], [8; 32]], pending: None, evicted_at: None };
+    assert_eq!(s.sync_states("d1", &["t".into()]).expect("states"), vec![("t".into(), holds.clone())]);
+    assert_eq!(s.sync_states("d2", &["t".into()]).expect("states"), vec![("t".into(), state)]);
+    // A device holding nothing of it yet (no earlier state) is written too.
+    let first = TicketWrite {
+        heads: vec![[9; 32]],
+        holder: Some("d3".into()),
+        ..write("w", None, b"", row("w", Status::New, None), &[])
+    };
+    s.save_ticket(&first).expect("a write with a holder and no change chunk");
+    let holds = SyncState { confirmed: vec![[9; 32]], ..Default::default() };
+    assert_eq!(s.sync_states("d3", &["w".into()]).expect("states"), vec![("w".into(), holds)]);
 }
 
 fn retention(s: &dyn Storage) {

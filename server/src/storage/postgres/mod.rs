@@ -426,17 +426,25 @@ impl Storage for PostgresStorage {
                 }
                 None => chunks_before,
             };
-            if change_chunk.is_some() || !write.change_log.is_empty() {
+            if change_chunk.is_some() || !write.change_log.is_empty() || write.holder.is_some() {
                 let hashes: Vec<&str> = write.change_log.iter().map(|r| r.change_hash.as_str()).collect();
                 let devices: Vec<&str> = write.change_log.iter().map(|r| r.device_id.as_str()).collect();
                 let times: Vec<i64> = write.change_log.iter().map(|r| r.received_at).collect();
+                // The pushing device's sync state too, when it holds what is written.
+                let holder = write.holder.as_deref();
+                let confirmed = heads_to_blob(&write.heads);
                 tx.execute(
                     "WITH chunk AS (INSERT INTO doc_chunks (ticket_id, seq, kind, bytes)
-                                    SELECT $1, $5, 'change', $6::BYTEA WHERE $6::BYTEA IS NOT NULL)
+                                    SELECT $1, $5, 'change', $6::BYTEA WHERE $6::BYTEA IS NOT NULL),
+                          held AS (INSERT INTO sync_state (device_id, ticket_id, confirmed, pending_cursor,
+                                                           pending_heads, evicted_at)
+                                   SELECT $7::TEXT, $1, $8::BYTEA, NULL, NULL, NULL WHERE $7::TEXT IS NOT NULL
+                                   ON CONFLICT (device_id, ticket_id) DO UPDATE SET confirmed = excluded.confirmed,
+                                      pending_cursor = NULL, pending_heads = NULL, evicted_at = NULL)
                      INSERT INTO change_log (ticket_id, change_hash, device_id, received_at)
                      SELECT $1, h, d, r FROM UNNEST($2::TEXT[], $3::TEXT[], $4::BIGINT[]) AS l (h, d, r)
                      ON CONFLICT DO NOTHING",
-                    &[&id, &hashes, &devices, &times, &next_chunk, &change_chunk],
+                    &[&id, &hashes, &devices, &times, &next_chunk, &change_chunk, &holder, &confirmed],
                 )?;
             }
             // Near the end, so the lock on the counter row (held to commit) is held briefly; the
