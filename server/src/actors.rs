@@ -58,9 +58,12 @@ pub(crate) fn reserved(actor_hex: &str, pusher_device_id: &str) -> Option<&'stat
 }
 
 /// The device each actor is bound to, as far as this server has read or made the binding. A
-/// binding never changes once made (`register_actor` keeps the first, nothing deletes one), so
-/// a push by an actor seen before needs no read of storage (docs/adr/0026); on several
-/// instances each keeps its own, all agreeing with the database.
+/// binding changes only when a device is created whose server actor a push claimed first (it
+/// is bound back to the new device, storage/*/actors.rs; [`bound_at_creation`] tells this
+/// server); `register_actor` keeps the first binding and nothing deletes one, so a push by an
+/// actor seen before needs no read of storage (docs/adr/0026). On several instances each keeps
+/// its own: another instance could only hold a claim made before the device existed, which
+/// needs the device's random id (74 bits of a UUIDv7) guessed before it is made.
 #[derive(Default)]
 pub(crate) struct Bindings {
     devices: Mutex<HashMap<String, String>>,
@@ -110,4 +113,42 @@ pub(crate) fn register(state: &AppState, actor: &str, device_id: &str) -> Result
     let owner = state.storage().register_actor(actor, device_id)?;
     state.actor_bindings().remember(actor, &owner);
     Ok(owner)
+}
+
+/// Device `device_id` was just created and its server actor bound to it (taken back from a
+/// device that claimed it first by pushing, if one did): this server's bindings say so too.
+pub(crate) fn bound_at_creation(state: &AppState, device_id: &str) {
+    state.actor_bindings().remember(&server_actor_hex(device_id), device_id);
+}
+
+#[cfg(test)]
+mod tests {
+    use fieldsync_core::Role;
+
+    use super::*;
+    use crate::ServerConfig;
+
+    /// A device that pushed under another device's server actor before that device existed
+    /// (its id guessed) loses the actor when the device is created, on this server too: its
+    /// next push under it is another device's actor, not its own remembered claim.
+    #[test]
+    fn a_claimed_server_actor_is_bound_back_in_the_bindings_when_its_device_is_created() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state = AppState::open(dir.path(), ServerConfig::default()).expect("open");
+        let (_, hostile, _) = state.add_user("mallory", Role::Engineer).expect("mallory");
+        state
+            .storage()
+            .create_user(&crate::storage::UserRecord { id: "dana".into(), name: "dana".into(), role: Role::Dispatcher })
+            .expect("dana");
+        let guessed = "0192f000-0000-7000-8000-000000000001";
+        let actor = server_actor_hex(guessed);
+        assert_eq!(register(&state, &actor, &hostile).expect("claim"), hostile, "the claim is made and remembered");
+
+        state.create_device("dana", guessed, "dana-token").expect("create the device");
+
+        let bound = bound_devices(&state, std::slice::from_ref(&actor)).expect("bound");
+        assert_eq!(bound, vec![(actor.clone(), guessed.to_owned())], "this server's bindings say what storage says");
+        let stored = state.storage().actors(std::slice::from_ref(&actor)).expect("stored");
+        assert_eq!(stored.into_iter().map(|r| r.device_id).collect::<Vec<_>>(), vec![guessed.to_owned()]);
+    }
 }

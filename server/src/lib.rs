@@ -326,12 +326,21 @@ impl AppState {
         }
         let device_id = fieldsync_core::model::ids::new_id();
         let token = auth::new_token();
-        self.storage().create_device(&DeviceRecord {
-            id: device_id.clone(),
-            user_id: user_id.to_owned(),
-            token_sha256: auth::token_hash(&token),
-        })?;
+        self.create_device(user_id, &device_id, &token)?;
         Ok((device_id, token))
+    }
+
+    /// Stores device `device_id` of `user_id` with `token`. Creating it binds its server actor
+    /// to it, taking the actor back from a device that claimed it first by pushing: this
+    /// server's bindings are told (`actors::bound_at_creation`).
+    pub(crate) fn create_device(&self, user_id: &str, device_id: &str, token: &str) -> Result<(), AppError> {
+        self.storage().create_device(&DeviceRecord {
+            id: device_id.to_owned(),
+            user_id: user_id.to_owned(),
+            token_sha256: auth::token_hash(token),
+        })?;
+        actors::bound_at_creation(self, device_id);
+        Ok(())
     }
 
     /// One sync exchange for the device whose token is `token`, in process: what `POST /v1/sync`
