@@ -173,6 +173,9 @@ pub struct Performed {
     pub hash: ChangeHash,
     /// The ticket's derived state after it.
     pub derived: Derived,
+    /// The change wrote only under [`doc::INDEX_NEUTRAL_KEYS`] and added no event: the
+    /// ticket's index row is the one before it (a device skips computing it again).
+    pub index_unchanged: bool,
 }
 
 /// Creates a ticket document (dispatchers and admins); it is dispatched at once when
@@ -190,7 +193,7 @@ pub fn create(
     let mut document = Automerge::new().with_actor(actor);
     let hash = doc::edit(&mut document, at, "create", |tx| doc::create(tx, &ticket_id, new, &stamp))?;
     let derived = doc::derive(&document);
-    Ok((ticket_id, document, Performed { hash, derived }))
+    Ok((ticket_id, document, Performed { hash, derived, index_unchanged: false }))
 }
 
 /// Checks `command` by `identity` against the ticket's current state and, if allowed, applies
@@ -310,7 +313,23 @@ pub fn perform_on(
     })?;
     // A valid action appends at the end of the history: the fold is the old one plus this
     // event, with the same conflicts.
-    Ok(Performed { hash, derived: Derived { state: next, conflicts: derived.conflicts } })
+    let index_unchanged = matches!(edit, Edit::Content(_))
+        && content_key(command).is_some_and(|key| doc::INDEX_NEUTRAL_KEYS.contains(&key));
+    Ok(Performed { hash, derived: Derived { state: next, conflicts: derived.conflicts }, index_unchanged })
+}
+
+/// The one root key a content command writes under (the writes above; a test checks each
+/// against the patches of its change).
+fn content_key(command: &Command) -> Option<&'static str> {
+    match command {
+        Command::AddNote { .. } | Command::AddPublicNote { .. } => Some(doc::key::NOTES),
+        Command::AddPart { .. } => Some(doc::key::PARTS),
+        Command::LogTime { .. } => Some(doc::key::TIME_ENTRIES),
+        Command::SetChecklistItem { .. } => Some(doc::key::CHECKLIST),
+        Command::AddPhoto { .. } => Some(doc::key::PHOTOS),
+        Command::CaptureSignature { .. } => Some(doc::key::SIGNATURE),
+        _ => None,
+    }
 }
 
 enum Edit {
@@ -569,5 +588,77 @@ mod tests {
         assert_eq!((last.kind.as_str(), last.reason.as_deref()), ("paused", Some("awaiting part X-20")));
         let resumed = perform(&mut document, &engineer, &Command::Resume, 12).expect("resume");
         assert_eq!(resumed.derived.state.status, Status::Working);
+    }
+
+    #[test]
+    fn a_content_action_writes_only_under_its_key_and_a_neutral_one_keeps_the_index() {
+        // `content_key` restates which key each write uses, and `index_unchanged` lets a
+        // device keep its index row: both must hold for what the change really wrote.
+        let dispatcher =
+            Identity { user_id: "dana".into(), device_id: "d1".into(), role: crate::workflow::Role::Dispatcher };
+        let engineer =
+            Identity { user_id: "eli".into(), device_id: "d2".into(), role: crate::workflow::Role::Engineer };
+        let new = NewTicket { title: "Boiler".into(), assignee: Some("eli".into()), ..Default::default() };
+        let (_, mut document, _) = create(automerge::ActorId::random(), &dispatcher, &new, 1).expect("create");
+        let location = Location { lat: 52.0, lon: 4.0, accuracy_m: 5.0 };
+        for (at, command) in
+            [Command::Accept, Command::StartTravel { eta: None }, Command::CheckIn { location }, Command::StartWork]
+                .into_iter()
+                .enumerate()
+        {
+            perform(&mut document, &engineer, &command, 2 + at as Millis).expect("to work");
+        }
+        let photo = PhotoMeta {
+            sha256: "a".repeat(64),
+            width: 1,
+            height: 1,
+            bytes: 1,
+            caption: String::new(),
+            taken_at: None,
+            by: "eli".into(),
+            location: None,
+            thumbnail_sha256: String::new(),
+        };
+        let signature = SignatureMeta {
+            signer: "Ms Li".into(),
+            signed_at: 20,
+            png_sha256: "b".repeat(64),
+            summary_sha256: "c".repeat(64),
+        };
+        let commands = [
+            Command::AddNote { text: "Valve corroded".into() },
+            Command::AddPublicNote { text: "Parts ordered".into() },
+            Command::SetChecklistItem { item: "isolate power".into(), done: true },
+            Command::AddPhoto { photo },
+            Command::CaptureSignature { signature, strokes_json: "[]".into() },
+            Command::AddPart { sku: "VALVE-22".into(), qty: 2 },
+            Command::LogTime { minutes: 45, kind: "labour".into() },
+            Command::RecordFeedback { rating: 5, comment: "Quick".into() },
+            Command::Pause,
+        ];
+        let mut neutral = 0;
+        for (n, command) in commands.iter().enumerate() {
+            let before = document.get_heads();
+            let index_before = doc::TicketIndex::of(&document, &doc::derive(&document));
+            let performed = perform(&mut document, &engineer, command, 10 + n as Millis).expect("perform");
+            let patches = document.diff(&before, &document.get_heads());
+            let keys: std::collections::BTreeSet<String> = patches
+                .iter()
+                .filter_map(|patch| match (patch.path.first(), &patch.action) {
+                    (Some((_, automerge::Prop::Map(key))), _) => Some(key.clone()),
+                    (None, automerge::PatchAction::PutMap { key, .. }) => Some(key.clone()),
+                    _ => None,
+                })
+                .collect();
+            if let Some(key) = content_key(command) {
+                assert_eq!(keys, [key.to_owned()].into(), "{command:?} wrote {keys:?}");
+            }
+            let index_after = doc::TicketIndex::of(&document, &performed.derived);
+            if performed.index_unchanged {
+                neutral += 1;
+                assert_eq!(index_after, index_before, "{command:?} is said to leave the index as it was");
+            }
+        }
+        assert_eq!(neutral, 5, "notes, public notes, checklist ticks, photos and the signature keep the index");
     }
 }

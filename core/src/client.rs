@@ -616,7 +616,8 @@ impl Client {
             Some(Known { derived, summary: before }) => {
                 let derived = derived.unwrap_or_else(|| doc::derive(document));
                 let performed = actions::perform_on(document, derived, &self.inner.identity, &command, at)?;
-                let summary = doc::summary_after_action(&before, document, &performed.derived, at);
+                let summary =
+                    doc::summary_after_action(&before, document, &performed.derived, performed.index_unchanged, at);
                 (performed, summary)
             }
             None => {

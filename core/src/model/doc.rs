@@ -16,7 +16,7 @@ use crate::time::Millis;
 use crate::workflow::{self, Derived, EventKind, Role, Status};
 
 /// Document keys, in one place.
-mod key {
+pub(crate) mod key {
     pub const SCHEMA: &str = "schema";
     pub const ID: &str = "id";
     pub const CREATED_AT: &str = "created_at";
@@ -474,16 +474,19 @@ pub fn summarize_derived(
 
 /// The index row after a local action, from the row before it: the index is computed from
 /// the document again (every listed field, whichever the action touched; `client::tests`
-/// checks it against [`summarize`] for every kind of action), the rest is the row's own.
+/// checks it against [`summarize`] for every kind of action), unless the action wrote only
+/// what the index does not read (`index_unchanged`, [`INDEX_NEUTRAL_KEYS`]); the rest is the
+/// row's own.
 pub fn summary_after_action(
     before: &TicketSummary,
     doc: &Automerge,
     derived: &Derived,
+    index_unchanged: bool,
     updated_at: Millis,
 ) -> TicketSummary {
     TicketSummary {
         id: before.id.clone(),
-        index: TicketIndex::of(doc, derived),
+        index: if index_unchanged { before.index.clone() } else { TicketIndex::of(doc, derived) },
         updated_at,
         pending: true,
         quarantined: None,
