@@ -283,6 +283,9 @@ impl SyncStatus {
     }
 }
 
+/// Pending tickets and uploads, and the queued uploads themselves.
+type Waiting = (Pending, Vec<crate::store::blobs::Upload>);
+
 /// Runs `step` on the exchange on tokio's blocking pool (it reads and writes SQLite), and hands
 /// the exchange back.
 async fn off_thread<T: Send + 'static>(
@@ -436,12 +439,7 @@ impl SyncEngine {
     async fn sync_turn(&self) -> Result<SyncReport, SyncError> {
         let _turn = self.inner.running.lock().await;
         // What waits to go, as the attempt starts (local actions do not touch the status).
-        let client = self.inner.client.clone();
-        let waiting =
-            tokio::task::spawn_blocking(move || Ok::<_, Error>((client.pending()?, client.pending_uploads()?)))
-                .await
-                .ok()
-                .and_then(Result::ok);
+        let waiting = self.waiting().await.ok();
         self.inner.status.send_modify(|s| {
             s.syncing = true;
             if let Some((pending, uploads)) = waiting {
@@ -460,15 +458,18 @@ impl SyncEngine {
             Ok(result) => result,
             Err(panic) => Err(SyncError::Internal(panic_message(panic.as_ref()))),
         };
-        let pending = self.inner.client.pending().ok();
-        let uploads = self.inner.client.pending_uploads().ok();
+        // What still waits: as the sync read it last when nothing was uploaded after, else
+        // read again.
+        let (result, waiting) = match result {
+            Ok((report, Some(waiting))) => (Ok(report), Some(waiting)),
+            Ok((report, None)) => (Ok(report), self.waiting().await.ok()),
+            Err(e) => (Err(e), self.waiting().await.ok()),
+        };
         let finished_at = self.inner.client.now();
         self.inner.status.send_modify(|s| {
             s.syncing = false;
-            if let Some(pending) = pending {
+            if let Some((pending, uploads)) = waiting {
                 s.set_pending(pending);
-            }
-            if let Some(uploads) = uploads {
                 s.uploads = uploads;
             }
             match &result {
@@ -490,11 +491,14 @@ impl SyncEngine {
         result
     }
 
-    async fn sync_rounds(&self) -> Result<SyncReport, SyncError> {
+    /// The exchange, then the uploads; with what waits after them when the last read of the
+    /// store still says so (no upload went after it).
+    async fn sync_rounds(&self) -> Result<(SyncReport, Option<Waiting>), SyncError> {
         self.check_token().await?;
         let mut report = SyncReport::default();
         let mut exchange = self.inner.client.exchange();
-        loop {
+        // A finished exchange builds no request: no trip to the blocking pool to learn so.
+        while !exchange.is_done() {
             let (next, request) = off_thread(exchange, Exchange::next_request).await?;
             exchange = next;
             let Some(request) = request? else { break };
@@ -511,9 +515,29 @@ impl SyncEngine {
         report.retrying = applied.retrying;
         report.evicted = applied.evicted;
         report.failed = applied.failed;
-        // Documents first; blobs after, so a stuck photo never holds up a ticket.
-        report.uploads = self.upload_pending().await;
-        Ok(report)
+        // Documents first; blobs after, so a stuck photo never holds up a ticket. One read
+        // gives the queue and, when it is empty, the status's counts.
+        match self.waiting().await {
+            Ok((pending, uploads)) if uploads.is_empty() => Ok((report, Some((pending, uploads)))),
+            Ok((_, uploads)) => {
+                report.uploads = self.upload_pending(uploads).await;
+                Ok((report, None))
+            }
+            Err(e) => {
+                report.uploads.interrupted = Some(e.to_string());
+                Ok((report, None))
+            }
+        }
+    }
+
+    /// What waits to go, from one read of the store on the blocking pool: the counts the
+    /// status shows and the queued uploads.
+    async fn waiting(&self) -> Result<Waiting, SyncError> {
+        let client = self.inner.client.clone();
+        tokio::task::spawn_blocking(move || Ok::<_, Error>((client.pending()?, client.pending_uploads()?)))
+            .await
+            .map_err(joined)?
+            .map_err(SyncError::from)
     }
 
     /// Refuses a token of anyone but the store's owner before the first request that carries

@@ -34,21 +34,10 @@ enum Outcome {
 }
 
 impl SyncEngine {
-    /// Uploads every queued blob it can; a network failure ends the round, not the sync.
-    pub(super) async fn upload_pending(&self) -> UploadReport {
+    /// Uploads every blob of `pending` (the queue as the sync read it) it can; a network
+    /// failure ends the round, not the sync.
+    pub(super) async fn upload_pending(&self, pending: Vec<Upload>) -> UploadReport {
         let mut report = UploadReport::default();
-        let client = self.inner.client.clone();
-        let pending = match tokio::task::spawn_blocking(move || client.pending_uploads()).await {
-            Ok(Ok(pending)) => pending,
-            Ok(Err(e)) => {
-                report.interrupted = Some(e.to_string());
-                return report;
-            }
-            Err(e) => {
-                report.interrupted = Some(joined(e).to_string());
-                return report;
-            }
-        };
         for upload in pending {
             match self.upload_one(&upload, &mut report).await {
                 Ok(Outcome::Done) => {
