@@ -286,6 +286,11 @@ impl SyncStatus {
 /// Pending tickets and uploads, and the queued uploads themselves.
 type Waiting = (Pending, Vec<crate::store::blobs::Upload>);
 
+/// What waits to go, read from the store (blocking).
+fn read_waiting(client: &Client) -> Result<Waiting, Error> {
+    Ok((client.pending()?, client.pending_uploads()?))
+}
+
 /// Runs `step` on the exchange on tokio's blocking pool (it reads and writes SQLite), and hands
 /// the exchange back.
 async fn off_thread<T: Send + 'static>(
@@ -497,15 +502,25 @@ impl SyncEngine {
         self.check_token().await?;
         let mut report = SyncReport::default();
         let mut exchange = self.inner.client.exchange();
+        // What waits once the exchange is over, when the trip that applied its last answer
+        // read it too.
+        let mut waiting_after = None;
         // A finished exchange builds no request: no trip to the blocking pool to learn so.
         while !exchange.is_done() {
             let (next, request) = off_thread(exchange, Exchange::next_request).await?;
             exchange = next;
             let Some(request) = request? else { break };
             let response = self.exchange(&request, &mut report).await?;
-            let (next, applied) = off_thread(exchange, move |exchange| exchange.receive(&response)).await?;
+            let client = self.inner.client.clone();
+            let (next, (applied, waiting)) = off_thread(exchange, move |exchange| {
+                let applied = exchange.receive(&response);
+                let waiting = (applied.is_ok() && exchange.is_done()).then(|| read_waiting(&client));
+                (applied, waiting)
+            })
+            .await?;
             exchange = next;
             applied?;
+            waiting_after = waiting;
         }
         let exchanged = exchange.finish();
         report.pushed = exchanged.pushed;
@@ -517,7 +532,11 @@ impl SyncEngine {
         report.failed = applied.failed;
         // Documents first; blobs after, so a stuck photo never holds up a ticket. One read
         // gives the queue and, when it is empty, the status's counts.
-        match self.waiting().await {
+        let waiting = match waiting_after {
+            Some(waiting) => waiting.map_err(SyncError::from),
+            None => self.waiting().await,
+        };
+        match waiting {
             Ok((pending, uploads)) if uploads.is_empty() => Ok((report, Some((pending, uploads)))),
             Ok((_, uploads)) => {
                 report.uploads = self.upload_pending(uploads).await;
@@ -534,10 +553,7 @@ impl SyncEngine {
     /// status shows and the queued uploads.
     async fn waiting(&self) -> Result<Waiting, SyncError> {
         let client = self.inner.client.clone();
-        tokio::task::spawn_blocking(move || Ok::<_, Error>((client.pending()?, client.pending_uploads()?)))
-            .await
-            .map_err(joined)?
-            .map_err(SyncError::from)
+        tokio::task::spawn_blocking(move || read_waiting(&client)).await.map_err(joined)?.map_err(SyncError::from)
     }
 
     /// Refuses a token of anyone but the store's owner before the first request that carries
