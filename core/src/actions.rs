@@ -560,25 +560,36 @@ mod tests {
         assert!(blank.is_err(), "a blank group is refused");
     }
 
-    #[test]
-    fn a_hold_pauses_the_work_and_says_why() {
+    /// A ticket a dispatcher created at time 1 and assigned to the engineer it returns.
+    fn assigned_ticket() -> (Identity, Automerge) {
         let dispatcher =
             Identity { user_id: "dana".into(), device_id: "d1".into(), role: crate::workflow::Role::Dispatcher };
         let engineer =
             Identity { user_id: "eli".into(), device_id: "d2".into(), role: crate::workflow::Role::Engineer };
         let new = NewTicket { title: "Boiler".into(), assignee: Some("eli".into()), ..Default::default() };
-        let (_, mut document, _) = create(automerge::ActorId::random(), &dispatcher, &new, 1).expect("create");
-        let hold = Command::Hold { reason: "awaiting part X-20".into() };
-        let early = perform(&mut document, &engineer, &hold, 2).expect_err("nothing to hold before work starts");
-        assert!(early.to_string().contains("cannot pause"), "{early}");
+        let (_, document, _) = create(automerge::ActorId::random(), &dispatcher, &new, 1).expect("create");
+        (engineer, document)
+    }
+
+    /// The engineer accepts, travels, checks in and starts work, from time `at` on.
+    fn start_work(document: &mut Automerge, engineer: &Identity, at: Millis) {
         let location = Location { lat: 52.0, lon: 4.0, accuracy_m: 5.0 };
-        for (at, command) in
+        for (n, command) in
             [Command::Accept, Command::StartTravel { eta: None }, Command::CheckIn { location }, Command::StartWork]
                 .into_iter()
                 .enumerate()
         {
-            perform(&mut document, &engineer, &command, 3 + at as Millis).expect("to work");
+            perform(document, engineer, &command, at + n as Millis).expect("to work");
         }
+    }
+
+    #[test]
+    fn a_hold_pauses_the_work_and_says_why() {
+        let (engineer, mut document) = assigned_ticket();
+        let hold = Command::Hold { reason: "awaiting part X-20".into() };
+        let early = perform(&mut document, &engineer, &hold, 2).expect_err("nothing to hold before work starts");
+        assert!(early.to_string().contains("cannot pause"), "{early}");
+        start_work(&mut document, &engineer, 3);
         let blank = perform(&mut document, &engineer, &Command::Hold { reason: " ".into() }, 10);
         assert!(matches!(blank, Err(Error::InvalidInput(_))), "a hold says why: {blank:?}");
         let held = perform(&mut document, &engineer, &hold, 11).expect("hold");
@@ -594,31 +605,9 @@ mod tests {
     fn a_content_action_writes_only_under_its_key_and_a_neutral_one_keeps_the_index() {
         // `content_key` restates which key each write uses, and `index_unchanged` lets a
         // device keep its index row: both must hold for what the change really wrote.
-        let dispatcher =
-            Identity { user_id: "dana".into(), device_id: "d1".into(), role: crate::workflow::Role::Dispatcher };
-        let engineer =
-            Identity { user_id: "eli".into(), device_id: "d2".into(), role: crate::workflow::Role::Engineer };
-        let new = NewTicket { title: "Boiler".into(), assignee: Some("eli".into()), ..Default::default() };
-        let (_, mut document, _) = create(automerge::ActorId::random(), &dispatcher, &new, 1).expect("create");
-        let location = Location { lat: 52.0, lon: 4.0, accuracy_m: 5.0 };
-        for (at, command) in
-            [Command::Accept, Command::StartTravel { eta: None }, Command::CheckIn { location }, Command::StartWork]
-                .into_iter()
-                .enumerate()
-        {
-            perform(&mut document, &engineer, &command, 2 + at as Millis).expect("to work");
-        }
-        let photo = PhotoMeta {
-            sha256: "a".repeat(64),
-            width: 1,
-            height: 1,
-            bytes: 1,
-            caption: String::new(),
-            taken_at: None,
-            by: "eli".into(),
-            location: None,
-            thumbnail_sha256: String::new(),
-        };
+        let (engineer, mut document) = assigned_ticket();
+        start_work(&mut document, &engineer, 2);
+        let photo = PhotoMeta { by: "eli".into(), ..PhotoMeta::sample() };
         let signature = SignatureMeta {
             signer: "Ms Li".into(),
             signed_at: 20,

@@ -45,17 +45,7 @@ pub(super) fn deliver(from: &Client, to: &Client, id: &str) {
 }
 
 fn photo_meta() -> crate::model::PhotoMeta {
-    crate::model::PhotoMeta {
-        sha256: "a".repeat(64),
-        width: 1,
-        height: 1,
-        bytes: 1,
-        caption: String::new(),
-        taken_at: None,
-        by: String::new(),
-        location: None,
-        thumbnail_sha256: String::new(),
-    }
+    crate::model::PhotoMeta::sample()
 }
 
 fn signature_meta() -> crate::model::SignatureMeta {

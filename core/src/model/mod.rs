@@ -407,6 +407,24 @@ pub struct PhotoMeta {
     pub thumbnail_sha256: String,
 }
 
+#[cfg(test)]
+impl PhotoMeta {
+    /// A 1×1 photo whose image hashes to `a…a`, for tests.
+    pub(crate) fn sample() -> PhotoMeta {
+        PhotoMeta {
+            sha256: "a".repeat(64),
+            width: 1,
+            height: 1,
+            bytes: 1,
+            caption: String::new(),
+            taken_at: None,
+            by: String::new(),
+            location: None,
+            thumbnail_sha256: String::new(),
+        }
+    }
+}
+
 /// Metadata of the customer's signature.
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

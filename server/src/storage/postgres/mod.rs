@@ -66,6 +66,33 @@ const CHUNK_STATE_SQL: &str = "SELECT (SELECT version FROM tickets WHERE id = $1
         (SELECT COUNT(*) FROM doc_chunks WHERE ticket_id = $1 AND seq > (SELECT COALESCE(MAX(seq), 0)
          FROM doc_chunks WHERE ticket_id = $1 AND kind = 'snapshot'))";
 
+/// What `write` records beside its row, its change chunk (if any) numbered `chunk_seq`.
+fn records<'a>(write: &'a TicketWrite, chunk_seq: i64, chunk: Option<&'a Vec<u8>>) -> rows::Records<'a> {
+    rows::Records {
+        hashes: write.change_log.iter().map(|r| r.change_hash.as_str()).collect(),
+        devices: write.change_log.iter().map(|r| r.device_id.as_str()).collect(),
+        times: write.change_log.iter().map(|r| r.received_at).collect(),
+        chunk_seq,
+        chunk,
+        // The pushing device's sync state too, when it holds what is written.
+        holder: write.holder.as_deref(),
+        confirmed: heads_to_blob(&write.heads),
+    }
+}
+
+/// The end of `write` at `version`: its `records`, the row, the sequence number and the
+/// notification, in one statement; returns the sequence number.
+fn save_row(
+    tx: &mut impl pool::RunsStatements,
+    write: &TicketWrite,
+    version: i64,
+    records: &rows::Records<'_>,
+) -> Result<i64, StorageError> {
+    let payload = TicketNotice::payload_after_seq(write.index.status, &write.ticket_id);
+    let heads = stored_heads_blob(&write.heads);
+    rows::save(tx, CHANNEL, &payload, &write.index, version, heads.as_deref(), records)
+}
+
 /// First key of the two-key advisory locks on ticket ids.
 const TICKET_LOCK_SPACE: i32 = 7;
 
@@ -135,70 +162,26 @@ impl PostgresStorage {
         value
     }
 
-    /// A ticket write in one transaction under the ticket's transaction-level lock: the path of
-    /// a write with a snapshot (a compaction), whose insert and removal of what it covers must
-    /// commit with the row.
-    fn save_compacted(&self, write: &TicketWrite) -> Result<Saved, StorageError> {
+    /// A compaction: the snapshot, the removal of what it covers and the row in one
+    /// transaction, under the ticket's transaction-level lock.
+    fn save_compacted(&self, write: &TicketWrite, snapshot: &[u8]) -> Result<Saved, StorageError> {
         self.write(|tx| {
             let id = write.ticket_id.as_str();
-            // Writers of one ticket take turns (on every instance): the version read next is
-            // the latest committed one, so the check below cannot miss a concurrent write.
             tx.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", &[&TICKET_LOCK_SPACE, &id])?;
-            // The version, the next chunk number and the change chunks after the last snapshot,
-            // in one round trip (read after the lock: the latest committed ones).
             let row = tx.query_one(CHUNK_STATE_SQL, &[&id])?;
-            let (current, next_chunk, chunks_before): (Option<i64>, i64, i64) = (row.get(0), row.get(1), row.get(2));
+            let (current, next_chunk): (Option<i64>, i64) = (row.get(0), row.get(1));
             if current != write.expected_version {
                 return Err(StorageError::VersionConflict(id.to_owned()));
             }
             let version = current.unwrap_or(0) + 1;
-            // The change chunk (when there is one and no snapshot) goes in with the receive
-            // records, in one statement.
-            let mut change_chunk: Option<&Vec<u8>> = None;
-            let chunks = match &write.snapshot {
-                // One transaction: the snapshot and the removal of what it covers commit together.
-                Some(snapshot) => {
-                    tx.execute(
-                        "INSERT INTO doc_chunks (ticket_id, seq, kind, bytes) VALUES ($1, $2, 'snapshot', $3)",
-                        &[&id, &next_chunk, snapshot],
-                    )?;
-                    tx.execute("DELETE FROM doc_chunks WHERE ticket_id = $1 AND seq < $2", &[&id, &next_chunk])?;
-                    // Nothing follows the new snapshot.
-                    0
-                }
-                None if !write.changes.is_empty() => {
-                    change_chunk = Some(&write.changes);
-                    chunks_before + 1
-                }
-                None => chunks_before,
-            };
-            if change_chunk.is_some() || !write.change_log.is_empty() || write.holder.is_some() {
-                let hashes: Vec<&str> = write.change_log.iter().map(|r| r.change_hash.as_str()).collect();
-                let devices: Vec<&str> = write.change_log.iter().map(|r| r.device_id.as_str()).collect();
-                let times: Vec<i64> = write.change_log.iter().map(|r| r.received_at).collect();
-                // The pushing device's sync state too, when it holds what is written.
-                let holder = write.holder.as_deref();
-                let confirmed = heads_to_blob(&write.heads);
-                tx.execute(
-                    "WITH chunk AS (INSERT INTO doc_chunks (ticket_id, seq, kind, bytes)
-                                    SELECT $1, $5, 'change', $6::BYTEA WHERE $6::BYTEA IS NOT NULL),
-                          held AS (INSERT INTO sync_state (device_id, ticket_id, confirmed, pending_cursor,
-                                                           pending_heads, evicted_at)
-                                   SELECT $7::TEXT, $1, $8::BYTEA, NULL, NULL, NULL WHERE $7::TEXT IS NOT NULL
-                                   ON CONFLICT (device_id, ticket_id) DO UPDATE SET confirmed = excluded.confirmed,
-                                      pending_cursor = NULL, pending_heads = NULL, evicted_at = NULL)
-                     INSERT INTO change_log (ticket_id, change_hash, device_id, received_at)
-                     SELECT $1, h, d, r FROM UNNEST($2::TEXT[], $3::TEXT[], $4::BIGINT[]) AS l (h, d, r)
-                     ON CONFLICT DO NOTHING",
-                    &[&id, &hashes, &devices, &times, &next_chunk, &change_chunk, &holder, &confirmed],
-                )?;
-            }
-            // Near the end, so the lock on the counter row (held to commit) is held briefly; the
-            // row and the notification go in the same statement (docs/adr/0026).
-            let payload = TicketNotice::payload_after_seq(write.index.status, id);
-            let heads = stored_heads_blob(&write.heads);
-            let seq = rows::save(tx, CHANNEL, &payload, &write.index, version, heads.as_deref())?;
-            Ok(Saved { seq: u64_of(seq), version, chunks_since_snapshot: u64_of(chunks) })
+            tx.execute(
+                "INSERT INTO doc_chunks (ticket_id, seq, kind, bytes) VALUES ($1, $2, 'snapshot', $3)",
+                &[&id, &next_chunk, &snapshot],
+            )?;
+            tx.execute("DELETE FROM doc_chunks WHERE ticket_id = $1 AND seq < $2", &[&id, &next_chunk])?;
+            // Nothing follows the new snapshot.
+            let seq = save_row(tx, write, version, &records(write, next_chunk + 1, None))?;
+            Ok(Saved { seq: u64_of(seq), version, chunks_since_snapshot: 0 })
         })
     }
 
@@ -485,8 +468,8 @@ impl Storage for PostgresStorage {
     }
 
     fn save_ticket(&self, write: &TicketWrite) -> Result<Saved, StorageError> {
-        if write.snapshot.is_some() {
-            return self.save_compacted(write);
+        if let Some(snapshot) = &write.snapshot {
+            return self.save_compacted(write, snapshot);
         }
         let id = write.ticket_id.as_str();
         // Writers of one ticket take turns (on every instance): the version read next is the
@@ -500,19 +483,7 @@ impl Storage for PostgresStorage {
             }
             let version = current.unwrap_or(0) + 1;
             let chunk = (!write.changes.is_empty()).then_some(&write.changes);
-            let records = rows::Records {
-                hashes: write.change_log.iter().map(|r| r.change_hash.as_str()).collect(),
-                devices: write.change_log.iter().map(|r| r.device_id.as_str()).collect(),
-                times: write.change_log.iter().map(|r| r.received_at).collect(),
-                chunk_seq: next_chunk,
-                chunk,
-                holder: write.holder.as_deref(),
-                confirmed: heads_to_blob(&write.heads),
-            };
-            let payload = TicketNotice::payload_after_seq(write.index.status, id);
-            let heads = stored_heads_blob(&write.heads);
-            let seq =
-                rows::save_with_records(tx, CHANNEL, &payload, &write.index, version, heads.as_deref(), &records)?;
+            let seq = save_row(tx, write, version, &records(write, next_chunk, chunk))?;
             let chunks = chunks_before + i64::from(chunk.is_some());
             Ok(Saved { seq: u64_of(seq), version, chunks_since_snapshot: u64_of(chunks) })
         })

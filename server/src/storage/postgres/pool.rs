@@ -148,6 +148,25 @@ impl Tx<'_> {
     }
 }
 
+/// What runs a statement, in a transaction ([`Tx`]) or on its own ([`Autocommit`]): for a
+/// statement both paths share.
+pub(super) trait RunsStatements {
+    /// The one row `sql` returns.
+    fn query_one(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row, postgres::Error>;
+}
+
+impl RunsStatements for Tx<'_> {
+    fn query_one(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row, postgres::Error> {
+        Tx::query_one(self, sql, params)
+    }
+}
+
+impl RunsStatements for Autocommit<'_> {
+    fn query_one(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row, postgres::Error> {
+        Autocommit::query_one(self, sql, params)
+    }
+}
+
 /// Statements run on their own, outside any transaction: one statement is atomic and reads one
 /// snapshot by itself, so a lone statement needs no `BEGIN` and `COMMIT` (two round trips
 /// more, each awaited: the cost that made a sync on PostgreSQL take 35 round trips).

@@ -11,43 +11,34 @@ use fieldsync_core::store::index_sql;
 use postgres::Row;
 use postgres::types::ToSql;
 
-use super::pool::{Autocommit, Tx};
+use super::pool::{Autocommit, RunsStatements, Tx};
 use crate::storage::{INDEX_FINGERPRINT_COUNTER, IndexRow, StorageError, index_of_stored, u64_of};
 
-/// The end of a ticket write in one statement: the next change sequence number, the ticket's
+/// The end of a ticket write in one statement: the push's records (the change chunk, the
+/// pushing device's sync state, the change log), the next change sequence number, the ticket's
 /// row upserted with it and the notification of every listening instance with that number
 /// (delivered at commit, in commit order). `$1` channel, `$2` payload after the number, `$3` id,
-/// `$4` updated_at, `$5` version, `$6` the stored document's heads, the index from `$7`. The lock
-/// on the counter row is held to commit: commits come in sequence order, which the cursors rely
-/// on (docs/adr/0006).
-pub(super) static SAVE_SQL: LazyLock<String> = LazyLock::new(|| save_sql(""));
-
-/// [`SAVE_SQL`] with a push's records written by the same statement, which alone is the whole
-/// write of a ticket without a snapshot (it commits by itself: the counter row's lock is held
-/// for the statement only, not across a `COMMIT` round trip). After the index's parameters:
-/// the change log's hashes, devices and times, the change chunk's number and bytes (`NULL`:
-/// none), and the pushing device with its confirmed heads (`NULL`: not written).
-pub(super) static SAVE_WITH_RECORDS_SQL: LazyLock<String> = LazyLock::new(|| {
+/// `$4` updated_at, `$5` version, `$6` the stored document's heads, the index from `$7`; after
+/// the index's: the change log's hashes, devices and times, the change chunk's number and bytes
+/// (`NULL`: none), and the pushing device with its confirmed heads (`NULL`: not written). The
+/// lock on the counter row is held to commit: commits come in sequence order, which the cursors
+/// rely on (docs/adr/0006). On its own, the statement is the whole write of a push and commits
+/// by itself, so that lock is held for the statement only, not across a `COMMIT` round trip.
+pub(super) static SAVE_SQL: LazyLock<String> = LazyLock::new(|| {
     let n = 7 + INDEX_COLUMNS.len();
     let [hashes, devices, times, chunk_seq, chunk, holder, confirmed] = std::array::from_fn(|i| n + i);
-    save_sql(&format!(
-        "chunk AS (INSERT INTO doc_chunks (ticket_id, seq, kind, bytes)
-                   SELECT $3, ${chunk_seq}, 'change', ${chunk}::BYTEA WHERE ${chunk}::BYTEA IS NOT NULL),
-         held AS (INSERT INTO sync_state (device_id, ticket_id, confirmed, pending_cursor, pending_heads, evicted_at)
-                  SELECT ${holder}::TEXT, $3, ${confirmed}::BYTEA, NULL, NULL, NULL WHERE ${holder}::TEXT IS NOT NULL
-                  ON CONFLICT (device_id, ticket_id) DO UPDATE SET confirmed = excluded.confirmed,
-                     pending_cursor = NULL, pending_heads = NULL, evicted_at = NULL),
-         logged AS (INSERT INTO change_log (ticket_id, change_hash, device_id, received_at)
-                    SELECT $3, h, d, r FROM UNNEST(${hashes}::TEXT[], ${devices}::TEXT[], ${times}::BIGINT[]) AS l (h, d, r)
-                    ON CONFLICT DO NOTHING),"
-    ))
-});
-
-/// The save statement, with `records` (common table expressions, each ending in a comma)
-/// before its own.
-fn save_sql(records: &str) -> String {
     format!(
-        "WITH {records}
+        "WITH chunk AS (INSERT INTO doc_chunks (ticket_id, seq, kind, bytes)
+                        SELECT $3, ${chunk_seq}, 'change', ${chunk}::BYTEA WHERE ${chunk}::BYTEA IS NOT NULL),
+              held AS (INSERT INTO sync_state (device_id, ticket_id, confirmed, pending_cursor, pending_heads,
+                                               evicted_at)
+                       SELECT ${holder}::TEXT, $3, ${confirmed}::BYTEA, NULL, NULL, NULL WHERE ${holder}::TEXT IS NOT NULL
+                       ON CONFLICT (device_id, ticket_id) DO UPDATE SET confirmed = excluded.confirmed,
+                          pending_cursor = NULL, pending_heads = NULL, evicted_at = NULL),
+              logged AS (INSERT INTO change_log (ticket_id, change_hash, device_id, received_at)
+                         SELECT $3, h, d, r
+                         FROM UNNEST(${hashes}::TEXT[], ${devices}::TEXT[], ${times}::BIGINT[]) AS l (h, d, r)
+                         ON CONFLICT DO NOTHING),
               s AS (UPDATE counters SET value = value + 1 WHERE name = 'change_seq' RETURNING value),
               saved AS (
                 INSERT INTO tickets (id, updated_at, changed_seq, version, heads, {columns})
@@ -60,7 +51,7 @@ fn save_sql(records: &str) -> String {
         values = index_sql::placeholders('$', 7),
         set = index_sql::set_excluded(),
     )
-}
+});
 
 /// The index's values as PostgreSQL parameters, each typed by its column's kind.
 pub(super) fn parameters(index: &TicketIndex) -> Vec<Box<dyn ToSql + Sync>> {
@@ -83,23 +74,6 @@ pub(super) fn parameters(index: &TicketIndex) -> Vec<Box<dyn ToSql + Sync>> {
         .collect()
 }
 
-/// Takes the next change sequence number, writes `row` with it at `version` and the document's
-/// `heads` (`None`: not known), and notifies `channel` with `payload` after the number, in one
-/// round trip; returns the number.
-pub(super) fn save(
-    tx: &mut Tx<'_>,
-    channel: &str,
-    payload: &str,
-    row: &IndexRow,
-    version: i64,
-    heads: Option<&[u8]>,
-) -> Result<i64, StorageError> {
-    let index = parameters(&row.index);
-    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&channel, &payload, &row.id, &row.updated_at, &version, &heads];
-    params.extend(index.iter().map(|p| p.as_ref()));
-    Ok(tx.query_one(&SAVE_SQL, &params)?.get(0))
-}
-
 /// What a push adds beside the ticket's row: the change log, the change chunk and the pushing
 /// device's sync state.
 pub(super) struct Records<'a> {
@@ -112,9 +86,11 @@ pub(super) struct Records<'a> {
     pub(super) confirmed: Vec<u8>,
 }
 
-/// [`save`] with `records`, as one statement on its own ([`SAVE_WITH_RECORDS_SQL`]).
-pub(super) fn save_with_records(
-    tx: &mut Autocommit<'_>,
+/// Writes `records`, takes the next change sequence number, writes `row` with it at `version`
+/// and the document's `heads` (`None`: not known), and notifies `channel` with `payload` after
+/// the number, in one round trip ([`SAVE_SQL`]); returns the number.
+pub(super) fn save(
+    tx: &mut impl RunsStatements,
     channel: &str,
     payload: &str,
     row: &IndexRow,
@@ -134,7 +110,7 @@ pub(super) fn save_with_records(
         &records.holder,
         &records.confirmed,
     ]);
-    Ok(tx.query_one(&SAVE_WITH_RECORDS_SQL, &params)?.get(0))
+    Ok(tx.query_one(&SAVE_SQL, &params)?.get(0))
 }
 
 /// The value of column `i` of `row`, read as `kind`.
