@@ -214,9 +214,10 @@ fn ticket_writes(s: &dyn Storage) {
     assert_eq!(s.ticket_row("t3").expect("row"), None);
 }
 
-/// Writers of one ticket on several connections at once: each write either lands whole on
-/// the version it read or is a [`StorageError::VersionConflict`]; none is lost, none lands twice,
-/// and a conflict leaves nothing held (the others finish).
+/// Writers of one ticket on several connections at once, one of them compacting now and then
+/// (on PostgreSQL a push and a compaction take the ticket's lock in two ways): each write
+/// either lands whole on the version it read or is a [`StorageError::VersionConflict`]; none is
+/// lost, none lands twice, and a conflict leaves nothing held (the others finish).
 fn writers_of_one_ticket_take_turns(s: Box<dyn Storage>) {
     const WRITERS: u8 = 4;
     const WRITES_EACH: u8 = 15;
@@ -232,13 +233,14 @@ fn writers_of_one_ticket_take_turns(s: Box<dyn Storage>) {
                     let loaded = s.load_ticket("busy").expect("load").expect("exists");
                     let chunk = [b'a' + writer, b'0' + n];
                     let hash = format!("h-{writer}-{n}");
-                    match s.save_ticket(&write(
-                        "busy",
-                        Some(loaded.version),
-                        &chunk,
-                        row("busy", Status::New, None),
-                        &[&hash],
-                    )) {
+                    let mut next =
+                        write("busy", Some(loaded.version), &chunk, row("busy", Status::New, None), &[&hash]);
+                    if writer == 0 && n % 4 == 3 {
+                        // A compaction: everything so far and this write's chunk, as one snapshot.
+                        next.snapshot = Some([loaded.bytes.as_slice(), &chunk].concat());
+                        next.changes.clear();
+                    }
+                    match s.save_ticket(&next) {
                         Ok(_) => break,
                         Err(StorageError::VersionConflict(_)) => conflicts += 1,
                         Err(e) => panic!("writer {writer}: {e}"),
@@ -248,6 +250,8 @@ fn writers_of_one_ticket_take_turns(s: Box<dyn Storage>) {
             let _ = done.send(conflicts);
         });
     }
+    // Only the writers hold a sender now: one that panics is seen at once, not at the bound.
+    drop(done);
     for _ in 0..WRITERS {
         finished
             .recv_timeout(std::time::Duration::from_secs(120))

@@ -3,15 +3,17 @@
 //! Same semantics as [`super::SqliteStorage`], through the sync `postgres` client and a small
 //! pool of connections (callers are already on blocking threads):
 //!
-//! - A ticket write is one transaction. It first takes a transaction-scoped advisory lock on
-//!   the ticket id, so two writers of one ticket (on any instance) run one after the other and
-//!   the second sees the first's version: the optimistic version check cannot miss a write.
+//! - A ticket write first takes an advisory lock on the ticket id, so two writers of one ticket
+//!   (on any instance) run one after the other and the second sees the first's version: the
+//!   optimistic version check cannot miss a write. A push's write is then one statement that
+//!   commits by itself, under the session-level lock; a compaction is one transaction under the
+//!   transaction-level lock (the two conflict, so they take turns too).
 //! - The global change sequence is a row in `counters`, incremented with
-//!   `UPDATE ... RETURNING` near the end of the transaction. The row lock it takes is held
-//!   until commit, so sequence numbers are handed out and committed in the same order: once a
+//!   `UPDATE ... RETURNING` near the end of the write. The row lock it takes is held until
+//!   commit, so sequence numbers are handed out and committed in the same order: once a
 //!   reader sees seq `n` committed, every lower seq is committed too (or was never taken, as a
-//!   rolled-back increment is rolled back with its transaction). A cursor never skips a change.
-//! - The same transaction sends `NOTIFY fieldsync_tickets` with the change; PostgreSQL delivers
+//!   rolled-back increment is rolled back with its write). A cursor never skips a change.
+//! - The same write sends `NOTIFY fieldsync_tickets` with the change; PostgreSQL delivers
 //!   it to every listening session at commit, in commit order. [`PostgresStorage::listen`]
 //!   turns those into [`TicketNotice`]s on every instance
 //!   ([`Storage::watch_changes`]).
@@ -88,6 +90,13 @@ fn save_row(
     version: i64,
     records: &rows::Records<'_>,
 ) -> Result<i64, StorageError> {
+    // The records are keyed by the row's id: one ticket's.
+    if write.index.id != write.ticket_id {
+        return Err(StorageError::Backend(format!(
+            "a write of ticket {} carries the row of {}",
+            write.ticket_id, write.index.id
+        )));
+    }
     let payload = TicketNotice::payload_after_seq(write.index.status, &write.ticket_id);
     let heads = stored_heads_blob(&write.heads);
     rows::save(tx, CHANNEL, &payload, &write.index, version, heads.as_deref(), records)

@@ -22,24 +22,33 @@ use crate::storage::{INDEX_FINGERPRINT_COUNTER, IndexRow, StorageError, index_of
 /// the index's: the change log's hashes, devices and times, the change chunk's number and bytes
 /// (`NULL`: none), and the pushing device with its confirmed heads (`NULL`: not written). The
 /// lock on the counter row is held to commit: commits come in sequence order, which the cursors
-/// rely on (docs/adr/0006). On its own, the statement is the whole write of a push and commits
-/// by itself, so that lock is held for the statement only, not across a `COMMIT` round trip.
+/// rely on (docs/adr/0006). The counter's condition reads the records' results, so they are
+/// written (as its init plans) before the counter row is locked: the lock covers the row's
+/// upsert and the commit only. On its own, the statement is the whole write of a push and
+/// commits by itself, so that lock is held for the statement only, not across a `COMMIT` round
+/// trip.
 pub(super) static SAVE_SQL: LazyLock<String> = LazyLock::new(|| {
     let n = 7 + INDEX_COLUMNS.len();
     let [hashes, devices, times, chunk_seq, chunk, holder, confirmed] = std::array::from_fn(|i| n + i);
     format!(
         "WITH chunk AS (INSERT INTO doc_chunks (ticket_id, seq, kind, bytes)
-                        SELECT $3, ${chunk_seq}, 'change', ${chunk}::BYTEA WHERE ${chunk}::BYTEA IS NOT NULL),
+                        SELECT $3, ${chunk_seq}, 'change', ${chunk}::BYTEA WHERE ${chunk}::BYTEA IS NOT NULL
+                        RETURNING 1),
               held AS (INSERT INTO sync_state (device_id, ticket_id, confirmed, pending_cursor, pending_heads,
                                                evicted_at)
                        SELECT ${holder}::TEXT, $3, ${confirmed}::BYTEA, NULL, NULL, NULL WHERE ${holder}::TEXT IS NOT NULL
                        ON CONFLICT (device_id, ticket_id) DO UPDATE SET confirmed = excluded.confirmed,
-                          pending_cursor = NULL, pending_heads = NULL, evicted_at = NULL),
+                          pending_cursor = NULL, pending_heads = NULL, evicted_at = NULL
+                       RETURNING 1),
               logged AS (INSERT INTO change_log (ticket_id, change_hash, device_id, received_at)
                          SELECT $3, h, d, r
                          FROM UNNEST(${hashes}::TEXT[], ${devices}::TEXT[], ${times}::BIGINT[]) AS l (h, d, r)
-                         ON CONFLICT DO NOTHING),
-              s AS (UPDATE counters SET value = value + 1 WHERE name = 'change_seq' RETURNING value),
+                         ON CONFLICT DO NOTHING
+                         RETURNING 1),
+              s AS (UPDATE counters SET value = value + 1
+                    WHERE name = 'change_seq'
+                      AND (SELECT COUNT(*) FROM chunk) + (SELECT COUNT(*) FROM held) + (SELECT COUNT(*) FROM logged) >= 0
+                    RETURNING value),
               saved AS (
                 INSERT INTO tickets (id, updated_at, changed_seq, version, heads, {columns})
                 VALUES ($3, $4, (SELECT value FROM s), $5, $6, {values})
