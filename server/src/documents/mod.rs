@@ -310,6 +310,7 @@ pub(crate) fn commit_written(
         // are, without loading the document (docs/adr/0030).
         heads,
         holder,
+        index_unchanged: known.is_some(),
     };
     match state.storage().save_ticket(&write) {
         Ok(saved) => {

@@ -239,6 +239,12 @@ pub struct TicketWrite {
     /// pending, not evicted), so the answer to its sync has no state left to write
     /// (docs/adr/0003, docs/adr/0026).
     pub holder: Option<String>,
+    /// The caller's promise that `index` is what the stored row already lists (a note, a photo:
+    /// docs/adr/0026): only the row's own columns (`updated_at`, `changed_seq`, `version`, the
+    /// heads) need writing. SQLite then leaves the index's columns alone, which spares the
+    /// B-trees of every index on them (it rewrites each index whose column a statement sets);
+    /// a backend may write them anyway. Ignored for a ticket not stored yet.
+    pub index_unchanged: bool,
 }
 
 /// What [`Storage::save_ticket`] did.

@@ -533,7 +533,14 @@ impl Storage for SqliteStorage {
                 }
                 None => {}
             }
-            index::save(tx, &write.index, seq, version, stored_heads_blob(&write.heads).as_deref())?;
+            let heads = stored_heads_blob(&write.heads);
+            let row = &write.index;
+            if !(write.index_unchanged
+                && current.is_some()
+                && index::save_own_columns(tx, id, row.updated_at, seq, version, heads.as_deref())?)
+            {
+                index::save(tx, row, seq, version, heads.as_deref())?;
+            }
             let mut log = tx.prepare_cached(
                 "INSERT OR IGNORE INTO change_log (ticket_id, change_hash, device_id, received_at) VALUES (?1, ?2, ?3, ?4)",
             )?;

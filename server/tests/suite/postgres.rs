@@ -147,6 +147,7 @@ fn write(id: &str, expected: Option<i64>) -> TicketWrite {
         change_log: Vec::new(),
         heads: Vec::new(),
         holder: None,
+        index_unchanged: false,
     }
 }
 

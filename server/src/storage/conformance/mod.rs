@@ -32,6 +32,7 @@ pub fn run(make: &dyn Fn() -> Box<dyn Storage>) {
     users_and_devices(make().as_ref());
     actors(make().as_ref());
     ticket_writes(make().as_ref());
+    a_write_that_keeps_the_index_moves_the_row_on(make().as_ref());
     snapshots_replace_chunks(make().as_ref());
     writers_of_one_ticket_take_turns(make());
     stored_heads_and_batched_loads(make().as_ref());
@@ -118,6 +119,7 @@ pub(super) fn write(id: &str, expected: Option<i64>, changes: &[u8], index: Inde
             .collect(),
         heads: Vec::new(),
         holder: None,
+        index_unchanged: false,
     }
 }
 
@@ -212,6 +214,42 @@ fn ticket_writes(s: &dyn Storage) {
     s.save_ticket(&write("t2", None, b"zz", row("t2", Status::New, None), &["h1"])).expect("other ticket");
     assert_eq!(s.change_log("t2").expect("log").len(), 1, "the change log is per ticket");
     assert_eq!(s.ticket_row("t3").expect("row"), None);
+}
+
+/// A write whose caller promises the index is the stored one (a note) still moves the row's
+/// own columns on: its sequence number (so every device's "changed since" finds it, by
+/// status, by assignee, by id), its time, version and heads; a ticket not stored yet gets its
+/// whole row.
+fn a_write_that_keeps_the_index_moves_the_row_on(s: &dyn Storage) {
+    let assigned = row("t1", Status::Accepted, Some("eli"));
+    let first = s.save_ticket(&write("t1", None, b"abc", assigned.clone(), &[])).expect("create");
+    s.save_ticket(&write("t2", None, b"zz", row("t2", Status::Pooled, None), &[])).expect("other ticket");
+    let note = TicketWrite {
+        heads: vec![[2; 32]],
+        index_unchanged: true,
+        ..write("t1", Some(first.version), b"def", IndexRow { updated_at: 9_000, ..assigned.clone() }, &["h1"])
+    };
+    let saved = s.save_ticket(&note).expect("a note");
+    assert!(saved.seq > first.seq + 1 && saved.version == first.version + 1);
+    let read = s.ticket_row("t1").expect("row").expect("exists");
+    assert_eq!(read, IndexRow { updated_at: 9_000, changed_seq: saved.seq, ..assigned });
+    let loaded = s.load_ticket("t1").expect("load").expect("exists");
+    assert_eq!((loaded.bytes.as_slice(), loaded.version, loaded.seq), (&b"abcdef"[..], saved.version, saved.seq));
+    assert_eq!(loaded.heads, Some(vec![[2; 32]]));
+    let after_t2 = saved.seq - 1;
+    let ids = |rows: Vec<IndexRow>| rows.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    assert_eq!(ids(s.changed_since(after_t2, &Scope::All).expect("all")), ["t1"]);
+    let eli = Scope::Engineer { user_id: "eli".into(), device_id: "d1".into() };
+    assert_eq!(ids(s.changed_since(after_t2, &eli).expect("eli's")), ["t1"]);
+    s.put_sync_states("d9", &[("t1".into(), SyncState::default())]).expect("held by another device");
+    let holder = Scope::Engineer { user_id: "ann".into(), device_id: "d9".into() };
+    assert_eq!(ids(s.changed_since(after_t2, &holder).expect("held")), ["t1"]);
+    let fresh = TicketWrite { index_unchanged: true, ..write("t3", None, b"x", row("t3", Status::New, None), &[]) };
+    let created = s.save_ticket(&fresh).expect("a new ticket");
+    assert_eq!(
+        s.ticket_row("t3").expect("row"),
+        Some(IndexRow { changed_seq: created.seq, ..row("t3", Status::New, None) })
+    );
 }
 
 /// Writers of one ticket on several connections at once, one of them compacting now and then
