@@ -168,8 +168,15 @@ fn apply_push(
         // which drops it, and the next attempt reads storage.
         let loaded = documents::load_for_write(state, id)?;
         access::may_push(who, loaded.as_ref()).map_err(PushError::Rejected)?;
-        let empty = Automerge::new();
-        let base = loaded.as_ref().map_or(&empty, |l| &*l.doc);
+        // A new ticket's base: made only then (`Automerge::new` draws a random actor).
+        let empty;
+        let base = match loaded.as_ref() {
+            Some(l) => &*l.doc,
+            None => {
+                empty = Automerge::new();
+                &empty
+            }
+        };
         let new: Vec<Change> =
             changes.iter().filter(|c| base.get_change_meta_by_hash(&c.hash()).is_none()).cloned().collect();
         if new.is_empty() {

@@ -152,6 +152,10 @@ impl std::fmt::Debug for SqliteStorage {
     }
 }
 
+/// How much of the database file each connection maps (`PRAGMA mmap_size`): address space,
+/// not memory; pages are shared with the OS's file cache.
+const MMAP_BYTES: i64 = 1 << 30;
+
 fn configure(conn: &Connection) -> Result<(), StorageError> {
     conn.busy_timeout(Duration::from_secs(5))?;
     conn.pragma_update(None, "synchronous", "FULL")?;
@@ -160,6 +164,11 @@ fn configure(conn: &Connection) -> Result<(), StorageError> {
     // (a join on a bound key, a LIKE) is re-parsed and re-planned at every execution — 10% of
     // the server's CPU per sync went to re-preparing the token lookup and the index queries.
     conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
+    // In WAL mode a connection drops its whole page cache whenever another one has written
+    // since its last read, so every sync's reads fetched their pages again with a `pread` each
+    // (4% of the server's CPU per small sync): mapped, a page is read in place. Pages still in
+    // the WAL are read as before.
+    conn.pragma_update(None, "mmap_size", MMAP_BYTES)?;
     Ok(())
 }
 

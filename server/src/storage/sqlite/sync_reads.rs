@@ -14,8 +14,17 @@ use crate::storage::{
 /// All of them, in the transaction `tx`.
 pub(super) fn all(tx: &Transaction<'_>, query: &SyncReadsQuery<'_>) -> Result<SyncReads, StorageError> {
     let current_seq = current_seq(tx)?;
-    let pushed = query.pushed.iter().map(|id| ticket_row(tx, id)).collect::<Result<_, _>>()?;
     let changed = changed_since(tx, query.cursor, query.scope)?;
+    // A ticket just pushed has changed since the cursor: when the scope lists it (the pusher
+    // holds it), its row is that one, from the same snapshot, and is not read again.
+    let pushed = query
+        .pushed
+        .iter()
+        .map(|id| match changed.iter().find(|row| row.id == *id) {
+            Some(row) => Ok(Some(row.clone())),
+            None => ticket_row(tx, id),
+        })
+        .collect::<Result<_, _>>()?;
     let held = held_completed_before(tx, query.device_id, query.expired_before, query.cursor)?;
     let states = sync_states(tx, query.device_id, &SyncReads::ticket_ids(query, &changed, &held))?;
     Ok(SyncReads { current_seq, pushed, changed, held, states })
