@@ -284,6 +284,24 @@ fn query_rows(tx: &Transaction<'_>, sql: &str, params: &[SqlValue]) -> Result<Ve
     index::query_rows(tx, sql, rusqlite::params_from_iter(params.iter()))
 }
 
+/// The newest chunk's number of `ticket_id` (0: none) and how many change chunks follow its
+/// newest snapshot, from one walk down its chunks (at most a compaction's worth; their bytes are
+/// not read). Two aggregate queries did this, and a third before the write.
+fn chunks_after_snapshot(tx: &Transaction<'_>, ticket_id: &str) -> Result<(i64, u64), StorageError> {
+    let mut stmt =
+        tx.prepare_cached("SELECT seq, kind = 'snapshot' FROM doc_chunks WHERE ticket_id = ?1 ORDER BY seq DESC")?;
+    let mut rows = stmt.query([ticket_id])?;
+    let (mut last, mut after) = (None, 0);
+    while let Some(row) = rows.next()? {
+        last.get_or_insert(row.get::<_, i64>(0)?);
+        if row.get::<_, bool>(1)? {
+            break;
+        }
+        after += 1;
+    }
+    Ok((last.unwrap_or(0), after))
+}
+
 /// A ticket's stored document in `tx`: its newest snapshot and the change chunks after it,
 /// with the row's version, sequence number and heads.
 fn stored_ticket(tx: &Transaction<'_>, ticket_id: &str) -> Result<Option<StoredTicket>, StorageError> {
@@ -526,9 +544,8 @@ impl Storage for SqliteStorage {
             let seq: i64 = tx
                 .prepare_cached("UPDATE counters SET value = value + 1 WHERE name = 'change_seq' RETURNING value")?
                 .query_row([], |row| row.get(0))?;
-            let next_chunk: i64 = tx
-                .prepare_cached("SELECT COALESCE(MAX(seq), 0) + 1 FROM doc_chunks WHERE ticket_id = ?1")?
-                .query_row([id], |row| row.get(0))?;
+            let (last_chunk, mut chunks) = chunks_after_snapshot(tx, id)?;
+            let next_chunk = last_chunk + 1;
             let mut insert = tx.prepare_cached("INSERT INTO doc_chunks (ticket_id, seq, kind, bytes) VALUES (?1, ?2, ?3, ?4)")?;
             match &write.snapshot {
                 // One transaction: the snapshot and the removal of what it covers commit together.
@@ -536,9 +553,11 @@ impl Storage for SqliteStorage {
                     insert.execute(params![id, next_chunk, "snapshot", snapshot])?;
                     tx.prepare_cached("DELETE FROM doc_chunks WHERE ticket_id = ?1 AND seq < ?2")?
                         .execute(params![id, next_chunk])?;
+                    chunks = 0;
                 }
                 None if !write.changes.is_empty() => {
                     insert.execute(params![id, next_chunk, "change", write.changes])?;
+                    chunks += 1;
                 }
                 None => {}
             }
@@ -559,13 +578,7 @@ impl Storage for SqliteStorage {
             if let Some(device_id) = &write.holder {
                 upsert_sync_state(tx, device_id, id, &SyncState { confirmed: write.heads.clone(), ..Default::default() })?;
             }
-            let chunks: i64 = tx
-                .prepare_cached(
-                    "SELECT COUNT(*) FROM doc_chunks WHERE ticket_id = ?1 AND seq > (SELECT COALESCE(MAX(seq), 0)
-                     FROM doc_chunks WHERE ticket_id = ?1 AND kind = 'snapshot')",
-                )?
-                .query_row([id], |row| row.get(0))?;
-            Ok(Saved { seq: u64_of(seq), version, chunks_since_snapshot: u64_of(chunks) })
+            Ok(Saved { seq: u64_of(seq), version, chunks_since_snapshot: chunks })
         })
     }
 
