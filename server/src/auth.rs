@@ -92,19 +92,30 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let header = parts.headers.get(axum::http::header::AUTHORIZATION).ok_or(AppError::Unauthorized)?;
-        let value = header.to_str().map_err(|_| AppError::Unauthorized)?;
-        let token = value
-            .strip_prefix("Bearer ")
-            .or_else(|| value.strip_prefix("bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty() && t.len() <= 256)
-            .ok_or(AppError::Unauthorized)?;
-        let hash = token_hash(token);
+        let hash = bearer_hash(&parts.headers)?;
         let state = state.clone();
-        let principal = blocking(move || Ok(state.storage().authenticate(&hash)?)).await?;
-        principal.map(Caller).ok_or(AppError::Unauthorized)
+        blocking(move || authenticate(&state, &hash)).await
     }
+}
+
+/// The hash of the bearer token in `headers`; [`AppError::Unauthorized`] without a well-formed
+/// one. Reads no storage: a request without a token is refused before any work.
+pub(crate) fn bearer_hash(headers: &axum::http::HeaderMap) -> Result<HashBytes, AppError> {
+    let header = headers.get(axum::http::header::AUTHORIZATION).ok_or(AppError::Unauthorized)?;
+    let value = header.to_str().map_err(|_| AppError::Unauthorized)?;
+    let token = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && t.len() <= 256)
+        .ok_or(AppError::Unauthorized)?;
+    Ok(token_hash(token))
+}
+
+/// The caller whose token hashes to `hash`: [`AppError::Unauthorized`] for an unknown or revoked
+/// one. Blocking.
+pub(crate) fn authenticate(state: &AppState, hash: &HashBytes) -> Result<Caller, AppError> {
+    state.storage().authenticate(hash)?.map(Caller).ok_or(AppError::Unauthorized)
 }
 
 /// `GET /v1/me`.

@@ -9,11 +9,12 @@
 //! looked at: a no-op sync reads one index range and answers a few bytes.
 
 use std::collections::{HashMap, HashSet};
+use std::task::Poll;
 
 use automerge::{Automerge, Change, ChangeHash, ReadDoc};
 use axum::body::Bytes;
-use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest, Request, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use fieldsync_core::model::doc;
@@ -39,19 +40,77 @@ const MAX_PUSH_HEADS: usize = 256;
 /// `last_sync_at` is written at most this often per device (no write per no-op sync).
 const RECORD_SYNC_EVERY_MS: Millis = 60_000;
 
-/// `POST /v1/sync`.
-pub(crate) async fn handler(
-    State(state): State<AppState>,
-    caller: Caller,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Response, AppError> {
-    let body = body.map_err(|r| body_rejection(r.status(), r.body_text()))?;
+/// `POST /v1/sync`: one trip to the blocking pool per sync when the body has come in by the
+/// time the caller is authenticated (a small sync's has), where it was two (each trip is a
+/// thread woken and a task woken back: docs/adr/0026). The body is asked for once before the
+/// trip, without waiting: that is what makes hyper read it off the connection while the trip
+/// runs. In the trip the caller is authenticated before anything of the body is looked at, so a
+/// request with an unknown or revoked token is refused whatever its body, which is never waited
+/// for; a request without a token is refused before the trip. A body still on its way is
+/// awaited on the async side, never on a blocking thread (a slow sender would hold one), and
+/// the sync makes a second trip.
+pub(crate) async fn handler(State(state): State<AppState>, http: Request) -> Result<Response, AppError> {
+    let hash = crate::auth::bearer_hash(http.headers())?;
+    let body_state = state.clone();
+    let body = Body::Reading(Box::pin(async move { Bytes::from_request(http, &body_state).await })).poll_once();
+    let first = blocking(move || {
+        let caller = crate::auth::authenticate(&state, &hash)?;
+        match body.poll_once() {
+            Body::Read(read) => serve(&state, &caller, read).map(Trip::Served),
+            Body::Reading(reading) => Ok(Trip::Waiting { state, caller, reading }),
+        }
+    })
+    .await?;
+    let response = match first {
+        Trip::Served(response) => response,
+        Trip::Waiting { state, caller, reading } => {
+            let read = reading.await;
+            blocking(move || serve(&state, &caller, read)).await?
+        }
+    };
+    Ok(([(header::CONTENT_TYPE, protocol::CONTENT_TYPE)], response.encode()).into_response())
+}
+
+/// The body of a sync request being read.
+type BodyRead = std::pin::Pin<Box<dyn Future<Output = Result<Bytes, BytesRejection>> + Send>>;
+
+/// A sync request's body: read (or refused by its limit), or still being read.
+enum Body {
+    Read(Result<Bytes, BytesRejection>),
+    Reading(BodyRead),
+}
+
+impl Body {
+    /// Reads on if it is being read, without waiting: nothing is woken when more arrives (the
+    /// handler polls again, or awaits it).
+    fn poll_once(self) -> Body {
+        match self {
+            Body::Reading(mut reading) => {
+                let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+                match reading.as_mut().poll(&mut cx) {
+                    Poll::Ready(read) => Body::Read(read),
+                    Poll::Pending => Body::Reading(reading),
+                }
+            }
+            read => read,
+        }
+    }
+}
+
+/// Where the handler's first trip to the blocking pool ended.
+enum Trip {
+    Served(SyncResponse),
+    Waiting { state: AppState, caller: Caller, reading: BodyRead },
+}
+
+/// Decodes a read body and serves it. Blocking.
+fn serve(state: &AppState, caller: &Caller, read: Result<Bytes, BytesRejection>) -> Result<SyncResponse, AppError> {
+    let body = read.map_err(|r| body_rejection(r.status(), r.body_text()))?;
     let request = SyncRequest::decode_bounded(&body, state.config().limits.max_request_items)
         .map_err(|e| AppError::BadRequest(e.to_string()))?;
     // The decoded request holds every byte the body did: do not keep both while it is served.
     drop(body);
-    let response = blocking(move || sync(&state, &caller.0, request)).await?;
-    Ok(([(header::CONTENT_TYPE, protocol::CONTENT_TYPE)], response.encode()).into_response())
+    sync(state, &caller.0, request)
 }
 
 /// One sync exchange, blocking. Each push is dropped once it is merged: the request is not held

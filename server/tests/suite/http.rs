@@ -255,3 +255,50 @@ async fn live_events_deliver_rest_actions_and_end_on_shutdown() {
     assert!(ended.is_ok(), "the stream ends on shutdown");
     tokio::time::timeout(Duration::from_secs(20), stopping).await.expect("stopped").expect("join");
 }
+
+/// Sends `head` (the request line and headers, without the blank line) and then, after
+/// `pause`, `body`, on a raw connection to `server`; returns the response's status line, or
+/// the error of a connection that gave none within 10 s.
+async fn raw_sync(server: &Server, head: String, pause: Option<Duration>, body: Vec<u8>) -> Result<String, String> {
+    use std::io::{BufRead, BufReader, Write};
+    let address = server.base.trim_start_matches("http://").to_owned();
+    tokio::task::spawn_blocking(move || {
+        let mut stream = std::net::TcpStream::connect(address).map_err(|e| e.to_string())?;
+        stream.set_read_timeout(Some(Duration::from_secs(10))).map_err(|e| e.to_string())?;
+        stream.write_all(format!("{head}\r\n\r\n").as_bytes()).map_err(|e| e.to_string())?;
+        stream.flush().map_err(|e| e.to_string())?;
+        if let Some(pause) = pause {
+            // The body is still on its way when the server has read the headers.
+            std::thread::sleep(pause);
+            stream.write_all(&body).map_err(|e| e.to_string())?;
+        }
+        let mut status = String::new();
+        BufReader::new(stream).read_line(&mut status).map_err(|e| e.to_string())?;
+        Ok(status.trim_end().to_owned())
+    })
+    .await
+    .expect("raw client")
+}
+
+/// The sync handler authenticates and takes an arrived body in one trip to the blocking pool
+/// (docs/adr/0026): a body that arrives after its headers is still awaited and served, and a
+/// request with an unknown token is answered 401 without its body being waited for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_body_arriving_late_is_served_and_an_unknown_tokens_body_is_not_awaited() {
+    let server = Server::start().await;
+    let eli = server.user("eli", Role::Engineer);
+    let body = SyncRequest::default().encode();
+    let head = |token: &str, length: usize| {
+        format!(
+            "POST /v1/sync HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Type: {}\r\nContent-Length: {length}\r\nConnection: close",
+            fieldsync_core::protocol::CONTENT_TYPE
+        )
+    };
+    let late = raw_sync(&server, head(&eli.token, body.len()), Some(Duration::from_millis(300)), body.clone()).await;
+    assert_eq!(late.as_deref(), Ok("HTTP/1.1 200 OK"), "a body that came 300 ms after its headers");
+    let unknown = raw_sync(&server, head("not-a-token", 1 << 20), None, Vec::new()).await;
+    assert_eq!(unknown.as_deref(), Ok("HTTP/1.1 401 Unauthorized"), "refused with the body never sent");
+    let response = server.sync_raw(&eli.token, body).await;
+    assert_eq!(response.status(), 200, "and the server still serves a whole request");
+    server.stop().await;
+}
