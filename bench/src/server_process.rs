@@ -116,11 +116,22 @@ pub fn serve_child(data: &Path, database_url: Option<&str>) {
     drop(state);
 }
 
+/// This build's own `fieldsync` binary, when `FIELDSYNC_BENCH_CURRENT_CLI` names one (e.g.
+/// `target/release/fieldsync` of the same commit): this build then serves as `fieldsync serve`,
+/// the way the baseline does. Run with the baseline set to that same binary, it is an A/A
+/// check; `__serve` measured 3-6% below `fieldsync serve` of the same code (docs/adr/0026).
+fn current_cli() -> Option<PathBuf> {
+    let path = PathBuf::from(std::env::var_os("FIELDSYNC_BENCH_CURRENT_CLI")?);
+    assert!(path.is_file(), "FIELDSYNC_BENCH_CURRENT_CLI={} is not a file", path.display());
+    Some(path)
+}
+
 /// The server child process.
 pub(crate) struct ServerProcess {
     pub(crate) child: Child,
     pub(crate) url: String,
-    build: Build,
+    /// Run as `fieldsync serve` (stopped by SIGTERM), not as `__serve`.
+    cli: bool,
 }
 
 impl ServerProcess {
@@ -132,9 +143,14 @@ impl ServerProcess {
     /// A server of `build` on `data`, or on PostgreSQL at `database_url` with its blobs in
     /// `data`. A profiler may wrap it (e.g. `FIELDSYNC_BENCH_SERVER_WRAPPER=heaptrack`).
     pub(crate) fn start_with(build: &Build, data: &Path, database_url: Option<&str>) -> ServerProcess {
-        let exe = match build {
-            Build::Current => std::env::current_exe().expect("exe"),
-            Build::Baseline(exe) => exe.clone(),
+        // Whether the server runs as `fieldsync serve` (the baseline, or this build's own CLI
+        // when named) rather than as this binary's `__serve`.
+        let (exe, cli) = match build {
+            Build::Current => match current_cli() {
+                Some(cli) => (cli, true),
+                None => (std::env::current_exe().expect("exe"), false),
+            },
+            Build::Baseline(exe) => (exe.clone(), true),
         };
         let mut command = match std::env::var_os("FIELDSYNC_BENCH_SERVER_WRAPPER") {
             Some(wrapper) => {
@@ -144,11 +160,11 @@ impl ServerProcess {
             }
             None => Process::new(&exe),
         };
-        match build {
-            Build::Current => {
+        match cli {
+            false => {
                 command.arg("__serve").arg(data).args(database_url).stdout(Stdio::piped());
             }
-            Build::Baseline(_) => {
+            true => {
                 // The same settings as `__serve`'s `ServerConfig::default()`.
                 command.args(["serve", "--listen", "127.0.0.1:0", "--escalation-interval-ms", "15000", "--data"]);
                 command.arg(data).stdout(Stdio::null()).stderr(Stdio::piped());
@@ -160,11 +176,11 @@ impl ServerProcess {
         let mut child = command.stdin(Stdio::piped()).spawn().expect("spawn server");
         // `__serve` prints `PORT n` on stdout; `fieldsync serve` its address on stderr. A
         // wrapper may print lines of its own first.
-        let (port, lines) = match build {
-            Build::Current => first_port(BufReader::new(child.stdout.take().expect("stdout")), |l| {
+        let (port, lines) = match cli {
+            false => first_port(BufReader::new(child.stdout.take().expect("stdout")), |l| {
                 l.trim().strip_prefix("PORT ").map(str::to_owned)
             }),
-            Build::Baseline(_) => first_port(BufReader::new(child.stderr.take().expect("stderr")), |l| {
+            true => first_port(BufReader::new(child.stderr.take().expect("stderr")), |l| {
                 let after = l.split_once("fieldsync server on http://")?.1;
                 let address = after.split_whitespace().next()?;
                 address.rsplit_once(':').map(|(_, port)| port.to_owned())
@@ -172,7 +188,7 @@ impl ServerProcess {
         };
         // Drained, so that what the server or wrapper prints later does not meet a closed pipe.
         std::thread::spawn(move || lines.for_each(drop));
-        ServerProcess { child, url: format!("http://127.0.0.1:{port}"), build: build.clone() }
+        ServerProcess { child, url: format!("http://127.0.0.1:{port}"), cli }
     }
 
     /// The server's CPU time so far (user + system).
@@ -194,11 +210,11 @@ fn first_port<R: BufRead + Send + 'static>(reader: R, port_of: impl Fn(&str) -> 
 
 impl Drop for ServerProcess {
     fn drop(&mut self) {
-        match self.build {
+        match self.cli {
             // `__serve` stops when its standard input closes.
-            Build::Current => drop(self.child.stdin.take()),
+            false => drop(self.child.stdin.take()),
             // `fieldsync serve` stops on SIGTERM.
-            Build::Baseline(_) => {
+            true => {
                 let stopped = Process::new("kill")
                     .args(["-TERM", &self.child.id().to_string()])
                     .status()
