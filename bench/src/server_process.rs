@@ -160,31 +160,29 @@ impl ServerProcess {
             }
             None => Process::new(&exe),
         };
-        match cli {
-            false => {
-                command.arg("__serve").arg(data).args(database_url).stdout(Stdio::piped());
+        if cli {
+            // The same settings as `__serve`'s `ServerConfig::default()`.
+            command.args(["serve", "--listen", "127.0.0.1:0", "--escalation-interval-ms", "15000", "--data"]);
+            command.arg(data).stdout(Stdio::null()).stderr(Stdio::piped());
+            if let Some(url) = database_url {
+                command.args(["--database-url", url]);
             }
-            true => {
-                // The same settings as `__serve`'s `ServerConfig::default()`.
-                command.args(["serve", "--listen", "127.0.0.1:0", "--escalation-interval-ms", "15000", "--data"]);
-                command.arg(data).stdout(Stdio::null()).stderr(Stdio::piped());
-                if let Some(url) = database_url {
-                    command.args(["--database-url", url]);
-                }
-            }
+        } else {
+            command.arg("__serve").arg(data).args(database_url).stdout(Stdio::piped());
         }
         let mut child = command.stdin(Stdio::piped()).spawn().expect("spawn server");
         // `__serve` prints `PORT n` on stdout; `fieldsync serve` its address on stderr. A
         // wrapper may print lines of its own first.
-        let (port, lines) = match cli {
-            false => first_port(BufReader::new(child.stdout.take().expect("stdout")), |l| {
-                l.trim().strip_prefix("PORT ").map(str::to_owned)
-            }),
-            true => first_port(BufReader::new(child.stderr.take().expect("stderr")), |l| {
+        let (port, lines) = if cli {
+            first_port(BufReader::new(child.stderr.take().expect("stderr")), |l| {
                 let after = l.split_once("fieldsync server on http://")?.1;
                 let address = after.split_whitespace().next()?;
                 address.rsplit_once(':').map(|(_, port)| port.to_owned())
-            }),
+            })
+        } else {
+            first_port(BufReader::new(child.stdout.take().expect("stdout")), |l| {
+                l.trim().strip_prefix("PORT ").map(str::to_owned)
+            })
         };
         // Drained, so that what the server or wrapper prints later does not meet a closed pipe.
         std::thread::spawn(move || lines.for_each(drop));
@@ -210,19 +208,16 @@ fn first_port<R: BufRead + Send + 'static>(reader: R, port_of: impl Fn(&str) -> 
 
 impl Drop for ServerProcess {
     fn drop(&mut self) {
-        match self.cli {
-            // `__serve` stops when its standard input closes.
-            false => drop(self.child.stdin.take()),
+        if self.cli {
             // `fieldsync serve` stops on SIGTERM.
-            true => {
-                let stopped = Process::new("kill")
-                    .args(["-TERM", &self.child.id().to_string()])
-                    .status()
-                    .is_ok_and(|s| s.success());
-                if !stopped {
-                    let _ = self.child.kill();
-                }
+            let stopped =
+                Process::new("kill").args(["-TERM", &self.child.id().to_string()]).status().is_ok_and(|s| s.success());
+            if !stopped {
+                let _ = self.child.kill();
             }
+        } else {
+            // `__serve` stops when its standard input closes.
+            drop(self.child.stdin.take());
         }
         let _ = self.child.wait();
     }

@@ -9,7 +9,6 @@
 //! looked at: a no-op sync reads one index range and answers a few bytes.
 
 use std::collections::{HashMap, HashSet};
-use std::task::Poll;
 
 use automerge::{Automerge, Change, ChangeHash, ReadDoc};
 use axum::body::Bytes;
@@ -21,6 +20,7 @@ use fieldsync_core::model::doc;
 use fieldsync_core::protocol::{self, Push, Rejection, SyncRequest, SyncResponse, Update};
 use fieldsync_core::time::Millis;
 use fieldsync_core::workflow::{Role, Status};
+use futures_util::FutureExt;
 use serde_bytes::ByteBuf;
 
 use crate::access;
@@ -52,12 +52,12 @@ const RECORD_SYNC_EVERY_MS: Millis = 60_000;
 pub(crate) async fn handler(State(state): State<AppState>, http: Request) -> Result<Response, AppError> {
     let hash = crate::auth::bearer_hash(http.headers())?;
     let body_state = state.clone();
-    let body = Body::Reading(Box::pin(async move { Bytes::from_request(http, &body_state).await })).poll_once();
+    let body = SyncBody::Reading(Box::pin(async move { Bytes::from_request(http, &body_state).await })).poll_once();
     let first = blocking(move || {
         let caller = crate::auth::authenticate(&state, &hash)?;
         match body.poll_once() {
-            Body::Read(read) => serve(&state, &caller, read).map(Trip::Served),
-            Body::Reading(reading) => Ok(Trip::Waiting { state, caller, reading }),
+            SyncBody::Read(read) => serve(&state, &caller, read).map(Trip::Served),
+            SyncBody::Reading(reading) => Ok(Trip::Waiting { state, caller, reading }),
         }
     })
     .await?;
@@ -75,23 +75,20 @@ pub(crate) async fn handler(State(state): State<AppState>, http: Request) -> Res
 type BodyRead = std::pin::Pin<Box<dyn Future<Output = Result<Bytes, BytesRejection>> + Send>>;
 
 /// A sync request's body: read (or refused by its limit), or still being read.
-enum Body {
+enum SyncBody {
     Read(Result<Bytes, BytesRejection>),
     Reading(BodyRead),
 }
 
-impl Body {
+impl SyncBody {
     /// Reads on if it is being read, without waiting: nothing is woken when more arrives (the
     /// handler polls again, or awaits it).
-    fn poll_once(self) -> Body {
+    fn poll_once(self) -> SyncBody {
         match self {
-            Body::Reading(mut reading) => {
-                let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-                match reading.as_mut().poll(&mut cx) {
-                    Poll::Ready(read) => Body::Read(read),
-                    Poll::Pending => Body::Reading(reading),
-                }
-            }
+            SyncBody::Reading(mut reading) => match reading.as_mut().now_or_never() {
+                Some(read) => SyncBody::Read(read),
+                None => SyncBody::Reading(reading),
+            },
             read => read,
         }
     }
