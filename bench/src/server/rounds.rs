@@ -99,6 +99,10 @@ impl SetUp {
             engine.sync_now().await.expect("accepts synced");
             devices.push((Arc::new(engine), Arc::new(ids)));
         }
+        if let Some(database) = &database {
+            let database = Arc::clone(database);
+            tokio::task::spawn_blocking(move || database.analyze()).await.expect("analyze");
+        }
         SetUp { build, backend, devices, rounds: Vec::new(), database, servers, _dir: dir }
     }
 
