@@ -151,6 +151,35 @@ fn write(id: &str, expected: Option<i64>) -> TicketWrite {
     }
 }
 
+/// The sync's read is planned once per connection and that plan serves every sync: left to
+/// itself PostgreSQL prices each call's own plan cheaper (a push of one ticket, a cursor near
+/// the end) and so plans the statement anew on every sync, which cost more than running it.
+#[test]
+fn postgres_plans_the_sync_read_once() {
+    let Some(dbs) = TestDatabases::new() else { return };
+    let storage = PostgresStorage::open(&dbs.create()).expect("open");
+    let ids: Vec<String> = (0..3).map(|n| format!("t{n}")).collect();
+    for id in &ids {
+        storage.save_ticket(&write(id, None)).expect("write");
+    }
+    let scope = Scope::Engineer { user_id: "eli".into(), device_id: "d1".into() };
+    // The shapes of a bench sync (one pushed ticket, a recent cursor) and of others.
+    for n in 0..12u64 {
+        let pushed = &ids[(n as usize) % ids.len()..][..1];
+        let query = fieldsync_server::storage::SyncReadsQuery {
+            device_id: "d1",
+            pushed: if n % 4 == 3 { &[] } else { pushed },
+            cursor: n % 3,
+            scope: &scope,
+            expired_before: 0,
+        };
+        let reads = storage.sync_reads(&query).expect("reads");
+        assert_eq!(reads.current_seq, 3);
+    }
+    let (custom, generic) = storage.sync_read_plans().expect("plans").expect("the read is prepared");
+    assert_eq!((custom, generic), (0, 12), "custom and generic plans of the sync read");
+}
+
 /// What the sync cursor relies on: a reader that reads `current_seq` and then the changes above
 /// its previous cursor sees every sequence number up to that `current_seq`, however writes on
 /// several connections interleave. And of racing writers of one version, exactly one wins.

@@ -57,7 +57,7 @@ mod webhooks;
 use listen::CHANNEL;
 pub use listen::Listener;
 pub use pool::url_of_database;
-use pool::{Autocommit, Conn, Pool, Tx, parse_config};
+use pool::{Autocommit, Conn, Plans, Pool, Tx, parse_config};
 use rows::query_rows_alone;
 pub use schema::LATEST_VERSION;
 
@@ -127,10 +127,24 @@ impl PostgresStorage {
         Ok(storage)
     }
 
+    /// How often PostgreSQL planned the sync's read for each call (custom plans) and how often
+    /// it reused one plan (generic), as the connection that ran it counts them: what shows
+    /// that the read is planned once (docs/adr/0026). For tests: `None` before any sync read.
+    #[cfg(feature = "conformance")]
+    pub fn sync_read_plans(&self) -> Result<Option<(i64, i64)>, StorageError> {
+        self.alone(Some(sync_reads::PLANS), |s| {
+            let row = s.query_opt(
+                "SELECT custom_plans, generic_plans FROM pg_prepared_statements WHERE statement LIKE 'WITH asked%'",
+                &[],
+            )?;
+            Ok(row.map(|row| (row.get(0), row.get(1))))
+        })
+    }
+
     /// Runs `f` in a read-committed transaction and commits; an error rolls it back.
     fn write<T>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<T, StorageError>) -> Result<T, StorageError> {
-        let mut pooled = self.pool.get()?;
-        let Conn { client, statements } =
+        let mut pooled = self.pool.get(Some(Plans::Auto))?;
+        let Conn { client, statements, .. } =
             pooled.conn.as_mut().ok_or_else(|| StorageError::Backend("no connection".into()))?;
         let mut tx = Tx { tx: client.transaction()?, statements };
         let value = f(&mut tx)?;
@@ -139,10 +153,15 @@ impl PostgresStorage {
     }
 
     /// Runs `f`, which runs one statement, on its own: no transaction around it (one
-    /// statement is atomic and reads one snapshot), so no `BEGIN` and `COMMIT` round trips.
-    fn alone<T>(&self, f: impl FnOnce(&mut Autocommit<'_>) -> Result<T, StorageError>) -> Result<T, StorageError> {
-        let mut pooled = self.pool.get()?;
-        let Conn { client, statements } =
+    /// statement is atomic and reads one snapshot), so no `BEGIN` and `COMMIT` round trips;
+    /// on a connection whose statements are planned as `plans` says (`None`: either way).
+    fn alone<T>(
+        &self,
+        plans: Option<Plans>,
+        f: impl FnOnce(&mut Autocommit<'_>) -> Result<T, StorageError>,
+    ) -> Result<T, StorageError> {
+        let mut pooled = self.pool.get(plans)?;
+        let Conn { client, statements, .. } =
             pooled.conn.as_mut().ok_or_else(|| StorageError::Backend("no connection".into()))?;
         f(&mut Autocommit { client, statements })
     }
@@ -151,14 +170,15 @@ impl PostgresStorage {
     /// lock (session-level: taken before, released after), so that writers of one ticket take
     /// turns on every instance without a transaction around them. The connection goes back to
     /// the pool only once the lock is released; should anything fail or panic before that, the
-    /// connection is closed instead, which releases the lock.
+    /// connection is closed instead, which releases the lock. Any connection serves: what runs
+    /// here reads and writes by key, planned alike either way.
     fn locked<T>(
         &self,
         id: &str,
         f: impl FnOnce(&mut Autocommit<'_>) -> Result<T, StorageError>,
     ) -> Result<T, StorageError> {
-        let mut pooled = self.pool.get()?;
-        let Conn { mut client, mut statements } =
+        let mut pooled = self.pool.get(None)?;
+        let Conn { mut client, mut statements, plans } =
             pooled.conn.take().ok_or_else(|| StorageError::Backend("no connection".into()))?;
         let mut tx = Autocommit { client: &mut client, statements: &mut statements };
         tx.execute("SELECT pg_advisory_lock($1, hashtext($2))", &[&TICKET_LOCK_SPACE, &id])?;
@@ -166,7 +186,7 @@ impl PostgresStorage {
         let unlocked: Result<Row, _> =
             tx.query_one("SELECT pg_advisory_unlock($1, hashtext($2))", &[&TICKET_LOCK_SPACE, &id]);
         if unlocked.is_ok_and(|row| row.get::<_, bool>(0)) {
-            pooled.conn = Some(Conn { client, statements });
+            pooled.conn = Some(Conn { client, statements, plans });
         }
         value
     }
@@ -196,8 +216,8 @@ impl PostgresStorage {
 
     /// Runs `f` in a read-only transaction on one snapshot.
     fn read<T>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<T, StorageError>) -> Result<T, StorageError> {
-        let mut pooled = self.pool.get()?;
-        let Conn { client, statements } =
+        let mut pooled = self.pool.get(Some(Plans::Auto))?;
+        let Conn { client, statements, .. } =
             pooled.conn.as_mut().ok_or_else(|| StorageError::Backend("no connection".into()))?;
         let tx = client.build_transaction().isolation_level(IsolationLevel::RepeatableRead).read_only(true).start()?;
         let mut tx = Tx { tx, statements };
@@ -289,7 +309,8 @@ impl Storage for PostgresStorage {
     }
 
     fn authenticate(&self, token_sha256: &HashBytes) -> Result<Option<Principal>, StorageError> {
-        self.alone(|tx| {
+        // A lookup by key: planned alike either way, so any connection serves it.
+        self.alone(None, |tx| {
             let row = tx.query_opt(
                 "SELECT d.id, u.id, u.role, d.last_sync_at FROM devices d JOIN users u ON u.id = d.user_id
                  WHERE d.token_sha256 = $1 AND NOT d.revoked",
@@ -300,7 +321,7 @@ impl Storage for PostgresStorage {
     }
 
     fn record_sync(&self, device_id: &str, at: Millis) -> Result<(), StorageError> {
-        self.alone(|tx| {
+        self.alone(None, |tx| {
             tx.execute("UPDATE devices SET last_sync_at = $2 WHERE id = $1", &[&device_id, &at])?;
             Ok(())
         })
@@ -387,7 +408,7 @@ impl Storage for PostgresStorage {
         if actors.is_empty() {
             return Ok(Vec::new());
         }
-        self.alone(|tx| {
+        self.alone(Some(Plans::Auto), |tx| {
             let rows = tx.query(
                 "SELECT a.actor_hex, a.device_id, d.user_id FROM actors a JOIN devices d ON d.id = a.device_id
                  WHERE a.actor_hex = ANY($1)",
@@ -443,7 +464,7 @@ impl Storage for PostgresStorage {
     fn load_tickets(&self, ticket_ids: &[String]) -> Result<Vec<(String, StoredTicket)>, StorageError> {
         // One statement (one snapshot, one round trip): each ticket's row joined to its newest
         // snapshot and the chunks after it, in order.
-        let rows = self.alone(|s| {
+        let rows = self.alone(Some(Plans::Auto), |s| {
             Ok(s.query(
                 "SELECT t.id, t.version, t.changed_seq, t.heads, c.kind, c.bytes
                  FROM tickets t LEFT JOIN doc_chunks c ON c.ticket_id = t.id AND c.seq >= (
@@ -499,7 +520,7 @@ impl Storage for PostgresStorage {
     }
 
     fn ticket_row(&self, ticket_id: &str) -> Result<Option<IndexRow>, StorageError> {
-        self.alone(|tx| {
+        self.alone(Some(Plans::Auto), |tx| {
             let sql = format!("SELECT {ROW_COLUMNS} FROM tickets t WHERE t.id = $1");
             Ok(query_rows_alone(tx, &sql, &[&ticket_id])?.pop())
         })
@@ -510,20 +531,20 @@ impl Storage for PostgresStorage {
         let params = sql_params(query.values);
         let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref()).collect();
         // One statement: one snapshot without a transaction's BEGIN and COMMIT round trips.
-        self.alone(|s| query_rows_alone(s, &query.sql, &params))
+        self.alone(Some(Plans::Auto), |s| query_rows_alone(s, &query.sql, &params))
     }
 
     fn count_tickets(&self, filter: &TicketFilter) -> Result<u64, StorageError> {
         let query = ticket_filter::count(filter, &ticket_filter::POSTGRES);
         let params = sql_params(query.values);
         let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref()).collect();
-        let count: i64 = self.alone(|s| Ok(s.query_one(&query.sql, &params)?.get(0)))?;
+        let count: i64 = self.alone(Some(Plans::Auto), |s| Ok(s.query_one(&query.sql, &params)?.get(0)))?;
         Ok(u64_of(count))
     }
 
     fn changed_since(&self, cursor: u64, scope: &Scope) -> Result<Vec<IndexRow>, StorageError> {
         let cursor = i64_of(cursor);
-        self.alone(|tx| match scope {
+        self.alone(Some(Plans::Auto), |tx| match scope {
             Scope::All => query_rows_alone(
                 tx,
                 &format!("SELECT {ROW_COLUMNS} FROM tickets t WHERE t.changed_seq > $1 ORDER BY t.changed_seq"),
@@ -548,7 +569,7 @@ impl Storage for PostgresStorage {
         cursor: u64,
     ) -> Result<Vec<IndexRow>, StorageError> {
         let cursor = i64_of(cursor);
-        self.alone(|tx| {
+        self.alone(Some(Plans::Auto), |tx| {
             query_rows_alone(
                 tx,
                 &format!(
@@ -563,7 +584,7 @@ impl Storage for PostgresStorage {
     }
 
     fn current_seq(&self) -> Result<u64, StorageError> {
-        self.alone(|tx| {
+        self.alone(Some(Plans::Auto), |tx| {
             let value: i64 = tx.query_one("SELECT value FROM counters WHERE name = 'change_seq'", &[])?.get(0);
             Ok(u64_of(value))
         })
@@ -587,7 +608,7 @@ impl Storage for PostgresStorage {
         if ticket_ids.is_empty() {
             return Ok(Vec::new());
         }
-        self.alone(|tx| {
+        self.alone(Some(Plans::Auto), |tx| {
             let rows = tx.query(
                 "SELECT ticket_id, confirmed, pending_cursor, pending_heads, evicted_at FROM sync_state
                  WHERE device_id = $1 AND ticket_id = ANY($2)",
@@ -612,7 +633,7 @@ impl Storage for PostgresStorage {
     }
 
     fn sync_reads(&self, query: &SyncReadsQuery<'_>) -> Result<SyncReads, StorageError> {
-        self.alone(|s| sync_reads::all(s, query))
+        self.alone(Some(sync_reads::PLANS), |s| sync_reads::all(s, query))
     }
 
     fn put_sync_states(&self, device_id: &str, states: &[(String, SyncState)]) -> Result<(), StorageError> {
@@ -638,7 +659,7 @@ impl Storage for PostgresStorage {
             pending.push(state.pending.as_ref().map(|(_, h)| heads_to_blob(h)));
             evicted.push(state.evicted_at.map(i64_of));
         }
-        self.alone(|tx| {
+        self.alone(Some(Plans::Auto), |tx| {
             tx.execute(
                 "INSERT INTO sync_state (device_id, ticket_id, confirmed, pending_cursor, pending_heads, evicted_at)
                  SELECT $1, t, c, pc, ph, e

@@ -30,6 +30,30 @@ pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub(super) struct Conn {
     pub(super) client: Client,
     pub(super) statements: HashMap<String, Statement>,
+    /// How PostgreSQL plans this connection's statements now.
+    pub(super) plans: Plans,
+}
+
+/// How PostgreSQL plans a connection's prepared statements (its `plan_cache_mode`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(super) enum Plans {
+    /// PostgreSQL's own choice: a plan made for each call's values while it prices those
+    /// cheaper than one plan for all. Right for statements whose best plan depends on values
+    /// (a report's date range), and the default.
+    Auto,
+    /// One plan for all calls, made once. For a statement whose plan does not depend on its
+    /// values but which PostgreSQL would otherwise plan again on every call: the sync's read
+    /// (its planning cost more than running it, docs/adr/0026).
+    Generic,
+}
+
+impl Plans {
+    fn setting(self) -> &'static str {
+        match self {
+            Plans::Auto => "SET plan_cache_mode = auto",
+            Plans::Generic => "SET plan_cache_mode = force_generic_plan",
+        }
+    }
 }
 
 pub(super) struct PoolState {
@@ -79,30 +103,48 @@ impl Pool {
         Pool { config, state: Mutex::new(PoolState { idle: Vec::new(), open: 0 }), returned: Condvar::new() }
     }
 
-    pub(super) fn get(&self) -> Result<Pooled<'_>, StorageError> {
+    /// A connection whose statements are planned as `plans` says: an idle one already so when
+    /// there is one, else a new one while the pool has room, else an idle one switched over (one
+    /// round trip). `None` is for statements planned alike either way (a lookup by key): any
+    /// idle connection, never switched. Waits while every connection is taken.
+    pub(super) fn get(&self, plans: Option<Plans>) -> Result<Pooled<'_>, StorageError> {
         let mut state = lock(&self.state);
         loop {
-            if let Some(conn) = state.idle.pop() {
-                if conn.client.is_closed() {
-                    // The server went away meanwhile: open a new one instead.
-                    state.open -= 1;
-                    continue;
-                }
+            // The server went away meanwhile: those are dropped, and new ones opened instead.
+            let idle = state.idle.len();
+            state.idle.retain(|conn| !conn.client.is_closed());
+            state.open -= idle - state.idle.len();
+            if let Some(at) = state.idle.iter().rposition(|conn| plans.is_none_or(|plans| conn.plans == plans)) {
+                let conn = state.idle.remove(at);
                 return Ok(Pooled { pool: self, conn: Some(conn) });
             }
-            if state.open < POOL_SIZE {
+            let conn = if state.open < POOL_SIZE {
                 state.open += 1;
                 drop(state);
-                return match self.config.connect(NoTls) {
-                    Ok(client) => Ok(Pooled { pool: self, conn: Some(Conn { client, statements: HashMap::new() }) }),
+                match self.config.connect(NoTls) {
+                    Ok(client) => Conn { client, statements: HashMap::new(), plans: Plans::Auto },
                     Err(e) => {
                         lock(&self.state).open -= 1;
                         self.returned.notify_one();
-                        Err(e.into())
+                        return Err(e.into());
                     }
-                };
+                }
+            } else if let Some(conn) = state.idle.pop() {
+                drop(state);
+                conn
+            } else {
+                state = self.returned.wait(state).unwrap_or_else(PoisonError::into_inner);
+                continue;
+            };
+            // Dropped on failure: its `Drop` gives the connection back, or its place when closed.
+            let mut pooled = Pooled { pool: self, conn: Some(conn) };
+            if let (Some(conn), Some(plans)) = (pooled.conn.as_mut(), plans) {
+                if conn.plans != plans {
+                    conn.client.batch_execute(plans.setting())?;
+                    conn.plans = plans;
+                }
             }
-            state = self.returned.wait(state).unwrap_or_else(PoisonError::into_inner);
+            return Ok(pooled);
         }
     }
 }
