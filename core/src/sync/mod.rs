@@ -443,26 +443,22 @@ impl SyncEngine {
 
     async fn sync_turn(&self) -> Result<SyncReport, SyncError> {
         let _turn = self.inner.running.lock().await;
-        // What waits to go, as the attempt starts (local actions do not touch the status).
-        let waiting = self.waiting().await.ok();
-        self.inner.status.send_modify(|s| {
-            s.syncing = true;
-            if let Some((pending, uploads)) = waiting {
-                s.set_pending(pending);
-                s.uploads = uploads;
-            }
-        });
-        let now = self.inner.status.borrow().clone();
-        log::attempt(&now);
+        self.inner.status.send_modify(|s| s.syncing = true);
         let started = std::time::Instant::now();
         // However this sync ends (also when its future is dropped), the status stops saying so.
         let _syncing = SyncingFlag(&self.inner.status);
+        // What waits to go as the attempt starts is read in the exchange's first trip to the
+        // blocking pool (one trip fewer per sync), and said then; here when no trip was made.
+        let mut started_said = false;
         // A panic in any step (ours, a transport's) ends this sync with a typed error; the
         // loop and the app carry on.
-        let result = match AssertUnwindSafe(self.sync_rounds()).catch_unwind().await {
+        let result = match AssertUnwindSafe(self.sync_rounds(&mut started_said)).catch_unwind().await {
             Ok(result) => result,
             Err(panic) => Err(SyncError::Internal(panic_message(panic.as_ref()))),
         };
+        if !started_said {
+            self.attempt_started(self.waiting().await.ok());
+        }
         // What still waits: as the sync read it last when nothing was uploaded after, else
         // read again.
         let (result, waiting) = match result {
@@ -496,9 +492,23 @@ impl SyncEngine {
         result
     }
 
+    /// The status's counts as the attempt starts (local actions do not touch the status), and
+    /// the attempt's log line.
+    fn attempt_started(&self, waiting: Option<Waiting>) {
+        if let Some((pending, uploads)) = waiting {
+            self.inner.status.send_modify(|s| {
+                s.set_pending(pending);
+                s.uploads = uploads;
+            });
+        }
+        log::attempt(&self.inner.status.borrow());
+    }
+
     /// The exchange, then the uploads; with what waits after them when the last read of the
-    /// store still says so (no upload went after it).
-    async fn sync_rounds(&self) -> Result<(SyncReport, Option<Waiting>), SyncError> {
+    /// store still says so (no upload went after it). Says the attempt started
+    /// ([`SyncEngine::attempt_started`]) from its first trip to the blocking pool, and sets
+    /// `started_said` then.
+    async fn sync_rounds(&self, started_said: &mut bool) -> Result<(SyncReport, Option<Waiting>), SyncError> {
         self.check_token().await?;
         let mut report = SyncReport::default();
         let mut exchange = self.inner.client.exchange();
@@ -507,7 +517,18 @@ impl SyncEngine {
         let mut waiting_after = None;
         // A finished exchange builds no request: no trip to the blocking pool to learn so.
         while !exchange.is_done() {
-            let (next, request) = off_thread(exchange, Exchange::next_request).await?;
+            let client = self.inner.client.clone();
+            let first = !*started_said;
+            let (next, (request, waiting)) = off_thread(exchange, move |exchange| {
+                // Read before the request is built: what waited as the attempt started.
+                let waiting = first.then(|| read_waiting(&client).ok());
+                (exchange.next_request(), waiting)
+            })
+            .await?;
+            if let Some(waiting) = waiting {
+                self.attempt_started(waiting);
+                *started_said = true;
+            }
             exchange = next;
             let Some(request) = request? else { break };
             let response = self.exchange(&request, &mut report).await?;

@@ -177,3 +177,44 @@ async fn closing_stops_a_sync_under_way_and_the_loop_and_releases_the_store() {
     Client::open(dir.path().join("store.sqlite"), identity).expect("the store is free again");
     drop(sync_loop);
 }
+
+/// Answers who-am-I for `identity` and never answers a sync.
+struct StallsSyncs(&'static str);
+
+impl HttpTransport for StallsSyncs {
+    fn send(&self, request: HttpRequest) -> transport::TransportFuture<'_> {
+        if request.url.ends_with("/v1/me") {
+            let body = self.0.as_bytes().to_vec();
+            return Box::pin(async move { Ok(HttpResponse { status: 200, headers: Vec::new(), body }) });
+        }
+        Box::pin(std::future::pending())
+    }
+}
+
+/// What waits to go is read in the exchange's first trip to the blocking pool, not a trip of
+/// its own: the status still shows it while the first request is under way.
+#[tokio::test]
+async fn the_status_counts_what_waits_while_the_first_request_is_under_way() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let identity = Identity { user_id: "disp".into(), device_id: "disp-laptop".into(), role: Role::Dispatcher };
+    let client = Client::open(dir.path().join("store.sqlite"), identity).expect("open");
+    let mut config = SyncConfig::new("https://fieldsync.invalid", "token");
+    config.request_timeout = Duration::from_secs(3600);
+    let me = r#"{"user_id":"disp","device_id":"disp-laptop","role":"dispatcher"}"#;
+    let engine = SyncEngine::with_transport(client, config, Arc::new(StallsSyncs(me))).expect("engine");
+    for n in 0..2 {
+        let new = crate::model::NewTicket { title: format!("job {n}"), ..Default::default() };
+        engine.client().create_ticket(&new).expect("create");
+    }
+    assert_eq!(engine.status().pending_tickets, 0, "local actions do not touch the status");
+    let mut statuses = engine.watch_status();
+    let sync = engine.sync_now();
+    tokio::select! {
+        _ = sync => panic!("a stalled transport cannot finish the sync"),
+        // The status's guard is let go at once: the sync's own drop writes the status.
+        seen = tokio::time::timeout(
+            Duration::from_secs(10),
+            async { statuses.wait_for(|s| s.syncing && s.pending_tickets == 2).await.is_ok() },
+        ) => assert_eq!(seen, Ok(true), "the status while the request is under way: {:?}", engine.status()),
+    }
+}
