@@ -517,11 +517,11 @@ impl SyncEngine {
         let mut waiting_after = None;
         // A finished exchange builds no request: no trip to the blocking pool to learn so.
         while !exchange.is_done() {
-            let client = self.inner.client.clone();
-            let first = !*started_said;
+            // The first trip only: the store, to read what waited as the attempt started.
+            let first = (!*started_said).then(|| self.inner.client.clone());
             let (next, (request, waiting)) = off_thread(exchange, move |exchange| {
-                // Read before the request is built: what waited as the attempt started.
-                let waiting = first.then(|| read_waiting(&client).ok());
+                // Read before the request is built.
+                let waiting = first.map(|client| read_waiting(&client).ok());
                 (exchange.next_request(), waiting)
             })
             .await?;

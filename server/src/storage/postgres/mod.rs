@@ -132,7 +132,7 @@ impl PostgresStorage {
     /// that the read is planned once (docs/adr/0026). For tests: `None` before any sync read.
     #[cfg(feature = "conformance")]
     pub fn sync_read_plans(&self) -> Result<Option<(i64, i64)>, StorageError> {
-        self.alone(Some(sync_reads::PLANS), |s| {
+        self.alone_planned(Some(sync_reads::PLANS), |s| {
             let row = s.query_opt(
                 "SELECT custom_plans, generic_plans FROM pg_prepared_statements WHERE statement LIKE 'WITH asked%'",
                 &[],
@@ -153,9 +153,15 @@ impl PostgresStorage {
     }
 
     /// Runs `f`, which runs one statement, on its own: no transaction around it (one
-    /// statement is atomic and reads one snapshot), so no `BEGIN` and `COMMIT` round trips;
-    /// on a connection whose statements are planned as `plans` says (`None`: either way).
-    fn alone<T>(
+    /// statement is atomic and reads one snapshot), so no `BEGIN` and `COMMIT` round trips.
+    /// PostgreSQL plans it its own way ([`Plans::Auto`]).
+    fn alone<T>(&self, f: impl FnOnce(&mut Autocommit<'_>) -> Result<T, StorageError>) -> Result<T, StorageError> {
+        self.alone_planned(Some(Plans::Auto), f)
+    }
+
+    /// [`PostgresStorage::alone`] on a connection whose statements are planned as `plans` says
+    /// (`None`: a lookup by key, planned alike either way, so any connection).
+    fn alone_planned<T>(
         &self,
         plans: Option<Plans>,
         f: impl FnOnce(&mut Autocommit<'_>) -> Result<T, StorageError>,
@@ -310,7 +316,7 @@ impl Storage for PostgresStorage {
 
     fn authenticate(&self, token_sha256: &HashBytes) -> Result<Option<Principal>, StorageError> {
         // A lookup by key: planned alike either way, so any connection serves it.
-        self.alone(None, |tx| {
+        self.alone_planned(None, |tx| {
             let row = tx.query_opt(
                 "SELECT d.id, u.id, u.role, d.last_sync_at FROM devices d JOIN users u ON u.id = d.user_id
                  WHERE d.token_sha256 = $1 AND NOT d.revoked",
@@ -321,7 +327,7 @@ impl Storage for PostgresStorage {
     }
 
     fn record_sync(&self, device_id: &str, at: Millis) -> Result<(), StorageError> {
-        self.alone(None, |tx| {
+        self.alone_planned(None, |tx| {
             tx.execute("UPDATE devices SET last_sync_at = $2 WHERE id = $1", &[&device_id, &at])?;
             Ok(())
         })
@@ -408,7 +414,7 @@ impl Storage for PostgresStorage {
         if actors.is_empty() {
             return Ok(Vec::new());
         }
-        self.alone(Some(Plans::Auto), |tx| {
+        self.alone(|tx| {
             let rows = tx.query(
                 "SELECT a.actor_hex, a.device_id, d.user_id FROM actors a JOIN devices d ON d.id = a.device_id
                  WHERE a.actor_hex = ANY($1)",
@@ -464,7 +470,7 @@ impl Storage for PostgresStorage {
     fn load_tickets(&self, ticket_ids: &[String]) -> Result<Vec<(String, StoredTicket)>, StorageError> {
         // One statement (one snapshot, one round trip): each ticket's row joined to its newest
         // snapshot and the chunks after it, in order.
-        let rows = self.alone(Some(Plans::Auto), |s| {
+        let rows = self.alone(|s| {
             Ok(s.query(
                 "SELECT t.id, t.version, t.changed_seq, t.heads, c.kind, c.bytes
                  FROM tickets t LEFT JOIN doc_chunks c ON c.ticket_id = t.id AND c.seq >= (
@@ -520,7 +526,7 @@ impl Storage for PostgresStorage {
     }
 
     fn ticket_row(&self, ticket_id: &str) -> Result<Option<IndexRow>, StorageError> {
-        self.alone(Some(Plans::Auto), |tx| {
+        self.alone(|tx| {
             let sql = format!("SELECT {ROW_COLUMNS} FROM tickets t WHERE t.id = $1");
             Ok(query_rows_alone(tx, &sql, &[&ticket_id])?.pop())
         })
@@ -531,20 +537,20 @@ impl Storage for PostgresStorage {
         let params = sql_params(query.values);
         let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref()).collect();
         // One statement: one snapshot without a transaction's BEGIN and COMMIT round trips.
-        self.alone(Some(Plans::Auto), |s| query_rows_alone(s, &query.sql, &params))
+        self.alone(|s| query_rows_alone(s, &query.sql, &params))
     }
 
     fn count_tickets(&self, filter: &TicketFilter) -> Result<u64, StorageError> {
         let query = ticket_filter::count(filter, &ticket_filter::POSTGRES);
         let params = sql_params(query.values);
         let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref()).collect();
-        let count: i64 = self.alone(Some(Plans::Auto), |s| Ok(s.query_one(&query.sql, &params)?.get(0)))?;
+        let count: i64 = self.alone(|s| Ok(s.query_one(&query.sql, &params)?.get(0)))?;
         Ok(u64_of(count))
     }
 
     fn changed_since(&self, cursor: u64, scope: &Scope) -> Result<Vec<IndexRow>, StorageError> {
         let cursor = i64_of(cursor);
-        self.alone(Some(Plans::Auto), |tx| match scope {
+        self.alone(|tx| match scope {
             Scope::All => query_rows_alone(
                 tx,
                 &format!("SELECT {ROW_COLUMNS} FROM tickets t WHERE t.changed_seq > $1 ORDER BY t.changed_seq"),
@@ -569,7 +575,7 @@ impl Storage for PostgresStorage {
         cursor: u64,
     ) -> Result<Vec<IndexRow>, StorageError> {
         let cursor = i64_of(cursor);
-        self.alone(Some(Plans::Auto), |tx| {
+        self.alone(|tx| {
             query_rows_alone(
                 tx,
                 &format!(
@@ -584,7 +590,7 @@ impl Storage for PostgresStorage {
     }
 
     fn current_seq(&self) -> Result<u64, StorageError> {
-        self.alone(Some(Plans::Auto), |tx| {
+        self.alone(|tx| {
             let value: i64 = tx.query_one("SELECT value FROM counters WHERE name = 'change_seq'", &[])?.get(0);
             Ok(u64_of(value))
         })
@@ -608,7 +614,7 @@ impl Storage for PostgresStorage {
         if ticket_ids.is_empty() {
             return Ok(Vec::new());
         }
-        self.alone(Some(Plans::Auto), |tx| {
+        self.alone(|tx| {
             let rows = tx.query(
                 "SELECT ticket_id, confirmed, pending_cursor, pending_heads, evicted_at FROM sync_state
                  WHERE device_id = $1 AND ticket_id = ANY($2)",
@@ -633,7 +639,7 @@ impl Storage for PostgresStorage {
     }
 
     fn sync_reads(&self, query: &SyncReadsQuery<'_>) -> Result<SyncReads, StorageError> {
-        self.alone(Some(sync_reads::PLANS), |s| sync_reads::all(s, query))
+        self.alone_planned(Some(sync_reads::PLANS), |s| sync_reads::all(s, query))
     }
 
     fn put_sync_states(&self, device_id: &str, states: &[(String, SyncState)]) -> Result<(), StorageError> {
@@ -659,7 +665,7 @@ impl Storage for PostgresStorage {
             pending.push(state.pending.as_ref().map(|(_, h)| heads_to_blob(h)));
             evicted.push(state.evicted_at.map(i64_of));
         }
-        self.alone(Some(Plans::Auto), |tx| {
+        self.alone(|tx| {
             tx.execute(
                 "INSERT INTO sync_state (device_id, ticket_id, confirmed, pending_cursor, pending_heads, evicted_at)
                  SELECT $1, t, c, pc, ph, e
