@@ -13,7 +13,8 @@
 //! `FIELDSYNC_BENCH_ENCRYPTED=1` runs `actions` and `open` on encrypted stores (docs/adr/0011).
 //! `FIELDSYNC_BENCH_BASELINE=PATH` runs `sync`'s bootstrap and `server` also against a
 //! `fieldsync` binary built from an older commit, side by side in the same run;
-//! `FIELDSYNC_BENCH_DATABASE_URL` adds PostgreSQL to `server`.
+//! `FIELDSYNC_BENCH_DATABASE_URL` adds PostgreSQL to `server`; `FIELDSYNC_BENCH_ROUNDS=N` gives
+//! `server` N timed rounds instead of 6 (a profile that needs them to last, tighter medians).
 
 use std::path::Path;
 use std::time::{Duration, Instant};

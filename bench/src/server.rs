@@ -20,7 +20,7 @@ use crate::server_process::Build;
 
 mod rounds;
 
-use rounds::{Device, ROUNDS, Round, SYNCS_PER_ROUND, SetUp, Spread};
+use rounds::{Device, Round, SYNCS_PER_ROUND, SetUp, Spread};
 
 /// Where the `server` suite's server keeps its tickets.
 #[derive(Clone, Debug)]
@@ -183,9 +183,10 @@ pub async fn server_suite() -> serde_json::Value {
             run.paced.sync_only_p99,
         );
         eprintln!(
-            "server [{}]: {} small syncs ({ROUNDS} rounds of {SYNCS_PER_ROUND}) from {SERVER_DEVICES} devices at once, none pausing ({}): {:.0}/s, p50 {:.2} ms, p99 {:.2} ms; CPU over {:.2} s: server(s) {:.2} s ({:.3} ms/sync), the devices {:.2} s; ratio to automerge-repo {:.2}; to SQLite, per round: syncs/s {}, CPU {}",
+            "server [{}]: {} small syncs ({} rounds of {SYNCS_PER_ROUND}) from {SERVER_DEVICES} devices at once, none pausing ({}): {:.0}/s, p50 {:.2} ms, p99 {:.2} ms; CPU over {:.2} s: server(s) {:.2} s ({:.3} ms/sync), the devices {:.2} s; ratio to automerge-repo {:.2}; to SQLite, per round: syncs/s {}, CPU {}",
             run.build.label(),
             run.syncs,
+            run.rounds.len(),
             run.backend.label(),
             run.syncs_per_s,
             run.p50,
@@ -211,8 +212,9 @@ pub async fn server_suite() -> serde_json::Value {
     for key in ["sqlite", "postgres_1"] {
         if let (Some(ours), Some(theirs)) = (find("this build", key), find("baseline", key)) {
             eprintln!(
-                "server: this build ÷ baseline ({}), median of {ROUNDS} per-round ratios: CPU per sync {}, syncs/s {}",
+                "server: this build ÷ baseline ({}), median of {} per-round ratios: CPU per sync {}, syncs/s {}",
                 ours.backend.label(),
+                ours.rounds.len(),
                 ours.cpu_ratio(theirs),
                 ours.rate_ratio(theirs),
             );
@@ -227,7 +229,7 @@ pub async fn server_suite() -> serde_json::Value {
         "suite": "server",
         "devices": SERVER_DEVICES,
         "syncs": sqlite.syncs,
-        "rounds": ROUNDS,
+        "rounds": sqlite.rounds.len(),
         "syncs_per_round": SYNCS_PER_ROUND,
         "syncs_per_s": round(sqlite.syncs_per_s),
         "p50_ms": round(sqlite.paced.p50),

@@ -14,8 +14,20 @@ use crate::postgres_stats::{BenchDatabase, StatementCount};
 use crate::server_process::{Build, ServerProcess};
 use crate::sync::{create_many, device};
 
-/// Timed rounds per set-up.
-pub(super) const ROUNDS: usize = 6;
+/// Timed rounds per set-up unless `FIELDSYNC_BENCH_ROUNDS` says otherwise.
+const DEFAULT_ROUNDS: usize = 6;
+
+/// Timed rounds per set-up: `FIELDSYNC_BENCH_ROUNDS` (at least 1) when set, for a profile that
+/// needs the saturated rounds to last, or tighter medians of an A/B run; else 6.
+pub(super) fn rounds() -> usize {
+    match std::env::var("FIELDSYNC_BENCH_ROUNDS") {
+        Ok(text) => match text.trim().parse::<usize>() {
+            Ok(n) if n >= 1 => n,
+            _ => panic!("FIELDSYNC_BENCH_ROUNDS={text} is not a whole number of rounds (1 or more)"),
+        },
+        Err(_) => DEFAULT_ROUNDS,
+    }
+}
 /// Saturated syncs per set-up per round (all devices at once, none pausing).
 pub(super) const SYNCS_PER_ROUND: usize = 2_000;
 /// Tickets each device works on (its notes go round them).
@@ -172,10 +184,11 @@ impl SetUp {
     }
 }
 
-/// Runs [`ROUNDS`] rounds over every set-up, the order rotated each round so that no set-up
+/// Runs [`rounds`] rounds over every set-up, the order rotated each round so that no set-up
 /// always runs first (or right after a given other one).
 pub(super) async fn alternate(set_ups: &mut [SetUp]) {
-    for round in 0..ROUNDS {
+    let total = rounds();
+    for round in 0..total {
         let count = set_ups.len();
         for turn in 0..count {
             let index =
@@ -183,7 +196,7 @@ pub(super) async fn alternate(set_ups: &mut [SetUp]) {
             set_ups[index].run_round().await;
         }
         eprintln!(
-            "server: round {}/{ROUNDS}: {}",
+            "server: round {}/{total}: {}",
             round + 1,
             set_ups
                 .iter()
