@@ -26,7 +26,7 @@ use crate::time::{Clock, Millis};
 use crate::workflow::Status;
 use crate::workflow::{self, Action, Actor};
 use cache::{DocCache, Known};
-pub use exchange::{Applied, Exchange, Exchanged, MAX_ROUNDS, Pending};
+pub use exchange::{Applied, Exchange, Exchanged, MAX_ROUNDS, Pending, Waiting};
 pub use observe::QueryUpdate;
 use subscriptions::Notifier;
 pub use subscriptions::Subscription;

@@ -143,14 +143,23 @@ impl Exchange {
     /// cannot be merged is skipped (and reported) without holding back the others. Returns what
     /// this response did.
     pub fn receive(&mut self, response: &SyncResponse) -> Result<Applied, Error> {
-        let applied = self.client.apply_response(response)?;
-        self.awaiting = false;
+        Ok(self.receive_counting(response)?.0)
+    }
+
+    /// [`Exchange::receive`], and when that ends the exchange, what then waits to go
+    /// ([`Client::waiting`]) read at the end of the response's own write transaction: the
+    /// writer's pages are current, where a read transaction begun after it would take the
+    /// WAL's read lock and reload the pages the write changed.
+    pub fn receive_counting(&mut self, response: &SyncResponse) -> Result<(Applied, Option<Waiting>), Error> {
         // More to receive, or pushes the budget held back for the next round.
-        if !(response.more || self.held_back) || self.rounds >= MAX_ROUNDS {
+        let last = !(response.more || self.held_back) || self.rounds >= MAX_ROUNDS;
+        let (applied, waiting) = self.client.apply_response(response, last)?;
+        self.awaiting = false;
+        if last {
             self.done = true;
         }
         self.exchanged.applied.extend(applied.clone());
-        Ok(applied)
+        Ok((applied, waiting))
     }
 
     /// Whether the exchange is over (no further request is due).
@@ -194,6 +203,14 @@ impl Client {
             .live_store()?
             .read(|tx| -> Result<_, Error> { Ok((tickets::pending_count(tx)?, blobs::pending_upload_totals(tx)?)) })?;
         Ok(Pending { tickets, uploads, upload_bytes })
+    }
+
+    /// What waits to go, from one snapshot of the store: the counts ([`Client::pending`]) and
+    /// the queued uploads themselves ([`Client::pending_uploads`]). One read transaction, not
+    /// two: each one begun after a write takes the WAL's read lock and reloads the pages the
+    /// write changed, and the sync engine asks this at both ends of every turn.
+    pub fn waiting(&self) -> Result<Waiting, Error> {
+        self.live_store()?.read(waiting_in)
     }
 
     /// Wakes when a local action is stored: what a sync loop waits on.
@@ -245,7 +262,13 @@ impl Client {
     /// Applies a server response in one transaction: merges updates, records what the server
     /// has, marks refusals, evicts, and advances the cursor. A ticket whose update cannot be
     /// merged is skipped (and reported) without holding back the others.
-    pub(super) fn apply_response(&self, response: &SyncResponse) -> Result<Applied, Error> {
+    /// With `count_waiting`, also what waits to go once it is written ([`Client::waiting`]),
+    /// read in the same transaction.
+    pub(super) fn apply_response(
+        &self,
+        response: &SyncResponse,
+        count_waiting: bool,
+    ) -> Result<(Applied, Option<Waiting>), Error> {
         let now = self.now();
         let mut docs = self.lock_docs()?;
         let mut applied = Applied::default();
@@ -308,7 +331,7 @@ impl Client {
         let cursor = response.cursor.to_string();
         // All of it comes again from the server if a power cut undoes it, except a refusal's
         // reason (a replayed push is not refused twice): that one waits for the disk.
-        let write = |tx: &rusqlite::Transaction<'_>| -> Result<(), Error> {
+        let write = |tx: &rusqlite::Transaction<'_>| -> Result<Option<Waiting>, Error> {
             for staged in &staged {
                 if let Some(Received { chunk, .. }) = &staged.received {
                     tickets::append_chunk(tx, &staged.ticket_id, chunk.kind, &chunk.bytes)?;
@@ -333,13 +356,13 @@ impl Client {
             }
             tickets::set_meta(tx, META_SYNC_CURSOR, &cursor)?;
             tickets::set_meta(tx, META_LAST_SYNC, &now.to_string())?;
-            Ok(())
+            count_waiting.then(|| waiting_in(tx)).transpose()
         };
-        if response.rejections.is_empty() {
-            self.inner.store.write_relaxed(write)?;
+        let waiting = if response.rejections.is_empty() {
+            self.inner.store.write_relaxed(write)?
         } else {
-            self.inner.store.write(write)?;
-        }
+            self.inner.store.write(write)?
+        };
         let mut changed: Vec<String> = Vec::new();
         for staged in staged {
             if let Some(document) = staged.received.and_then(|r| r.document) {
@@ -361,7 +384,7 @@ impl Client {
         if !changed.is_empty() {
             self.notify(changed);
         }
-        Ok(applied)
+        Ok((applied, waiting))
     }
 }
 
@@ -423,4 +446,26 @@ fn same_heads(a: &[ChangeHash], b: &[ChangeHash]) -> bool {
     a.sort();
     b.sort();
     a == b
+}
+
+/// Pending tickets and uploads, and the queued uploads themselves.
+pub type Waiting = (Pending, Vec<Upload>);
+
+/// [`Client::waiting`] in the transaction `tx` (a read, or the end of the answer's write).
+fn waiting_in(tx: &rusqlite::Transaction<'_>) -> Result<Waiting, Error> {
+    let tickets = tickets::pending_count(tx)?;
+    let uploads = blobs::pending_uploads(tx)?;
+    // As `blobs::pending_upload_totals` sums them, from the same rows.
+    let bytes: i64 = uploads.iter().map(|u| i64_from(u.size).saturating_sub(i64_from(u.sent))).sum();
+    let pending = Pending {
+        tickets,
+        uploads: u64::try_from(uploads.len()).unwrap_or(u64::MAX),
+        upload_bytes: u64::try_from(bytes).unwrap_or(0),
+    };
+    Ok((pending, uploads))
+}
+
+/// A stored byte count as SQLite summed it (its integers are signed).
+fn i64_from(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }

@@ -48,3 +48,30 @@ fn the_summary_text_is_what_the_signature_binds() {
     let signature = w.engineer.capture_signature(&id, "Ms Jansen", &[stroke]).expect("sign");
     assert_eq!(signature.summary_sha256, shown.sha256, "the signature binds exactly the text shown");
 }
+
+/// The sync engine reads what waits (counts and the upload queue) in one snapshot: the same
+/// figures as the two reads it replaces, with an upload partly sent and one done.
+#[test]
+fn what_waits_in_one_read_is_what_the_two_reads_say() {
+    let w = world();
+    let id = w.dispatcher.create_ticket(&boiler()).expect("create");
+    deliver(&w.dispatcher, &w.engineer, &id);
+    w.engineer.accept(&id).expect("accept");
+    w.engineer.check_in(&id, on_site()).expect("check in");
+    let first = w.engineer.add_photo_blocking(&id, &photo(camera_jpeg(640, 480, 1))).expect("photo");
+    w.engineer.add_photo_blocking(&id, &photo(camera_jpeg(320, 240, 2))).expect("photo");
+    let queued = w.engineer.pending_uploads().expect("queue");
+    assert!(queued.len() >= 3, "two photos and a thumbnail at least: {queued:?}");
+    let partly = queued.iter().find(|u| u.sha256 == first.sha256).expect("the first photo is queued");
+    w.engineer.record_upload(partly, partly.size / 2, "pending", None).expect("half sent");
+    let done = queued.iter().find(|u| u.sha256 != first.sha256).expect("another upload");
+    w.engineer.record_upload(done, done.size, "done", None).expect("done");
+
+    let (pending, uploads) = w.engineer.waiting().expect("one read");
+    assert_eq!(uploads, w.engineer.pending_uploads().expect("queue"));
+    assert_eq!(pending, w.engineer.pending().expect("counts"));
+    assert_eq!(pending.uploads, queued.len() as u64 - 1, "the done one no longer waits");
+    let unsent: u64 = queued.iter().map(|u| u.size - u.sent).sum::<u64>() - done.size - partly.size / 2;
+    assert_eq!(pending.upload_bytes, unsent, "what is left to send of those that wait");
+    assert_eq!(pending.tickets, 1, "the ticket's own changes wait too");
+}

@@ -223,3 +223,29 @@ fn a_request_carries_at_most_its_budget_and_the_first_push_always_goes() {
     exchange.receive(&SyncResponse { cursor: 0, ..Default::default() }).expect("receive");
     assert!(!exchange.is_done(), "three tickets still to send");
 }
+
+/// The answer that ends an exchange also says what then waits, read in its own write: what a
+/// read after it says; an answer with more to come says nothing (the exchange goes on).
+#[test]
+fn the_last_answer_counts_what_waits_in_its_own_write() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (server, eng, id) = pending_accept(dir.path());
+    let mut exchange = eng.exchange();
+    exchange.next_request().expect("request").expect("first");
+    let more = SyncResponse { cursor: 2, more: true, ..Default::default() };
+    let (_, waiting) = exchange.receive_counting(&more).expect("apply");
+    assert_eq!(waiting, None, "not the last answer");
+    assert!(!exchange.is_done());
+    exchange.next_request().expect("request").expect("second");
+    // The server holds the accept now: its heads settle it, and nothing waits.
+    let settled = SyncResponse { cursor: 3, updates: vec![update_from(&server, &id)], ..Default::default() };
+    let mut stored = update_from(&eng, &id);
+    stored.data.clear();
+    let last = SyncResponse { updates: vec![stored], ..settled };
+    let (_, waiting) = exchange.receive_counting(&last).expect("apply");
+    assert!(exchange.is_done());
+    let (pending, uploads) = waiting.expect("the last answer counts");
+    assert_eq!((pending, uploads), eng.waiting().expect("a read after it"));
+    assert_eq!(pending.tickets, 0, "the server's heads are the device's: nothing waits");
+    assert!(!row(&eng, &id).pending);
+}

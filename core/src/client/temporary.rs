@@ -71,7 +71,7 @@ impl Client {
                 heads: protocol::to_wire(&document.get_heads()),
             });
         }
-        self.apply_response(&SyncResponse { cursor: 0, updates, ..SyncResponse::default() })?;
+        self.apply_response(&SyncResponse { cursor: 0, updates, ..SyncResponse::default() }, false)?;
         Ok(())
     }
 }

@@ -283,13 +283,7 @@ impl SyncStatus {
     }
 }
 
-/// Pending tickets and uploads, and the queued uploads themselves.
-type Waiting = (Pending, Vec<crate::store::blobs::Upload>);
-
-/// What waits to go, read from the store (blocking).
-fn read_waiting(client: &Client) -> Result<Waiting, Error> {
-    Ok((client.pending()?, client.pending_uploads()?))
-}
+use crate::client::Waiting;
 
 /// Runs `step` on the exchange on tokio's blocking pool (it reads and writes SQLite), and hands
 /// the exchange back.
@@ -337,8 +331,9 @@ impl SyncEngine {
         transport: Arc<dyn HttpTransport>,
     ) -> Result<SyncEngine, SyncError> {
         let mut status = SyncStatus::default();
-        status.set_pending(client.pending()?);
-        status.uploads = client.pending_uploads()?;
+        let (pending, uploads) = client.waiting()?;
+        status.set_pending(pending);
+        status.uploads = uploads;
         let (status, _) = watch::channel(status);
         Ok(SyncEngine {
             inner: Arc::new(EngineInner {
@@ -521,7 +516,7 @@ impl SyncEngine {
             let first = (!*started_said).then(|| self.inner.client.clone());
             let (next, (request, waiting)) = off_thread(exchange, move |exchange| {
                 // Read before the request is built.
-                let waiting = first.map(|client| read_waiting(&client).ok());
+                let waiting = first.map(|client| client.waiting().ok());
                 (exchange.next_request(), waiting)
             })
             .await?;
@@ -532,16 +527,10 @@ impl SyncEngine {
             exchange = next;
             let Some(request) = request? else { break };
             let response = self.exchange(&request, &mut report).await?;
-            let client = self.inner.client.clone();
-            let (next, (applied, waiting)) = off_thread(exchange, move |exchange| {
-                let applied = exchange.receive(&response);
-                let waiting = (applied.is_ok() && exchange.is_done()).then(|| read_waiting(&client));
-                (applied, waiting)
-            })
-            .await?;
+            // The last answer's write also reads what then waits.
+            let (next, received) = off_thread(exchange, move |exchange| exchange.receive_counting(&response)).await?;
             exchange = next;
-            applied?;
-            waiting_after = waiting;
+            waiting_after = received?.1;
         }
         let exchanged = exchange.finish();
         report.pushed = exchanged.pushed;
@@ -554,7 +543,7 @@ impl SyncEngine {
         // Documents first; blobs after, so a stuck photo never holds up a ticket. One read
         // gives the queue and, when it is empty, the status's counts.
         let waiting = match waiting_after {
-            Some(waiting) => waiting.map_err(SyncError::from),
+            Some(waiting) => Ok(waiting),
             None => self.waiting().await,
         };
         match waiting {
@@ -574,7 +563,7 @@ impl SyncEngine {
     /// status shows and the queued uploads.
     async fn waiting(&self) -> Result<Waiting, SyncError> {
         let client = self.inner.client.clone();
-        tokio::task::spawn_blocking(move || read_waiting(&client)).await.map_err(joined)?.map_err(SyncError::from)
+        tokio::task::spawn_blocking(move || client.waiting()).await.map_err(joined)?.map_err(SyncError::from)
     }
 
     /// Refuses a token of anyone but the store's owner before the first request that carries

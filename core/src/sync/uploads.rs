@@ -62,7 +62,7 @@ impl SyncEngine {
         // Progress is an optimisation: if it cannot be written, HEAD tells the truth next time.
         let now = tokio::task::spawn_blocking(move || {
             client.record_upload(&upload, sent, state, reason.as_deref())?;
-            Ok::<_, crate::Error>((client.pending()?, client.pending_uploads()?))
+            client.waiting()
         })
         .await;
         // Each chunk shows on the status: an app's per-photo progress bar.
