@@ -601,7 +601,7 @@ impl Storage for SqliteStorage {
     }
 
     fn changed_since(&self, cursor: u64, scope: &Scope) -> Result<Vec<IndexRow>, StorageError> {
-        self.read(|tx| sync_reads::changed_since(tx, cursor, scope))
+        self.read(|tx| sync_reads::changed_since(tx, cursor, scope, sync_reads::current_seq(tx)?))
     }
 
     fn held_completed_before(

@@ -7,6 +7,28 @@ use fieldsync_core::time::Millis;
 
 use super::{IndexRow, Scope, Storage, StorageError, SyncState};
 
+/// An engineer's rows changed since a device's cursor are found one of two ways, the same rows
+/// either way: by walking every row changed since the cursor, each tested against the scope
+/// (cheap when few changes separate the cursor from now), or by the scope's own indexes (their
+/// tickets by assignee, the pools by status, each ticket the device holds probed by id), which
+/// never visit everyone else's rows (cheap for a device back from hours offline, or on a busy
+/// server). A probe costs about as much as sixteen walked rows (docs/adr/0026, ninth pass: on
+/// 100,000 tickets the two cross at ~600 changes for a device holding 40, ~4,500 for one
+/// holding 300), so the rows are walked while the distance is at most [`WALK_AT_LEAST`] or
+/// [`WALK_PER_HELD`] per ticket held, whichever is more.
+///
+/// The storage conformance suite (the `conformance` feature, and this crate's tests) runs
+/// with the line at 2 changes and none per ticket, so that its few writes cross it.
+pub(crate) const WALK_AT_LEAST: u64 = if cfg!(any(test, feature = "conformance")) { 2 } else { 64 };
+/// See [`WALK_AT_LEAST`].
+pub(crate) const WALK_PER_HELD: u64 = if cfg!(any(test, feature = "conformance")) { 0 } else { 16 };
+
+/// Whether an engineer's changed rows are walked ([`WALK_AT_LEAST`]): `distance` changes since
+/// the cursor, `held` tickets held by the device.
+pub(crate) fn walk_changed(distance: u64, held: u64) -> bool {
+    distance <= WALK_AT_LEAST.max(WALK_PER_HELD.saturating_mul(held))
+}
+
 /// What [`Storage::sync_reads`] is asked.
 #[derive(Clone, Copy, Debug)]
 pub struct SyncReadsQuery<'a> {

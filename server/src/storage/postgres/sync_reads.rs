@@ -15,7 +15,8 @@ use crate::storage::{
     IndexRow, ROW_COLUMNS, Scope, StorageError, SyncReads, SyncReadsQuery, SyncState, heads_from_blob, i64_of, u64_of,
 };
 
-/// The statement, with `{scope}` the changed rows' extra condition: `$1` the pushed ids, `$2`
+/// The statement, with `{changed}` the rows changed since the cursor in the scope (tagged part
+/// 1, ordered by `changed_seq`): `$1` the pushed ids, `$2`
 /// the cursor, `$3` the device, `$4` the expiry, `$5` [`NO_UPPER_BOUND`]; `$6` the engineer
 /// (engineer scope only). The counter row is always there, so an answer with no rows still
 /// carries the sequence number.
@@ -23,14 +24,13 @@ use crate::storage::{
 /// The pushed rows are looked up by `id = ANY($1)`, not by joining `unnest($1)`: PostgreSQL
 /// estimates an `unnest` at ten rows and, on a table of a few thousand tickets, hashes it
 /// against a scan of the whole table (0.55 ms against 0.15 ms for the statement, docs/adr/0026).
-fn statement(scope: &str) -> String {
+fn statement(changed: &str) -> String {
     format!(
         "WITH asked AS (
             SELECT {ROW_COLUMNS}, 0 AS part, array_position($1::text[], t.id)::BIGINT AS place
               FROM tickets t WHERE t.id = ANY($1::text[])
             UNION ALL
-            SELECT {ROW_COLUMNS}, 1, t.changed_seq FROM tickets t
-             WHERE t.changed_seq > $2 AND t.changed_seq <= $5 {scope}
+            {changed}
             UNION ALL
             SELECT {ROW_COLUMNS}, 2, t.changed_seq FROM sync_state s JOIN tickets t ON t.id = s.ticket_id
              WHERE s.device_id = $3 AND t.status = 'completed' AND t.resolved_at < $4
@@ -58,11 +58,30 @@ pub(super) const PLANS: Plans = Plans::Generic;
 /// priced as narrow, as the rows changed since a device's cursor are.
 const NO_UPPER_BOUND: i64 = i64::MAX;
 
-static ALL_SQL: LazyLock<String> = LazyLock::new(|| statement(""));
+static ALL_SQL: LazyLock<String> = LazyLock::new(|| {
+    statement(&format!(
+        "SELECT {ROW_COLUMNS}, 1, t.changed_seq FROM tickets t WHERE t.changed_seq > $2 AND t.changed_seq <= $5"
+    ))
+});
+/// An engineer's changed rows, walked or found by the scope's indexes as
+/// [`crate::storage::sync_reads::walk_changed`] says: both arms are in the one kept plan, and
+/// the one the gate rules out is never run (a one-time filter). The held tickets are probed one
+/// by one (`LATERAL`): joined, the generic plan hashes the whole changed range.
 static ENGINEER_SQL: LazyLock<String> = LazyLock::new(|| {
-    statement(
-        "AND (t.assignee = $6 OR t.status = 'pooled' OR t.id IN (SELECT ticket_id FROM sync_state WHERE device_id = $3))",
-    )
+    let walk = super::walk_gate("$2", "$3");
+    statement(&format!(
+        "SELECT {ROW_COLUMNS}, 1, t.changed_seq FROM tickets t
+          WHERE t.changed_seq > $2 AND t.changed_seq <= $5 AND {walk}
+            AND (t.assignee = $6 OR t.status = 'pooled' OR t.id IN (SELECT ticket_id FROM sync_state WHERE device_id = $3))
+         UNION ALL
+         SELECT {ROW_COLUMNS}, 1, t.changed_seq FROM tickets t
+          WHERE NOT {walk} AND t.id IN (
+              SELECT id FROM tickets WHERE assignee = $6 AND changed_seq > $2 AND changed_seq <= $5
+              UNION ALL SELECT id FROM tickets WHERE status = 'pooled' AND changed_seq > $2 AND changed_seq <= $5
+              UNION ALL SELECT s.ticket_id FROM sync_state s
+                 CROSS JOIN LATERAL (SELECT 1 FROM tickets h WHERE h.id = s.ticket_id AND h.changed_seq > $2) h
+                 WHERE s.device_id = $3)"
+    ))
 });
 
 /// All of them, as one statement on its own.

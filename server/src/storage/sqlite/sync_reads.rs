@@ -7,6 +7,7 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::query_rows;
+use crate::storage::sync_reads::{WALK_AT_LEAST, walk_changed};
 use crate::storage::{
     IndexRow, ROW_COLUMNS, Scope, StorageError, SyncReads, SyncReadsQuery, SyncState, heads_from_blob, i64_of, u64_of,
 };
@@ -14,7 +15,7 @@ use crate::storage::{
 /// All of them, in the transaction `tx`.
 pub(super) fn all(tx: &Transaction<'_>, query: &SyncReadsQuery<'_>) -> Result<SyncReads, StorageError> {
     let current_seq = current_seq(tx)?;
-    let changed = changed_since(tx, query.cursor, query.scope)?;
+    let changed = changed_since(tx, query.cursor, query.scope, current_seq)?;
     // A ticket just pushed has changed since the cursor: when the scope lists it (the pusher
     // holds it), its row is that one, from the same snapshot, and is not read again.
     let pushed = query
@@ -35,12 +36,38 @@ pub(super) fn ticket_row(tx: &Transaction<'_>, ticket_id: &str) -> Result<Option
     Ok(query_rows(tx, &sql, &[SqlValue::Text(ticket_id.to_owned())])?.pop())
 }
 
-pub(super) fn changed_since(tx: &Transaction<'_>, cursor: u64, scope: &Scope) -> Result<Vec<IndexRow>, StorageError> {
+/// The rows changed since `cursor` in `scope`, `current_seq` being the sequence now (it
+/// chooses how an engineer's are found: [`walk_changed`]).
+pub(super) fn changed_since(
+    tx: &Transaction<'_>,
+    cursor: u64,
+    scope: &Scope,
+    current_seq: u64,
+) -> Result<Vec<IndexRow>, StorageError> {
+    let distance = current_seq.saturating_sub(cursor);
+    let far_behind = match scope {
+        Scope::Engineer { device_id, .. } if distance > WALK_AT_LEAST => {
+            !walk_changed(distance, held_count(tx, device_id)?)
+        }
+        _ => false,
+    };
     match scope {
         Scope::All => query_rows(
             tx,
             &format!("SELECT {ROW_COLUMNS} FROM tickets t WHERE t.changed_seq > ?1 ORDER BY t.changed_seq"),
             &[SqlValue::Integer(i64_of(cursor))],
+        ),
+        Scope::Engineer { user_id, device_id } if far_behind => query_rows(
+            tx,
+            &format!(
+                "SELECT {ROW_COLUMNS} FROM tickets t WHERE t.id IN (
+                     SELECT id FROM tickets WHERE assignee = ?2 AND changed_seq > ?1
+                     UNION ALL SELECT id FROM tickets WHERE status = 'pooled' AND changed_seq > ?1
+                     UNION ALL SELECT s.ticket_id FROM sync_state s JOIN tickets h ON h.id = s.ticket_id
+                                WHERE s.device_id = ?3 AND h.changed_seq > ?1)
+                 ORDER BY t.changed_seq"
+            ),
+            &[SqlValue::Integer(i64_of(cursor)), SqlValue::Text(user_id.clone()), SqlValue::Text(device_id.clone())],
         ),
         Scope::Engineer { user_id, device_id } => query_rows(
             tx,
@@ -52,6 +79,14 @@ pub(super) fn changed_since(tx: &Transaction<'_>, cursor: u64, scope: &Scope) ->
             &[SqlValue::Integer(i64_of(cursor)), SqlValue::Text(user_id.clone()), SqlValue::Text(device_id.clone())],
         ),
     }
+}
+
+/// How many tickets `device_id` holds (its sync states).
+fn held_count(tx: &Transaction<'_>, device_id: &str) -> Result<u64, StorageError> {
+    let count: i64 = tx
+        .prepare_cached("SELECT count(*) FROM sync_state WHERE device_id = ?1")?
+        .query_row([device_id], |row| row.get(0))?;
+    Ok(u64_of(count))
 }
 
 pub(super) fn held_completed_before(
