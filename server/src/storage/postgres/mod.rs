@@ -54,7 +54,6 @@ mod tracking;
 mod uploads;
 mod webhooks;
 
-use super::sync_reads::{WALK_AT_LEAST, WALK_PER_HELD};
 use listen::CHANNEL;
 pub use listen::Listener;
 pub use pool::url_of_database;
@@ -551,28 +550,18 @@ impl Storage for PostgresStorage {
 
     fn changed_since(&self, cursor: u64, scope: &Scope) -> Result<Vec<IndexRow>, StorageError> {
         let cursor = i64_of(cursor);
-        let walk = walk_gate("$1", "$3");
         self.alone(|tx| match scope {
             Scope::All => query_rows_alone(
                 tx,
                 &format!("SELECT {ROW_COLUMNS} FROM tickets t WHERE t.changed_seq > $1 ORDER BY t.changed_seq"),
                 &[&cursor],
             ),
-            // Walked or by the scope's indexes, as the sync's read does it (sync_reads.rs).
+            // The scope as the sync's read says it (sync_reads.rs).
             Scope::Engineer { user_id, device_id } => query_rows_alone(
                 tx,
                 &format!(
-                    "SELECT {ROW_COLUMNS} FROM tickets t WHERE t.changed_seq > $1 AND {walk}
-                       AND (t.assignee = $2 OR t.status = 'pooled' OR t.id IN (SELECT ticket_id FROM sync_state WHERE device_id = $3))
-                     UNION ALL
-                     SELECT {ROW_COLUMNS} FROM tickets t
-                      WHERE NOT {walk} AND t.id IN (
-                          SELECT id FROM tickets WHERE assignee = $2 AND changed_seq > $1
-                          UNION ALL SELECT id FROM tickets WHERE status = 'pooled' AND changed_seq > $1
-                          UNION ALL SELECT s.ticket_id FROM sync_state s
-                             CROSS JOIN LATERAL (SELECT 1 FROM tickets h WHERE h.id = s.ticket_id AND h.changed_seq > $1) h
-                             WHERE s.device_id = $3)
-                     ORDER BY changed_seq"
+                    "{} ORDER BY changed_seq",
+                    sync_reads::engineer_changed(&ROW_COLUMNS.to_string(), "$1", None, "$2", "$3")
                 ),
                 &[&cursor, user_id, device_id],
             ),
@@ -710,14 +699,4 @@ impl Storage for PostgresStorage {
             Ok(rows.iter().map(|row| row.get(0)).collect())
         })
     }
-}
-
-/// Whether an engineer's changed rows are walked, as SQL ([`crate::storage::sync_reads::walk_changed`]):
-/// `cursor` and `device` are the statement's parameters that hold them. It reads only the
-/// counter and the device's sync states, so PostgreSQL decides it once per execution.
-fn walk_gate(cursor: &str, device: &str) -> String {
-    format!(
-        "((SELECT value FROM counters WHERE name = 'change_seq') - {cursor}
-          <= GREATEST({WALK_AT_LEAST}, {WALK_PER_HELD} * (SELECT count(*) FROM sync_state WHERE device_id = {device})))"
-    )
 }

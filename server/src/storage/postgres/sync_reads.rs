@@ -11,6 +11,7 @@ use postgres::types::ToSql;
 
 use super::pool::{Autocommit, Plans};
 use super::rows::read_rows;
+use crate::storage::sync_reads::{WALK_AT_LEAST, WALK_PER_HELD};
 use crate::storage::{
     IndexRow, ROW_COLUMNS, Scope, StorageError, SyncReads, SyncReadsQuery, SyncState, heads_from_blob, i64_of, u64_of,
 };
@@ -63,26 +64,49 @@ static ALL_SQL: LazyLock<String> = LazyLock::new(|| {
         "SELECT {ROW_COLUMNS}, 1, t.changed_seq FROM tickets t WHERE t.changed_seq > $2 AND t.changed_seq <= $5"
     ))
 });
-/// An engineer's changed rows, walked or found by the scope's indexes as
-/// [`crate::storage::sync_reads::walk_changed`] says: both arms are in the one kept plan, and
-/// the one the gate rules out is never run (a one-time filter). The held tickets are probed one
-/// by one (`LATERAL`): joined, the generic plan hashes the whole changed range.
 static ENGINEER_SQL: LazyLock<String> = LazyLock::new(|| {
-    let walk = super::walk_gate("$2", "$3");
-    statement(&format!(
-        "SELECT {ROW_COLUMNS}, 1, t.changed_seq FROM tickets t
-          WHERE t.changed_seq > $2 AND t.changed_seq <= $5 AND {walk}
-            AND (t.assignee = $6 OR t.status = 'pooled' OR t.id IN (SELECT ticket_id FROM sync_state WHERE device_id = $3))
-         UNION ALL
-         SELECT {ROW_COLUMNS}, 1, t.changed_seq FROM tickets t
-          WHERE NOT {walk} AND t.id IN (
-              SELECT id FROM tickets WHERE assignee = $6 AND changed_seq > $2 AND changed_seq <= $5
-              UNION ALL SELECT id FROM tickets WHERE status = 'pooled' AND changed_seq > $2 AND changed_seq <= $5
-              UNION ALL SELECT s.ticket_id FROM sync_state s
-                 CROSS JOIN LATERAL (SELECT 1 FROM tickets h WHERE h.id = s.ticket_id AND h.changed_seq > $2) h
-                 WHERE s.device_id = $3)"
-    ))
+    statement(&engineer_changed(&format!("{ROW_COLUMNS}, 1, t.changed_seq"), "$2", Some("$5"), "$6", "$3"))
 });
+
+/// An engineer's rows changed since the cursor, `columns` of each: walked, or found by the
+/// scope's indexes, as [`crate::storage::sync_reads::walk_changed`] says. Both arms are in the
+/// one plan, and the one the gate rules out is never run (a one-time filter: the gate reads
+/// only the counter and the device's sync states). The held tickets are probed one by one
+/// (`LATERAL`): joined, the generic plan hashes the whole changed range. `cursor`, `upper`
+/// (the range's upper end, if any), `engineer` and `device` name the statement's parameters.
+/// The sync's read and the single read ([`super::PostgresStorage`]'s `changed_since`) both
+/// say the scope this way.
+pub(super) fn engineer_changed(
+    columns: &str,
+    cursor: &str,
+    upper: Option<&str>,
+    engineer: &str,
+    device: &str,
+) -> String {
+    let range = |column: &str| match upper {
+        Some(upper) => format!("{column} > {cursor} AND {column} <= {upper}"),
+        None => format!("{column} > {cursor}"),
+    };
+    let (walked, indexed) = (range("t.changed_seq"), range("changed_seq"));
+    let walk = format!(
+        "((SELECT value FROM counters WHERE name = 'change_seq') - {cursor}
+          <= GREATEST({WALK_AT_LEAST}, {WALK_PER_HELD} * (SELECT count(*) FROM sync_state WHERE device_id = {device})))"
+    );
+    format!(
+        "SELECT {columns} FROM tickets t
+          WHERE {walked} AND {walk}
+            AND (t.assignee = {engineer} OR t.status = 'pooled'
+                 OR t.id IN (SELECT ticket_id FROM sync_state WHERE device_id = {device}))
+         UNION ALL
+         SELECT {columns} FROM tickets t
+          WHERE NOT {walk} AND t.id IN (
+              SELECT id FROM tickets WHERE assignee = {engineer} AND {indexed}
+              UNION ALL SELECT id FROM tickets WHERE status = 'pooled' AND {indexed}
+              UNION ALL SELECT s.ticket_id FROM sync_state s
+                 CROSS JOIN LATERAL (SELECT 1 FROM tickets h WHERE h.id = s.ticket_id AND h.changed_seq > {cursor}) h
+                 WHERE s.device_id = {device})"
+    )
+}
 
 /// All of them, as one statement on its own.
 pub(super) fn all(s: &mut Autocommit<'_>, query: &SyncReadsQuery<'_>) -> Result<SyncReads, StorageError> {
