@@ -1,15 +1,21 @@
 //! Media back out (issue 14, Deliver 4; docs/adr/0021).
 
-use super::tests::{boiler, camera_jpeg, deliver, on_site, photo, world};
+use super::tests::{World, boiler, camera_jpeg, deliver, on_site, photo, world};
 use super::*;
 
-#[test]
-fn photos_thumbnails_and_signatures_come_back_out_as_files() {
-    let w = world();
+/// A ticket the dispatcher made and the engineer accepted and checked in to.
+fn checked_in(w: &World) -> String {
     let id = w.dispatcher.create_ticket(&boiler()).expect("create");
     deliver(&w.dispatcher, &w.engineer, &id);
     w.engineer.accept(&id).expect("accept");
     w.engineer.check_in(&id, on_site()).expect("check in");
+    id
+}
+
+#[test]
+fn photos_thumbnails_and_signatures_come_back_out_as_files() {
+    let w = world();
+    let id = checked_in(&w);
     let meta = w.engineer.add_photo_blocking(&id, &photo(camera_jpeg(800, 600, 3))).expect("photo from bytes");
     let stroke = (0..20).map(|n| crate::media::StrokePoint { x: n as f32 / 20.0, y: 0.5, t: n * 10 }).collect();
     let signature = w.engineer.capture_signature(&id, "Ms Jansen", &[stroke]).expect("sign");
@@ -35,10 +41,7 @@ fn photos_thumbnails_and_signatures_come_back_out_as_files() {
 #[test]
 fn the_summary_text_is_what_the_signature_binds() {
     let w = world();
-    let id = w.dispatcher.create_ticket(&boiler()).expect("create");
-    deliver(&w.dispatcher, &w.engineer, &id);
-    w.engineer.accept(&id).expect("accept");
-    w.engineer.check_in(&id, on_site()).expect("check in");
+    let id = checked_in(&w);
     w.engineer.add_note(&id, "Replaced the valve").expect("note");
     w.engineer.add_part(&id, "VALVE-22", 1).expect("part");
     let shown = w.engineer.signed_summary(&id).expect("summary");
@@ -54,10 +57,7 @@ fn the_summary_text_is_what_the_signature_binds() {
 #[test]
 fn what_waits_in_one_read_is_what_the_two_reads_say() {
     let w = world();
-    let id = w.dispatcher.create_ticket(&boiler()).expect("create");
-    deliver(&w.dispatcher, &w.engineer, &id);
-    w.engineer.accept(&id).expect("accept");
-    w.engineer.check_in(&id, on_site()).expect("check in");
+    let id = checked_in(&w);
     let first = w.engineer.add_photo_blocking(&id, &photo(camera_jpeg(640, 480, 1))).expect("photo");
     w.engineer.add_photo_blocking(&id, &photo(camera_jpeg(320, 240, 2))).expect("photo");
     let queued = w.engineer.pending_uploads().expect("queue");

@@ -19,7 +19,7 @@ use backon::{BackoffBuilder, ExponentialBuilder};
 use futures_util::FutureExt;
 use tokio::sync::{Notify, watch};
 
-use crate::client::{Client, Exchange, Pending};
+use crate::client::{Client, Exchange, Pending, Waiting};
 use crate::error::Error;
 use crate::protocol::{self, ApiError, DecodeError, SyncRequest, SyncResponse, WhoAmI};
 use crate::time::Millis;
@@ -282,8 +282,6 @@ impl SyncStatus {
         self.pending_upload_bytes = pending.upload_bytes;
     }
 }
-
-use crate::client::Waiting;
 
 /// Runs `step` on the exchange on tokio's blocking pool (it reads and writes SQLite), and hands
 /// the exchange back.
