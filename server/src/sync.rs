@@ -26,7 +26,7 @@ use serde_bytes::ByteBuf;
 use crate::access;
 use crate::auth::Caller;
 use crate::documents::whole::WholeTickets;
-use crate::documents::{self, Loaded, WRITE_ATTEMPTS};
+use crate::documents::{self, WRITE_ATTEMPTS};
 use crate::error::body_rejection;
 use crate::storage::{HashBytes, IndexRow, Principal, Scope, SyncReadsQuery, SyncState, same_heads};
 use crate::{AppError, AppState, blocking};
@@ -225,24 +225,19 @@ fn apply_push(
         let loaded = documents::load_for_write(state, id)?;
         access::may_push(who, loaded.as_ref()).map_err(PushError::Rejected)?;
         // A new ticket's base: made only then (`Automerge::new` draws a random actor).
-        let empty;
-        let base = match loaded.as_ref() {
-            Some(l) => &*l.doc,
-            None => {
-                empty = Automerge::new();
-                &empty
-            }
+        let mut fresh = None;
+        let base: &Automerge = match &loaded {
+            Some(l) => &l.doc,
+            None => fresh.insert(Automerge::new()),
         };
         let new: Vec<Change> =
             changes.iter().filter(|c| base.get_change_meta_by_hash(&c.hash()).is_none()).cloned().collect();
         if new.is_empty() {
             // A replay, or changes the server already has: nothing to do (a compensation made
             // the first time is already in the history, and reaches the device as an update).
-            // Judged before the fork: a replay costs no copy of the document.
+            // Judged before the document is taken: a replay costs nothing of the cache.
             return Ok(None);
         }
-        let mut document = base.fork();
-        let before = document.get_heads();
         limits::check_document(base, &new, limits).or_else(reject)?;
         let mut actors: Vec<String> = new.iter().map(|c| c.actor_id().to_hex_string()).collect();
         actors.sort();
@@ -256,6 +251,16 @@ fn apply_push(
         if bound.iter().any(|(_, device_id)| *device_id != who.device_id) {
             return reject("change from another device's actor");
         }
+        // Written on in place from here (docs/adr/0026): read at `before`, the document is
+        // still the ticket as the server had it.
+        let (mut document, replaced) = match loaded {
+            Some(loaded) => {
+                let (document, replaced) = documents::take_for_write(state, id, loaded);
+                (document, Some(replaced))
+            }
+            None => (fresh.unwrap_or_else(Automerge::new), None),
+        };
+        let before = document.get_heads();
         // One change (the common push) is applied with its patches logged: its frame's diff
         // when it was written on the server's heads (rules/causal.rs).
         let applied = match new.as_slice() {
@@ -270,7 +275,7 @@ fn apply_push(
             return reject("changes depend on changes the server does not have");
         }
         let roots = new.iter().filter(|c| c.deps().is_empty()).count();
-        let one_history = if loaded.is_some() { roots == 0 } else { roots == 1 };
+        let one_history = if replaced.is_some() { roots == 0 } else { roots == 1 };
         if !one_history || !doc::ticket_id(&document).is_ok_and(|found| found == id) {
             return reject("changes are not this ticket's history");
         }
@@ -278,13 +283,13 @@ fn apply_push(
         // A claim is judged against the ticket as the server has it: only a ticket the server
         // may have in a pool needs the pusher's groups (the state it wrote, else assume so).
         let maybe_pooled =
-            loaded.as_ref().is_some_and(|l| l.known.as_ref().is_none_or(|k| k.state.status == Status::Pooled));
+            replaced.as_ref().is_some_and(|r| r.known.as_ref().is_none_or(|k| k.state.status == Status::Pooled));
         if who.role == Role::Engineer && maybe_pooled && groups.is_none() {
             *groups = Some(crate::manage::routing(state)?.value.groups_of(&who.user_id));
         }
         let groups = groups.as_deref().unwrap_or_default();
         let pusher = rules::Pusher { user_id: &who.user_id, device_id: &who.device_id, role: who.role, groups };
-        let known = loaded.as_ref().and_then(|l| l.known.as_deref()).map(|k| (&k.state, k.events));
+        let known = replaced.as_ref().and_then(|r| r.known.as_deref()).map(|k| (&k.state, k.events));
         let frames = rules::causal::frames(&document, &new, rules::causal::Base { heads: &before, known, applied });
         if rules::causal::knew_not_assignee(&frames, &pusher) {
             return reject("ticket is no longer assigned to you");
@@ -297,13 +302,13 @@ fn apply_push(
         // A push that breaks a rule is kept (one history with the device) and undone by one
         // server change, which also carries what the server corrects (times, distances).
         let diff = rules::causal::push_diff(&document, &before, &frames);
-        let mut verdict = rules::check(base, &document, &diff, &pusher);
+        let mut verdict = rules::check(&document, &before, &new, &diff, &pusher);
         // A note, a photo, a checklist tick, a signature: nothing the index or the state reads.
         let index_neutral =
             diff.iter().all(|p| rules::root_key(p).is_some_and(|k| doc::INDEX_NEUTRAL_KEYS.contains(&k)));
         drop(diff);
-        let base_assignee = loaded.as_ref().and_then(Loaded::assignee);
-        rules::causal::judge(&document, &frames, &pusher, base, base_assignee, now, &mut verdict);
+        let base_assignee = replaced.as_ref().and_then(documents::Replaced::assignee);
+        rules::causal::judge(&document, &frames, &pusher, &before, base_assignee, now, &mut verdict);
         // Each frame holds what its change did: not kept through the write.
         drop(frames);
         let mut stored = new;
@@ -326,7 +331,7 @@ fn apply_push(
             index_unchanged,
             holder: Some((&who.device_id, &pushed_heads)),
         };
-        if documents::commit_written(state, id, loaded.as_ref(), written)?.is_some() {
+        if documents::commit_written(state, id, replaced.as_ref(), written)?.is_some() {
             return Ok(refused);
         }
         // Someone wrote the ticket meanwhile: reload and merge again.

@@ -60,7 +60,7 @@ mod customer;
 mod dispatch;
 mod index;
 mod write;
-pub use at_heads::{derive_at, event_count_at};
+pub use at_heads::{derive_at, event_count_at, event_ids_at, is_complaint_at, lost_claim_at, pool_group_at};
 pub use card::read_customer_card;
 pub use customer::{
     append_customer_message, customer_message_count, customer_rating, has_customer_feedback, put_customer_feedback,

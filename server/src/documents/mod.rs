@@ -11,7 +11,7 @@ pub(crate) mod whole;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use automerge::{ActorId, Automerge, Change, ReadDoc};
+use automerge::{ActorId, Automerge, Change, ChangeHash, ReadDoc};
 use fieldsync_core::actions::{self, Command};
 use fieldsync_core::model::{NewTicket, TicketIndex, TicketSummary, doc};
 use fieldsync_core::time::Millis;
@@ -55,6 +55,44 @@ impl Loaded {
     pub fn assignee(&self) -> Option<&str> {
         self.known.as_ref()?.state.assignee.as_deref()
     }
+
+    /// This version as the one a write replaces.
+    pub fn replaced(&self) -> Replaced {
+        Replaced {
+            version: self.version,
+            chunks_since_snapshot: self.chunks_since_snapshot,
+            known: self.known.clone(),
+            heads: self.doc.get_heads(),
+        }
+    }
+}
+
+/// The stored version a write replaces: what its version check, its compaction and the work
+/// after its commit need of it. The written document holds this version's history, so read
+/// at `heads` it is the replaced document (docs/adr/0026).
+pub(crate) struct Replaced {
+    pub version: i64,
+    pub chunks_since_snapshot: u64,
+    /// What this server derived of this version, when it wrote it.
+    pub known: Option<Arc<Known>>,
+    /// This version's heads.
+    pub heads: Vec<ChangeHash>,
+}
+
+impl Replaced {
+    /// [`Loaded::assignee`] of the replaced version.
+    pub fn assignee(&self) -> Option<&str> {
+        self.known.as_ref()?.state.assignee.as_deref()
+    }
+}
+
+/// A loaded document to be written on in place, and the version it replaces. It is taken out
+/// of the cache first: a write that is refused or loses a race after changing it leaves no
+/// half-written document there (the next load reads storage). It is copied only when another
+/// reader still holds it (a sync building its answer); otherwise a push costs no copy of the
+/// document and no drop of the one it replaces (docs/adr/0026).
+pub(crate) fn take_for_write(state: &AppState, ticket_id: &str, loaded: Loaded) -> (Automerge, Replaced) {
+    state.docs().take(ticket_id, loaded)
 }
 
 /// How many parsed documents the server keeps in memory.
@@ -175,6 +213,24 @@ impl DocCache {
             .insert(ticket_id.to_owned(), Cached { doc, bytes, version, seq, chunks_since_snapshot, known, used });
     }
 
+    /// [`take_for_write`].
+    fn take(&self, ticket_id: &str, loaded: Loaded) -> (Automerge, Replaced) {
+        let replaced = loaded.replaced();
+        self.forget_this(ticket_id, &loaded.doc);
+        let document = Arc::try_unwrap(loaded.doc).unwrap_or_else(|shared| Automerge::clone(&shared));
+        (document, replaced)
+    }
+
+    /// Forgets the cached document if it is `doc` (not a newer one put meanwhile).
+    fn forget_this(&self, ticket_id: &str, doc: &Arc<Automerge>) {
+        let mut entries = self.entries();
+        if entries.map.get(ticket_id).is_some_and(|c| Arc::ptr_eq(&c.doc, doc)) {
+            if let Some(gone) = entries.map.remove(ticket_id) {
+                entries.bytes = entries.bytes.saturating_sub(gone.bytes);
+            }
+        }
+    }
+
     fn forget(&self, ticket_id: &str) {
         let mut entries = self.entries();
         if let Some(gone) = entries.map.remove(ticket_id) {
@@ -238,10 +294,10 @@ fn index_row(document: &Automerge, at: Millis) -> Result<(IndexRow, TicketState)
     Ok((IndexRow { id, index, updated_at: at, changed_seq: 0 }, derived.state))
 }
 
-/// Stores `new_changes` (already applied to `document`) atomically with the new index row and
-/// their receive records, bumps the ticket's `changed_seq` and publishes the change.
-/// The written document becomes the cached one. [`StorageError::VersionConflict`] comes back
-/// as `Ok(None)` (and the cached document is dropped): load again and retry.
+/// Stores `new_changes` (already applied to `document`, a copy of `loaded`'s) atomically with
+/// the new index row and their receive records, bumps the ticket's `changed_seq` and publishes
+/// the change. The written document becomes the cached one. [`StorageError::VersionConflict`]
+/// comes back as `Ok(None)` (and the cached document is dropped): load again and retry.
 pub(crate) fn commit(
     state: &AppState,
     ticket_id: &str,
@@ -252,7 +308,7 @@ pub(crate) fn commit(
     at: Millis,
 ) -> Result<Option<(Saved, IndexRow)>, AppError> {
     let write = Written { document, changes: new_changes, device_id, at, index_unchanged: false, holder: None };
-    commit_written(state, ticket_id, loaded, write)
+    commit_written(state, ticket_id, loaded.map(Loaded::replaced).as_ref(), write)
 }
 
 /// What a write stores: the document with its new changes applied, who wrote them, when.
@@ -262,22 +318,22 @@ pub(crate) struct Written<'a> {
     pub device_id: &'a str,
     pub at: Millis,
     /// The changes touched only [`doc::INDEX_NEUTRAL_KEYS`] (their patches say so): the index
-    /// and state this server knew of `loaded` are this version's too, not read again.
+    /// and state this server knew of the replaced version are this one's too, not read again.
     pub index_unchanged: bool,
     /// The pushing device and the heads it says it holds: when they are the written
     /// document's heads, its sync state is written with the ticket ([`TicketWrite::holder`]).
     pub holder: Option<(&'a str, &'a [HashBytes])>,
 }
 
-/// [`commit`] of a [`Written`].
+/// [`commit`] of a [`Written`] over the version it `replaced` (`None`: a new ticket).
 pub(crate) fn commit_written(
     state: &AppState,
     ticket_id: &str,
-    loaded: Option<&Loaded>,
+    replaced: Option<&Replaced>,
     written: Written<'_>,
 ) -> Result<Option<(Saved, IndexRow)>, AppError> {
     let Written { document, changes: new_changes, device_id, at, index_unchanged, holder } = written;
-    let known = loaded.and_then(|l| l.known.as_deref()).filter(|_| index_unchanged);
+    let known = replaced.and_then(|l| l.known.as_deref()).filter(|_| index_unchanged);
     let (index, derived_state) = match known {
         Some(known) => (
             IndexRow { id: ticket_id.to_owned(), index: known.index.clone(), updated_at: at, changed_seq: 0 },
@@ -289,12 +345,12 @@ pub(crate) fn commit_written(
     for change in new_changes {
         changes.extend_from_slice(change.raw_bytes());
     }
-    let compact = loaded.is_some_and(|l| l.chunks_since_snapshot + 1 > COMPACT_AFTER_CHUNKS);
+    let compact = replaced.is_some_and(|l| l.chunks_since_snapshot + 1 > COMPACT_AFTER_CHUNKS);
     let heads: Vec<HashBytes> = document.get_heads().iter().map(|h| h.0).collect();
     let holder = holder.filter(|(_, held)| same_heads(held, &heads)).map(|(device, _)| device.to_owned());
     let write = TicketWrite {
         ticket_id: ticket_id.to_owned(),
-        expected_version: loaded.map(|l| l.version),
+        expected_version: replaced.map(|l| l.version),
         snapshot: compact.then(|| document.save()),
         changes,
         index: index.clone(),
@@ -316,12 +372,14 @@ pub(crate) fn commit_written(
         Ok(saved) => {
             let events = known.map_or_else(|| doc::event_count(&document), |k| k.events);
             // Most writes (notes, parts, photos, time) add no event: nothing to link or deliver.
-            let events_before = loaded.map(|l| l.known.as_ref().map_or_else(|| doc::event_count(&l.doc), |k| k.events));
+            let events_before = replaced
+                .map(|l| l.known.as_ref().map_or_else(|| doc::event_count_at(&document, &l.heads), |k| k.events));
             if events_before != Some(events) {
                 // Right after the commit, never failing it (docs/adr/0008).
                 // The link first: the dispatch notification carries it.
-                crate::tracking::after_commit(state, ticket_id, loaded.map(|l| &*l.doc), &document);
-                crate::webhooks::enqueue_new_events(state, ticket_id, loaded.map(|l| &*l.doc), &document, at);
+                let before = replaced.map(|l| l.heads.as_slice());
+                crate::tracking::after_commit(state, ticket_id, before, &document);
+                crate::webhooks::enqueue_new_events(state, ticket_id, before, &document, at);
             }
             let written = Loaded {
                 doc: Arc::new(document),
@@ -437,6 +495,35 @@ mod tests {
 
     fn loaded(doc: &Arc<Automerge>, version: i64) -> Loaded {
         Loaded { doc: Arc::clone(doc), version, seq: 1, chunks_since_snapshot: 0, known: None }
+    }
+
+    /// A write takes its document out of the cache and writes on it in place: until the write
+    /// puts its result back, nothing half-written is cached, a newer version put meanwhile
+    /// stays, and a reader holding the document keeps it as it was.
+    #[test]
+    fn a_write_takes_its_document_out_of_the_cache_and_never_changes_a_readers() {
+        let cache = DocCache::default();
+        cache.put("a", &loaded(&document(3), 1));
+        let reader = cache.get("a", None).expect("cached");
+        let heads = reader.doc.get_heads();
+        let (mut taken, replaced) = cache.take("a", cache.get("a", None).expect("cached"));
+        assert!(cache.get("a", None).is_none(), "taken out");
+        assert_eq!((replaced.version, replaced.heads.as_slice()), (1, heads.as_slice()));
+        let mut tx = taken.transaction();
+        tx.put(automerge::ROOT, "more", 1).expect("put");
+        tx.commit();
+        assert_ne!(taken.get_heads(), heads);
+        assert_eq!(reader.doc.get_heads(), heads, "the reader's document is not the one written on");
+        assert!(reader.doc.get(automerge::ROOT, "more").expect("read").is_none());
+
+        // Taken alone: moved out of the cache without a copy; a newer version put meanwhile stays.
+        cache.put("b", &loaded(&document(3), 1));
+        let stale = cache.get("b", None).expect("cached");
+        cache.put("b", &loaded(&document(4), 2));
+        let (_, replaced) = cache.take("b", stale);
+        assert_eq!(replaced.version, 1);
+        assert_eq!(cache.get("b", None).map(|l| l.version), Some(2), "the newer version is kept");
+        assert_eq!(cache.entries().bytes, estimated_bytes(&document(4)));
     }
 
     #[test]

@@ -50,7 +50,13 @@ pub(crate) struct Frame {
 /// Why this push is refused whole when its author lost a claim the server already refused in
 /// an earlier push (its copy still shows the ticket as theirs; an honest device dropped it on
 /// being told): every record it writes is undone.
-fn lost_earlier(base: &Automerge, base_assignee: Option<&str>, frames: &[Frame], who: &Pusher<'_>) -> Option<String> {
+fn lost_earlier(
+    document: &Automerge,
+    before: &[ChangeHash],
+    base_assignee: Option<&str>,
+    frames: &[Frame],
+    who: &Pusher<'_>,
+) -> Option<String> {
     // The common case, the assignee pushing as the server knows it, folds nothing.
     if who.role != Role::Engineer
         || base_assignee == Some(who.user_id)
@@ -58,11 +64,8 @@ fn lost_earlier(base: &Automerge, base_assignee: Option<&str>, frames: &[Frame],
     {
         return None;
     }
-    let events = doc::read_events(base);
-    let lost = events
-        .iter()
-        .any(|e| e.void.is_some() && e.by == who.user_id && EventKind::parse(&e.kind) == Some(EventKind::Claimed));
-    let holds = doc::derive(base).state.assignee.as_deref() == Some(who.user_id);
+    let lost = doc::lost_claim_at(document, before, who.user_id);
+    let holds = doc::derive_at(document, before).state.assignee.as_deref() == Some(who.user_id);
     (lost && !holds).then(|| Refusal { action: Action::Claim, reason: Reason::ClaimedByOther }.to_string())
 }
 
@@ -139,32 +142,33 @@ struct Inserted {
     index: usize,
 }
 
-/// Why `who` may not claim from the pool `base` is in: it is a skill group's and `who` is not
-/// a member (docs/adr/0028).
-fn outside_pool_group(base: &Automerge, who: &Pusher<'_>) -> Option<String> {
-    let group = doc::pool_group(base)?;
+/// Why `who` may not claim from the pool the ticket was in at `before`: it is a skill group's
+/// and `who` is not a member (docs/adr/0028).
+fn outside_pool_group(document: &Automerge, before: &[ChangeHash], who: &Pusher<'_>) -> Option<String> {
+    let group = doc::pool_group_at(document, before)?;
     (!crate::routing::may_take_from_pool(Some(&group), who.groups))
         .then(|| format!("cannot claim: the pool is skill group {group}'s"))
 }
 
 /// Adds to `verdict` what the frames' changes broke and what the server corrects. `document`
 /// holds every change of the push; records the path rules already voided are not judged again.
-/// `base` is the ticket as the server had it before the push: a claim is judged against it
-/// too, so the first claim the server receives wins (docs/adr/0023), and whatever the losing
-/// author wrote after its claim is undone with it. `base_assignee` is the assignee the server
-/// recorded for `base` when it knows it without folding (`documents::Loaded::assignee`).
+/// `before` are the server's heads before the push (`document` read at them is the ticket as
+/// the server had it): a claim is judged against that too, so the first claim the server
+/// receives wins (docs/adr/0023), and whatever the losing author wrote after its claim is
+/// undone with it. `base_assignee` is the assignee the server recorded at `before` when it
+/// knows it without folding (`documents::Loaded::assignee`).
 pub(crate) fn judge(
     document: &Automerge,
     frames: &[Frame],
     who: &Pusher<'_>,
-    base: &Automerge,
+    before: &[ChangeHash],
     base_assignee: Option<&str>,
     received_at: Millis,
     verdict: &mut Verdict,
 ) {
     // Folded only when the push claims something.
     let current = std::cell::OnceCell::new();
-    let mut lost_claim = lost_earlier(base, base_assignee, frames, who);
+    let mut lost_claim = lost_earlier(document, before, base_assignee, frames, who);
     let created_at = match document.get(ROOT, "created_at") {
         Ok(Some((Value::Scalar(s), _))) => int(&s).unwrap_or(0),
         _ => 0,
@@ -191,9 +195,9 @@ pub(crate) fn judge(
             }
             let read = read_event(document, &event.record);
             if read.kind == Some(EventKind::Claimed) {
-                let judged = workflow::apply(current.get_or_init(|| doc::derive(base).state), &read)
+                let judged = workflow::apply(current.get_or_init(|| doc::derive_at(document, before).state), &read)
                     .map_err(|refusal| refusal.to_string())
-                    .and_then(|_| outside_pool_group(base, who).map_or(Ok(()), Err));
+                    .and_then(|_| outside_pool_group(document, before, who).map_or(Ok(()), Err));
                 if let Err(reason) = judged {
                     void(verdict, event, reason.clone());
                     lost_claim = Some(reason);

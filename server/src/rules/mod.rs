@@ -22,7 +22,7 @@ use std::collections::HashSet;
 
 use automerge::transaction::{CommitOptions, Transactable, Transaction};
 use automerge::{
-    ActorId, Automerge, AutomergeError, ChangeHash, ObjId, ObjType, Patch, PatchAction, Prop, ROOT, ReadDoc,
+    ActorId, Automerge, AutomergeError, Change, ChangeHash, ObjId, ObjType, Patch, PatchAction, Prop, ROOT, ReadDoc,
     ScalarValue, Value,
 };
 use fieldsync_core::model::doc::{CUSTOMER_KEYS, RECORD_LISTS, VOID};
@@ -125,15 +125,32 @@ impl Verdict {
     }
 }
 
-/// Judges the edits that took `after` from the server's heads before the merge to its heads:
-/// `patches` is that diff (`causal::push_diff`). `base` is the server's document before the
-/// merge: an object it lacks was created by the push, and its edits are judged where it is
+/// Whether one of `changes` created `obj`: an object's id is the id of the operation that
+/// made it, and each change holds its actor's operations `start_op..=max_op`.
+fn created_by(changes: &[Change], obj: &ObjId) -> bool {
+    match obj {
+        ObjId::Root => false,
+        ObjId::Id(counter, actor, _) => {
+            changes.iter().any(|c| c.actor_id() == actor && (c.start_op().get()..=c.max_op()).contains(counter))
+        }
+    }
+}
+
+/// Judges the edits that took `after` from the server's heads before the merge (`before`) to
+/// its heads: `patches` is that diff (`causal::push_diff`), `new` the merged changes. An object
+/// one of them created did not exist before the merge: its edits are judged where it is
 /// attached.
-pub(crate) fn check(base: &Automerge, after: &Automerge, patches: &[Patch], who: &Pusher<'_>) -> Verdict {
-    let existed = |obj: &ObjId| *obj == ROOT || base.object_type(obj).is_ok();
+pub(crate) fn check(
+    after: &Automerge,
+    before: &[ChangeHash],
+    new: &[Change],
+    patches: &[Patch],
+    who: &Pusher<'_>,
+) -> Verdict {
+    let existed = |obj: &ObjId| !created_by(new, obj);
     let engineer = who.role == Role::Engineer;
     // Whoever pushes, a complaint's records stay as they are and it stays a complaint.
-    let protected = fieldsync_core::model::doc::is_complaint(base);
+    let protected = fieldsync_core::model::doc::is_complaint_at(after, before);
     let mut verdict = Verdict::default();
     // Records inserted into the record lists, with their list, in the order found.
     let mut inserted: Vec<(ObjId, &'static str)> = Vec::new();

@@ -26,7 +26,7 @@ use std::convert::Infallible;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use automerge::{Automerge, ReadDoc};
+use automerge::{Automerge, ChangeHash, ReadDoc};
 use axum::Router;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
@@ -210,9 +210,10 @@ pub(crate) fn renew(state: &AppState, ticket_id: &str) -> Result<String, AppErro
 }
 
 /// After a stored write: a dispatch among the new events makes the ticket's first link. Never
-/// fails the write (a problem is logged; the API makes the link on demand too).
-pub(crate) fn after_commit(state: &AppState, ticket_id: &str, before: Option<&Automerge>, after: &Automerge) {
-    let seen = before.map_or(0, doc::event_count);
+/// fails the write (a problem is logged; the API makes the link on demand too). `before` are
+/// the replaced version's heads (`None`: a new ticket).
+pub(crate) fn after_commit(state: &AppState, ticket_id: &str, before: Option<&[ChangeHash]>, after: &Automerge) {
+    let seen = before.map_or(0, |heads| doc::event_count_at(after, heads));
     if doc::event_count(after) == seen {
         return;
     }

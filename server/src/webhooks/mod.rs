@@ -20,7 +20,7 @@ pub mod target;
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
-use automerge::Automerge;
+use automerge::{Automerge, ChangeHash};
 use fieldsync_core::model::{Customer, Priority, doc, ids};
 use fieldsync_core::time::Millis;
 use fieldsync_core::workflow::{self, EventKind, Status, TicketState};
@@ -213,15 +213,15 @@ struct NewEvent {
     assignee: Option<String>,
 }
 
-/// The events of `after` that `before` does not have and that the workflow applies (voided
-/// and refused events notify nobody), each with the status it leads to.
-fn new_events(before: Option<&Automerge>, after: &Automerge) -> Vec<NewEvent> {
+/// The events of `after` that it did not have at the heads `before` (`None`: none) and that
+/// the workflow applies (voided and refused events notify nobody), each with the status it
+/// leads to.
+fn new_events(before: Option<&[ChangeHash]>, after: &Automerge) -> Vec<NewEvent> {
     // Most writes (notes, parts, photos, time) add no event: skip reading the history twice.
-    if before.is_some_and(|b| doc::event_count(b) == doc::event_count(after)) {
+    if before.is_some_and(|heads| doc::event_count_at(after, heads) == doc::event_count(after)) {
         return Vec::new();
     }
-    let known: HashSet<String> =
-        before.map(|d| doc::read_events(d).into_iter().map(|e| e.id).collect()).unwrap_or_default();
+    let known: HashSet<String> = before.map(|heads| doc::event_ids_at(after, heads)).unwrap_or_default();
     let mut state = TicketState::default();
     let mut found = Vec::new();
     for event in doc::workflow_events(&doc::read_events(after)) {
@@ -241,13 +241,13 @@ fn new_events(before: Option<&Automerge>, after: &Automerge) -> Vec<NewEvent> {
     found
 }
 
-/// Enqueues a delivery per enabled subscription of each new workflow event `after` has over
-/// `before` (the ticket's document before and after a stored write). Called right after the
+/// Enqueues a delivery per enabled subscription of each new workflow event the ticket's
+/// document `after` a stored write has over its heads `before` it. Called right after the
 /// write is committed; it never fails the write (a problem is logged).
 pub(crate) fn enqueue_new_events(
     state: &AppState,
     ticket_id: &str,
-    before: Option<&Automerge>,
+    before: Option<&[ChangeHash]>,
     after: &Automerge,
     received_at: Millis,
 ) {
@@ -259,7 +259,7 @@ pub(crate) fn enqueue_new_events(
 fn try_enqueue(
     state: &AppState,
     ticket_id: &str,
-    before: Option<&Automerge>,
+    before: Option<&[ChangeHash]>,
     after: &Automerge,
     received_at: Millis,
 ) -> Result<(), AppError> {
@@ -703,6 +703,32 @@ mod tests {
         assert!(!verify("a secret of sixteen", br#"{"event":"completed"}"#, &header), "another body");
         assert!(!verify("a secret of sixteen", body, "sha256=zz"), "not hex");
         assert!(!verify("a secret of sixteen", body, &header[7..]), "no scheme");
+    }
+
+    /// A write's new events are told apart from the ones the written document already held at
+    /// the replaced version's heads: each event is delivered once.
+    #[test]
+    fn a_writes_new_events_are_the_ones_after_the_replaced_heads() {
+        use automerge::ActorId;
+        use fieldsync_core::actions::{self, Command};
+        use fieldsync_core::model::{Identity, NewTicket};
+        use fieldsync_core::workflow::Role;
+
+        let dana = Identity { user_id: "dana".into(), device_id: "d1".into(), role: Role::Dispatcher };
+        let mei = Identity { user_id: "mei".into(), device_id: "m1".into(), role: Role::Engineer };
+        let new = NewTicket { title: "Boiler".into(), assignee: Some("mei".into()), ..NewTicket::default() };
+        let at = 1_796_270_400_000;
+        let (_, mut document, _) = actions::create(ActorId::random(), &dana, &new, at).expect("create");
+        actions::perform(&mut document, &mei, &Command::Accept, at + 1).expect("accept");
+        let accepted = document.get_heads();
+        actions::perform(&mut document, &mei, &Command::StartTravel { eta: None }, at + 2).expect("travel");
+        actions::perform(&mut document, &mei, &Command::AddNote { text: "on my way".into() }, at + 3).expect("note");
+
+        let kinds = |events: Vec<NewEvent>| events.into_iter().map(|e| e.kind).collect::<Vec<_>>();
+        assert_eq!(kinds(new_events(Some(&accepted), &document)), [EventKind::TravelStarted]);
+        let all = kinds(new_events(None, &document));
+        assert!(all.len() > 2 && all.ends_with(&[EventKind::Accepted, EventKind::TravelStarted]), "{all:?}");
+        assert!(new_events(Some(&document.get_heads()), &document).is_empty(), "nothing new");
     }
 
     #[test]
