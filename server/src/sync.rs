@@ -536,7 +536,13 @@ fn updates(
                     }
                     continue;
                 }
-                let data = data_for(&document, &st.confirmed);
+                // A push of exactly the server's heads is answered with no changes: not even
+                // asked of the document (its `get_changes` walks the history to say so).
+                let data = if same_heads(&st.confirmed, &server_heads) {
+                    Vec::new()
+                } else {
+                    data_for(&document, &st.confirmed)
+                };
                 (loaded.seq, server_heads, data)
             }
         };
