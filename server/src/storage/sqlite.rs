@@ -152,9 +152,13 @@ impl std::fmt::Debug for SqliteStorage {
     }
 }
 
-/// How much of the database file each connection maps (`PRAGMA mmap_size`): address space,
-/// not memory; pages are shared with the OS's file cache.
-const MMAP_BYTES: i64 = 1 << 30;
+/// How much of the database file the writer maps (`PRAGMA mmap_size`): address space, not
+/// memory; pages are shared with the OS's file cache. The writer's page cache survives its own
+/// commits, so its mapping stays. Readers do not map: in WAL mode a reader drops its page cache
+/// — and, when mapped, unmaps the whole file (`munmap`, with the TLB flush of every core) —
+/// whenever another connection has written since its last read, which under load is every read
+/// transaction; reading its pages again with `pread` costs less (docs/adr/0026, tenth pass).
+const WRITER_MMAP_BYTES: i64 = 1 << 30;
 
 fn configure(conn: &Connection) -> Result<(), StorageError> {
     conn.busy_timeout(Duration::from_secs(5))?;
@@ -164,11 +168,6 @@ fn configure(conn: &Connection) -> Result<(), StorageError> {
     // (a join on a bound key, a LIKE) is re-parsed and re-planned at every execution — 10% of
     // the server's CPU per sync went to re-preparing the token lookup and the index queries.
     conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
-    // In WAL mode a connection drops its whole page cache whenever another one has written
-    // since its last read, so every sync's reads fetched their pages again with a `pread` each
-    // (4% of the server's CPU per small sync): mapped, a page is read in place. Pages still in
-    // the WAL are read as before.
-    conn.pragma_update(None, "mmap_size", MMAP_BYTES)?;
     Ok(())
 }
 
@@ -181,6 +180,7 @@ impl SqliteStorage {
         let mut conn = Connection::open(path)?;
         configure(&conn)?;
         let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+        conn.pragma_update(None, "mmap_size", WRITER_MMAP_BYTES)?;
         migrations::migrate(&mut conn)?;
         // Rows computed under an older index get their new columns from their documents.
         index::reindex_if_stale(&mut conn)?;
@@ -690,5 +690,17 @@ mod tests {
         assert_eq!(storage.write(synchronous).expect("durable"), 2, "FULL");
         assert_eq!(storage.write_relaxed(synchronous).expect("relaxed"), 1, "NORMAL");
         assert_eq!(storage.write(synchronous).expect("durable"), 2, "FULL again");
+    }
+
+    /// The writer maps the file; readers, whose page cache every other write voids, do not.
+    #[test]
+    fn the_writer_maps_the_file_and_readers_do_not() {
+        fn mapped(tx: &Transaction<'_>) -> Result<i64, StorageError> {
+            Ok(tx.query_row("PRAGMA mmap_size", [], |row| row.get(0))?)
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let storage = SqliteStorage::open(&dir.path().join("server.sqlite")).expect("open");
+        assert_eq!(storage.write(mapped).expect("writer"), WRITER_MMAP_BYTES);
+        assert_eq!(storage.read(mapped).expect("reader"), 0);
     }
 }
