@@ -333,7 +333,7 @@ pub(crate) fn commit_written(
     written: Written<'_>,
 ) -> Result<Option<(Saved, IndexRow)>, AppError> {
     let Written { document, changes: new_changes, device_id, at, index_unchanged, holder } = written;
-    let known = replaced.and_then(|l| l.known.as_deref()).filter(|_| index_unchanged);
+    let known = replaced.and_then(|r| r.known.as_deref()).filter(|_| index_unchanged);
     let (index, derived_state) = match known {
         Some(known) => (
             IndexRow { id: ticket_id.to_owned(), index: known.index.clone(), updated_at: at, changed_seq: 0 },
@@ -345,12 +345,12 @@ pub(crate) fn commit_written(
     for change in new_changes {
         changes.extend_from_slice(change.raw_bytes());
     }
-    let compact = replaced.is_some_and(|l| l.chunks_since_snapshot + 1 > COMPACT_AFTER_CHUNKS);
+    let compact = replaced.is_some_and(|r| r.chunks_since_snapshot + 1 > COMPACT_AFTER_CHUNKS);
     let heads: Vec<HashBytes> = document.get_heads().iter().map(|h| h.0).collect();
     let holder = holder.filter(|(_, held)| same_heads(held, &heads)).map(|(device, _)| device.to_owned());
     let write = TicketWrite {
         ticket_id: ticket_id.to_owned(),
-        expected_version: replaced.map(|l| l.version),
+        expected_version: replaced.map(|r| r.version),
         snapshot: compact.then(|| document.save()),
         changes,
         index: index.clone(),
@@ -373,11 +373,11 @@ pub(crate) fn commit_written(
             let events = known.map_or_else(|| doc::event_count(&document), |k| k.events);
             // Most writes (notes, parts, photos, time) add no event: nothing to link or deliver.
             let events_before = replaced
-                .map(|l| l.known.as_ref().map_or_else(|| doc::event_count_at(&document, &l.heads), |k| k.events));
+                .map(|r| r.known.as_ref().map_or_else(|| doc::event_count_at(&document, &r.heads), |k| k.events));
             if events_before != Some(events) {
                 // Right after the commit, never failing it (docs/adr/0008).
                 // The link first: the dispatch notification carries it.
-                let before = replaced.map(|l| l.heads.as_slice());
+                let before = replaced.map(|r| r.heads.as_slice());
                 crate::tracking::after_commit(state, ticket_id, before, &document);
                 crate::webhooks::enqueue_new_events(state, ticket_id, before, &document, at);
             }
