@@ -62,19 +62,17 @@ use rows::query_rows_alone;
 pub use schema::LATEST_VERSION;
 
 /// A ticket's version, its next chunk number and how many change chunks follow its last
-/// snapshot, in one round trip (read under the ticket's lock: the latest committed ones).
+/// snapshot, in one round trip (read by a compaction under the ticket's lock).
 const CHUNK_STATE_SQL: &str = "SELECT (SELECT version FROM tickets WHERE id = $1),
-        (SELECT (COALESCE(MAX(seq), 0) + 1)::BIGINT FROM doc_chunks WHERE ticket_id = $1),
-        (SELECT COUNT(*) FROM doc_chunks WHERE ticket_id = $1 AND seq > (SELECT COALESCE(MAX(seq), 0)
-         FROM doc_chunks WHERE ticket_id = $1 AND kind = 'snapshot'))";
+        (SELECT (COALESCE(MAX(seq), 0) + 1)::BIGINT FROM doc_chunks WHERE ticket_id = $1)";
 
-/// What `write` records beside its row, its change chunk (if any) numbered `chunk_seq`.
-fn records<'a>(write: &'a TicketWrite, chunk_seq: i64, chunk: Option<&'a Vec<u8>>) -> rows::Records<'a> {
+/// What `write` records beside its row, and its change chunk (if any).
+fn records<'a>(write: &'a TicketWrite, chunk: Option<&'a Vec<u8>>) -> rows::Records<'a> {
     rows::Records {
         hashes: write.change_log.iter().map(|r| r.change_hash.as_str()).collect(),
         devices: write.change_log.iter().map(|r| r.device_id.as_str()).collect(),
         times: write.change_log.iter().map(|r| r.received_at).collect(),
-        chunk_seq,
+        expected: write.expected_version,
         chunk,
         // The pushing device's sync state too, when it holds what is written.
         holder: write.holder.as_deref(),
@@ -82,14 +80,15 @@ fn records<'a>(write: &'a TicketWrite, chunk_seq: i64, chunk: Option<&'a Vec<u8>
     }
 }
 
-/// The end of `write` at `version`: its `records`, the row, the sequence number and the
-/// notification, in one statement; returns the sequence number.
+/// `write` at `version`: its version check, its `records`, the row, the sequence number and the
+/// notification, in one statement; returns the sequence number and the change chunks that
+/// followed the last snapshot before it.
 fn save_row(
     tx: &mut impl pool::RunsStatements,
     write: &TicketWrite,
     version: i64,
     records: &rows::Records<'_>,
-) -> Result<i64, StorageError> {
+) -> Result<(i64, i64), StorageError> {
     // The records are keyed by the row's id: one ticket's.
     if write.index.id != write.ticket_id {
         return Err(StorageError::Backend(format!(
@@ -172,33 +171,10 @@ impl PostgresStorage {
         f(&mut Autocommit { client, statements })
     }
 
-    /// Runs `f`'s statements on their own while this connection holds ticket `id`'s advisory
-    /// lock (session-level: taken before, released after), so that writers of one ticket take
-    /// turns on every instance without a transaction around them. The connection goes back to
-    /// the pool only once the lock is released; should anything fail or panic before that, the
-    /// connection is closed instead, which releases the lock. Any connection serves: what runs
-    /// here reads and writes by key, planned alike either way.
-    fn locked<T>(
-        &self,
-        id: &str,
-        f: impl FnOnce(&mut Autocommit<'_>) -> Result<T, StorageError>,
-    ) -> Result<T, StorageError> {
-        let mut pooled = self.pool.get(None)?;
-        let Conn { mut client, mut statements, plans } =
-            pooled.conn.take().ok_or_else(|| StorageError::Backend("no connection".into()))?;
-        let mut tx = Autocommit { client: &mut client, statements: &mut statements };
-        tx.execute("SELECT pg_advisory_lock($1, hashtext($2))", &[&TICKET_LOCK_SPACE, &id])?;
-        let value = f(&mut tx);
-        let unlocked: Result<Row, _> =
-            tx.query_one("SELECT pg_advisory_unlock($1, hashtext($2))", &[&TICKET_LOCK_SPACE, &id]);
-        if unlocked.is_ok_and(|row| row.get::<_, bool>(0)) {
-            pooled.conn = Some(Conn { client, statements, plans });
-        }
-        value
-    }
-
     /// A compaction: the snapshot, the removal of what it covers and the row in one
-    /// transaction, under the ticket's transaction-level lock.
+    /// transaction, under the ticket's transaction-level lock (compactions of one ticket take
+    /// turns; a plain write racing one fails on the chunk key or the version, as two plain
+    /// writes do).
     fn save_compacted(&self, write: &TicketWrite, snapshot: &[u8]) -> Result<Saved, StorageError> {
         self.write(|tx| {
             let id = write.ticket_id.as_str();
@@ -209,13 +185,17 @@ impl PostgresStorage {
                 return Err(StorageError::VersionConflict(id.to_owned()));
             }
             let version = current.unwrap_or(0) + 1;
-            tx.execute(
+            let inserted = tx.execute(
                 "INSERT INTO doc_chunks (ticket_id, seq, kind, bytes) VALUES ($1, $2, 'snapshot', $3)",
                 &[&id, &next_chunk, &snapshot],
-            )?;
+            );
+            match inserted {
+                Err(e) if is_unique_violation(&e) => return Err(StorageError::VersionConflict(id.to_owned())),
+                other => other?,
+            };
             tx.execute("DELETE FROM doc_chunks WHERE ticket_id = $1 AND seq < $2", &[&id, &next_chunk])?;
             // Nothing follows the new snapshot.
-            let seq = save_row(tx, write, version, &records(write, next_chunk + 1, None))?;
+            let (seq, _) = save_row(tx, write, version, &records(write, None))?;
             Ok(Saved { seq: u64_of(seq), version, chunks_since_snapshot: 0 })
         })
     }
@@ -507,22 +487,13 @@ impl Storage for PostgresStorage {
         if let Some(snapshot) = &write.snapshot {
             return self.save_compacted(write, snapshot);
         }
-        let id = write.ticket_id.as_str();
-        // Writers of one ticket take turns (on every instance): the version read next is the
-        // latest committed one, so the check below cannot miss a concurrent write. Then one
-        // statement writes everything and commits by itself (docs/adr/0026, sixth pass).
-        self.locked(id, |tx| {
-            let row = tx.query_one(CHUNK_STATE_SQL, &[&id])?;
-            let (current, next_chunk, chunks_before): (Option<i64>, i64, i64) = (row.get(0), row.get(1), row.get(2));
-            if current != write.expected_version {
-                return Err(StorageError::VersionConflict(id.to_owned()));
-            }
-            let version = current.unwrap_or(0) + 1;
-            let chunk = (!write.changes.is_empty()).then_some(&write.changes);
-            let seq = save_row(tx, write, version, &records(write, next_chunk, chunk))?;
-            let chunks = chunks_before + i64::from(chunk.is_some());
-            Ok(Saved { seq: u64_of(seq), version, chunks_since_snapshot: u64_of(chunks) })
-        })
+        // One statement checks the version and writes everything, committing by itself: no
+        // lock, no transaction, one round trip (docs/adr/0026, eleventh pass).
+        let version = write.expected_version.unwrap_or(0) + 1;
+        let chunk = (!write.changes.is_empty()).then_some(&write.changes);
+        let (seq, chunks_before) = self.alone_planned(None, |s| save_row(s, write, version, &records(write, chunk)))?;
+        let chunks = chunks_before + i64::from(chunk.is_some());
+        Ok(Saved { seq: u64_of(seq), version, chunks_since_snapshot: u64_of(chunks) })
     }
 
     fn ticket_row(&self, ticket_id: &str) -> Result<Option<IndexRow>, StorageError> {

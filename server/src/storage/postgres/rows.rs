@@ -14,25 +14,37 @@ use postgres::types::ToSql;
 use super::pool::{Autocommit, RunsStatements, Tx};
 use crate::storage::{INDEX_FINGERPRINT_COUNTER, IndexRow, StorageError, index_of_stored, u64_of};
 
-/// The end of a ticket write in one statement: the push's records (the change chunk, the
-/// pushing device's sync state, the change log), the next change sequence number, the ticket's
-/// row upserted with it and the notification of every listening instance with that number
-/// (delivered at commit, in commit order). `$1` channel, `$2` payload after the number, `$3` id,
-/// `$4` updated_at, `$5` version, `$6` the stored document's heads, the index from `$7`; after
-/// the index's: the change log's hashes, devices and times, the change chunk's number and bytes
-/// (`NULL`: none), and the pushing device with its confirmed heads (`NULL`: not written). The
-/// lock on the counter row is held to commit: commits come in sequence order, which the cursors
-/// rely on (docs/adr/0006). The counter's condition reads the records' results, so they are
-/// written (as its init plans) before the counter row is locked: the lock covers the row's
-/// upsert and the commit only. On its own, the statement is the whole write of a push and
-/// commits by itself, so that lock is held for the statement only, not across a `COMMIT` round
-/// trip.
+/// A whole ticket write in one statement, committed by itself: the version check, the push's
+/// records (the change chunk, numbered after the ticket's last, the pushing device's sync state,
+/// the change log), the next change sequence number, the ticket's row upserted with it and the
+/// notification of every listening instance with that number (delivered at commit, in commit
+/// order). `$1` channel, `$2` payload after the number, `$3` id, `$4` updated_at, `$5` the new
+/// version, `$6` the stored document's heads, the index from `$7`; after the index's: the change
+/// log's hashes, devices and times, the version the writer read (`NULL`: a new ticket), the
+/// change chunk's bytes (`NULL`: none), and the pushing device with its confirmed heads (`NULL`:
+/// not written). Returns the sequence number and how many change chunks followed the last
+/// snapshot before this write.
+///
+/// Writers of one ticket need no lock of their own (docs/adr/0026, eleventh pass): the version
+/// is checked twice, in the statement's snapshot (`state`: the ticket is as the writer read it,
+/// or absent for a new one) and on the row's latest committed version (`ON CONFLICT … WHERE`,
+/// which waits for a concurrent writer of the row and reads what it committed); two writers of
+/// one ticket that both pass the first number the same chunk, and the second waits on the
+/// first's and fails on the key. Either way the statement fails whole ([`VERSION_CONFLICT`] or a
+/// unique violation) and nothing of it stays. The lock on the counter row is held to commit:
+/// commits come in sequence order, which the cursors rely on (docs/adr/0006). The counter's
+/// condition reads the records' results, so they are written (as its init plans) before the
+/// counter row is locked: the lock covers the row's upsert and the commit only.
 pub(super) static SAVE_SQL: LazyLock<String> = LazyLock::new(|| {
     let n = 7 + INDEX_COLUMNS.len();
-    let [hashes, devices, times, chunk_seq, chunk, holder, confirmed] = std::array::from_fn(|i| n + i);
+    let [hashes, devices, times, expected, chunk, holder, confirmed] = std::array::from_fn(|i| n + i);
     format!(
-        "WITH chunk AS (INSERT INTO doc_chunks (ticket_id, seq, kind, bytes)
-                        SELECT $3, ${chunk_seq}, 'change', ${chunk}::BYTEA WHERE ${chunk}::BYTEA IS NOT NULL
+        "WITH state AS (SELECT (SELECT version FROM tickets WHERE id = $3) AS current,
+                              (SELECT COALESCE(MAX(seq), 0) + 1 FROM doc_chunks WHERE ticket_id = $3) AS next_chunk,
+                              (SELECT COUNT(*) FROM doc_chunks WHERE ticket_id = $3 AND seq > (SELECT COALESCE(MAX(seq), 0)
+                               FROM doc_chunks WHERE ticket_id = $3 AND kind = 'snapshot')) AS chunks_before),
+              chunk AS (INSERT INTO doc_chunks (ticket_id, seq, kind, bytes)
+                        SELECT $3, next_chunk, 'change', ${chunk}::BYTEA FROM state WHERE ${chunk}::BYTEA IS NOT NULL
                         RETURNING 1),
               held AS (INSERT INTO sync_state (device_id, ticket_id, confirmed, pending_cursor, pending_heads,
                                                evicted_at)
@@ -54,13 +66,22 @@ pub(super) static SAVE_SQL: LazyLock<String> = LazyLock::new(|| {
                 VALUES ($3, $4, (SELECT value FROM s), $5, $6, {values})
                 ON CONFLICT (id) DO UPDATE SET
                    updated_at = excluded.updated_at, changed_seq = excluded.changed_seq, version = excluded.version,
-                   heads = excluded.heads, {set})
-         SELECT value, pg_notify($1, value::TEXT || $2) FROM s",
+                   heads = excluded.heads, {set}
+                WHERE tickets.version = ${expected}::BIGINT
+                RETURNING 1)
+         SELECT CASE WHEN EXISTS (SELECT 1 FROM saved) AND state.current IS NOT DISTINCT FROM ${expected}::BIGINT
+                     THEN value ELSE fieldsync_version_conflict($3) END,
+                state.chunks_before, pg_notify($1, value::TEXT || $2)
+         FROM s, state",
         columns = index_sql::column_list(""),
         values = index_sql::placeholders('$', 7),
         set = index_sql::set_excluded(),
     )
 });
+
+/// The SQLSTATE of a ticket write that found the ticket written by someone else since the
+/// writer read it (raised by `fieldsync_version_conflict`, schema version 13).
+pub(super) const VERSION_CONFLICT: &str = "FS409";
 
 /// The index's values as PostgreSQL parameters, each typed by its column's kind.
 pub(super) fn parameters(index: &TicketIndex) -> Vec<Box<dyn ToSql + Sync>> {
@@ -89,7 +110,8 @@ pub(super) struct Records<'a> {
     pub(super) hashes: Vec<&'a str>,
     pub(super) devices: Vec<&'a str>,
     pub(super) times: Vec<i64>,
-    pub(super) chunk_seq: i64,
+    /// The version the writer read (`None`: a new ticket).
+    pub(super) expected: Option<i64>,
     pub(super) chunk: Option<&'a Vec<u8>>,
     pub(super) holder: Option<&'a str>,
     pub(super) confirmed: Vec<u8>,
@@ -97,7 +119,9 @@ pub(super) struct Records<'a> {
 
 /// Writes `records`, takes the next change sequence number, writes `row` with it at `version`
 /// and the document's `heads` (`None`: not known), and notifies `channel` with `payload` after
-/// the number, in one round trip ([`SAVE_SQL`]); returns the number.
+/// the number, in one round trip ([`SAVE_SQL`]); returns the number and how many change chunks
+/// followed the ticket's last snapshot before. [`StorageError::VersionConflict`] when the ticket
+/// is not at `records.expected` (then nothing was written).
 pub(super) fn save(
     tx: &mut impl RunsStatements,
     channel: &str,
@@ -106,7 +130,7 @@ pub(super) fn save(
     version: i64,
     heads: Option<&[u8]>,
     records: &Records<'_>,
-) -> Result<i64, StorageError> {
+) -> Result<(i64, i64), StorageError> {
     let index = parameters(&row.index);
     let mut params: Vec<&(dyn ToSql + Sync)> = vec![&channel, &payload, &row.id, &row.updated_at, &version, &heads];
     params.extend(index.iter().map(|p| p.as_ref()));
@@ -114,12 +138,25 @@ pub(super) fn save(
         &records.hashes as &(dyn ToSql + Sync),
         &records.devices,
         &records.times,
-        &records.chunk_seq,
+        &records.expected,
         &records.chunk,
         &records.holder,
         &records.confirmed,
     ]);
-    Ok(tx.query_one(&SAVE_SQL, &params)?.get(0))
+    match tx.query_one(&SAVE_SQL, &params) {
+        Ok(saved) => Ok((saved.get(0), saved.get(1))),
+        // A concurrent writer of the ticket numbered the same chunk and committed first.
+        Err(e) if is_written_since(&e) => Err(StorageError::VersionConflict(row.id.clone())),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Whether `e` says a ticket write found the ticket written since its writer read it: the
+/// statement's own check, or the key of a chunk a concurrent writer numbered the same.
+fn is_written_since(e: &postgres::Error) -> bool {
+    let Some(db) = e.as_db_error() else { return false };
+    db.code().code() == VERSION_CONFLICT
+        || (db.code() == &postgres::error::SqlState::UNIQUE_VIOLATION && db.table() == Some("doc_chunks"))
 }
 
 /// The value of column `i` of `row`, read as `kind`.
