@@ -3,11 +3,13 @@
 //! Same semantics as [`super::SqliteStorage`], through the sync `postgres` client and a small
 //! pool of connections (callers are already on blocking threads):
 //!
-//! - A ticket write first takes an advisory lock on the ticket id, so two writers of one ticket
-//!   (on any instance) run one after the other and the second sees the first's version: the
-//!   optimistic version check cannot miss a write. A push's write is then one statement that
-//!   commits by itself, under the session-level lock; a compaction is one transaction under the
-//!   transaction-level lock (the two conflict, so they take turns too).
+//! - A push's write is one statement that commits by itself and checks the version itself: in
+//!   its snapshot, and again on the row's latest committed version (`ON CONFLICT … WHERE`);
+//!   two writers of one ticket that race number the same change chunk and the second fails on
+//!   its key. A stale version fails the whole statement (nothing of it stays) and is a
+//!   [`StorageError::VersionConflict`]. A compaction is one transaction under the ticket's
+//!   transaction-level advisory lock (compactions take turns; a push racing one fails as
+//!   above).
 //! - The global change sequence is a row in `counters`, incremented with
 //!   `UPDATE ... RETURNING` near the end of the write. The row lock it takes is held until
 //!   commit, so sequence numbers are handed out and committed in the same order: once a
@@ -488,7 +490,7 @@ impl Storage for PostgresStorage {
             return self.save_compacted(write, snapshot);
         }
         // One statement checks the version and writes everything, committing by itself: no
-        // lock, no transaction, one round trip (docs/adr/0026, eleventh pass).
+        // lock, no transaction, one round trip (docs/adr/0033).
         let version = write.expected_version.unwrap_or(0) + 1;
         let chunk = (!write.changes.is_empty()).then_some(&write.changes);
         let (seq, chunks_before) = self.alone_planned(None, |s| save_row(s, write, version, &records(write, chunk)))?;

@@ -25,7 +25,7 @@ use crate::storage::{INDEX_FINGERPRINT_COUNTER, IndexRow, StorageError, index_of
 /// not written). Returns the sequence number and how many change chunks followed the last
 /// snapshot before this write.
 ///
-/// Writers of one ticket need no lock of their own (docs/adr/0026, eleventh pass): the version
+/// Writers of one ticket need no lock of their own (docs/adr/0033): the version
 /// is checked twice, in the statement's snapshot (`state`: the ticket is as the writer read it,
 /// or absent for a new one) and on the row's latest committed version (`ON CONFLICT … WHERE`,
 /// which waits for a concurrent writer of the row and reads what it committed); two writers of

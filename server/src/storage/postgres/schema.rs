@@ -194,8 +194,8 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX tickets_by_id_seq ON tickets (id, changed_seq);
     "#,
     // 13 (PostgreSQL only): what a ticket write raises when the ticket was written since its
-    // writer read it, so that the one statement of a write fails whole (docs/adr/0026, eleventh
-    // pass; `rows::SAVE_SQL`).
+    // writer read it, so that the one statement of a write fails whole (docs/adr/0033;
+    // `rows::SAVE_SQL`).
     r#"
     CREATE FUNCTION fieldsync_version_conflict(ticket TEXT) RETURNS BIGINT LANGUAGE plpgsql VOLATILE AS $$
     BEGIN
