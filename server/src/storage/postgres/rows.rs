@@ -155,8 +155,7 @@ pub(super) fn save(
 /// statement's own check, or the key of a chunk a concurrent writer numbered the same.
 fn is_written_since(e: &postgres::Error) -> bool {
     let Some(db) = e.as_db_error() else { return false };
-    db.code().code() == VERSION_CONFLICT
-        || (db.code() == &postgres::error::SqlState::UNIQUE_VIOLATION && db.table() == Some("doc_chunks"))
+    db.code().code() == VERSION_CONFLICT || (super::is_unique_violation(e) && db.table() == Some("doc_chunks"))
 }
 
 /// The value of column `i` of `row`, read as `kind`.
