@@ -39,6 +39,7 @@ mod error;
 pub mod escalator;
 pub mod limits;
 pub mod manage;
+mod op_numbers;
 mod report;
 pub mod routing;
 mod rules;

@@ -251,6 +251,9 @@ fn apply_push(
         if bound.iter().any(|(_, device_id)| *device_id != who.device_id) {
             return reject("change from another device's actor");
         }
+        if let Some(why) = crate::op_numbers::misnumbered(base, &new) {
+            return reject(why);
+        }
         // Written on in place from here (docs/adr/0026): read at `before`, the document is
         // still the ticket as the server had it.
         let (mut document, replaced) = match loaded {

@@ -95,7 +95,7 @@ impl Hostile {
         self.push_raw(server, vec![change]).await
     }
 
-    async fn push_raw(&mut self, server: &Server, changes: Vec<Vec<u8>>) -> SyncResponse {
+    pub(crate) async fn push_raw(&mut self, server: &Server, changes: Vec<Vec<u8>>) -> SyncResponse {
         let push = Push {
             ticket_id: self.id.clone(),
             changes: changes.into_iter().map(ByteBuf::from).collect(),
@@ -174,7 +174,7 @@ pub(crate) async fn act(server: &Server, token: &str, id: &str, command: Json) {
 }
 
 /// eli's ticket, accepted, travelling and checked in on site by his honest phone.
-async fn on_site(server: &Server, dana: &Device, eli: &Device) -> (String, Hostile) {
+pub(crate) async fn on_site(server: &Server, dana: &Device, eli: &Device) -> (String, Hostile) {
     let (status, body) = server
         .post_json(
             &dana.token,

@@ -11,6 +11,7 @@ mod fuzz;
 mod fuzz_pushes;
 
 mod attacks;
+mod attacks_forged;
 mod attacks_pool;
 mod attacks_roles;
 mod attacks_ssrf;

@@ -1,0 +1,66 @@
+//! Changes whose op numbers lie. The server tells an object a push created by its id falling in
+//! one of the push's changes' op ranges (docs/adr/0026, tenth pass); a hostile device that
+//! forges a change's first op number can make a record it wrote long ago look created by this
+//! push, hoping its rewrite is judged as a new record's first values.
+
+use std::num::NonZeroU64;
+
+use automerge::{ObjId, ROOT, ReadDoc, ScalarValue, Value};
+use fieldsync_core::Role;
+use sha2::{Digest, Sha256};
+
+use crate::attacks::{Hostile, act, detail, events_of, on_site};
+use crate::common::Server;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attack_a_forged_op_range_makes_an_old_record_look_new() {
+    let server = Server::start().await;
+    let dana = server.user("dana", Role::Dispatcher);
+    let eli = server.user("eli", Role::Engineer);
+    let (id, mut phone) = on_site(&server, &dana, &eli).await;
+    let before = detail(&server, &dana.token, &id).await;
+    let checked_in = events_of(&before).into_iter().find(|e| e["kind"] == "checked_in").expect("the check-in");
+
+    // The check-in record the phone wrote two pushes ago, and a rewrite of its time.
+    let events = match phone.doc.get(ROOT, "events") {
+        Ok(Some((Value::Object(_), list))) => list,
+        other => panic!("no events: {other:?}"),
+    };
+    let record = (0..phone.doc.length(&events))
+        .filter_map(|n| phone.doc.get(&events, n).ok().flatten().map(|(_, record)| record))
+        .find(|record| {
+            matches!(phone.doc.get(record, "kind"), Ok(Some((Value::Scalar(s), _))) if s.as_str() == Some("checked_in"))
+        })
+        .expect("the check-in record");
+    let ObjId::Id(counter, _, _) = record else { panic!("a record is not the root") };
+    let mut fork = phone.doc.fork();
+    fork.set_actor(automerge::ActorId::from(&Sha256::digest(eli.device_id.as_bytes())[..16]));
+    let mut tx = fork.transaction();
+    automerge::transaction::Transactable::put(&mut tx, &record, "at", ScalarValue::Int(1)).expect("rewrite");
+    let hash = tx.commit().0.expect("a change");
+    let honest = fork.get_change_by_hash(&hash).expect("change").clone();
+
+    // The same change, its op numbers forged to start at the record's own.
+    let mut expanded = honest.decode();
+    expanded.start_op = NonZeroU64::new(counter).expect("op counters start at 1");
+    let forged = automerge::Change::from(expanded);
+    assert!((forged.start_op().get()..=forged.max_op()).contains(&counter), "the forged range covers the record");
+
+    let answer = phone.push_raw(&server, vec![forged.raw_bytes().to_vec()]).await;
+    assert_eq!(answer.rejections.len(), 1, "the rewrite is refused: {answer:?}");
+    assert!(answer.rejections[0].reason.contains("numbers its operations"), "{answer:?}");
+
+    // The check-in stands as eli's phone first wrote it, and the server goes on serving.
+    let after = detail(&server, &dana.token, &id).await;
+    let stands = events_of(&after).into_iter().find(|e| e["kind"] == "checked_in").expect("the check-in");
+    assert_eq!(stands["at"], checked_in["at"], "the check-in's time: {after}");
+    assert_eq!(stands["location"], checked_in["location"], "{after}");
+    assert!(stands["void"].is_null(), "the honest record is not voided: {stands}");
+    assert_eq!(after["status"], "on_site");
+    act(&server, &dana.token, &id, serde_json::json!({"action": "add_note", "text": "customer called"})).await;
+    // The ticket's history can still be sent whole: a device joining now gets all of it.
+    let joined = Hostile::join(&server, &dana, &id).await;
+    assert!(joined.doc.get_change_by_hash(&forged.hash()).is_none(), "the forged change was not stored");
+    assert_eq!(joined.doc.get_heads().len(), 1, "one history");
+    server.stop().await;
+}
