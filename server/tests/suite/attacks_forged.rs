@@ -64,3 +64,45 @@ async fn attack_a_forged_op_range_makes_an_old_record_look_new() {
     assert_eq!(joined.doc.get_heads().len(), 1, "one history");
     server.stop().await;
 }
+
+/// The check holds whoever pushes: a dispatcher's device rewriting its own note by reusing its
+/// op numbers is refused as an engineer's is, and the note stands.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attack_a_dispatchers_device_reusing_op_numbers_is_refused_too() {
+    let server = Server::start().await;
+    let dana = server.user("dana", Role::Dispatcher);
+    let eli = server.user("eli", Role::Engineer);
+    let (id, _) = on_site(&server, &dana, &eli).await;
+    let mut desk = Hostile::join(&server, &dana, &id).await;
+    let answer = desk
+        .push(&server, |tx, me| {
+            let notes = me.list(tx, "notes");
+            let n = tx.length(&notes);
+            me.insert(tx, "notes", n, &[("text", "customer asked for a call".into()), ("at", ScalarValue::Int(1))]);
+        })
+        .await;
+    assert!(answer.rejections.is_empty(), "{answer:?}");
+    let notes = match desk.doc.get(ROOT, "notes") {
+        Ok(Some((Value::Object(_), list))) => list,
+        other => panic!("no notes: {other:?}"),
+    };
+    let note = desk.doc.get(&notes, desk.doc.length(&notes) - 1).expect("read").expect("the note").1;
+    let ObjId::Id(counter, _, _) = note else { panic!("a record is not the root") };
+    let mut fork = desk.doc.fork();
+    fork.set_actor(automerge::ActorId::from(&Sha256::digest(dana.device_id.as_bytes())[..16]));
+    let mut tx = fork.transaction();
+    automerge::transaction::Transactable::put(&mut tx, &note, "text", "never asked").expect("rewrite");
+    let hash = tx.commit().0.expect("a change");
+    let mut expanded = fork.get_change_by_hash(&hash).expect("change").decode();
+    expanded.start_op = NonZeroU64::new(counter).expect("op counters start at 1");
+    let forged = automerge::Change::from(expanded);
+
+    let answer = desk.push_raw(&server, vec![forged.raw_bytes().to_vec()]).await;
+    assert_eq!(answer.rejections.len(), 1, "{answer:?}");
+    assert!(answer.rejections[0].reason.contains("numbers its operations"), "{answer:?}");
+    let ticket = detail(&server, &dana.token, &id).await;
+    let texts: Vec<&str> =
+        ticket["notes"].as_array().into_iter().flatten().filter_map(|n| n["text"].as_str()).collect();
+    assert!(texts.contains(&"customer asked for a call") && !texts.contains(&"never asked"), "{ticket}");
+    server.stop().await;
+}
