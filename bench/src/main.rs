@@ -14,7 +14,9 @@
 //! `FIELDSYNC_BENCH_BASELINE=PATH` runs `sync`'s bootstrap and `server` also against a
 //! `fieldsync` binary built from an older commit, side by side in the same run;
 //! `FIELDSYNC_BENCH_DATABASE_URL` adds PostgreSQL to `server`; `FIELDSYNC_BENCH_ROUNDS=N` gives
-//! `server` N timed rounds instead of 6 (a profile that needs them to last, tighter medians).
+//! `server` N timed rounds instead of 6 (a profile that needs them to last, tighter medians);
+//! `FIELDSYNC_BENCH_REFERENCE_RUNS=N` runs `server`'s automerge-repo reference N times between
+//! the rounds instead of 3, each round's ratio taken to the run next after it.
 
 use std::path::Path;
 use std::time::{Duration, Instant};

@@ -4,7 +4,8 @@
 //! beside automerge-repo's sync server doing the same edits in the same run, and beside a
 //! baseline server binary (`FIELDSYNC_BENCH_BASELINE=PATH`, a `fieldsync` built from an older
 //! commit) doing the same devices' work in the same run. Every set-up is prepared first, then
-//! they take turns in rounds (`rounds`), and comparisons are medians of per-round ratios.
+//! they take turns in rounds (`rounds`), and comparisons are medians of per-round ratios, the
+//! ratio to automerge-repo too (its reference runs between the rounds, [`Reference`]).
 
 use std::path::Path;
 use std::process::{Command as Process, Stdio};
@@ -133,8 +134,9 @@ struct Paced {
 
 /// Prepares every backend with this build and, when `FIELDSYNC_BENCH_BASELINE` names one, with
 /// the baseline binary (SQLite and PostgreSQL with one instance), runs them in alternated
-/// rounds, then the automerge-repo reference; prints the side-by-side figures and one JSON
-/// line. Ratios between two set-ups are medians of per-round ratios, with their spread.
+/// rounds with the automerge-repo reference run between them ([`Reference`]); prints the
+/// side-by-side figures and one JSON line. Ratios between two set-ups, and to the reference,
+/// are medians of per-round ratios, with their spread.
 pub async fn server_suite() -> serde_json::Value {
     let mut backends = vec![Backend::Sqlite];
     match std::env::var("FIELDSYNC_BENCH_DATABASE_URL") {
@@ -162,13 +164,19 @@ pub async fn server_suite() -> serde_json::Value {
         }
         set_ups.push(SetUp::prepare(Build::Current, backend).await);
     }
-    rounds::alternate(&mut set_ups).await;
+    let reference_after = Reference::schedule(rounds::rounds());
+    let mut reference = Reference::default();
+    rounds::alternate(&mut set_ups, |round| {
+        if reference_after.contains(&round) {
+            reference.runs.push((round, automerge_repo_reference(SERVER_DEVICES, SYNCS_PER_ROUND)));
+        }
+    })
+    .await;
     let mut runs = Vec::new();
     for set_up in set_ups {
         runs.push(ServerRun::finish(set_up).await);
     }
-    let reference = automerge_repo_reference(SERVER_DEVICES, SYNCS_PER_ROUND);
-    let reference_syncs_per_s = reference["syncs_per_s"].as_f64().unwrap_or(f64::NAN);
+    let reference_syncs_per_s = reference.median("syncs_per_s");
     let find = |build: &str, key: &str| runs.iter().find(|r| r.build.label() == build && r.backend.key() == key);
     let current_sqlite = find("this build", "sqlite").expect("SQLite run");
     let sqlite_of = |run: &ServerRun| find(run.build.label(), "sqlite").unwrap_or(current_sqlite);
@@ -195,7 +203,7 @@ pub async fn server_suite() -> serde_json::Value {
             run.server_cpu_s,
             run.cpu_ms_per_sync(),
             run.client_cpu_s,
-            run.syncs_per_s / reference_syncs_per_s,
+            reference.ratio(run),
             run.rate_ratio(sqlite_of(run)),
             run.cpu_ratio(sqlite_of(run)),
         );
@@ -221,8 +229,16 @@ pub async fn server_suite() -> serde_json::Value {
         }
     }
     eprintln!(
-        "server: reference automerge-repo sync server, same edits ({SYNCS_PER_ROUND}): {reference_syncs_per_s:.0}/s, p50 {} ms, p99 {} ms",
-        reference["p50_ms"], reference["p99_ms"],
+        "server: reference automerge-repo sync server, same edits ({SYNCS_PER_ROUND}), {} runs between the rounds: median {reference_syncs_per_s:.0}/s (runs {}), p50 {:.2} ms, p99 {:.2} ms",
+        reference.runs.len(),
+        reference
+            .runs
+            .iter()
+            .map(|(_, r)| format!("{:.0}", r["syncs_per_s"].as_f64().unwrap_or(f64::NAN)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        reference.median("p50_ms"),
+        reference.median("p99_ms"),
     );
     let sqlite = current_sqlite;
     let mut out = json!({
@@ -242,13 +258,16 @@ pub async fn server_suite() -> serde_json::Value {
         "server_cpu_ms_per_sync": round(sqlite.cpu_ms_per_sync()),
         "devices_cpu_s": round(sqlite.client_cpu_s),
         "reference": "automerge-repo",
+        "reference_runs": reference.runs.len(),
         "reference_syncs_per_s": round(reference_syncs_per_s),
-        "reference_p50_ms": reference["p50_ms"],
-        "reference_p99_ms": reference["p99_ms"],
-        "ratio": round(sqlite.syncs_per_s / reference_syncs_per_s),
+        "reference_syncs_per_s_min": round(reference.spread("syncs_per_s").0),
+        "reference_syncs_per_s_max": round(reference.spread("syncs_per_s").1),
+        "reference_p50_ms": round(reference.median("p50_ms")),
+        "reference_p99_ms": round(reference.median("p99_ms")),
     });
     if let Some(map) = out.as_object_mut() {
-        side_by_side(map, &runs, reference_syncs_per_s);
+        insert_spread(map, "ratio", reference.ratio(sqlite));
+        side_by_side(map, &runs, &reference);
     }
     out
 }
@@ -262,7 +281,7 @@ fn insert_spread(map: &mut serde_json::Map<String, serde_json::Value>, name: &st
 
 /// Every run's figures beside this build's on SQLite, under the keys of its build and backend,
 /// and the headline figures under their own names.
-fn side_by_side(map: &mut serde_json::Map<String, serde_json::Value>, runs: &[ServerRun], reference_syncs_per_s: f64) {
+fn side_by_side(map: &mut serde_json::Map<String, serde_json::Value>, runs: &[ServerRun], reference: &Reference) {
     let find = |build: &str, key: &str| runs.iter().find(|r| r.build.label() == build && r.backend.key() == key);
     let Some(sqlite) = find("this build", "sqlite") else { return };
     let sqlite_of = |run: &ServerRun| find(run.build.label(), "sqlite").unwrap_or(sqlite);
@@ -281,7 +300,7 @@ fn side_by_side(map: &mut serde_json::Map<String, serde_json::Value>, runs: &[Se
         map.insert(format!("{prefix}_p99_ms"), json!(round(run.paced.p99)));
         map.insert(format!("{prefix}_saturated_p50_ms"), json!(round(run.p50)));
         map.insert(format!("{prefix}_saturated_p99_ms"), json!(round(run.p99)));
-        map.insert(format!("{prefix}_ratio"), json!(round(run.syncs_per_s / reference_syncs_per_s)));
+        insert_spread(map, &format!("{prefix}_ratio"), reference.ratio(run));
         map.insert(format!("{prefix}_server_cpu_ms_per_sync"), json!(round(run.cpu_ms_per_sync())));
         insert_spread(map, &format!("{prefix}_cpu_ratio_to_sqlite"), run.cpu_ratio(sqlite_run));
         if let Some(count) = &run.statements {
@@ -389,6 +408,65 @@ async fn paced_run(devices: &[Device], per_device: usize) -> Paced {
         sync_only_p99: crate::percentile(&syncs_alone, 0.99),
     }
 }
+
+/// The automerge-repo reference, run more than once between the timed rounds: one run of it
+/// varies by half between runs minutes apart on this machine (300–469 syncs/s on one day), so a
+/// ratio to a single run said more about that run than about fieldsync.
+#[derive(Default)]
+struct Reference {
+    /// After which round (from 0) each run was made, and its JSON line.
+    runs: Vec<(usize, serde_json::Value)>,
+}
+
+impl Reference {
+    /// After which rounds the reference runs: `FIELDSYNC_BENCH_REFERENCE_RUNS` times (3 unless
+    /// set; at most once a round), spread evenly, the last after the last round.
+    fn schedule(rounds: usize) -> Vec<usize> {
+        let wanted = match std::env::var("FIELDSYNC_BENCH_REFERENCE_RUNS") {
+            Ok(text) => match text.trim().parse::<usize>() {
+                Ok(n) if n >= 1 => n,
+                _ => panic!("FIELDSYNC_BENCH_REFERENCE_RUNS={text} is not a whole number of runs (1 or more)"),
+            },
+            Err(_) => DEFAULT_REFERENCE_RUNS,
+        };
+        let runs = wanted.min(rounds);
+        (1..=runs).map(|k| k * rounds / runs - 1).collect()
+    }
+
+    /// `figure` of the runs: the median.
+    fn median(&self, figure: &str) -> f64 {
+        let values: Vec<f64> = self.runs.iter().map(|(_, r)| r[figure].as_f64().unwrap_or(f64::NAN)).collect();
+        if values.is_empty() {
+            return f64::NAN;
+        }
+        Spread::of_ratios(values).median
+    }
+
+    /// `figure` of the runs: the lowest and the highest.
+    fn spread(&self, figure: &str) -> (f64, f64) {
+        let values = self.runs.iter().map(|(_, r)| r[figure].as_f64().unwrap_or(f64::NAN));
+        values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)))
+    }
+
+    /// `run`'s syncs per second over the reference's, round by round: each round against the
+    /// reference run made next after it (the rounds since the run before).
+    fn ratio(&self, run: &ServerRun) -> Spread {
+        let ratios = run
+            .rounds
+            .iter()
+            .enumerate()
+            .map(|(n, round)| {
+                let next = self.runs.iter().find(|(after, _)| *after >= n).or(self.runs.last());
+                let reference = next.and_then(|(_, r)| r["syncs_per_s"].as_f64()).unwrap_or(f64::NAN);
+                round.syncs_per_s() / reference
+            })
+            .collect();
+        Spread::of_ratios(ratios)
+    }
+}
+
+/// Runs of the automerge-repo reference unless `FIELDSYNC_BENCH_REFERENCE_RUNS` says otherwise.
+const DEFAULT_REFERENCE_RUNS: usize = 3;
 
 /// Runs bench/automerge-repo/run.sh and returns its JSON line.
 fn automerge_repo_reference(devices: usize, edits: usize) -> serde_json::Value {

@@ -186,7 +186,9 @@ impl SetUp {
 
 /// Runs [`rounds`] rounds over every set-up, the order rotated each round so that no set-up
 /// always runs first (or right after a given other one).
-pub(super) async fn alternate(set_ups: &mut [SetUp]) {
+/// `after_round(n)` runs once each round `n` (from 0) is over, for what is measured between
+/// rounds (the automerge-repo reference).
+pub(super) async fn alternate(set_ups: &mut [SetUp], mut after_round: impl FnMut(usize)) {
     let total = rounds();
     for round in 0..total {
         let count = set_ups.len();
@@ -213,6 +215,7 @@ pub(super) async fn alternate(set_ups: &mut [SetUp]) {
                 .collect::<Vec<_>>()
                 .join("; ")
         );
+        after_round(round);
     }
 }
 
@@ -227,7 +230,11 @@ pub(super) struct Spread {
 impl Spread {
     /// `figure(ours) / figure(theirs)` round by round (both ran in the same rounds).
     pub(super) fn of(ours: &[Round], theirs: &[Round], figure: impl Fn(&Round) -> f64) -> Spread {
-        let mut ratios: Vec<f64> = ours.iter().zip(theirs).map(|(a, b)| figure(a) / figure(b)).collect();
+        Spread::of_ratios(ours.iter().zip(theirs).map(|(a, b)| figure(a) / figure(b)).collect())
+    }
+
+    /// The median and spread of `ratios` (at least one).
+    pub(super) fn of_ratios(mut ratios: Vec<f64>) -> Spread {
         ratios.sort_by(f64::total_cmp);
         let n = ratios.len();
         let median = if n % 2 == 1 { ratios[n / 2] } else { (ratios[n / 2 - 1] + ratios[n / 2]) / 2.0 };
