@@ -6,6 +6,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command as Process, Stdio};
+use std::sync::{Mutex, Once, PoisonError};
 use std::time::Duration;
 
 use fieldsync_core::Role;
@@ -171,6 +172,7 @@ impl ServerProcess {
             command.arg("__serve").arg(data).args(database_url).stdout(Stdio::piped());
         }
         let mut child = command.stdin(Stdio::piped()).spawn().expect("spawn server");
+        orphans::watch(&child);
         // `__serve` prints `PORT n` on stdout; `fieldsync serve` its address on stderr. A
         // wrapper may print lines of its own first.
         let (port, lines) = if cli {
@@ -208,6 +210,7 @@ fn first_port<R: BufRead + Send + 'static>(reader: R, port_of: impl Fn(&str) -> 
 
 impl Drop for ServerProcess {
     fn drop(&mut self) {
+        orphans::forget(&self.child);
         if self.cli {
             // `fieldsync serve` stops on SIGTERM.
             let stopped =
@@ -220,5 +223,36 @@ impl Drop for ServerProcess {
             drop(self.child.stdin.take());
         }
         let _ = self.child.wait();
+    }
+}
+
+/// Servers left behind by a bench that panics: a panic while another unwinds aborts the process
+/// without running `Drop`, and a `fieldsync serve` child (which does not watch its standard
+/// input as `__serve` does) then went on serving, and taking CPU from the next run's figures.
+mod orphans {
+    use super::*;
+
+    /// The process ids of the servers running now.
+    static RUNNING: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+    static HOOK: Once = Once::new();
+
+    /// Kills `child` at the bench's first panic unless it was stopped before.
+    pub(super) fn watch(child: &Child) {
+        HOOK.call_once(|| {
+            let previous = std::panic::take_hook();
+            std::panic::set_hook(Box::new(move |info| {
+                previous(info);
+                let running = std::mem::take(&mut *RUNNING.lock().unwrap_or_else(PoisonError::into_inner));
+                for pid in running {
+                    let _ = Process::new("kill").args(["-KILL", &pid.to_string()]).status();
+                }
+            }));
+        });
+        RUNNING.lock().unwrap_or_else(PoisonError::into_inner).push(child.id());
+    }
+
+    /// `child` is being stopped the ordinary way.
+    pub(super) fn forget(child: &Child) {
+        RUNNING.lock().unwrap_or_else(PoisonError::into_inner).retain(|pid| *pid != child.id());
     }
 }
