@@ -11,10 +11,16 @@
 //! push created by its id falling in the push's ranges (`rules::check`), which a reused range
 //! would fool.
 //!
+//! An actor's changes are also numbered 1, 2, 3, … (their `seq`), which Automerge asserts as it
+//! applies one: a gap, a repeat or a first change numbered 3 panicked the sync (test
+//! `attack_changes_numbered_out_of_their_actors_sequence_are_refused`).
+//!
 //! So each pushed change must:
-//! - start after the last counter of every change it depends on (pushed or stored); and
+//! - start after the last counter of every change it depends on (pushed or stored);
 //! - have every stored change of its own actor in its history, so that its counters come after
-//!   them too. An honest device never writes beside its own earlier changes: it has them.
+//!   them too, and every pushed one numbered before it or the same. An honest device never
+//!   writes beside its own earlier changes: it has them; and
+//! - be numbered next after its actor's latest change in its history (1 when there is none).
 
 use std::collections::{HashMap, HashSet};
 
@@ -46,14 +52,56 @@ pub(crate) fn misnumbered(base: &Automerge, new: &[Change]) -> Option<String> {
         if base.get_changes_meta(&known).iter().any(beside) {
             return Some(format!("change {} was written beside its own actor's earlier changes", change.hash()));
         }
-        // Its actor's other pushed changes: the earlier ones in its history.
-        for other in new.iter().filter(|o| o.actor_id() == actor && o.seq() < change.seq()) {
+        // Its actor's other pushed changes numbered up to its own: in its history (two
+        // numbered the same cannot both be).
+        for other in
+            new.iter().filter(|o| o.actor_id() == actor && o.seq() <= change.seq() && o.hash() != change.hash())
+        {
             if !in_pushed_history(change, other.hash(), &pushed) {
                 return Some(format!("change {} was written beside its own actor's earlier changes", change.hash()));
             }
         }
+        if let Some(why) = out_of_sequence(base, change, &pushed) {
+            return Some(why);
+        }
     }
     None
+}
+
+/// Why `change`'s sequence number is not the next of its actor's, if it is not. Automerge
+/// numbers an actor's changes 1, 2, 3, … and asserts it when it applies one (a gap, a repeat, a
+/// first change numbered 3 panicked the sync). Its actor's latest change is found by walking
+/// its history back to the nearest of its actor's changes on every path: each of them has its
+/// actor's earlier ones in its own history (an actor's changes follow one another; the
+/// "beside" rule holds the stored ones to it).
+fn out_of_sequence(base: &Automerge, change: &Change, pushed: &HashMap<ChangeHash, &Change>) -> Option<String> {
+    let actor = change.actor_id();
+    if change.author().is_some() && change.seq() != 1 {
+        return Some(format!("change {} names an author but is not first in its actor's sequence", change.hash()));
+    }
+    let (mut latest, mut seen, mut walk) = (0, HashSet::new(), change.deps().to_vec());
+    while let Some(hash) = walk.pop() {
+        if !seen.insert(hash) {
+            continue;
+        }
+        let (of_actor, seq, deps) = match pushed.get(&hash) {
+            Some(pushed) => (pushed.actor_id() == actor, pushed.seq(), pushed.deps().to_vec()),
+            None => match base.get_change_meta_by_hash(&hash) {
+                Some(meta) => (meta.actor.as_ref() == actor, meta.seq, meta.deps),
+                // A dependency nobody has is refused later, as a gap in the history.
+                None => continue,
+            },
+        };
+        if of_actor {
+            latest = latest.max(seq);
+        } else {
+            walk.extend(deps);
+        }
+    }
+    let next = latest + 1;
+    (change.seq() != next).then(|| {
+        format!("change {} is number {} in its actor's sequence, where {next} comes next", change.hash(), change.seq())
+    })
 }
 
 /// The stored changes `change`'s history reaches first: its stored dependencies, and those of
@@ -162,5 +210,39 @@ mod tests {
         // Both in one push: the later one does not have the earlier.
         let why = misnumbered(&Automerge::new(), &[first, beside]).expect("refused");
         assert!(why.contains("beside its own actor's earlier changes"), "{why}");
+    }
+
+    /// `change` numbered `seq` in its actor's sequence.
+    fn resequenced(change: &Change, seq: u64) -> Change {
+        let mut expanded = change.decode();
+        expanded.seq = seq;
+        Change::from(expanded)
+    }
+
+    #[test]
+    fn a_change_out_of_its_actors_sequence_is_refused() {
+        let mut device = Automerge::new().with_actor(ActorId::random());
+        let first = edit(&mut device, "a");
+        let second = edit(&mut device, "b");
+        let mut server = Automerge::new();
+        server.apply_changes([first.clone()]).expect("apply");
+        for (what, forged) in [
+            ("a gap", resequenced(&second, 4)),
+            ("a repeat", resequenced(&second, 1)),
+            ("a first change numbered 3", resequenced(&first, 3)),
+        ] {
+            let base = if what.starts_with("a first") { Automerge::new() } else { server.clone() };
+            let why = misnumbered(&base, std::slice::from_ref(&forged)).unwrap_or_else(|| panic!("{what} passed"));
+            assert!(why.contains("sequence"), "{what}: {why}");
+            // What the check keeps from Automerge: applying it does not go through.
+            let applied = std::panic::catch_unwind(move || base.clone().apply_changes([forged]).is_ok());
+            assert!(!applied.unwrap_or(false), "{what} would have been applied");
+        }
+        // Two changes numbered the same, neither having the other: one is refused.
+        let mut other = server.fork().with_actor(device.get_actor().clone());
+        let twin = resequenced(&edit(&mut other, "c"), second.seq());
+        let why = misnumbered(&server, &[second.clone(), twin]).expect("refused");
+        assert!(why.contains("beside its own actor's earlier changes"), "{why}");
+        assert_eq!(misnumbered(&server, std::slice::from_ref(&second)), None, "the honest one passes");
     }
 }

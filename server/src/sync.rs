@@ -9,6 +9,7 @@
 //! looked at: a no-op sync reads one index range and answers a few bytes.
 
 use std::collections::{HashMap, HashSet};
+use std::panic::AssertUnwindSafe;
 
 use automerge::{Automerge, Change, ChangeHash, ReadDoc};
 use axum::body::Bytes;
@@ -266,13 +267,23 @@ fn apply_push(
         let before = document.get_heads();
         // One change (the common push) is applied with its patches logged: its frame's diff
         // when it was written on the server's heads (rules/causal.rs).
-        let applied = match new.as_slice() {
+        // Automerge asserts what it expects of a change as it applies it; what the checks
+        // above do not rule out yet is refused too, not answered with a 500 (a device would
+        // send the same push again at every sync). The document is dropped either way.
+        let applied = std::panic::catch_unwind(AssertUnwindSafe(|| match new.as_slice() {
             [one] => documents::batched::apply_one_logged(&mut document, one.clone()).map(Some),
             _ => documents::batched::apply(&mut document, new.iter().cloned()).map(|()| None),
-        };
+        }));
         let applied = match applied {
-            Ok(applied) => applied,
-            Err(e) => return reject(format!("changes cannot be applied: {e}")),
+            Ok(Ok(applied)) => applied,
+            Ok(Err(e)) => return reject(format!("changes cannot be applied: {e}")),
+            Err(_) => {
+                eprintln!(
+                    "fieldsync-server: ticket {id}: Automerge failed applying a push from device {}",
+                    who.device_id
+                );
+                return reject("changes cannot be applied");
+            }
         };
         if !document.get_missing_deps(&[]).is_empty() {
             return reject("changes depend on changes the server does not have");

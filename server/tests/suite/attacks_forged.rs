@@ -106,3 +106,68 @@ async fn attack_a_dispatchers_device_reusing_op_numbers_is_refused_too() {
     assert!(texts.contains(&"customer asked for a call") && !texts.contains(&"never asked"), "{ticket}");
     server.stop().await;
 }
+
+/// A change from the pushing device's own actor, written on its copy of the ticket, with its
+/// sequence number set to `seq` (Automerge numbers an actor's changes 1, 2, 3, … and its
+/// change graph asserts it when applying one).
+fn renumbered_note(desk: &Hostile, actor: automerge::ActorId, seq: Option<u64>) -> automerge::Change {
+    let mut fork = desk.doc.fork();
+    fork.set_actor(actor);
+    let notes = match fork.get(ROOT, "notes") {
+        Ok(Some((Value::Object(_), list))) => list,
+        other => panic!("no notes: {other:?}"),
+    };
+    let mut tx = fork.transaction();
+    let n = automerge::ReadDoc::length(&tx, &notes);
+    let note = automerge::transaction::Transactable::insert_object(&mut tx, &notes, n, automerge::ObjType::Map)
+        .expect("a note");
+    automerge::transaction::Transactable::put(&mut tx, &note, "text", "renumbered").expect("text");
+    let hash = tx.commit().0.expect("a change");
+    let mut expanded = fork.get_change_by_hash(&hash).expect("change").decode();
+    if let Some(seq) = seq {
+        expanded.seq = seq;
+    }
+    automerge::Change::from(expanded)
+}
+
+/// Sequence numbers an actor never wrote: one past a gap, and a new actor's first change
+/// numbered 3. Automerge asserts an actor's changes are numbered 1, 2, 3, … when it applies one
+/// and panicked on both (the sync answered 500); both are refused, and the ticket goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attack_changes_numbered_out_of_their_actors_sequence_are_refused() {
+    let server = Server::start().await;
+    let dana = server.user("dana", Role::Dispatcher);
+    let eli = server.user("eli", Role::Engineer);
+    let (id, _) = on_site(&server, &dana, &eli).await;
+    let mut desk = Hostile::join(&server, &dana, &id).await;
+    let own = automerge::ActorId::from(&Sha256::digest(dana.device_id.as_bytes())[..16]);
+    let answer = desk
+        .push(&server, |tx, me| {
+            let notes = me.list(tx, "notes");
+            let n = tx.length(&notes);
+            me.insert(tx, "notes", n, &[("text", "first call".into()), ("at", ScalarValue::Int(1))]);
+        })
+        .await;
+    assert!(answer.rejections.is_empty(), "{answer:?}");
+    let honest = renumbered_note(&desk, own.clone(), None);
+    let gap = renumbered_note(&desk, own, Some(honest.seq() + 2));
+    let late_first = renumbered_note(&desk, automerge::ActorId::random(), Some(3));
+    for (what, forged) in [("a gap in its actor's numbers", gap), ("a new actor's first change numbered 3", late_first)]
+    {
+        let answer = desk.push_raw(&server, vec![forged.raw_bytes().to_vec()]).await;
+        assert_eq!(answer.rejections.len(), 1, "{what}: {answer:?}");
+        assert!(answer.rejections[0].reason.contains("sequence"), "{what}: {answer:?}");
+    }
+    // The honest change goes through, and the whole history still reaches a device joining now.
+    let answer = desk.push_raw(&server, vec![honest.raw_bytes().to_vec()]).await;
+    assert!(answer.rejections.is_empty(), "{answer:?}");
+    let ticket = detail(&server, &dana.token, &id).await;
+    let texts: Vec<&str> =
+        ticket["notes"].as_array().into_iter().flatten().filter_map(|n| n["text"].as_str()).collect();
+    assert_eq!(texts.iter().filter(|t| **t == "renumbered").count(), 1, "{ticket}");
+    assert!(texts.contains(&"first call"), "{ticket}");
+    let joined = Hostile::join(&server, &dana, &id).await;
+    assert!(joined.doc.get_change_by_hash(&honest.hash()).is_some(), "the honest change was stored and is sent");
+    assert_eq!(joined.doc.get_heads().len(), 1, "one history");
+    server.stop().await;
+}
