@@ -288,6 +288,9 @@ fn apply_push(
         if !document.get_missing_deps(&[]).is_empty() {
             return reject("changes depend on changes the server does not have");
         }
+        if let Some(why) = crate::op_numbers::not_as_written(&document, &new) {
+            return reject(why);
+        }
         let roots = new.iter().filter(|c| c.deps().is_empty()).count();
         let one_history = if replaced.is_some() { roots == 0 } else { roots == 1 };
         if !one_history || !doc::ticket_id(&document).is_ok_and(|found| found == id) {

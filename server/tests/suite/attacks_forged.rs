@@ -171,3 +171,61 @@ async fn attack_changes_numbered_out_of_their_actors_sequence_are_refused() {
     assert_eq!(joined.doc.get_heads().len(), 1, "one history");
     server.stop().await;
 }
+
+/// An op no Automerge transaction writes: the deletion of a note marked as an insertion.
+/// Automerge applied it, then rebuilt the change differently whenever asked for it (a debug
+/// build panicked answering the sync; a release build sent devices the change under another
+/// hash than the one stored): the ticket could no longer be sent whole. It is refused, and the
+/// ticket is served as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attack_an_op_automerge_never_writes_is_refused_and_the_ticket_stays_sendable() {
+    let server = Server::start().await;
+    let dana = server.user("dana", Role::Dispatcher);
+    let eli = server.user("eli", Role::Engineer);
+    let (id, _) = on_site(&server, &dana, &eli).await;
+    let mut desk = Hostile::join(&server, &dana, &id).await;
+    let answer = desk
+        .push(&server, |tx, me| {
+            let notes = me.list(tx, "notes");
+            let n = tx.length(&notes);
+            me.insert(tx, "notes", n, &[("text", "wrong number".into()), ("at", ScalarValue::Int(1))]);
+        })
+        .await;
+    assert!(answer.rejections.is_empty(), "{answer:?}");
+    let mut fork = desk.doc.fork();
+    fork.set_actor(automerge::ActorId::from(&Sha256::digest(dana.device_id.as_bytes())[..16]));
+    let notes = match fork.get(ROOT, "notes") {
+        Ok(Some((Value::Object(_), list))) => list,
+        other => panic!("no notes: {other:?}"),
+    };
+    let mut tx = fork.transaction();
+    let last = automerge::ReadDoc::length(&tx, &notes) - 1;
+    automerge::transaction::Transactable::delete(&mut tx, &notes, last).expect("delete");
+    let hash = tx.commit().0.expect("a change");
+    let mut expanded = fork.get_change_by_hash(&hash).expect("change").decode();
+    expanded.operations[0].insert = true;
+    let forged = automerge::Change::from(expanded);
+
+    let answer = desk.push_raw(&server, vec![forged.raw_bytes().to_vec()]).await;
+    assert_eq!(answer.rejections.len(), 1, "{answer:?}");
+    assert!(answer.rejections[0].reason.contains("Automerge does not write"), "{answer:?}");
+    // Served as before: the note stands, the office acts, a device joining gets every change.
+    let ticket = detail(&server, &dana.token, &id).await;
+    let texts: Vec<&str> =
+        ticket["notes"].as_array().into_iter().flatten().filter_map(|n| n["text"].as_str()).collect();
+    assert!(texts.contains(&"wrong number"), "{ticket}");
+    act(&server, &dana.token, &id, serde_json::json!({"action": "add_note", "text": "customer called"})).await;
+    let joined = Hostile::join(&server, &dana, &id).await;
+    assert!(joined.doc.get_change_by_hash(&forged.hash()).is_none(), "the forged change was not stored");
+    assert_eq!(joined.doc.get_heads().len(), 1, "one history");
+    let mut engineer = Hostile::join(&server, &eli, &id).await;
+    let answer = engineer
+        .push(&server, |tx, me| {
+            let notes = me.list(tx, "notes");
+            let n = tx.length(&notes);
+            me.insert(tx, "notes", n, &[("text", "on my way out".into()), ("at", ScalarValue::Int(2))]);
+        })
+        .await;
+    assert!(answer.rejections.is_empty(), "the engineer's device syncs on: {answer:?}");
+    server.stop().await;
+}
