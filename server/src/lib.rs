@@ -40,6 +40,7 @@ pub mod escalator;
 pub mod limits;
 pub mod manage;
 mod op_numbers;
+mod op_places;
 mod report;
 pub mod routing;
 mod rules;

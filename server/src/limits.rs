@@ -109,7 +109,17 @@ pub enum ChangeRefusal {
     /// Well-formed, but above a cap of [`PushLimits`].
     #[error("{0}")]
     AboveLimit(String),
+    /// Well-formed, but holding operations no ticket is made of ([`TICKET_ACTIONS`]).
+    #[error("{0}")]
+    Unsupported(String),
 }
+
+/// The operations a ticket is made of, by their code in a change's `action` column: make a
+/// map (0), put a value (1), make a list (2), delete (3). fieldsync writes no text, counter
+/// increment, table or mark (4–7), and Automerge's handling of those is where forged changes
+/// panicked it or left documents it could not read back: a mark on a list's element made every
+/// read of that list panic (`op_numbers::forged`), on the server and on every device it reached.
+pub const TICKET_ACTIONS: [u64; 4] = [0, 1, 2, 3];
 
 fn malformed(why: impl Into<String>) -> ChangeRefusal {
     ChangeRefusal::Malformed(why.into())
@@ -182,8 +192,21 @@ pub fn change_cost(bytes: &[u8], limits: &PushLimits) -> Result<ChangeCost, Chan
     for (spec, len) in specs {
         let data = r.take(len)?;
         match spec {
-            ACTION_COLUMN => cost.ops = rle_rows_and_sum(data, limits.max_change_ops)?.0,
-            PRED_GROUP_COLUMN => cost.preds = rle_rows_and_sum(data, limits.max_change_ops)?.1,
+            ACTION_COLUMN => {
+                let mut foreign = None;
+                cost.ops = rle_rows_and_sum(data, limits.max_change_ops, |action| {
+                    if !TICKET_ACTIONS.contains(&action) {
+                        foreign.get_or_insert(action);
+                    }
+                })?
+                .0;
+                if let Some(action) = foreign {
+                    return Err(ChangeRefusal::Unsupported(format!(
+                        "a change with operations of kind {action} (text, counter, table or mark), which no ticket holds"
+                    )));
+                }
+            }
+            PRED_GROUP_COLUMN => cost.preds = rle_rows_and_sum(data, limits.max_change_ops, |_| {})?.1,
             _ => {}
         }
     }
@@ -206,7 +229,7 @@ pub(crate) fn parse_push(chunks: &[impl AsRef<[u8]>], limits: &PushLimits) -> Re
     for (n, chunk) in chunks.iter().enumerate() {
         let cost = change_cost(chunk.as_ref(), limits).map_err(|e| match e {
             ChangeRefusal::Malformed(why) => format!("change {n} does not parse: {why}"),
-            ChangeRefusal::AboveLimit(why) => format!("change {n}: {why}"),
+            ChangeRefusal::AboveLimit(why) | ChangeRefusal::Unsupported(why) => format!("change {n}: {why}"),
         })?;
         ops = ops.saturating_add(cost.ops);
         bytes = bytes.saturating_add(cost.bytes);
@@ -295,8 +318,9 @@ pub(crate) fn split_chunks(bytes: &[u8]) -> Result<Vec<(u8, &[u8])>, ChangeRefus
 }
 
 /// Rows of an unsigned RLE column and the sum of its values, stopping with an error as soon as
-/// either passes `cap`: a run of 2^60 rows costs one step, not 2^60.
-fn rle_rows_and_sum(data: &[u8], cap: u64) -> Result<(u64, u64), ChangeRefusal> {
+/// either passes `cap`: a run of 2^60 rows costs one step, not 2^60. `each` sees every value
+/// (once per run).
+fn rle_rows_and_sum(data: &[u8], cap: u64, mut each: impl FnMut(u64)) -> Result<(u64, u64), ChangeRefusal> {
     let mut r = Reader { bytes: data, at: 0 };
     let (mut rows, mut sum) = (0u64, 0u64);
     let over = || ChangeRefusal::AboveLimit(format!("a change describes more than {cap} ops or predecessors"));
@@ -305,11 +329,13 @@ fn rle_rows_and_sum(data: &[u8], cap: u64) -> Result<(u64, u64), ChangeRefusal> 
         if count > 0 {
             let n = count.unsigned_abs();
             let value = r.uleb()?;
+            each(value);
             rows = rows.saturating_add(n);
             sum = sum.saturating_add(n.saturating_mul(value));
         } else if count < 0 {
             for _ in 0..count.unsigned_abs() {
                 let value = r.uleb()?;
+                each(value);
                 rows = rows.saturating_add(1);
                 sum = sum.saturating_add(value);
                 if rows > cap || sum > cap {
@@ -404,6 +430,49 @@ mod tests {
         }
         tx.commit();
         doc.get_changes(&[]).first().map(|c| c.raw_bytes().to_vec()).unwrap_or_default()
+    }
+
+    /// The first change of a document `write` writes on.
+    fn change_of(write: impl FnOnce(&mut automerge::transaction::Transaction<'_>)) -> Vec<u8> {
+        let mut doc = Automerge::new();
+        let mut tx = doc.transaction();
+        write(&mut tx);
+        tx.commit();
+        doc.get_changes(&[]).first().map(|c| c.raw_bytes().to_vec()).unwrap_or_default()
+    }
+
+    #[test]
+    fn only_the_operations_tickets_are_made_of_are_taken() {
+        let ticket_like = change_of(|tx| {
+            let list = tx.put_object(automerge::ROOT, "notes", automerge::ObjType::List).expect("list");
+            let note = tx.insert_object(&list, 0, automerge::ObjType::Map).expect("map");
+            tx.put(&note, "text", "gasket").expect("put");
+            tx.delete(&list, 0).expect("delete");
+        });
+        assert!(change_cost(&ticket_like, &PushLimits::default()).is_ok());
+        let text = change_of(|tx| {
+            let text = tx.put_object(automerge::ROOT, "summary", automerge::ObjType::Text).expect("text");
+            tx.splice_text(&text, 0, 0, "hello").expect("splice");
+        });
+        let counter = change_of(|tx| {
+            tx.put(automerge::ROOT, "visits", automerge::ScalarValue::counter(1)).expect("counter");
+            tx.increment(automerge::ROOT, "visits", 1).expect("increment");
+        });
+        let table = change_of(|tx| {
+            tx.put_object(automerge::ROOT, "rows", automerge::ObjType::Table).expect("table");
+        });
+        let mark = change_of(|tx| {
+            let text = tx.put_object(automerge::ROOT, "summary", automerge::ObjType::Text).expect("text");
+            tx.splice_text(&text, 0, 0, "hello").expect("splice");
+            let mark = automerge::marks::Mark::new("bold".into(), true, 0, 2);
+            tx.mark(&text, mark, automerge::marks::ExpandMark::None).expect("mark");
+        });
+        for (what, bytes) in [("text", text), ("counter", counter), ("table", table), ("mark", mark)] {
+            match change_cost(&bytes, &PushLimits::default()) {
+                Err(ChangeRefusal::Unsupported(why)) => assert!(why.contains("no ticket holds"), "{what}: {why}"),
+                other => panic!("{what}: {other:?}"),
+            }
+        }
     }
 
     #[test]
@@ -559,12 +628,12 @@ mod tests {
     fn a_long_run_is_counted_in_one_step() {
         let mut run = sleb(1 << 60);
         run.extend(uleb(1));
-        assert!(rle_rows_and_sum(&run, 1_000).is_err());
+        assert!(rle_rows_and_sum(&run, 1_000, |_| {}).is_err());
         let mut nulls = sleb(0);
         nulls.extend(uleb(u64::MAX));
-        assert!(rle_rows_and_sum(&nulls, 1_000).is_err());
+        assert!(rle_rows_and_sum(&nulls, 1_000, |_| {}).is_err());
         let mut literal = sleb(-3);
         literal.extend([uleb(1), uleb(2), uleb(3)].concat());
-        assert_eq!(rle_rows_and_sum(&literal, 1_000), Ok((3, 6)));
+        assert_eq!(rle_rows_and_sum(&literal, 1_000, |_| {}), Ok((3, 6)));
     }
 }

@@ -255,6 +255,9 @@ fn apply_push(
         if let Some(why) = crate::op_numbers::misnumbered(base, &new) {
             return reject(why);
         }
+        if let Some(why) = crate::op_places::misplaced(base, &new) {
+            return reject(why);
+        }
         // Written on in place from here (docs/adr/0026): read at `before`, the document is
         // still the ticket as the server had it.
         let (mut document, replaced) = match loaded {

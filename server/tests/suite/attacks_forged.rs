@@ -172,11 +172,11 @@ async fn attack_changes_numbered_out_of_their_actors_sequence_are_refused() {
     server.stop().await;
 }
 
-/// An op no Automerge transaction writes: the deletion of a note marked as an insertion.
+/// An op no Automerge transaction writes: a new note's text said to replace the events list.
 /// Automerge applied it, then rebuilt the change differently whenever asked for it (a debug
 /// build panicked answering the sync; a release build sent devices the change under another
-/// hash than the one stored): the ticket could no longer be sent whole. It is refused, and the
-/// ticket is served as before.
+/// hash than the one stored): the ticket could no longer be sent whole. It is refused once it
+/// does not read back as pushed, and the ticket is served as before.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn attack_an_op_automerge_never_writes_is_refused_and_the_ticket_stays_sendable() {
     let server = Server::start().await;
@@ -198,12 +198,18 @@ async fn attack_an_op_automerge_never_writes_is_refused_and_the_ticket_stays_sen
         Ok(Some((Value::Object(_), list))) => list,
         other => panic!("no notes: {other:?}"),
     };
+    let events = match fork.get(ROOT, "events") {
+        Ok(Some((Value::Object(_), automerge::ObjId::Id(ctr, actor, _)))) => automerge::legacy::OpId(ctr, actor),
+        other => panic!("no events: {other:?}"),
+    };
     let mut tx = fork.transaction();
-    let last = automerge::ReadDoc::length(&tx, &notes) - 1;
-    automerge::transaction::Transactable::delete(&mut tx, &notes, last).expect("delete");
+    let n = automerge::ReadDoc::length(&tx, &notes);
+    let note = automerge::transaction::Transactable::insert_object(&mut tx, &notes, n, automerge::ObjType::Map)
+        .expect("a note");
+    automerge::transaction::Transactable::put(&mut tx, &note, "text", "misfiled").expect("text");
     let hash = tx.commit().0.expect("a change");
     let mut expanded = fork.get_change_by_hash(&hash).expect("change").decode();
-    expanded.operations[0].insert = true;
+    expanded.operations[1].pred = vec![events].into();
     let forged = automerge::Change::from(expanded);
 
     let answer = desk.push_raw(&server, vec![forged.raw_bytes().to_vec()]).await;
@@ -227,5 +233,68 @@ async fn attack_an_op_automerge_never_writes_is_refused_and_the_ticket_stays_sen
         })
         .await;
     assert!(answer.rejections.is_empty(), "the engineer's device syncs on: {answer:?}");
+    server.stop().await;
+}
+
+/// A note inserted into the events list after an element of the notes list: no transaction
+/// writes that. Forgeries of this kind (`op_numbers::forged`, seed 13 of a release run) were
+/// applied to the server's copy and read back, and then a document made from the ticket's
+/// stored changes panicked applying them: a device joining the ticket, or the server loading it
+/// again once its cache let it go. This one is refused by name before Automerge sees it
+/// (without the check, Automerge panics applying it and the fallback refuses it), and the
+/// ticket loads whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attack_an_element_inserted_into_another_list_is_refused_and_the_ticket_still_loads() {
+    let server = Server::start().await;
+    let dana = server.user("dana", Role::Dispatcher);
+    let eli = server.user("eli", Role::Engineer);
+    let (id, _) = on_site(&server, &dana, &eli).await;
+    let mut desk = Hostile::join(&server, &dana, &id).await;
+    let answer = desk
+        .push(&server, |tx, me| {
+            let notes = me.list(tx, "notes");
+            let n = tx.length(&notes);
+            me.insert(tx, "notes", n, &[("text", "first call".into()), ("at", ScalarValue::Int(1))]);
+        })
+        .await;
+    assert!(answer.rejections.is_empty(), "{answer:?}");
+    // Pushed behind an honest change, so that the server applies the two as a batch.
+    let (honest, forged) = {
+        let mut fork = desk.doc.fork();
+        fork.set_actor(automerge::ActorId::from(&Sha256::digest(dana.device_id.as_bytes())[..16]));
+        let mut tx = fork.transaction();
+        automerge::transaction::Transactable::put(&mut tx, ROOT, "site_notes", "gate code 4411").expect("put");
+        let honest = tx.commit().0.expect("a change");
+        let honest = fork.get_change_by_hash(&honest).expect("change");
+        let events = match fork.get(ROOT, "events") {
+            Ok(Some((Value::Object(_), automerge::ObjId::Id(ctr, actor, _)))) => automerge::legacy::OpId(ctr, actor),
+            other => panic!("no events: {other:?}"),
+        };
+        let notes = match fork.get(ROOT, "notes") {
+            Ok(Some((Value::Object(_), list))) => list,
+            other => panic!("no notes: {other:?}"),
+        };
+        let mut tx = fork.transaction();
+        let n = automerge::ReadDoc::length(&tx, &notes);
+        let note = automerge::transaction::Transactable::insert_object(&mut tx, &notes, n, automerge::ObjType::Map)
+            .expect("a note");
+        automerge::transaction::Transactable::put(&mut tx, &note, "text", "misfiled").expect("text");
+        let hash = tx.commit().0.expect("a change");
+        let mut expanded = fork.get_change_by_hash(&hash).expect("change").decode();
+        // The insertion goes to the events list, still after the notes list's last element.
+        expanded.operations[0].obj = automerge::legacy::ObjectId::Id(events);
+        (honest, automerge::Change::from(expanded))
+    };
+    let answer = desk.push_raw(&server, vec![honest.raw_bytes().to_vec(), forged.raw_bytes().to_vec()]).await;
+    assert_eq!(answer.rejections.len(), 1, "{answer:?}");
+    assert!(answer.rejections[0].reason.contains("another list"), "{answer:?}");
+    // The ticket as stored loads whole, for a device joining it and for the server.
+    let joined = Hostile::join(&server, &dana, &id).await;
+    assert!(joined.doc.get_change_by_hash(&forged.hash()).is_none(), "the forged change was not stored");
+    let stored: Vec<u8> = joined.doc.get_changes(&[]).iter().flat_map(|c| c.raw_bytes().to_vec()).collect();
+    let loaded = automerge::Automerge::load(&stored).expect("the ticket's changes load");
+    assert_eq!(loaded.get_heads(), joined.doc.get_heads());
+    let ticket = detail(&server, &dana.token, &id).await;
+    assert_eq!(ticket["status"], "on_site", "{ticket}");
     server.stop().await;
 }
