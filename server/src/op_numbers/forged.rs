@@ -79,6 +79,23 @@ fn honest(doc: &Automerge, device: &ActorId) -> legacy::Change {
     fork.get_change_by_hash(&hash).expect("change").decode()
 }
 
+/// Two honest changes of `device` on `doc`, the second made on the first: a note, then a part
+/// (a device that was offline pushes several).
+fn honest_pair(doc: &Automerge, device: &ActorId) -> [legacy::Change; 2] {
+    use fieldsync_core::model::Identity;
+    use fieldsync_core::model::doc::{self, Stamp};
+    use fieldsync_core::workflow::Role;
+
+    let ana = Identity { user_id: "ana".into(), device_id: "a1".into(), role: Role::Engineer };
+    let stamp = Stamp { id: "e9".into(), at: 1_700_000_000_009, identity: &ana };
+    let mut fork = doc.fork().with_actor(device.clone());
+    doc::edit(&mut fork, stamp.at, "note", |tx| doc::append_note(tx, "gasket replaced", true, &stamp)).expect("note");
+    let first = fork.get_heads()[0];
+    doc::edit(&mut fork, stamp.at + 1, "part", |tx| doc::append_part(tx, "GASKET-3", 1, &stamp)).expect("part");
+    let second = fork.get_heads()[0];
+    [first, second].map(|hash| fork.get_change_by_hash(&hash).expect("change").decode())
+}
+
 /// One field or op of `change` changed at random.
 fn forge(rng: &mut StdRng, change: &mut legacy::Change, ids: &[OpId], stored: &[automerge::ChangeHash]) {
     let actors = [change.actor_id.clone(), ids[0].1.clone(), ActorId::random()];
@@ -177,37 +194,52 @@ fn forged_changes_that_pass_leave_a_document_that_is_still_served() {
     let seeds = std::env::var("FIELDSYNC_FORGED_SEEDS").ok().and_then(|n| n.parse().ok()).unwrap_or(3_000u64);
     for seed in 0..seeds {
         let mut rng = StdRng::seed_from_u64(seed);
-        let mut forged = honest(&doc, &device);
+        // One change, or two made one on the other with either (or both) forged; a forged first
+        // one keeps the second depending on it.
+        let mut forged =
+            if rng.random_bool(0.5) { vec![honest(&doc, &device)] } else { honest_pair(&doc, &device).to_vec() };
+        let first_hash = forged[0].hash;
         for _ in 0..rng.random_range(1..4) {
-            forge(&mut rng, &mut forged, &ids, &stored);
+            let which = rng.random_range(0..forged.len());
+            forge(&mut rng, &mut forged[which], &ids, &stored);
         }
-        let Ok(change) = catch_unwind(AssertUnwindSafe(|| Change::from(forged.clone()))) else {
+        let Ok(mut push) =
+            catch_unwind(AssertUnwindSafe(|| forged.iter().map(|c| Change::from(c.clone())).collect::<Vec<Change>>()))
+        else {
             refused += 1;
             continue;
         };
+        if push.len() == 2 && forged[1].deps == first_hash.into_iter().collect::<Vec<_>>() {
+            forged[1].deps = vec![push[0].hash()];
+            let Ok(second) = catch_unwind(AssertUnwindSafe(|| Change::from(forged[1].clone()))) else {
+                refused += 1;
+                continue;
+            };
+            push[1] = second;
+        }
         let limits = crate::limits::PushLimits::default();
-        if crate::limits::change_cost(change.raw_bytes(), &limits).is_err()
-            || misnumbered(&doc, std::slice::from_ref(&change)).is_some()
-            || crate::op_places::misplaced(&doc, std::slice::from_ref(&change)).is_some()
+        if push.iter().any(|c| crate::limits::change_cost(c.raw_bytes(), &limits).is_err())
+            || misnumbered(&doc, &push).is_some()
+            || crate::op_places::misplaced(&doc, &push).is_some()
         {
             refused += 1;
             continue;
         }
         let mut target = doc.clone();
-        match catch_unwind(AssertUnwindSafe(|| target.apply_changes([change.clone()]))) {
+        match catch_unwind(AssertUnwindSafe(|| target.apply_changes(push.clone()))) {
             Ok(Ok(())) if target.get_missing_deps(&[]).is_empty() => {}
             _ => {
                 failed += 1;
                 continue;
             }
         }
-        if not_as_written(&target, std::slice::from_ref(&change)).is_some() {
+        if not_as_written(&target, &push).is_some() {
             read_back += 1;
             continue;
         }
         applied += 1;
         if catch_unwind(AssertUnwindSafe(|| still_served(&target, &before))).is_err() {
-            panic!("seed {seed}: a forged change passed the checks and broke the document: {forged:?}");
+            panic!("seed {seed}: forged changes passed the checks and broke the document: {forged:?}");
         }
     }
     eprintln!(
