@@ -103,6 +103,11 @@ fn forge(rng: &mut StdRng, change: &mut legacy::Change, ids: &[OpId], stored: &[
         if rng.random_bool(0.8) { pick(rng, ids) } else { OpId(rng.random_range(1..40), pick(rng, &actors)) }
     };
     match rng.random_range(0..10) {
+        0 if rng.random_bool(0.3) => {
+            // Another (new) actor's first change: its ops are renumbered with it.
+            change.actor_id = ActorId::random();
+            change.seq = 1;
+        }
         0 => change.seq = rng.random_range(0..6),
         1 => change.start_op = NonZeroU64::new(rng.random_range(1..40)).expect("nonzero"),
         2 => {
@@ -111,7 +116,14 @@ fn forge(rng: &mut StdRng, change: &mut legacy::Change, ids: &[OpId], stored: &[
             }
             change.deps.push(pick(rng, stored));
         }
-        3 => change.time = rng.random(),
+        3 => {
+            if rng.random_bool(0.5) {
+                change.time = rng.random();
+            } else {
+                // An author: Automerge takes one only on an actor's first change.
+                change.author = Some(automerge::Author::from(vec![rng.random::<u8>(); rng.random_range(0..40)]));
+            }
+        }
         _ => {
             let n = rng.random_range(0..change.operations.len());
             let op = &mut change.operations[n];
