@@ -17,6 +17,7 @@
 //! response: call them off an async runtime's worker threads.
 
 use std::collections::HashSet;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use automerge::{Automerge, ChangeHash, LoadOptions, OnPartialLoad, ReadDoc, VerificationMode};
@@ -290,19 +291,27 @@ impl Client {
         for update in &response.updates {
             let bytes: Vec<u8> = update.data.iter().flat_map(|d| d.iter().copied()).collect();
             let id = update.ticket_id.as_str();
-            let received = if bytes.is_empty() {
-                Ok(None)
-            } else if !held.contains(id) && !docs.contains(id) {
-                received_whole(id, bytes, now).map(Some)
-            } else {
-                self.merged(&mut docs, id, &bytes, held.contains(id)).and_then(|merged| {
-                    let Some(merged) = merged else { return Ok(None) };
-                    let summary = doc::summarize(&merged.document, now, false)?;
-                    let heads = merged.document.get_heads();
-                    let chunk = NewChunk { kind: ChunkKind::Change, bytes: merged.new_changes, summary };
-                    Ok(Some(Received { chunk, heads, document: Some(merged.document) }))
-                })
-            };
+            // Automerge asserts what it expects of the bytes it applies; bytes it panics on (a
+            // ticket a hostile device poisoned on a server without today's checks) fail that
+            // ticket, as bytes that do not parse do, not the whole answer: the other tickets
+            // still merge, and this one stays as the device held it. What panicked worked on a
+            // fork or a new document, never on the cached one.
+            let received = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                if bytes.is_empty() {
+                    Ok(None)
+                } else if !held.contains(id) && !docs.contains(id) {
+                    received_whole(id, bytes, now).map(Some)
+                } else {
+                    self.merged(&mut docs, id, &bytes, held.contains(id)).and_then(|merged| {
+                        let Some(merged) = merged else { return Ok(None) };
+                        let summary = doc::summarize(&merged.document, now, false)?;
+                        let heads = merged.document.get_heads();
+                        let chunk = NewChunk { kind: ChunkKind::Change, bytes: merged.new_changes, summary };
+                        Ok(Some(Received { chunk, heads, document: Some(merged.document) }))
+                    })
+                }
+            }))
+            .unwrap_or_else(|_| Err(super::automerge_failed(id)));
             let received = match received {
                 Ok(received) => received,
                 Err(e) => {

@@ -195,6 +195,62 @@ fn an_update_the_device_cannot_merge_makes_the_next_request_say_what_it_holds() 
     assert_eq!(protocol::from_wire(&next.pushes[0].heads), held);
 }
 
+/// Bytes Automerge panics on while applying them (a change one past a gap in its actor's
+/// numbers, which a server without today's checks stored) fail that ticket, not the answer:
+/// another ticket in the same answer merges, the bad one stays as the device held it, and the
+/// device syncs on.
+#[test]
+fn an_update_automerge_panics_on_fails_its_ticket_and_not_the_answer() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (server, eng, id) = pending_accept(dir.path());
+    let push = eng.sync_request().expect("request").pushes.remove(0);
+    let bytes: Vec<u8> = push.changes.iter().flat_map(|c| c.iter().copied()).collect();
+    server.merge_remote(&id, &bytes).expect("the server stores the push");
+    eng.apply_sync_response(&SyncResponse {
+        cursor: 2,
+        updates: vec![update_from(&server, &id)],
+        ..Default::default()
+    })
+    .expect("acknowledged");
+    let held = heads_of(&eng, &id);
+
+    server.add_note(&id, "seen by nobody").expect("note");
+    let note = Automerge::load(&server.export(&id).expect("export")).expect("load");
+    let honest = note.get_changes(&held).pop().expect("the note's change");
+    let mut expanded = honest.decode();
+    expanded.seq += 2;
+    let forged = automerge::Change::from(expanded);
+    let poisoned = Update {
+        ticket_id: id.clone(),
+        data: vec![ByteBuf::from(forged.raw_bytes().to_vec())],
+        heads: protocol::to_wire(&[forged.hash()]),
+    };
+    let other = server
+        .create_ticket(&NewTicket { title: "Second visit".into(), ..Default::default() })
+        .expect("another ticket");
+    let applied = eng
+        .apply_sync_response(&SyncResponse {
+            cursor: 4,
+            updates: vec![poisoned, update_from(&server, &other)],
+            ..Default::default()
+        })
+        .expect("the answer applies");
+    assert_eq!(applied.failed.len(), 1, "{:?}", applied.failed);
+    assert_eq!(applied.failed[0].0, id);
+    assert!(applied.failed[0].1.contains("Automerge failed"), "{:?}", applied.failed);
+    assert_eq!(heads_of(&eng, &id), held, "the ticket stays as the device held it");
+    assert_eq!(heads_of(&eng, &other), heads_of(&server, &other), "the other ticket merged");
+    eng.sync_request().expect("the device syncs on");
+    // Merged directly (an export, a test server), the same bytes are refused, and the device
+    // goes on reading and merging every ticket.
+    let err = eng.merge_remote(&id, forged.raw_bytes()).expect_err("refused");
+    assert!(err.to_string().contains("Automerge failed"), "{err}");
+    assert_eq!(heads_of(&eng, &id), held);
+    server.add_note(&other, "parts ordered").expect("note");
+    assert!(eng.merge_remote(&other, &server.export(&other).expect("export")).expect("merges"));
+    assert_eq!(eng.list(&ListFilter::default()).expect("list").len(), 2);
+}
+
 #[test]
 fn a_request_carries_at_most_its_budget_and_the_first_push_always_goes() {
     let dir = tempfile::tempdir().expect("tempdir");
