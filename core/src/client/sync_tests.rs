@@ -156,10 +156,10 @@ fn a_store_from_before_the_device_binding_takes_the_first_device_that_opens_it()
     assert!(matches!(err, Error::Store(StoreError::WrongDevice)));
 }
 
-#[test]
-fn an_update_the_device_cannot_merge_makes_the_next_request_say_what_it_holds() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (server, eng, id) = pending_accept(dir.path());
+/// [`pending_accept`] with the accept pushed, stored by the server and acknowledged: the
+/// server, the engineer, the ticket and the heads both hold.
+fn acknowledged(dir: &Path) -> (Client, Client, String, Vec<ChangeHash>) {
+    let (server, eng, id) = pending_accept(dir);
     let push = eng.sync_request().expect("request").pushes.remove(0);
     let bytes: Vec<u8> = push.changes.iter().flat_map(|c| c.iter().copied()).collect();
     server.merge_remote(&id, &bytes).expect("the server stores the push");
@@ -171,6 +171,13 @@ fn an_update_the_device_cannot_merge_makes_the_next_request_say_what_it_holds() 
     .expect("acknowledged");
     assert!(!row(&eng, &id).pending);
     let held = heads_of(&eng, &id);
+    (server, eng, id, held)
+}
+
+#[test]
+fn an_update_the_device_cannot_merge_makes_the_next_request_say_what_it_holds() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (server, eng, id, held) = acknowledged(dir.path());
 
     // An update that does not merge: the cursor still moves (the other tickets synced), which
     // the server takes as proof the device holds it.
@@ -202,17 +209,7 @@ fn an_update_the_device_cannot_merge_makes_the_next_request_say_what_it_holds() 
 #[test]
 fn an_update_automerge_panics_on_fails_its_ticket_and_not_the_answer() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (server, eng, id) = pending_accept(dir.path());
-    let push = eng.sync_request().expect("request").pushes.remove(0);
-    let bytes: Vec<u8> = push.changes.iter().flat_map(|c| c.iter().copied()).collect();
-    server.merge_remote(&id, &bytes).expect("the server stores the push");
-    eng.apply_sync_response(&SyncResponse {
-        cursor: 2,
-        updates: vec![update_from(&server, &id)],
-        ..Default::default()
-    })
-    .expect("acknowledged");
-    let held = heads_of(&eng, &id);
+    let (server, eng, id, held) = acknowledged(dir.path());
 
     server.add_note(&id, "seen by nobody").expect("note");
     let note = Automerge::load(&server.export(&id).expect("export")).expect("load");

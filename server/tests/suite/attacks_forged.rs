@@ -5,12 +5,14 @@
 
 use std::num::NonZeroU64;
 
-use automerge::{ObjId, ROOT, ReadDoc, ScalarValue, Value};
+use automerge::legacy::{self, ObjectId, OpId};
+use automerge::transaction::Transactable;
+use automerge::{Automerge, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value};
 use fieldsync_core::Role;
 use sha2::{Digest, Sha256};
 
 use crate::attacks::{Hostile, act, detail, events_of, on_site};
-use crate::common::Server;
+use crate::common::{Device, Server};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn attack_a_forged_op_range_makes_an_old_record_look_new() {
@@ -65,69 +67,98 @@ async fn attack_a_forged_op_range_makes_an_old_record_look_new() {
     server.stop().await;
 }
 
+/// A dispatcher (first) and her device on a ticket an engineer (second) is on site for, after it pushed one note of
+/// `text` as any device would.
+async fn desk_with_a_note(server: &Server, text: &str) -> (Device, Device, String, Hostile) {
+    let dana = server.user("dana", Role::Dispatcher);
+    let eli = server.user("eli", Role::Engineer);
+    let (id, _) = on_site(server, &dana, &eli).await;
+    let mut desk = Hostile::join(server, &dana, &id).await;
+    let answer = desk
+        .push(server, |tx, me| {
+            let notes = me.list(tx, "notes");
+            let n = tx.length(&notes);
+            me.insert(tx, "notes", n, &[("text", text.into()), ("at", ScalarValue::Int(1))]);
+        })
+        .await;
+    assert!(answer.rejections.is_empty(), "{answer:?}");
+    (dana, eli, id, desk)
+}
+
+/// A copy of `hostile`'s ticket writing as `device`'s own actor (the server binds it to it).
+fn own_fork(hostile: &Hostile, device: &Device) -> Automerge {
+    let mut fork = hostile.doc.fork();
+    fork.set_actor(automerge::ActorId::from(&Sha256::digest(device.device_id.as_bytes())[..16]));
+    fork
+}
+
+/// The ticket's list `name`.
+fn list(doc: &Automerge, name: &str) -> ObjId {
+    match doc.get(ROOT, name) {
+        Ok(Some((Value::Object(_), list))) => list,
+        other => panic!("no {name}: {other:?}"),
+    }
+}
+
+/// The op id of the ticket's list `name`, as a change's ops name it.
+fn list_op(doc: &Automerge, name: &str) -> OpId {
+    match list(doc, name) {
+        ObjId::Id(counter, actor, _) => OpId(counter, actor),
+        ObjId::Root => panic!("{name} is not the root"),
+    }
+}
+
+/// `write` committed on `fork`, its change expanded.
+fn expanded(fork: &mut Automerge, write: impl FnOnce(&mut automerge::transaction::Transaction<'_>)) -> legacy::Change {
+    let mut tx = fork.transaction();
+    write(&mut tx);
+    let hash = tx.commit().0.expect("a change");
+    fork.get_change_by_hash(&hash).expect("change").decode()
+}
+
+/// A new note of `text` at the end of the notes list.
+fn add_note(tx: &mut automerge::transaction::Transaction<'_>, notes: &ObjId, text: &str) {
+    let n = tx.length(notes);
+    let note = tx.insert_object(notes, n, ObjType::Map).expect("a note");
+    tx.put(&note, "text", text).expect("text");
+}
+
+/// The notes' texts as the server shows the ticket.
+async fn note_texts(server: &Server, dana: &Device, id: &str) -> Vec<String> {
+    let ticket = detail(server, &dana.token, id).await;
+    ticket["notes"].as_array().into_iter().flatten().filter_map(|n| n["text"].as_str().map(str::to_owned)).collect()
+}
+
+/// The ticket as a device joining it now gets it: whole, one history, without `forged`.
+async fn joined_whole(server: &Server, dana: &Device, id: &str, forged: &automerge::Change) -> Hostile {
+    let joined = Hostile::join(server, dana, id).await;
+    assert!(joined.doc.get_change_by_hash(&forged.hash()).is_none(), "the forged change was not stored");
+    assert_eq!(joined.doc.get_heads().len(), 1, "one history");
+    let stored: Vec<u8> = joined.doc.get_changes(&[]).iter().flat_map(|c| c.raw_bytes().to_vec()).collect();
+    let loaded = Automerge::load(&stored).expect("the ticket's changes load");
+    assert_eq!(loaded.get_heads(), joined.doc.get_heads());
+    joined
+}
+
 /// The check holds whoever pushes: a dispatcher's device rewriting its own note by reusing its
 /// op numbers is refused as an engineer's is, and the note stands.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn attack_a_dispatchers_device_reusing_op_numbers_is_refused_too() {
     let server = Server::start().await;
-    let dana = server.user("dana", Role::Dispatcher);
-    let eli = server.user("eli", Role::Engineer);
-    let (id, _) = on_site(&server, &dana, &eli).await;
-    let mut desk = Hostile::join(&server, &dana, &id).await;
-    let answer = desk
-        .push(&server, |tx, me| {
-            let notes = me.list(tx, "notes");
-            let n = tx.length(&notes);
-            me.insert(tx, "notes", n, &[("text", "customer asked for a call".into()), ("at", ScalarValue::Int(1))]);
-        })
-        .await;
-    assert!(answer.rejections.is_empty(), "{answer:?}");
-    let notes = match desk.doc.get(ROOT, "notes") {
-        Ok(Some((Value::Object(_), list))) => list,
-        other => panic!("no notes: {other:?}"),
-    };
+    let (dana, _, id, mut desk) = desk_with_a_note(&server, "customer asked for a call").await;
+    let notes = list(&desk.doc, "notes");
     let note = desk.doc.get(&notes, desk.doc.length(&notes) - 1).expect("read").expect("the note").1;
     let ObjId::Id(counter, _, _) = note else { panic!("a record is not the root") };
-    let mut fork = desk.doc.fork();
-    fork.set_actor(automerge::ActorId::from(&Sha256::digest(dana.device_id.as_bytes())[..16]));
-    let mut tx = fork.transaction();
-    automerge::transaction::Transactable::put(&mut tx, &note, "text", "never asked").expect("rewrite");
-    let hash = tx.commit().0.expect("a change");
-    let mut expanded = fork.get_change_by_hash(&hash).expect("change").decode();
-    expanded.start_op = NonZeroU64::new(counter).expect("op counters start at 1");
-    let forged = automerge::Change::from(expanded);
+    let mut change = expanded(&mut own_fork(&desk, &dana), |tx| tx.put(&note, "text", "never asked").expect("rewrite"));
+    change.start_op = NonZeroU64::new(counter).expect("op counters start at 1");
+    let forged = automerge::Change::from(change);
 
     let answer = desk.push_raw(&server, vec![forged.raw_bytes().to_vec()]).await;
     assert_eq!(answer.rejections.len(), 1, "{answer:?}");
     assert!(answer.rejections[0].reason.contains("numbers its operations"), "{answer:?}");
-    let ticket = detail(&server, &dana.token, &id).await;
-    let texts: Vec<&str> =
-        ticket["notes"].as_array().into_iter().flatten().filter_map(|n| n["text"].as_str()).collect();
-    assert!(texts.contains(&"customer asked for a call") && !texts.contains(&"never asked"), "{ticket}");
+    let texts = note_texts(&server, &dana, &id).await;
+    assert!(texts.iter().any(|t| t == "customer asked for a call") && !texts.iter().any(|t| t == "never asked"));
     server.stop().await;
-}
-
-/// A change from the pushing device's own actor, written on its copy of the ticket, with its
-/// sequence number set to `seq` (Automerge numbers an actor's changes 1, 2, 3, … and its
-/// change graph asserts it when applying one).
-fn renumbered_note(desk: &Hostile, actor: automerge::ActorId, seq: Option<u64>) -> automerge::Change {
-    let mut fork = desk.doc.fork();
-    fork.set_actor(actor);
-    let notes = match fork.get(ROOT, "notes") {
-        Ok(Some((Value::Object(_), list))) => list,
-        other => panic!("no notes: {other:?}"),
-    };
-    let mut tx = fork.transaction();
-    let n = automerge::ReadDoc::length(&tx, &notes);
-    let note = automerge::transaction::Transactable::insert_object(&mut tx, &notes, n, automerge::ObjType::Map)
-        .expect("a note");
-    automerge::transaction::Transactable::put(&mut tx, &note, "text", "renumbered").expect("text");
-    let hash = tx.commit().0.expect("a change");
-    let mut expanded = fork.get_change_by_hash(&hash).expect("change").decode();
-    if let Some(seq) = seq {
-        expanded.seq = seq;
-    }
-    automerge::Change::from(expanded)
 }
 
 /// Sequence numbers an actor never wrote: one past a gap, and a new actor's first change
@@ -136,22 +167,18 @@ fn renumbered_note(desk: &Hostile, actor: automerge::ActorId, seq: Option<u64>) 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn attack_changes_numbered_out_of_their_actors_sequence_are_refused() {
     let server = Server::start().await;
-    let dana = server.user("dana", Role::Dispatcher);
-    let eli = server.user("eli", Role::Engineer);
-    let (id, _) = on_site(&server, &dana, &eli).await;
-    let mut desk = Hostile::join(&server, &dana, &id).await;
-    let own = automerge::ActorId::from(&Sha256::digest(dana.device_id.as_bytes())[..16]);
-    let answer = desk
-        .push(&server, |tx, me| {
-            let notes = me.list(tx, "notes");
-            let n = tx.length(&notes);
-            me.insert(tx, "notes", n, &[("text", "first call".into()), ("at", ScalarValue::Int(1))]);
-        })
-        .await;
-    assert!(answer.rejections.is_empty(), "{answer:?}");
-    let honest = renumbered_note(&desk, own.clone(), None);
-    let gap = renumbered_note(&desk, own, Some(honest.seq() + 2));
-    let late_first = renumbered_note(&desk, automerge::ActorId::random(), Some(3));
+    let (dana, _, id, mut desk) = desk_with_a_note(&server, "first call").await;
+    let notes = list(&desk.doc, "notes");
+    let note = |fork: &mut Automerge, seq: Option<u64>| {
+        let mut change = expanded(fork, |tx| add_note(tx, &notes, "renumbered"));
+        if let Some(seq) = seq {
+            change.seq = seq;
+        }
+        automerge::Change::from(change)
+    };
+    let honest = note(&mut own_fork(&desk, &dana), None);
+    let gap = note(&mut own_fork(&desk, &dana), Some(honest.seq() + 2));
+    let late_first = note(&mut desk.doc.fork().with_actor(automerge::ActorId::random()), Some(3));
     for (what, forged) in [("a gap in its actor's numbers", gap), ("a new actor's first change numbered 3", late_first)]
     {
         let answer = desk.push_raw(&server, vec![forged.raw_bytes().to_vec()]).await;
@@ -161,11 +188,9 @@ async fn attack_changes_numbered_out_of_their_actors_sequence_are_refused() {
     // The honest change goes through, and the whole history still reaches a device joining now.
     let answer = desk.push_raw(&server, vec![honest.raw_bytes().to_vec()]).await;
     assert!(answer.rejections.is_empty(), "{answer:?}");
-    let ticket = detail(&server, &dana.token, &id).await;
-    let texts: Vec<&str> =
-        ticket["notes"].as_array().into_iter().flatten().filter_map(|n| n["text"].as_str()).collect();
-    assert_eq!(texts.iter().filter(|t| **t == "renumbered").count(), 1, "{ticket}");
-    assert!(texts.contains(&"first call"), "{ticket}");
+    let texts = note_texts(&server, &dana, &id).await;
+    assert_eq!(texts.iter().filter(|t| *t == "renumbered").count(), 1, "{texts:?}");
+    assert!(texts.iter().any(|t| t == "first call"), "{texts:?}");
     let joined = Hostile::join(&server, &dana, &id).await;
     assert!(joined.doc.get_change_by_hash(&honest.hash()).is_some(), "the honest change was stored and is sent");
     assert_eq!(joined.doc.get_heads().len(), 1, "one history");
@@ -180,50 +205,19 @@ async fn attack_changes_numbered_out_of_their_actors_sequence_are_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn attack_an_op_automerge_never_writes_is_refused_and_the_ticket_stays_sendable() {
     let server = Server::start().await;
-    let dana = server.user("dana", Role::Dispatcher);
-    let eli = server.user("eli", Role::Engineer);
-    let (id, _) = on_site(&server, &dana, &eli).await;
-    let mut desk = Hostile::join(&server, &dana, &id).await;
-    let answer = desk
-        .push(&server, |tx, me| {
-            let notes = me.list(tx, "notes");
-            let n = tx.length(&notes);
-            me.insert(tx, "notes", n, &[("text", "wrong number".into()), ("at", ScalarValue::Int(1))]);
-        })
-        .await;
-    assert!(answer.rejections.is_empty(), "{answer:?}");
-    let mut fork = desk.doc.fork();
-    fork.set_actor(automerge::ActorId::from(&Sha256::digest(dana.device_id.as_bytes())[..16]));
-    let notes = match fork.get(ROOT, "notes") {
-        Ok(Some((Value::Object(_), list))) => list,
-        other => panic!("no notes: {other:?}"),
-    };
-    let events = match fork.get(ROOT, "events") {
-        Ok(Some((Value::Object(_), automerge::ObjId::Id(ctr, actor, _)))) => automerge::legacy::OpId(ctr, actor),
-        other => panic!("no events: {other:?}"),
-    };
-    let mut tx = fork.transaction();
-    let n = automerge::ReadDoc::length(&tx, &notes);
-    let note = automerge::transaction::Transactable::insert_object(&mut tx, &notes, n, automerge::ObjType::Map)
-        .expect("a note");
-    automerge::transaction::Transactable::put(&mut tx, &note, "text", "misfiled").expect("text");
-    let hash = tx.commit().0.expect("a change");
-    let mut expanded = fork.get_change_by_hash(&hash).expect("change").decode();
-    expanded.operations[1].pred = vec![events].into();
-    let forged = automerge::Change::from(expanded);
+    let (dana, eli, id, mut desk) = desk_with_a_note(&server, "wrong number").await;
+    let (notes, events) = (list(&desk.doc, "notes"), list_op(&desk.doc, "events"));
+    let mut change = expanded(&mut own_fork(&desk, &dana), |tx| add_note(tx, &notes, "misfiled"));
+    change.operations[1].pred = vec![events].into();
+    let forged = automerge::Change::from(change);
 
     let answer = desk.push_raw(&server, vec![forged.raw_bytes().to_vec()]).await;
     assert_eq!(answer.rejections.len(), 1, "{answer:?}");
     assert!(answer.rejections[0].reason.contains("Automerge does not write"), "{answer:?}");
-    // Served as before: the note stands, the office acts, a device joining gets every change.
-    let ticket = detail(&server, &dana.token, &id).await;
-    let texts: Vec<&str> =
-        ticket["notes"].as_array().into_iter().flatten().filter_map(|n| n["text"].as_str()).collect();
-    assert!(texts.contains(&"wrong number"), "{ticket}");
+    // Served as before: the note stands, the office acts, every device syncs on.
+    assert!(note_texts(&server, &dana, &id).await.iter().any(|t| t == "wrong number"));
     act(&server, &dana.token, &id, serde_json::json!({"action": "add_note", "text": "customer called"})).await;
-    let joined = Hostile::join(&server, &dana, &id).await;
-    assert!(joined.doc.get_change_by_hash(&forged.hash()).is_none(), "the forged change was not stored");
-    assert_eq!(joined.doc.get_heads().len(), 1, "one history");
+    joined_whole(&server, &dana, &id, &forged).await;
     let mut engineer = Hostile::join(&server, &eli, &id).await;
     let answer = engineer
         .push(&server, |tx, me| {
@@ -240,61 +234,26 @@ async fn attack_an_op_automerge_never_writes_is_refused_and_the_ticket_stays_sen
 /// writes that. Forgeries of this kind (`op_numbers::forged`, seed 13 of a release run) were
 /// applied to the server's copy and read back, and then a document made from the ticket's
 /// stored changes panicked applying them: a device joining the ticket, or the server loading it
-/// again once its cache let it go. This one is refused by name before Automerge sees it
-/// (without the check, Automerge panics applying it and the fallback refuses it), and the
-/// ticket loads whole.
+/// again once its cache let it go. This one, pushed behind an honest change so that the two are
+/// applied as a batch, is refused by name before Automerge sees it (without the check,
+/// Automerge panics applying it and the fallback refuses it), and the ticket loads whole.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn attack_an_element_inserted_into_another_list_is_refused_and_the_ticket_still_loads() {
     let server = Server::start().await;
-    let dana = server.user("dana", Role::Dispatcher);
-    let eli = server.user("eli", Role::Engineer);
-    let (id, _) = on_site(&server, &dana, &eli).await;
-    let mut desk = Hostile::join(&server, &dana, &id).await;
-    let answer = desk
-        .push(&server, |tx, me| {
-            let notes = me.list(tx, "notes");
-            let n = tx.length(&notes);
-            me.insert(tx, "notes", n, &[("text", "first call".into()), ("at", ScalarValue::Int(1))]);
-        })
-        .await;
-    assert!(answer.rejections.is_empty(), "{answer:?}");
-    // Pushed behind an honest change, so that the server applies the two as a batch.
-    let (honest, forged) = {
-        let mut fork = desk.doc.fork();
-        fork.set_actor(automerge::ActorId::from(&Sha256::digest(dana.device_id.as_bytes())[..16]));
-        let mut tx = fork.transaction();
-        automerge::transaction::Transactable::put(&mut tx, ROOT, "site_notes", "gate code 4411").expect("put");
-        let honest = tx.commit().0.expect("a change");
-        let honest = fork.get_change_by_hash(&honest).expect("change");
-        let events = match fork.get(ROOT, "events") {
-            Ok(Some((Value::Object(_), automerge::ObjId::Id(ctr, actor, _)))) => automerge::legacy::OpId(ctr, actor),
-            other => panic!("no events: {other:?}"),
-        };
-        let notes = match fork.get(ROOT, "notes") {
-            Ok(Some((Value::Object(_), list))) => list,
-            other => panic!("no notes: {other:?}"),
-        };
-        let mut tx = fork.transaction();
-        let n = automerge::ReadDoc::length(&tx, &notes);
-        let note = automerge::transaction::Transactable::insert_object(&mut tx, &notes, n, automerge::ObjType::Map)
-            .expect("a note");
-        automerge::transaction::Transactable::put(&mut tx, &note, "text", "misfiled").expect("text");
-        let hash = tx.commit().0.expect("a change");
-        let mut expanded = fork.get_change_by_hash(&hash).expect("change").decode();
-        // The insertion goes to the events list, still after the notes list's last element.
-        expanded.operations[0].obj = automerge::legacy::ObjectId::Id(events);
-        (honest, automerge::Change::from(expanded))
-    };
+    let (dana, _, id, mut desk) = desk_with_a_note(&server, "first call").await;
+    let (notes, events) = (list(&desk.doc, "notes"), list_op(&desk.doc, "events"));
+    let mut fork = own_fork(&desk, &dana);
+    let honest =
+        automerge::Change::from(expanded(&mut fork, |tx| tx.put(ROOT, "site_notes", "gate 4411").expect("put")));
+    let mut change = expanded(&mut fork, |tx| add_note(tx, &notes, "misfiled"));
+    // The insertion goes to the events list, still after the notes list's last element.
+    change.operations[0].obj = ObjectId::Id(events);
+    let forged = automerge::Change::from(change);
+
     let answer = desk.push_raw(&server, vec![honest.raw_bytes().to_vec(), forged.raw_bytes().to_vec()]).await;
     assert_eq!(answer.rejections.len(), 1, "{answer:?}");
     assert!(answer.rejections[0].reason.contains("another list"), "{answer:?}");
-    // The ticket as stored loads whole, for a device joining it and for the server.
-    let joined = Hostile::join(&server, &dana, &id).await;
-    assert!(joined.doc.get_change_by_hash(&forged.hash()).is_none(), "the forged change was not stored");
-    let stored: Vec<u8> = joined.doc.get_changes(&[]).iter().flat_map(|c| c.raw_bytes().to_vec()).collect();
-    let loaded = automerge::Automerge::load(&stored).expect("the ticket's changes load");
-    assert_eq!(loaded.get_heads(), joined.doc.get_heads());
-    let ticket = detail(&server, &dana.token, &id).await;
-    assert_eq!(ticket["status"], "on_site", "{ticket}");
+    joined_whole(&server, &dana, &id, &forged).await;
+    assert_eq!(detail(&server, &dana.token, &id).await["status"], "on_site");
     server.stop().await;
 }
