@@ -176,7 +176,7 @@ pub async fn server_suite() -> serde_json::Value {
     for set_up in set_ups {
         runs.push(ServerRun::finish(set_up).await);
     }
-    let reference_syncs_per_s = reference.median("syncs_per_s");
+    let reference_syncs_per_s = reference.figure("syncs_per_s").median;
     let find = |build: &str, key: &str| runs.iter().find(|r| r.build.label() == build && r.backend.key() == key);
     let current_sqlite = find("this build", "sqlite").expect("SQLite run");
     let sqlite_of = |run: &ServerRun| find(run.build.label(), "sqlite").unwrap_or(current_sqlite);
@@ -237,8 +237,8 @@ pub async fn server_suite() -> serde_json::Value {
             .map(|(_, r)| format!("{:.0}", r["syncs_per_s"].as_f64().unwrap_or(f64::NAN)))
             .collect::<Vec<_>>()
             .join(", "),
-        reference.median("p50_ms"),
-        reference.median("p99_ms"),
+        reference.figure("p50_ms").median,
+        reference.figure("p99_ms").median,
     );
     let sqlite = current_sqlite;
     let mut out = json!({
@@ -260,10 +260,10 @@ pub async fn server_suite() -> serde_json::Value {
         "reference": "automerge-repo",
         "reference_runs": reference.runs.len(),
         "reference_syncs_per_s": round(reference_syncs_per_s),
-        "reference_syncs_per_s_min": round(reference.spread("syncs_per_s").0),
-        "reference_syncs_per_s_max": round(reference.spread("syncs_per_s").1),
-        "reference_p50_ms": round(reference.median("p50_ms")),
-        "reference_p99_ms": round(reference.median("p99_ms")),
+        "reference_syncs_per_s_min": round(reference.figure("syncs_per_s").min),
+        "reference_syncs_per_s_max": round(reference.figure("syncs_per_s").max),
+        "reference_p50_ms": round(reference.figure("p50_ms").median),
+        "reference_p99_ms": round(reference.figure("p99_ms").median),
     });
     if let Some(map) = out.as_object_mut() {
         insert_spread(map, "ratio", reference.ratio(sqlite));
@@ -433,19 +433,13 @@ impl Reference {
         (1..=runs).map(|k| k * rounds / runs - 1).collect()
     }
 
-    /// `figure` of the runs: the median.
-    fn median(&self, figure: &str) -> f64 {
+    /// `figure` of the runs: their median, lowest and highest (not a number without runs).
+    fn figure(&self, figure: &str) -> Spread {
         let values: Vec<f64> = self.runs.iter().map(|(_, r)| r[figure].as_f64().unwrap_or(f64::NAN)).collect();
         if values.is_empty() {
-            return f64::NAN;
+            return Spread { median: f64::NAN, min: f64::NAN, max: f64::NAN };
         }
-        Spread::of_ratios(values).median
-    }
-
-    /// `figure` of the runs: the lowest and the highest.
-    fn spread(&self, figure: &str) -> (f64, f64) {
-        let values = self.runs.iter().map(|(_, r)| r[figure].as_f64().unwrap_or(f64::NAN));
-        values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)))
+        Spread::of_ratios(values)
     }
 
     /// `run`'s syncs per second over the reference's, round by round: each round against the

@@ -460,14 +460,14 @@ impl Client {
     pub fn merge_remote(&self, ticket_id: &str, bytes: &[u8]) -> Result<bool, Error> {
         let mut docs = self.lock_docs()?;
         let exists = self.inner.store.read(|tx| -> Result<_, Error> { Ok(tickets::exists(tx, ticket_id)?) })?;
-        let pending = self
-            .inner
-            .store
-            .read(|tx| -> Result<_, Error> { Ok(tickets::summary(tx, ticket_id)?.is_some_and(|s| s.pending)) })?;
         // Caught here, while the documents' lock is held: a panic unwinding through it would
         // poison it, and every later read of every ticket would fail.
         let merged = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let Some(merged) = self.merged(&mut docs, ticket_id, bytes, exists)? else { return Ok(None) };
+            let pending = self
+                .inner
+                .store
+                .read(|tx| -> Result<_, Error> { Ok(tickets::summary(tx, ticket_id)?.is_some_and(|s| s.pending)) })?;
             let summary = doc::summarize(&merged.document, self.now(), pending)?;
             Ok(Some((merged, summary)))
         }))

@@ -34,7 +34,7 @@ pub(crate) fn misplaced(base: &Automerge, new: &[Change]) -> Option<String> {
                 ObjectId::Root => (None, ObjType::Map),
                 ObjectId::Id(obj) => match objects.get(obj) {
                     Some(kind) => (Some(obj), *kind),
-                    None => match base.import(&format!("{}@{}", obj.0, obj.1.to_hex_string())) {
+                    None => match base.import(&exported(obj)) {
                         Ok((_, kind)) => (Some(obj), kind),
                         Err(_) => return refuse("writes to an object the ticket does not have"),
                     },
@@ -78,12 +78,17 @@ pub(crate) fn misplaced(base: &Automerge, new: &[Change]) -> Option<String> {
     None
 }
 
+/// `id` as Automerge's `import` and cursors read an op id: `counter@actor`.
+fn exported(id: &OpId) -> String {
+    format!("{}@{}", id.0, id.1.to_hex_string())
+}
+
 /// Whether `element` is an element of the list `list` in `base`: where a cursor at it finds it.
 /// Automerge asserts (panics) rather than erring when the element is in another object; that
 /// answer is "no" too.
 fn in_base_list(base: &Automerge, list: &OpId, element: &OpId) -> bool {
-    let Ok(list) = base.import_obj(&format!("{}@{}", list.0, list.1.to_hex_string())) else { return false };
-    let Ok(cursor) = automerge::Cursor::try_from(format!("{}@{}", element.0, element.1.to_hex_string())) else {
+    let Ok(list) = base.import_obj(&exported(list)) else { return false };
+    let Ok(cursor) = automerge::Cursor::try_from(exported(element)) else {
         return false;
     };
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| base.get_cursor_position(&list, &cursor, None).is_ok()))
