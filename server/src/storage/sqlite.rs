@@ -160,6 +160,14 @@ impl std::fmt::Debug for SqliteStorage {
 /// transaction; reading its pages again with `pread` costs less (docs/adr/0026, tenth pass).
 const WRITER_MMAP_BYTES: i64 = 1 << 30;
 
+/// WAL pages after which a commit copies the WAL into the database (SQLite's default is
+/// 1,000). A sync rewrites the same few hot pages (the counter, the index's and the change
+/// log's last pages, the syncing device's states), and a checkpoint copies each distinct page
+/// once however often it was written since the last: a longer WAL copies fewer pages per
+/// commit (the checkpoint was 4.4% of the server's CPU in the server benchmark at 1,000).
+/// 8,192 pages of 4 KiB keep the WAL near 32 MiB.
+const WAL_CHECKPOINT_PAGES: i64 = 8_192;
+
 fn configure(conn: &Connection) -> Result<(), StorageError> {
     conn.busy_timeout(Duration::from_secs(5))?;
     conn.pragma_update(None, "synchronous", "FULL")?;
@@ -181,6 +189,7 @@ impl SqliteStorage {
         configure(&conn)?;
         let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
         conn.pragma_update(None, "mmap_size", WRITER_MMAP_BYTES)?;
+        conn.pragma_update(None, "wal_autocheckpoint", WAL_CHECKPOINT_PAGES)?;
         migrations::migrate(&mut conn)?;
         // Rows computed under an older index get their new columns from their documents.
         index::reindex_if_stale(&mut conn)?;
@@ -692,15 +701,20 @@ mod tests {
         assert_eq!(storage.write(synchronous).expect("durable"), 2, "FULL again");
     }
 
-    /// The writer maps the file; readers, whose page cache every other write voids, do not.
+    /// The writer maps the file and checkpoints a long WAL; readers, whose page cache every
+    /// other write voids, do not map.
     #[test]
     fn the_writer_maps_the_file_and_readers_do_not() {
         fn mapped(tx: &Transaction<'_>) -> Result<i64, StorageError> {
             Ok(tx.query_row("PRAGMA mmap_size", [], |row| row.get(0))?)
         }
+        fn checkpoint_pages(tx: &Transaction<'_>) -> Result<i64, StorageError> {
+            Ok(tx.query_row("PRAGMA wal_autocheckpoint", [], |row| row.get(0))?)
+        }
         let dir = tempfile::tempdir().expect("tempdir");
         let storage = SqliteStorage::open(&dir.path().join("server.sqlite")).expect("open");
         assert_eq!(storage.write(mapped).expect("writer"), WRITER_MMAP_BYTES);
         assert_eq!(storage.read(mapped).expect("reader"), 0);
+        assert_eq!(storage.write(checkpoint_pages).expect("writer"), WAL_CHECKPOINT_PAGES);
     }
 }
