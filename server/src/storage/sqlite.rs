@@ -1,22 +1,16 @@
 //! The default storage: one SQLite file (WAL, `synchronous=FULL`), one writer connection and a
 //! few readers.
 //!
-//! Writes are group-committed: every write is a job sent to one writer thread, which takes
-//! what is queued, runs each job in its own savepoint (a failing job is rolled back alone)
-//! inside one transaction, commits once (one fsync for all of them), and only then answers
-//! each caller. So a write is acknowledged only once it is durable, as before, but concurrent
-//! syncs share the commit instead of queueing for one fsync each.
+//! Writes are group-committed by their callers ([`writer`]): concurrent writes share one
+//! transaction and one fsync, and each is acknowledged only once it is durable.
 //!
 //! Bookkeeping the server can lose without harm (what a device is known to hold: lost, the
 //! server merely sends a device some changes again) is written "relaxed": a group made only of
 //! relaxed jobs commits with `synchronous=NORMAL` (in the WAL, no fsync of its own; the next
 //! durable group's fsync covers it). Ticket changes are never relaxed.
 
-use std::panic::AssertUnwindSafe;
 use std::path::Path;
 use std::sync::Mutex;
-use std::sync::mpsc;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use fieldsync_core::time::Millis;
@@ -41,38 +35,16 @@ mod sync_reads;
 pub(crate) mod tracking;
 pub(crate) mod uploads;
 mod webhooks;
+mod writer;
+
+use writer::Writer;
 
 const READERS: usize = 4;
-/// At most this many writes share one transaction.
-const GROUP_COMMIT_MAX: usize = 256;
-
-/// A write job: runs inside the group's transaction (in its own savepoint) and returns whether
-/// it succeeded and how to answer its caller once the group's commit is known.
-type JobFn = Box<dyn FnOnce(&Transaction<'_>) -> (bool, Reply) + Send>;
-
-/// A queued write.
-struct Job {
-    run: JobFn,
-    /// Whether the caller needs the write to survive a power loss (see the module docs).
-    durable: bool,
-}
-type Reply = Box<dyn FnOnce(Result<(), String>) + Send>;
 
 /// SQLite storage.
 pub struct SqliteStorage {
-    jobs: Option<mpsc::Sender<Job>>,
-    writer: Option<JoinHandle<()>>,
+    writer: Writer,
     readers: Vec<Mutex<Connection>>,
-}
-
-impl Drop for SqliteStorage {
-    fn drop(&mut self) {
-        // Closing the queue stops the writer thread once it has committed what it holds.
-        self.jobs.take();
-        if let Some(writer) = self.writer.take() {
-            let _ = writer.join();
-        }
-    }
 }
 
 /// Writes what device `device_id` holds of ticket `ticket_id`.
@@ -98,52 +70,6 @@ fn upsert_sync_state(
         state.evicted_at.map(i64_of),
     ])?;
     Ok(())
-}
-
-/// The writer thread: one transaction per group of queued jobs.
-fn run_writer(mut conn: Connection, jobs: mpsc::Receiver<Job>) {
-    // As `configure` left it.
-    let mut synchronous_full = true;
-    while let Ok(first) = jobs.recv() {
-        let mut group = vec![first];
-        while group.len() < GROUP_COMMIT_MAX {
-            match jobs.try_recv() {
-                Ok(job) => group.push(job),
-                Err(_) => break,
-            }
-        }
-        let mut replies = Vec::with_capacity(group.len());
-        let durable = group.iter().any(|job| job.durable);
-        let outcome = (|| -> Result<(), rusqlite::Error> {
-            if durable != synchronous_full {
-                conn.pragma_update(None, "synchronous", if durable { "FULL" } else { "NORMAL" })?;
-                synchronous_full = durable;
-            }
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let mut group = group.into_iter();
-            for job in group.by_ref() {
-                // Prepared once: `execute_batch` would parse these at every job (13% of the
-                // writer's time in the server benchmark).
-                tx.prepare_cached("SAVEPOINT job")?.execute([])?;
-                let (ok, reply) = match std::panic::catch_unwind(AssertUnwindSafe(|| (job.run)(&tx))) {
-                    Ok(done) => done,
-                    Err(_) => (false, Box::new(|_| {}) as Reply),
-                };
-                replies.push(reply);
-                if !ok {
-                    tx.prepare_cached("ROLLBACK TO job")?.execute([])?;
-                }
-                tx.prepare_cached("RELEASE job")?.execute([])?;
-            }
-            tx.commit()
-        })();
-        let outcome = outcome.map_err(|e| e.to_string());
-        for reply in replies {
-            reply(outcome.clone());
-        }
-        // Jobs never run (the transaction failed before them) are dropped: their callers see
-        // the reply channel close and get an error.
-    }
 }
 
 impl std::fmt::Debug for SqliteStorage {
@@ -204,12 +130,7 @@ impl SqliteStorage {
                 Ok(Mutex::new(reader))
             })
             .collect::<Result<Vec<_>, StorageError>>()?;
-        let (jobs, queue) = mpsc::channel();
-        let writer = std::thread::Builder::new()
-            .name("fieldsync-sqlite-writer".into())
-            .spawn(move || run_writer(conn, queue))
-            .map_err(|e| StorageError::Backend(format!("writer thread: {e}")))?;
-        Ok(SqliteStorage { jobs: Some(jobs), writer: Some(writer), readers })
+        Ok(SqliteStorage { writer: Writer::new(conn), readers })
     }
 
     /// Runs `f` in a write transaction (shared with other queued writes) and returns its value
@@ -218,7 +139,7 @@ impl SqliteStorage {
         &self,
         f: impl FnOnce(&Transaction<'_>) -> Result<T, StorageError> + Send + 'static,
     ) -> Result<T, StorageError> {
-        self.write_with(true, f)
+        self.writer.write(true, f)
     }
 
     /// [`SqliteStorage::write`] for bookkeeping that may be lost to a power cut (not to a
@@ -227,31 +148,7 @@ impl SqliteStorage {
         &self,
         f: impl FnOnce(&Transaction<'_>) -> Result<T, StorageError> + Send + 'static,
     ) -> Result<T, StorageError> {
-        self.write_with(false, f)
-    }
-
-    fn write_with<T: Send + 'static>(
-        &self,
-        durable: bool,
-        f: impl FnOnce(&Transaction<'_>) -> Result<T, StorageError> + Send + 'static,
-    ) -> Result<T, StorageError> {
-        let (answer, answered) = mpsc::sync_channel(1);
-        let run: JobFn = Box::new(move |tx: &Transaction<'_>| {
-            let result = f(tx);
-            let ok = result.is_ok();
-            let reply: Reply = Box::new(move |committed: Result<(), String>| {
-                let _ = answer.send(match (result, committed) {
-                    (Err(e), _) => Err(e),
-                    (Ok(_), Err(e)) => Err(StorageError::Backend(e)),
-                    (Ok(value), Ok(())) => Ok(value),
-                });
-            });
-            (ok, reply)
-        });
-        let job = Job { run, durable };
-        let closed = || StorageError::Backend("the write was not committed (the writer failed or stopped)".into());
-        self.jobs.as_ref().ok_or_else(closed)?.send(job).map_err(|_| closed())?;
-        answered.recv().map_err(|_| closed())?
+        self.writer.write(false, f)
     }
 
     fn read<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T, StorageError>) -> Result<T, StorageError> {
