@@ -27,7 +27,7 @@ pub mod tracking;
 pub mod uploads;
 pub mod webhooks;
 
-use std::sync::LazyLock;
+use std::sync::{LazyLock, Mutex, MutexGuard, PoisonError};
 
 use fieldsync_core::model::{INDEX_COLUMNS, TicketIndex, doc};
 use fieldsync_core::time::Millis;
@@ -498,4 +498,10 @@ pub(crate) fn index_of_stored(chunks: &[u8]) -> Option<TicketIndex> {
     let document = automerge::Automerge::load(chunks).ok()?;
     doc::ticket_id(&document).ok()?;
     Some(TicketIndex::of(&document, &doc::derive(&document)))
+}
+
+/// `mutex` locked even when a holder panicked: for state a panic cannot leave half-changed
+/// (each caller says why), so a panic elsewhere never stops every later caller too.
+pub(crate) fn lock_unpoisoned<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }

@@ -1,13 +1,15 @@
 //! A few PostgreSQL connections, opened on demand and reused, each with its prepared statements.
 
 use std::collections::HashMap;
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::Duration;
 
 use postgres::types::ToSql;
 use postgres::{Client, NoTls, Row, Statement};
 
+// The pool's state is a list and a count: a panic elsewhere cannot leave it half-changed.
 use crate::storage::StorageError;
+use crate::storage::lock_unpoisoned as lock;
 
 /// At most this many connections per storage (the listener has one more).
 const POOL_SIZE: usize = 8;
@@ -19,11 +21,6 @@ impl From<postgres::Error> for StorageError {
             None => format!("postgres: {e}"),
         })
     }
-}
-
-pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // The pool's state is a list and a count: a panic elsewhere cannot leave it half-changed.
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// One pooled connection with its prepared statements.

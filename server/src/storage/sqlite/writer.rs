@@ -12,12 +12,14 @@
 
 use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
-use std::sync::mpsc;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, mpsc};
 
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
+// A lock whose holder panicked still guards consistent data here: a job's panic is caught
+// where it runs, and the queue is changed by single pushes and pops.
 use crate::storage::StorageError;
+use crate::storage::lock_unpoisoned as locked;
 
 /// At most this many writes share one transaction.
 const GROUP_COMMIT_MAX: usize = 256;
@@ -61,12 +63,6 @@ pub(crate) struct Writer {
     queue: Mutex<Queue>,
     /// Locked by the leader only; never contended.
     connected: Mutex<Connected>,
-}
-
-/// A lock whose holder panicked still guards consistent data here: a job's panic is caught
-/// where it runs, and the queue is changed by single pushes and pops.
-fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Writer {
