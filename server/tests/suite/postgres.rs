@@ -180,6 +180,36 @@ fn postgres_plans_the_sync_read_once() {
     assert_eq!((custom, generic), (0, 12), "custom and generic plans of the sync read");
 }
 
+/// An instance that has not yet seen another's writes takes a device's cursor for nearer than
+/// it is and walks the changed rows instead of asking the gate (docs/adr/0036): the answer is
+/// the same rows, none missing above what it has seen.
+#[test]
+fn postgres_answers_alike_before_it_has_seen_another_instances_writes() {
+    let Some(dbs) = TestDatabases::new() else { return };
+    let url = dbs.create();
+    let behind = PostgresStorage::open(&url).expect("open");
+    let writer = PostgresStorage::open(&url).expect("open");
+    for n in 0..6 {
+        let mut ticket = write(&format!("t{n}"), None);
+        ticket.index.index.assignee = Some(if n % 2 == 0 { "eli" } else { "fay" }.into());
+        writer.save_ticket(&ticket).expect("write");
+    }
+    let scope = Scope::Engineer { user_id: "eli".into(), device_id: "d1".into() };
+    let query = fieldsync_server::storage::SyncReadsQuery {
+        device_id: "d1",
+        pushed: &[],
+        cursor: 0,
+        scope: &scope,
+        expired_before: 0,
+    };
+    let reads = behind.sync_reads(&query).expect("reads");
+    let ids: Vec<&str> = reads.changed.iter().map(|row| row.id.as_str()).collect();
+    assert_eq!((reads.current_seq, ids), (6, vec!["t0", "t2", "t4"]));
+    assert_eq!(reads, fieldsync_server::storage::sync_reads::separately(&writer, &query).expect("separately"));
+    // Now it has seen them: the same answer, by the gate.
+    assert_eq!(behind.sync_reads(&query).expect("again"), reads);
+}
+
 /// What the sync cursor relies on: a reader that reads `current_seq` and then the changes above
 /// its previous cursor sees every sequence number up to that `current_seq`, however writes on
 /// several connections interleave. And of racing writers of one version, exactly one wins.

@@ -23,6 +23,11 @@ impl PostgresStorage {
     pub fn listen(&self, on_change: impl Fn(TicketNotice) + Send + 'static) -> Result<Listener, StorageError> {
         let config = self.pool.config.clone();
         let (client, last_seq) = subscribe(&config)?;
+        let seen = Arc::clone(&self.seen_seq);
+        let on_change = move |notice: TicketNotice| {
+            seen.fetch_max(notice.seq, Ordering::Relaxed);
+            on_change(notice);
+        };
         let stop = Arc::new(AtomicBool::new(false));
         let stopping = Arc::clone(&stop);
         std::thread::Builder::new()

@@ -28,6 +28,8 @@
 //! Everything here blocks: never call it on an async worker thread (`spawn_blocking`).
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use fieldsync_core::time::Millis;
 use fieldsync_core::workflow::Role;
@@ -109,6 +111,10 @@ const TICKET_LOCK_SPACE: i32 = 7;
 /// PostgreSQL storage.
 pub struct PostgresStorage {
     pool: Pool,
+    /// The highest change sequence number this instance has seen (its reads, its writes, the
+    /// notices of every instance's): how far a device's cursor is behind, as far as this
+    /// instance knows, without asking (`sync_reads`).
+    seen_seq: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for PostgresStorage {
@@ -122,8 +128,9 @@ impl PostgresStorage {
     /// its schema up to date; a newer schema is refused. Blocking.
     pub fn open(url: &str) -> Result<PostgresStorage, StorageError> {
         let config = parse_config(url)?;
-        let storage = PostgresStorage { pool: Pool::new(config) };
+        let storage = PostgresStorage { pool: Pool::new(config), seen_seq: Arc::default() };
         storage.migrate()?;
+        storage.seen_seq.store(storage.current_seq()?, Ordering::Relaxed);
         actors::bind_every_server_actor(&storage)?;
         Ok(storage)
     }
@@ -134,11 +141,13 @@ impl PostgresStorage {
     #[cfg(feature = "conformance")]
     pub fn sync_read_plans(&self) -> Result<Option<(i64, i64)>, StorageError> {
         self.alone_planned(Some(sync_reads::PLANS), |s| {
-            let row = s.query_opt(
-                "SELECT custom_plans, generic_plans FROM pg_prepared_statements WHERE statement LIKE 'WITH asked%'",
+            // Its two statements (sync_reads.rs), together.
+            let row = s.query_one(
+                "SELECT sum(custom_plans)::BIGINT, sum(generic_plans)::BIGINT FROM pg_prepared_statements
+                  WHERE statement LIKE 'WITH asked%'",
                 &[],
             )?;
-            Ok(row.map(|row| (row.get(0), row.get(1))))
+            Ok(row.get::<_, Option<i64>>(0).map(|custom| (custom, row.get::<_, Option<i64>>(1).unwrap_or(0))))
         })
     }
 
@@ -198,6 +207,7 @@ impl PostgresStorage {
             tx.execute("DELETE FROM doc_chunks WHERE ticket_id = $1 AND seq < $2", &[&id, &next_chunk])?;
             // Nothing follows the new snapshot.
             let (seq, _) = save_row(tx, write, version, &records(write, None))?;
+            self.seen_seq.fetch_max(u64_of(seq), Ordering::Relaxed);
             Ok(Saved { seq: u64_of(seq), version, chunks_since_snapshot: 0 })
         })
     }
@@ -494,6 +504,7 @@ impl Storage for PostgresStorage {
         let version = write.expected_version.unwrap_or(0) + 1;
         let chunk = (!write.changes.is_empty()).then_some(&write.changes);
         let (seq, chunks_before) = self.alone_planned(None, |s| save_row(s, write, version, &records(write, chunk)))?;
+        self.seen_seq.fetch_max(u64_of(seq), Ordering::Relaxed);
         let chunks = chunks_before + i64::from(chunk.is_some());
         Ok(Saved { seq: u64_of(seq), version, chunks_since_snapshot: u64_of(chunks) })
     }
@@ -612,7 +623,7 @@ impl Storage for PostgresStorage {
     }
 
     fn sync_reads(&self, query: &SyncReadsQuery<'_>) -> Result<SyncReads, StorageError> {
-        self.alone_planned(Some(sync_reads::PLANS), |s| sync_reads::all(s, query))
+        self.alone_planned(Some(sync_reads::PLANS), |s| sync_reads::all(s, query, &self.seen_seq))
     }
 
     fn put_sync_states(&self, device_id: &str, states: &[(String, SyncState)]) -> Result<(), StorageError> {
