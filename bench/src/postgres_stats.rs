@@ -1,6 +1,10 @@
 //! A throwaway PostgreSQL database per bench run, and what the servers asked of it: the
 //! statements and round trips per sync, from `pg_stat_statements` when the cluster loads it
-//! (`scripts/postgres.sh` starts its clusters so).
+//! (`scripts/postgres.sh` starts its clusters so), and the CPU its backends spent, when the
+//! cluster runs on this machine.
+
+use std::collections::HashMap;
+use std::time::Duration;
 
 /// A fresh database on the cluster at `admin_url`, dropped with this. Blocking.
 pub(crate) struct BenchDatabase {
@@ -44,7 +48,7 @@ impl BenchDatabase {
                 // The bench's own queries about the statistics are left out.
                 "SELECT query, calls::BIGINT FROM pg_stat_statements
                  WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-                   AND query NOT LIKE '%pg_stat_statements%'",
+                   AND query NOT LIKE '%pg_stat_statements%' AND query NOT LIKE '%pg_stat_activity%'",
                 &[],
             )
         });
@@ -71,6 +75,35 @@ impl BenchDatabase {
             }
         }
     }
+
+    /// The CPU time so far (user + system) of every process serving this database, by pid:
+    /// the servers' connections, the listener's and any autovacuum worker; the cluster's own
+    /// processes (WAL writer, checkpointer) are not counted. Empty when the cluster is not on
+    /// this machine (its processes' `/proc` files are not there). Blocking.
+    pub(crate) fn backend_cpu(&self) -> HashMap<i32, Duration> {
+        let Ok(mut client) = postgres::Client::connect(&self.url, postgres::NoTls) else { return HashMap::new() };
+        let pids: Vec<i32> = client
+            .query(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
+                &[],
+            )
+            .map(|rows| rows.iter().map(|row| row.get(0)).collect())
+            .unwrap_or_default();
+        pids.into_iter()
+            .filter_map(|pid| {
+                let path = format!("/proc/{pid}/stat");
+                std::path::Path::new(&path).exists().then(|| (pid, crate::cpu_time_of(&path)))
+            })
+            .collect()
+    }
+}
+
+/// The CPU the backends in `after` spent since `before` (one not in `before` started
+/// meanwhile: all of its time); `None` when none was found on this machine. A backend that
+/// ended between the two is not counted (the servers keep their connections).
+pub(crate) fn backend_cpu_since(before: &HashMap<i32, Duration>, after: &HashMap<i32, Duration>) -> Option<Duration> {
+    (!after.is_empty())
+        .then(|| after.iter().map(|(pid, cpu)| cpu.saturating_sub(before.get(pid).copied().unwrap_or_default())).sum())
 }
 
 fn is_transaction_control(query: &str) -> bool {

@@ -66,6 +66,8 @@ struct ServerRun {
     /// What the server(s) asked PostgreSQL during the saturated rounds (PostgreSQL only, and
     /// only when the cluster loads `pg_stat_statements`).
     statements: Option<StatementCount>,
+    /// The CPU the database's backends spent in the rounds (PostgreSQL on this machine only).
+    backends_cpu_s: Option<f64>,
     /// Latency when the same devices together offer [`PACED_SYNCS_PER_S`].
     paced: Paced,
 }
@@ -87,6 +89,7 @@ impl ServerRun {
                 round_trips: total.round_trips + count.round_trips,
             })
         });
+        let backends_cpu_s = rounds.iter().map(|r| r.backends_cpu_s).sum::<Option<f64>>();
         let syncs: usize = rounds.iter().map(|r| r.syncs).sum();
         let elapsed = sum(|r| r.elapsed_s);
         ServerRun {
@@ -100,6 +103,7 @@ impl ServerRun {
             server_cpu_s: sum(|r| r.server_cpu_s),
             client_cpu_s: sum(|r| r.client_cpu_s),
             statements,
+            backends_cpu_s,
             paced,
             rounds,
         }
@@ -207,6 +211,15 @@ pub async fn server_suite() -> serde_json::Value {
             run.rate_ratio(sqlite_of(run)),
             run.cpu_ratio(sqlite_of(run)),
         );
+        if let Some(backends) = run.backends_cpu_s {
+            eprintln!(
+                "server [{}]: PostgreSQL's backends ({}): {:.3} ms CPU per sync beside the server's {:.3} (the database's connections; not the WAL writer or checkpointer)",
+                run.build.label(),
+                run.backend.label(),
+                backends * 1_000.0 / run.syncs as f64,
+                run.cpu_ms_per_sync(),
+            );
+        }
         if let Some(count) = &run.statements {
             eprintln!(
                 "server [{}]: PostgreSQL per sync ({}): {:.2} statements, {:.2} round trips (statements and BEGIN/COMMIT, each awaited)",
@@ -303,6 +316,12 @@ fn side_by_side(map: &mut serde_json::Map<String, serde_json::Value>, runs: &[Se
         insert_spread(map, &format!("{prefix}_ratio"), reference.ratio(run));
         map.insert(format!("{prefix}_server_cpu_ms_per_sync"), json!(round(run.cpu_ms_per_sync())));
         insert_spread(map, &format!("{prefix}_cpu_ratio_to_sqlite"), run.cpu_ratio(sqlite_run));
+        if let Some(backends) = run.backends_cpu_s {
+            map.insert(
+                format!("{prefix}_backends_cpu_ms_per_sync"),
+                json!(round(backends * 1_000.0 / run.syncs as f64)),
+            );
+        }
         if let Some(count) = &run.statements {
             map.insert(
                 format!("{prefix}_statements_per_sync"),
@@ -328,6 +347,7 @@ fn side_by_side(map: &mut serde_json::Map<String, serde_json::Value>, runs: &[Se
     headline(map, "postgres_cpu_ratio_to_sqlite", "postgres_1_cpu_ratio_to_sqlite");
     headline(map, "postgres_statements_per_sync", "postgres_1_statements_per_sync");
     headline(map, "postgres_round_trips_per_sync", "postgres_1_round_trips_per_sync");
+    headline(map, "postgres_backends_cpu_ms_per_sync", "postgres_1_backends_cpu_ms_per_sync");
     headline(map, "baseline_server_cpu_ms_per_sync", "baseline_sqlite_server_cpu_ms_per_sync");
     headline(map, "baseline_ratio", "baseline_sqlite_ratio");
     headline(map, "baseline_postgres_round_trips_per_sync", "baseline_postgres_1_round_trips_per_sync");

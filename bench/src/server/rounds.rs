@@ -3,6 +3,7 @@
 //! each round, A B then B A), so that a comparison of two set-ups is made of per-round ratios
 //! measured seconds apart on documents of the same size, not of one run each minutes apart.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -59,6 +60,8 @@ pub(super) struct Round {
     /// What the server(s) asked PostgreSQL in this turn (PostgreSQL only, and only when the
     /// cluster loads `pg_stat_statements`).
     pub(super) statements: Option<StatementCount>,
+    /// The CPU the database's backends spent in this turn (PostgreSQL on this machine only).
+    pub(super) backends_cpu_s: Option<f64>,
 }
 
 impl Round {
@@ -123,6 +126,7 @@ impl SetUp {
     pub(super) async fn run_round(&mut self) {
         let per_device = SYNCS_PER_ROUND / self.devices.len();
         let statements_before = self.statements().await;
+        let backends_before = self.backend_cpu().await;
         let (server_cpu_before, client_cpu_before) = (self.server_cpu(), crate::cpu_time());
         let started = Instant::now();
         let tasks: Vec<_> = self
@@ -151,6 +155,8 @@ impl SetUp {
         let elapsed_s = started.elapsed().as_secs_f64();
         let server_cpu_s = self.server_cpu().saturating_sub(server_cpu_before).as_secs_f64();
         let client_cpu_s = crate::cpu_time().saturating_sub(client_cpu_before).as_secs_f64();
+        let backends_cpu_s = crate::postgres_stats::backend_cpu_since(&backends_before, &self.backend_cpu().await)
+            .map(|cpu| cpu.as_secs_f64());
         let statements = match (statements_before, self.statements().await) {
             (Some(before), Some(after)) => Some(after.since(&before)),
             _ => None,
@@ -162,6 +168,7 @@ impl SetUp {
             client_cpu_s,
             latencies,
             statements,
+            backends_cpu_s,
         });
     }
 
@@ -176,6 +183,12 @@ impl SetUp {
 
     fn server_cpu(&self) -> Duration {
         self.servers.iter().map(ServerProcess::cpu).sum()
+    }
+
+    /// The CPU so far of each of the database's backends (empty on SQLite).
+    async fn backend_cpu(&self) -> HashMap<i32, Duration> {
+        let Some(database) = self.database.as_ref().map(Arc::clone) else { return HashMap::new() };
+        tokio::task::spawn_blocking(move || database.backend_cpu()).await.expect("backend CPU")
     }
 
     async fn statements(&self) -> Option<StatementCount> {
