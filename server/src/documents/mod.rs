@@ -18,7 +18,7 @@ use fieldsync_core::time::Millis;
 use fieldsync_core::workflow::TicketState;
 
 use crate::auth::Caller;
-use crate::storage::{ChangeLogRow, HashBytes, IndexRow, Saved, StorageError, TicketWrite, same_heads};
+use crate::storage::{ChangeLogRow, ChunkState, HashBytes, IndexRow, Saved, StorageError, TicketWrite, same_heads};
 use crate::{AppError, AppState, TicketChanged};
 
 /// Compact a ticket into one snapshot once this many change chunks follow the last one.
@@ -32,7 +32,8 @@ pub(crate) struct Loaded {
     pub version: i64,
     /// The ticket's `changed_seq` at this version: the cursor that covers this document.
     pub seq: u64,
-    pub chunks_since_snapshot: u64,
+    /// Its chunks in storage at this version, for the write on it.
+    pub chunks: ChunkState,
     /// The ticket's state and event count at this version, when this server wrote it: a push
     /// written on this version is judged from them without folding the history again.
     pub known: Option<Arc<Known>>,
@@ -58,12 +59,7 @@ impl Loaded {
 
     /// This version as the one a write replaces.
     pub fn replaced(&self) -> Replaced {
-        Replaced {
-            version: self.version,
-            chunks_since_snapshot: self.chunks_since_snapshot,
-            known: self.known.clone(),
-            heads: self.doc.get_heads(),
-        }
+        Replaced { version: self.version, chunks: self.chunks, known: self.known.clone(), heads: self.doc.get_heads() }
     }
 }
 
@@ -72,7 +68,7 @@ impl Loaded {
 /// at `heads` it is the replaced document (docs/adr/0026).
 pub(crate) struct Replaced {
     pub version: i64,
-    pub chunks_since_snapshot: u64,
+    pub chunks: ChunkState,
     /// What this server derived of this version, when it wrote it.
     pub known: Option<Arc<Known>>,
     /// This version's heads.
@@ -138,7 +134,7 @@ struct Cached {
     bytes: usize,
     version: i64,
     seq: u64,
-    chunks_since_snapshot: u64,
+    chunks: ChunkState,
     known: Option<Arc<Known>>,
     used: u64,
 }
@@ -163,14 +159,14 @@ impl DocCache {
             doc: Arc::clone(&cached.doc),
             version: cached.version,
             seq: cached.seq,
-            chunks_since_snapshot: cached.chunks_since_snapshot,
+            chunks: cached.chunks,
             known: cached.known.clone(),
         })
     }
 
     fn put(&self, ticket_id: &str, loaded: &Loaded) {
-        let Loaded { doc, version, seq, chunks_since_snapshot, known } = loaded;
-        let (version, seq, chunks_since_snapshot) = (*version, *seq, *chunks_since_snapshot);
+        let Loaded { doc, version, seq, chunks, known } = loaded;
+        let (version, seq, chunks) = (*version, *seq, *chunks);
         let mut entries = self.entries();
         if let Some(old) = entries.map.get(ticket_id) {
             if old.version > version {
@@ -208,9 +204,7 @@ impl DocCache {
         let used = entries.tick;
         let (doc, known) = (Arc::clone(doc), known.clone());
         entries.bytes = entries.bytes.saturating_add(bytes);
-        entries
-            .map
-            .insert(ticket_id.to_owned(), Cached { doc, bytes, version, seq, chunks_since_snapshot, known, used });
+        entries.map.insert(ticket_id.to_owned(), Cached { doc, bytes, version, seq, chunks, known, used });
     }
 
     /// [`take_for_write`].
@@ -278,7 +272,7 @@ fn load_stored(state: &AppState, ticket_id: &str) -> Result<Option<Loaded>, AppE
         doc: Arc::new(doc),
         version: stored.version,
         seq: stored.seq,
-        chunks_since_snapshot: stored.chunks_since_snapshot,
+        chunks: ChunkState { last: stored.last_chunk, since_snapshot: stored.chunks_since_snapshot },
         known: None,
     };
     state.docs().put(ticket_id, &loaded);
@@ -345,7 +339,7 @@ pub(crate) fn commit_written(
     for change in new_changes {
         changes.extend_from_slice(change.raw_bytes());
     }
-    let compact = replaced.is_some_and(|r| r.chunks_since_snapshot + 1 > COMPACT_AFTER_CHUNKS);
+    let compact = replaced.is_some_and(|r| r.chunks.since_snapshot + 1 > COMPACT_AFTER_CHUNKS);
     let heads: Vec<HashBytes> = document.get_heads().iter().map(|h| h.0).collect();
     let holder = holder.filter(|(_, held)| same_heads(held, &heads)).map(|(device, _)| device.to_owned());
     let write = TicketWrite {
@@ -367,6 +361,8 @@ pub(crate) fn commit_written(
         heads,
         holder,
         index_unchanged: known.is_some(),
+        // Read with the replaced version; a new ticket has none.
+        chunks: Some(replaced.map_or_else(ChunkState::default, |r| r.chunks)),
     };
     match state.storage().save_ticket(&write) {
         Ok(saved) => {
@@ -385,7 +381,7 @@ pub(crate) fn commit_written(
                 doc: Arc::new(document),
                 version: saved.version,
                 seq: saved.seq,
-                chunks_since_snapshot: saved.chunks_since_snapshot,
+                chunks: ChunkState { last: saved.last_chunk, since_snapshot: saved.chunks_since_snapshot },
                 known: Some(Arc::new(Known { state: derived_state, events, index: index.index.clone() })),
             };
             state.docs().put(ticket_id, &written);
@@ -494,7 +490,7 @@ mod tests {
     }
 
     fn loaded(doc: &Arc<Automerge>, version: i64) -> Loaded {
-        Loaded { doc: Arc::clone(doc), version, seq: 1, chunks_since_snapshot: 0, known: None }
+        Loaded { doc: Arc::clone(doc), version, seq: 1, chunks: ChunkState::default(), known: None }
     }
 
     /// A write takes its document out of the cache and writes on it in place: until the write

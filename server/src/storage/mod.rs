@@ -160,6 +160,8 @@ pub struct StoredTicket {
     pub version: i64,
     /// How many change chunks follow the newest snapshot (the compaction trigger).
     pub chunks_since_snapshot: u64,
+    /// The newest chunk's number (0: none), for [`TicketWrite::chunks`].
+    pub last_chunk: i64,
     /// The ticket's `changed_seq` at this version (read in the same transaction).
     pub seq: u64,
     /// The heads of the document `bytes` hold, as the write that made them recorded them
@@ -245,6 +247,21 @@ pub struct TicketWrite {
     /// B-trees of every index on them (it rewrites each index whose column a statement sets);
     /// a backend may write them anyway. Ignored for a ticket not stored yet.
     pub index_unchanged: bool,
+    /// The ticket's chunks as the writer read them at `expected_version` (`None`: not known,
+    /// the backend reads them). Every write that changes a ticket's chunks changes its version,
+    /// so with the version checked they are still so: the backend numbers the new chunk after
+    /// them without reading them again (docs/adr/0036). A number already taken fails the write
+    /// as a version conflict (the chunk's key).
+    pub chunks: Option<ChunkState>,
+}
+
+/// A ticket's change chunks as a write finds them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ChunkState {
+    /// The newest chunk's number (0: none).
+    pub last: i64,
+    /// How many change chunks follow the newest snapshot.
+    pub since_snapshot: u64,
 }
 
 /// What [`Storage::save_ticket`] did.
@@ -256,6 +273,8 @@ pub struct Saved {
     pub version: i64,
     /// How many change chunks follow the newest snapshot now (the compaction trigger).
     pub chunks_since_snapshot: u64,
+    /// The newest chunk's number now.
+    pub last_chunk: i64,
 }
 
 /// Which tickets a device may see in [`Storage::changed_since`].

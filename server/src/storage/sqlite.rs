@@ -20,9 +20,9 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, Transaction, TransactionBehavior, params};
 
 use super::{
-    ActorRecord, ChangeLogRow, DeviceInfo, DeviceRecord, HashBytes, IndexRow, Principal, Saved, Scope, SessionRecord,
-    Storage, StorageError, StoredTicket, SyncReads, SyncReadsQuery, SyncState, TicketFilter, TicketWrite, UserRecord,
-    heads_to_blob, i64_of, migrations, stored_heads, stored_heads_blob, ticket_filter, u64_of,
+    ActorRecord, ChangeLogRow, ChunkState, DeviceInfo, DeviceRecord, HashBytes, IndexRow, Principal, Saved, Scope,
+    SessionRecord, Storage, StorageError, StoredTicket, SyncReads, SyncReadsQuery, SyncState, TicketFilter,
+    TicketWrite, UserRecord, heads_to_blob, i64_of, migrations, stored_heads, stored_heads_blob, ticket_filter, u64_of,
 };
 
 mod actors;
@@ -193,7 +193,7 @@ fn query_rows(tx: &Transaction<'_>, sql: &str, params: &[SqlValue]) -> Result<Ve
 /// The newest chunk's number of `ticket_id` (0: none) and how many change chunks follow its
 /// newest snapshot, from one walk down its chunks (at most a compaction's worth; their bytes are
 /// not read). Two aggregate queries did this, and a third before the write.
-fn chunks_after_snapshot(tx: &Transaction<'_>, ticket_id: &str) -> Result<(i64, u64), StorageError> {
+fn chunks_after_snapshot(tx: &Transaction<'_>, ticket_id: &str) -> Result<ChunkState, StorageError> {
     let mut stmt =
         tx.prepare_cached("SELECT seq, kind = 'snapshot' FROM doc_chunks WHERE ticket_id = ?1 ORDER BY seq DESC")?;
     let mut rows = stmt.query([ticket_id])?;
@@ -205,7 +205,7 @@ fn chunks_after_snapshot(tx: &Transaction<'_>, ticket_id: &str) -> Result<(i64, 
         }
         after += 1;
     }
-    Ok((last.unwrap_or(0), after))
+    Ok(ChunkState { last: last.unwrap_or(0), since_snapshot: after })
 }
 
 /// A ticket's stored document in `tx`: its newest snapshot and the change chunks after it,
@@ -223,14 +223,16 @@ fn stored_ticket(tx: &Transaction<'_>, ticket_id: &str) -> Result<Option<StoredT
     let since: i64 = tx
         .prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM doc_chunks WHERE ticket_id = ?1 AND kind = 'snapshot'")?
         .query_row([ticket_id], |row| row.get(0))?;
-    let mut stmt = tx.prepare_cached("SELECT bytes FROM doc_chunks WHERE ticket_id = ?1 AND seq >= ?2 ORDER BY seq")?;
+    let mut stmt =
+        tx.prepare_cached("SELECT bytes, seq FROM doc_chunks WHERE ticket_id = ?1 AND seq >= ?2 ORDER BY seq")?;
     let mut rows = stmt.query(params![ticket_id, since])?;
     let mut bytes = Vec::new();
-    let mut chunks: u64 = 0;
+    let (mut chunks, mut last_chunk): (u64, i64) = (0, 0);
     while let Some(row) = rows.next()? {
         let chunk = row.get_ref(0)?;
         bytes.extend_from_slice(chunk.as_blob().map_err(rusqlite::Error::from)?);
         chunks += 1;
+        last_chunk = row.get(1)?;
     }
     // The snapshot itself (when there is one) is not a change chunk.
     let chunks_since_snapshot = if since > 0 { chunks.saturating_sub(1) } else { chunks };
@@ -238,6 +240,7 @@ fn stored_ticket(tx: &Transaction<'_>, ticket_id: &str) -> Result<Option<StoredT
         bytes,
         version,
         chunks_since_snapshot,
+        last_chunk,
         seq: u64_of(seq),
         heads: stored_heads(heads.as_deref()),
     }))
@@ -450,19 +453,26 @@ impl Storage for SqliteStorage {
             let seq: i64 = tx
                 .prepare_cached("UPDATE counters SET value = value + 1 WHERE name = 'change_seq' RETURNING value")?
                 .query_row([], |row| row.get(0))?;
-            let (last_chunk, mut chunks) = chunks_after_snapshot(tx, id)?;
+            let ChunkState { last: last_chunk, since_snapshot: mut chunks } = match write.chunks {
+                Some(read) => read,
+                None => chunks_after_snapshot(tx, id)?,
+            };
             let next_chunk = last_chunk + 1;
             let mut insert = tx.prepare_cached("INSERT INTO doc_chunks (ticket_id, seq, kind, bytes) VALUES (?1, ?2, ?3, ?4)")?;
+            // A number taken: the writer's chunks were not the ticket's (`TicketWrite::chunks`).
+            let taken = |e: rusqlite::Error| {
+                if is_unique_violation(&e) { StorageError::VersionConflict(id.to_owned()) } else { e.into() }
+            };
             match &write.snapshot {
                 // One transaction: the snapshot and the removal of what it covers commit together.
                 Some(snapshot) => {
-                    insert.execute(params![id, next_chunk, "snapshot", snapshot])?;
+                    insert.execute(params![id, next_chunk, "snapshot", snapshot]).map_err(taken)?;
                     tx.prepare_cached("DELETE FROM doc_chunks WHERE ticket_id = ?1 AND seq < ?2")?
                         .execute(params![id, next_chunk])?;
                     chunks = 0;
                 }
                 None if !write.changes.is_empty() => {
-                    insert.execute(params![id, next_chunk, "change", write.changes])?;
+                    insert.execute(params![id, next_chunk, "change", write.changes]).map_err(taken)?;
                     chunks += 1;
                 }
                 None => {}
@@ -484,7 +494,8 @@ impl Storage for SqliteStorage {
             if let Some(device_id) = &write.holder {
                 upsert_sync_state(tx, device_id, id, &SyncState { confirmed: write.heads.clone(), ..Default::default() })?;
             }
-            Ok(Saved { seq: u64_of(seq), version, chunks_since_snapshot: chunks })
+            let last_chunk = if write.snapshot.is_some() || !write.changes.is_empty() { next_chunk } else { last_chunk };
+            Ok(Saved { seq: u64_of(seq), version, chunks_since_snapshot: chunks, last_chunk })
         })
     }
 

@@ -148,6 +148,7 @@ fn write(id: &str, expected: Option<i64>) -> TicketWrite {
         heads: Vec::new(),
         holder: None,
         index_unchanged: false,
+        chunks: None,
     }
 }
 

@@ -36,6 +36,7 @@ pub fn run(make: &dyn Fn() -> Box<dyn Storage>) {
     snapshots_replace_chunks(make().as_ref());
     writers_of_one_ticket_take_turns(make());
     stored_heads_and_batched_loads(make().as_ref());
+    chunks_known_to_the_writer(make().as_ref());
     changed_since_and_scopes(make().as_ref());
     list_filters(make().as_ref());
     sync_states(make().as_ref());
@@ -120,6 +121,7 @@ pub(super) fn write(id: &str, expected: Option<i64>, changes: &[u8], index: Inde
         heads: Vec::new(),
         holder: None,
         index_unchanged: false,
+        chunks: None,
     }
 }
 
@@ -378,6 +380,55 @@ fn stored_heads_and_batched_loads(s: &dyn Storage) {
         "the newest snapshot, the chunks after it, the newest heads"
     );
     assert_eq!(s.load_tickets(&[]).expect("none"), Vec::new());
+}
+
+/// A writer that says what chunks it read (`TicketWrite::chunks`) writes what one that does not
+/// writes; a number already taken fails as a conflict and writes nothing (docs/adr/0036).
+fn chunks_known_to_the_writer(s: &dyn Storage) {
+    let known = |last, since_snapshot| Some(super::ChunkState { last, since_snapshot });
+    let new = TicketWrite { chunks: known(0, 0), ..write("t1", None, b"abc", row("t1", Status::New, None), &[]) };
+    let first = s.save_ticket(&new).expect("new");
+    assert_eq!((first.last_chunk, first.chunks_since_snapshot), (1, 1));
+    let unknown = s.save_ticket(&write("t1", Some(first.version), b"def", row("t1", Status::New, None), &[]));
+    let second = unknown.expect("not known to the writer");
+    assert_eq!((second.last_chunk, second.chunks_since_snapshot), (2, 2), "read by the backend");
+    let stale = TicketWrite {
+        chunks: known(1, 1),
+        ..write("t1", Some(second.version), b"ghi", row("t1", Status::New, None), &["h1"])
+    };
+    assert!(matches!(s.save_ticket(&stale), Err(StorageError::VersionConflict(_))), "chunk 2 is taken");
+    let loaded = s.load_ticket("t1").expect("load").expect("exists");
+    assert_eq!(
+        (loaded.bytes.as_slice(), loaded.version, loaded.last_chunk, loaded.chunks_since_snapshot),
+        (&b"abcdef"[..], second.version, 2, 2),
+        "the conflict wrote nothing"
+    );
+    assert!(s.change_log("t1").expect("log").is_empty(), "nor its change log");
+    let third = TicketWrite {
+        chunks: known(loaded.last_chunk, loaded.chunks_since_snapshot),
+        ..write("t1", Some(loaded.version), b"ghi", row("t1", Status::New, None), &[])
+    };
+    let third = s.save_ticket(&third).expect("third");
+    assert_eq!((third.last_chunk, third.chunks_since_snapshot), (3, 3));
+    let mut compact = TicketWrite {
+        chunks: known(third.last_chunk, third.chunks_since_snapshot),
+        ..write("t1", Some(third.version), b"", row("t1", Status::New, None), &[])
+    };
+    compact.snapshot = Some(b"SNAP".to_vec());
+    let compacted = s.save_ticket(&compact).expect("snapshot");
+    assert_eq!((compacted.last_chunk, compacted.chunks_since_snapshot), (4, 0));
+    let after = TicketWrite {
+        chunks: known(compacted.last_chunk, 0),
+        ..write("t1", Some(compacted.version), b"jkl", row("t1", Status::New, None), &[])
+    };
+    let after = s.save_ticket(&after).expect("after the snapshot");
+    let loaded = s.load_ticket("t1").expect("load").expect("exists");
+    assert_eq!(
+        (loaded.bytes.as_slice(), loaded.last_chunk, loaded.chunks_since_snapshot, after.last_chunk),
+        (&b"SNAPjkl"[..], 5, 1, 5)
+    );
+    let batch = s.load_tickets(&["t1".to_owned()]).expect("batch");
+    assert_eq!(batch, [("t1".to_owned(), loaded)], "a batched load says the same");
 }
 
 fn changed_since_and_scopes(s: &dyn Storage) {

@@ -70,8 +70,9 @@ pub use schema::LATEST_VERSION;
 const CHUNK_STATE_SQL: &str = "SELECT (SELECT version FROM tickets WHERE id = $1),
         (SELECT (COALESCE(MAX(seq), 0) + 1)::BIGINT FROM doc_chunks WHERE ticket_id = $1)";
 
-/// What `write` records beside its row, and its change chunk (if any).
-fn records<'a>(write: &'a TicketWrite, chunk: Option<&'a Vec<u8>>) -> rows::Records<'a> {
+/// What `write` records beside its row, and its change chunk (if any), numbered `next_chunk`
+/// when the writer knows its ticket's chunks.
+fn records<'a>(write: &'a TicketWrite, chunk: Option<&'a Vec<u8>>, next_chunk: Option<i64>) -> rows::Records<'a> {
     rows::Records {
         hashes: write.change_log.iter().map(|r| r.change_hash.as_str()).collect(),
         devices: write.change_log.iter().map(|r| r.device_id.as_str()).collect(),
@@ -81,18 +82,18 @@ fn records<'a>(write: &'a TicketWrite, chunk: Option<&'a Vec<u8>>) -> rows::Reco
         // The pushing device's sync state too, when it holds what is written.
         holder: write.holder.as_deref(),
         confirmed: heads_to_blob(&write.heads),
+        next_chunk,
     }
 }
 
 /// `write` at `version`: its version check, its `records`, the row, the sequence number and the
-/// notification, in one statement; returns the sequence number and the change chunks that
-/// followed the last snapshot before it.
+/// notification, in one statement.
 fn save_row(
     tx: &mut impl pool::RunsStatements,
     write: &TicketWrite,
     version: i64,
     records: &rows::Records<'_>,
-) -> Result<(i64, i64), StorageError> {
+) -> Result<rows::RowSaved, StorageError> {
     // The records are keyed by the row's id: one ticket's.
     if write.index.id != write.ticket_id {
         return Err(StorageError::Backend(format!(
@@ -190,8 +191,13 @@ impl PostgresStorage {
         self.write(|tx| {
             let id = write.ticket_id.as_str();
             tx.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", &[&TICKET_LOCK_SPACE, &id])?;
-            let row = tx.query_one(CHUNK_STATE_SQL, &[&id])?;
-            let (current, next_chunk): (Option<i64>, i64) = (row.get(0), row.get(1));
+            let (current, next_chunk): (Option<i64>, i64) = match write.chunks {
+                Some(read) => (write.expected_version, read.last + 1),
+                None => {
+                    let row = tx.query_one(CHUNK_STATE_SQL, &[&id])?;
+                    (row.get(0), row.get(1))
+                }
+            };
             if current != write.expected_version {
                 return Err(StorageError::VersionConflict(id.to_owned()));
             }
@@ -205,10 +211,10 @@ impl PostgresStorage {
                 other => other?,
             };
             tx.execute("DELETE FROM doc_chunks WHERE ticket_id = $1 AND seq < $2", &[&id, &next_chunk])?;
-            // Nothing follows the new snapshot.
-            let (seq, _) = save_row(tx, write, version, &records(write, None))?;
+            // Nothing follows the new snapshot. Its version is checked by the row's write.
+            let seq = save_row(tx, write, version, &records(write, None, None))?.seq;
             self.seen_seq.fetch_max(u64_of(seq), Ordering::Relaxed);
-            Ok(Saved { seq: u64_of(seq), version, chunks_since_snapshot: 0 })
+            Ok(Saved { seq: u64_of(seq), version, chunks_since_snapshot: 0, last_chunk: next_chunk })
         })
     }
 
@@ -439,12 +445,13 @@ impl Storage for PostgresStorage {
                 )?
                 .get(0);
             let rows = tx.query(
-                "SELECT bytes FROM doc_chunks WHERE ticket_id = $1 AND seq >= $2 ORDER BY seq",
+                "SELECT bytes, seq FROM doc_chunks WHERE ticket_id = $1 AND seq >= $2 ORDER BY seq",
                 &[&ticket_id, &since],
             )?;
-            let mut bytes = Vec::new();
+            let (mut bytes, mut last_chunk) = (Vec::new(), 0);
             for row in &rows {
                 bytes.extend_from_slice(row.try_get::<_, &[u8]>(0)?);
+                last_chunk = row.try_get(1)?;
             }
             let chunks = rows.len() as u64;
             // The snapshot itself (when there is one) is not a change chunk.
@@ -453,6 +460,7 @@ impl Storage for PostgresStorage {
                 bytes,
                 version,
                 chunks_since_snapshot,
+                last_chunk,
                 seq: u64_of(seq),
                 heads: stored_heads(heads),
             }))
@@ -464,7 +472,7 @@ impl Storage for PostgresStorage {
         // snapshot and the chunks after it, in order.
         let rows = self.alone(|s| {
             Ok(s.query(
-                "SELECT t.id, t.version, t.changed_seq, t.heads, c.kind, c.bytes
+                "SELECT t.id, t.version, t.changed_seq, t.heads, c.kind, c.bytes, c.seq
                  FROM tickets t LEFT JOIN doc_chunks c ON c.ticket_id = t.id AND c.seq >= (
                      SELECT COALESCE(MAX(n.seq), 0) FROM doc_chunks n WHERE n.ticket_id = t.id AND n.kind = 'snapshot')
                  WHERE t.id = ANY($1)
@@ -479,12 +487,14 @@ impl Storage for PostgresStorage {
                 bytes: Vec::new(),
                 version: row.get(1),
                 chunks_since_snapshot: 0,
+                last_chunk: 0,
                 seq: u64_of(row.get(2)),
                 heads: stored_heads(row.get(3)),
             });
             let (kind, chunk): (Option<&str>, Option<&[u8]>) = (row.try_get(4)?, row.try_get(5)?);
             if let Some(chunk) = chunk {
                 stored.bytes.extend_from_slice(chunk);
+                stored.last_chunk = row.try_get(6)?;
                 // The snapshot itself (when there is one) is not a change chunk.
                 if kind != Some("snapshot") {
                     stored.chunks_since_snapshot += 1;
@@ -503,10 +513,20 @@ impl Storage for PostgresStorage {
         // lock, no transaction, one round trip (docs/adr/0033).
         let version = write.expected_version.unwrap_or(0) + 1;
         let chunk = (!write.changes.is_empty()).then_some(&write.changes);
-        let (seq, chunks_before) = self.alone_planned(None, |s| save_row(s, write, version, &records(write, chunk)))?;
-        self.seen_seq.fetch_max(u64_of(seq), Ordering::Relaxed);
-        let chunks = chunks_before + i64::from(chunk.is_some());
-        Ok(Saved { seq: u64_of(seq), version, chunks_since_snapshot: u64_of(chunks) })
+        let next_chunk = write.chunks.map(|read| read.last + 1);
+        let records = records(write, chunk, next_chunk);
+        let saved = self.alone_planned(None, |s| save_row(s, write, version, &records))?;
+        self.seen_seq.fetch_max(u64_of(saved.seq), Ordering::Relaxed);
+        let before = match write.chunks {
+            Some(read) => read.since_snapshot,
+            None => u64_of(saved.chunks_before),
+        };
+        Ok(Saved {
+            seq: u64_of(saved.seq),
+            version,
+            chunks_since_snapshot: before + u64::from(chunk.is_some()),
+            last_chunk: if chunk.is_some() { saved.next_chunk } else { saved.next_chunk - 1 },
+        })
     }
 
     fn ticket_row(&self, ticket_id: &str) -> Result<Option<IndexRow>, StorageError> {

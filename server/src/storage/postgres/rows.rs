@@ -23,7 +23,9 @@ use crate::storage::{INDEX_FINGERPRINT_COUNTER, IndexRow, StorageError, index_of
 /// log's hashes, devices and times, the version the writer read (`NULL`: a new ticket), the
 /// change chunk's bytes (`NULL`: none), and the pushing device with its confirmed heads (`NULL`:
 /// not written). Returns the sequence number and how many change chunks followed the last
-/// snapshot before this write.
+/// snapshot before this write. [`SAVE_KNOWN_CHUNKS_SQL`] is the same write by a writer that
+/// knows the ticket's chunks (`TicketWrite::chunks`): the new chunk's number is its last
+/// parameter, nothing of `doc_chunks` is read, and the count it returns is 0.
 ///
 /// Writers of one ticket need no lock of their own (docs/adr/0033): the version
 /// is checked twice, in the statement's snapshot (`state`: the ticket is as the writer read it,
@@ -35,14 +37,24 @@ use crate::storage::{INDEX_FINGERPRINT_COUNTER, IndexRow, StorageError, index_of
 /// commits come in sequence order, which the cursors rely on (docs/adr/0006). The counter's
 /// condition reads the records' results, so they are written (as its init plans) before the
 /// counter row is locked: the lock covers the row's upsert and the commit only.
-pub(super) static SAVE_SQL: LazyLock<String> = LazyLock::new(|| {
+pub(super) static SAVE_SQL: LazyLock<String> = LazyLock::new(|| save_sql(false));
+/// See [`SAVE_SQL`]: the chunk state of the 35 µs a write of PostgreSQL's CPU it cost alone
+/// (docs/adr/0036) comes from the writer.
+pub(super) static SAVE_KNOWN_CHUNKS_SQL: LazyLock<String> = LazyLock::new(|| save_sql(true));
+
+fn save_sql(known_chunks: bool) -> String {
     let n = 7 + INDEX_COLUMNS.len();
-    let [hashes, devices, times, expected, chunk, holder, confirmed] = std::array::from_fn(|i| n + i);
+    let [hashes, devices, times, expected, chunk, holder, confirmed, next] = std::array::from_fn(|i| n + i);
+    let chunks = if known_chunks {
+        format!("${next}::BIGINT AS next_chunk, 0::BIGINT AS chunks_before")
+    } else {
+        "(SELECT COALESCE(MAX(seq), 0) + 1 FROM doc_chunks WHERE ticket_id = $3) AS next_chunk,
+         (SELECT COUNT(*) FROM doc_chunks WHERE ticket_id = $3 AND seq > (SELECT COALESCE(MAX(seq), 0)
+          FROM doc_chunks WHERE ticket_id = $3 AND kind = 'snapshot')) AS chunks_before"
+            .to_owned()
+    };
     format!(
-        "WITH state AS (SELECT (SELECT version FROM tickets WHERE id = $3) AS current,
-                              (SELECT COALESCE(MAX(seq), 0) + 1 FROM doc_chunks WHERE ticket_id = $3) AS next_chunk,
-                              (SELECT COUNT(*) FROM doc_chunks WHERE ticket_id = $3 AND seq > (SELECT COALESCE(MAX(seq), 0)
-                               FROM doc_chunks WHERE ticket_id = $3 AND kind = 'snapshot')) AS chunks_before),
+        "WITH state AS (SELECT (SELECT version FROM tickets WHERE id = $3) AS current, {chunks}),
               chunk AS (INSERT INTO doc_chunks (ticket_id, seq, kind, bytes)
                         SELECT $3, next_chunk, 'change', ${chunk}::BYTEA FROM state WHERE ${chunk}::BYTEA IS NOT NULL
                         RETURNING 1),
@@ -71,13 +83,13 @@ pub(super) static SAVE_SQL: LazyLock<String> = LazyLock::new(|| {
                 RETURNING 1)
          SELECT CASE WHEN EXISTS (SELECT 1 FROM saved) AND state.current IS NOT DISTINCT FROM ${expected}::BIGINT
                      THEN value ELSE fieldsync_version_conflict($3) END,
-                state.chunks_before, pg_notify($1, value::TEXT || $2)
+                state.chunks_before, state.next_chunk, pg_notify($1, value::TEXT || $2)
          FROM s, state",
         columns = index_sql::column_list(""),
         values = index_sql::placeholders('$', 7),
         set = index_sql::set_excluded(),
     )
-});
+}
 
 /// The SQLSTATE of a ticket write that found the ticket written by someone else since the
 /// writer read it (raised by `fieldsync_version_conflict`, schema version 13).
@@ -115,13 +127,14 @@ pub(super) struct Records<'a> {
     pub(super) chunk: Option<&'a Vec<u8>>,
     pub(super) holder: Option<&'a str>,
     pub(super) confirmed: Vec<u8>,
+    /// The change chunk's number, when the writer knows the ticket's chunks.
+    pub(super) next_chunk: Option<i64>,
 }
 
 /// Writes `records`, takes the next change sequence number, writes `row` with it at `version`
 /// and the document's `heads` (`None`: not known), and notifies `channel` with `payload` after
-/// the number, in one round trip ([`SAVE_SQL`]); returns the number and how many change chunks
-/// followed the ticket's last snapshot before. [`StorageError::VersionConflict`] when the ticket
-/// is not at `records.expected` (then nothing was written).
+/// the number, in one round trip ([`SAVE_SQL`]). [`StorageError::VersionConflict`] when the
+/// ticket is not at `records.expected` (then nothing was written).
 pub(super) fn save(
     tx: &mut impl RunsStatements,
     channel: &str,
@@ -130,7 +143,7 @@ pub(super) fn save(
     version: i64,
     heads: Option<&[u8]>,
     records: &Records<'_>,
-) -> Result<(i64, i64), StorageError> {
+) -> Result<RowSaved, StorageError> {
     let index = parameters(&row.index);
     let mut params: Vec<&(dyn ToSql + Sync)> = vec![&channel, &payload, &row.id, &row.updated_at, &version, &heads];
     params.extend(index.iter().map(|p| p.as_ref()));
@@ -143,12 +156,30 @@ pub(super) fn save(
         &records.holder,
         &records.confirmed,
     ]);
-    match tx.query_one(&SAVE_SQL, &params) {
-        Ok(saved) => Ok((saved.get(0), saved.get(1))),
+    let sql: &str = match &records.next_chunk {
+        Some(next) => {
+            params.push(next);
+            &SAVE_KNOWN_CHUNKS_SQL
+        }
+        None => &SAVE_SQL,
+    };
+    match tx.query_one(sql, &params) {
+        Ok(saved) => Ok(RowSaved { seq: saved.get(0), chunks_before: saved.get(1), next_chunk: saved.get(2) }),
         // A concurrent writer of the ticket numbered the same chunk and committed first.
         Err(e) if is_written_since(&e) => Err(StorageError::VersionConflict(row.id.clone())),
         Err(e) => Err(e.into()),
     }
+}
+
+/// What [`save`] wrote.
+pub(super) struct RowSaved {
+    /// The ticket's new sequence number.
+    pub(super) seq: i64,
+    /// How many change chunks followed the ticket's last snapshot before (0 when the writer
+    /// knew its chunks: not read).
+    pub(super) chunks_before: i64,
+    /// The number the write's change chunk took, or would have.
+    pub(super) next_chunk: i64,
 }
 
 /// Whether `e` says a ticket write found the ticket written since its writer read it: the
