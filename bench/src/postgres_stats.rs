@@ -79,7 +79,7 @@ impl BenchDatabase {
     /// The CPU time so far (user + system) of every process serving this database, by pid:
     /// the servers' connections, the listener's and any autovacuum worker; the cluster's own
     /// processes (WAL writer, checkpointer) are not counted. Empty when the cluster is not on
-    /// this machine (its processes' `/proc` files are not there). Blocking.
+    /// this machine (no process of that pid here is PostgreSQL's). Blocking.
     pub(crate) fn backend_cpu(&self) -> HashMap<i32, Duration> {
         let Ok(mut client) = postgres::Client::connect(&self.url, postgres::NoTls) else { return HashMap::new() };
         let pids: Vec<i32> = client
@@ -89,11 +89,13 @@ impl BenchDatabase {
             )
             .map(|rows| rows.iter().map(|row| row.get(0)).collect())
             .unwrap_or_default();
+        // A pid of a cluster elsewhere (another machine, a container) may name an unrelated
+        // process here: only a process that is PostgreSQL's is counted.
+        let is_postgres =
+            |pid: i32| std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|comm| comm.trim() == "postgres");
         pids.into_iter()
-            .filter_map(|pid| {
-                let path = format!("/proc/{pid}/stat");
-                std::path::Path::new(&path).exists().then(|| (pid, crate::cpu_time_of(&path)))
-            })
+            .filter(|pid| is_postgres(*pid))
+            .map(|pid| (pid, crate::cpu_time_of(&format!("/proc/{pid}/stat"))))
             .collect()
     }
 }

@@ -268,13 +268,8 @@ fn load_stored(state: &AppState, ticket_id: &str) -> Result<Option<Loaded>, AppE
     // In bounded batches: `Automerge::load` would apply every change chunk at once (batched.rs).
     let doc = batched::load(&stored.bytes)
         .map_err(|e| AppError::Internal(format!("stored document of ticket {ticket_id} does not load: {e}")))?;
-    let loaded = Loaded {
-        doc: Arc::new(doc),
-        version: stored.version,
-        seq: stored.seq,
-        chunks: ChunkState { last: stored.last_chunk, since_snapshot: stored.chunks_since_snapshot },
-        known: None,
-    };
+    let loaded =
+        Loaded { doc: Arc::new(doc), version: stored.version, seq: stored.seq, chunks: stored.chunks(), known: None };
     state.docs().put(ticket_id, &loaded);
     Ok(Some(loaded))
 }
@@ -381,7 +376,7 @@ pub(crate) fn commit_written(
                 doc: Arc::new(document),
                 version: saved.version,
                 seq: saved.seq,
-                chunks: ChunkState { last: saved.last_chunk, since_snapshot: saved.chunks_since_snapshot },
+                chunks: saved.chunks(),
                 known: Some(Arc::new(Known { state: derived_state, events, index: index.index.clone() })),
             };
             state.docs().put(ticket_id, &written);

@@ -249,9 +249,10 @@ pub struct TicketWrite {
     pub index_unchanged: bool,
     /// The ticket's chunks as the writer read them at `expected_version` (`None`: not known,
     /// the backend reads them). Every write that changes a ticket's chunks changes its version,
-    /// so with the version checked they are still so: the backend numbers the new chunk after
-    /// them without reading them again (docs/adr/0036). A number already taken fails the write
-    /// as a version conflict (the chunk's key).
+    /// so the write's version check is what keeps them true: the backend numbers the new chunk
+    /// after them without reading them again (docs/adr/0036). A stale version fails the write
+    /// whatever the chunks say; a number already taken fails it too, as a version conflict on
+    /// the chunk's key.
     pub chunks: Option<ChunkState>,
 }
 
@@ -262,6 +263,20 @@ pub struct ChunkState {
     pub last: i64,
     /// How many change chunks follow the newest snapshot.
     pub since_snapshot: u64,
+}
+
+impl StoredTicket {
+    /// Its chunks, for a write on this version.
+    pub fn chunks(&self) -> ChunkState {
+        ChunkState { last: self.last_chunk, since_snapshot: self.chunks_since_snapshot }
+    }
+}
+
+impl Saved {
+    /// The ticket's chunks after this write, for the next write on it.
+    pub fn chunks(&self) -> ChunkState {
+        ChunkState { last: self.last_chunk, since_snapshot: self.chunks_since_snapshot }
+    }
 }
 
 /// What [`Storage::save_ticket`] did.

@@ -175,6 +175,15 @@ fn is_unique_violation(e: &rusqlite::Error) -> bool {
     matches!(e.sqlite_error_code(), Some(rusqlite::ErrorCode::ConstraintViolation))
 }
 
+/// Whether `e` is a key already taken (a primary key or unique index), not another constraint.
+fn is_key_taken(e: &rusqlite::Error) -> bool {
+    let rusqlite::Error::SqliteFailure(failure, _) = e else { return false };
+    matches!(
+        failure.extended_code,
+        rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY | rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+    )
+}
+
 /// A filter's bound values as SQLite's.
 fn sql_values(values: Vec<ticket_filter::Bound>) -> Vec<SqlValue> {
     values
@@ -461,7 +470,7 @@ impl Storage for SqliteStorage {
             let mut insert = tx.prepare_cached("INSERT INTO doc_chunks (ticket_id, seq, kind, bytes) VALUES (?1, ?2, ?3, ?4)")?;
             // A number taken: the writer's chunks were not the ticket's (`TicketWrite::chunks`).
             let taken = |e: rusqlite::Error| {
-                if is_unique_violation(&e) { StorageError::VersionConflict(id.to_owned()) } else { e.into() }
+                if is_key_taken(&e) { StorageError::VersionConflict(id.to_owned()) } else { e.into() }
             };
             match &write.snapshot {
                 // One transaction: the snapshot and the removal of what it covers commit together.

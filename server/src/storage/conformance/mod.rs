@@ -404,6 +404,18 @@ fn chunks_known_to_the_writer(s: &dyn Storage) {
         "the conflict wrote nothing"
     );
     assert!(s.change_log("t1").expect("log").is_empty(), "nor its change log");
+    // A stale version, its chunk number free: the version check fails it, a compaction too
+    // (its snapshot and the removal of what it covers with it).
+    let stale_version = TicketWrite {
+        chunks: known(loaded.last_chunk, loaded.chunks_since_snapshot),
+        ..write("t1", Some(first.version), b"xyz", row("t1", Status::New, None), &["h2"])
+    };
+    assert!(matches!(s.save_ticket(&stale_version), Err(StorageError::VersionConflict(_))), "stale version");
+    let mut stale_compact = TicketWrite { snapshot: Some(b"BAD".to_vec()), ..stale_version.clone() };
+    stale_compact.changes.clear();
+    assert!(matches!(s.save_ticket(&stale_compact), Err(StorageError::VersionConflict(_))), "stale compaction");
+    assert_eq!(s.load_ticket("t1").expect("load").expect("exists"), loaded, "neither wrote anything");
+    assert!(s.change_log("t1").expect("log").is_empty(), "nor logged");
     let third = TicketWrite {
         chunks: known(loaded.last_chunk, loaded.chunks_since_snapshot),
         ..write("t1", Some(loaded.version), b"ghi", row("t1", Status::New, None), &[])

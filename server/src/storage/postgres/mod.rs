@@ -136,8 +136,9 @@ impl PostgresStorage {
         Ok(storage)
     }
 
-    /// How often PostgreSQL planned the sync's read for each call (custom plans) and how often
-    /// it reused one plan (generic), as the connection that ran it counts them: what shows
+    /// How often PostgreSQL planned the sync's reads (both statements, ADR 0036) for each call
+    /// (custom plans) and how often it reused one plan (generic), as the connection that ran
+    /// them counts them: what shows
     /// that the read is planned once (docs/adr/0026). For tests: `None` before any sync read.
     #[cfg(feature = "conformance")]
     pub fn sync_read_plans(&self) -> Result<Option<(i64, i64)>, StorageError> {
@@ -191,6 +192,8 @@ impl PostgresStorage {
         self.write(|tx| {
             let id = write.ticket_id.as_str();
             tx.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", &[&TICKET_LOCK_SPACE, &id])?;
+            // Chunks known to the writer: the version is checked by the row's write below, which
+            // fails the transaction whole (the snapshot and the removal with it).
             let (current, next_chunk): (Option<i64>, i64) = match write.chunks {
                 Some(read) => (write.expected_version, read.last + 1),
                 None => {
@@ -211,10 +214,14 @@ impl PostgresStorage {
                 other => other?,
             };
             tx.execute("DELETE FROM doc_chunks WHERE ticket_id = $1 AND seq < $2", &[&id, &next_chunk])?;
-            // Nothing follows the new snapshot. Its version is checked by the row's write.
-            let seq = save_row(tx, write, version, &records(write, None, None))?.seq;
-            self.seen_seq.fetch_max(u64_of(seq), Ordering::Relaxed);
+            // Nothing follows the new snapshot.
+            let known = write.chunks.map(|_| next_chunk);
+            let seq = save_row(tx, write, version, &records(write, None, known))?.seq;
             Ok(Saved { seq: u64_of(seq), version, chunks_since_snapshot: 0, last_chunk: next_chunk })
+        })
+        .inspect(|saved| {
+            // Once committed.
+            self.seen_seq.fetch_max(saved.seq, Ordering::Relaxed);
         })
     }
 
@@ -594,10 +601,12 @@ impl Storage for PostgresStorage {
     }
 
     fn current_seq(&self) -> Result<u64, StorageError> {
-        self.alone(|tx| {
+        let seq = self.alone(|tx| {
             let value: i64 = tx.query_one("SELECT value FROM counters WHERE name = 'change_seq'", &[])?.get(0);
             Ok(u64_of(value))
-        })
+        })?;
+        self.seen_seq.fetch_max(seq, Ordering::Relaxed);
+        Ok(seq)
     }
 
     fn change_log(&self, ticket_id: &str) -> Result<Vec<ChangeLogRow>, StorageError> {

@@ -22,10 +22,11 @@ use crate::storage::{INDEX_FINGERPRINT_COUNTER, IndexRow, StorageError, index_of
 /// version, `$6` the stored document's heads, the index from `$7`; after the index's: the change
 /// log's hashes, devices and times, the version the writer read (`NULL`: a new ticket), the
 /// change chunk's bytes (`NULL`: none), and the pushing device with its confirmed heads (`NULL`:
-/// not written). Returns the sequence number and how many change chunks followed the last
-/// snapshot before this write. [`SAVE_KNOWN_CHUNKS_SQL`] is the same write by a writer that
-/// knows the ticket's chunks (`TicketWrite::chunks`): the new chunk's number is its last
-/// parameter, nothing of `doc_chunks` is read, and the count it returns is 0.
+/// not written). Returns the sequence number, how many change chunks followed the last snapshot
+/// before this write and the number the change chunk took ([`RowSaved`]).
+/// [`SAVE_KNOWN_CHUNKS_SQL`] is the same write by a writer that knows the ticket's chunks
+/// (`TicketWrite::chunks`): the new chunk's number is its last parameter, nothing of
+/// `doc_chunks` is read, and the count it returns is 0.
 ///
 /// Writers of one ticket need no lock of their own (docs/adr/0033): the version
 /// is checked twice, in the statement's snapshot (`state`: the ticket is as the writer read it,
@@ -38,8 +39,8 @@ use crate::storage::{INDEX_FINGERPRINT_COUNTER, IndexRow, StorageError, index_of
 /// condition reads the records' results, so they are written (as its init plans) before the
 /// counter row is locked: the lock covers the row's upsert and the commit only.
 pub(super) static SAVE_SQL: LazyLock<String> = LazyLock::new(|| save_sql(false));
-/// See [`SAVE_SQL`]: the chunk state of the 35 µs a write of PostgreSQL's CPU it cost alone
-/// (docs/adr/0036) comes from the writer.
+/// See [`SAVE_SQL`]: the chunk state comes from the writer (read by the statement, it cost
+/// 35 µs of PostgreSQL's CPU a write, docs/adr/0036).
 pub(super) static SAVE_KNOWN_CHUNKS_SQL: LazyLock<String> = LazyLock::new(|| save_sql(true));
 
 fn save_sql(known_chunks: bool) -> String {
