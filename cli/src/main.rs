@@ -112,6 +112,13 @@ enum Command {
         #[command(subcommand)]
         command: dispatch::DispatchCommand,
     },
+    /// Re-examine every stored ticket's history with the checks a push passes today: lists the
+    /// tickets a server before them stored with changes nobody can load or read back (read
+    /// only; run it after upgrading a server). Fails when it finds one.
+    Check {
+        #[command(flatten)]
+        server: ServerData,
+    },
     /// Start a server with simulated engineers working offline and online, and watch.
     Demo {
         /// Where the demo keeps its data (recreated on every run).
@@ -253,6 +260,31 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Dispatch { server, token, command } => dispatch::run(&server, &token, command).await,
         Command::Demo { data, listen, once } => demo::run(data, listen, once).await,
+        Command::Check { server } => tokio::task::spawn_blocking(move || check(&server)).await?,
+    }
+}
+
+/// Runs `check` against the server's database and says what it found. Blocking.
+fn check(server: &ServerData) -> Result<(), CliError> {
+    let state = open_state(&server.data, server.database_url.as_deref(), fieldsync_server::ServerConfig::default())?;
+    let report = fieldsync_server::check::check_stored_tickets(state.storage(), |done, total| {
+        if done % 1_000 == 0 {
+            eprintln!("checked {done} of {total} tickets");
+        }
+    })
+    .map_err(|e| CliError(format!("cannot read the tickets: {e}")))?;
+    for finding in &report.findings {
+        println!("{}: {}", finding.ticket_id, finding.problem);
+    }
+    let summary = format!("{} tickets, {} changes checked", report.tickets, report.changes);
+    if report.findings.is_empty() {
+        println!("{summary}: every ticket's history passes");
+        Ok(())
+    } else {
+        Err(CliError(format!(
+            "{summary}: {} ticket(s) hold changes a push would be refused for today (listed above)",
+            report.findings.len()
+        )))
     }
 }
 

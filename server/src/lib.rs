@@ -31,6 +31,7 @@ mod access;
 pub mod actors;
 mod auth;
 pub mod blobs;
+pub mod check;
 pub mod complaints;
 mod console;
 pub mod customers;

@@ -205,30 +205,10 @@ fn forged_changes_that_pass_leave_a_document_that_is_still_served() {
     // More when exploring: FIELDSYNC_FORGED_SEEDS=100000 cargo test --release … forged_changes
     let seeds = std::env::var("FIELDSYNC_FORGED_SEEDS").ok().and_then(|n| n.parse().ok()).unwrap_or(3_000u64);
     for seed in 0..seeds {
-        let mut rng = StdRng::seed_from_u64(seed);
-        // One change, or two made one on the other with either (or both) forged; a forged first
-        // one keeps the second depending on it.
-        let mut forged =
-            if rng.random_bool(0.5) { vec![honest(&doc, &device)] } else { honest_pair(&doc, &device).to_vec() };
-        let first_hash = forged[0].hash;
-        for _ in 0..rng.random_range(1..4) {
-            let which = rng.random_range(0..forged.len());
-            forge(&mut rng, &mut forged[which], &ids, &stored);
-        }
-        let Ok(mut push) =
-            catch_unwind(AssertUnwindSafe(|| forged.iter().map(|c| Change::from(c.clone())).collect::<Vec<Change>>()))
-        else {
+        let Some(push) = forged_push(seed, &doc, &device, &ids, &stored) else {
             refused += 1;
             continue;
         };
-        if push.len() == 2 && forged[1].deps == first_hash.into_iter().collect::<Vec<_>>() {
-            forged[1].deps = vec![push[0].hash()];
-            let Ok(second) = catch_unwind(AssertUnwindSafe(|| Change::from(forged[1].clone()))) else {
-                refused += 1;
-                continue;
-            };
-            push[1] = second;
-        }
         let limits = crate::limits::PushLimits::default();
         if push.iter().any(|c| crate::limits::change_cost(c.raw_bytes(), &limits).is_err())
             || misnumbered(&doc, &push).is_some()
@@ -251,6 +231,7 @@ fn forged_changes_that_pass_leave_a_document_that_is_still_served() {
         }
         applied += 1;
         if catch_unwind(AssertUnwindSafe(|| still_served(&target, &before))).is_err() {
+            let forged: Vec<_> = push.iter().map(Change::decode).collect();
             panic!("seed {seed}: forged changes passed the checks and broke the document: {forged:?}");
         }
     }
@@ -259,4 +240,102 @@ fn forged_changes_that_pass_leave_a_document_that_is_still_served() {
     );
     assert!(refused > 0, "some forgeries are refused");
     assert!(applied > 0, "some forgeries are harmless and go through");
+}
+
+/// The changes of seed `seed`'s forgery of an honest push to `doc` (`None`: Automerge would not
+/// even encode them). One change, or two made one on the other with either (or both) forged; a
+/// forged first one keeps the second depending on it.
+fn forged_push(
+    seed: u64,
+    doc: &Automerge,
+    device: &ActorId,
+    ids: &[OpId],
+    stored: &[automerge::ChangeHash],
+) -> Option<Vec<Change>> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut forged = if rng.random_bool(0.5) { vec![honest(doc, device)] } else { honest_pair(doc, device).to_vec() };
+    let first_hash = forged[0].hash;
+    for _ in 0..rng.random_range(1..4) {
+        let which = rng.random_range(0..forged.len());
+        forge(&mut rng, &mut forged[which], ids, stored);
+    }
+    let mut push =
+        catch_unwind(AssertUnwindSafe(|| forged.iter().map(|c| Change::from(c.clone())).collect::<Vec<Change>>()))
+            .ok()?;
+    if push.len() == 2 && forged[1].deps == first_hash.into_iter().collect::<Vec<_>>() {
+        forged[1].deps = vec![push[0].hash()];
+        push[1] = catch_unwind(AssertUnwindSafe(|| Change::from(forged[1].clone()))).ok()?;
+    }
+    Some(push)
+}
+
+/// What a server before the push's checks would have stored for `push` on `doc`: the document's
+/// bytes and the pushed change chunks after them, as storage keeps a ticket.
+fn stored_unchecked(doc: &Automerge, push: &[Change]) -> Vec<u8> {
+    let mut bytes = doc.save();
+    for change in push {
+        bytes.extend_from_slice(change.raw_bytes());
+    }
+    bytes
+}
+
+/// `fieldsync check` (crate::check) agrees with the push's checks on every forgery a server
+/// before them could have stored: a ticket holding one the push refuses is found, one holding
+/// a forgery the push lets through is not, and nothing the stored bytes hold makes it panic.
+#[test]
+fn the_check_finds_every_stored_forgery_that_a_push_is_refused_for() {
+    let device = ActorId::random();
+    let doc = base(&device);
+    let ids = op_ids(&doc);
+    let stored: Vec<_> = doc.get_changes(&[]).iter().map(Change::hash).collect();
+    assert_eq!(crate::check::check_ticket("t1", &doc.save()).1, None, "the honest ticket passes");
+    let (mut found, mut passed) = (0, 0);
+    let seeds = std::env::var("FIELDSYNC_FORGED_SEEDS").ok().and_then(|n| n.parse().ok()).unwrap_or(1_000u64);
+    for seed in 0..seeds {
+        let Some(push) = forged_push(seed, &doc, &device, &ids, &stored) else { continue };
+        let limits = crate::limits::PushLimits::default();
+        let costs: Vec<_> = push.iter().map(|c| crate::limits::change_cost(c.raw_bytes(), &limits)).collect();
+        // Caps are the push's, not the history's: the check does not apply them.
+        if costs.iter().any(|c| matches!(c, Err(crate::limits::ChangeRefusal::AboveLimit(_)))) {
+            continue;
+        }
+        let refused = costs.iter().any(Result::is_err)
+            || misnumbered(&doc, &push).is_some()
+            || crate::op_places::misplaced(&doc, &push).is_some()
+            || {
+                let mut target = doc.clone();
+                match catch_unwind(AssertUnwindSafe(|| target.apply_changes(push.clone()))) {
+                    Ok(Ok(())) => {
+                        !target.get_missing_deps(&[]).is_empty()
+                            || not_as_written(&target, &push).is_some()
+                            // As `sync::apply_push`: still this ticket.
+                            || fieldsync_core::model::doc::ticket_id(&target).ok().as_deref() != Some("t1")
+                    }
+                    _ => true,
+                }
+            };
+        let bytes = stored_unchecked(&doc, &push);
+        let (_, problem) = catch_unwind(|| crate::check::check_ticket("t1", &bytes))
+            .unwrap_or_else(|_| panic!("seed {seed}: the check panicked"));
+        // Whether the stored bytes hold the forgery at all (Automerge may refuse them whole,
+        // or keep a change whose dependencies are missing out of the document).
+        let held = catch_unwind(AssertUnwindSafe(|| {
+            Automerge::load(&bytes).ok().map(|d| push.iter().all(|c| d.get_change_meta_by_hash(&c.hash()).is_some()))
+        }));
+        match held {
+            Ok(Some(true)) if refused => {
+                assert!(problem.is_some(), "seed {seed}: a stored forgery the push refuses was not found");
+                found += 1;
+            }
+            Ok(Some(true)) => {
+                assert_eq!(problem, None, "seed {seed}: a forgery the push lets through was reported");
+                passed += 1;
+            }
+            // Bytes Automerge cannot load, or panics on: the ticket cannot be opened.
+            Err(_) | Ok(None) => assert!(problem.is_some(), "seed {seed}: unloadable bytes were not found"),
+            Ok(Some(false)) => {}
+        }
+    }
+    eprintln!("stored forgeries: {found} found, {passed} harmless and passed");
+    assert!(found > 0 && passed > 0, "both kinds were tried");
 }

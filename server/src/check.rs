@@ -1,0 +1,131 @@
+//! `fieldsync check`: every stored ticket's history re-examined with the checks a push passes
+//! today (docs/adr/0034).
+//!
+//! A server before those checks stored what devices pushed as long as Automerge took it, and
+//! some forged changes leave a ticket that nobody can open whole again (its stored changes
+//! panic Automerge when loaded, or one is rebuilt under another hash than the one stored). The
+//! server only finds such a ticket when it next loads it; a device only when the ticket reaches
+//! it. This finds them all at once, without changing anything: each ticket's stored bytes are
+//! loaded, and its changes replayed one at a time, in the order of its history, onto an empty
+//! document through the push's checks (kinds of operation, numbers, places, read back as
+//! written). Automerge panicking anywhere on the way is a finding, never a crash.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use automerge::{Automerge, Change};
+use fieldsync_core::model::doc;
+
+use crate::limits::{self, ChangeRefusal, PushLimits};
+use crate::storage::{Scope, Storage, StorageError};
+
+/// What one ticket's check found wrong.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    /// The ticket.
+    pub ticket_id: String,
+    /// What is wrong with its stored history, in words.
+    pub problem: String,
+}
+
+/// What [`check_stored_tickets`] saw.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CheckReport {
+    /// Tickets examined.
+    pub tickets: u64,
+    /// Changes replayed, over all tickets.
+    pub changes: u64,
+    /// The tickets whose history a push would be refused for today, in the index's order.
+    pub findings: Vec<Finding>,
+}
+
+/// Examines every ticket in `storage` (read only). `progress` is called after each ticket with
+/// how many have been examined and how many there are.
+pub fn check_stored_tickets(
+    storage: &dyn Storage,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<CheckReport, StorageError> {
+    let rows = storage.changed_since(0, &Scope::All)?;
+    let total = rows.len() as u64;
+    let mut report = CheckReport::default();
+    for row in rows {
+        // A ticket deleted since the listing is not a finding.
+        if let Some(stored) = storage.load_ticket(&row.id)? {
+            let (changes, problem) = check_ticket(&row.id, &stored.bytes);
+            report.changes += changes;
+            if let Some(problem) = problem {
+                report.findings.push(Finding { ticket_id: row.id, problem });
+            }
+        }
+        report.tickets += 1;
+        progress(report.tickets, total);
+    }
+    Ok(report)
+}
+
+/// Checks one ticket's stored bytes: how many changes were replayed, and what is wrong, if
+/// anything. Pure.
+pub fn check_ticket(ticket_id: &str, bytes: &[u8]) -> (u64, Option<String>) {
+    let loaded = match catch_unwind(|| Automerge::load(bytes)) {
+        Ok(Ok(loaded)) => loaded,
+        Ok(Err(e)) => return (0, Some(format!("its stored bytes do not load: {e}"))),
+        Err(_) => return (0, Some("Automerge panics loading its stored bytes".into())),
+    };
+    let history: Vec<Change> = match catch_unwind(AssertUnwindSafe(|| loaded.get_changes(&[]))) {
+        Ok(changes) => changes,
+        Err(_) => return (0, Some("Automerge panics reading its history back".into())),
+    };
+    let mut replayed = Automerge::new();
+    let mut count = 0;
+    for change in &history {
+        count += 1;
+        if let Some(why) = replay(&mut replayed, change) {
+            return (count, Some(why));
+        }
+    }
+    if history.iter().filter(|c| c.deps().is_empty()).count() > 1 {
+        return (count, Some("its history has more than one first change".into()));
+    }
+    let mut stored_heads = loaded.get_heads();
+    let mut replayed_heads = replayed.get_heads();
+    stored_heads.sort();
+    replayed_heads.sort();
+    if stored_heads != replayed_heads {
+        return (count, Some("its history replayed does not end where its stored document does".into()));
+    }
+    match catch_unwind(AssertUnwindSafe(|| doc::ticket_id(&replayed))) {
+        Ok(Ok(found)) if found == ticket_id => (count, None),
+        Ok(Ok(found)) => (count, Some(format!("its document names another ticket, {found:?}"))),
+        Ok(Err(e)) => (count, Some(format!("its document is not a ticket: {e}"))),
+        Err(_) => (count, Some("Automerge panics reading its document".into())),
+    }
+}
+
+/// Applies one change of a history to `document` (everything before it applied) as a push of it
+/// alone would be checked: why not, if it would be refused.
+fn replay(document: &mut Automerge, change: &Change) -> Option<String> {
+    let one = std::slice::from_ref(change);
+    // Only what a ticket is made of: the caps of a push are not a history's concern.
+    match limits::change_cost(change.raw_bytes(), &unbounded()) {
+        Err(ChangeRefusal::Unsupported(why) | ChangeRefusal::Malformed(why)) => {
+            return Some(format!("change {}: {why}", change.hash()));
+        }
+        Err(ChangeRefusal::AboveLimit(_)) | Ok(_) => {}
+    }
+    if let Some(why) = crate::op_numbers::misnumbered(document, one) {
+        return Some(why);
+    }
+    if let Some(why) = crate::op_places::misplaced(document, one) {
+        return Some(why);
+    }
+    match catch_unwind(AssertUnwindSafe(|| document.apply_changes([change.clone()]))) {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Some(format!("change {} cannot be applied: {e}", change.hash())),
+        Err(_) => return Some(format!("Automerge panics applying change {}", change.hash())),
+    }
+    crate::op_numbers::not_as_written(document, one)
+}
+
+/// Caps no stored change is above.
+fn unbounded() -> PushLimits {
+    PushLimits { max_change_bytes: usize::MAX, max_change_ops: u64::MAX, ..PushLimits::default() }
+}
