@@ -113,8 +113,8 @@ enum Command {
         command: dispatch::DispatchCommand,
     },
     /// Re-examine every stored ticket's history with the checks a push passes today: lists the
-    /// tickets a server before them stored with changes nobody can load or read back (read
-    /// only; run it after upgrading a server). Fails when it finds one.
+    /// tickets a server before them stored with changes nobody can load or read back. It
+    /// changes no ticket; run it after upgrading a server. Fails when it finds one.
     Check {
         #[command(flatten)]
         server: ServerData,
@@ -266,6 +266,11 @@ async fn run(cli: Cli) -> Result<(), CliError> {
 
 /// Runs `check` against the server's database and says what it found. Blocking.
 fn check(server: &ServerData) -> Result<(), CliError> {
+    // Opening creates a database: a mistyped directory would otherwise "pass", empty.
+    let sqlite = server.data.join("server.sqlite");
+    if server.database_url.is_none() && !sqlite.exists() {
+        return Err(CliError(format!("no server database at {}: see --data", sqlite.display())));
+    }
     let state = open_state(&server.data, server.database_url.as_deref(), fieldsync_server::ServerConfig::default())?;
     let report = fieldsync_server::check::check_stored_tickets(state.storage(), |done, total| {
         if done % 1_000 == 0 {

@@ -58,4 +58,10 @@ fn check_passes_honest_tickets_and_names_one_stored_with_a_forbidden_change() {
     assert!(stderr.contains("1 ticket(s) hold changes a push would be refused for today"), "{stderr}");
     // Read only: the same finding again, nothing repaired or lost.
     assert!(fails(&["check", "--data", data_s]).contains("1 ticket(s)"));
+
+    // A mistyped directory is not an empty server that passes.
+    let missing = dir.path().join("no-such-server");
+    let refused = fails(&["check", "--data", missing.to_str().expect("path")]);
+    assert!(refused.contains("no server database at"), "{refused}");
+    assert!(!missing.exists(), "nothing is created");
 }
