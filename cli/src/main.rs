@@ -281,14 +281,18 @@ fn check(server: &ServerData) -> Result<(), CliError> {
     for finding in &report.findings {
         println!("{}: {}", finding.ticket_id, finding.problem);
     }
-    let summary = format!("{} tickets, {} changes checked", report.tickets, report.changes);
+    let plural = |n: u64, word: &str| if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") };
+    let summary = format!("{} and {} checked", plural(report.tickets, "ticket"), plural(report.changes, "change"));
     if report.findings.is_empty() {
         println!("{summary}: every ticket's history passes");
         Ok(())
     } else {
         Err(CliError(format!(
-            "{summary}: {} ticket(s) hold changes a push would be refused for today (listed above)",
-            report.findings.len()
+            "{summary}: {} changes a push would be refused for today (listed above)",
+            match report.findings.len() {
+                1 => "1 ticket holds".to_owned(),
+                n => format!("{n} tickets hold"),
+            }
         )))
     }
 }

@@ -55,9 +55,9 @@ fn check_passes_honest_tickets_and_names_one_stored_with_a_forbidden_change() {
     assert!(!success, "a ticket with a forbidden change fails the check: {stdout}");
     assert!(stdout.contains(&format!("{poisoned}: change ")) && stdout.contains("kind 4"), "{stdout}");
     assert!(!stdout.contains(&honest), "the honest ticket is not named: {stdout}");
-    assert!(stderr.contains("1 ticket(s) hold changes a push would be refused for today"), "{stderr}");
+    assert!(stderr.contains("1 ticket holds changes a push would be refused for today"), "{stderr}");
     // Read only: the same finding again, nothing repaired or lost.
-    assert!(fails(&["check", "--data", data_s]).contains("1 ticket(s)"));
+    assert!(fails(&["check", "--data", data_s]).contains("1 ticket holds"));
 
     // A mistyped directory is not an empty server that passes.
     let missing = dir.path().join("no-such-server");
