@@ -10,6 +10,7 @@
 //!
 //! It panics with a message naming the failed check.
 
+mod check;
 mod customers;
 mod manager;
 mod report_facts;
@@ -52,6 +53,7 @@ pub fn run(make: &dyn Fn() -> Box<dyn Storage>) {
     customer_index(make);
     statistics::run(make);
     report_facts::run(make);
+    check::run(make().as_ref());
 }
 
 fn user(id: &str, role: Role) -> UserRecord {
