@@ -272,8 +272,10 @@ fn check(server: &ServerData) -> Result<(), CliError> {
         return Err(CliError(format!("no server database at {}: see --data", sqlite.display())));
     }
     let state = open_state(&server.data, server.database_url.as_deref(), fieldsync_server::ServerConfig::default())?;
+    let mut told = 0;
     let report = fieldsync_server::check::check_stored_tickets(state.storage(), |done, total| {
-        if done % 1_000 == 0 {
+        if done / 1_000 > told {
+            told = done / 1_000;
             eprintln!("checked {done} of {total} tickets");
         }
     })

@@ -7,7 +7,7 @@ mod common;
 use automerge::transaction::Transactable;
 use automerge::{ActorId, Automerge, ObjType, ROOT};
 use common::{Server, fails, ok};
-use fieldsync_server::storage::{ChunkState, SqliteStorage, Storage, TicketWrite};
+use fieldsync_server::storage::{SqliteStorage, Storage, TicketWrite};
 
 #[test]
 fn check_passes_honest_tickets_and_names_one_stored_with_a_forbidden_change() {
@@ -46,7 +46,7 @@ fn check_passes_honest_tickets_and_names_one_stored_with_a_forbidden_change() {
         heads: doc.get_heads().iter().map(|h| h.0).collect(),
         holder: None,
         index_unchanged: true,
-        chunks: Some(ChunkState { last: stored.last_chunk, since_snapshot: stored.chunks_since_snapshot }),
+        chunks: Some(stored.chunks()),
     };
     storage.save_ticket(&write).expect("save");
     drop(storage);
