@@ -280,8 +280,35 @@ fn check(server: &ServerData) -> Result<(), CliError> {
         }
     })
     .map_err(|e| CliError(format!("cannot read the tickets: {e}")))?;
+    // Who sent each blamed change: the device (and its user) to look at, perhaps to revoke.
+    let users: std::collections::HashMap<String, String> = if report.findings.iter().any(|f| f.received.is_some()) {
+        state
+            .storage()
+            .list_devices()
+            .map_err(|e| CliError(format!("cannot read the devices: {e}")))?
+            .into_iter()
+            .map(|d| (d.id, d.user_id))
+            .collect()
+    } else {
+        Default::default()
+    };
     for finding in &report.findings {
         println!("{}: {}", finding.ticket_id, finding.problem);
+        match (&finding.change, &finding.received) {
+            (Some(_), Some(received)) => {
+                let user = users.get(&received.device_id).map_or(String::new(), |u| format!(" (user {u})"));
+                println!(
+                    "  sent by device {}{user}, received {}",
+                    received.device_id,
+                    when(Some(received.received_at))
+                );
+            }
+            (Some(_), None) => println!("  who sent it is not recorded (no change log entry)"),
+            (None, _) => {}
+        }
+    }
+    if report.findings.iter().any(|f| f.received.is_some()) {
+        eprintln!("a device is refused from now on with: fieldsync user revoke DEVICE --data …");
     }
     let plural = |n: u64, word: &str| if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") };
     let summary = format!("{} and {} checked", plural(report.tickets, "ticket"), plural(report.changes, "change"));

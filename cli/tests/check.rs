@@ -36,13 +36,21 @@ fn check_passes_honest_tickets_and_names_one_stored_with_a_forbidden_change() {
     tx.put_object(ROOT, "scribble", ObjType::Text).expect("text");
     tx.commit();
     let change = doc.get_last_local_change().expect("change");
+    // Logged as a server before the checks logged every push: received from eli's device.
+    let eli_device =
+        storage.list_devices().expect("devices").into_iter().find(|d| d.user_id == "eli").expect("eli's").id;
+    let received = fieldsync_server::storage::ChangeLogRow {
+        change_hash: change.hash().to_string(),
+        device_id: eli_device.clone(),
+        received_at: 1_733_000_000_000,
+    };
     let write = TicketWrite {
         ticket_id: poisoned.clone(),
         expected_version: Some(stored.version),
         changes: change.raw_bytes().to_vec(),
         snapshot: None,
         index: storage.ticket_row(&poisoned).expect("row").expect("row"),
-        change_log: Vec::new(),
+        change_log: vec![received],
         heads: doc.get_heads().iter().map(|h| h.0).collect(),
         holder: None,
         index_unchanged: true,
@@ -55,6 +63,12 @@ fn check_passes_honest_tickets_and_names_one_stored_with_a_forbidden_change() {
     assert!(!success, "a ticket with a forbidden change fails the check: {stdout}");
     assert!(stdout.contains(&format!("{poisoned}: change ")) && stdout.contains("kind 4"), "{stdout}");
     assert!(!stdout.contains(&honest), "the honest ticket is not named: {stdout}");
+    // Who sent it, to look at (or revoke): the device, its user, when it arrived.
+    assert!(
+        stdout.contains(&format!("sent by device {eli_device} (user eli), received 2024-11-30T20:53:20")),
+        "{stdout}"
+    );
+    assert!(stderr.contains("fieldsync user revoke DEVICE"), "{stderr}");
     assert!(stderr.contains("1 ticket holds changes a push would be refused for today"), "{stderr}");
     // Read only: the same finding again, nothing repaired or lost.
     assert!(fails(&["check", "--data", data_s]).contains("1 ticket holds"));

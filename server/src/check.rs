@@ -16,7 +16,7 @@ use automerge::{Automerge, Change};
 use fieldsync_core::model::doc;
 
 use crate::limits::{self, ChangeRefusal, PushLimits};
-use crate::storage::{Scope, Storage, StorageError};
+use crate::storage::{ChangeLogRow, Scope, Storage, StorageError};
 
 /// What one ticket's check found wrong.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,6 +25,28 @@ pub struct Finding {
     pub ticket_id: String,
     /// What is wrong with its stored history, in words.
     pub problem: String,
+    /// The first change a push would be refused for (hex hash), when one change is to blame
+    /// (not when the stored bytes do not load at all).
+    pub change: Option<String>,
+    /// Who sent that change and when, from the ticket's change log: the device to look at
+    /// (and perhaps revoke) once a forgery is found. `None`: not logged (a server before the
+    /// log, or bytes that name no change).
+    pub received: Option<ChangeLogRow>,
+}
+
+/// What is wrong with one ticket's stored history ([`check_ticket`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// In words.
+    pub why: String,
+    /// The change to blame (hex hash), if one is.
+    pub change: Option<String>,
+}
+
+impl Problem {
+    fn whole(why: impl Into<String>) -> Option<Problem> {
+        Some(Problem { why: why.into(), change: None })
+    }
 }
 
 /// What [`check_stored_tickets`] saw.
@@ -54,8 +76,13 @@ pub fn check_stored_tickets(
         for (ticket_id, stored) in storage.load_tickets(batch)? {
             let (changes, problem) = check_ticket(&ticket_id, &stored.bytes);
             report.changes += changes;
-            if let Some(problem) = problem {
-                report.findings.push(Finding { ticket_id, problem });
+            if let Some(Problem { why, change }) = problem {
+                // Rare (a finding), so the log is read for these tickets only.
+                let received = match &change {
+                    Some(hash) => storage.change_log(&ticket_id)?.into_iter().find(|row| row.change_hash == *hash),
+                    None => None,
+                };
+                report.findings.push(Finding { ticket_id, problem: why, change, received });
             }
         }
         report.tickets += batch.len() as u64;
@@ -69,39 +96,41 @@ const LOAD_BATCH: usize = 64;
 
 /// Checks one ticket's stored bytes: how many changes were replayed, and what is wrong, if
 /// anything. Pure.
-pub fn check_ticket(ticket_id: &str, bytes: &[u8]) -> (u64, Option<String>) {
+pub fn check_ticket(ticket_id: &str, bytes: &[u8]) -> (u64, Option<Problem>) {
     let loaded = match catch_unwind(|| Automerge::load(bytes)) {
         Ok(Ok(loaded)) => loaded,
-        Ok(Err(e)) => return (0, Some(format!("its stored bytes do not load: {e}"))),
-        Err(_) => return (0, Some("Automerge panics loading its stored bytes".into())),
+        Ok(Err(e)) => return (0, Problem::whole(format!("its stored bytes do not load: {e}"))),
+        Err(_) => return (0, Problem::whole("Automerge panics loading its stored bytes")),
     };
     let history: Vec<Change> = match catch_unwind(AssertUnwindSafe(|| loaded.get_changes(&[]))) {
         Ok(changes) => changes,
-        Err(_) => return (0, Some("Automerge panics reading its history back".into())),
+        Err(_) => return (0, Problem::whole("Automerge panics reading its history back")),
     };
     let mut replayed = Automerge::new();
     let mut count = 0;
     for change in &history {
         count += 1;
         if let Some(why) = replay(&mut replayed, change) {
-            return (count, Some(why));
+            return (count, Some(Problem { why, change: Some(change.hash().to_string()) }));
         }
     }
-    if history.iter().filter(|c| c.deps().is_empty()).count() > 1 {
-        return (count, Some("its history has more than one first change".into()));
+    // The second first change is the one to blame: a ticket is created once.
+    if let Some(second) = history.iter().filter(|c| c.deps().is_empty()).nth(1) {
+        let why = "its history has more than one first change".to_owned();
+        return (count, Some(Problem { why, change: Some(second.hash().to_string()) }));
     }
     let mut stored_heads = loaded.get_heads();
     let mut replayed_heads = replayed.get_heads();
     stored_heads.sort();
     replayed_heads.sort();
     if stored_heads != replayed_heads {
-        return (count, Some("its history replayed does not end where its stored document does".into()));
+        return (count, Problem::whole("its history replayed does not end where its stored document does"));
     }
     match catch_unwind(AssertUnwindSafe(|| doc::ticket_id(&replayed))) {
         Ok(Ok(found)) if found == ticket_id => (count, None),
-        Ok(Ok(found)) => (count, Some(format!("its document names another ticket, {found:?}"))),
-        Ok(Err(e)) => (count, Some(format!("its document is not a ticket: {e}"))),
-        Err(_) => (count, Some("Automerge panics reading its document".into())),
+        Ok(Ok(found)) => (count, Problem::whole(format!("its document names another ticket, {found:?}"))),
+        Ok(Err(e)) => (count, Problem::whole(format!("its document is not a ticket: {e}"))),
+        Err(_) => (count, Problem::whole("Automerge panics reading its document")),
     }
 }
 

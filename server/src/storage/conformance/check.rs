@@ -28,7 +28,9 @@ pub(super) fn run(s: &dyn Storage) {
     let mut tx = forged.transaction();
     tx.put_object(ROOT, "scribble", ObjType::Text).expect("text");
     tx.commit();
-    s.save_ticket(&write("forged", None, &forged.save(), row("forged", Status::New, None), &[])).expect("forged");
+    let text_change = forged.get_last_local_change().expect("the forged change").hash().to_string();
+    let logged = write("forged", None, &forged.save(), row("forged", Status::New, None), &[text_change.as_str()]);
+    s.save_ticket(&logged).expect("forged");
 
     let mut seen = Vec::new();
     let report = crate::check::check_stored_tickets(s, |done, total| seen.push((done, total))).expect("check");
@@ -37,5 +39,9 @@ pub(super) fn run(s: &dyn Storage) {
     let named: Vec<&str> = report.findings.iter().map(|f| f.ticket_id.as_str()).collect();
     assert_eq!(named, ["forged"], "only the forged ticket: {:?}", report.findings);
     assert!(report.findings[0].problem.contains("kind 4"), "{:?}", report.findings[0]);
+    // The change to blame, and who sent it (the log's record of it): the device to look at.
+    assert_eq!(report.findings[0].change.as_deref(), Some(text_change.as_str()));
+    let received = report.findings[0].received.as_ref().expect("who sent it");
+    assert_eq!((received.device_id.as_str(), received.received_at), ("d1", 5));
     assert!(s.load_ticket("forged").expect("load").is_some(), "the check removes nothing");
 }
