@@ -281,7 +281,8 @@ fn check(server: &ServerData) -> Result<(), CliError> {
     })
     .map_err(|e| CliError(format!("cannot read the tickets: {e}")))?;
     // Who sent each blamed change: the device (and its user) to look at, perhaps to revoke.
-    let users: std::collections::HashMap<String, String> = if report.findings.iter().any(|f| f.received.is_some()) {
+    let senders_known = report.findings.iter().any(|f| f.received.is_some());
+    let users: std::collections::HashMap<String, String> = if senders_known {
         state
             .storage()
             .list_devices()
@@ -307,7 +308,7 @@ fn check(server: &ServerData) -> Result<(), CliError> {
             (None, _) => {}
         }
     }
-    if report.findings.iter().any(|f| f.received.is_some()) {
+    if senders_known {
         eprintln!("a device is refused from now on with: fieldsync user revoke DEVICE --data …");
     }
     let plural = |n: u64, word: &str| if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") };
@@ -316,12 +317,11 @@ fn check(server: &ServerData) -> Result<(), CliError> {
         println!("{summary}: every ticket's history passes");
         Ok(())
     } else {
+        let found = report.findings.len() as u64;
+        let verb = if found == 1 { "holds" } else { "hold" };
         Err(CliError(format!(
-            "{summary}: {} changes a push would be refused for today (listed above)",
-            match report.findings.len() {
-                1 => "1 ticket holds".to_owned(),
-                n => format!("{n} tickets hold"),
-            }
+            "{summary}: {} {verb} changes a push would be refused for today (listed above)",
+            plural(found, "ticket")
         )))
     }
 }
