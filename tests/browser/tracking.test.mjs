@@ -11,6 +11,11 @@ import fs from "node:fs";
 import path from "node:path";
 import { Harness, check, fieldsync, run, shot, signIn } from "./harness.mjs";
 
+// Whether `text` shows `secret`. A secret of digits alone ("4711") also turns up by chance
+// inside the page's random tokens and ids (hex, UUIDs): there it counts only standing alone.
+const shows = (text, secret) =>
+  /^\d+$/.test(secret) ? new RegExp(`(^|[^0-9A-Za-z-])${secret}($|[^0-9A-Za-z-])`).test(text) : text.includes(secret);
+
 await Harness.main("fieldsync-tracking-", async (h) => {
   const work = h.work;
   const dana = await h.user("dana", "dispatcher");
@@ -75,7 +80,7 @@ await Harness.main("fieldsync-tracking-", async (h) => {
     check((await text(customer, "#engineer-name")) === "Mei", await text(customer, "#engineer-name"));
     const body = await customer.content();
     for (const secret of ["Chen", "INTERNAL", "ladder", "138 0000", "Jansen", "Nanjing Road", "4711", "difficult"]) {
-      check(!body.includes(secret), `the page shows ${secret}`);
+      check(!shows(body, secret), `the page shows ${secret}`);
     }
     check((await text(customer, "#promises")).includes("We will be with you by"), await text(customer, "#promises"));
     check((await text(customer, "#zone")) === "UTC+08:00", await text(customer, "#zone"));
@@ -172,7 +177,7 @@ await Harness.main("fieldsync-tracking-", async (h) => {
       check(words.includes(shown), `the report lacks ${shown}: ${words}`);
     }
     for (const secret of ["INTERNAL", "ladder", "compressor", "4711", "difficult", "Chen"]) {
-      check(!words.includes(secret), `the customer's report shows ${secret}: ${words}`);
+      check(!shows(words, secret), `the customer's report shows ${secret}: ${words}`);
     }
   });
 
