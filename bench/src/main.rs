@@ -10,6 +10,8 @@
 //! cargo run --release -p fieldsync-bench -- server
 //! ```
 //!
+//! `sync`, `server` and `memory` measure the server as shipped: they build this checkout's
+//! `fieldsync` binary first (`FIELDSYNC_BENCH_CURRENT_CLI=PATH` names another).
 //! `FIELDSYNC_BENCH_ENCRYPTED=1` runs `actions` and `open` on encrypted stores (docs/adr/0011).
 //! `FIELDSYNC_BENCH_BASELINE=PATH` runs `sync`'s bootstrap and `server` also against a
 //! `fieldsync` binary built from an older commit, side by side in the same run;

@@ -1,6 +1,6 @@
 //! The `memory` suite (issue 13, attack 7): what one crafted sync request of at most 16 MiB
 //! raises a real server process's peak memory by. Each request runs against a fresh server
-//! child (the `__serve` entry point, as `fieldsync serve` runs it) on its own copy of the
+//! child (this checkout's `fieldsync serve`, as shipped: `server_process`) on its own copy of the
 //! scene's data, that has served one honest sync first; the figure is how far the peak
 //! resident set (`VmHWM` in `/proc/<pid>/status`, reset to the resident set before the
 //! request) rises over the resident set before it. Nothing is timed.

@@ -1,12 +1,12 @@
 //! The server the `sync` and `server` suites measure, in a child process so that its CPU is
-//! measured apart from the devices': this build's server (the bench binary's `__serve` entry
-//! point), or a baseline `fieldsync` binary built from an older commit
+//! measured apart from the devices': this build's server (this checkout's `fieldsync` binary,
+//! else the bench binary's `__serve` entry point), or a baseline `fieldsync` binary built from an older commit
 //! (`FIELDSYNC_BENCH_BASELINE=PATH`), run side by side on the same work in the same run.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command as Process, Stdio};
-use std::sync::{Mutex, Once, PoisonError};
+use std::sync::{Mutex, Once, OnceLock, PoisonError};
 use std::time::Duration;
 
 use fieldsync_core::Role;
@@ -117,14 +117,57 @@ pub fn serve_child(data: &Path, database_url: Option<&str>) {
     drop(state);
 }
 
-/// This build's own `fieldsync` binary, when `FIELDSYNC_BENCH_CURRENT_CLI` names one (e.g.
-/// `target/release/fieldsync` of the same commit): this build then serves as `fieldsync serve`,
-/// the way the baseline does. Run with the baseline set to that same binary, it is an A/A
-/// check; `__serve` measured 3-6% below `fieldsync serve` of the same code (docs/adr/0026).
+/// This build's own `fieldsync` binary, the server as shipped (its allocator and build profile:
+/// docs/adr/0037), which the suites run as `fieldsync serve` the way they run the baseline:
+/// `FIELDSYNC_BENCH_CURRENT_CLI` when it names one, else the binary of this checkout, built (or
+/// found up to date) by cargo before the first server starts, so that it is never older than
+/// the sources. Only when cargo cannot build it is this binary's `__serve` measured instead
+/// (said on stderr): the same code, but this binary's allocator. Run with the baseline set to
+/// the same binary, it is an A/A check.
 fn current_cli() -> Option<PathBuf> {
-    let path = PathBuf::from(std::env::var_os("FIELDSYNC_BENCH_CURRENT_CLI")?);
-    assert!(path.is_file(), "FIELDSYNC_BENCH_CURRENT_CLI={} is not a file", path.display());
-    Some(path)
+    static CLI: OnceLock<Option<PathBuf>> = OnceLock::new();
+    CLI.get_or_init(|| match std::env::var_os("FIELDSYNC_BENCH_CURRENT_CLI") {
+        Some(path) => {
+            let path = PathBuf::from(path);
+            assert!(path.is_file(), "FIELDSYNC_BENCH_CURRENT_CLI={} is not a file", path.display());
+            Some(path)
+        }
+        None => match build_current_cli() {
+            Ok(path) => Some(path),
+            Err(why) => {
+                eprintln!("bench: measuring this binary's `__serve`, not the `fieldsync` binary: {why}");
+                None
+            }
+        },
+    })
+    .clone()
+}
+
+/// `cargo build [--release] -p fieldsync-cli` in this bench's workspace, target directory and
+/// profile: the `fieldsync` binary beside this one.
+fn build_current_cli() -> Result<PathBuf, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    // This binary is `<target>/<profile>/fieldsync-bench`.
+    let profile_dir = exe.parent().ok_or("this binary has no directory")?;
+    let target_dir = profile_dir.parent().ok_or("this binary's directory has no parent")?;
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().ok_or("no workspace")?;
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let release = (!cfg!(debug_assertions)).then_some("--release");
+    eprintln!("bench: cargo build {} -p fieldsync-cli (the server as shipped)", release.unwrap_or_default());
+    let status = Process::new(cargo)
+        .arg("build")
+        .args(release)
+        .args(["--locked", "--quiet", "-p", "fieldsync-cli", "--manifest-path"])
+        .arg(workspace.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(target_dir)
+        .status()
+        .map_err(|e| format!("cargo did not start: {e}"))?;
+    if !status.success() {
+        return Err(format!("cargo build failed ({status})"));
+    }
+    let cli = profile_dir.join("fieldsync");
+    if cli.is_file() { Ok(cli) } else { Err(format!("{} was not built", cli.display())) }
 }
 
 /// The server child process.

@@ -1,6 +1,7 @@
 //! `fieldsync`: run the server, add users, act as an engineer's device or a dispatcher from the
 //! command line, or watch the demo.
 
+mod allocator;
 mod demo;
 mod device;
 mod dispatch;
@@ -195,6 +196,7 @@ impl<E: std::fmt::Display> From<E> for CliError {
 }
 
 fn main() -> ExitCode {
+    allocator::return_freed_memory_at_once();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
