@@ -380,6 +380,7 @@ pub fn memory_suite() -> serde_json::Value {
     let worst = |key: &str| rows.iter().filter_map(|r| r[key].as_f64()).fold(0.0, f64::max);
     json!({
         "suite": "memory",
+        "server": crate::server_process::measured_server(),
         "requests": rows,
         "worst_peak_rise_mb": worst("peak_rise_mb"),
         "worst_peak_rise_mb_worst_of_3": worst("peak_rise_mb_worst_of_3"),

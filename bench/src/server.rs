@@ -256,6 +256,7 @@ pub async fn server_suite() -> serde_json::Value {
     let sqlite = current_sqlite;
     let mut out = json!({
         "suite": "server",
+        "server": crate::server_process::measured_server(),
         "devices": SERVER_DEVICES,
         "syncs": sqlite.syncs,
         "rounds": sqlite.rounds.len(),

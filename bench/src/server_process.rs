@@ -1,7 +1,8 @@
 //! The server the `sync` and `server` suites measure, in a child process so that its CPU is
 //! measured apart from the devices': this build's server (this checkout's `fieldsync` binary,
-//! else the bench binary's `__serve` entry point), or a baseline `fieldsync` binary built from an older commit
-//! (`FIELDSYNC_BENCH_BASELINE=PATH`), run side by side on the same work in the same run.
+//! else the bench binary's `__serve` entry point), or a baseline `fieldsync` binary built from
+//! an older commit (`FIELDSYNC_BENCH_BASELINE=PATH`), run side by side on the same work in the
+//! same run.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -141,6 +142,12 @@ fn current_cli() -> Option<PathBuf> {
         },
     })
     .clone()
+}
+
+/// What the suites measured as this build's server, for their JSON line: the `fieldsync`
+/// binary's path, or `__serve` when cargo could not build it.
+pub(crate) fn measured_server() -> String {
+    current_cli().map_or_else(|| "__serve".to_owned(), |cli| cli.display().to_string())
 }
 
 /// `cargo build [--release] -p fieldsync-cli` in this bench's workspace, target directory and

@@ -171,6 +171,7 @@ pub async fn sync_suite() -> serde_json::Value {
     }
     let mut out = json!({
         "suite": "sync",
+        "server": crate::server_process::measured_server(),
         "reconnect_round_trips": reconnect.round_trips,
         "reconnect_bytes": reconnect_bytes,
         "reconnect_change_bytes": change_bytes,
