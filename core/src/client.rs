@@ -612,7 +612,7 @@ impl Client {
         &self,
         ticket_id: &str,
         command: Command,
-        also: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<(), Error>,
+        also: impl FnOnce(&rusqlite::Connection) -> Result<(), Error>,
     ) -> Result<(), Error> {
         let at = self.now();
         let mut docs = self.lock_docs()?;
@@ -653,7 +653,7 @@ impl Client {
         document: &Automerge,
         performed: &Performed,
         summary: &TicketSummary,
-        also: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<(), Error>,
+        also: impl FnOnce(&rusqlite::Connection) -> Result<(), Error>,
     ) -> Result<(), Error> {
         let change = document
             .get_change_by_hash(&performed.hash)

@@ -340,7 +340,7 @@ impl Client {
         let cursor = response.cursor.to_string();
         // All of it comes again from the server if a power cut undoes it, except a refusal's
         // reason (a replayed push is not refused twice): that one waits for the disk.
-        let write = |tx: &rusqlite::Transaction<'_>| -> Result<Option<Waiting>, Error> {
+        let write = |tx: &rusqlite::Connection| -> Result<Option<Waiting>, Error> {
             for staged in &staged {
                 if let Some(Received { chunk, .. }) = &staged.received {
                     tickets::append_chunk(tx, &staged.ticket_id, chunk.kind, &chunk.bytes)?;
@@ -461,7 +461,7 @@ fn same_heads(a: &[ChangeHash], b: &[ChangeHash]) -> bool {
 pub type Waiting = (Pending, Vec<Upload>);
 
 /// [`Client::waiting`] in the transaction `tx` (a read, or the end of the answer's write).
-fn waiting_in(tx: &rusqlite::Transaction<'_>) -> Result<Waiting, Error> {
+fn waiting_in(tx: &rusqlite::Connection) -> Result<Waiting, Error> {
     let tickets = tickets::pending_count(tx)?;
     let uploads = blobs::pending_uploads(tx)?;
     // As `blobs::pending_upload_totals` sums them, from the same rows.

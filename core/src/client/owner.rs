@@ -7,7 +7,7 @@
 //! engine refuses a token of anyone else before anything is sent (`crate::sync::identity`).
 
 use automerge::ActorId;
-use rusqlite::Transaction;
+use rusqlite::Connection;
 
 use crate::error::Error;
 use crate::model::{Identity, ids};
@@ -21,7 +21,7 @@ const META_ACTOR: &str = "actor";
 /// Checks that the store belongs to `identity` (recording it on first use) and returns the
 /// store's actor (made on first use). A store older than the device binding has no device
 /// yet: the first device to open it after the upgrade is recorded, as the user was once.
-pub(super) fn claim(tx: &Transaction<'_>, identity: &Identity) -> Result<ActorId, Error> {
+pub(super) fn claim(tx: &Connection, identity: &Identity) -> Result<ActorId, Error> {
     match tickets::get_meta(tx, META_USER)? {
         Some(owner) if owner != identity.user_id => return Err(StoreError::WrongUser.into()),
         Some(_) => {}

@@ -2,7 +2,7 @@
 //! them. A blob is stored once whatever the number of tickets that use it; an upload is one
 //! (blob, ticket) pair, because the server authorizes a blob through the ticket it belongs to.
 
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::StoreError;
 use crate::time::Millis;
@@ -26,7 +26,7 @@ pub struct Upload {
 
 /// Stores a blob unless it is already there (same hash, same bytes).
 pub fn put_blob(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     sha256: &str,
     bytes: &[u8],
     content_type: &str,
@@ -41,18 +41,12 @@ pub fn put_blob(
 }
 
 /// A blob's bytes, if the store has it.
-pub fn blob(tx: &Transaction<'_>, sha256: &str) -> Result<Option<Vec<u8>>, StoreError> {
+pub fn blob(tx: &Connection, sha256: &str) -> Result<Option<Vec<u8>>, StoreError> {
     Ok(tx.prepare_cached("SELECT bytes FROM blobs WHERE sha256 = ?1")?.query_row([sha256], |r| r.get(0)).optional()?)
 }
 
 /// Queues a blob for upload as part of a ticket (nothing happens if it is queued already).
-pub fn queue_upload(
-    tx: &Transaction<'_>,
-    sha256: &str,
-    ticket_id: &str,
-    size: u64,
-    now: Millis,
-) -> Result<(), StoreError> {
+pub fn queue_upload(tx: &Connection, sha256: &str, ticket_id: &str, size: u64, now: Millis) -> Result<(), StoreError> {
     tx.prepare_cached(
         "INSERT INTO uploads (sha256, ticket_id, size, updated_at) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (sha256, ticket_id) DO NOTHING",
@@ -73,7 +67,7 @@ fn upload_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Upload> {
 }
 
 /// Uploads not finished yet, oldest first.
-pub fn pending_uploads(tx: &Transaction<'_>) -> Result<Vec<Upload>, StoreError> {
+pub fn pending_uploads(tx: &Connection) -> Result<Vec<Upload>, StoreError> {
     let mut stmt = tx.prepare_cached(
         "SELECT sha256, ticket_id, size, sent, state, reason FROM uploads WHERE state = 'pending' ORDER BY updated_at, sha256",
     )?;
@@ -82,7 +76,7 @@ pub fn pending_uploads(tx: &Transaction<'_>) -> Result<Vec<Upload>, StoreError> 
 }
 
 /// Every upload of the store (for status screens and tests).
-pub fn uploads(tx: &Transaction<'_>) -> Result<Vec<Upload>, StoreError> {
+pub fn uploads(tx: &Connection) -> Result<Vec<Upload>, StoreError> {
     let mut stmt = tx.prepare_cached(
         "SELECT sha256, ticket_id, size, sent, state, reason FROM uploads ORDER BY updated_at, sha256",
     )?;
@@ -92,7 +86,7 @@ pub fn uploads(tx: &Transaction<'_>) -> Result<Vec<Upload>, StoreError> {
 
 /// Records progress: bytes the server confirmed, and whether it is done or failed (with why).
 pub fn set_upload(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     sha256: &str,
     ticket_id: &str,
     sent: u64,
@@ -108,7 +102,7 @@ pub fn set_upload(
 }
 
 /// Pending uploads: how many and how many bytes are left to send.
-pub fn pending_upload_totals(tx: &Transaction<'_>) -> Result<(u64, u64), StoreError> {
+pub fn pending_upload_totals(tx: &Connection) -> Result<(u64, u64), StoreError> {
     let (count, bytes): (i64, i64) = tx
         .prepare_cached("SELECT COUNT(*), COALESCE(SUM(size - sent), 0) FROM uploads WHERE state = 'pending'")?
         .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;

@@ -15,6 +15,7 @@ pub mod claims;
 pub mod encryption;
 pub mod index_sql;
 mod migrations;
+pub mod sql_tx;
 pub mod tickets;
 
 use std::path::{Path, PathBuf};
@@ -22,12 +23,13 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use rusqlite::config::DbConfig;
-use rusqlite::{Connection, ErrorCode, OpenFlags, Transaction, TransactionBehavior};
+use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 use checkpointer::{CheckpointPolicy, Checkpointer};
 use encryption::Unreadable;
 pub use encryption::{StoreKey, encrypt_existing};
 pub use migrations::{LATEST_VERSION, run_numbered};
+use sql_tx::{Begin, Tx};
 
 /// How many reader connections a store keeps.
 const READERS: usize = 2;
@@ -240,7 +242,7 @@ impl Store {
 
     /// Runs `f` in an IMMEDIATE write transaction and commits it if `f` returns `Ok`; the commit
     /// is durable when this returns.
-    pub fn write<T, E>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T, E>) -> Result<T, E>
+    pub fn write<T, E>(&self, f: impl FnOnce(&Connection) -> Result<T, E>) -> Result<T, E>
     where
         E: From<StoreError>,
     {
@@ -253,7 +255,7 @@ impl Store {
     /// without waiting for an fsync of its own even under [`Durability::PowerLoss`]: a power cut
     /// right after may roll the whole transaction back, and the next sync fetches it again
     /// (docs/adr/0001). Local actions never go through here.
-    pub fn write_relaxed<T, E>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T, E>) -> Result<T, E>
+    pub fn write_relaxed<T, E>(&self, f: impl FnOnce(&Connection) -> Result<T, E>) -> Result<T, E>
     where
         E: From<StoreError>,
     {
@@ -275,7 +277,7 @@ impl Store {
     /// empties every other connection's page cache, but not the writer's own, so reading
     /// here costs no page reads from the file for what the last writes touched. It waits
     /// while a write is in progress; queries that need not wait use [`Store::read`].
-    pub fn read_for_write<T, E>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T, E>) -> Result<T, E>
+    pub fn read_for_write<T, E>(&self, f: impl FnOnce(&Connection) -> Result<T, E>) -> Result<T, E>
     where
         E: From<StoreError>,
     {
@@ -284,7 +286,7 @@ impl Store {
     }
 
     /// Runs `f` in a read transaction on a reader connection (a consistent snapshot).
-    pub fn read<T, E>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T, E>) -> Result<T, E>
+    pub fn read<T, E>(&self, f: impl FnOnce(&Connection) -> Result<T, E>) -> Result<T, E>
     where
         E: From<StoreError>,
     {
@@ -306,11 +308,11 @@ impl Store {
 }
 
 /// Runs `f` in a read (DEFERRED) transaction on `conn`.
-fn read_on<T, E>(conn: &mut Connection, f: impl FnOnce(&Transaction<'_>) -> Result<T, E>) -> Result<T, E>
+fn read_on<T, E>(conn: &mut Connection, f: impl FnOnce(&Connection) -> Result<T, E>) -> Result<T, E>
 where
     E: From<StoreError>,
 {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred).map_err(StoreError::from)?;
+    let tx = Tx::begin(conn, Begin::Deferred).map_err(StoreError::from)?;
     let value = f(&tx)?;
     // Read-only: ending it either way releases the snapshot.
     tx.finish().map_err(StoreError::from)?;
@@ -318,11 +320,11 @@ where
 }
 
 /// Runs `f` in an IMMEDIATE transaction on the writer and commits it if `f` returns `Ok`.
-fn write_on<T, E>(conn: &mut Connection, f: impl FnOnce(&Transaction<'_>) -> Result<T, E>) -> Result<T, E>
+fn write_on<T, E>(conn: &mut Connection, f: impl FnOnce(&Connection) -> Result<T, E>) -> Result<T, E>
 where
     E: From<StoreError>,
 {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(StoreError::from)?;
+    let tx = Tx::begin(conn, Begin::Immediate).map_err(StoreError::from)?;
     let value = f(&tx)?;
     tx.commit().map_err(StoreError::from)?;
     Ok(value)
@@ -335,8 +337,14 @@ fn configure(conn: &Connection, durability: Durability) -> Result<(), StoreError
     // Query-plan stability: otherwise a statement whose plan could depend on a bound value is
     // re-parsed and re-planned at every execution instead of reusing its cached plan.
     conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
+    // Every statement of the store's (~30, transactions' own BEGIN and COMMIT among them) stays
+    // prepared: rusqlite's default of 16 would parse some again at every action or sync.
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(())
 }
+
+/// Prepared statements kept per connection.
+const STATEMENT_CACHE: usize = 64;
 
 /// SQLite's own words for "this file is damaged": the only errors that move a store aside.
 fn is_corruption(e: &rusqlite::Error) -> bool {

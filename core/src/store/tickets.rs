@@ -9,7 +9,7 @@
 
 use std::sync::LazyLock;
 
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::StoreError;
 use super::index_sql::{self, IndexReader};
@@ -46,12 +46,7 @@ pub struct Appended {
 }
 
 /// Appends a chunk after the ticket's last one.
-pub fn append_chunk(
-    tx: &Transaction<'_>,
-    ticket_id: &str,
-    kind: ChunkKind,
-    bytes: &[u8],
-) -> Result<Appended, StoreError> {
+pub fn append_chunk(tx: &Connection, ticket_id: &str, kind: ChunkKind, bytes: &[u8]) -> Result<Appended, StoreError> {
     // One pass over the ticket's chunks for both numbers. The changes after the newest snapshot
     // are numbered without gaps (chunks are only ever deleted below a snapshot), so their count
     // is a subtraction.
@@ -72,7 +67,7 @@ pub fn append_chunk(
 }
 
 /// The sequence number of the newest snapshot (0 when there is none).
-fn latest_snapshot_seq(tx: &Transaction<'_>, ticket_id: &str) -> Result<i64, StoreError> {
+fn latest_snapshot_seq(tx: &Connection, ticket_id: &str) -> Result<i64, StoreError> {
     Ok(tx
         .prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM doc_chunks WHERE ticket_id = ?1 AND kind = 'snapshot'")?
         .query_row([ticket_id], |row| row.get(0))?)
@@ -80,7 +75,7 @@ fn latest_snapshot_seq(tx: &Transaction<'_>, ticket_id: &str) -> Result<i64, Sto
 
 /// The bytes to load a ticket from: newest snapshot, then the changes after it, in one buffer.
 /// `None` when the store holds no chunk for the ticket.
-pub fn load_bytes(tx: &Transaction<'_>, ticket_id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+pub fn load_bytes(tx: &Connection, ticket_id: &str) -> Result<Option<Vec<u8>>, StoreError> {
     // Newest first, down to the newest snapshot: one walk of the primary key.
     let mut stmt = tx.prepare_cached("SELECT kind, bytes FROM doc_chunks WHERE ticket_id = ?1 ORDER BY seq DESC")?;
     let mut rows = stmt.query([ticket_id])?;
@@ -98,14 +93,14 @@ pub fn load_bytes(tx: &Transaction<'_>, ticket_id: &str) -> Result<Option<Vec<u8
 }
 
 /// Every chunk of a ticket, oldest first (for tools and the naive-load benchmark).
-pub fn all_chunks(tx: &Transaction<'_>, ticket_id: &str) -> Result<Vec<Vec<u8>>, StoreError> {
+pub fn all_chunks(tx: &Connection, ticket_id: &str) -> Result<Vec<Vec<u8>>, StoreError> {
     let mut stmt = tx.prepare_cached("SELECT bytes FROM doc_chunks WHERE ticket_id = ?1 ORDER BY seq")?;
     let rows = stmt.query_map([ticket_id], |row| row.get(0))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// Deletes the chunks a committed snapshot made redundant; returns how many.
-pub fn delete_chunks_before_snapshot(tx: &Transaction<'_>, ticket_id: &str) -> Result<usize, StoreError> {
+pub fn delete_chunks_before_snapshot(tx: &Connection, ticket_id: &str) -> Result<usize, StoreError> {
     let since = latest_snapshot_seq(tx, ticket_id)?;
     Ok(tx.execute("DELETE FROM doc_chunks WHERE ticket_id = ?1 AND seq < ?2", params![ticket_id, since])?)
 }
@@ -144,7 +139,7 @@ static REINDEX_SQL: LazyLock<String> =
 /// Most actions (a note, a part, time) leave the indexed columns as they were; then only the
 /// other columns are set, so SQLite leaves those index b-trees alone: fewer pages in the WAL,
 /// a faster fsync per action (docs/adr/0001).
-pub fn upsert_summary(tx: &Transaction<'_>, s: &TicketSummary) -> Result<(), StoreError> {
+pub fn upsert_summary(tx: &Connection, s: &TicketSummary) -> Result<(), StoreError> {
     let indexed: Option<(String, Option<String>, Option<i64>)> = tx
         .prepare_cached("SELECT status, assignee, sla_due_at FROM tickets WHERE id = ?1")?
         .query_row([&s.id], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
@@ -161,7 +156,7 @@ pub fn upsert_summary(tx: &Transaction<'_>, s: &TicketSummary) -> Result<(), Sto
 }
 
 /// Marks a ticket as set aside with a reason (its row stays listed, flagged).
-pub fn quarantine(tx: &Transaction<'_>, ticket_id: &str, reason: &str, now: Millis) -> Result<(), StoreError> {
+pub fn quarantine(tx: &Connection, ticket_id: &str, reason: &str, now: Millis) -> Result<(), StoreError> {
     static SQL: LazyLock<String> = LazyLock::new(|| {
         format!(
             "INSERT INTO tickets (id, quarantined, updated_at, {columns}) VALUES (?1, ?2, ?3, {values})
@@ -184,7 +179,7 @@ const INDEX_FINGERPRINT_KEY: &str = "index_fingerprint";
 /// index (a column added since, or [`crate::model::INDEX_REVISION`] bumped), so a new column
 /// holds the truth for old tickets too; returns how many rows were rewritten. A document that
 /// does not load keeps its row as it was (loading it later quarantines it).
-pub fn reindex_if_stale(tx: &Transaction<'_>) -> Result<usize, StoreError> {
+pub fn reindex_if_stale(tx: &Connection) -> Result<usize, StoreError> {
     let fingerprint = index_fingerprint().to_string();
     if get_meta(tx, INDEX_FINGERPRINT_KEY)?.as_deref() == Some(fingerprint.as_str()) {
         return Ok(0);
@@ -209,7 +204,7 @@ pub fn reindex_if_stale(tx: &Transaction<'_>) -> Result<usize, StoreError> {
 }
 
 /// Whether the store has the ticket at all.
-pub fn exists(tx: &Transaction<'_>, ticket_id: &str) -> Result<bool, StoreError> {
+pub fn exists(tx: &Connection, ticket_id: &str) -> Result<bool, StoreError> {
     Ok(tx
         .prepare_cached("SELECT 1 FROM doc_chunks WHERE ticket_id = ?1 LIMIT 1")?
         .query_row([ticket_id], |_| Ok(()))
@@ -245,12 +240,12 @@ fn summary_from_row(reader: &IndexReader, row: &rusqlite::Row<'_>) -> rusqlite::
 }
 
 /// Lists index rows matching `filter`: most urgent deadline first, then newest.
-pub fn list(tx: &Transaction<'_>, filter: &ListFilter) -> Result<Vec<TicketSummary>, StoreError> {
+pub fn list(tx: &Connection, filter: &ListFilter) -> Result<Vec<TicketSummary>, StoreError> {
     query(tx, &TicketQuery { filter: filter.clone(), ..TicketQuery::default() })
 }
 
 /// Lists index rows matching the query's filter, in its order, at most its limit.
-pub fn query(tx: &Transaction<'_>, query: &TicketQuery) -> Result<Vec<TicketSummary>, StoreError> {
+pub fn query(tx: &Connection, query: &TicketQuery) -> Result<Vec<TicketSummary>, StoreError> {
     let (mut sql, mut args) = filtered(&format!("SELECT {} FROM tickets", *SUMMARY_COLUMNS), &query.filter);
     const URGENCY: &str = "sla_due_at IS NULL, sla_due_at, updated_at DESC, id";
     let order = match query.sort {
@@ -270,7 +265,7 @@ pub fn query(tx: &Transaction<'_>, query: &TicketQuery) -> Result<Vec<TicketSumm
 }
 
 /// Which of `ids` match `filter` now (rows that no longer exist match nothing).
-pub fn matching_ids(tx: &Transaction<'_>, filter: &ListFilter, ids: &[String]) -> Result<Vec<String>, StoreError> {
+pub fn matching_ids(tx: &Connection, filter: &ListFilter, ids: &[String]) -> Result<Vec<String>, StoreError> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -315,7 +310,7 @@ fn filtered(select: &str, filter: &ListFilter) -> (String, Vec<rusqlite::types::
 }
 
 /// One ticket's index row.
-pub fn summary(tx: &Transaction<'_>, ticket_id: &str) -> Result<Option<TicketSummary>, StoreError> {
+pub fn summary(tx: &Connection, ticket_id: &str) -> Result<Option<TicketSummary>, StoreError> {
     Ok(summaries(
         &mut tx.prepare_cached(&format!("SELECT {} FROM tickets WHERE id = ?1", *SUMMARY_COLUMNS))?,
         [ticket_id],
@@ -324,7 +319,7 @@ pub fn summary(tx: &Transaction<'_>, ticket_id: &str) -> Result<Option<TicketSum
 }
 
 /// How many tickets are in each status (statuses with none are left out).
-pub fn counts_by_status(tx: &Transaction<'_>) -> Result<Vec<(Status, u64)>, StoreError> {
+pub fn counts_by_status(tx: &Connection) -> Result<Vec<(Status, u64)>, StoreError> {
     let mut stmt = tx.prepare_cached("SELECT status, COUNT(*) FROM tickets GROUP BY status")?;
     let rows = stmt.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)))?;
     let mut counts = Vec::new();
@@ -339,12 +334,12 @@ pub fn counts_by_status(tx: &Transaction<'_>) -> Result<Vec<(Status, u64)>, Stor
 }
 
 /// Reads a metadata value.
-pub fn get_meta(tx: &Transaction<'_>, key: &str) -> Result<Option<String>, StoreError> {
+pub fn get_meta(tx: &Connection, key: &str) -> Result<Option<String>, StoreError> {
     Ok(tx.prepare_cached("SELECT value FROM meta WHERE key = ?1")?.query_row([key], |row| row.get(0)).optional()?)
 }
 
 /// Writes a metadata value.
-pub fn set_meta(tx: &Transaction<'_>, key: &str, value: &str) -> Result<(), StoreError> {
+pub fn set_meta(tx: &Connection, key: &str, value: &str) -> Result<(), StoreError> {
     tx.prepare_cached(
         "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
     )?
@@ -354,9 +349,7 @@ pub fn set_meta(tx: &Transaction<'_>, key: &str, value: &str) -> Result<(), Stor
 
 /// Tickets with local changes the server has not acknowledged, each with the heads the server
 /// is known to have of it (empty when it has none yet), in one query.
-pub fn pending_with_server_heads(
-    tx: &Transaction<'_>,
-) -> Result<Vec<(String, Vec<automerge::ChangeHash>)>, StoreError> {
+pub fn pending_with_server_heads(tx: &Connection) -> Result<Vec<(String, Vec<automerge::ChangeHash>)>, StoreError> {
     let mut stmt = tx.prepare_cached(
         "SELECT t.id, s.server_heads FROM tickets t LEFT JOIN sync_state s ON s.ticket_id = t.id
          WHERE t.pending = 1 AND t.quarantined IS NULL ORDER BY t.id",
@@ -373,11 +366,7 @@ fn heads_from_bytes(bytes: &[u8]) -> Vec<automerge::ChangeHash> {
 }
 
 /// Records the heads the server has of a ticket.
-pub fn set_server_heads(
-    tx: &Transaction<'_>,
-    ticket_id: &str,
-    heads: &[automerge::ChangeHash],
-) -> Result<(), StoreError> {
+pub fn set_server_heads(tx: &Connection, ticket_id: &str, heads: &[automerge::ChangeHash]) -> Result<(), StoreError> {
     let bytes: Vec<u8> = heads.iter().flat_map(|h| h.0).collect();
     tx.prepare_cached(
         "INSERT INTO sync_state (ticket_id, server_heads) VALUES (?1, ?2)
@@ -389,7 +378,7 @@ pub fn set_server_heads(
 
 /// Sets or clears a ticket's pending flag and the server's reason for refusing it.
 pub fn set_sync_flags(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     ticket_id: &str,
     pending: bool,
     rejected: Option<&str>,
@@ -401,19 +390,19 @@ pub fn set_sync_flags(
 
 /// Records the server's reason for refusing a ticket's push, leaving the pending flag as it is:
 /// a refusal never says what the server holds, only its heads do.
-pub fn set_rejected(tx: &Transaction<'_>, ticket_id: &str, reason: &str) -> Result<(), StoreError> {
+pub fn set_rejected(tx: &Connection, ticket_id: &str, reason: &str) -> Result<(), StoreError> {
     tx.prepare_cached("UPDATE tickets SET rejected = ?2 WHERE id = ?1")?.execute(params![ticket_id, reason])?;
     Ok(())
 }
 
 /// Marks a ticket pending without touching its reason: the next sync says what it holds.
-pub fn set_pending(tx: &Transaction<'_>, ticket_id: &str) -> Result<(), StoreError> {
+pub fn set_pending(tx: &Connection, ticket_id: &str) -> Result<(), StoreError> {
     tx.prepare_cached("UPDATE tickets SET pending = 1 WHERE id = ?1")?.execute([ticket_id])?;
     Ok(())
 }
 
 /// Removes every trace of a ticket from the store (the server evicted it).
-pub fn evict(tx: &Transaction<'_>, ticket_id: &str) -> Result<(), StoreError> {
+pub fn evict(tx: &Connection, ticket_id: &str) -> Result<(), StoreError> {
     for sql in [
         "DELETE FROM doc_chunks WHERE ticket_id = ?1",
         "DELETE FROM tickets WHERE id = ?1",
@@ -425,7 +414,7 @@ pub fn evict(tx: &Transaction<'_>, ticket_id: &str) -> Result<(), StoreError> {
 }
 
 /// How many tickets have unacknowledged local changes.
-pub fn pending_count(tx: &Transaction<'_>) -> Result<u64, StoreError> {
+pub fn pending_count(tx: &Connection) -> Result<u64, StoreError> {
     let count: i64 =
         tx.prepare_cached("SELECT COUNT(*) FROM tickets WHERE pending = 1")?.query_row([], |row| row.get(0))?;
     Ok(u64::try_from(count).unwrap_or(0))

@@ -13,11 +13,12 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use fieldsync_core::store::sql_tx::{Begin, Tx};
 use fieldsync_core::time::Millis;
 use fieldsync_core::workflow::Role;
 use rusqlite::config::DbConfig;
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, Transaction, TransactionBehavior, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
 use super::{
     ActorRecord, ChangeLogRow, ChunkState, DeviceInfo, DeviceRecord, HashBytes, IndexRow, Principal, Saved, Scope,
@@ -48,12 +49,7 @@ pub struct SqliteStorage {
 }
 
 /// Writes what device `device_id` holds of ticket `ticket_id`.
-fn upsert_sync_state(
-    tx: &Transaction<'_>,
-    device_id: &str,
-    ticket_id: &str,
-    state: &SyncState,
-) -> Result<(), StorageError> {
+fn upsert_sync_state(tx: &Connection, device_id: &str, ticket_id: &str, state: &SyncState) -> Result<(), StorageError> {
     tx.prepare_cached(
         "INSERT INTO sync_state (device_id, ticket_id, confirmed, pending_cursor, pending_heads, evicted_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)
@@ -102,8 +98,15 @@ fn configure(conn: &Connection) -> Result<(), StorageError> {
     // (a join on a bound key, a LIKE) is re-parsed and re-planned at every execution — 10% of
     // the server's CPU per sync went to re-preparing the token lookup and the index queries.
     conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
+    // Every statement of the storage's (~70, transactions' own BEGIN and COMMIT among them) stays
+    // prepared: rusqlite's default of 16 would evict a sync's statements whenever the console
+    // or a webhook ran others, and parse them again.
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(())
 }
+
+/// Prepared statements kept per connection.
+const STATEMENT_CACHE: usize = 128;
 
 impl SqliteStorage {
     /// Opens (creating and migrating) the database at `path`; a newer schema is refused.
@@ -137,7 +140,7 @@ impl SqliteStorage {
     /// once that transaction is committed. An error from `f` rolls back `f`'s writes only.
     fn write<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&Transaction<'_>) -> Result<T, StorageError> + Send + 'static,
+        f: impl FnOnce(&Connection) -> Result<T, StorageError> + Send + 'static,
     ) -> Result<T, StorageError> {
         self.writer.write(true, f)
     }
@@ -146,20 +149,32 @@ impl SqliteStorage {
     /// crash of the process): committed without an fsync of its own (see the module docs).
     fn write_relaxed<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&Transaction<'_>) -> Result<T, StorageError> + Send + 'static,
+        f: impl FnOnce(&Connection) -> Result<T, StorageError> + Send + 'static,
     ) -> Result<T, StorageError> {
         self.writer.write(false, f)
     }
 
-    fn read<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T, StorageError>) -> Result<T, StorageError> {
-        let mut conn = match self.readers.iter().find_map(|r| r.try_lock().ok()) {
-            Some(conn) => conn,
-            None => self.readers[0].lock().map_err(|_| StorageError::Backend("reader lock poisoned".into()))?,
-        };
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T, StorageError>) -> Result<T, StorageError> {
+        let conn = self.reader()?;
+        let tx = Tx::begin(&conn, Begin::Deferred)?;
         let value = f(&tx)?;
         tx.finish()?;
         Ok(value)
+    }
+
+    /// [`SqliteStorage::read`] for one statement, which reads one snapshot on its own: no
+    /// transaction begun and ended around it (the token's lookup, once per request).
+    fn read_statement<T>(&self, f: impl FnOnce(&Connection) -> Result<T, StorageError>) -> Result<T, StorageError> {
+        let conn = self.reader()?;
+        f(&conn)
+    }
+
+    /// A free reader, or the first one once it is free.
+    fn reader(&self) -> Result<std::sync::MutexGuard<'_, Connection>, StorageError> {
+        match self.readers.iter().find_map(|r| r.try_lock().ok()) {
+            Some(conn) => Ok(conn),
+            None => self.readers[0].lock().map_err(|_| StorageError::Backend("reader lock poisoned".into())),
+        }
     }
 }
 
@@ -195,14 +210,14 @@ fn sql_values(values: Vec<ticket_filter::Bound>) -> Vec<SqlValue> {
         .collect()
 }
 
-fn query_rows(tx: &Transaction<'_>, sql: &str, params: &[SqlValue]) -> Result<Vec<IndexRow>, StorageError> {
+fn query_rows(tx: &Connection, sql: &str, params: &[SqlValue]) -> Result<Vec<IndexRow>, StorageError> {
     index::query_rows(tx, sql, rusqlite::params_from_iter(params.iter()))
 }
 
 /// The newest chunk's number of `ticket_id` (0: none) and how many change chunks follow its
 /// newest snapshot, from one walk down its chunks (at most a compaction's worth; their bytes are
 /// not read). Two aggregate queries did this, and a third before the write.
-fn chunks_after_snapshot(tx: &Transaction<'_>, ticket_id: &str) -> Result<ChunkState, StorageError> {
+fn chunks_after_snapshot(tx: &Connection, ticket_id: &str) -> Result<ChunkState, StorageError> {
     let mut stmt =
         tx.prepare_cached("SELECT seq, kind = 'snapshot' FROM doc_chunks WHERE ticket_id = ?1 ORDER BY seq DESC")?;
     let mut rows = stmt.query([ticket_id])?;
@@ -219,7 +234,7 @@ fn chunks_after_snapshot(tx: &Transaction<'_>, ticket_id: &str) -> Result<ChunkS
 
 /// A ticket's stored document in `tx`: its newest snapshot and the change chunks after it,
 /// with the row's version, sequence number and heads.
-fn stored_ticket(tx: &Transaction<'_>, ticket_id: &str) -> Result<Option<StoredTicket>, StorageError> {
+fn stored_ticket(tx: &Connection, ticket_id: &str) -> Result<Option<StoredTicket>, StorageError> {
     let Some((version, seq, heads)) = tx
         .prepare_cached("SELECT version, changed_seq, heads FROM tickets WHERE id = ?1")?
         .query_row([ticket_id], |row| {
@@ -307,7 +322,7 @@ impl Storage for SqliteStorage {
     }
 
     fn authenticate(&self, token_sha256: &HashBytes) -> Result<Option<Principal>, StorageError> {
-        self.read(|tx| {
+        self.read_statement(|tx| {
             let row = tx
                 .prepare_cached(
                     "SELECT d.id, u.id, u.role, d.last_sync_at FROM devices d JOIN users u ON u.id = d.user_id
@@ -380,7 +395,7 @@ impl Storage for SqliteStorage {
     }
 
     fn session(&self, token_sha256: &HashBytes, now: Millis) -> Result<Option<Principal>, StorageError> {
-        self.read(|tx| {
+        self.read_statement(|tx| {
             let row = tx
                 .prepare_cached(
                     "SELECT d.id, u.id, u.role, d.last_sync_at FROM console_sessions s
@@ -603,7 +618,7 @@ impl Storage for SqliteStorage {
 mod tests {
     use super::*;
 
-    fn synchronous(tx: &Transaction<'_>) -> Result<i64, StorageError> {
+    fn synchronous(tx: &Connection) -> Result<i64, StorageError> {
         Ok(tx.query_row("PRAGMA synchronous", [], |row| row.get(0))?)
     }
 
@@ -622,10 +637,10 @@ mod tests {
     /// other write voids, do not map.
     #[test]
     fn the_writer_maps_the_file_and_readers_do_not() {
-        fn mapped(tx: &Transaction<'_>) -> Result<i64, StorageError> {
+        fn mapped(tx: &Connection) -> Result<i64, StorageError> {
             Ok(tx.query_row("PRAGMA mmap_size", [], |row| row.get(0))?)
         }
-        fn checkpoint_pages(tx: &Transaction<'_>) -> Result<i64, StorageError> {
+        fn checkpoint_pages(tx: &Connection) -> Result<i64, StorageError> {
             Ok(tx.query_row("PRAGMA wal_autocheckpoint", [], |row| row.get(0))?)
         }
         let dir = tempfile::tempdir().expect("tempdir");

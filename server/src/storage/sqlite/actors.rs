@@ -1,12 +1,12 @@
 //! Server actors bound at device creation on SQLite (see `crate::actors`).
 
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::storage::StorageError;
 
 /// Binds `device_id`'s server actor to it, taking it back from a device that claimed it first
 /// (a squat from before actors were bound at creation). Returns whether it was taken back.
-pub(super) fn bind_server_actor(tx: &Transaction<'_>, device_id: &str) -> Result<bool, StorageError> {
+pub(super) fn bind_server_actor(tx: &Connection, device_id: &str) -> Result<bool, StorageError> {
     let actor = crate::actors::server_actor_hex(device_id);
     let squatter: Option<String> = tx
         .query_row(

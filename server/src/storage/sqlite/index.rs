@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 
 use fieldsync_core::model::columns::index_fingerprint;
 use fieldsync_core::store::index_sql::{self, IndexReader};
-use rusqlite::{Connection, OptionalExtension, Row, Statement, ToSql, Transaction, TransactionBehavior};
+use rusqlite::{Connection, OptionalExtension, Row, Statement, ToSql, TransactionBehavior};
 
 use crate::storage::{INDEX_FINGERPRINT_COUNTER, IndexRow, StorageError, index_of_stored, u64_of};
 
@@ -28,7 +28,7 @@ static SAVE_SQL: LazyLock<String> = LazyLock::new(|| {
 /// Writes `row` (its `changed_seq` replaced by `seq`) at `version`, with the heads of the
 /// document as this write leaves it (`None`: not known).
 pub(super) fn save(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     row: &IndexRow,
     seq: i64,
     version: i64,
@@ -47,7 +47,7 @@ pub(super) fn save(
 /// untouched: 7.4 WAL pages per write against the whole row's 12.2 (1,000 writes to 3,000
 /// tickets with this schema).
 pub(super) fn save_own_columns(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     id: &str,
     updated_at: i64,
     seq: i64,
@@ -91,7 +91,7 @@ impl RowReader {
 
 /// The rows `sql` (selecting [`crate::storage::ROW_COLUMNS`]) returns for `params`.
 pub(super) fn query_rows(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     sql: &str,
     params: impl rusqlite::Params,
 ) -> Result<Vec<IndexRow>, StorageError> {

@@ -1,7 +1,7 @@
 //! [`ManagerStorage`] on SQLite.
 
 use fieldsync_core::time::Millis;
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::SqliteStorage;
 use crate::storage::StorageError;
@@ -56,7 +56,7 @@ fn setting_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<SettingRecord> {
 }
 
 /// Writes setting `name` and logs the write; returns its new version.
-fn insert_setting(tx: &Transaction<'_>, name: &str, json: &str, by: &str, at: Millis) -> Result<i64, StorageError> {
+fn insert_setting(tx: &Connection, name: &str, json: &str, by: &str, at: Millis) -> Result<i64, StorageError> {
     let version: i64 = tx
         .prepare_cached(
             "INSERT INTO manager_settings (name, json, version, updated_at, updated_by)

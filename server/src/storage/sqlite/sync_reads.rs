@@ -4,7 +4,7 @@
 
 use fieldsync_core::time::Millis;
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::query_rows;
 use crate::storage::sync_reads::{WALK_AT_LEAST, walk_changed};
@@ -13,7 +13,7 @@ use crate::storage::{
 };
 
 /// All of them, in the transaction `tx`.
-pub(super) fn all(tx: &Transaction<'_>, query: &SyncReadsQuery<'_>) -> Result<SyncReads, StorageError> {
+pub(super) fn all(tx: &Connection, query: &SyncReadsQuery<'_>) -> Result<SyncReads, StorageError> {
     let current_seq = current_seq(tx)?;
     let changed = changed_since(tx, query.cursor, query.scope, current_seq)?;
     // A ticket just pushed has changed since the cursor: when the scope lists it (the pusher
@@ -31,7 +31,7 @@ pub(super) fn all(tx: &Transaction<'_>, query: &SyncReadsQuery<'_>) -> Result<Sy
     Ok(SyncReads { current_seq, pushed, changed, held, states })
 }
 
-pub(super) fn ticket_row(tx: &Transaction<'_>, ticket_id: &str) -> Result<Option<IndexRow>, StorageError> {
+pub(super) fn ticket_row(tx: &Connection, ticket_id: &str) -> Result<Option<IndexRow>, StorageError> {
     let sql = format!("SELECT {ROW_COLUMNS} FROM tickets t WHERE t.id = ?1");
     Ok(query_rows(tx, &sql, &[SqlValue::Text(ticket_id.to_owned())])?.pop())
 }
@@ -39,7 +39,7 @@ pub(super) fn ticket_row(tx: &Transaction<'_>, ticket_id: &str) -> Result<Option
 /// The rows changed since `cursor` in `scope`, `current_seq` being the sequence now (it
 /// chooses how an engineer's are found: [`walk_changed`]).
 pub(super) fn changed_since(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     cursor: u64,
     scope: &Scope,
     current_seq: u64,
@@ -82,7 +82,7 @@ pub(super) fn changed_since(
 }
 
 /// How many tickets `device_id` holds (its sync states).
-fn held_count(tx: &Transaction<'_>, device_id: &str) -> Result<u64, StorageError> {
+fn held_count(tx: &Connection, device_id: &str) -> Result<u64, StorageError> {
     let count: i64 = tx
         .prepare_cached("SELECT count(*) FROM sync_state WHERE device_id = ?1")?
         .query_row([device_id], |row| row.get(0))?;
@@ -90,7 +90,7 @@ fn held_count(tx: &Transaction<'_>, device_id: &str) -> Result<u64, StorageError
 }
 
 pub(super) fn held_completed_before(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     device_id: &str,
     resolved_before: Millis,
     cursor: u64,
@@ -107,14 +107,14 @@ pub(super) fn held_completed_before(
     )
 }
 
-pub(super) fn current_seq(tx: &Transaction<'_>) -> Result<u64, StorageError> {
+pub(super) fn current_seq(tx: &Connection) -> Result<u64, StorageError> {
     let value: i64 =
         tx.prepare_cached("SELECT value FROM counters WHERE name = 'change_seq'")?.query_row([], |row| row.get(0))?;
     Ok(u64_of(value))
 }
 
 pub(super) fn sync_states(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     device_id: &str,
     ticket_ids: &[String],
 ) -> Result<Vec<(String, SyncState)>, StorageError> {

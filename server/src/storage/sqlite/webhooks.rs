@@ -2,7 +2,7 @@
 //! connection, so claims never interleave.
 
 use fieldsync_core::time::Millis;
-use rusqlite::{OptionalExtension, Row, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{SqliteStorage, is_unique_violation};
 use crate::storage::webhooks::{
@@ -43,7 +43,7 @@ fn attempt_row(row: &Row<'_>) -> rusqlite::Result<DeliveryAttempt> {
     })
 }
 
-fn claimed(tx: &Transaction<'_>, id: &str) -> Result<Option<ClaimedDelivery>, StorageError> {
+fn claimed(tx: &Connection, id: &str) -> Result<Option<ClaimedDelivery>, StorageError> {
     let sql = format!(
         "SELECT {DELIVERY_COLUMNS}, s.url, s.secret FROM webhook_deliveries d
          JOIN webhook_subscriptions s ON s.id = d.subscription_id WHERE d.id = ?1"

@@ -14,7 +14,8 @@ use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Mutex, mpsc};
 
-use rusqlite::{Connection, Transaction, TransactionBehavior};
+use fieldsync_core::store::sql_tx::{Begin, Tx};
+use rusqlite::Connection;
 
 // A lock whose holder panicked still guards consistent data here: a job's panic is caught
 // where it runs, and the queue is changed by single pushes and pops.
@@ -26,7 +27,7 @@ const GROUP_COMMIT_MAX: usize = 256;
 
 /// A write job: runs inside the group's transaction (in its own savepoint) and returns whether
 /// it succeeded and how to answer its caller once the group's commit is known.
-type JobFn = Box<dyn FnOnce(&Transaction<'_>) -> (bool, Reply) + Send>;
+type JobFn = Box<dyn FnOnce(&Connection) -> (bool, Reply) + Send>;
 type Reply = Box<dyn FnOnce(Result<(), String>) + Send>;
 
 /// A queued write.
@@ -80,7 +81,7 @@ impl Writer {
     pub(crate) fn write<T: Send + 'static>(
         &self,
         durable: bool,
-        f: impl FnOnce(&Transaction<'_>) -> Result<T, StorageError> + Send + 'static,
+        f: impl FnOnce(&Connection) -> Result<T, StorageError> + Send + 'static,
     ) -> Result<T, StorageError> {
         // Room for both messages a caller can get: told to lead, then its answer.
         let (tell, told) = mpsc::sync_channel::<Told<T>>(2);
@@ -90,7 +91,7 @@ impl Writer {
                 let _ = tell.try_send(Told::Lead);
             })
         };
-        let run: JobFn = Box::new(move |tx: &Transaction<'_>| {
+        let run: JobFn = Box::new(move |tx: &Connection| {
             let result = f(tx);
             let ok = result.is_ok();
             let reply: Reply = Box::new(move |committed: Result<(), String>| {
@@ -158,7 +159,7 @@ fn run_group(connected: &mut Connected, group: Vec<Job>) {
             connected.conn.pragma_update(None, "synchronous", if durable { "FULL" } else { "NORMAL" })?;
             connected.synchronous_full = durable;
         }
-        let tx = connected.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = Tx::begin(&connected.conn, Begin::Immediate)?;
         for job in group {
             // Prepared once: `execute_batch` would parse these at every job (13% of the
             // writer's time in the server benchmark).
@@ -215,7 +216,7 @@ mod tests {
         (dir, Arc::new(Writer::new(conn)))
     }
 
-    fn insert(k: &str) -> impl FnOnce(&Transaction<'_>) -> Result<(), StorageError> + Send + 'static {
+    fn insert(k: &str) -> impl FnOnce(&Connection) -> Result<(), StorageError> + Send + 'static {
         let k = k.to_owned();
         move |tx| {
             tx.execute("INSERT INTO t (k) VALUES (?1)", [k])?;
@@ -237,7 +238,7 @@ mod tests {
     fn while_leading(
         writer: &Arc<Writer>,
         waiting: usize,
-        first: impl FnOnce(&Transaction<'_>) -> Result<(), StorageError> + Send + 'static,
+        first: impl FnOnce(&Connection) -> Result<(), StorageError> + Send + 'static,
     ) -> thread::JoinHandle<Result<(), StorageError>> {
         let (started, start) = mpsc::channel();
         let leader = {
