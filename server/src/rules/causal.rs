@@ -30,6 +30,7 @@ use fieldsync_core::time::Millis;
 use fieldsync_core::workflow::values::{self as v, BadValue};
 use fieldsync_core::workflow::{self, Action, Actor, EventKind, Reason, Refusal, Role, Status, TicketState};
 
+use super::fields::{Fields, int};
 use super::{Fix, OWNED_MAPS, Pusher, Verdict};
 
 /// A recomputed check-in distance differing by less than this is left as the device wrote it.
@@ -193,7 +194,7 @@ pub(crate) fn judge(
                 void(verdict, event, "an event may not be placed before events its author had already seen".into());
                 continue;
             }
-            let read = read_event(document, &event.record);
+            let read = read_event(&Fields::read(document, &event.record));
             if read.kind == Some(EventKind::Claimed) {
                 let judged = workflow::apply(current.get_or_init(|| doc::derive_at(document, before).state), &read)
                     .map_err(|refusal| refusal.to_string())
@@ -237,12 +238,15 @@ pub(crate) fn judge(
             }
             if record.index >= v::MAX_RECORDS_PER_LIST {
                 void(verdict, record, format!("{} holds at most {} records", record.list, v::MAX_RECORDS_PER_LIST));
-            } else if let Err(bad) = record_values(document, record) {
+                continue;
+            }
+            let fields = Fields::read(document, &record.record);
+            if let Err(bad) = record_values(document, &fields, record.list) {
                 void(verdict, record, bad.0);
             } else {
-                correct_time(document, &record.record, created_at, received_at, verdict);
+                correct_time(&fields, created_at, received_at, verdict);
                 if record.list == "events" {
-                    correct_check_in(document, &record.record, verdict);
+                    correct_check_in(document, &fields, verdict);
                 }
             }
         }
@@ -253,7 +257,7 @@ pub(crate) fn judge(
             }
             judge_map_write(document, frame, &state, &actor, map, item.as_deref(), verdict);
             if let Some(obj) = written_object(document, map, item.as_deref()) {
-                correct_time(document, &obj, created_at, received_at, verdict);
+                correct_time(&Fields::read(document, &obj), created_at, received_at, verdict);
             }
         }
     }
@@ -388,91 +392,43 @@ fn known(refusal: &Refusal) -> String {
 // ---------------------------------------------------------------------------------------------
 // Values
 
-fn scalar(document: &Automerge, obj: &ObjId, key: &str) -> Option<ScalarValue> {
-    match document.get(obj, key) {
-        Ok(Some((Value::Scalar(s), _))) => Some(s.into_owned()),
-        _ => None,
-    }
-}
-
-fn int(value: &ScalarValue) -> Option<i64> {
-    match value {
-        ScalarValue::Int(n) | ScalarValue::Timestamp(n) => Some(*n),
-        ScalarValue::Uint(n) => i64::try_from(*n).ok(),
-        _ => None,
-    }
-}
-
-fn text(document: &Automerge, obj: &ObjId, key: &str) -> Option<String> {
-    match scalar(document, obj, key)? {
-        ScalarValue::Str(s) => Some(s.to_string()),
-        _ => None,
-    }
-}
-
-/// A whole number at `key`, or why not.
-fn whole(document: &Automerge, obj: &ObjId, key: &str, what: &str) -> Result<u64, BadValue> {
-    match scalar(document, obj, key) {
-        Some(ScalarValue::Uint(n)) => Ok(n),
-        Some(ScalarValue::Int(n)) if n >= 0 => Ok(n.unsigned_abs()),
-        _ => Err(BadValue(format!("{what} must be a whole number"))),
-    }
-}
-
-/// Text at `key` within `max` characters; absent reads as empty.
-fn bounded(
-    document: &Automerge,
-    obj: &ObjId,
-    key: &str,
-    what: &str,
-    max: usize,
-    required: bool,
-) -> Result<(), BadValue> {
-    let value = match scalar(document, obj, key) {
-        None => String::new(),
-        Some(ScalarValue::Str(s)) => s.to_string(),
-        Some(_) => return Err(BadValue(format!("{what} must be text"))),
-    };
-    if required { v::required_text(&value, what, max) } else { v::optional_text(&value, what, max) }
-}
-
-fn record_values(document: &Automerge, inserted: &Inserted) -> Result<(), BadValue> {
-    let r = &inserted.record;
-    bounded(document, r, "id", "record id", v::MAX_USER_ID_CHARS, false)?;
-    bounded(document, r, "by", "author", v::MAX_USER_ID_CHARS, false)?;
-    match inserted.list {
+/// Why a record of `list` holds a value out of the rules, if it does.
+fn record_values(document: &Automerge, r: &Fields, list: &str) -> Result<(), BadValue> {
+    r.bounded("id", "record id", v::MAX_USER_ID_CHARS, false)?;
+    r.bounded("by", "author", v::MAX_USER_ID_CHARS, false)?;
+    match list {
         "events" => {
-            bounded(document, r, "kind", "event kind", v::MAX_USER_ID_CHARS, true)?;
-            bounded(document, r, "assignee", "assignee", v::MAX_USER_ID_CHARS, false)?;
-            bounded(document, r, "reason", "reason", v::MAX_REASON_CHARS, false)?;
-            bounded(document, r, "summary", "summary", v::MAX_SUMMARY_CHARS, false)?;
+            r.bounded("kind", "event kind", v::MAX_USER_ID_CHARS, true)?;
+            r.bounded("assignee", "assignee", v::MAX_USER_ID_CHARS, false)?;
+            r.bounded("reason", "reason", v::MAX_REASON_CHARS, false)?;
+            r.bounded("summary", "summary", v::MAX_SUMMARY_CHARS, false)?;
             if let Some(location) = check_in_location(document, r) {
                 if !location.is_valid() {
                     return Err(BadValue("check-in location out of range".into()));
                 }
             }
-            if let Some(eta) = scalar(document, r, "eta") {
+            if let Some(eta) = r.scalar("eta") {
                 // The customer sees it: within a day of when the engineer set off.
                 let eta = int(&eta).ok_or_else(|| BadValue("the ETA must be a time".into()))?;
-                let at = scalar(document, r, "at").and_then(|at| int(&at)).unwrap_or(eta);
+                let at = r.scalar("at").and_then(|at| int(&at)).unwrap_or(eta);
                 v::eta(eta, at)?;
             }
             Ok(())
         }
         "notes" => {
-            bounded(document, r, "text", "note", v::MAX_NOTE_CHARS, true)?;
-            match scalar(document, r, "public") {
+            r.bounded("text", "note", v::MAX_NOTE_CHARS, true)?;
+            match r.scalar("public") {
                 None | Some(ScalarValue::Boolean(_)) => Ok(()),
                 Some(_) => Err(BadValue("a note's public flag must be true or false".into())),
             }
         }
         "parts" => {
-            bounded(document, r, "sku", "sku", v::MAX_SKU_CHARS, true)?;
-            v::part_qty(whole(document, r, "qty", "quantity")?)
+            r.bounded("sku", "sku", v::MAX_SKU_CHARS, true)?;
+            v::part_qty(r.whole("qty", "quantity")?)
         }
         _ => {
-            bounded(document, r, "kind", "time kind", v::MAX_TIME_KIND_CHARS, true)?;
-            v::minutes(whole(document, r, "minutes", "minutes")?)
+            r.bounded("kind", "time kind", v::MAX_TIME_KIND_CHARS, true)?;
+            v::minutes(r.whole("minutes", "minutes")?)
         }
     }
 }
@@ -495,6 +451,7 @@ fn map_values(
         Ok(Some((Value::Object(ObjType::Map), list))) => document.length_at(&list, heads),
         _ => 0,
     };
+    let obj = Fields::read(document, &obj);
     match map {
         "checklist" => {
             let item = item.unwrap_or_default();
@@ -502,7 +459,7 @@ fn map_values(
             if !existed && count_at(&[frame.hash]) > v::MAX_CHECKLIST_ITEMS {
                 return Err(BadValue(format!("a checklist holds at most {} items", v::MAX_CHECKLIST_ITEMS)));
             }
-            match scalar(document, &obj, "done") {
+            match obj.scalar("done") {
                 Some(ScalarValue::Boolean(_)) => Ok(()),
                 _ => Err(BadValue("a checklist item is done or not".into())),
             }
@@ -512,13 +469,13 @@ fn map_values(
             if !existed && count_at(&[frame.hash]) > v::MAX_PHOTOS {
                 return Err(BadValue(format!("a ticket holds at most {} photos", v::MAX_PHOTOS)));
             }
-            bounded(document, &obj, "caption", "caption", v::MAX_CAPTION_CHARS, false)
+            obj.bounded("caption", "caption", v::MAX_CAPTION_CHARS, false)
         }
         "signature" => {
-            bounded(document, &obj, "signer", "signer's name", v::MAX_SIGNER_CHARS, true)?;
-            v::sha256_hex(&text(document, &obj, "png_sha256").unwrap_or_default(), "signature image")?;
-            v::sha256_hex(&text(document, &obj, "summary_sha256").unwrap_or_default(), "job summary")?;
-            match text(document, &obj, "strokes") {
+            obj.bounded("signer", "signer's name", v::MAX_SIGNER_CHARS, true)?;
+            v::sha256_hex(&obj.text("png_sha256").unwrap_or_default(), "signature image")?;
+            v::sha256_hex(&obj.text("summary_sha256").unwrap_or_default(), "job summary")?;
+            match obj.text("strokes") {
                 Some(strokes) if strokes.len() > v::MAX_STROKES_BYTES => {
                     Err(BadValue(format!("signature strokes are over {} bytes", v::MAX_STROKES_BYTES)))
                 }
@@ -526,8 +483,8 @@ fn map_values(
             }
         }
         _ => {
-            v::rating(whole(document, &obj, "rating", "rating")?)?;
-            bounded(document, &obj, "comment", "comment", v::MAX_COMMENT_CHARS, false)
+            v::rating(obj.whole("rating", "rating")?)?;
+            obj.bounded("comment", "comment", v::MAX_COMMENT_CHARS, false)
         }
     }
 }
@@ -535,68 +492,71 @@ fn map_values(
 // ---------------------------------------------------------------------------------------------
 // What the server knows better
 
-fn read_event(document: &Automerge, record: &ObjId) -> workflow::Event {
-    let kind_name = text(document, record, "kind").unwrap_or_default();
+fn read_event(record: &Fields) -> workflow::Event {
+    let kind_name = record.text("kind").unwrap_or_default();
     workflow::Event {
-        id: text(document, record, "id").unwrap_or_default(),
+        id: record.text("id").unwrap_or_default(),
         kind: EventKind::parse(&kind_name),
         kind_name,
-        by: text(document, record, "by").unwrap_or_default(),
-        role: text(document, record, "role").as_deref().and_then(Role::parse),
-        assignee: text(document, record, "assignee"),
-        at: scalar(document, record, "at").as_ref().and_then(int).unwrap_or(0),
-        revisit: matches!(scalar(document, record, "revisit"), Some(ScalarValue::Boolean(true))),
+        by: record.text("by").unwrap_or_default(),
+        role: record.text("role").as_deref().and_then(Role::parse),
+        assignee: record.text("assignee"),
+        at: record.scalar("at").as_ref().and_then(int).unwrap_or(0),
+        revisit: matches!(record.scalar("revisit"), Some(ScalarValue::Boolean(true))),
     }
 }
 
-fn check_in_location(document: &Automerge, record: &ObjId) -> Option<Location> {
-    let obj = match document.get(record, "location") {
-        Ok(Some((Value::Object(ObjType::Map), obj))) => obj,
-        _ => return None,
-    };
-    let number = |key: &str| match scalar(document, &obj, key)? {
+/// A check-in's location with its place's fields, when it has one.
+fn check_in_place(document: &Automerge, record: &Fields) -> Option<(Location, Fields)> {
+    let place = Fields::read(document, &record.map("location")?);
+    let number = |key: &str| match place.scalar(key)? {
         ScalarValue::F64(n) => Some(n),
         other => int(&other).map(|n| n as f64),
     };
-    Some(Location { lat: number("lat")?, lon: number("lon")?, accuracy_m: number("accuracy_m").unwrap_or(0.0) })
+    let location =
+        Location { lat: number("lat")?, lon: number("lon")?, accuracy_m: number("accuracy_m").unwrap_or(0.0) };
+    Some((location, place))
+}
+
+fn check_in_location(document: &Automerge, record: &Fields) -> Option<Location> {
+    check_in_place(document, record).map(|(location, _)| location)
 }
 
 /// Clamps the object's `at` into [created_at, received_at], keeping the device's own time as
 /// [`DEVICE_AT`]; an object without a readable `at` gets the server's receipt time.
-fn correct_time(document: &Automerge, obj: &ObjId, created_at: Millis, received_at: Millis, verdict: &mut Verdict) {
-    let at = scalar(document, obj, "at").as_ref().and_then(int);
+fn correct_time(obj: &Fields, created_at: Millis, received_at: Millis, verdict: &mut Verdict) {
+    let at = obj.scalar("at").as_ref().and_then(int);
     let clamped = match at {
         Some(at) => v::clamp_time(at, created_at, received_at),
         None => Some(received_at.max(created_at)),
     };
     if let Some(clamped) = clamped {
-        verdict.correct(obj.clone(), "at", ScalarValue::Int(clamped));
+        verdict.correct(obj.id().clone(), "at", ScalarValue::Int(clamped));
         if let Some(at) = at {
-            verdict.correct(obj.clone(), DEVICE_AT, ScalarValue::Int(at));
+            verdict.correct(obj.id().clone(), DEVICE_AT, ScalarValue::Int(at));
         }
     }
 }
 
 /// Recomputes a check-in's distance to the site and whether it was inside, as the device's
 /// own rule (`actions::check_in_place`) does, from the coordinates it sent.
-fn correct_check_in(document: &Automerge, record: &ObjId, verdict: &mut Verdict) {
-    if text(document, record, "kind").as_deref() != Some(EventKind::CheckedIn.as_str()) {
+fn correct_check_in(document: &Automerge, record: &Fields, verdict: &mut Verdict) {
+    if record.text("kind").as_deref() != Some(EventKind::CheckedIn.as_str()) {
         return;
     }
-    let (Some(location), Ok(Some((Value::Object(ObjType::Map), place)))) =
-        (check_in_location(document, record), document.get(record, "location"))
-    else {
+    let Some((location, place)) = check_in_place(document, record) else {
         return;
     };
-    let claimed_distance = match scalar(document, &place, "distance_m") {
+    let claimed_distance = match place.scalar("distance_m") {
         Some(ScalarValue::F64(n)) => Some(n),
         Some(other) => int(&other).map(|n| n as f64),
         None => None,
     };
-    let claimed_inside = match scalar(document, &place, "inside_site") {
+    let claimed_inside = match place.scalar("inside_site") {
         Some(ScalarValue::Boolean(b)) => Some(b),
         _ => None,
     };
+    let place = place.id().clone();
     match doc::read_site(document) {
         Some(site) => {
             let distance = location.distance_m(site.lat, site.lon);
@@ -785,11 +745,11 @@ mod tests {
             other => panic!("{other:?}"),
         };
         let mut verdict = Verdict::default();
-        correct_time(&doc, &obj, 100, 200, &mut verdict);
+        correct_time(&Fields::read(&doc, &obj), 100, 200, &mut verdict);
         assert!(verdict.is_clean(), "a correction is not a refusal");
         assert_eq!(verdict.fixes.len(), 2, "{:?}", verdict.fixes);
         let mut verdict = Verdict::default();
-        correct_time(&doc, &obj, 0, 200, &mut verdict);
+        correct_time(&Fields::read(&doc, &obj), 0, 200, &mut verdict);
         assert!(verdict.fixes.is_empty());
     }
 }

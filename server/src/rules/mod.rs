@@ -17,6 +17,7 @@
 //! [`Fix`]es that [`compensate`] writes as one server change to undo its effect.
 
 pub(crate) mod causal;
+mod fields;
 
 use std::collections::HashSet;
 
