@@ -601,3 +601,28 @@ fn the_fresh_schema_has_every_index_column() {
         assert!(names.iter().any(|n| n == column.name), "the device's tickets table lacks {}", column.name);
     }
 }
+
+/// Every sync counts and reads the tickets with unacknowledged changes: by index, not by a
+/// scan of every row the store holds.
+#[test]
+fn the_pending_tickets_are_found_by_index() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (store, _) = Store::open(&dir.path().join("pending.sqlite"), Durability::default(), None).expect("open");
+    let plan = |sql: &str| -> String {
+        let conn = store.writer.lock().expect("lock");
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).expect("explain");
+        let rows = stmt.query_map([], |r| r.get::<_, String>(3)).expect("plan");
+        rows.collect::<Result<Vec<_>, _>>().expect("rows").join("; ")
+    };
+    for sql in [
+        "SELECT COUNT(*) FROM tickets WHERE pending = 1",
+        "SELECT t.id, s.server_heads FROM tickets t LEFT JOIN sync_state s ON s.ticket_id = t.id
+         WHERE t.pending = 1 AND t.quarantined IS NULL ORDER BY t.id",
+    ] {
+        let plan = plan(sql);
+        assert!(plan.contains("INDEX tickets_by_pending (pending=?)"), "{sql}: {plan}");
+    }
+    // The statements the store runs are these.
+    let counted = store.read(|tx| tickets::pending_count(tx)).expect("count");
+    assert_eq!(counted, 0);
+}
