@@ -623,6 +623,6 @@ fn the_pending_tickets_are_found_by_index() {
         assert!(plan.contains("INDEX tickets_by_pending (pending=?)"), "{sql}: {plan}");
     }
     // The statements the store runs are these.
-    let counted = store.read(|tx| tickets::pending_count(tx)).expect("count");
+    let counted = store.read(tickets::pending_count).expect("count");
     assert_eq!(counted, 0);
 }
