@@ -206,25 +206,34 @@ impl Fields for At<'_> {
     }
 }
 
+/// One key of a map as [`map_fields`] reads it: the key, its winning value, and the object's
+/// id when the value is an object.
+pub type MapField = (String, Value<'static>, Option<ObjId>);
+
+/// Every key of the map `obj` with its winning value (as `get` reads it), in one `map_range`:
+/// where most keys of a map are wanted, one pass costs less than a `get` per key, each of
+/// which seeks the map's ops again. None when `obj` is not a map.
+pub fn map_fields(doc: &Automerge, obj: &ObjId) -> Vec<MapField> {
+    doc.map_range(obj, ..)
+        .map(|item| {
+            let id = matches!(item.value, automerge::ValueRef::Object(_)).then(|| item.id());
+            (item.key.to_string(), item.value.into_value(), id)
+        })
+        .collect()
+}
+
 /// A map read in one pass: for list records, where every key is wanted. One `map_range`
 /// instead of a `get` per key is what keeps a 1,000-entry history quick to read.
 struct Record {
-    fields: Vec<(String, Value<'static>, Option<ObjId>)>,
+    fields: Vec<MapField>,
 }
 
 impl Record {
     fn read(doc: &Automerge, obj: &ObjId) -> Record {
-        let fields = doc
-            .map_range(obj, ..)
-            .map(|item| {
-                let id = matches!(item.value, automerge::ValueRef::Object(_)).then(|| item.id());
-                (item.key.to_string(), item.value.into_value(), id)
-            })
-            .collect();
-        Record { fields }
+        Record { fields: map_fields(doc, obj) }
     }
 
-    fn find(&self, key: &str) -> Option<&(String, Value<'static>, Option<ObjId>)> {
+    fn find(&self, key: &str) -> Option<&MapField> {
         self.fields.iter().find(|(k, _, _)| k == key)
     }
 }

@@ -4,26 +4,20 @@
 //! an event's nine): one `map_range` costs less than a `get` per key, each of which seeks the
 //! object's ops again (docs/adr/0038). A key reads as `get` would read it: its winning value.
 
-use automerge::{Automerge, ObjId, ObjType, ReadDoc, ScalarValue, Value};
+use automerge::{Automerge, ObjId, ObjType, ScalarValue, Value};
+use fieldsync_core::model::doc::{self, MapField};
 use fieldsync_core::workflow::values::{self as v, BadValue};
 
 /// One map's keys and values, as they stood when read.
 pub(super) struct Fields {
     id: ObjId,
-    fields: Vec<(String, Value<'static>, Option<ObjId>)>,
+    fields: Vec<MapField>,
 }
 
 impl Fields {
     /// The fields of the map `id` in `document` (none when it is not a map).
     pub(super) fn read(document: &Automerge, id: &ObjId) -> Fields {
-        let fields = document
-            .map_range(id, ..)
-            .map(|item| {
-                let object = matches!(item.value, automerge::ValueRef::Object(_)).then(|| item.id());
-                (item.key.to_string(), item.value.into_value(), object)
-            })
-            .collect();
-        Fields { id: id.clone(), fields }
+        Fields { id: id.clone(), fields: doc::map_fields(document, id) }
     }
 
     /// The map read.
@@ -87,8 +81,8 @@ pub(super) fn int(value: &ScalarValue) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use automerge::ROOT;
     use automerge::transaction::Transactable;
+    use automerge::{ROOT, ReadDoc};
 
     /// Every key reads as `get` reads it, the winner of a concurrent write included.
     #[test]
