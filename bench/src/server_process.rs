@@ -1,5 +1,5 @@
-//! The server the `sync` and `server` suites measure, in a child process so that its CPU is
-//! measured apart from the devices': this build's server (this checkout's `fieldsync` binary,
+//! The server the `sync`, `server` and `memory` suites measure, in a child process so that its
+//! CPU and memory are measured apart from the devices': this build's server (this checkout's `fieldsync` binary,
 //! else the bench binary's `__serve` entry point), or a baseline `fieldsync` binary built from
 //! an older commit (`FIELDSYNC_BENCH_BASELINE=PATH`), run side by side on the same work in the
 //! same run.
