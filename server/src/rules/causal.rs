@@ -402,7 +402,7 @@ fn record_values(document: &Automerge, r: &Fields, list: &str) -> Result<(), Bad
             r.bounded("assignee", "assignee", v::MAX_USER_ID_CHARS, false)?;
             r.bounded("reason", "reason", v::MAX_REASON_CHARS, false)?;
             r.bounded("summary", "summary", v::MAX_SUMMARY_CHARS, false)?;
-            if let Some(location) = check_in_location(document, r) {
+            if let Some((location, _)) = check_in_place(document, r) {
                 if !location.is_valid() {
                     return Err(BadValue("check-in location out of range".into()));
                 }
@@ -516,10 +516,6 @@ fn check_in_place(document: &Automerge, record: &Fields) -> Option<(Location, Fi
     let location =
         Location { lat: number("lat")?, lon: number("lon")?, accuracy_m: number("accuracy_m").unwrap_or(0.0) };
     Some((location, place))
-}
-
-fn check_in_location(document: &Automerge, record: &Fields) -> Option<Location> {
-    check_in_place(document, record).map(|(location, _)| location)
 }
 
 /// Clamps the object's `at` into [created_at, received_at], keeping the device's own time as
